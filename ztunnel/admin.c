@@ -20,7 +20,8 @@
 #include "procmetrics.h"
 #include "prom.h"
 
-enum { S_METRICS, S_READY, S_ADMIN, S__COUNT };
+/* S_METRICS6 and S_READY6 serve what S_METRICS and S_READY do, on their IPv6 listeners. */
+enum { S_METRICS, S_READY, S_ADMIN, S_METRICS6, S_READY6, S__COUNT };
 
 struct zt_admin;
 
@@ -172,8 +173,10 @@ struct zt_admin *zt_admin_start(struct mesh_state *st, const struct zt_admin_opt
 {
 	struct zt_admin *a = calloc(1, sizeof(*a));
 	const uint32_t ips[S__COUNT] = {opts->metrics_ip, opts->ready_ip, opts->admin_ip};
+	/* The IPv6 servers bind nothing themselves: only on a socket given. */
 	const uint16_t ports[S__COUNT] = {opts->metrics_port, opts->ready_port, opts->admin_port};
-	int fds[S__COUNT] = {opts->metrics_fd, opts->ready_fd, opts->admin_fd};
+	int fds[S__COUNT] = {opts->metrics_fd, opts->ready_fd, opts->admin_fd, opts->metrics6_fd,
+			     opts->ready6_fd};
 
 	if (!a) {
 		for (int i = 0; i < S__COUNT; i++)
@@ -187,7 +190,7 @@ struct zt_admin *zt_admin_start(struct mesh_state *st, const struct zt_admin_opt
 	for (int i = 0; i < S__COUNT; i++) {
 		if (!ports[i] && fds[i] < 0)
 			continue;
-		a->ctx[i] = (struct ctx){a, i};
+		a->ctx[i] = (struct ctx){a, i >= S_METRICS6 ? i - S_METRICS6 : i};
 		a->d[i] = fds[i] >= 0 ? httpd_start_fd(fds[i], handle, &a->ctx[i])
 				      : httpd_start(ips[i], ports[i], handle, &a->ctx[i]);
 		if (fds[i] >= 0 && a->d[i])

@@ -24,6 +24,11 @@ struct zt_admin_opts {
 	 * by main); -1: the server binds its ip:port itself.
 	 */
 	int metrics_fd, ready_fd, admin_fd;
+	/*
+	 * The metrics and readiness servers again on [::] (IPv6 alone: the IPv4 ones stay as they
+	 * are), on these sockets when given; -1: none (a host without IPv6).
+	 */
+	int metrics6_fd, ready6_fd;
 };
 
 /* Borrows @st and @opts->pin_root (which must outlive the servers). NULL + errno. */

@@ -23,8 +23,9 @@
 
 #define HO_MSG_MAX 256
 
-const char *const zt_ho_names[HO__COUNT] = {"outbound", "inbound",   "hbone",	 "metrics", "ready",
-					    "admin",	"outbound6", "inbound6", "hbone6"};
+const char *const zt_ho_names[HO__COUNT] = {"outbound", "inbound",  "hbone",	 "metrics",
+					    "ready",	"admin",    "outbound6", "inbound6",
+					    "hbone6",	"metrics6", "ready6"};
 
 /* Deadlines on @fd's reads and writes, and the peer checked to run as this process's user. */
 static int session_setup(int fd, char *why, size_t len)

@@ -33,6 +33,8 @@ enum zt_ho_sock {
 	HO_OUTBOUND6,	 /* [::]:15001 */
 	HO_INBOUND6,	 /* [::]:15006 */
 	HO_HBONE6,	 /* [::]:15008 */
+	HO_METRICS6,	 /* [::]:15020: Prometheus of an IPv6-only cluster scrapes [node]:15020 */
+	HO_READY6,	 /* [::]:15021 */
 	HO__COUNT,
 };
 

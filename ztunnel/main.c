@@ -150,6 +150,7 @@ static void start_drain(struct zt_main *m, int session)
 	zt_inpod_quiesce();
 	/* The admin servers closed theirs; the proxy listeners are ours to close. */
 	m->fds[HO_METRICS] = m->fds[HO_READY] = m->fds[HO_ADMIN] = -1;
+	m->fds[HO_METRICS6] = m->fds[HO_READY6] = -1;
 	close_listeners(m->fds);
 	/* The path stays: the successor listens there next. */
 	close(m->lfd);
@@ -243,6 +244,8 @@ int main(int argc, char **argv)
 	    .metrics_fd = -1,
 	    .ready_fd = -1,
 	    .admin_fd = -1,
+	    .metrics6_fd = -1,
+	    .ready6_fd = -1,
 	};
 	struct zt_worker *workers[MAX_WORKERS] = {};
 	enum log_level level = LOG_LEVEL_INFO;
@@ -350,7 +353,8 @@ int main(int argc, char **argv)
 		const uint16_t ports[HO__COUNT] = {
 		    AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND, AMBIT_PORT_HBONE,
 		    aopts.metrics_port,	 aopts.ready_port,   aopts.admin_port,
-		    AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND, AMBIT_PORT_HBONE};
+		    AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND, AMBIT_PORT_HBONE,
+		    aopts.metrics_port,	 aopts.ready_port};
 		union sockaddr_inet want[HO__COUNT];
 
 		for (int i = 0; i < HO__COUNT; i++) {
@@ -440,8 +444,11 @@ int main(int argc, char **argv)
 	aopts.metrics_fd = fds[HO_METRICS];
 	aopts.ready_fd = fds[HO_READY];
 	aopts.admin_fd = fds[HO_ADMIN];
+	aopts.metrics6_fd = fds[HO_METRICS6];
+	aopts.ready6_fd = fds[HO_READY6];
 	/* Taken by the servers, even when they fail to start. */
 	fds[HO_METRICS] = fds[HO_READY] = fds[HO_ADMIN] = -1;
+	fds[HO_METRICS6] = fds[HO_READY6] = -1;
 	admin = zt_admin_start(st, &aopts);
 	if (!admin) {
 		pr_err("cannot start the metrics/readiness/admin servers");
@@ -451,6 +458,8 @@ int main(int argc, char **argv)
 	fds[HO_METRICS] = aopts.metrics_fd;
 	fds[HO_READY] = aopts.ready_fd;
 	fds[HO_ADMIN] = aopts.admin_fd;
+	fds[HO_METRICS6] = aopts.metrics6_fd;
+	fds[HO_READY6] = aopts.ready6_fd;
 	m.admin = admin;
 	for (int i = 0; i < nworkers; i++) {
 		workers[i] = zt_worker_start(st, &popts);
@@ -500,7 +509,8 @@ out:
 	agent_follow_stop(agent);
 	/* The admin servers close their own listeners. */
 	if (admin)
-		fds[HO_METRICS] = fds[HO_READY] = fds[HO_ADMIN] = -1;
+		fds[HO_METRICS] = fds[HO_READY] = fds[HO_ADMIN] = fds[HO_METRICS6] =
+		    fds[HO_READY6] = -1;
 	zt_admin_stop(admin);
 	mesh_state_destroy(st);
 	if (session >= 0)

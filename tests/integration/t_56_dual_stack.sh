@@ -72,6 +72,12 @@ if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
 	grep -q 'tc attached on uplink eth0' "$run/logs/node1-agent.log" ||
 		fail "node1's agent found no uplink by its node IP: $(grep -i uplink "$run/logs/node1-agent.log")"
 fi
+# The ztunnel's metrics and readiness answer at the node's IPv6 too, where Prometheus of an
+# IPv6-only cluster scrapes them.
+for path in 15020/metrics 15021/healthz/ready; do
+	node_exec node2 curl -sf -g --max-time 5 "http://[fd00:99::11]:$path" >/dev/null ||
+		fail "node1's ztunnel does not answer http://[fd00:99::11]:$path"
+done
 # An IPv6 cluster's nodes have no IPv4 on any interface but loopback's 127.0.0.1, as kubeadm's
 # IPv6 single stack: what they reach of the control plane (the cluster's DNS, their resolver,
 # with --kube the API server and the CA) they reach over IPv6, and the agent serves all the same

@@ -66,8 +66,8 @@ time.sleep(4)
 PYEOF
 staller=$!
 wait_for 10 test -s "$tmp/stalled" || fail "the stalled successor got no listeners"
-# Both families' proxy listeners: the IPv6 ones on [::] beside the IPv4 ones.
-expect_contains "$(cat "$tmp/stalled")" "give 1 outbound inbound hbone metrics ready admin outbound6 inbound6 hbone6 9"
+# Both families' proxy, metrics and readiness listeners: the IPv6 ones on [::] beside the IPv4 ones.
+expect_contains "$(cat "$tmp/stalled")" "give 1 outbound inbound hbone metrics ready admin outbound6 inbound6 hbone6 metrics6 ready6 11"
 ready() { node_exec node2 curl -s -o /dev/null -w '%{http_code}' --max-time 2 http://127.0.0.1:15021/healthz/ready; }
 expect_eq "$(ready)" 503 "readiness while a successor takes over"
 expect_eq "$(pod_exec mesh/client-0 curl -s -o /dev/null -w '%{http_code}' --max-time 5 http://server/during-stall)" 200 \

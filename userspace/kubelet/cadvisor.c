@@ -266,7 +266,8 @@ int local_cadvisor(const struct ctl_opts *o)
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	d = httpd_start(htonl(INADDR_ANY), CADVISOR_PORT, handle, &x);
+	/* Both families: the fabric scrapes an IPv6 cluster's node at [ip6]:4194. */
+	d = httpd_start_any(CADVISOR_PORT, handle, &x);
 	if (!d) {
 		fprintf(stderr, "ambitctl: local cadvisor: cannot listen on %d: %s\n",
 			CADVISOR_PORT, strerror(errno));

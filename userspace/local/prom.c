@@ -83,17 +83,23 @@ static int meta_map(cJSON *labels, const cJSON *m, const char *kind)
 	return 0;
 }
 
-/* One file_sd group: the pod's address and the labels Kubernetes discovery would give it. */
+/*
+ * One file_sd group: the pod's address and the labels Kubernetes discovery would give it. An
+ * IPv6 target is bracketed, as discovery gives it; the addon's relabelling makes
+ * [ip]:port of __meta_kubernetes_pod_ip and the port annotation for either family.
+ */
 static int pod_group(cJSON *groups, const char *ns, const char *name, const char *ip,
 		     const char *node, const char *owner, const cJSON *labels,
 		     const cJSON *annotations)
 {
 	cJSON *g = cJSON_CreateObject(), *targets, *l;
+	char target[48];
 
 	if (!g || !cJSON_AddItemToArray(groups, g))
 		return -ENOMEM;
+	str_fmt(target, sizeof(target), strchr(ip, ':') ? "[%s]" : "%s", ip);
 	if (!(targets = cJSON_AddArrayToObject(g, "targets")) ||
-	    !cJSON_AddItemToArray(targets, cJSON_CreateString(ip)) ||
+	    !cJSON_AddItemToArray(targets, cJSON_CreateString(target)) ||
 	    !(l = cJSON_AddObjectToObject(g, "labels")) ||
 	    !cJSON_AddStringToObject(l, "__meta_kubernetes_namespace", ns) ||
 	    !cJSON_AddStringToObject(l, "__meta_kubernetes_pod_name", name) ||
@@ -123,7 +129,7 @@ static int ztunnel_groups(cJSON *groups, const struct ctl_cluster *c)
 			char name[64];
 
 			str_fmt(name, sizeof(name), "ztunnel-%s", c->nodes[i].name);
-			ret = pod_group(groups, "istio-system", name, c->nodes[i].ip,
+			ret = pod_group(groups, "istio-system", name, node_host_ip(&c->nodes[i]),
 					c->nodes[i].name, "ztunnel", labels, annots);
 		}
 	}
@@ -146,6 +152,10 @@ int prom_targets_write(const struct ctl_cluster *c, const cJSON *pods_json)
 	{
 		const cJSON *owner = cJSON_GetObjectItemCaseSensitive(pod, "owner");
 		const char *ip = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "ip"));
+
+		/* A pod of IPv6 alone (an IPv6 cluster's) by that. */
+		if (!ip || !*ip)
+			ip = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(pod, "ip6"));
 
 		if (ret || !ip || !*ip)
 			continue;
@@ -248,19 +258,6 @@ static int control_spawn(const struct ctl_cluster *c, char **argv, const char *n
 	return write_file_atomic(pidf, txt);
 }
 
-/* The fabric routes each node's pod CIDR to the node, so prometheus reaches every pod. */
-static int fabric_routes(const struct ctl_cluster *c, const char *fabric)
-{
-	for (int i = 0; i < c->nnodes; i++) {
-		int ret = RUN("ip", "-n", (char *)fabric, "route", "replace",
-			      (char *)c->nodes[i].pod_cidr, "via", (char *)c->nodes[i].ip);
-
-		if (ret)
-			return ret;
-	}
-	return 0;
-}
-
 /*
  * Each node's cAdvisor (cadvisor.c) in the node's netns, and its file_sd target as Kubernetes
  * discovery's node role gives a node (the addon's kubernetes-nodes-cadvisor job).
@@ -275,12 +272,13 @@ static int cadvisors(const struct ctl_cluster *c, char *exe)
 		const struct ctl_node *n = &c->nodes[i];
 		char *argv[] = {exe,	  "local",	   "cadvisor", "--name", (char *)c->name,
 				"--node", (char *)n->name, NULL};
-		char cg[64], addr[32];
+		char cg[64], addr[56];
 		cJSON *g = cJSON_CreateObject(), *l;
 		int pid;
 
 		str_fmt(cg, sizeof(cg), "cadvisor-%s", n->name);
-		str_fmt(addr, sizeof(addr), "%s:%d", n->ip, PROM_CADVISOR_PORT);
+		str_fmt(addr, sizeof(addr), n->pods_v6only ? "[%s]:%d" : "%s:%d", node_host_ip(n),
+			PROM_CADVISOR_PORT);
 		ret = control_spawn(c, argv, n->netns, cg, cg, &pid);
 		if (!ret &&
 		    (!g || !cJSON_AddItemToArray(groups, g) ||
@@ -328,8 +326,8 @@ int prom_start(const struct ctl_cluster *c, int port)
 	str_fmt(data_arg, sizeof(data_arg), "--storage.tsdb.path=%s", data);
 	str_fmt(listen, sizeof(listen), "--web.listen-address=127.0.0.1:%d", PROM_INNER_PORT);
 	str_fmt(ports, sizeof(ports), "%d:%d", port, PROM_INNER_PORT);
-	ret = fabric_routes(c, fabric);
-	ret = ret ?: control_spawn(c, prom_argv, fabric, "prometheus", "prometheus", &pid);
+	/* The fabric routes every node's pod CIDRs (up.c): prometheus reaches every pod. */
+	ret = control_spawn(c, prom_argv, fabric, "prometheus", "prometheus", &pid);
 	if (ret)
 		return ret;
 	for (int i = 0; i < PROM_READY_S * 10 && !ctl_interrupted; i++) {
