@@ -90,7 +90,7 @@ dual_tests=${AMBIT_IT_DUAL-t_10 t_50 t_63 t_70_policy_authz t_70_policy_mtls t_7
 # IPv6 names, the others what they check in any cluster (t_63 the DNS proxy's AAAA at the pods'
 # IPv6 nameserver, the t_70_policy ones STRICT and DENY ipBlocks by the pods' IPv6).
 # AMBIT_IT_IPV6 lists them; "" leaves it out.
-ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_63 t_65 t_70_policy_authz t_70_policy_mtls t_73 t_79_gateway_client_ip t_83_waypoint_l7 t_95}
+ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_63 t_65 t_70_policy_authz t_70_policy_mtls t_73 t_79_gateway_client_ip t_83_waypoint_l7 t_95 t_99}
 # And t_56 once more in an IPv6-only cluster on the Kubernetes lookalike (`--kube`): the
 # DaemonSet's agents take the nodes' IPv6 alone from status.hostIPs, and find their uplink by it.
 # AMBIT_IT_IPV6_KUBE lists them; "" leaves it out.

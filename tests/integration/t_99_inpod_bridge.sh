@@ -19,6 +19,9 @@ local_ip=$(pod_ip mesh/server-local-0)
 plain_ip=$(pod_ip plain/client-0)
 [ -n "$client_ip" ] && [ -n "$server_ip" ] && [ -n "$local_ip" ] && [ -n "$plain_ip" ] ||
 	fail "pod IPs unknown"
+# In the IPv6-only pass the pods have IPv6 alone: URLs, ss and the access log bracket it.
+server_h=$(url_host "$server_ip") local_h=$(url_host "$local_ip")
+re_host() { case $1 in *:*) echo "\\[$1\\]" ;; *) echo "$1" ;; esac; }
 podns() { echo "ambit-$CLUSTER-${1/\//-}"; }
 in_pod() { # POD CMD...: CMD in the pod's netns only (not its cgroup: not captured)
 	local p=$1
@@ -71,29 +74,31 @@ wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server-local/ ||
 out=$(get mesh/client-0 http://server-local/)
 expect_contains "$out" "pod=mesh/server-local-0" "same node"
 expect_contains "$out" "from=$client_ip " "same node: the server saw another source"
-wait_log 10 node1-ztunnel "src.addr=$client_ip:[0-9]+ dst.addr=$local_ip:8080"
+wait_log 10 node1-ztunnel "src.addr=$(re_host "$client_ip"):[0-9]+ dst.addr=$(re_host "$local_ip"):8080" ||
+	fail "node1's ztunnel logged no same-node connection"
 out=$(get mesh/client-0 http://server/)
 expect_contains "$out" "pod=mesh/server-0" "cross node"
 expect_contains "$out" "from=$client_ip " "cross node: the server saw another source"
 # The HBONE connection is the client pod's own (pooled, so it is still there).
-in_pod mesh/client-0 ss -Htn "dport = :15008" | grep -q "$server_ip:15008" ||
+in_pod mesh/client-0 ss -Htn "dport = :15008" | grep -qF "$server_h:15008" ||
 	fail "no HBONE connection from the client pod's netns: $(in_pod mesh/client-0 ss -tn)"
 log "mesh: same node and cross node, the servers see $client_ip, HBONE leaves from the pod"
 
 # Plaintext from a same-node pod outside the mesh: at L2 across cni0, yet captured.
 before=$(counter node1 assign_inbound)
-out=$(get plain/client-0 "http://$local_ip:8080/")
+out=$(get plain/client-0 "http://$local_h:8080/")
 expect_contains "$out" "from=$plain_ip " "PERMISSIVE: plaintext from a same-node pod"
 [ "$(counter node1 assign_inbound)" -gt "$before" ] ||
 	fail "tc_pod did not assign the plaintext flow to the pod's 15006 ($before)"
-wait_log 10 node1-ztunnel "src.addr=$plain_ip:[0-9]+ dst.addr=$local_ip:8080"
+wait_log 10 node1-ztunnel "src.addr=$(re_host "$plain_ip"):[0-9]+ dst.addr=$(re_host "$local_ip"):8080" ||
+	fail "node1's ztunnel logged no plaintext connection captured in-pod"
 strict='apiVersion: security.istio.io/v1
 kind: PeerAuthentication
 metadata: {name: default, namespace: mesh}
 spec: {mtls: {mode: STRICT}}'
 actl apply -f - <<<"$strict" >/dev/null || fail "apply STRICT"
 before=$(counter node1 drop_strict_plaintext)
-pod_exec plain/client-0 curl -sf --max-time 5 "http://$local_ip:8080/" >/dev/null &&
+pod_exec plain/client-0 curl -sf --max-time 5 "http://$local_h:8080/" >/dev/null &&
 	fail "STRICT: plaintext from a same-node pod outside the mesh reached the pod"
 [ "$(counter node1 drop_strict_plaintext)" -gt "$before" ] ||
 	fail "STRICT: drop_strict_plaintext on node1 did not move"
@@ -124,7 +129,7 @@ actl label namespace mesh istio.io/dataplane-mode- >/dev/null || fail "unlabel"
 wait_for 20 released mesh/server-local-0 || fail "server-local's listeners stayed after unenrolling"
 in_pod mesh/server-local-0 tc filter show dev eth0 ingress | grep -q tc_pod &&
 	fail "tc_pod stayed on server-local's eth0 after unenrolling"
-expect_contains "$(get plain/client-0 "http://$local_ip:8080/")" "from=$plain_ip " "unenrolled"
+expect_contains "$(get plain/client-0 "http://$local_h:8080/")" "from=$plain_ip " "unenrolled"
 actl label namespace mesh istio.io/dataplane-mode=ambient >/dev/null || fail "label"
 wait_for 20 captured mesh/server-local-0 || fail "server-local not captured again"
 wait_for 20 pod_exec mesh/client-0 curl -sf --max-time 2 http://server-local/ ||
@@ -144,8 +149,11 @@ wait_for 20 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ ||
 # the agent hands it again with back-off, and it is captured once the port is free.
 actl label namespace mesh istio.io/dataplane-mode- >/dev/null || fail "unlabel"
 wait_for 20 released mesh/server-local-0 || fail "server-local's listeners stayed after unenrolling"
-# Not through in_pod: $! is then socat's own pid (ip netns exec execs it).
-ip netns exec "$(podns mesh/server-local-0)" socat TCP-LISTEN:15006,reuseaddr,fork /dev/null &
+# Not through in_pod: $! is then socat's own pid (ip netns exec execs it). A pod of IPv6 alone
+# (the IPv6-only pass) is captured on [::]:15006 alone: the squatter holds that.
+sq=TCP-LISTEN:15006
+case $local_ip in *:*) sq=TCP6-LISTEN:15006,ipv6only=1 ;; esac
+ip netns exec "$(podns mesh/server-local-0)" socat "$sq,reuseaddr,fork" /dev/null &
 squatter=$!
 trap 'kill $squatter 2>/dev/null; on_exit' EXIT
 wait_for 10 listens mesh/server-local-0 15006 || fail "nothing listens on 15006 in server-local"

@@ -282,6 +282,18 @@ static struct inpod_pod *reported(struct inpod *m, const char *report)
 	return NULL;
 }
 
+/* @p's address for the log: its IPv4, or an IPv6-only pod's IPv6. */
+static const char *pod_addr_str(const struct inpod_pod *p, char *buf, size_t len)
+{
+	struct ipaddr addr;
+
+	if (p->ip)
+		ipaddr_from_v4(&addr, p->ip);
+	else
+		addr = p->ip6;
+	return ipaddr_format(&addr, buf, len);
+}
+
 /* "ok <ip> <uid>": that ztunnel listens in the pod's netns; marked at the next sync when all do. */
 static void on_ok(struct inpod *m, struct agent_source *z, const char *report)
 {
@@ -303,6 +315,9 @@ static void on_fail(struct inpod *m, struct agent_source *z, const char *report)
 {
 	struct inpod_pod *p = reported(m, report);
 	uint64_t delay, now = clock_mono_ms();
+	/* The ztunnel names an IPv6-only pod 0.0.0.0: the log says its address instead. */
+	const char *rest = strchr(report, ' ');
+	char ip[IPADDR_STRLEN];
 
 	if (!p) {
 		pr_warn("in-pod: the ztunnel could not capture pod %.200s (no longer captured)",
@@ -318,9 +333,9 @@ static void on_fail(struct inpod *m, struct agent_source *z, const char *report)
 	p->fails++;
 	p->resend |= 1u << zt_slot(m, z);
 	p->resend_at = now + delay;
-	pr_warn("in-pod: the ztunnel could not capture pod %.200s; handed to it again in %" PRIu64
+	pr_warn("in-pod: the ztunnel could not capture pod %s%.200s; handed to it again in %" PRIu64
 		" ms (attempt %u)",
-		report, delay, p->fails + 1);
+		pod_addr_str(p, ip, sizeof(ip)), rest ? rest : "", delay, p->fails + 1);
 	resend_arm(m);
 }
 
@@ -545,13 +560,8 @@ static struct inpod_pod *pod_up(struct inpod *m, const struct desired_local_pod 
 static void pod_down(struct inpod *m, struct inpod_pod *p, bool teardown)
 {
 	char why[256], ip[IPADDR_STRLEN];
-	struct ipaddr addr;
 
-	if (p->ip)
-		ipaddr_from_v4(&addr, p->ip);
-	else
-		addr = p->ip6;
-	ipaddr_format(&addr, ip, sizeof(ip));
+	pod_addr_str(p, ip, sizeof(ip));
 	broadcast(m, p, false);
 	if (teardown && in_pod_netns(m, p, false, why, sizeof(why)))
 		pr_warn("in-pod: pod %s: tear-down: %s", p->uid, why);
