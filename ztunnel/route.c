@@ -225,8 +225,9 @@ static int entry_pick(const struct snapshot *s, const struct snap_service *e, co
 }
 
 /*
- * Picks among the @n addresses @ips entry @e's names resolved to (IPv4 first, resolved.h), for
- * port @tport: round robin from @e's cursor for @port. An address of a pod of the cluster is
+ * Picks among the @n addresses @ips entry @e's names resolved to (IPv4 first, resolved.h), or
+ * its IPv6 endpoints, for port @tport (an IPv6 endpoint's own number when it has one,
+ * ep_ports6): round robin from @e's cursor for @port. An address of a pod of the cluster is
  * reached by that pod's address of the connection's family (@v6), and is passed over when it
  * has none (a pod's CONNECT must be of its client's family); anything else at the address
  * itself, [v6]:port for an AAAA answer, as a proxy may whatever the client's family, when it
@@ -247,7 +248,12 @@ static int dns_pick(const struct snapshot *s, const struct snap_workload *src,
 		const struct ipaddr *a = &ips[(first + i) % n];
 		const struct snap_workload *wl = snapshot_workload_by_addr(s, a);
 		struct ipaddr to = *a;
+		uint16_t p = tport;
 
+		/* An IPv6 endpoint's own number for the port (its `ports`), when it has one. */
+		for (size_t k = 0; k < e->n_ep_ports6; k++)
+			if (ipaddr_equal(&e->ep_ports6[k].ip, a) && e->ep_ports6[k].port == port)
+				p = e->ep_ports6[k].target_port;
 		if (wl && v6)
 			to = wl->ip6;
 		else if (wl && wl->ip)
@@ -256,7 +262,7 @@ static int dns_pick(const struct snapshot *s, const struct snap_workload *src,
 			continue;
 		else if (!zt_inpod_routable(src ? src->ip : 0, src ? &src->ip6 : NULL, &to))
 			continue;
-		if (sockaddr_inet_from_ipaddr(&out->addr, &to, tport))
+		if (sockaddr_inet_from_ipaddr(&out->addr, &to, p))
 			continue;
 		out->dst_wl = wl;
 		return 0;

@@ -1075,7 +1075,8 @@ static const char *ENTRIES =
     "  exportTo: [\".\"]\n"
     "  ports: [{number: 5432, name: pg, protocol: TCP, targetPort: 15432}]\n"
     "  endpoints: [{address: 192.0.2.20}, {address: 192.0.2.21, ports: {pg: 6432}},\n"
-    "              {address: \"2001:db8:9::20\"}, {address: \"2001:db8:9::20\"}]\n"
+    "              {address: \"2001:db8:9::20\"}, {address: \"2001:db8:9::20\"},\n"
+    "              {address: \"2001:db8:9::21\", ports: {pg: 6433}}]\n"
     "---\n"
     "apiVersion: networking.istio.io/v1\n"
     "kind: ServiceEntry\n"
@@ -1151,17 +1152,23 @@ static void test_service_entries(void **state)
 	assert_int_equal(db->ports[0].target_port, 15432);
 	assert_int_equal(db->nendpoints, 2);
 	assert_int_equal(db->endpoints[0], ip("192.0.2.20"));
-	/* An IPv6 endpoint, once, for the entry's IPv6 address (an IPv6 cluster's nodes reach no
-	 * IPv4 one). */
-	assert_int_equal(db->nendpoints6, 1);
+	/* IPv6 endpoints, each once, for the entry's IPv6 address (an IPv6 cluster's nodes reach
+	 * no IPv4 one). */
+	assert_int_equal(db->nendpoints6, 2);
 	assert_true(ipaddr_equal(
 	    &db->endpoints6[0],
 	    &(struct ipaddr){AF_INET6, 128, {0x20, 0x01, 0x0d, 0xb8, 0, 9, [15] = 0x20}}));
-	/* An endpoint's own number for a port. */
+	/* An endpoint's own number for a port, of either family. */
 	assert_int_equal(db->n_ep_ports, 1);
 	assert_int_equal(db->ep_ports[0].ip, ip("192.0.2.21"));
 	assert_int_equal(db->ep_ports[0].port, 5432);
 	assert_int_equal(db->ep_ports[0].target_port, 6432);
+	assert_int_equal(db->n_ep_ports6, 1);
+	assert_true(ipaddr_equal(
+	    &db->ep_ports6[0].ip,
+	    &(struct ipaddr){AF_INET6, 128, {0x20, 0x01, 0x0d, 0xb8, 0, 9, [15] = 0x21}}));
+	assert_int_equal(db->ep_ports6[0].port, 5432);
+	assert_int_equal(db->ep_ports6[0].target_port, 6433);
 
 	vm = entry_of(&f->d, "web.mesh");
 	assert_int_equal(vm->kind, SNAP_SVC_MESH_INTERNAL);

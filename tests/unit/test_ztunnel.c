@@ -156,7 +156,9 @@ static void test_route_entries(void **state)
 	    " \"endpoints\":[],\"kind\":\"MESH_INTERNAL\",\"resolution\":\"DNS\",\"exportTo\":[]},"
 	    "{\"name\":\"api6.ext\",\"namespace\":\"a\",\"hostname\":\"api6.ext\","
 	    " \"vip\":\"240.240.1.8\",\"vip6\":\"2001:2::f0f0:108\",\"ports\":[{\"name\":\"http\","
-	    " \"port\":80,\"targetPort\":8080}],\"endpoints\":[],\"endpoints6\":[\"fd00:99::1\"],"
+	    " \"port\":80,\"targetPort\":8080}],\"endpoints\":[],"
+	    " \"endpoints6\":[\"fd00:99::1\",\"fd00:99::2\"],"
+	    " \"endpointPorts6\":[{\"ip\":\"fd00:99::2\",\"port\":80,\"targetPort\":9091}],"
 	    " \"kind\":\"MESH_EXTERNAL\",\"resolution\":\"STATIC\"}],"
 	    "\"outboundTrafficPolicy\":\"REGISTRY_ONLY\",\"certs\":[]}";
 	struct snap_workload client = {.namespace = (char *)"a"},
@@ -217,13 +219,27 @@ static void test_route_entries(void **state)
 	 * the targetPort; the endpoint addressed itself is the entry, as is; its IPv4 address has
 	 * nothing behind it.
 	 */
-	dst = harness_sa("2001:2::f0f0:108", 80);
-	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
-	assert_ptr_equal(r.svc, &s->entries[4]);
-	assert_int_equal(r.addr.sa.sa_family, AF_INET6);
-	assert_int_equal(ntohs(r.addr.v6.sin6_port), 8080);
+	{
+		union sockaddr_inet one = harness_sa("fd00:99::1", 80);
+		bool seen[2] = {false, false};
+
+		/* In turn, fd00:99::2 on its own number for the port (its `ports`). */
+		dst = harness_sa("2001:2::f0f0:108", 80);
+		for (int i = 0; i < 2; i++) {
+			bool first;
+
+			assert_int_equal(
+			    zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			    0);
+			assert_ptr_equal(r.svc, &s->entries[4]);
+			assert_int_equal(r.addr.sa.sa_family, AF_INET6);
+			first = !memcmp(&r.addr.v6.sin6_addr, &one.v6.sin6_addr, 16);
+			assert_int_equal(ntohs(r.addr.v6.sin6_port), first ? 8080 : 9091);
+			seen[!first] = true;
+		}
+		assert_true(seen[0] && seen[1]);
+	}
 	dst = harness_sa("fd00:99::1", 80);
-	assert_memory_equal(&r.addr.v6.sin6_addr, &dst.v6.sin6_addr, 16);
 	assert_int_equal(zt_route_outbound(s, &client, &dst, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
 	assert_ptr_equal(r.svc, &s->entries[4]);
 	assert_int_equal(ntohs(r.addr.v6.sin6_port), 80);

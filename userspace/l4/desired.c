@@ -732,12 +732,8 @@ static int service_ports(struct builder *b, const struct config *cfg,
 			 const struct config_service *svc, const struct rt_pod **sel, size_t n_sel,
 			 size_t n_backends, bool sliced);
 
-/*
- * Endpoint @ip (0: none) and @ip6 (NULL or family 0: none) take port @port at @tp, not at the
- * snapshot's target port: into @ss's ep_ports and ep_ports6, once each. 0 or -ENOMEM.
- */
-static int ep_port_add(struct snap_service *ss, uint32_t ip, const struct ipaddr *ip6,
-		       uint16_t port, uint16_t tp)
+int desired_ep_port_add(struct snap_service *ss, uint32_t ip, const struct ipaddr *ip6,
+			uint16_t port, uint16_t tp)
 {
 	struct snap_ep_port6 *v6;
 	size_t k;
@@ -791,8 +787,10 @@ static int slice_ep_ports(const struct config *cfg, const struct config_service 
 			continue;
 		for (size_t j = 0; !err && j < s->nendpoints; j++)
 			if (!s->endpoints[j].not_ready)
-				err = v6 ? ep_port_add(ss, 0, &s->endpoints[j].ip6, sp->port, tp)
-					 : ep_port_add(ss, s->endpoints[j].ip, NULL, sp->port, tp);
+				err = v6 ? desired_ep_port_add(ss, 0, &s->endpoints[j].ip6,
+							       sp->port, tp)
+					 : desired_ep_port_add(ss, s->endpoints[j].ip, NULL,
+							       sp->port, tp);
 	}
 	return err;
 }
@@ -1025,9 +1023,9 @@ static int service_ports(struct builder *b, const struct config *cfg,
 			if (!pp->target_port)
 				pp->target_port = tp;
 			if (tp != pp->target_port &&
-			    (err =
-				 ep_port_add(ss, sel[j]->ip, ss->nendpoints6 ? &sel[j]->ip6 : NULL,
-					     sp->port, tp)))
+			    (err = desired_ep_port_add(ss, sel[j]->ip,
+						       ss->nendpoints6 ? &sel[j]->ip6 : NULL,
+						       sp->port, tp)))
 				return err;
 			/* An IPv6-only pod is a backend at the IPv6 VIP alone (service6_port). */
 			if (!sel[j]->ip)

@@ -159,6 +159,14 @@ size_t desired_ns_pods(struct desired_index *ix, const char *ns,
 		       const struct rt_pod *const **first);
 
 /*
+ * Endpoint @ip (0: none) and @ip6 (NULL or family 0: none) take port @port at @tp, not at the
+ * snapshot's target port: into @ss's ep_ports and ep_ports6, once each (a Service's slices or
+ * pods, an entry's own `ports`). 0 or -ENOMEM.
+ */
+int desired_ep_port_add(struct snap_service *ss, uint32_t ip, const struct ipaddr *ip6,
+			uint16_t port, uint16_t tp);
+
+/*
  * The ServiceEntries of @cfg as snapshot entries (entries.c), sorted by namespace and host, with
  * allocated addresses, into @d->snap_entries; and @d->registry_only. 0 or -ENOMEM / -ENOSPC.
  */

@@ -78,32 +78,31 @@ static int add_endpoint6(struct snap_service *e, const struct ipaddr *ip)
 	return 0;
 }
 
-/* Endpoint @x's own numbers (its `ports`, by the entry's port names) where they differ. */
+/*
+ * Endpoint @x's own numbers (its `ports`, by the entry's port names) where they differ, by its
+ * IPv4 @ip or its IPv6 @ip6 (NULL: none).
+ */
 static int endpoint_ports(const struct config_service_entry *se, const struct config_se_endpoint *x,
-			  uint32_t ip, struct snap_service *e)
+			  uint32_t ip, const struct ipaddr *ip6, struct snap_service *e)
 {
-	for (size_t i = 0; i < se->n_ports; i++) {
+	int err = 0;
+
+	for (size_t i = 0; i < se->n_ports && !err; i++) {
 		const char *own =
 		    se->ports[i].name ? config_label_get(&x->ports, se->ports[i].name) : NULL;
 		uint16_t port = (uint16_t)se->ports[i].number, n = own ? (uint16_t)atoi(own) : 0;
-		struct snap_ep_port *v;
 
-		if (!n || n == e->ports[i].target_port)
-			continue;
-		v = realloc(e->ep_ports, (e->n_ep_ports + 1) * sizeof(*v));
-		if (!v)
-			return -ENOMEM;
-		e->ep_ports = v;
-		v[e->n_ep_ports++] = (struct snap_ep_port){ip, port, n};
+		if (n && n != e->ports[i].target_port)
+			err = desired_ep_port_add(e, ip, ip6, port, n);
 	}
-	return 0;
+	return err;
 }
 
 /*
  * The endpoints: the ready pods of the entry's namespace its workloadSelector matches (a pod of
  * IPv6 alone by its IPv6), or the addresses of its `endpoints`, IPv6 ones in endpoints6 (names
- * wait for the DNS resolver; unix sockets are not reachable from a pod). An IPv6 endpoint's own
- * port numbers (`ports`) are not carried: snap_ep_port keys them by IPv4.
+ * wait for the DNS resolver; unix sockets are not reachable from a pod), each with its own
+ * port numbers (`ports`) in ep_ports or ep_ports6.
  */
 static int endpoints(const struct config_service_entry *se, struct desired_index *ix,
 		     struct snap_service *e)
@@ -130,10 +129,11 @@ static int endpoints(const struct config_service_entry *se, struct desired_index
 		if (se->endpoints[i].address &&
 		    inet_pton(AF_INET, se->endpoints[i].address, &a) == 1)
 			err = add_endpoint(e, a.s_addr)
-				  ?: endpoint_ports(se, &se->endpoints[i], a.s_addr, e);
+				  ?: endpoint_ports(se, &se->endpoints[i], a.s_addr, NULL, e);
 		else if (se->endpoints[i].address &&
 			 !ipaddr_parse_addr(se->endpoints[i].address, &a6) && a6.family == AF_INET6)
-			err = add_endpoint6(e, &a6);
+			err = add_endpoint6(e, &a6)
+				  ?: endpoint_ports(se, &se->endpoints[i], 0, &a6, e);
 	}
 	return err;
 }
