@@ -1193,44 +1193,54 @@ static bool paired6(const struct ipaddr *a, uint32_t vip)
 	return ipaddr_equal(a, &want);
 }
 
-static const char *ENTRIES6 = "apiVersion: networking.istio.io/v1\n"
-			      "kind: ServiceEntry\n"
-			      "metadata: {name: ext, namespace: demo}\n"
-			      "spec:\n"
-			      "  hosts: [api.example.com]\n"
-			      "  location: MESH_EXTERNAL\n"
-			      "  resolution: DNS\n"
-			      "  ports: [{number: 443, name: https, protocol: TLS}]\n"
-			      "---\n"
-			      "apiVersion: networking.istio.io/v1\n"
-			      "kind: ServiceEntry\n"
-			      "metadata: {name: six, namespace: demo}\n"
-			      "spec:\n"
-			      "  hosts: [six.internal]\n"
-			      "  addresses: [\"2001:db8::10\", \"2001:db8::11\"]\n"
-			      "  resolution: STATIC\n"
-			      "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
-			      "  endpoints: [{address: 192.0.2.30}]\n"
-			      "---\n"
-			      "apiVersion: networking.istio.io/v1\n"
-			      "kind: ServiceEntry\n"
-			      "metadata: {name: four, namespace: demo}\n"
-			      "spec:\n"
-			      "  hosts: [four.internal]\n"
-			      "  addresses: [192.0.2.40]\n"
-			      "  resolution: STATIC\n"
-			      "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
-			      "  endpoints: [{address: 192.0.2.41}]\n"
-			      "---\n"
-			      "apiVersion: networking.istio.io/v1\n"
-			      "kind: ServiceEntry\n"
-			      "metadata: {name: blocks, namespace: demo}\n"
-			      "spec:\n"
-			      "  hosts: [blocks.internal]\n"
-			      "  addresses: [\"2001:db8:9::/48\"]\n"
-			      "  resolution: STATIC\n"
-			      "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
-			      "  endpoints: [{address: 192.0.2.50}]\n";
+static const char *ENTRIES6 =
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: ServiceEntry\n"
+    "metadata: {name: ext, namespace: demo}\n"
+    "spec:\n"
+    "  hosts: [api.example.com]\n"
+    "  location: MESH_EXTERNAL\n"
+    "  resolution: DNS\n"
+    "  ports: [{number: 443, name: https, protocol: TLS}]\n"
+    "---\n"
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: ServiceEntry\n"
+    "metadata: {name: six, namespace: demo}\n"
+    "spec:\n"
+    "  hosts: [six.internal]\n"
+    "  addresses: [\"2001:db8::10\", \"2001:db8::11\"]\n"
+    "  resolution: STATIC\n"
+    "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+    "  endpoints: [{address: 192.0.2.30}]\n"
+    "---\n"
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: ServiceEntry\n"
+    "metadata: {name: four, namespace: demo}\n"
+    "spec:\n"
+    "  hosts: [four.internal]\n"
+    "  addresses: [192.0.2.40]\n"
+    "  resolution: STATIC\n"
+    "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+    "  endpoints: [{address: 192.0.2.41}]\n"
+    "---\n"
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: ServiceEntry\n"
+    "metadata: {name: blocks, namespace: demo}\n"
+    "spec:\n"
+    "  hosts: [blocks.internal]\n"
+    "  addresses: [\"2001:db8:9::/48\"]\n"
+    "  resolution: STATIC\n"
+    "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+    "  endpoints: [{address: 192.0.2.50}]\n"
+    "---\n"
+    "apiVersion: networking.istio.io/v1\n"
+    "kind: ServiceEntry\n"
+    "metadata: {name: lit6, namespace: demo}\n"
+    "spec:\n"
+    "  hosts: [lit6.internal]\n"
+    "  resolution: DNS\n"
+    "  ports: [{number: 80, name: http, protocol: HTTP}]\n"
+    "  endpoints: [{address: \"2001:db8:a::1\"}, {address: backend.example}]\n";
 
 /*
  * ServiceEntries' IPv6 addresses: a host given none (and no IPv4 one) gets 2001:2::f0f0:XXYY
@@ -1243,7 +1253,7 @@ static void test_service_entries_ipv6(void **state)
 {
 	struct fixture *f = *state;
 	struct config_diags diags = {0};
-	const struct snap_service *api, *six, *four, *blocks, *taker;
+	const struct snap_service *api, *six, *four, *blocks, *taker, *lit6;
 	struct ipaddr api6;
 	char *yaml, addr[IPADDR_STRLEN];
 
@@ -1279,6 +1289,11 @@ static void test_service_entries_ipv6(void **state)
 	blocks = entry_of(&f->d, "blocks.internal");
 	assert_int_equal(blocks->vip6.family, 0);
 	assert_int_equal(blocks->n_cidrs, 1);
+	/* A DNS entry's IPv6 literal endpoint is an endpoint, never a name to resolve. */
+	lit6 = entry_of(&f->d, "lit6.internal");
+	assert_int_equal(lit6->nendpoints6, 1);
+	assert_int_equal(lit6->n_names, 1);
+	assert_string_equal(lit6->names[0], "backend.example");
 
 	/* Stable across recomputations. */
 	compute(f);

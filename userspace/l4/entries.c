@@ -139,8 +139,8 @@ static int endpoints(const struct config_service_entry *se, struct desired_index
 }
 
 /*
- * What the ztunnel resolves for a DNS entry's endpoints: its endpoints' names (an IP is an
- * endpoint as it is), or its host when it lists no endpoint.
+ * What the ztunnel resolves for a DNS entry's endpoints: its endpoints' names (an IP of either
+ * family is an endpoint as it is), or its host when it lists no endpoint.
  */
 static int resolve_names(const struct config_service_entry *se, const char *host,
 			 struct snap_service *e)
@@ -150,9 +150,10 @@ static int resolve_names(const struct config_service_entry *se, const char *host
 		return -ENOMEM;
 	for (size_t i = 0; i < se->n_endpoints; i++) {
 		const char *a = se->endpoints[i].address;
-		struct in_addr ip;
+		struct in6_addr ip;
 
-		if (!a || !a[0] || inet_pton(AF_INET, a, &ip) == 1 || !strncmp(a, "unix://", 7))
+		if (!a || !a[0] || inet_pton(AF_INET, a, &ip) == 1 ||
+		    inet_pton(AF_INET6, a, &ip) == 1 || !strncmp(a, "unix://", 7))
 			continue;
 		if (!(e->names[e->n_names++] = strdup(a)))
 			return -ENOMEM;
