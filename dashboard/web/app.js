@@ -1046,8 +1046,9 @@
 			}, [w.namespace, w.name, w.role, w.app, w.version].map((v) => el('td', { text: str(v) })),
 			el('td', { class: 'mono', text: str(w.identity) }),
 			el('td', { text: podNodes(w.pods).join(', ') || '—' }),
+			/* Not enrolled is no fault (Kiali's "out of mesh"), nor is a namespace without its object. */
 			el('td', null, w.enrolled === true ? el('span', { class: 'status valid', text: '✓' }) :
-				(w.enrolled === false ? el('span', { class: 'status error', text: '✗' }) : '—')),
+				(w.enrolled === false ? el('span', { class: 'muted', text: 'out of mesh' }) : '—')),
 			el('td', { text: str(w.waypoint) })))));
 	}
 
@@ -1172,8 +1173,11 @@
 	function fillFilters() {
 		const known = traces.services.map((s) => str(obj(s).name));
 		const names = known.includes(traces.service) || !traces.service ? known : known.concat(traces.service);
+		/* The applications' services as Jaeger lists them, then the waypoints that recorded spans. */
+		const proxies = new Set(traces.services.filter((s) => obj(s).proxy === true).map((s) => str(s.name)));
+		const order = (a, b) => (proxies.has(a) - proxies.has(b)) || (a < b ? -1 : a > b);
 		$('tr-service').replaceChildren(el('option', { value: '', text: 'all' }),
-			...names.sort().map((n) => el('option', { value: n, text: n })));
+			...names.sort(order).map((n) => el('option', { value: n, text: proxies.has(n) ? n + ' (waypoint)' : n })));
 		$('tr-service').value = traces.service;
 		const svc = traces.services.find((s) => obj(s).name === traces.service);
 		const ops = traces.service ? arr(obj(svc).operations).map(String) : [];
@@ -1326,7 +1330,7 @@
 			const detail = el('div', { class: 'wf-detail', hidden: '' },
 				fields([['Span', el('span', { class: 'mono', text: sp.spanID })],
 					['Parent', el('span', { class: 'mono', text: str(sp.parentSpanID) })],
-					['Kind', sp.kind], ['Service', sp.service],
+					['Kind', sp.kind], ['Service', sp.service]].concat(sp.proxy ? [['Recorded by', sp.proxy]] : [], [
 					['Start', '+' + usText((sp.start || 0) - t0)], ['Duration', usText(sp.duration)],
 					['Error', sp.error === true]]),
 				table(['Tag', 'Value'], objs(sp.tags).map((g) => [el('span', { class: 'mono', text: str(g.key) }),
@@ -1334,7 +1338,8 @@
 			const row = el('div', {
 				class: 'wf-row',
 				dataset: { spanId: sp.spanID, depth: String(depth), name: str(sp.name), service: str(sp.service) },
-				title: str(sp.service) + ': ' + str(sp.name) + ' (' + usText(sp.duration) + ')',
+				title: str(sp.service) + (sp.proxy ? ' (' + str(sp.proxy) + ')' : '') + ': ' + str(sp.name) +
+					' (' + usText(sp.duration) + ')',
 				onclick: () => {
 					detail.hidden = !detail.hidden;
 					row.classList.toggle('open', !detail.hidden);

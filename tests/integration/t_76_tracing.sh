@@ -5,7 +5,8 @@
 # namespace's waypoint and the ingress gateway; one request followed productpage -> reviews ->
 # ratings: every hop's SERVER and CLIENT span in one trace, each span's parent the previous
 # hop's client span (the apps pass the context on as Istio asks them to), children inside their
-# parents' time, Istio's span names and tags, custom tags of all three kinds. Then: the caller's
+# parents' time, Istio's span names and tags, custom tags of all three kinds; the waypoint's
+# spans listed and found under the application's service, as Jaeger lists them. Then: the caller's
 # W3C and B3 contexts continued and its sampling decision honoured, OTLP as well as Zipkin,
 # the ztunnel's access log carrying the CONNECT's traceparent, Telemetry's access logging
 # filter, and spans dropped and counted when the collector is away.
@@ -155,7 +156,26 @@ expect_eq "$(tag "$s" home)" unset
 # The header tag: the client's x-user reached productpage (the apps do not pass it on).
 expect_eq "$(tag "$(srv productpage)" user)" jason
 expect_eq "$(tag "$s" user)" nobody
-expect_eq "$(jq -r '.service' <<<"$s")" waypoint.default
+# Listed as Jaeger lists it: under the application's service, the waypoint that recorded it kept.
+expect_eq "$(jq -r '.service' <<<"$s")" reviews.default
+expect_eq "$(jq -r '.proxy' <<<"$s")" waypoint.default
+
+# --- Jaeger's services: the applications' (the waypoint's spans under the Service each served)
+# and the waypoint's own name, marked; the trace found by either, its root productpage's.
+tid=$(jq -r '.traceID' "$WORK/trace.json")
+api traces/services >"$WORK/services.json"
+jq -e '[.[] | select(.proxy == false) | .name] as $n |
+	["productpage.default", "reviews.default", "ratings.default", "details.default"] |
+	all(. as $s | $n | index($s))' "$WORK/services.json" >/dev/null ||
+	fail "the applications' services are not listed: $(jq -c '[.[] | [.name, .proxy]]' "$WORK/services.json")"
+jq -e '.[] | select(.name == "waypoint.default") | .proxy' "$WORK/services.json" >/dev/null ||
+	fail "the waypoint is not listed as a proxy: $(jq -c '[.[] | [.name, .proxy]]' "$WORK/services.json")"
+for svc in reviews.default ratings.default waypoint.default; do
+	api "traces?service=$svc&limit=1000" | jq -e --arg t "$tid" \
+		'.[] | select(.traceID == $t) | .rootService == "productpage.default" and
+		 (.services | map(.name) | index("ratings.default"))' >/dev/null ||
+		fail "the trace by service $svc: $(api "traces?service=$svc&limit=5" | jq -c '[.[] | {traceID, rootService}]')"
+done
 
 # --- the caller's context: W3C continued (its trace, its span the parent), B3 the same.
 tp_trace=4bf92f3577b34da6a3ce929d0e0e47$(printf '%02x' $((RANDOM % 256)))
@@ -211,8 +231,8 @@ otlp_seen() { # a trace of ours through the gateway: its spans and the waypoint'
 	wait_for 5 bash -c 'curl -sS "http://127.0.0.1:$1/api/traces/$2" >"$3" &&
 		jq -e ".spans | length > 0" "$3" >/dev/null' _ "$dport" "$t" "$WORK/t3.json" || return 1
 	# The gateway's spans are in the trace with the waypoint's.
-	jq -e '[.spans[].service] | any(. == "istio-ingressgateway.istio-system") and
-		any(. == "waypoint.default")' "$WORK/t3.json" >/dev/null
+	jq -e '([.spans[].service] | any(. == "istio-ingressgateway.istio-system")) and
+		([.spans[].proxy] | any(. == "waypoint.default"))' "$WORK/t3.json" >/dev/null
 }
 # The spans each proxy made and what became of them, when something is missing.
 span_counts() {

@@ -671,13 +671,115 @@ static void test_store_find(void **state)
 	dash_traces_destroy(t);
 }
 
+/* The proxy tags a waypoint's span carries: its node_id, the Service it served. */
+#define WP_TAGS(host)                                                                              \
+	"\"node_id\":\"waypoint~10.244.1.5~waypoint-0.default~default.svc.cluster.local\","        \
+	"\"istio.destination_service\":\"" host "\""
+
+static const char *str_of(const cJSON *o, const char *key)
+{
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(o, key));
+}
+
+/* The services' entry named @name in dash_traces_services' list, or NULL. */
+static const cJSON *service_entry(const cJSON *list, const char *name)
+{
+	const cJSON *s;
+
+	cJSON_ArrayForEach(s, list) if (!strcmp(str_of(s, "name"), name)) return s;
+	return NULL;
+}
+
+static void test_store_app_services(void **state)
+{
+	struct dash_traces *t = dash_traces_create(1000, 1 << 20);
+	const char *a = "000000000000000a", *b = "000000000000000b";
+	const cJSON *s;
+	cJSON *list, *doc;
+	int status;
+
+	/*
+	 * a: the gateway's span (router~: keeps its name), the waypoint's server span for
+	 * productpage and its client span to reviews; b: the waypoint's span for traffic to a pod
+	 * ("unknown") and for a ServiceEntry's host: both stay the waypoint's.
+	 */
+	zput(t, a, "00000000000000a1", NULL, "istio-ingressgateway.istio-system",
+	     "productpage.default.svc.cluster.local:9080/*", 1000, 300,
+	     "\"node_id\":\"router~10.244.1.9~gw-0.istio-system~istio-system.svc.cluster.local\","
+	     "\"istio.destination_service\":\"productpage.default.svc.cluster.local\"");
+	zput(t, a, "00000000000000a2", "00000000000000a1", "waypoint.default",
+	     "productpage.default.svc.cluster.local:9080/*", 1010, 250,
+	     WP_TAGS("productpage.default.svc.cluster.local"));
+	zput(t, a, "00000000000000a3", "00000000000000a2", "waypoint.default",
+	     "reviews.default.svc.cluster.local:9080/*", 1020, 100,
+	     WP_TAGS("reviews.default.svc.cluster.local"));
+	zput(t, b, "00000000000000b1", NULL, "waypoint.default", "10.244.1.7:8080/*", 2000, 10,
+	     WP_TAGS("unknown"));
+	zput(t, b, "00000000000000b2", "00000000000000b1", "waypoint.default", "httpbin.org:80/*",
+	     2001, 5, WP_TAGS("httpbin.org"));
+
+	/* Found by the application's service, and by the waypoint's name as before. */
+	list = find(t, "reviews.default", NULL, 0, NULL, NULL, 20);
+	assert_int_equal(cJSON_GetArraySize(list), 1);
+	assert_string_equal(nth_id(list, 0), "0000000000000000000000000000000a");
+	s = cJSON_GetArrayItem(list, 0);
+	assert_string_equal(str_of(s, "rootService"), "istio-ingressgateway.istio-system");
+	/* The list's services are the applications' (and the gateway's), not the waypoint. */
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "services")), 3);
+	assert_string_equal(
+	    str_of(cJSON_GetArrayItem(cJSON_GetObjectItem(s, "services"), 1), "name"),
+	    "productpage.default");
+	cJSON_Delete(list);
+	list = find(t, "waypoint.default", NULL, 0, NULL, NULL, 20);
+	assert_int_equal(cJSON_GetArraySize(list), 2);
+	cJSON_Delete(list);
+	list = find(t, "productpage.default", "reviews.default.svc.cluster.local:9080/*", 0, NULL,
+		    NULL, 20);
+	assert_int_equal(cJSON_GetArraySize(list), 0);
+	cJSON_Delete(list);
+
+	/* A span says whose it is and which proxy recorded it. */
+	doc = dash_traces_get(t, a, &status);
+	assert_non_null(doc);
+	s = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "spans"), 2);
+	assert_string_equal(str_of(s, "service"), "reviews.default");
+	assert_string_equal(str_of(s, "proxy"), "waypoint.default");
+	s = cJSON_GetArrayItem(cJSON_GetObjectItem(doc, "spans"), 0);
+	assert_string_equal(str_of(s, "service"), "istio-ingressgateway.istio-system");
+	assert_true(cJSON_IsNull(cJSON_GetObjectItem(s, "proxy")));
+	cJSON_Delete(doc);
+
+	/* The services: the applications' with their operations, the waypoint's marked a proxy. */
+	doc = dash_traces_services(t);
+	assert_int_equal(cJSON_GetArraySize(doc), 4);
+	s = service_entry(doc, "reviews.default");
+	assert_non_null(s);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(s, "proxy")));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "operations")), 1);
+	s = service_entry(doc, "istio-ingressgateway.istio-system");
+	assert_non_null(s);
+	assert_true(cJSON_IsFalse(cJSON_GetObjectItem(s, "proxy")));
+	s = service_entry(doc, "waypoint.default");
+	assert_non_null(s);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(s, "proxy")));
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(s, "operations")), 4);
+	assert_non_null(service_entry(doc, "productpage.default"));
+	cJSON_Delete(doc);
+	dash_traces_destroy(t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_otlp_proto),	cmocka_unit_test(test_otlp_proto_bad),
-	    cmocka_unit_test(test_otlp_json),	cmocka_unit_test(test_otlp_json_bad),
-	    cmocka_unit_test(test_zipkin),	cmocka_unit_test(test_zipkin_bad),
-	    cmocka_unit_test(test_store_bound), cmocka_unit_test(test_store_find),
+	    cmocka_unit_test(test_otlp_proto),
+	    cmocka_unit_test(test_otlp_proto_bad),
+	    cmocka_unit_test(test_otlp_json),
+	    cmocka_unit_test(test_otlp_json_bad),
+	    cmocka_unit_test(test_zipkin),
+	    cmocka_unit_test(test_zipkin_bad),
+	    cmocka_unit_test(test_store_bound),
+	    cmocka_unit_test(test_store_find),
+	    cmocka_unit_test(test_store_app_services),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -93,7 +93,13 @@ struct dash_span {
 	enum dash_span_kind kind;
 	bool error; /* status ERROR, an error tag, HTTP 5xx or Istio response flags */
 	char *name;
-	char *service; /* resource service.name or localEndpoint.serviceName */
+	/*
+	 * The application's service, as Jaeger lists it ("reviews.default"): the resource's
+	 * service.name or localEndpoint.serviceName, but for a waypoint's span the service it
+	 * served (dash_span_app); then @proxy is the name the waypoint gave, else NULL.
+	 */
+	char *service;
+	char *proxy;
 	int64_t start_us, duration_us;
 	size_t n_tags;
 	struct dash_tag *tags; /* attributes or tags, as strings, in the order sent */
@@ -159,7 +165,10 @@ struct dash_trace_query {
 cJSON *dash_traces_find(struct dash_traces *t, const struct dash_trace_query *q);
 /* A trace with all its spans, by its id (16 or 32 hex digits); NULL with *@status 404 or 500. */
 cJSON *dash_traces_get(struct dash_traces *t, const char *id, int *status);
-/* The services seen, each with its operations (span names). */
+/*
+ * The services seen, each with its operations (span names) and whether it is a waypoint's name
+ * (proxy) rather than an application's (caller deletes; NULL: no memory).
+ */
 cJSON *dash_traces_services(struct dash_traces *t);
 /* The counters: spans accepted, rejected, evicted; what is kept; the bounds. */
 cJSON *dash_traces_stats(struct dash_traces *t);

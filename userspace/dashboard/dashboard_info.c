@@ -779,7 +779,7 @@ cJSON *dash_workload(struct dash_view *v, const char *ns, const char *name, int 
 	cJSON *pods = workload_pods(v, ns, name, &first), *o, *arr, *ips, *from;
 	struct config_labels l;
 	size_t nsvcs;
-	char match[600], enroll[300];
+	char match[600], enroll[400];
 
 	if (!pods) {
 		*status = 404;
@@ -795,11 +795,23 @@ cJSON *dash_workload(struct dash_view *v, const char *ns, const char *name, int 
 	analyze_state(v, &diags);
 	cJSON_AddItemToObject(
 	    o, "labels", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(first, "labels"), true));
-	str_fmt(enroll, sizeof(enroll), "%s",
-		config_enrolled(&v->cfg, ns, &l)
-		    ? "captured: namespace labelled istio.io/dataplane-mode=ambient"
-		    : "not captured: its namespace is not labelled istio.io/dataplane-mode=ambient "
-		      "(or the pod opts out)");
+	/*
+	 * Objects may name a namespace no Namespace object defines (an API server has default
+	 * so): that is no fault, only nothing to carry the label. Kiali says "out of mesh".
+	 */
+	if (config_enrolled(&v->cfg, ns, &l))
+		str_fmt(enroll, sizeof(enroll), "%s",
+			"captured: namespace labelled istio.io/dataplane-mode=ambient");
+	else if (!config_find_namespace(&v->cfg, ns))
+		str_fmt(enroll, sizeof(enroll),
+			"out of mesh: namespace %s has no Namespace object to carry the label "
+			"istio.io/dataplane-mode=ambient (ambitctl create namespace %s, then label "
+			"it)",
+			ns, ns);
+	else
+		str_fmt(enroll, sizeof(enroll), "%s",
+			"out of mesh: its namespace is not labelled "
+			"istio.io/dataplane-mode=ambient (or the pod opts out)");
 	add_str(o, "enrollment", enroll);
 	arr = cJSON_AddArrayToObject(o, "services");
 	for (size_t i = 0; arr && i < nsvcs; i++) {
@@ -957,6 +969,9 @@ cJSON *dash_config(struct dash_view *v)
 		f = findings_of(&diags, s->kind, s->namespace, s->name, &status);
 		add_str(o, "kind", s->kind);
 		add_str(o, "group", s->group);
+		/* Istio's Gateway and the Gateway API's share a kind: the version tells them apart.
+		 */
+		add_str(o, "apiVersion", s->api_version);
 		add_str(o, "namespace", s->namespace);
 		add_str(o, "name", s->name);
 		add_str(o, "status", status);

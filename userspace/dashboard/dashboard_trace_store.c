@@ -87,7 +87,8 @@ void dash_traces_destroy(struct dash_traces *t)
 
 static size_t span_bytes(const struct dash_span *sp)
 {
-	size_t n = sizeof(*sp) + strlen(sp->name) + strlen(sp->service) + 2;
+	size_t n = sizeof(*sp) + strlen(sp->name) + strlen(sp->service) + 2 +
+		   (sp->proxy ? strlen(sp->proxy) + 1 : 0);
 
 	for (size_t i = 0; i < sp->n_tags; i++)
 		n += sizeof(sp->tags[i]) + strlen(sp->tags[i].key) + strlen(sp->tags[i].value) + 2;
@@ -231,7 +232,9 @@ int dash_traces_ingest(struct dash_traces *t, enum dash_trace_format f, const vo
 
 static bool span_matches(const struct dash_span *sp, const struct dash_trace_query *q)
 {
-	if ((q->service && strcmp(sp->service, q->service)) ||
+	/* A waypoint's span is found by the Service it served and by the waypoint's name. */
+	if ((q->service && strcmp(sp->service, q->service) &&
+	     (!sp->proxy || strcmp(sp->proxy, q->service))) ||
 	    (q->operation && strcmp(sp->name, q->operation)) ||
 	    sp->duration_us < q->min_duration_us)
 		return false;
@@ -384,6 +387,8 @@ static cJSON *span_json(const struct dash_span *sp)
 	    !cJSON_AddStringToObject(o, "name", sp->name) ||
 	    !cJSON_AddStringToObject(o, "kind", dash_span_kind_name(sp->kind)) ||
 	    !cJSON_AddStringToObject(o, "service", sp->service) ||
+	    !cJSON_AddItemToObject(
+		o, "proxy", sp->proxy ? cJSON_CreateString(sp->proxy) : cJSON_CreateNull()) ||
 	    !cJSON_AddNumberToObject(o, "start", (double)sp->start_us) ||
 	    !cJSON_AddNumberToObject(o, "duration", (double)sp->duration_us) ||
 	    !cJSON_AddBoolToObject(o, "error", sp->error) ||
@@ -455,6 +460,7 @@ out:
 
 struct op {
 	const char *service, *name;
+	bool proxy; /* @service is the waypoint that recorded the span, not the one it served */
 };
 
 static int cmp_op(const void *a, const void *b)
@@ -464,35 +470,48 @@ static int cmp_op(const void *a, const void *b)
 	return strcmp(x->service, y->service) ?: strcmp(x->name, y->name);
 }
 
+/*
+ * The services a span is found by: the application's, and the waypoint's that recorded it
+ * (marked proxy: Jaeger in an ambient mesh lists it too, and a search by it works as before).
+ */
 cJSON *dash_traces_services(struct dash_traces *t)
 {
 	struct op *ops;
 	size_t n = 0;
-	cJSON *list = cJSON_CreateArray(), *svc = NULL, *names = NULL;
+	cJSON *list = cJSON_CreateArray(), *svc, *names;
 
 	pthread_mutex_lock(&t->lock);
-	ops = malloc((t->n_spans ?: 1) * sizeof(*ops));
+	ops = malloc((t->n_spans ?: 1) * 2 * sizeof(*ops));
 	if (!ops || !list)
 		goto oom;
-	for (const struct trace *tr = t->oldest; tr; tr = tr->next)
-		for (size_t i = 0; i < tr->spans.n; i++)
-			ops[n++] = (struct op){tr->spans.v[i].service, tr->spans.v[i].name};
-	qsort(ops, n, sizeof(*ops), cmp_op);
-	for (size_t i = 0; i < n; i++) {
-		if (!i || strcmp(ops[i].service, ops[i - 1].service)) {
-			svc = cJSON_CreateObject();
-			names = cJSON_CreateArray();
-			if (!cJSON_AddItemToArray(list, svc) ||
-			    !cJSON_AddStringToObject(svc, "name", ops[i].service) ||
-			    !cJSON_AddItemToObject(svc, "operations", names)) {
-				cJSON_Delete(names);
-				goto oom;
-			}
+	for (const struct trace *tr = t->oldest; tr; tr = tr->next) {
+		for (size_t i = 0; i < tr->spans.n; i++) {
+			const struct dash_span *sp = &tr->spans.v[i];
+
+			ops[n++] = (struct op){sp->service, sp->name, false};
+			if (sp->proxy)
+				ops[n++] = (struct op){sp->proxy, sp->name, true};
 		}
-		if ((i && !cmp_op(&ops[i], &ops[i - 1])))
-			continue;
-		if (!cJSON_AddItemToArray(names, cJSON_CreateString(ops[i].name)))
+	}
+	qsort(ops, n, sizeof(*ops), cmp_op);
+	for (size_t i = 0, j; i < n; i = j) {
+		bool proxy = false;
+
+		for (j = i; j < n && !strcmp(ops[j].service, ops[i].service); j++)
+			proxy |= ops[j].proxy;
+		svc = cJSON_CreateObject();
+		names = cJSON_CreateArray();
+		if (!cJSON_AddItemToArray(list, svc) ||
+		    !cJSON_AddStringToObject(svc, "name", ops[i].service) ||
+		    !cJSON_AddBoolToObject(svc, "proxy", proxy) ||
+		    !cJSON_AddItemToObject(svc, "operations", names)) {
+			cJSON_Delete(names);
 			goto oom;
+		}
+		for (size_t k = i; k < j; k++)
+			if ((k == i || cmp_op(&ops[k], &ops[k - 1])) &&
+			    !cJSON_AddItemToArray(names, cJSON_CreateString(ops[k].name)))
+				goto oom;
 	}
 	pthread_mutex_unlock(&t->lock);
 	free(ops);

@@ -64,6 +64,7 @@ void dash_span_free(struct dash_span *s)
 	free(s->tags);
 	free(s->name);
 	free(s->service);
+	free(s->proxy);
 	memset(s, 0, sizeof(*s));
 }
 
@@ -169,6 +170,41 @@ bool dash_span_tags_error(const struct dash_span *sp)
 			return true;
 	}
 	return false;
+}
+
+/*
+ * Jaeger lists a sidecar's spans under the application beside it ("reviews.default", the name
+ * Istio's sidecars give their spans). A waypoint stands in for the sidecars of every Service it
+ * serves but names its spans after itself; so its span (node_id "waypoint~...", Istio's proxy
+ * type) is listed under the Service it served, istio.destination_service's host
+ * ("reviews.default.svc.cluster.local") cut to name.namespace, and the waypoint's name is kept
+ * as @proxy, searchable still. A gateway's spans keep the gateway's name, as Jaeger lists
+ * istio-ingressgateway.istio-system; a host no Service has (a ServiceEntry's, or "unknown":
+ * traffic addressed to a pod), the waypoint's. 0 or -ENOMEM.
+ */
+static int span_app(struct dash_span *sp)
+{
+	const char *node = NULL, *host = NULL, *name_end, *ns_end;
+	char *app;
+
+	for (size_t i = 0; i < sp->n_tags; i++) {
+		if (!strcmp(sp->tags[i].key, "node_id"))
+			node = sp->tags[i].value;
+		else if (!strcmp(sp->tags[i].key, "istio.destination_service"))
+			host = sp->tags[i].value;
+	}
+	if (!node || strncmp(node, "waypoint~", 9) || !host)
+		return 0;
+	name_end = strchr(host, '.');
+	ns_end = name_end ? strchr(name_end + 1, '.') : NULL;
+	if (!ns_end || name_end == host || ns_end == name_end + 1 || strncmp(ns_end, ".svc.", 5))
+		return 0;
+	app = strndup(host, (size_t)(ns_end - host));
+	if (!app)
+		return -ENOMEM;
+	sp->proxy = sp->service;
+	sp->service = app;
+	return 0;
 }
 
 /* @digits hex digits, not all zero, lowercased into @out (NUL-terminated). */
@@ -531,6 +567,8 @@ int dash_trace_decode(enum dash_trace_format f, const void *body, size_t len,
 			  : dash_trace_decode_otlp_json(doc, out, seen, err, errlen);
 		cJSON_Delete(doc);
 	}
+	for (size_t i = n0; !ret && i < out->n; i++)
+		ret = span_app(&out->v[i]);
 	if (ret == -ENOMEM)
 		snprintf(err, errlen, "out of memory");
 	if (ret)

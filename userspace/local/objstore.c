@@ -28,6 +28,7 @@ int store_objs_collect(void *arg, const struct config_object *o)
 	it = &items[s->n];
 	memset(it, 0, sizeof(*it));
 	it->group = strdup(config_api_group(o->api_version, group, sizeof(group)));
+	it->api_version = strdup(o->api_version ?: "");
 	it->kind = strdup(o->kind);
 	it->namespace = o->namespace ? strdup(o->namespace) : NULL;
 	it->name = strdup(o->name);
@@ -35,8 +36,8 @@ int store_objs_collect(void *arg, const struct config_object *o)
 	it->file = strdup(o->file);
 	it->line = o->line;
 	s->n++;
-	if (!it->group || !it->kind || (o->namespace && !it->namespace) || !it->name || !it->yaml ||
-	    !it->file)
+	if (!it->group || !it->api_version || !it->kind || (o->namespace && !it->namespace) ||
+	    !it->name || !it->yaml || !it->file)
 		return -ENOMEM;
 	return 0;
 }
@@ -47,6 +48,7 @@ void store_objs_free(struct store_objs *s)
 		struct store_obj *o = &s->items[i];
 
 		free(o->group);
+		free(o->api_version);
 		free(o->kind);
 		free(o->namespace);
 		free(o->name);

@@ -18,9 +18,10 @@
 #include "ambit/config.h"
 
 struct store_obj {
-	char *group;	 /* "" for the core group */
-	char *kind;	 /* "PeerAuthentication" */
-	char *namespace; /* NULL for a cluster-scoped kind */
+	char *group;	   /* "" for the core group */
+	char *api_version; /* as written: "networking.istio.io/v1"; NULL where not collected */
+	char *kind;	   /* "PeerAuthentication" */
+	char *namespace;   /* NULL for a cluster-scoped kind */
 	char *name;
 	char *yaml; /* the object alone, as stored (or as it would be) */
 	char *file; /* where it was read from */

@@ -7,6 +7,7 @@
  *                               [--timeout SECONDS]
  *   node dashboard_probe.js URL#/traces?... [--trace ID [--span NAME]] [--screenshot FILE]
  *                               [--timeout SECONDS]
+ *   node dashboard_probe.js URL#/config [--screenshot FILE] [--timeout SECONDS]
  *
  * URL is the dashboard's origin (the probe opens #/graph?duration=300&refresh=5 there) or a full
  * #/graph URL, used as given. Each --wait-edge is polled, across the page's own refreshes, until
@@ -15,15 +16,17 @@
  * follows the panel's Traces link and waits for the Traces view's list. With a #/traces URL the
  * probe waits for the traces view's list; --trace waits (across the list's refreshes) for that
  * trace in the list, opens it and reads its waterfall; --span clicks the waterfall's row of that
- * span name and reads what it shows. One deadline covers it all.
+ * span name and reads what it shows. With a #/config URL it waits for the configuration's table.
+ * One deadline covers it all.
  *
- * Prints {"nodes", "edges", "panel", "traces", "consoleErrors"} on stdout, also when a wait failed
- * (then as a record of what was seen): nodes and edges are the cytoscape data (the API's fields
+ * Prints {"nodes", "edges", "panel", "traces", "config", "consoleErrors"} on stdout, also when a
+ * wait failed (then as a record of what was seen): nodes and edges are the cytoscape data (the API's fields
  * plus `color`) with the label drawn added as `label` (e.g. "🔒 60% 5.0 KiB/s"); panel is the side
  * panel's text after --click, else null; traces is {hash, list: [{traceID, text}], rows: [{depth,
  * service, name, spanID, error, left, width}] (the waterfall's, in order; left and width of the
- * bar in % of the trace), span: the clicked row's details' text} or null. Exit 0: every wait
- * met; 1: not met by the deadline, or the browser or page failed, with the reason on stderr.
+ * bar in % of the trace), span: the clicked row's details' text} or null; config is the table's
+ * rows as [kind, namespace, name, API version] or null. Exit 0: every wait met; 1: not met by
+ * the deadline, or the browser or page failed, with the reason on stderr.
  *
  * Environment: CHROMIUM (default /usr/bin/chromium).
  */
@@ -98,6 +101,8 @@ function parseArgs(argv) {
 	if (!opt.url.includes('#'))
 		opt.url = opt.url.replace(/\/?$/, '/') + '#/graph?duration=300&refresh=5';
 	opt.tracesView = /#\/traces/.test(opt.url);
+	opt.configView = /#\/config/.test(opt.url);
+	opt.otherView = opt.tracesView || opt.configView;
 	if ((opt.trace || opt.span) && !opt.tracesView)
 		usage('--trace and --span want a #/traces URL');
 	if (opt.span && !opt.trace)
@@ -132,6 +137,12 @@ function readGraph() {
 		nodes: cy.nodes().map(withLabel),
 		edges: cy.edges().map(withLabel),
 	};
+}
+
+/* Runs in the page: the configuration view's rows (not their YAML), [kind, namespace, name, API version]. */
+function readConfig() {
+	return Array.from(document.querySelectorAll('#cfg-table tbody tr:not(.yaml-row)')).map((tr) =>
+		Array.from(tr.cells).slice(1, 5).map((c) => c.innerText.trim()));
 }
 
 /* Runs in the page: the Traces view as the test sees it. */
@@ -214,6 +225,7 @@ async function main() {
 	let graph = { loaded: 0, error: null, nodes: [], edges: [] };
 	let panel = null;
 	let traces = null;
+	let config = null;
 	try {
 		browser = await chromium.launch({
 			executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
@@ -248,13 +260,30 @@ async function main() {
 			opt.click = null;
 			opt.screenshot = null;
 		}
-		while (!opt.tracesView && left() > 0) {
+		if (opt.configView) {
+			for (;;) {
+				config = await page.evaluate(readConfig);
+				if (config.length || left() === 0)
+					break;
+				await sleep(POLL_MS);
+			}
+			if (!config.length)
+				failures.push('the configuration view showed no objects');
+			if (opt.screenshot) {
+				fs.mkdirSync(path.dirname(path.resolve(opt.screenshot)), { recursive: true });
+				await page.screenshot({ path: opt.screenshot, fullPage: true });
+			}
+			opt.waits = [];
+			opt.click = null;
+			opt.screenshot = null;
+		}
+		while (!opt.otherView && left() > 0) {
 			graph = await page.evaluate(readGraph);
 			if (graph.loaded >= 1)
 				break;
 			await sleep(POLL_MS);
 		}
-		if (!opt.tracesView && graph.loaded < 1)
+		if (!opt.otherView && graph.loaded < 1)
 			failures.push('the graph never loaded' + (graph.error ? ': ' + graph.error : ''));
 
 		let pending = graph.loaded >= 1 ? opt.waits.slice() : [];
@@ -317,7 +346,7 @@ async function main() {
 			}
 		}
 
-		if (!opt.tracesView)
+		if (!opt.otherView)
 			graph = await page.evaluate(readGraph);
 		if (opt.screenshot) {
 			fs.mkdirSync(path.dirname(path.resolve(opt.screenshot)), { recursive: true });
@@ -330,7 +359,8 @@ async function main() {
 			await browser.close().catch(() => {});
 	}
 
-	process.stdout.write(JSON.stringify({ nodes: graph.nodes, edges: graph.edges, panel, traces, consoleErrors },
+	process.stdout.write(JSON.stringify({ nodes: graph.nodes, edges: graph.edges, panel, traces, config,
+		consoleErrors },
 		null, 1) + '\n');
 	if (failures.length) {
 		process.stderr.write('dashboard_probe: ' + failures.join('\n').replace(/\x1b\[[0-9;]*m/g, '') + '\n');
