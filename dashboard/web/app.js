@@ -1332,7 +1332,7 @@
 					['Parent', el('span', { class: 'mono', text: str(sp.parentSpanID) })],
 					['Kind', sp.kind], ['Service', sp.service]].concat(sp.proxy ? [['Recorded by', sp.proxy]] : [], [
 					['Start', '+' + usText((sp.start || 0) - t0)], ['Duration', usText(sp.duration)],
-					['Error', sp.error === true]]),
+					['Error', sp.error === true]])),
 				table(['Tag', 'Value'], objs(sp.tags).map((g) => [el('span', { class: 'mono', text: str(g.key) }),
 					str(g.value)]), 'No tags.'));
 			const row = el('div', {
