@@ -1312,7 +1312,8 @@
 			el('h2', null, str(t.rootService) + ': ' + str(t.rootName)),
 			el('span', { class: 'muted', text: usDate(t.start) + ' · ' + usText(t.duration) + ' · ' +
 				spans.length + ' spans' + (t.errors ? ' · ' : '') }),
-			t.errors ? el('span', { class: 'err-mark', text: t.errors + ' in error' }) : null,
+			/* replaceChildren writes a null as "null". */
+			t.errors ? el('span', { class: 'err-mark', text: t.errors + ' in error' }) : '',
 			' ',
 			...names.map((n) => el('span', { class: 'chip', style: 'border-left-color:' + serviceColor(names, n),
 				text: n })),

@@ -11,7 +11,11 @@
 # the ztunnel's access log carrying the CONNECT's traceparent, Telemetry's access logging
 # filter, and spans dropped and counted when the collector is away.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd curl; need_cmd jq; need_cmd protoc
+need_root; need_bins; need_cmd curl; need_cmd jq; need_cmd protoc; need_cmd node
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || fail "no headless Chromium at $CHROMIUM (Debian's chromium; make deps)"
+[ -d "$REPO/dashboard/node_modules/playwright-core" ] ||
+	fail "dashboard/node_modules has no playwright-core (make builds it)"
 /usr/bin/python3 -c 'import grpc, google.protobuf' 2>/dev/null ||
 	fail "python3-grpcio and python3-protobuf are needed (make deps)"
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -176,6 +180,20 @@ for svc in reviews.default ratings.default waypoint.default; do
 		 (.services | map(.name) | index("ratings.default"))' >/dev/null ||
 		fail "the trace by service $svc: $(api "traces?service=$svc&limit=5" | jq -c '[.[] | {traceID, rootService}]')"
 done
+# The page: the service menu lists the applications, then the waypoint as one; the trace found by
+# reviews.default, its waterfall's rows under the applications' services.
+node "$REPO/tests/integration/bin/dashboard_probe.js" \
+	"http://127.0.0.1:$dport/#/traces?service=reviews.default&limit=500" --trace "$tid" \
+	--span "reviews.default.svc.cluster.local:9080/*" --screenshot "$WORK/traces.png" \
+	--timeout 60 >"$WORK/page.json" || fail "the Traces view did not show the trace"
+expect_eq "$(jq -c '.consoleErrors' "$WORK/page.json")" "[]" "errors in the Traces view's console"
+jq -e '.traces.services | index("reviews.default") as $a | index("waypoint.default (waypoint)") as $b |
+	$a != null and $b != null and $a < $b' \
+	"$WORK/page.json" >/dev/null || fail "the service menu: $(jq -c '.traces.services' "$WORK/page.json")"
+expect_eq "$(jq -c '[.traces.rows[] | select(.name | endswith(":9080/*")) | .service] | sort' "$WORK/page.json")" \
+	'["details.default","productpage.default","ratings.default","reviews.default"]' "the waterfall's services"
+expect_contains "$(jq -r '.traces.span' "$WORK/page.json" | tr '\n\t' '  ')" "Recorded by waypoint.default" \
+	"the span's proxy in its details"
 
 # --- the caller's context: W3C continued (its trace, its span the parent), B3 the same.
 tp_trace=4bf92f3577b34da6a3ce929d0e0e47$(printf '%02x' $((RANDOM % 256)))

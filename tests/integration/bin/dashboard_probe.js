@@ -20,13 +20,14 @@
  * One deadline covers it all.
  *
  * Prints {"nodes", "edges", "panel", "traces", "config", "consoleErrors"} on stdout, also when a
- * wait failed (then as a record of what was seen): nodes and edges are the cytoscape data (the API's fields
- * plus `color`) with the label drawn added as `label` (e.g. "🔒 60% 5.0 KiB/s"); panel is the side
- * panel's text after --click, else null; traces is {hash, list: [{traceID, text}], rows: [{depth,
- * service, name, spanID, error, left, width}] (the waterfall's, in order; left and width of the
- * bar in % of the trace), span: the clicked row's details' text} or null; config is the table's
- * rows as [kind, namespace, name, API version] or null. Exit 0: every wait met; 1: not met by
- * the deadline, or the browser or page failed, with the reason on stderr.
+ * wait failed (then as a record of what was seen): nodes and edges are the cytoscape data (the
+ * API's fields plus `color`) with the label drawn added as `label` (e.g. "🔒 60% 5.0 KiB/s");
+ * panel is the side panel's text after --click, else null; traces is {hash, services (the service
+ * menu's entries), list: [{traceID, text}], rows: [{depth, service, name, spanID, error, left,
+ * width}] (the waterfall's, in order; left and width of the bar in % of the trace), span: the
+ * clicked row's details' text} or null; config is the table's rows as [kind, namespace, name, API
+ * version] or null. Exit 0: every wait met; 1: not met by the deadline, or the browser or page
+ * failed, with the reason on stderr.
  *
  * Environment: CHROMIUM (default /usr/bin/chromium).
  */
@@ -152,6 +153,7 @@ function readTraces() {
 		hash: location.hash,
 		loaded: window.tracesLoaded || 0,
 		shown: window.traceShown || null,
+		services: Array.from(document.querySelectorAll('#tr-service option')).map((o) => o.textContent),
 		list: Array.from(document.querySelectorAll('#tr-table tbody tr[data-trace-id]')).map((tr) => ({
 			traceID: tr.dataset.traceId,
 			text: tr.innerText.replace(/\s+/g, ' ').trim(),
