@@ -7,12 +7,14 @@
  * asked as the page asks: the search with and without filters, each trace found, the services.
  * Checked beyond no crash, leak or UB: a refused body leaves nothing behind; a span decoded has
  * a 32-digit trace id and a 16-digit span id in lowercase hex, a parent that is none or 16
- * digits, a known kind, no negative time, its name and tags within their bounds; the store
+ * digits, a known kind, no negative time, its name and tags within their bounds, a waypoint's
+ * span under a name.namespace; the store
  * stays within its bound and finds every trace it lists.
  * Seeds: tests/fuzz/corpus/fuzz_trace_ingest/: otlp_bookinfo.pb, encoded by protoc from
  * otlp_bookinfo.txtpb beside it (protoc -I proto --encode=opentelemetry.proto.collector.trace.
  * v1.ExportTraceServiceRequest opentelemetry/proto/collector/trace/v1/trace_service.proto);
- * OTLP JSON and Zipkin JSON written by hand.
+ * OTLP JSON and Zipkin JSON written by hand (zipkin_waypoint.json: a waypoint's spans, as
+ * waypoint/proxy_trace.c tags them).
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -32,6 +34,11 @@ static void check_span(const struct dash_span *sp)
 	    (sp->parent_id[0] && !lower_hex(sp->parent_id, 16)) || sp->kind > DASH_SPAN_CONSUMER ||
 	    sp->start_us < 0 || sp->duration_us < 0 || !sp->name || !sp->service ||
 	    strlen(sp->name) > 1024 || sp->n_tags > 128)
+		abort();
+	/* Listed under the Service a waypoint served: name.namespace, both there. */
+	if (sp->proxy && (!*sp->service || *sp->service == '.' || !strchr(sp->service, '.') ||
+			  strchr(sp->service, '.') != strrchr(sp->service, '.') ||
+			  sp->service[strlen(sp->service) - 1] == '.'))
 		abort();
 	for (size_t i = 0; i < sp->n_tags; i++)
 		if (!sp->tags[i].key || !sp->tags[i].value || strlen(sp->tags[i].key) > 256 ||
