@@ -1048,7 +1048,7 @@
 			el('td', { text: podNodes(w.pods).join(', ') || '—' }),
 			/* Not enrolled is no fault (Kiali's "out of mesh"), nor is a namespace without its object. */
 			el('td', null, w.enrolled === true ? el('span', { class: 'status valid', text: '✓' }) :
-				(w.enrolled === false ? el('span', { class: 'muted', text: 'out of mesh' }) : '—')),
+				(w.enrolled === false ? el('span', { class: 'muted nowrap', text: 'out of mesh' }) : '—')),
 			el('td', { text: str(w.waypoint) })))));
 	}
 
