@@ -96,7 +96,7 @@ struct dash_span {
 	/*
 	 * The application's service, as Jaeger lists it ("reviews.default"): the resource's
 	 * service.name or localEndpoint.serviceName, but for a waypoint's span the service it
-	 * served (dash_span_app); then @proxy is the name the waypoint gave, else NULL.
+	 * served (dashboard_traces.c); then @proxy is the name the waypoint gave, else NULL.
 	 */
 	char *service;
 	char *proxy;

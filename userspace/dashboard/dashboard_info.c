@@ -796,8 +796,9 @@ cJSON *dash_workload(struct dash_view *v, const char *ns, const char *name, int 
 	cJSON_AddItemToObject(
 	    o, "labels", cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(first, "labels"), true));
 	/*
-	 * Objects may name a namespace no Namespace object defines (an API server has default
-	 * so): that is no fault, only nothing to carry the label. Kiali says "out of mesh".
+	 * A namespace no Namespace object defines (default, which an API server always has, or
+	 * one local up put objects in) is no fault, only nothing to carry the label: Kiali's
+	 * "out of mesh", not an error.
 	 */
 	if (config_enrolled(&v->cfg, ns, &l))
 		str_fmt(enroll, sizeof(enroll), "%s",
@@ -969,8 +970,7 @@ cJSON *dash_config(struct dash_view *v)
 		f = findings_of(&diags, s->kind, s->namespace, s->name, &status);
 		add_str(o, "kind", s->kind);
 		add_str(o, "group", s->group);
-		/* Istio's Gateway and the Gateway API's share a kind: the version tells them apart.
-		 */
+		/* Istio's Gateway and the Gateway API's: one kind, told apart by this. */
 		add_str(o, "apiVersion", s->api_version);
 		add_str(o, "namespace", s->namespace);
 		add_str(o, "name", s->name);
