@@ -93,6 +93,21 @@ function instrument(positions) {
 			return r;
 		};
 		cy.on('render', () => b.renders.push(performance.now()));
+		/*
+		 * cytoscape's WebGL renderer draws in its own render() and emits no "render" event: a call
+		 * that found the element layer to redraw is the frame drawn.
+		 */
+		const r = cy.renderer();
+		if (r && r.webgl && typeof r.render === 'function' && r.data && r.data.canvasNeedsRedraw) {
+			const render0 = r.render;
+			r.render = function () {
+				const need = r.data.canvasNeedsRedraw[r.NODE];
+				const res = render0.apply(this, arguments);
+				if (need && !r.data.canvasNeedsRedraw[r.NODE])
+					b.renders.push(performance.now());
+				return res;
+			};
+		}
 		return cy;
 	};
 	let factory;
