@@ -394,11 +394,16 @@ if render:
               target={"figure": "pageWork", "op": "<", "bound_ms": 1000, "met": met})
     res["render"] = rr
     el = f0["elements"] or {}
+    rr["collapsed"] = f0.get("collapsed", 0)
+    drawn = (f"{el.get('nodes', 0) - el.get('boxes', 0)} Services and workloads in {el.get('boxes')} namespace and "
+             f"app boxes ({el.get('nodes')} cytoscape nodes), {el.get('edges')} edges")
+    if rr["collapsed"]:
+        drawn = (f"{nodes} Services and their workloads, {edges} edges, drawn as the page first shows a mesh that "
+                 f"large: its {rr['collapsed']} namespaces collapsed into one node each, the traffic between them "
+                 f"summed ({el.get('nodes')} cytoscape nodes, {el.get('edges')} edges)")
     lines += ["## The page: drawing the graph in headless Chromium", "",
-              f"`dashboard/mock/serve.py --generate {nodes},{edges}`: {el.get('nodes', 0) - el.get('boxes', 0)} "
-              f"Services and workloads in {el.get('boxes')} namespace and app boxes ({el.get('nodes')} cytoscape "
-              f"nodes), {el.get('edges')} edges; the page as it is in the tree (`dashboard/web`, app.js blob "
-              f"{appjs}), opened "
+              f"`dashboard/mock/serve.py --generate {nodes},{edges}`: {drawn}; the page as it is in the tree "
+              f"(`dashboard/web`, app.js blob {appjs}), opened "
               f"{len(render)} times in a fresh context of headless Chromium (1400x900, software rendering) by "
               "`tools/bench/dashboard_render.js`, which times the page from inside. Medians, ms."
               + (f" The last column: {pr['runs']} runs more with the page's layout swapped for cytoscape's preset one "

@@ -156,6 +156,7 @@ function phases(nth) {
 		pageWork: drawn - f.headers,			/* the answer in to the graph on screen */
 		fetchToDrawn: drawn - f.sent,
 		graphLayout: window.graphLayout || null,
+		collapsed: window.graphCollapsed || 0,		/* namespaces drawn as one node each */
 		elements: cy ? { nodes: cy.nodes().length, boxes: cy.nodes(':parent').length,
 			edges: cy.edges().length } : null,
 		zoom: cy ? cy.zoom() : null,
