@@ -375,6 +375,11 @@ if render:
     rr = {k: round(med(k), 1) for k in ("serverWait", "bodyAndParse", "toCytoscape", "add", "layout", "fit", "rest",
                                         "firstFrame", "pageWork", "fetchToDrawn", "loaded", "drawn")}
     rr["refresh"] = {k: round(med(k, "refresh"), 1) for k in ("pageWork", "clickToDrawn", "firstFrame")}
+    opened = [r["open"] for r in render if r.get("open")]
+    if opened:
+        rr["open"] = {"clickToDrawn": round(statistics.median(o["clickToDrawn"] for o in opened), 1),
+                      "layout": round(statistics.median(o["layout"] for o in opened), 1),
+                      "id": opened[0]["id"], "elements": opened[0]["elements"], "runs": len(opened)}
     if preset:
         rr["preset"] = {k: round(med(k, runs=preset), 1) for k in ("serverWait", "bodyAndParse", "toCytoscape",
                                                                    "add", "layout", "fit", "rest", "firstFrame",
@@ -427,6 +432,10 @@ if render:
               f"| navigation to the graph on screen | {rr['drawn']} |" + pcol("drawn"),
               f"| refresh of the same graph (updated in place), the answer in to the frame drawn | {rr['refresh']['pageWork']} |"
               + (" |" if pr else ""),
+              *([f"| a click opening one namespace (`{rr['open']['id']}`: then "
+                 f"{rr['open']['elements']['nodes']} cytoscape nodes, {rr['open']['elements']['edges']} edges), "
+                 f"the click to the frame drawn; its layout {rr['open']['layout']} ms | {rr['open']['clickToDrawn']} |"
+                 + (" |" if pr else "")] if rr.get("open") else []),
               "",
               "CPU of the browser from the navigation to the graph drawn (Chrome's `SystemInfo.getProcessInfo`, "
               "medians; the page's renderer has threads besides its main one): "

@@ -163,6 +163,42 @@ function phases(nth) {
 	};
 }
 
+/*
+ * When the page drew the mesh with its namespaces collapsed: a click on the first of them (the page
+ * opens it in place, laid out again), timed from the click to the next frame drawn, and what is
+ * drawn then. Null when nothing was collapsed.
+ */
+async function openOne(page, timeout) {
+	const at = await page.evaluate(() => {
+		const ns = window.cy.nodes('[?collapsed]');
+		if (!window.graphCollapsed || !ns.length)
+			return null;
+		const b = window.__bench;
+		b.opened = { id: ns[0].id(), clicked: performance.now() };
+		ns[0].emit('tap');
+		b.opened.rendered = performance.now();
+		return b.opened.clicked;
+	});
+	if (at === null)
+		return null;
+	await page.waitForFunction(() => {
+		const b = window.__bench;
+		return b.renders.some((x) => x > b.opened.rendered);
+	}, null, { timeout: timeout * 1000, polling: 20 });
+	return page.evaluate(() => {
+		const b = window.__bench;
+		const cy = window.cy;
+		const inOpen = (x) => x.start >= b.opened.clicked && x.end <= b.opened.rendered;
+		return {
+			id: b.opened.id,
+			clickToDrawn: b.renders.find((x) => x > b.opened.rendered) - b.opened.clicked,
+			layout: b.layouts.filter(inOpen).reduce((s, x) => s + (x.end - x.start), 0),
+			collapsed: window.graphCollapsed,
+			elements: { nodes: cy.nodes().length, boxes: cy.nodes(':parent').length, edges: cy.edges().length },
+		};
+	});
+}
+
 async function main() {
 	const args = process.argv.slice(2);
 	const url = args[0];
@@ -239,7 +275,8 @@ async function main() {
 			await drawn(1);
 			const again = await page.evaluate(phases, 1);
 			again.clickToDrawn = again.drawn - clicked;
-			(given ? preset : out).push({ first, refresh: again, errors });
+			const open = await openOne(page, timeout);
+			(given ? preset : out).push({ first, refresh: again, open, errors });
 			await ctx.close();
 		}
 	} finally {
