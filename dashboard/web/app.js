@@ -561,8 +561,9 @@
 	/*
 	 * The elements of graphElements() with every namespace not in @open collapsed into its own node,
 	 * or as they are when the mesh is small. A collapsed namespace keeps its id (the box's), so a
-	 * refresh of the same traffic updates it in place. Traffic inside one collapsed namespace is
-	 * counted on its node, not drawn.
+	 * refresh of the same traffic updates it in place. Traffic inside one collapsed namespace is not
+	 * drawn. A summed edge's mTLS share is weighed by rate (requests or bytes), its error share by
+	 * requests.
 	 */
 	function graphCollapse(nodes, edges, open) {
 		const byId = new Map(nodes.map((n) => [n.data.id, n.data]));
@@ -583,7 +584,7 @@
 			const ns = nsOf(n.data);
 			if (ns && !open.has(ns)) {
 				into.set(n.data.id, ns);
-				const m = members.get(ns) || { count: 0, health: 'none', inside: 0 };
+				const m = members.get(ns) || { count: 0, health: 'none' };
 				m.count++;
 				m.health = worseHealth(m.health, n.data.health);
 				members.set(ns, m);
@@ -612,17 +613,15 @@
 				outEdges.push(e);
 				continue;
 			}
-			if (src === dst) {
-				members.get(src).inside++;
+			if (src === dst)
 				continue;
-			}
 			const tcp = d.protocol === 'tcp';
 			const key = src + '>' + dst + (tcp ? ':tcp' : ':http');
 			let a = sums.get(key);
 			if (!a) {
 				a = { id: 'sum:' + key, source: src, target: dst, protocol: tcp ? 'tcp' : d.protocol,
-					rps: null, errors: 0, bytesPerSec: null, mtlsWeight: 0, weight: 0, mtlsSeen: false,
-					health: 'none', codes: {}, edges: 0 };
+					rps: null, errors: 0, bytesPerSec: null, mtlsWeight: 0, weight: 0, mtlsSum: 0,
+					mtlsCount: 0, health: 'none', codes: {}, edges: 0 };
 				sums.set(key, a);
 			}
 			if (!tcp && a.protocol !== d.protocol)
@@ -635,7 +634,8 @@
 			if (isNum(d.bytesPerSec))
 				a.bytesPerSec = (a.bytesPerSec || 0) + d.bytesPerSec;
 			if (isNum(d.mtls)) {
-				a.mtlsSeen = true;
+				a.mtlsSum += d.mtls;
+				a.mtlsCount++;
 				a.mtlsWeight += d.mtls * w;
 				a.weight += w;
 			}
@@ -650,15 +650,11 @@
 			const d = { id: a.id, source: a.source, target: a.target, protocol: a.protocol, rps: a.rps,
 				errorRate: a.rps > 0 ? a.errors / a.rps : (a.rps === null ? null : 0),
 				bytesPerSec: a.bytesPerSec, codes: a.protocol === 'tcp' ? null : a.codes,
-				mtls: a.mtlsSeen ? (a.weight > 0 ? a.mtlsWeight / a.weight : 1) : null,
+				mtls: !a.mtlsCount ? null : (a.weight > 0 ? a.mtlsWeight / a.weight : a.mtlsSum / a.mtlsCount),
 				health: a.health, edges: a.edges };
 			d.color = d.protocol === 'tcp' ? TCP_COLOR : healthColor(d.health);
 			outEdges.push({ group: 'edges', data: d,
 				classes: [d.protocol, isNum(d.mtls) && d.mtls > 0 ? 'mtls' : ''].join(' ').trim() });
-		}
-		for (const n of outNodes) {
-			if (n.data.collapsed)
-				n.data.inside = members.get(n.data.id).inside;
 		}
 		return { nodes: outNodes, edges: outEdges, collapsed: members.size };
 	}
