@@ -16,6 +16,8 @@
 # trace in the API and in the Traces view's list and waterfall (rows nested and in order, a
 # span's tags); a workload's panel links to its traces; from a pod, the receivers at
 # 10.99.0.1:4318 and :9411 in the fabric netns take spans too; bad bodies get 400 and 413.
+# The mock's made-up mesh of 300 Services is drawn with its namespaces collapsed, one opened by a
+# click; the mTLS padlock is the page's own glyph. AMBIT_IT_SHOTS=DIR keeps the screenshots there.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl jq node socat
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -338,9 +340,11 @@ failing() {
 }
 wait_for 90 failing || fail "the edge into ratings never failed: $(edge wl:default/reviews-v2 svc:default/ratings http)"
 probe --wait-edge "wl:default/reviews-v2,svc:default/ratings,http,health=failure" --timeout 60 \
-	>"$WORK/page.json" || fail "the page never drew the failing edge"
+	--screenshot "$WORK/graph-fault.png" >"$WORK/page.json" || fail "the page never drew the failing edge"
 expect_eq "$(pedge wl:default/reviews-v2 svc:default/ratings | jq -r .color)" "#C9190B" \
 	"a failing edge's colour"
+[ -z "${AMBIT_IT_SHOTS:-}" ] || cp "$WORK/graph-fault.png" "$AMBIT_IT_SHOTS/" ||
+	fail "the screenshot not copied to $AMBIT_IT_SHOTS"
 
 # --- Workloads, Services, configuration; bad requests.
 api workloads | jq -e '.[] | select(.namespace == "tcp" and .name == "tcp-echo" and .enrolled)' \
