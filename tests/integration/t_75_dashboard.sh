@@ -16,6 +16,8 @@
 # trace in the API and in the Traces view's list and waterfall (rows nested and in order, a
 # span's tags); a workload's panel links to its traces; from a pod, the receivers at
 # 10.99.0.1:4318 and :9411 in the fabric netns take spans too; bad bodies get 400 and 413.
+# The mock's made-up mesh of 300 Services is drawn with its namespaces collapsed, one opened by a
+# click; the mTLS padlock is the page's own glyph. AMBIT_IT_SHOTS=DIR keeps the screenshots there.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl jq node socat
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -226,6 +228,8 @@ expect_eq "$(pedge wl:default/productpage-v1 svc:default/reviews | jq -r .color)
 expect_eq "$(pedge wl:default/curl svc:tcp/tcp-echo | jq -r .color)" "#0066CC" "a TCP edge's colour"
 expect_contains "$(pedge wl:default/productpage-v1 svc:default/reviews | jq -r .label)" "🔒" \
 	"the lock on a mutual-TLS edge"
+# Drawn by the page's own one-glyph font (0.76 em wide), not an emoji font's glyph or an empty box.
+expect_eq "$(jq -r .lockEm "$WORK/page.json")" "0.76" "the padlock drawn by the page's own font"
 for id in wl:istio-system/istio-ingressgateway svc:default/reviews \
 	wl:default/reviews-v3 app:default/reviews ns:default ns:tcp; do
 	jq -e --arg i "$id" '.nodes[] | select(.id == $i)' "$WORK/page.json" >/dev/null ||
@@ -245,6 +249,46 @@ node "$REPO/tests/integration/bin/dashboard_probe.js" \
 expect_eq "$(jq -c '.consoleErrors' "$WORK/page-wp.json")" "[]" "errors in the page's console (waypoints)"
 jq -e '.nodes[] | select(.id == "wl:default/waypoint")' "$WORK/page-wp.json" >/dev/null ||
 	fail "the page has no waypoint node with waypoints drawn"
+# A mesh too large to read whole, the mock's made-up one (300 Services and their workloads, 1,000
+# edges, 6 namespaces; no cluster needed): each namespace drawn as one node, the traffic between
+# namespaces summed per direction and protocol; a click opens one in place, its members drawn
+# and the others still collapsed.
+/usr/bin/python3 "$REPO/dashboard/mock/serve.py" --port 0 --generate 300,1000 >"$WORK/mock.out" \
+	2>"$WORK/mock.log" &
+PIDS="$PIDS $!"
+for _ in $(seq 100); do [ -s "$WORK/mock.out" ] && break; sleep 0.1; done
+murl=$(head -1 "$WORK/mock.out")
+[ -n "$murl" ] || fail "the mock did not start: $(tail -3 "$WORK/mock.log")"
+curl -sf "${murl%/}/api/graph?duration=300" >"$WORK/mock-graph.json" || fail "the mock's graph"
+node "$REPO/tests/integration/bin/dashboard_probe.js" "${murl%/}/#/graph?duration=300&refresh=0" \
+	--timeout 60 >"$WORK/large.json" || fail "the page did not draw the mock's large mesh"
+expect_eq "$(jq -c '[.nodes[] | select(.collapsed)] | length' "$WORK/large.json")" "6" \
+	"a large mesh's namespaces collapsed"
+expect_eq "$(jq -c '[.nodes[] | select(.collapsed | not)] | length' "$WORK/large.json")" "0" \
+	"a large mesh drawn as its namespaces alone"
+# team-1 -> team-2: the sum of the API's HTTP rates from team-1's nodes to team-2's.
+nssum() {
+	jq '([.nodes[] | {key: .id, value: .namespace}] | from_entries) as $ns |
+		[.edges[] | select(.protocol != "tcp" and $ns[.source] == "team-1" and $ns[.target] == "team-2")
+		| .rps] | add * 100 | round' "$WORK/mock-graph.json"
+}
+expect_eq "$(jq '[.edges[] | select(.source == "ns:team-1" and .target == "ns:team-2" and
+	.protocol != "tcp") | .rps] | add * 100 | round' "$WORK/large.json")" "$(nssum)" \
+	"the requests between two collapsed namespaces summed"
+expect_contains "$(jq -r '.nodes[] | select(.id == "ns:team-1") | .label' "$WORK/large.json")" "team-1 (" \
+	"a collapsed namespace's label"
+node "$REPO/tests/integration/bin/dashboard_probe.js" "${murl%/}/#/graph?duration=300&refresh=0" \
+	--open ns:team-0 --timeout 60 --screenshot "$WORK/graph-large.png" >"$WORK/large-open.json" ||
+	fail "the page did not open a collapsed namespace"
+expect_eq "$(jq -c '.consoleErrors' "$WORK/large-open.json")" "[]" "errors in the page's console (large mesh)"
+expect_eq "$(jq '[.nodes[] | select(.namespace == "team-0" and (.kind == "workload" or
+	.kind == "service"))] | length' "$WORK/large-open.json")" \
+	"$(jq '[.nodes[] | select(.namespace == "team-0" and (.kind == "workload" or
+	.kind == "service"))] | length' "$WORK/mock-graph.json")" "an opened namespace's workloads and Services"
+expect_eq "$(jq -c '[.nodes[] | select(.collapsed)] | length' "$WORK/large-open.json")" "5" \
+	"the other namespaces still collapsed"
+[ -z "${AMBIT_IT_SHOTS:-}" ] || cp "$WORK/graph.png" "$WORK/graph-large.png" "$AMBIT_IT_SHOTS/" ||
+	fail "screenshots not copied to $AMBIT_IT_SHOTS"
 
 # --- The Traces view: the trace listed, its waterfall's rows nested and in order, a span's tags.
 node "$REPO/tests/integration/bin/dashboard_probe.js" "http://127.0.0.1:$dport/#/traces?refresh=5" \
@@ -296,9 +340,11 @@ failing() {
 }
 wait_for 90 failing || fail "the edge into ratings never failed: $(edge wl:default/reviews-v2 svc:default/ratings http)"
 probe --wait-edge "wl:default/reviews-v2,svc:default/ratings,http,health=failure" --timeout 60 \
-	>"$WORK/page.json" || fail "the page never drew the failing edge"
+	--screenshot "$WORK/graph-fault.png" >"$WORK/page.json" || fail "the page never drew the failing edge"
 expect_eq "$(pedge wl:default/reviews-v2 svc:default/ratings | jq -r .color)" "#C9190B" \
 	"a failing edge's colour"
+[ -z "${AMBIT_IT_SHOTS:-}" ] || cp "$WORK/graph-fault.png" "$AMBIT_IT_SHOTS/" ||
+	fail "the screenshot not copied to $AMBIT_IT_SHOTS"
 
 # --- Workloads, Services, configuration; bad requests.
 api workloads | jq -e '.[] | select(.namespace == "tcp" and .name == "tcp-echo" and .enrolled)' \

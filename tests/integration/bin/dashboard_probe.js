@@ -3,7 +3,7 @@
  * Drives the `ambitctl dashboard` web UI in headless Chromium and prints what its graph shows.
  *
  *   node dashboard_probe.js URL [--wait-edge SRC_ID,DST_ID,PROTOCOL[,health=H][,mtls]]...
- *                               [--click ID [--follow-traces]] [--screenshot FILE]
+ *                               [--open NS_ID] [--click ID [--follow-traces]] [--screenshot FILE]
  *                               [--timeout SECONDS]
  *   node dashboard_probe.js URL#/traces?... [--trace ID [--span NAME]] [--screenshot FILE]
  *                               [--timeout SECONDS]
@@ -12,6 +12,7 @@
  * URL is the dashboard's origin (the probe opens #/graph?duration=300&refresh=5 there) or a full
  * #/graph URL, used as given. Each --wait-edge is polled, across the page's own refreshes, until
  * an edge from SRC_ID to DST_ID with that protocol exists (and has that health, and mtls > 0).
+ * --open taps a namespace the page drew collapsed (a large mesh) and waits for it to be open.
  * --click taps a node or edge by id and waits for the side panel's data; --follow-traces then
  * follows the panel's Traces link and waits for the Traces view's list. With a #/traces URL the
  * probe waits for the traces view's list; --trace waits (across the list's refreshes) for that
@@ -19,15 +20,16 @@
  * span name and reads what it shows. With a #/config URL it waits for the configuration's table.
  * One deadline covers it all.
  *
- * Prints {"nodes", "edges", "panel", "traces", "config", "consoleErrors"} on stdout, also when a
- * wait failed (then as a record of what was seen): nodes and edges are the cytoscape data (the
- * API's fields plus `color`) with the label drawn added as `label` (e.g. "🔒 60% 5.0 KiB/s");
- * panel is the side panel's text after --click, else null; traces is {hash, services (the service
- * menu's entries), list: [{traceID, text}], rows: [{depth, service, name, spanID, error, left,
- * width}] (the waterfall's, in order; left and width of the bar in % of the trace), span: the
- * clicked row's details' text} or null; config is the table's rows as [kind, namespace, name, API
- * version] or null. Exit 0: every wait met; 1: not met by the deadline, or the browser or page
- * failed, with the reason on stderr.
+ * Prints {"nodes", "edges", "lockEm", "panel", "traces", "config", "consoleErrors"} on stdout,
+ * also when a wait failed (then as a record of what was seen): nodes and edges are the cytoscape
+ * data (the API's fields plus `color`) with the label drawn added as `label` (e.g. "🔒 60% 5.0
+ * KiB/s"); lockEm the width of the padlock (U+1F512) in the page's font, in ems (0.76: the page's
+ * own glyph); panel is the side panel's text after --click, else null; traces is {hash, services
+ * (the service menu's entries), list: [{traceID, text}], rows: [{depth, service, name, spanID,
+ * error, left, width}] (the waterfall's, in order; left and width of the bar in % of the trace),
+ * span: the clicked row's details' text} or null; config is the table's rows as [kind, namespace,
+ * name, API version] or null. Exit 0: every wait met; 1: not met by the deadline, or the browser
+ * or page failed, with the reason on stderr.
  *
  * Environment: CHROMIUM (default /usr/bin/chromium).
  */
@@ -42,7 +44,7 @@ function usage(msg) {
 	if (msg)
 		process.stderr.write('dashboard_probe: ' + msg + '\n');
 	process.stderr.write('usage: dashboard_probe.js URL [--wait-edge SRC,DST,PROTO[,health=H][,mtls]]... ' +
-		'[--click ID] [--screenshot FILE] [--timeout SECONDS]\n');
+		'[--open NS_ID] [--click ID] [--screenshot FILE] [--timeout SECONDS]\n');
 	process.exit(msg ? 1 : 0);
 }
 
@@ -63,7 +65,7 @@ function parseEdge(spec) {
 }
 
 function parseArgs(argv) {
-	const opt = { url: null, waits: [], click: null, follow: false, trace: null, span: null, screenshot: null,
+	const opt = { url: null, waits: [], open: null, click: null, follow: false, trace: null, span: null, screenshot: null,
 		timeout: 60 };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
@@ -74,6 +76,8 @@ function parseArgs(argv) {
 		};
 		if (a === '--wait-edge')
 			opt.waits.push(parseEdge(val()));
+		else if (a === '--open')
+			opt.open = val();
 		else if (a === '--click')
 			opt.click = val();
 		else if (a === '--follow-traces')
@@ -132,9 +136,16 @@ function readGraph() {
 		return { loaded: 0, error: window.graphError || null, nodes: [], edges: [] };
 	/* The label drawn is a style, not data: add it to what is reported. */
 	const withLabel = (ele) => Object.assign({}, ele.data(), { label: ele.style('label') });
+	/*
+	 * The padlock's advance in the page's font at 100 px, over 100: 0.76 from the page's own
+	 * ambit-icons font; an emoji font's or a missing glyph's box measure otherwise.
+	 */
+	const cx = document.createElement('canvas').getContext('2d');
+	cx.font = '100px ' + getComputedStyle(document.body).fontFamily;
 	return {
 		loaded: window.graphLoaded || 0,
 		error: window.graphError || null,
+		lockEm: Math.round(cx.measureText('\u{1F512}').width) / 100,
 		nodes: cy.nodes().map(withLabel),
 		edges: cy.edges().map(withLabel),
 	};
@@ -305,6 +316,29 @@ async function main() {
 				failures.push('last graph error: ' + graph.error);
 		}
 
+		if (opt.open && graph.loaded >= 1) {
+			const state = await page.evaluate((id) => {
+				const ele = window.cy.getElementById(id);
+				if (!ele.length || !ele.data('collapsed'))
+					return ele.length ? 'not collapsed' : 'absent';
+				ele.emit('tap');
+				return 'tapped';
+			}, opt.open);
+			if (state !== 'tapped') {
+				failures.push('no collapsed namespace to open: ' + opt.open + ' (' + state + ')');
+			} else {
+				try {
+					await page.waitForFunction((id) => {
+						const ele = window.cy.getElementById(id);
+						return ele.length && !ele.data('collapsed') && ele.isParent();
+					}, opt.open, { timeout: left() || 1, polling: POLL_MS });
+				} catch (e) {
+					failures.push('the namespace ' + opt.open + ' did not open');
+				}
+			}
+			graph = await page.evaluate(readGraph);
+		}
+
 		if (opt.click && graph.loaded >= 1) {
 			let tapped = false;
 			while (!tapped && left() > 0) {
@@ -361,8 +395,8 @@ async function main() {
 			await browser.close().catch(() => {});
 	}
 
-	process.stdout.write(JSON.stringify({ nodes: graph.nodes, edges: graph.edges, panel, traces, config,
-		consoleErrors },
+	process.stdout.write(JSON.stringify({ nodes: graph.nodes, edges: graph.edges,
+		lockEm: graph.lockEm === undefined ? null : graph.lockEm, panel, traces, config, consoleErrors },
 		null, 1) + '\n');
 	if (failures.length) {
 		process.stderr.write('dashboard_probe: ' + failures.join('\n').replace(/\x1b\[[0-9;]*m/g, '') + '\n');
