@@ -4,7 +4,9 @@
  * ipaddr, ports, equality, text as "a.b.c.d:p" / "[v6]:p"), the authority parser (RFC 3986
  * §3.2.2: "[v6]:port", no bare IPv6, no zone id) and the `forwarded: for=` parser (RFC 7239 §6:
  * for="[v6]" and for="[v6]:port", quoted), with hostile forms refused; and an IPv6 listener
- * (V6ONLY) reached by sock_connect from a transparent IPv6 source on loopback.
+ * (V6ONLY) reached by sock_connect from a transparent IPv6 source on loopback; the control
+ * servers' listener of both families (sock_listen_any) reached over each loopback, and a port
+ * already taken refused with EADDRINUSE, not taken by a fall-back to IPv4.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -245,13 +247,56 @@ static void test_listen_connect_v6(void **state)
 	close(lfd);
 }
 
+/* Accepts one connection to @lfd from @to and returns the peer's family. */
+static int accept_from(int lfd, const union sockaddr_inet *to)
+{
+	struct pollfd p = {.fd = lfd, .events = POLLIN};
+	union sockaddr_inet peer = {0};
+	socklen_t sl = sizeof(peer);
+	int c = sock_connect(to, NULL), s;
+
+	assert_true(c >= 0);
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	s = accept(lfd, &peer.sa, &sl);
+	assert_true(s >= 0);
+	close(s);
+	close(c);
+	return peer.sa.sa_family;
+}
+
+static void test_listen_any(void **state)
+{
+	union sockaddr_inet got = {0}, lo;
+	socklen_t sl = sizeof(got);
+	int lfd, v6only = 1, again;
+
+	(void)state;
+	lfd = sock_listen_any(0);
+	assert_true(lfd >= 0);
+	assert_int_equal(getsockname(lfd, &got.sa, &sl), 0);
+	assert_int_equal(got.sa.sa_family, AF_INET6);
+	assert_true(IN6_IS_ADDR_UNSPECIFIED(&got.v6.sin6_addr));
+	sl = sizeof(v6only);
+	assert_int_equal(getsockopt(lfd, SOL_IPV6, IPV6_V6ONLY, &v6only, &sl), 0);
+	assert_int_equal(v6only, 0);
+	/* IPv4 comes as a mapped address on the one socket; IPv6 as itself. */
+	sockaddr_inet_v4(&lo, htonl(INADDR_LOOPBACK), sockaddr_inet_port(&got));
+	assert_int_equal(accept_from(lfd, &lo), AF_INET6);
+	assert_int_equal(sock_parse_authority("[::1]:1", &lo), 0);
+	sockaddr_inet_set_port(&lo, sockaddr_inet_port(&got));
+	assert_int_equal(accept_from(lfd, &lo), AF_INET6);
+	/* The port taken is an error, not a second listener on 0.0.0.0. */
+	again = sock_listen_any(sockaddr_inet_port(&got));
+	assert_int_equal(again, -EADDRINUSE);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_helpers),
-	    cmocka_unit_test(test_authority),
-	    cmocka_unit_test(test_forwarded_for),
-	    cmocka_unit_test(test_listen_connect_v6),
+	    cmocka_unit_test(test_helpers),	  cmocka_unit_test(test_authority),
+	    cmocka_unit_test(test_forwarded_for), cmocka_unit_test(test_listen_connect_v6),
+	    cmocka_unit_test(test_listen_any),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,6 @@
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
-#include <arpa/inet.h>
 #include <netinet/in.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
@@ -25,6 +24,7 @@
 #include "http1.h"
 #include "http_fields.h"
 #include "kconn.h"
+#include "sock.h"
 #include "tls.h"
 #include "wdir.h"
 
@@ -465,59 +465,26 @@ static void accept_one(const struct caserver_opts *o, int lfd, struct tls_ctx *c
 
 /*
  * @hostport: "a.b.c.d:port", "[v6]:port", or ":port" for every address of both families, as Go's
- * net.Listen and istiod's ":15012" take it: an IPv6 socket that takes IPv4 too (mapped), or
- * 0.0.0.0 where the host has no IPv6. A dual-stack or IPv6-only cluster's agents reach the CA
- * by its IPv6, an IPv4 one's by its IPv4, with one manifest. fd or -errno.
+ * net.Listen and istiod's ":15012" take it (sock_listen_any). A dual-stack or IPv6-only
+ * cluster's agents reach the CA by its IPv6, an IPv4 one's by its IPv4, with one manifest.
+ * fd or -errno.
  */
 static int listen_on(const char *hostport)
 {
-	char host[64];
-	const char *colon = strrchr(hostport, ':');
-	union {
-		struct sockaddr sa;
-		struct sockaddr_in v4;
-		struct sockaddr_in6 v6;
-	} a = {0};
-	int fd, one = 1, zero = 0;
-	size_t hlen;
-	uint16_t port;
+	union sockaddr_inet a;
+	unsigned long port;
+	char *end;
 
-	if (!colon)
-		return -EINVAL;
-	hlen = (size_t)(colon - hostport);
-	if (hlen >= 2 && hostport[0] == '[' && hostport[hlen - 1] == ']')
-		hostport++, hlen -= 2;
-	if (hlen >= sizeof(host))
-		return -EINVAL;
-	snprintf(host, sizeof(host), "%.*s", (int)hlen, hostport);
-	port = htons((uint16_t)atoi(colon + 1));
-	if (!host[0] || inet_pton(AF_INET6, host, &a.v6.sin6_addr) == 1) {
-		a.v6.sin6_family = AF_INET6;
-		a.v6.sin6_port = port;
-	} else if (inet_pton(AF_INET, host, &a.v4.sin_addr) == 1) {
-		a.v4.sin_family = AF_INET;
-		a.v4.sin_port = port;
-	} else {
-		return -EINVAL;
+	if (hostport[0] == ':') {
+		errno = 0;
+		port = strtoul(hostport + 1, &end, 10);
+		if (errno || end == hostport + 1 || *end || !port || port > 65535)
+			return -EINVAL;
+		return sock_listen_any((uint16_t)port);
 	}
-	fd = socket(a.sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	if (fd < 0 && errno == EAFNOSUPPORT && !host[0]) {
-		a.v4 = (struct sockaddr_in){.sin_family = AF_INET, .sin_port = port};
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-	}
-	if (fd < 0)
-		return -errno;
-	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	if (a.sa.sa_family == AF_INET6)
-		setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, host[0] ? &one : &zero, sizeof(int));
-	if (bind(fd, &a.sa, a.sa.sa_family == AF_INET6 ? sizeof(a.v6) : sizeof(a.v4)) < 0 ||
-	    listen(fd, 128) < 0) {
-		int err = -errno;
-
-		close(fd);
-		return err;
-	}
-	return fd;
+	if (sock_parse_authority(hostport, &a))
+		return -EINVAL;
+	return sock_listen_at(&a, false);
 }
 
 int caserver_run(const struct caserver_opts *o)

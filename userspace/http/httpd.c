@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 
 #include "httpd.h"
+#include "sock.h"
 
 struct MHD_Daemon *httpd_start(uint32_t ip, uint16_t port, MHD_AccessHandlerCallback handler,
 			       void *cls)
@@ -33,28 +34,11 @@ struct MHD_Daemon *httpd_start_fd(int fd, MHD_AccessHandlerCallback handler, voi
 
 struct MHD_Daemon *httpd_start_any(uint16_t port, MHD_AccessHandlerCallback handler, void *cls)
 {
-	struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
 	struct MHD_Daemon *d;
-	int fd, zero = 0, one = 1, e;
+	int fd = sock_listen_any(port);
 
-	/*
-	 * The socket made here, not by MHD_USE_DUAL_STACK, so that a host without IPv6 is told
-	 * apart by its errno from a port already taken.
-	 */
-	fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0) {
-		if (errno == EAFNOSUPPORT)
-			return httpd_start(htonl(INADDR_ANY), port, handler, cls);
-		return NULL;
-	}
-	if (setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) ||
-	    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    bind(fd, (struct sockaddr *)&any6, sizeof(any6)) || listen(fd, 1024)) {
-		e = errno;
-		close(fd);
-		if (e == EAFNOSUPPORT || e == EADDRNOTAVAIL)
-			return httpd_start(htonl(INADDR_ANY), port, handler, cls);
-		errno = e;
+		errno = -fd;
 		return NULL;
 	}
 	d = httpd_start_fd(fd, handler, cls);

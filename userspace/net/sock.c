@@ -178,6 +178,34 @@ int sock_listen(uint32_t ip, uint16_t port, bool transparent)
 	return sock_listen_at(&sa, transparent);
 }
 
+int sock_listen_any(uint16_t port)
+{
+	struct sockaddr_in6 any6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)};
+	struct sockaddr_in any4 = {.sin_family = AF_INET, .sin_port = htons(port)};
+	int fd, zero = 0, one = 1, err;
+
+	fd = socket(AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd >= 0 && !setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)) &&
+	    !setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) &&
+	    !bind(fd, (struct sockaddr *)&any6, sizeof(any6)) && !listen(fd, SOCK_LISTEN_BACKLOG))
+		return fd;
+	err = errno;
+	if (fd >= 0)
+		close(fd);
+	if (err != EAFNOSUPPORT && err != EADDRNOTAVAIL)
+		return -err;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&any4, sizeof(any4)) || listen(fd, SOCK_LISTEN_BACKLOG)) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int sock_send_fds(int sock, const char *msg, const int *fds, size_t n)
 {
 	union {

@@ -62,6 +62,13 @@ const char *sockaddr_inet_format(const union sockaddr_inet *sa, char *buf, size_
 int sock_listen_at(const union sockaddr_inet *addr, bool transparent);
 /* sock_listen_at on @ip:@port (network order ip, host order port). */
 int sock_listen(uint32_t ip, uint16_t port, bool transparent);
+/*
+ * A non-blocking listener on @port of every address of both families, as Go's net.Listen(":port"):
+ * [::] with IPV6_V6ONLY off, so IPv4 comes as mapped addresses; 0.0.0.0 on a host without IPv6
+ * (EAFNOSUPPORT, EADDRNOTAVAIL), told apart from a port already taken. For control and admin
+ * servers, not the data path's listeners (those are one family each, sock_listen_at). fd or -errno.
+ */
+int sock_listen_any(uint16_t port);
 
 /*
  * A network namespace sockets are opened in (in-pod capture: a pod's own): an fd to it (borrowed)
