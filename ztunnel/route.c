@@ -210,12 +210,8 @@ static int entry_pick(const struct snapshot *s, const struct snap_service *e, co
 	first = rr_pick(rr, e->vip, port, n);
 	for (size_t i = 0; i < n; i++) {
 		uint32_t ip = ips[(first + i) % n];
-		uint16_t p = tport;
+		uint16_t p = snapshot_endpoint_port_of(e, port, ip, NULL, tport);
 
-		/* The endpoint's own number for the port (its `ports`), when it has one. */
-		for (size_t k = 0; k < e->n_ep_ports; k++)
-			if (e->ep_ports[k].ip == ip && e->ep_ports[k].port == port)
-				p = e->ep_ports[k].target_port;
 		if (!entry_endpoint(s, ip, p, v6, &out->addr))
 			continue;
 		out->dst_wl = snapshot_workload_by_ip(s, ip);
@@ -248,12 +244,8 @@ static int dns_pick(const struct snapshot *s, const struct snap_workload *src,
 		const struct ipaddr *a = &ips[(first + i) % n];
 		const struct snap_workload *wl = snapshot_workload_by_addr(s, a);
 		struct ipaddr to = *a;
-		uint16_t p = tport;
+		uint16_t p = snapshot_endpoint_port_of(e, port, 0, a, tport);
 
-		/* An IPv6 endpoint's own number for the port (its `ports`), when it has one. */
-		for (size_t k = 0; k < e->n_ep_ports6; k++)
-			if (ipaddr_equal(&e->ep_ports6[k].ip, a) && e->ep_ports6[k].port == port)
-				p = e->ep_ports6[k].target_port;
 		if (wl && v6)
 			to = wl->ip6;
 		else if (wl && wl->ip)

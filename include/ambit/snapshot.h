@@ -280,13 +280,19 @@ const struct snap_workload *snapshot_workload_by_ip6(const struct snapshot *s,
 const struct snap_service *snapshot_service_by_vip6(const struct snapshot *s,
 						    const struct ipaddr *vip6);
 /*
- * Where endpoint @ip (network order) of @svc takes its port @sp: the endpoint's own number
- * (ep_ports: an entry endpoint's `ports`, a Service endpoint's slice or pod), else @sp's
+ * Where an endpoint of @svc takes its port number @port: its own number (ep_ports, ep_ports6: an
+ * entry endpoint's `ports`, a Service endpoint's slice or pod), else @dflt. The endpoint is
+ * @ip6 when given, else @ip (network order). The one look-up of every family and caller.
+ */
+uint16_t snapshot_endpoint_port_of(const struct snap_service *svc, uint16_t port, uint32_t ip,
+				   const struct ipaddr *ip6, uint16_t dflt);
+/*
+ * snapshot_endpoint_port_of for Service port @sp of endpoint @ip: its own number, else @sp's
  * targetPort, else @sp's port.
  */
 uint16_t snapshot_endpoint_port(const struct snap_service *svc, const struct snap_service_port *sp,
 				uint32_t ip);
-/* The same for an endpoint @ip6 of @svc's endpoints6 (ep_ports6). */
+/* The same for an endpoint @ip6 of @svc's endpoints6. */
 uint16_t snapshot_endpoint_port6(const struct snap_service *svc, const struct snap_service_port *sp,
 				 const struct ipaddr *ip6);
 /* The workload at address @a of either family (IPv4: @ip, IPv6: @ip6). */

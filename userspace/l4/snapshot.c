@@ -1330,22 +1330,30 @@ const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uin
 	return NULL;
 }
 
+uint16_t snapshot_endpoint_port_of(const struct snap_service *svc, uint16_t port, uint32_t ip,
+				   const struct ipaddr *ip6, uint16_t dflt)
+{
+	for (size_t i = 0; !ip6 && i < svc->n_ep_ports; i++)
+		if (svc->ep_ports[i].ip == ip && svc->ep_ports[i].port == port)
+			return svc->ep_ports[i].target_port;
+	for (size_t i = 0; ip6 && i < svc->n_ep_ports6; i++)
+		if (svc->ep_ports6[i].port == port && ipaddr_equal(&svc->ep_ports6[i].ip, ip6))
+			return svc->ep_ports6[i].target_port;
+	return dflt;
+}
+
 uint16_t snapshot_endpoint_port(const struct snap_service *svc, const struct snap_service_port *sp,
 				uint32_t ip)
 {
-	for (size_t i = 0; i < svc->n_ep_ports; i++)
-		if (svc->ep_ports[i].ip == ip && svc->ep_ports[i].port == sp->port)
-			return svc->ep_ports[i].target_port;
-	return sp->target_port ? sp->target_port : sp->port;
+	return snapshot_endpoint_port_of(svc, sp->port, ip, NULL,
+					 sp->target_port ? sp->target_port : sp->port);
 }
 
 uint16_t snapshot_endpoint_port6(const struct snap_service *svc, const struct snap_service_port *sp,
 				 const struct ipaddr *ip6)
 {
-	for (size_t i = 0; i < svc->n_ep_ports6; i++)
-		if (svc->ep_ports6[i].port == sp->port && ipaddr_equal(&svc->ep_ports6[i].ip, ip6))
-			return svc->ep_ports6[i].target_port;
-	return sp->target_port ? sp->target_port : sp->port;
+	return snapshot_endpoint_port_of(svc, sp->port, 0, ip6,
+					 sp->target_port ? sp->target_port : sp->port);
 }
 
 const struct snap_workload *snapshot_workload_by_ip6(const struct snapshot *s,
