@@ -218,6 +218,8 @@ $(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
 DASH_TRACE_SRCS := $(addprefix userspace/dashboard/,dashboard_traces.c dashboard_traces_json.c \
 	dashboard_trace_store.c)
 $(O)/tests/test_dashboard_traces: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
+# Grafana's dashboards listed and the Prometheus calls of their panels checked (no network).
+$(O)/tests/test_dashboard_grafana: $(OBJ)/userspace/dashboard/dashboard_grafana.o
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
