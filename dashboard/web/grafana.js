@@ -609,7 +609,9 @@ window.ambitGrafana = (function () {
 		const shown = values.filter((x) => x.value !== null);
 		if (!shown.length) {
 			const special = mappedText(panel, null);
-			body.replaceChildren(el('div', { class: special ? 'gf-stat-value' : 'gf-nodata', text: special || 'No data' }));
+			body.replaceChildren(special ? el('div', { class: 'gf-stat' }, el('div', { class: 'gf-stat-cell' },
+				el('div', { class: 'gf-stat-value', text: special })))
+				: el('div', { class: 'gf-nodata', text: 'No data' }));
 			setState(box, 'nodata', special || '');
 			return;
 		}
@@ -735,25 +737,33 @@ window.ambitGrafana = (function () {
 		});
 	}
 
-	/* Grafana's "merge": rows whose shared label fields agree become one. */
+	/*
+	 * Grafana's "merge": one table of every frame's fields, a row of one frame joined to the row
+	 * of another whose label fields common to all the frames agree (the Istio mesh dashboard's
+	 * requests, by Service and workload, and latencies, by workload alone, meet on the workload).
+	 */
 	function merge(frames) {
+		const valueField = (n) => n === 'Time' || /^Value( #|$)/.test(n);
 		const fields = [];
 		for (const f of frames)
 			for (const n of f.fields)
 				if (!fields.includes(n))
 					fields.push(n);
+		const withRows = frames.filter((f) => f.rows.length);
+		const keys = fields.filter((n) => !valueField(n) && withRows.every((f) => f.fields.includes(n)));
 		const rows = [];
-		const valueField = (n) => n === 'Time' || /^Value( #|$)/.test(n);
-		for (const f of frames)
+		for (const f of withRows)
 			for (const r of f.rows) {
-				const keys = Object.keys(r).filter((k) => !valueField(k));
+				const own = Object.keys(r).filter((k) => valueField(k) && k !== 'Time');
 				const same = rows.find((x) => keys.every((k) => x[k] === r[k]) &&
-					Object.keys(x).filter((k) => !valueField(k)).every((k) => x[k] === r[k]) &&
-					Object.keys(r).filter((k) => valueField(k) && k !== 'Time').every((k) => x[k] === undefined));
-				if (same)
-					Object.assign(same, r);
-				else
+					own.every((k) => x[k] === undefined));
+				if (same) {
+					for (const [k, v] of Object.entries(r))
+						if (same[k] === undefined)
+							same[k] = v;
+				} else {
 					rows.push(Object.assign({}, r));
+				}
 			}
 		return { fields, rows };
 	}
@@ -1081,18 +1091,7 @@ window.ambitGrafana = (function () {
 				bar.append(el('span', { class: 'gf-var error', title: v.error }, label + ': ⚠ ' + v.error));
 				continue;
 			}
-			let input;
-			if (def.multi) {
-				input = el('select', { multiple: '', size: String(Math.min(4, Math.max(2, v.options.length))), 'data-var': def.name });
-			} else {
-				input = el('select', { 'data-var': def.name });
-			}
-			for (const o of v.options)
-				input.append(el('option', { value: o.value, text: o.text }));
-			for (const o of input.options)
-				o.selected = v.current.includes(o.value);
-			input.addEventListener('change', async () => {
-				let chosen = Array.from(input.selectedOptions).map((o) => o.value);
+			const apply = async (chosen) => {
 				/* All with others chosen means the others, as Grafana's picker does. */
 				if (chosen.length > 1 && chosen.includes('$__all'))
 					chosen = chosen.filter((c) => c !== '$__all');
@@ -1101,7 +1100,32 @@ window.ambitGrafana = (function () {
 				saveHash();
 				drawVariables();
 				drawDashboard();
-			});
+			};
+			let input;
+			if (def.multi) {
+				/* Grafana's multi-value picker: the choice in one line, a list of ticks below. */
+				const text = v.options.filter((o) => v.current.includes(o.value)).map((o) => o.text).join(' + ');
+				const menu = el('div', { class: 'gf-menu' });
+				input = el('details', { class: 'gf-multi', 'data-var': def.name, 'data-values': JSON.stringify(v.current) },
+					el('summary', { text: text || 'None' }), menu);
+				for (const o of v.options) {
+					const box = el('input', { type: 'checkbox', value: o.value });
+					box.checked = v.current.includes(o.value);
+					box.addEventListener('change', () => {
+						let chosen = Array.from(menu.querySelectorAll('input:checked')).map((b) => b.value);
+						if (box.checked && o.value === '$__all')
+							chosen = ['$__all'];
+						apply(chosen);
+					});
+					menu.append(el('label', null, box, o.text));
+				}
+			} else {
+				input = el('select', { 'data-var': def.name, 'data-values': JSON.stringify(v.current) });
+				for (const o of v.options)
+					input.append(el('option', { value: o.value, text: o.text }));
+				input.value = v.current[0];
+				input.addEventListener('change', () => apply([input.value]));
+			}
 			bar.append(el('label', { class: 'gf-var' + (def.hide === 1 ? ' nolabel' : '') }, def.hide === 1 ? null : label, input));
 		}
 	}

@@ -166,8 +166,12 @@ now=$(date +%s)
 [ "$(code "/api/prom/query_range?query=up&start=$((now - 300))&end=$now&step=15")" = 200 ] &&
 	jq -e '.data.result | length > 0' "$WORK/body" >/dev/null || fail "query_range: $(cat "$WORK/body")"
 
+# Each dashboard as it opens (the variables' first values), then the service and workload ones
+# at productpage, as the gateway's client side reports it, as a user would pick.
 shots=${AMBIT_IT_SCREENSHOTS:-$WORK/screenshots}
 node "$REPO/tests/integration/bin/grafana_probe.js" "http://127.0.0.1:$dport" --screenshots "$shots" \
+	--open 'istio-service-dashboard.json?var-service=productpage.default.svc.cluster.local&var-qrep=source' \
+	--open 'istio-workload-dashboard.json?var-namespace=default&var-workload=productpage-v1&var-qrep=source&var-qrep=destination' \
 	--timeout 240 >"$WORK/grafana.json" || fail "the dashboards in Chromium: $(head -c 3000 "$WORK/grafana.json")"
 log "screenshots of the dashboards: $shots"
 out=$(python3 - "$WORK/grafana.json" "$prom" "$(ls "$DASHBOARDS"/*.json | wc -l)" <<'PY'
@@ -188,7 +192,7 @@ def series(q):
 
 if r["consoleErrors"]:
     bad.append("console errors: %s" % r["consoleErrors"][:5])
-if len(r["dashboards"]) != n_istio + 1:
+if len(r["dashboards"]) != n_istio + 3:
     bad.append("%d dashboards opened" % len(r["dashboards"]))
 for d in r["dashboards"]:
     states = {}
@@ -203,7 +207,13 @@ for d in r["dashboards"]:
                 bad.append("%s shows No data, Prometheus has series for %s" % (name, has[0]))
         elif p["state"] not in ("data", "text", "unsupported"):
             bad.append("%s: %s" % (name, p["state"]))
-    print("== %s (%s): %s" % (d["title"], d["file"], " ".join("%s=%d" % kv for kv in sorted(states.items()))))
+    print("== %s (%s%s): %s" % (d["title"], d["file"], d["query"] and "?" + d["query"],
+                                " ".join("%s=%d" % kv for kv in sorted(states.items()))))
+    if d["query"]:
+        for name, want in [kv.split("=", 1) for kv in d["query"].split("&")]:
+            if want not in d["variables"].get(name[4:], []):
+                bad.append("%s: variable %s is %s, not %s" % (d["file"], name[4:],
+                                                               d["variables"].get(name[4:]), want))
     if d["file"] == "zz-ambit-probe.json":
         byt = {p["type"]: p for p in d["panels"]}
         if byt.get("piechart", {}).get("state") != "unsupported":

@@ -3,12 +3,14 @@
  * Opens each Grafana dashboard `ambitctl dashboard --grafana-dashboards` serves, in headless
  * Chromium, and prints what each panel shows.
  *
- *   node grafana_probe.js URL [--screenshots DIR] [--only FILE]... [--timeout SECONDS]
+ *   node grafana_probe.js URL [--screenshots DIR] [--open FILE[?var-NAME=VALUE&...]]...
+ *                             [--timeout SECONDS]
  *
  * URL is the dashboard's origin. The probe reads the list (#/dashboards), then opens each
- * dashboard of it (or each --only FILE), opens its collapsed rows one by one, as a user would,
+ * dashboard of it, then each --open (a dashboard with its variables set as the query string says,
+ * Grafana's URL form), opens its collapsed rows one by one, as a user would,
  * and waits until no panel is loading. With --screenshots it saves DIR/<file>.png of each (the
- * whole page, every row open). Prints {"list", "dashboards": [{file, title, documentTitle,
+ * whole page, every row open; DIR/<file>-<n>.png for the n-th --open). Prints {"list", "dashboards": [{file, title, documentTitle,
  * variables: {name: [values]}, panels: [{title, type, state, detail, queries, row}]}],
  * "consoleErrors"} on stdout;
  * a panel's state is data, nodata, error, unsupported or text (grafana.js's data-state), detail
@@ -27,12 +29,12 @@ const POLL_MS = 250;
 function usage(msg) {
 	if (msg)
 		process.stderr.write('grafana_probe: ' + msg + '\n');
-	process.stderr.write('usage: grafana_probe.js URL [--screenshots DIR] [--only FILE]... [--timeout SECONDS]\n');
+	process.stderr.write('usage: grafana_probe.js URL [--screenshots DIR] [--open FILE[?VARS]]... [--timeout SECONDS]\n');
 	process.exit(msg ? 1 : 0);
 }
 
 function parseArgs(argv) {
-	const opt = { url: null, shots: null, only: [], timeout: 180 };
+	const opt = { url: null, shots: null, open: [], timeout: 180 };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
 		const val = () => {
@@ -42,8 +44,8 @@ function parseArgs(argv) {
 		};
 		if (a === '--screenshots')
 			opt.shots = val();
-		else if (a === '--only')
-			opt.only.push(val());
+		else if (a === '--open')
+			opt.open.push(val());
 		else if (a === '--timeout')
 			opt.timeout = Number(val());
 		else if (a.startsWith('--'))
@@ -101,13 +103,19 @@ async function main() {
 		await page.waitForFunction(() => Array.isArray(window.grafanaList), null,
 			{ timeout: left(), polling: POLL_MS });
 		result.list = await page.evaluate(() => window.grafanaList);
-		const files = opt.only.length ? opt.only : result.list.filter((d) => !d.error).map((d) => d.file);
-		for (const file of files) {
+		const views = result.list.filter((d) => !d.error).map((d) => ({ file: d.file, query: '', shot: d.file }))
+			.concat(opt.open.map((o, i) => {
+				const q = o.indexOf('?');
+				const file = q < 0 ? o : o.slice(0, q);
+				return { file, query: q < 0 ? '' : '&' + o.slice(q + 1), shot: file.replace(/\.json$/, '') + '-' + (i + 1) };
+			}));
+		for (const view of views) {
+			const file = view.file;
 			const before = await page.evaluate(() => window.grafanaLoaded);
-			await page.evaluate((f) => {
-				location.hash = '#/dashboards?d=' + encodeURIComponent(f);
-			}, file);
-			const one = { file, title: null, variables: {}, panels: [] };
+			await page.evaluate((h) => {
+				location.hash = h;
+			}, '#/dashboards?d=' + encodeURIComponent(file) + view.query);
+			const one = { file, query: view.query.slice(1), title: null, variables: {}, panels: [] };
 			result.dashboards.push(one);
 			try {
 				await page.waitForFunction(settled, before, { timeout: left(), polling: POLL_MS });
@@ -134,8 +142,8 @@ async function main() {
 			one.documentTitle = await page.evaluate(() => document.title);
 			one.variables = await page.evaluate(() => {
 				const v = {};
-				for (const s of document.querySelectorAll('#gf-vars select'))
-					v[s.dataset.var] = Array.from(s.selectedOptions).map((o) => o.value);
+				for (const s of document.querySelectorAll('#gf-vars [data-var]'))
+					v[s.dataset.var] = JSON.parse(s.dataset.values);
 				return v;
 			});
 			one.panels = await page.evaluate(readPanels);
@@ -145,7 +153,7 @@ async function main() {
 				await page.setViewportSize({ width: 1600, height: Math.min(16000, Math.max(1000, h)) });
 				await page.waitForTimeout(300);
 				fs.mkdirSync(opt.shots, { recursive: true });
-				await page.screenshot({ path: path.join(opt.shots, file.replace(/\.json$/, '') + '.png'),
+				await page.screenshot({ path: path.join(opt.shots, view.shot.replace(/\.json$/, '') + '.png'),
 					fullPage: true });
 				await page.setViewportSize({ width: 1600, height: 1000 });
 			}
