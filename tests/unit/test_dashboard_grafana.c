@@ -143,7 +143,8 @@ static void test_prom_path(void **state)
 					 {"step", "15"}};
 	const struct dash_arg series[] = {{"match[]", "up"}, {"match[]", "x{a=\"b\"}"}};
 	const struct dash_arg label[] = {{"match[]", "up"}, {"start", "2026-11-28T13:00:00Z"}};
-	const struct dash_arg steps[] = {{"query", "up"}, {"start", "1"}, {"end", "2"}, {"step", ""}};
+	const struct dash_arg steps[] = {
+	    {"query", "up"}, {"start", "1"}, {"end", "2"}, {"step", ""}};
 	char err[256], *out;
 
 	(void)state;

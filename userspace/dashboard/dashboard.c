@@ -65,6 +65,7 @@ ASSET_DECL(dashboard_web_index_html);
 ASSET_DECL(dashboard_web_app_js);
 ASSET_DECL(dashboard_web_app_css);
 ASSET_DECL(dashboard_web_grafana_js);
+ASSET_DECL(dashboard_web_grafana_panels_js);
 ASSET_DECL(dashboard_node_modules_cytoscape_dist_cytoscape_min_js);
 ASSET_DECL(dashboard_node_modules_chart_js_dist_chart_umd_js);
 ASSET_DECL(dashboard_node_modules_layout_base_layout_base_js);
@@ -80,6 +81,8 @@ static const struct asset {
     {"/app.js", "text/javascript; charset=utf-8", ASSET(dashboard_web_app_js)},
     {"/app.css", "text/css; charset=utf-8", ASSET(dashboard_web_app_css)},
     {"/grafana.js", "text/javascript; charset=utf-8", ASSET(dashboard_web_grafana_js)},
+    {"/grafana_panels.js", "text/javascript; charset=utf-8",
+     ASSET(dashboard_web_grafana_panels_js)},
     {"/lib/cytoscape.min.js", "text/javascript; charset=utf-8",
      ASSET(dashboard_node_modules_cytoscape_dist_cytoscape_min_js)},
     {"/lib/chart.umd.js", "text/javascript; charset=utf-8",

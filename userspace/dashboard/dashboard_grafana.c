@@ -122,7 +122,8 @@ static cJSON *load(const char *dir, const char *file, char **text, char *err, si
 
 static bool add_str(cJSON *o, const char *key, const char *v)
 {
-	return v ? cJSON_AddStringToObject(o, key, v) != NULL : cJSON_AddNullToObject(o, key) != NULL;
+	return v ? cJSON_AddStringToObject(o, key, v) != NULL
+		 : cJSON_AddNullToObject(o, key) != NULL;
 }
 
 /* One row of the list: the file and what it is, or why it is not a dashboard. */
@@ -301,9 +302,9 @@ static bool label_ok(const char *s, size_t n)
 }
 
 struct prom_api {
-	const char *path;      /* after /api/prom */
-	const char *required;  /* the arguments it needs, space separated */
-	const char *optional;  /* those it may have */
+	const char *path;     /* after /api/prom */
+	const char *required; /* the arguments it needs, space separated */
+	const char *optional; /* those it may have */
 };
 
 /* What Grafana's Prometheus data source asks; match[] may repeat, the others may not. */
@@ -407,8 +408,8 @@ int dash_prom_path(const char *api, const struct dash_arg *args, size_t n, char 
 			}
 		if ((!strcmp(k, "query") || !strcmp(k, "match[]")) &&
 		    (!*v || strlen(v) > PROM_MAX_QUERY)) {
-			snprintf(err, errlen, "%s: %s: a PromQL expression of 1 to %u bytes", api, k,
-				 PROM_MAX_QUERY);
+			snprintf(err, errlen, "%s: %s: a PromQL expression of 1 to %u bytes", api,
+				 k, PROM_MAX_QUERY);
 			return -EINVAL;
 		}
 		if ((!strcmp(k, "start") || !strcmp(k, "end") || !strcmp(k, "time")) &&
