@@ -181,12 +181,15 @@ static void test_prom_path(void **state)
 		const struct dash_arg twice[] = {{"query", "up"}, {"query", "down"}};
 		const struct dash_arg bad_time[] = {{"query", "up"}, {"time", "now"}};
 		const struct dash_arg empty[] = {{"query", ""}};
+		const struct dash_arg nameless[] = {{"query", "up"}, {"", "x"}};
 
 		assert_int_equal(path("/query", twice, 2, &out, err), -EINVAL);
 		assert_non_null(strstr(err, "query given twice"));
 		assert_int_equal(path("/query", bad_time, 2, &out, err), -EINVAL);
 		assert_non_null(strstr(err, "time: a Unix time"));
 		assert_int_equal(path("/query", empty, 1, &out, err), -EINVAL);
+		/* ?=x: an argument without a name is none Prometheus takes. */
+		assert_int_equal(path("/query", nameless, 2, &out, err), -EINVAL);
 	}
 	{
 		static const char *good[] = {"15", "0.5", "15s", "1m", "1h30m", "100ms"};

@@ -320,6 +320,8 @@ static bool word_in(const char *list, const char *key)
 {
 	size_t n = strlen(key);
 
+	if (!n)
+		return false;
 	for (const char *p = list; (p = strstr(p, key)); p += n)
 		if ((p == list || p[-1] == ' ') && (!p[n] || p[n] == ' '))
 			return true;
