@@ -305,6 +305,7 @@ $(FUZZ_O)/%: $(FUZZ_O)/obj/tests/fuzz/%.o $(FUZZ_ARCHIVES)
 		$(FUZZ_ARCHIVES) -Wl,--end-group $(LDLIBS) -o $@
 .SECONDARY: $(patsubst %,$(FUZZ_O)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
 $(FUZZ_O)/fuzz_trace_ingest: $(call fobj,$(DASH_TRACE_SRCS))
+$(FUZZ_O)/fuzz_prom_args: $(call fobj,userspace/dashboard/dashboard_grafana.c)
 $(FUZZ_O)/fuzz_cni: $(call fobj,userspace/cni/cni.c userspace/cni/apijudge.c)
 
 # The binary seeds (tests/fuzz/gen_seeds.c), regenerated on request only: they are committed.
