@@ -600,9 +600,14 @@ window.ambitGrafana = (function () {
 	}
 
 	function init() {
-		$('gf-range').addEventListener('change', () => {
+		$('gf-range').addEventListener('change', async () => {
 			st.from = $('gf-range').value;
 			st.to = 'now';
+			/* Variables refreshed "on time range change" (2) ask again, as Grafana's do. */
+			if (((st.dash.templating || {}).list || []).some((d) => d.refresh === 2)) {
+				await loadVariables(null, null);
+				drawVariables();
+			}
 			saveHash();
 			drawDashboard();
 		});
