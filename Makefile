@@ -218,6 +218,8 @@ $(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
 DASH_TRACE_SRCS := $(addprefix userspace/dashboard/,dashboard_traces.c dashboard_traces_json.c \
 	dashboard_trace_store.c)
 $(O)/tests/test_dashboard_traces: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
+# Grafana's dashboards listed and the Prometheus calls of their panels checked (no network).
+$(O)/tests/test_dashboard_grafana: $(OBJ)/userspace/dashboard/dashboard_grafana.o
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
@@ -303,6 +305,7 @@ $(FUZZ_O)/%: $(FUZZ_O)/obj/tests/fuzz/%.o $(FUZZ_ARCHIVES)
 		$(FUZZ_ARCHIVES) -Wl,--end-group $(LDLIBS) -o $@
 .SECONDARY: $(patsubst %,$(FUZZ_O)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
 $(FUZZ_O)/fuzz_trace_ingest: $(call fobj,$(DASH_TRACE_SRCS))
+$(FUZZ_O)/fuzz_prom_args: $(call fobj,userspace/dashboard/dashboard_grafana.c)
 $(FUZZ_O)/fuzz_cni: $(call fobj,userspace/cni/cni.c userspace/cni/apijudge.c)
 
 # The binary seeds (tests/fuzz/gen_seeds.c), regenerated on request only: they are committed.

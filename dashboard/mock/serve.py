@@ -13,6 +13,9 @@ for an edge to appear; --prometheus-down answers as if Prometheus could not be q
 --generate answers /api/graph and /api/namespaces with a made-up mesh instead, the same on every
 run, for layout work on a big graph: NODES Services and workloads in app boxes, EDGES edges
 (default 10*NODES/3) and NAMESPACES namespaces (default NODES/50); its panels are not served.
+--grafana-dashboards DIR serves the Grafana dashboard files of DIR to the Dashboards view, and
+answers its Prometheus calls (/api/prom/*) with made-up series: a query grouping by labels gets
+one series per edge of the mock's graph, with Istio's labels; any other one series.
 """
 import argparse
 import json
@@ -115,6 +118,49 @@ def generate(spec):
             "prometheus": {"url": "http://127.0.0.1:9090", "ok": True, "error": None}}
 
 
+def grafana_list(directory):
+    out = []
+    for f in sorted(os.listdir(directory or ".")) if directory else []:
+        if not f.endswith(".json") or f.startswith("."):
+            continue
+        try:
+            with open(os.path.join(directory, f), encoding="utf-8") as fh:
+                d = json.load(fh)
+            d = d.get("dashboard", d) if isinstance(d, dict) else d
+            if not isinstance(d, dict) or not isinstance(d.get("panels"), list):
+                raise ValueError('not a Grafana dashboard: no "panels" array')
+            out.append({"file": f, "uid": d.get("uid"), "title": d.get("title"),
+                        "tags": [t for t in d.get("tags", []) if isinstance(t, str)]})
+        except ValueError as e:
+            out.append({"file": f, "error": str(e)})
+    return out
+
+
+def prom_series(expr):
+    """Made-up series for a PromQL expression: Istio's labels per edge of the mock graph when it
+    groups (by, label_join), one unlabelled series otherwise."""
+    if " by" not in expr and "by(" not in expr and "label_join" not in expr:
+        return [({}, 0.97 if "/" in expr else 12.5)]
+    graph = load("graph.json")
+    nodes = {n["id"]: n for n in graph["nodes"]}
+    out = []
+    for i, e in enumerate(graph["edges"]):
+        src, dst = nodes.get(e["source"], {}), nodes.get(e["target"], {})
+        ns, name = dst.get("namespace", "default"), dst.get("name", "unknown")
+        out.append(({"destination_service": "%s.%s.svc.cluster.local" % (name, ns),
+                     "destination_service_name": name, "destination_service_namespace": ns,
+                     "destination_workload": name, "destination_workload_namespace": ns,
+                     "destination_workload_var": "%s.%s" % (name, ns),
+                     "source_workload": src.get("name", "unknown"),
+                     "source_workload_namespace": src.get("namespace", "default"),
+                     "destination_cluster": "Kubernetes", "source_cluster": "Kubernetes",
+                     "reporter": "waypoint", "response_code": "200",
+                     "connection_security_policy": "mutual_tls" if e.get("mtls") else "none",
+                     "component": "ztunnel", "tag": "mock"},
+                    0.97 if "/" in expr else 1 + i % 7))
+    return out
+
+
 class Handler(SimpleHTTPRequestHandler):
     graph_requests = 0
 
@@ -152,6 +198,8 @@ class Handler(SimpleHTTPRequestHandler):
             duration = int(q.get("duration", "300"))
         except ValueError:
             return self.send_json({"error": "duration must be an integer number of seconds"}, 400)
+        if url.path.startswith("/api/grafana/dashboards") or url.path.startswith("/api/prom/"):
+            return self.grafana(url, parse_qs(url.query))
         graph = generate(self.server.generate) if self.server.generate else load("graph.json")
         nodes = {n["id"]: n for n in graph["nodes"]}
         name = url.path[len("/api/"):]
@@ -177,6 +225,37 @@ class Handler(SimpleHTTPRequestHandler):
             s["charts"] = {"inbound": charts(nodes["svc:" + key], duration, "tcp" in key)["inbound"]}
             return self.send_json(s)
         return self.send_json({"error": "no such API: " + url.path}, 404)
+
+    def grafana(self, url, q):
+        directory = self.server.grafana_dir
+        if url.path.rstrip("/") == "/api/grafana/dashboards":
+            return self.send_json(grafana_list(directory))
+        if url.path.startswith("/api/grafana/dashboards/"):
+            key = url.path.rsplit("/", 1)[1]
+            for d in grafana_list(directory):
+                if "error" not in d and key in (d["file"], d["uid"]):
+                    with open(os.path.join(directory, d["file"]), encoding="utf-8") as f:
+                        return self.send_json(json.load(f))
+            return self.send_json({"error": "no dashboard " + key}, 404)
+        now = time.time()
+        expr = (q.get("query") or q.get("match[]") or [""])[0]
+        if url.path == "/api/prom/query":
+            result = [{"metric": m, "value": [now, str(v)]} for m, v in prom_series(expr)]
+            return self.send_json({"status": "success", "data": {"resultType": "vector", "result": result}})
+        if url.path == "/api/prom/query_range":
+            start, end, step = (float(q[k][0]) for k in ("start", "end", "step"))
+            times = [start + k * step for k in range(int((end - start) / step) + 1)]
+            result = [{"metric": m, "values": [[t, str(round(v * (1 + 0.2 * math.sin(t / 60.0 + i)), 4))]
+                                               for t in times]}
+                      for i, (m, v) in enumerate(prom_series(expr))]
+            return self.send_json({"status": "success", "data": {"resultType": "matrix", "result": result}})
+        if url.path == "/api/prom/series":
+            return self.send_json({"status": "success", "data": [m for m, _ in prom_series(" by " + expr)]})
+        if url.path.startswith("/api/prom/label/"):
+            label = url.path.split("/")[4]
+            values = sorted({m[label] for m, _ in prom_series(" by ") if label in m})
+            return self.send_json({"status": "success", "data": values})
+        return self.send_json({"status": "error", "errorType": "bad_data", "error": "not an API the panels use"}, 404)
 
     def graph(self, graph, namespaces, duration):
         Handler.graph_requests += 1
@@ -207,11 +286,13 @@ def main():
     ap.add_argument("--tcp-after", type=int, default=0, metavar="N")
     ap.add_argument("--prometheus-down", action="store_true")
     ap.add_argument("--generate", metavar="NODES[,EDGES[,NAMESPACES]]")
+    ap.add_argument("--grafana-dashboards", metavar="DIR")
     ap.add_argument("-v", "--verbose", action="store_true", help="log every request")
     args = ap.parse_args()
     srv = ThreadingHTTPServer((args.bind, args.port), Handler)
     srv.tcp_after, srv.prometheus_down, srv.verbose = args.tcp_after, args.prometheus_down, args.verbose
     srv.generate = args.generate
+    srv.grafana_dir = args.grafana_dashboards
     print("http://%s:%d/" % (args.bind, srv.server_address[1]), flush=True)
     try:
         srv.serve_forever()

@@ -1676,6 +1676,11 @@
 	$('cfg-status').addEventListener('change', configRender);
 	$('cfg-reload').addEventListener('click', configLoad);
 	tracesInit();
+	/* Grafana's dashboards: grafana.js draws them. */
+	views.dashboards = {
+		enter: (params) => window.ambitGrafana.enter(params),
+		leave: () => window.ambitGrafana.leave(),
+	};
 	window.addEventListener('hashchange', route);
 	loadHealth();
 	route();

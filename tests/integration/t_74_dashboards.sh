@@ -5,9 +5,17 @@
 # and to a service outside the mesh), scraped by `local up --with-prometheus`. Every PromQL
 # expression of every dashboard is evaluated with its template variables set as Grafana offers
 # them (tests/integration/bin/dashboards_eval.py): each must parse, and return series unless
-# deploy/observability/istio-dashboards-exempt.tsv says why it cannot on ambit.
+# deploy/observability/istio-dashboards-exempt.tsv says why it cannot on ambit. Then
+# `ambitctl dashboard --grafana-dashboards` draws them in Debian's headless Chromium
+# (tests/integration/bin/grafana_probe.js): every panel whose queries, as the page sent them,
+# return series in Prometheus shows them; a panel type ambit does not draw says so; screenshots
+# of each dashboard go to $AMBIT_IT_SCREENSHOTS (kept) or the test's own directory (removed).
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd jq curl python3
+need_root; need_bins; need_cmd jq curl python3 node
+CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
+[ -x "$CHROMIUM" ] || fail "no headless Chromium at $CHROMIUM (Debian's chromium; make deps)"
+[ -d "$REPO/dashboard/node_modules/playwright-core" ] ||
+	fail "dashboard/node_modules has no playwright-core (make builds it)"
 # Istio's dashboards, verbatim (test data beside the repository, not shipped in it).
 DASHBOARDS=${ISTIO_DASHBOARDS:-}
 for d in "$REPO/../shared/istio/dashboards" /work/shared/istio/dashboards; do
@@ -20,7 +28,9 @@ port=$(free_port)
 prom="http://127.0.0.1:$port"
 CLUSTER_INGRESS=1 cluster_up "$REPO/examples/bookinfo" 2 --with-prometheus --prometheus-port "$port"
 traffic_pid=
-trap '[ -n "$traffic_pid" ] && kill "$traffic_pid" 2>/dev/null; on_exit' EXIT
+dash_pid=
+WORK=$(mktemp -d /tmp/ambit-it-XXXXXX)
+trap '[ -n "$traffic_pid" ] && kill "$traffic_pid" 2>/dev/null; [ -n "$dash_pid" ] && kill "$dash_pid" 2>/dev/null; rm -rf "$WORK"; on_exit' EXIT
 tasks=$REPO/examples/bookinfo-tasks
 actl apply -f "$tasks/curl.yaml" -f "$tasks/bookinfo-gateway.yaml" >&2 || fail "apply bookinfo's client and gateway"
 # Outside the mesh: a client, and a web server the gateway also routes to (legacy.example.com).
@@ -115,4 +125,112 @@ out=$(python3 "$REPO/tests/integration/bin/dashboards_eval.py" "$prom" \
 	fail "dashboards: $(printf '%s\n' "$out" | grep -A1 '^FAIL' | head -40)"
 printf '%s\n' "$out" | grep -E '^(==|exempt|dashboards:)' >&2
 expect_contains "$out" "0 failed"
+
+# The same dashboards drawn by `ambitctl dashboard`, beside a file that is not a dashboard and one
+# with a panel type ambit does not draw.
+gdir=$WORK/grafana
+mkdir -p "$gdir"
+cp "$DASHBOARDS"/*.json "$gdir/"
+echo '{"apiVersion": "v1", "kind": "ConfigMap"}' >"$gdir/not-a-dashboard.json"
+cat >"$gdir/zz-ambit-probe.json" <<'JSON'
+{"title": "ambit probe", "uid": "ambit-probe", "time": {"from": "now-15m", "to": "now"}, "panels": [
+ {"type": "piechart", "title": "A pie", "gridPos": {"x": 0, "y": 0, "w": 8, "h": 6},
+  "targets": [{"expr": "sum(istio_requests_total)"}]},
+ {"type": "gauge", "title": "Success", "gridPos": {"x": 8, "y": 0, "w": 8, "h": 6},
+  "fieldConfig": {"defaults": {"unit": "percentunit", "min": 0, "max": 1}},
+  "targets": [{"expr": "sum(rate(istio_requests_total{response_code!~\"5..\"}[$__rate_interval])) / sum(rate(istio_requests_total[$__rate_interval]))"}]},
+ {"type": "text", "title": "Notes", "gridPos": {"x": 16, "y": 0, "w": 8, "h": 6},
+  "options": {"mode": "html", "content": "<b>kept</b><script>document.title = 'ran'</script><img src=x onerror=\"document.title = 'ran'\">"}}
+]}
+JSON
+dport=$(free_port)
+"$AMBITCTL" dashboard --name "$CLUSTER" --port "$dport" --grafana-dashboards "$gdir" >"$WORK/dash.out" 2>&1 &
+dash_pid=$!
+api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
+wait_for 10 api health || fail "the dashboard never answered: $(cat "$WORK/dash.out")"
+list=$(api grafana/dashboards) || fail "GET /api/grafana/dashboards"
+[ "$(jq length <<<"$list")" = $(($(ls "$DASHBOARDS"/*.json | wc -l) + 2)) ] || fail "the list: $list"
+jq -e '.[] | select(.file == "not-a-dashboard.json") | .error | test("no \"panels\"")' <<<"$list" >/dev/null ||
+	fail "a file that is not a dashboard is not listed with its error: $list"
+jq -e '[.[] | select(.title == "Istio Mesh Dashboard" and .uid == "1a9a8ea49444aae205c7737573e894f9")] | length == 1' \
+	<<<"$list" >/dev/null || fail "the mesh dashboard's title and uid: $list"
+[ "$(api grafana/dashboards/ambit-probe | jq -r .title)" = "ambit probe" ] || fail "a dashboard by its uid"
+# The Prometheus calls, checked before they are forwarded; Prometheus's own errors passed on.
+code() { curl -s -o "$WORK/body" -w '%{http_code}' --max-time 10 "http://127.0.0.1:$dport$1"; }
+[ "$(code '/api/prom/query?query=up&bogus=1')" = 400 ] && grep -q 'no argument bogus' "$WORK/body" ||
+	fail "an unknown argument: $(cat "$WORK/body")"
+[ "$(code '/api/prom/query?query=sum(')" = 400 ] && jq -e '.status == "error" and (.error | test("parse error"))' "$WORK/body" >/dev/null ||
+	fail "Prometheus's parse error: $(cat "$WORK/body")"
+[ "$(code '/api/prom/admin/tsdb/snapshot')" = 404 ] || fail "Prometheus's admin API is reachable"
+now=$(date +%s)
+[ "$(code "/api/prom/query_range?query=up&start=$((now - 300))&end=$now&step=15")" = 200 ] &&
+	jq -e '.data.result | length > 0' "$WORK/body" >/dev/null || fail "query_range: $(cat "$WORK/body")"
+
+# Each dashboard as it opens (the variables' first values), then the service and workload ones
+# at productpage, as the gateway's client side reports it, as a user would pick.
+shots=${AMBIT_IT_SCREENSHOTS:-$WORK/screenshots}
+node "$REPO/tests/integration/bin/grafana_probe.js" "http://127.0.0.1:$dport" --screenshots "$shots" \
+	--open 'istio-service-dashboard.json?var-service=productpage.default.svc.cluster.local&var-qrep=source' \
+	--open 'istio-workload-dashboard.json?var-namespace=default&var-workload=productpage-v1&var-qrep=source&var-qrep=destination' \
+	--timeout 240 >"$WORK/grafana.json" || fail "the dashboards in Chromium: $(head -c 3000 "$WORK/grafana.json")"
+log "screenshots of the dashboards: $shots"
+out=$(python3 - "$WORK/grafana.json" "$prom" "$(ls "$DASHBOARDS"/*.json | wc -l)" <<'PY'
+import json, sys, urllib.parse, urllib.request
+r = json.load(open(sys.argv[1]))
+prom, n_istio = sys.argv[2], int(sys.argv[3])
+bad = []
+
+def series(q):
+    args = {"query": q["expr"]}
+    if q["instant"]:
+        path, args["time"] = "/api/v1/query", q["to"]
+    else:
+        path = "/api/v1/query_range"
+        args.update(start=q["from"], end=q["to"], step=15)
+    with urllib.request.urlopen(prom + path + "?" + urllib.parse.urlencode(args), timeout=20) as a:
+        return len(json.load(a)["data"]["result"])
+
+if r["consoleErrors"]:
+    bad.append("console errors: %s" % r["consoleErrors"][:5])
+if len(r["dashboards"]) != n_istio + 3:
+    bad.append("%d dashboards opened" % len(r["dashboards"]))
+for d in r["dashboards"]:
+    states = {}
+    for p in d["panels"]:
+        states[p["state"]] = states.get(p["state"], 0) + 1
+        name = "%s: %s %r" % (d["file"], p["type"], p["title"])
+        if p["state"] == "error":
+            bad.append("%s: %s" % (name, p["detail"]))
+        elif p["state"] == "nodata":
+            has = [q["expr"] for q in p["queries"] if series(q)]
+            if has:
+                bad.append("%s shows No data, Prometheus has series for %s" % (name, has[0]))
+        elif p["state"] not in ("data", "text", "unsupported"):
+            bad.append("%s: %s" % (name, p["state"]))
+    print("== %s (%s%s): %s" % (d["title"], d["file"], d["query"] and "?" + d["query"],
+                                " ".join("%s=%d" % kv for kv in sorted(states.items()))))
+    if d["query"]:
+        for name, want in [kv.split("=", 1) for kv in d["query"].split("&")]:
+            if want not in d["variables"].get(name[4:], []):
+                bad.append("%s: variable %s is %s, not %s" % (d["file"], name[4:],
+                                                               d["variables"].get(name[4:]), want))
+    if d["file"] == "zz-ambit-probe.json":
+        byt = {p["type"]: p for p in d["panels"]}
+        if byt.get("piechart", {}).get("state") != "unsupported":
+            bad.append("the piechart panel does not say it is not drawn: %s" % byt.get("piechart"))
+        if byt.get("gauge", {}).get("state") != "data" or not byt["gauge"]["detail"].endswith("%"):
+            bad.append("the gauge: %s" % byt.get("gauge"))
+        if byt.get("text", {}).get("detail") != "kept":
+            bad.append("the text panel: %s" % byt.get("text"))
+        if d["documentTitle"] == "ran":
+            bad.append("the text panel's script or handler ran")
+    elif not states.get("data"):
+        bad.append("%s: no panel shows data" % d["file"])
+for b in bad:
+    print("FAIL " + b)
+print("panels: %d failed" % len(bad))
+PY
+) || fail "checking the panels: $out"
+printf '%s\n' "$out" >&2
+expect_contains "$out" "panels: 0 failed"
 pass

@@ -103,8 +103,10 @@ static const struct usage_entry {
      "            inpod), agent version and whether its agent keeps its Lease (Ready, Stale)\n"},
     {"inspection", " dashboard ",
      "  dashboard [--port 20001] [--address 127.0.0.1] [--prometheus URL]\n"
+     "        [--grafana-dashboards DIR]\n"
      "                                  the mesh in a browser: service graph, workloads,\n"
-     "                                  configuration (Prometheus: --with-prometheus's)\n"},
+     "                                  configuration (Prometheus: --with-prometheus's),\n"
+     "                                  traces, the Grafana dashboards of DIR\n"},
     {"inspection", " check ",
      "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"
      "                                  (SRC, DST: ns/pod, pod or IP; IPv6 DST as\n"

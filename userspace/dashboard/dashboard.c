@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * `ambitctl dashboard [--name C] [--port 20001] [--address 127.0.0.1] [--prometheus URL]`:
+ * `ambitctl dashboard [--name C] [--port 20001] [--address 127.0.0.1] [--prometheus URL]
+ * [--grafana-dashboards DIR]`:
  * the mesh at a glance in a browser, Kiali's role built in. It serves the page
  * (dashboard/web/) and its libraries (cytoscape.js and Chart.js, from dashboard/node_modules,
  * pinned by dashboard/package-lock.json), all built into this binary so that nothing is
@@ -12,8 +13,9 @@
  * and gateways export, OTLP/HTTP at POST /v1/traces and Zipkin v2 at POST /api/v2/spans, on its
  * own port and, for the proxies inside the local cluster, where Istio's collectors would listen:
  * 10.99.0.1:4318 and :9411 in the cluster's fabric netns (an IPv6 cluster's [fd00:99::1], its
- * nodes having no IPv4: cluster_fabric_ip), which every node routes to. Runs
- * until interrupted.
+ * nodes having no IPv4: cluster_fabric_ip), which every node routes to. With
+ * --grafana-dashboards, it draws the Grafana dashboards of DIR (Istio's five) from the same
+ * Prometheus (Grafana's role). Runs until interrupted.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -62,6 +64,8 @@ struct upload {
 ASSET_DECL(dashboard_web_index_html);
 ASSET_DECL(dashboard_web_app_js);
 ASSET_DECL(dashboard_web_app_css);
+ASSET_DECL(dashboard_web_grafana_js);
+ASSET_DECL(dashboard_web_grafana_panels_js);
 ASSET_DECL(dashboard_node_modules_cytoscape_dist_cytoscape_min_js);
 ASSET_DECL(dashboard_node_modules_chart_js_dist_chart_umd_js);
 ASSET_DECL(dashboard_node_modules_layout_base_layout_base_js);
@@ -76,6 +80,9 @@ static const struct asset {
     {"/index.html", "text/html; charset=utf-8", ASSET(dashboard_web_index_html)},
     {"/app.js", "text/javascript; charset=utf-8", ASSET(dashboard_web_app_js)},
     {"/app.css", "text/css; charset=utf-8", ASSET(dashboard_web_app_css)},
+    {"/grafana.js", "text/javascript; charset=utf-8", ASSET(dashboard_web_grafana_js)},
+    {"/grafana_panels.js", "text/javascript; charset=utf-8",
+     ASSET(dashboard_web_grafana_panels_js)},
     {"/lib/cytoscape.min.js", "text/javascript; charset=utf-8",
      ASSET(dashboard_node_modules_cytoscape_dist_cytoscape_min_js)},
     {"/lib/chart.umd.js", "text/javascript; charset=utf-8",
@@ -212,6 +219,104 @@ static enum MHD_Result traces_api(const struct dash *d, struct MHD_Connection *c
 	return reply_json(conn, 200, doc);
 }
 
+/* GET /api/grafana/dashboards[/<uid or file>]: the list, or one dashboard's JSON as it is. */
+static enum MHD_Result grafana_api(const struct dash *d, struct MHD_Connection *conn,
+				   const char *rest)
+{
+	char err[512] = "", *text;
+	int status;
+
+	if (!*rest || !strcmp(rest, "/")) {
+		cJSON *list = dash_grafana_list(d->grafana_dir, err, sizeof(err));
+
+		return list ? reply_json(conn, 200, list) : reply_error(conn, 500, err);
+	}
+	text = dash_grafana_get(d->grafana_dir, rest + 1, &status, err, sizeof(err));
+	if (!text)
+		return reply_error(conn, (unsigned int)status, err);
+	return httpd_reply(conn, 200, text, "application/json");
+}
+
+/* A request's GET arguments, in the order sent (match[] repeats). */
+struct arg_list {
+	struct dash_arg v[32];
+	size_t n;
+	bool over;
+};
+
+static enum MHD_Result collect_arg(void *cls, enum MHD_ValueKind kind, const char *key,
+				   const char *value)
+{
+	struct arg_list *l = cls;
+
+	(void)kind;
+	if (l->n == sizeof(l->v) / sizeof(l->v[0])) {
+		l->over = true;
+		return MHD_NO;
+	}
+	l->v[l->n++] = (struct dash_arg){key, value};
+	return MHD_YES;
+}
+
+/* A Prometheus API error, in Prometheus's own shape: the page reads one kind of answer. */
+static enum MHD_Result prom_error(struct MHD_Connection *conn, unsigned int status,
+				  const char *type, const char *msg)
+{
+	cJSON *doc = cJSON_CreateObject();
+
+	if (doc && (!cJSON_AddStringToObject(doc, "status", "error") ||
+		    !cJSON_AddStringToObject(doc, "errorType", type) ||
+		    !cJSON_AddStringToObject(doc, "error", msg))) {
+		cJSON_Delete(doc);
+		doc = NULL;
+	}
+	return reply_json(conn, status, doc);
+}
+
+/*
+ * GET /api/prom/<call>: the Prometheus calls of Grafana's panels and variables (dash_prom_path
+ * says which), forwarded to Prometheus and its answer back as it came, error or not.
+ */
+static enum MHD_Result prom_api(const struct dash *d, struct MHD_Connection *conn, const char *api)
+{
+	struct arg_list args = {.n = 0};
+	char err[512], *path, *body;
+	size_t len;
+	long status;
+	cJSON *probe;
+	int ret;
+
+	MHD_get_connection_values(conn, MHD_GET_ARGUMENT_KIND, collect_arg, &args);
+	if (args.over)
+		return prom_error(conn, 400, "bad_data", "over 32 arguments");
+	ret = dash_prom_path(api, args.v, args.n, &path, err, sizeof(err));
+	if (ret)
+		return prom_error(conn,
+				  ret == -ENOENT   ? 404
+				  : ret == -EINVAL ? 400
+						   : 500,
+				  ret == -ENOMEM ? "internal" : "bad_data", err);
+	ret = dash_prom_get(d, path, &body, &len, &status, err, sizeof(err));
+	free(path);
+	if (ret) {
+		char msg[1400];
+
+		snprintf(msg, sizeof(msg), "Prometheus at %s: %s", d->prom, err);
+		return prom_error(conn, 502, "unavailable", msg);
+	}
+	probe = cJSON_ParseWithLength(body, len);
+	cJSON_Delete(probe);
+	if (status < 200 || status > 599 || !probe) {
+		char msg[1400];
+
+		snprintf(msg, sizeof(msg), "Prometheus at %s answered HTTP %ld: %.200s", d->prom,
+			 status, body);
+		free(body);
+		return prom_error(conn, 502, "unavailable", msg);
+	}
+	return httpd_reply(conn, (unsigned int)status, body, "application/json");
+}
+
 static enum MHD_Result api(const struct dash *d, struct MHD_Connection *conn, const char *url)
 {
 	const char *ns = arg(conn, "namespace"), *name = arg(conn, "name");
@@ -224,9 +329,11 @@ static enum MHD_Result api(const struct dash *d, struct MHD_Connection *conn, co
 		return reply_error(conn, 400, "duration: seconds, 1 to 604800");
 	if (!strcmp(url, "/api/health")) {
 		doc = cJSON_CreateObject();
-		if (doc && (!cJSON_AddBoolToObject(doc, "ok", true) ||
-			    !cJSON_AddStringToObject(doc, "cluster", d->c.name) ||
-			    !cJSON_AddStringToObject(doc, "prometheus", d->prom))) {
+		if (doc &&
+		    (!cJSON_AddBoolToObject(doc, "ok", true) ||
+		     !cJSON_AddStringToObject(doc, "cluster", d->c.name) ||
+		     !cJSON_AddStringToObject(doc, "prometheus", d->prom) ||
+		     !cJSON_AddBoolToObject(doc, "grafanaDashboards", d->grafana_dir != NULL))) {
 			cJSON_Delete(doc);
 			doc = NULL;
 		}
@@ -234,6 +341,10 @@ static enum MHD_Result api(const struct dash *d, struct MHD_Connection *conn, co
 	}
 	if (!strncmp(url, "/api/traces", 11) && (!url[11] || url[11] == '/'))
 		return traces_api(d, conn, url + 11);
+	if (!strncmp(url, "/api/grafana/dashboards", 23) && (!url[23] || url[23] == '/'))
+		return grafana_api(d, conn, url + 23);
+	if (!strncmp(url, "/api/prom/", 10))
+		return prom_api(d, conn, url + 9);
 	if ((!strcmp(url, "/api/workload") || !strcmp(url, "/api/service")) &&
 	    (!ns || !name || !dash_name_ok(ns) || !dash_name_ok(name)))
 		return reply_error(conn, 400, "namespace and name: Kubernetes names");
@@ -581,7 +692,7 @@ static void usage_dashboard(void)
 {
 	fprintf(stderr,
 		"usage: ambitctl dashboard [--cluster C] [--port 20001] [--address 127.0.0.1] "
-		"[--prometheus URL]\n");
+		"[--prometheus URL] [--grafana-dashboards DIR]\n");
 }
 
 int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
@@ -608,6 +719,8 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 			address = argv[++i];
 		} else if (!strcmp(argv[i], "--prometheus") && i + 1 < argc) {
 			prom = argv[++i];
+		} else if (!strcmp(argv[i], "--grafana-dashboards") && i + 1 < argc) {
+			d.grafana_dir = argv[++i];
 		} else if ((!strcmp(argv[i], "--name") || !strcmp(argv[i], "--cluster")) &&
 			   i + 1 < argc) {
 			i++; /* main.c took it */
@@ -619,6 +732,16 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 	if (inet_pton(AF_INET, address, &ip) != 1) {
 		fprintf(stderr, "ambitctl: --address %s: an IPv4 address\n", address);
 		return -EINVAL;
+	}
+	if (d.grafana_dir) {
+		char err[512] = "";
+		cJSON *list = dash_grafana_list(d.grafana_dir, err, sizeof(err));
+
+		if (!list) {
+			fprintf(stderr, "ambitctl: %s\n", err);
+			return -EINVAL;
+		}
+		cJSON_Delete(list);
 	}
 	d.opts = *o;
 	ret = cluster_open(&d.c, o);

@@ -6,7 +6,8 @@
  * dashboard_info.c tells workloads, Services and the configuration from the cluster's state;
  * dashboard_traces.c (OTLP protobuf) and dashboard_traces_json.c (OTLP JSON, Zipkin v2) decode
  * the spans waypoints and gateways export, dashboard_trace_store.c keeps them and answers the
- * trace queries (Jaeger's role).
+ * trace queries (Jaeger's role); dashboard_grafana.c lists and serves Grafana's dashboard JSON
+ * files and checks the Prometheus calls their panels make (Grafana's role).
  */
 #ifndef AMBIT_CLI_DASHBOARD_H
 #define AMBIT_CLI_DASHBOARD_H
@@ -25,6 +26,7 @@ struct dash {
 	struct ctl_cluster c;
 	char prom[512];		    /* Prometheus's base URL, no trailing slash */
 	struct dash_traces *traces; /* the spans received (dashboard_trace_store.c) */
+	const char *grafana_dir;    /* --grafana-dashboards (borrowed from argv), or NULL */
 };
 
 /* What one request is about: the cluster's state as it is now (loaded per request). */
@@ -52,6 +54,13 @@ bool dash_name_ok(const char *s);
  */
 cJSON *dash_prom_query(const struct dash *d, const char *promql, long range_s, char *err,
 		       size_t errlen);
+/*
+ * GET @path (from dash_prom_path: /api/v1/... with its arguments) of Prometheus, the answer as it
+ * came, whatever its status (Prometheus's errors are JSON naming what was wrong): 0 with *@body
+ * (caller frees), *@len and *@status, or -errno with @err when no answer came.
+ */
+int dash_prom_get(const struct dash *d, const char *path, char **body, size_t *len, long *status,
+		  char *err, size_t errlen);
 /* The number a sample's "value" ([ts, "v"]) holds; 0 for NaN or none. */
 double dash_prom_value(const cJSON *value);
 
@@ -68,6 +77,32 @@ cJSON *dash_workloads(struct dash_view *v);
 cJSON *dash_workload(struct dash_view *v, const char *ns, const char *name, int *status);
 cJSON *dash_service(struct dash_view *v, const char *ns, const char *name, int *status);
 cJSON *dash_config(struct dash_view *v);
+
+/*
+ * dashboard_grafana.c: GET /api/grafana/dashboards, the *.json files of @dir (NULL or "": none)
+ * by name, each {file, uid, title, tags} or {file, error} when it is not a dashboard (caller
+ * deletes); NULL with @err when @dir cannot be read.
+ */
+cJSON *dash_grafana_list(const char *dir, char *err, size_t errlen);
+/*
+ * GET /api/grafana/dashboards/<@key>: the text of the file named @key, else of the one whose uid
+ * is @key, as it is (caller frees); NULL with *@status 404, 422 (not a dashboard) or 500 and @err.
+ */
+char *dash_grafana_get(const char *dir, const char *key, int *status, char *err, size_t errlen);
+
+/* One argument of a request's query string (both borrowed). */
+struct dash_arg {
+	const char *key, *value;
+};
+
+/*
+ * GET /api/prom<@api> (/query, /query_range, /series, /label/<name>/values) with its @n
+ * arguments @args, checked as Prometheus would take them (each known to that call, given once
+ * but match[], times and steps well formed): 0 with the Prometheus path and query string to ask
+ * in *@out (caller frees); -ENOENT (not one of those calls) or -EINVAL with @err.
+ */
+int dash_prom_path(const char *api, const struct dash_arg *args, size_t n, char **out, char *err,
+		   size_t errlen);
 
 /*
  * dashboard_traces.c: one span, whatever format it came in. Istio's proxies report a request

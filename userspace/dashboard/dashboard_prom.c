@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The dashboard's Prometheus client: PromQL over the HTTP API (/api/v1/query and
- * /api/v1/query_range), as Kiali asks it.
+ * /api/v1/query_range), as Kiali asks it, and the Grafana panels' calls passed through.
  */
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -65,6 +66,21 @@ out:
 	free(body);
 	free(url);
 	return result;
+}
+
+int dash_prom_get(const struct dash *d, const char *path, char **body, size_t *len, long *status,
+		  char *err, size_t errlen)
+{
+	char *url = NULL;
+	int ret;
+
+	if (asprintf(&url, "%s%s", d->prom, path) < 0) {
+		snprintf(err, errlen, "out of memory");
+		return -ENOMEM;
+	}
+	ret = http_fetch_status(url, PROM_MAX_BODY, body, len, status, err, errlen);
+	free(url);
+	return ret;
 }
 
 double dash_prom_value(const cJSON *value)

@@ -96,7 +96,8 @@ int http_get_in_netns(const char *netns, int port, const char *path, char **body
 	return ret;
 }
 
-int http_fetch(const char *url, size_t cap, char **body, size_t *len, char *err, size_t errlen)
+int http_fetch_status(const char *url, size_t cap, char **body, size_t *len, long *status,
+		      char *err, size_t errlen)
 {
 	struct http_buf buf = {0};
 	char cerr[CURL_ERROR_SIZE] = "";
@@ -125,17 +126,31 @@ int http_fetch(const char *url, size_t cap, char **body, size_t *len, char *err,
 	rc = curl_easy_perform(h);
 	curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &code);
 	curl_easy_cleanup(h);
-	if (rc != CURLE_OK || code != 200 || buf.len > cap) {
+	*status = code;
+	if (rc != CURLE_OK || buf.len > cap) {
 		if (rc == CURLE_FILESIZE_EXCEEDED || rc == CURLE_WRITE_ERROR || buf.len > cap)
 			snprintf(err, errlen, "larger than %zu bytes", cap);
-		else if (rc != CURLE_OK)
-			snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
 		else
-			snprintf(err, errlen, "HTTP status %ld", code);
+			snprintf(err, errlen, "%s", cerr[0] ? cerr : curl_easy_strerror(rc));
 		free(buf.data);
 		return -EIO;
 	}
 	*body = buf.data ? buf.data : strdup("");
 	*len = buf.len;
 	return *body ? 0 : -ENOMEM;
+}
+
+int http_fetch(const char *url, size_t cap, char **body, size_t *len, char *err, size_t errlen)
+{
+	long code = 0;
+	int ret = http_fetch_status(url, cap, body, len, &code, err, errlen);
+
+	if (!ret && code != 200) {
+		snprintf(err, errlen, "HTTP status %ld", code);
+		free(*body);
+		*body = NULL;
+		*len = 0;
+		return -EIO;
+	}
+	return ret;
 }

@@ -605,6 +605,9 @@ int http_get_in_netns_err(const char *netns, int port, const char *path, char **
  * at most @cap bytes. 0, or -errno with the reason in @err.
  */
 int http_fetch(const char *url, size_t cap, char **body, size_t *len, char *err, size_t errlen);
+/* The same, but any HTTP status is an answer: 0 with its body and *@status. */
+int http_fetch_status(const char *url, size_t cap, char **body, size_t *len, long *status,
+		      char *err, size_t errlen);
 
 /* apply.c: `apply|delete -f ... [-n NS] [--dry-run] [--wait=false] [--timeout D]` (@argv after
  * the command word). */
