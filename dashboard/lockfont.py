@@ -1,10 +1,11 @@
 #!/usr/bin/python3
-"""The dashboard's padlock, the mTLS mark, as a TrueType font of one glyph at U+1F512 (🔒).
+"""The dashboard's padlock, the mTLS mark, as a TrueType font of one glyph at U+1F512 (🔒) and
+U+1F510 (🔐, the mark Istio's Grafana dashboards put in their legends).
 
 The graph's edge labels are text drawn on a canvas, where an icon can only be a character, and
 the emoji's own glyph comes from a colour emoji font many hosts lack (Debian's Chromium without
 fonts-noto-color-emoji draws an empty box). This font, listed first in the page's font stacks
-with `unicode-range: U+1F512`, draws that one character everywhere, in the labels as in the
+with their `unicode-range`, draws those characters everywhere, in the labels as in the
 panel and the legend, and the labels keep their text.
 
     dashboard/lockfont.py > font.css    # prints the @font-face rule app.css holds
@@ -20,7 +21,7 @@ from fontTools.pens.ttGlyphPen import TTGlyphPen
 
 FAMILY = "ambit-icons"
 EM, ASC, DESC, ADV = 1000, 800, 200, 760
-LOCK = 0x1F512
+LOCKS = (0x1F510, 0x1F512)
 
 
 def padlock():
@@ -54,7 +55,7 @@ def padlock():
 def font():
     fb = FontBuilder(EM, isTTF=True)
     fb.setupGlyphOrder([".notdef", "padlock"])
-    fb.setupCharacterMap({LOCK: "padlock"})
+    fb.setupCharacterMap({c: "padlock" for c in LOCKS})
     fb.setupGlyf({".notdef": TTGlyphPen(None).glyph(), "padlock": padlock()})
     fb.setupHorizontalMetrics({".notdef": (ADV, 0), "padlock": (ADV, 90)})
     fb.setupHorizontalHeader(ascent=ASC, descent=-DESC)
@@ -68,4 +69,5 @@ def font():
 
 if __name__ == "__main__":
     print("@font-face {\n\tfont-family: \"%s\";\n\tsrc: url(data:font/ttf;base64,%s) format(\"truetype\");\n"
-          "\tunicode-range: U+%X;\n}" % (FAMILY, base64.b64encode(font()).decode(), LOCK))
+          "\tunicode-range: %s;\n}" % (FAMILY, base64.b64encode(font()).decode(),
+                                         ", ".join("U+%X" % c for c in LOCKS)))

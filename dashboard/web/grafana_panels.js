@@ -32,6 +32,13 @@ window.ambitGrafanaPanels = (function () {
 		return e;
 	}
 
+	/*
+	 * Chart.js draws legends and ticks on its canvas in its own font stack: the page's instead,
+	 * whose first font draws the 🔐 of Istio's legends where no emoji font is (app.css).
+	 */
+	if (window.Chart)
+		Chart.defaults.font.family = getComputedStyle(document.body).fontFamily;
+
 	/* Grafana's classic palette, in its order. */
 	const PALETTE = ['#7EB26D', '#EAB839', '#6ED0E0', '#EF843C', '#E24D42', '#1F78C1', '#BA43A9',
 		'#705DA0', '#508642', '#CCA300', '#447EBC', '#C15C17', '#890F02', '#0A437C', '#6D1F62',

@@ -24,6 +24,15 @@ CLUSTER_IS_UP=0
 
 log() { echo "[$TEST_NAME] $*" >&2; }
 
+# keep_artifacts FILE...: what a test shows a person (its screenshots) copied to
+# $AMBIT_IT_ARTIFACTS/<test>/ (run.sh: build/it-artifacts, left after the run), and where said.
+keep_artifacts() {
+	[ -n "${AMBIT_IT_ARTIFACTS:-}" ] || return 0
+	local dir=$AMBIT_IT_ARTIFACTS/$TEST_NAME
+	mkdir -p "$dir" && cp "$@" "$dir/" || fail "artefacts not copied to $dir"
+	log "kept in $dir: $(cd "$dir" && ls | tr '\n' ' ')"
+}
+
 # How the test ended, as fail/skip/pass said it; on_exit cannot rely on $? because tests chain
 # their own cleanup before it in the trap (trap 'rm -f "$tmp"; on_exit' EXIT).
 LIB_RC=

@@ -28,6 +28,9 @@ pass=0 fail=0 skip=0 failed=()
 # What was already on the host (another cluster someone runs) is not the suite's to answer for.
 before=$(bash "$here/leftovers.sh")
 only=${ONLY:-}
+# What tests keep for a person to look at (screenshots of the dashboard's pages): lib.sh's
+# keep_artifacts, under build/ of the tree tested, left after the run.
+export AMBIT_IT_ARTIFACTS=${AMBIT_IT_ARTIFACTS:-$(cd "$here/../.." && pwd)/build/it-artifacts}
 limit=${AMBIT_IT_TIMEOUT:-600}
 # run_one T [LABEL]: runs test T, counts and reports it (as LABEL: T with its mode).
 run_one() {

@@ -9,7 +9,7 @@
 # `ambitctl dashboard --grafana-dashboards` draws them in Debian's headless Chromium
 # (tests/integration/bin/grafana_probe.js): every panel whose queries, as the page sent them,
 # return series in Prometheus shows them; a panel type ambit does not draw says so; screenshots
-# of each dashboard go to $AMBIT_IT_SCREENSHOTS (kept) or the test's own directory (removed).
+# of each dashboard are kept in $AMBIT_IT_ARTIFACTS/t_74_dashboards (run.sh: build/it-artifacts).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl python3 node
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -168,12 +168,12 @@ now=$(date +%s)
 
 # Each dashboard as it opens (the variables' first values), then the service and workload ones
 # at productpage, as the gateway's client side reports it, as a user would pick.
-shots=${AMBIT_IT_SCREENSHOTS:-$WORK/screenshots}
+shots=$WORK/screenshots
 node "$REPO/tests/integration/bin/grafana_probe.js" "http://127.0.0.1:$dport" --screenshots "$shots" \
 	--open 'istio-service-dashboard.json?var-service=productpage.default.svc.cluster.local&var-qrep=source' \
 	--open 'istio-workload-dashboard.json?var-namespace=default&var-workload=productpage-v1&var-qrep=source&var-qrep=destination' \
 	--timeout 240 >"$WORK/grafana.json" || fail "the dashboards in Chromium: $(head -c 3000 "$WORK/grafana.json")"
-log "screenshots of the dashboards: $shots"
+keep_artifacts "$shots"/*.png
 out=$(python3 - "$WORK/grafana.json" "$prom" "$(ls "$DASHBOARDS"/*.json | wc -l)" <<'PY'
 import json, sys, urllib.parse, urllib.request
 r = json.load(open(sys.argv[1]))

@@ -17,7 +17,8 @@
 # span's tags); a workload's panel links to its traces; from a pod, the receivers at
 # 10.99.0.1:4318 and :9411 in the fabric netns take spans too; bad bodies get 400 and 413.
 # The mock's made-up mesh of 300 Services is drawn with its namespaces collapsed, one opened by a
-# click; the mTLS padlock is the page's own glyph. AMBIT_IT_SHOTS=DIR keeps the screenshots there.
+# click; the mTLS padlock is the page's own glyph. The screenshots are kept in
+# $AMBIT_IT_ARTIFACTS/t_75_dashboard (run.sh: build/it-artifacts).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl jq node socat
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
@@ -287,8 +288,6 @@ expect_eq "$(jq '[.nodes[] | select(.namespace == "team-0" and (.kind == "worklo
 	.kind == "service"))] | length' "$WORK/mock-graph.json")" "an opened namespace's workloads and Services"
 expect_eq "$(jq -c '[.nodes[] | select(.collapsed)] | length' "$WORK/large-open.json")" "5" \
 	"the other namespaces still collapsed"
-[ -z "${AMBIT_IT_SHOTS:-}" ] || cp "$WORK/graph.png" "$WORK/graph-large.png" "$AMBIT_IT_SHOTS/" ||
-	fail "screenshots not copied to $AMBIT_IT_SHOTS"
 
 # --- The Traces view: the trace listed, its waterfall's rows nested and in order, a span's tags.
 node "$REPO/tests/integration/bin/dashboard_probe.js" "http://127.0.0.1:$dport/#/traces?refresh=5" \
@@ -343,8 +342,7 @@ probe --wait-edge "wl:default/reviews-v2,svc:default/ratings,http,health=failure
 	--screenshot "$WORK/graph-fault.png" >"$WORK/page.json" || fail "the page never drew the failing edge"
 expect_eq "$(pedge wl:default/reviews-v2 svc:default/ratings | jq -r .color)" "#C9190B" \
 	"a failing edge's colour"
-[ -z "${AMBIT_IT_SHOTS:-}" ] || cp "$WORK/graph-fault.png" "$AMBIT_IT_SHOTS/" ||
-	fail "the screenshot not copied to $AMBIT_IT_SHOTS"
+keep_artifacts "$WORK/graph.png" "$WORK/graph-large.png" "$WORK/traces.png" "$WORK/graph-fault.png"
 
 # --- Workloads, Services, configuration; bad requests.
 api workloads | jq -e '.[] | select(.namespace == "tcp" and .name == "tcp-echo" and .enrolled)' \
