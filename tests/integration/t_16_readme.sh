@@ -80,6 +80,9 @@ cd "$REPO" || fail "cd $REPO"
 for i in "${!lines[@]}"; do
 	line=${lines[$i]}
 	cmd=${line//\/sys\/fs\/bpf\/ambit\/demo-//sys/fs/bpf/ambit/$CLUSTER-}
+	# The user's directory of Grafana dashboards: one of ours (empty: t_74 draws Istio's).
+	mkdir -p "$dest/grafana"
+	cmd=${cmd//--grafana-dashboards DIR/--grafana-dashboards $dest/grafana}
 	want=$(promise "$line")
 	log "${where[$i]}: $cmd"
 	# A port-forward runs until Ctrl-C: in the background on a free port, the page fetched

@@ -144,10 +144,14 @@ cat >"$gdir/zz-ambit-probe.json" <<'JSON'
 ]}
 JSON
 dport=$(free_port)
-"$AMBITCTL" dashboard --name "$CLUSTER" --port "$dport" --grafana-dashboards "$gdir" >"$WORK/dash.out" 2>&1 &
+# As istioctl's users type it (`istioctl dashboard grafana`): the URL said is the Dashboards view's.
+"$AMBITCTL" dashboard grafana --name "$CLUSTER" --port "$dport" --grafana-dashboards "$gdir" \
+	>"$WORK/dash.out" 2>&1 &
 dash_pid=$!
 api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
 wait_for 10 api health || fail "the dashboard never answered: $(cat "$WORK/dash.out")"
+grep -q "http://127.0.0.1:$dport/#/dashboards " "$WORK/dash.out" ||
+	fail "dashboard grafana's URL is not the Dashboards view's: $(cat "$WORK/dash.out")"
 list=$(api grafana/dashboards) || fail "GET /api/grafana/dashboards"
 [ "$(jq length <<<"$list")" = $(($(ls "$DASHBOARDS"/*.json | wc -l) + 2)) ] || fail "the list: $list"
 jq -e '.[] | select(.file == "not-a-dashboard.json") | .error | test("no \"panels\"")' <<<"$list" >/dev/null ||

@@ -47,13 +47,16 @@ apply -f "$ISTIO_BOOKINFO/networking/bookinfo-gateway.yaml"
 apply -f "$ISTIO_BOOKINFO/networking/destination-rule-all.yaml"
 apply -f "$ISTIO_BOOKINFO/networking/virtual-service-reviews-v3.yaml"
 
-# The collector: the dashboard, receiving inside the cluster at the fabric address.
+# The collector: the dashboard, receiving inside the cluster at the fabric address; started as
+# istioctl's users type it (`istioctl dashboard jaeger`), its URL the Traces view's.
 dport=$(free_port)
-"$AMBITCTL" dashboard --name "$CLUSTER" --port "$dport" >"$WORK/dash.out" 2>&1 &
+"$AMBITCTL" dashboard jaeger --name "$CLUSTER" --port "$dport" >"$WORK/dash.out" 2>&1 &
 DASH=$!
 PIDS="$PIDS $DASH"
 api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
 wait_for 10 api health || fail "the dashboard never answered: $(cat "$WORK/dash.out")"
+grep -q "http://127.0.0.1:$dport/#/traces " "$WORK/dash.out" ||
+	fail "dashboard jaeger's URL is not the Traces view's: $(cat "$WORK/dash.out")"
 wait_for 10 grep -q "10.99.0.1:9411" "$WORK/dash.out" ||
 	fail "the dashboard does not receive inside the cluster: $(cat "$WORK/dash.out")"
 

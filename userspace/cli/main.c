@@ -102,8 +102,8 @@ static const struct usage_entry {
      "  nodes [--kubeconfig F] [-n NAMESPACE] [-o json]   each node's capture mode (host or\n"
      "            inpod), agent version and whether its agent keeps its Lease (Ready, Stale)\n"},
     {"inspection", " dashboard ",
-     "  dashboard [--port 20001] [--address 127.0.0.1] [--prometheus URL]\n"
-     "        [--grafana-dashboards DIR]\n"
+     "  dashboard [kiali|jaeger|grafana] [--port 20001] [--address 127.0.0.1]\n"
+     "        [--prometheus URL] [--grafana-dashboards DIR]\n"
      "                                  the mesh in a browser: service graph, workloads,\n"
      "                                  configuration (Prometheus: --with-prometheus's),\n"
      "                                  traces, the Grafana dashboards of DIR\n"},

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * `ambitctl dashboard [--name C] [--port 20001] [--address 127.0.0.1] [--prometheus URL]
- * [--grafana-dashboards DIR]`:
+ * `ambitctl dashboard [kiali|jaeger|grafana] [--name C] [--port 20001] [--address 127.0.0.1]
+ * [--prometheus URL] [--grafana-dashboards DIR]`:
  * the mesh at a glance in a browser, Kiali's role built in. It serves the page
  * (dashboard/web/) and its libraries (cytoscape.js and Chart.js, from dashboard/node_modules,
  * pinned by dashboard/package-lock.json), all built into this binary so that nothing is
@@ -691,15 +691,30 @@ static void fabric_open(const struct dash *d, const struct dash_site *site,
 static void usage_dashboard(void)
 {
 	fprintf(stderr,
-		"usage: ambitctl dashboard [--cluster C] [--port 20001] [--address 127.0.0.1] "
-		"[--prometheus URL] [--grafana-dashboards DIR]\n");
+		"usage: ambitctl dashboard [kiali|jaeger|grafana] [--cluster C] [--port 20001] "
+		"[--address 127.0.0.1] [--prometheus URL] [--grafana-dashboards DIR]\n");
+}
+
+/*
+ * `istioctl dashboard kiali|jaeger|grafana` as ambit's users type it: the one page, its URL
+ * at the view that tool is for. NULL: no such tool here.
+ */
+static const char *dashboard_view(const char *tool)
+{
+	static const char *const views[][2] = {
+	    {"kiali", "#/graph"}, {"jaeger", "#/traces"}, {"grafana", "#/dashboards"}};
+
+	for (size_t i = 0; i < sizeof(views) / sizeof(views[0]); i++)
+		if (!strcmp(tool, views[i][0]))
+			return views[i][1];
+	return NULL;
 }
 
 int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 {
 	static struct dash d; /* the daemons' threads read it until exit */
 	static const struct dash_site site = {&d, false}, fabric_site = {&d, true};
-	const char *address = "127.0.0.1", *prom = NULL;
+	const char *address = "127.0.0.1", *prom = NULL, *view = "";
 	struct MHD_Daemon *daemon, *fabric[2] = {NULL, NULL};
 	struct in_addr ip;
 	long port = DASH_DEFAULT_PORT;
@@ -724,6 +739,17 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 		} else if ((!strcmp(argv[i], "--name") || !strcmp(argv[i], "--cluster")) &&
 			   i + 1 < argc) {
 			i++; /* main.c took it */
+		} else if (i == 0 && argv[i][0] != '-') {
+			view = dashboard_view(argv[i]);
+			if (!view) {
+				fprintf(
+				    stderr,
+				    "ambitctl: dashboard %s: not one of kiali, jaeger, grafana "
+				    "(the "
+				    "graph, traces and Grafana's dashboards, all on one page)\n",
+				    argv[i]);
+				return -EINVAL;
+			}
 		} else {
 			usage_dashboard();
 			return -EINVAL;
@@ -771,8 +797,12 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 		dash_traces_destroy(d.traces);
 		return ret < 0 ? ret : -EIO;
 	}
-	printf("dashboard of cluster %s: http://%s:%ld/ (Prometheus: %s; Ctrl-C to stop)\n",
-	       d.c.name, address, port, d.prom);
+	printf("dashboard of cluster %s: http://%s:%ld/%s (Prometheus: %s; Ctrl-C to stop)\n",
+	       d.c.name, address, port, view, d.prom);
+	if (!strcmp(view, "#/dashboards") && !d.grafana_dir)
+		printf("no Grafana dashboards to draw: give their directory by "
+		       "--grafana-dashboards DIR "
+		       "(Istio's are manifests/addons/dashboards/*.json in its release)\n");
 	fflush(stdout); /* it serves already: say so before the fabric's routes are made */
 	fabric_open(&d, &fabric_site, fabric, 2);
 	fflush(stdout);
