@@ -239,6 +239,7 @@
 		resp: null,			/* the last answer drawn, drawn again when a namespace opens */
 		edgeFont: 11,			/* edge labels' font size, set by graphFit() for the zoom fitted */
 		open: new Set(),		/* namespaces opened by a click when the mesh is collapsed */
+		collapse: true,			/* false (#/graph?collapse=0): a large mesh drawn whole */
 	};
 	window.graphLoaded = 0;
 	window.graphError = null;
@@ -576,7 +577,7 @@
 		};
 		const leaves = nodes.filter((n) => n.data.kind !== 'namespace' && n.data.kind !== 'app');
 		const spaces = new Set(leaves.map((n) => nsOf(n.data)).filter((id) => id));
-		if (leaves.length <= COLLAPSE_ABOVE || spaces.size < 2)
+		if (!graph.collapse || leaves.length <= COLLAPSE_ABOVE || spaces.size < 2)
 			return { nodes, edges, collapsed: 0 };
 		const into = new Map();
 		const members = new Map();
@@ -794,6 +795,7 @@
 			namespaces: graph.selected === null ? null : graph.selected.join(','),
 			layout: graph.layout === LAYOUTS[0] ? null : graph.layout,
 			waypoints: graph.waypoints ? '1' : null,
+			collapse: graph.collapse ? null : '0',
 		});
 	}
 
@@ -929,6 +931,7 @@
 				graph.refresh = positiveInt(params.get('refresh'), graph.refresh);
 				graph.layout = LAYOUTS.includes(params.get('layout')) ? params.get('layout') : LAYOUTS[0];
 				graph.waypoints = params.get('waypoints') === '1';
+				graph.collapse = params.get('collapse') !== '0';
 				const nsParam = params.get('namespaces');
 				graph.selected = nsParam === null ? null : nsParam.split(',').filter(Boolean);
 			}
