@@ -239,6 +239,7 @@
 		resp: null,			/* the last answer drawn, drawn again when a namespace opens */
 		edgeFont: 11,			/* edge labels' font size, set by graphFit() for the zoom fitted */
 		open: new Set(),		/* namespaces opened by a click when the mesh is collapsed */
+		denseLabels: false,		/* labels of a mesh drawn whole: only once they can be read */
 		collapse: true,			/* false (#/graph?collapse=0): a large mesh drawn whole */
 	};
 	window.graphLoaded = 0;
@@ -361,6 +362,15 @@
 				'target-arrow-shape': 'triangle',
 				'arrow-scale': 0.9,
 				'curve-style': 'bezier',
+			} },
+			/*
+			 * A mesh drawn whole (more than COLLAPSE_ABOVE nodes) fitted in the view is too small
+			 * for any label to be drawn (min-zoomed-font-size), but cytoscape still makes and
+			 * measures every one for the elements' bounds: a tenth of the whole mesh's draw. Until
+			 * a zoom makes them readable (graphLabels()) they are empty.
+			 */
+			{ selector: '.dense', style: {
+				'label': (e) => (!graph.denseLabels ? '' : e.isNode() ? nodeLabel(e.data()) : edgeLabel(e.data())),
 			} },
 			{ selector: ':selected', style: {
 				'overlay-color': '#0066CC',
@@ -489,7 +499,10 @@
 	 */
 	function graphFit() {
 		const cy = graph.cy;
-		cy.fit(undefined, 30);
+		if (cy.nodes().length > COLLAPSE_ABOVE)
+			fitPositions(cy, 30);
+		else
+			cy.fit(undefined, 30);
 		if (cy.zoom() > 1.3) {
 			cy.zoom(1.3);
 			cy.center();
@@ -497,8 +510,60 @@
 		const size = Math.min(16, Math.max(11, 11 / cy.zoom()));
 		if (size !== graph.edgeFont) {
 			graph.edgeFont = size;
-			cy.edges().updateStyle();
+			/* Unless they are empty (graphLabels()), whose style the zoom in will compute. */
+			(graph.denseLabels ? cy.edges() : cy.edges(':not(.dense)')).updateStyle();
 		}
+		graphLabels();
+	}
+
+	/*
+	 * A mesh drawn whole gets its labels at the zoom where the first of them can be read: an edge's
+	 * label, at most 16 px (graphFit()), is drawn from 8 px on screen (min-zoomed-font-size).
+	 */
+	const LABELS_FROM_ZOOM = 8 / 16;
+
+	function graphLabels() {
+		const cy = graph.cy;
+		const want = cy.zoom() >= LABELS_FROM_ZOOM;
+		if (want !== graph.denseLabels) {
+			graph.denseLabels = want;
+			cy.elements('.dense').updateStyle();
+		}
+	}
+
+	/*
+	 * cy.fit() on a large mesh, from the nodes' positions alone. cytoscape's fit takes every
+	 * element's bounding box, its label measured and the boxes' bounds summed up the tree: on the
+	 * whole mesh (400 nodes, 1,000 edges) that was a fifth of the draw, and the labels it measured
+	 * are too small at the zoom fitted to be drawn. A box's border and title are
+	 * its members' extent plus the two paddings and a line of text: BOX_MARGIN model pixels.
+	 */
+	const BOX_MARGIN = 60;
+
+	function fitPositions(cy, padding) {
+		let x1 = Infinity;
+		let y1 = Infinity;
+		let x2 = -Infinity;
+		let y2 = -Infinity;
+		cy.nodes().forEach((n) => {
+			if (n.isParent())
+				return;
+			const p = n.position();
+			x1 = Math.min(x1, p.x);
+			y1 = Math.min(y1, p.y);
+			x2 = Math.max(x2, p.x);
+			y2 = Math.max(y2, p.y);
+		});
+		if (x1 === Infinity)
+			return;
+		x1 -= BOX_MARGIN;
+		y1 -= BOX_MARGIN;
+		x2 += BOX_MARGIN;
+		y2 += BOX_MARGIN;
+		const w = cy.width() - 2 * padding;
+		const h = cy.height() - 2 * padding;
+		const zoom = Math.max(cy.minZoom(), Math.min(cy.maxZoom(), w / (x2 - x1), h / (y2 - y1)));
+		cy.viewport({ zoom, pan: { x: (cy.width() - zoom * (x1 + x2)) / 2, y: (cy.height() - zoom * (y1 + y2)) / 2 } });
 	}
 
 	/*
@@ -708,6 +773,10 @@
 		const all = graphElements(obj(resp));
 		const { nodes, edges, collapsed } = graphCollapse(all.nodes, all.edges, graph.open);
 		window.graphCollapsed = collapsed;
+		if (nodes.length > COLLAPSE_ABOVE) {
+			for (const e of nodes.concat(edges))
+				e.classes = (e.classes ? e.classes + ' ' : '') + 'dense';
+		}
 		const structure = JSON.stringify([nodes.map((n) => [n.data.id, n.data.parent]),
 			edges.map((e) => [e.data.id, e.data.source, e.data.target])]);
 		if (structure === graph.structure) {
@@ -882,6 +951,7 @@
 			graphRender(graph.resp);
 		});
 		graph.cy.on('tap', 'edge', (ev) => openEdgePanel(ev.target.data()));
+		graph.cy.on('zoom', graphLabels);
 
 		$('duration').addEventListener('change', (ev) => {
 			graph.duration = Number(ev.target.value);
