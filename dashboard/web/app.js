@@ -540,6 +540,8 @@
 		const random = Math.random;
 		const t0 = performance.now();
 		const name = layoutName(cy);
+		/* The menu says which layout is drawn; picking fcose there then draws fcose. */
+		$('layout').value = name;
 		try {
 			Math.random = seededRandom(1);
 			if (window.layoutBase && layoutBase.RandomSeed)
