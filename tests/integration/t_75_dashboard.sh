@@ -17,7 +17,8 @@
 # span's tags); a workload's panel links to its traces; from a pod, the receivers at
 # 10.99.0.1:4318 and :9411 in the fabric netns take spans too; bad bodies get 400 and 413.
 # The mock's made-up mesh of 300 Services is drawn with its namespaces collapsed, one opened by a
-# click; the mTLS padlock is the page's own glyph. The screenshots are kept in
+# click, and drawn whole when asked (#/graph?collapse=0: the boxes layout, labels only once a zoom
+# can show them); the mTLS padlock is the page's own glyph. The screenshots are kept in
 # $AMBIT_IT_ARTIFACTS/t_75_dashboard (run.sh: build/it-artifacts).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl jq node socat
@@ -288,6 +289,36 @@ expect_eq "$(jq '[.nodes[] | select(.namespace == "team-0" and (.kind == "worklo
 	.kind == "service"))] | length' "$WORK/mock-graph.json")" "an opened namespace's workloads and Services"
 expect_eq "$(jq -c '[.nodes[] | select(.collapsed)] | length' "$WORK/large-open.json")" "5" \
 	"the other namespaces still collapsed"
+# The same mesh drawn whole when asked (#/graph?collapse=0): every workload and Service, laid out by
+# boxes (no layout chosen) with no two namespace or app boxes over each other, fitted in the view,
+# no label made at a zoom too small to read one; zoomed in, every label there.
+node "$REPO/tests/integration/bin/dashboard_probe.js" "${murl%/}/#/graph?duration=300&refresh=0&collapse=0" \
+	--timeout 60 --screenshot "$WORK/graph-whole.png" >"$WORK/whole.json" ||
+	fail "the page did not draw the mock's mesh whole"
+expect_eq "$(jq -c '.consoleErrors' "$WORK/whole.json")" "[]" "errors in the page's console (whole mesh)"
+leaves='[.nodes[] | select(.kind == "workload" or .kind == "service")] | length'
+expect_eq "$(jq "$leaves" "$WORK/whole.json")" "$(jq "$leaves" "$WORK/mock-graph.json")" \
+	"the whole mesh's workloads and Services"
+expect_eq "$(jq -c '[.nodes[] | select(.collapsed)] | length' "$WORK/whole.json")" "0" "nothing collapsed"
+expect_eq "$(jq -r '.view.layout + " " + .view.menu' "$WORK/whole.json")" "boxes boxes" \
+	"the whole mesh's layout, and the menu's"
+overlaps() {
+	jq --arg k "$1" '[.nodes[] | select(.kind == $k) | .box] as $b | [range(0; $b | length) as $i |
+		range($i + 1; $b | length) as $j | select($b[$i].x1 < $b[$j].x2 and $b[$j].x1 < $b[$i].x2 and
+		$b[$i].y1 < $b[$j].y2 and $b[$j].y1 < $b[$i].y2)] | length' "$WORK/whole.json"
+}
+expect_eq "$(overlaps namespace)" "0" "namespace boxes over each other (boxes)"
+expect_eq "$(overlaps app)" "0" "app boxes over each other (boxes)"
+expect_eq "$(jq '.view as $v | [.nodes[] | select(.box.x1 < 0 or .box.y1 < 0 or .box.x2 > $v.width or
+	.box.y2 > $v.height)] | length' "$WORK/whole.json")" "0" "nodes outside the view fitted"
+expect_eq "$(jq '[.nodes[], .edges[] | select(.label != "")] | length' "$WORK/whole.json")" "0" \
+	"labels made at a zoom too small to read them (zoom $(jq .view.zoom "$WORK/whole.json"))"
+node "$REPO/tests/integration/bin/dashboard_probe.js" "${murl%/}/#/graph?duration=300&refresh=0&collapse=0" \
+	--zoom 0.9 --timeout 60 >"$WORK/whole-zoom.json" || fail "the page did not zoom into the whole mesh"
+expect_eq "$(jq '[.nodes[] | select((.kind == "workload" or .kind == "service") and .label != .name)] |
+	length' "$WORK/whole-zoom.json")" "0" "labels of workloads and Services zoomed in"
+expect_eq "$(jq '[.edges[] | select(.label == "")] | length' "$WORK/whole-zoom.json")" "0" \
+	"edge labels zoomed in"
 
 # --- The Traces view: the trace listed, its waterfall's rows nested and in order, a span's tags.
 node "$REPO/tests/integration/bin/dashboard_probe.js" "http://127.0.0.1:$dport/#/traces?refresh=5" \
@@ -342,7 +373,8 @@ probe --wait-edge "wl:default/reviews-v2,svc:default/ratings,http,health=failure
 	--screenshot "$WORK/graph-fault.png" >"$WORK/page.json" || fail "the page never drew the failing edge"
 expect_eq "$(pedge wl:default/reviews-v2 svc:default/ratings | jq -r .color)" "#C9190B" \
 	"a failing edge's colour"
-keep_artifacts "$WORK/graph.png" "$WORK/graph-large.png" "$WORK/traces.png" "$WORK/graph-fault.png"
+keep_artifacts "$WORK/graph.png" "$WORK/graph-large.png" "$WORK/graph-whole.png" "$WORK/traces.png" \
+	"$WORK/graph-fault.png"
 
 # --- Workloads, Services, configuration; bad requests.
 api workloads | jq -e '.[] | select(.namespace == "tcp" and .name == "tcp-echo" and .enrolled)' \

@@ -23,10 +23,13 @@
 #    A mesh that large the page draws with its namespaces collapsed: then a click opening one is
 #    timed too, and in the first run the whole mesh, every namespace opened.
 #    Then RUNS_PRESET runs more with the layout's positions given (cytoscape's preset layout): the
-#    drawing's own cost, without the layout's.
+#    drawing's own cost, without the layout's. Then the whole mesh as the page draws it when asked
+#    to (#/graph?collapse=0, nothing collapsed): RUNS_WHOLE runs with its layout and as many with
+#    positions given. PROFILE=1 adds a CPU profile of the whole mesh's draw (3 runs,
+#    dashboard_profile.js) into OUT.profile.json.
 #
 # Knobs: PODS [10000 / QUICK 1000], NS [100 / 20], WP_EVERY [4], REQS [10 / 3], NODES [300 / 100],
-# EDGES [1000 / 300], RUNS [5 / 1], RUNS_PRESET [3 / 0]; OUT [bench/results/dashboard; QUICK: build/bench/dashboard]
+# EDGES [1000 / 300], RUNS [5 / 1], RUNS_PRESET [3 / 0], RUNS_WHOLE [5 / 1]; OUT [bench/results/dashboard; QUICK: build/bench/dashboard]
 # writes OUT.md and OUT.json; AMBITCTL [build/ambitctl] the binary measured; CHROMIUM
 # [/usr/bin/chromium]; SKIP_RENDER=1 or SKIP_SERVER=1 leaves a figure out; PERF=1 samples one more
 # graph of every namespace with perf (call graphs) into OUT.perf.txt.
@@ -39,6 +42,7 @@ q() { if [ -n "$QUICK" ]; then echo "$2"; else echo "$1"; fi; }
 PODS=${PODS:-$(q 10000 1000)} NS=${NS:-$(q 100 20)} WP_EVERY=${WP_EVERY:-4} REQS=${REQS:-$(q 10 3)}
 NODES=${NODES:-$(q 300 100)} EDGES=${EDGES:-$(q 1000 300)} RUNS=${RUNS:-$(q 5 1)}
 export RUNS_PRESET=${RUNS_PRESET:-$(q 3 0)}
+RUNS_WHOLE=${RUNS_WHOLE:-$(q 5 1)}
 SKIP_RENDER=${SKIP_RENDER:-} SKIP_SERVER=${SKIP_SERVER:-}
 OUT=${OUT:-$(q "$REPO/bench/results/dashboard" "$REPO/build/bench/dashboard")}
 PY=/usr/bin/python3
@@ -288,6 +292,7 @@ EOF
 fi
 
 echo '{"runs": []}' >"$tmp/render.json"
+echo '{"runs": []}' >"$tmp/whole.json"
 if [ -z "$SKIP_RENDER" ]; then
 	# ---- the page: a generated graph from the mock, in headless Chromium ----
 	"$PY" "$REPO/dashboard/mock/serve.py" --port 0 --generate "$NODES,$EDGES" >"$tmp/mock.out" 2>"$tmp/mock.log" &
@@ -299,6 +304,16 @@ if [ -z "$SKIP_RENDER" ]; then
 	say "the page: $NODES nodes, $EDGES edges, $RUNS runs in headless Chromium"
 	child node "$HERE/dashboard_render.js" "$url" "$RUNS" >"$tmp/render.json" 2>"$tmp/render.log" ||
 		die "dashboard_render.js: $(tail -5 "$tmp/render.log")"
+	if [ "$RUNS_WHOLE" -gt 0 ]; then
+		say "the whole mesh: $RUNS_WHOLE runs, as many with positions given"
+		RUNS_PRESET=$(q "$RUNS_WHOLE" 0) child node "$HERE/dashboard_render.js" "$url" "$RUNS_WHOLE" \
+			--hash collapse=0 >"$tmp/whole.json" 2>"$tmp/whole.log" ||
+			die "dashboard_render.js (whole): $(tail -5 "$tmp/whole.log")"
+	fi
+	if [ -n "${PROFILE:-}" ]; then
+		child node "$HERE/dashboard_profile.js" "$url" collapse=0 --runs 3 >"$OUT.profile.json" \
+			2>"$tmp/profile.log" || die "dashboard_profile.js: $(tail -5 "$tmp/profile.log")"
+	fi
 	stop "$mock"
 fi
 
@@ -307,10 +322,12 @@ commit=$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo unknown)
 dirty=$(git -C "$REPO" status --porcelain -- dashboard/web dashboard/mock userspace/dashboard 2>/dev/null |
 	awk '{print $2}' | paste -sd, -)
 appjs=$(git -C "$REPO" hash-object dashboard/web/app.js 2>/dev/null | cut -c1-12)
-"$PY" - "$OUT" "$tmp/server.json" "$tmp/render.json" "$commit" "$dirty" "$NODES" "$EDGES" "$RUNS" "${QUICK:+1}" "$load0" "$appjs" <<'EOF' || die "writing the results"
+"$PY" - "$OUT" "$tmp/server.json" "$tmp/render.json" "$commit" "$dirty" "$NODES" "$EDGES" "$RUNS" "${QUICK:+1}" "$load0" "$appjs" \
+	"$tmp/whole.json" <<'EOF' || die "writing the results"
 import datetime, json, os, platform, statistics, sys
-out, serverf, renderf, commit, dirty, nodes, edges, runs, quick, load0, appjs = sys.argv[1:]
+out, serverf, renderf, commit, dirty, nodes, edges, runs, quick, load0, appjs, wholef = sys.argv[1:]
 server, renderj = json.load(open(serverf)), json.load(open(renderf))
+wholej = json.load(open(wholef))
 render, preset = renderj["runs"], renderj.get("preset", [])
 cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")), "?")
 load = open("/proc/loadavg").read().split()[0]
@@ -455,6 +472,35 @@ if render:
     if rr["errors"]:
         lines.append(f"Console errors: {'; '.join(rr['errors'])}")
     lines.append("")
+wr, wp = wholej["runs"], wholej.get("preset", [])
+if wr:
+    keys = ("add", "layout", "fit", "rest", "firstFrame", "pageWork", "fetchToDrawn")
+    wm = lambda rs, k, part="first": round(statistics.median(r[part][k] for r in rs), 1)
+    w = {"runs": len(wr), "elements": wr[0]["first"]["elements"], "graphLayout": wr[0]["first"]["graphLayout"],
+         "zoom": round(wr[0]["first"]["zoom"], 3), **{k: wm(wr, k) for k in keys},
+         "refresh": wm(wr, "pageWork", "refresh"),
+         "errors": sorted({e for r in wr + wp for e in r["errors"]})}
+    if wp:
+        w["preset"] = {"runs": len(wp), **{k: wm(wp, k) for k in keys}, "refresh": wm(wp, "pageWork", "refresh")}
+    res["render"]["whole_mesh"] = w
+    p = w.get("preset", {})
+    col = lambda k: f" {p[k]} |" if p else ""
+    el = w["elements"]
+    lines += ["### The whole mesh drawn (`#/graph?collapse=0`)", "",
+              f"The same graph with nothing collapsed ({el['nodes'] - el['boxes']} Services and workloads in "
+              f"{el['boxes']} boxes, {el['edges']} edges; fitted at zoom {w['zoom']}), opened {w['runs']} times"
+              + (f", then {p['runs']} times with the first run's positions given" if p else "") + ". Medians, ms.", "",
+              "| phase | ms |" + (" positions given, ms |" if p else ""), "|---|---|" + ("---|" if p else ""),
+              f"| `cy.add` | {w['add']} |" + col("add"),
+              f"| layout ({w['graphLayout']['name'] if w['graphLayout'] else '?'}) | {w['layout']} |" + col("layout"),
+              f"| `cy.fit` (a large mesh is fitted from positions, in the rest) | {w['fit']} |" + col("fit"),
+              f"| the rest of the render | {w['rest']} |" + col("rest"),
+              f"| the first frame drawn after it | {w['firstFrame']} |" + col("firstFrame"),
+              f"| **the answer in to the graph on screen** | **{w['pageWork']}** |" + (f" **{p['pageWork']}** |" if p else ""),
+              f"| the request out to the graph on screen | {w['fetchToDrawn']} |" + col("fetchToDrawn"),
+              f"| refresh of the same graph, the answer in to the frame drawn | {w['refresh']} |" + col("refresh"), ""]
+    if w["errors"]:
+        lines += [f"Console errors: {'; '.join(w['errors'])}", ""]
 if server:
     a = server["graphs"]["all"]
     lines.insert(4, f"**Targets**: the graph of {server['pods']} pods served in under 2 s: "

@@ -3,9 +3,10 @@
  * Times the dashboard page drawing its service graph in headless Chromium (tools/bench/dashboard.sh
  * runs it against dashboard/mock/serve.py --generate).
  *
- *   node dashboard_render.js URL RUNS [--timeout SECONDS]
+ *   node dashboard_render.js URL RUNS [--timeout SECONDS] [--hash PARAMS]
  *
- * Each run opens URL#/graph?duration=300&refresh=0 in a fresh browser context (cold cache) and
+ * Each run opens URL#/graph?duration=300&refresh=0 (and &PARAMS: collapse=0 draws a large mesh
+ * whole, every namespace open) in a fresh browser context (cold cache) and
  * waits for the graph to be loaded (window.graphLoaded >= 1) and then drawn (cytoscape's first
  * "render" event after it). The page is not changed: a script run before the page's own wraps
  * fetch() (the api/graph request: sent, answer's headers, JSON parsed), cytoscape's factory (each
@@ -248,8 +249,10 @@ async function main() {
 	const t = args.indexOf('--timeout');
 	if (t >= 0)
 		timeout = Number(args[t + 1]);
+	const h = args.indexOf('--hash');
+	const hash = h >= 0 && args[h + 1] ? '&' + args[h + 1] : '';
 	if (!url || !(runs > 0) || !(timeout > 0)) {
-		process.stderr.write('usage: dashboard_render.js URL RUNS [--timeout SECONDS]\n');
+		process.stderr.write('usage: dashboard_render.js URL RUNS [--timeout SECONDS] [--hash PARAMS]\n');
 		return 2;
 	}
 	const { chromium } = require(path.join(__dirname, '../../dashboard/node_modules/playwright-core'));
@@ -284,7 +287,7 @@ async function main() {
 			});
 			await page.addInitScript(instrument, given ? positions : null);
 			const p0 = await procs();
-			await page.goto(url.replace(/\/?$/, '/') + '#/graph?duration=300&refresh=0',
+			await page.goto(url.replace(/\/?$/, '/') + '#/graph?duration=300&refresh=0' + hash,
 				{ timeout: timeout * 1000 });
 			const drawn = (n) => page.waitForFunction((k) => {
 				const b = window.__bench;

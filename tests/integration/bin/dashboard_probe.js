@@ -3,8 +3,8 @@
  * Drives the `ambitctl dashboard` web UI in headless Chromium and prints what its graph shows.
  *
  *   node dashboard_probe.js URL [--wait-edge SRC_ID,DST_ID,PROTOCOL[,health=H][,mtls]]...
- *                               [--open NS_ID] [--click ID [--follow-traces]] [--screenshot FILE]
- *                               [--timeout SECONDS]
+ *                               [--open NS_ID] [--click ID [--follow-traces]] [--zoom LEVEL]
+ *                               [--screenshot FILE] [--timeout SECONDS]
  *   node dashboard_probe.js URL#/traces?... [--trace ID [--span NAME]] [--screenshot FILE]
  *                               [--timeout SECONDS]
  *   node dashboard_probe.js URL#/config [--screenshot FILE] [--timeout SECONDS]
@@ -13,6 +13,7 @@
  * #/graph URL, used as given. Each --wait-edge is polled, across the page's own refreshes, until
  * an edge from SRC_ID to DST_ID with that protocol exists (and has that health, and mtls > 0).
  * --open taps a namespace the page drew collapsed (a large mesh) and waits for it to be open.
+ * --zoom zooms the graph to LEVEL about the view's centre, last, as a user's wheel does.
  * --click taps a node or edge by id and waits for the side panel's data; --follow-traces then
  * follows the panel's Traces link and waits for the Traces view's list. With a #/traces URL the
  * probe waits for the traces view's list; --trace waits (across the list's refreshes) for that
@@ -20,10 +21,12 @@
  * span name and reads what it shows. With a #/config URL it waits for the configuration's table.
  * One deadline covers it all.
  *
- * Prints {"nodes", "edges", "lockEm", "panel", "traces", "config", "consoleErrors"} on stdout,
+ * Prints {"nodes", "edges", "view", "lockEm", "panel", "traces", "config", "consoleErrors"} on stdout,
  * also when a wait failed (then as a record of what was seen): nodes and edges are the cytoscape
  * data (the API's fields plus `color`) with the label drawn added as `label` (e.g. "🔒 60% 5.0
- * KiB/s"); lockEm the width of the padlock (U+1F512) in the page's font, in ems (0.76: the page's
+ * KiB/s") and each node's box on screen without its label as `box` {x1, y1, x2, y2} (px); view is
+ * {layout (the page's window.graphLayout name), menu (the layout menu's choice), zoom, width,
+ * height}; lockEm the width of the padlock (U+1F512) in the page's font, in ems (0.76: the page's
  * own glyph); panel is the side panel's text after --click, else null; traces is {hash, services
  * (the service menu's entries), list: [{traceID, text}], rows: [{depth, service, name, spanID,
  * error, left, width}] (the waterfall's, in order; left and width of the bar in % of the trace),
@@ -44,7 +47,7 @@ function usage(msg) {
 	if (msg)
 		process.stderr.write('dashboard_probe: ' + msg + '\n');
 	process.stderr.write('usage: dashboard_probe.js URL [--wait-edge SRC,DST,PROTO[,health=H][,mtls]]... ' +
-		'[--open NS_ID] [--click ID] [--screenshot FILE] [--timeout SECONDS]\n');
+		'[--open NS_ID] [--click ID] [--zoom LEVEL] [--screenshot FILE] [--timeout SECONDS]\n');
 	process.exit(msg ? 1 : 0);
 }
 
@@ -66,7 +69,7 @@ function parseEdge(spec) {
 
 function parseArgs(argv) {
 	const opt = { url: null, waits: [], open: null, click: null, follow: false, trace: null, span: null, screenshot: null,
-		timeout: 60 };
+		zoom: null, timeout: 60 };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
 		const val = () => {
@@ -88,6 +91,11 @@ function parseArgs(argv) {
 			opt.span = val();
 		else if (a === '--screenshot')
 			opt.screenshot = val();
+		else if (a === '--zoom') {
+			opt.zoom = Number(val());
+			if (!(opt.zoom > 0))
+				usage('--zoom wants a positive zoom level');
+		}
 		else if (a === '--timeout') {
 			opt.timeout = Number(val());
 			if (!(opt.timeout > 0))
@@ -136,6 +144,11 @@ function readGraph() {
 		return { loaded: 0, error: window.graphError || null, nodes: [], edges: [] };
 	/* The label drawn is a style, not data: add it to what is reported. */
 	const withLabel = (ele) => Object.assign({}, ele.data(), { label: ele.style('label') });
+	const withBox = (n) => {
+		const b = n.renderedBoundingBox({ includeLabels: false, includeOverlays: false });
+		return Object.assign(withLabel(n), { box: { x1: Math.round(b.x1), y1: Math.round(b.y1),
+			x2: Math.round(b.x2), y2: Math.round(b.y2) } });
+	};
 	/*
 	 * The padlock's advance in the page's font at 100 px, over 100: 0.76 from the page's own
 	 * ambit-icons font; an emoji font's or a missing glyph's box measure otherwise.
@@ -146,8 +159,11 @@ function readGraph() {
 		loaded: window.graphLoaded || 0,
 		error: window.graphError || null,
 		lockEm: Math.round(cx.measureText('\u{1F512}').width) / 100,
-		nodes: cy.nodes().map(withLabel),
+		nodes: cy.nodes().map(withBox),
 		edges: cy.edges().map(withLabel),
+		view: { layout: window.graphLayout ? window.graphLayout.name : null,
+			menu: document.getElementById('layout').value, zoom: cy.zoom(),
+			width: cy.width(), height: cy.height() },
 	};
 }
 
@@ -382,6 +398,14 @@ async function main() {
 			}
 		}
 
+		if (opt.zoom && graph.loaded >= 1) {
+			/* The next frame drawn after the zoom: what a user sees once the wheel stops. */
+			await page.evaluate((z) => new Promise((r) => {
+				const cy = window.cy;
+				cy.one('render', () => r());
+				cy.zoom({ level: z, renderedPosition: { x: cy.width() / 2, y: cy.height() / 2 } });
+			}), opt.zoom);
+		}
 		if (!opt.otherView)
 			graph = await page.evaluate(readGraph);
 		if (opt.screenshot) {
@@ -395,7 +419,7 @@ async function main() {
 			await browser.close().catch(() => {});
 	}
 
-	process.stdout.write(JSON.stringify({ nodes: graph.nodes, edges: graph.edges,
+	process.stdout.write(JSON.stringify({ nodes: graph.nodes, edges: graph.edges, view: graph.view || null,
 		lockEm: graph.lockEm === undefined ? null : graph.lockEm, panel, traces, config, consoleErrors },
 		null, 1) + '\n');
 	if (failures.length) {
