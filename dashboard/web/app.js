@@ -101,30 +101,7 @@
 		return isNum(v) ? (v < 10 ? v.toFixed(2) : v.toFixed(1)) + ' ms' : '—';
 	}
 
-	/* el('tag', {class, text, title, onclick, dataset}, ...children); null children are skipped. */
-	function el(tag, attrs, ...children) {
-		const e = document.createElement(tag);
-		for (const [k, v] of Object.entries(attrs || {})) {
-			if (v === null || v === undefined)
-				continue;
-			if (k === 'class')
-				e.className = v;
-			else if (k === 'text')
-				e.textContent = v;
-			else if (k === 'dataset')
-				Object.assign(e.dataset, v);
-			else if (k.startsWith('on'))
-				e.addEventListener(k.slice(2), v);
-			else
-				e.setAttribute(k, v);
-		}
-		for (const c of children.flat(Infinity)) {
-			if (c === null || c === undefined || c === false)
-				continue;
-			e.append(c instanceof Node ? c : String(c));
-		}
-		return e;
-	}
+	const el = window.ambitDom.el;
 
 	function table(headers, rows, emptyText) {
 		if (!rows.length)

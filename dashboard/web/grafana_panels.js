@@ -10,27 +10,7 @@
 'use strict';
 
 window.ambitGrafanaPanels = (function () {
-	function el(tag, attrs, ...children) {
-		const e = document.createElement(tag);
-		for (const [k, v] of Object.entries(attrs || {})) {
-			if (v === null || v === undefined)
-				continue;
-			if (k === 'class')
-				e.className = v;
-			else if (k === 'text')
-				e.textContent = v;
-			else if (k === 'dataset')
-				Object.assign(e.dataset, v);
-			else if (k.startsWith('on'))
-				e.addEventListener(k.slice(2), v);
-			else
-				e.setAttribute(k, v);
-		}
-		for (const c of children.flat(Infinity))
-			if (c !== null && c !== undefined && c !== false)
-				e.append(c instanceof Node ? c : String(c));
-		return e;
-	}
+	const el = window.ambitDom.el;
 
 	/*
 	 * Chart.js draws legends and ticks on its canvas in its own font stack: the page's instead,

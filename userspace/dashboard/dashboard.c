@@ -64,6 +64,7 @@ struct upload {
 ASSET_DECL(dashboard_web_index_html);
 ASSET_DECL(dashboard_web_app_js);
 ASSET_DECL(dashboard_web_app_css);
+ASSET_DECL(dashboard_web_dom_js);
 ASSET_DECL(dashboard_web_grafana_js);
 ASSET_DECL(dashboard_web_grafana_panels_js);
 ASSET_DECL(dashboard_node_modules_cytoscape_dist_cytoscape_min_js);
@@ -80,6 +81,7 @@ static const struct asset {
     {"/index.html", "text/html; charset=utf-8", ASSET(dashboard_web_index_html)},
     {"/app.js", "text/javascript; charset=utf-8", ASSET(dashboard_web_app_js)},
     {"/app.css", "text/css; charset=utf-8", ASSET(dashboard_web_app_css)},
+    {"/dom.js", "text/javascript; charset=utf-8", ASSET(dashboard_web_dom_js)},
     {"/grafana.js", "text/javascript; charset=utf-8", ASSET(dashboard_web_grafana_js)},
     {"/grafana_panels.js", "text/javascript; charset=utf-8",
      ASSET(dashboard_web_grafana_panels_js)},
