@@ -9,6 +9,14 @@ ls -d /etc/netns/ambit-* 2>/dev/null | sed 's/^/etc /'
 [ -d /run/ambit ] && find /run/ambit -mindepth 1 -maxdepth 1 -printf 'rundir %p\n'
 pgrep -f '(build|libexec/ambit)/(ambit-agent|ztunnel)' | sed 's/^/process /'
 pgrep -f 'ambitctl local kubelet' | sed 's/^/kubelet /'
+# An ambitctl that serves until stopped (the dashboard), left running by a test whose cluster is
+# gone: the one a test started in the background and never killed.
+for pid in $(pgrep -f 'ambitctl dashboard'); do
+	args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
+	name=$(sed -nE 's/.* --(name|cluster) ([^ ]+).*/\2/p' <<<"$args")
+	[ -n "$name" ] && [ ! -d "/run/ambit/$name" ] &&
+		echo "process $pid (${args:0:60}) outlived its cluster $name"
+done
 # Pods mount in their own namespaces: nothing may show in the host's mount table.
 awk '$5 ~ /^\/run\/ambit\// {print "mount " $5}' /proc/self/mountinfo
 # A process outside the runner's own netns, in a network namespace that teardown deleted (no

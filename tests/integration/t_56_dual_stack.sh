@@ -131,7 +131,9 @@ expect_eq "$(actl workloads -o json | jq -r '[.[] | .workloads[]? | select(.uid 
 
 # And the dashboard, a workload's pods and a Service's endpoints with both.
 dport=$(free_port)
-actl dashboard --name "$CLUSTER" --port "$dport" >"$TMP/dash.out" 2>&1 &
+# The binary itself, not actl: a function in the background is a subshell, and killing it
+# would leave the dashboard running.
+"$AMBITCTL" dashboard --name "$CLUSTER" --port "$dport" >"$TMP/dash.out" 2>&1 &
 PIDS+=($!)
 api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
 wait_for 10 api health || fail "the dashboard never answered: $(cat "$TMP/dash.out")"
