@@ -451,6 +451,15 @@ static __always_inline bool steer_inpod(const struct ambit_workload *wl)
 	return wl && (wl->flags & all) == all;
 }
 
+/*
+ * A pod of this node out of the mesh whose in-pod programs are still on: it left, and its netns
+ * keeps them while the ztunnel's connections to it end (the agent's inpod.h).
+ */
+static __always_inline bool steer_left(const struct ambit_workload *wl)
+{
+	return wl && (wl->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL)) == AMBIT_WL_LOCAL;
+}
+
 /* Whether a socket of this netns (any state but a listener) owns @p's 4-tuple. */
 static __always_inline bool steer_owned(struct __sk_buff *skb, const struct pkt *p, bool v6)
 {
@@ -559,9 +568,10 @@ static __always_inline int steer_pod_egress_v6(struct __sk_buff *skb, const stru
 
 /*
  * IPv6 on an enrolled in-pod pod's own eth0 (tc_pod at @ingress, tc_pod_egress). The agent
- * attaches these programs to enrolled pods only and takes them off when a pod leaves the mesh,
- * so every packet here is to or from an enrolled pod. To or from the pod's own IPv6 as the mesh
- * knows it (workloads6, with the in-pod flags) it is carried as IPv4 is: TCP to it by
+ * attaches these programs to enrolled pods only and takes them off once a pod that left the
+ * mesh has no connection of the ztunnel's left: until then (steer_left) its IPv6 passes, but for
+ * the answers on those connections, which go back to the ztunnel. To or from the pod's own IPv6 as
+ * the mesh knows it (workloads6, with the in-pod flags) it is carried as IPv4 is: TCP to it by
  * steer_pod_tcp, the answers to the ztunnel's transparent sockets by steer_pod_return, its DNS
  * queries the proxy answered before by dnsfast_answer, the rest passes. Any other IPv6 (the
  * pod's IPv6 not written yet, an address the mesh does not know) is refused but for ICMPv6 right
@@ -578,6 +588,10 @@ static __always_inline int steer_pod_v6(struct __sk_buff *skb, bool ingress)
 	switch (parse_ipv6(skb, &p)) {
 	case PARSE_OK:
 		wl = bpf_map_lookup_elem(&workloads6, ingress ? &p.ip6->daddr : &p.ip6->saddr);
+		if (steer_left(wl) && ingress)
+			return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+		if (steer_left(wl))
+			return p.proto == IPPROTO_TCP ? steer_pod_return(skb, &p, true) : TC_ACT_OK;
 		if (!steer_inpod(wl))
 			break;
 		if (!ingress)

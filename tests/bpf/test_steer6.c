@@ -661,16 +661,16 @@ static void test_deny_src6(void **state)
 
 /*
  * IPv6 of an address the mesh does not know as an in-pod pod's (none here, nor in workloads6
- * without the in-pod flags) is refused but for ICMPv6 right after the fixed header, whatever
- * the header chain hides; a chain too long or running past the packet is refused whatever the
- * address.
+ * without the in-pod flags, but for a pod of the node out of the mesh: see the next case) is
+ * refused but for ICMPv6 right after the fixed header, whatever the header chain hides; a chain
+ * too long or running past the packet is refused whatever the address.
  */
 #define UNKNOWN6 "fd00:1::77"
 
 static void test_pod_programs_refuse_unknown(void **state)
 {
 	static const int *const fds[] = {&steer_fx.pod_prog_fd, &steer_fx.pod_egress_prog_fd};
-	static const char *const unknown[] = {UNKNOWN6, CAPTURED6, REMOTE6, POD6};
+	static const char *const unknown[] = {UNKNOWN6, CAPTURED6, REMOTE6};
 
 	for (size_t i = 0; i < 2; i++) {
 		bool in = i == 0;
@@ -709,6 +709,36 @@ static void test_pod_programs_refuse_unknown(void **state)
 		expect_prog(*fds[i], &s, POD_ETH0_IFINDEX, TC_ACT_OK,
 			    in ? AMBIT_PASS : AMBIT_REASON__COUNT);
 	}
+}
+
+/*
+ * A pod of the node out of the mesh (POD6): one that left keeps the in-pod programs while the
+ * ztunnel's connections to it end, and its IPv6 passes both ways meanwhile (counted at ingress,
+ * as any pass there), ICMPv6 and header chains too.
+ */
+static void test_pod_programs_pass_left_pod(void **state)
+{
+	struct pkt6 s;
+
+	(void)state;
+	for (int proto = 0; proto < 3; proto++) {
+		static const uint8_t protos[] = {IPPROTO_TCP, IPPROTO_UDP, IPPROTO_ICMPV6};
+
+		s = tcp6(CLIENT6, POD6);
+		s.proto = protos[proto];
+		s.icmp_type = ICMP6_ECHO;
+		expect_prog(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+		s = tcp6(POD6, CLIENT6);
+		s.proto = protos[proto];
+		s.icmp_type = ICMP6_ECHO;
+		expect_prog(steer_fx.pod_egress_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_OK,
+			    AMBIT_REASON__COUNT);
+	}
+	s = tcp6(CLIENT6, POD6);
+	s.flags = TH_SYN;
+	s.n_ext = 1;
+	s.ext[0] = IPPROTO_HOPOPTS;
+	expect_prog(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 }
 
 static void expect_pod6(const struct pkt6 *s, int action, enum ambit_reason reason)
@@ -929,6 +959,14 @@ static void test_pod6_egress_return(void **state)
 	len = build6(buf, sizeof(buf), &s);
 	steer_fixture_expect_raw(steer_fx.pod_egress_prog_fd, buf, len, POD_ETH0_IFINDEX,
 				 TC_ACT_SHOT, AMBIT_DROP_IPV6_UNSUPPORTED, NULL);
+	/*
+	 * A pod that left the mesh, its programs kept while the ztunnel's connections to it end:
+	 * their answers still go back to the ztunnel.
+	 */
+	wl.flags = AMBIT_WL_LOCAL;
+	assert_int_equal(datapath_set_workload6(steer_fx.dp, &in6addr_loopback, &wl), 0);
+	expect_egress6(&s, true);
+	wl.flags = INPOD_FLAGS;
 	assert_int_equal(datapath_set_workload6(steer_fx.dp, &in6addr_loopback, &wl), 0);
 	expect_egress6(&s, true);
 	/* The socket gone, the same packet leaves. */
@@ -952,6 +990,7 @@ int main(void)
 	    cmocka_unit_test(test_strict_ports6),
 	    cmocka_unit_test(test_deny_src6),
 	    cmocka_unit_test(test_pod_programs_refuse_unknown),
+	    cmocka_unit_test(test_pod_programs_pass_left_pod),
 	    cmocka_unit_test(test_pod6_capture),
 	    cmocka_unit_test(test_pod6_refusals),
 	    cmocka_unit_test(test_pod6_egress_return),

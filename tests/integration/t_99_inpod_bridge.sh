@@ -124,11 +124,46 @@ wait_for 10 pod_exec mesh/client-0 curl -sf --max-time 2 http://server-local/ ||
 	fail "the call did not come back after the DENY went"
 log "AuthorizationPolicy DENY refuses the same-node call, and lets it go once deleted"
 
-# Out of the mesh and back: the listeners and tc_pod go, then come again.
+# Out of the mesh and back: the listeners and tc_pod go, then come again. A connection the
+# ztunnel carries across the label's removal (client -> server on node2, delivered in server's
+# netns from the client's address) goes on: server's netns keeps tc_pod and its route while it
+# is open, so server's answer after the removal still reaches the ztunnel; then they go.
+has_tc_pod() { in_pod "$1" tc filter show dev eth0 ingress | grep -q tc_pod; }
+no_tc_pod() { ! has_tc_pod "$1"; }
+# The pod has a /tmp of its own: it hears "go" on its stdin, a fifo.
+go=$(mktemp -u /tmp/ambit-it-go-XXXXXX) held_out=$(mktemp /tmp/ambit-it-XXXXXX)
+mkfifo "$go"
+trap 'rm -f "$go" "$held_out"; on_exit' EXIT
+pod_exec mesh/client-0 timeout 60 python3 -c '
+import hashlib, socket, sys
+s = socket.create_connection(("server", 9000), timeout=30)
+s.sendall(b"UP\nbefore\n")
+print("sent", flush=True)
+sys.stdin.readline()
+s.sendall(b"after\n")
+s.shutdown(socket.SHUT_WR)
+print(s.makefile().read().strip(), hashlib.sha256(b"before\nafter\n").hexdigest(), flush=True)
+' <"$go" >"$held_out" 2>&1 &
+held_pid=$!
+exec 7>"$go"
+wait_for 10 grep -q '^sent' "$held_out" || fail "the held connection did not start: $(cat "$held_out")"
 actl label namespace mesh istio.io/dataplane-mode- >/dev/null || fail "unlabel"
 wait_for 20 released mesh/server-local-0 || fail "server-local's listeners stayed after unenrolling"
-in_pod mesh/server-local-0 tc filter show dev eth0 ingress | grep -q tc_pod &&
+wait_for 20 released mesh/server-0 || fail "server's listeners stayed after unenrolling"
+wait_for 10 no_tc_pod mesh/server-local-0 ||
 	fail "tc_pod stayed on server-local's eth0 after unenrolling"
+has_tc_pod mesh/server-0 || fail "tc_pod left server's eth0 while the ztunnel's connection to it was open"
+echo go >&7
+exec 7>&-
+wait "$held_pid"
+read -r got want <<<"$(grep -v '^sent' "$held_out")"
+[ -n "$want" ] && [ "$got" = "$want" ] ||
+	fail "the connection held across the label's removal: $(cat "$held_out")"
+wait_for 10 no_tc_pod mesh/server-0 ||
+	fail "tc_pod stayed on server's eth0 once the ztunnel's connection to it ended"
+wait_log 10 node2-agent "in-pod: pod .*: its netns set-up removed, the ztunnel's connections to it over" ||
+	fail "node2's agent did not say server's set-up went"
+log "a connection held across the label's removal answered ($got); server's set-up went after it"
 expect_contains "$(get plain/client-0 "http://$local_h:8080/")" "from=$plain_ip " "unenrolled"
 actl label namespace mesh istio.io/dataplane-mode=ambient >/dev/null || fail "label"
 wait_for 20 captured mesh/server-local-0 || fail "server-local not captured again"

@@ -2,11 +2,14 @@
 /*
  * netsetup_neigh_forget in a netns of its own (unshare: the process leaves the host's network for
  * the test's): a pod's neighbour entries go, of both families, an unresolved one with the packet
- * it held, and what is not there is no error.
+ * it held, and what is not there is no error. netsetup_foreign_conns there too: the connections
+ * of a netns from an address that is not its pod's (the ztunnel's transparent ones) are counted
+ * and reset, of both families, and nothing else is.
  */
 #include <arpa/inet.h>
 #include <errno.h>
 #include <net/if.h>
+#include <netinet/in.h>
 #include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -108,12 +111,109 @@ static void test_no_device(void **state)
 	assert_int_equal(netsetup_neigh_forget(999999, htonl(0x0a4d0002), NULL), -ENODEV);
 }
 
+/* A transparent connection from @from (not an address of the netns) to @to:@port, or -1. */
+static int transparent_conn(int family, const char *from, const char *to, uint16_t port)
+{
+	struct sockaddr_storage a = {0}, b = {0};
+	socklen_t len =
+	    family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0), one = 1;
+
+	assert_true(fd >= 0);
+	if (family == AF_INET) {
+		struct sockaddr_in *f = (struct sockaddr_in *)&a, *t = (struct sockaddr_in *)&b;
+
+		f->sin_family = t->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, from, &f->sin_addr), 1);
+		assert_int_equal(inet_pton(AF_INET, to, &t->sin_addr), 1);
+		t->sin_port = htons(port);
+		assert_int_equal(setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)), 0);
+	} else {
+		struct sockaddr_in6 *f = (struct sockaddr_in6 *)&a, *t = (struct sockaddr_in6 *)&b;
+
+		f->sin6_family = t->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, from, &f->sin6_addr), 1);
+		assert_int_equal(inet_pton(AF_INET6, to, &t->sin6_addr), 1);
+		t->sin6_port = htons(port);
+		assert_int_equal(setsockopt(fd, SOL_IPV6, IPV6_TRANSPARENT, &one, sizeof(one)), 0);
+	}
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, len), 0);
+	assert_int_equal(connect(fd, (struct sockaddr *)&b, len), -1);
+	assert_int_equal(errno, EINPROGRESS);
+	return fd;
+}
+
+static int so_error(int fd)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	assert_int_equal(getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len), 0);
+	return err;
+}
+
+/*
+ * The pod's app listens at 10.77.0.1:8080 and [fd00:77::1]:8080; the ztunnel's transparent
+ * connections to it from a client's address (its answers go to h0, whose peer never answers: the
+ * connections stay in SYN-SENT) are the ones counted; the pod's own connection to itself, a
+ * loopback one, and a transparent listener are not. Reset, they fail, and none is left.
+ */
+static void test_foreign_conns(void **state)
+{
+	struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_port = htons(8080)};
+	uint32_t ip = htonl(0x0a4d0001);
+	struct in6_addr ip6;
+	int lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, zero = 0;
+	int own, loop, tl, c4, c6;
+
+	(void)state;
+	assert_int_equal(harness_sh("ip addr add 127.0.0.1/8 dev lo 2>/dev/null; true"), 0);
+	assert_int_equal(inet_pton(AF_INET6, "fd00:77::1", &ip6), 1);
+	assert_true(lfd >= 0);
+	assert_int_equal(setsockopt(lfd, SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)), 0);
+	assert_int_equal(setsockopt(lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&any, sizeof(any)), 0);
+	assert_int_equal(listen(lfd, 16), 0);
+	assert_int_equal(netsetup_foreign_conns(ip, &ip6, false), 0);
+
+	own = transparent_conn(AF_INET, "10.77.0.1", "10.77.0.1", 8080);
+	loop = transparent_conn(AF_INET, "127.0.0.1", "127.0.0.1", 8080);
+	tl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	{
+		struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(15006)};
+
+		assert_int_equal(inet_pton(AF_INET, "10.77.0.60", &a.sin_addr), 1);
+		assert_int_equal(setsockopt(tl, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)), 0);
+		assert_int_equal(bind(tl, (struct sockaddr *)&a, sizeof(a)), 0);
+		assert_int_equal(listen(tl, 4), 0);
+	}
+	assert_int_equal(netsetup_foreign_conns(ip, &ip6, false), 0);
+
+	c4 = transparent_conn(AF_INET, "10.77.0.50", "10.77.0.1", 8080);
+	c6 = transparent_conn(AF_INET6, "fd00:77::50", "fd00:77::1", 8080);
+	assert_int_equal(netsetup_foreign_conns(ip, &ip6, false), 2);
+	/* The pod's IPv6 not named: the app's end of the IPv6 one (from fd00:77::1) counts too. */
+	assert_int_equal(netsetup_foreign_conns(ip, NULL, false), 3);
+	assert_int_equal(netsetup_foreign_conns(ip, &ip6, true), 2);
+	assert_int_equal(so_error(c4), ECONNABORTED);
+	assert_int_equal(so_error(c6), ECONNABORTED);
+	assert_int_equal(netsetup_foreign_conns(ip, &ip6, false), 0);
+	assert_int_equal(so_error(own), 0);
+	close(c4);
+	close(c6);
+	close(own);
+	close(loop);
+	close(tl);
+	close(lfd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_forgets_both_families),
 	    cmocka_unit_test(test_forgets_unresolved),
 	    cmocka_unit_test(test_no_device),
+	    cmocka_unit_test(test_foreign_conns),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

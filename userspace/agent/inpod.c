@@ -37,6 +37,13 @@
 #define RESEND_FORGET_MS 60000
 /* How long a pod waits for the ztunnels' "ok" before it is marked all the same (inpod.h). */
 #define INPOD_ACK_WAIT_MS 2000
+/*
+ * A pod that left the mesh keeps its netns set-up (the way back of the ztunnel's deliveries to
+ * it) while connections the ztunnel made to it are open, looked at every INPOD_DRAIN_POLL_MS, at
+ * most INPOD_DRAIN_MS: those still open then are reset.
+ */
+#define INPOD_DRAIN_POLL_MS 100
+#define INPOD_DRAIN_MS 30000
 
 struct inpod_pod {
 	char *uid;
@@ -54,6 +61,7 @@ struct inpod_pod {
 	unsigned int resend;
 	unsigned int fails;
 	uint64_t resend_at;
+	uint64_t left_at; /* ms: when it left the mesh (m->leaving: draining) */
 };
 
 static const char *const mode_names[] = {"auto", "host", "inpod"};
@@ -89,11 +97,19 @@ enum capture_mode inpod_detect(const struct desired *d)
 	return CAPTURE_AUTO;
 }
 
-/* Work in a pod's netns: setns changes the calling thread only, so a thread of its own. */
+/*
+ * Work in a pod's netns: setns changes the calling thread only, so a thread of its own.
+ * NS_DRAIN counts the ztunnel's connections to the pod (resetting them with @reset) and, when
+ * none is left, does what NS_DOWN does.
+ */
+enum ns_what { NS_UP, NS_DOWN, NS_DRAIN };
+
 struct ns_job {
 	struct inpod *m;
 	struct inpod_pod *p;
-	bool up;
+	enum ns_what what;
+	bool reset;
+	int conns; /* NS_DRAIN: the connections found open (before any reset) */
 	int ret;
 	char why[256];
 };
@@ -108,7 +124,22 @@ static void *ns_work(void *arg)
 		snprintf(j->why, sizeof(j->why), "setns: %s", strerror(errno));
 		return NULL;
 	}
-	if (!j->up) {
+	if (j->what == NS_DRAIN) {
+		const struct in6_addr *ip6 =
+		    j->p->ip6.family == AF_INET6 ? (const struct in6_addr *)j->p->ip6.a : NULL;
+
+		j->conns = netsetup_foreign_conns(j->p->ip, ip6, j->reset);
+		if (j->conns < 0) {
+			/* Not known: the set-up goes, as it did before the drain. */
+			snprintf(j->why, sizeof(j->why), "sock_diag: %s", strerror(-j->conns));
+			j->conns = 0;
+		}
+		if (j->conns && !j->reset) {
+			j->ret = 0;
+			return NULL;
+		}
+	}
+	if (j->what != NS_UP) {
 		/* The pod may be gone with its interface: nothing left to undo then. */
 		err = datapath_detach_tc_pod(j->m->dp, j->p->ifindex);
 		if (err && err != -ENODEV && err != -ENOENT && err != -EINVAL)
@@ -145,19 +176,25 @@ static void *ns_work(void *arg)
 	return NULL;
 }
 
-static int in_pod_netns(struct inpod *m, struct inpod_pod *p, bool up, char *why, size_t len)
+static int ns_run(struct ns_job *j, char *why, size_t len)
 {
-	struct ns_job j = {.m = m, .p = p, .up = up, .ret = -EIO};
 	pthread_t t;
-	int err = pthread_create(&t, NULL, ns_work, &j);
+	int err = pthread_create(&t, NULL, ns_work, j);
 
 	if (err) {
 		snprintf(why, len, "thread: %s", strerror(err));
 		return -err;
 	}
 	pthread_join(t, NULL);
-	snprintf(why, len, "%s", j.why);
-	return j.ret;
+	snprintf(why, len, "%s", j->why);
+	return j->ret;
+}
+
+static int in_pod_netns(struct inpod *m, struct inpod_pod *p, bool up, char *why, size_t len)
+{
+	struct ns_job j = {.m = m, .p = p, .what = up ? NS_UP : NS_DOWN, .ret = -EIO};
+
+	return ns_run(&j, why, len);
 }
 
 static unsigned int zt_slot(const struct inpod *m, const struct agent_source *z)
@@ -433,6 +470,125 @@ static void on_listen(struct agent_source *src, uint32_t events)
 		pr_info("in-pod: a ztunnel connected; handed it %zu pod netns", m->n);
 }
 
+static void pod_free(struct inpod_pod *p)
+{
+	free(p->uid);
+	close(p->nsfd);
+}
+
+/* The drain timer in INPOD_DRAIN_POLL_MS while a pod drains, or off. */
+static void drain_arm(struct inpod *m)
+{
+	struct itimerspec its = {0};
+
+	if (m->n_leaving)
+		its.it_value.tv_nsec = INPOD_DRAIN_POLL_MS * 1000000L;
+	if (m->drain.src.fd >= 0 && timerfd_settime(m->drain.src.fd, 0, &its, NULL) < 0)
+		pr_warn("in-pod: drain timer: %s", strerror(errno));
+}
+
+/*
+ * Whether @p, which left the mesh, is done with: the ztunnel's connections to it ended (or were
+ * reset, @reset) and its netns set-up removed.
+ */
+static bool drained(struct inpod *m, struct inpod_pod *p, bool reset)
+{
+	struct ns_job j = {.m = m, .p = p, .what = NS_DRAIN, .reset = reset, .ret = -EIO};
+	char why[256], ip[IPADDR_STRLEN];
+	int err = ns_run(&j, why, sizeof(why));
+
+	pod_addr_str(p, ip, sizeof(ip));
+	if (!err && j.conns && !reset)
+		return false;
+	if (err)
+		pr_warn("in-pod: pod %s: tear-down: %s", p->uid, why);
+	else if (why[0])
+		pr_warn("in-pod: pod %s: its connections not counted (%s)", p->uid, why);
+	if (j.conns)
+		pr_warn(
+		    "in-pod: pod %s (%s): %d connection(s) of the ztunnel to it still open %d s "
+		    "after it left the mesh: reset",
+		    p->uid, ip, j.conns, INPOD_DRAIN_MS / 1000);
+	if (p->left_at)
+		pr_info(
+		    "in-pod: pod %s (%s): its netns set-up removed, the ztunnel's connections to "
+		    "it over (%" PRIu64 " ms)",
+		    p->uid, ip, clock_mono_ms() - p->left_at);
+	return true;
+}
+
+/*
+ * @p leaves: the ztunnels let go of it. With @drain (a pod that left the mesh) its netns keeps
+ * its set-up until the ztunnel's connections to it end (m->leaving), else (the agent's
+ * uninstall, @teardown) it goes at once; the caller forgets @p in both cases.
+ */
+static void pod_down(struct inpod *m, struct inpod_pod *p, bool drain, bool teardown)
+{
+	char why[256], ip[IPADDR_STRLEN];
+	struct inpod_pod *grown;
+
+	pod_addr_str(p, ip, sizeof(ip));
+	broadcast(m, p, false);
+	pr_info("in-pod: pod %s (%s): no longer captured in its netns", p->uid, ip);
+	if (drain && !drained(m, p, false)) {
+		if (m->n_leaving == m->cap_leaving) {
+			size_t cap = m->cap_leaving ? m->cap_leaving * 2 : 8;
+
+			grown = realloc(m->leaving, cap * sizeof(*grown));
+			if (!grown) {
+				drained(m, p, true);
+				pod_free(p);
+				return;
+			}
+			m->leaving = grown;
+			m->cap_leaving = cap;
+		}
+		p->left_at = clock_mono_ms();
+		m->leaving[m->n_leaving++] = *p;
+		drain_arm(m);
+		return;
+	}
+	if (!drain && teardown && in_pod_netns(m, p, false, why, sizeof(why)))
+		pr_warn("in-pod: pod %s: tear-down: %s", p->uid, why);
+	pod_free(p);
+}
+
+static void on_drain(struct agent_source *src, uint32_t events)
+{
+	struct inpod *m = ((struct inpod_source *)src)->m;
+	uint64_t now = clock_mono_ms(), expirations;
+	size_t k = 0;
+
+	(void)events;
+	if (read(src->fd, &expirations, sizeof(expirations)) < 0 && errno != EAGAIN)
+		pr_warn("in-pod: drain timer: %s", strerror(errno));
+	for (size_t i = 0; i < m->n_leaving; i++) {
+		struct inpod_pod *p = &m->leaving[i];
+
+		if (drained(m, p, now - p->left_at >= INPOD_DRAIN_MS))
+			pod_free(p);
+		else
+			m->leaving[k++] = *p;
+	}
+	m->n_leaving = k;
+	drain_arm(m);
+}
+
+/* @uid at @ip enrolled again while it drained: its set-up stays, done again by pod_up. */
+static void leaving_forget(struct inpod *m, const char *uid, uint32_t ip)
+{
+	size_t k = 0;
+
+	for (size_t i = 0; i < m->n_leaving; i++) {
+		if (m->leaving[i].ip == ip && !strcmp(m->leaving[i].uid, uid))
+			pod_free(&m->leaving[i]);
+		else
+			m->leaving[k++] = m->leaving[i];
+	}
+	m->n_leaving = k;
+	drain_arm(m);
+}
+
 int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -445,6 +601,8 @@ int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
 	m->listen.src.fd = -1;
 	m->resend.m = m;
 	m->resend.src.fd = -1;
+	m->drain.m = m;
+	m->drain.src.fd = -1;
 	for (int i = 0; i < INPOD_MAX_ZTUNNELS; i++) {
 		m->zt[i].m = m;
 		m->zt[i].src.fd = -1;
@@ -478,6 +636,18 @@ int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
 	}
 	m->resend.src.fd = fd;
 	m->resend.src.handle = on_resend;
+	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	ev.data.ptr = &m->drain.src;
+	if (fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		int err = -errno;
+
+		if (fd >= 0)
+			close(fd);
+		inpod_close(m, false);
+		return err;
+	}
+	m->drain.src.fd = fd;
+	m->drain.src.handle = on_drain;
 	return 0;
 }
 
@@ -550,24 +720,12 @@ static struct inpod_pod *pod_up(struct inpod *m, const struct desired_local_pod 
 		return NULL;
 	}
 	m->n++;
+	leaving_forget(m, lp->uid, lp->ip);
 	pr_info("in-pod: pod %s (%s): captured in its netns (%s, ifindex %d)", lp->uid, ip,
 		ns.netns, p->ifindex);
 	p->added_at = clock_mono_ms();
 	broadcast(m, p, true);
 	return p;
-}
-
-static void pod_down(struct inpod *m, struct inpod_pod *p, bool teardown)
-{
-	char why[256], ip[IPADDR_STRLEN];
-
-	pod_addr_str(p, ip, sizeof(ip));
-	broadcast(m, p, false);
-	if (teardown && in_pod_netns(m, p, false, why, sizeof(why)))
-		pr_warn("in-pod: pod %s: tear-down: %s", p->uid, why);
-	pr_info("in-pod: pod %s (%s): no longer captured in its netns", p->uid, ip);
-	free(p->uid);
-	close(p->nsfd);
 }
 
 /* @p is in-pod in the pinned maps already (set by an earlier run of the agent). */
@@ -642,7 +800,7 @@ void inpod_sync_after(struct inpod *m, const struct desired *d)
 			m->pods[k++] = *p;
 			continue;
 		}
-		pod_down(m, p, true);
+		pod_down(m, p, true, true);
 	}
 	m->n = k;
 	/* The first sync: the ztunnels that connected before it had every pod added since. */
@@ -689,6 +847,10 @@ void inpod_close(struct inpod *m, bool teardown)
 		close(m->resend.src.fd);
 		m->resend.src.fd = -1;
 	}
+	if (m->drain.src.fd >= 0) {
+		close(m->drain.src.fd);
+		m->drain.src.fd = -1;
+	}
 	if (m->listen.src.fd >= 0) {
 		close(m->listen.src.fd);
 		m->listen.src.fd = -1;
@@ -696,13 +858,25 @@ void inpod_close(struct inpod *m, bool teardown)
 	}
 	for (size_t i = 0; i < m->n; i++) {
 		if (teardown)
-			pod_down(m, &m->pods[i], true);
-		else {
-			free(m->pods[i].uid);
-			close(m->pods[i].nsfd);
-		}
+			pod_down(m, &m->pods[i], false, true);
+		else
+			pod_free(&m->pods[i]);
 	}
 	free(m->pods);
 	m->pods = NULL;
 	m->n = m->cap = 0;
+	/*
+	 * Pods that left the mesh and still drain lose their set-up now, whatever @teardown: no
+	 * agent after this one would know to take it off.
+	 */
+	for (size_t i = 0; i < m->n_leaving; i++) {
+		char why[256];
+
+		if (in_pod_netns(m, &m->leaving[i], false, why, sizeof(why)))
+			pr_warn("in-pod: pod %s: tear-down: %s", m->leaving[i].uid, why);
+		pod_free(&m->leaving[i]);
+	}
+	free(m->leaving);
+	m->leaving = NULL;
+	m->n_leaving = m->cap_leaving = 0;
 }

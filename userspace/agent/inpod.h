@@ -33,7 +33,12 @@
  * schedule the ztunnel's in-pod thread). A pod already in-pod in the pinned maps (an agent
  * restarted) stays marked; a ztunnel that never answers (one older than "ok") is waited for
  * INPOD_ACK_WAIT_MS. A pod that cannot be set up yet (no process in its cgroup) stays as it was and
- * is tried again soon. The node's mode is --capture-mode host|inpod|auto; auto takes in-pod when
+ * is tried again soon. A pod that leaves the mesh is let go of by the ztunnels at once ("del"; the
+ * maps no longer send it there), but its netns keeps its set-up while connections the ztunnel
+ * made to it with their client's address are open (sock_diag, netsetup_foreign_conns): without
+ * tc_pod_egress and the route, the pod's answers on them would leave eth0 for the client itself,
+ * and a request in flight at the label's removal would hang. At most INPOD_DRAIN_MS, then they
+ * are reset. The node's mode is --capture-mode host|inpod|auto; auto takes in-pod when
  * the pods' host-side veths are ports of a Linux bridge (inpod_detect).
  */
 #ifndef AMBIT_AGENT_INPOD_H
@@ -66,11 +71,14 @@ struct inpod {
 	struct inpod_source listen;		    /* AMBIT_INPOD_SOCKET */
 	struct inpod_source zt[INPOD_MAX_ZTUNNELS]; /* connected ztunnels (fd -1: free) */
 	struct inpod_source resend;		    /* timer: pods a ztunnel refused, again */
+	struct inpod_source drain;		    /* timer: pods that left, while they drain */
 	int epfd;
 	char path[4096];
 	struct datapath *dp; /* borrowed */
 	struct inpod_pod *pods;
 	size_t n, cap;
+	struct inpod_pod *leaving; /* left the mesh, set up until the ztunnel's connections end */
+	size_t n_leaving, cap_leaving;
 	unsigned int pending; /* enrolled pods the last sync could not set up or mark yet */
 	/* Called when a ztunnel's "ok" lets a pod be marked: the owner reconciles soon. */
 	void (*kick)(void *arg);

@@ -8,6 +8,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
@@ -15,9 +16,11 @@
 #include <libmnl/libmnl.h>
 #include <linux/fib_rules.h>
 #include <linux/if_link.h>
+#include <linux/inet_diag.h>
 #include <linux/ip.h>
 #include <linux/neighbour.h>
 #include <linux/rtnetlink.h>
+#include <linux/sock_diag.h>
 #include <linux/types.h>
 
 #include "ambit/bpf_abi.h"
@@ -27,13 +30,14 @@
 #define LOOPBACK_IFINDEX 1
 
 /*
- * Sends the request @nlh (NLM_F_ACK is added) on a fresh rtnetlink socket and runs @cb (may be
- * NULL) on its answers until the kernel's acknowledgement. 0, or the kernel's -errno.
+ * Sends the request @nlh (NLM_F_ACK is added) on a fresh netlink socket of protocol @proto and
+ * runs @cb (may be NULL) on its answers until the kernel's acknowledgement, or a dump's end.
+ * 0, or the kernel's -errno.
  */
-static int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+static int nl_talk(int proto, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	char buf[MNL_SOCKET_BUFFER_SIZE];
-	struct mnl_socket *nl = mnl_socket_open2(NETLINK_ROUTE, SOCK_CLOEXEC);
+	struct mnl_socket *nl = mnl_socket_open2(proto, SOCK_CLOEXEC);
 	unsigned int portid;
 	int ret;
 
@@ -66,6 +70,12 @@ static int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 out:
 	mnl_socket_close(nl);
 	return ret;
+}
+
+/* The same over rtnetlink. */
+static int nl_request(struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	return nl_talk(NETLINK_ROUTE, nlh, cb, data);
 }
 
 /*
@@ -337,4 +347,95 @@ int netsetup_neigh_forget(int ifindex, uint32_t ip, const struct ipaddr *ip6)
 	if (!err && ip6 && ip6->family == AF_INET6)
 		err = neigh_forget(ifindex, AF_INET6, ip6->a, sizeof(ip6->a));
 	return err;
+}
+
+/* The TCP states a connection of the ztunnel's can be in and still need its way back. */
+#define CONN_STATES                                                                                \
+	((1u << TCP_ESTABLISHED) | (1u << TCP_SYN_SENT) | (1u << TCP_SYN_RECV) |                   \
+	 (1u << TCP_FIN_WAIT1) | (1u << TCP_FIN_WAIT2) | (1u << TCP_CLOSE_WAIT) |                  \
+	 (1u << TCP_LAST_ACK) | (1u << TCP_CLOSING))
+
+struct foreign_scan {
+	uint32_t ip;
+	const struct in6_addr *ip6;
+	struct inet_diag_sockid ids[64]; /* the first ones found, to reset */
+	uint8_t families[64];
+	unsigned int n;
+};
+
+static bool own_v4(uint32_t a, uint32_t ip)
+{
+	return !a || a == ip || (ntohl(a) >> 24) == 127;
+}
+
+/* Whether local address @src of family @family is the pod's own (or loopback, link-local). */
+static bool own_addr(const struct foreign_scan *s, uint8_t family, const __be32 *src)
+{
+	const struct in6_addr *a = (const struct in6_addr *)src;
+
+	if (family == AF_INET)
+		return own_v4(src[0], s->ip);
+	if (IN6_IS_ADDR_V4MAPPED(a))
+		return own_v4(src[3], s->ip);
+	return IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
+	       (s->ip6 && IN6_ARE_ADDR_EQUAL(a, s->ip6));
+}
+
+static int foreign_msg(const struct nlmsghdr *nlh, void *data)
+{
+	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	struct foreign_scan *s = data;
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+		return MNL_CB_OK;
+	if (own_addr(s, m->idiag_family, m->id.idiag_src))
+		return MNL_CB_OK;
+	if (s->n < sizeof(s->ids) / sizeof(s->ids[0])) {
+		s->ids[s->n] = m->id;
+		s->families[s->n] = m->idiag_family;
+	}
+	s->n++;
+	return MNL_CB_OK;
+}
+
+static struct nlmsghdr *diag_msg(char *buf, uint16_t type, uint8_t family, uint32_t states,
+				 const struct inet_diag_sockid *id)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
+	struct inet_diag_req_v2 *req;
+
+	nlh->nlmsg_type = type;
+	nlh->nlmsg_flags = type == SOCK_DIAG_BY_FAMILY ? NLM_F_DUMP : 0;
+	req = mnl_nlmsg_put_extra_header(nlh, sizeof(*req));
+	req->sdiag_family = family;
+	req->sdiag_protocol = IPPROTO_TCP;
+	req->idiag_states = states;
+	if (id)
+		req->id = *id;
+	return nlh;
+}
+
+int netsetup_foreign_conns(uint32_t ip, const struct in6_addr *ip6, bool reset)
+{
+	static const uint8_t families[] = {AF_INET, AF_INET6};
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct foreign_scan s = {.ip = ip, .ip6 = ip6};
+	int err;
+
+	for (size_t i = 0; i < sizeof(families); i++) {
+		err = nl_talk(NETLINK_SOCK_DIAG,
+			      diag_msg(buf, SOCK_DIAG_BY_FAMILY, families[i], CONN_STATES, NULL),
+			      foreign_msg, &s);
+		if (err)
+			return err;
+	}
+	for (unsigned int i = 0; reset && i < s.n && i < sizeof(s.ids) / sizeof(s.ids[0]); i++) {
+		err =
+		    nl_talk(NETLINK_SOCK_DIAG,
+			    diag_msg(buf, SOCK_DESTROY, s.families[i], ~0u, &s.ids[i]), NULL, NULL);
+		/* Gone meanwhile: closed on its own. */
+		if (err && err != -ENOENT)
+			return err;
+	}
+	return (int)s.n;
 }
