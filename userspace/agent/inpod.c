@@ -589,6 +589,24 @@ static void leaving_forget(struct inpod *m, const char *uid, uint32_t ip)
 	drain_arm(m);
 }
 
+/* A timer of the manager into @t, its expiry handled by @handle, on m->epfd. 0 or -errno. */
+static int timer_open(struct inpod *m, struct inpod_source *t,
+		      void (*handle)(struct agent_source *, uint32_t))
+{
+	struct epoll_event ev = {.events = EPOLLIN, .data.ptr = &t->src};
+	int fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC), err;
+
+	if (fd < 0 || epoll_ctl(m->epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	t->src.fd = fd;
+	t->src.handle = handle;
+	return 0;
+}
+
 int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
@@ -624,31 +642,11 @@ int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
 	}
 	m->listen.src.fd = fd;
 	m->listen.src.handle = on_listen;
-	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	ev.data.ptr = &m->resend.src;
-	if (fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		int err = -errno;
-
-		if (fd >= 0)
-			close(fd);
+	fd = timer_open(m, &m->resend, on_resend);
+	fd = fd ?: timer_open(m, &m->drain, on_drain);
+	if (fd)
 		inpod_close(m, false);
-		return err;
-	}
-	m->resend.src.fd = fd;
-	m->resend.src.handle = on_resend;
-	fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
-	ev.data.ptr = &m->drain.src;
-	if (fd < 0 || epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0) {
-		int err = -errno;
-
-		if (fd >= 0)
-			close(fd);
-		inpod_close(m, false);
-		return err;
-	}
-	m->drain.src.fd = fd;
-	m->drain.src.handle = on_drain;
-	return 0;
+	return fd;
 }
 
 static struct inpod_pod *find(struct inpod *m, const char *uid, uint32_t ip)
