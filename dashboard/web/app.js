@@ -918,6 +918,8 @@
 			layout: graph.layout === LAYOUTS[0] && !graph.layoutChosen ? null : graph.layout,
 			waypoints: graph.waypoints ? '1' : null,
 			collapse: graph.collapse ? null : '0',
+			/* The namespaces opened on a collapsed mesh, by name (ns:NAME is the box's id). */
+			expanded: graph.open.size ? Array.from(graph.open, (id) => id.replace(/^ns:/, '')).sort().join(',') : null,
 		});
 	}
 
@@ -1001,6 +1003,7 @@
 				return openNodePanel(d);
 			/* A collapsed namespace opens in place; the others stay as they are. */
 			graph.open.add(d.id);
+			graphSaveHash();
 			graphRender(graph.resp);
 		});
 		graph.cy.on('tap', 'edge', (ev) => openEdgePanel(ev.target.data()));
@@ -1057,6 +1060,8 @@
 				graph.layoutChosen = LAYOUTS.includes(params.get('layout'));
 				graph.waypoints = params.get('waypoints') === '1';
 				graph.collapse = params.get('collapse') !== '0';
+				graph.open = new Set((params.get('expanded') || '').split(',').filter(Boolean)
+					.map((n) => 'ns:' + n));
 				const nsParam = params.get('namespaces');
 				graph.selected = nsParam === null ? null : nsParam.split(',').filter(Boolean);
 			}
@@ -1281,7 +1286,16 @@
 			return openServicePanel(d.namespace, d.name, d.id);
 		const token = panelOpen((d.kind || 'node') + ' ' + nodeLabel(d), d.id);
 		const children = graph.cy ? graph.cy.getElementById(d.id).children().map((c) => c.data()) : [];
+		/* A namespace opened on a collapsed mesh folds back into one node, as Kiali's does. */
+		const fold = d.kind === 'namespace' && graph.open.has(d.id) ?
+			el('button', { class: 'collapse-ns', text: 'Collapse namespace', onclick: () => {
+				graph.open.delete(d.id);
+				panelClose();
+				graphSaveHash();
+				graphRender(graph.resp);
+			} }) : null;
 		panelFill(token, 'loaded', [
+			fold,
 			fields(Object.entries(d).filter(([k]) => k !== 'color').concat(d.kind === 'app' ?
 				[['Traces', tracesLink(traceServices(d))]] : [])),
 			children.length ? [el('h3', { text: 'Contains' }), table(['Kind', 'Name', 'Health'],

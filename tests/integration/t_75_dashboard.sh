@@ -289,6 +289,20 @@ expect_eq "$(jq '[.nodes[] | select(.namespace == "team-0" and (.kind == "worklo
 	.kind == "service"))] | length' "$WORK/mock-graph.json")" "an opened namespace's workloads and Services"
 expect_eq "$(jq -c '[.nodes[] | select(.collapsed)] | length' "$WORK/large-open.json")" "5" \
 	"the other namespaces still collapsed"
+expect_contains "$(jq -r '.view.hash' "$WORK/large-open.json")" "expanded=team-0" \
+	"the opened namespace kept in the page's address"
+# The address opens them again; an open namespace's box folds back into one node from its panel
+# (Kiali's Collapse), and the address forgets it.
+node "$REPO/tests/integration/bin/dashboard_probe.js" \
+	"${murl%/}/#/graph?duration=300&refresh=0&expanded=team-0,team-3" --collapse ns:team-3 \
+	--timeout 60 >"$WORK/large-fold.json" || fail "the page did not collapse an open namespace again"
+expect_eq "$(jq -c '[.nodes[] | select(.collapsed) | .id] | sort' "$WORK/large-fold.json")" \
+	'["ns:team-1","ns:team-2","ns:team-3","ns:team-4","ns:team-5"]' \
+	"team-0 open from the address, team-3 collapsed again"
+expect_eq "$(jq '[.nodes[] | select(.namespace == "team-3" and .kind == "workload")] | length' \
+	"$WORK/large-fold.json")" "0" "a namespace collapsed again: its workloads not drawn"
+expect_contains "$(jq -r '.view.hash' "$WORK/large-fold.json")" "expanded=team-0" "the address after a collapse"
+expect_not_contains "$(jq -r '.view.hash' "$WORK/large-fold.json")" "team-3" "the address after a collapse"
 # The same mesh drawn whole when asked (#/graph?collapse=0): every workload and Service, laid out by
 # boxes (no layout chosen) with no two namespace or app boxes over each other, fitted in the view,
 # no label made at a zoom too small to read one; zoomed in, every label there.

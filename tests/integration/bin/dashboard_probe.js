@@ -3,7 +3,8 @@
  * Drives the `ambitctl dashboard` web UI in headless Chromium and prints what its graph shows.
  *
  *   node dashboard_probe.js URL [--wait-edge SRC_ID,DST_ID,PROTOCOL[,health=H][,mtls]]...
- *                               [--open NS_ID] [--click ID [--follow-traces]] [--zoom LEVEL]
+ *                               [--open NS_ID] [--collapse NS_ID] [--click ID [--follow-traces]]
+ *                               [--zoom LEVEL]
  *                               [--screenshot FILE] [--timeout SECONDS]
  *   node dashboard_probe.js URL#/traces?... [--trace ID [--span NAME]] [--screenshot FILE]
  *                               [--timeout SECONDS]
@@ -13,6 +14,8 @@
  * #/graph URL, used as given. Each --wait-edge is polled, across the page's own refreshes, until
  * an edge from SRC_ID to DST_ID with that protocol exists (and has that health, and mtls > 0).
  * --open taps a namespace the page drew collapsed (a large mesh) and waits for it to be open.
+ * --collapse then taps an open namespace's box and its panel's "Collapse namespace", and waits for
+ * it to be one node again.
  * --zoom zooms the graph to LEVEL about the view's centre, last, as a user's wheel does.
  * --click taps a node or edge by id and waits for the side panel's data; --follow-traces then
  * follows the panel's Traces link and waits for the Traces view's list. With a #/traces URL the
@@ -26,7 +29,7 @@
  * data (the API's fields plus `color`) with the label drawn added as `label` (e.g. "🔒 60% 5.0
  * KiB/s") and each node's box on screen without its label as `box` {x1, y1, x2, y2} (px); view is
  * {layout (the page's window.graphLayout name), menu (the layout menu's choice), zoom, width,
- * height}; lockEm the width of the padlock (U+1F512) in the page's font, in ems (0.76: the page's
+ * height, hash (the page's address after it all, from #)}; lockEm the width of the padlock (U+1F512) in the page's font, in ems (0.76: the page's
  * own glyph); panel is the side panel's text after --click, else null; traces is {hash, services
  * (the service menu's entries), list: [{traceID, text}], rows: [{depth, service, name, spanID,
  * error, left, width}] (the waterfall's, in order; left and width of the bar in % of the trace),
@@ -47,7 +50,8 @@ function usage(msg) {
 	if (msg)
 		process.stderr.write('dashboard_probe: ' + msg + '\n');
 	process.stderr.write('usage: dashboard_probe.js URL [--wait-edge SRC,DST,PROTO[,health=H][,mtls]]... ' +
-		'[--open NS_ID] [--click ID] [--zoom LEVEL] [--screenshot FILE] [--timeout SECONDS]\n');
+		'[--open NS_ID] [--collapse NS_ID] [--click ID] [--zoom LEVEL] [--screenshot FILE] ' +
+		'[--timeout SECONDS]\n');
 	process.exit(msg ? 1 : 0);
 }
 
@@ -68,7 +72,7 @@ function parseEdge(spec) {
 }
 
 function parseArgs(argv) {
-	const opt = { url: null, waits: [], open: null, click: null, follow: false, trace: null, span: null, screenshot: null,
+	const opt = { url: null, waits: [], open: null, collapse: null, click: null, follow: false, trace: null, span: null, screenshot: null,
 		zoom: null, timeout: 60 };
 	for (let i = 0; i < argv.length; i++) {
 		const a = argv[i];
@@ -81,6 +85,8 @@ function parseArgs(argv) {
 			opt.waits.push(parseEdge(val()));
 		else if (a === '--open')
 			opt.open = val();
+		else if (a === '--collapse')
+			opt.collapse = val();
 		else if (a === '--click')
 			opt.click = val();
 		else if (a === '--follow-traces')
@@ -163,7 +169,7 @@ function readGraph() {
 		edges: cy.edges().map(withLabel),
 		view: { layout: window.graphLayout ? window.graphLayout.name : null,
 			menu: document.getElementById('layout').value, zoom: cy.zoom(),
-			width: cy.width(), height: cy.height() },
+			width: cy.width(), height: cy.height(), hash: location.hash },
 	};
 }
 
@@ -351,6 +357,29 @@ async function main() {
 				} catch (e) {
 					failures.push('the namespace ' + opt.open + ' did not open');
 				}
+			}
+			graph = await page.evaluate(readGraph);
+		}
+
+		if (opt.collapse && graph.loaded >= 1) {
+			const tapped = await page.evaluate((id) => {
+				const ele = window.cy.getElementById(id);
+				if (!ele.length || ele.data('collapsed'))
+					return false;
+				ele.emit('tap');
+				return true;
+			}, opt.collapse);
+			try {
+				if (!tapped)
+					throw new Error('no open namespace ' + opt.collapse);
+				await page.click('#panel button.collapse-ns', { timeout: left() || 1 });
+				await page.waitForFunction((id) => {
+					const ele = window.cy.getElementById(id);
+					return ele.length && ele.data('collapsed');
+				}, opt.collapse, { timeout: left() || 1, polling: POLL_MS });
+			} catch (e) {
+				failures.push('the namespace ' + opt.collapse + ' did not collapse again: ' +
+					String(e && e.message || e).split('\n')[0]);
 			}
 			graph = await page.evaluate(readGraph);
 		}
