@@ -41,19 +41,12 @@
  */
 'use strict';
 
-const fs = require('fs');
-const path = require('path');
+const probe = require('./probe_lib.js');
 
-const POLL_MS = 250;
-
-function usage(msg) {
-	if (msg)
-		process.stderr.write('dashboard_probe: ' + msg + '\n');
-	process.stderr.write('usage: dashboard_probe.js URL [--wait-edge SRC,DST,PROTO[,health=H][,mtls]]... ' +
-		'[--open NS_ID] [--collapse NS_ID] [--click ID] [--zoom LEVEL] [--screenshot FILE] ' +
-		'[--timeout SECONDS]\n');
-	process.exit(msg ? 1 : 0);
-}
+const POLL_MS = probe.POLL_MS;
+const usage = probe.usageOf('dashboard_probe', 'URL [--wait-edge SRC,DST,PROTO[,health=H][,mtls]]... ' +
+	'[--open NS_ID] [--collapse NS_ID] [--click ID [--follow-traces]] [--zoom LEVEL] ' +
+	'[--trace ID [--span NAME]] [--screenshot FILE] [--timeout SECONDS]');
 
 function parseEdge(spec) {
 	const parts = spec.split(',');
@@ -74,47 +67,27 @@ function parseEdge(spec) {
 function parseArgs(argv) {
 	const opt = { url: null, waits: [], open: null, collapse: null, click: null, follow: false, trace: null, span: null, screenshot: null,
 		zoom: null, timeout: 60 };
-	for (let i = 0; i < argv.length; i++) {
-		const a = argv[i];
-		const val = () => {
-			if (i + 1 >= argv.length)
-				usage(a + ' needs a value');
-			return argv[++i];
-		};
-		if (a === '--wait-edge')
-			opt.waits.push(parseEdge(val()));
-		else if (a === '--open')
-			opt.open = val();
-		else if (a === '--collapse')
-			opt.collapse = val();
-		else if (a === '--click')
-			opt.click = val();
-		else if (a === '--follow-traces')
-			opt.follow = true;
-		else if (a === '--trace')
-			opt.trace = val();
-		else if (a === '--span')
-			opt.span = val();
-		else if (a === '--screenshot')
-			opt.screenshot = val();
-		else if (a === '--zoom') {
-			opt.zoom = Number(val());
+	const set = (k) => (v) => { opt[k] = v; };
+	probe.parseArgs(argv, {
+		'--wait-edge': (v) => { opt.waits.push(parseEdge(v)); },
+		'--open': set('open'),
+		'--collapse': set('collapse'),
+		'--click': set('click'),
+		'--follow-traces': () => { opt.follow = true; },
+		'--trace': set('trace'),
+		'--span': set('span'),
+		'--screenshot': set('screenshot'),
+		'--zoom': (v) => {
+			opt.zoom = Number(v);
 			if (!(opt.zoom > 0))
 				usage('--zoom wants a positive zoom level');
-		}
-		else if (a === '--timeout') {
-			opt.timeout = Number(val());
-			if (!(opt.timeout > 0))
-				usage('--timeout wants a positive number of seconds');
-		} else if (a === '-h' || a === '--help')
-			usage();
-		else if (a.startsWith('--'))
-			usage('unknown option ' + a);
-		else if (opt.url === null)
-			opt.url = a;
-		else
+		},
+		'--timeout': (v) => { opt.timeout = probe.seconds(v, usage); },
+	}, (a) => {
+		if (opt.url !== null)
 			usage('more than one URL');
-	}
+		opt.url = a;
+	}, usage);
 	if (!opt.url)
 		usage('no URL');
 	if (!opt.url.includes('#'))
@@ -248,11 +221,19 @@ async function probeTraces(page, opt, left, failures) {
 	return t;
 }
 
+/* The traces or configuration view read: its screenshot, and nothing of the graph's left to do. */
+async function endView(page, opt) {
+	if (opt.screenshot)
+		await probe.screenshot(page, opt.screenshot);
+	opt.waits = [];
+	opt.click = null;
+	opt.screenshot = null;
+}
+
 async function main() {
 	const opt = parseArgs(process.argv.slice(2));
 	const deadline = Date.now() + opt.timeout * 1000;
 	const left = () => Math.max(0, deadline - Date.now());
-	const { chromium } = require(path.join(__dirname, '../../../dashboard/node_modules/playwright-core'));
 
 	const consoleErrors = [];
 	const failures = [];
@@ -262,16 +243,9 @@ async function main() {
 	let traces = null;
 	let config = null;
 	try {
-		browser = await chromium.launch({
-			executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-			args: ['--no-sandbox'],
-		});
-		const page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-		page.on('console', (m) => {
-			if (m.type() === 'error')
-				consoleErrors.push(m.text());
-		});
-		page.on('pageerror', (err) => consoleErrors.push(String(err && err.stack || err)));
+		const opened = await probe.openBrowser({ width: 1400, height: 900 }, consoleErrors);
+		browser = opened.browser;
+		const page = opened.page;
 
 		/* The server may still be starting: retry a refused connection until the deadline. */
 		for (;;) {
@@ -287,13 +261,7 @@ async function main() {
 
 		if (opt.tracesView) {
 			traces = await probeTraces(page, opt, left, failures);
-			if (opt.screenshot) {
-				fs.mkdirSync(path.dirname(path.resolve(opt.screenshot)), { recursive: true });
-				await page.screenshot({ path: opt.screenshot, fullPage: true });
-			}
-			opt.waits = [];
-			opt.click = null;
-			opt.screenshot = null;
+			await endView(page, opt);
 		}
 		if (opt.configView) {
 			for (;;) {
@@ -304,13 +272,7 @@ async function main() {
 			}
 			if (!config.length)
 				failures.push('the configuration view showed no objects');
-			if (opt.screenshot) {
-				fs.mkdirSync(path.dirname(path.resolve(opt.screenshot)), { recursive: true });
-				await page.screenshot({ path: opt.screenshot, fullPage: true });
-			}
-			opt.waits = [];
-			opt.click = null;
-			opt.screenshot = null;
+			await endView(page, opt);
 		}
 		while (!opt.otherView && left() > 0) {
 			graph = await page.evaluate(readGraph);
@@ -437,10 +399,8 @@ async function main() {
 		}
 		if (!opt.otherView)
 			graph = await page.evaluate(readGraph);
-		if (opt.screenshot) {
-			fs.mkdirSync(path.dirname(path.resolve(opt.screenshot)), { recursive: true });
-			await page.screenshot({ path: opt.screenshot, fullPage: true });
-		}
+		if (opt.screenshot)
+			await probe.screenshot(page, opt.screenshot);
 	} catch (e) {
 		failures.push(String(e && e.message || e));
 	} finally {

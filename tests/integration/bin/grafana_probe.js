@@ -21,40 +21,24 @@
  */
 'use strict';
 
-const fs = require('fs');
 const path = require('path');
+const probe = require('./probe_lib.js');
 
-const POLL_MS = 250;
-
-function usage(msg) {
-	if (msg)
-		process.stderr.write('grafana_probe: ' + msg + '\n');
-	process.stderr.write('usage: grafana_probe.js URL [--screenshots DIR] [--open FILE[?VARS]]... [--timeout SECONDS]\n');
-	process.exit(msg ? 1 : 0);
-}
+const POLL_MS = probe.POLL_MS;
+const usage = probe.usageOf('grafana_probe',
+	'URL [--screenshots DIR] [--open FILE[?VARS]]... [--timeout SECONDS]');
 
 function parseArgs(argv) {
 	const opt = { url: null, shots: null, open: [], timeout: 180 };
-	for (let i = 0; i < argv.length; i++) {
-		const a = argv[i];
-		const val = () => {
-			if (i + 1 >= argv.length)
-				usage(a + ' needs a value');
-			return argv[++i];
-		};
-		if (a === '--screenshots')
-			opt.shots = val();
-		else if (a === '--open')
-			opt.open.push(val());
-		else if (a === '--timeout')
-			opt.timeout = Number(val());
-		else if (a.startsWith('--'))
-			usage('unknown option ' + a);
-		else if (!opt.url)
-			opt.url = a.replace(/\/+$/, '').replace(/#.*$/, '');
-		else
+	probe.parseArgs(argv, {
+		'--screenshots': (v) => { opt.shots = v; },
+		'--open': (v) => { opt.open.push(v); },
+		'--timeout': (v) => { opt.timeout = probe.seconds(v, usage); },
+	}, (a) => {
+		if (opt.url)
 			usage('one URL');
-	}
+		opt.url = a.replace(/\/+$/, '').replace(/#.*$/, '');
+	}, usage);
 	if (!opt.url)
 		usage('no URL');
 	return opt;
@@ -84,21 +68,15 @@ async function main() {
 	const opt = parseArgs(process.argv.slice(2));
 	const deadline = Date.now() + opt.timeout * 1000;
 	const left = () => Math.max(1, deadline - Date.now());
-	const { chromium } = require(path.join(__dirname, '../../../dashboard/node_modules/playwright-core'));
 	const consoleErrors = [];
 	const failures = [];
 	const result = { list: null, dashboards: [], consoleErrors };
 	let browser = null;
 
 	try {
-		browser = await chromium.launch({ executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
-			args: ['--no-sandbox'] });
-		const page = await browser.newPage({ viewport: { width: 1600, height: 1000 } });
-		page.on('console', (m) => {
-			if (m.type() === 'error')
-				consoleErrors.push(m.text());
-		});
-		page.on('pageerror', (err) => consoleErrors.push(String(err && err.stack || err)));
+		const opened = await probe.openBrowser({ width: 1600, height: 1000 }, consoleErrors);
+		browser = opened.browser;
+		const page = opened.page;
 		await page.goto(opt.url + '/#/dashboards', { timeout: left() });
 		await page.waitForFunction(() => Array.isArray(window.grafanaList), null,
 			{ timeout: left(), polling: POLL_MS });
@@ -152,9 +130,7 @@ async function main() {
 				const h = await page.evaluate(() => document.getElementById('view-dashboards').scrollHeight + 60);
 				await page.setViewportSize({ width: 1600, height: Math.min(16000, Math.max(1000, h)) });
 				await page.waitForTimeout(300);
-				fs.mkdirSync(opt.shots, { recursive: true });
-				await page.screenshot({ path: path.join(opt.shots, view.shot.replace(/\.json$/, '') + '.png'),
-					fullPage: true });
+				await probe.screenshot(page, path.join(opt.shots, view.shot.replace(/\.json$/, '') + '.png'));
 				await page.setViewportSize({ width: 1600, height: 1000 });
 			}
 		}
