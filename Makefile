@@ -136,7 +136,8 @@ DASH_MODULES := dashboard/node_modules/.package-lock.json
 DASH_LIBS := dashboard/node_modules/cytoscape/dist/cytoscape.min.js \
 	dashboard/node_modules/chart.js/dist/chart.umd.js dashboard/node_modules/layout-base/layout-base.js \
 	dashboard/node_modules/cose-base/cose-base.js \
-	dashboard/node_modules/cytoscape-fcose/cytoscape-fcose.js
+	dashboard/node_modules/cytoscape-fcose/cytoscape-fcose.js \
+	dashboard/node_modules/marked/lib/marked.umd.js
 DASH_OBJS := $(patsubst %,$(OBJ)/%.o,$(wildcard dashboard/web/*.html dashboard/web/*.js \
 	dashboard/web/*.css) $(DASH_LIBS))
 $(DASH_MODULES): dashboard/package.json dashboard/package-lock.json

@@ -35,6 +35,7 @@ LIBS = {
     "/lib/layout-base.js": "node_modules/layout-base/layout-base.js",
     "/lib/cose-base.js": "node_modules/cose-base/cose-base.js",
     "/lib/cytoscape-fcose.js": "node_modules/cytoscape-fcose/cytoscape-fcose.js",
+    "/lib/marked.umd.js": "node_modules/marked/lib/marked.umd.js",
 }
 
 

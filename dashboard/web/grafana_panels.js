@@ -529,7 +529,7 @@ window.ambitGrafanaPanels = (function () {
 
 	const SAFE_TAGS = new Set(['a', 'b', 'i', 'em', 'strong', 'p', 'br', 'hr', 'div', 'span', 'ul', 'ol', 'li',
 		'h1', 'h2', 'h3', 'h4', 'h5', 'h6', 'code', 'pre', 'blockquote', 'table', 'thead', 'tbody', 'tr',
-		'th', 'td', 'small', 'sup', 'sub', 'center']);
+		'th', 'td', 'small', 'sup', 'sub', 'center', 'del', 's', 'kbd', 'dl', 'dt', 'dd']);
 
 	/* @html's safe part, rebuilt element by element: what is not allowed is left out, its text kept. */
 	function sanitize(html) {
@@ -571,55 +571,15 @@ window.ambitGrafanaPanels = (function () {
 		return out;
 	}
 
-	/* The markdown of Grafana's text panels: headings, lists, emphasis, code, links, paragraphs. */
+	/*
+	 * The markdown of Grafana's text panels as Grafana renders it (marked, GitHub's flavour: tables,
+	 * strikethrough, autolinks), as HTML for sanitize: raw HTML in it is kept to the same safe
+	 * markup as an HTML panel's. null when the library did not load.
+	 */
 	function markdown(text) {
-		const esc = (s) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
-		const inline = (s) => esc(s)
-			.replace(/`([^`]+)`/g, '<code>$1</code>')
-			.replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
-			.replace(/\*([^*]+)\*/g, '<em>$1</em>')
-			.replace(/_([^_]+)_/g, '<em>$1</em>')
-			.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, '<a href="$2">$1</a>');
-		const out = [];
-		let list = null, para = [];
-		const flush = () => {
-			if (para.length)
-				out.push('<p>' + para.map(inline).join(' ') + '</p>');
-			para = [];
-			if (list)
-				out.push('</' + list + '>');
-			list = null;
-		};
-		for (const line of String(text).split('\n')) {
-			let m;
-			if ((m = /^(#{1,6})\s+(.*)$/.exec(line))) {
-				flush();
-				out.push('<h' + m[1].length + '>' + inline(m[2]) + '</h' + m[1].length + '>');
-			} else if ((m = /^\s*(?:[-*+]|(\d+)\.)\s+(.*)$/.exec(line))) {
-				if (para.length) {
-					out.push('<p>' + para.map(inline).join(' ') + '</p>');
-					para = [];
-				}
-				const kind = m[1] ? 'ol' : 'ul';
-				if (list !== kind) {
-					if (list)
-						out.push('</' + list + '>');
-					out.push('<' + kind + '>');
-					list = kind;
-				}
-				out.push('<li>' + inline(m[2]) + '</li>');
-			} else if (!line.trim()) {
-				flush();
-			} else {
-				if (list) {
-					out.push('</' + list + '>');
-					list = null;
-				}
-				para.push(line.trim());
-			}
-		}
-		flush();
-		return out.join('');
+		if (!window.marked || typeof window.marked.parse !== 'function')
+			return null;
+		return window.marked.parse(String(text), { gfm: true, breaks: false, async: false });
 	}
 
 	function drawText(panel, body, box, iv, ctx) {
@@ -627,10 +587,11 @@ window.ambitGrafanaPanels = (function () {
 		const content = ctx.text(o.content !== undefined ? o.content : panel.content || '');
 		const mode = o.mode || panel.mode || 'markdown';
 		const div = el('div', { class: 'gf-text' });
+		const md = mode === 'markdown' ? markdown(content) : null;
 		if (mode === 'html')
 			div.append(sanitize(content));
-		else if (mode === 'markdown')
-			div.append(sanitize(markdown(content)));
+		else if (md !== null)
+			div.append(sanitize(md));
 		else
 			div.append(el('pre', { text: content }));
 		body.replaceChildren(div);

@@ -140,7 +140,9 @@ cat >"$gdir/zz-ambit-probe.json" <<'JSON'
   "fieldConfig": {"defaults": {"unit": "percentunit", "min": 0, "max": 1}},
   "targets": [{"expr": "sum(rate(istio_requests_total{response_code!~\"5..\"}[$__rate_interval])) / sum(rate(istio_requests_total[$__rate_interval]))"}]},
  {"type": "text", "title": "Notes", "gridPos": {"x": 16, "y": 0, "w": 8, "h": 6},
-  "options": {"mode": "html", "content": "<b>kept</b><script>document.title = 'ran'</script><img src=x onerror=\"document.title = 'ran'\">"}}
+  "options": {"mode": "html", "content": "<b>kept</b><script>document.title = 'ran'</script><img src=x onerror=\"document.title = 'ran'\">"}},
+ {"type": "text", "title": "Markdown", "gridPos": {"x": 0, "y": 6, "w": 8, "h": 6},
+  "options": {"mode": "markdown", "content": "## Runbook\n\n| service | owner |\n|---|---|\n| reviews | ~~team-a~~ team-b |\n\nSee <b>raw</b> HTML<script>document.title = 'ran'</script><img src=x onerror=\"document.title = 'ran'\">."}}
 ]}
 JSON
 dport=$(free_port)
@@ -219,7 +221,17 @@ for d in r["dashboards"]:
                 bad.append("%s: variable %s is %s, not %s" % (d["file"], name[4:],
                                                                d["variables"].get(name[4:]), want))
     if d["file"] == "zz-ambit-probe.json":
-        byt = {p["type"]: p for p in d["panels"]}
+        byt = {p["type"]: p for p in d["panels"] if p["title"] != "Markdown"}
+        md = [p for p in d["panels"] if p["title"] == "Markdown"]
+        html = (md[0]["html"] or "") if md else ""
+        # Markdown as Grafana renders it (marked): a heading, a table, strikethrough; its raw HTML
+        # kept to the safe part.
+        for want in ("<h2>Runbook</h2>", "<table>", "<td>reviews</td>", "<del>team-a</del>",
+                     "<b>raw</b>"):
+            if want not in html:
+                bad.append("the markdown panel has no %s: %r" % (want, html))
+        if "<script" in html or "<img" in html or "onerror" in html:
+            bad.append("the markdown panel kept what it must not: %r" % html)
         if byt.get("piechart", {}).get("state") != "unsupported":
             bad.append("the piechart panel does not say it is not drawn: %s" % byt.get("piechart"))
         if byt.get("gauge", {}).get("state") != "data" or not byt["gauge"]["detail"].endswith("%"):

@@ -72,6 +72,7 @@ ASSET_DECL(dashboard_node_modules_chart_js_dist_chart_umd_js);
 ASSET_DECL(dashboard_node_modules_layout_base_layout_base_js);
 ASSET_DECL(dashboard_node_modules_cose_base_cose_base_js);
 ASSET_DECL(dashboard_node_modules_cytoscape_fcose_cytoscape_fcose_js);
+ASSET_DECL(dashboard_node_modules_marked_lib_marked_umd_js);
 
 static const struct asset {
 	const char *path, *type;
@@ -96,6 +97,9 @@ static const struct asset {
      ASSET(dashboard_node_modules_cose_base_cose_base_js)},
     {"/lib/cytoscape-fcose.js", "text/javascript; charset=utf-8",
      ASSET(dashboard_node_modules_cytoscape_fcose_cytoscape_fcose_js)},
+    /* The markdown of Grafana's text panels, as Grafana renders it. */
+    {"/lib/marked.umd.js", "text/javascript; charset=utf-8",
+     ASSET(dashboard_node_modules_marked_lib_marked_umd_js)},
 };
 
 static enum MHD_Result reply_static(struct MHD_Connection *conn, const struct asset *a)

@@ -11,11 +11,11 @@
  * Grafana's URL form), opens its collapsed rows one by one, as a user would,
  * and waits until no panel is loading. With --screenshots it saves DIR/<file>.png of each (the
  * whole page, every row open; DIR/<file>-<n>.png for the n-th --open). Prints {"list", "dashboards": [{file, title, documentTitle,
- * variables: {name: [values]}, panels: [{title, type, state, detail, queries, row}]}],
+ * variables: {name: [values]}, panels: [{title, type, state, detail, queries, row, html}]}],
  * "consoleErrors"} on stdout;
  * a panel's state is data, nodata, error, unsupported or text (grafana.js's data-state), detail
  * its series count, value or rows, queries the PromQL it sent (variables interpolated) with the
- * range asked. Exit 0 when every dashboard settled, 1 otherwise (the reason on stderr).
+ * range asked, html a text panel's markup as drawn (else null). Exit 0 when every dashboard settled, 1 otherwise (the reason on stderr).
  *
  * Environment: CHROMIUM (default /usr/bin/chromium).
  */
@@ -59,7 +59,9 @@ function readPanels() {
 			continue;
 		}
 		out.push({ title: e.dataset.title, type: e.dataset.type, state: e.dataset.state,
-			detail: e.dataset.detail, queries: e.gfQueries || [], row });
+			detail: e.dataset.detail, queries: e.gfQueries || [], row,
+			html: e.dataset.type === 'text' && e.querySelector('.gf-text') ?
+				e.querySelector('.gf-text').innerHTML : null });
 	}
 	return out;
 }
