@@ -152,7 +152,8 @@ dport=$(free_port)
 dash_pid=$!
 api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
 wait_for 10 api health || fail "the dashboard never answered: $(cat "$WORK/dash.out")"
-grep -q "http://127.0.0.1:$dport/#/dashboards " "$WORK/dash.out" ||
+# It says so right after it listens: the health check above may answer first.
+wait_for 10 grep -q "http://127.0.0.1:$dport/#/dashboards " "$WORK/dash.out" ||
 	fail "dashboard grafana's URL is not the Dashboards view's: $(cat "$WORK/dash.out")"
 list=$(api grafana/dashboards) || fail "GET /api/grafana/dashboards"
 [ "$(jq length <<<"$list")" = $(($(ls "$DASHBOARDS"/*.json | wc -l) + 2)) ] || fail "the list: $list"

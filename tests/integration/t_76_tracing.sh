@@ -55,7 +55,8 @@ DASH=$!
 PIDS="$PIDS $DASH"
 api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
 wait_for 10 api health || fail "the dashboard never answered: $(cat "$WORK/dash.out")"
-grep -q "http://127.0.0.1:$dport/#/traces " "$WORK/dash.out" ||
+# It says so right after it listens: the health check above may answer first.
+wait_for 10 grep -q "http://127.0.0.1:$dport/#/traces " "$WORK/dash.out" ||
 	fail "dashboard jaeger's URL is not the Traces view's: $(cat "$WORK/dash.out")"
 wait_for 10 grep -q "10.99.0.1:9411" "$WORK/dash.out" ||
 	fail "the dashboard does not receive inside the cluster: $(cat "$WORK/dash.out")"
