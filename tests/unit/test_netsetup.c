@@ -155,8 +155,9 @@ static int so_error(int fd)
 /*
  * The pod's app listens at 10.77.0.1:8080 and [fd00:77::1]:8080; the ztunnel's transparent
  * connections to it from a client's address (its answers go to h0, whose peer never answers: the
- * connections stay in SYN-SENT) are the ones counted; the pod's own connection to itself, a
- * loopback one, and a transparent listener are not. Reset, they fail, and none is left.
+ * connections stay in SYN-SENT) are the ones counted; the pod's own connection to itself, one
+ * from a second address of its own (10.77.0.9), a loopback one, and a transparent listener are
+ * not. Reset, they fail, and none is left; the others go on.
  */
 static void test_foreign_conns(void **state)
 {
@@ -164,7 +165,7 @@ static void test_foreign_conns(void **state)
 	uint32_t ip = htonl(0x0a4d0001);
 	struct in6_addr ip6;
 	int lfd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, zero = 0;
-	int own, loop, tl, c4, c6;
+	int own, second, loop, tl, c4, c6;
 
 	(void)state;
 	assert_int_equal(harness_sh("ip addr add 127.0.0.1/8 dev lo 2>/dev/null; true"), 0);
@@ -177,6 +178,8 @@ static void test_foreign_conns(void **state)
 	assert_int_equal(netsetup_foreign_conns(ip, &ip6, false), 0);
 
 	own = transparent_conn(AF_INET, "10.77.0.1", "10.77.0.1", 8080);
+	assert_int_equal(harness_sh("ip addr add 10.77.0.9/32 dev h0"), 0);
+	second = transparent_conn(AF_INET, "10.77.0.9", "10.77.0.1", 8080);
 	loop = transparent_conn(AF_INET, "127.0.0.1", "127.0.0.1", 8080);
 	tl = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	{
@@ -192,13 +195,16 @@ static void test_foreign_conns(void **state)
 	c4 = transparent_conn(AF_INET, "10.77.0.50", "10.77.0.1", 8080);
 	c6 = transparent_conn(AF_INET6, "fd00:77::50", "fd00:77::1", 8080);
 	assert_int_equal(netsetup_foreign_conns(ip, &ip6, false), 2);
-	/* The pod's IPv6 not named: the app's end of the IPv6 one (from fd00:77::1) counts too. */
-	assert_int_equal(netsetup_foreign_conns(ip, NULL, false), 3);
+	/* The pod's addresses not named: still the netns' own (h0's), not counted. */
+	assert_int_equal(netsetup_foreign_conns(0, NULL, false), 2);
 	assert_int_equal(netsetup_foreign_conns(ip, &ip6, true), 2);
 	assert_int_equal(so_error(c4), ECONNABORTED);
 	assert_int_equal(so_error(c6), ECONNABORTED);
 	assert_int_equal(netsetup_foreign_conns(ip, &ip6, false), 0);
 	assert_int_equal(so_error(own), 0);
+	assert_int_equal(so_error(second), 0);
+	close(second);
+	assert_int_equal(harness_sh("ip addr del 10.77.0.9/32 dev h0"), 0);
 	close(c4);
 	close(c6);
 	close(own);

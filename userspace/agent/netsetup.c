@@ -358,27 +358,48 @@ int netsetup_neigh_forget(int ifindex, uint32_t ip, const struct ipaddr *ip6)
 struct foreign_scan {
 	uint32_t ip;
 	const struct in6_addr *ip6;
+	struct ifaddrs *ifs;		 /* the netns' own addresses, or NULL */
 	struct inet_diag_sockid ids[64]; /* the first ones found, to reset */
 	uint8_t families[64];
 	unsigned int n;
 };
 
-static bool own_v4(uint32_t a, uint32_t ip)
+/* Whether @a (of @family: AF_INET, 4 bytes, or AF_INET6) is an address of an interface here. */
+static bool configured(const struct foreign_scan *s, int family, const void *a)
 {
-	return !a || a == ip || (ntohl(a) >> 24) == 127;
+	for (const struct ifaddrs *i = s->ifs; i; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != family)
+			continue;
+		if (family == AF_INET &&
+		    !memcmp(&((const struct sockaddr_in *)i->ifa_addr)->sin_addr, a, 4))
+			return true;
+		if (family == AF_INET6 &&
+		    !memcmp(&((const struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, a, 16))
+			return true;
+	}
+	return false;
 }
 
-/* Whether local address @src of family @family is the pod's own (or loopback, link-local). */
+static bool own_v4(const struct foreign_scan *s, uint32_t a)
+{
+	return !a || a == s->ip || (ntohl(a) >> 24) == 127 || configured(s, AF_INET, &a);
+}
+
+/*
+ * Whether local address @src of family @family is the netns' own: the pod's, loopback,
+ * link-local, or any address of its interfaces (a second network's, say). Only a transparent
+ * socket binds another.
+ */
 static bool own_addr(const struct foreign_scan *s, uint8_t family, const __be32 *src)
 {
 	const struct in6_addr *a = (const struct in6_addr *)src;
 
 	if (family == AF_INET)
-		return own_v4(src[0], s->ip);
+		return own_v4(s, src[0]);
 	if (IN6_IS_ADDR_V4MAPPED(a))
-		return own_v4(src[3], s->ip);
+		return own_v4(s, src[3]);
 	return IN6_IS_ADDR_UNSPECIFIED(a) || IN6_IS_ADDR_LOOPBACK(a) || IN6_IS_ADDR_LINKLOCAL(a) ||
-	       (s->ip6 && IN6_ARE_ADDR_EQUAL(a, s->ip6));
+	       (s->ip6 && IN6_ARE_ADDR_EQUAL(a, s->ip6)) || configured(s, AF_INET6, a);
 }
 
 static int foreign_msg(const struct nlmsghdr *nlh, void *data)
@@ -420,15 +441,18 @@ int netsetup_foreign_conns(uint32_t ip, const struct in6_addr *ip6, bool reset)
 	static const uint8_t families[] = {AF_INET, AF_INET6};
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct foreign_scan s = {.ip = ip, .ip6 = ip6};
-	int err;
+	int err = 0;
 
-	for (size_t i = 0; i < sizeof(families); i++) {
+	/* Without the list, an app's socket on another address of its own would count: say so. */
+	if (getifaddrs(&s.ifs) < 0)
+		return -errno;
+	for (size_t i = 0; i < sizeof(families) && !err; i++)
 		err = nl_talk(NETLINK_SOCK_DIAG,
 			      diag_msg(buf, SOCK_DIAG_BY_FAMILY, families[i], CONN_STATES, NULL),
 			      foreign_msg, &s);
-		if (err)
-			return err;
-	}
+	freeifaddrs(s.ifs);
+	if (err)
+		return err;
 	for (unsigned int i = 0; reset && i < s.n && i < sizeof(s.ids) / sizeof(s.ids[0]); i++) {
 		err =
 		    nl_talk(NETLINK_SOCK_DIAG,

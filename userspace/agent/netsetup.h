@@ -53,11 +53,12 @@ int netsetup_neigh_forget(int ifindex, uint32_t ip, const struct ipaddr *ip6);
 
 /*
  * The TCP connections of the current netns (not listening, not in TIME_WAIT) whose local address
- * is none of the pod's: not @ip (network order; 0: none), not @ip6 (NULL: none), not loopback or
- * link-local. Those are the ztunnel's transparent sockets, which deliver to the pod with their
- * client's address, and whose answers only tc_pod_egress and the fwmark route bring back. Their
- * count, or -errno. With @reset each is destroyed first (SOCK_DESTROY: the pod's end is reset,
- * the ztunnel's socket fails; at most 64 a call), so none waits on a way back that is gone.
+ * is none of its own: not @ip (network order; 0: none), not @ip6 (NULL: none), not loopback or
+ * link-local, not an address of any of its interfaces. Those are the ztunnel's transparent
+ * sockets (only IP_TRANSPARENT binds an address that is not there), which deliver to the pod with
+ * their client's address, and whose answers only tc_pod_egress and the fwmark route bring back.
+ * Their count, or -errno. With @reset each is destroyed first (SOCK_DESTROY: the pod's end is
+ * reset, the ztunnel's socket fails; at most 64 a call), so none waits on a way back that is gone.
  */
 int netsetup_foreign_conns(uint32_t ip, const struct in6_addr *ip6, bool reset);
 
