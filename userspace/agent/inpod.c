@@ -506,9 +506,9 @@ static bool drained(struct inpod *m, struct inpod_pod *p, bool reset)
 		pr_warn("in-pod: pod %s: its connections not counted (%s)", p->uid, why);
 	if (j.conns)
 		pr_warn(
-		    "in-pod: pod %s (%s): %d connection(s) of the ztunnel to it still open %d s "
-		    "after it left the mesh: reset",
-		    p->uid, ip, j.conns, INPOD_DRAIN_MS / 1000);
+		    "in-pod: pod %s (%s): %d connection(s) of the ztunnel to it still open %" PRIu64
+		    " ms after it left the mesh: reset",
+		    p->uid, ip, j.conns, clock_mono_ms() - p->left_at);
 	if (p->left_at)
 		pr_info(
 		    "in-pod: pod %s (%s): its netns set-up removed, the ztunnel's connections to "
@@ -531,6 +531,7 @@ static void pod_down(struct inpod *m, struct inpod_pod *p, bool drain, bool tear
 	broadcast(m, p, false);
 	pr_info("in-pod: pod %s (%s): no longer captured in its netns", p->uid, ip);
 	if (drain && !drained(m, p, false)) {
+		p->left_at = clock_mono_ms();
 		if (m->n_leaving == m->cap_leaving) {
 			size_t cap = m->cap_leaving ? m->cap_leaving * 2 : 8;
 
@@ -543,7 +544,6 @@ static void pod_down(struct inpod *m, struct inpod_pod *p, bool drain, bool tear
 			m->leaving = grown;
 			m->cap_leaving = cap;
 		}
-		p->left_at = clock_mono_ms();
 		m->leaving[m->n_leaving++] = *p;
 		drain_arm(m);
 		return;
@@ -865,13 +865,11 @@ void inpod_close(struct inpod *m, bool teardown)
 	m->n = m->cap = 0;
 	/*
 	 * Pods that left the mesh and still drain lose their set-up now, whatever @teardown: no
-	 * agent after this one would know to take it off.
+	 * agent after this one would know to take it off. Their connections are reset first, as at
+	 * the drain's end: without the way back they would hang.
 	 */
 	for (size_t i = 0; i < m->n_leaving; i++) {
-		char why[256];
-
-		if (in_pod_netns(m, &m->leaving[i], false, why, sizeof(why)))
-			pr_warn("in-pod: pod %s: tear-down: %s", m->leaving[i].uid, why);
+		drained(m, &m->leaving[i], true);
 		pod_free(&m->leaving[i]);
 	}
 	free(m->leaving);
