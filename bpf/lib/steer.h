@@ -588,10 +588,11 @@ static __always_inline int steer_pod_v6(struct __sk_buff *skb, bool ingress)
 	switch (parse_ipv6(skb, &p)) {
 	case PARSE_OK:
 		wl = bpf_map_lookup_elem(&workloads6, ingress ? &p.ip6->daddr : &p.ip6->saddr);
-		if (steer_left(wl) && ingress)
-			return steer_verdict(AMBIT_PASS, TC_ACT_OK);
-		if (steer_left(wl))
+		if (steer_left(wl)) {
+			if (ingress)
+				return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 			return p.proto == IPPROTO_TCP ? steer_pod_return(skb, &p, true) : TC_ACT_OK;
+		}
 		if (!steer_inpod(wl))
 			break;
 		if (!ingress)

@@ -520,9 +520,9 @@ static bool drained(struct inpod *m, struct inpod_pod *p, bool reset)
 /*
  * @p leaves: the ztunnels let go of it. With @drain (a pod that left the mesh) its netns keeps
  * its set-up until the ztunnel's connections to it end (m->leaving), else (the agent's
- * uninstall, @teardown) it goes at once; the caller forgets @p in both cases.
+ * uninstall) it goes at once; the caller forgets @p in both cases.
  */
-static void pod_down(struct inpod *m, struct inpod_pod *p, bool drain, bool teardown)
+static void pod_down(struct inpod *m, struct inpod_pod *p, bool drain)
 {
 	char why[256], ip[IPADDR_STRLEN];
 	struct inpod_pod *grown;
@@ -548,7 +548,7 @@ static void pod_down(struct inpod *m, struct inpod_pod *p, bool drain, bool tear
 		drain_arm(m);
 		return;
 	}
-	if (!drain && teardown && in_pod_netns(m, p, false, why, sizeof(why)))
+	if (!drain && in_pod_netns(m, p, false, why, sizeof(why)))
 		pr_warn("in-pod: pod %s: tear-down: %s", p->uid, why);
 	pod_free(p);
 }
@@ -610,7 +610,7 @@ static int timer_open(struct inpod *m, struct inpod_source *t,
 int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
 {
 	struct epoll_event ev = {.events = EPOLLIN};
-	int fd;
+	int fd, err;
 
 	memset(m, 0, sizeof(*m));
 	m->epfd = epfd;
@@ -634,19 +634,18 @@ int inpod_open(struct inpod *m, int epfd, const char *dir, struct datapath *dp)
 		return fd;
 	if (fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK) < 0 ||
 	    (ev.data.ptr = &m->listen.src, epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev) < 0)) {
-		int err = -errno;
-
+		err = -errno;
 		close(fd);
 		unlink(m->path);
 		return err;
 	}
 	m->listen.src.fd = fd;
 	m->listen.src.handle = on_listen;
-	fd = timer_open(m, &m->resend, on_resend);
-	fd = fd ?: timer_open(m, &m->drain, on_drain);
-	if (fd)
+	err = timer_open(m, &m->resend, on_resend);
+	err = err ?: timer_open(m, &m->drain, on_drain);
+	if (err)
 		inpod_close(m, false);
-	return fd;
+	return err;
 }
 
 static struct inpod_pod *find(struct inpod *m, const char *uid, uint32_t ip)
@@ -798,7 +797,7 @@ void inpod_sync_after(struct inpod *m, const struct desired *d)
 			m->pods[k++] = *p;
 			continue;
 		}
-		pod_down(m, p, true, true);
+		pod_down(m, p, true);
 	}
 	m->n = k;
 	/* The first sync: the ztunnels that connected before it had every pod added since. */
@@ -856,7 +855,7 @@ void inpod_close(struct inpod *m, bool teardown)
 	}
 	for (size_t i = 0; i < m->n; i++) {
 		if (teardown)
-			pod_down(m, &m->pods[i], false, true);
+			pod_down(m, &m->pods[i], false);
 		else
 			pod_free(&m->pods[i]);
 	}
