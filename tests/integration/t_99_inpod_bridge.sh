@@ -163,6 +163,9 @@ wait_for 10 no_tc_pod mesh/server-0 ||
 	fail "tc_pod stayed on server's eth0 once the ztunnel's connection to it ended"
 wait_log 10 node2-agent "in-pod: pod .*: its netns set-up removed, the ztunnel's connections to it over" ||
 	fail "node2's agent did not say server's set-up went"
+# Gone now: a later trap of this test (the squatter's) replaces the one that removes them.
+rm -f "$go" "$held_out"
+trap on_exit EXIT
 log "a connection held across the label's removal answered ($got); server's set-up went after it"
 expect_contains "$(get plain/client-0 "http://$local_h:8080/")" "from=$plain_ip " "unenrolled"
 actl label namespace mesh istio.io/dataplane-mode=ambient >/dev/null || fail "label"
