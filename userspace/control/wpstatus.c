@@ -77,8 +77,7 @@ static double generation(const cJSON *obj)
 	return g == g ? g : 0; /* NaN: the server serves none */
 }
 
-/* Every condition under @o: observedGeneration @gen and lastTransitionTime @now. */
-static void stamp(cJSON *o, double gen, const char *now)
+void wps_stamp(cJSON *o, double gen, const char *now)
 {
 	cJSON *c, *k;
 
@@ -91,7 +90,7 @@ static void stamp(cJSON *o, double gen, const char *now)
 				cJSON_AddStringToObject(c, "lastTransitionTime", now);
 			}
 		} else if (cJSON_IsObject(k) || cJSON_IsArray(k)) {
-			stamp(k, gen, now);
+			wps_stamp(k, gen, now);
 		}
 	}
 }
@@ -139,7 +138,7 @@ cJSON *wps_gateway_status(const struct config *cfg, const cJSON *gw, const char 
 	snprintf(addr, sizeof(addr), "%s-istio.%s.svc.cluster.local", name, ns);
 	st = l7_gwapi_gateway_status(cfg, g, addr, not_running);
 	if (st)
-		stamp(st, generation(gw), now);
+		wps_stamp(st, generation(gw), now);
 	return st;
 }
 
@@ -194,7 +193,7 @@ cJSON *wps_route_update(const struct config *cfg, const cJSON *obj, const char *
 		if (!ctl || strcmp(ctl, CONTROLLER))
 			cJSON_AddItemToArray(parents, cJSON_Duplicate(p, true));
 	}
-	stamp(ours, generation(obj), now);
+	wps_stamp(ours, generation(obj), now);
 	while (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ours, "parents")))
 		cJSON_AddItemToArray(parents,
 				     cJSON_DetachItemFromArray(

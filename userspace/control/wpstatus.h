@@ -48,6 +48,11 @@ cJSON *wps_gateway_status(const struct config *cfg, const cJSON *gw, const char 
  * (the transition times aside), or @cfg does not have the route.
  */
 cJSON *wps_route_update(const struct config *cfg, const cJSON *obj, const char *now);
+/*
+ * Every condition under status @o (at any depth) stamped as the API wants them:
+ * observedGeneration @gen and lastTransitionTime @now.
+ */
+void wps_stamp(cJSON *o, double gen, const char *now);
 /* Whether two statuses say the same, lastTransitionTime aside. */
 bool wps_same_status(const cJSON *a, const cJSON *b);
 
