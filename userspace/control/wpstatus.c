@@ -33,6 +33,9 @@ const struct kwatch_res wps_res[] = {
     {"serviceentries", "/apis/networking.istio.io/v1/serviceentries", NULL, NULL,
      "networking.istio.io/v1", "ServiceEntry"},
     {"tls secrets", "/api/v1/secrets", "type=kubernetes.io/tls", NULL, "v1", "Secret"},
+    /* Their ZtunnelAccepted condition, as istiod's ambient index writes it. */
+    {"authorizationpolicies", "/apis/security.istio.io/v1/authorizationpolicies", NULL, NULL,
+     "security.istio.io/v1", "AuthorizationPolicy"},
 };
 const size_t wps_n_res = sizeof(wps_res) / sizeof(wps_res[0]);
 
@@ -212,4 +215,31 @@ cJSON *wps_route_update(const struct config *cfg, const cJSON *obj, const char *
 	cJSON_DeleteItemFromObjectCaseSensitive(body, "status");
 	cJSON_AddItemToObject(body, "status", want);
 	return body;
+}
+
+cJSON *wps_policy_status(const struct config *cfg, const cJSON *obj, const char *now)
+{
+	const char *ns = kjson_str(obj, "metadata", "namespace"),
+		   *name = kjson_str(obj, "metadata", "name");
+	char reason[64], msg[1024];
+	cJSON *st, *conds;
+	bool ok;
+
+	for (size_t i = 0; cfg && ns && name && i < cfg->n_authorization_policies; i++) {
+		const struct config_authorization_policy *p = &cfg->authorization_policies[i];
+
+		if (strcmp(p->meta.namespace, ns) || strcmp(p->meta.name, name) ||
+		    !config_authz_ztunnel_condition(p, &ok, reason, sizeof(reason), msg,
+						    sizeof(msg)))
+			continue;
+		st = cJSON_CreateObject();
+		conds = st ? cJSON_AddArrayToObject(st, "conditions") : NULL;
+		if (!conds || !l7_status_condition(conds, "ZtunnelAccepted", ok, reason, msg)) {
+			cJSON_Delete(st);
+			return NULL;
+		}
+		wps_stamp(st, generation(obj), now);
+		return st;
+	}
+	return NULL;
 }
