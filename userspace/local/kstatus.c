@@ -65,14 +65,15 @@ static int sync_one(const struct kconn *k, struct get_ctx *x, const struct store
 {
 	cJSON *want = getobj_store(x, o), *st, *have = NULL;
 	const cJSON *gen;
-	char coll[512], path[1100], *resp = NULL;
+	char coll[512], path[1100], sub[1120], *resp = NULL;
 	const char *name;
 	long code;
 	int ret = 0;
 
 	st = want ? cJSON_DetachItemFromObjectCaseSensitive(want, "status") : NULL;
 	if (!st || kube_paths(want, coll, sizeof(coll), &name) ||
-	    str_fmt(path, sizeof(path), "%s/%s", coll, name))
+	    str_fmt(path, sizeof(path), "%s/%s", coll, name) ||
+	    str_fmt(sub, sizeof(sub), "%s/status", path))
 		goto out;
 	code = kube_call(k, "GET", path, NULL, &resp);
 	have = code == 200 ? cJSON_Parse(resp) : NULL;
@@ -89,7 +90,7 @@ static int sync_one(const struct kconn *k, struct get_ctx *x, const struct store
 	}
 	free(resp);
 	resp = NULL;
-	code = kube_call(k, "PUT", strcat(path, "/status"), have, &resp);
+	code = kube_call(k, "PUT", sub, have, &resp);
 	if (code == 200 && is_policy(o->group, o->kind))
 		policy_event(k, have, st);
 	else if (code != 200 && code != 404 && code != 409)
@@ -120,15 +121,17 @@ int kube_status_sync(const struct ctl_cluster *c)
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	cluster_path(c, state, sizeof(state), "state");
 	config_init(&x.cfg);
-	ret = load_state_quiet(&x.cfg, state);
-	if (!ret)
-		ret = store_load(state, &x.objs, &diags);
+	ret = store_load(state, &x.objs, &diags);
 	for (size_t i = 0; !ret && i < x.objs.n; i++) {
 		any |= has_status(&x.objs.items[i]);
 		gateways |= !strcmp(x.objs.items[i].group, CONFIG_GW_GROUP) &&
 			    !strcmp(x.objs.items[i].kind, "Gateway");
 	}
+	/* Nothing of those kinds (most clusters): the config is not even loaded. */
 	if (!any)
+		goto out;
+	ret = load_state_quiet(&x.cfg, state);
+	if (ret)
 		goto out;
 	x.pods_json = plan_read_pods_json(&x.c);
 	if (gateways)
