@@ -80,7 +80,7 @@ RESOURCES.append(("networking.istio.io", ["v1alpha3"], "envoyfilters", "EnvoyFil
 RESOURCES.append(("networking.ambit.io", ["v1alpha1"], "localratelimits", "LocalRateLimit", True,
                   RW, []))
 RESOURCES.append(("telemetry.istio.io", ["v1", "v1alpha1"], "telemetries", "Telemetry", True, RW,
-                  []))
+                  ["telemetry"]))
 
 BY_PATH = {}  # (group, version, plural) -> resource tuple
 BY_KIND = {}  # (group, kind) -> resource tuple
