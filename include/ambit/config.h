@@ -1377,6 +1377,18 @@ void config_authz_rule_free(struct config_authz_rule *r);
 void config_jwt_rule_free(struct config_jwt_rule *r);
 bool config_authz_rule_l7_fields(const struct config_authz_rule *r, char *buf, size_t len);
 bool config_authz_rule_has_l4(const struct config_authz_rule *r);
+/*
+ * The ZtunnelAccepted condition Istio (1.22+) writes in an ambient mesh on an AuthorizationPolicy
+ * without targetRefs (pilot/pkg/serviceregistry/ambient/authorization.go), saying what ambit's
+ * ztunnel does with @p: *@accepted (status True: the ztunnel enforces it), Istio's reason
+ * ("Accepted", or "UnsupportedValue" when it cannot enforce every rule as written) into
+ * @reason, and the message into @msg, Istio's words where it has them (the HTTP attributes it
+ * found, sorted) and ambit's where it does otherwise (a DENY rule's part with only HTTP
+ * attributes fails closed; CUSTOM is denied at the ztunnel). false when Istio writes none (a
+ * targetRefs policy is the waypoint's).
+ */
+bool config_authz_ztunnel_condition(const struct config_authorization_policy *p, bool *accepted,
+				    char *reason, size_t rlen, char *msg, size_t mlen);
 
 /*
  * Cross-object analysis, as `istioctl analyze` does on top of schema validation: references to

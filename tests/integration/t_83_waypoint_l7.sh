@@ -6,7 +6,8 @@
 # identity); a VirtualService applied then (fault abort for one header, a response header)
 # changes answers within seconds, L7 as Istio users write it; deleting the waypoint restores
 # the direct path. HTTP/2 (prior knowledge) and a TCP protocol on an undeclared port pass
-# through it too (detection).
+# through it too (detection). On --kube, kubectl reads the waypoint's, a route's and a policy's
+# status on the API server's objects.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -137,6 +138,63 @@ out=$(pod_exec mesh/client-0 "$PEER" count echo-grpc:50051 echo-grpc:50051 3 2>&
 expect_eq "$(printf '%s' "$out" | tr '\n' ' ')" "g1:0 g1:1 g1:2" "server-streaming reply through the waypoint"
 wait_log 10 mesh/waypoint-0 '"POST /demo.Echo/Hello HTTP/2" 200' || fail "the waypoint did not log the gRPC call"
 wait_log 10 mesh/waypoint-0 '"POST /demo.Echo/Count HTTP/2" 200' || fail "the waypoint did not log the gRPC stream"
+
+# On --kube, the status a kubectl user reads on the API server's objects (issue 55 §4): the
+# waypoint Programmed with its address (`kubectl wait`, `get gtw`), an HTTPRoute's parents, and
+# an AuthorizationPolicy the ztunnel cannot enforce as written: its ZtunnelAccepted condition
+# and a Warning Event saying why (the policy selects no pod: it changes no traffic here).
+if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ] && command -v kubectl >/dev/null; then
+	KUBECONFIG=$(actl local kubeconfig --cluster "$CLUSTER") || fail "local kubeconfig"
+	export KUBECONFIG
+	out=$(kubectl wait --for=condition=programmed gateways.gateway.networking.k8s.io waypoint \
+		-n mesh --timeout=60s 2>&1) || fail "kubectl wait --for=condition=programmed: $out"
+	expect_contains "$out" "gateway.gateway.networking.k8s.io/waypoint condition met"
+	out=$(kubectl get gtw -n mesh 2>&1) || fail "kubectl get gtw: $out"
+	expect_eq "$(head -1 <<<"$out" | tr -s ' ')" "NAME CLASS ADDRESS PROGRAMMED AGE" "get gtw header"
+	grep -Eq '^waypoint +istio-waypoint +waypoint\.mesh\.svc\.cluster\.local +True +[0-9a-z]+$' \
+		<<<"$out" || fail "kubectl get gtw: $out"
+	kubectl apply -f - >&2 <<'YAML' || fail "kubectl apply of the route and the policy"
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: server-route, namespace: mesh}
+spec:
+  parentRefs: [{group: "", kind: Service, name: server, port: 80}]
+  rules: [{backendRefs: [{name: server, port: 80}]}]
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-delete, namespace: mesh}
+spec:
+  selector: {matchLabels: {app: no-such-app}}
+  action: DENY
+  rules: [{to: [{operation: {methods: [DELETE]}}]}]
+YAML
+	route_cond() {
+		kubectl get httproute server-route -n mesh -o \
+			jsonpath='{.status.parents[0].conditions[?(@.type=="'"$1"'")].status}'
+	}
+	route_ok() { [ "$(route_cond Accepted)" = True ] && [ "$(route_cond ResolvedWaypoints)" = True ]; }
+	wait_for 30 route_ok ||
+		fail "the HTTPRoute's status.parents: $(kubectl get httproute server-route -n mesh -o yaml)"
+	expect_eq "$(kubectl get httproute server-route -n mesh \
+		-o jsonpath='{.status.parents[0].controllerName}')" istio.io/gateway-controller
+	ap_reason() {
+		kubectl get authorizationpolicy deny-delete -n mesh \
+			-o jsonpath='{.status.conditions[?(@.type=="ZtunnelAccepted")].reason}'
+	}
+	ap_said() { [ "$(ap_reason)" = UnsupportedValue ]; }
+	wait_for 30 ap_said || fail "no ZtunnelAccepted: $(kubectl get ap deny-delete -n mesh -o yaml)"
+	out=$(kubectl get authorizationpolicy deny-delete -n mesh \
+		-o jsonpath='{.status.conditions[?(@.type=="ZtunnelAccepted")].message}')
+	expect_contains "$out" "ztunnel does not support HTTP attributes (found: methods)"
+	expect_contains "$out" "DENY policy with HTTP attributes is enforced without the HTTP rules"
+	warned() { kubectl describe authorizationpolicy deny-delete -n mesh | grep -q 'Warning  *UnsupportedValue'; }
+	wait_for 10 warned || fail "no Warning Event: $(kubectl describe ap deny-delete -n mesh)"
+	out=$(kubectl get events -n mesh --field-selector involvedObject.name=deny-delete 2>&1)
+	expect_contains "$out" "fails closed" "the Warning Event says the DENY fails closed"
+	kubectl delete httproute server-route -n mesh >&2 || fail "kubectl delete httproute"
+	kubectl delete authorizationpolicy deny-delete -n mesh >&2 || fail "kubectl delete ap"
+fi
 
 # Without the waypoint the Service is reached directly again.
 out=$(actl waypoint delete -n mesh waypoint 2>&1) || fail "delete: $out"

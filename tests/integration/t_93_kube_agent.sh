@@ -307,7 +307,7 @@ ready() { # true|false: pod b's Ready condition, written through the API as the 
 	local P=/api/v1/namespaces/shop/pods/b-5d8f-y2 o
 	expect_eq "$(api GET "$P")" 200
 	o=$(python3 -c 'import json,sys; o=json.load(open(sys.argv[1])); o["status"]["conditions"]=[{"type":"Ready","status":sys.argv[2]}]; print(json.dumps(o))' "$tmp/api.out" "$1")
-	expect_eq "$(api PUT "$P" "$o")" 200
+	expect_eq "$(api PUT "$P/status" "$o")" 200
 }
 ready False
 wait_for 20 call_refused || failed "pod b, not Ready, still takes the Service's traffic"

@@ -189,18 +189,19 @@ inst=$!
 new_ds() { get $DS/ambit-node | jq -e '.spec.selector.matchLabels.app == "ztunnel"' >/dev/null; }
 wait_for 30 new_ds || fail "install did not make the new DaemonSet: $(cat "$tmp/replace.out")"
 # The DaemonSet controller's part: a new pod beside each old one, not ready at first.
+# (Its readiness comes through the Pod's /status, as the kubelet writes it.)
 kpost $POD "$(node_pod ambit-node-new1 ztunnel node1 False)" && kpost $POD "$(node_pod ambit-node-new2 ztunnel node2 False)" ||
 	fail "cannot make the new node pods"
 sleep 2
 for p in old1 old2; do
 	expect_contains "$(get $POD/ambit-node-$p)" '"app": "ambit-node"' "old pod $p while no new pod is ready"
 done
-kput $POD/ambit-node-new1 "$(node_pod ambit-node-new1 ztunnel node1 True)" >/dev/null
+kput $POD/ambit-node-new1/status "$(node_pod ambit-node-new1 ztunnel node1 True)" >/dev/null
 gone() { get "$POD/$1" | grep -q '"code": 404'; }
 wait_for 20 gone ambit-node-old1 || fail "node1's old pod was not deleted once its new pod was ready: $(cat "$tmp/replace.out")"
 sleep 1
 expect_contains "$(get $POD/ambit-node-old2)" '"app": "ambit-node"' "node2's old pod while its new one is not ready"
-kput $POD/ambit-node-new2 "$(node_pod ambit-node-new2 ztunnel node2 True)" >/dev/null
+kput $POD/ambit-node-new2/status "$(node_pod ambit-node-new2 ztunnel node2 True)" >/dev/null
 wait $inst || fail "the replacing install failed: $(cat "$tmp/replace.out")"
 gone ambit-node-old2 || fail "node2's old pod is still there"
 out=$(cat "$tmp/replace.out")

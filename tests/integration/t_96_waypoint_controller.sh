@@ -175,6 +175,34 @@ before=$(rvs)
 sleep 3
 expect_eq "$(rvs)" "$before" "resourceVersions past a resync (a status written again unchanged)"
 
+# An AuthorizationPolicy: its ZtunnelAccepted condition, as istiod writes it for ambient, and a
+# Warning Event when the ztunnel cannot enforce it as written (here a DENY naming methods only).
+AP=/apis/security.istio.io/v1/namespaces/shop/authorizationpolicies
+expect_eq "$(api POST "$AP" '{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy",
+ "metadata":{"name":"deny-delete","namespace":"shop"},
+ "spec":{"action":"DENY","rules":[{"to":[{"operation":{"methods":["DELETE"]}}]}]}}')" 201
+expect_eq "$(api POST "$AP" '{"apiVersion":"security.istio.io/v1","kind":"AuthorizationPolicy",
+ "metadata":{"name":"allow-ns","namespace":"shop"},
+ "spec":{"rules":[{"from":[{"source":{"namespaces":["shop"]}}]}]}}')" 201
+ap_cond() { # NAME: its ZtunnelAccepted as status:reason
+	api GET "$AP/$1" >/dev/null &&
+		j '",".join(c["status"] + ":" + c["reason"] for c in o.get("status",{}).get("conditions",[]) if c["type"] == "ZtunnelAccepted")'
+}
+ap_is() { [ "$(ap_cond "$1")" = "$2" ]; }
+wait_for 20 ap_is deny-delete True:UnsupportedValue || failed "deny-delete's condition: $(cat "$tmp/out")"
+expect_contains "$(j 'o["status"]["conditions"][0]["message"]')" \
+	"ztunnel does not support HTTP attributes (found: methods)"
+wait_for 20 ap_is allow-ns True:Accepted || failed "allow-ns's condition: $(cat "$tmp/out")"
+warned() {
+	api GET "/api/v1/namespaces/shop/events?fieldSelector=involvedObject.name%3Ddeny-delete" >/dev/null &&
+		[ "$(j '[(e["type"], e["reason"]) for e in o["items"]]')" = "[('Warning', 'UnsupportedValue')]" ]
+}
+wait_for 20 warned || failed "no Warning Event on deny-delete: $(cat "$tmp/out")"
+expect_contains "$(j 'o["items"][0]["message"]')" "fails closed"
+api GET /api/v1/namespaces/shop/events >/dev/null
+expect_eq "$(j 'len([e for e in o["items"] if e["involvedObject"]["name"] == "allow-ns"])')" 0 \
+	"Events on a policy the ztunnel enforces as written"
+
 # Another class is neither: nothing made for it, its status left alone.
 expect_eq "$(api GET "$DEP/other")" 404 "no Deployment for a Gateway of class acme"
 expect_eq "$(api GET "$DEP/other-istio")" 404 "no Deployment for a Gateway of class acme"

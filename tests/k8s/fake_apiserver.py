@@ -63,22 +63,24 @@ for _p, _k, _s in [("virtualservices", "VirtualService", ["vs"]),
                    ("serviceentries", "ServiceEntry", ["se"]),
                    ("sidecars", "Sidecar", [])]:
     RESOURCES.append(("networking.istio.io", ["v1", "v1beta1", "v1alpha3"], _p, _k, True, RW, _s))
-for _p, _k in [("authorizationpolicies", "AuthorizationPolicy"),
-               ("peerauthentications", "PeerAuthentication"),
-               ("requestauthentications", "RequestAuthentication")]:
-    RESOURCES.append(("security.istio.io", ["v1", "v1beta1"], _p, _k, True, RW, []))
-for _p, _k in [("gateways", "Gateway"), ("httproutes", "HTTPRoute"), ("grpcroutes", "GRPCRoute")]:
-    RESOURCES.append(("gateway.networking.k8s.io", ["v1", "v1beta1"], _p, _k, True, RW, []))
+for _p, _k, _s in [("authorizationpolicies", "AuthorizationPolicy", ["ap"]),
+                   ("peerauthentications", "PeerAuthentication", ["pa"]),
+                   ("requestauthentications", "RequestAuthentication", ["ra"])]:
+    RESOURCES.append(("security.istio.io", ["v1", "v1beta1"], _p, _k, True, RW, _s))
+# The short names are the CRDs' own (Istio's crd-all.gen.yaml, the Gateway API's release).
+for _p, _k, _s in [("gateways", "Gateway", ["gtw"]), ("httproutes", "HTTPRoute", []),
+                   ("grpcroutes", "GRPCRoute", [])]:
+    RESOURCES.append(("gateway.networking.k8s.io", ["v1", "v1beta1"], _p, _k, True, RW, _s))
 RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2"], "tcproutes", "TCPRoute", True, RW, []))
 RESOURCES.append(("gateway.networking.k8s.io", ["v1beta1", "v1alpha2"], "referencegrants",
-                  "ReferenceGrant", True, RW, []))
+                  "ReferenceGrant", True, RW, ["refgrant"]))
 RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2", "v1alpha3"], "tlsroutes", "TLSRoute", True,
                   RW, []))
 RESOURCES.append(("networking.istio.io", ["v1alpha3"], "envoyfilters", "EnvoyFilter", True, RW, []))
 RESOURCES.append(("networking.ambit.io", ["v1alpha1"], "localratelimits", "LocalRateLimit", True,
                   RW, []))
 RESOURCES.append(("telemetry.istio.io", ["v1", "v1alpha1"], "telemetries", "Telemetry", True, RW,
-                  []))
+                  ["telemetry"]))
 
 BY_PATH = {}  # (group, version, plural) -> resource tuple
 BY_KIND = {}  # (group, kind) -> resource tuple
@@ -238,6 +240,20 @@ def parse_field_selector(text, res):
 # `ambitctl install` made no istio-system. Any other missing namespace is 404.
 ADMITTED_BEFORE_CREATED = ("istio-system",)
 
+# The built-in resources with a status subresource; every custom kind has one too (its CRD
+# says `subresources: {status: {}}`, as Istio's and the Gateway API's do).
+STATUS_BUILTIN = {("", "pods"), ("", "services"), ("", "namespaces"), ("", "nodes"),
+                  ("apps", "deployments"), ("apps", "daemonsets"), ("apps", "replicasets"),
+                  ("apps", "statefulsets"), ("apiextensions.k8s.io", "customresourcedefinitions")}
+
+
+def has_status(res):
+    """Whether the resource has a status subresource: then a write of the object itself leaves
+    its status as it was, and only PUT or PATCH on /status changes it (the real server's
+    strategies: PrepareForUpdate copies the old status over the new object's)."""
+    return res[0] not in fake_kinds.BUILTIN_GROUPS or (res[0], res[2]) in STATUS_BUILTIN
+
+
 def strategy(res, md):
     """What the real server's strategies set on every create and update: a Namespace's
     kubernetes.io/metadata.name label is its name (NamespaceDefaultLabelName, GA since 1.22)."""
@@ -347,7 +363,9 @@ class Store:
             self._record("ADDED", res, obj)
             return copy.deepcopy(obj)
 
-    def update(self, res, ns, name, obj, check_rv=True):
+    def update(self, res, ns, name, obj, check_rv=True, keep_status=False):
+        """Replaces the object; with `keep_status` (a write of the object itself, not of its
+        /status, on a resource that has one) its status stays what it was."""
         md = obj.setdefault("metadata", {})
         if md.get("name", name) != name:
             raise ApiError(400, "BadRequest", "the name of the object "
@@ -375,6 +393,10 @@ class Store:
             for f in ("uid", "creationTimestamp", "namespace"):
                 if f in old["metadata"]:
                     md[f] = old["metadata"][f]
+            if keep_status:
+                obj.pop("status", None)
+                if "status" in old:
+                    obj["status"] = copy.deepcopy(old["status"])
             md["name"] = name
             strategy(res, md)
             gen = old["metadata"].get("generation")
@@ -837,6 +859,8 @@ class Handler(BaseHTTPRequestHandler):
         """The status subresource: GET, PUT and PATCH change .status only (as a CRD's with
         subresources, and a Pod's or Deployment's)."""
         cmd = self.command
+        if not has_status(res):
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
         if cmd not in ("GET", "PUT", "PATCH"):
             raise method_not_allowed()
         if cmd == "GET":
@@ -994,7 +1018,9 @@ class Handler(BaseHTTPRequestHandler):
             self.validate_fields(res, obj)
             if self.dry_run():
                 return self.reply(200, obj)
-            return self.reply(200, dict(self.store.update(res, ns, name, obj), apiVersion=av))
+            return self.reply(200, dict(self.store.update(res, ns, name, obj,
+                                                          keep_status=has_status(res)),
+                                        apiVersion=av))
         if cmd == "PATCH" and name:
             # Patches retry on a concurrent write, like the real server's GuaranteedUpdate.
             while True:
@@ -1011,7 +1037,7 @@ class Handler(BaseHTTPRequestHandler):
                 if self.dry_run():
                     return self.reply(200, obj)
                 try:
-                    out = self.store.update(res, ns, name, obj)
+                    out = self.store.update(res, ns, name, obj, keep_status=has_status(res))
                     return self.reply(200, dict(out, apiVersion=av))
                 except ApiError as e:
                     if e.code != 409 or rv_given:

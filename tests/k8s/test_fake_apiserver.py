@@ -629,6 +629,65 @@ class FakeApiServerTest(unittest.TestCase):
                           ["additionalPrinterColumns"]], ["Gateways", "Hosts", "Age"])
         names = self.names(self.get("/api/v1/namespaces"))
         self.assertIn("kube-system", names)
+        # The CRDs' short names: `kubectl get gtw`, `ap`, `refgrant`.
+        gwapi = {r["name"]: r for r in self.get("/apis/gateway.networking.k8s.io/v1")["resources"]}
+        self.assertEqual(gwapi["gateways"]["shortNames"], ["gtw"])
+        refs = {r["name"]: r
+                for r in self.get("/apis/gateway.networking.k8s.io/v1beta1")["resources"]}
+        self.assertEqual(refs["referencegrants"]["shortNames"], ["refgrant"])
+        sec = {r["name"]: r for r in self.get("/apis/security.istio.io/v1")["resources"]}
+        self.assertEqual(sec["authorizationpolicies"]["shortNames"], ["ap"])
+        crd = self.get("/apis/apiextensions.k8s.io/v1/customresourcedefinitions/"
+                       "gateways.gateway.networking.k8s.io")
+        self.assertEqual(crd["spec"]["names"]["shortNames"], ["gtw"])
+
+    def test_status_subresource_only(self):
+        """A kind with a status subresource (a CRD's, a Pod's): the object's own PUT and PATCH
+        leave status as it was, /status changes nothing else, and generation moves with spec
+        only. A kind without one (ConfigMap) has no /status."""
+        coll = "/apis/gateway.networking.k8s.io/v1/namespaces/bookinfo/httproutes"
+        status, doc = self.request("POST", coll, {
+            "apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+            "metadata": {"name": "r"}, "spec": {"hostnames": ["a"]}})
+        self.assertEqual(status, 201, doc)
+        path = coll + "/r"
+        parents = {"parents": [{"parentRef": {"name": "gw"}, "controllerName": "c",
+                                "conditions": [{"type": "Accepted", "status": "True"}]}]}
+        doc["status"] = parents
+        doc["spec"]["hostnames"] = ["changed-by-status"]
+        status, doc = self.request("PUT", path + "/status", doc)
+        self.assertEqual(status, 200, doc)
+        got = self.get(path)
+        self.assertEqual((got["status"], got["spec"]["hostnames"]), (parents, ["a"]))
+        self.assertEqual(got["metadata"]["generation"], 1)
+        # The object's own PUT (the mirror's, kubectl replace) with another status, or none.
+        got["spec"]["hostnames"] = ["b"]
+        got["status"] = {"parents": []}
+        status, doc = self.request("PUT", path, got)
+        self.assertEqual(status, 200, doc)
+        self.assertEqual((doc["status"], doc["spec"]["hostnames"]), (parents, ["b"]))
+        self.assertEqual(doc["metadata"]["generation"], 2)
+        del doc["status"]
+        status, doc = self.request("PUT", path, doc)
+        self.assertEqual((status, doc.get("status")), (200, parents), doc)
+        # kubectl apply's and label's PATCH.
+        status, doc = self.request("PATCH", path, {"metadata": {"labels": {"x": "y"}},
+                                                   "status": {"parents": None}},
+                                   ctype="application/merge-patch+json")
+        self.assertEqual((status, doc["status"], doc["metadata"]["labels"]),
+                         (200, parents, {"x": "y"}), doc)
+        status, doc = self.request("PATCH", path + "/status", {"status": {"parents": []}},
+                                   ctype="application/merge-patch+json")
+        self.assertEqual((status, self.get(path)["status"]), (200, {"parents": []}), doc)
+        # A Pod's too: the kubelet writes its readiness through /status.
+        pod = "/api/v1/namespaces/bookinfo/pods/ratings-v1-686ccfb5d8-q2vbn"
+        got = self.get(pod)
+        phase = got["status"]["phase"]
+        got["status"]["phase"] = "Failed"
+        status, doc = self.request("PUT", pod, got)
+        self.assertEqual((status, doc["status"]["phase"]), (200, phase), doc)
+        status, doc = self.request("GET", "/api/v1/namespaces/bookinfo/configmaps/x/status")
+        self.assert_status(doc, 404, "NotFound")
 
     def test_events_field_selector(self):
         pod = self.get("/api/v1/namespaces/bookinfo/pods/ratings-v1-686ccfb5d8-q2vbn")

@@ -534,6 +534,21 @@ static void test_crds(void **state)
 		n++;
 	}
 	assert_int_equal(n, 10); /* Istio's 9 kinds ambit reads, and its own LocalRateLimit */
+	/* Istio's short names (`kubectl get vs`, `ap`); EnvoyFilter has none. */
+	cJSON_ArrayForEach(crd, cJSON_GetObjectItem(list, "items"))
+	{
+		const cJSON *names = cJSON_GetObjectItem(cJSON_GetObjectItem(crd, "spec"), "names");
+		const char *kind = cJSON_GetObjectItem(names, "kind")->valuestring;
+		const cJSON *shorts = cJSON_GetObjectItem(names, "shortNames");
+
+		if (!strcmp(kind, "VirtualService") || !strcmp(kind, "AuthorizationPolicy"))
+			assert_non_null(shorts);
+		if (!strcmp(kind, "VirtualService") || !strcmp(kind, "AuthorizationPolicy"))
+			assert_string_equal(cJSON_GetArrayItem(shorts, 0)->valuestring,
+					    kind[0] == 'V' ? "vs" : "ap");
+		if (!strcmp(kind, "EnvoyFilter"))
+			assert_null(shorts);
+	}
 	/* Every version Istio serves, stored as v1. */
 	assert_non_null(crd_node(list, "VirtualService", "v1alpha3", "spec.hosts"));
 	v = cJSON_GetObjectItem(

@@ -266,12 +266,58 @@ static void test_rejected_event(void **state)
 	cJSON_Delete(e);
 }
 
+/* A Warning about an object as served (the policy a ztunnel cannot enforce as written). */
+static void test_warning_event(void **state)
+{
+	static const char obj[] =
+	    "{\"apiVersion\":\"security.istio.io/v1\",\"kind\":\"AuthorizationPolicy\","
+	    "\"metadata\":{\"name\":\"deny-a\",\"namespace\":\"shop\",\"uid\":\"u-1\","
+	    "\"resourceVersion\":\"42\",\"generation\":2}}";
+	cJSON *o = cJSON_Parse(obj), *e, *again;
+	char ns[64], ns2[64];
+
+	e = kevents_warning(o, "UnsupportedValue", "ztunnel does not support HTTP attributes",
+			    "ambit-kube-controller", 1700000000, ns, sizeof(ns));
+	assert_non_null(e);
+	assert_string_equal(ns, "shop");
+	assert_string_equal(ev_str(e, "type", NULL), "Warning");
+	assert_string_equal(ev_str(e, "reason", NULL), "UnsupportedValue");
+	assert_string_equal(ev_str(e, "message", NULL), "ztunnel does not support HTTP attributes");
+	assert_string_equal(ev_str(e, "involvedObject", "kind"), "AuthorizationPolicy");
+	assert_string_equal(ev_str(e, "involvedObject", "apiVersion"), "security.istio.io/v1");
+	assert_string_equal(ev_str(e, "source", "component"), "ambit-kube-controller");
+	/* Its status written (another resourceVersion, the same generation): the same Event. */
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(o, "metadata"), "resourceVersion",
+				  cJSON_CreateString("43"));
+	again = kevents_warning(o, "UnsupportedValue", "ztunnel does not support HTTP attributes",
+				"ambit-kube-controller", 1700000999, ns2, sizeof(ns2));
+	assert_string_equal(ev_str(e, "metadata", "name"), ev_str(again, "metadata", "name"));
+	cJSON_Delete(again);
+	/* Another spec, or another message: another Event. */
+	again = kevents_warning(o, "UnsupportedValue", "something else", "ambit-kube-controller",
+				1700000000, ns2, sizeof(ns2));
+	assert_string_not_equal(ev_str(e, "metadata", "name"), ev_str(again, "metadata", "name"));
+	cJSON_Delete(again);
+	cJSON_ReplaceItemInObject(cJSON_GetObjectItem(o, "metadata"), "generation",
+				  cJSON_CreateNumber(3));
+	again = kevents_warning(o, "UnsupportedValue", "ztunnel does not support HTTP attributes",
+				"ambit-kube-controller", 1700000000, ns2, sizeof(ns2));
+	assert_string_not_equal(ev_str(e, "metadata", "name"), ev_str(again, "metadata", "name"));
+	cJSON_Delete(again);
+	cJSON_Delete(e);
+	/* Without a kind (as a List's items come): none. */
+	cJSON_DeleteItemFromObject(o, "kind");
+	assert_null(kevents_warning(o, "R", "m", "c", 0, ns, sizeof(ns)));
+	cJSON_Delete(o);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_runtime),
 	    cmocka_unit_test(test_runtime_from_previous),
 	    cmocka_unit_test(test_rejected_event),
+	    cmocka_unit_test(test_warning_event),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -279,6 +279,29 @@ static void plural_of(char *out, size_t len, const char *kind)
 		snprintf(out + n, len - n, "s");
 }
 
+/*
+ * The short name Istio's own CRD gives @kind (its crd-all.gen.yaml), or NULL: `kubectl get vs`
+ * works on a cluster whose CRDs are these.
+ */
+static const char *short_name(const char *kind)
+{
+	static const char *const names[][2] = {
+	    {"VirtualService", "vs"},
+	    {"DestinationRule", "dr"},
+	    {"Gateway", "gw"},
+	    {"ServiceEntry", "se"},
+	    {"AuthorizationPolicy", "ap"},
+	    {"PeerAuthentication", "pa"},
+	    {"RequestAuthentication", "ra"},
+	    {"Telemetry", "telemetry"},
+	};
+
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if (!strcmp(kind, names[i][0]))
+			return names[i][1];
+	return NULL;
+}
+
 static cJSON *crd_of(const struct cfg_kind *kd, cJSON *root_schema)
 {
 	char group[128], plural[96], singular[96], name[256], list_kind[96];
@@ -302,6 +325,9 @@ static cJSON *crd_of(const struct cfg_kind *kd, cJSON *root_schema)
 	cJSON_AddStringToObject(names, "listKind", list_kind);
 	cJSON_AddStringToObject(names, "plural", plural);
 	cJSON_AddStringToObject(names, "singular", singular);
+	if (short_name(kd->kind))
+		cJSON_AddItemToArray(cJSON_AddArrayToObject(names, "shortNames"),
+				     cJSON_CreateString(short_name(kd->kind)));
 	cJSON_AddStringToObject(spec, "scope", kd->namespaced ? "Namespaced" : "Cluster");
 	versions = cJSON_AddArrayToObject(spec, "versions");
 	for (size_t i = 0; kd->api_versions[i]; i++) {

@@ -25,6 +25,7 @@
 #include "ambit/log.h"
 #include "ambit/version.h"
 #include "kconn.h"
+#include "kevents.h"
 #include "kmanifest.h"
 #include "kwatch.h"
 #include "wpcontroller.h"
@@ -488,10 +489,11 @@ static const struct config *cfg_of(struct wpc *c)
 }
 
 /*
- * Writes @status (taken) as object @obj's (of resource @plural), unless it says what @obj's
- * already does.
+ * Writes @status (taken) as object @obj's (of resource @plural in API group @group), unless it
+ * says what @obj's already does. Whether it was written.
  */
-static void put_status(struct wpc *c, const cJSON *obj, cJSON *status, const char *plural)
+static bool put_status(struct wpc *c, const cJSON *obj, cJSON *status, const char *group,
+		       const char *plural)
 {
 	const char *ns = kjson_str(obj, "metadata", "namespace"),
 		   *name = kjson_str(obj, "metadata", "name"),
@@ -504,23 +506,46 @@ static void put_status(struct wpc *c, const cJSON *obj, cJSON *status, const cha
 	if (!ns || !name ||
 	    wps_same_status(cJSON_GetObjectItemCaseSensitive(obj, "status"), status)) {
 		cJSON_Delete(status);
-		return;
+		return false;
 	}
 	body = cJSON_Duplicate(obj, true);
 	if (!body) {
 		cJSON_Delete(status);
-		return;
+		return false;
 	}
 	cJSON_DeleteItemFromObjectCaseSensitive(body, "status");
 	cJSON_AddItemToObject(body, "status", status);
-	snprintf(path, sizeof(path),
-		 "/apis/gateway.networking.k8s.io/%s/namespaces/%s/%s/%s/status", version, ns,
+	snprintf(path, sizeof(path), "/apis/%s/%s/namespaces/%s/%s/%s/status", group, version, ns,
 		 plural, name);
 	/* Older: a change came meanwhile, and its reconcile reports again. */
 	st = call(c, "PUT", path, body, NULL, err, sizeof(err));
 	if (st != 200 && st != 409 && st != 404) /* 404: the object went meanwhile */
 		pr_warn("%s %s/%s: status: %s", plural, ns, name, err);
 	cJSON_Delete(body);
+	return st == 200;
+}
+
+/*
+ * AuthorizationPolicy @obj's ZtunnelAccepted condition written, and a Warning Event on it when
+ * the ztunnel cannot enforce it as written (one per spec generation: a 409 is one posted).
+ */
+static void policy_status(struct wpc *c, const cJSON *obj, const char *now)
+{
+	cJSON *st = wps_policy_status(cfg_of(c), obj, now), *ev;
+	const cJSON *cond =
+	    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(st, "conditions"), 0);
+	char reason[64], msg[1100], ns[256], path[400], err[600] = "";
+
+	snprintf(reason, sizeof(reason), "%s", kjson_str(cond, "reason", NULL) ?: "");
+	snprintf(msg, sizeof(msg), "%s", kjson_str(cond, "message", NULL) ?: "");
+	if (!st || !put_status(c, obj, st, "security.istio.io", "authorizationpolicies") ||
+	    strcmp(reason, "UnsupportedValue"))
+		return;
+	ev = kevents_warning(obj, reason, msg, "ambit-waypoints", time(NULL), ns, sizeof(ns));
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/events", ns);
+	if (ev && call(c, "POST", path, ev, NULL, err, sizeof(err)) >= 300 && *err)
+		pr_warn("authorizationpolicies %s: the Warning Event: %s", ns, err);
+	cJSON_Delete(ev);
 }
 
 /* The Gateway's status: Accepted, Programmed (@ok, else @why) and its Service's name. */
@@ -541,7 +566,7 @@ static void report(struct wpc *c, const cJSON *gw, bool ok, const char *why)
 	if (gen != gen) /* NaN: no generation served */
 		gen = 0;
 	if (is_gateway(gw) && (status = wps_gateway_status(cfg_of(c), gw, ok ? NULL : why, now))) {
-		put_status(c, gw, status, "gateways");
+		put_status(c, gw, status, "gateway.networking.k8s.io", "gateways");
 		return;
 	}
 	conds = cJSON_CreateArray();
@@ -722,6 +747,10 @@ static void statuses(struct wpc *c)
 		size_t len = bar ? (size_t)(bar - o->string) : 0;
 		cJSON *body;
 
+		if (bar && !strncmp(o->string, "authorizationpolicies|", len + 1)) {
+			policy_status(c, o, now);
+			continue;
+		}
 		if (!bar || len < 7 || strncmp(bar - 6, "routes", 6))
 			continue;
 		body = wps_route_update(cfg_of(c), o, now);
@@ -732,7 +761,7 @@ static void statuses(struct wpc *c)
 			put_status(
 			    c, o,
 			    cJSON_Duplicate(cJSON_GetObjectItemCaseSensitive(body, "status"), true),
-			    plural);
+			    "gateway.networking.k8s.io", plural);
 			cJSON_Delete(body);
 		}
 	}

@@ -33,6 +33,9 @@ const struct kwatch_res wps_res[] = {
     {"serviceentries", "/apis/networking.istio.io/v1/serviceentries", NULL, NULL,
      "networking.istio.io/v1", "ServiceEntry"},
     {"tls secrets", "/api/v1/secrets", "type=kubernetes.io/tls", NULL, "v1", "Secret"},
+    /* Their ZtunnelAccepted condition, as istiod's ambient index writes it. */
+    {"authorizationpolicies", "/apis/security.istio.io/v1/authorizationpolicies", NULL, NULL,
+     "security.istio.io/v1", "AuthorizationPolicy"},
 };
 const size_t wps_n_res = sizeof(wps_res) / sizeof(wps_res[0]);
 
@@ -77,8 +80,7 @@ static double generation(const cJSON *obj)
 	return g == g ? g : 0; /* NaN: the server serves none */
 }
 
-/* Every condition under @o: observedGeneration @gen and lastTransitionTime @now. */
-static void stamp(cJSON *o, double gen, const char *now)
+void wps_stamp(cJSON *o, double gen, const char *now)
 {
 	cJSON *c, *k;
 
@@ -91,7 +93,7 @@ static void stamp(cJSON *o, double gen, const char *now)
 				cJSON_AddStringToObject(c, "lastTransitionTime", now);
 			}
 		} else if (cJSON_IsObject(k) || cJSON_IsArray(k)) {
-			stamp(k, gen, now);
+			wps_stamp(k, gen, now);
 		}
 	}
 }
@@ -139,7 +141,7 @@ cJSON *wps_gateway_status(const struct config *cfg, const cJSON *gw, const char 
 	snprintf(addr, sizeof(addr), "%s-istio.%s.svc.cluster.local", name, ns);
 	st = l7_gwapi_gateway_status(cfg, g, addr, not_running);
 	if (st)
-		stamp(st, generation(gw), now);
+		wps_stamp(st, generation(gw), now);
 	return st;
 }
 
@@ -194,7 +196,7 @@ cJSON *wps_route_update(const struct config *cfg, const cJSON *obj, const char *
 		if (!ctl || strcmp(ctl, CONTROLLER))
 			cJSON_AddItemToArray(parents, cJSON_Duplicate(p, true));
 	}
-	stamp(ours, generation(obj), now);
+	wps_stamp(ours, generation(obj), now);
 	while (cJSON_GetArraySize(cJSON_GetObjectItemCaseSensitive(ours, "parents")))
 		cJSON_AddItemToArray(parents,
 				     cJSON_DetachItemFromArray(
@@ -213,4 +215,31 @@ cJSON *wps_route_update(const struct config *cfg, const cJSON *obj, const char *
 	cJSON_DeleteItemFromObjectCaseSensitive(body, "status");
 	cJSON_AddItemToObject(body, "status", want);
 	return body;
+}
+
+cJSON *wps_policy_status(const struct config *cfg, const cJSON *obj, const char *now)
+{
+	const char *ns = kjson_str(obj, "metadata", "namespace"),
+		   *name = kjson_str(obj, "metadata", "name");
+	char reason[64], msg[1024];
+	cJSON *st, *conds;
+	bool ok;
+
+	for (size_t i = 0; cfg && ns && name && i < cfg->n_authorization_policies; i++) {
+		const struct config_authorization_policy *p = &cfg->authorization_policies[i];
+
+		if (strcmp(p->meta.namespace, ns) || strcmp(p->meta.name, name) ||
+		    !config_authz_ztunnel_condition(p, &ok, reason, sizeof(reason), msg,
+						    sizeof(msg)))
+			continue;
+		st = cJSON_CreateObject();
+		conds = st ? cJSON_AddArrayToObject(st, "conditions") : NULL;
+		if (!conds || !l7_status_condition(conds, "ZtunnelAccepted", ok, reason, msg)) {
+			cJSON_Delete(st);
+			return NULL;
+		}
+		wps_stamp(st, generation(obj), now);
+		return st;
+	}
+	return NULL;
 }

@@ -23,7 +23,7 @@
 
 /*
  * The resources watched besides Gateways: the routes, ReferenceGrants, Namespaces, Services,
- * ServiceEntries, TLS Secrets.
+ * ServiceEntries, TLS Secrets, AuthorizationPolicies.
  */
 extern const struct kwatch_res wps_res[];
 extern const size_t wps_n_res;
@@ -48,6 +48,17 @@ cJSON *wps_gateway_status(const struct config *cfg, const cJSON *gw, const char 
  * (the transition times aside), or @cfg does not have the route.
  */
 cJSON *wps_route_update(const struct config *cfg, const cJSON *obj, const char *now);
+/*
+ * Every condition under status @o (at any depth) stamped as the API wants them:
+ * observedGeneration @gen and lastTransitionTime @now.
+ */
+void wps_stamp(cJSON *o, double gen, const char *now);
+/*
+ * AuthorizationPolicy @obj's status (as served) as istiod writes it in an ambient mesh: its
+ * ZtunnelAccepted condition (config_authz_ztunnel_condition), stamped with its generation and
+ * @now. NULL when @cfg does not have it or it has none (a targetRefs policy).
+ */
+cJSON *wps_policy_status(const struct config *cfg, const cJSON *obj, const char *now);
 /* Whether two statuses say the same, lastTransitionTime aside. */
 bool wps_same_status(const cJSON *a, const cJSON *b);
 

@@ -61,33 +61,28 @@ static size_t reasons(const struct config_diags *d, char *buf, size_t len)
 	return n;
 }
 
-cJSON *kevents_event(const char *json, const char *api_version, const char *kind,
-		     const struct config_diags *d, time_t now, char *ns, size_t ns_len)
+/*
+ * A Warning Event @reason with @msg on @obj (as served; @api_version and @kind stand in for a
+ * missing TypeMeta) from @component, named @oname.<hash of @key> in namespace @ns (set here).
+ */
+static cJSON *warning(const cJSON *obj, const char *api_version, const char *kind,
+		      const char *reason, const char *msg, const char *component, const char *key,
+		      time_t now, char *ns, size_t ns_len)
 {
-	cJSON *obj = cJSON_Parse(json), *ev = NULL, *io, *md;
-	char why[MESSAGE_MAX + 1], msg[MESSAGE_MAX + 120], name[256], ts[32], key[1400];
-	const char *oname, *ons, *uid, *rv, *av, *k;
+	const char *oname = kjson_str(obj, "metadata", "name"),
+		   *ons = kjson_str(obj, "metadata", "namespace"),
+		   *uid = kjson_str(obj, "metadata", "uid"),
+		   *rv = kjson_str(obj, "metadata", "resourceVersion"),
+		   *av = kjson_str(obj, "apiVersion", NULL) ?: api_version,
+		   *k = kjson_str(obj, "kind", NULL) ?: kind;
+	char name[256], ts[32];
+	cJSON *ev, *io, *md;
 	struct tm tm;
 
-	if (!obj || !reasons(d, why, sizeof(why)))
-		goto out;
-	oname = kjson_str(obj, "metadata", "name");
-	ons = kjson_str(obj, "metadata", "namespace");
-	uid = kjson_str(obj, "metadata", "uid");
-	rv = kjson_str(obj, "metadata", "resourceVersion");
-	av = kjson_str(obj, "apiVersion", NULL) ? kjson_str(obj, "apiVersion", NULL) : api_version;
-	k = kjson_str(obj, "kind", NULL) ? kjson_str(obj, "kind", NULL) : kind;
 	if (!oname || !av || !k)
-		goto out;
-	/* The same for every node that rejects this version for these reasons. */
-	snprintf(key, sizeof(key), "%s\n%s\n%s\n%s\n%s\n%s", k, ons ? ons : "", oname,
-		 uid ? uid : "", rv ? rv : "", why);
+		return NULL;
 	snprintf(name, sizeof(name), "%.200s.%016llx", oname,
 		 (unsigned long long)XXH3_64bits(key, strlen(key)));
-	snprintf(msg, sizeof(msg),
-		 "ambit rejected %s: %s (its last good version, if any, stays in "
-		 "force)",
-		 rv ? "this version" : "it", why);
 	gmtime_r(&now, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	snprintf(ns, ns_len, "%s", ons ? ons : "default");
@@ -108,18 +103,56 @@ cJSON *kevents_event(const char *json, const char *api_version, const char *kind
 		cJSON_AddStringToObject(io, "uid", uid);
 	if (rv)
 		cJSON_AddStringToObject(io, "resourceVersion", rv);
-	cJSON_AddStringToObject(ev, "reason", "Rejected");
+	cJSON_AddStringToObject(ev, "reason", reason);
 	cJSON_AddStringToObject(ev, "message", msg);
 	cJSON_AddStringToObject(ev, "type", "Warning");
-	cJSON_AddStringToObject(cJSON_AddObjectToObject(ev, "source"), "component", "ambit-agent");
-	cJSON_AddStringToObject(ev, "reportingComponent", "ambit-agent");
-	cJSON_AddStringToObject(ev, "reportingInstance", "ambit-agent");
+	cJSON_AddStringToObject(cJSON_AddObjectToObject(ev, "source"), "component", component);
+	cJSON_AddStringToObject(ev, "reportingComponent", component);
+	cJSON_AddStringToObject(ev, "reportingInstance", component);
 	cJSON_AddStringToObject(ev, "firstTimestamp", ts);
 	cJSON_AddStringToObject(ev, "lastTimestamp", ts);
 	cJSON_AddNumberToObject(ev, "count", 1);
+	return ev;
+}
+
+cJSON *kevents_event(const char *json, const char *api_version, const char *kind,
+		     const struct config_diags *d, time_t now, char *ns, size_t ns_len)
+{
+	cJSON *obj = cJSON_Parse(json), *ev = NULL;
+	char why[MESSAGE_MAX + 1], msg[MESSAGE_MAX + 120], key[1400];
+	const char *rv;
+
+	if (!obj || !reasons(d, why, sizeof(why)))
+		goto out;
+	rv = kjson_str(obj, "metadata", "resourceVersion");
+	/* The same for every node that rejects this version for these reasons. */
+	snprintf(key, sizeof(key), "%s\n%s\n%s\n%s\n%s\n%s", kjson_str(obj, "kind", NULL) ?: kind,
+		 kjson_str(obj, "metadata", "namespace") ?: "",
+		 kjson_str(obj, "metadata", "name") ?: "", kjson_str(obj, "metadata", "uid") ?: "",
+		 rv ? rv : "", why);
+	snprintf(msg, sizeof(msg),
+		 "ambit rejected %s: %s (its last good version, if any, stays in "
+		 "force)",
+		 rv ? "this version" : "it", why);
+	ev = warning(obj, api_version, kind, "Rejected", msg, "ambit-agent", key, now, ns, ns_len);
 out:
 	cJSON_Delete(obj);
 	return ev;
+}
+
+cJSON *kevents_warning(const cJSON *obj, const char *reason, const char *msg, const char *component,
+		       time_t now, char *ns, size_t ns_len)
+{
+	const cJSON *gen =
+	    kjson_get(cJSON_GetObjectItemCaseSensitive(obj, "metadata"), "generation", NULL);
+	char key[MESSAGE_MAX + 400];
+
+	/* One per version of the spec and what is said of it: a status write makes no other. */
+	snprintf(key, sizeof(key), "%s\n%s\n%s\n%.0f\n%s\n%.*s", kjson_str(obj, "kind", NULL) ?: "",
+		 kjson_str(obj, "metadata", "namespace") ?: "",
+		 kjson_str(obj, "metadata", "uid") ?: "",
+		 cJSON_IsNumber(gen) ? gen->valuedouble : 0, reason, MESSAGE_MAX, msg);
+	return warning(obj, NULL, NULL, reason, msg, component, key, now, ns, ns_len);
 }
 
 static void pending_free(struct pending *p)

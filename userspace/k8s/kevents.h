@@ -39,5 +39,14 @@ void kevents_stop(struct kevents *ev); /* accepts NULL */
  */
 struct cJSON *kevents_event(const char *json, const char *api_version, const char *kind,
 			    const struct config_diags *d, time_t now, char *ns, size_t ns_len);
+/*
+ * A Warning Event @reason saying @msg (borrowed) on object @obj (as the API served it, with
+ * its kind and apiVersion) from @component at @now, with its namespace in @ns: named from the
+ * object's uid, generation and @msg, so that posting it again while the spec and what is said
+ * of it stay the same makes no second Event (409). NULL when @obj has no name, kind or
+ * apiVersion.
+ */
+struct cJSON *kevents_warning(const struct cJSON *obj, const char *reason, const char *msg,
+			      const char *component, time_t now, char *ns, size_t ns_len);
 
 #endif

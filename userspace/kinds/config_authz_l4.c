@@ -5,6 +5,7 @@
  * warnings the loader attaches to policies whose effect differs from what is written.
  */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "config_priv.h"
@@ -181,4 +182,120 @@ void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root,
 				 l7);
 		cfg_path_pop(ctx, saved);
 	}
+}
+
+/* Name @what added to @names (@n of 64) unless there. */
+static void name_add(const char **names, size_t *n, const char *what)
+{
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp(names[i], what))
+			return;
+	if (*n < 64)
+		names[(*n)++] = what;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* The HTTP attributes of @r, by the names Istio's message gives them (a when key as itself). */
+static void rule_http_names(const struct config_authz_rule *r, const char **names, size_t *n)
+{
+	for (size_t i = 0; i < r->n_from; i++) {
+		const struct config_authz_source *s = &r->from[i];
+
+		if (s->remote_ip_blocks.n)
+			name_add(names, n, "remoteIpBlocks");
+		if (s->not_remote_ip_blocks.n)
+			name_add(names, n, "notRemoteIpBlocks");
+		if (s->request_principals.n)
+			name_add(names, n, "requestPrincipals");
+		if (s->not_request_principals.n)
+			name_add(names, n, "notRequestPrincipals");
+	}
+	for (size_t i = 0; i < r->n_to; i++) {
+		const struct config_authz_operation *o = &r->to[i];
+
+		if (o->hosts.n)
+			name_add(names, n, "hosts");
+		if (o->not_hosts.n)
+			name_add(names, n, "notHosts");
+		if (o->methods.n)
+			name_add(names, n, "methods");
+		if (o->not_methods.n)
+			name_add(names, n, "notMethods");
+		if (o->paths.n)
+			name_add(names, n, "paths");
+		if (o->not_paths.n)
+			name_add(names, n, "notPaths");
+	}
+	for (size_t i = 0; i < r->n_when; i++)
+		if (!config_authz_when_key_l4(r->when[i].key))
+			name_add(names, n, r->when[i].key);
+}
+
+bool config_authz_ztunnel_condition(const struct config_authorization_policy *p, bool *accepted,
+				    char *reason, size_t rlen, char *msg, size_t mlen)
+{
+	const char *names[64];
+	char found[768] = "";
+	size_t n = 0, used = 0;
+	bool bare = false; /* a DENY rule with nothing but HTTP attributes */
+
+	if (p->n_target_refs)
+		return false;
+	*accepted = true;
+	snprintf(reason, rlen, "UnsupportedValue");
+	if (p->action == CONFIG_AUTHZ_AUDIT) {
+		*accepted = false;
+		snprintf(msg, mlen, "ztunnel does not support the AUDIT action");
+		return true;
+	}
+	if (p->action == CONFIG_AUTHZ_CUSTOM) {
+		/* Istio leaves it out (status False); ambit's ztunnel denies what it matches. */
+		snprintf(
+		    msg, mlen,
+		    "ztunnel does not support the CUSTOM action: it denies every connection "
+		    "the policy matches (fails closed). In ambient mode you must use a waypoint "
+		    "proxy (targetRefs) to ask the external authorizer.");
+		return true;
+	}
+	/* A gateway proxy enforces every field of a policy that selects it. */
+	for (size_t i = 0; i < p->n_rules && !config_selects_gateway(p->has_selector, &p->selector);
+	     i++) {
+		char l7[256];
+
+		rule_http_names(&p->rules[i], names, &n);
+		if (config_authz_rule_l7_fields(&p->rules[i], l7, sizeof(l7)))
+			bare |= !config_authz_rule_has_l4(&p->rules[i]);
+	}
+	if (!n) {
+		snprintf(reason, rlen, "Accepted");
+		snprintf(msg, mlen, "attached to ztunnel");
+		return true;
+	}
+	qsort(names, n, sizeof(names[0]), name_cmp);
+	for (size_t i = 0; i < n; i++) {
+		int w =
+		    snprintf(found + used, sizeof(found) - used, "%s%s", i ? ", " : "", names[i]);
+
+		if (w < 0 || (size_t)w >= sizeof(found) - used)
+			break;
+		used += (size_t)w;
+	}
+	snprintf(msg, mlen,
+		 "ztunnel does not support HTTP attributes (found: %s). In ambient mode you must "
+		 "use a waypoint proxy to enforce HTTP rules. %s%s",
+		 found,
+		 p->action == CONFIG_AUTHZ_DENY
+		     ? "DENY policy with HTTP attributes is enforced without the HTTP rules. This "
+		       "will be more restrictive than requested."
+		     : "Within an ALLOW policy, rules matching HTTP attributes are omitted. This "
+		       "will be more restrictive than requested.",
+		 p->action == CONFIG_AUTHZ_DENY && bare
+		     ? " A rule with only HTTP attributes denies every connection to the workloads "
+		       "in its scope (fails closed)."
+		     : "");
+	return true;
 }

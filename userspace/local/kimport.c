@@ -32,7 +32,8 @@
 #include "kmirror.h"
 #include "objstore.h"
 
-#define KCTL_POLL_MS 500 /* how often the controller asks the server's resourceVersion */
+#define KCTL_POLL_MS 500    /* how often the controller asks the server's resourceVersion */
+#define KCTL_STATUS_POLLS 4 /* the objects' status computed again every 4 polls (2 s) */
 
 /* Whether the controller follows kind @group/@kind (what the store holds and a user writes). */
 static bool kind_imported(const char *group, const char *kind)
@@ -547,12 +548,18 @@ int local_kube_controller(const struct ctl_opts *o)
 	if (write_file_atomic(pidf, txt))
 		fprintf(stderr, "ambitctl: kube-controller: %s: cannot write\n", pidf);
 	printf("kube-controller: following the API server of cluster %s\n", c.name);
-	while (!kctl_quit) {
+	for (unsigned int tick = 1; !kctl_quit; tick++) {
 		uint64_t rv = 0;
 		bool changed = false;
 		int lock;
 
 		usleep(KCTL_POLL_MS * 1000);
+		/*
+		 * The status controllers write (a waypoint is Programmed once it serves, which
+		 * moves nothing in the API server), said again every few polls.
+		 */
+		if (!(tick % KCTL_STATUS_POLLS))
+			kube_status_sync(&c);
 		/* Every write moves it: nothing moved, nothing to follow (a failed mirror aside).
 		 */
 		if (kube_resource_version(&c, &rv) || (rv == seen && access(dirty, F_OK) < 0))

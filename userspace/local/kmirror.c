@@ -654,7 +654,14 @@ static int write_one(const struct kconn *k, struct mobj *o, enum kmirror_action 
 		return ret;
 	}
 	ret = take_answer(o, verb, resp);
-	if (!ret && kmirror_decide(o->want, o->got) == KMIRROR_STATUS)
+	/*
+	 * The object's own write leaves its status as the server had it (a kind with a status
+	 * subresource): a wanted status it does not hold yet goes through /status.
+	 */
+	if (!ret && (kmirror_decide(o->want, o->got) == KMIRROR_STATUS ||
+		     (cJSON_GetObjectItemCaseSensitive(o->want, "status") &&
+		      !cJSON_Compare(cJSON_GetObjectItemCaseSensitive(o->want, "status"),
+				     cJSON_GetObjectItemCaseSensitive(o->got, "status"), true))))
 		ret = write_status(k, o, o->got, path);
 	return ret;
 }

@@ -452,6 +452,12 @@ bool kube_import_saw(const char *group, const char *kind, const char *ns, const 
 uint64_t kube_import_rv(void);
 /* Starts `ambitctl local kube-controller` for @c (its log: logs/kube-controller.log). */
 int kube_controller_spawn(const struct ctl_cluster *c);
+/*
+ * kstatus.c: the status of @c's Gateway API Gateways and routes and of its AuthorizationPolicies
+ * as `ambitctl get` computes it, written on the API server's objects where it differs (and a
+ * Warning Event on a policy the ztunnel cannot enforce as written). 0 or -errno.
+ */
+int kube_status_sync(const struct ctl_cluster *c);
 /* `local kube-controller` (hidden): imports and reconciles whenever the API server moves. */
 int local_kube_controller(const struct ctl_opts *o);
 /*
