@@ -129,8 +129,13 @@ mport=$(free_port)
 "$AMBITCTL" local port-forward --name "$CLUSTER" -n istio-system svc/istio-ingressgateway \
 	"$port:443" >pf.out 2>&1 &
 PF_PIDS=$!
+# 31400 through the gateway Service's tcp port, as `kubectl port-forward svc/istio-ingressgateway
+# 31401:31400` reaches it in Istio's tcp-echo task; 15020 through the pod (no Service port).
+"$AMBITCTL" local port-forward --name "$CLUSTER" -n istio-system svc/istio-ingressgateway \
+	"$tport:31400" >pf2.out 2>&1 &
+PF_PIDS="$PF_PIDS $!"
 "$AMBITCTL" local port-forward --name "$CLUSTER" -n istio-system pod/istio-ingressgateway-0 \
-	"$tport:31400" "$mport:15020" >pf2.out 2>&1 &
+	"$mport:15020" >pf4.out 2>&1 &
 PF_PIDS="$PF_PIDS $!"
 actl apply -f gw.yaml >&2 || fail "Gateway not applied"
 
