@@ -426,6 +426,40 @@ static void test_service_ip(void **state)
 	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ipFamilies"), 1)->valuestring, "IPv6");
 	assert_string_equal(kjson_str(dual, "spec", "ipFamilyPolicy"), "PreferDualStack");
 	cJSON_Delete(dual);
+	/*
+	 * ipFamilies [IPv6, IPv4]: that order kept in clusterIPs and ipFamilies, clusterIP the
+	 * IPv6 one, as the API server keeps a Service's families.
+	 */
+	dual = parse("{\"kind\":\"Service\",\"spec\":{\"ipFamilyPolicy\":\"RequireDualStack\","
+		     "\"ipFamilies\":[\"IPv6\",\"IPv4\"]}}");
+	assert_int_equal(kmirror_service_ip(dual, "10.96.0.16", "fd00:96::16"), 0);
+	spec = cJSON_GetObjectItem(dual, "spec");
+	assert_string_equal(kjson_str(dual, "spec", "clusterIP"), "fd00:96::16");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(spec, "clusterIPs")), 2);
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "clusterIPs"), 0)->valuestring,
+	    "fd00:96::16");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "clusterIPs"), 1)->valuestring,
+	    "10.96.0.16");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(spec, "ipFamilies")), 2);
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ipFamilies"), 0)->valuestring, "IPv6");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ipFamilies"), 1)->valuestring, "IPv4");
+	assert_string_equal(kjson_str(dual, "spec", "ipFamilyPolicy"), "RequireDualStack");
+	cJSON_Delete(dual);
+	/* [IPv4, IPv6] named: IPv4 first, as unnamed. */
+	dual = parse("{\"kind\":\"Service\",\"spec\":{\"ipFamilyPolicy\":\"PreferDualStack\","
+		     "\"ipFamilies\":[\"IPv4\",\"IPv6\"]}}");
+	assert_int_equal(kmirror_service_ip(dual, "10.96.0.17", "fd00:96::17"), 0);
+	assert_string_equal(kjson_str(dual, "spec", "clusterIP"), "10.96.0.17");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(dual, "spec"), "ipFamilies"),
+			       0)
+		->valuestring,
+	    "IPv4");
+	cJSON_Delete(dual);
 	/* A SingleStack IPv6 Service: its IPv6 VIP alone, its one family IPv6. */
 	assert_int_equal(kmirror_service_ip(six, NULL, "fd00:96::15"), 0);
 	spec = cJSON_GetObjectItem(six, "spec");

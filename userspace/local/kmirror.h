@@ -78,6 +78,13 @@ cJSON *kmirror_from_yaml(const char *yaml, const char *ns, char *err, size_t len
  * Service, @vip6 its only one. ExternalName and headless Services keep theirs. 0 or -errno.
  */
 int kmirror_service_ip(cJSON *svc, const char *vip, const char *vip6);
+/*
+ * Sets Service spec @spec's clusterIP, clusterIPs and ipFamilies to @vip and @vip6 (either NULL:
+ * none of that family), in the order its own ipFamilies ask (IPv6 first when they name it
+ * first, as the API server keeps them), and its ipFamilyPolicy SingleStack when it has none:
+ * kmirror_service_ip's and `ambitctl get`'s. 0 or -ENOMEM.
+ */
+int kmirror_service_ips(cJSON *spec, const char *vip, const char *vip6);
 /* Labels @obj as the mirror's and annotates it with the hash of all the rest. 0 or -errno. */
 int kmirror_seal(cJSON *obj);
 /* What to do with @have (the server's object, or NULL) for @want (sealed, or NULL: unwanted). */

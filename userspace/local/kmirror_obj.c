@@ -375,40 +375,58 @@ cJSON *kmirror_from_yaml(const char *yaml, const char *ns, char *err, size_t len
 	return obj;
 }
 
+int kmirror_service_ips(cJSON *spec, const char *vip, const char *vip6)
+{
+	const cJSON *fam0 =
+	    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "ipFamilies"), 0);
+	/*
+	 * As the API server completes it: clusterIPs and ipFamilies in the order the Service's
+	 * ipFamilies ask (the cluster's primary family, IPv4, when they do not), clusterIP the
+	 * first; a SingleStack IPv6 Service's IPv6 alone.
+	 */
+	const bool six_first =
+	    vip && vip6 && cJSON_IsString(fam0) && !strcmp(fam0->valuestring, "IPv6");
+	const char *ips[2] = {vip ? vip : vip6, vip ? vip6 : NULL};
+	const char *fams[2] = {vip ? "IPv4" : "IPv6", "IPv6"};
+	const int n = ips[1] ? 2 : 1;
+	cJSON *arr;
+
+	if (six_first) {
+		ips[0] = vip6;
+		ips[1] = vip;
+		fams[0] = "IPv6";
+		fams[1] = "IPv4";
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIP");
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIPs");
+	if (!cJSON_AddStringToObject(spec, "clusterIP", ips[0]) ||
+	    !(arr = cJSON_CreateStringArray(ips, n)) ||
+	    !cJSON_AddItemToObject(spec, "clusterIPs", arr))
+		return -ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "ipFamilies");
+	if (!(arr = cJSON_CreateStringArray(fams, n)) ||
+	    !cJSON_AddItemToObject(spec, "ipFamilies", arr))
+		return -ENOMEM;
+	if (!cJSON_GetObjectItemCaseSensitive(spec, "ipFamilyPolicy") &&
+	    !cJSON_AddStringToObject(spec, "ipFamilyPolicy", "SingleStack"))
+		return -ENOMEM;
+	return 0;
+}
+
 int kmirror_service_ip(cJSON *svc, const char *vip, const char *vip6)
 {
-	cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec"), *ips, *fams;
+	cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec");
 	const char *type = kjson_str(svc, "spec", "type"),
 		   *cur = kjson_str(svc, "spec", "clusterIP");
 
-	const char *first = vip ? vip : vip6;
-
-	if (!first || (type && !strcmp(type, "ExternalName")) || (cur && *cur))
+	if ((!vip && !vip6) || (type && !strcmp(type, "ExternalName")) || (cur && *cur))
 		return 0;
 	if (!cJSON_IsObject(spec)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(svc, "spec");
 		if (!(spec = cJSON_AddObjectToObject(svc, "spec")))
 			return -ENOMEM;
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIP");
-	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIPs");
-	cJSON_DeleteItemFromObjectCaseSensitive(spec, "ipFamilies");
-	/*
-	 * As the API server completes it: clusterIPs and ipFamilies, the primary family first (a
-	 * SingleStack IPv6 Service's IPv6 alone).
-	 */
-	if (!cJSON_AddStringToObject(spec, "clusterIP", first) ||
-	    !(ips = cJSON_AddArrayToObject(spec, "clusterIPs")) ||
-	    !cJSON_AddItemToArray(ips, cJSON_CreateString(first)) ||
-	    (vip && vip6 && !cJSON_AddItemToArray(ips, cJSON_CreateString(vip6))) ||
-	    !(fams = cJSON_AddArrayToObject(spec, "ipFamilies")) ||
-	    !cJSON_AddItemToArray(fams, cJSON_CreateString(vip ? "IPv4" : "IPv6")) ||
-	    (vip && vip6 && !cJSON_AddItemToArray(fams, cJSON_CreateString("IPv6"))))
-		return -ENOMEM;
-	if (!cJSON_GetObjectItemCaseSensitive(spec, "ipFamilyPolicy") &&
-	    !cJSON_AddStringToObject(spec, "ipFamilyPolicy", "SingleStack"))
-		return -ENOMEM;
-	return 0;
+	return kmirror_service_ips(spec, vip, vip6);
 }
 
 /* @obj's metadata.@map as an object, made (replacing a null or a scalar) when absent. */
