@@ -670,6 +670,62 @@ static void test_deployment_status(void **state)
 	cJSON_Delete(st);
 }
 
+static int num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+
+	assert_true(cJSON_IsNumber(v));
+	return v->valueint;
+}
+
+/*
+ * ambit's own workloads on --kube (kworkload.c), as their controllers write them: the columns
+ * `kubectl get deploy,ds` shows and what `rollout status` waits for. A scaled-to-0 Deployment
+ * (the waypoint controller) is available with no pod.
+ */
+static void test_workload_status(void **state)
+{
+	cJSON *st = kmirror_daemonset_status(2, 2, 1, 3), *cond;
+
+	assert_non_null(st);
+	assert_int_equal(num(st, "observedGeneration"), 3);
+	assert_int_equal(num(st, "desiredNumberScheduled"), 2);
+	assert_int_equal(num(st, "currentNumberScheduled"), 2);
+	assert_int_equal(num(st, "numberReady"), 1);
+	assert_int_equal(num(st, "updatedNumberScheduled"), 2);
+	assert_int_equal(num(st, "numberAvailable"), 1);
+	assert_int_equal(num(st, "numberUnavailable"), 1);
+	assert_int_equal(num(st, "numberMisscheduled"), 0);
+	cJSON_Delete(st);
+	st = kmirror_daemonset_status(2, 2, 2, 1);
+	assert_int_equal(num(st, "numberAvailable"), 2);
+	assert_null(cJSON_GetObjectItem(st, "numberUnavailable"));
+	cJSON_Delete(st);
+
+	st = kmirror_replicas_status("ambit-system", "ambit-ca", 1, 1, 1, 2);
+	assert_int_equal(num(st, "replicas"), 1);
+	assert_int_equal(num(st, "readyReplicas"), 1);
+	assert_int_equal(num(st, "availableReplicas"), 1);
+	assert_int_equal(num(st, "observedGeneration"), 2);
+	cond = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "conditions"), 0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cond, "type")), "Available");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cond, "status")), "True");
+	cJSON_Delete(st);
+	/* Running, not ready: 0/1, unavailable. */
+	st = kmirror_replicas_status("ambit-system", "ambit-ca", 1, 1, 0, 2);
+	assert_int_equal(num(st, "replicas"), 1);
+	assert_int_equal(num(st, "readyReplicas"), 0);
+	assert_int_equal(num(st, "unavailableReplicas"), 1);
+	cond = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "conditions"), 0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cond, "status")), "False");
+	cJSON_Delete(st);
+	st = kmirror_replicas_status("ambit-system", "ambit-waypoints", 0, 0, 0, 2);
+	assert_int_equal(num(st, "replicas"), 0);
+	cond = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "conditions"), 0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cond, "status")), "True");
+	cJSON_Delete(st);
+}
+
 static void test_rank(void **state)
 {
 	assert_true(kmirror_rank("Namespace") < kmirror_rank("ServiceAccount"));
@@ -682,13 +738,21 @@ static void test_rank(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_template_hash), cmocka_unit_test(test_owned_pod),
-	    cmocka_unit_test(test_pending_pod),	  cmocka_unit_test(test_bare_pod),
-	    cmocka_unit_test(test_seal),	  cmocka_unit_test(test_decide),
-	    cmocka_unit_test(test_from_yaml),	  cmocka_unit_test(test_service_ip),
-	    cmocka_unit_test(test_rank),	  cmocka_unit_test(test_add_ips),
-	    cmocka_unit_test(test_import),	  cmocka_unit_test(test_holds),
-	    cmocka_unit_test(test_keep_start),	  cmocka_unit_test(test_deployment_status),
+	    cmocka_unit_test(test_template_hash),
+	    cmocka_unit_test(test_owned_pod),
+	    cmocka_unit_test(test_pending_pod),
+	    cmocka_unit_test(test_bare_pod),
+	    cmocka_unit_test(test_seal),
+	    cmocka_unit_test(test_decide),
+	    cmocka_unit_test(test_from_yaml),
+	    cmocka_unit_test(test_service_ip),
+	    cmocka_unit_test(test_rank),
+	    cmocka_unit_test(test_add_ips),
+	    cmocka_unit_test(test_import),
+	    cmocka_unit_test(test_holds),
+	    cmocka_unit_test(test_keep_start),
+	    cmocka_unit_test(test_deployment_status),
+	    cmocka_unit_test(test_workload_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,7 +32,8 @@
 #include "kmirror.h"
 #include "objstore.h"
 
-#define KCTL_POLL_MS 500 /* how often the controller asks the server's resourceVersion */
+#define KCTL_POLL_MS 500    /* how often the controller asks the server's resourceVersion */
+#define KCTL_STATUS_POLLS 4 /* ambit's own workloads' status every this many polls (2 s) */
 
 /* Whether the controller follows kind @group/@kind (what the store holds and a user writes). */
 static bool kind_imported(const char *group, const char *kind)
@@ -547,12 +548,15 @@ int local_kube_controller(const struct ctl_opts *o)
 	if (write_file_atomic(pidf, txt))
 		fprintf(stderr, "ambitctl: kube-controller: %s: cannot write\n", pidf);
 	printf("kube-controller: following the API server of cluster %s\n", c.name);
-	while (!kctl_quit) {
+	for (unsigned int polls = 0; !kctl_quit; polls++) {
 		uint64_t rv = 0;
 		bool changed = false;
 		int lock;
 
 		usleep(KCTL_POLL_MS * 1000);
+		/* As the DaemonSet and Deployment controllers follow their pods' readiness. */
+		if (polls % KCTL_STATUS_POLLS == 0)
+			kube_workloads_status(&c);
 		/* Every write moves it: nothing moved, nothing to follow (a failed mirror aside).
 		 */
 		if (kube_resource_version(&c, &rv) || (rv == seen && access(dirty, F_OK) < 0))

@@ -66,6 +66,17 @@ int kmirror_pod_keep_start(cJSON *want, const cJSON *have);
 cJSON *kmirror_deployment_status(const struct ctl_pod *pods, size_t npods, const char *ns,
 				 const char *name, int replicas, double generation);
 /*
+ * The status of Deployment @ns/@name of @replicas wanted at generation @generation, @have pods
+ * of which run and @ready are ready, as its controller writes it. NULL on ENOMEM.
+ */
+cJSON *kmirror_replicas_status(const char *ns, const char *name, int replicas, int have, int ready,
+			       double generation);
+/*
+ * The status of a DaemonSet at generation @generation with @desired nodes to run on, @current
+ * of which run its pod and @ready have it ready, as its controller writes it. NULL on ENOMEM.
+ */
+cJSON *kmirror_daemonset_status(int desired, int current, int ready, double generation);
+/*
  * The stored object @yaml (borrowed, one YAML document) as the JSON to write: without what the
  * server sets (uid, resourceVersion, ...), in namespace @ns (NULL: cluster-scoped, none). Not
  * sealed; caller deletes. NULL with the reason in @err.

@@ -545,8 +545,6 @@ static bool add_condition(cJSON *conds, const char *type, bool ok, const char *r
 cJSON *kmirror_deployment_status(const struct ctl_pod *pods, size_t npods, const char *ns,
 				 const char *name, int replicas, double generation)
 {
-	cJSON *st = cJSON_CreateObject(), *conds;
-	char rs[300], msg[400];
 	int have = 0, ready = 0;
 
 	for (size_t i = 0; i < npods; i++) {
@@ -555,11 +553,20 @@ cJSON *kmirror_deployment_status(const struct ctl_pod *pods, size_t npods, const
 		have++;
 		ready += pods[i].started;
 	}
+	return kmirror_replicas_status(ns, name, replicas, have, ready, generation);
+}
+
+cJSON *kmirror_replicas_status(const char *ns, const char *name, int replicas, int have, int ready,
+			       double generation)
+{
+	cJSON *st = cJSON_CreateObject(), *conds;
+	char rs[300], msg[400];
+
 	if (kmirror_replicaset(ns, name, rs, sizeof(rs)))
 		rs[0] = '\0';
 	/*
 	 * What `kubectl rollout status` reads: observed at the object's generation, every replica
-	 * of the one ReplicaSet updated, the started ones available.
+	 * of the one ReplicaSet updated, the ready ones available.
 	 */
 	if (!st || !cJSON_AddNumberToObject(st, "observedGeneration", generation) ||
 	    !cJSON_AddNumberToObject(st, "replicas", have) ||
@@ -583,6 +590,31 @@ cJSON *kmirror_deployment_status(const struct ctl_pod *pods, size_t npods, const
 fail:
 	cJSON_Delete(st);
 	return NULL;
+}
+
+cJSON *kmirror_daemonset_status(int desired, int current, int ready, double generation)
+{
+	cJSON *st = cJSON_CreateObject();
+
+	/*
+	 * As the DaemonSet controller writes it: what `kubectl get ds` shows (DESIRED, CURRENT,
+	 * READY, UP-TO-DATE, AVAILABLE) and `kubectl rollout status ds` waits for (updated and
+	 * available as many as desired, at the object's generation). One pod template: every
+	 * scheduled pod is up to date.
+	 */
+	if (!st || !cJSON_AddNumberToObject(st, "observedGeneration", generation) ||
+	    !cJSON_AddNumberToObject(st, "desiredNumberScheduled", desired) ||
+	    !cJSON_AddNumberToObject(st, "currentNumberScheduled", current) ||
+	    !cJSON_AddNumberToObject(st, "numberMisscheduled", 0) ||
+	    !cJSON_AddNumberToObject(st, "numberReady", ready) ||
+	    !cJSON_AddNumberToObject(st, "updatedNumberScheduled", current) ||
+	    !cJSON_AddNumberToObject(st, "numberAvailable", ready) ||
+	    (desired > ready &&
+	     !cJSON_AddNumberToObject(st, "numberUnavailable", desired - ready))) {
+		cJSON_Delete(st);
+		return NULL;
+	}
+	return st;
 }
 
 /* Removes metadata.@map[@key] of @obj, and the map once empty when @drop_empty. */
