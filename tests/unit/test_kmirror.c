@@ -449,6 +449,18 @@ static void test_service_ip(void **state)
 	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ipFamilies"), 1)->valuestring, "IPv4");
 	assert_string_equal(kjson_str(dual, "spec", "ipFamilyPolicy"), "RequireDualStack");
 	cJSON_Delete(dual);
+	/* No ipFamilies, clusterIPs IPv6 first (getobj's case): that order. */
+	dual = parse("{\"kind\":\"Service\",\"spec\":{\"ipFamilyPolicy\":\"PreferDualStack\","
+		     "\"clusterIPs\":[\"fd00:96::18\",\"10.96.0.18\"]}}");
+	assert_int_equal(
+	    kmirror_service_ips(cJSON_GetObjectItem(dual, "spec"), "10.96.0.18", "fd00:96::18"), 0);
+	assert_string_equal(kjson_str(dual, "spec", "clusterIP"), "fd00:96::18");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(dual, "spec"), "ipFamilies"),
+			       0)
+		->valuestring,
+	    "IPv6");
+	cJSON_Delete(dual);
 	/* [IPv4, IPv6] named: IPv4 first, as unnamed. */
 	dual = parse("{\"kind\":\"Service\",\"spec\":{\"ipFamilyPolicy\":\"PreferDualStack\","
 		     "\"ipFamilies\":[\"IPv4\",\"IPv6\"]}}");

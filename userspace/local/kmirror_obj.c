@@ -379,13 +379,17 @@ int kmirror_service_ips(cJSON *spec, const char *vip, const char *vip6)
 {
 	const cJSON *fam0 =
 	    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "ipFamilies"), 0);
+	const cJSON *ip0 =
+	    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "clusterIPs"), 0);
 	/*
 	 * As the API server completes it: clusterIPs and ipFamilies in the order the Service's
-	 * ipFamilies ask (the cluster's primary family, IPv4, when they do not), clusterIP the
-	 * first; a SingleStack IPv6 Service's IPv6 alone.
+	 * ipFamilies (or, without them, its clusterIPs) ask, the cluster's primary family (IPv4)
+	 * first when they do not; clusterIP the first; a SingleStack IPv6 Service's IPv6 alone.
 	 */
 	const bool six_first =
-	    vip && vip6 && cJSON_IsString(fam0) && !strcmp(fam0->valuestring, "IPv6");
+	    vip && vip6 &&
+	    (cJSON_IsString(fam0) ? !strcmp(fam0->valuestring, "IPv6")
+				  : cJSON_IsString(ip0) && strchr(ip0->valuestring, ':'));
 	const char *ips[2] = {vip ? vip : vip6, vip ? vip6 : NULL};
 	const char *fams[2] = {vip ? "IPv4" : "IPv6", "IPv6"};
 	const int n = ips[1] ? 2 : 1;

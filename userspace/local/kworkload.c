@@ -199,7 +199,12 @@ static int write_changed(const struct ctl_cluster *c, const struct kconn *k, cJS
 			cJSON_Delete(st);
 			return -ENOMEM;
 		}
+		/* A LIST's items carry neither: the server wants them on a write. */
+		cJSON_DeleteItemFromObjectCaseSensitive(body, "apiVersion");
+		cJSON_DeleteItemFromObjectCaseSensitive(body, "kind");
 		cJSON_DeleteItemFromObjectCaseSensitive(body, "status");
+		cJSON_AddStringToObject(body, "apiVersion", "apps/v1");
+		cJSON_AddStringToObject(body, "kind", daemonset ? "DaemonSet" : "Deployment");
 		cJSON_AddItemToObject(body, "status", st);
 		str_fmt(path, sizeof(path), "%s/%s/%s/status", KW_APPS, coll, name);
 		code = kube_call(k, "PUT", path, body, &resp);
