@@ -13,7 +13,8 @@
 #   rollout status; `ambitctl apply` of the same objects kubectl made (no conflict); get all;
 #   delete -f; delete namespace bookinfo, and its pods go. Then, with the newest kubectl, Istio's
 #   tcp-echo task: a Gateway's TCP server on 31400 through `kubectl port-forward
-#   svc/istio-ingressgateway 31401:31400` (the gateway Service's tcp port).
+#   svc/istio-ingressgateway 31401:31400` (the gateway Service's tcp port), and a class istio
+#   Gateway annotated networking.istio.io/service-type=ClusterIP gets a ClusterIP Service.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl apt-get dpkg-deb
 SAMPLES=${ISTIO_BOOKINFO:-/work/shared/istio/samples/samples/bookinfo}
@@ -244,4 +245,22 @@ wait_for 60 tcp_ok ||
 kill "$pf_pid"
 wait "$pf_pid" 2>/dev/null
 pf_pid=
+
+# Istio's getting-started step: a class istio Gateway's Service is LoadBalancer until the
+# Gateway is annotated networking.istio.io/service-type=ClusterIP, then ClusterIP.
+cat >"$WORK/gw-api.yaml" <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: tour-gateway, namespace: tour}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}]
+YAML
+ok "apply a Gateway API Gateway" "$k" apply -f "$WORK/gw-api.yaml"
+svc_type() { "$k" get svc tour-gateway-istio -n tour -o jsonpath='{.spec.type}' 2>/dev/null; }
+type_is() { [ "$(svc_type)" = "$1" ]; }
+wait_for 60 type_is LoadBalancer || fail "the Gateway's Service is '$(svc_type)', not LoadBalancer"
+ok "annotate the Gateway" "$k" annotate gateways.gateway.networking.k8s.io tour-gateway -n tour \
+	networking.istio.io/service-type=ClusterIP
+wait_for 60 type_is ClusterIP || fail "the annotated Gateway's Service is '$(svc_type)', not ClusterIP"
 pass
