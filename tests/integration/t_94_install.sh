@@ -46,7 +46,7 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
               [(p["port"], p["targetPort"]) for p in d["spec"].get("ports", [])])
 EOF
 expect_eq "$(cat "$tmp/igw")" "Deployment istio-ingressgateway istio-ingressgateway ingressgateway []
-Service istio-ingressgateway istio-ingressgateway ingressgateway [(15021, 15020), (80, 8080), (443, 8443), (31400, 31400), (15443, 15443)]" \
+Service istio-ingressgateway istio-ingressgateway ingressgateway [(15021, 15021), (80, 8080), (443, 8443), (31400, 31400), (15443, 15443)]" \
 	"the ingress gateway's Deployment and Service"
 actl install --dry-run --set ingressGateway=false >"$tmp/noigw.yaml" || fail "--set ingressGateway=false failed"
 expect_not_contains "$(cat "$tmp/noigw.yaml")" "istio-ingressgateway"
