@@ -231,6 +231,11 @@ if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ] && command -v kubectl >/dev/null; then
 fi
 expect_contains "$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[$ip64]/")" \
 	"pod=mesh/server-0 from=$ip6_mesh_client_0 " "mesh/server64 at its first clusterIP"
+# Its IPv4 one, second, is served too (the agents read either family in either place).
+if ! v6only; then
+	expect_contains "$(pod_exec mesh/client-0 curl -sS --max-time 5 "http://${ips64#*,}/")" \
+		"pod=mesh/server-0 from=$(pod_ip mesh/client-0) " "mesh/server64 at its second clusterIP"
+fi
 # examples/demo's web answers at its Service's IPv6 address (nginx listens on [::]:80 too),
 # from its namespace's client, in the mesh (demo) and out of it (legacy).
 for ns in demo legacy; do
