@@ -18,6 +18,7 @@
 
 struct wp_admin {
 	struct MHD_Daemon *d;
+	struct MHD_Daemon *ready_d; /* wp_admin_ready_listen's, or NULL */
 	struct wp_stats *const *stores;
 	size_t n;
 	int draining;	  /* atomic */
@@ -81,6 +82,31 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	return httpd_reply(conn, 404, strdup("not found\n"), "text/plain");
 }
 
+/* /healthz/ready alone, as Envoy's readiness listener on Istio's proxies answers nothing else. */
+static enum MHD_Result handle_ready(void *cls, struct MHD_Connection *conn, const char *url,
+				    const char *method, const char *version, const char *upload,
+				    size_t *upload_len, void **req_cls)
+{
+	struct wp_admin *a = cls;
+
+	if (strcmp(method, "GET"))
+		return httpd_reply(conn, 405, strdup("method not allowed\n"), "text/plain");
+	if (strcmp(url, "/healthz/ready"))
+		return httpd_reply(conn, 404, strdup("not found\n"), "text/plain");
+	return __atomic_load_n(&a->draining, __ATOMIC_ACQUIRE)
+		   ? httpd_reply(conn, 503, strdup("draining\n"), "text/plain")
+		   : httpd_reply(conn, 200, strdup("ready\n"), "text/plain");
+}
+
+int wp_admin_ready_listen(struct wp_admin *a, uint16_t port)
+{
+	if (a->ready_d)
+		return -EALREADY;
+	errno = 0; /* libmicrohttpd may fail without setting it */
+	a->ready_d = httpd_start_any(port, handle_ready, a);
+	return a->ready_d ? 0 : -(errno ? errno : EADDRINUSE);
+}
+
 struct wp_admin *wp_admin_start(const union sockaddr_inet *at, struct wp_stats *const *stores,
 				size_t n)
 {
@@ -134,6 +160,8 @@ void wp_admin_stop(struct wp_admin *a)
 {
 	if (!a)
 		return;
+	if (a->ready_d)
+		MHD_stop_daemon(a->ready_d);
 	MHD_stop_daemon(a->d);
 	free(a);
 }

@@ -24,6 +24,12 @@ struct wp_admin;
  */
 struct wp_admin *wp_admin_start(const union sockaddr_inet *at, struct wp_stats *const *stores,
 				size_t n);
+/*
+ * Also answers /healthz/ready (alone) on @port of every address of both families, as Envoy's
+ * readiness listener on 15021 of Istio's gateways and waypoints, which their Service's
+ * status-port targets; draining there too. 0 or -errno (-EALREADY: already listening).
+ */
+int wp_admin_ready_listen(struct wp_admin *a, uint16_t port);
 /* The configuration of @version is in force from now on. */
 void wp_admin_set_version(struct wp_admin *a, uint64_t version);
 /* /healthz/ready answers 503 from now on. */

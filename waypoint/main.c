@@ -8,7 +8,7 @@
  *          certificates, as under an agent; its upstreams are plaintext (no mesh).
  * waypoint --agent SOCKET [--hbone IP:PORT] [--admin IP:PORT] [...]: in the mesh (mesh.h), its
  *          config and certificate from its node's agent, HBONE on 15008 both ways, the admin
- *          on 15020 of every address of both families (admin.h).
+ *          on 15020 of every address of both families (admin.h), readiness also on 15021.
  * Start-up, reloads and the drain only: everything that carries traffic is in the modules.
  * The configuration is reloaded on SIGHUP and when the file's mtime changes (checked every
  * second); a file that does not load is logged with its reason and the last good one keeps
@@ -43,6 +43,8 @@
 #include "worker.h"
 
 #define MAX_WORKERS 64
+/* Envoy's readiness listener on Istio's gateways and waypoints (their status-port's target). */
+#define WP_READY_PORT 15021
 
 static void usage(void)
 {
@@ -589,6 +591,9 @@ int main(int argc, char **argv)
 			goto out;
 		}
 		wp_admin_set_version(admin, gen->version);
+		/* Under an agent: its Service's status-port goes to 15021, as Istio's proxies'. */
+		if (wo.mesh && (sig = wp_admin_ready_listen(admin, WP_READY_PORT)))
+			pr_warn("cannot answer readiness on %d: %s", WP_READY_PORT, strerror(-sig));
 	}
 	pr_info("waypoint up: %ld workers, %d listeners, %zu services", nworkers, n_ls,
 		gen->l7->n_services);

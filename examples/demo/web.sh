@@ -1,9 +1,13 @@
 #!/usr/bin/env bash
-# The demo's web pod: Debian's nginx on port 80 serving a page that names the pod. Everything
-# nginx writes (config, pid, temp files, page) lives in the pod's scratch dir; the access log
-# goes to stdout, i.e. `ambitctl local logs <ns>/web-0`.
+# The demo's web pod: Debian's nginx on port 80 serving a page that names the pod, over IPv4 and,
+# where the kernel has IPv6, over IPv6 too (as nginx's image listens by default): a dual-stack or
+# IPv6 cluster's Service reaches it by either address. Everything nginx writes (config, pid,
+# temp files, page) lives in the pod's scratch dir; the access log goes to stdout, i.e.
+# `ambitctl local logs <ns>/web-0`.
 set -eu
 dir=${AMBIT_POD_DIR:?run by ambitctl local up}
+listen6=
+[ -e /proc/net/if_inet6 ] && listen6="listen [::]:80;"
 mkdir -p "$dir/nginx/www"
 cat > "$dir/nginx/www/index.html" <<PAGE
 hello from $POD_NAMESPACE/$POD_NAME ($POD_IP) on $NODE_NAME
@@ -25,6 +29,7 @@ http {
 	scgi_temp_path $dir/nginx/scgi;
 	server {
 		listen 80;
+		$listen6
 		root $dir/nginx/www;
 		default_type text/plain;
 		location / { index index.html; }

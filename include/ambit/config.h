@@ -786,6 +786,8 @@ struct config_gateway {
 #define CONFIG_LABEL_WAYPOINT_FOR "istio.io/waypoint-for"
 #define CONFIG_LABEL_GATEWAY_NAME "gateway.networking.k8s.io/gateway-name"
 #define CONFIG_ANNOT_GATEWAY_SA "gateway.istio.io/service-account"
+/* On a Gateway API Gateway: its Service's type, as Istio's gateway controller reads it. */
+#define CONFIG_ANNOT_SERVICE_TYPE "networking.istio.io/service-type"
 /* On a Service (else its namespace): gateways send its traffic to its waypoint. */
 #define CONFIG_LABEL_INGRESS_USE_WAYPOINT "istio.io/ingress-use-waypoint"
 /* On the local cluster's istio-system/istio-ingressgateway Service: ambitctl makes its pod. */
@@ -1308,6 +1310,14 @@ const char *config_label_get(const struct config_labels *labels, const char *key
 /* A Kubernetes name: an RFC 1123 label (namespaces, most names), or subdomain (at most 253). */
 bool config_dns_label_ok(const char *s);
 bool config_dns_subdomain_ok(const char *s);
+/*
+ * The type of the Service made for a Gateway API Gateway whose CONFIG_ANNOT_SERVICE_TYPE
+ * annotation is @annot (borrowed; NULL: none): as Istio's gateway controller, the annotation's,
+ * else ClusterIP for a waypoint (@waypoint) and LoadBalancer for an ingress gateway. A static
+ * string; NULL when @annot is no type such a Service may have (ClusterIP, NodePort,
+ * LoadBalancer).
+ */
+const char *config_gateway_service_type(const char *annot, bool waypoint);
 /* True when every selector label is present with the same value in @labels (empty matches all). */
 bool config_labels_match(const struct config_labels *selector, const struct config_labels *labels);
 /*

@@ -5,7 +5,9 @@
  * chose. wpc_objects must refuse it with a reason, or give exactly the template's three
  * objects (ServiceAccount, Deployment, Service) in the Gateway's namespace and named as it
  * says (a class istio gateway's <name>-istio): a value that reached the YAML as anything but a name
- * would add or change documents. Seeds: tests/fuzz/corpus/fuzz_wpc/.
+ * would add or change documents; the Service's type is ClusterIP, NodePort or LoadBalancer
+ * whatever the networking.istio.io/service-type annotation says. Seeds:
+ * tests/fuzz/corpus/fuzz_wpc/.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -14,6 +16,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/config.h"
 #include "wpcontroller.h"
 
 static const char *str(const cJSON *o, const char *a, const char *b)
@@ -60,6 +63,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		    strcmp(ns, str(gw, "metadata", "namespace")))
 			abort();
 		if (strcmp(kind, "ServiceAccount") && strcmp(str(it, "metadata", "name"), want))
+			abort();
+		/* The service-type annotation reaches the Service only as one of its types. */
+		if (!strcmp(kind, "Service") &&
+		    !config_gateway_service_type(str(it, "spec", "type"), false))
 			abort();
 	}
 	cJSON_Delete(objs);

@@ -6,8 +6,10 @@
 #    nodes' fd00:98:N::/64 (over the fabric, or with --cni bridge through the VXLAN tunnel);
 #    each pod's Pod object has podIPs of both families, the second the one on its eth0
 #    (host-local's second range, through the chain of real CNI plugins), a PreferDualStack
-#    Service has clusterIPs of both, and `ambitctl workloads`, `maps` and the dashboard list
-#    both;
+#    Service has clusterIPs of both (in the order its ipFamilies ask: [IPv6, IPv4] kept, its
+#    clusterIP the IPv6 one, also as the machine's kubectl reads it on --kube), examples/demo's
+#    web answers at its Service's IPv6 address, and `ambitctl workloads`, `maps` and the
+#    dashboard list both;
 #  - pods outside the mesh reach each other over IPv6 across nodes;
 #  - the mesh carries IPv4 in the same cluster as it does in an IPv4 one (mTLS, HBONE);
 #  - and IPv6: an enrolled pod's IPv6 connection to another enrolled pod crosses the fabric in
@@ -120,6 +122,29 @@ for p in mesh/server-0 mesh/client-0 plain/server-0 plain/client-0; do
 done
 log "podIPs: mesh/server-0 $ip6_mesh_server_0, plain/server-0 $ip6_plain_server_0 (node2); mesh/client-0 $ip6_mesh_client_0, plain/client-0 $ip6_plain_client_0 (node1)"
 
+# examples/demo as `local up -f examples/demo` runs it (its pods' commands from there), and a
+# Service asking for IPv6 first: applied now, checked below once their pods run.
+sed -e "s|\./web\.sh|$REPO/examples/demo/web.sh|" -e "s|\./client\.sh|$REPO/examples/demo/client.sh|" \
+	"$REPO/examples/demo/demo.yaml" >"$TMP/demo.yaml"
+actl apply -f "$TMP/demo.yaml" >&2 || fail "apply examples/demo"
+cat >"$TMP/server64.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata:
+  name: server64
+  namespace: mesh
+spec:
+  ipFamilyPolicy: PreferDualStack
+  ipFamilies: [IPv6, IPv4]
+  selector:
+    app: server
+  ports:
+  - name: http
+    port: 80
+    targetPort: 8080
+YAML
+actl apply -f "$TMP/server64.yaml" >&2 || fail "apply a Service of ipFamilies [IPv6, IPv4]"
+
 # The agents list both addresses (the snapshot's workloads carry the IPv6 one).
 wl() { actl workloads | awk -v ns="${1%/*}" -v n="${1#*/}" '$1 == ns && $2 == n { print $4 }'; }
 want_wl="$(pod_ip mesh/server-0),$ip6_mesh_server_0"
@@ -190,6 +215,36 @@ expect_eq "$(actl services | awk '$1 == "mesh" && $2 == "server" { print $3 }')"
 	"mesh/server's VIPs in ambitctl services"
 expect_eq "$(actl get svc server -n plain -o json | jq -r '.spec.clusterIPs | length')" 1 \
 	"plain/server's cluster IPs (SingleStack)"
+# ipFamilies [IPv6, IPv4] keeps that order, clusterIP the IPv6 one, as Kubernetes keeps it (an
+# IPv6 cluster drops the IPv4); on --kube the machine's kubectl reads the same from the API.
+svc64() { actl get svc server64 -n mesh -o json | jq -r '"\(.spec.clusterIP) \(.spec.clusterIPs | join(",")) \(.spec.ipFamilies | join(","))"'; }
+read -r ip64 ips64 fams64 <<<"$(svc64)"
+want64=IPv6,IPv4
+v6only && want64=IPv6
+expect_eq "$fams64" "$want64" "mesh/server64's ipFamilies"
+case $ip64 in fd00:96:*) ;; *) fail "mesh/server64's clusterIP is not its IPv6 one: $(svc64)" ;; esac
+expect_eq "${ips64%%,*}" "$ip64" "mesh/server64's first clusterIP"
+if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ] && command -v kubectl >/dev/null; then
+	kfams() { KUBECONFIG=$(actl local kubeconfig) kubectl get svc server64 -n mesh -o jsonpath='{.spec.clusterIP} {.spec.ipFamilies[*]}'; }
+	kok() { [ "$(kfams)" = "$ip64 ${want64/,/ }" ]; }
+	wait_for 20 kok || fail "kubectl: mesh/server64 is '$(kfams)', not '$ip64 ${want64/,/ }'"
+fi
+expect_contains "$(pod_exec mesh/client-0 curl -sS -g --max-time 5 "http://[$ip64]/")" \
+	"pod=mesh/server-0 from=$ip6_mesh_client_0 " "mesh/server64 at its first clusterIP"
+# Its IPv4 one, second, is served too (the agents read either family in either place).
+if ! v6only; then
+	expect_contains "$(pod_exec mesh/client-0 curl -sS --max-time 5 "http://${ips64#*,}/")" \
+		"pod=mesh/server-0 from=$(pod_ip mesh/client-0) " "mesh/server64 at its second clusterIP"
+fi
+# examples/demo's web answers at its Service's IPv6 address (nginx listens on [::]:80 too),
+# from its namespace's client, in the mesh (demo) and out of it (legacy).
+for ns in demo legacy; do
+	dvip6=$(actl get svc web -n $ns -o json | jq -r '.spec.clusterIPs[-1]')
+	case $dvip6 in fd00:96:*) ;; *) fail "$ns/web (examples/demo) has no IPv6 cluster IP: $dvip6" ;; esac
+	web6() { pod_exec "$ns/client-0" curl -sS -g --max-time 3 "http://[$dvip6]/"; }
+	wait_for 60 web6 || fail "$ns/client-0 cannot reach examples/demo's web at [$dvip6]: $(web6 2>&1)"
+	expect_contains "$(web6)" "hello from $ns/web-0" "examples/demo's $ns/web over IPv6"
+done
 
 fabric_capture_start "$TMP/fabric.pcap"
 h=$(hbone_in)

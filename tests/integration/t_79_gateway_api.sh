@@ -2,7 +2,8 @@
 # Gateway API ingress, as Istio's bookinfo task does it with `gatewayClassName: istio`: Istio's
 # own gateway-api/bookinfo-gateway.yaml applied unchanged makes the Gateway's deployment (pod
 # bookinfo-gateway-istio-0, labelled with the Gateway's name, its own identity) and its Service
-# bookinfo-gateway-istio (port 80, type LoadBalancer), as Istio's deployment controller does.
+# bookinfo-gateway-istio (port 80, type LoadBalancer; ClusterIP once the Gateway is annotated
+# networking.istio.io/service-type: ClusterIP), as Istio's deployment controller does.
 # From the host through `ambitctl local port-forward svc/bookinfo-gateway-istio 8080:80`,
 # /productpage answers and paths the HTTPRoute does not match get 404 (NR); the gateway reaches
 # productpage over HBONE as spiffe://cluster.local/ns/default/sa/bookinfo-gateway-istio, which
@@ -13,7 +14,7 @@
 # certificate of another namespace is refused until its ReferenceGrant allows it.
 # Deleting the Gateway removes its pod and Service.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd curl openssl
+need_root; need_bins; need_cmd curl openssl jq
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
 ISTIO_BOOKINFO=${ISTIO_BOOKINFO:-/work/shared/istio/samples/samples/bookinfo}
 GWAPI=$ISTIO_BOOKINFO/gateway-api
@@ -150,6 +151,17 @@ for c in Accepted Programmed; do
 done
 expect_contains "$y" "attachedRoutes: 1" "the http listener's attached route"
 expect_contains "$y" "value: bookinfo-gateway-istio.default.svc.cluster.local" "the Gateway's address"
+# Its Service: LoadBalancer, until the Gateway is annotated networking.istio.io/service-type:
+# ClusterIP, as Istio's ambient tutorial annotates it; still reached through it.
+svc_type() { actl get svc bookinfo-gateway-istio -o json | jq -r .spec.type; }
+expect_eq "$(svc_type)" LoadBalancer "the Gateway's Service type"
+sed 's|^  name: bookinfo-gateway$|&\n  annotations: {networking.istio.io/service-type: ClusterIP}|' \
+	"$GWAPI/bookinfo-gateway.yaml" >"$WORK/gw-clusterip.yaml"
+grep -q 'service-type: ClusterIP' "$WORK/gw-clusterip.yaml" || fail "the annotated copy has no annotation"
+actl apply -f "$WORK/gw-clusterip.yaml" >&2 || fail "the annotated Gateway not applied"
+is_clusterip() { [ "$(svc_type)" = ClusterIP ]; }
+wait_for 20 is_clusterip || fail "the annotated Gateway's Service is $(svc_type), not ClusterIP"
+WANT=200 wait_for 30 status_is /productpage || fail "/productpage through the ClusterIP Service"
 r=$(actl get httproute elsewhere -n other -o yaml) || fail "get httproute failed: $r"
 expect_contains "$r" "reason: NotAllowedByListeners" "the refused route's parent status"
 r=$(actl get httproute bookinfo -o yaml) || fail "get httproute failed: $r"

@@ -129,8 +129,15 @@ mport=$(free_port)
 "$AMBITCTL" local port-forward --name "$CLUSTER" -n istio-system svc/istio-ingressgateway \
 	"$port:443" >pf.out 2>&1 &
 PF_PIDS=$!
+# 31400 through the gateway Service's tcp port, as `kubectl port-forward svc/istio-ingressgateway
+# 31401:31400` reaches it in Istio's tcp-echo task, and its status-port 15021 to the pod's
+# 15021, where it answers readiness as Envoy does; 15020 through the pod (no Service port).
+sport=$(free_port)
+"$AMBITCTL" local port-forward --name "$CLUSTER" -n istio-system svc/istio-ingressgateway \
+	"$tport:31400" "$sport:15021" >pf2.out 2>&1 &
+PF_PIDS="$PF_PIDS $!"
 "$AMBITCTL" local port-forward --name "$CLUSTER" -n istio-system pod/istio-ingressgateway-0 \
-	"$tport:31400" "$mport:15020" >pf2.out 2>&1 &
+	"$mport:15020" >pf4.out 2>&1 &
 PF_PIDS="$PF_PIDS $!"
 actl apply -f gw.yaml >&2 || fail "Gateway not applied"
 
@@ -156,6 +163,9 @@ wait_log 10 $GWPOD '"- - -" 0 - .* nginx\.example\.com VirtualService default/ng
 	fail "no access-log line for the passthrough: $(actl local logs $GWPOD | tail -5)"
 wait_log 10 $GWPOD '"- - -" 0 NR .* other\.example\.com' ||
 	fail "no NR access-log line for the unknown SNI: $(actl local logs $GWPOD | tail -5)"
+
+ready_via_svc() { [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://127.0.0.1:$sport/healthz/ready")" = 200 ]; }
+wait_for 30 ready_via_svc || fail "no readiness through the Service's status-port 15021: $(cat pf2.out)"
 
 # TCP: the echo server through 31400.
 echo_via() {

@@ -67,9 +67,10 @@ expect_eq "$(actl get svc productpage -o json | jq -r .spec.clusterIP)" "$got" "
 expect_eq "$got" "$vip" "the VIP ambitctl services has"
 out=$(actl get svc -n istio-system) || fail "get svc -n istio-system: $out"
 expect_eq "$(line "$out" 1)" \
-	"NAME                   TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)          AGE" \
+	"NAME                   TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)                                        AGE" \
 	"get svc -n istio-system header"
-row "$out" istio-ingressgateway | grep -Eq "^istio-ingressgateway ClusterIP 10\.96\.[0-9.]+ <none> 80/TCP,443/TCP $age_re\$" ||
+# The demo profile's ports: status-port, http2, https, tcp, tls.
+row "$out" istio-ingressgateway | grep -Eq "^istio-ingressgateway ClusterIP 10\.96\.[0-9.]+ <none> 15021/TCP,80/TCP,443/TCP,31400/TCP,15443/TCP $age_re\$" ||
 	fail "get svc istio-ingressgateway: $out"
 out=$(actl get svc -o wide) || fail "get svc -o wide"
 row "$out" reviews | grep -Eq " 9080/TCP $age_re app=reviews\$" || fail "get svc -o wide: $out"

@@ -35,7 +35,8 @@ expect_contains "$(cat "$tmp/custom.yaml")" 'namespace: "mesh"'
 expect_contains "$(cat "$tmp/custom.yaml")" 'image: "registry.example/ambit:1.2"'
 expect_contains "$(cat "$tmp/custom.yaml")" "https://ambit-ca.mesh.svc:15012"
 expect_not_contains "$(cat "$tmp/custom.yaml")" "ambit-system"
-# The ingress gateway, as Istio's default profile installs it, unless ingressGateway=false.
+# The ingress gateway, as Istio's demo profile installs it (its tcp 31400 and tls 15443 too, where
+# `kubectl port-forward svc/istio-ingressgateway 31401:31400` goes), unless ingressGateway=false.
 /usr/bin/python3 - "$tmp/default.yaml" >"$tmp/igw" <<'EOF' || fail "no ingress gateway in the manifests"
 import sys, yaml
 for d in yaml.safe_load_all(open(sys.argv[1])):
@@ -45,7 +46,7 @@ for d in yaml.safe_load_all(open(sys.argv[1])):
               [(p["port"], p["targetPort"]) for p in d["spec"].get("ports", [])])
 EOF
 expect_eq "$(cat "$tmp/igw")" "Deployment istio-ingressgateway istio-ingressgateway ingressgateway []
-Service istio-ingressgateway istio-ingressgateway ingressgateway [(15021, 15020), (80, 8080), (443, 8443)]" \
+Service istio-ingressgateway istio-ingressgateway ingressgateway [(15021, 15021), (80, 8080), (443, 8443), (31400, 31400), (15443, 15443)]" \
 	"the ingress gateway's Deployment and Service"
 actl install --dry-run --set ingressGateway=false >"$tmp/noigw.yaml" || fail "--set ingressGateway=false failed"
 expect_not_contains "$(cat "$tmp/noigw.yaml")" "istio-ingressgateway"

@@ -4,7 +4,9 @@
 # Service (valid by the API's models, owned by the Gateway) and a status saying so; a Gateway of
 # class istio its deployment <name>-istio (a LoadBalancer Service with a port per listener port,
 # unprivileged ports by sysctl) and its status; another class
-# gets nothing; an object deleted by hand comes back; a same-named object ambit did not make is
+# gets nothing; the networking.istio.io/service-type annotation sets the Service's type (a
+# ClusterIP gateway, a LoadBalancer waypoint, ExternalName refused); an object deleted by hand
+# comes back; a same-named object ambit did not make is
 # left alone and the Gateway says why; deleting the Gateway deletes its objects.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins
@@ -205,6 +207,36 @@ expect_eq "$(j 'len([e for e in o["items"] if e["involvedObject"]["name"] == "al
 
 # Another class is neither: nothing made for it, its status left alone.
 expect_eq "$(api GET "$DEP/other")" 404 "no Deployment for a Gateway of class acme"
+# networking.istio.io/service-type: ClusterIP, as Istio's ambient tutorial annotates its
+# gateway (kubectl annotate gateway ...): the Service becomes a ClusterIP one, its address kept.
+# A waypoint's is ClusterIP; the annotation makes it LoadBalancer.
+api GET "$SVC/ingress-istio" >/dev/null
+ip_before=$(j 'o["spec"].get("clusterIP")')
+api GET "$GW/ingress" >/dev/null
+/usr/bin/python3 -c "import json; o=json.load(open('$tmp/out')); o['metadata'].setdefault('annotations',{})['networking.istio.io/service-type']='ClusterIP'; o.pop('status',None); print(json.dumps(o))" >"$tmp/gw.json"
+expect_eq "$(api PUT "$GW/ingress" "$(cat "$tmp/gw.json")")" 200 "annotate the gateway"
+svc_type() { [ "$(api GET "$1")" = 200 ] && [ "$(j 'o["spec"].get("type")')" = "$2" ]; }
+wait_for 20 svc_type "$SVC/ingress-istio" ClusterIP ||
+	failed "the annotated gateway's Service is not ClusterIP: $(cat "$tmp/out")"
+expect_eq "$(j 'o["spec"].get("clusterIP")')" "$ip_before" "the gateway Service's clusterIP kept"
+expect_eq "$(j '",".join("%s:%d" % (p["name"], p["port"]) for p in o["spec"]["ports"])')" \
+	"status-port:15021,http:80,https:443" "the ClusterIP gateway Service's ports"
+expect_eq "$(api GET "$SVC/waypoint")" 200
+expect_eq "$(j 'o["spec"]["type"]')" ClusterIP "a waypoint's Service type"
+api GET "$GW/waypoint" >/dev/null
+/usr/bin/python3 -c "import json; o=json.load(open('$tmp/out')); o['metadata'].setdefault('annotations',{})['networking.istio.io/service-type']='LoadBalancer'; o.pop('status',None); print(json.dumps(o))" >"$tmp/gw.json"
+expect_eq "$(api PUT "$GW/waypoint" "$(cat "$tmp/gw.json")")" 200 "annotate the waypoint"
+wait_for 20 svc_type "$SVC/waypoint" LoadBalancer ||
+	failed "the annotated waypoint's Service is not LoadBalancer: $(cat "$tmp/out")"
+# A type no such Service may have is refused, and the Gateway says why.
+expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
+ "metadata":{"name":"badtype","namespace":"shop","annotations":{"networking.istio.io/service-type":"ExternalName"}},
+ "spec":{"gatewayClassName":"istio","listeners":[{"name":"http","port":80,"protocol":"HTTP"}]}}')" 201
+wait_for 20 programmed badtype False || failed "a Gateway with service-type ExternalName is not Programmed False"
+expect_contains "$(j '[c["message"] for c in o["status"]["conditions"] if c["type"]=="Programmed"][0]')" \
+	"networking.istio.io/service-type is not ClusterIP, NodePort or LoadBalancer"
+expect_eq "$(api GET "$SVC/badtype-istio")" 404 "no Service for it"
+expect_eq "$(api DELETE "$GW/badtype")" 200
 expect_eq "$(api GET "$DEP/other-istio")" 404 "no Deployment for a Gateway of class acme"
 expect_eq "$(api GET "$GW/other")" 200
 expect_eq "$(j 'o.get("status")')" "None"

@@ -2,6 +2,8 @@
 # `local up --kube` follows its API server (issue 39 §3): what kubectl writes there is what the
 # local cluster runs, as a real cluster's controllers make it so, and mixing kubectl with
 # ambitctl never wedges either. Checked, with /usr/bin/kubectl against <run>/kube/kubeconfig:
+#  - `kubectl get deploy,ds -n ambit-system`: ambit's own workloads ready as they are (the
+#    DaemonSet's pod not ready on a node whose ztunnel is stopped), rollout status, wait;
 #  - `kubectl apply -f` of a Deployment and a Service in the ambient namespace: its pods come up,
 #    serve through the mesh, and kubectl reads them as a real cluster's (get pods READY 1/1,
 #    wait --for=condition=ready, rollout status, get deploy READY);
@@ -40,6 +42,28 @@ pods_of() {
 pods_are() { [ "$(pods_of "$1" "$2")" = "$3" ]; }
 echo_server=$LIB_DIR/manifests/pods/echo-server.sh
 expect_contains "$(actl local status --name "$CLUSTER")" "kubernetes: controller following the API server"
+
+# --- ambit's own workloads as kubectl reads them (issue 55 §4) ------------------------------------
+# From what the kubelets run and the containers' readiness probes: the DaemonSet desired,
+# current, ready, up to date and available on both nodes, the CA 1/1, the waypoint controller
+# scaled to 0 (the local cluster deploys waypoints itself); a node whose ztunnel is stopped has
+# its pod not ready, until it runs again.
+ds_counts() {
+	kc get ds ambit-node -n ambit-system -o jsonpath='{.status.desiredNumberScheduled} {.status.currentNumberScheduled} {.status.numberReady} {.status.updatedNumberScheduled} {.status.numberAvailable}'
+}
+ds_is() { [ "$(ds_counts)" = "$1" ]; }
+wait_for 20 ds_is "2 2 2 2 2" || fail "the DaemonSet's status: $(ds_counts)"
+out=$(kc get deploy,ds -n ambit-system 2>&1) || fail "kubectl get deploy,ds -n ambit-system: $out"
+grep -Eq '^deployment.apps/ambit-ca +1/1 +1 +1 ' <<<"$out" || fail "ambit-ca is not 1/1: $out"
+grep -Eq '^deployment.apps/ambit-waypoints +0/0 +0 +0 ' <<<"$out" || fail "ambit-waypoints is not 0/0: $out"
+grep -Eq '^daemonset.apps/ambit-node +2 +2 +2 +2 +2 ' <<<"$out" || fail "ambit-node is not 2 2 2 2 2: $out"
+out=$(kc rollout status ds/ambit-node -n ambit-system --timeout=20s 2>&1) || fail "rollout status ds: $out"
+out=$(kc wait --for=condition=available deploy --all -n ambit-system --timeout=20s 2>&1) ||
+	fail "wait for the Deployments: $out"
+actl local stop ztunnel --node node2 >&2 || fail "stop node2's ztunnel"
+wait_for 20 ds_is "2 2 1 2 1" || fail "the DaemonSet's status with node2's ztunnel stopped: $(ds_counts)"
+actl local start ztunnel --node node2 >&2 || fail "start node2's ztunnel"
+wait_for 30 ds_is "2 2 2 2 2" || fail "the DaemonSet's status with node2's ztunnel back: $(ds_counts)"
 
 # --- a Deployment and a Service applied by kubectl ----------------------------------------------
 cat >"$run/web.yaml" <<EOF

@@ -11,7 +11,10 @@
 #   apply destination-rule-all and virtual-service-all-v1, get and describe them (events);
 #   describe pod -l, logs deployment/, get crd, get namespace -L; scale, rollout restart and
 #   rollout status; `ambitctl apply` of the same objects kubectl made (no conflict); get all;
-#   delete -f; delete namespace bookinfo, and its pods go.
+#   delete -f; delete namespace bookinfo, and its pods go. Then, with the newest kubectl, Istio's
+#   tcp-echo task: a Gateway's TCP server on 31400 through `kubectl port-forward
+#   svc/istio-ingressgateway 31401:31400` (the gateway Service's tcp port), and a class istio
+#   Gateway annotated networking.istio.io/service-type=ClusterIP gets a ClusterIP Service.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd curl apt-get dpkg-deb
 SAMPLES=${ISTIO_BOOKINFO:-/work/shared/istio/samples/samples/bookinfo}
@@ -166,4 +169,98 @@ tour() {
 for k in "${kubectls[@]}"; do
 	tour "$k"
 done
+
+# Istio's tcp-echo task through the ingress gateway (issue 55 §4): a Gateway's TCP server on
+# 31400 with a VirtualService to an echo server, reached as the task does, through the gateway
+# Service's tcp port: `kubectl port-forward svc/istio-ingressgateway 31401:31400`.
+k=${kubectls[-1]}
+cat >"$WORK/tcp-echo.yaml" <<'YAML'
+apiVersion: v1
+kind: Service
+metadata: {name: tcp-echo, namespace: tour, labels: {app: tcp-echo}}
+spec:
+  selector: {app: tcp-echo}
+  ports: [{name: tcp, port: 9000}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: tcp-echo, namespace: tour}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: tcp-echo}}
+  template:
+    metadata: {labels: {app: tcp-echo}}
+    spec:
+      containers:
+      - name: tcp-echo
+        image: debian
+        command: [python3, -c, "import socketserver as s\nclass H(s.StreamRequestHandler):\n def handle(self):\n  for l in self.rfile: self.wfile.write(b'hello '+l)\ns.ThreadingTCPServer.allow_reuse_address=True\ns.ThreadingTCPServer(('0.0.0.0',9000),H).serve_forever()"]
+        ports: [{containerPort: 9000}]
+---
+apiVersion: networking.istio.io/v1
+kind: Gateway
+metadata: {name: tcp-echo-gateway, namespace: tour}
+spec:
+  selector: {istio: ingressgateway}
+  servers:
+  - port: {number: 31400, name: tcp, protocol: TCP}
+    hosts: ['*']
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: tcp-echo, namespace: tour}
+spec:
+  hosts: ['*']
+  gateways: [tcp-echo-gateway]
+  tcp:
+  - match: [{port: 31400}]
+    route: [{destination: {host: tcp-echo, port: {number: 9000}}}]
+YAML
+ok "apply tcp-echo" "$k" apply -f "$WORK/tcp-echo.yaml"
+# Its pod exists once the controller took the Deployment: wait for it to be listed first.
+tcp_echo_pod() { test -n "$("$k" get pods -n tour -l app=tcp-echo -o name 2>/dev/null)"; }
+wait_for 120 tcp_echo_pod || fail "no tcp-echo pod: $("$k" get pods -n tour 2>&1)"
+ok "wait tcp-echo" "$k" wait --for=condition=ready pod -l app=tcp-echo -n tour --timeout=120s
+tport=$(free_port)
+"$k" port-forward -n istio-system svc/istio-ingressgateway "$tport:31400" >"$WORK/pf-tcp.log" 2>&1 &
+pf_pid=$!
+echo_via() {
+	python3 - "$tport" <<'PY'
+import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(b"world\n")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    b = s.recv(4096)
+    if not b:
+        break
+    data += b
+sys.stdout.write(data.decode())
+PY
+}
+tcp_ok() { [ "$(echo_via 2>/dev/null)" = "hello world" ]; }
+wait_for 60 tcp_ok ||
+	fail "no echo through kubectl port-forward svc/istio-ingressgateway $tport:31400: $(echo_via 2>&1); $(cat "$WORK/pf-tcp.log")"
+kill "$pf_pid"
+wait "$pf_pid" 2>/dev/null
+pf_pid=
+
+# Istio's getting-started step: a class istio Gateway's Service is LoadBalancer until the
+# Gateway is annotated networking.istio.io/service-type=ClusterIP, then ClusterIP.
+cat >"$WORK/gw-api.yaml" <<'YAML'
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: tour-gateway, namespace: tour}
+spec:
+  gatewayClassName: istio
+  listeners: [{name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}]
+YAML
+ok "apply a Gateway API Gateway" "$k" apply -f "$WORK/gw-api.yaml"
+svc_type() { "$k" get svc tour-gateway-istio -n tour -o jsonpath='{.spec.type}' 2>/dev/null; }
+type_is() { [ "$(svc_type)" = "$1" ]; }
+wait_for 60 type_is LoadBalancer || fail "the Gateway's Service is '$(svc_type)', not LoadBalancer"
+ok "annotate the Gateway" "$k" annotate gateways.gateway.networking.k8s.io tour-gateway -n tour \
+	networking.istio.io/service-type=ClusterIP
+wait_for 60 type_is ClusterIP || fail "the annotated Gateway's Service is '$(svc_type)', not ClusterIP"
 pass

@@ -15,6 +15,7 @@ import base64
 import bisect
 import copy
 import datetime
+import ipaddress
 import json
 import os
 import re
@@ -260,6 +261,43 @@ def strategy(res, md):
     if res[0] == "" and res[2] == "namespaces":
         md["labels"] = dict(md.get("labels") or {}, **{"kubernetes.io/metadata.name": md["name"]})
 
+def ip_family(ip):
+    """"IPv4" or "IPv6" for an IP address, None for anything else."""
+    try:
+        return "IPv%d" % ipaddress.ip_address(ip).version
+    except ValueError:
+        return None
+
+
+def service_rules(name, spec, old_spec=None):
+    """The real server's Service validation of its families (ValidateService, and
+    ValidateServiceUpdate with @old_spec): clusterIP is clusterIPs[0]; each clusterIPs[i] is of
+    the family ipFamilies[i] names; once set, the primary family and address never change (a
+    dual-stack Service keeps the order it was made with). A 422 ApiError, or None."""
+    errs = []
+    ips, fams = spec.get("clusterIPs") or [], spec.get("ipFamilies") or []
+    cip = spec.get("clusterIP")
+    if ips and cip and cip != ips[0]:
+        errs.append(f'spec.clusterIPs[0]: Invalid value: "{ips[0]}": must match `clusterIP` '
+                    "when set")
+    for i, ip in enumerate(ips):
+        if ip == "None" or i >= len(fams) or ip_family(ip) is None:
+            continue
+        if ip_family(ip) != fams[i]:
+            errs.append(f'spec.clusterIPs[{i}]: Invalid value: "{ip}": expected an '
+                        f"{fams[i]} value as indicated by `ipFamilies[{i}]`")
+    old = old_spec or {}
+    if fams and old.get("ipFamilies") and fams[0] != old["ipFamilies"][0]:
+        errs.append(f'spec.ipFamilies[0]: Invalid value: "{fams[0]}": may not change once set')
+    if ips and old.get("clusterIPs") and ips[0] != old["clusterIPs"][0] and \
+            spec.get("type") != "ExternalName":
+        errs.append(f'spec.clusterIPs[0]: Invalid value: "{ips[0]}": may not change once set')
+    if not errs:
+        return None
+    return ApiError(422, "Invalid", f'Service "{name}" is invalid: ' + ", ".join(errs),
+                    {"name": name, "group": "", "kind": "Service"})
+
+
 class Store:
     """Every object of every resource, with one resourceVersion counter and an event log."""
 
@@ -348,6 +386,10 @@ class Store:
                                    f'"{md["name"]}" is forbidden: unable to create new content '
                                    f'in namespace {ns} because it is being terminated',
                                    {"name": md["name"], "group": res[0], "kind": res[2]})
+            if res[0] == "" and res[2] == "services" and not self.loading:
+                err = service_rules(md["name"], obj.get("spec") or {})
+                if err:
+                    raise err
             if key in self.objects:
                 raise ApiError(409, "AlreadyExists",
                                f'{res[2]}{group_suffix(res)} "{md["name"]}" already exists',
@@ -390,6 +432,10 @@ class Store:
                                f'{json.dumps((obj.get("spec") or {}).get("selector"))}: '
                                "field is immutable",
                                {"name": name, "group": res[0], "kind": res[3]})
+            if res[0] == "" and res[2] == "services":
+                err = service_rules(name, obj.get("spec") or {}, old.get("spec") or {})
+                if err:
+                    raise err
             for f in ("uid", "creationTimestamp", "namespace"):
                 if f in old["metadata"]:
                     md[f] = old["metadata"][f]

@@ -112,6 +112,55 @@ class FakeApiServerTest(unittest.TestCase):
         self.assertEqual(status, 409)
         self.assert_status(doc, 409, "Conflict")
 
+    def test_service_families(self):
+        """A Service's families as the real server validates them: clusterIPs match ipFamilies,
+        in order, clusterIP is the first, and the primary family never changes: a dual-stack
+        Service made [IPv6, IPv4] is allocated in that order (the --kube mirror once wrote
+        IPv4 first over it)."""
+        path = "/api/v1/namespaces/bookinfo/services"
+
+        def svc(name, **spec):
+            return {"apiVersion": "v1", "kind": "Service",
+                    "metadata": {"name": name, "namespace": "bookinfo"},
+                    "spec": dict({"selector": {"app": name}, "ports": [{"port": 80}]}, **spec)}
+
+        status, doc = self.request("POST", path, svc(
+            "swapped", ipFamilyPolicy="PreferDualStack", ipFamilies=["IPv6", "IPv4"],
+            clusterIP="10.96.0.5", clusterIPs=["10.96.0.5", "fd00:96::5"]))
+        self.assertEqual(status, 422, doc)
+        self.assert_status(doc, 422, "Invalid")
+        self.assertIn('spec.clusterIPs[0]: Invalid value: "10.96.0.5": expected an IPv6 value',
+                      doc["message"])
+        status, doc = self.request("POST", path, svc("first", clusterIP="10.96.0.5",
+                                                      clusterIPs=["10.96.0.6"]))
+        self.assertEqual(status, 422, doc)
+        self.assertIn("must match `clusterIP`", doc["message"])
+
+        status, made = self.request("POST", path, svc(
+            "v6first", ipFamilyPolicy="PreferDualStack", ipFamilies=["IPv6", "IPv4"]))
+        self.assertEqual(status, 201, made)
+        wrong = json.loads(json.dumps(made))
+        wrong["spec"].update(clusterIP="10.96.0.7", clusterIPs=["10.96.0.7", "fd00:96::7"],
+                             ipFamilies=["IPv4", "IPv6"])
+        status, doc = self.request("PUT", path + "/v6first", wrong)
+        self.assertEqual(status, 422, doc)
+        self.assertIn('spec.ipFamilies[0]: Invalid value: "IPv4": may not change once set',
+                      doc["message"])
+        made["spec"].update(clusterIP="fd00:96::7", clusterIPs=["fd00:96::7", "10.96.0.7"])
+        status, doc = self.request("PUT", path + "/v6first", made)
+        self.assertEqual(status, 200, doc)
+        got = self.get(path + "/v6first")["spec"]
+        self.assertEqual((got["clusterIP"], got["clusterIPs"], got["ipFamilies"]),
+                         ("fd00:96::7", ["fd00:96::7", "10.96.0.7"], ["IPv6", "IPv4"]))
+        got["clusterIPs"] = ["fd00:96::8", "10.96.0.7"]
+        got["clusterIP"] = "fd00:96::8"
+        status, doc = self.request("PUT", path + "/v6first", {
+            "apiVersion": "v1", "kind": "Service",
+            "metadata": {"name": "v6first", "namespace": "bookinfo"}, "spec": got})
+        self.assertEqual(status, 422, doc)
+        self.assertIn('spec.clusterIPs[0]: Invalid value: "fd00:96::8": may not change',
+                      doc["message"])
+
     def test_lease_create_renew_and_list(self):
         path = "/apis/coordination.k8s.io/v1/namespaces/ambit-system/leases"
         status, doc = self.request("POST", "/api/v1/namespaces", {

@@ -426,6 +426,52 @@ static void test_service_ip(void **state)
 	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ipFamilies"), 1)->valuestring, "IPv6");
 	assert_string_equal(kjson_str(dual, "spec", "ipFamilyPolicy"), "PreferDualStack");
 	cJSON_Delete(dual);
+	/*
+	 * ipFamilies [IPv6, IPv4]: that order kept in clusterIPs and ipFamilies, clusterIP the
+	 * IPv6 one, as the API server keeps a Service's families.
+	 */
+	dual = parse("{\"kind\":\"Service\",\"spec\":{\"ipFamilyPolicy\":\"RequireDualStack\","
+		     "\"ipFamilies\":[\"IPv6\",\"IPv4\"]}}");
+	assert_int_equal(kmirror_service_ip(dual, "10.96.0.16", "fd00:96::16"), 0);
+	spec = cJSON_GetObjectItem(dual, "spec");
+	assert_string_equal(kjson_str(dual, "spec", "clusterIP"), "fd00:96::16");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(spec, "clusterIPs")), 2);
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "clusterIPs"), 0)->valuestring,
+	    "fd00:96::16");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "clusterIPs"), 1)->valuestring,
+	    "10.96.0.16");
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(spec, "ipFamilies")), 2);
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ipFamilies"), 0)->valuestring, "IPv6");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(spec, "ipFamilies"), 1)->valuestring, "IPv4");
+	assert_string_equal(kjson_str(dual, "spec", "ipFamilyPolicy"), "RequireDualStack");
+	cJSON_Delete(dual);
+	/* No ipFamilies, clusterIPs IPv6 first (getobj's case): that order. */
+	dual = parse("{\"kind\":\"Service\",\"spec\":{\"ipFamilyPolicy\":\"PreferDualStack\","
+		     "\"clusterIPs\":[\"fd00:96::18\",\"10.96.0.18\"]}}");
+	assert_int_equal(
+	    kmirror_service_ips(cJSON_GetObjectItem(dual, "spec"), "10.96.0.18", "fd00:96::18"), 0);
+	assert_string_equal(kjson_str(dual, "spec", "clusterIP"), "fd00:96::18");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(dual, "spec"), "ipFamilies"),
+			       0)
+		->valuestring,
+	    "IPv6");
+	cJSON_Delete(dual);
+	/* [IPv4, IPv6] named: IPv4 first, as unnamed. */
+	dual = parse("{\"kind\":\"Service\",\"spec\":{\"ipFamilyPolicy\":\"PreferDualStack\","
+		     "\"ipFamilies\":[\"IPv4\",\"IPv6\"]}}");
+	assert_int_equal(kmirror_service_ip(dual, "10.96.0.17", "fd00:96::17"), 0);
+	assert_string_equal(kjson_str(dual, "spec", "clusterIP"), "10.96.0.17");
+	assert_string_equal(
+	    cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetObjectItem(dual, "spec"), "ipFamilies"),
+			       0)
+		->valuestring,
+	    "IPv4");
+	cJSON_Delete(dual);
 	/* A SingleStack IPv6 Service: its IPv6 VIP alone, its one family IPv6. */
 	assert_int_equal(kmirror_service_ip(six, NULL, "fd00:96::15"), 0);
 	spec = cJSON_GetObjectItem(six, "spec");
@@ -636,6 +682,62 @@ static void test_deployment_status(void **state)
 	cJSON_Delete(st);
 }
 
+static int num(const cJSON *o, const char *key)
+{
+	const cJSON *v = cJSON_GetObjectItem(o, key);
+
+	assert_true(cJSON_IsNumber(v));
+	return v->valueint;
+}
+
+/*
+ * ambit's own workloads on --kube (kworkload.c), as their controllers write them: the columns
+ * `kubectl get deploy,ds` shows and what `rollout status` waits for. A scaled-to-0 Deployment
+ * (the waypoint controller) is available with no pod.
+ */
+static void test_workload_status(void **state)
+{
+	cJSON *st = kmirror_daemonset_status(2, 2, 1, 3), *cond;
+
+	assert_non_null(st);
+	assert_int_equal(num(st, "observedGeneration"), 3);
+	assert_int_equal(num(st, "desiredNumberScheduled"), 2);
+	assert_int_equal(num(st, "currentNumberScheduled"), 2);
+	assert_int_equal(num(st, "numberReady"), 1);
+	assert_int_equal(num(st, "updatedNumberScheduled"), 2);
+	assert_int_equal(num(st, "numberAvailable"), 1);
+	assert_int_equal(num(st, "numberUnavailable"), 1);
+	assert_int_equal(num(st, "numberMisscheduled"), 0);
+	cJSON_Delete(st);
+	st = kmirror_daemonset_status(2, 2, 2, 1);
+	assert_int_equal(num(st, "numberAvailable"), 2);
+	assert_null(cJSON_GetObjectItem(st, "numberUnavailable"));
+	cJSON_Delete(st);
+
+	st = kmirror_replicas_status("ambit-system", "ambit-ca", 1, 1, 1, 2);
+	assert_int_equal(num(st, "replicas"), 1);
+	assert_int_equal(num(st, "readyReplicas"), 1);
+	assert_int_equal(num(st, "availableReplicas"), 1);
+	assert_int_equal(num(st, "observedGeneration"), 2);
+	cond = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "conditions"), 0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cond, "type")), "Available");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cond, "status")), "True");
+	cJSON_Delete(st);
+	/* Running, not ready: 0/1, unavailable. */
+	st = kmirror_replicas_status("ambit-system", "ambit-ca", 1, 1, 0, 2);
+	assert_int_equal(num(st, "replicas"), 1);
+	assert_int_equal(num(st, "readyReplicas"), 0);
+	assert_int_equal(num(st, "unavailableReplicas"), 1);
+	cond = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "conditions"), 0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cond, "status")), "False");
+	cJSON_Delete(st);
+	st = kmirror_replicas_status("ambit-system", "ambit-waypoints", 0, 0, 0, 2);
+	assert_int_equal(num(st, "replicas"), 0);
+	cond = cJSON_GetArrayItem(cJSON_GetObjectItem(st, "conditions"), 0);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(cond, "status")), "True");
+	cJSON_Delete(st);
+}
+
 static void test_rank(void **state)
 {
 	assert_true(kmirror_rank("Namespace") < kmirror_rank("ServiceAccount"));
@@ -648,13 +750,21 @@ static void test_rank(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_template_hash), cmocka_unit_test(test_owned_pod),
-	    cmocka_unit_test(test_pending_pod),	  cmocka_unit_test(test_bare_pod),
-	    cmocka_unit_test(test_seal),	  cmocka_unit_test(test_decide),
-	    cmocka_unit_test(test_from_yaml),	  cmocka_unit_test(test_service_ip),
-	    cmocka_unit_test(test_rank),	  cmocka_unit_test(test_add_ips),
-	    cmocka_unit_test(test_import),	  cmocka_unit_test(test_holds),
-	    cmocka_unit_test(test_keep_start),	  cmocka_unit_test(test_deployment_status),
+	    cmocka_unit_test(test_template_hash),
+	    cmocka_unit_test(test_owned_pod),
+	    cmocka_unit_test(test_pending_pod),
+	    cmocka_unit_test(test_bare_pod),
+	    cmocka_unit_test(test_seal),
+	    cmocka_unit_test(test_decide),
+	    cmocka_unit_test(test_from_yaml),
+	    cmocka_unit_test(test_service_ip),
+	    cmocka_unit_test(test_rank),
+	    cmocka_unit_test(test_add_ips),
+	    cmocka_unit_test(test_import),
+	    cmocka_unit_test(test_holds),
+	    cmocka_unit_test(test_keep_start),
+	    cmocka_unit_test(test_deployment_status),
+	    cmocka_unit_test(test_workload_status),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -4,7 +4,8 @@
  * network, so its ports are the test's): on any address, as the waypoint's 15020 default is,
  * it answers /stats/prometheus over IPv6 ([::1]) and IPv4 (127.0.0.1) alike, "[::]:port" the
  * same; an --admin of one address ("[::1]:port", "127.0.0.1:port", parsed as main parses it)
- * answers in that family alone; a port already taken is EADDRINUSE, not a silent IPv4 fallback.
+ * answers in that family alone; a port already taken is EADDRINUSE, not a silent IPv4 fallback;
+ * readiness alone on 15021 too, as Envoy's listener on Istio's proxies.
  */
 #include <errno.h>
 #include <sched.h>
@@ -138,6 +139,34 @@ static void test_one_address(void **state)
 	wp_stats_free(st);
 }
 
+/*
+ * Readiness on 15021 too, as Envoy's listener on Istio's proxies (their Service's status-port
+ * targets it): /healthz/ready alone, in both families, 503 once draining, gone with the admin.
+ */
+static void test_ready_port(void **state)
+{
+	struct wp_stats *st = wp_stats_new();
+	union sockaddr_inet at;
+	struct wp_admin *a;
+	struct body b;
+
+	assert_non_null(st);
+	sockaddr_inet_v4(&at, htonl(INADDR_ANY), 15020);
+	a = wp_admin_start(&at, &st, 1);
+	assert_non_null(a);
+	assert_int_equal(fetch("http://127.0.0.1:15021/healthz/ready", &b), -1);
+	assert_int_equal(wp_admin_ready_listen(a, 15021), 0);
+	assert_int_equal(wp_admin_ready_listen(a, 15021), -EALREADY);
+	assert_int_equal(fetch("http://127.0.0.1:15021/healthz/ready", &b), 200);
+	assert_int_equal(fetch("http://[::1]:15021/healthz/ready", &b), 200);
+	assert_int_equal(fetch("http://127.0.0.1:15021/stats/prometheus", &b), 404);
+	wp_admin_draining(a);
+	assert_int_equal(fetch("http://[::1]:15021/healthz/ready", &b), 503);
+	wp_admin_stop(a);
+	assert_int_equal(fetch("http://127.0.0.1:15021/healthz/ready", &b), -1);
+	wp_stats_free(st);
+}
+
 /* A port taken in either family: the error, not a listener on 0.0.0.0 alone. */
 static void test_port_taken(void **state)
 {
@@ -179,6 +208,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_any_both_families),
 	    cmocka_unit_test(test_one_address),
+	    cmocka_unit_test(test_ready_port),
 	    cmocka_unit_test(test_port_taken),
 	};
 

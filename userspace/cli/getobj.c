@@ -203,21 +203,9 @@ static void service_as_served(const struct get_ctx *x, cJSON *obj, const char *n
 	vip6 = jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "serviceIPs6"), key);
 	if (!jstr(spec, "type"))
 		cJSON_AddStringToObject(spec, "type", "ClusterIP");
-	if (!(cur && !strcmp(cur, "None")) && (vip || vip6)) {
-		/*
-		 * A dual-stack Service's IPv6 VIP second, as the API server lists them; a
-		 * SingleStack IPv6 Service's alone.
-		 */
-		const char *both[2] = {vip ? vip : vip6, vip ? vip6 : NULL};
-		const char *fams[2] = {vip ? "IPv4" : "IPv6", "IPv6"};
-		int n = both[1] ? 2 : 1;
-
-		jset(spec, "clusterIP", cJSON_CreateString(both[0]));
-		jset(spec, "clusterIPs", cJSON_CreateStringArray(both, n));
-		jset(spec, "ipFamilies", cJSON_CreateStringArray(fams, n));
-		if (!jstr(spec, "ipFamilyPolicy"))
-			jset(spec, "ipFamilyPolicy", cJSON_CreateString("SingleStack"));
-	}
+	/* Both families in the order its ipFamilies ask; a SingleStack IPv6 Service's alone. */
+	if (!(cur && !strcmp(cur, "None")) && (vip || vip6))
+		kmirror_service_ips(spec, vip, vip6);
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(spec, "ports"))
 	{
 		if (!jstr(p, "protocol"))

@@ -52,7 +52,7 @@ static const struct kwatch_res gateways = {
 /* ---- the objects of a Gateway ---- */
 
 struct vals {
-	const char *name, *ns, *uid, *sa, *image, *log_level, *hash;
+	const char *name, *ns, *uid, *sa, *image, *log_level, *hash, *svc_type;
 };
 
 static const char *val(void *arg, const char *key)
@@ -73,6 +73,8 @@ static const char *val(void *arg, const char *key)
 		return v->log_level;
 	if (!strcmp(key, "hash"))
 		return v->hash;
+	if (!strcmp(key, "serviceType"))
+		return v->svc_type;
 	return NULL;
 }
 
@@ -180,6 +182,8 @@ cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t 
 	    .image = o->image,
 	    .log_level = o->log_level,
 	    .hash = "",
+	    .svc_type = config_gateway_service_type(
+		meta_map(gw, "annotations", CONFIG_ANNOT_SERVICE_TYPE), !gateway),
 	};
 	char hash[17], sa[80], *text, *ports_text = NULL;
 	cJSON *docs, *ports = NULL, *it;
@@ -215,6 +219,12 @@ cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t 
 		snprintf(why, len,
 			 "annotation %s is not a ServiceAccount name (a DNS-1123 subdomain)",
 			 CONFIG_ANNOT_GATEWAY_SA);
+		return NULL;
+	}
+	/* The type is in the rendering: annotating a Gateway replaces its Service (its hash). */
+	if (!v.svc_type) {
+		snprintf(why, len, "annotation %s is not ClusterIP, NodePort or LoadBalancer",
+			 CONFIG_ANNOT_SERVICE_TYPE);
 		return NULL;
 	}
 	if (gateway &&

@@ -495,6 +495,19 @@ const struct cfg_field cfg_k8s_gw_fields[] = {
     {NULL, 0, NULL, 0},
 };
 
+const char *config_gateway_service_type(const char *annot, bool waypoint)
+{
+	/* ExternalName has no selector to put the gateway's pods behind. */
+	static const char *const types[] = {"ClusterIP", "NodePort", "LoadBalancer"};
+
+	if (!annot)
+		return waypoint ? types[0] : types[2];
+	for (size_t i = 0; i < sizeof(types) / sizeof(types[0]); i++)
+		if (!strcmp(annot, types[i]))
+			return types[i];
+	return NULL;
+}
+
 void config_k8s_gateway_free(struct config_k8s_gateway *gw)
 {
 	config_meta_free(&gw->meta);

@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The local cluster's part of Istio's gateway deployment controller: each Gateway API Gateway of
- * class istio gets a Service `<name>-istio` in its namespace (type LoadBalancer, one port per
- * listener port, selecting the pods labelled gateway.networking.k8s.io/gateway-name: <name>),
+ * class istio gets a Service `<name>-istio` in its namespace (type LoadBalancer, or the one its
+ * networking.istio.io/service-type annotation names, one port per listener port, selecting the
+ * pods labelled gateway.networking.k8s.io/gateway-name: <name>),
  * kept in the store as an object of its own, as the controller creates it in the API server;
  * plan.c makes the pod. A Service of a Gateway that is gone (or changed class) is removed.
  */
@@ -52,16 +53,28 @@ int gwdeploy_services(const struct config *cfg, char **out)
 	*out = NULL;
 	for (size_t i = 0; i < cfg->n_k8s_gateways; i++) {
 		const struct config_k8s_gateway *g = &cfg->k8s_gateways[i];
+		const char *annot =
+		    config_label_get(&g->meta.annotations, CONFIG_ANNOT_SERVICE_TYPE);
+		const char *type = config_gateway_service_type(annot, false);
 		int err;
 
 		if (!istio_class(g))
 			continue;
+		/* As the API server refuses the Service Istio's controller would make of it. */
+		if (!type) {
+			fprintf(stderr,
+				"ambitctl: gateway %s/%s: annotation %s: \"%.64s\" is not "
+				"ClusterIP, NodePort or LoadBalancer: no Service made\n",
+				g->meta.namespace, g->meta.name, CONFIG_ANNOT_SERVICE_TYPE, annot);
+			continue;
+		}
 		err = cat(out,
 			  "apiVersion: v1\nkind: Service\nmetadata:\n  name: %s-istio\n"
 			  "  namespace: %s\n  labels:\n    %s: %s\n    %s: %s\n"
-			  "spec:\n  type: LoadBalancer\n  selector:\n    %s: %s\n  ports:\n",
+			  "spec:\n  type: %s\n  selector:\n    %s: %s\n  ports:\n",
 			  g->meta.name, g->meta.namespace, CONFIG_LABEL_GATEWAY_NAME, g->meta.name,
-			  MANAGED_LABEL, MANAGED_VALUE, CONFIG_LABEL_GATEWAY_NAME, g->meta.name);
+			  MANAGED_LABEL, MANAGED_VALUE, type, CONFIG_LABEL_GATEWAY_NAME,
+			  g->meta.name);
 		/* One port per listener port, named after its first listener. */
 		for (size_t l = 0; !err && l < g->n_listeners; l++) {
 			bool seen = false;

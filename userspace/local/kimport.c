@@ -33,7 +33,7 @@
 #include "objstore.h"
 
 #define KCTL_POLL_MS 500    /* how often the controller asks the server's resourceVersion */
-#define KCTL_STATUS_POLLS 4 /* the objects' status computed again every 4 polls (2 s) */
+#define KCTL_STATUS_POLLS 4 /* status computed again every this many polls (2 s) */
 
 /* Whether the controller follows kind @group/@kind (what the store holds and a user writes). */
 static bool kind_imported(const char *group, const char *kind)
@@ -556,10 +556,14 @@ int local_kube_controller(const struct ctl_opts *o)
 		usleep(KCTL_POLL_MS * 1000);
 		/*
 		 * The status controllers write (a waypoint is Programmed once it serves, which
-		 * moves nothing in the API server), said again every few polls.
+		 * moves nothing in the API server), said again every few polls; and ambit's own
+		 * workloads' status, as the DaemonSet and Deployment controllers follow their pods'
+		 * readiness.
 		 */
-		if (!(tick % KCTL_STATUS_POLLS))
+		if (!(tick % KCTL_STATUS_POLLS)) {
 			kube_status_sync(&c);
+			kube_workloads_status(&c);
+		}
 		/* Every write moves it: nothing moved, nothing to follow (a failed mirror aside).
 		 */
 		if (kube_resource_version(&c, &rv) || (rv == seen && access(dirty, F_OK) < 0))

@@ -66,6 +66,17 @@ int kmirror_pod_keep_start(cJSON *want, const cJSON *have);
 cJSON *kmirror_deployment_status(const struct ctl_pod *pods, size_t npods, const char *ns,
 				 const char *name, int replicas, double generation);
 /*
+ * The status of Deployment @ns/@name of @replicas wanted at generation @generation, @have pods
+ * of which run and @ready are ready, as its controller writes it. NULL on ENOMEM.
+ */
+cJSON *kmirror_replicas_status(const char *ns, const char *name, int replicas, int have, int ready,
+			       double generation);
+/*
+ * The status of a DaemonSet at generation @generation with @desired nodes to run on, @current
+ * of which run its pod and @ready have it ready, as its controller writes it. NULL on ENOMEM.
+ */
+cJSON *kmirror_daemonset_status(int desired, int current, int ready, double generation);
+/*
  * The stored object @yaml (borrowed, one YAML document) as the JSON to write: without what the
  * server sets (uid, resourceVersion, ...), in namespace @ns (NULL: cluster-scoped, none). Not
  * sealed; caller deletes. NULL with the reason in @err.
@@ -78,6 +89,13 @@ cJSON *kmirror_from_yaml(const char *yaml, const char *ns, char *err, size_t len
  * Service, @vip6 its only one. ExternalName and headless Services keep theirs. 0 or -errno.
  */
 int kmirror_service_ip(cJSON *svc, const char *vip, const char *vip6);
+/*
+ * Sets Service spec @spec's clusterIP, clusterIPs and ipFamilies to @vip and @vip6 (either NULL:
+ * none of that family), in the order its own ipFamilies ask (IPv6 first when they name it
+ * first, as the API server keeps them), and its ipFamilyPolicy SingleStack when it has none:
+ * kmirror_service_ip's and `ambitctl get`'s. 0 or -ENOMEM.
+ */
+int kmirror_service_ips(cJSON *spec, const char *vip, const char *vip6);
 /* Labels @obj as the mirror's and annotates it with the hash of all the rest. 0 or -errno. */
 int kmirror_seal(cJSON *obj);
 /* What to do with @have (the server's object, or NULL) for @want (sealed, or NULL: unwanted). */

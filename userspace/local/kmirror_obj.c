@@ -375,40 +375,62 @@ cJSON *kmirror_from_yaml(const char *yaml, const char *ns, char *err, size_t len
 	return obj;
 }
 
+int kmirror_service_ips(cJSON *spec, const char *vip, const char *vip6)
+{
+	const cJSON *fam0 =
+	    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "ipFamilies"), 0);
+	const cJSON *ip0 =
+	    cJSON_GetArrayItem(cJSON_GetObjectItemCaseSensitive(spec, "clusterIPs"), 0);
+	/*
+	 * As the API server completes it: clusterIPs and ipFamilies in the order the Service's
+	 * ipFamilies (or, without them, its clusterIPs) ask, the cluster's primary family (IPv4)
+	 * first when they do not; clusterIP the first; a SingleStack IPv6 Service's IPv6 alone.
+	 */
+	const bool six_first =
+	    vip && vip6 &&
+	    (cJSON_IsString(fam0) ? !strcmp(fam0->valuestring, "IPv6")
+				  : cJSON_IsString(ip0) && strchr(ip0->valuestring, ':'));
+	const char *ips[2] = {vip ? vip : vip6, vip ? vip6 : NULL};
+	const char *fams[2] = {vip ? "IPv4" : "IPv6", "IPv6"};
+	const int n = ips[1] ? 2 : 1;
+	cJSON *arr;
+
+	if (six_first) {
+		ips[0] = vip6;
+		ips[1] = vip;
+		fams[0] = "IPv6";
+		fams[1] = "IPv4";
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIP");
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIPs");
+	if (!cJSON_AddStringToObject(spec, "clusterIP", ips[0]) ||
+	    !(arr = cJSON_CreateStringArray(ips, n)) ||
+	    !cJSON_AddItemToObject(spec, "clusterIPs", arr))
+		return -ENOMEM;
+	cJSON_DeleteItemFromObjectCaseSensitive(spec, "ipFamilies");
+	if (!(arr = cJSON_CreateStringArray(fams, n)) ||
+	    !cJSON_AddItemToObject(spec, "ipFamilies", arr))
+		return -ENOMEM;
+	if (!cJSON_GetObjectItemCaseSensitive(spec, "ipFamilyPolicy") &&
+	    !cJSON_AddStringToObject(spec, "ipFamilyPolicy", "SingleStack"))
+		return -ENOMEM;
+	return 0;
+}
+
 int kmirror_service_ip(cJSON *svc, const char *vip, const char *vip6)
 {
-	cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec"), *ips, *fams;
+	cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec");
 	const char *type = kjson_str(svc, "spec", "type"),
 		   *cur = kjson_str(svc, "spec", "clusterIP");
 
-	const char *first = vip ? vip : vip6;
-
-	if (!first || (type && !strcmp(type, "ExternalName")) || (cur && *cur))
+	if ((!vip && !vip6) || (type && !strcmp(type, "ExternalName")) || (cur && *cur))
 		return 0;
 	if (!cJSON_IsObject(spec)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(svc, "spec");
 		if (!(spec = cJSON_AddObjectToObject(svc, "spec")))
 			return -ENOMEM;
 	}
-	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIP");
-	cJSON_DeleteItemFromObjectCaseSensitive(spec, "clusterIPs");
-	cJSON_DeleteItemFromObjectCaseSensitive(spec, "ipFamilies");
-	/*
-	 * As the API server completes it: clusterIPs and ipFamilies, the primary family first (a
-	 * SingleStack IPv6 Service's IPv6 alone).
-	 */
-	if (!cJSON_AddStringToObject(spec, "clusterIP", first) ||
-	    !(ips = cJSON_AddArrayToObject(spec, "clusterIPs")) ||
-	    !cJSON_AddItemToArray(ips, cJSON_CreateString(first)) ||
-	    (vip && vip6 && !cJSON_AddItemToArray(ips, cJSON_CreateString(vip6))) ||
-	    !(fams = cJSON_AddArrayToObject(spec, "ipFamilies")) ||
-	    !cJSON_AddItemToArray(fams, cJSON_CreateString(vip ? "IPv4" : "IPv6")) ||
-	    (vip && vip6 && !cJSON_AddItemToArray(fams, cJSON_CreateString("IPv6"))))
-		return -ENOMEM;
-	if (!cJSON_GetObjectItemCaseSensitive(spec, "ipFamilyPolicy") &&
-	    !cJSON_AddStringToObject(spec, "ipFamilyPolicy", "SingleStack"))
-		return -ENOMEM;
-	return 0;
+	return kmirror_service_ips(spec, vip, vip6);
 }
 
 /* @obj's metadata.@map as an object, made (replacing a null or a scalar) when absent. */
@@ -527,8 +549,6 @@ static bool add_condition(cJSON *conds, const char *type, bool ok, const char *r
 cJSON *kmirror_deployment_status(const struct ctl_pod *pods, size_t npods, const char *ns,
 				 const char *name, int replicas, double generation)
 {
-	cJSON *st = cJSON_CreateObject(), *conds;
-	char rs[300], msg[400];
 	int have = 0, ready = 0;
 
 	for (size_t i = 0; i < npods; i++) {
@@ -537,11 +557,20 @@ cJSON *kmirror_deployment_status(const struct ctl_pod *pods, size_t npods, const
 		have++;
 		ready += pods[i].started;
 	}
+	return kmirror_replicas_status(ns, name, replicas, have, ready, generation);
+}
+
+cJSON *kmirror_replicas_status(const char *ns, const char *name, int replicas, int have, int ready,
+			       double generation)
+{
+	cJSON *st = cJSON_CreateObject(), *conds;
+	char rs[300], msg[400];
+
 	if (kmirror_replicaset(ns, name, rs, sizeof(rs)))
 		rs[0] = '\0';
 	/*
 	 * What `kubectl rollout status` reads: observed at the object's generation, every replica
-	 * of the one ReplicaSet updated, the started ones available.
+	 * of the one ReplicaSet updated, the ready ones available.
 	 */
 	if (!st || !cJSON_AddNumberToObject(st, "observedGeneration", generation) ||
 	    !cJSON_AddNumberToObject(st, "replicas", have) ||
@@ -565,6 +594,31 @@ cJSON *kmirror_deployment_status(const struct ctl_pod *pods, size_t npods, const
 fail:
 	cJSON_Delete(st);
 	return NULL;
+}
+
+cJSON *kmirror_daemonset_status(int desired, int current, int ready, double generation)
+{
+	cJSON *st = cJSON_CreateObject();
+
+	/*
+	 * As the DaemonSet controller writes it: what `kubectl get ds` shows (DESIRED, CURRENT,
+	 * READY, UP-TO-DATE, AVAILABLE) and `kubectl rollout status ds` waits for (updated and
+	 * available as many as desired, at the object's generation). One pod template: every
+	 * scheduled pod is up to date.
+	 */
+	if (!st || !cJSON_AddNumberToObject(st, "observedGeneration", generation) ||
+	    !cJSON_AddNumberToObject(st, "desiredNumberScheduled", desired) ||
+	    !cJSON_AddNumberToObject(st, "currentNumberScheduled", current) ||
+	    !cJSON_AddNumberToObject(st, "numberMisscheduled", 0) ||
+	    !cJSON_AddNumberToObject(st, "numberReady", ready) ||
+	    !cJSON_AddNumberToObject(st, "updatedNumberScheduled", current) ||
+	    !cJSON_AddNumberToObject(st, "numberAvailable", ready) ||
+	    (desired > ready &&
+	     !cJSON_AddNumberToObject(st, "numberUnavailable", desired - ready))) {
+		cJSON_Delete(st);
+		return NULL;
+	}
+	return st;
 }
 
 /* Removes metadata.@map[@key] of @obj, and the map once empty when @drop_empty. */

@@ -409,6 +409,8 @@ int kube_up(const struct ctl_cluster *c)
 	if (!ret) {
 		fflush(stdout);
 		ret = cmd_install(4, argv, false);
+		/* Its waypoint controller is the local cluster's (kworkload.c). */
+		ret = ret ?: kube_waypoint_controller_off(&k);
 		cluster_kube_leave(&k, saved);
 	}
 	return ret;

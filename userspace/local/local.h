@@ -458,8 +458,23 @@ int kube_controller_spawn(const struct ctl_cluster *c);
  * Warning Event on a policy the ztunnel cannot enforce as written). 0 or -errno.
  */
 int kube_status_sync(const struct ctl_cluster *c);
-/* `local kube-controller` (hidden): imports and reconciles whenever the API server moves. */
+/*
+ * `local kube-controller` (hidden): imports and reconciles whenever the API server moves, and
+ * keeps ambit's own workloads' status (kube_workloads_status) every few seconds.
+ */
 int local_kube_controller(const struct ctl_opts *o);
+
+/*
+ * kworkload.c: writes the status of ambit's DaemonSet and Deployments in @c's API server (its
+ * namespace's) as their controllers would, from what the nodes' kubelets run of them and their
+ * containers' readiness probes; only a status that changed. 0 or -errno, told on stderr.
+ */
+int kube_workloads_status(const struct ctl_cluster *c);
+/*
+ * Scales the waypoint controller's Deployment to 0 through @k (in the fabric netns), saying why
+ * in an annotation: the local cluster deploys waypoints itself. 0 or -errno, told on stderr.
+ */
+int kube_waypoint_controller_off(const struct kconn *k);
 /*
  * Waits until @n's agent (@agent) or ztunnel answers as ready; fails early when the process
  * @pid the kubelet started for it is no longer the one running. 0 or -errno, told on stderr.

@@ -617,6 +617,12 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 		TRY(kube_mirror(c, p, state));
 		for (int i = 0; i < c->nnodes; i++)
 			TRY(wait_workloads(c, &c->nodes[i], p->npods));
+		/* ambit's own DaemonSet and Deployments as ready as they are (kworkload.c). */
+		if (kube_workloads_status(c))
+			fprintf(stderr,
+				"ambitctl: kube: the status of %s's workloads is not written "
+				"yet: the kube-controller writes it\n",
+				CTL_KUBE_NS);
 		/* From here on the cluster also follows what kubectl writes there. */
 		TRY(kube_controller_spawn(c));
 	}
