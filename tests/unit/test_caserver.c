@@ -87,11 +87,14 @@ static void test_decide(void **state)
 	"\"kind\":\"Vault\"},{\"name\":\"root\",\"namespace\":\"ambit-system\"}]}},"               \
 	"{\"name\":\"plain\"}]}}"
 
-static int refs_of(const char *pod, const char *gw, char *out, char *why)
+/* The refs gateway pod @pod gets from Gateway @gw and Istio Gateways @istio, as text. */
+static void refs_of(const char *pod, const char *gw, const char *istio, char *out)
 {
-	cJSON *p = cJSON_Parse(pod), *g = gw ? cJSON_Parse(gw) : NULL, *refs = NULL, *r;
-	int st = caserver_gateway_refs(p, g, &refs, why, 512);
+	cJSON *p = cJSON_Parse(pod), *g = gw ? cJSON_Parse(gw) : NULL,
+	      *ig = istio ? cJSON_Parse(istio) : NULL, *refs = cJSON_CreateArray(), *r;
 
+	assert_int_equal(caserver_gateway_refs(p, g, refs), 0);
+	assert_int_equal(caserver_istio_refs(p, ig, refs), 0);
 	out[0] = '\0';
 	cJSON_ArrayForEach(r, refs)
 	{
@@ -102,24 +105,50 @@ static int refs_of(const char *pod, const char *gw, char *out, char *why)
 	}
 	cJSON_Delete(p);
 	cJSON_Delete(g);
+	cJSON_Delete(ig);
 	cJSON_Delete(refs);
-	return st;
 }
 
-/* A gateway pod gets its own Gateway's certificateRefs: core Secrets, each once. */
+#define ISTIO_GWS                                                                                  \
+	"[{\"metadata\":{\"name\":\"i\",\"namespace\":\"web\"},\"spec\":{\"selector\":{\"istio\":" \
+	"\"ingressgateway\"},\"servers\":[{\"tls\":{\"mode\":\"SIMPLE\",\"credentialName\":"       \
+	"\"ic\"}},"                                                                                \
+	"{\"tls\":{\"mode\":\"MUTUAL\",\"credentialName\":\"mc\"}},{\"tls\":{\"mode\":"            \
+	"\"ISTIO_MUTUAL\"}}]}},{\"metadata\":{\"name\":\"j\",\"namespace\":\"web\"},\"spec\":{"    \
+	"\"selector\":{\"istio\":\"egressgateway\"},\"servers\":[{\"tls\":{\"credentialName\":"    \
+	"\"e\"}}]}}]"
+
+/*
+ * A gateway pod gets its own Gateway's certificateRefs (core Secrets, each once) and the
+ * credentialNames of the Istio Gateways selecting it, in its namespace.
+ */
 static void test_gateway_refs(void **state)
 {
-	char out[512], why[512];
+	char out[512];
+	cJSON *p;
 
-	assert_int_equal(refs_of(GW_POD(GW_LABEL), GATEWAY("shop"), out, why), 0);
+	refs_of(GW_POD(GW_LABEL), GATEWAY("shop"), NULL, out);
 	assert_string_equal(out, "shop/own certs/far ambit-system/root ");
-	/* Not a gateway's pod: nothing, whatever Gateway there is. */
-	assert_int_equal(refs_of(GW_POD("\"app\":\"web\""), GATEWAY("shop"), out, why), 403);
-	assert_non_null(strstr(why, "the pod is no Gateway's"));
 	/* Its label names a Gateway that does not exist, or one of another namespace. */
-	assert_int_equal(refs_of(GW_POD(GW_LABEL), NULL, out, why), 404);
-	assert_int_equal(refs_of(GW_POD(GW_LABEL), GATEWAY("other"), out, why), 404);
-	assert_non_null(strstr(why, "no Gateway shop/gw"));
+	refs_of(GW_POD(GW_LABEL), NULL, NULL, out);
+	assert_string_equal(out, "");
+	refs_of(GW_POD(GW_LABEL), GATEWAY("other"), NULL, out);
+	assert_string_equal(out, "");
+	/* Istio's: the Gateway i selects the pod (in another namespace), j does not. */
+	refs_of(GW_POD("\"istio\":\"ingressgateway\""), NULL, ISTIO_GWS, out);
+	assert_string_equal(out, "shop/ic shop/mc shop/mc-cacert ");
+	refs_of(GW_POD(GW_LABEL), GATEWAY("shop"), ISTIO_GWS, out);
+	assert_string_equal(out, "shop/own certs/far ambit-system/root ");
+	/* Only a gateway's pod is served at all. */
+	p = cJSON_Parse(GW_POD("\"app\":\"web\""));
+	assert_false(caserver_gateway_pod(p));
+	cJSON_Delete(p);
+	p = cJSON_Parse(GW_POD("\"istio\":\"egressgateway\""));
+	assert_true(caserver_gateway_pod(p));
+	cJSON_Delete(p);
+	p = cJSON_Parse(GW_POD(GW_LABEL));
+	assert_true(caserver_gateway_pod(p));
+	cJSON_Delete(p);
 }
 
 /* Another namespace's Secret only by a ReferenceGrant there, from Gateways of this namespace. */

@@ -4,6 +4,7 @@
  * /v1/credentials): which Secrets a gateway pod may have, decided from objects alone (the
  * handler in caserver.c reads them from the API server).
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -42,7 +43,30 @@ static bool has_ref(const cJSON *refs, const char *ns, const char *name)
 	return false;
 }
 
-int caserver_gateway_refs(const cJSON *pod, const cJSON *gw, cJSON **refs, char *why, size_t len)
+/* Appends {"namespace": @ns, "name": @name} to @refs unless there: 0 or -ENOMEM. */
+static int add_ref(cJSON *refs, const char *ns, const char *name)
+{
+	cJSON *o;
+
+	if (has_ref(refs, ns, name))
+		return 0;
+	o = cJSON_CreateObject();
+	if (!cJSON_AddItemToArray(refs, o) || !cJSON_AddStringToObject(o, "namespace", ns) ||
+	    !cJSON_AddStringToObject(o, "name", name))
+		return -ENOMEM;
+	return 0;
+}
+
+bool caserver_gateway_pod(const cJSON *pod)
+{
+	const char *istio = label_of(pod, "istio");
+
+	/* As the agents serve them (agent.c, kube_waypoint_dirs). */
+	return label_of(pod, CASERVER_GATEWAY_LABEL) ||
+	       (istio && (!strcmp(istio, "ingressgateway") || !strcmp(istio, "egressgateway")));
+}
+
+int caserver_gateway_refs(const cJSON *pod, const cJSON *gw, cJSON *refs)
 {
 	const char *pod_ns = kjson_str(pod, "metadata", "namespace"),
 		   *gw_ns = kjson_str(gw, "metadata", "namespace"),
@@ -50,44 +74,85 @@ int caserver_gateway_refs(const cJSON *pod, const cJSON *gw, cJSON **refs, char 
 		   *want = label_of(pod, CASERVER_GATEWAY_LABEL);
 	const cJSON *l, *r;
 
-	*refs = NULL;
-	if (!want || !pod_ns) {
-		snprintf(why, len, "the pod is no Gateway's (no label %s)", CASERVER_GATEWAY_LABEL);
-		return 403;
-	}
 	/* Gateway API: a Gateway's deployment runs in the Gateway's namespace. */
-	if (!gw || !gw_ns || !gw_name || strcmp(gw_ns, pod_ns) || strcmp(gw_name, want)) {
-		snprintf(why, len, "no Gateway %.200s/%.200s", pod_ns, want);
-		return 404;
-	}
-	if (!(*refs = cJSON_CreateArray())) {
-		snprintf(why, len, "out of memory");
-		return 500;
-	}
-	cJSON_ArrayForEach(l, cJSON_GetObjectItemCaseSensitive(
-				  cJSON_GetObjectItemCaseSensitive(gw, "spec"), "listeners"))
+	if (!want || !pod_ns || !gw_ns || !gw_name || strcmp(gw_ns, pod_ns) ||
+	    strcmp(gw_name, want))
+		return 0;
+	cJSON_ArrayForEach(
+	    l, kjson_get(cJSON_GetObjectItemCaseSensitive(gw, "spec"), "listeners", NULL))
 	{
-		const cJSON *tls = cJSON_GetObjectItemCaseSensitive(l, "tls");
-
-		cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(tls, "certificateRefs"))
+		cJSON_ArrayForEach(r, kjson_get(l, "tls", "certificateRefs"))
 		{
 			const char *name = str_or(r, "name", NULL),
 				   *ns = str_or(r, "namespace", gw_ns);
-			cJSON *o;
 
 			/* Only core Secrets: the spec's default kind, the one ambit serves. */
 			if (!name || *str_or(r, "group", "") ||
-			    strcmp(str_or(r, "kind", "Secret"), "Secret") ||
-			    has_ref(*refs, ns, name))
+			    strcmp(str_or(r, "kind", "Secret"), "Secret"))
 				continue;
-			o = cJSON_CreateObject();
-			if (!cJSON_AddItemToArray(*refs, o) ||
-			    !cJSON_AddStringToObject(o, "namespace", ns) ||
-			    !cJSON_AddStringToObject(o, "name", name)) {
-				cJSON_Delete(*refs); /* @o with it: added first */
-				*refs = NULL;
-				snprintf(why, len, "out of memory");
-				return 500;
+			if (add_ref(refs, ns, name))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/* Whether Istio Gateway @gw's selector selects @pod (Istio: in any namespace). */
+static bool selects(const cJSON *gw, const cJSON *pod)
+{
+	const cJSON *sel = kjson_get(gw, "spec", "selector"), *kv;
+
+	/* No selector: every gateway pod, as Istio's. */
+	cJSON_ArrayForEach(kv, sel)
+	{
+		const char *have = label_of(pod, kv->string);
+
+		if (!cJSON_IsString(kv) || !have || strcmp(have, kv->valuestring))
+			return false;
+	}
+	return true;
+}
+
+static int add_credential(cJSON *refs, const char *ns, const char *name, const char *mode)
+{
+	char ca[300];
+
+	if (add_ref(refs, ns, name))
+		return -ENOMEM;
+	/* The mutual modes' CA may be in <name>-cacert (l7_secret_tls). */
+	if (mode && strstr(mode, "MUTUAL") && strcmp(mode, "ISTIO_MUTUAL") &&
+	    snprintf(ca, sizeof(ca), "%s-cacert", name) < (int)sizeof(ca))
+		return add_ref(refs, ns, ca);
+	return 0;
+}
+
+int caserver_istio_refs(const cJSON *pod, const cJSON *gateways, cJSON *refs)
+{
+	const char *ns = kjson_str(pod, "metadata", "namespace");
+	const cJSON *gw, *srv, *n;
+
+	if (!ns)
+		return 0;
+	cJSON_ArrayForEach(gw, gateways)
+	{
+		if (!selects(gw, pod))
+			continue;
+		cJSON_ArrayForEach(srv, kjson_get(gw, "spec", "servers"))
+		{
+			const cJSON *tls = cJSON_GetObjectItemCaseSensitive(srv, "tls");
+			const char *mode = str_or(tls, "mode", NULL), *cn;
+
+			/* credentialName: a Secret of the gateway pod's namespace (istiod's SDS).
+			 */
+			if ((cn = str_or(tls, "credentialName", NULL)) &&
+			    add_credential(refs, ns, cn, mode))
+				return -ENOMEM;
+			cJSON_ArrayForEach(n,
+					   cJSON_GetObjectItemCaseSensitive(tls, "credentialNames"))
+			{
+				if (cJSON_IsString(n) &&
+				    add_credential(refs, ns, n->valuestring, mode))
+					return -ENOMEM;
 			}
 		}
 	}

@@ -412,33 +412,71 @@ no:
 	return false;
 }
 
+/*
+ * The Secrets gateway pod @pod (checked: of the requesting node) may be served, into *@refs; or
+ * the HTTP status to refuse with and why.
+ */
+static int credential_refs(struct conn *c, const cJSON *pod, cJSON **refs, char *why, size_t len)
+{
+	const struct caserver_opts *o = c->o;
+	const char *ns = kjson_str(pod, "metadata", "namespace");
+	const char *gw_name = cJSON_GetStringValue(
+	    kjson_get(kjson_get(pod, "metadata", "labels"), CASERVER_GATEWAY_LABEL, NULL));
+	cJSON *gw = NULL, *list = NULL;
+	char path[1024];
+	bool failed = false;
+	int st = 0;
+
+	if (!caserver_gateway_pod(pod)) {
+		snprintf(why, len,
+			 "the pod is no gateway's (no label %s, nor istio: ingressgateway "
+			 "or egressgateway)",
+			 CASERVER_GATEWAY_LABEL);
+		return 403;
+	}
+	if (!(*refs = cJSON_CreateArray())) {
+		snprintf(why, len, "out of memory");
+		return 500;
+	}
+	if (gw_name && k8s_name_ok(gw_name, strlen(gw_name))) {
+		snprintf(path, sizeof(path),
+			 "/apis/gateway.networking.k8s.io/v1/namespaces/%s/gateways/%s", ns,
+			 gw_name);
+		gw = api_get(o->conn, path, &failed, why, len);
+		if (failed)
+			st = 502;
+		else if (caserver_gateway_refs(pod, gw, *refs))
+			st = 500;
+	}
+	/* istio-system's are the agents' own to read (its Role there). */
+	if (!st && strcmp(ns, "istio-system")) {
+		list = api_get(o->conn, "/apis/networking.istio.io/v1/gateways", &failed, why, len);
+		if (failed)
+			st = 502;
+		else if (caserver_istio_refs(pod, kjson_get(list, "items", NULL), *refs))
+			st = 500;
+	}
+	if (st == 500)
+		snprintf(why, len, "out of memory");
+	cJSON_Delete(gw);
+	cJSON_Delete(list);
+	return st;
+}
+
 static void credentials(struct conn *c, const char *ref, const cJSON *pod, const char *node,
 			const struct timespec *dl)
 {
 	const struct caserver_opts *o = c->o;
-	const char *ns = kjson_str(pod, "metadata", "namespace"), *gw_name;
-	cJSON *gw = NULL, *refs = NULL, *out = NULL, *secrets, *refused;
+	const char *ns = kjson_str(pod, "metadata", "namespace");
+	cJSON *refs = NULL, *out = NULL, *secrets, *refused;
 	const cJSON *r;
-	char why[512] = "", id[600], path[1024];
-	bool failed = false;
+	char why[512] = "", id[600];
 	int st;
 
-	/* A pod of this node, as for its certificate; then its Gateway. */
+	/* A pod of this node, as for its certificate; then what its gateways name. */
 	st = decide_pod(pod, ref, node, o->trust_domain, id, sizeof(id), why, sizeof(why));
-	gw_name = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(
-	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(pod, "metadata"),
-					     "labels"),
-	    CASERVER_GATEWAY_LABEL));
-	if (!st && gw_name && k8s_name_ok(gw_name, strlen(gw_name))) {
-		snprintf(path, sizeof(path),
-			 "/apis/gateway.networking.k8s.io/v1/namespaces/%s/gateways/%s", ns,
-			 gw_name);
-		gw = api_get(o->conn, path, &failed, why, sizeof(why));
-		if (failed)
-			st = 502;
-	}
 	if (!st)
-		st = caserver_gateway_refs(pod, gw, &refs, why, sizeof(why));
+		st = credential_refs(c, pod, &refs, why, sizeof(why));
 	if (st) {
 		pr_warn("ca-server: refused the credentials of %s: %s", ref, why);
 		refuse(c, st, why, dl);
@@ -458,15 +496,15 @@ static void credentials(struct conn *c, const char *ref, const cJSON *pod, const
 
 		if (!k8s_name_ok(sns, strlen(sns)) || !k8s_name_ok(sname, strlen(sname)))
 			continue;
+		/* The agent logs them (when they change): here at debug level, asked every 15 s. */
 		if (!credential_one(c, ns, sns, sname, secrets, refused))
-			pr_warn("ca-server: %s: %s", ref,
-				cJSON_GetArrayItem(refused, cJSON_GetArraySize(refused) - 1)
-				    ->valuestring);
+			pr_debug("ca-server: %s: %s", ref,
+				 cJSON_GetArrayItem(refused, cJSON_GetArraySize(refused) - 1)
+				     ->valuestring);
 	}
 	pr_debug("ca-server: %d credentials for gateway pod %s", cJSON_GetArraySize(secrets), ref);
 	reply(c, 200, out, dl);
 out:
-	cJSON_Delete(gw);
 	cJSON_Delete(refs);
 	cJSON_Delete(out);
 }
@@ -860,12 +898,14 @@ int caserver_request(const char *url, const char *root_pem, const char *token, c
 }
 
 int caserver_credentials(const char *url, const char *root_pem, const char *token,
-			 const char *pod_ref, cJSON **secrets, char *why, size_t len)
+			 const char *pod_ref, cJSON **secrets, cJSON **refused, char *why,
+			 size_t len)
 {
-	cJSON *body = cJSON_CreateObject(), *res = NULL, *r;
+	cJSON *body = cJSON_CreateObject(), *res = NULL;
 	int ret = -ENOMEM;
 
 	*secrets = NULL;
+	*refused = NULL;
 	snprintf(why, len, "out of memory");
 	if (body && cJSON_AddStringToObject(body, "pod", pod_ref))
 		ret = ca_post(url, "/v1/credentials", root_pem, token, body, &res, why, len);
@@ -877,12 +917,7 @@ int caserver_credentials(const char *url, const char *root_pem, const char *toke
 			snprintf(why, len, "%s/v1/credentials: no secrets in the answer", url);
 			ret = -EIO;
 		}
-		/* What the CA would not serve, and why: the gateway's server stays unserved. */
-		cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(res, "refused"))
-		{
-			if (cJSON_IsString(r))
-				pr_warn("credentials of %s: %s", pod_ref, r->valuestring);
-		}
+		*refused = cJSON_DetachItemFromObjectCaseSensitive(res, "refused");
 	}
 	cJSON_Delete(body);
 	cJSON_Delete(res);

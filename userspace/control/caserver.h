@@ -25,11 +25,12 @@
  *                          {"pod": "<namespace>/<name>"}
  *   200 {"secrets": [<Secret>...], "refused": ["<why>"...]}
  *
- * for a pod scheduled on the requesting node (as for signing) and labelled
- * gateway.networking.k8s.io/gateway-name: the kubernetes.io/tls Secrets its Gateway's listeners
- * name in tls.certificateRefs, in the Gateway's namespace or another whose ReferenceGrant allows
- * it; never one of the CA's own namespace, nor of another type. Each Secret carries tls.crt,
- * tls.key and ca.crt only.
+ * for a gateway's pod (caserver_gateway_pod) scheduled on the requesting node (as for
+ * signing): the kubernetes.io/tls Secrets its Gateway API Gateway's listeners name in
+ * tls.certificateRefs, in the Gateway's namespace or another whose ReferenceGrant allows it, and
+ * those the Istio Gateways selecting it name in tls.credentialName, in its namespace; never one
+ * of the CA's own namespace, nor of another type. Each Secret carries tls.crt, tls.key and
+ * ca.crt only.
  *
  * And it tells the waypoint controller (its service account, --controller-sa) whether the
  * Secrets its Gateways name are certificates a gateway can serve, for their status:
@@ -68,13 +69,21 @@ int caserver_decide(const struct cJSON *review, const struct cJSON *pod, const c
 #define CASERVER_GATEWAY_LABEL "gateway.networking.k8s.io/gateway-name"
 
 /*
- * The Secrets gateway pod @pod may be served: the certificateRefs (core Secrets) of the
- * listeners of Gateway @gw (NULL when the API server has none), which must be the pod's (its
- * label CASERVER_GATEWAY_LABEL, its namespace). 0 with @refs a new array of {"namespace",
- * "name"} (the caller's, each once), or the HTTP status to refuse with and the reason in @why.
+ * Whether @pod (as served) is a gateway's or waypoint's, as the agents serve them: labelled
+ * CASERVER_GATEWAY_LABEL (a Gateway API Gateway's deployment), or istio: ingressgateway or
+ * egressgateway (Istio's gateways). Only such pods are served credentials.
  */
-int caserver_gateway_refs(const struct cJSON *pod, const struct cJSON *gw, struct cJSON **refs,
-			  char *why, size_t len);
+bool caserver_gateway_pod(const struct cJSON *pod);
+/*
+ * The Secrets gateway pod @pod may be served, appended to the array @refs as {"namespace",
+ * "name"} (each once): the certificateRefs (core Secrets) of the listeners of Gateway API
+ * Gateway @gw, when it is the pod's (its label CASERVER_GATEWAY_LABEL, its namespace); and the
+ * tls.credentialName(s) of the Istio Gateways among @gateways (an array of objects as served)
+ * whose selector selects the pod, in the pod's namespace (with <name>-cacert for the mutual
+ * modes), as istiod's SDS serves them. 0 or -ENOMEM.
+ */
+int caserver_gateway_refs(const struct cJSON *pod, const struct cJSON *gw, struct cJSON *refs);
+int caserver_istio_refs(const struct cJSON *pod, const struct cJSON *gateways, struct cJSON *refs);
 /*
  * Whether a Gateway of namespace @gw_ns may use Secret @ns/@name: its own namespace's, or a
  * ReferenceGrant among @grants (objects as served; those of @ns count) allows it.
@@ -121,11 +130,12 @@ int caserver_request(const char *url, const char *root_pem, const char *token, c
 
 /*
  * The agent's side of /v1/credentials, for gateway pod @pod_ref ("ns/name") of this node: 0 with
- * @secrets the array of Secrets served (the caller's); else -errno (-EPERM: refused) with the
- * reason in @why.
+ * @secrets the array of Secrets served and @refused that of the reasons for those not served
+ * (NULL when none; both the caller's); else -errno (-EPERM: refused) with the reason in @why.
  */
 int caserver_credentials(const char *url, const char *root_pem, const char *token,
-			 const char *pod_ref, struct cJSON **secrets, char *why, size_t len);
+			 const char *pod_ref, struct cJSON **secrets, struct cJSON **refused,
+			 char *why, size_t len);
 
 /*
  * The waypoint controller's side of /v1/certificate-status: 0 with @status the answer's object
