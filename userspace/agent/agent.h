@@ -131,13 +131,12 @@ struct agent {
 	struct agent_cni_hint *cni_hints; /* owned */
 	size_t n_cni_hints;
 	/*
-	 * The store's entries of the CA's credentials (creds.c), the gateway pods asked for, the
-	 * refusals last logged (hashes) and when to ask again.
+	 * The store's entries of the CA's credentials (creds.c), the gateway pods asked for and
+	 * the refusals last logged (hashes).
 	 */
 	char **creds;
 	size_t n_creds;
 	uint64_t creds_pods, creds_refused;
-	time_t creds_next;
 };
 
 /*
@@ -186,10 +185,10 @@ void agent_cleanup(struct agent *a);
 /*
  * --kube with a CA server: the certificates of this node's gateway and waypoint pods, asked of
  * the CA (creds.c) and put in (taken out of) the store; *@changed set when that may change
- * what is in force. Due when this node's gateway pods changed since the last time (@force);
- * else every minute, or at each call while the CA refused one.
+ * what is in force. Asked at each resync, and when due: this node's gateway pods changed since
+ * the last time.
  */
-void agent_credentials_refresh(struct agent *a, bool force, bool *changed);
+void agent_credentials_refresh(struct agent *a, bool *changed);
 bool agent_credentials_due(const struct agent *a);
 void agent_credentials_free(struct agent *a);
 struct kconn;

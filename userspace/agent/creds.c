@@ -3,7 +3,8 @@
  * The certificates of this node's Gateway API gateways, from the CA server (caserver.h, POST
  * /v1/credentials), as Istio's gateways get theirs from istiod's SDS: the agent holds no grant
  * on Secrets outside istio-system (deploy/ambit.yaml), so none on the root key. Each gateway or
- * waypoint pod this node serves (agent_dir) is asked for when it comes and every minute; what
+ * waypoint pod this node serves (agent_dir) is asked for when it comes and at every resync (15
+ * s: a Secret made after its Gateway, or renewed, is served within that); what
  * the CA serves is put in the store as the Kubernetes source puts objects
  * ("ca:secrets/<ns>/<name>"), and what it no longer serves is taken out. istio-system's
  * Secrets come from the agent's own watch (ksource.c).
@@ -12,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <xxhash.h>
 #include <cjson/cJSON.h>
 
@@ -23,7 +23,6 @@
 #include "kmanifest.h"
 
 #define PREFIX "ca:secrets/"
-#define CREDS_REFRESH_S 60
 
 /* Whether @name is in @names (@n). */
 static bool listed(char *const *names, size_t n, const char *name)
@@ -123,21 +122,20 @@ static void log_refused(struct agent *a, const cJSON *refused)
 	cJSON_ArrayForEach(r, refused) pr_warn("%s", r->valuestring);
 }
 
-void agent_credentials_refresh(struct agent *a, bool force, bool *changed)
+void agent_credentials_refresh(struct agent *a, bool *changed)
 {
 	char path[4200], *token = NULL, **now = NULL;
 	cJSON *refused = cJSON_CreateArray();
 	size_t len = 0, n = 0;
-	bool failed = !refused;
-	time_t t = time(NULL);
+	bool failed = false;
 	int err;
 
-	if (!a->kube || a->ca || !a->opts.ca_url || !a->root_pem || (!force && t < a->creds_next)) {
+	if (!refused || !a->kube || a->ca || !a->opts.ca_url || !a->root_pem) {
 		cJSON_Delete(refused);
 		return;
 	}
 	a->creds_pods = gateway_pods(a);
-	for (size_t i = 0; !failed && i < a->rt.n_pods; i++) {
+	for (size_t i = 0; i < a->rt.n_pods; i++) {
 		const struct rt_pod *p = &a->rt.pods[i];
 
 		if (!p->here || !p->agent_dir || !p->uid)
@@ -155,11 +153,6 @@ void agent_credentials_refresh(struct agent *a, bool force, bool *changed)
 		if (take_pod(a, token, p->uid, &now, &n, refused, changed))
 			failed = true;
 	}
-	/*
-	 * Again in a minute (a renewed Secret is served within it); at every resync while one is
-	 * refused or a request failed (a Secret made after its Gateway is served within that).
-	 */
-	a->creds_next = t + (failed || cJSON_GetArraySize(refused) ? 0 : CREDS_REFRESH_S);
 	if (!failed)
 		log_refused(a, refused);
 	cJSON_Delete(refused);

@@ -232,7 +232,7 @@ static void reconcile(struct loop *l)
 	if (agent_credentials_due(&l->agent)) {
 		bool changed = false;
 
-		agent_credentials_refresh(&l->agent, true, &changed);
+		agent_credentials_refresh(&l->agent, &changed);
 		if (changed) {
 			l->agent.reconcile_due = true;
 			arm(l->debounce.fd, 1);
@@ -356,7 +356,7 @@ static void on_resync(struct agent_source *src, uint32_t events)
 	bool changed = false;
 
 	drain(src->fd);
-	agent_credentials_refresh(&the_loop->agent, false, &changed);
+	agent_credentials_refresh(&the_loop->agent, &changed);
 	agent_reread_maps(&the_loop->agent);
 	reconcile(the_loop);
 }
