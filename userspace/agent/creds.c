@@ -150,8 +150,12 @@ void agent_credentials_refresh(struct agent *a, bool *changed)
 				break;
 			}
 		}
-		if (take_pod(a, token, p->uid, &now, &n, refused, changed))
+		/* The loop waits on the CA: one that fails is not asked again before the next time.
+		 */
+		if (take_pod(a, token, p->uid, &now, &n, refused, changed)) {
 			failed = true;
+			break;
+		}
 	}
 	if (!failed)
 		log_refused(a, refused);

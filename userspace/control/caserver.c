@@ -808,7 +808,7 @@ int caserver_run(const struct caserver_opts *o)
  * answer's object in *@res (the caller's), or -errno (-EPERM: 401/403) with the reason in @why.
  */
 static int ca_post(const char *url, const char *path, const char *root_pem, const char *token,
-		   const cJSON *body, cJSON **res, char *why, size_t len)
+		   const cJSON *body, long timeout_ms, cJSON **res, char *why, size_t len)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
@@ -837,7 +837,7 @@ static int ca_post(const char *url, const char *path, const char *root_pem, cons
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kconn_take_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
 	rc = curl_easy_perform(h);
@@ -878,7 +878,7 @@ int caserver_request(const char *url, const char *root_pem, const char *token, c
 	snprintf(why, len, "out of memory");
 	if (body && cJSON_AddStringToObject(body, "pod", pod_ref) &&
 	    cJSON_AddStringToObject(body, "csr", csr_pem))
-		ret = ca_post(url, "/v1/sign", root_pem, token, body, &res, why, len);
+		ret = ca_post(url, "/v1/sign", root_pem, token, body, 5000, &res, why, len);
 	cert = res ? str_at(res, (const char *const[]){"certificate", NULL}) : NULL;
 	if (!ret && !cert) {
 		snprintf(why, len, "%s/v1/sign: no certificate in the answer", url);
@@ -908,7 +908,8 @@ int caserver_credentials(const char *url, const char *root_pem, const char *toke
 	*refused = NULL;
 	snprintf(why, len, "out of memory");
 	if (body && cJSON_AddStringToObject(body, "pod", pod_ref))
-		ret = ca_post(url, "/v1/credentials", root_pem, token, body, &res, why, len);
+		ret = ca_post(url, "/v1/credentials", root_pem, token, body, CASERVER_ASK_MS, &res,
+			      why, len);
 	if (!ret) {
 		*secrets = cJSON_DetachItemFromObjectCaseSensitive(res, "secrets");
 		if (!cJSON_IsArray(*secrets)) {
@@ -933,7 +934,8 @@ int caserver_certificate_status(const char *url, const char *root_pem, const cha
 	*status = NULL;
 	snprintf(why, len, "out of memory");
 	if (body && cJSON_AddItemToObject(body, "secrets", cJSON_Duplicate(names, true)))
-		ret = ca_post(url, "/v1/certificate-status", root_pem, token, body, &res, why, len);
+		ret = ca_post(url, "/v1/certificate-status", root_pem, token, body, CASERVER_ASK_MS,
+			      &res, why, len);
 	if (!ret) {
 		*status = cJSON_DetachItemFromObjectCaseSensitive(res, "status");
 		if (!cJSON_IsObject(*status)) {

@@ -56,6 +56,11 @@ struct cJSON;
 #define CASERVER_CERT_TTL_S (24 * 3600)
 #define CASERVER_WATCH_S 300	/* the directory's WATCH requests (wdir.h) */
 #define CASERVER_MAX_CHECKS 256 /* Secrets in one certificate-status request */
+/*
+ * How long the agent's and the controller's loops wait on a credentials or certificate-status
+ * answer (asked again at their next round): the CA answers from a few API calls.
+ */
+#define CASERVER_ASK_MS 3000
 
 /*
  * The decision, from the TokenReview's response @review and the pod's object @pod (NULL when
