@@ -6,7 +6,10 @@
  * objects (ServiceAccount, Deployment, Service) in the Gateway's namespace and named as it
  * says (a class istio gateway's <name>-istio): a value that reached the YAML as anything but a name
  * would add or change documents; the Service's type is ClusterIP, NodePort or LoadBalancer
- * whatever the networking.istio.io/service-type annotation says. Seeds:
+ * whatever the networking.istio.io/service-type annotation says. The same object goes through
+ * what the CA and the controller read of Gateways, ReferenceGrants and Secrets for the gateways'
+ * certificates (cacreds.c, wps_certificate_refs): each ref they give is a namespace and a name.
+ * Seeds:
  * tests/fuzz/corpus/fuzz_wpc/.
  */
 #include <stddef.h>
@@ -17,12 +20,54 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/config.h"
+#include "caserver.h"
 #include "wpcontroller.h"
+#include "wpstatus.h"
 
 static const char *str(const cJSON *o, const char *a, const char *b)
 {
 	return cJSON_GetStringValue(
 	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(o, a), b));
+}
+
+/* @o as a gateway pod of its own namespace, an Istio Gateway, a grant and a Secret. */
+static void certificates(const cJSON *o)
+{
+	cJSON *pod = cJSON_CreateObject(), *meta = cJSON_AddObjectToObject(pod, "metadata"),
+	      *labels = cJSON_AddObjectToObject(meta, "labels"), *refs = cJSON_CreateArray(),
+	      *list = cJSON_CreateArray(), *out = NULL, *wrefs, *r;
+	const char *ns = str(o, "metadata", "namespace"), *name = str(o, "metadata", "name");
+	char why[512];
+
+	cJSON_AddStringToObject(meta, "namespace", ns ? ns : "ns");
+	cJSON_AddStringToObject(labels, CASERVER_GATEWAY_LABEL, name ? name : "gw");
+	cJSON_AddStringToObject(labels, "istio", "ingressgateway");
+	cJSON_AddItemToArray(list, cJSON_Duplicate(o, true));
+	if (!caserver_gateway_pod(pod) || caserver_gateway_refs(pod, o, refs) ||
+	    caserver_istio_refs(pod, list, refs))
+		abort();
+	cJSON_ArrayForEach(r, refs)
+	{
+		if (!cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "name")) ||
+		    !cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "namespace")))
+			abort();
+	}
+	(void)caserver_ref_granted(ns ? ns : "ns", "other", "x", list);
+	if (!caserver_credential(o, &out, why, sizeof(why)) &&
+	    strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(out, "type")),
+		   "kubernetes.io/tls"))
+		abort(); /* only a certificate's Secret is ever handed out */
+	cJSON_Delete(out);
+	wrefs = wps_certificate_refs(list);
+	cJSON_ArrayForEach(r, wrefs)
+	{
+		if (!cJSON_IsString(r) || !strchr(r->valuestring, '/'))
+			abort();
+	}
+	cJSON_Delete(wrefs);
+	cJSON_Delete(refs);
+	cJSON_Delete(list);
+	cJSON_Delete(pod);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -40,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	text[size] = '\0';
 	gw = cJSON_Parse(text);
 	free(text);
+	if (gw)
+		certificates(gw);
 	objs = wpc_objects(gw, &o, why, sizeof(why));
 	if (!objs) {
 		if (!why[0])

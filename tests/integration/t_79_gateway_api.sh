@@ -140,6 +140,8 @@ wait_for 60 tls_ok || fail "the HTTPS listener never served: $(tls_get /productp
 serial=$(openssl s_client -connect "127.0.0.1:$port2" -servername bookinfo.example.com </dev/null 2>/dev/null |
 	openssl x509 -noout -serial 2>/dev/null)
 expect_eq "$serial" "serial=4D" "the listener's certificate"
+# On --kube (AMBIT_LOCAL_KUBE=1) the agent reads no Secret of default: gw-credential came from the
+# CA, which serves a gateway pod of the agent's node the certificates its Gateway names.
 expect_eq "$(host_get /elsewhere)" 404 "a route of a namespace allowedRoutes leaves out"
 
 # The status users read.

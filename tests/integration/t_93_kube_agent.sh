@@ -19,6 +19,10 @@
 #  - certificates come from the CA server (ambit-agent --ca-server, as the CA Deployment runs
 #    it): the agent sends CSRs with its service-account token and never holds the root key; the
 #    server refuses a bad token, a pod of another node and a CSR naming another identity;
+#  - the gateways' certificates come from the CA too: a gateway pod of the node gets the
+#    kubernetes.io/tls Secrets its Gateway names, never one of another type, of the CA's
+#    namespace (the root key) or of another namespace without a ReferenceGrant, and no other
+#    pod any; the waypoint controller's token learns whether a Secret is servable, not its keys;
 #  - the API server going away changes nothing that runs.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -199,10 +203,13 @@ cat >"$tmp/objs/cluster.json" <<EOF
 ]}
 EOF
 # TokenReview: the agents' token, bound to node1 (as a projected token of a DaemonSet pod is).
+# t93w: the waypoint controller's.
 cat >"$tmp/objs/tokens.json" <<EOF
 {"kind":"FakeTokenTable","tokens":{"t93":{"username":"system:serviceaccount:ambit-system:ambit-node",
  "groups":["system:serviceaccounts","system:authenticated"],
- "extra":{"authentication.kubernetes.io/node-name":["node1"]}}}}
+ "extra":{"authentication.kubernetes.io/node-name":["node1"]}},
+ "t93w":{"username":"system:serviceaccount:ambit-system:ambit-waypoints",
+ "groups":["system:serviceaccounts","system:authenticated"]}}}
 EOF
 start_in "$CG/system/api" "$NODE" python3 "$REPO/tests/k8s/fake_apiserver.py" \
 	--listen 127.0.0.1:0 --port-file "$tmp/port" --token t93 --tls-cert "$tmp/api.crt" \
@@ -273,6 +280,66 @@ expect_contains "$(cat "$tmp/sign.out")" "runs on node2, not on the requesting n
 expect_eq "$(sign t93 shop/a-5d8f-x1 spiffe://cluster.local/ns/shop/sa/b)" 400
 expect_contains "$(cat "$tmp/sign.out")" "asks for a name other than spiffe://cluster.local/ns/shop/sa/a"
 log "CA server: signs only this node's pods' identities, and only as the CSR's own"
+
+# ---- the gateways' certificates: the agent has no grant on Secrets outside istio-system; the
+# CA serves a node's agent those its gateway pods' Gateways name, and never the root key ----
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=gw \
+	-keyout "$tmp/gw.key" -out "$tmp/gw.crt" 2>/dev/null || fail "openssl"
+tls_secret() { # NS NAME TYPE
+	echo '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"'"$2"'","namespace":"'"$1"'"},
+	 "type":"'"$3"'","data":{"tls.crt":"'"$(base64 -w0 "$tmp/gw.crt")"'",
+	 "tls.key":"'"$(base64 -w0 "$tmp/gw.key")"'","root-key.pem":"'"$(base64 -w0 "$tmp/gw.key")"'"}}'
+}
+expect_eq "$(api POST /api/v1/namespaces/shop/secrets "$(tls_secret shop gw-cert kubernetes.io/tls)")" 201
+expect_eq "$(api POST /api/v1/namespaces/shop/secrets "$(tls_secret shop unused kubernetes.io/tls)")" 201
+expect_eq "$(api POST /api/v1/namespaces/shop/secrets "$(tls_secret shop opaque Opaque)")" 201
+expect_eq "$(api POST /api/v1/namespaces/ambit-system/secrets "$(tls_secret ambit-system ambit-ca-root Opaque)")" 201
+# A Gateway naming its certificate, a generic Secret, the root key and one of a namespace
+# granting nothing; its pod on node1 (no process: the agent cannot enroll it, and says so).
+expect_eq "$(api POST /apis/gateway.networking.k8s.io/v1/namespaces/shop/gateways '{
+ "apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway","metadata":{"name":"gw","namespace":"shop"},
+ "spec":{"gatewayClassName":"istio","listeners":[{"name":"https","port":443,"protocol":"HTTPS",
+  "tls":{"certificateRefs":[{"name":"gw-cert"},{"name":"opaque"},
+   {"name":"ambit-ca-root","namespace":"ambit-system"},{"name":"x","namespace":"other"}]}}]}}')" 201
+expect_eq "$(api POST /api/v1/namespaces/shop/pods '{"apiVersion":"v1","kind":"Pod",
+ "metadata":{"name":"gw-istio-0","namespace":"shop","labels":{"gateway.networking.k8s.io/gateway-name":"gw"}},
+ "spec":{"nodeName":"node1","containers":[{"name":"gw","image":"x"}]},
+ "status":{"phase":"Running","podIP":"10.98.93.99","podIPs":[{"ip":"10.98.93.99"}],"hostIP":"'"$NODE_IP"'"}}')" 201
+creds() { # TOKEN POD: the status code; the body in $tmp/creds.out
+	ip netns exec "$NODE" curl -s --http1.1 --cacert "$tmp/root.pem" -H "Authorization: Bearer $1" \
+		--data '{"pod":"'"$2"'"}' -o "$tmp/creds.out" -w '%{http_code}' https://localhost:15012/v1/credentials
+}
+cj() { python3 -c "import json; o=json.load(open('$tmp/creds.out')); print($1)"; }
+expect_eq "$(creds t93 shop/gw-istio-0)" 200
+expect_eq "$(cj '[(s["metadata"]["namespace"], s["metadata"]["name"], sorted(s["data"])) for s in o["secrets"]]')" \
+	"[('shop', 'gw-cert', ['tls.crt', 'tls.key'])]" "the certificates served to node1's gateway pod"
+expect_eq "$(cj '" | ".join(o["refused"])')" \
+	"Secret shop/opaque: of type Opaque, not kubernetes.io/tls | Secret ambit-system/ambit-ca-root: the CA's own namespace | Secret other/x: another namespace's, and no ReferenceGrant there allows it"
+# Not a gateway's pod; a pod of another node; not an agent's token.
+expect_eq "$(creds t93 shop/a-5d8f-x1)" 403
+expect_contains "$(cat "$tmp/creds.out")" "the pod is no gateway's"
+expect_eq "$(creds t93 shop/c-5d8f-z3)" 403
+expect_contains "$(cat "$tmp/creds.out")" "runs on node2, not on the requesting node node1"
+expect_eq "$(creds t93w shop/gw-istio-0)" 403
+expect_eq "$(creds nope shop/gw-istio-0)" 401
+# The waypoint controller learns whether a certificateRef is servable, not what it holds.
+cert_status() { # TOKEN: the status code; the body in $tmp/creds.out
+	ip netns exec "$NODE" curl -s --http1.1 --cacert "$tmp/root.pem" -H "Authorization: Bearer $1" \
+		--data '{"secrets":["shop/gw-cert","shop/missing","shop/opaque","ambit-system/ambit-ca-root"]}' \
+		-o "$tmp/creds.out" -w '%{http_code}' https://localhost:15012/v1/certificate-status
+}
+expect_eq "$(cert_status t93w)" 200
+expect_eq "$(cj 'sorted(o["status"].items())')" \
+	"[('ambit-system/ambit-ca-root', \"is in the CA's own namespace\"), ('shop/gw-cert', ''), ('shop/missing', 'does not exist'), ('shop/opaque', 'is of type Opaque, not kubernetes.io/tls')]"
+expect_not_contains "$(cat "$tmp/creds.out")" "BEGIN"
+expect_eq "$(cert_status t93)" 403
+expect_contains "$(cat "$tmp/creds.out")" "is not the waypoint controller's service account"
+# The agent asked for its gateway pod's certificates as the pod came.
+wait_log_file() { grep -q "$1" "$tmp/logs/agent.log"; }
+wait_for 20 wait_log_file "credentials of shop/gw-istio-0: Secret other/x" ||
+	failed "the agent did not ask the CA for its gateway pod's certificates"
+expect_eq "$(api DELETE /api/v1/namespaces/shop/pods/gw-istio-0)" 200
+log "CA server: a gateway pod's own certificates to its node's agent, never the root key; the controller learns validity only"
 
 # ---- the workload directory: the agent watches its node's pods only; the other nodes' come
 # from the CA service's ConfigMaps (a new pod elsewhere is known once the CA service runs) ----

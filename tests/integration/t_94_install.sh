@@ -73,6 +73,25 @@ out=$(/usr/bin/python3 "$REPO/tests/k8s/validate_manifests.py" "$tmp/bad.yaml") 
 expect_contains "$out" "hostNetwrok: unknown field for V1PodSpec"
 expect_contains "$out" 'containerPort: want an integer, got "15012"'
 
+# ---- who may read the root key: the CA's service account alone (tests/k8s/check_rbac.py) ----
+out=$(/usr/bin/python3 "$REPO/tests/k8s/check_rbac.py" "$tmp/default.yaml" ambit-system ambit-ca-root) ||
+	fail "the default manifests' RBAC: $out"
+out=$(/usr/bin/python3 "$REPO/tests/k8s/check_rbac.py" "$tmp/custom.yaml" mesh ambit-ca-root) ||
+	fail "the --set namespace=mesh manifests' RBAC: $out"
+# The check catches a grant covering the root key (the waypoint controller's, as it was).
+/usr/bin/python3 - "$tmp/default.yaml" >"$tmp/wide.yaml" <<'EOF' || fail "the widened manifests"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "ambit-waypoints":
+        d["rules"].append({"apiGroups": [""], "resources": ["secrets"], "verbs": ["get", "list", "watch"]})
+print(yaml.safe_dump_all(docs))
+EOF
+out=$(/usr/bin/python3 "$REPO/tests/k8s/check_rbac.py" "$tmp/wide.yaml" ambit-system ambit-ca-root) &&
+	fail "check_rbac.py passed a cluster-wide grant on Secrets"
+expect_contains "$out" "ClusterRoleBinding ambit-waypoints gives ServiceAccount ambit-system/ambit-waypoints ['get', 'list', 'watch'] on secrets in every namespace: the root key ambit-system/ambit-ca-root among them"
+log "RBAC: the root key is the CA's alone; the agents read istio-system's Secrets, the controller none"
+
 # ---- every container's flags are its binary's ----
 /usr/bin/python3 - "$tmp/default.yaml" >"$tmp/cmds" <<'EOF' || fail "no containers found"
 import sys, yaml

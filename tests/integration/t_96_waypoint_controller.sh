@@ -24,7 +24,12 @@ cleanup() {
 }
 trap cleanup EXIT
 
-fake_api_up "$tmp" t96
+# t96w: the waypoint controller's service account, as its Deployment's token (the CA part).
+cat >"$tmp/tokens.json" <<'EOF'
+{"kind":"FakeTokenTable","tokens":{"t96w":{"username":"system:serviceaccount:ambit-system:ambit-waypoints",
+ "groups":["system:serviceaccounts","system:authenticated"]}}}
+EOF
+fake_api_up "$tmp" t96 --token-table-auth --load "$tmp/tokens.json"
 pids+=("$api_pid")
 # api METHOD PATH [JSON]: the status code; the body in $tmp/out.
 api() {
@@ -306,4 +311,36 @@ out=$(actl waypoint status --kubeconfig "$tmp/kubeconfig" -n shop --name wp2 2>&
 expect_contains "$out" "not found"
 kill -0 "${pids[1]}" || fail "the controller exited: $(cat "$tmp/controller.log")"
 log "controller: made, repaired, updated, refused a foreign object, deleted with the Gateway"
+
+# ---- as its Deployment runs it: no grant on Secrets (deploy/ambit.yaml); the CA says whether a
+# certificateRef is a servable certificate, and the status follows (issue 55) ----
+kill "${pids[1]}"
+wait "${pids[1]}" 2>/dev/null
+caport=$(free_port)
+"$AGENT" --ca-server --kubeconfig "$tmp/kubeconfig" --ca-dir "$tmp/ca" --listen "127.0.0.1:$caport" \
+	--dns-name localhost >"$tmp/ca.log" 2>&1 &
+pids+=($!)
+wait_for 10 test -s "$tmp/ca/root-cert.pem" || fail "the CA server did not start: $(cat "$tmp/ca.log")"
+sed "s/token: t96/token: t96w/" "$tmp/kubeconfig" >"$tmp/sa.kubeconfig"
+"$AGENT" --waypoint-controller --kubeconfig "$tmp/sa.kubeconfig" --image reg.example/ambit:1.2 \
+	--ca-url "https://localhost:$caport" --ca-root "$tmp/ca/root-cert.pem" --resync-seconds 2 \
+	>"$tmp/controller2.log" 2>&1 &
+pids+=($!)
+failed2() { fail "$1; controller log: $(tail -20 "$tmp/controller2.log"); CA log: $(tail -5 "$tmp/ca.log")"; }
+expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
+ "metadata":{"name":"tls2","namespace":"shop"},
+ "spec":{"gatewayClassName":"istio","listeners":[
+  {"name":"c","port":443,"protocol":"HTTPS","hostname":"c.example.com","tls":{"certificateRefs":[{"name":"c"}]}},
+  {"name":"d","port":443,"protocol":"HTTPS","hostname":"d.example.com","tls":{"certificateRefs":[{"name":"d"}]}}]}}')" 201
+tls2_is() { api GET "$GW/tls2" >/dev/null && [ "$(lst ResolvedRefs)" = "$1" ]; }
+wait_for 20 tls2_is "[('c', 0, 'True:ResolvedRefs'), ('d', 0, 'False:InvalidCertificateRef')]" ||
+	failed2 "the listeners' ResolvedRefs from the CA: $(cat "$tmp/out")"
+# d made afterwards: the CA says so within the controller's retry (5 s), and the status follows.
+expect_eq "$(api POST /api/v1/namespaces/shop/secrets '{"apiVersion":"v1","kind":"Secret",
+ "type":"kubernetes.io/tls","metadata":{"name":"d","namespace":"shop"},
+ "data":{"tls.crt":"'"$(base64 -w0 "$tmp/gw.crt")"'","tls.key":"'"$(base64 -w0 "$tmp/gw.key")"'"}}')" 201
+wait_for 20 tls2_is "[('c', 0, 'True:ResolvedRefs'), ('d', 0, 'True:ResolvedRefs')]" ||
+	failed2 "the listener's Secret made later never resolved: $(cat "$tmp/out")"
+grep -q "tls secrets" "$tmp/controller2.log" && failed2 "the controller watched Secrets with a CA to ask"
+log "controller with a CA: certificateRefs judged by the CA, no Secret read"
 pass

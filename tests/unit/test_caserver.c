@@ -1,9 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Tests for the CA server's decision (userspace/control/caserver.c, caserver_decide): a request
+ * Tests for the CA server's decisions (userspace/control/caserver.c, caserver_decide): a request
  * is signed only for a token of the agents' service account bound to a node, and only for a pod
- * scheduled on that node, with the pod's service account as the identity. The wire (TLS, the
- * API server, the agent's request) is t_93's.
+ * scheduled on that node, with the pod's service account as the identity. The gateways'
+ * credentials (cacreds.c): a gateway pod is served only the kubernetes.io/tls Secrets its own
+ * Gateway names, another namespace's only by a ReferenceGrant; the waypoint controller learns
+ * whether a certificateRef is servable, not what it holds (and wpstatus.c takes that answer).
+ * The wire (TLS, the API server, the agent's request) is t_93's.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -12,10 +15,16 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <stdlib.h>
+#include <unistd.h>
 #include <cjson/cJSON.h>
 #include <cmocka.h>
 
+#include "ambit/ca.h"
+#include "ambit/l7.h"
 #include "caserver.h"
+#include "crypto.h"
+#include "wpstatus.h"
 
 #define REVIEW(auth, user, extra)                                                                  \
 	"{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"status\":{"       \
@@ -66,10 +75,224 @@ static void test_decide(void **state)
 	assert_int_equal(decide("{}", POD("node1", ""), id, why), 401);
 }
 
+#define GW_POD(labels)                                                                             \
+	"{\"metadata\":{\"name\":\"gw-istio-0\",\"namespace\":\"shop\",\"labels\":{" labels        \
+	"}},\"spec\":{\"nodeName\":\"node1\"}}"
+#define GW_LABEL "\"gateway.networking.k8s.io/gateway-name\":\"gw\""
+#define GATEWAY(ns)                                                                                \
+	"{\"metadata\":{\"name\":\"gw\",\"namespace\":\"" ns "\"},\"spec\":{\"listeners\":["       \
+	"{\"name\":\"a\",\"tls\":{\"certificateRefs\":[{\"name\":\"own\"},"                        \
+	"{\"name\":\"far\",\"namespace\":\"certs\"},{\"name\":\"own\",\"kind\":\"Secret\"}]}},"    \
+	"{\"name\":\"b\",\"tls\":{\"certificateRefs\":[{\"name\":\"x\",\"group\":\"acme.io\","     \
+	"\"kind\":\"Vault\"},{\"name\":\"root\",\"namespace\":\"ambit-system\"}]}},"               \
+	"{\"name\":\"plain\"}]}}"
+
+/* The refs gateway pod @pod gets from Gateway @gw and Istio Gateways @istio, as text. */
+static void refs_of(const char *pod, const char *gw, const char *istio, char *out)
+{
+	cJSON *p = cJSON_Parse(pod), *g = gw ? cJSON_Parse(gw) : NULL,
+	      *ig = istio ? cJSON_Parse(istio) : NULL, *refs = cJSON_CreateArray(), *r;
+
+	assert_int_equal(caserver_gateway_refs(p, g, refs), 0);
+	assert_int_equal(caserver_istio_refs(p, ig, refs), 0);
+	out[0] = '\0';
+	cJSON_ArrayForEach(r, refs)
+	{
+		strcat(out, cJSON_GetStringValue(cJSON_GetObjectItem(r, "namespace")));
+		strcat(out, "/");
+		strcat(out, cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")));
+		strcat(out, " ");
+	}
+	cJSON_Delete(p);
+	cJSON_Delete(g);
+	cJSON_Delete(ig);
+	cJSON_Delete(refs);
+}
+
+#define ISTIO_GWS                                                                                  \
+	"[{\"metadata\":{\"name\":\"i\",\"namespace\":\"web\"},\"spec\":{\"selector\":{\"istio\":" \
+	"\"ingressgateway\"},\"servers\":[{\"tls\":{\"mode\":\"SIMPLE\",\"credentialName\":"       \
+	"\"ic\"}},"                                                                                \
+	"{\"tls\":{\"mode\":\"MUTUAL\",\"credentialName\":\"mc\"}},{\"tls\":{\"mode\":"            \
+	"\"ISTIO_MUTUAL\"}}]}},{\"metadata\":{\"name\":\"j\",\"namespace\":\"web\"},\"spec\":{"    \
+	"\"selector\":{\"istio\":\"egressgateway\"},\"servers\":[{\"tls\":{\"credentialName\":"    \
+	"\"e\"}}]}}]"
+
+/*
+ * A gateway pod gets its own Gateway's certificateRefs (core Secrets, each once) and the
+ * credentialNames of the Istio Gateways selecting it, in its namespace.
+ */
+static void test_gateway_refs(void **state)
+{
+	char out[512];
+	cJSON *p;
+
+	refs_of(GW_POD(GW_LABEL), GATEWAY("shop"), NULL, out);
+	assert_string_equal(out, "shop/own certs/far ambit-system/root ");
+	/* Its label names a Gateway that does not exist, or one of another namespace. */
+	refs_of(GW_POD(GW_LABEL), NULL, NULL, out);
+	assert_string_equal(out, "");
+	refs_of(GW_POD(GW_LABEL), GATEWAY("other"), NULL, out);
+	assert_string_equal(out, "");
+	/* Istio's: the Gateway i selects the pod (in another namespace), j does not. */
+	refs_of(GW_POD("\"istio\":\"ingressgateway\""), NULL, ISTIO_GWS, out);
+	assert_string_equal(out, "shop/ic shop/mc shop/mc-cacert ");
+	refs_of(GW_POD(GW_LABEL), GATEWAY("shop"), ISTIO_GWS, out);
+	assert_string_equal(out, "shop/own certs/far ambit-system/root ");
+	/* Only a gateway's pod is served at all. */
+	p = cJSON_Parse(GW_POD("\"app\":\"web\""));
+	assert_false(caserver_gateway_pod(p));
+	cJSON_Delete(p);
+	p = cJSON_Parse(GW_POD("\"istio\":\"egressgateway\""));
+	assert_true(caserver_gateway_pod(p));
+	cJSON_Delete(p);
+	p = cJSON_Parse(GW_POD(GW_LABEL));
+	assert_true(caserver_gateway_pod(p));
+	cJSON_Delete(p);
+}
+
+/* Another namespace's Secret only by a ReferenceGrant there, from Gateways of this namespace. */
+static void test_ref_granted(void **state)
+{
+	cJSON *g = cJSON_Parse(
+	    "[{\"metadata\":{\"name\":\"g\",\"namespace\":\"certs\"},\"spec\":{"
+	    "\"from\":[{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"Gateway\","
+	    "\"namespace\":\"shop\"}],\"to\":[{\"group\":\"\",\"kind\":\"Secret\",\"name\":\"far\"}"
+	    "]}},"
+	    "{\"metadata\":{\"name\":\"h\",\"namespace\":\"other\"},\"spec\":{"
+	    "\"from\":[{\"group\":\"gateway.networking.k8s.io\",\"kind\":\"Gateway\","
+	    "\"namespace\":\"shop\"}],\"to\":[{\"group\":\"\",\"kind\":\"Secret\"}]}}]");
+
+	assert_non_null(g);
+	assert_true(caserver_ref_granted("shop", "shop", "own", NULL));
+	assert_true(caserver_ref_granted("shop", "certs", "far", g));
+	/* The grant names another Secret; or is for another namespace's Gateways. */
+	assert_false(caserver_ref_granted("shop", "certs", "near", g));
+	assert_false(caserver_ref_granted("team", "certs", "far", g));
+	/* A grant of namespace other (any Secret) allows nothing in certs, and all of other. */
+	assert_true(caserver_ref_granted("shop", "other", "any", g));
+	assert_false(caserver_ref_granted("shop", "ambit-system", "ambit-ca-root", g));
+	cJSON_Delete(g);
+}
+
+static char *tls_secret(const char *ns, const char *name, const char *type, const char *crt,
+			const char *key)
+{
+	char *c = crypto_base64_encode(crt, strlen(crt)),
+	     *k = crypto_base64_encode(key, strlen(key)), *out = NULL;
+
+	assert_true(
+	    asprintf(&out,
+		     "{\"apiVersion\":\"v1\",\"kind\":\"Secret\",\"metadata\":{\"name\":"
+		     "\"%s\",\"namespace\":\"%s\",\"labels\":{\"a\":\"b\"}},\"type\":\"%s\","
+		     "\"data\":{\"tls.crt\":\"%s\",\"tls.key\":\"%s\",\"other\":\"eA==\"}}",
+		     name, ns, type, c, k) > 0);
+	free(c);
+	free(k);
+	return out;
+}
+
+/*
+ * What the CA hands an agent: kubernetes.io/tls only, its certificate, key and CA alone; what it
+ * tells the controller: whether the agent would load it, and why not.
+ */
+static void test_credential(void **state)
+{
+	char dir[] = "/tmp/ambit-test-caserver-XXXXXX", why[512], cmd[64];
+	struct ambit_ca *ca;
+	struct ca_issued a, b;
+	char *good, *bad, *opaque;
+	cJSON *s, *out = NULL;
+
+	assert_non_null(mkdtemp(dir));
+	ca = ca_open(dir);
+	assert_non_null(ca);
+	assert_int_equal(ca_issue_dns(ca, "a.example.com", 3600, &a), 0);
+	assert_int_equal(ca_issue_dns(ca, "b.example.com", 3600, &b), 0);
+	good = tls_secret("shop", "own", "kubernetes.io/tls", a.cert_pem, a.key_pem);
+	bad = tls_secret("shop", "bad", "kubernetes.io/tls", a.cert_pem, b.key_pem);
+	opaque = tls_secret("ambit-system", "ambit-ca-root", "Opaque", a.cert_pem, a.key_pem);
+
+	s = cJSON_Parse(good);
+	assert_int_equal(caserver_credential(s, &out, why, sizeof(why)), 0);
+	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "data"), "tls.key"));
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "data"), "other"));
+	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "metadata"), "labels"));
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(out, "type")),
+			    "kubernetes.io/tls");
+	assert_int_equal(caserver_certificate_check(s, why, sizeof(why)), 0);
+	assert_string_equal(why, "");
+	cJSON_Delete(out);
+	cJSON_Delete(s);
+
+	s = cJSON_Parse(opaque);
+	assert_int_equal(caserver_credential(s, &out, why, sizeof(why)), 403);
+	assert_null(out);
+	assert_non_null(strstr(why, "of type Opaque, not kubernetes.io/tls"));
+	assert_int_equal(caserver_certificate_check(s, why, sizeof(why)), 1);
+	cJSON_Delete(s);
+
+	s = cJSON_Parse(bad);
+	assert_int_equal(caserver_certificate_check(s, why, sizeof(why)), 1);
+	assert_non_null(strstr(why, "is refused: "));
+	assert_non_null(strstr(why, "tls.crt and tls.key"));
+	cJSON_Delete(s);
+	assert_int_equal(caserver_certificate_check(NULL, why, sizeof(why)), 1);
+	assert_string_equal(why, "does not exist");
+
+	free(good);
+	free(bad);
+	free(opaque);
+	ca_issued_free(&a);
+	ca_issued_free(&b);
+	ca_destroy(ca);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * The waypoint controller's side: the Secrets its Gateways name, and the CA's answer taken in
+ * as the status sees Secrets (ResolvedRefs of a listener).
+ */
+static void test_controller_certs(void **state)
+{
+	cJSON *gws = cJSON_CreateObject(), *refs, *status;
+	struct config cfg;
+	char *text;
+	const struct config_secret *s;
+
+	cJSON_AddItemToObject(gws, "shop/gw", cJSON_Parse(GATEWAY("shop")));
+	cJSON_AddItemToObject(gws, "shop/gw2", cJSON_Parse(GATEWAY("shop")));
+	refs = wps_certificate_refs(gws);
+	text = cJSON_PrintUnformatted(refs);
+	assert_string_equal(text, "[\"shop/own\",\"certs/far\",\"ambit-system/root\"]");
+	free(text);
+
+	status = cJSON_Parse("{\"shop/own\":\"\",\"certs/far\":\"does not exist\","
+			     "\"ambit-system/root\":\"is in the CA's own namespace\"}");
+	config_init(&cfg);
+	assert_int_equal(wps_add_certificates(&cfg, status), 0);
+	assert_int_equal(cfg.n_secrets, 1);
+	s = config_secret_of(&cfg, "shop", "own");
+	assert_non_null(s);
+	assert_non_null(config_secret_get(s, CONFIG_SECRET_TLS_CRT));
+	assert_non_null(config_secret_get(s, CONFIG_SECRET_TLS_KEY));
+	assert_null(config_secret_of(&cfg, "certs", "far"));
+	/* Taken once, whatever the answer repeats. */
+	assert_int_equal(wps_add_certificates(&cfg, status), 0);
+	assert_int_equal(cfg.n_secrets, 1);
+	config_free(&cfg);
+	cJSON_Delete(status);
+	cJSON_Delete(refs);
+	cJSON_Delete(gws);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_decide),
+	    cmocka_unit_test(test_decide),	     cmocka_unit_test(test_gateway_refs),
+	    cmocka_unit_test(test_ref_granted),	     cmocka_unit_test(test_credential),
+	    cmocka_unit_test(test_controller_certs),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -1243,6 +1243,7 @@ void agent_cleanup(struct agent *a)
 		inpod_close(&a->inpod, false);
 	a->inpod_open = false;
 	wpserve_free(a);
+	agent_credentials_free(a);
 	ksource_stop(a->kube);
 	a->kube = NULL;
 	server_destroy(a->srv);

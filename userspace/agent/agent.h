@@ -130,6 +130,13 @@ struct agent {
 	bool inpod_open;
 	struct agent_cni_hint *cni_hints; /* owned */
 	size_t n_cni_hints;
+	/*
+	 * The store's entries of the CA's credentials (creds.c), the gateway pods asked for and
+	 * the refusals last logged (hashes).
+	 */
+	char **creds;
+	size_t n_creds;
+	uint64_t creds_pods, creds_refused;
 };
 
 /*
@@ -175,6 +182,15 @@ const char *agent_cni_netns(void *ctx, const char *uid);
 void agent_cni_free(struct agent *a);
 /* Frees the agent's memory; closes the datapath handle leaving pins and filters in force. */
 void agent_cleanup(struct agent *a);
+/*
+ * --kube with a CA server: the certificates of this node's gateway and waypoint pods, asked of
+ * the CA (creds.c) and put in (taken out of) the store; *@changed set when that may change
+ * what is in force. Asked at each resync, and when due: this node's gateway pods changed since
+ * the last time.
+ */
+void agent_credentials_refresh(struct agent *a, bool *changed);
+bool agent_credentials_due(const struct agent *a);
+void agent_credentials_free(struct agent *a);
 struct kconn;
 /* The API server as --kube / --kubeconfig say (kconn.h). 0, or -errno with @why. */
 int agent_kconn(const struct agent_opts *o, struct kconn *c, char *why, size_t len);

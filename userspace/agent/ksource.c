@@ -77,14 +77,12 @@ static const struct kwatch_res kinds[] = {
     {"telemetries", "/apis/telemetry.istio.io/v1/telemetries", NULL, NULL, "telemetry.istio.io/v1",
      "Telemetry"},
     /*
-     * The gateways' certificates: an Istio Gateway's credentialName where the ingress gateway
-     * runs, istio-system (any type: Istio reads generic ones too), and a Gateway API
-     * listener's certificateRefs in its Gateway's namespace, which the spec makes
-     * kubernetes.io/tls Secrets: those of every namespace. Disjoint, by type.
+     * The gateways' certificates where the ingress gateway runs, istio-system: an Istio
+     * Gateway's credentialName (any type: Istio reads generic ones too), and the certificateRefs
+     * of Gateways there. The agent may read no other namespace's Secrets (deploy/ambit.yaml: a
+     * Role in istio-system): a Gateway API gateway's elsewhere come from the CA (creds.c).
      */
-    {"secrets", "/api/v1/namespaces/istio-system/secrets", "type!=kubernetes.io/tls", NULL, "v1",
-     "Secret"},
-    {"tls secrets", "/api/v1/secrets", "type=kubernetes.io/tls", NULL, "v1", "Secret"},
+    {"secrets", "/api/v1/namespaces/istio-system/secrets", NULL, NULL, "v1", "Secret"},
     /* The mesh config (userspace/kinds/config_mesh.c): one ConfigMap, by name. */
     {"mesh config", "/api/v1/namespaces/istio-system/configmaps", "metadata.name=istio", NULL, "v1",
      "ConfigMap"},

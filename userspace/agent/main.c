@@ -228,6 +228,16 @@ static void reconcile(struct loop *l)
 	time_t deadline, now;
 
 	agent_reconcile(&l->agent);
+	/* A gateway pod came (or went): its certificates now, then a reconcile with them. */
+	if (agent_credentials_due(&l->agent)) {
+		bool changed = false;
+
+		agent_credentials_refresh(&l->agent, &changed);
+		if (changed) {
+			l->agent.reconcile_due = true;
+			arm(l->debounce.fd, 1);
+		}
+	}
 	l->cni_retry_due = true;
 	lease_update(l);
 	arm(l->trim.fd, TRIM_IDLE_MS);
@@ -343,7 +353,10 @@ static void on_trim(struct agent_source *src, uint32_t events)
 
 static void on_resync(struct agent_source *src, uint32_t events)
 {
+	bool changed = false;
+
 	drain(src->fd);
+	agent_credentials_refresh(&the_loop->agent, &changed);
 	agent_reread_maps(&the_loop->agent);
 	reconcile(the_loop);
 }

@@ -23,6 +23,7 @@
 #include "caserver.h"
 #include "http1.h"
 #include "http_fields.h"
+#include "kmanifest.h"
 #include "kconn.h"
 #include "sock.h"
 #include "tls.h"
@@ -52,30 +53,45 @@ static bool k8s_name_ok(const char *s, size_t n)
 	return true;
 }
 
-/* The review's verdict: 0 with the node the token is bound to, or 401/403 and why. */
-static int decide_token(const cJSON *review, const char *agent_sa, const char **node, char *why,
-			size_t len)
+/*
+ * The review's verdict: 0 when the token is service account @sa's ("ns/name", @who's for the
+ * message), or 401/403 and why.
+ */
+static int decide_account(const cJSON *review, const char *sa, const char *who, char *why,
+			  size_t len)
 {
 	static const char *const user_p[] = {"status", "user", "username", NULL};
 	static const char *const err_p[] = {"status", "error", NULL};
 	const cJSON *st = cJSON_GetObjectItemCaseSensitive(review, "status");
-	const cJSON *extra, *names;
 	const char *user = str_at(review, user_p), *e = str_at(review, err_p);
 	char want[600], *slash;
 
-	*node = NULL;
 	if (!st || !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(st, "authenticated")) || !user) {
 		snprintf(why, len, "the token is not valid%s%s", e ? ": " : "", e ? e : "");
 		return 401;
 	}
-	snprintf(want, sizeof(want), "system:serviceaccount:%s", agent_sa);
+	snprintf(want, sizeof(want), "system:serviceaccount:%s", sa);
 	slash = strchr(want + strlen("system:serviceaccount:"), '/');
 	if (slash)
 		*slash = ':';
 	if (strcmp(user, want) != 0) {
-		snprintf(why, len, "%s is not the node agents' service account (%s)", user, want);
+		snprintf(why, len, "%s is not %s service account (%s)", user, who, want);
 		return 403;
 	}
+	return 0;
+}
+
+/* The review's verdict: 0 with the node the token is bound to, or 401/403 and why. */
+static int decide_token(const cJSON *review, const char *agent_sa, const char **node, char *why,
+			size_t len)
+{
+	const cJSON *st = cJSON_GetObjectItemCaseSensitive(review, "status");
+	const cJSON *extra, *names;
+	int ret = decide_account(review, agent_sa, "the node agents'", why, len);
+
+	*node = NULL;
+	if (ret)
+		return ret;
 	extra =
 	    cJSON_GetObjectItemCaseSensitive(cJSON_GetObjectItemCaseSensitive(st, "user"), "extra");
 	names = cJSON_GetObjectItemCaseSensitive(extra, NODE_NAME_KEY);
@@ -287,52 +303,314 @@ out:
 	return res;
 }
 
+/* GET @path from the API server: the object, NULL when it has none (*@failed on errors). */
+static cJSON *api_get(const struct kconn *k, const char *path, bool *failed, char *why, size_t len)
+{
+	char *resp = NULL;
+	cJSON *o = NULL;
+	long code = api_call(k, "GET", path, NULL, &resp, 4 << 20, why, len);
+
+	*failed = code != 200 && code != 404;
+	if (code == 200 && !(o = cJSON_Parse(resp)))
+		*failed = true;
+	if (*failed && code)
+		snprintf(why, len, "GET %.300s: HTTP %ld from the API server", path, code);
+	free(resp);
+	return o;
+}
+
 /* Pod @ns/@name from the API server: the object, NULL when it has none (*@failed on errors). */
 static cJSON *get_pod(const struct kconn *k, const char *ns, const char *name, bool *failed,
 		      char *why, size_t len)
 {
-	char path[1024], *resp = NULL;
-	cJSON *pod = NULL;
-	long code;
+	char path[1024];
 
 	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/pods/%s", ns, name);
-	code = api_call(k, "GET", path, NULL, &resp, 4 << 20, why, len);
-	*failed = code != 200 && code != 404;
-	if (code == 200 && !(pod = cJSON_Parse(resp)))
-		*failed = true;
-	if (*failed && code)
-		snprintf(why, len, "reading pod %.200s/%.200s: HTTP %ld from the API server", ns,
-			 name, code);
-	free(resp);
-	return pod;
+	return api_get(k, path, failed, why, len);
+}
+
+static void sign(struct conn *c, const char *ref, const char *csr, const cJSON *pod,
+		 const char *node, const struct timespec *dl)
+{
+	const struct caserver_opts *o = c->o;
+	char why[512] = "", id[600];
+	struct ca_issued is;
+	cJSON *out;
+	int st;
+
+	st = decide_pod(pod, ref, node, o->trust_domain, id, sizeof(id), why, sizeof(why));
+	if (st) {
+		pr_warn("ca-server: refused %s: %s", ref, why);
+		return refuse(c, st, why, dl);
+	}
+	if (ca_sign_csr(o->ca, csr, strlen(csr), id, CASERVER_CERT_TTL_S, &is, why, sizeof(why))) {
+		pr_warn("ca-server: refused %s (%s): %s", ref, id, why);
+		return refuse(c, 400, why, dl);
+	}
+	out = cJSON_CreateObject();
+	if (out && cJSON_AddStringToObject(out, "identity", id) &&
+	    cJSON_AddStringToObject(out, "certificate", is.cert_pem) &&
+	    cJSON_AddStringToObject(out, "root", ca_root_pem(o->ca)) &&
+	    cJSON_AddNumberToObject(out, "notBefore", (double)is.not_before) &&
+	    cJSON_AddNumberToObject(out, "notAfter", (double)is.not_after)) {
+		pr_info("ca-server: signed %s for pod %s", id, ref);
+		reply(c, 200, out, dl);
+	}
+	cJSON_Delete(out);
+	ca_issued_free(&is);
+}
+
+/*
+ * Secret @ns/@name for a Gateway of @gw_ns into @secrets, or why not into @refused. The CA's own
+ * namespace (the root key's) is never read for an agent, whatever a Gateway there names.
+ */
+static bool credential_one(struct conn *c, const char *gw_ns, const char *ns, const char *name,
+			   cJSON *secrets, cJSON *refused)
+{
+	const struct caserver_opts *o = c->o;
+	size_t own = (size_t)(strchr(o->agent_sa, '/') - o->agent_sa);
+	cJSON *grants = NULL, *sec = NULL, *out = NULL;
+	char path[1024], why[512] = "", line[800];
+	bool failed = false;
+
+	if (strlen(ns) == own && !strncmp(ns, o->agent_sa, own)) {
+		snprintf(why, sizeof(why), "the CA's own namespace");
+		goto no;
+	}
+	if (strcmp(gw_ns, ns)) {
+		snprintf(path, sizeof(path),
+			 "/apis/gateway.networking.k8s.io/v1beta1/namespaces/%s/referencegrants",
+			 ns);
+		grants = api_get(o->conn, path, &failed, why, sizeof(why));
+		if (failed)
+			goto no;
+		if (!caserver_ref_granted(gw_ns, ns, name,
+					  cJSON_GetObjectItemCaseSensitive(grants, "items"))) {
+			snprintf(why, sizeof(why),
+				 "another namespace's, and no ReferenceGrant there allows it");
+			goto no;
+		}
+	}
+	snprintf(path, sizeof(path), "/api/v1/namespaces/%s/secrets/%s", ns, name);
+	sec = api_get(o->conn, path, &failed, why, sizeof(why));
+	if (failed)
+		goto no;
+	if (!sec) {
+		snprintf(why, sizeof(why), "it does not exist");
+		goto no;
+	}
+	if (caserver_credential(sec, &out, why, sizeof(why)) || !cJSON_AddItemToArray(secrets, out))
+		goto no;
+	cJSON_Delete(grants);
+	cJSON_Delete(sec);
+	return true;
+no:
+	snprintf(line, sizeof(line), "Secret %s/%s: %s", ns, name, why);
+	cJSON_AddItemToArray(refused, cJSON_CreateString(line));
+	cJSON_Delete(grants);
+	cJSON_Delete(sec);
+	return false;
+}
+
+/*
+ * The Secrets gateway pod @pod (checked: of the requesting node) may be served, into *@refs; or
+ * the HTTP status to refuse with and why.
+ */
+static int credential_refs(struct conn *c, const cJSON *pod, cJSON **refs, char *why, size_t len)
+{
+	const struct caserver_opts *o = c->o;
+	const char *ns = kjson_str(pod, "metadata", "namespace");
+	const char *gw_name = cJSON_GetStringValue(
+	    kjson_get(kjson_get(pod, "metadata", "labels"), CASERVER_GATEWAY_LABEL, NULL));
+	cJSON *gw = NULL, *list = NULL;
+	char path[1024];
+	bool failed = false;
+	int st = 0;
+
+	if (!caserver_gateway_pod(pod)) {
+		snprintf(why, len,
+			 "the pod is no gateway's (no label %s, nor istio: ingressgateway "
+			 "or egressgateway)",
+			 CASERVER_GATEWAY_LABEL);
+		return 403;
+	}
+	if (!(*refs = cJSON_CreateArray())) {
+		snprintf(why, len, "out of memory");
+		return 500;
+	}
+	if (gw_name && k8s_name_ok(gw_name, strlen(gw_name))) {
+		snprintf(path, sizeof(path),
+			 "/apis/gateway.networking.k8s.io/v1/namespaces/%s/gateways/%s", ns,
+			 gw_name);
+		gw = api_get(o->conn, path, &failed, why, len);
+		if (failed)
+			st = 502;
+		else if (caserver_gateway_refs(pod, gw, *refs))
+			st = 500;
+	}
+	/* istio-system's are the agents' own to read (its Role there). */
+	if (!st && strcmp(ns, "istio-system")) {
+		list = api_get(o->conn, "/apis/networking.istio.io/v1/gateways", &failed, why, len);
+		if (failed)
+			st = 502;
+		else if (caserver_istio_refs(pod, kjson_get(list, "items", NULL), *refs))
+			st = 500;
+	}
+	if (st == 500)
+		snprintf(why, len, "out of memory");
+	cJSON_Delete(gw);
+	cJSON_Delete(list);
+	return st;
+}
+
+static void credentials(struct conn *c, const char *ref, const cJSON *pod, const char *node,
+			const struct timespec *dl)
+{
+	const struct caserver_opts *o = c->o;
+	const char *ns = kjson_str(pod, "metadata", "namespace");
+	cJSON *refs = NULL, *out = NULL, *secrets, *refused;
+	const cJSON *r;
+	char why[512] = "", id[600];
+	int st;
+
+	/* A pod of this node, as for its certificate; then what its gateways name. */
+	st = decide_pod(pod, ref, node, o->trust_domain, id, sizeof(id), why, sizeof(why));
+	if (!st)
+		st = credential_refs(c, pod, &refs, why, sizeof(why));
+	if (st) {
+		pr_warn("ca-server: refused the credentials of %s: %s", ref, why);
+		refuse(c, st, why, dl);
+		goto out;
+	}
+	out = cJSON_CreateObject();
+	secrets = out ? cJSON_AddArrayToObject(out, "secrets") : NULL;
+	refused = out ? cJSON_AddArrayToObject(out, "refused") : NULL;
+	if (!secrets || !refused) {
+		refuse(c, 500, "out of memory", dl);
+		goto out;
+	}
+	cJSON_ArrayForEach(r, refs)
+	{
+		const char *sns = kjson_str(r, "namespace", NULL),
+			   *sname = kjson_str(r, "name", NULL);
+
+		if (!k8s_name_ok(sns, strlen(sns)) || !k8s_name_ok(sname, strlen(sname)))
+			continue;
+		/* The agent logs them (when they change): here at debug level, asked every 15 s. */
+		if (!credential_one(c, ns, sns, sname, secrets, refused))
+			pr_debug("ca-server: %s: %s", ref,
+				 cJSON_GetArrayItem(refused, cJSON_GetArraySize(refused) - 1)
+				     ->valuestring);
+	}
+	pr_debug("ca-server: %d credentials for gateway pod %s", cJSON_GetArraySize(secrets), ref);
+	reply(c, 200, out, dl);
+out:
+	cJSON_Delete(refs);
+	cJSON_Delete(out);
+}
+
+/*
+ * The waypoint controller's question, for its Gateways' status (ResolvedRefs): which of the
+ * Secrets it names are certificates a gateway can serve. The answer says why not, never what
+ * they hold; the CA's own namespace is not looked into.
+ */
+static void certificate_status(struct conn *c, const cJSON *req, const struct timespec *dl)
+{
+	const struct caserver_opts *o = c->o;
+	const cJSON *names = cJSON_GetObjectItemCaseSensitive(req, "secrets"), *r;
+	size_t own = (size_t)(strchr(o->agent_sa, '/') - o->agent_sa);
+	cJSON *review, *out = NULL, *status, *sec;
+	char why[512] = "", path[1024];
+	bool failed;
+	int st;
+
+	if (!cJSON_IsArray(names) || cJSON_GetArraySize(names) > CASERVER_MAX_CHECKS)
+		return refuse(c, 400,
+			      "the body must be {\"secrets\": [\"<namespace>/<name>\"...]} (at "
+			      "most 256)",
+			      dl);
+	review = review_token(o->conn, c->auth + 7, why, sizeof(why));
+	if (!review) {
+		pr_warn("ca-server: certificate status: %s", why);
+		return refuse(c, 502, why, dl);
+	}
+	st =
+	    decide_account(review, o->controller_sa, "the waypoint controller's", why, sizeof(why));
+	cJSON_Delete(review);
+	if (st) {
+		pr_warn("ca-server: refused a certificate status: %s", why);
+		return refuse(c, st, why, dl);
+	}
+	out = cJSON_CreateObject();
+	status = out ? cJSON_AddObjectToObject(out, "status") : NULL;
+	if (!status) {
+		cJSON_Delete(out);
+		return refuse(c, 500, "out of memory", dl);
+	}
+	cJSON_ArrayForEach(r, names)
+	{
+		const char *ref = cJSON_GetStringValue(r), *slash = ref ? strchr(ref, '/') : NULL;
+
+		if (!slash || !k8s_name_ok(ref, (size_t)(slash - ref)) ||
+		    !k8s_name_ok(slash + 1, strlen(slash + 1)) ||
+		    cJSON_GetObjectItemCaseSensitive(status, ref))
+			continue;
+		failed = false;
+		sec = NULL;
+		if ((size_t)(slash - ref) == own && !strncmp(ref, o->agent_sa, own)) {
+			snprintf(why, sizeof(why), "is in the CA's own namespace");
+		} else {
+			snprintf(path, sizeof(path), "/api/v1/namespaces/%.*s/secrets/%s",
+				 (int)(slash - ref), ref, slash + 1);
+			sec = api_get(o->conn, path, &failed, why, sizeof(why));
+			if (!failed && caserver_certificate_check(sec, why, sizeof(why)) < 0)
+				snprintf(why, sizeof(why), "out of memory");
+		}
+		cJSON_Delete(sec);
+		cJSON_AddStringToObject(status, ref, why);
+	}
+	reply(c, 200, out, dl);
+	cJSON_Delete(out);
 }
 
 static void handle(struct conn *c, const struct timespec *dl)
 {
 	const struct caserver_opts *o = c->o;
-	cJSON *req = NULL, *review = NULL, *pod = NULL, *out;
+	cJSON *req = NULL, *review = NULL, *pod = NULL;
 	const char *csr, *ref, *slash, *node;
-	char why[512] = "", id[600], ns[256], name[256];
-	struct ca_issued is;
-	bool failed = false;
+	char why[512] = "", ns[256], name[256];
+	bool failed = false, is_sign;
 	int st;
 
 	if (!c->method || strcmp(c->method, "POST") != 0 || !c->target ||
-	    strcmp(c->target, "/v1/sign") != 0)
-		return refuse(c, 404, "POST /v1/sign is the only request", dl);
+	    (strcmp(c->target, "/v1/sign") && strcmp(c->target, "/v1/credentials") &&
+	     strcmp(c->target, "/v1/certificate-status")))
+		return refuse(c, 404,
+			      "POST /v1/sign, /v1/credentials and /v1/certificate-status are the "
+			      "only requests",
+			      dl);
+	is_sign = !strcmp(c->target, "/v1/sign");
 	if (c->too_big)
 		return refuse(c, 413, "request body over 64 KiB", dl);
 	if (!c->auth || strncmp(c->auth, "Bearer ", 7) != 0 || !c->auth[7])
 		return refuse(c, 401, "no bearer token", dl);
 	req = c->body ? cJSON_ParseWithLength(c->body, c->len) : NULL;
+	if (!strcmp(c->target, "/v1/certificate-status")) {
+		certificate_status(c, req, dl);
+		cJSON_Delete(req);
+		return;
+	}
 	csr = req ? str_at(req, (const char *const[]){"csr", NULL}) : NULL;
 	ref = req ? str_at(req, (const char *const[]){"pod", NULL}) : NULL;
 	slash = ref ? strchr(ref, '/') : NULL;
-	if (!csr || !ref || !slash || !k8s_name_ok(ref, (size_t)(slash - ref)) ||
+	if ((is_sign && !csr) || !ref || !slash || !k8s_name_ok(ref, (size_t)(slash - ref)) ||
 	    !k8s_name_ok(slash + 1, strlen(slash + 1))) {
 		cJSON_Delete(req);
 		return refuse(
-		    c, 400, "the body must be {\"pod\": \"<namespace>/<name>\", \"csr\": PEM}", dl);
+		    c, 400,
+		    is_sign ? "the body must be {\"pod\": \"<namespace>/<name>\", \"csr\": PEM}"
+			    : "the body must be {\"pod\": \"<namespace>/<name>\"}",
+		    dl);
 	}
 	snprintf(ns, sizeof(ns), "%.*s", (int)(slash - ref), ref);
 	snprintf(name, sizeof(name), "%s", slash + 1);
@@ -355,28 +633,10 @@ static void handle(struct conn *c, const struct timespec *dl)
 		refuse(c, 502, why, dl);
 		goto out;
 	}
-	st = decide_pod(pod, ref, node, o->trust_domain, id, sizeof(id), why, sizeof(why));
-	if (st) {
-		pr_warn("ca-server: refused %s: %s", ref, why);
-		refuse(c, st, why, dl);
-		goto out;
-	}
-	if (ca_sign_csr(o->ca, csr, strlen(csr), id, CASERVER_CERT_TTL_S, &is, why, sizeof(why))) {
-		pr_warn("ca-server: refused %s (%s): %s", ref, id, why);
-		refuse(c, 400, why, dl);
-		goto out;
-	}
-	out = cJSON_CreateObject();
-	if (out && cJSON_AddStringToObject(out, "identity", id) &&
-	    cJSON_AddStringToObject(out, "certificate", is.cert_pem) &&
-	    cJSON_AddStringToObject(out, "root", ca_root_pem(o->ca)) &&
-	    cJSON_AddNumberToObject(out, "notBefore", (double)is.not_before) &&
-	    cJSON_AddNumberToObject(out, "notAfter", (double)is.not_after)) {
-		pr_info("ca-server: signed %s for pod %s", id, ref);
-		reply(c, 200, out, dl);
-	}
-	cJSON_Delete(out);
-	ca_issued_free(&is);
+	if (is_sign)
+		sign(c, ref, csr, pod, node, dl);
+	else
+		credentials(c, ref, pod, node, dl);
 out:
 	cJSON_Delete(req);
 	cJSON_Delete(review);
@@ -543,28 +803,28 @@ int caserver_run(const struct caserver_opts *o)
 	return 0;
 }
 
-int caserver_request(const char *url, const char *root_pem, const char *token, const char *pod_ref,
-		     const char *csr_pem, char **cert_pem, long *not_before, long *not_after,
-		     char *why, size_t len)
+/*
+ * POSTs @body to @url@path (verified with @root_pem, authenticated with @token): 0 with the
+ * answer's object in *@res (the caller's), or -errno (-EPERM: 401/403) with the reason in @why.
+ */
+static int ca_post(const char *url, const char *path, const char *root_pem, const char *token,
+		   const cJSON *body, long timeout_ms, cJSON **res, char *why, size_t len)
 {
 	CURL *h = curl_easy_init();
 	struct curl_slist *hdrs = NULL;
 	struct curl_blob blob = {(void *)root_pem, strlen(root_pem), CURL_BLOB_COPY};
-	cJSON *body = cJSON_CreateObject(), *res = NULL;
-	char full[1024], auth[4200], *text = NULL;
-	struct kconn_body r = {.max = 1 << 20};
-	const char *cert, *err;
+	char full[1024], auth[4200], *text = cJSON_PrintUnformatted(body);
+	struct kconn_body r = {.max = 4 << 20};
+	const char *err;
 	long code = 0;
 	CURLcode rc;
 	int ret = -ENOMEM;
 
-	*cert_pem = NULL;
+	*res = NULL;
 	snprintf(why, len, "out of memory");
-	if (!h || !body || !cJSON_AddStringToObject(body, "pod", pod_ref) ||
-	    !cJSON_AddStringToObject(body, "csr", csr_pem) ||
-	    !(text = cJSON_PrintUnformatted(body)))
+	if (!h || !text)
 		goto out;
-	snprintf(full, sizeof(full), "%s/v1/sign", url);
+	snprintf(full, sizeof(full), "%s%s", url, path);
 	snprintf(auth, sizeof(auth), "Authorization: Bearer %s", token ? token : "");
 	hdrs = curl_slist_append(hdrs, auth);
 	explicit_bzero(auth, sizeof(auth));
@@ -577,7 +837,7 @@ int caserver_request(const char *url, const char *root_pem, const char *token, c
 	curl_easy_setopt(h, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
-	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, 5000L);
+	curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, timeout_ms);
 	curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, kconn_take_body);
 	curl_easy_setopt(h, CURLOPT_WRITEDATA, &r);
 	rc = curl_easy_perform(h);
@@ -587,22 +847,17 @@ int caserver_request(const char *url, const char *root_pem, const char *token, c
 		snprintf(why, len, "%s: %s", full, curl_easy_strerror(rc));
 		goto out;
 	}
-	res = r.data ? cJSON_Parse(r.data) : NULL;
-	cert = res ? str_at(res, (const char *const[]){"certificate", NULL}) : NULL;
-	if (code != 200 || !cert) {
-		err = res ? str_at(res, (const char *const[]){"error", NULL}) : NULL;
-		snprintf(why, len, "%s: HTTP %ld: %s", full, code, err ? err : "no certificate");
+	*res = r.data ? cJSON_Parse(r.data) : NULL;
+	if (code != 200 || !*res) {
+		err = *res ? str_at(*res, (const char *const[]){"error", NULL}) : NULL;
+		snprintf(why, len, "%s: HTTP %ld: %s", full, code, err ? err : "no answer");
 		ret = code == 401 || code == 403 ? -EPERM : -EIO;
+		cJSON_Delete(*res);
+		*res = NULL;
 		goto out;
 	}
-	*cert_pem = strdup(cert);
-	*not_before =
-	    (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "notBefore"));
-	*not_after = (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "notAfter"));
-	ret = *cert_pem ? 0 : -ENOMEM;
+	ret = 0;
 out:
-	cJSON_Delete(body);
-	cJSON_Delete(res);
 	free(text);
 	free(r.data);
 	curl_slist_free_all(hdrs);
@@ -611,11 +866,97 @@ out:
 	return ret;
 }
 
+int caserver_request(const char *url, const char *root_pem, const char *token, const char *pod_ref,
+		     const char *csr_pem, char **cert_pem, long *not_before, long *not_after,
+		     char *why, size_t len)
+{
+	cJSON *body = cJSON_CreateObject(), *res = NULL;
+	const char *cert;
+	int ret = -ENOMEM;
+
+	*cert_pem = NULL;
+	snprintf(why, len, "out of memory");
+	if (body && cJSON_AddStringToObject(body, "pod", pod_ref) &&
+	    cJSON_AddStringToObject(body, "csr", csr_pem))
+		ret = ca_post(url, "/v1/sign", root_pem, token, body, 5000, &res, why, len);
+	cert = res ? str_at(res, (const char *const[]){"certificate", NULL}) : NULL;
+	if (!ret && !cert) {
+		snprintf(why, len, "%s/v1/sign: no certificate in the answer", url);
+		ret = -EIO;
+	}
+	if (!ret) {
+		*cert_pem = strdup(cert);
+		*not_before =
+		    (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "notBefore"));
+		*not_after =
+		    (long)cJSON_GetNumberValue(cJSON_GetObjectItemCaseSensitive(res, "notAfter"));
+		ret = *cert_pem ? 0 : -ENOMEM;
+	}
+	cJSON_Delete(body);
+	cJSON_Delete(res);
+	return ret;
+}
+
+int caserver_credentials(const char *url, const char *root_pem, const char *token,
+			 const char *pod_ref, cJSON **secrets, cJSON **refused, char *why,
+			 size_t len)
+{
+	cJSON *body = cJSON_CreateObject(), *res = NULL;
+	int ret = -ENOMEM;
+
+	*secrets = NULL;
+	*refused = NULL;
+	snprintf(why, len, "out of memory");
+	if (body && cJSON_AddStringToObject(body, "pod", pod_ref))
+		ret = ca_post(url, "/v1/credentials", root_pem, token, body, CASERVER_ASK_MS, &res,
+			      why, len);
+	if (!ret) {
+		*secrets = cJSON_DetachItemFromObjectCaseSensitive(res, "secrets");
+		if (!cJSON_IsArray(*secrets)) {
+			cJSON_Delete(*secrets);
+			*secrets = NULL;
+			snprintf(why, len, "%s/v1/credentials: no secrets in the answer", url);
+			ret = -EIO;
+		}
+		*refused = cJSON_DetachItemFromObjectCaseSensitive(res, "refused");
+	}
+	cJSON_Delete(body);
+	cJSON_Delete(res);
+	return ret;
+}
+
+int caserver_certificate_status(const char *url, const char *root_pem, const char *token,
+				const cJSON *names, cJSON **status, char *why, size_t len)
+{
+	cJSON *body = cJSON_CreateObject(), *res = NULL;
+	int ret = -ENOMEM;
+
+	*status = NULL;
+	snprintf(why, len, "out of memory");
+	if (body && cJSON_AddItemToObject(body, "secrets", cJSON_Duplicate(names, true)))
+		ret = ca_post(url, "/v1/certificate-status", root_pem, token, body, CASERVER_ASK_MS,
+			      &res, why, len);
+	if (!ret) {
+		*status = cJSON_DetachItemFromObjectCaseSensitive(res, "status");
+		if (!cJSON_IsObject(*status)) {
+			cJSON_Delete(*status);
+			*status = NULL;
+			snprintf(why, len, "%s/v1/certificate-status: no status in the answer",
+				 url);
+			ret = -EIO;
+		}
+	}
+	cJSON_Delete(body);
+	cJSON_Delete(res);
+	return ret;
+}
+
 static void ca_usage(FILE *f)
 {
 	fprintf(f, "usage: ambit-agent --ca-server --ca-dir DIR (--kube | --kubeconfig F)\n"
 		   "                   [--listen :15012] [--dns-name NAME]\n"
 		   "                   [--agent-sa ambit-system/ambit-node]\n"
+		   "                   [--controller-sa ambit-system/ambit-waypoints]\n"
 		   "                   [--trust-domain cluster.local] [--kube-sa-dir DIR]\n"
 		   "                   [--log-level info]\n"
 		   "  --ca-dir: the mesh root (root-cert.pem, root-key.pem: the Secret only this\n"
@@ -630,6 +971,7 @@ int caserver_main(int argc, char **argv)
 	    {"ca-dir", required_argument, NULL, 'c'},
 	    {"dns-name", required_argument, NULL, 'D'},
 	    {"agent-sa", required_argument, NULL, 'a'},
+	    {"controller-sa", required_argument, NULL, 'C'},
 	    {"trust-domain", required_argument, NULL, 't'},
 	    {"kube", no_argument, NULL, 'K'},
 	    {"kubeconfig", required_argument, NULL, 'k'},
@@ -650,7 +992,7 @@ int caserver_main(int argc, char **argv)
 	struct kconn conn = {0};
 	struct wdir_pub *pub;
 	bool kube = false;
-	char why[512], ns[256];
+	char why[512], ns[256], ctl_sa[600];
 	sigset_t mask;
 	int c, err;
 
@@ -660,6 +1002,7 @@ int caserver_main(int argc, char **argv)
 		case 'c': ca_dir = optarg; break;
 		case 'D': o.dns_name = optarg; break;
 		case 'a': o.agent_sa = optarg; break;
+		case 'C': o.controller_sa = optarg; break;
 		case 't': o.trust_domain = optarg; break;
 		case 'K': kube = true; break;
 		case 'k': kubeconfig = optarg; break;
@@ -679,6 +1022,16 @@ int caserver_main(int argc, char **argv)
 	if (optind != argc || !ca_dir || (!kube && !kubeconfig) || !strchr(o.agent_sa, '/')) {
 		fprintf(stderr, "ambit-agent --ca-server: missing or extra arguments\n");
 		ca_usage(stderr);
+		return 2;
+	}
+	if (!o.controller_sa) {
+		snprintf(ctl_sa, sizeof(ctl_sa), "%.*s/ambit-waypoints",
+			 (int)(strchr(o.agent_sa, '/') - o.agent_sa), o.agent_sa);
+		o.controller_sa = ctl_sa;
+	}
+	if (!strchr(o.controller_sa, '/')) {
+		fprintf(stderr,
+			"ambit-agent --ca-server: --controller-sa: want <namespace>/<name>\n");
 		return 2;
 	}
 	log_init("ambit-ca", lvl);

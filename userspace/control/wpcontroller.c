@@ -22,8 +22,10 @@
 #include <xxhash.h>
 
 #include "ambit/config.h"
+#include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "ambit/version.h"
+#include "caserver.h"
 #include "kconn.h"
 #include "kevents.h"
 #include "kmanifest.h"
@@ -287,7 +289,18 @@ struct wpc {
 	const struct kwatch_res *res; /* what is watched: Gateways first, then wps_res */
 	unsigned int resync_s;	      /* every Gateway again this often (60) */
 	time_t next_resync, retry_at;
+	/*
+	 * --ca-url: the certificateRefs judged by the CA (no grant on Secrets here): its last
+	 * answer ("namespace/name" -> "" or why not), asked again when the Gateways' refs change,
+	 * every CERTS_RETRY_S while one is not servable, and at every resync.
+	 */
+	const char *ca_url;
+	char *ca_root;
+	cJSON *certs, *cert_refs;
+	time_t certs_next;
 };
+
+#define CERTS_RETRY_S 5
 
 /* The collection of @kind in @ns, or -EINVAL for a kind the template does not make. */
 static int collection(const char *kind, const char *ns, char *buf, size_t len)
@@ -493,8 +506,11 @@ static const struct config *cfg_of(struct wpc *c)
 {
 	const cJSON *maps[] = {c->gws, c->others};
 
-	if (!c->cfg)
+	if (!c->cfg) {
 		c->cfg = wps_config(maps, 2);
+		if (c->cfg && c->certs && wps_add_certificates(c->cfg, c->certs))
+			pr_err("waypoint controller: out of memory for the certificates' status");
+	}
 	return c->cfg;
 }
 
@@ -777,6 +793,48 @@ static void statuses(struct wpc *c)
 	}
 }
 
+/* The CA's judgement of the Gateways' certificateRefs, taken when it says something new. */
+static void check_certs(struct wpc *c, time_t now)
+{
+	cJSON *refs = wps_certificate_refs(c->gws), *status = NULL;
+	const cJSON *e;
+	bool unresolved = false;
+	char why[600];
+
+	if (!refs)
+		return;
+	if (c->cert_refs && cJSON_Compare(refs, c->cert_refs, true) && now < c->certs_next) {
+		cJSON_Delete(refs);
+		return;
+	}
+	kconn_refresh_token(c->conn);
+	/* No certificateRefs: nothing to ask. */
+	if (!cJSON_GetArraySize(refs))
+		status = cJSON_CreateObject();
+	else if (caserver_certificate_status(c->ca_url, c->ca_root, c->conn->token, refs, &status,
+					     why, sizeof(why))) {
+		pr_warn("waypoint controller: the certificates' status: %s", why);
+		cJSON_Delete(refs);
+		c->certs_next = now + CERTS_RETRY_S;
+		return;
+	}
+	if (!status) {
+		cJSON_Delete(refs);
+		return;
+	}
+	cJSON_ArrayForEach(e, status) unresolved |= !cJSON_IsString(e) || *e->valuestring;
+	c->certs_next = now + (unresolved ? CERTS_RETRY_S : c->resync_s);
+	cJSON_Delete(c->cert_refs);
+	c->cert_refs = refs;
+	if (c->certs && cJSON_Compare(status, c->certs, true)) {
+		cJSON_Delete(status);
+		return;
+	}
+	cJSON_Delete(c->certs);
+	c->certs = status;
+	wpc_changed(c);
+}
+
 static void resync(struct wpc *c)
 {
 	const cJSON *gw;
@@ -789,10 +847,15 @@ static void resync(struct wpc *c)
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: ambit-agent --waypoint-controller (--kube [--kube-sa-dir DIR] | "
-		   "--kubeconfig F)\n"
-		   "                   --image IMAGE [--waypoint-log-level info] "
-		   "[--resync-seconds 60] [--log-level info]\n");
+	fprintf(f,
+		"usage: ambit-agent --waypoint-controller (--kube [--kube-sa-dir DIR] | "
+		"--kubeconfig F)\n"
+		"                   --image IMAGE [--waypoint-log-level info] "
+		"[--resync-seconds 60] [--log-level info]\n"
+		"                   [--ca-url URL --ca-root FILE]\n"
+		"  --ca-url: the CA server judges the Gateways' certificateRefs (the controller\n"
+		"            reads no Secret); without it, they are read with the controller's\n"
+		"            own credentials (a kubeconfig outside the cluster)\n");
 }
 
 int wpcontroller_main(int argc, char **argv)
@@ -804,6 +867,8 @@ int wpcontroller_main(int argc, char **argv)
 	    {"image", required_argument, NULL, 'i'},
 	    {"waypoint-log-level", required_argument, NULL, 'w'},
 	    {"resync-seconds", required_argument, NULL, 'r'},
+	    {"ca-url", required_argument, NULL, 'u'},
+	    {"ca-root", required_argument, NULL, 'R'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
@@ -811,8 +876,9 @@ int wpcontroller_main(int argc, char **argv)
 	};
 	struct wpc c = {.o = {.log_level = "info"}, .resync_s = 60};
 	struct kwatch_res res[16];
-	const char *kubeconfig = NULL, *sa_dir = KCONN_SA_DIR;
+	const char *kubeconfig = NULL, *sa_dir = KCONN_SA_DIR, *ca_root = NULL;
 	enum log_level lvl = LOG_LEVEL_INFO, wlvl;
+	size_t n_res = 0, root_len;
 	struct kconn conn = {0};
 	struct kwatch *w = NULL;
 	bool kube = false;
@@ -826,6 +892,8 @@ int wpcontroller_main(int argc, char **argv)
 		case 'k': kubeconfig = optarg; break;
 		case 'A': sa_dir = optarg; break;
 		case 'i': c.o.image = optarg; break;
+		case 'u': c.ca_url = optarg; break;
+		case 'R': ca_root = optarg; break;
 		case 'r':
 			if (atoi(optarg) < 1) {
 				usage(stderr);
@@ -851,11 +919,15 @@ int wpcontroller_main(int argc, char **argv)
 		default: usage(stderr); return 2;
 		}
 	}
-	if (optind != argc || !c.o.image || (!kube && !kubeconfig)) {
+	if (optind != argc || !c.o.image || (!kube && !kubeconfig) || !c.ca_url != !ca_root) {
 		usage(stderr);
 		return 2;
 	}
 	log_init("ambit-waypoints", lvl);
+	if (ca_root && (errno = -fileutil_read_file(ca_root, 1 << 20, &c.ca_root, &root_len))) {
+		pr_err("--ca-root %s: %s", ca_root, strerror(errno));
+		return 1;
+	}
 	if (kubeconfig ? kconn_kubeconfig(&conn, kubeconfig, NULL, why, sizeof(why))
 		       : kconn_in_cluster(&conn, sa_dir, why, sizeof(why))) {
 		pr_err("kubernetes: %s", why);
@@ -866,20 +938,21 @@ int wpcontroller_main(int argc, char **argv)
 	c.gws = cJSON_CreateObject();
 	c.others = cJSON_CreateObject();
 	c.outcome = cJSON_CreateObject();
-	res[0] = gateways;
-	for (size_t i = 0; i < wps_n_res && i + 1 < sizeof(res) / sizeof(res[0]); i++)
-		res[i + 1] = wps_res[i];
+	res[n_res++] = gateways;
+	for (size_t i = 0; i < wps_n_res && n_res < sizeof(res) / sizeof(res[0]); i++)
+		/* With a CA, Secrets are its to read. */
+		if (!c.ca_url || strcmp(wps_res[i].path, WPS_SECRETS_PATH))
+			res[n_res++] = wps_res[i];
 	c.res = res;
-	c.unsynced = (1u << (wps_n_res + 1)) - 1;
+	c.unsynced = (1u << n_res) - 1;
 	sigemptyset(&sigs);
 	sigaddset(&sigs, SIGINT);
 	sigaddset(&sigs, SIGTERM);
 	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
 	signal(SIGPIPE, SIG_IGN);
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
-	w = c.gws && c.others && c.outcome && sfd >= 0
-		? kwatch_start(&conn, res, wps_n_res + 1, 300)
-		: NULL;
+	w = c.gws && c.others && c.outcome && sfd >= 0 ? kwatch_start(&conn, res, n_res, 300)
+						       : NULL;
 	if (!w) {
 		pr_err("waypoint controller: cannot start: %s", strerror(errno));
 		goto out;
@@ -899,6 +972,8 @@ int wpcontroller_main(int argc, char **argv)
 		if (pf[0].revents & POLLIN)
 			take(&c, w);
 		now = time(NULL);
+		if (c.synced && c.ca_url)
+			check_certs(&c, now);
 		if (c.synced && (now >= c.next_resync || (c.retry_at && now >= c.retry_at)))
 			resync(&c);
 		if (c.synced && c.status_due)
@@ -912,6 +987,9 @@ out:
 	cJSON_Delete(c.gws);
 	cJSON_Delete(c.others);
 	cJSON_Delete(c.outcome);
+	cJSON_Delete(c.certs);
+	cJSON_Delete(c.cert_refs);
+	free(c.ca_root);
 	wps_config_free(c.cfg);
 	kconn_free(&conn);
 	return rc;

@@ -5,6 +5,7 @@
  * with what other controllers wrote, and compared with what is there so that an unchanged
  * status is never written again.
  */
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,7 +33,8 @@ const struct kwatch_res wps_res[] = {
     /* A route's parent may be a ServiceEntry (egress through its waypoint). */
     {"serviceentries", "/apis/networking.istio.io/v1/serviceentries", NULL, NULL,
      "networking.istio.io/v1", "ServiceEntry"},
-    {"tls secrets", "/api/v1/secrets", "type=kubernetes.io/tls", NULL, "v1", "Secret"},
+    /* Without a CA to ask (wps_certificate_refs): a controller run with a user's kubeconfig. */
+    {"tls secrets", WPS_SECRETS_PATH, "type=kubernetes.io/tls", NULL, "v1", "Secret"},
     /* Their ZtunnelAccepted condition, as istiod's ambient index writes it. */
     {"authorizationpolicies", "/apis/security.istio.io/v1/authorizationpolicies", NULL, NULL,
      "security.istio.io/v1", "AuthorizationPolicy"},
@@ -242,4 +244,86 @@ cJSON *wps_policy_status(const struct config *cfg, const cJSON *obj, const char 
 		return st;
 	}
 	return NULL;
+}
+
+cJSON *wps_certificate_refs(const cJSON *gws)
+{
+	cJSON *out = cJSON_CreateArray();
+	const cJSON *gw, *l, *r;
+	char ref[600];
+
+	cJSON_ArrayForEach(gw, gws)
+	{
+		const char *gw_ns = kjson_str(gw, "metadata", "namespace");
+		const cJSON *listeners =
+		    kjson_get(cJSON_GetObjectItemCaseSensitive(gw, "spec"), "listeners", NULL);
+
+		cJSON_ArrayForEach(l, listeners)
+		{
+			cJSON_ArrayForEach(r, kjson_get(l, "tls", "certificateRefs"))
+			{
+				const char *name = kjson_str(r, "name", NULL),
+					   *ns = kjson_str(r, "namespace", NULL),
+					   *group = kjson_str(r, "group", NULL),
+					   *kind = kjson_str(r, "kind", NULL);
+				const cJSON *have;
+				bool dup = false;
+
+				/* Core Secrets only, as the status judges (l7_gwstatus.c). */
+				if (!name || !(ns || gw_ns) || (group && *group) ||
+				    (kind && strcmp(kind, "Secret")))
+					continue;
+				snprintf(ref, sizeof(ref), "%s/%s", ns ? ns : gw_ns, name);
+				cJSON_ArrayForEach(have, out) dup |=
+				    !strcmp(have->valuestring, ref);
+				if (!dup && out)
+					cJSON_AddItemToArray(out, cJSON_CreateString(ref));
+			}
+		}
+	}
+	return out;
+}
+
+int wps_add_certificates(struct config *cfg, const cJSON *status)
+{
+	const cJSON *e;
+
+	cJSON_ArrayForEach(e, status)
+	{
+		const char *slash = e->string ? strchr(e->string, '/') : NULL;
+		struct config_secret *s;
+		char ns[256];
+
+		/* Only what the CA found servable; the rest stays absent (ResolvedRefs False). */
+		if (!slash || !cJSON_IsString(e) || *e->valuestring ||
+		    (size_t)(slash - e->string) >= sizeof(ns))
+			continue;
+		snprintf(ns, sizeof(ns), "%.*s", (int)(slash - e->string), e->string);
+		if (config_secret_of(cfg, ns, slash + 1))
+			continue;
+		s = realloc(cfg->secrets, (cfg->n_secrets + 1) * sizeof(*s));
+		if (!s)
+			return -ENOMEM;
+		cfg->secrets = s;
+		s = &cfg->secrets[cfg->n_secrets];
+		memset(s, 0, sizeof(*s));
+		/* A stand-in: its certificate and key were checked by the CA, not copied here. */
+		s->items = calloc(2, sizeof(*s->items));
+		s->meta.namespace = strdup(ns);
+		s->meta.name = strdup(slash + 1);
+		s->type = strdup("kubernetes.io/tls");
+		if (s->items) {
+			s->items[0] = (struct config_secret_item){strdup(CONFIG_SECRET_TLS_CRT),
+								  strdup(""), 0};
+			s->items[1] = (struct config_secret_item){strdup(CONFIG_SECRET_TLS_KEY),
+								  strdup(""), 0};
+			s->n = 2;
+		}
+		cfg->n_secrets++;
+		if (!s->items || !s->meta.namespace || !s->meta.name || !s->type ||
+		    !s->items[0].key || !s->items[0].value || !s->items[1].key ||
+		    !s->items[1].value)
+			return -ENOMEM;
+	}
+	return 0;
 }

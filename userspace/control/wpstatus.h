@@ -6,9 +6,10 @@
  * Accepted, Conflicted, ResolvedRefs, Programmed), and each route's parents naming such a
  * Gateway (Accepted, ResolvedRefs) or a Service or ServiceEntry, the waypoint's case (also
  * ResolvedWaypoints). What they depend on (the routes, Namespaces for allowedRoutes selectors
- * and use-waypoint labels, Services for backendRefs and parents, ServiceEntries, kubernetes.io/tls
- * Secrets for certificateRefs) comes from the controller's watches (wps_res), loaded as the
- * agent loads them.
+ * and use-waypoint labels, Services for backendRefs and parents, ServiceEntries) comes from the
+ * controller's watches (wps_res), loaded as the agent loads them; whether a certificateRef is a
+ * servable kubernetes.io/tls Secret from the CA (wps_certificate_refs), or, with no CA to ask,
+ * from a watch of those Secrets.
  */
 #ifndef AMBIT_AGENT_WPSTATUS_H
 #define AMBIT_AGENT_WPSTATUS_H
@@ -26,6 +27,7 @@
  * ServiceEntries, TLS Secrets, AuthorizationPolicies.
  */
 extern const struct kwatch_res wps_res[];
+#define WPS_SECRETS_PATH "/api/v1/secrets"
 extern const size_t wps_n_res;
 
 /*
@@ -59,6 +61,16 @@ void wps_stamp(cJSON *o, double gen, const char *now);
  * @now. NULL when @cfg does not have it or it has none (a targetRefs policy).
  */
 cJSON *wps_policy_status(const struct config *cfg, const cJSON *obj, const char *now);
+/*
+ * Without a grant on Secrets (deploy/ambit.yaml) the controller asks the CA whether its
+ * Gateways' certificateRefs are servable certificates (caserver.h, /v1/certificate-status):
+ * the Secrets the Gateways of @gws (a cJSON object of Gateways as served) name, as a new array
+ * of "namespace/name" strings, each once (NULL: ENOMEM); and the CA's answer @status
+ * ("namespace/name" -> "" or why not) put in @cfg as a Secret with (empty) tls.crt and tls.key
+ * for each servable one, which is all the status looks at. 0 or -ENOMEM.
+ */
+cJSON *wps_certificate_refs(const cJSON *gws);
+int wps_add_certificates(struct config *cfg, const cJSON *status);
 /* Whether two statuses say the same, lastTransitionTime aside. */
 bool wps_same_status(const cJSON *a, const cJSON *b);
 
