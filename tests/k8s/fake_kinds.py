@@ -152,7 +152,8 @@ for (_g, _v, _k), (_n, _s) in TYPED.items():
                            [{"group": _g, "kind": _k, "version": _v}]})
 
 BUILTIN_GROUPS = {"", "apps", "coordination.k8s.io", "discovery.k8s.io",
-                  "authentication.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
+                  "authentication.k8s.io", "authorization.k8s.io", "rbac.authorization.k8s.io",
+                  "apiextensions.k8s.io",
                   "events.k8s.io", "autoscaling"}
 
 

@@ -166,7 +166,7 @@ static int kube_credentials(const struct ctl_cluster *c, int host_port)
 	char dir[PATH_MAX], path[PATH_MAX], admin[65];
 	struct ca_issued srv = {0};
 	struct ambit_ca *ca;
-	cJSON *doc = cJSON_CreateObject(), *table, *u;
+	cJSON *doc = cJSON_CreateObject(), *table, *u, *groups;
 	char *text = NULL;
 	int ret;
 
@@ -194,7 +194,9 @@ static int kube_credentials(const struct ctl_cluster *c, int host_port)
 	if (!ret && (!cJSON_AddStringToObject(doc, "kind", "FakeTokenTable") ||
 		     !(table = cJSON_AddObjectToObject(doc, "tokens")) ||
 		     !(u = cJSON_AddObjectToObject(table, admin)) ||
-		     !cJSON_AddStringToObject(u, "username", "kubernetes-admin")))
+		     !cJSON_AddStringToObject(u, "username", "kubernetes-admin") ||
+		     !(groups = cJSON_AddArrayToObject(u, "groups")) ||
+		     !cJSON_AddItemToArray(groups, cJSON_CreateString("system:masters"))))
 		ret = -ENOMEM;
 	for (int i = 0; !ret && i < c->nnodes; i++) {
 		ret = sa_token(c, &c->nodes[i], CTL_KUBE_NS, "ambit-node", ca_root_pem(ca), table);
