@@ -803,6 +803,17 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(doc, dict) or doc.get("kind") != kind:
             raise ApiError(400, "BadRequest", f"the body of the request must be a {kind}")
         spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+        for part in ("resourceAttributes", "nonResourceAttributes"):
+            attrs = spec.get(part)
+            if attrs is not None and (not isinstance(attrs, dict) or
+                                      any(not isinstance(v, str) for v in attrs.values())):
+                raise ApiError(400, "BadRequest", f"spec.{part}: every attribute must be a "
+                               "string")
+        if not isinstance(spec.get("user", ""), str) or \
+                not all(isinstance(g, str) for g in spec.get("groups") or []) or \
+                not isinstance(spec.get("groups") or [], list):
+            raise ApiError(400, "BadRequest", "spec.user must be a string, spec.groups a list "
+                           "of strings")
         a = fake_rbac.review_attributes(spec)
         if a is None:
             raise ApiError(422, "Invalid", f'{kind}.authorization.k8s.io "" is invalid: '

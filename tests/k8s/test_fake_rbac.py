@@ -31,6 +31,12 @@ USERS = {
 RBAC = "/apis/rbac.authorization.k8s.io/v1"
 
 
+def pb(num, payload):
+    """One length-delimited protobuf field (payloads here are under 128 bytes)."""
+    payload = payload.encode() if isinstance(payload, str) else payload
+    return bytes([num << 3 | 2, len(payload)]) + payload
+
+
 class FakeRbacTest(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -68,7 +74,9 @@ class FakeRbacTest(unittest.TestCase):
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
         h = {"Content-Type": ctype, "Authorization": f"Bearer {token}"}
         h.update(headers or {})
-        conn.request(method, path, json.dumps(body) if body is not None else None, h)
+        if body is not None and not isinstance(body, bytes):
+            body = json.dumps(body)
+        conn.request(method, path, body, h)
         resp = conn.getresponse()
         raw = resp.read()
         conn.close()
@@ -410,6 +418,22 @@ class FakeRbacTest(unittest.TestCase):
         self.assertEqual(self.code("POST", sar_path, "bob-token", sar), 403)
         del sar["spec"]["nonResourceAttributes"]
         self.assertEqual(self.code("POST", sar_path, ADMIN, sar), 422)
+
+    def test_self_subject_access_review_in_protobuf(self):
+        """kubectl auth can-i sends its SelfSubjectAccessReview in protobuf."""
+        ra = pb(1, "ambit-system") + pb(2, "get") + pb(5, "secrets") + pb(7, "ambit-ca-root")
+        body = b"k8s\x00" + pb(1, pb(1, "authorization.k8s.io/v1") +
+                               pb(2, "SelfSubjectAccessReview")) + pb(2, pb(1, b"") +
+                                                                     pb(2, pb(1, ra)))
+        path = "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews"
+        for headers, allowed in (({}, True), ({"Impersonate-User": NODE_SA}, False)):
+            status, doc = self.request("POST", path, body, headers=headers,
+                                       ctype="application/vnd.kubernetes.protobuf")
+            self.assertEqual(status, 201, doc)
+            self.assertEqual(doc["spec"]["resourceAttributes"],
+                             {"namespace": "ambit-system", "verb": "get", "resource": "secrets",
+                              "name": "ambit-ca-root"})
+            self.assertEqual(doc["status"]["allowed"], allowed)
 
 
 class AttributesTest(unittest.TestCase):
