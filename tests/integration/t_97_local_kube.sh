@@ -14,6 +14,7 @@
 #    the CA server);
 #  - the API server's RBAC: the node agent's token is refused the root key's Secret (403, with
 #    the real server's message) and every Secret cluster-wide; kubectl auth can-i --as says so;
+#    nothing else any piece asks is refused;
 #  - `ambitctl apply -f` / `delete -f` of an AuthorizationPolicy go through the API server and
 #    take effect, then are lifted;
 #  - run.sh checks `local down` left nothing.
@@ -216,6 +217,11 @@ wait_for 30 grep -q "pod mesh/extra-0 (.*): enrolled" "$run/logs/node2-agent.log
 	fail "node2's agent never enrolled the new pod"
 grep -q "pod$(jq -r .metadata.uid <<<"$pod")" "$run/logs/node2-agent.log" ||
 	fail "node2's agent did not find the new pod by its UID's cgroup"
+# Everything above ran under RBAC: no piece was refused anything but what this test asked with
+# the agent's token (the API server logs each refusal).
+denied=$(grep 'fake_apiserver: forbidden:' "$run/logs/apiserver.log" |
+	grep -v -e 'secrets "ambit-ca-root" is forbidden' -e 'secrets is forbidden: .* at the cluster scope')
+[ -z "$denied" ] || fail "refused by the manifests' RBAC: $(sort <<<"$denied" | uniq -c | head -5)"
 
 # --- the API server going away changes nothing that runs --------------------------------------
 kill "$(cat "$run/kube/apiserver.pid")" || fail "cannot stop the API server"

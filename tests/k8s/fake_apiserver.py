@@ -780,7 +780,11 @@ class Handler(BaseHTTPRequestHandler):
         with self.store.lock:
             ok, why = fake_rbac.authorize(self.store.rbac, user, a)
         if not ok:
-            raise ApiError(403, "Forbidden", *fake_rbac.forbidden(user, a, why))
+            msg, details = fake_rbac.forbidden(user, a, why)
+            # Logged, as an audit log would hold it: what a piece lacks shows in the server's
+            # log whatever the piece makes of the 403.
+            sys.stderr.write(f"fake_apiserver: forbidden: {msg}\n")
+            raise ApiError(403, "Forbidden", msg, details)
 
     def impersonate(self, user):
         """Impersonate-User and Impersonate-Group (kubectl --as, --as-group): the request runs

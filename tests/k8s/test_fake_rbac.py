@@ -44,9 +44,12 @@ class FakeRbacTest(unittest.TestCase):
         table = os.path.join(self.tmp.name, "tokens.json")
         with open(table, "w") as fh:
             json.dump({"kind": "FakeTokenTable", "tokens": USERS}, fh)
-        self.proc = subprocess.Popen(
-            [sys.executable, os.path.join(HERE, "fake_apiserver.py"), "--listen", "127.0.0.1:0",
-             "--port-file", port_file, "--token", ADMIN, "--token-table-auth", "--load", table])
+        self.log_path = os.path.join(self.tmp.name, "api.log")
+        with open(self.log_path, "w") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, os.path.join(HERE, "fake_apiserver.py"), "--listen",
+                 "127.0.0.1:0", "--port-file", port_file, "--token", ADMIN, "--token-table-auth",
+                 "--load", table], stderr=log)
         for _ in range(200):
             if os.path.exists(port_file) or self.proc.poll() is not None:
                 break
@@ -129,6 +132,9 @@ class FakeRbacTest(unittest.TestCase):
         self.assertEqual(doc["message"], f'secrets is forbidden: User "{NODE_SA}" cannot list '
                          'resource "secrets" in API group "" at the cluster scope')
         self.assertEqual(doc["details"], {"kind": "secrets"})
+        with open(self.log_path) as fh:  # each refusal is in the server's log
+            self.assertIn('fake_apiserver: forbidden: secrets "ambit-ca-root" is forbidden: User '
+                          f'"{NODE_SA}" cannot get resource', fh.read())
         status, doc = self.request("GET", "/apis/apps/v1/namespaces/shop/deployments?watch=1",
                                    token="bob-token")
         self.assertEqual(doc["message"], 'deployments.apps is forbidden: User "bob" cannot '
