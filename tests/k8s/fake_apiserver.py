@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A fake Kubernetes API server for tests: discovery, GET/LIST/WATCH, writes, TokenReview.
+"""A fake Kubernetes API server for tests: discovery, GET/LIST/WATCH, writes, TokenReview, RBAC.
 
 It speaks the wire protocol and JSON shapes of the real kube-apiserver closely enough for kubectl
 and a list/watch client to run against it (one global resourceVersion, chunked lists with continue
