@@ -94,6 +94,10 @@ as_agent() { # PATH: the status code; the body in $run/as-agent.json
 		-w '%{http_code}' --cacert "$run/kube/ca.crt" -H "Authorization: Bearer $agent_tok" \
 		"https://$(url_host "$FABRIC_IP"):6443$1"
 }
+# Each kubelet runs with its own identity (system:node:NODE), not the admin's token.
+kl_tok=$(awk '$1 == "token:" {print $2}' "$run/node1/kubelet.kubeconfig")
+expect_eq "$(jq -r --arg t "$kl_tok" '.tokens[$t].username' "$run/kube/tokens.json")" \
+	system:node:node1 "node1's kubelet's user"
 # What pass then finds in the API server's log of refusals (lib.sh): these, and nothing else.
 KUBE_RBAC_ASKED='secrets "ambit-ca-root" is forbidden|secrets is forbidden: .* at the cluster scope'
 expect_eq "$(as_agent /api/v1/pods?fieldSelector=spec.nodeName%3Dnode1)" 200 "the agent lists its node's pods"
