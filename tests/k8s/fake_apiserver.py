@@ -777,6 +777,8 @@ class Handler(BaseHTTPRequestHandler):
 
     def authorize(self, user, a):
         """403 with the real server's Status unless RBAC allows `user` what `a` asks."""
+        if fake_rbac.SUPERUSER_GROUP in user["groups"]:
+            return  # not even the store's lock (a bench's thousands of watches wait on it)
         with self.store.lock:
             ok, why = fake_rbac.authorize(self.store.rbac, user, a)
         if not ok:
