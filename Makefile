@@ -403,14 +403,15 @@ install: $(O)/ambitctl $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint $(O)/ambit-cn
 	install -m 0755 $(O)/ambitctl $(DESTDIR)$(BINDIR)/ambitctl
 	install -m 0755 $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint $(O)/ambit-cni \
 		$(DESTDIR)$(LIBEXECDIR)/
-	install -m 0644 tests/k8s/fake_apiserver.py tests/k8s/fake_kinds.py tests/k8s/fake_streams.py $(DESTDIR)$(SHAREDIR)/
+	install -m 0644 tests/k8s/fake_apiserver.py tests/k8s/fake_kinds.py tests/k8s/fake_streams.py \
+		tests/k8s/fake_rbac.py $(DESTDIR)$(SHAREDIR)/
 
 uninstall:
 	rm -f $(DESTDIR)$(BINDIR)/ambitctl $(DESTDIR)$(LIBEXECDIR)/ambit-agent \
 		$(DESTDIR)$(LIBEXECDIR)/ztunnel $(DESTDIR)$(LIBEXECDIR)/waypoint \
 		$(DESTDIR)$(LIBEXECDIR)/ambit-cni \
 		$(DESTDIR)$(SHAREDIR)/fake_apiserver.py $(DESTDIR)$(SHAREDIR)/fake_kinds.py \
-		$(DESTDIR)$(SHAREDIR)/fake_streams.py
+		$(DESTDIR)$(SHAREDIR)/fake_streams.py $(DESTDIR)$(SHAREDIR)/fake_rbac.py
 	-rmdir $(DESTDIR)$(LIBEXECDIR) $(DESTDIR)$(SHAREDIR) 2>/dev/null
 
 format:

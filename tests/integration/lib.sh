@@ -51,7 +51,20 @@ skip() {
 	exit 77
 }
 
+# A --kube cluster's API server logs each request its RBAC refused (tests/k8s/fake_rbac.py): a
+# test passes only if no piece was refused anything, whatever the piece made of the 403, so every
+# --kube test runs under the manifests' RBAC. KUBE_RBAC_ASKED: a regex (grep -E) of the refusals
+# the test asked for itself.
+rbac_refusals_check() {
+	local log=/run/ambit/$CLUSTER/logs/apiserver.log denied
+	[ "$CLUSTER_IS_UP" = 1 ] && [ -f "$log" ] || return 0
+	denied=$(grep 'fake_apiserver: forbidden:' "$log" | grep -Ev "${KUBE_RBAC_ASKED:-^$}" |
+		sort | uniq -c | head -5)
+	[ -z "$denied" ] || fail "refused by the manifests' RBAC (apiserver.log): $denied"
+}
+
 pass() {
+	rbac_refusals_check
 	log "PASS"
 	LIB_RC=0
 	exit 0

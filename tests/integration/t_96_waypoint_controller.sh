@@ -24,13 +24,26 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# t96w: the waypoint controller's service account, as its Deployment's token (the CA part).
-cat >"$tmp/tokens.json" <<'EOF'
-{"kind":"FakeTokenTable","tokens":{"t96w":{"username":"system:serviceaccount:ambit-system:ambit-waypoints",
- "groups":["system:serviceaccounts","system:authenticated"]}}}
-EOF
-fake_api_up "$tmp" t96 --token-table-auth --load "$tmp/tokens.json"
+# The controller runs as its Deployment does, with the ambit-waypoints service account's token,
+# and the API server authorizes it by the manifests' RBAC (deploy/ambit.yaml's ClusterRole and
+# binding): a write they do not grant is refused here too.
+mkdir -p "$tmp/rbac"
+/usr/bin/python3 - "$REPO/deploy/ambit.yaml" "$tmp/rbac" <<'PYEOF' || fail "no RBAC for ambit-waypoints in deploy/ambit.yaml"
+import json, sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d and
+        d["kind"] in ("ClusterRole", "ClusterRoleBinding", "Role", "RoleBinding") and
+        d["metadata"]["name"] == "ambit-waypoints"]
+assert docs, "none"
+json.dump({"apiVersion": "v1", "kind": "List", "items": docs},
+          open(sys.argv[2] + "/rbac.json", "w"))
+json.dump({"kind": "FakeTokenTable", "tokens": {"t96-wp": {
+    "username": "system:serviceaccount:ambit-system:ambit-waypoints",
+    "groups": ["system:serviceaccounts", "system:serviceaccounts:ambit-system"]}}},
+    open(sys.argv[2] + "/tokens.json", "w"))
+PYEOF
+fake_api_up "$tmp" t96 --token-table-auth --load "$tmp/rbac"
 pids+=("$api_pid")
+sed 's/{token: t96}/{token: t96-wp}/' "$tmp/kubeconfig" >"$tmp/controller.kubeconfig"
 # api METHOD PATH [JSON]: the status code; the body in $tmp/out.
 api() {
 	curl -s -o "$tmp/out" -w '%{http_code}' -X "$1" -H "Authorization: Bearer t96" \
@@ -57,7 +70,7 @@ expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind"
  "metadata":{"name":"other","namespace":"shop"},
  "spec":{"gatewayClassName":"acme","listeners":[{"name":"http","port":80,"protocol":"HTTP"}]}}')" 201
 
-"$AGENT" --waypoint-controller --kubeconfig "$tmp/kubeconfig" --image reg.example/ambit:1.2 \
+"$AGENT" --waypoint-controller --kubeconfig "$tmp/controller.kubeconfig" --image reg.example/ambit:1.2 \
 	--resync-seconds 2 >"$tmp/controller.log" 2>&1 &
 pids+=($!)
 failed() { fail "$1; controller log: $(tail -20 "$tmp/controller.log")"; }
@@ -321,8 +334,7 @@ caport=$(free_port)
 	--dns-name localhost >"$tmp/ca.log" 2>&1 &
 pids+=($!)
 wait_for 10 test -s "$tmp/ca/root-cert.pem" || fail "the CA server did not start: $(cat "$tmp/ca.log")"
-sed "s/token: t96/token: t96w/" "$tmp/kubeconfig" >"$tmp/sa.kubeconfig"
-"$AGENT" --waypoint-controller --kubeconfig "$tmp/sa.kubeconfig" --image reg.example/ambit:1.2 \
+"$AGENT" --waypoint-controller --kubeconfig "$tmp/controller.kubeconfig" --image reg.example/ambit:1.2 \
 	--ca-url "https://localhost:$caport" --ca-root "$tmp/ca/root-cert.pem" --resync-seconds 2 \
 	>"$tmp/controller2.log" 2>&1 &
 pids+=($!)

@@ -12,6 +12,9 @@
 #    config reads it; the agents hold no CA key; the CA runs as uid 65532 with no capability;
 #  - the mesh works: cross-node over HBONE with both SPIFFE identities (certificates signed by
 #    the CA server);
+#  - the API server's RBAC: the node agent's token is refused the root key's Secret (403, with
+#    the real server's message) and every Secret cluster-wide; kubectl auth can-i --as says so;
+#    nothing else any piece asks is refused (lib.sh's pass checks that in every --kube test);
 #  - `ambitctl apply -f` / `delete -f` of an AuthorizationPolicy go through the API server and
 #    take effect, then are lifted;
 #  - run.sh checks `local down` left nothing.
@@ -83,6 +86,31 @@ for n in 1 2; do
 		fail "node$n agent can read a CA key"
 	fi
 done
+# RBAC (issue 55 §1): the API server authorizes as Kubernetes' does, so the node agent's token
+# has what the manifests grant and no more. The mesh's root key is not among it.
+agent_tok=$(cat "/proc/$(cat "$run/node1/agent.pid")/root/run/secrets/kubernetes.io/serviceaccount/token")
+as_agent() { # PATH: the status code; the body in $run/as-agent.json
+	nsenter --net=/run/netns/ambit-"$CLUSTER"-fabric curl -s -o "$run/as-agent.json" \
+		-w '%{http_code}' --cacert "$run/kube/ca.crt" -H "Authorization: Bearer $agent_tok" \
+		"https://$(url_host "$FABRIC_IP"):6443$1"
+}
+# Each kubelet runs with its own identity (system:node:NODE), not the admin's token.
+kl_tok=$(awk '$1 == "token:" {print $2}' "$run/node1/kubelet.kubeconfig")
+expect_eq "$(jq -r --arg t "$kl_tok" '.tokens[$t].username' "$run/kube/tokens.json")" \
+	system:node:node1 "node1's kubelet's user"
+# What pass then finds in the API server's log of refusals (lib.sh): these, and nothing else.
+KUBE_RBAC_ASKED='secrets "ambit-ca-root" is forbidden|secrets is forbidden: .* at the cluster scope'
+expect_eq "$(as_agent /api/v1/pods?fieldSelector=spec.nodeName%3Dnode1)" 200 "the agent lists its node's pods"
+expect_eq "$(as_agent /api/v1/namespaces/ambit-system/secrets/ambit-ca-root)" 403 \
+	"the node agent's token reads the mesh's root key: $(cat "$run/as-agent.json")"
+expect_eq "$(jq -r .message "$run/as-agent.json")" 'secrets "ambit-ca-root" is forbidden: User "system:serviceaccount:ambit-system:ambit-node" cannot get resource "secrets" in API group "" in the namespace "ambit-system"'
+expect_eq "$(as_agent /api/v1/secrets)" 403 "the node agent's token lists every Secret"
+if [ -x /usr/bin/kubectl ]; then # (1.32 here; Debian's 1.20 is fetched by t_97_kubectl_tour)
+	canget() { KUBECONFIG=$run/kube/kubeconfig /usr/bin/kubectl auth can-i get secret/ambit-ca-root \
+		-n ambit-system "$@" 2>&1; }
+	expect_eq "$(canget --as=system:serviceaccount:ambit-system:ambit-node)" no "can-i --as the agent"
+	expect_eq "$(canget)" yes "kubectl auth can-i as the admin"
+fi
 capid=$(cat "$run/node1/ambit-ca.pid") || fail "no CA pod on node1"
 expect_eq "$(awk '/^Uid:/ {print $2}' "/proc/$capid/status")" 65532 "the CA's user"
 expect_eq "$(awk '/^CapEff:/ {print $2}' "/proc/$capid/status")" 0000000000000000 \

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""A fake Kubernetes API server for tests: discovery, GET/LIST/WATCH, writes, TokenReview.
+"""A fake Kubernetes API server for tests: discovery, GET/LIST/WATCH, writes, TokenReview, RBAC.
 
 It speaks the wire protocol and JSON shapes of the real kube-apiserver closely enough for kubectl
 and a list/watch client to run against it (one global resourceVersion, chunked lists with continue
@@ -29,6 +29,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, urlsplit
 
 import fake_kinds
+import fake_rbac  # who may do what (beside this file)
 import fake_streams  # pods/log, pods/exec, pods/portforward (beside this file)
 
 # (group, versions, plural, kind, namespaced, verbs-kind). The first version is the preferred one.
@@ -45,6 +46,11 @@ RESOURCES = [
     ("coordination.k8s.io", ["v1"], "leases", "Lease", True, RW, []),
     ("discovery.k8s.io", ["v1"], "endpointslices", "EndpointSlice", True, RW, []),
     ("authentication.k8s.io", ["v1"], "tokenreviews", "TokenReview", False, ["create"], []),
+    # What `kubectl auth can-i` asks (fake_rbac.py decides).
+    ("authorization.k8s.io", ["v1"], "selfsubjectaccessreviews", "SelfSubjectAccessReview",
+     False, ["create"], []),
+    ("authorization.k8s.io", ["v1"], "subjectaccessreviews", "SubjectAccessReview", False,
+     ["create"], []),
     # What `ambitctl install` applies.
     ("", ["v1"], "configmaps", "ConfigMap", True, RW, ["cm"]),
     ("apps", ["v1"], "deployments", "Deployment", True, RW, ["deploy"]),
@@ -306,6 +312,7 @@ class Store:
         self.rv = 1
         self.compacted = 0  # RVs at or below this are too old for watches and continues
         self.objects = {}  # (group, plural, namespace, name) -> object
+        self.rbac = {}  # the same, for the RBAC kinds only: what each request is judged by
         # (rv, type, (group, plural), object, the object as its previous event left it or None),
         # in RV order; the previous states are kept by key, as the real one keeps prevObject.
         self.events = []
@@ -314,6 +321,15 @@ class Store:
         self.watch_epoch = 0  # bumped by close-watches
         self.watch_sockets = set()
         self.loading = False  # --load: fixtures may come before their namespace
+
+    def _put(self, key, obj):
+        self.objects[key] = obj
+        if key[0] == fake_rbac.RBAC_GROUP:
+            self.rbac[key] = obj
+
+    def _pop(self, key):
+        self.rbac.pop(key, None)
+        return self.objects.pop(key)
 
     def _next_rv(self):
         self.rv += 1
@@ -401,7 +417,7 @@ class Store:
                 md["generation"] = 1
             md.pop("deletionTimestamp", None)
             strategy(res, md)
-            self.objects[key] = obj
+            self._put(key, obj)
             self._record("ADDED", res, obj)
             return copy.deepcopy(obj)
 
@@ -452,7 +468,7 @@ class Store:
             if obj == old:
                 return copy.deepcopy(old)  # a no-op write keeps the RV, as the real one does
             md["resourceVersion"] = str(self._next_rv())
-            self.objects[key] = obj
+            self._put(key, obj)
             self._record("MODIFIED", res, obj)
             return copy.deepcopy(obj)
 
@@ -465,16 +481,17 @@ class Store:
                 # The namespace controller's work, done at once: every object in the namespace
                 # goes (each a DELETED event), then the namespace. No Terminating phase is seen.
                 for k in sorted(k for k in self.objects if k[2] == name and k[2]):
-                    gone_obj = self.objects.pop(k)
+                    gone_obj = self._pop(k)
                     gone_obj["metadata"]["resourceVersion"] = str(self._next_rv())
                     self._record("DELETED", BY_PLURAL[(k[0], k[1])], gone_obj)
-            obj = self.objects.pop(key)
+            obj = self._pop(key)
             obj["metadata"]["resourceVersion"] = str(self._next_rv())
             self._record("DELETED", res, obj)
             return copy.deepcopy(obj)
 
     def bootstrap(self, crds=True):
-        """What a new cluster has: its system namespaces, and (`crds`) a CRD for each custom kind
+        """What a new cluster has: its system namespaces, the default RBAC roles and bindings
+        (fake_rbac.py), and (`crds`) a CRD for each custom kind
         served, as a cluster with Istio and the Gateway API installed lists them (`ambitctl
         install crds` or a user's kubectl applies over them). "istio-system" is left to whoever
         writes it first, as an install makes it (see ADMITTED_BEFORE_CREATED)."""
@@ -484,6 +501,10 @@ class Store:
                             {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name},
                              "spec": {"finalizers": ["kubernetes"]},
                              "status": {"phase": "Active"}})
+        for o in fake_rbac.bootstrap_objects():
+            res = BY_KIND[(fake_rbac.RBAC_GROUP, o["kind"])]
+            if (res[0], res[2], "", o["metadata"]["name"]) not in self.objects:
+                self.create(res, "", o)
         if not crds:
             return
         crd = BY_PLURAL[("apiextensions.k8s.io", "customresourcedefinitions")]
@@ -782,12 +803,11 @@ class Handler(BaseHTTPRequestHandler):
         try:
             if parts[:1] == ["_fake"]:
                 return self.control(parts[1:])
-            token, table = self.server.token, self.server.table_auth
-            if token or table:
-                auth = self.headers.get("Authorization", "")
-                got = auth[7:] if auth.startswith("Bearer ") else None
-                if got is None or (got != token and not (table and got in self.store.tokens)):
-                    raise ApiError(401, "Unauthorized", "Unauthorized")
+            self.user = self.authenticate()
+            if self.user is not None:
+                self.user = self.impersonate(self.user)
+                self.authorize(self.user, fake_rbac.attributes(self.command, url.path,
+                                                               self.query))
             self.route(parts)
         except ApiError as e:
             self.reply(e.code, e.status())
@@ -804,6 +824,96 @@ class Handler(BaseHTTPRequestHandler):
                                          "succeeding").status())
             except OSError:
                 pass
+
+    # -- who asks, and whether they may --
+
+    def authenticate(self):
+        """The user the bearer token names, None when the server checks no token (any caller
+        may do anything). --token's is an admin (system:masters); a token table's is its
+        entry's user (--token-table-auth)."""
+        token, table = self.server.token, self.server.table_auth
+        if not token and not table:
+            return None
+        auth = self.headers.get("Authorization", "")
+        got = auth[7:] if auth.startswith("Bearer ") else None
+        if got is not None and got == token:
+            return fake_rbac.user_info({"username": "kubernetes-admin",
+                                        "groups": [fake_rbac.SUPERUSER_GROUP]})
+        if got is not None and table and got in self.store.tokens:
+            return fake_rbac.user_info(self.store.tokens[got])
+        raise ApiError(401, "Unauthorized", "Unauthorized")
+
+    def authorize(self, user, a):
+        """403 with the real server's Status unless RBAC allows `user` what `a` asks."""
+        if fake_rbac.SUPERUSER_GROUP in user["groups"]:
+            return  # not even the store's lock (a bench's thousands of watches wait on it)
+        with self.store.lock:
+            ok, why = fake_rbac.authorize(self.store.rbac, user, a)
+        if not ok:
+            msg, details = fake_rbac.forbidden(user, a, why)
+            # Logged, as an audit log would hold it: what a piece lacks shows in the server's
+            # log whatever the piece makes of the 403.
+            sys.stderr.write(f"fake_apiserver: forbidden: {msg}\n")
+            raise ApiError(403, "Forbidden", msg, details)
+
+    def impersonate(self, user):
+        """Impersonate-User and Impersonate-Group (kubectl --as, --as-group): the request runs
+        as that user when `user` may impersonate it and each group."""
+        asked = fake_rbac.impersonation(self.headers)
+        if asked is None:
+            if self.headers.get("Impersonate-Group"):
+                raise ApiError(500, "InternalError", "requested impersonation of groups "
+                               "without impersonating a user")
+            return user
+        name, groups = asked
+        self.authorize(user, fake_rbac.impersonate_attributes("users", name))
+        for g in groups:
+            self.authorize(user, fake_rbac.impersonate_attributes("groups", g))
+        return fake_rbac.impersonated_user(name, groups)
+
+    def access_review(self, kind, doc, av):
+        """SelfSubjectAccessReview (what the caller may do: kubectl auth can-i) and
+        SubjectAccessReview (what a named user and groups may do)."""
+        if not isinstance(doc, dict) or doc.get("kind") != kind:
+            raise ApiError(400, "BadRequest", f"the body of the request must be a {kind}")
+        spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+        for part in ("resourceAttributes", "nonResourceAttributes"):
+            attrs = spec.get(part)
+            if attrs is not None and (not isinstance(attrs, dict) or
+                                      any(not isinstance(v, str) for v in attrs.values())):
+                raise ApiError(400, "BadRequest", f"spec.{part}: every attribute must be a "
+                               "string")
+        if not isinstance(spec.get("user", ""), str) or \
+                not all(isinstance(g, str) for g in spec.get("groups") or []) or \
+                not isinstance(spec.get("groups") or [], list):
+            raise ApiError(400, "BadRequest", "spec.user must be a string, spec.groups a list "
+                           "of strings")
+        a = fake_rbac.review_attributes(spec)
+        if a is None:
+            raise ApiError(422, "Invalid", f'{kind}.authorization.k8s.io "" is invalid: '
+                           'spec.resourceAttributes: Invalid value: "null": exactly one of '
+                           'nonResourceAttributes or resourceAttributes must be specified',
+                           {"group": "authorization.k8s.io", "kind": kind})
+        if kind == "SubjectAccessReview":
+            if not spec.get("user") and not spec.get("groups"):
+                raise ApiError(422, "Invalid", f'{kind}.authorization.k8s.io "" is invalid: '
+                               'spec.user: Invalid value: "": at least one of user or group '
+                               "must be specified",
+                               {"group": "authorization.k8s.io", "kind": kind})
+            user = {"username": spec.get("user", ""), "groups": list(spec.get("groups") or []),
+                    "extra": {}, "uid": ""}
+        else:
+            user = self.user
+        if user is None:
+            ok, why = True, ""
+        else:
+            with self.store.lock:
+                ok, why = fake_rbac.authorize(self.store.rbac, user, a)
+        status = {"allowed": ok}
+        if why:
+            status["reason"] = why
+        return {"kind": kind, "apiVersion": av, "metadata": {"creationTimestamp": None},
+                "spec": spec, "status": status}
 
     def control(self, parts):
         if parts == ["healthz"] and self.command == "GET":
@@ -1042,6 +1152,10 @@ class Handler(BaseHTTPRequestHandler):
             if self.command != "POST" or name:
                 raise method_not_allowed()
             return self.reply(201, self.token_review(self.body_json(), av))
+        if res[3] in ("SelfSubjectAccessReview", "SubjectAccessReview"):
+            if self.command != "POST" or name:
+                raise method_not_allowed()
+            return self.reply(201, self.access_review(res[3], self.body_json(), av))
         cmd = self.command
         if self.sub is not None:
             if name is None:

@@ -152,7 +152,8 @@ for (_g, _v, _k), (_n, _s) in TYPED.items():
                            [{"group": _g, "kind": _k, "version": _v}]})
 
 BUILTIN_GROUPS = {"", "apps", "coordination.k8s.io", "discovery.k8s.io",
-                  "authentication.k8s.io", "rbac.authorization.k8s.io", "apiextensions.k8s.io",
+                  "authentication.k8s.io", "authorization.k8s.io", "rbac.authorization.k8s.io",
+                  "apiextensions.k8s.io",
                   "events.k8s.io", "autoscaling"}
 
 
@@ -1107,9 +1108,38 @@ def _pb_meta(buf):
     return md
 
 
+def _pb_access_review_spec(spec):
+    """A (Self)SubjectAccessReviewSpec (kubectl auth can-i sends one in protobuf): the resource
+    or non-resource attributes, and a SubjectAccessReview's user and groups."""
+    def text(v):
+        if not isinstance(v, bytes):
+            raise ValueError("a string field with another wire type")
+        return v.decode()
+
+    def message(v):
+        return _pb_fields(v) if isinstance(v, bytes) else {}
+
+    out = {}
+    if spec.get(1):
+        ra = message(spec[1][0])
+        out["resourceAttributes"] = {
+            k: text(ra[i][0]) for i, k in enumerate(
+                ("namespace", "verb", "group", "version", "resource", "subresource", "name"),
+                1) if ra.get(i)}
+    if spec.get(2):
+        nra = message(spec[2][0])
+        out["nonResourceAttributes"] = {k: text(nra[i][0])
+                                        for i, k in ((1, "path"), (2, "verb")) if nra.get(i)}
+    if spec.get(3):
+        out["user"] = text(spec[3][0])
+    if spec.get(4):
+        out["groups"] = [text(g) for g in spec[4]]
+    return out
+
+
 def decode_k8s_protobuf(body):
-    """The JSON form of a protobuf-encoded Namespace, ConfigMap, Secret or ServiceAccount;
-    ValueError for anything else."""
+    """The JSON form of a protobuf-encoded Namespace, ConfigMap, Secret, ServiceAccount or
+    (Self)SubjectAccessReview; ValueError for anything else."""
     import base64
     if not body.startswith(b"k8s\x00"):
         raise ValueError("no k8s protobuf magic")
@@ -1144,6 +1174,10 @@ def decode_k8s_protobuf(body):
     elif (av, kind) == ("v1", "ServiceAccount"):
         if f.get(4):
             obj["automountServiceAccountToken"] = bool(f[4][0])
+    elif av == "authorization.k8s.io/v1" and kind in ("SelfSubjectAccessReview",
+                                                       "SubjectAccessReview"):
+        spec = f.get(2, [b""])[0]
+        obj["spec"] = _pb_access_review_spec(_pb_fields(spec) if isinstance(spec, bytes) else {})
     else:
         raise ValueError(f"{av}/{kind} is not read in protobuf")
     return obj

@@ -953,6 +953,15 @@ class FakeApiServerTest(unittest.TestCase):
             ("POST", "/api/v1/namespaces", b"k8s\x00\x0a\xff", "application/vnd.kubernetes.protobuf"),
             ("POST", "/apis/authentication.k8s.io/v1/tokenreviews", b'{"kind": "TokenReview", '
              b'"spec": []}', "application/json"),
+            ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+             b'{"kind": "SelfSubjectAccessReview", "spec": {"resourceAttributes": {"verb": 5}}}',
+             "application/json"),
+            ("POST", "/apis/authorization.k8s.io/v1/subjectaccessreviews",
+             b'{"kind": "SubjectAccessReview", "spec": {"user": [], "groups": 3, '
+             b'"nonResourceAttributes": {"path": "/"}}}', "application/json"),
+            ("POST", "/apis/authorization.k8s.io/v1/selfsubjectaccessreviews",
+             b"k8s\x00\x0a\x33\x0a\x17authorization.k8s.io/v1\x12\x17SelfSubjectAccessReview"
+             b"\x12\x04\x12\x02\x0a\x05", "application/vnd.kubernetes.protobuf"),
             ("DELETE", "/api/v1/namespaces/bookinfo/pods?labelSelector=!!", None,
              "application/json"),
             ("GET", "/openapi/v3/apis", None, "application/json"),

@@ -152,12 +152,13 @@ static int kl_kube_sandbox(struct kubelet *k, const struct kl_proc *p, struct sa
 	    [KL_AGENT] = "agent", [KL_ZTUNNEL] = "ztunnel", [KL_CA] = "ca"};
 	struct kconn kc = {0};
 	const cJSON *tmpl;
-	char pod[64];
+	char pod[64], cfg[CTL_NAME_MAX + 32];
 	int saved, ret;
 
 	str_fmt(pod, sizeof(pod), "%s-%s", p->kind == KL_CA ? "ambit-ca" : "ambit-node",
 		k->n->name);
-	ret = cluster_kube_enter(&k->c, &kc, &saved);
+	str_fmt(cfg, sizeof(cfg), "%s/" CTL_KUBELET_KUBECONFIG, k->n->name);
+	ret = cluster_kube_enter_as(&k->c, cfg, &kc, &saved);
 	tmpl = kl_template(k, ret ? NULL : &kc, p->kind == KL_CA);
 	ret = tmpl ? kpod_sandbox(&k->c, k->n, &kc, CTL_KUBE_NS, tmpl, ctr[p->kind], pod, sb, why,
 				  len)

@@ -337,12 +337,18 @@ int cluster_set_kube(struct ctl_cluster *c)
 
 int cluster_kube_enter(const struct ctl_cluster *c, struct kconn *k, int *saved)
 {
+	return cluster_kube_enter_as(c, "kube/fabric.kubeconfig", k, saved);
+}
+
+int cluster_kube_enter_as(const struct ctl_cluster *c, const char *file, struct kconn *k,
+			  int *saved)
+{
 	char fabric[CTL_NAME_MAX * 2], path[PATH_MAX], why[512];
 	int ret;
 
 	*saved = -1;
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
-	cluster_path(c, path, sizeof(path), "kube/fabric.kubeconfig");
+	cluster_path(c, path, sizeof(path), "%s", file);
 	if (kconn_kubeconfig(k, path, NULL, why, sizeof(why))) {
 		fprintf(stderr, "ambitctl: cluster %s: %s\n", c->name, why);
 		return -EINVAL;

@@ -16,8 +16,10 @@
  * <run>/kube/ holds:
  *   pki/            the API server's own CA (not the mesh root: install makes that one)
  *   apiserver.crt/.key, ca.crt
- *   tokens.json     the token table: the admin's (ambitctl), and one service-account token per
- *                   pod (the node agents' bound to their node, as projected tokens are)
+ *   tokens.json     the token table: the admin's (ambitctl; system:masters), each kubelet's
+ *                   (system:node:<node>), and one service-account token per pod (the node
+ *                   agents' bound to their node, as projected tokens are). The API server
+ *                   authorizes each with RBAC (tests/k8s/fake_rbac.py).
  *   kubeconfig      the admin's, for the user's kubectl and ambitctl: https://127.0.0.1:PORT
  *   fabric.kubeconfig  the same credentials at https://10.99.0.1:6443 (an IPv6 cluster's
  *                   https://[fd00:99::1]:6443), for ambitctl's own calls from inside the fabric
@@ -153,6 +155,32 @@ static int plugin_kubeconfig(const struct ctl_cluster *c, const struct ctl_node 
 	return ret;
 }
 
+/*
+ * Node @n's kubelet's credentials: user system:node:<node> in group system:nodes, as a kubelet's
+ * client certificate names it, and in system:masters too: this kubelet also plays the DaemonSet
+ * and Deployment controllers (it reads their pod templates), which the Node authorizer would not
+ * let a kubelet do, and the fake API server does not model that authorizer. Its kubeconfig
+ * (<node>/kubelet.kubeconfig) names the server in the fabric, where the kubelet runs.
+ */
+static int kubelet_credentials(const struct ctl_cluster *c, const struct ctl_node *n,
+			       const char *ca_pem, cJSON *table)
+{
+	const char *groups[] = {"system:nodes", "system:masters"};
+	char tok[65], user[CTL_NAME_MAX + 16], file[CTL_NAME_MAX + 32];
+	cJSON *u;
+	int ret = new_token(tok);
+
+	if (ret)
+		return ret;
+	str_fmt(user, sizeof(user), "system:node:%s", n->name);
+	u = cJSON_AddObjectToObject(table, tok);
+	if (!u || !cJSON_AddStringToObject(u, "username", user) ||
+	    !cJSON_AddItemToObject(u, "groups", cJSON_CreateStringArray(groups, 2)))
+		return -ENOMEM;
+	str_fmt(file, sizeof(file), "%s/" CTL_KUBELET_KUBECONFIG, n->name);
+	return write_kubeconfig(c, file, cluster_fabric_host(c), CTL_KUBE_API_PORT, ca_pem, tok);
+}
+
 static int kube_credentials(const struct ctl_cluster *c, int host_port)
 {
 	const char *const names[] = {
@@ -166,7 +194,7 @@ static int kube_credentials(const struct ctl_cluster *c, int host_port)
 	char dir[PATH_MAX], path[PATH_MAX], admin[65];
 	struct ca_issued srv = {0};
 	struct ambit_ca *ca;
-	cJSON *doc = cJSON_CreateObject(), *table, *u;
+	cJSON *doc = cJSON_CreateObject(), *table, *u, *groups;
 	char *text = NULL;
 	int ret;
 
@@ -194,11 +222,14 @@ static int kube_credentials(const struct ctl_cluster *c, int host_port)
 	if (!ret && (!cJSON_AddStringToObject(doc, "kind", "FakeTokenTable") ||
 		     !(table = cJSON_AddObjectToObject(doc, "tokens")) ||
 		     !(u = cJSON_AddObjectToObject(table, admin)) ||
-		     !cJSON_AddStringToObject(u, "username", "kubernetes-admin")))
+		     !cJSON_AddStringToObject(u, "username", "kubernetes-admin") ||
+		     !(groups = cJSON_AddArrayToObject(u, "groups")) ||
+		     !cJSON_AddItemToArray(groups, cJSON_CreateString("system:masters"))))
 		ret = -ENOMEM;
 	for (int i = 0; !ret && i < c->nnodes; i++) {
 		ret = sa_token(c, &c->nodes[i], CTL_KUBE_NS, "ambit-node", ca_root_pem(ca), table);
 		ret = ret ?: plugin_kubeconfig(c, &c->nodes[i], ca_root_pem(ca));
+		ret = ret ?: kubelet_credentials(c, &c->nodes[i], ca_root_pem(ca), table);
 	}
 	if (!ret)
 		ret = sa_token(c, &c->nodes[0], CTL_KUBE_NS, "ambit-ca", ca_root_pem(ca), table);

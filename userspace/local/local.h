@@ -50,6 +50,8 @@
 #define CTL_CNI_PLUGIN_DIR "/usr/lib/cni"	  /* Debian's containernetworking-plugins */
 #define CTL_CNI_AMBIT "ambit-cni"		  /* chained last when built beside ambitctl */
 #define CTL_CNI_KUBECONFIG "ambit-cni.kubeconfig" /* --kube: its kubeconfig, in the node dir */
+/* --kube: the kubelet's kubeconfig, in the node dir (its own credentials, kubeup.c). */
+#define CTL_KUBELET_KUBECONFIG "kubelet.kubeconfig"
 
 /*
  * The pod network of a local cluster (`local up --cni`, cluster.json "cni"). Both route other
@@ -298,6 +300,9 @@ struct kconn;
 /* Makes @c a --kube cluster: its nodes' pins, cgroups and sockets where the DaemonSet has them. */
 int cluster_set_kube(struct ctl_cluster *c);
 int cluster_kube_enter(const struct ctl_cluster *c, struct kconn *k, int *saved);
+/* The same with the credentials of kubeconfig @file under <run>/ (<node>/kubelet.kubeconfig). */
+int cluster_kube_enter_as(const struct ctl_cluster *c, const char *file, struct kconn *k,
+			  int *saved);
 void cluster_kube_leave(struct kconn *k, int saved);
 
 /* plan.c */
