@@ -98,12 +98,15 @@ static const char yaml[] =
     "spec: {selector: {app: ratings}, ports: [{port: 9080}]}\n";
 static const char pods[] =
     "["
-    "{\"namespace\":\"demo\",\"name\":\"web-v1-0\",\"owner\":\"web-v1\",\"ip\":\"10.98.1.2\","
+    "{\"namespace\":\"demo\",\"name\":\"web-v1-0\",\"owner\":\"web-v1\",\"node\":\"node1\","
+    " \"ip\":\"10.98.1.2\","
     " \"ip6\":\"fd00:98:1::2\",\"labels\":{\"app\":\"web\"}},"
-    "{\"namespace\":\"demo\",\"name\":\"wp-0\",\"owner\":\"wp\",\"ip\":\"10.98.2.7\","
+    "{\"namespace\":\"demo\",\"name\":\"wp-0\",\"owner\":\"wp\",\"node\":\"node2\","
+    " \"ip\":\"10.98.2.7\","
     " \"labels\":{\"gateway.networking.k8s.io/gateway-name\":\"wp\","
     " \"gateway.istio.io/managed\":\"istio.io-mesh-controller\"}},"
-    "{\"namespace\":\"evil\",\"name\":\"evil-0\",\"owner\":null,\"ip\":\"10.98.3.3\","
+    "{\"namespace\":\"evil\",\"name\":\"evil-0\",\"owner\":null,\"node\":\"node2\","
+    " \"ip\":\"10.98.3.3\","
     " \"labels\":{\"app\":\"evil\"}}"
     "]";
 
@@ -154,7 +157,7 @@ static void test_sender(void **state)
 	struct config_diags diags = {0};
 	cJSON *list = cJSON_Parse(pods), *trace;
 	struct dash_traces *t = dash_traces_create(100, 1 << 20);
-	struct dash_sender web, wp, evil, host;
+	struct dash_sender web, wp, evil, host, node2;
 	int status;
 
 	(void)state;
@@ -163,13 +166,13 @@ static void test_sender(void **state)
 	config_init(&cfg);
 	assert_int_equal(config_load_buffer(&cfg, "g.yaml", yaml, strlen(yaml), &diags), 0);
 	config_diags_free(&diags);
-	assert_int_equal(dash_sender_find(&web, list, &cfg, "fd00:98:1:0::2"), 0);
+	assert_int_equal(dash_sender_find(&web, list, &cfg, "fd00:98:1:0::2", NULL), 0);
 	assert_true(web.pod);
-	assert_int_equal(dash_sender_find(&wp, list, &cfg, "10.98.2.7"), 0);
+	assert_int_equal(dash_sender_find(&wp, list, &cfg, "10.98.2.7", NULL), 0);
 	assert_true(wp.pod);
-	assert_int_equal(dash_sender_find(&evil, list, &cfg, "10.98.3.3"), 0);
+	assert_int_equal(dash_sender_find(&evil, list, &cfg, "10.98.3.3", NULL), 0);
 	assert_true(evil.pod);
-	assert_int_equal(dash_sender_find(&host, list, &cfg, "127.0.0.1"), 0);
+	assert_int_equal(dash_sender_find(&host, list, &cfg, "127.0.0.1", NULL), 0);
 	assert_false(host.pod);
 
 	/* A pod's own names: its app's, its workload's, its Service's, with or without the ns. */
@@ -200,12 +203,28 @@ static void test_sender(void **state)
 	assert_int_equal(put(t, &host, "000000000000000f", "reviews.demo", NULL), 0);
 	assert_int_equal(put(t, NULL, "0000000000000010", "web.demo", NULL), 0);
 
-	assert_int_equal(stat(t, "refused"), 8);
-	assert_int_equal(stat(t, "accepted"), 8);
-	assert_int_equal(stat(t, "unverified"), 2);
+	/*
+	 * From node2's address (its ztunnel relaying a pod in host capture): the names of
+	 * node2's pods, the pod unknown, so unverified; node1's web is not among them.
+	 */
+	assert_int_equal(dash_sender_find(&node2, list, &cfg, "10.99.0.12", "node2"), 0);
+	assert_true(node2.node);
+	assert_false(node2.pod);
+	assert_int_equal(put(t, &node2, "0000000000000011", "evil.evil", NULL), 0);
+	assert_int_equal(put(t, &node2, "0000000000000012", "wp", NULL), 0);
+	assert_int_equal(put(t, &node2, "0000000000000013", "web.demo", NULL), 1);
+	dash_sender_free(&node2);
+	assert_int_equal(dash_sender_find(&node2, list, &cfg, "10.99.0.11", "node1"), 0);
+	assert_int_equal(put(t, &node2, "0000000000000014", "web.demo", NULL), 0);
+	assert_int_equal(put(t, &node2, "0000000000000015", "evil", NULL), 1);
+	dash_sender_free(&node2);
+
+	assert_int_equal(stat(t, "refused"), 10);
+	assert_int_equal(stat(t, "accepted"), 11);
+	assert_int_equal(stat(t, "unverified"), 5);
 	trace = dash_traces_get(t, "00000000000000a1", &status);
 	assert_non_null(trace);
-	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(trace, "spans")), 8);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(trace, "spans")), 11);
 	assert_null(span_of(trace, "0000000000000004"));
 	assert_null(span_of(trace, "0000000000000007"));
 	assert_null(span_of(trace, "000000000000000c"));

@@ -418,7 +418,8 @@ out:
 
 /*
  * The sender of a POST, by its source address: a pod of the cluster (pods.json), its names
- * from the configuration's Services (state/), or no pod. 0, or -ENOMEM.
+ * from the configuration's Services (state/), a node (its pods' names), or neither. 0, or
+ * -ENOMEM.
  */
 static int sender_of(const struct dash *d, struct MHD_Connection *conn, struct dash_sender *s)
 {
@@ -426,6 +427,7 @@ static int sender_of(const struct dash *d, struct MHD_Connection *conn, struct d
 	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
 	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
 	char addr[INET6_ADDRSTRLEN] = "";
+	const char *node = NULL;
 	struct dash_view v;
 	int ret;
 
@@ -442,10 +444,13 @@ static int sender_of(const struct dash *d, struct MHD_Connection *conn, struct d
 		else
 			inet_ntop(AF_INET6, a6, addr, sizeof(addr));
 	}
+	for (int i = 0; *addr && i < d->c.nnodes; i++)
+		if (!strcmp(addr, d->c.nodes[i].ip) || !strcmp(addr, d->c.nodes[i].ip6))
+			node = d->c.nodes[i].name;
 	/* Without the cluster's state no address is known to be a pod's. */
 	if (!*addr || dash_view_open(&v, d, 0))
 		return 0;
-	ret = dash_sender_find(s, v.pods, &v.cfg, addr);
+	ret = dash_sender_find(s, v.pods, &v.cfg, addr, node);
 	dash_view_close(&v);
 	return ret;
 }

@@ -240,23 +240,25 @@ struct dash_names {
 /* Who sent a body of spans, told by its source address. */
 struct dash_sender {
 	bool pod;		  /* one of the cluster's pods: it may claim only the names below */
-	char *ns;		  /* its namespace */
-	struct dash_names own;	  /* its pod's, workload's, labels' and Services' names */
+	bool node;		  /* a node's address: the names of the node's pods */
+	struct dash_names own;	  /* the pods' own, workloads', labels' and Services' names */
 	struct dash_names served; /* a waypoint's: the Services it serves */
 };
 
 /*
  * The pod of @pods (pods.json's array, borrowed) whose address is @addr, and its names, with
- * the Services of @cfg (NULL: none) that select it or, for a waypoint, that it serves: 0 with
- * @s filled (s->pod false: no pod has @addr), or -ENOMEM. dash_sender_free frees it.
+ * the Services of @cfg (NULL: none) that select it or, for a waypoint, that it serves; when no
+ * pod has @addr and @node is not NULL (@addr is that node's), those of all the node's pods.
+ * 0 with @s filled (neither pod nor node: no pod or node of the cluster), or -ENOMEM.
+ * dash_sender_free frees it.
  */
 int dash_sender_find(struct dash_sender *s, const cJSON *pods, const struct config *cfg,
-		     const char *addr);
+		     const char *addr, const char *node);
 void dash_sender_free(struct dash_sender *s);
 /*
- * Span @sp may come from @s: any span when @s is NULL or no pod; else its service is one of
- * the pod's names ("reviews.default", or "reviews" in the pod's namespace) or, a waypoint's
- * span (sp->proxy), the waypoint's name is the pod's and the Service one it serves.
+ * Span @sp may come from @s: any span when @s is NULL or neither pod nor node; else its
+ * service is one of @s's names ("reviews.default", or "reviews") or, a waypoint's span
+ * (sp->proxy), the waypoint's name is and the Service is one it serves.
  */
 bool dash_sender_may(const struct dash_sender *s, const struct dash_span *sp);
 

@@ -151,8 +151,6 @@ void dash_sender_free(struct dash_sender *s)
 		return;
 	names_free(&s->own);
 	names_free(&s->served);
-	free(s->ns);
-	s->ns = NULL;
 }
 
 /*
@@ -170,6 +168,7 @@ static int sender_names(struct dash_sender *s, const cJSON *pod, const struct co
 	struct config_labels l = {0, calloc(n ? n : 1, sizeof(*l.items))};
 	const char *gw = jstr(labels, CONFIG_LABEL_GATEWAY_NAME);
 	const char *managed = jstr(labels, "gateway.istio.io/managed");
+	const char *ns = jstr(pod, "namespace") ?: "";
 	bool waypoint = managed && !strcmp(managed, "istio.io-mesh-controller");
 	int ret = 0;
 
@@ -180,21 +179,21 @@ static int sender_names(struct dash_sender *s, const cJSON *pod, const struct co
 		l.items[l.n].key = kv->string;
 		l.items[l.n++].value = kv->valuestring;
 	}
-	ret = ret ?: names_add(&s->own, jstr(pod, "name"), s->ns);
-	ret = ret ?: names_add(&s->own, jstr(pod, "owner"), s->ns);
+	ret = ret ?: names_add(&s->own, jstr(pod, "name"), ns);
+	ret = ret ?: names_add(&s->own, jstr(pod, "owner"), ns);
 	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-		ret = ret ?: names_add(&s->own, jstr(labels, keys[i]), s->ns);
+		ret = ret ?: names_add(&s->own, jstr(labels, keys[i]), ns);
 	for (size_t i = 0; cfg && !ret && i < cfg->n_services; i++) {
 		const struct config_service *svc = &cfg->services[i];
 		const struct config_k8s_gateway *g;
 
-		if (!strcmp(svc->meta.namespace, s->ns) && svc->selector.n &&
+		if (!strcmp(svc->meta.namespace, ns) && svc->selector.n &&
 		    config_labels_match(&svc->selector, &l))
-			ret = names_add(&s->own, svc->meta.name, s->ns);
+			ret = names_add(&s->own, svc->meta.name, ns);
 		if (ret || !waypoint || !gw)
 			continue;
 		g = l7_service_waypoint(cfg, svc);
-		if (g && !strcmp(g->meta.name, gw) && !strcmp(g->meta.namespace, s->ns))
+		if (g && !strcmp(g->meta.name, gw) && !strcmp(g->meta.namespace, ns))
 			ret = names_add(&s->served, svc->meta.name, svc->meta.namespace);
 	}
 	free(l.items);
@@ -202,10 +201,10 @@ static int sender_names(struct dash_sender *s, const cJSON *pod, const struct co
 }
 
 int dash_sender_find(struct dash_sender *s, const cJSON *pods, const struct config *cfg,
-		     const char *addr)
+		     const char *addr, const char *node)
 {
 	const cJSON *pod;
-	int ret;
+	int ret = 0;
 
 	memset(s, 0, sizeof(*s));
 	cJSON_ArrayForEach(pod, pods)
@@ -213,26 +212,41 @@ int dash_sender_find(struct dash_sender *s, const cJSON *pods, const struct conf
 		if (!addr_eq(addr, jstr(pod, "ip")) && !addr_eq(addr, jstr(pod, "ip6")))
 			continue;
 		s->pod = true;
-		s->ns = strdup(jstr(pod, "namespace") ?: "");
-		ret = s->ns ? sender_names(s, pod, cfg) : -ENOMEM;
+		ret = sender_names(s, pod, cfg);
 		if (ret)
 			dash_sender_free(s);
 		return ret;
 	}
-	return 0;
+	if (!node)
+		return 0;
+	/*
+	 * A node's address: its ztunnel relaying a pod (host capture sends a pod's plaintext to
+	 * what is outside the cluster from the node's address) or a process of the node's own
+	 * network. Which pod is not known; one of the node's it is.
+	 */
+	s->node = true;
+	cJSON_ArrayForEach(pod, pods)
+	{
+		const char *on = jstr(pod, "node");
+
+		if (on && !strcmp(on, node) && (ret = sender_names(s, pod, cfg)))
+			break;
+	}
+	if (ret)
+		dash_sender_free(s);
+	return ret;
 }
 
-/* @claim is one of @l's "name.namespace", or its name alone in namespace @ns. */
-static bool names_have(const struct dash_names *l, const char *claim, const char *ns)
+/* @claim is one of @l's "name.namespace", or the name of one of them alone. */
+static bool names_have(const struct dash_names *l, const char *claim)
 {
-	size_t len = strlen(claim), nslen = strlen(ns);
+	size_t len = strlen(claim);
 
 	for (size_t i = 0; i < l->n; i++) {
-		const char *v = l->v[i];
-		size_t vlen = strlen(v);
+		const char *v = l->v[i], *dot = strrchr(v, '.');
 
-		if (!strcmp(v, claim) || (vlen == len + 1 + nslen && !strncmp(v, claim, len) &&
-					  v[len] == '.' && !strcmp(v + len + 1, ns)))
+		if (!strcmp(v, claim) ||
+		    (dot && (size_t)(dot - v) == len && !strncmp(v, claim, len)))
 			return true;
 	}
 	return false;
@@ -240,13 +254,12 @@ static bool names_have(const struct dash_names *l, const char *claim, const char
 
 bool dash_sender_may(const struct dash_sender *s, const struct dash_span *sp)
 {
-	if (!s || !s->pod)
+	if (!s || (!s->pod && !s->node))
 		return true;
 	/* OpenTelemetry's name for a span whose resource has none: nobody's. */
 	if (!sp->proxy && !strcmp(sp->service, "unknown_service"))
 		return true;
 	if (sp->proxy)
-		return names_have(&s->own, sp->proxy, s->ns) &&
-		       names_have(&s->served, sp->service, s->ns);
-	return names_have(&s->own, sp->service, s->ns);
+		return names_have(&s->own, sp->proxy) && names_have(&s->served, sp->service);
+	return names_have(&s->own, sp->service);
 }
