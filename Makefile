@@ -217,8 +217,9 @@ $(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
 # The dashboard's trace receiver: its decoders and store (no I/O), linked by its unit test and
 # its fuzz target.
 DASH_TRACE_SRCS := $(addprefix userspace/dashboard/,dashboard_traces.c dashboard_traces_json.c \
-	dashboard_trace_store.c)
+	dashboard_trace_store.c dashboard_guard.c)
 $(O)/tests/test_dashboard_traces: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
+$(O)/tests/test_dashboard_guard: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
 # Grafana's dashboards listed and the Prometheus calls of their panels checked (no network).
 $(O)/tests/test_dashboard_grafana: $(OBJ)/userspace/dashboard/dashboard_grafana.o
 

@@ -26,8 +26,12 @@ skipped_cases() {
 pass=0 fail=0 skip=0
 for t in "$@"; do
 	# Line-buffered stdout keeps a case's messages in order with cmocka's status lines.
-	out=$(stdbuf -oL "$t" 2>&1)
+	# A binary that hangs (a blocking open, a lost wake-up) fails after UNIT_TIMEOUT seconds
+	# instead of holding the run: a bound, not a measure (no case comes near it).
+	out=$(timeout -k 10 "${UNIT_TIMEOUT:-600}" stdbuf -oL "$t" 2>&1)
 	rc=$?
+	[ $rc -eq 124 ] && out="$out
+(killed: still running after ${UNIT_TIMEOUT:-600} s)"
 	reasons=
 	if [ $rc -eq 0 ]; then
 		reasons=$(printf '%s\n' "$out" | skipped_cases)

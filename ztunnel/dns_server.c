@@ -36,7 +36,12 @@
 #define MAX_PENDING 4096
 /* Its own sockets (IPv4's, IPv6's), and those the agent kept of a predecessor. */
 #define MAX_PAIRS 5
+/*
+ * TCP clients of the node, of one source address, and how long one may stay without sending a
+ * whole message (RFC 7766 §6.2.3, §10): the defaults of zt_dns_opts' knobs.
+ */
 #define MAX_TCP_CLIENTS 512
+#define MAX_TCP_PER_SOURCE 32
 #define TCP_IDLE_MS 10000
 /* Answers a TCP client may leave unread: past this it is sending queries without reading. */
 #define TCP_WBUF_MAX (256 * 1024)
@@ -112,7 +117,9 @@ struct tcp_client {
 	size_t wlen, wcap;
 	int inflight; /* pendings answering to it */
 	bool closing;
+	/* Fires TCP idle ms after the last complete message (or the accept), not the last byte. */
 	struct loop_timer idle;
+	uint64_t last_ms; /* the loop's clock then */
 	struct tcp_client *next, *prev;
 };
 
@@ -1152,14 +1159,64 @@ static void tcp_client_close(struct tcp_client *c)
 	loop_defer_free(d->loop, c, tcp_client_free);
 }
 
+static unsigned int tcp_idle_ms(const struct zt_dns *d)
+{
+	return d->o.tcp_idle_ms ? d->o.tcp_idle_ms : TCP_IDLE_MS;
+}
+
 static void on_idle(struct loop_timer *t)
 {
-	tcp_client_close((struct tcp_client *)((char *)t - offsetof(struct tcp_client, idle)));
+	struct tcp_client *c = (struct tcp_client *)((char *)t - offsetof(struct tcp_client, idle));
+
+	/* A query still upstream is answered first: the resolvers' timeouts bound the wait. */
+	if (c->inflight && !loop_timer_arm(c->d->loop, &c->idle, tcp_idle_ms(c->d)))
+		return;
+	tcp_client_close(c);
+}
+
+/* @a and @b are one source (their ports aside). */
+static bool same_source(const union sockaddr_inet *a, const union sockaddr_inet *b)
+{
+	if (a->sa.sa_family != b->sa.sa_family)
+		return false;
+	return a->sa.sa_family == AF_INET
+		   ? a->v4.sin_addr.s_addr == b->v4.sin_addr.s_addr
+		   : !memcmp(&a->v6.sin6_addr, &b->v6.sin6_addr, sizeof(a->v6.sin6_addr));
+}
+
+/*
+ * Room for a TCP client from @peer: false when its source holds its share already (the new
+ * connection is refused, RFC 7766 §10: one client cannot take the node's); when the node's cap
+ * is reached, the client that sent a whole message longest ago (none upstream) is closed for
+ * it, as RFC 7766 §6.2.3 lets a server under load close idle connections first.
+ */
+static bool tcp_room(struct zt_dns *d, const union sockaddr_inet *peer)
+{
+	unsigned int per = d->o.tcp_max_per_source ?: MAX_TCP_PER_SOURCE;
+	int max = d->o.tcp_max_clients ? (int)d->o.tcp_max_clients : MAX_TCP_CLIENTS;
+	struct tcp_client *lru = NULL;
+	unsigned int same = 0;
+
+	for (struct tcp_client *c = d->clients; c; c = c->next) {
+		if (c->closing)
+			continue;
+		if (same_source(&c->peer, peer) && ++same >= per)
+			return false;
+		if (!c->inflight && (!lru || c->last_ms <= lru->last_ms))
+			lru = c;
+	}
+	if (d->n_clients < max)
+		return true;
+	if (!lru)
+		return false;
+	tcp_client_close(lru);
+	return d->n_clients < max;
 }
 
 static void tcp_client_io(struct loop_handler *h, uint32_t events)
 {
 	struct tcp_client *c = (struct tcp_client *)h;
+	bool whole = false;
 
 	if (events & EPOLLOUT)
 		tcp_flush(c);
@@ -1186,11 +1243,16 @@ static void tcp_client_io(struct loop_handler *h, uint32_t events)
 			if (c->closing)
 				return;
 			off += 2 + mlen;
+			whole = true;
 		}
 		memmove(c->rbuf, c->rbuf + off, c->rlen - off);
 		c->rlen -= off;
 	}
-	(void)loop_timer_arm(c->d->loop, &c->idle, TCP_IDLE_MS);
+	/* A byte a second keeps no connection: only a whole message re-arms the deadline. */
+	if (whole) {
+		c->last_ms = loop_now_ms(c->d->loop);
+		(void)loop_timer_arm(c->d->loop, &c->idle, tcp_idle_ms(c->d));
+	}
 }
 
 static void tcp_accept_io(struct loop_handler *h, uint32_t events)
@@ -1208,7 +1270,7 @@ static void tcp_accept_io(struct loop_handler *h, uint32_t events)
 
 		if (fd < 0)
 			return;
-		if (d->n_clients >= MAX_TCP_CLIENTS || !(c = calloc(1, sizeof(*c)))) {
+		if (!tcp_room(d, &peer) || !(c = calloc(1, sizeof(*c)))) {
 			close(fd);
 			continue;
 		}
@@ -1227,7 +1289,8 @@ static void tcp_accept_io(struct loop_handler *h, uint32_t events)
 			c->next->prev = c;
 		d->clients = c;
 		d->n_clients++;
-		(void)loop_timer_arm(d->loop, &c->idle, TCP_IDLE_MS);
+		c->last_ms = loop_now_ms(d->loop);
+		(void)loop_timer_arm(d->loop, &c->idle, tcp_idle_ms(d));
 	}
 }
 

@@ -35,6 +35,13 @@ struct zt_dns_opts {
 	 * which answers the same query again itself (ztunnel/dns_kernel.h). NULL: the proxy alone.
 	 */
 	const char *pin_root;
+	/*
+	 * TCP (RFC 7766): the node's clients (0: 512), those of one source address (0: 32; a
+	 * further one is refused), and how long a client may go without sending a whole query
+	 * (0: 10000 ms; bytes of a message begun do not count). At the node's cap the client
+	 * whose last whole query is oldest is closed for a new one.
+	 */
+	unsigned int tcp_max_clients, tcp_max_per_source, tcp_idle_ms;
 };
 
 /*

@@ -48,6 +48,45 @@ static __always_inline void capture_set_dst(struct bpf_sock_addr *ctx, bool v6, 
 	ctx->user_port = port;
 }
 
+/*
+ * MPTCP: connect() on a socket(..., IPPROTO_MPTCP) runs the connect hook on its first subflow, a
+ * TCP socket of its own (a cookie of its own), and getpeername() on the MPTCP socket the
+ * application holds, whose peer is copied from the subflow: the ztunnel's. So the original
+ * destination is kept on the MPTCP socket too, in its sock_orig6 storage (an IPv4 one
+ * v4-mapped), for getpeername4/6 to find (capture_orig_mptcp, capture_getpeername_native6).
+ * sockops and the ztunnel see the subflow alone, a TCP connection as any other.
+ */
+static __always_inline void capture_keep_mptcp(struct bpf_sock_addr *ctx, const __u32 *ip6,
+					       __u32 port, __u16 flags, __u64 cgroup)
+{
+	struct ambit_orig_dst6 *o;
+	struct mptcp_sock *msk;
+
+	if (ctx->protocol != IPPROTO_TCP)
+		return;
+	msk = bpf_skc_to_mptcp_sock(ctx->sk);
+	if (!msk)
+		return;
+	o = bpf_sk_storage_get(&sock_orig6, msk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	if (!o)
+		return;
+	o->ip6[0] = ip6[0];
+	o->ip6[1] = ip6[1];
+	o->ip6[2] = ip6[2];
+	o->ip6[3] = ip6[3];
+	o->port = (__u16)port;
+	o->flags = flags;
+	o->cgroup = cgroup;
+}
+
+static __always_inline void capture_keep_mptcp4(struct bpf_sock_addr *ctx,
+						const struct ambit_orig_dst *orig)
+{
+	__u32 mapped[4] = {0, 0, bpf_htonl(0xffff), orig->ip};
+
+	capture_keep_mptcp(ctx, mapped, orig->port, orig->flags, orig->cgroup);
+}
+
 static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, bool v6, __u32 ip,
 					    __u64 cgroup, const struct ambit_enrolled *en)
 {
@@ -65,6 +104,7 @@ static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, bool v6, 
 	 */
 	if (bpf_map_update_elem(&sock_orig, &cookie, &orig, BPF_ANY) != 0)
 		return CONNECT_REJECT;
+	capture_keep_mptcp4(ctx, &orig);
 	/* In-pod: the ztunnel's listener in the pod's own netns, at the pod's own address. */
 	capture_set_dst(ctx, v6, (en->flags & AMBIT_ENROLLED_INPOD) ? en->pod_ip : ztunnel_ip,
 			bpf_htons(AMBIT_PORT_OUTBOUND));
@@ -111,6 +151,7 @@ static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx, bool v6
 	cookie = bpf_get_socket_cookie(ctx);
 	/* getpeername4 still works from the backend's address if this fails; not fatal. */
 	bpf_map_update_elem(&sock_orig, &cookie, &orig, BPF_ANY);
+	capture_keep_mptcp4(ctx, &orig);
 	capture_set_dst(ctx, v6, be->ip, be->port);
 	counter_inc(AMBIT_SERVICE_LB);
 	return CONNECT_ALLOW;
@@ -200,6 +241,7 @@ static __always_inline int capture_dns_tcp(struct bpf_sock_addr *ctx, bool v6, _
 
 	if (bpf_map_update_elem(&sock_orig, &cookie, &orig, BPF_ANY) != 0)
 		return CONNECT_REJECT;
+	capture_keep_mptcp4(ctx, &orig);
 	capture_set_dst(ctx, v6, ztunnel_ip, bpf_htons(AMBIT_PORT_DNS));
 	counter_inc(AMBIT_REDIRECT_DNS);
 	return CONNECT_ALLOW;
@@ -354,6 +396,7 @@ static __always_inline int capture_steer6(struct bpf_sock_addr *ctx, __u64 cgrou
 	capture_get_addr6(ctx, orig->ip6, &orig->port);
 	orig->flags = flags;
 	orig->cgroup = cgroup;
+	capture_keep_mptcp(ctx, orig->ip6, orig->port, flags, cgroup);
 	if (to)
 		capture_set_addr6(ctx, to->a, bpf_htons(port));
 	else
@@ -406,6 +449,7 @@ static __always_inline int capture_service6(struct bpf_sock_addr *ctx)
 		capture_get_addr6(ctx, orig->ip6, &orig->port);
 		orig->flags = AMBIT_ORIG_SERVICE_LB;
 		orig->cgroup = bpf_get_current_cgroup_id();
+		capture_keep_mptcp(ctx, orig->ip6, orig->port, orig->flags, orig->cgroup);
 	}
 	capture_set_addr6(ctx, be->ip6, be->port);
 	counter_inc(AMBIT_SERVICE_LB);
@@ -537,7 +581,22 @@ static __always_inline void capture_sockops(struct bpf_sock_ops *skops)
 	}
 }
 
-/* The original destination of a steered socket: TCP's sock_orig, else UDP DNS's dns_orig. */
+/* An MPTCP socket's IPv4 original destination, kept v4-mapped by capture_keep_mptcp. */
+static __always_inline bool capture_orig_mptcp(struct bpf_sock_addr *ctx, __u32 *ip, __u32 *port)
+{
+	struct ambit_orig_dst6 *o = bpf_sk_storage_get(&sock_orig6, ctx->sk, 0, 0);
+
+	if (!o || !capture_v4_mapped(o->ip6[0], o->ip6[1], o->ip6[2]))
+		return false;
+	*ip = o->ip6[3];
+	*port = o->port;
+	return true;
+}
+
+/*
+ * The original destination of a steered socket: TCP's sock_orig, an MPTCP socket's storage,
+ * else UDP DNS's dns_orig.
+ */
 static __always_inline bool capture_orig_of(struct bpf_sock_addr *ctx, __u32 *ip, __u32 *port)
 {
 	__u64 cookie = bpf_get_socket_cookie(ctx);
@@ -549,6 +608,8 @@ static __always_inline bool capture_orig_of(struct bpf_sock_addr *ctx, __u32 *ip
 		*port = orig->port;
 		return true;
 	}
+	if (ctx->protocol == IPPROTO_MPTCP)
+		return capture_orig_mptcp(ctx, ip, port);
 	if (ctx->type != SOCK_DGRAM)
 		return false;
 	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);

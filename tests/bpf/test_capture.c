@@ -100,6 +100,8 @@ static int accept_one(int lfd, struct sockaddr_in *peer)
 /* Forks a child that joins @cgroup, connects to @ip:@port and reports what it saw. */
 /* The child connects from a dual-stack IPv6 socket to ::ffff:ip (gRPC's, Java's way). */
 static bool child_v6;
+/* The child's socket's protocol: 0 (TCP), or IPPROTO_MPTCP. */
+static int child_proto;
 
 /* A v4-mapped IPv6 socket address as the IPv4 one it stands for. */
 static void unmap(const struct sockaddr_in6 *a6, struct sockaddr_in *a)
@@ -114,7 +116,7 @@ static int child_connect(const char *ip, uint16_t port, struct child_result *r)
 	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)}, l6, p6;
 	uint32_t v4 = ip4(ip);
 	socklen_t len;
-	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, child_proto);
 
 	if (fd < 0)
 		return -1;
@@ -162,7 +164,7 @@ static void run_child(const char *cgroup, const char *ip, uint16_t port, struct 
 				_exit(4);
 			_exit(0);
 		}
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, child_proto);
 		if (fd < 0)
 			_exit(3);
 		if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
@@ -306,6 +308,28 @@ static void test_enrolled_v4_mapped_redirected(void **state)
 	child_v6 = false;
 	expect_redirected(&r, "10.200.0.98", 8080);
 	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 1);
+}
+
+/*
+ * MPTCP (socket(..., IPPROTO_MPTCP)): connect() runs the hook on the first subflow, a TCP
+ * socket of its own, getpeername() on the MPTCP socket the application holds. Captured as TCP,
+ * and the application still sees where it meant to go, from an IPv4 socket and a dual-stack
+ * one.
+ */
+static void test_enrolled_mptcp_redirected(void **state)
+{
+	uint64_t before = counter(AMBIT_REDIRECT_OUTBOUND);
+	struct child_result r;
+
+	child_proto = IPPROTO_MPTCP;
+	run_child(cf.cg_enrolled, "10.200.0.96", 8081, &r);
+	expect_redirected(&r, "10.200.0.96", 8081);
+	child_v6 = true;
+	run_child(cf.cg_enrolled, "10.200.0.95", 8082, &r);
+	child_v6 = false;
+	child_proto = 0;
+	expect_redirected(&r, "10.200.0.95", 8082);
+	assert_int_equal(counter(AMBIT_REDIRECT_OUTBOUND), before + 2);
 }
 
 /* The in-pod cases listen at the pod's own 15001, as the ztunnel does inside the pod's netns. */
@@ -680,6 +704,7 @@ int main(void)
 	    cmocka_unit_test(test_enrolled_redirected_to_ztunnel),
 	    cmocka_unit_test(test_enrolled_descendant_redirected),
 	    cmocka_unit_test(test_enrolled_v4_mapped_redirected),
+	    cmocka_unit_test(test_enrolled_mptcp_redirected),
 	    cmocka_unit_test_setup_teardown(test_inpod_redirected_to_pod_ip, inpod_setup,
 					    inpod_teardown),
 	    cmocka_unit_test_setup_teardown(test_not_inpod_redirected_to_ztunnel, inpod_setup,

@@ -126,7 +126,7 @@ static void assert_addr6(const struct sockaddr_in6 *a, const char *ip, uint16_t 
 
 /* ---- children: one socket operation from a cgroup of the fixture ---- */
 
-enum op_kind { OP_TCP, OP_UDP_SENDTO, OP_UDP_CONNECT, OP_PING };
+enum op_kind { OP_TCP, OP_UDP_SENDTO, OP_UDP_CONNECT, OP_PING, OP_MPTCP };
 
 struct op {
 	enum op_kind kind;
@@ -149,8 +149,11 @@ struct outcome {
 static void op_run(const struct op *op, struct outcome *o)
 {
 	struct sockaddr_in6 dst = sa6(op->ip, op->port);
-	int type = op->kind == OP_TCP ? SOCK_STREAM : SOCK_DGRAM;
-	int fd = socket(AF_INET6, type | SOCK_CLOEXEC, op->kind == OP_PING ? IPPROTO_ICMPV6 : 0);
+	int type = op->kind == OP_TCP || op->kind == OP_MPTCP ? SOCK_STREAM : SOCK_DGRAM;
+	int fd = socket(AF_INET6, type | SOCK_CLOEXEC,
+			op->kind == OP_PING    ? IPPROTO_ICMPV6
+			: op->kind == OP_MPTCP ? IPPROTO_MPTCP
+					       : 0);
 	socklen_t len;
 	ssize_t rc;
 
@@ -515,6 +518,28 @@ static void test_service6_load_balanced(void **state)
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 7);
 }
 
+/*
+ * MPTCP: connect6 runs on the first subflow (a TCP socket of its own), getpeername6 on the
+ * MPTCP socket the application holds: steered as TCP, and the application is still shown where
+ * it meant to go; a VIP balanced in the kernel shows as the VIP.
+ */
+static void test_mptcp6(void **state)
+{
+	struct ambit_addr6 be = {.port = htons(BACKEND_PORT)};
+	struct in6_addr vip = sa6(VIP6, 0).sin6_addr;
+	struct op op = {.kind = OP_MPTCP, .ip = NOWHERE6_IP, .port = 8443};
+	struct outcome o;
+
+	child_run(cf.cg_enrolled, &op, &o);
+	expect_steered6(fx.ztunnel_fd, &o, NOWHERE6_IP, 8443);
+	assert_int_equal(inet_pton(AF_INET6, BACKEND1_IP6, be.ip6), 1);
+	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, &be, 1), 0);
+	op = (struct op){.kind = OP_MPTCP, .ip = VIP6, .port = 80};
+	child_run(cf.cg_plain, &op, &o);
+	expect_backend6(&o);
+	assert_int_equal(datapath_del_service6(cf.dp, &vip, 80), 0);
+}
+
 static void test_service6_without_backends_refused(void **state)
 {
 	struct in6_addr vip = sa6(VIP6, 0).sin6_addr;
@@ -770,6 +795,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_teardown(test_enrolled_redirected6, case_teardown),
+	    cmocka_unit_test_teardown(test_mptcp6, case_teardown),
 	    cmocka_unit_test_teardown(test_v4_mapped_stays_ipv4, case_teardown),
 	    cmocka_unit_test_teardown(test_loopback_and_ztunnel6_untouched, case_teardown),
 	    cmocka_unit_test_teardown(test_service6_load_balanced, case_teardown),

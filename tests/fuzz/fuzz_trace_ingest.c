@@ -104,7 +104,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	}
 	/* Again as the receiver takes them: the same spans are dropped as an exporter's retry. */
 	for (size_t f = 0; f < sizeof(formats) / sizeof(formats[0]); f++)
-		dash_traces_ingest(t, formats[f], data, size, (char[256]){0}, 256);
+		dash_traces_ingest(t, formats[f], data, size, NULL, (char[256]){0}, 256);
 	ask(t);
 	dash_traces_destroy(t);
 	return 0;

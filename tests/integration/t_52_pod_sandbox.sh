@@ -8,6 +8,8 @@ need_root; need_bins; need_cmd jq socat nginx curl
 # What the host's nginx files are before: the pod's nginx must not change them.
 host_nginx() { ls -l --time-style=+%s.%N /var/log/nginx/ /run/nginx.pid 2>&1; }
 nginx_before=$(host_nginx)
+# A variable of the shell that runs `local up` and `local exec`: no pod may see it.
+export AMBIT_IT_SECRET=t52-secret-$$
 cluster_up manifests-sandbox 1
 
 RUN=/run/ambit/$CLUSTER
@@ -19,6 +21,17 @@ in_pod() {
 	pod_exec "sbx/$pod" sh -c "$*"
 }
 wait_for 20 in_pod plain true || fail "pod sbx/plain never ran"
+
+# The environment is the pod's alone, as a container's: not `local up`'s (the pod's own process)
+# nor `local exec`'s caller's; PATH the runtimes' default, HOSTNAME the pod's name.
+env1=$(in_pod plain "tr '\\0' '\\n' </proc/1/environ")
+[ -n "$env1" ] || fail "the pod's process has no environment to read"
+expect_not_contains "$env1" AMBIT_IT_SECRET "the pod's process inherited local up's environment"
+expect_contains "$env1" "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+expect_contains "$env1" "HOSTNAME=plain"
+expect_eq "$(in_pod plain 'echo "${AMBIT_IT_SECRET:-unset}"')" unset "local exec forwarded the caller's environment"
+expect_eq "$(in_pod plain 'echo "$PATH $HOSTNAME $POD_NAMESPACE"')" \
+	"/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin plain sbx" "local exec's environment"
 
 # /var: the pod writes to its own; the host's /var is untouched, the pod's rootfs dir has it.
 in_pod plain "mkdir -p /var/log/$mark && echo hello >/var/log/$mark/x" || fail "the pod cannot write /var/log"

@@ -165,6 +165,37 @@ expect_eq "$(pod_exec default/curl-0 curl -s --max-time 10 -X POST -H 'Content-T
 expect_eq "$(pod_exec default/curl-0 curl -s -o /dev/null -w '%{http_code}' --max-time 10 \
 	http://10.99.0.1:9411/api/traces)" 404 "only the receivers inside the cluster"
 expect_eq "$(api "traces/$ztid" | jq -r '.spans[0].name')" from-a-pod "the pod's span in the API"
+# A pod may not record spans under a name that is not its: curl-0 posing as a payments service
+# (in host capture its plaintext to 10.99.0.1 leaves from its node's address: the names of that
+# node's pods) is refused, OTLP's partial success says so, its own span in the same body kept;
+# the host's are kept unverified.
+cat >"$WORK/pose.json" <<JSON
+{"resourceSpans": [
+ {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "payments.default"}}]},
+  "scopeSpans": [{"spans": [{"traceId": "$ztid", "spanId": "b7ad6b7169203332", "name": "posing",
+   "startTimeUnixNano": "${t0}000", "endTimeUnixNano": "$((t0 + 100))000"}]}]},
+ {"resource": {"attributes": [{"key": "service.name", "value": {"stringValue": "curl"}}]},
+  "scopeSpans": [{"spans": [{"traceId": "$ztid", "spanId": "b7ad6b7169203333", "name": "itself",
+   "startTimeUnixNano": "${t0}000", "endTimeUnixNano": "$((t0 + 100))000"}]}]}]}
+JSON
+cp "$WORK/pose.json" /var/tmp/ambit-it-pose-$$.json
+pose=$(pod_exec default/curl-0 curl -s --max-time 10 -X POST -H 'Content-Type: application/json' \
+	http://10.99.0.1:4318/v1/traces --data-binary @/var/tmp/ambit-it-pose-$$.json)
+rm -f /var/tmp/ambit-it-pose-$$.json
+expect_eq "$(jq -r '.partialSuccess.rejectedSpans' <<<"$pose")" 1 "a pod posing as payments: $pose"
+expect_eq "$(api "traces/$ztid" | jq -c '[.spans[].name] | sort')" '["from-a-pod","itself"]' \
+	"the posing span left out"
+api traces/stats | jq -e '.refused == 1 and .unverified >= 6' >/dev/null ||
+	fail "the refused and unverified spans counted: $(api traces/stats)"
+expect_eq "$(api "traces/$TID" | jq -r '.spans[0].verified')" false "the host's spans are unverified"
+# DNS rebinding: a name that is not this dashboard's gets 403, an address or localhost is served.
+expect_eq "$(curl -s -o "$WORK/host.out" -w '%{http_code}' --max-time 10 \
+	-H 'Host: rebind.attacker.example' "http://127.0.0.1:$dport/api/workloads")" 403 "a foreign Host"
+expect_contains "$(cat "$WORK/host.out")" "--allow-host" "what to do about it"
+expect_eq "$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 "http://localhost:$dport/api/health")" \
+	200 "localhost"
+# A page of another origin POSTs text/plain without a preflight: refused.
+expect_eq "$(post /api/v2/spans text/plain "$WORK/zipkin.json")" 415 "Zipkin as text/plain"
 
 # --- The API's graph, once Prometheus has scraped the traffic.
 graph() { api "graph?duration=60" >"$WORK/graph.json" && jq -e '.prometheus.ok' "$WORK/graph.json" >/dev/null; }

@@ -369,6 +369,34 @@ static void test_add_sends_netns_open(void **state)
 }
 
 /*
+ * CNI_NETNS that is no network namespace is refused, naming what it is, before anything is
+ * asked: a FIFO (whose open would block until a writer came: today's plugin hung there, and
+ * tests/run-unit.sh's timeout bounds this case), a regular file, another kind of namespace.
+ */
+static void test_add_netns_not_netns(void **state)
+{
+	char *c = conf(NULL, true), fifo[160];
+	struct cni_env env = env_for("ADD");
+
+	agent_start();
+	mode = AGENT_OUTSIDE;
+	snprintf(fifo, sizeof(fifo), "%s/netns-fifo", dir);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	env.netns = fifo;
+	assert_error_for(&env, c, CNI_ERR_INVALID_ENV, "a FIFO, not a network namespace");
+	env.netns = "/proc/self/ns/mnt";
+	assert_error_for(&env, c, CNI_ERR_INVALID_ENV, "not a network one");
+	env.netns = "/proc/self/status";
+	assert_error_for(&env, c, CNI_ERR_INVALID_ENV, "a regular file");
+	env.command = "CHECK";
+	env.netns = fifo;
+	assert_error_for(&env, c, CNI_ERR_INVALID_ENV, "a FIFO");
+	assert_int_equal(asked, 0);
+	unlink(fifo);
+	free(c);
+}
+
+/*
  * The judgement by the API server (the agent away): names that would change the request's path
  * are refused before any request, and a kubeconfig that is not there is a reason, not a pod
  * judged outside the mesh.
@@ -538,6 +566,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_add_agent_absent, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_outside_mesh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_sends_netns_open, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_add_netns_not_netns, setup, teardown),
 	    cmocka_unit_test(test_api_judge_refuses),
 	    cmocka_unit_test_setup_teardown(test_add_waits_for_capture, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_add_agent_refuses, setup, teardown),

@@ -492,7 +492,7 @@ static void zput(struct dash_traces *t, const char *trace, const char *id, const
 		 "\"duration\":%ld,\"localEndpoint\":{\"serviceName\":\"%s\"},\"tags\":{%s}}]",
 		 trace, id, parent ? ",\"parentId\":\"" : "", parent ?: "", parent ? "\"" : "",
 		 name, ts, dur, service, tags ?: "");
-	if (dash_traces_ingest(t, DASH_TRACE_ZIPKIN, body, strlen(body), err, sizeof(err)))
+	if (dash_traces_ingest(t, DASH_TRACE_ZIPKIN, body, strlen(body), NULL, err, sizeof(err)))
 		fail_msg("%s: %s", body, err);
 }
 
@@ -546,8 +546,9 @@ static void test_store_bound(void **state)
 	assert_int_equal(stat(t, "dropped"), 1);
 	assert_int_equal(stat(t, "spans"), 8);
 	/* A bad body is counted, its spans with it. */
-	assert_int_equal(dash_traces_ingest(t, DASH_TRACE_ZIPKIN, "[{},{}]", 7, (char[64]){0}, 64),
-			 -EINVAL);
+	assert_int_equal(
+	    dash_traces_ingest(t, DASH_TRACE_ZIPKIN, "[{},{}]", 7, NULL, (char[64]){0}, 64),
+	    -EINVAL);
 	assert_int_equal(stat(t, "rejected"), 2);
 	assert_int_equal(stat(t, "requestsRejected"), 1);
 	dash_traces_destroy(t);

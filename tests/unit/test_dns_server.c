@@ -71,6 +71,9 @@ static uint16_t free_port(void)
 	return 0;
 }
 
+/* The TCP knobs the next setup gives the proxy (0: its defaults). */
+static struct zt_dns_opts knobs;
+
 static int setup(void **state)
 {
 	LIBBPF_OPTS(bpf_map_create_opts, hopts, .map_flags = BPF_F_NO_PREALLOC);
@@ -116,6 +119,9 @@ static int setup(void **state)
 		return -1;
 	o.resolv_conf = f->resolv;
 	o.pin_root = f->pin_root;
+	o.tcp_max_clients = knobs.tcp_max_clients;
+	o.tcp_max_per_source = knobs.tcp_max_per_source;
+	o.tcp_idle_ms = knobs.tcp_idle_ms;
 	f->port = free_port();
 	f->d = zt_dns_start(f->st, f->port, &o);
 	return f->d ? 0 : -1;
@@ -383,12 +389,142 @@ static void test_unknown_client(void **state)
 	ldns_pkt_free(p);
 }
 
+/* A TCP connection to the proxy from source address @src. */
+static int tcp_from(const struct fx *f, const char *src)
+{
+	union sockaddr_inet to = {0}, from = {0};
+	struct ipaddr a;
+	int fd;
+
+	assert_int_equal(ipaddr_parse_addr(src, &a), 0);
+	assert_int_equal(sockaddr_inet_from_ipaddr(&from, &a, 0), 0);
+	assert_int_equal(sockaddr_inet_from_ipaddr(&to, &a, f->port), 0);
+	fd = socket(to.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, &from.sa, sockaddr_inet_len(&from)), 0);
+	assert_int_equal(connect(fd, &to.sa, sockaddr_inet_len(&to)), 0);
+	return fd;
+}
+
+/*
+ * A query over @fd: true when an answer comes, false when the proxy closed the connection
+ * (refused it, or closed it since).
+ */
+static bool tcp_answered(int fd)
+{
+	uint8_t buf[2 + 4096], *q;
+	size_t qlen, got = 0, want = 2;
+
+	q = make_query("ds.mesh.", LDNS_RR_TYPE_A, &qlen);
+	buf[0] = (uint8_t)(qlen >> 8);
+	buf[1] = (uint8_t)qlen;
+	memcpy(buf + 2, q, qlen);
+	free(q);
+	if (send(fd, buf, 2 + qlen, MSG_NOSIGNAL) != (ssize_t)(2 + qlen))
+		return false;
+	while (got < want) {
+		ssize_t n;
+
+		wait_readable(fd);
+		n = recv(fd, buf + got, sizeof(buf) - got, 0);
+		if (n <= 0)
+			return false;
+		got += (size_t)n;
+		if (got >= 2)
+			want = 2 + ((size_t)buf[0] << 8 | buf[1]);
+	}
+	return true;
+}
+
+static int setup_caps(void **state)
+{
+	knobs = (struct zt_dns_opts){.tcp_max_clients = 6, .tcp_max_per_source = 4};
+	return setup(state);
+}
+
+/*
+ * One source holds its share of TCP clients and no more (the next is refused), others still
+ * get theirs; at the node's cap a new client takes the place of the one whose last query is
+ * oldest. Told by answers and closes, no clock.
+ */
+static void test_tcp_caps(void **state)
+{
+	struct fx *f = *state;
+	int a[5], b, c[2];
+
+	for (int i = 0; i < 4; i++) {
+		a[i] = tcp_from(f, "127.0.0.1");
+		assert_true(tcp_answered(a[i]));
+	}
+	a[4] = tcp_from(f, "127.0.0.1");
+	assert_false(tcp_answered(a[4]));
+	b = tcp_from(f, "::1");
+	assert_true(tcp_answered(b));
+	/* The node's sixth; then a seventh: a[0] asked longest ago and goes for it. */
+	c[0] = tcp_from(f, "127.0.0.2");
+	assert_true(tcp_answered(c[0]));
+	assert_true(tcp_answered(a[1]));
+	c[1] = tcp_from(f, "127.0.0.3");
+	assert_true(tcp_answered(c[1]));
+	assert_false(tcp_answered(a[0]));
+	assert_true(tcp_answered(a[1]));
+	assert_true(tcp_answered(b));
+	assert_true(tcp_answered(c[0]));
+	/* 127.0.0.1 has room again for one. */
+	close(a[4]);
+	a[4] = tcp_from(f, "127.0.0.1");
+	assert_true(tcp_answered(a[4]));
+	for (int i = 0; i < 5; i++)
+		close(a[i]);
+	close(b);
+	close(c[0]);
+	close(c[1]);
+}
+
+static int setup_idle(void **state)
+{
+	knobs = (struct zt_dns_opts){.tcp_idle_ms = 1000};
+	return setup(state);
+}
+
+/*
+ * RFC 7766 §10: the idle deadline runs from the last whole message. A client that sends a
+ * query's bytes one at a time, far more often than the deadline, is closed all the same, long
+ * before the query's 400 bytes are in (counted in bytes sent: at 50 ms a byte, the deadline of
+ * one second comes some 20 bytes in, and a byte re-arming it would keep the connection for all
+ * 400).
+ */
+static void test_tcp_trickle(void **state)
+{
+	struct fx *f = *state;
+	int fd = tcp_from(f, "127.0.0.1");
+	uint8_t len[2] = {1, 144}, byte = 0;
+	bool closed = false;
+	int sent;
+
+	assert_true(tcp_answered(fd));
+	assert_int_equal(send(fd, len, 2, MSG_NOSIGNAL), 2);
+	for (sent = 0; sent < 400 && !closed; sent++) {
+		struct pollfd p = {.fd = fd, .events = POLLIN};
+
+		usleep(50 * 1000);
+		if (poll(&p, 1, 0) == 1 && recv(fd, &byte, 1, MSG_DONTWAIT) <= 0)
+			closed = true;
+		else if (send(fd, &byte, 1, MSG_NOSIGNAL) != 1)
+			closed = true;
+	}
+	assert_true(closed);
+	close(fd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_ipv6_client_udp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_client_tcp, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unknown_client, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_caps, setup_caps, teardown),
+	    cmocka_unit_test_setup_teardown(test_tcp_trickle, setup_idle, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -151,7 +151,13 @@ static int exec_in(const struct sandbox *s, int pid, char **cmd)
 			ioctl(STDIN_FILENO, TIOCSCTTY, 0);
 		if (chdir(s->cwd) < 0 && chdir("/") < 0)
 			_exit(126);
+		/*
+		 * kubectl exec's: the container's environment, not the caller's; with a
+		 * terminal, TERM as containerd sets it for a tty process.
+		 */
 		sandbox_env(s);
+		if (isatty(STDIN_FILENO))
+			setenv("TERM", "xterm", 0);
 		if (sandbox_identity(s, why, sizeof(why))) {
 			fprintf(stderr, "ambitctl: %s\n", why);
 			_exit(126);

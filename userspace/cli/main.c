@@ -103,7 +103,7 @@ static const struct usage_entry {
      "            inpod), agent version and whether its agent keeps its Lease (Ready, Stale)\n"},
     {"inspection", " dashboard ",
      "  dashboard [kiali|jaeger|grafana] [--port 20001] [--address 127.0.0.1]\n"
-     "        [--prometheus URL] [--grafana-dashboards DIR]\n"
+     "        [--allow-host NAME]... [--prometheus URL] [--grafana-dashboards DIR]\n"
      "                                  the mesh in a browser: service graph, workloads,\n"
      "                                  configuration (Prometheus: --with-prometheus's),\n"
      "                                  traces, the Grafana dashboards of DIR\n"},

@@ -10,9 +10,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/time.h>
 #include <unistd.h>
+#include <linux/nsfs.h>
 #include <cjson/cJSON.h>
 
 #include "ambit/ipc.h"
@@ -31,6 +35,7 @@ struct cni_req {
 	char ns[254], name[254]; /* from CNI_ARGS, "" when absent */
 	char container[254];	 /* K8S_POD_INFRA_CONTAINER_ID, else CNI_CONTAINERID */
 	int timeout_s;
+	int nsfd; /* CNI_NETNS open (ADD), or -1 */
 };
 
 /* The specification's error object; always returns 1 (the exit status). */
@@ -247,8 +252,8 @@ static int agent_ask(const struct cni_req *r, const char *cmd, int wait_s, cJSON
 	 * DaemonSet's container), and an open namespace cannot be another one by the time it
 	 * looks. Not there to open is the agent's to say (it still judges the namespace).
 	 */
-	if (!strcmp(cmd, "add") && r->env->netns && r->env->netns[0])
-		nsfd = open(r->env->netns, O_RDONLY | O_CLOEXEC);
+	if (!strcmp(cmd, "add"))
+		nsfd = r->nsfd;
 	err = ipc_write_frame_fd(fd, text, strlen(text), nsfd);
 	if (!err)
 		err = ipc_read_frame(fd, &ans, &len);
@@ -257,8 +262,6 @@ static int agent_ask(const struct cni_req *r, const char *cmd, int wait_s, cJSON
 out:
 	if (fd >= 0)
 		close(fd);
-	if (nsfd >= 0)
-		close(nsfd);
 	free(ans);
 	free(text);
 	return err;
@@ -350,6 +353,51 @@ static int add_without_agent(struct cni_req *r, char **out)
 			 "ambit agent unreachable: the pod cannot be captured yet", details);
 }
 
+/* What a file of mode @mode is, for an error naming it. */
+static const char *file_kind(mode_t mode)
+{
+	switch (mode & S_IFMT) {
+	case S_IFIFO: return "a FIFO";
+	case S_IFSOCK: return "a socket";
+	case S_IFCHR: return "a character device";
+	case S_IFBLK: return "a block device";
+	case S_IFDIR: return "a directory";
+	case S_IFREG: return "a regular file";
+	}
+	return "not a namespace";
+}
+
+/*
+ * CNI_NETNS open in r->nsfd, to be sent to the agent: 0, or 1 with the error in *@out when the
+ * path is there but no network namespace. Opened non-blocking (a FIFO would block the open
+ * until a writer came, the runtime's call with it) and asked its type (nsfs answers
+ * NS_GET_NSTYPE; any other file does not). A path that cannot be opened is the agent's to
+ * judge, as before: r->nsfd stays -1.
+ */
+static int netns_open(struct cni_req *r, char **out)
+{
+	int fd = open(r->env->netns, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY), type;
+	char details[600];
+	struct stat st;
+
+	if (fd < 0)
+		return 0;
+	type = ioctl(fd, NS_GET_NSTYPE);
+	if (type == CLONE_NEWNET) {
+		r->nsfd = fd;
+		return 0;
+	}
+	if (type >= 0)
+		snprintf(details, sizeof(details),
+			 "CNI_NETNS %s: a namespace, but not a network one (type %#x)",
+			 r->env->netns, (unsigned int)type);
+	else
+		snprintf(details, sizeof(details), "CNI_NETNS %s: %s, not a network namespace",
+			 r->env->netns, fstat(fd, &st) ? strerror(errno) : file_kind(st.st_mode));
+	close(fd);
+	return cni_error(out, r->version, CNI_ERR_INVALID_ENV, "invalid environment", details);
+}
+
 static int cmd_add(struct cni_req *r, char **out)
 {
 	bool captured = false, away;
@@ -358,6 +406,8 @@ static int cmd_add(struct cni_req *r, char **out)
 	if (!r->env->netns || !r->env->netns[0])
 		return cni_error(out, r->version, CNI_ERR_INVALID_ENV, "invalid environment",
 				 "CNI_NETNS is required for ADD");
+	if (netns_open(r, out))
+		return 1;
 	if (!r->prev)
 		return cni_error(out, r->version, CNI_ERR_INVALID_CONFIG,
 				 "ambit-cni must be chained after the node's network plugins",
@@ -406,6 +456,8 @@ static int cmd_check(struct cni_req *r, char **out)
 	if (!r->env->netns || !r->env->netns[0])
 		return cni_error(out, r->version, CNI_ERR_INVALID_ENV, "invalid environment",
 				 "CNI_NETNS is required for CHECK");
+	if (netns_open(r, out))
+		return 1;
 	if (!r->prev)
 		return cni_error(out, r->version, CNI_ERR_INVALID_CONFIG,
 				 "ambit-cni must be chained after the node's network plugins",
@@ -450,7 +502,7 @@ static int prepare(struct cni_req *r, const struct cni_env *env, const char *in,
 
 int cni_check_input(const struct cni_env *env, const char *in, size_t len, char **out)
 {
-	struct cni_req r = {.env = env};
+	struct cni_req r = {.env = env, .nsfd = -1};
 	int ret = prepare(&r, env, in, len, out);
 
 	cJSON_Delete(r.conf);
@@ -459,7 +511,7 @@ int cni_check_input(const struct cni_env *env, const char *in, size_t len, char 
 
 int cni_run(const struct cni_env *env, const char *in, size_t len, char **out)
 {
-	struct cni_req r = {.env = env};
+	struct cni_req r = {.env = env, .nsfd = -1};
 	int ret;
 
 	*out = NULL;
@@ -475,6 +527,8 @@ int cni_run(const struct cni_env *env, const char *in, size_t len, char **out)
 	else
 		ret = cmd_check(&r, out);
 done:
+	if (r.nsfd >= 0)
+		close(r.nsfd);
 	cJSON_Delete(r.conf);
 	return ret;
 }

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * `ambitctl dashboard [kiali|jaeger|grafana] [--name C] [--port 20001] [--address 127.0.0.1]
- * [--prometheus URL] [--grafana-dashboards DIR]`:
+ * [--allow-host NAME]... [--prometheus URL] [--grafana-dashboards DIR]`:
  * the mesh at a glance in a browser, Kiali's role built in. It serves the page
  * (dashboard/web/) and its libraries (cytoscape.js and Chart.js, from dashboard/node_modules,
  * pinned by dashboard/package-lock.json), all built into this binary so that nothing is
@@ -416,12 +416,43 @@ out:
 	return ret;
 }
 
-/* A Content-Type's media type, without parameters, is @type. */
-static bool media_is(const char *ct, const char *type)
+/*
+ * The sender of a POST, by its source address: a pod of the cluster (pods.json), its names
+ * from the configuration's Services (state/), a node (its pods' names), or neither. 0, or
+ * -ENOMEM.
+ */
+static int sender_of(const struct dash *d, struct MHD_Connection *conn, struct dash_sender *s)
 {
-	size_t n = strlen(type);
+	const union MHD_ConnectionInfo *ci =
+	    MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+	const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+	char addr[INET6_ADDRSTRLEN] = "";
+	const char *node = NULL;
+	struct dash_view v;
+	int ret;
 
-	return ct && !strncasecmp(ct, type, n) && (!ct[n] || ct[n] == ';' || ct[n] == ' ');
+	memset(s, 0, sizeof(*s));
+	if (sa && sa->sa_family == AF_INET)
+		inet_ntop(AF_INET, &((const struct sockaddr_in *)(const void *)sa)->sin_addr, addr,
+			  sizeof(addr));
+	else if (sa && sa->sa_family == AF_INET6) {
+		const struct in6_addr *a6 =
+		    &((const struct sockaddr_in6 *)(const void *)sa)->sin6_addr;
+
+		if (IN6_IS_ADDR_V4MAPPED(a6))
+			inet_ntop(AF_INET, &a6->s6_addr[12], addr, sizeof(addr));
+		else
+			inet_ntop(AF_INET6, a6, addr, sizeof(addr));
+	}
+	for (int i = 0; *addr && i < d->c.nnodes; i++)
+		if (!strcmp(addr, d->c.nodes[i].ip) || !strcmp(addr, d->c.nodes[i].ip6))
+			node = d->c.nodes[i].name;
+	/* Without the cluster's state no address is known to be a pod's. */
+	if (!*addr || dash_view_open(&v, d, 0))
+		return 0;
+	ret = dash_sender_find(s, v.pods, &v.cfg, addr, node);
+	dash_view_close(&v);
+	return ret;
 }
 
 /*
@@ -434,21 +465,18 @@ static enum MHD_Result receive_done(const struct dash *d, struct MHD_Connection 
 {
 	const char *ct = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type");
 	const char *ce = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Encoding");
-	bool otlp = !strcmp(url, DASH_OTLP_PATH),
-	     proto = media_is(ct, "application/x-protobuf") || media_is(ct, "application/protobuf");
-	enum dash_trace_format f =
-	    otlp ? (proto ? DASH_TRACE_OTLP_PROTO : DASH_TRACE_OTLP_JSON) : DASH_TRACE_ZIPKIN;
+	bool otlp = !strcmp(url, DASH_OTLP_PATH);
+	enum dash_trace_format f;
+	struct dash_sender from;
 	char err[256], *body = u->buf, *plain = NULL;
+	const char *why = NULL;
 	size_t len = u->len;
 	int ret;
 
 	if (u->too_big)
 		return reply_error(conn, 413, "the body is over 8 MiB");
-	if (otlp && !proto && !media_is(ct, "application/json"))
-		return reply_error(conn, 415,
-				   "Content-Type: application/x-protobuf or application/json");
-	if (!otlp && proto)
-		return reply_error(conn, 415, "Content-Type: application/json (Zipkin v2 JSON)");
+	if (dash_receive_format(otlp, ct, &f, &why))
+		return reply_error(conn, 415, why);
 	if (ce && *ce && strcasecmp(ce, "identity")) {
 		if (strcasecmp(ce, "gzip"))
 			return reply_error(conn, 415, "Content-Encoding: gzip or none");
@@ -463,10 +491,27 @@ static enum MHD_Result receive_done(const struct dash *d, struct MHD_Connection 
 							    : "out of memory");
 		body = plain;
 	}
-	ret = dash_traces_ingest(d->traces, f, body ?: "", len, err, sizeof(err));
+	ret = sender_of(d, conn, &from);
+	if (ret) {
+		free(plain);
+		return reply_error(conn, 500, "out of memory");
+	}
+	ret = dash_traces_ingest(d->traces, f, body ?: "", len, &from, err, sizeof(err));
+	dash_sender_free(&from);
 	free(plain);
-	if (ret)
+	if (ret < 0)
 		return reply_error(conn, ret == -E2BIG ? 413 : ret == -EINVAL ? 400 : 500, err);
+	if (ret > 0 && otlp && f == DASH_TRACE_OTLP_JSON) {
+		/* OTLP's partial success: the spans refused, and why. */
+		cJSON *doc = cJSON_CreateObject(),
+		      *ps = cJSON_AddObjectToObject(doc, "partialSuccess");
+
+		if (ps && cJSON_AddNumberToObject(ps, "rejectedSpans", ret))
+			cJSON_AddStringToObject(ps, "errorMessage",
+						"spans under a service name that is not the "
+						"sending pod's were refused");
+		return reply_json(conn, 200, doc);
+	}
 	if (!otlp)
 		return httpd_reply(conn, 202, strdup(""), "text/plain");
 	return f == DASH_TRACE_OTLP_PROTO
@@ -546,6 +591,22 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 	bool receiver = !strcmp(url, DASH_OTLP_PATH) || !strcmp(url, DASH_ZIPKIN_PATH);
 
 	(void)version;
+	/*
+	 * DNS rebinding: a page of another site whose name now points here would read the API as
+	 * its own origin's. The receivers inside the cluster are no browser's business: their
+	 * callers name them by a Service's name.
+	 */
+	if (!site->receivers_only &&
+	    !dash_host_ok(MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host"),
+			  (const char *const *)d->allow_hosts, d->n_allow_hosts)) {
+		char msg[512];
+
+		str_fmt(msg, sizeof(msg),
+			"Host %s: not a name this dashboard is reached by (an address, localhost, "
+			"or one given by --allow-host)",
+			MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host") ?: "(none)");
+		return reply_error(conn, 403, msg);
+	}
 	if (receiver && !strcmp(method, "POST"))
 		return receive(d, conn, url, upload_data, upload_data_size, con_cls);
 	if (receiver)
@@ -698,7 +759,8 @@ static void usage_dashboard(void)
 {
 	fprintf(stderr,
 		"usage: ambitctl dashboard [kiali|jaeger|grafana] [--cluster C] [--port 20001] "
-		"[--address 127.0.0.1] [--prometheus URL] [--grafana-dashboards DIR]\n");
+		"[--address 127.0.0.1] [--allow-host NAME]... [--prometheus URL] "
+		"[--grafana-dashboards DIR]\n");
 }
 
 /*
@@ -738,6 +800,13 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 			}
 		} else if (!strcmp(argv[i], "--address") && i + 1 < argc) {
 			address = argv[++i];
+		} else if (!strcmp(argv[i], "--allow-host") && i + 1 < argc) {
+			if (d.n_allow_hosts == DASH_ALLOW_HOSTS_MAX) {
+				fprintf(stderr, "ambitctl: --allow-host: %d at most\n",
+					DASH_ALLOW_HOSTS_MAX);
+				return -EINVAL;
+			}
+			d.allow_hosts[d.n_allow_hosts++] = argv[++i];
 		} else if (!strcmp(argv[i], "--prometheus") && i + 1 < argc) {
 			prom = argv[++i];
 		} else if (!strcmp(argv[i], "--grafana-dashboards") && i + 1 < argc) {

@@ -20,6 +20,9 @@
 #include "local.h"
 
 struct dash_traces;
+struct dash_sender;
+
+#define DASH_ALLOW_HOSTS_MAX 16
 
 struct dash {
 	struct ctl_opts opts;
@@ -27,6 +30,9 @@ struct dash {
 	char prom[512];		    /* Prometheus's base URL, no trailing slash */
 	struct dash_traces *traces; /* the spans received (dashboard_trace_store.c) */
 	const char *grafana_dir;    /* --grafana-dashboards (borrowed from argv), or NULL */
+	/* --allow-host: names besides localhost a browser may reach it by (borrowed from argv) */
+	char *allow_hosts[DASH_ALLOW_HOSTS_MAX];
+	size_t n_allow_hosts;
 };
 
 /* What one request is about: the cluster's state as it is now (loaded per request). */
@@ -136,6 +142,7 @@ struct dash_span {
 	char *service;
 	char *proxy;
 	int64_t start_us, duration_us;
+	bool unverified; /* its sender is no pod of the cluster: its names are its word */
 	size_t n_tags;
 	struct dash_tag *tags; /* attributes or tags, as strings, in the order sent */
 };
@@ -178,10 +185,12 @@ struct dash_traces *dash_traces_create(size_t max_spans, size_t max_bytes);
 void dash_traces_destroy(struct dash_traces *t);
 /*
  * Decodes @body (borrowed) as dash_trace_decode does and keeps its spans; the counters count
- * them as accepted or rejected. 0 or dash_trace_decode's error, with @err.
+ * them as accepted or rejected. A span @from (borrowed; NULL: a sender outside the cluster's
+ * pods) may not claim (dash_sender_may) is left out and counted as refused; one from outside
+ * is kept marked unverified. The number refused, or dash_trace_decode's error, with @err.
  */
 int dash_traces_ingest(struct dash_traces *t, enum dash_trace_format f, const void *body,
-		       size_t len, char *err, size_t errlen);
+		       size_t len, const struct dash_sender *from, char *err, size_t errlen);
 /* Takes the spans of @spans (left empty). */
 void dash_traces_add(struct dash_traces *t, struct dash_spans *spans);
 
@@ -207,5 +216,50 @@ cJSON *dash_traces_get(struct dash_traces *t, const char *id, int *status);
 cJSON *dash_traces_services(struct dash_traces *t);
 /* The counters: spans accepted, rejected, evicted; what is kept; the bounds. */
 cJSON *dash_traces_stats(struct dash_traces *t);
+
+/*
+ * dashboard_guard.c: a request's Host names this dashboard: an address literal (with or
+ * without a port), localhost, or one of the @n names of @allow (--allow-host), any case.
+ */
+bool dash_host_ok(const char *host, const char *const *allow, size_t n);
+/* Content-Type @ct (NULL: none) is media type @type, whatever its parameters. */
+bool dash_media_is(const char *ct, const char *type);
+/*
+ * The format of a POST to the OTLP (@otlp) or Zipkin receiver with Content-Type @ct: 0 and
+ * *@f, or -EPROTONOSUPPORT (415) with *@why saying what is taken. JSON or protobuf only: what a
+ * page of another origin cannot POST without a CORS preflight.
+ */
+int dash_receive_format(bool otlp, const char *ct, enum dash_trace_format *f, const char **why);
+
+/* Names as "name.namespace", owned. */
+struct dash_names {
+	char **v;
+	size_t n;
+};
+
+/* Who sent a body of spans, told by its source address. */
+struct dash_sender {
+	bool pod;		  /* one of the cluster's pods: it may claim only the names below */
+	bool node;		  /* a node's address: the names of the node's pods */
+	struct dash_names own;	  /* the pods' own, workloads', labels' and Services' names */
+	struct dash_names served; /* a waypoint's: the Services it serves */
+};
+
+/*
+ * The pod of @pods (pods.json's array, borrowed) whose address is @addr, and its names, with
+ * the Services of @cfg (NULL: none) that select it or, for a waypoint, that it serves; when no
+ * pod has @addr and @node is not NULL (@addr is that node's), those of all the node's pods.
+ * 0 with @s filled (neither pod nor node: no pod or node of the cluster), or -ENOMEM.
+ * dash_sender_free frees it.
+ */
+int dash_sender_find(struct dash_sender *s, const cJSON *pods, const struct config *cfg,
+		     const char *addr, const char *node);
+void dash_sender_free(struct dash_sender *s);
+/*
+ * Span @sp may come from @s: any span when @s is NULL or neither pod nor node; else its
+ * service is one of @s's names ("reviews.default", or "reviews") or, a waypoint's span
+ * (sp->proxy), the waypoint's name is and the Service is one it serves.
+ */
+bool dash_sender_may(const struct dash_sender *s, const struct dash_span *sp);
 
 #endif

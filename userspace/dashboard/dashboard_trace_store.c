@@ -9,6 +9,7 @@
  * One mutex: an export or a query holds it for a walk over at most the bound's spans.
  */
 #include <errno.h>
+#include <limits.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -38,6 +39,7 @@ struct dash_traces {
 	struct trace *oldest, *newest;
 	size_t n_traces, n_spans, bytes, max_spans, max_bytes;
 	uint64_t accepted, rejected, requests_rejected, dropped, evicted;
+	uint64_t refused, unverified; /* spans under another's name; from no pod of the cluster */
 };
 
 struct dash_traces *dash_traces_create(size_t max_spans, size_t max_bytes)
@@ -210,10 +212,10 @@ void dash_traces_add(struct dash_traces *t, struct dash_spans *spans)
 }
 
 int dash_traces_ingest(struct dash_traces *t, enum dash_trace_format f, const void *body,
-		       size_t len, char *err, size_t errlen)
+		       size_t len, const struct dash_sender *from, char *err, size_t errlen)
 {
 	struct dash_spans spans = {0};
-	size_t seen = 0;
+	size_t seen = 0, kept = 0, refused;
 	int ret = dash_trace_decode(f, body, len, &spans, &seen, err, errlen);
 
 	if (ret) {
@@ -224,8 +226,27 @@ int dash_traces_ingest(struct dash_traces *t, enum dash_trace_format f, const vo
 		pthread_mutex_unlock(&t->lock);
 		return ret;
 	}
+	/*
+	 * A pod may record spans only under its own names, so that one pod cannot pose as
+	 * another's service in the traces; the others in its body are kept.
+	 */
+	for (size_t i = 0; i < spans.n; i++) {
+		if (!dash_sender_may(from, &spans.v[i])) {
+			dash_span_free(&spans.v[i]);
+			continue;
+		}
+		spans.v[i].unverified = !from || !from->pod;
+		spans.v[kept++] = spans.v[i];
+	}
+	refused = spans.n - kept;
+	spans.n = kept;
+	pthread_mutex_lock(&t->lock);
+	t->refused += refused;
+	if (!from || !from->pod)
+		t->unverified += kept;
+	pthread_mutex_unlock(&t->lock);
 	dash_traces_add(t, &spans);
-	return 0;
+	return (int)(refused < INT_MAX ? refused : INT_MAX);
 }
 
 /* ---- queries ---- */
@@ -392,6 +413,7 @@ static cJSON *span_json(const struct dash_span *sp)
 	    !cJSON_AddNumberToObject(o, "start", (double)sp->start_us) ||
 	    !cJSON_AddNumberToObject(o, "duration", (double)sp->duration_us) ||
 	    !cJSON_AddBoolToObject(o, "error", sp->error) ||
+	    !cJSON_AddBoolToObject(o, "verified", !sp->unverified) ||
 	    !(tags = cJSON_AddArrayToObject(o, "tags")))
 		goto oom;
 	for (size_t i = 0; i < sp->n_tags; i++) {
@@ -533,6 +555,8 @@ cJSON *dash_traces_stats(struct dash_traces *t)
 		  !cJSON_AddNumberToObject(o, "requestsRejected", (double)t->requests_rejected) ||
 		  !cJSON_AddNumberToObject(o, "dropped", (double)t->dropped) ||
 		  !cJSON_AddNumberToObject(o, "evicted", (double)t->evicted) ||
+		  !cJSON_AddNumberToObject(o, "refused", (double)t->refused) ||
+		  !cJSON_AddNumberToObject(o, "unverified", (double)t->unverified) ||
 		  !cJSON_AddNumberToObject(o, "spans", (double)t->n_spans) ||
 		  !cJSON_AddNumberToObject(o, "traces", (double)t->n_traces) ||
 		  !cJSON_AddNumberToObject(o, "bytes", (double)t->bytes) ||

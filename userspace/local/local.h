@@ -561,8 +561,14 @@ int sandbox_check(const struct sandbox *s, char *why, size_t len);
 int sandbox_mounts(const struct sandbox *s, char *why, size_t len);
 /* Drops to the pod's user, groups and capabilities (no_new_privs when asked). 0 or -errno. */
 int sandbox_identity(const struct sandbox *s, char *why, size_t len);
-/* Sets POD_NAME POD_NAMESPACE POD_IP NODE_NAME AMBIT_POD_DIR for the pod's processes. */
+/*
+ * The pod's environment, in place of the caller's (cleared): PATH (SANDBOX_PATH), HOSTNAME,
+ * HOME, POD_NAME POD_NAMESPACE POD_IP NODE_NAME AMBIT_POD_DIR, then the container's own
+ * variables (s->env), as a container runtime sets a process's from its image and spec alone.
+ */
 void sandbox_env(const struct sandbox *s);
+/* A container's PATH when its image sets none: containerd's and the Docker engine's default. */
+#define SANDBOX_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 /* Whether @p lies under a directory a pod gets a fresh tree of (/tmp, /run, /dev, /proc, /sys). */
 bool sandbox_masked(const char *p);
@@ -575,7 +581,11 @@ struct spawn_req {
 	const char *cwd;	   /* NULL: "/" */
 	const char *log;	   /* stdout and stderr, appended */
 	const struct sandbox *pod; /* NULL: a node component, not isolated */
-	char *const *env;	   /* "NAME=value" set on top of the inherited ones; NULL-ended */
+	/*
+	 * "NAME=value" set on top of the inherited environment (a pod's: on top of its own
+	 * alone, sandbox_env; the node's is not inherited); NULL-ended.
+	 */
+	char *const *env;
 };
 /*
  * Starts @r (borrowed) and returns once its command is exec'd: its pid (the caller reaps it),

@@ -625,15 +625,23 @@ int sandbox_identity(const struct sandbox *s, char *why, size_t len)
 
 void sandbox_env(const struct sandbox *s)
 {
+	struct passwd *pw = getpwuid(s->uid);
+
+	/*
+	 * A container's environment is its image's and its spec's, never that of whoever started
+	 * the node (a secret exported in `local up`'s shell): start from none.
+	 */
+	clearenv();
+	setenv("PATH", SANDBOX_PATH, 1);
 	setenv("POD_NAME", s->name, 1);
 	setenv("POD_NAMESPACE", s->namespace, 1);
 	setenv("POD_IP", s->v6only ? s->ip6 : s->ip, 1);
 	setenv("NODE_NAME", s->node, 1);
 	setenv("AMBIT_POD_DIR", s->pod_dir, 1);
-	struct passwd *pw = getpwuid(s->uid);
-
 	/* What a container's HOSTNAME says; HOME as the runtime sets it from the "image"'s
 	 * passwd (here the host's), "/" for a user it does not know. */
 	setenv("HOSTNAME", s->name, 1);
 	setenv("HOME", pw && pw->pw_dir ? pw->pw_dir : "/", 1);
+	for (char *const *e = s->env; e && *e; e++)
+		putenv(*e);
 }

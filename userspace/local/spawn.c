@@ -85,6 +85,7 @@ static void child_main(const struct spawn_req *r, int pipe_fd, int net_fd, int l
 	}
 	for (char *const *e = r->env; e && *e; e++)
 		putenv(*e);
+	/* The container's own variables win over the knobs a kubelet passes. */
 	for (char *const *e = r->pod ? r->pod->env : NULL; e && *e; e++)
 		putenv(*e);
 	execvp(r->argv[0], r->argv);
