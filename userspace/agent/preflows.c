@@ -169,6 +169,11 @@ static int record(struct datapath *dp, const struct desired_local_pod *lp)
 	char why[512];
 	int err = pod_flows(lp, &f, why, sizeof(why));
 
+	/* No cgroup or no process yet (ambit-cni enrols a pod before it runs): no connection. */
+	if (err == -ENOENT || err == -ESRCH) {
+		pr_debug("pod %s: no connection to let finish: %s", lp->uid, why);
+		return 0;
+	}
 	if (err) {
 		pr_warn("pod %s: its open connections, to let them finish: %s; any it has is reset "
 			"once it is captured",
