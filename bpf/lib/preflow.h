@@ -10,9 +10,11 @@
  *
  * Such a segment passes only when its flow predates the pod's enrolment (preflows, preflows6:
  * host capture, where the node's look-up cannot see the pod's own sockets; in-pod, the look-up
- * sees them). Anything else is refused as a closed port refuses it: a reset (RFC 9293
- * §3.10.7.1), so a flow the data path lost fails at once rather than when its peer gives up; a
- * reset itself is dropped. Counted as drop_no_flow either way.
+ * sees them), or when it is a reset: a reset opens nothing and carries nothing, and only ends a
+ * connection of the pod's that the data path lost (the pod's stack takes it only in window). Any
+ * other is refused as a closed port refuses it, with a reset (RFC 9293 §3.10.7.1), so the peer
+ * of a flow the data path lost fails at once rather than when it gives up; counted as
+ * drop_no_flow.
  */
 #ifndef AMBIT_BPF_PREFLOW_H
 #define AMBIT_BPF_PREFLOW_H
@@ -47,28 +49,23 @@ static __always_inline bool preflow_known(const struct pkt *p, bool v6)
 	return true;
 }
 
-/* Refuses @p: a reset for anything but a reset, which is dropped. */
-static __always_inline int preflow_refuse(struct __sk_buff *skb, const struct pkt *p, bool v6)
+/*
+ * @p, not a SYN, to a captured pod: owned by no socket here and not the ACK of a cookie of the
+ * ztunnel's. @host: the node's program, where the pod's flows from before its enrolment are
+ * looked up (in-pod, the socket look-up found them already).
+ */
+static __always_inline int preflow_verdict(struct __sk_buff *skb, const struct pkt *p, bool host,
+					   bool v6)
 {
 	int ret;
 
+	if ((host && preflow_known(p, v6)) || p->tcp->rst) {
+		counter_inc(AMBIT_PASS);
+		return TC_ACT_OK;
+	}
 	counter_inc(AMBIT_DROP_NO_FLOW);
-	if (p->tcp->rst)
-		return TC_ACT_SHOT;
 	ret = reset_reply(skb, p, v6);
 	return ret < 0 ? TC_ACT_SHOT : ret;
-}
-
-/*
- * Host capture: @p, not a SYN, to a captured pod, owned by no socket of the node and not the
- * ACK of a cookie of the ztunnel's. Passes when its flow predates the enrolment.
- */
-static __always_inline int preflow_verdict(struct __sk_buff *skb, const struct pkt *p, bool v6)
-{
-	if (!preflow_known(p, v6))
-		return preflow_refuse(skb, p, v6);
-	counter_inc(AMBIT_PASS);
-	return TC_ACT_OK;
 }
 
 #endif

@@ -274,7 +274,7 @@ static __always_inline int steer_tcp(struct __sk_buff *skb, const struct pkt *p,
 		if (ret >= 0)
 			return ret;
 	}
-	return preflow_verdict(skb, p, v6);
+	return preflow_verdict(skb, p, true, v6);
 }
 
 /*
@@ -500,7 +500,8 @@ static __always_inline int steer_pod_tcp(struct __sk_buff *skb, const struct pkt
 	 * those it had before it was enrolled among them, or the ztunnel's), or be the ACK ending a
 	 * SYN-cookie handshake of the 15006 listener (no socket holds it yet). Anything else would
 	 * reach the pod's own listener, which takes a cookie it never sent as its own
-	 * (lib/preflow.h): refused. 15008 is the ztunnel's own listener, which its SYNs reach too.
+	 * (lib/preflow.h): refused, but for a reset. 15008 is the ztunnel's own listener, which its
+	 * SYNs reach too.
 	 */
 	if (!p->tcp->syn || p->tcp->ack) {
 		if (dport == AMBIT_PORT_HBONE || steer_owned(skb, p, v6))
@@ -510,7 +511,7 @@ static __always_inline int steer_pod_tcp(struct __sk_buff *skb, const struct pkt
 			if (ret >= 0)
 				return ret;
 		}
-		return preflow_refuse(skb, p, v6);
+		return preflow_verdict(skb, p, false, v6);
 	}
 	if (dport == AMBIT_PORT_HBONE)
 		return steer_verdict(AMBIT_ASSIGN_HBONE, TC_ACT_OK);

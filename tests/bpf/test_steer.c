@@ -580,7 +580,7 @@ static int cookie_case_teardown(void **state)
 
 /*
  * What becomes of a segment no socket owns: assigned to the listener; refused as of no flow (a
- * reset, or dropped when it is one: lib/preflow.h); or passed, to a pod that is not captured.
+ * reset: lib/preflow.h); or passed, to a pod that is not captured, or a reset itself.
  */
 enum cookie_fate { CK_PASS, CK_ASSIGNED, CK_REFUSED };
 
@@ -591,11 +591,13 @@ static void expect_cookie(const struct steer_seg *g, enum cookie_fate f)
 	    [CK_ASSIGNED] = AMBIT_DROP_ASSIGN_FAILED,
 	    [CK_REFUSED] = AMBIT_DROP_NO_FLOW,
 	};
-	int action = f == CK_PASS ? TC_ACT_OK : TC_ACT_SHOT;
+	static const int actions[] = {
+	    [CK_PASS] = TC_ACT_OK,
+	    [CK_ASSIGNED] = TC_ACT_SHOT,
+	    [CK_REFUSED] = TC_ACT_REDIRECT,
+	};
 
-	if (f == CK_REFUSED && !(g->flags & TH_RST))
-		action = TC_ACT_REDIRECT;
-	steer_fixture_expect_seg(steer_fx.prog_fd, g, UPLINK_IFINDEX, action, reasons[f]);
+	steer_fixture_expect_seg(steer_fx.prog_fd, g, UPLINK_IFINDEX, actions[f], reasons[f]);
 }
 
 static void test_cookie_ack_to_listener(void **state)
@@ -649,7 +651,7 @@ static void test_cookie_ack_to_listener(void **state)
 	v.flags = TH_FIN | TH_ACK;
 	expect_cookie(&v, CK_REFUSED);
 	v.flags = TH_RST | TH_ACK;
-	expect_cookie(&v, CK_REFUSED);
+	expect_cookie(&v, CK_PASS);
 	v.flags = TH_SYN | TH_ACK;
 	expect_cookie(&v, CK_REFUSED);
 	/* A pure ACK whose cookie the listener never sent. */
@@ -685,8 +687,8 @@ static void test_cookie_ack_to_listener(void **state)
  * ---- Segments of no flow ----
  * To a captured pod, a segment that is not a SYN and that no socket owns opens nothing the mesh
  * has seen (an ACK with a SYN cookie minted for the pod's own listener would open a connection
- * past the proxy): it is answered with the reset a closed port sends, a reset is dropped, each
- * counted drop_no_flow. Only a flow the pod had before its enrolment (preflows) passes.
+ * past the proxy): it is answered with the reset a closed port sends, counted drop_no_flow. Only
+ * a flow the pod had before its enrolment (preflows) passes, and a reset.
  */
 static const uint8_t no_flow_flags[] = {
     TH_ACK, TH_ACK | TH_PUSH, TH_FIN | TH_ACK, TH_SYN | TH_ACK, TH_FIN, TH_PUSH, TH_URG,
@@ -697,11 +699,6 @@ static void expect_no_flow(const struct steer_seg *g, uint32_t ifindex)
 	uint8_t buf[128];
 	size_t len = steer_fixture_seg(buf, sizeof(buf), g);
 
-	if (g->flags & TH_RST) {
-		steer_fixture_expect_seg(steer_fx.prog_fd, g, ifindex, TC_ACT_SHOT,
-					 AMBIT_DROP_NO_FLOW);
-		return;
-	}
 	steer_fixture_expect_reset(steer_fx.prog_fd, buf, len, ifindex, g->payload,
 				   g->flags & TH_FIN, AMBIT_DROP_NO_FLOW);
 }
@@ -732,11 +729,12 @@ static void test_no_flow(void **state)
 		h.saddr = "10.1.0.5";
 		expect_no_flow(&h, POD_IFINDEX);
 	}
+	/* A reset passes: it opens nothing, and ends a connection of the pod's the mesh lost. */
 	g.payload = 0;
 	g.flags = TH_RST;
-	expect_no_flow(&g, UPLINK_IFINDEX);
+	steer_fixture_expect_seg(steer_fx.prog_fd, &g, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 	g.flags = TH_RST | TH_ACK;
-	expect_no_flow(&g, UPLINK_IFINDEX);
+	steer_fixture_expect_seg(steer_fx.prog_fd, &g, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 	/* The SYN still goes to the proxy (none published: fail closed). */
 	g.flags = TH_SYN;
 	steer_fixture_expect_seg(steer_fx.prog_fd, &g, UPLINK_IFINDEX, TC_ACT_SHOT,

@@ -270,8 +270,9 @@ static void test_pod_other_destinations_pass(void **state)
 
 /*
  * A segment that is not a SYN (a SYN+ACK included) and that no socket of the netns owns opens
- * nothing the mesh saw: refused on any port, with the reset a closed port sends (a reset itself
- * dropped), counted drop_no_flow, never judged by policy; 15008 is the ztunnel's own listener's
+ * nothing the mesh saw: refused on any port, with the reset a closed port sends, counted
+ * drop_no_flow, never judged by policy; a reset passes (it opens nothing; no socket takes it
+ * here), and so does what goes to 15008, the ztunnel's own listener's
  * (test_pod_cookie_ack has those of an open flow, which pass).
  */
 static void test_pod_no_flow(void **state)
@@ -301,7 +302,7 @@ static void test_pod_no_flow(void **state)
 			g.payload = (flags[i] & TH_PUSH) ? 10 : 0;
 			if (flags[i] & TH_RST) {
 				steer_fixture_expect_seg(steer_fx.pod_prog_fd, &g, POD_ETH0_IFINDEX,
-							 TC_ACT_SHOT, AMBIT_DROP_NO_FLOW);
+							 TC_ACT_OK, AMBIT_PASS);
 				continue;
 			}
 			len = steer_fixture_seg(buf, sizeof(buf), &g);
@@ -695,8 +696,8 @@ static int cookie_pod_listen(uint16_t port)
 }
 
 /*
- * What becomes of a segment: passed (an open flow's, 15008's, or to a pod not captured here);
- * assigned to the 15006 listener; refused as of no flow (a reset, a reset dropped).
+ * What becomes of a segment: passed (an open flow's, 15008's, a reset, or to a pod not captured
+ * here); assigned to the 15006 listener; refused as of no flow (a reset).
  */
 enum cookie_fate { CK_PASS, CK_ASSIGNED, CK_REFUSED };
 
@@ -707,11 +708,13 @@ static void expect_pod_cookie(const struct steer_seg *g, enum cookie_fate f)
 	    [CK_ASSIGNED] = AMBIT_DROP_ASSIGN_FAILED,
 	    [CK_REFUSED] = AMBIT_DROP_NO_FLOW,
 	};
-	int action = f == CK_PASS ? TC_ACT_OK : TC_ACT_SHOT;
+	static const int actions[] = {
+	    [CK_PASS] = TC_ACT_OK,
+	    [CK_ASSIGNED] = TC_ACT_SHOT,
+	    [CK_REFUSED] = TC_ACT_REDIRECT,
+	};
 
-	if (f == CK_REFUSED && !(g->flags & TH_RST))
-		action = TC_ACT_REDIRECT;
-	steer_fixture_expect_seg(steer_fx.pod_prog_fd, g, POD_ETH0_IFINDEX, action, reasons[f]);
+	steer_fixture_expect_seg(steer_fx.pod_prog_fd, g, POD_ETH0_IFINDEX, actions[f], reasons[f]);
 }
 
 /*
@@ -776,7 +779,7 @@ static void test_pod_cookie_ack(void **state)
 	v.flags = TH_FIN | TH_ACK;
 	expect_pod_cookie(&v, CK_REFUSED);
 	v.flags = TH_RST | TH_ACK;
-	expect_pod_cookie(&v, CK_REFUSED);
+	expect_pod_cookie(&v, CK_PASS);
 	v.flags = TH_SYN | TH_ACK;
 	expect_pod_cookie(&v, CK_REFUSED);
 	/* A pure ACK whose cookie the listener never sent. */
