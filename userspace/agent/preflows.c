@@ -175,8 +175,8 @@ static int record(struct datapath *dp, const struct desired_local_pod *lp)
 		return 0;
 	}
 	if (err) {
-		pr_warn("pod %s: its open connections, to let them finish: %s; any it has is reset "
-			"once it is captured",
+		pr_warn("pod %s: its open connections, to let them finish: %s; their segments are "
+			"refused once it is captured",
 			lp->uid, why);
 		return err;
 	}
@@ -194,10 +194,16 @@ static int record(struct datapath *dp, const struct desired_local_pod *lp)
 
 bool *preflows_before(struct datapath *dp, const struct desired *next)
 {
-	bool *fresh = next->n_local ? calloc(next->n_local, sizeof(*fresh)) : NULL;
+	bool *fresh;
 
-	if (!fresh)
+	if (!next->n_local)
 		return NULL;
+	fresh = calloc(next->n_local, sizeof(*fresh));
+	if (!fresh) {
+		pr_warn(
+		    "preflows: no memory: pods enrolled now have their open connections refused");
+		return NULL;
+	}
 	for (size_t i = 0; i < next->n_local; i++) {
 		const struct desired_local_pod *lp = &next->local[i];
 
