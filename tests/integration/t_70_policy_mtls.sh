@@ -123,6 +123,7 @@ for victim in ratings:node1 details:node2; do
 	after=$(refused "${victim#*:}")
 	[ "$after" -gt "$before" ] ||
 		fail "drop_no_flow/assign_syncookie on ${victim#*:} did not move ($before -> $after)"
+	ip netns exec "ambit-$CLUSTER-bookinfo-${victim%:*}-0" sysctl -qw net.ipv4.tcp_syncookies=1
 done
 ip netns del "$mint_ns"
 
