@@ -269,4 +269,21 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } deny_src6 SEC(".maps");
 
+/* Flows that predate a host-captured pod's enrolment (bpf_abi.h); written by the agent only. */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AMBIT_MAX_PREFLOWS);
+	__type(key, struct ambit_flow);
+	__type(value, struct ambit_preflow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} preflows SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AMBIT_MAX_PREFLOWS);
+	__type(key, struct ambit_flow6);
+	__type(value, struct ambit_preflow);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} preflows6 SEC(".maps");
+
 #endif

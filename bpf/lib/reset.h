@@ -16,6 +16,7 @@
 #define IP_DF 0x4000
 #define RESET_TTL 64 /* Linux's default TTL and hop limit, as the stack's own resets carry */
 #define RESET_TCP_RST_ACK 0x5014 /* data offset 5 words, flags RST|ACK (host order) */
+#define RESET_TCP_RST 0x5004	 /* data offset 5 words, flags RST (host order) */
 
 /* One's complement sum of @words 16-bit words at @p (aligned stack memory), added to @sum. */
 static __always_inline __u32 reset_csum_add(__u32 sum, const void *p, int words)
@@ -73,15 +74,17 @@ static __always_inline void reset_reply_ip6(struct ipv6hdr *rip6, const struct i
 }
 
 /*
- * Turns the SYN (no ACK, no RST: the caller checks) in @skb, parsed into @p (IPv6 when @v6),
- * into its reset and redirects it. Returns TC_ACT_REDIRECT, or -1 when the skb cannot be cut to
- * the reset's size or rewritten (the caller drops it then, as before resets existed).
+ * Turns the segment in @skb (no RST: the caller checks), parsed into @p (IPv6 when @v6), into
+ * the reset a closed port answers it with, and redirects it. Returns TC_ACT_REDIRECT, or -1 when
+ * the skb cannot be cut to the reset's size or rewritten (the caller drops it then, as before
+ * resets existed).
  *
- * No ACK was received, so the reset has sequence number 0 and acknowledges everything the
- * segment occupied: SYN, FIN and payload (RFC 9293 §3.10.7.1, as tcp_v4_send_reset and
- * tcp_v6_send_reset do); no options, no payload, window 0. The checksums are complete: a SYN
- * from a pod's own stack may carry CHECKSUM_PARTIAL, which the peer veth's receiver trusts
- * without reading the field, and anything from a real NIC is no longer partial, so no device
+ * As RFC 9293 §3.10.7.1 says and tcp_v4_send_reset and tcp_v6_send_reset do: a segment with no
+ * ACK (a SYN) gets a reset with sequence number 0 that acknowledges everything the segment
+ * occupied (SYN, FIN and payload); one with an ACK gets a reset whose sequence number is that
+ * acknowledgment, and no ACK of its own. No options, no payload, window 0. The checksums are
+ * complete: a SYN from a pod's own stack may carry CHECKSUM_PARTIAL, which the peer veth's receiver
+ * trusts without reading the field, and anything from a real NIC is no longer partial, so no device
  * is left to finish one. IPv6 has no header checksum; its TCP one covers the RFC 8200 §8.1
  * pseudo-header (addresses, upper-layer length, Next Header).
  */
@@ -120,8 +123,13 @@ static __always_inline int reset_reply(struct __sk_buff *skb, const struct pkt *
 
 	rtcp.source = tcp->dest;
 	rtcp.dest = tcp->source;
-	rtcp.ack_seq = bpf_htonl(bpf_ntohl(tcp->seq) + seg_len);
-	((__u16 *)&rtcp)[6] = bpf_htons(RESET_TCP_RST_ACK);
+	if (tcp->ack) {
+		rtcp.seq = tcp->ack_seq;
+		((__u16 *)&rtcp)[6] = bpf_htons(RESET_TCP_RST);
+	} else {
+		rtcp.ack_seq = bpf_htonl(bpf_ntohl(tcp->seq) + seg_len);
+		((__u16 *)&rtcp)[6] = bpf_htons(RESET_TCP_RST_ACK);
+	}
 	rtcp.check = reset_csum_fold(reset_csum_add(sum, &rtcp, sizeof(rtcp) / 2));
 
 	/* Options, extension headers and payload go; every packet pointer is stale after this. */

@@ -12,6 +12,7 @@
 #include "lib/dnsfast.h"
 #include "lib/fastdrop.h"
 #include "lib/parse.h"
+#include "lib/preflow.h"
 #include "lib/reset.h"
 
 static __always_inline int steer_verdict(enum ambit_reason reason, int action)
@@ -257,20 +258,23 @@ static __always_inline int steer_tcp(struct __sk_buff *skb, const struct pkt *p,
 		if (ret >= 0)
 			return ret;
 	}
+	if (!captured)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	/*
-	 * Only a SYN opens a flow the proxy can take. Any other packet with no socket here belongs
-	 * to a connection the pod had before it was enrolled: it stays direct, as Istio ambient
-	 * leaves existing connections alone at enrollment (sending it to the listener would
-	 * black-hole it). It cannot start a new connection to the pod.
+	 * Only a SYN opens a flow the proxy can take. Any other segment with no socket here is the
+	 * ACK of a cookie of the ztunnel's, or of a connection the pod had before it was enrolled
+	 * (it stays direct, as Istio ambient leaves existing connections alone at enrollment), or
+	 * refused (lib/preflow.h): a cookie for the pod's own listener would open a connection to
+	 * it past the proxy.
 	 */
-	if (captured && p->tcp->syn && !p->tcp->ack)
+	if (p->tcp->syn && !p->tcp->ack)
 		return steer_to_proxy(skb, p, v6);
-	if (captured && p->tcp->ack && !p->tcp->syn) {
+	if (p->tcp->ack && !p->tcp->syn) {
 		ret = steer_cookie(skb, p, steer_proxy_sock(p, v6), true, v6);
 		if (ret >= 0)
 			return ret;
 	}
-	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	return preflow_verdict(skb, p, true, v6);
 }
 
 /*
@@ -492,17 +496,23 @@ static __always_inline int steer_pod_tcp(struct __sk_buff *skb, const struct pkt
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	dport = bpf_ntohs(p->tcp->dest);
 	/*
-	 * Only a SYN opens a flow: the rest belongs to a socket of this netns already, but for the
-	 * ACK ending a SYN-cookie handshake of the 15006 listener (no socket holds it yet).
+	 * Only a SYN opens a flow: the rest must belong to a socket of this netns (the pod's own,
+	 * those it had before it was enrolled among them, or the ztunnel's), or be the ACK ending a
+	 * SYN-cookie handshake of the 15006 listener (no socket holds it yet). Anything else would
+	 * reach the pod's own listener, which takes a cookie it never sent as its own
+	 * (lib/preflow.h): refused, but for a reset. 15008 is the ztunnel's own listener, which its
+	 * SYNs reach too.
 	 */
-	/* The shape first: data packets never pay for the socket look-up. */
-	if (dport != AMBIT_PORT_HBONE && steer_pure_ack(p, v6) && !steer_owned(skb, p, v6)) {
-		ret = steer_cookie(skb, p, steer_pod_listener(p, v6), false, v6);
-		if (ret >= 0)
-			return ret;
+	if (!p->tcp->syn || p->tcp->ack) {
+		if (dport == AMBIT_PORT_HBONE || steer_owned(skb, p, v6))
+			return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+		if (steer_pure_ack(p, v6)) {
+			ret = steer_cookie(skb, p, steer_pod_listener(p, v6), false, v6);
+			if (ret >= 0)
+				return ret;
+		}
+		return preflow_verdict(skb, p, false, v6);
 	}
-	if (!p->tcp->syn || p->tcp->ack)
-		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	if (dport == AMBIT_PORT_HBONE)
 		return steer_verdict(AMBIT_ASSIGN_HBONE, TC_ACT_OK);
 	if (dport == AMBIT_PORT_OUTBOUND || dport == AMBIT_PORT_INBOUND)

@@ -237,6 +237,39 @@ struct ambit_deny_src6_key {
 };
 _Static_assert(sizeof(struct ambit_deny_src6_key) == 36, "ambit_deny_src6_key ABI");
 
+/*
+ * preflows, preflows6: the TCP flows an enrolled pod of this node captured the host way had open
+ * when it was enrolled, each as its packets to the pod carry it (source: the peer, destination:
+ * the pod). In host capture the node cannot see the pod's own sockets, so a segment to a captured
+ * pod that is not a SYN and that no socket of the node owns passes to the pod only when its flow
+ * is here; any other is refused (lib/preflow.h). The agent writes them when it enrols the pod,
+ * before the pod is captured and once more right after (a connection that opened in between), and
+ * removes a pod's when the pod leaves the mesh and an ended flow's when it next looks. LRU: a node
+ * with more open flows at enrolment than AMBIT_MAX_PREFLOWS loses the least recently used, whose
+ * next segment is then answered with a reset. In-pod capture needs none: its programs see the
+ * pod's sockets.
+ */
+struct ambit_flow {
+	__u32 saddr; /* the peer */
+	__u32 daddr; /* the pod */
+	__u16 sport;
+	__u16 dport;
+};
+_Static_assert(sizeof(struct ambit_flow) == 12, "ambit_flow ABI");
+
+struct ambit_flow6 {
+	__u32 saddr[4]; /* the peer */
+	__u32 daddr[4]; /* the pod */
+	__u16 sport;
+	__u16 dport;
+};
+_Static_assert(sizeof(struct ambit_flow6) == 36, "ambit_flow6 ABI");
+
+struct ambit_preflow {
+	__u64 packets; /* segments passed by this entry (atomic add in BPF) */
+};
+_Static_assert(sizeof(struct ambit_preflow) == 8, "ambit_preflow ABI");
+
 #define AMBIT_MAX_WORKLOADS 65536
 #define AMBIT_MAX_SERVICES 16384
 #define AMBIT_MAX_BACKENDS 131072
@@ -247,5 +280,6 @@ _Static_assert(sizeof(struct ambit_deny_src6_key) == 36, "ambit_deny_src6_key AB
 #define AMBIT_MAX_DNS_ANSWERS 8192
 /* orig_dst6 holds a record from a pod's connect() until the ztunnel accepts it, no longer. */
 #define AMBIT_MAX_PENDING6 65536
+#define AMBIT_MAX_PREFLOWS 65536
 
 #endif

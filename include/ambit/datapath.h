@@ -104,6 +104,17 @@ int datapath_set_deny_src6(struct datapath *dp, const struct in6_addr *dst,
 			   const struct in6_addr *src, unsigned int prefix);
 int datapath_del_deny_src6(struct datapath *dp, const struct in6_addr *dst,
 			   const struct in6_addr *src, unsigned int prefix);
+/*
+ * Records flow @f (peer to pod) as predating its pod's enrolment (preflows, preflows6: host
+ * capture lets its segments through); one already there is kept. 0 or -errno.
+ */
+int datapath_set_preflow(struct datapath *dp, const struct ambit_flow *f);
+int datapath_set_preflow6(struct datapath *dp, const struct ambit_flow6 *f);
+/*
+ * Deletes the recorded flows to pod @ip (network order; 0: none) and @ip6 (NULL: none). How
+ * many, or -errno.
+ */
+int datapath_forget_preflows(struct datapath *dp, uint32_t ip, const struct in6_addr *ip6);
 /* Sums the per-CPU counters into @out[AMBIT_REASON__COUNT]. */
 int datapath_read_counters(struct datapath *dp, uint64_t *out);
 /*

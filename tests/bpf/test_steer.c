@@ -544,10 +544,11 @@ static void test_established_flow_not_fast_dropped(void **state)
  * Under a SYN flood a listener answers with cookies and keeps no state, so the client's last ACK
  * matches no socket. To a captured pod, a pure ACK (ACK alone, no payload) that no socket owns goes
  * to the listener of its slot (15008: HBONE, else INBOUND) when bpf_tcp_check_syncookie takes its
- * cookie; anything else passes as before. The cookies are the kernel's: listeners on COOKIE_POD_IP,
- * a captured pod for these cases, answer raw SYNs with them (tcp_syncookies 2), and the ACKs that
- * end those handshakes are run through the program. An assignment shows as DROP_ASSIGN_FAILED
- * (test_run is no tc ingress hook); test_tc sees it succeed, with the node's mark.
+ * cookie; anything else is refused (test_no_flow). The cookies are the kernel's: listeners on
+ * COOKIE_POD_IP, a captured pod for these cases, answer raw SYNs with them (tcp_syncookies 2), and
+ * the ACKs that end those handshakes are run through the program. An assignment shows as
+ * DROP_ASSIGN_FAILED (test_run is no tc ingress hook); test_tc sees it succeed, with the node's
+ * mark.
  */
 #define COOKIE_POD_IP "127.0.0.2"
 
@@ -577,11 +578,26 @@ static int cookie_case_teardown(void **state)
 	return err;
 }
 
-static void expect_cookie(const struct steer_seg *g, bool assigned)
+/*
+ * What becomes of a segment no socket owns: assigned to the listener; refused as of no flow (a
+ * reset: lib/preflow.h); or passed, to a pod that is not captured, or a reset itself.
+ */
+enum cookie_fate { CK_PASS, CK_ASSIGNED, CK_REFUSED };
+
+static void expect_cookie(const struct steer_seg *g, enum cookie_fate f)
 {
-	steer_fixture_expect_seg(steer_fx.prog_fd, g, UPLINK_IFINDEX,
-				 assigned ? TC_ACT_SHOT : TC_ACT_OK,
-				 assigned ? AMBIT_DROP_ASSIGN_FAILED : AMBIT_PASS);
+	static const enum ambit_reason reasons[] = {
+	    [CK_PASS] = AMBIT_PASS,
+	    [CK_ASSIGNED] = AMBIT_DROP_ASSIGN_FAILED,
+	    [CK_REFUSED] = AMBIT_DROP_NO_FLOW,
+	};
+	static const int actions[] = {
+	    [CK_PASS] = TC_ACT_OK,
+	    [CK_ASSIGNED] = TC_ACT_SHOT,
+	    [CK_REFUSED] = TC_ACT_REDIRECT,
+	};
+
+	steer_fixture_expect_seg(steer_fx.prog_fd, g, UPLINK_IFINDEX, actions[f], reasons[f]);
 }
 
 static void test_cookie_ack_to_listener(void **state)
@@ -611,60 +627,164 @@ static void test_cookie_ack_to_listener(void **state)
 	/* The check runs with cookies on overflow only, as on a node under a real flood. */
 	assert_int_equal(steer_fixture_syncookies(1), 2);
 
-	/* The slot is empty: the ACK passes, as before. */
-	expect_cookie(&g, false);
+	/* The slot is empty: the ACK is refused, as of no flow (test_no_flow). */
+	expect_cookie(&g, CK_REFUSED);
 	/* The INBOUND slot's listener takes it: the look-up finds only a listener, which owns
 	 * nothing. */
 	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, ck.lfd), 0);
-	expect_cookie(&g, true);
+	expect_cookie(&g, CK_ASSIGNED);
 	/* Still pure: with TCP options (a Linux client's timestamps); padded as a short Ethernet
 	 * frame is, which is no payload (the IP total length says where the packet ends). */
 	v = g;
 	v.timestamp = true;
-	expect_cookie(&v, true);
+	expect_cookie(&v, CK_ASSIGNED);
 	v = g;
 	v.pad = 60 - (ETH_HLEN + 40);
-	expect_cookie(&v, true);
+	expect_cookie(&v, CK_ASSIGNED);
 	/* Not the handshake's last segment: data, FIN, RST, SYN (each with the valid cookie). */
 	v = g;
 	v.payload = 10;
-	expect_cookie(&v, false);
+	expect_cookie(&v, CK_REFUSED);
 	v.flags = TH_ACK | TH_PUSH;
-	expect_cookie(&v, false);
+	expect_cookie(&v, CK_REFUSED);
 	v = g;
 	v.flags = TH_FIN | TH_ACK;
-	expect_cookie(&v, false);
+	expect_cookie(&v, CK_REFUSED);
 	v.flags = TH_RST | TH_ACK;
-	expect_cookie(&v, false);
+	expect_cookie(&v, CK_PASS);
 	v.flags = TH_SYN | TH_ACK;
-	expect_cookie(&v, false);
+	expect_cookie(&v, CK_REFUSED);
 	/* A pure ACK whose cookie the listener never sent. */
 	v = g;
 	v.ack_seq ^= 0x80000000u;
-	expect_cookie(&v, false);
+	expect_cookie(&v, CK_REFUSED);
 	v.ack_seq = 0x5eed5eedu;
-	expect_cookie(&v, false);
+	expect_cookie(&v, CK_REFUSED);
 
 	/* The slot follows the port: 15008 wants HBONE's, empty until published. */
-	expect_cookie(&h, false);
+	expect_cookie(&h, CK_REFUSED);
 	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_HBONE, ck.hbone_lfd), 0);
-	expect_cookie(&h, true);
+	expect_cookie(&h, CK_ASSIGNED);
 	assert_int_equal(bpf_map_delete_elem(socks_fd, &slot), 0);
-	expect_cookie(&g, false);
+	expect_cookie(&g, CK_REFUSED);
 	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, ck.lfd), 0);
-	expect_cookie(&g, true);
+	expect_cookie(&g, CK_ASSIGNED);
 
 	/* Only to a captured pod: not enrolled, in-pod (its own netns decides), no workload. */
 	wl.flags = AMBIT_WL_LOCAL;
 	assert_int_equal(datapath_set_workload(steer_fx.dp, pod, &wl), 0);
-	expect_cookie(&g, false);
+	expect_cookie(&g, CK_PASS);
 	wl.flags = INPOD_FLAGS;
 	assert_int_equal(datapath_set_workload(steer_fx.dp, pod, &wl), 0);
-	expect_cookie(&g, false);
-	expect_cookie(&h, false);
+	expect_cookie(&g, CK_PASS);
+	expect_cookie(&h, CK_PASS);
 	assert_int_equal(datapath_del_workload(steer_fx.dp, pod), 0);
-	expect_cookie(&g, false);
+	expect_cookie(&g, CK_PASS);
 	assert_string_equal(ambit_reason_name(AMBIT_ASSIGN_SYNCOOKIE), "assign_syncookie");
+}
+
+/*
+ * ---- Segments of no flow ----
+ * To a captured pod, a segment that is not a SYN and that no socket owns opens nothing the mesh
+ * has seen (an ACK with a SYN cookie minted for the pod's own listener would open a connection
+ * past the proxy): it is answered with the reset a closed port sends, counted drop_no_flow. Only
+ * a flow the pod had before its enrolment (preflows) passes, and a reset.
+ */
+static const uint8_t no_flow_flags[] = {
+    TH_ACK, TH_ACK | TH_PUSH, TH_FIN | TH_ACK, TH_SYN | TH_ACK, TH_FIN, TH_PUSH, TH_URG,
+};
+
+static void expect_no_flow(const struct steer_seg *g, uint32_t ifindex)
+{
+	uint8_t buf[128];
+	size_t len = steer_fixture_seg(buf, sizeof(buf), g);
+
+	steer_fixture_expect_reset(steer_fx.prog_fd, buf, len, ifindex, g->payload,
+				   g->flags & TH_FIN, AMBIT_DROP_NO_FLOW);
+}
+
+static void test_no_flow(void **state)
+{
+	struct steer_seg g = {.saddr = "10.9.0.1",
+			      .daddr = "10.1.0.9",
+			      .sport = 40000,
+			      .dport = 80,
+			      .seq = 1000,
+			      .ack_seq = 0x5eed5eed};
+	struct ambit_flow f = {.saddr = harness_ip4("10.9.0.1"),
+			       .daddr = harness_ip4("10.1.0.9"),
+			       .sport = htons(40000),
+			       .dport = htons(80)};
+	int fd = bpf_map__fd(steer_fx.skel->maps.preflows);
+	struct ambit_preflow v;
+	struct steer_seg h;
+	uint64_t n = 0;
+
+	for (size_t i = 0; i < sizeof(no_flow_flags); i++) {
+		g.flags = no_flow_flags[i];
+		g.payload = (g.flags & TH_PUSH) ? 10 : 0;
+		expect_no_flow(&g, UPLINK_IFINDEX);
+		/* From another pod of the node alike. */
+		h = g;
+		h.saddr = "10.1.0.5";
+		expect_no_flow(&h, POD_IFINDEX);
+	}
+	/* A reset passes: it opens nothing, and ends a connection of the pod's the mesh lost. */
+	g.payload = 0;
+	g.flags = TH_RST;
+	steer_fixture_expect_seg(steer_fx.prog_fd, &g, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	g.flags = TH_RST | TH_ACK;
+	steer_fixture_expect_seg(steer_fx.prog_fd, &g, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* The SYN still goes to the proxy (none published: fail closed). */
+	g.flags = TH_SYN;
+	steer_fixture_expect_seg(steer_fx.prog_fd, &g, UPLINK_IFINDEX, TC_ACT_SHOT,
+				 AMBIT_DROP_NO_PROXY);
+
+	/* A flow the pod had before its enrolment passes, whatever the segment. */
+	assert_int_equal(datapath_set_preflow(steer_fx.dp, &f), 0);
+	for (size_t i = 0; i < sizeof(no_flow_flags); i++) {
+		g.flags = no_flow_flags[i];
+		steer_fixture_expect_seg(steer_fx.prog_fd, &g, UPLINK_IFINDEX, TC_ACT_OK,
+					 AMBIT_PASS);
+		n++;
+	}
+	g.flags = TH_RST | TH_ACK;
+	steer_fixture_expect_seg(steer_fx.prog_fd, &g, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	n++;
+	assert_int_equal(bpf_map_lookup_elem(fd, &f, &v), 0);
+	assert_int_equal(v.packets, n);
+	/* Recorded again (the agent's second look): its count is kept. */
+	assert_int_equal(datapath_set_preflow(steer_fx.dp, &f), 0);
+	assert_int_equal(bpf_map_lookup_elem(fd, &f, &v), 0);
+	assert_int_equal(v.packets, n);
+	/* A SYN of it is a new flow: the proxy's. */
+	g.flags = TH_SYN;
+	steer_fixture_expect_seg(steer_fx.prog_fd, &g, UPLINK_IFINDEX, TC_ACT_SHOT,
+				 AMBIT_DROP_NO_PROXY);
+	/* That flow only: another source port, another source. */
+	g.flags = TH_ACK;
+	h = g;
+	h.sport = 40001;
+	expect_no_flow(&h, UPLINK_IFINDEX);
+	h = g;
+	h.saddr = "10.9.0.2";
+	expect_no_flow(&h, UPLINK_IFINDEX);
+
+	/* The pod leaves the mesh: its flows are forgotten, and a new enrolment refuses them. */
+	assert_int_equal(datapath_forget_preflows(steer_fx.dp, f.daddr, NULL), 1);
+	assert_int_equal(datapath_forget_preflows(steer_fx.dp, f.daddr, NULL), 0);
+	expect_no_flow(&g, UPLINK_IFINDEX);
+
+	/* Only to a captured pod: not enrolled, on another node, in-pod, no workload. */
+	static const char *const others[] = {"10.1.0.5", "10.2.0.9", INPOD_IP, "10.3.0.1"};
+
+	for (size_t i = 0; i < sizeof(others) / sizeof(others[0]); i++) {
+		g.daddr = others[i];
+		steer_fixture_expect_seg(steer_fx.prog_fd, &g, UPLINK_IFINDEX, TC_ACT_OK,
+					 AMBIT_PASS);
+	}
+	assert_string_equal(ambit_reason_name(AMBIT_DROP_NO_FLOW), "drop_no_flow");
+	assert_true(ambit_reason_is_drop(AMBIT_DROP_NO_FLOW));
 }
 
 static void test_reason_names(void **state)
@@ -802,6 +922,7 @@ int main(void)
 	    cmocka_unit_test(test_spoofed_source_dropped),
 	    cmocka_unit_test(test_legit_source_passes),
 	    cmocka_unit_test(test_enrolled_without_proxy_fails_closed),
+	    cmocka_unit_test(test_no_flow),
 	    cmocka_unit_test(test_not_captured_passes),
 	    cmocka_unit_test(test_fragments),
 	    cmocka_unit_test(test_listener_slot_selected),

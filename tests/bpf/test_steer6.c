@@ -139,6 +139,7 @@ static size_t build6(uint8_t *buf, size_t cap, const struct pkt6 *s)
 		struct tcphdr tcp = {.source = htons(s->sport),
 				     .dest = htons(s->dport),
 				     .seq = htonl(0x01020304),
+				     .ack_seq = htonl(0x0a0b0c0d),
 				     .doff = s->doff ? s->doff : 5,
 				     .window = htons(64240)};
 
@@ -379,6 +380,8 @@ static void test_ipv4_only_pod(void **state)
 
 /* ---- capture of TCP to an enrolled local pod ---- */
 
+static void expect_reset6(const struct pkt6 *s, uint32_t ifindex, enum ambit_reason reason);
+
 static void test_capture_targets(void **state)
 {
 	struct pkt6 s = tcp6(CLIENT6, CAPTURED6);
@@ -389,11 +392,11 @@ static void test_capture_targets(void **state)
 	expect6(&s, POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 	s.dport = AMBIT_PORT_HBONE;
 	expect6(&s, POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
-	/* Only a SYN opens a flow: the rest has no socket here and stays direct. */
+	/* Only a SYN opens a flow: the rest has no socket here and is refused (test_no_flow6). */
 	s.flags = TH_ACK;
-	expect6(&s, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	expect_reset6(&s, POD_IFINDEX, AMBIT_DROP_NO_FLOW);
 	s.flags = TH_SYN | TH_ACK;
-	expect6(&s, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	expect_reset6(&s, POD_IFINDEX, AMBIT_DROP_NO_FLOW);
 	/* Not captured: not enrolled, on another node, in-pod, no workload. */
 	s = tcp6(CLIENT6, POD6);
 	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
@@ -439,9 +442,9 @@ static void test_proxy_slots6(void **state)
 	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, lfd), 0);
 	s.dport = 80;
 	expect6(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
-	/* A pure ACK whose cookie the listener never sent goes nowhere but on. */
+	/* A pure ACK whose cookie the listener never sent is of no flow: refused. */
 	s.flags = TH_ACK;
-	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	expect_reset6(&s, UPLINK_IFINDEX, AMBIT_DROP_NO_FLOW);
 
 	for (uint32_t slot = 0; slot < AMBIT_SOCK__COUNT; slot++)
 		bpf_map_delete_elem(socks_fd, &slot);
@@ -497,6 +500,7 @@ static void test_established_socket_wins6(void **state)
  * IPv6 (tcp_v6_send_reset): no extension headers, addresses and ports swapped, traffic class
  * echoed, flow label 0, hop limit 64, RST|ACK, seq 0, ack = seq + SYN + FIN + payload, no options,
  * window 0, the checksum right over the RFC 8200 §8.1 pseudo-header. Counter @reason moves alone.
+ * @s may be any segment without RST: one with an ACK gets RST alone, its seq the segment's ack.
  */
 static void expect_reset6_prog(int prog_fd, const struct pkt6 *s, uint32_t ifindex,
 			       enum ambit_reason reason)
@@ -530,11 +534,19 @@ static void expect_reset6_prog(int prog_fd, const struct pkt6 *s, uint32_t ifind
 
 	assert_int_equal(ntohs(tcp.source), s->dport);
 	assert_int_equal(ntohs(tcp.dest), s->sport);
-	assert_int_equal(ntohl(tcp.seq), 0);
-	assert_int_equal(ntohl(tcp.ack_seq),
-			 (uint32_t)(in_seq + 1 + ((s->flags & TH_FIN) ? 1 : 0) + s->payload));
+	if (s->flags & TH_ACK) {
+		/* RFC 9293 §3.10.7.1: <SEQ=SEG.ACK><CTL=RST>. */
+		assert_int_equal(ntohl(tcp.seq), 0x0a0b0c0d);
+		assert_int_equal(tcp.ack_seq, 0);
+		assert_int_equal(tcp.th_flags, TH_RST);
+	} else {
+		assert_int_equal(ntohl(tcp.seq), 0);
+		assert_int_equal(ntohl(tcp.ack_seq),
+				 (uint32_t)(in_seq + (!s->flags || (s->flags & TH_SYN)) +
+					    ((s->flags & TH_FIN) ? 1 : 0) + s->payload));
+		assert_int_equal(tcp.th_flags, TH_RST | TH_ACK);
+	}
 	assert_int_equal(tcp.doff, 5);
-	assert_int_equal(tcp.th_flags, TH_RST | TH_ACK);
 	assert_int_equal(tcp.window, 0);
 	assert_int_equal(tcp.urg_ptr, 0);
 	memcpy(pseudo, &ip6.ip6_src, 16);
@@ -549,6 +561,74 @@ static void expect_reset6_prog(int prog_fd, const struct pkt6 *s, uint32_t ifind
 static void expect_reset6(const struct pkt6 *s, uint32_t ifindex, enum ambit_reason reason)
 {
 	expect_reset6_prog(steer_fx.prog_fd, s, ifindex, reason);
+}
+
+/*
+ * To a captured pod, a segment that is not a SYN and that no socket owns is refused (a reset:
+ * drop_no_flow), unless its flow predates the pod's enrolment (preflows6) or it is a reset.
+ */
+static void test_no_flow6(void **state)
+{
+	static const uint8_t flags[] = {
+	    TH_ACK, TH_ACK | TH_PUSH, TH_FIN | TH_ACK, TH_SYN | TH_ACK, TH_FIN, TH_PUSH, TH_URG,
+	};
+	int fd = bpf_map__fd(steer_fx.skel->maps.preflows6);
+	struct pkt6 s = tcp6(CLIENT6, CAPTURED6), h;
+	struct in6_addr pod = in6(CAPTURED6), client = in6(CLIENT6);
+	struct ambit_flow6 f = {.sport = htons(40000), .dport = htons(80)};
+	struct ambit_preflow v;
+	uint64_t n = 0;
+
+	memcpy(f.saddr, &client, sizeof(f.saddr));
+	memcpy(f.daddr, &pod, sizeof(f.daddr));
+	for (size_t i = 0; i < sizeof(flags); i++) {
+		s.flags = flags[i];
+		s.payload = (flags[i] & TH_PUSH) ? 10 : 0;
+		expect_reset6(&s, UPLINK_IFINDEX, AMBIT_DROP_NO_FLOW);
+		h = s;
+		h.saddr = POD6;
+		expect_reset6(&h, POD_IFINDEX, AMBIT_DROP_NO_FLOW);
+	}
+	/* A reset passes: it opens nothing. */
+	s.payload = 0;
+	s.flags = TH_RST;
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	s.flags = TH_RST | TH_ACK;
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* Behind extension headers alike. */
+	s.flags = TH_ACK;
+	s.n_ext = 1;
+	s.ext[0] = IPPROTO_DSTOPTS;
+	expect_reset6(&s, UPLINK_IFINDEX, AMBIT_DROP_NO_FLOW);
+	s.n_ext = 0;
+
+	/* A flow the pod had before its enrolment passes. */
+	assert_int_equal(datapath_set_preflow6(steer_fx.dp, &f), 0);
+	for (size_t i = 0; i < sizeof(flags); i++) {
+		s.flags = flags[i];
+		expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+		n++;
+	}
+	assert_int_equal(bpf_map_lookup_elem(fd, &f, &v), 0);
+	assert_int_equal(v.packets, n);
+	/* Its SYN is a new flow, the proxy's (none published: fail closed). */
+	s.flags = 0;
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	/* That flow only. */
+	s.flags = TH_ACK;
+	s.sport = 40001;
+	expect_reset6(&s, UPLINK_IFINDEX, AMBIT_DROP_NO_FLOW);
+	s.sport = 40000;
+	/* IPv4's map holds no IPv6 flow; the pod leaving forgets its flows. */
+	assert_int_equal(datapath_forget_preflows(steer_fx.dp, harness_ip4("10.1.0.9"), NULL), 0);
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	assert_int_equal(datapath_forget_preflows(steer_fx.dp, 0, &pod), 1);
+	expect_reset6(&s, UPLINK_IFINDEX, AMBIT_DROP_NO_FLOW);
+	/* Not captured: passes. */
+	s.daddr = POD6;
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	s.daddr = INPOD6;
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 }
 
 static uint64_t strict_drops6(const char *ip6, uint16_t port)
@@ -783,8 +863,8 @@ static void inpod6_unpublish(const char *ip6)
  * TCP to the in-pod pod's IPv6, as over IPv4 (test_steer_pod): a new plaintext flow to the
  * listener published under its own IPv6 in inpod_socks6 (tried: DROP_ASSIGN_FAILED under
  * test_run), none without it; not the IPv4 one, nor the node's proxy_socks6; HBONE by the
- * ordinary look-up; the proxy's own ports refused; the rest of a flow, UDP and ICMPv6 pass;
- * fragments dropped. The transport is found behind extension headers.
+ * ordinary look-up; the proxy's own ports refused; segments of no flow refused; UDP and ICMPv6
+ * pass; fragments dropped. The transport is found behind extension headers.
  */
 static void test_pod6_capture(void **state)
 {
@@ -821,16 +901,25 @@ static void test_pod6_capture(void **state)
 	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_PROXY_PORT);
 	s.dport = AMBIT_PORT_INBOUND;
 	expect_pod6(&s, TC_ACT_SHOT, AMBIT_DROP_PROXY_PORT);
-	/* Open flows (any port), and a pure ACK whose cookie the listener never sent. */
+	/*
+	 * Segments of no socket here (any port), a pure ACK whose cookie the listener never sent
+	 * among them: refused (test_steer_pod's test_pod_no_flow has those of open flows); to
+	 * 15008, the ztunnel's own listener's, they pass.
+	 */
 	for (uint8_t f = 0; f < 3; f++) {
 		static const uint8_t flags[] = {TH_ACK, TH_SYN | TH_ACK, TH_ACK | TH_PUSH};
 
 		s.flags = flags[f];
 		s.dport = 80;
-		expect_pod6(&s, TC_ACT_OK, AMBIT_PASS);
+		expect_reset6_prog(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, AMBIT_DROP_NO_FLOW);
 		s.dport = AMBIT_PORT_INBOUND;
+		expect_reset6_prog(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, AMBIT_DROP_NO_FLOW);
+		s.dport = AMBIT_PORT_HBONE;
 		expect_pod6(&s, TC_ACT_OK, AMBIT_PASS);
 	}
+	s.dport = 80;
+	s.flags = TH_RST;
+	expect_pod6(&s, TC_ACT_OK, AMBIT_PASS);
 	s = tcp6(CLIENT6, INPOD6);
 	s.proto = IPPROTO_UDP;
 	expect_pod6(&s, TC_ACT_OK, AMBIT_PASS);
@@ -988,6 +1077,7 @@ int main(void)
 	    cmocka_unit_test(test_proxy_slots6),
 	    cmocka_unit_test(test_established_socket_wins6),
 	    cmocka_unit_test(test_strict_ports6),
+	    cmocka_unit_test(test_no_flow6),
 	    cmocka_unit_test(test_deny_src6),
 	    cmocka_unit_test(test_pod_programs_refuse_unknown),
 	    cmocka_unit_test(test_pod_programs_pass_left_pod),

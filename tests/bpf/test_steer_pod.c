@@ -269,28 +269,50 @@ static void test_pod_other_destinations_pass(void **state)
 }
 
 /*
- * Packets of open flows (not a SYN, or a SYN+ACK) are left to the pod's own sockets: not
- * assigned to the listener, not refused by policy, on any port.
+ * A segment that is not a SYN (a SYN+ACK included) and that no socket of the netns owns opens
+ * nothing the mesh saw: refused on any port, with the reset a closed port sends, counted
+ * drop_no_flow, never judged by policy; a reset passes (it opens nothing; no socket takes it
+ * here), and so does what goes to 15008, the ztunnel's own listener's
+ * (test_pod_cookie_ack has those of an open flow, which pass).
  */
-static void test_pod_non_syn_passes(void **state)
+static void test_pod_no_flow(void **state)
 {
 	static const uint8_t flags[] = {
 	    TH_ACK, TH_SYN | TH_ACK, TH_ACK | TH_PUSH, TH_FIN | TH_ACK,
-	    TH_RST, TH_RST | TH_ACK, TH_FIN,
+	    TH_RST, TH_RST | TH_ACK, TH_FIN,	       TH_PUSH,
 	};
 	static const uint16_t ports[] = {80, AMBIT_PORT_OUTBOUND, AMBIT_PORT_INBOUND};
+	struct steer_seg g = {.saddr = "10.9.0.1",
+			      .daddr = INPOD_IP,
+			      .sport = 40000,
+			      .seq = 1000,
+			      .ack_seq = 0x5eed5eed};
 	struct steer_pkt s = steer_fixture_flow("10.9.0.1", INPOD_IP);
 	uint32_t pod = harness_ip4(INPOD_IP);
+	uint8_t buf[128];
+	size_t len;
 
 	inpod_publish(INPOD_IP, fx.pod_lfd);
 	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
 	assert_int_equal(datapath_set_deny_src(steer_fx.dp, pod, harness_ip4("10.9.0.1"), 32), 0);
 	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
 		for (size_t j = 0; j < sizeof(ports) / sizeof(ports[0]); j++) {
-			s.tcp_flags = flags[i];
-			s.dport = ports[j];
-			steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS);
+			g.flags = flags[i];
+			g.dport = ports[j];
+			g.payload = (flags[i] & TH_PUSH) ? 10 : 0;
+			if (flags[i] & TH_RST) {
+				steer_fixture_expect_seg(steer_fx.pod_prog_fd, &g, POD_ETH0_IFINDEX,
+							 TC_ACT_OK, AMBIT_PASS);
+				continue;
+			}
+			len = steer_fixture_seg(buf, sizeof(buf), &g);
+			steer_fixture_expect_reset(steer_fx.pod_prog_fd, buf, len, POD_ETH0_IFINDEX,
+						   g.payload, flags[i] & TH_FIN,
+						   AMBIT_DROP_NO_FLOW);
 		}
+		g.dport = AMBIT_PORT_HBONE;
+		steer_fixture_expect_seg(steer_fx.pod_prog_fd, &g, POD_ETH0_IFINDEX, TC_ACT_OK,
+					 AMBIT_PASS);
 	}
 	/* The same SYN is refused by the DENY entry, answered with a reset. */
 	s.tcp_flags = 0;
@@ -673,11 +695,26 @@ static int cookie_pod_listen(uint16_t port)
 	return fd;
 }
 
-static void expect_pod_cookie(const struct steer_seg *g, bool assigned)
+/*
+ * What becomes of a segment: passed (an open flow's, 15008's, a reset, or to a pod not captured
+ * here); assigned to the 15006 listener; refused as of no flow (a reset).
+ */
+enum cookie_fate { CK_PASS, CK_ASSIGNED, CK_REFUSED };
+
+static void expect_pod_cookie(const struct steer_seg *g, enum cookie_fate f)
 {
-	steer_fixture_expect_seg(steer_fx.pod_prog_fd, g, POD_ETH0_IFINDEX,
-				 assigned ? TC_ACT_SHOT : TC_ACT_OK,
-				 assigned ? AMBIT_DROP_ASSIGN_FAILED : AMBIT_PASS);
+	static const enum ambit_reason reasons[] = {
+	    [CK_PASS] = AMBIT_PASS,
+	    [CK_ASSIGNED] = AMBIT_DROP_ASSIGN_FAILED,
+	    [CK_REFUSED] = AMBIT_DROP_NO_FLOW,
+	};
+	static const int actions[] = {
+	    [CK_PASS] = TC_ACT_OK,
+	    [CK_ASSIGNED] = TC_ACT_SHOT,
+	    [CK_REFUSED] = TC_ACT_REDIRECT,
+	};
+
+	steer_fixture_expect_seg(steer_fx.pod_prog_fd, g, POD_ETH0_IFINDEX, actions[f], reasons[f]);
 }
 
 /*
@@ -712,47 +749,48 @@ static void test_pod_cookie_ack(void **state)
 	/* The check runs with cookies on overflow only, as in a pod under a real flood. */
 	assert_int_equal(steer_fixture_syncookies(1), 2);
 
-	/* Nothing published for the pod, another pod's entry, the node's slot: passes. */
-	expect_pod_cookie(&g, false);
+	/* Nothing published for the pod, another pod's entry, the node's slot: no flow. */
+	expect_pod_cookie(&g, CK_REFUSED);
 	inpod_publish(INPOD_IP, fx.lo_lfd);
-	expect_pod_cookie(&g, false);
+	expect_pod_cookie(&g, CK_REFUSED);
 	inpod_unpublish(INPOD_IP);
 	assert_int_equal(proxy_sock_publish(bpf_map__fd(steer_fx.skel->maps.proxy_socks),
 					    AMBIT_SOCK_INBOUND, fx.lo_lfd),
 			 0);
-	expect_pod_cookie(&g, false);
+	expect_pod_cookie(&g, CK_REFUSED);
 	/* The pod's listener takes it; the look-up of its 4-tuple finds only a listener. */
 	inpod_publish(COOKIE_POD_IP, fx.lo_lfd);
-	expect_pod_cookie(&g, true);
+	expect_pod_cookie(&g, CK_ASSIGNED);
 	/* Still pure: with TCP options (a Linux client's timestamps); padded as a short Ethernet
 	 * frame is, which is no payload (the IP total length says where the packet ends). */
 	v = g;
 	v.timestamp = true;
-	expect_pod_cookie(&v, true);
+	expect_pod_cookie(&v, CK_ASSIGNED);
 	v = g;
 	v.pad = 60 - (ETH_HLEN + 40);
-	expect_pod_cookie(&v, true);
+	expect_pod_cookie(&v, CK_ASSIGNED);
 	/* Not the handshake's last segment: data, FIN, RST, SYN (each with the valid cookie). */
 	v = g;
 	v.payload = 10;
-	expect_pod_cookie(&v, false);
+	expect_pod_cookie(&v, CK_REFUSED);
 	v.flags = TH_ACK | TH_PUSH;
-	expect_pod_cookie(&v, false);
+	expect_pod_cookie(&v, CK_REFUSED);
 	v = g;
 	v.flags = TH_FIN | TH_ACK;
-	expect_pod_cookie(&v, false);
+	expect_pod_cookie(&v, CK_REFUSED);
 	v.flags = TH_RST | TH_ACK;
-	expect_pod_cookie(&v, false);
+	expect_pod_cookie(&v, CK_PASS);
 	v.flags = TH_SYN | TH_ACK;
-	expect_pod_cookie(&v, false);
+	expect_pod_cookie(&v, CK_REFUSED);
 	/* A pure ACK whose cookie the listener never sent. */
 	v = g;
 	v.ack_seq ^= 0x80000000u;
-	expect_pod_cookie(&v, false);
+	expect_pod_cookie(&v, CK_REFUSED);
 	v.ack_seq = 0x5eed5eedu;
-	expect_pod_cookie(&v, false);
-	/* 15008 reaches its own listener by the ordinary look-up: never this path. */
-	expect_pod_cookie(&h, false);
+	expect_pod_cookie(&v, CK_REFUSED);
+	/* 15008 reaches its own listener by the ordinary look-up: never this path, never refused.
+	 */
+	expect_pod_cookie(&h, CK_PASS);
 
 	/* A socket of the netns owns the 4-tuple (here an established one): the packet is its. */
 	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -763,20 +801,27 @@ static void test_pod_cookie_ack(void **state)
 	assert_int_equal(connect(cfd, (struct sockaddr *)&to, sizeof(to)), 0);
 	afd = harness_accept_within(fx.lo_lfd, 2000, &peer);
 	assert_true(afd >= 0);
-	expect_pod_cookie(&o, false);
+	expect_pod_cookie(&o, CK_PASS);
+	/* Whatever it carries. */
+	v = o;
+	v.flags = TH_ACK | TH_PUSH;
+	v.payload = 10;
+	expect_pod_cookie(&v, CK_PASS);
+	v.flags = TH_FIN | TH_ACK;
+	expect_pod_cookie(&v, CK_PASS);
 	close(afd);
 	close(cfd);
 
 	/* Only to an in-pod pod of this node, enrolled. */
 	wl.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL;
 	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
-	expect_pod_cookie(&g, false);
+	expect_pod_cookie(&g, CK_PASS);
 	wl.flags = AMBIT_WL_LOCAL | AMBIT_WL_INPOD;
 	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
-	expect_pod_cookie(&g, false);
+	expect_pod_cookie(&g, CK_PASS);
 	wl.flags = INPOD_FLAGS;
 	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
-	expect_pod_cookie(&g, true);
+	expect_pod_cookie(&g, CK_ASSIGNED);
 }
 
 /*
@@ -809,9 +854,9 @@ static void connect_to_pod_listener(uint16_t port, uint64_t cookie)
  * ACK is handed to that listener. tcp_fwmark_accept is on so that a mark on that ACK, from which
  * the kernel builds the accepted socket, would show on it. Controls: with cookies only on overflow
  * the handshake's request socket takes the ACK (the counter stays); and one handshake done by hand
- * (raw SYN, then its ACK), whose ACK, sent while the listener is not published, takes the path
- * from before this one: the application's listener, which sent no cookie, answers with a reset.
- * Published again, the same ACK is the listener's.
+ * (raw SYN, then its ACK), whose ACK, sent while the listener is not published, is of no flow
+ * and refused with a reset (before, it went on to the application's listener, which sent no
+ * cookie and answered with one). Published again, the same ACK is the listener's.
  */
 static void test_pod_cookie_ack_on_real_hook(void **state)
 {
@@ -857,7 +902,7 @@ static void test_pod_cookie_ack_on_real_hook(void **state)
 	assert_int_equal(ntohl(th.seq), g.ack_seq);
 	assert_int_equal(harness_accept_within(fx.lo_lfd, 0, &peer), -1);
 	assert_int_equal(harness_accept_within(fx.pod_lfd, 0, &peer), -1);
-	expect_moved(before, AMBIT_ASSIGN_SYNCOOKIE, 0, AMBIT_ASSIGN_INBOUND, 0);
+	expect_moved(before, AMBIT_ASSIGN_SYNCOOKIE, 0, AMBIT_DROP_NO_FLOW, 1);
 
 	inpod_publish(COOKIE_POD_IP, fx.pod_lfd);
 	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
@@ -875,6 +920,69 @@ static void test_pod_cookie_ack_on_real_hook(void **state)
 	assert_int_equal(harness_accept_within(fx.lo_lfd, 0, &peer), -1);
 	expect_moved(before, AMBIT_ASSIGN_SYNCOOKIE, 1, AMBIT_ASSIGN_INBOUND, 0);
 	close(afd);
+	close(rawfd);
+}
+
+/*
+ * The SYN-cookie ACK of issue 55 on lo's real hook. The application's own listener (:8081, in
+ * cookie mode: tcp_syncookies 2, which a pod may set) sends a cookie while the pod is not
+ * captured: the secret is the kernel's, so a pod can mint the same cookie for its own address in
+ * a netns of its own. Once the pod is captured in-pod, the ACK that ends that handshake, pure or
+ * with data, matches only the application's listener and the 15006 listener is not published:
+ * refused with a reset, and the application accepts nothing. Control: the same ACK with data to
+ * the pod out of the mesh opens the connection and hands the application the data, as it did to
+ * a captured pod before.
+ */
+static void test_pod_app_cookie_refused_on_real_hook(void **state)
+{
+	struct ambit_workload wl = {.flags = AMBIT_WL_LOCAL | AMBIT_WL_INPOD};
+	struct steer_seg g = {
+	    .saddr = "127.0.0.1", .daddr = COOKIE_POD_IP, .sport = 20031, .dport = 8081};
+	uint64_t before[AMBIT_REASON__COUNT];
+	struct pollfd p = {.events = POLLIN};
+	uint8_t pure[128], data[128];
+	size_t pure_len, data_len;
+	struct sockaddr_in peer;
+	struct tcphdr th;
+	char got[16];
+	int rawfd;
+
+	fx.syncookies = steer_fixture_syncookies(2);
+	assert_true(fx.syncookies >= 0);
+	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
+	lo_attach_tc_pod();
+	fx.lo_lfd = cookie_pod_listen(8081);
+	steer_fixture_cookie_handshake(&g);
+	pure_len = steer_fixture_seg(pure, sizeof(pure), &g);
+	g.flags = TH_ACK | TH_PUSH;
+	g.payload = 5;
+	data_len = steer_fixture_seg(data, sizeof(data), &g);
+	rawfd = steer_fixture_raw_socket();
+
+	wl.flags = INPOD_FLAGS;
+	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
+	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
+	steer_fixture_raw_send(rawfd, pure, pure_len);
+	assert_true(steer_fixture_raw_recv(rawfd, COOKIE_POD_IP, g.dport, g.saddr, g.sport, TH_RST,
+					   2000, &th));
+	assert_int_equal(ntohl(th.seq), g.ack_seq);
+	steer_fixture_raw_send(rawfd, data, data_len);
+	assert_true(steer_fixture_raw_recv(rawfd, COOKIE_POD_IP, g.dport, g.saddr, g.sport, TH_RST,
+					   2000, &th));
+	assert_int_equal(ntohl(th.seq), g.ack_seq);
+	assert_int_equal(harness_accept_within(fx.lo_lfd, 0, &peer), -1);
+	expect_moved(before, AMBIT_DROP_NO_FLOW, 2, AMBIT_ASSIGN_SYNCOOKIE, 0);
+
+	wl.flags = AMBIT_WL_LOCAL | AMBIT_WL_INPOD;
+	assert_int_equal(datapath_set_workload(steer_fx.dp, harness_ip4(COOKIE_POD_IP), &wl), 0);
+	steer_fixture_raw_send(rawfd, data, data_len);
+	p.fd = harness_accept_within(fx.lo_lfd, 2000, &peer);
+	assert_true(p.fd >= 0);
+	assert_int_equal(ntohs(peer.sin_port), g.sport);
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(read(p.fd, got, sizeof(got)), 5);
+	assert_memory_equal(got, "xxxxx", 5);
+	close(p.fd);
 	close(rawfd);
 }
 
@@ -1617,7 +1725,7 @@ int main(void)
 	    cmocka_unit_test(test_pod_egress_ipv6),
 	    pod_case(test_pod_fragments_dropped),
 	    pod_case(test_pod_other_destinations_pass),
-	    pod_case(test_pod_non_syn_passes),
+	    pod_case(test_pod_no_flow),
 	    pod_case(test_pod_hbone_not_assigned),
 	    pod_case(test_pod_proxy_ports_dropped),
 	    pod_case(test_pod_refused_syn_answered_with_reset),
@@ -1629,6 +1737,8 @@ int main(void)
 					    cookie_case_teardown),
 	    cmocka_unit_test_setup_teardown(test_pod_cookie_ack_on_real_hook, pod_case_setup,
 					    cookie_case_teardown),
+	    cmocka_unit_test_setup_teardown(test_pod_app_cookie_refused_on_real_hook,
+					    pod_case_setup, cookie_case_teardown),
 	    egress_case(test_pod_egress_returns_proxy_flow),
 	    egress_case(test_pod_egress_passes_others),
 	    egress_case(test_pod_egress_listener_passes),

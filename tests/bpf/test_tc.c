@@ -2,7 +2,8 @@
 /*
  * The tc ingress program on a real veth, for what BPF_PROG_TEST_RUN cannot show: bpf_sk_assign
  * to the ztunnel's transparent listeners (of a SYN, and of the ACK ending a SYN-cookie handshake),
- * the established-socket path, the return path of a spoofed-source connection, and anti-spoofing
+ * the refusal of an ACK ending a handshake of the application's own listener, the
+ * established-socket path, the return path of a spoofed-source connection, and anti-spoofing
  * on the wire, over IPv4 and IPv6. Topology, all private:
  *   node netns = this process (unshare), 169.254.1.1 on lo, fwmark 0x539 -> table 133 (local),
  *                for both families; fe80::1 on vh
@@ -542,6 +543,97 @@ static void test_cookie_ack_assigned_to_listener(void **state)
 	assert_int_equal(counter(AMBIT_DROP_ASSIGN_FAILED), failed);
 }
 
+static int node_ns_fd = -1;
+
+/* Moves this thread into the pod netns (@in) or back to the node's. */
+static void enter_pod(bool in)
+{
+	int fd;
+
+	if (node_ns_fd < 0)
+		node_ns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	assert_true(node_ns_fd >= 0);
+	if (!in) {
+		assert_int_equal(setns(node_ns_fd, CLONE_NEWNET), 0);
+		return;
+	}
+	fd = open(fx.pod_ns, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	assert_int_equal(setns(fd, CLONE_NEWNET), 0);
+	close(fd);
+}
+
+static int app_cookie_teardown(void **state)
+{
+	struct ambit_workload wl = {.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL};
+	int err = 0;
+
+	if (node_ns_fd >= 0 && setns(node_ns_fd, CLONE_NEWNET))
+		err = -1;
+	if (harness_sh("ip addr del %s/32 dev lo 2>/dev/null; true", ENROLLED_IP) ||
+	    datapath_set_workload(fx.dp, ip4(ENROLLED_IP), &wl))
+		err = -1;
+	return syncookies_teardown(state) || err ? -1 : 0;
+}
+
+/*
+ * The SYN-cookie ACK of issue 55 on vh's real hook, host capture. The node's netns stands in for
+ * the captured pod's (ENROLLED_IP on lo), with the application's listener on :8081 in cookie mode
+ * (tcp_syncookies 2). The pod sends a SYN to it while it is not captured, and gets the cookie:
+ * the secret is the kernel's, so a pod can mint the same in a netns of its own. Captured again,
+ * the ACK that ends that handshake, with data (not a pure ACK: never a ztunnel's cookie), is
+ * answered with a reset (drop_no_flow) and the application accepts nothing. Control: the same
+ * ACK to the pod out of the mesh opens the connection, its data with it, as it did to a captured
+ * pod before.
+ */
+static void test_app_cookie_ack_refused(void **state)
+{
+	struct ambit_workload wl = {.flags = AMBIT_WL_LOCAL};
+	struct steer_seg g = {.saddr = POD_IP, .daddr = ENROLLED_IP, .sport = 20041};
+	uint64_t refused = counter(AMBIT_DROP_NO_FLOW);
+	struct sockaddr_in peer;
+	struct pollfd p = {.events = POLLIN};
+	struct tcphdr th;
+	uint8_t buf[128];
+	char got[16];
+	size_t len;
+	int rawfd, lfd;
+
+	assert_int_equal(harness_sh("ip addr add %s/32 dev lo", ENROLLED_IP), 0);
+	lfd = harness_listen(ENROLLED_IP, &g.dport);
+	fx.syncookies = steer_fixture_syncookies(2);
+	assert_true(fx.syncookies >= 0);
+	assert_int_equal(datapath_set_workload(fx.dp, ip4(ENROLLED_IP), &wl), 0);
+	enter_pod(true);
+	steer_fixture_cookie_handshake(&g);
+	rawfd = steer_fixture_raw_socket();
+	enter_pod(false);
+	g.flags = TH_ACK | TH_PUSH;
+	g.payload = 5;
+	len = steer_fixture_seg(buf, sizeof(buf), &g);
+
+	wl.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL;
+	assert_int_equal(datapath_set_workload(fx.dp, ip4(ENROLLED_IP), &wl), 0);
+	steer_fixture_raw_send(rawfd, buf, len);
+	assert_true(steer_fixture_raw_recv(rawfd, ENROLLED_IP, g.dport, POD_IP, g.sport, TH_RST,
+					   2000, &th));
+	assert_int_equal(ntohl(th.seq), g.ack_seq);
+	assert_int_equal(harness_accept_within(lfd, 0, &peer), -1);
+	assert_int_equal(counter(AMBIT_DROP_NO_FLOW), refused + 1);
+
+	wl.flags = AMBIT_WL_LOCAL;
+	assert_int_equal(datapath_set_workload(fx.dp, ip4(ENROLLED_IP), &wl), 0);
+	steer_fixture_raw_send(rawfd, buf, len);
+	p.fd = harness_accept_within(lfd, 2000, &peer);
+	assert_true(p.fd >= 0);
+	assert_int_equal(peer.sin_addr.s_addr, ip4(POD_IP));
+	assert_int_equal(poll(&p, 1, 2000), 1);
+	assert_int_equal(read(p.fd, got, sizeof(got)), 5);
+	close(p.fd);
+	close(rawfd);
+	close(lfd);
+}
+
 /*
  * The plaintext slot of @v6's family emptied: its new flows fail closed, the other family's
  * listener notwithstanding, until the listener is back.
@@ -847,6 +939,7 @@ int main(void)
 	    cmocka_unit_test(test_hbone_port_assigned_to_hbone),
 	    cmocka_unit_test_teardown(test_cookie_ack_assigned_to_listener, syncookies_teardown),
 	    cmocka_unit_test(test_no_listener_fails_closed),
+	    cmocka_unit_test_teardown(test_app_cookie_ack_refused, app_cookie_teardown),
 	    cmocka_unit_test(test_spoofed_source_dropped),
 	    cmocka_unit_test(test_refused_syn_gets_reset),
 	    cmocka_unit_test(test_spoofed_source_return_path),

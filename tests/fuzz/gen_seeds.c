@@ -496,6 +496,8 @@ static void packet(const char *name, struct pkt p)
 
 #define SYN 0x02
 #define ACK 0x10
+#define FIN 0x01
+#define RST 0x04
 
 /*
  * An IPv6 frame (fixed header, an optional 8-byte extension header @ext before @nexthdr, then
@@ -681,6 +683,7 @@ static void gen_bpf6_dual(void)
 	      0,
 	      0}},
 	    {"ipv6_ack_dual_hbone", {0, "2001:db8::1", "fd00:1::11", 15008, ACK, 0, {0}, 0, 0}},
+	    {"ipv6_ack_dual_no_flow", {0, "2001:db8::1", "fd00:1::11", 80, ACK, 0, {0}, 0, 0}},
 	    {"ipv6_from_dual_pod", {4, "fd00:1::11", "2001:db8::1", 443, ACK, 0, {0}, 0, 0}},
 	    {"ipv6_dual_to_plain_pod", {4, "fd00:1::11", "fd00:1::5", 80, SYN, 0, {0}, 0, 0}},
 	    {"ipv6_spoofed_from_dual", {4, "fd00:1::12", "2001:db8::1", 443, SYN, 0, {0}, 0, 0}},
@@ -756,6 +759,8 @@ static void gen_bpf(void)
 	    {"syn_strict_reset", {0, 0, 0, 6, 0, "10.3.0.1", "10.1.0.9", 40000, 8080, SYN, 0}},
 	    {"syn_denied_source_reset", {0, 0, 0, 6, 0, "10.9.1.1", "10.1.0.9", 40000, 80, SYN, 0}},
 	    {"ack_existing_flow", {0, 0, 0, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, ACK, 0}},
+	    {"fin_no_flow", {0, 0, 0, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, FIN, 0}},
+	    {"rst_no_flow", {0, 0, 0, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, RST, 0}},
 	    {"syn_from_pod", {1, 0, 0, 6, 0, "10.1.0.5", "10.1.0.9", 40000, 80, SYN, 0}},
 	    {"spoofed_from_pod", {1, 0, 0, 6, 0, "10.1.0.6", "10.3.0.1", 40000, 80, SYN, 0}},
 	    {"pod_to_outside", {2, 0, 0, 6, 0, "10.1.0.9", "10.3.0.1", 40000, 443, ACK, 0}},

@@ -46,7 +46,28 @@ while True:
         miss += 1
     n += 1' >"$dns_out" 2>&1 &
 dns_pid=$!
-trap 'kill $loop_pid $dns_pid 2>/dev/null; rm -f "$loop_out" "$dns_out"; on_exit' EXIT
+# A connection open before the label (client-0 on node1 to server-0's transfer port on node2,
+# pod to pod) goes on after it: only a SYN opens a flow to a captured pod, and a segment of no
+# socket is refused (a SYN-cookie ACK would open one past the proxy), so in host capture each
+# agent records its pods' open connections at enrolment (preflows) and lets them finish; in-pod,
+# tc_pod sees the pods' own sockets. The pod hears "go" on its stdin, a fifo.
+go=$(mktemp -u /tmp/ambit-it-go-XXXXXX) held_out=$(mktemp /tmp/ambit-it-XXXXXX)
+mkfifo "$go"
+trap 'kill $loop_pid $dns_pid 2>/dev/null; rm -f "$loop_out" "$dns_out" "$go" "$held_out"; on_exit' EXIT
+server_ip=$(pod_ip plain/server-0)
+pod_exec plain/client-0 timeout 60 python3 -c '
+import hashlib, socket, sys
+s = socket.create_connection((sys.argv[1], 9000), timeout=30)
+s.sendall(b"UP\nbefore\n")
+print("sent", flush=True)
+sys.stdin.readline()
+s.sendall(b"after\n")
+s.shutdown(socket.SHUT_WR)
+print(s.makefile().read().strip(), hashlib.sha256(b"before\nafter\n").hexdigest(), flush=True)
+' "$server_ip" <"$go" >"$held_out" 2>&1 &
+held_pid=$!
+exec 7>"$go"
+wait_for 10 grep -q '^sent' "$held_out" || fail "the held connection did not start: $(cat "$held_out")"
 
 expect_eq "$(enrolled plain/client-0)" "false" "before labelling"
 before=$(inbound_count)
@@ -67,10 +88,23 @@ expect_contains "$out" "from=$client_ip "
 after=$(inbound_count)
 [ "$after" -gt "$before" ] || fail "enrolled traffic did not pass node2's ztunnel ($before -> $after)"
 log "enrolled: node2 ztunnel inbound connections from plain: $before -> $after"
+if [ "${AMBIT_LOCAL_CNI:-}" != bridge ]; then
+	actl maps --node node2 | grep -q "from $client_ip port [0-9]* to $server_ip port 9000 " ||
+		fail "node2's preflows do not hold the connection open at enrolment"
+fi
+echo go >&7
+exec 7>&-
+wait "$held_pid"
+read -r got want <<<"$(grep -v '^sent' "$held_out")"
+[ -n "$want" ] && [ "$got" = "$want" ] ||
+	fail "the connection open across the label: $(cat "$held_out")"
+log "a connection open across the label answered ($got)"
 
 actl label namespace plain istio.io/dataplane-mode- >/dev/null || fail "unlabel failed"
 wait_for 10 is_enrolled plain/client-0 false ||
 	fail "plain/client-0 still enrolled after removing the label"
+no_preflows() { ! actl maps --node "$1" | grep -q "to $server_ip port 9000 "; }
+wait_for 20 no_preflows node2 || fail "node2 kept preflows of pods out of the mesh"
 sleep 2
 c1=$(inbound_count)
 pod_exec plain/client-0 curl -sf --max-time 5 http://server/ >/dev/null || fail "request after unenrolling"

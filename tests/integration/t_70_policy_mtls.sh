@@ -77,6 +77,56 @@ expect_allowed bookinfo/productpage-0 details:9080 "mesh-wide STRICT, HBONE"
 after=$(drops node1 drop_strict_plaintext)
 [ "$after" -gt "$before" ] || fail "drop_strict_plaintext on node1 did not move ($before -> $after)"
 
+# The SYN-cookie ACK (issue 55). A pod mints, in a netns of its own holding its address and its
+# victim's, the cookie the victim's listener would answer its SYN with (the secret is the
+# kernel's, not the netns'), then sends the ACK that ends that handshake, carrying a request,
+# straight to the victim, whose listener is in cookie mode (tcp_syncookies=2, which a pod may
+# set; a mesh request first, so that it has sent cookies of its own). No SYN went to the proxy:
+# the capture answers the ACK with a reset (drop_no_flow; in-pod, the ztunnel's 15006 takes it
+# if it sent cookies itself, and refuses it). Before, nginx answered the request past STRICT.
+# Same node (ratings, node1) and across nodes (details, node2).
+mint_ns=ambit-$CLUSTER-syncookie-mint
+client_ip=$(pod_ip legacy/client-0)
+trap 'ip netns del "$mint_ns" 2>/dev/null; rm -rf "$POLICY_DIR"; on_exit' EXIT
+ip netns add "$mint_ns" || fail "cannot add netns $mint_ns"
+ip -n "$mint_ns" link set lo up
+ip netns exec "$mint_ns" sysctl -qw net.ipv4.tcp_syncookies=2 || fail "tcp_syncookies in $mint_ns"
+mint_addr() {
+	case $1 in
+	*:*) ip -n "$mint_ns" -6 addr add "$1/128" dev lo nodad ;;
+	*) ip -n "$mint_ns" addr add "$1/32" dev lo ;;
+	esac || fail "cannot add $1 to $mint_ns"
+}
+mint_addr "$client_ip"
+# cookie_ack VICTIM: what legacy/client-0 got back for a cookie ACK to bookinfo/VICTIM-0:9080.
+cookie_ack() {
+	local ip port=$((40000 + RANDOM % 20000)) isn cookie
+	ip=$(pod_ip "bookinfo/$1-0")
+	[ -n "$ip" ] || fail "no IP for bookinfo/$1-0"
+	ip netns exec "ambit-$CLUSTER-bookinfo-$1-0" sysctl -qw net.ipv4.tcp_syncookies=2 ||
+		fail "tcp_syncookies in $1's netns"
+	expect_allowed bookinfo/productpage-0 "$1:9080" "mesh request to $1 in cookie mode"
+	mint_addr "$ip"
+	read -r isn cookie < <(ip netns exec "$mint_ns" python3 "$LIB_DIR/bin/syncookie_ack.py" \
+		mint "$client_ip" "$port" "$ip" 9080) || fail "no cookie minted for $1"
+	ip netns exec "ambit-$CLUSTER-legacy-client-0" python3 "$LIB_DIR/bin/syncookie_ack.py" \
+		attack "$client_ip" "$port" "$ip" 9080 "$isn" "$cookie"
+}
+refused() { # NODE: drop_no_flow and assign_syncookie of NODE, summed
+	echo $(($(drops "$1" drop_no_flow) + $(drops "$1" assign_syncookie)))
+}
+for victim in ratings:node1 details:node2; do
+	before=$(refused "${victim#*:}")
+	out=$(cookie_ack "${victim%:*}")
+	log "SYN-cookie ACK from legacy/client-0 to ${victim%:*}: $out"
+	expect_eq "$out" "reset" "SYN-cookie ACK from legacy/client-0 to ${victim%:*} (mesh-wide STRICT)"
+	after=$(refused "${victim#*:}")
+	[ "$after" -gt "$before" ] ||
+		fail "drop_no_flow/assign_syncookie on ${victim#*:} did not move ($before -> $after)"
+	ip netns exec "ambit-$CLUSTER-bookinfo-${victim%:*}-0" sysctl -qw net.ipv4.tcp_syncookies=1
+done
+ip netns del "$mint_ns"
+
 # Without the kernel entry the ztunnel is the enforcement point: a reset, not a timeout.
 # The pod's one address the Service takes: IPv4, or IPv6 in an IPv6 cluster (strict_ports6).
 ratings_ip=$(pod_ip bookinfo/ratings-0)

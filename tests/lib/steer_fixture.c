@@ -409,11 +409,19 @@ void steer_fixture_expect_reset(int prog_fd, const uint8_t *syn, size_t len, uin
 
 	assert_int_equal(tcp.source, in_tcp.dest);
 	assert_int_equal(tcp.dest, in_tcp.source);
-	assert_int_equal(ntohl(tcp.seq), 0);
-	assert_int_equal(ntohl(tcp.ack_seq),
-			 (uint32_t)(ntohl(in_tcp.seq) + 1 + (fin ? 1 : 0) + payload));
+	if (in_tcp.ack) {
+		/* RFC 9293 §3.10.7.1: <SEQ=SEG.ACK><CTL=RST>. */
+		assert_int_equal(tcp.seq, in_tcp.ack_seq);
+		assert_int_equal(tcp.ack_seq, 0);
+		assert_true(tcp.rst);
+		assert_false(tcp.ack);
+	} else {
+		assert_int_equal(ntohl(tcp.seq), 0);
+		assert_int_equal(ntohl(tcp.ack_seq), (uint32_t)(ntohl(in_tcp.seq) + in_tcp.syn +
+								(fin ? 1 : 0) + payload));
+		assert_true(tcp.rst && tcp.ack);
+	}
 	assert_int_equal(tcp.doff, 5);
-	assert_true(tcp.rst && tcp.ack);
 	assert_false(tcp.syn || tcp.fin || tcp.psh || tcp.urg);
 	assert_int_equal(tcp.window, 0);
 	assert_int_equal(tcp.urg_ptr, 0);

@@ -175,7 +175,8 @@ size_t steer_fixture_syn(uint8_t *buf, size_t cap, uint8_t ihl, const char *sadd
  * Runs @syn (of @len) from @ifindex through @prog_fd and checks that the program answered with
  * exactly the reset a closed port would send (RFC 9293 §3.10.7.1; Linux's tcp_v4_send_reset):
  * addresses and ports swapped, RST|ACK, seq 0, ack = seq + SYN + FIN + payload, no options or
- * payload, both checksums right. Counter @reason moves by one, no other.
+ * payload, both checksums right. Counter @reason moves by one, no other. @syn may be any
+ * segment without RST: one with an ACK gets RST alone, its seq the segment's ack.
  */
 void steer_fixture_expect_reset(int prog_fd, const uint8_t *syn, size_t len, uint32_t ifindex,
 				size_t payload, bool fin, enum ambit_reason reason);

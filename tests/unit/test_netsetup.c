@@ -4,7 +4,8 @@
  * the test's): a pod's neighbour entries go, of both families, an unresolved one with the packet
  * it held, and what is not there is no error. netsetup_foreign_conns there too: the connections
  * of a netns from an address that is not its pod's (the ztunnel's transparent ones) are counted
- * and reset, of both families, and nothing else is.
+ * and reset, of both families, and nothing else is; netsetup_pod_conns, the connections a pod
+ * has from its own addresses.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -213,6 +214,141 @@ static void test_foreign_conns(void **state)
 	close(lfd);
 }
 
+/* What netsetup_pod_conns reported: family, then local and remote port (host order). */
+struct seen {
+	unsigned int n4, n6;
+	uint16_t ports[16][2];
+	uint8_t families[16];
+};
+
+static int seen_add(uint8_t family, const struct inet_diag_sockid *id, void *ctx)
+{
+	struct seen *s = ctx;
+	unsigned int i = s->n4 + s->n6;
+	uint16_t sport = ntohs(id->idiag_sport), dport = ntohs(id->idiag_dport);
+
+	/* test_foreign_conns' connections may linger in FIN-WAIT: this case's ports only. */
+	if (sport != 9090 && sport != 9091 && dport != 9090 && dport != 9091)
+		return 0;
+	if (family == AF_INET)
+		s->n4++;
+	else
+		s->n6++;
+	if (i < 16) {
+		s->families[i] = family;
+		s->ports[i][0] = sport;
+		s->ports[i][1] = dport;
+	}
+	return 0;
+}
+
+static bool seen_has(const struct seen *s, uint8_t family, uint16_t local, uint16_t remote)
+{
+	for (unsigned int i = 0; i < s->n4 + s->n6 && i < 16; i++)
+		if (s->families[i] == family && s->ports[i][0] == local && s->ports[i][1] == remote)
+			return true;
+	return false;
+}
+
+static uint16_t local_port(int fd)
+{
+	struct sockaddr_storage a;
+	socklen_t len = sizeof(a);
+
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+	return ntohs(a.ss_family == AF_INET ? ((struct sockaddr_in *)&a)->sin_port
+					    : ((struct sockaddr_in6 *)&a)->sin6_port);
+}
+
+/* A connection from @from to @to:@port of @family, established; its accepted end in *@afd. */
+static int pod_conn(int family, const char *to, uint16_t port, int lfd, int *afd)
+{
+	struct sockaddr_storage b = {0};
+	socklen_t len =
+	    family == AF_INET ? sizeof(struct sockaddr_in) : sizeof(struct sockaddr_in6);
+	int fd = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	if (family == AF_INET) {
+		struct sockaddr_in *t = (struct sockaddr_in *)&b;
+
+		t->sin_family = AF_INET;
+		assert_int_equal(inet_pton(AF_INET, to, &t->sin_addr), 1);
+		t->sin_port = htons(port);
+	} else {
+		struct sockaddr_in6 *t = (struct sockaddr_in6 *)&b;
+
+		t->sin6_family = AF_INET6;
+		assert_int_equal(inet_pton(AF_INET6, to, &t->sin6_addr), 1);
+		t->sin6_port = htons(port);
+	}
+	assert_int_equal(connect(fd, (struct sockaddr *)&b, len), 0);
+	*afd = accept(lfd, NULL, NULL);
+	assert_true(*afd >= 0);
+	return fd;
+}
+
+/*
+ * netsetup_pod_conns, what a pod had open when it was enrolled: both ends of its connections
+ * from its own addresses, of both families (a dual-stack socket's IPv4 one as IPv4), and a
+ * request socket mid-handshake; not its listeners, nor a connection from another address.
+ */
+static void test_pod_conns(void **state)
+{
+	struct sockaddr_in6 any = {.sin6_family = AF_INET6, .sin6_port = htons(9091)};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(9090)};
+	uint32_t ip = htonl(0x0a4d0001);
+	int l4 = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int l6 = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	int one = 1, zero = 0, c[3], s[3], half;
+	struct in6_addr ip6;
+	struct seen seen = {0};
+
+	(void)state;
+	assert_int_equal(inet_pton(AF_INET6, "fd00:77::1", &ip6), 1);
+	assert_int_equal(inet_pton(AF_INET, "10.77.0.1", &a4.sin_addr), 1);
+	assert_true(l4 >= 0 && l6 >= 0);
+	assert_int_equal(setsockopt(l4, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(bind(l4, (struct sockaddr *)&a4, sizeof(a4)), 0);
+	assert_int_equal(listen(l4, 16), 0);
+	assert_int_equal(setsockopt(l6, SOL_IPV6, IPV6_V6ONLY, &zero, sizeof(zero)), 0);
+	assert_int_equal(setsockopt(l6, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)), 0);
+	assert_int_equal(bind(l6, (struct sockaddr *)&any, sizeof(any)), 0);
+	assert_int_equal(listen(l6, 16), 0);
+	assert_int_equal(netsetup_pod_conns(ip, &ip6, seen_add, &seen), 0);
+	assert_int_equal(seen.n4 + seen.n6, 0);
+
+	c[0] = pod_conn(AF_INET, "10.77.0.1", 9090, l4, &s[0]);
+	c[1] = pod_conn(AF_INET6, "::ffff:10.77.0.1", 9091, l6, &s[1]);
+	c[2] = pod_conn(AF_INET6, "fd00:77::1", 9091, l6, &s[2]);
+	/* From an address that is not the pod's: a request socket of the pod's listener only. */
+	half = transparent_conn(AF_INET, "10.77.0.50", "10.77.0.1", 9090);
+	assert_int_equal(netsetup_pod_conns(ip, &ip6, seen_add, &seen), 0);
+	assert_int_equal(seen.n4, 5);
+	assert_int_equal(seen.n6, 2);
+	assert_true(seen_has(&seen, AF_INET, local_port(c[0]), 9090));
+	assert_true(seen_has(&seen, AF_INET, 9090, local_port(c[0])));
+	assert_true(seen_has(&seen, AF_INET, local_port(c[1]), 9091));
+	assert_true(seen_has(&seen, AF_INET, 9091, local_port(c[1])));
+	assert_true(seen_has(&seen, AF_INET6, local_port(c[2]), 9091));
+	assert_true(seen_has(&seen, AF_INET6, 9091, local_port(c[2])));
+	assert_true(seen_has(&seen, AF_INET, 9090, local_port(half)));
+	/* Only the addresses named. */
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(netsetup_pod_conns(0, &ip6, seen_add, &seen), 0);
+	assert_int_equal(seen.n4 + seen.n6, 2);
+	memset(&seen, 0, sizeof(seen));
+	assert_int_equal(netsetup_pod_conns(ip, NULL, seen_add, &seen), 0);
+	assert_int_equal(seen.n4 + seen.n6, 5);
+	for (int i = 0; i < 3; i++) {
+		close(c[i]);
+		close(s[i]);
+	}
+	close(half);
+	close(l4);
+	close(l6);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -220,6 +356,7 @@ int main(void)
 	    cmocka_unit_test(test_forgets_unresolved),
 	    cmocka_unit_test(test_no_device),
 	    cmocka_unit_test(test_foreign_conns),
+	    cmocka_unit_test(test_pod_conns),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, NULL);

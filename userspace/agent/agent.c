@@ -20,6 +20,7 @@
 #include "caserver.h"
 #include "kconn.h"
 #include "netsetup.h"
+#include "preflows.h"
 #include "wpserve.h"
 
 static int env_ifindex(const char *name, void *ctx)
@@ -992,6 +993,7 @@ void agent_reconcile(struct agent *a)
 	struct waypoint_view wv = {0};
 	struct desired next;
 	struct config view;
+	bool *fresh;
 	int err;
 
 	if (!a->kube)
@@ -1042,7 +1044,9 @@ void agent_reconcile(struct agent *a)
 	if (a->capture == CAPTURE_INPOD && a->inpod_open)
 		inpod_sync_before(&a->inpod, &next);
 	log_changes(a, &next);
+	fresh = preflows_before(a->dp, &next);
 	apply_maps(a, &next);
+	preflows_after(a->dp, &next, fresh);
 	apply_tc(a, &next);
 	if (a->inpod_open)
 		inpod_sync_after(&a->inpod, &next);

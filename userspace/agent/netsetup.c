@@ -463,3 +463,61 @@ int netsetup_foreign_conns(uint32_t ip, const struct in6_addr *ip6, bool reset)
 	}
 	return (int)s.n;
 }
+
+/*
+ * The states a connection can be in and still take segments from its peer: CONN_STATES, and a
+ * request socket's (TCP_NEW_SYN_RECV, 12: a SYN answered, its ACK not yet in). Not TIME_WAIT:
+ * what it still takes (a FIN sent again) the peer can live without.
+ */
+#define POD_CONN_STATES (CONN_STATES | (1u << 12))
+
+struct pod_scan {
+	uint32_t ip;
+	const struct in6_addr *ip6;
+	int (*cb)(uint8_t family, const struct inet_diag_sockid *id, void *ctx);
+	void *ctx;
+	int err;
+};
+
+static int pod_conn_msg(const struct nlmsghdr *nlh, void *data)
+{
+	const struct inet_diag_msg *m = mnl_nlmsg_get_payload(nlh);
+	struct pod_scan *s = data;
+	const struct in6_addr *src;
+	struct inet_diag_sockid id;
+	uint8_t family;
+
+	if (nlh->nlmsg_type != SOCK_DIAG_BY_FAMILY || mnl_nlmsg_get_payload_len(nlh) < sizeof(*m))
+		return MNL_CB_OK;
+	id = m->id;
+	family = m->idiag_family;
+	src = (const struct in6_addr *)id.idiag_src;
+	/* A dual-stack socket's IPv4 connection is IPv4 on the wire. */
+	if (family == AF_INET6 && IN6_IS_ADDR_V4MAPPED(src)) {
+		id.idiag_src[0] = id.idiag_src[3];
+		id.idiag_dst[0] = id.idiag_dst[3];
+		family = AF_INET;
+	}
+	if (family == AF_INET ? !s->ip || id.idiag_src[0] != s->ip
+			      : !s->ip6 || !IN6_ARE_ADDR_EQUAL(src, s->ip6))
+		return MNL_CB_OK;
+	s->err = s->cb(family, &id, s->ctx);
+	return s->err ? MNL_CB_ERROR : MNL_CB_OK;
+}
+
+int netsetup_pod_conns(uint32_t ip, const struct in6_addr *ip6,
+		       int (*cb)(uint8_t family, const struct inet_diag_sockid *id, void *ctx),
+		       void *ctx)
+{
+	static const uint8_t families[] = {AF_INET, AF_INET6};
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct pod_scan s = {.ip = ip, .ip6 = ip6, .cb = cb, .ctx = ctx};
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(families) && !err && !s.err; i++)
+		err =
+		    nl_talk(NETLINK_SOCK_DIAG,
+			    diag_msg(buf, SOCK_DIAG_BY_FAMILY, families[i], POD_CONN_STATES, NULL),
+			    pod_conn_msg, &s);
+	return s.err ? s.err : err;
+}

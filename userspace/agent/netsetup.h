@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <netinet/in.h>
 #include <stdint.h>
+#include <linux/inet_diag.h>
 
 #include "ambit/ipaddr.h"
 
@@ -61,5 +62,17 @@ int netsetup_neigh_forget(int ifindex, uint32_t ip, const struct ipaddr *ip6);
  * reset, the ztunnel's socket fails; at most 64 a call), so none waits on a way back that is gone.
  */
 int netsetup_foreign_conns(uint32_t ip, const struct in6_addr *ip6, bool reset);
+
+/*
+ * Calls @cb for each TCP connection of the current netns whose local address is @ip (network
+ * order; 0: none) or @ip6 (NULL: none), in any state that still takes segments from its peer
+ * (not listening, not TIME_WAIT; a request socket mid-handshake included), with its family and
+ * its sock_diag id (addresses and ports in network order; a dual-stack socket's IPv4 connection
+ * as AF_INET, its addresses in idiag_src[0] and idiag_dst[0]). @cb borrows the id; a non-zero
+ * return stops the walk and is returned. 0 or -errno.
+ */
+int netsetup_pod_conns(uint32_t ip, const struct in6_addr *ip6,
+		       int (*cb)(uint8_t family, const struct inet_diag_sockid *id, void *ctx),
+		       void *ctx);
 
 #endif

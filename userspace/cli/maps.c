@@ -575,6 +575,38 @@ static void dump_strict_port(const void *k, const void *v, void *arg)
 	       sp->mode == AMBIT_PLAINTEXT_DROP ? "drop" : "allow", (unsigned long long)sp->drops);
 }
 
+/* A struct ambit_flow or ambit_flow6: a flow to a pod that predates its enrolment. */
+static void dump_preflow(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_flow *k4 = k;
+	const struct ambit_flow6 *k6 = k;
+	const struct ambit_preflow *f = v;
+	const void *src = d->af == AF_INET ? (const void *)&k4->saddr : k6->saddr;
+	const void *dst = d->af == AF_INET ? (const void *)&k4->daddr : k6->daddr;
+	uint16_t sport = ntohs(d->af == AF_INET ? k4->sport : k6->sport);
+	uint16_t dport = ntohs(d->af == AF_INET ? k4->dport : k6->dport);
+	char dsts[INET6_ADDRSTRLEN], srcs[INET6_ADDRSTRLEN];
+
+	if (d->json) {
+		static const char *const fv[] = {"packets"};
+		double vv[] = {(double)f->packets};
+		cJSON *ko = cJSON_CreateObject();
+
+		add_ip(ko, "saddr", d->af, src);
+		add_ip(ko, "daddr", d->af, dst);
+		if (ko) {
+			cJSON_AddNumberToObject(ko, "sport", sport);
+			cJSON_AddNumberToObject(ko, "dport", dport);
+		}
+		add_entry(d, ko, obj(fv, vv, 1));
+		return;
+	}
+	printf("  from %s port %u to %s port %u %-28s packets %llu\n", addr_str(d->af, src, srcs),
+	       sport, addr_str(d->af, dst, dsts), dport, or_dash(pod_by_addr(d->r, d->af, dst)),
+	       (unsigned long long)f->packets);
+}
+
 /* A struct ambit_deny_src_key or ambit_deny_src6_key: its prefix counts the whole pod in. */
 static void dump_deny_src(const void *k, const void *v, void *arg)
 {
@@ -745,6 +777,8 @@ static const struct {
     {"dns_answers", AF_INET, sizeof(struct ambit_dns_key), sizeof(struct ambit_dns_answer),
      dump_dns_answer,
      "pod + DNS query -> the proxy's answer, given by the kernel (counts under dns_gen)"},
+    {"preflows", AF_INET, sizeof(struct ambit_flow), sizeof(struct ambit_preflow), dump_preflow,
+     "flow to a pod (host capture) open before its enrolment -> passes"},
     /* IPv6 (sock_orig6 and dns_orig6 are socket storage: `bpftool map dump` shows them). */
     {"workloads6", AF_INET6, sizeof(struct ambit_ip6), sizeof(struct ambit_workload), dump_workload,
      "pod IPv6 -> pod"},
@@ -767,6 +801,8 @@ static const struct {
      dump_deny_src, "IPv6 source block -> pod denied (DENY ipBlocks)"},
     {"dns_answers6", AF_INET6, sizeof(struct ambit_dns_key6), sizeof(struct ambit_dns_answer),
      dump_dns_answer, "pod IPv6 + DNS query -> the proxy's answer, given by the kernel"},
+    {"preflows6", AF_INET6, sizeof(struct ambit_flow6), sizeof(struct ambit_preflow), dump_preflow,
+     "IPv6 flow to a pod open before its enrolment -> passes"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)

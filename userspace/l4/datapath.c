@@ -40,7 +40,8 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_DNS_ORIG6] = "dns_orig6",	      [DP_MAP_PROXY_SOCKS6] = "proxy_socks6",
     [DP_MAP_STRICT_PORTS6] = "strict_ports6", [DP_MAP_DENY_SRC6] = "deny_src6",
     [DP_MAP_ENROLLED_IP6] = "enrolled_ip6",   [DP_MAP_INPOD_SOCKS6] = "inpod_socks6",
-    [DP_MAP_DNS_ANSWERS6] = "dns_answers6",
+    [DP_MAP_DNS_ANSWERS6] = "dns_answers6",   [DP_MAP_PREFLOWS] = "preflows",
+    [DP_MAP_PREFLOWS6] = "preflows6",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -583,6 +584,64 @@ int datapath_del_strict_port6(struct datapath *dp, const struct in6_addr *ip, ui
 	struct ambit_addr6 key = addr6_key(ip, port);
 
 	return map_delete(dp, DP_MAP_STRICT_PORTS6, &key);
+}
+
+/* An entry already there keeps its count: the flow is the same. */
+static int preflow_add(struct datapath *dp, enum datapath_map m, const void *key)
+{
+	struct ambit_preflow v = {0};
+
+	if (bpf_map_update_elem(dp->map_fds[m], key, &v, BPF_NOEXIST) && errno != EEXIST)
+		return -errno;
+	return 0;
+}
+
+int datapath_set_preflow(struct datapath *dp, const struct ambit_flow *f)
+{
+	return preflow_add(dp, DP_MAP_PREFLOWS, f);
+}
+
+int datapath_set_preflow6(struct datapath *dp, const struct ambit_flow6 *f)
+{
+	return preflow_add(dp, DP_MAP_PREFLOWS6, f);
+}
+
+/* Deletes the entries of map @m whose key holds @pod (@len bytes) at @off; how many. */
+static int preflows_drop(struct datapath *dp, enum datapath_map m, size_t off, const void *pod,
+			 size_t len)
+{
+	void *keys = NULL, *vals = NULL;
+	uint32_t ksz, vsz;
+	int err, dropped = 0;
+	size_t n;
+
+	err = datapath_map_dump(dp->map_fds[m], &keys, &vals, &n, &ksz, &vsz);
+	if (err)
+		return err;
+	for (size_t i = 0; i < n && !err; i++) {
+		const char *k = (const char *)keys + i * ksz;
+
+		if (off + len > ksz || memcmp(k + off, pod, len))
+			continue;
+		err = map_delete(dp, m, k);
+		dropped += !err;
+	}
+	free(keys);
+	free(vals);
+	return err ? err : dropped;
+}
+
+int datapath_forget_preflows(struct datapath *dp, uint32_t ip, const struct in6_addr *ip6)
+{
+	int n4 = 0, n6 = 0;
+
+	if (ip)
+		n4 = preflows_drop(dp, DP_MAP_PREFLOWS, offsetof(struct ambit_flow, daddr), &ip,
+				   sizeof(ip));
+	if (n4 >= 0 && ip6)
+		n6 = preflows_drop(dp, DP_MAP_PREFLOWS6, offsetof(struct ambit_flow6, daddr), ip6,
+				   sizeof(*ip6));
+	return n4 < 0 ? n4 : n6 < 0 ? n6 : n4 + n6;
 }
 
 static int deny_src_key(struct ambit_deny_src_key *key, uint32_t dst_ip, uint32_t src_ip,
