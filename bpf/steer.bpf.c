@@ -2,11 +2,14 @@
 /*
  * tc ingress on the node uplink and on the host side of every pod veth (tc_ingress), and on the
  * pod's own eth0 in in-pod mode (tc_pod, and tc_pod_egress at egress); logic in lib/steer.h.
+ * At egress on the host side of every pod veth, the node's own plaintext to a pod captured the
+ * host way (tc_veth_egress, lib/nodeguard.h).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 #include "lib/steer.h"
+#include "lib/nodeguard.h"
 
 SEC("tc")
 int tc_ingress(struct __sk_buff *skb)
@@ -24,6 +27,12 @@ SEC("tc")
 int tc_pod_egress(struct __sk_buff *skb)
 {
 	return steer_pod_egress(skb);
+}
+
+SEC("tc")
+int tc_veth_egress(struct __sk_buff *skb)
+{
+	return nodeguard_egress(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

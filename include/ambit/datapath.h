@@ -52,6 +52,12 @@ void datapath_close(struct datapath *dp);
 int datapath_attach_tc(struct datapath *dp, int ifindex);
 int datapath_detach_tc(struct datapath *dp, int ifindex);
 /*
+ * A pod's host-side veth: the tc ingress program, and at egress tc_veth_egress, which judges
+ * the node's own plaintext to the pod (bpf/lib/nodeguard.h); and both off it again.
+ */
+int datapath_attach_tc_veth(struct datapath *dp, int ifindex);
+int datapath_detach_tc_veth(struct datapath *dp, int ifindex);
+/*
  * In-pod capture: the pod programs (tc_pod at ingress, tc_pod_egress at egress) on interface
  * @ifindex of the calling thread's netns (a pod's own eth0), and off it again.
  */

@@ -664,6 +664,45 @@ static uint64_t deny_drops6(const char *dst, const char *src, unsigned int prefi
 	return v.drops;
 }
 
+/*
+ * The node's own IPv6 plaintext to a pod captured the host way (tc_veth_egress,
+ * lib/nodeguard.h): refused with a reset back into the node under STRICT, as IPv4's
+ * (test_steer.c); a client's address, HBONE and an in-pod pod are none of its business.
+ */
+static void test_node_traffic_refused6(void **state)
+{
+	struct in6_addr pod = in6(CAPTURED6), inpod = in6(INPOD6);
+	struct pkt6 s = tcp6(NODE_IP6, CAPTURED6);
+	int fd = steer_fx.veth_egress_prog_fd;
+
+	steer_fixture_net6();
+	assert_int_equal(harness_sh("ip -6 addr add %s/128 dev lo nodad && "
+				    "ip -6 route add default dev ambit-up",
+				    NODE_IP6),
+			 0);
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	assert_int_equal(datapath_set_strict_port6(steer_fx.dp, &pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	assert_int_equal(datapath_set_strict_port6(steer_fx.dp, &inpod, 0, AMBIT_PLAINTEXT_DROP),
+			 0);
+	expect_reset6_prog(fd, &s, 0, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(strict_drops6(CAPTURED6, 0), 1);
+	s.saddr = CLIENT6;
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	s.saddr = NODE_IP6;
+	s.dport = AMBIT_PORT_HBONE;
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	s.dport = 80;
+	s.flags = TH_ACK;
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	s.flags = 0;
+	s.daddr = INPOD6;
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	assert_int_equal(datapath_del_strict_port6(steer_fx.dp, &inpod, 0), 0);
+	assert_int_equal(datapath_del_strict_port6(steer_fx.dp, &pod, 0), 0);
+	assert_int_equal(
+	    harness_sh("ip -6 addr del %s/128 dev lo && ip -6 route del default", NODE_IP6), 0);
+}
+
 static void test_strict_ports6(void **state)
 {
 	struct in6_addr pod = in6(CAPTURED6);
@@ -1077,6 +1116,7 @@ int main(void)
 	    cmocka_unit_test(test_proxy_slots6),
 	    cmocka_unit_test(test_established_socket_wins6),
 	    cmocka_unit_test(test_strict_ports6),
+	    cmocka_unit_test(test_node_traffic_refused6),
 	    cmocka_unit_test(test_deny_src6),
 	    cmocka_unit_test(test_pod_programs_refuse_unknown),
 	    cmocka_unit_test(test_pod_programs_pass_left_pod),

@@ -66,6 +66,7 @@ int steer_fixture_setup(const char *tag)
 	steer_fx.prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_ingress);
 	steer_fx.pod_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_pod);
 	steer_fx.pod_egress_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_pod_egress);
+	steer_fx.veth_egress_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_veth_egress);
 	if (pin_prog(steer_fx.skel->progs.tc_pod, "prog_tc_pod") ||
 	    pin_prog(steer_fx.skel->progs.tc_pod_egress, "prog_tc_pod_egress"))
 		return -1;

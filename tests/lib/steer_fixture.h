@@ -49,9 +49,10 @@ struct steer_fixture {
 	char pin_root[64];
 	struct steer_bpf *skel;
 	struct datapath *dp;
-	int prog_fd;		/* tc_ingress */
-	int pod_prog_fd;	/* tc_pod */
-	int pod_egress_prog_fd; /* tc_pod_egress */
+	int prog_fd;		 /* tc_ingress */
+	int pod_prog_fd;	 /* tc_pod */
+	int pod_egress_prog_fd;	 /* tc_pod_egress */
+	int veth_egress_prog_fd; /* tc_veth_egress */
 };
 
 extern struct steer_fixture steer_fx;

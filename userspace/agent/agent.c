@@ -568,7 +568,7 @@ static void apply_tc(struct agent *a, const struct desired *next)
 			a->tc_ifindexes[k++] = a->tc_ifindexes[i];
 			continue;
 		}
-		err = datapath_detach_tc(a->dp, a->tc_ifindexes[i]);
+		err = datapath_detach_tc_veth(a->dp, a->tc_ifindexes[i]);
 		if (err && err != -ENODEV && err != -ENOENT && err != -EINVAL)
 			pr_warn("tc detach from ifindex %d: %s", a->tc_ifindexes[i],
 				strerror(-err));
@@ -580,7 +580,7 @@ static void apply_tc(struct agent *a, const struct desired *next)
 
 		if (!lp->ifindex || tc_has(a, lp->ifindex))
 			continue;
-		err = datapath_attach_tc(a->dp, lp->ifindex);
+		err = datapath_attach_tc_veth(a->dp, lp->ifindex);
 		if (err) {
 			a->apply_errors++;
 			pr_err("pod %s: tc attach on %s (ifindex %d): %s", lp->uid, lp->host_iface,
@@ -1216,7 +1216,7 @@ void agent_uninstall_if_gone(struct agent *a)
 		a->inpod_open = false;
 	}
 	for (size_t i = 0; a->dp && i < a->n_tc; i++) {
-		err = datapath_detach_tc(a->dp, a->tc_ifindexes[i]);
+		err = datapath_detach_tc_veth(a->dp, a->tc_ifindexes[i]);
 		if (err && err != -ENOENT && err != -ENODEV)
 			pr_warn("tc detach from ifindex %d: %s", a->tc_ifindexes[i],
 				strerror(-err));

@@ -96,6 +96,7 @@ struct datapath *datapath_open_pinned(const char *pin_root)
 	dp->tc_prog_fd = -1;
 	dp->tc_pod_prog_fd = -1;
 	dp->tc_pod_egress_prog_fd = -1;
+	dp->tc_veth_egress_prog_fd = -1;
 	if (snprintf(dp->pin_root, sizeof(dp->pin_root), "%s", pin_root) >=
 	    (int)sizeof(dp->pin_root)) {
 		err = -ENAMETOOLONG;
@@ -123,6 +124,10 @@ struct datapath *datapath_open_pinned(const char *pin_root)
 		dp->tc_pod_egress_prog_fd = bpf_obj_get(path);
 	if (dp->tc_pod_egress_prog_fd < 0)
 		dp->tc_pod_egress_prog_fd = -1;
+	if (pin_path(path, sizeof(path), pin_root, "prog_tc_veth_egress") == 0)
+		dp->tc_veth_egress_prog_fd = bpf_obj_get(path);
+	if (dp->tc_veth_egress_prog_fd < 0)
+		dp->tc_veth_egress_prog_fd = -1;
 	return dp;
 fail:
 	datapath_close(dp);
@@ -149,6 +154,8 @@ void datapath_close(struct datapath *dp)
 		close(dp->tc_pod_prog_fd);
 	if (dp->tc_pod_egress_prog_fd >= 0)
 		close(dp->tc_pod_egress_prog_fd);
+	if (dp->tc_veth_egress_prog_fd >= 0)
+		close(dp->tc_veth_egress_prog_fd);
 	free(dp);
 }
 
