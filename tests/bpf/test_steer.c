@@ -564,6 +564,38 @@ static void test_node_traffic_refused(void **state)
 	assert_int_equal(datapath_set_deny_src(steer_fx.dp, pod, harness_ip4(NODE_IP), 32), 0);
 	len = steer_fixture_syn(buf, sizeof(buf), 5, NODE_IP, "10.1.0.9", 0, false);
 	steer_fixture_expect_reset(fd, buf, len, 0, 0, false, AMBIT_DROP_DENY_SOURCE);
+	/*
+	 * The kubelet's probe (a socket of its cgroup, node_cfg) passes, STRICT or not; only its
+	 * socket's: not once node_cfg names another cgroup, or none.
+	 */
+	assert_int_equal(datapath_set_kubelet_cgroup(steer_fx.dp, steer_fixture_own_cgroup()), 0);
+	steer_fixture_expect_raw(fd, buf, len, 0, TC_ACT_OK, AMBIT_PASS_PROBE, NULL);
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_PASS_PROBE, NULL);
+	/*
+	 * To an in-pod pod: tc_veth_egress writes the probe's SYN down (probe_flows) and tc_pod in
+	 * the pod's netns lets that one SYN by, to the application; the node's other SYNs, and
+	 * the same one again, tc_pod refuses as any plaintext under STRICT.
+	 */
+	s.daddr = INPOD_IP;
+	assert_int_equal(
+	    datapath_set_strict_port(steer_fx.dp, harness_ip4(INPOD_IP), 0, AMBIT_PLAINTEXT_DROP),
+	    0);
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_PASS_PROBE, NULL);
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS_PROBE);
+	steer_fixture_expect_pod(&s, TC_ACT_REDIRECT, AMBIT_DROP_STRICT_PLAINTEXT);
+	s.sport++;
+	steer_fixture_expect_pod(&s, TC_ACT_REDIRECT, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, harness_ip4(INPOD_IP), 0), 0);
+	s.daddr = "10.1.0.9";
+	assert_int_equal(datapath_set_kubelet_cgroup(steer_fx.dp, steer_fixture_own_cgroup() + 1),
+			 0);
+	steer_fixture_expect_reset(fd, buf, len, 0, 0, false, AMBIT_DROP_DENY_SOURCE);
+	assert_int_equal(datapath_set_kubelet_cgroup(steer_fx.dp, 0), 0);
+	steer_fixture_expect_reset(fd, buf, len, 0, 0, false, AMBIT_DROP_DENY_SOURCE);
+	s.daddr = INPOD_IP;
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 0), 0);
 	assert_int_equal(datapath_del_deny_src(steer_fx.dp, pod, harness_ip4(NODE_IP), 32), 0);
 	assert_int_equal(harness_sh("ip addr del %s/32 dev lo && ip route del default", NODE_IP),
 			 0);

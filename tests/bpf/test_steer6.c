@@ -697,6 +697,15 @@ static void test_node_traffic_refused6(void **state)
 	s.flags = 0;
 	s.daddr = INPOD6;
 	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	/* The kubelet's probe passes, to the application in-pod too (once: probe_flows). */
+	assert_int_equal(datapath_set_kubelet_cgroup(steer_fx.dp, steer_fixture_own_cgroup()), 0);
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_PASS_PROBE);
+	expect_prog(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_OK, AMBIT_PASS_PROBE);
+	expect_reset6_prog(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, AMBIT_DROP_STRICT_PLAINTEXT);
+	s.daddr = CAPTURED6;
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_PASS_PROBE);
+	assert_int_equal(datapath_set_kubelet_cgroup(steer_fx.dp, 0), 0);
+	expect_reset6_prog(fd, &s, 0, AMBIT_DROP_STRICT_PLAINTEXT);
 	assert_int_equal(datapath_del_strict_port6(steer_fx.dp, &inpod, 0), 0);
 	assert_int_equal(datapath_del_strict_port6(steer_fx.dp, &pod, 0), 0);
 	assert_int_equal(

@@ -713,3 +713,23 @@ void steer_fixture_expect_dns_gens(int map_fd, const void *key, const struct amb
 	steer_fixture_expect_raw(steer_fx.prog_fd, pkt, len, POD_IFINDEX, TC_ACT_REDIRECT,
 				 AMBIT_DNS_ANSWERED, out);
 }
+
+uint64_t steer_fixture_own_cgroup(void)
+{
+	char mnt[256], line[512], path[1024];
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	uint64_t id = 0;
+
+	assert_non_null(f);
+	assert_int_equal(cgroup2_mount(mnt, sizeof(mnt)), 0);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(path, sizeof(path), "%s%s", mnt, line + 3);
+		id = cgroup_id_of(path);
+	}
+	fclose(f);
+	assert_true(id != 0);
+	return id;
+}

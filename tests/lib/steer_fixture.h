@@ -191,6 +191,12 @@ uint32_t steer_fixture_csum(uint32_t sum, const void *p, size_t len);
 uint64_t steer_fixture_strict_drops(uint32_t ip, uint16_t port);
 uint64_t steer_fixture_deny_drops(uint32_t dst, const char *src, unsigned int prefix);
 
+/*
+ * The cgroup v2 id of this process' cgroup: BPF_PROG_TEST_RUN's skb has a socket of it, as the
+ * kubelet's probe has one of the kubelet's (node_cfg).
+ */
+uint64_t steer_fixture_own_cgroup(void);
+
 /* A TCP listener on 127.0.0.1, on a port the kernel picks (*@port, host order). */
 int steer_fixture_listener(uint16_t *port);
 

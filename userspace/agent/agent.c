@@ -20,6 +20,7 @@
 #include "caserver.h"
 #include "kconn.h"
 #include "netsetup.h"
+#include "probes.h"
 #include "wpserve.h"
 
 static int env_ifindex(const char *name, void *ctx)
@@ -606,6 +607,41 @@ static void apply_tc(struct agent *a, const struct desired *next)
 	}
 }
 
+/* The kubelet's cgroup in node_cfg, whose probes the node's programs let by (probes.h). */
+static void sync_kubelet(struct agent *a)
+{
+	char cg2[PATH_MAX];
+	uint64_t id;
+	int err;
+
+	if (a->opts.pod_cgroup_root)
+		snprintf(cg2, sizeof(cg2), "%s", a->opts.pod_cgroup_root);
+	else if (cgroup2_mount(cg2, sizeof(cg2)))
+		return;
+	id = probes_kubelet_cgroup(a->opts.kubelet_cgroup, "/proc", cg2, &a->kubelet_pid);
+	/* Written once at least: the pinned map may hold a previous agent's. */
+	if (a->kubelet_cg_set && id == a->kubelet_cg)
+		return;
+	err = datapath_set_kubelet_cgroup(a->dp, id);
+	if (err) {
+		a->apply_errors++;
+		pr_err("node_cfg: the kubelet's cgroup: %s", strerror(-err));
+		return;
+	}
+	a->kubelet_cg = id;
+	a->kubelet_cg_set = true;
+	if (id && a->kubelet_pid)
+		pr_info("kubelet probes pass: its cgroup, id %llu (pid %d)", (unsigned long long)id,
+			a->kubelet_pid);
+	else if (id)
+		pr_info("kubelet probes pass: cgroup %s, id %llu", a->opts.kubelet_cgroup,
+			(unsigned long long)id);
+	else
+		pr_info(
+		    "kubelet probes: no kubelet cgroup known (--kubelet-cgroup %s); none passes",
+		    a->opts.kubelet_cgroup ? a->opts.kubelet_cgroup : "auto");
+}
+
 static bool has_warning(const struct desired *d, const char *w)
 {
 	for (size_t i = 0; i < d->n_warnings; i++)
@@ -1044,6 +1080,7 @@ void agent_reconcile(struct agent *a)
 	log_changes(a, &next);
 	apply_maps(a, &next);
 	apply_tc(a, &next);
+	sync_kubelet(a);
 	if (a->inpod_open)
 		inpod_sync_after(&a->inpod, &next);
 	desired_adopt(&next, &a->cur);

@@ -40,7 +40,8 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_DNS_ORIG6] = "dns_orig6",	      [DP_MAP_PROXY_SOCKS6] = "proxy_socks6",
     [DP_MAP_STRICT_PORTS6] = "strict_ports6", [DP_MAP_DENY_SRC6] = "deny_src6",
     [DP_MAP_ENROLLED_IP6] = "enrolled_ip6",   [DP_MAP_INPOD_SOCKS6] = "inpod_socks6",
-    [DP_MAP_DNS_ANSWERS6] = "dns_answers6",
+    [DP_MAP_DNS_ANSWERS6] = "dns_answers6",   [DP_MAP_NODE_CFG] = "node_cfg",
+    [DP_MAP_PROBE_FLOWS] = "probe_flows",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -322,6 +323,14 @@ int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip)
 	if (ifindex <= 0)
 		return -EINVAL;
 	return map_update(dp, DP_MAP_POD_IFACES, &key, &val);
+}
+
+int datapath_set_kubelet_cgroup(struct datapath *dp, uint64_t cgroup_id)
+{
+	struct ambit_node_cfg val = {.kubelet_cgroup = cgroup_id};
+	uint32_t key = 0;
+
+	return map_update(dp, DP_MAP_NODE_CFG, &key, &val);
 }
 
 int datapath_del_iface(struct datapath *dp, int ifindex)
