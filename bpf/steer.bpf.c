@@ -2,11 +2,14 @@
 /*
  * tc ingress on the node uplink and on the host side of every pod veth (tc_ingress), and on the
  * pod's own eth0 in in-pod mode (tc_pod, and tc_pod_egress at egress); logic in lib/steer.h.
+ * At egress on the host side of every pod veth, the node's own plaintext to a pod and the
+ * kubelet's probes (tc_veth_egress, lib/nodeguard.h, which tc_pod asks first).
  */
 #include "vmlinux.h"
 #include <bpf/bpf_helpers.h>
 
 #include "lib/steer.h"
+#include "lib/nodeguard.h"
 
 SEC("tc")
 int tc_ingress(struct __sk_buff *skb)
@@ -17,13 +20,21 @@ int tc_ingress(struct __sk_buff *skb)
 SEC("tc")
 int tc_pod(struct __sk_buff *skb)
 {
-	return steer_pod_ingress(skb);
+	int ret = nodeguard_pod_probe(skb);
+
+	return ret >= 0 ? ret : steer_pod_ingress(skb);
 }
 
 SEC("tc")
 int tc_pod_egress(struct __sk_buff *skb)
 {
 	return steer_pod_egress(skb);
+}
+
+SEC("tc")
+int tc_veth_egress(struct __sk_buff *skb)
+{
+	return nodeguard_egress(skb);
 }
 
 char LICENSE[] SEC("license") = "Dual BSD/GPL";

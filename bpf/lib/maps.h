@@ -286,4 +286,20 @@ struct {
 	__uint(pinning, LIBBPF_PIN_BY_NAME);
 } preflows6 SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, struct ambit_node_cfg);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} node_cfg SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, AMBIT_MAX_PROBE_FLOWS);
+	__type(key, struct ambit_probe_flow);
+	__type(value, __u32);
+	__uint(pinning, LIBBPF_PIN_BY_NAME);
+} probe_flows SEC(".maps");
+
 #endif

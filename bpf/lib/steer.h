@@ -11,6 +11,7 @@
 #include "lib/counters.h"
 #include "lib/dnsfast.h"
 #include "lib/fastdrop.h"
+#include "lib/ndguard.h"
 #include "lib/parse.h"
 #include "lib/preflow.h"
 #include "lib/reset.h"
@@ -365,14 +366,19 @@ static __always_inline bool steer_v6_spoofed(const struct pkt *p, const struct a
 	return p->proto != NEXTHDR_ICMPV6 || !steer_v6_local_source(s);
 }
 
-/* From the veth of an enrolled pod the mesh does not know by IPv6 (see above). */
-static __always_inline int steer_v6_unknown_pod(const struct pkt *p)
+/*
+ * From the veth of an enrolled pod the mesh does not know by IPv6 (see above): whether it is
+ * refused, its verdict in *@ret; what is not then passes, once ndguard_pod has judged it.
+ */
+static __always_inline bool steer_v6_unknown_pod(const struct pkt *p, int *ret)
 {
 	if (p->ip6->nexthdr != NEXTHDR_ICMPV6)
-		return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
-	if (!steer_v6_local_source(&p->ip6->saddr))
-		return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
-	return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+		*ret = steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);
+	else if (!steer_v6_local_source(&p->ip6->saddr))
+		*ret = steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
+	else
+		return false;
+	return true;
 }
 
 static __always_inline int steer_ingress_v6(struct __sk_buff *skb)
@@ -381,7 +387,8 @@ static __always_inline int steer_ingress_v6(struct __sk_buff *skb)
 	struct ambit_workload *wl;
 	struct ambit_ip6 *own;
 	struct pkt p = {};
-	bool from_pod;
+	bool from_pod, unknown;
+	int ret;
 
 	switch (parse_ipv6(skb, &p)) {
 	case PARSE_OK: break;
@@ -396,13 +403,19 @@ static __always_inline int steer_ingress_v6(struct __sk_buff *skb)
 		return steer_verdict(AMBIT_DROP_SPOOFED_SOURCE, TC_ACT_SHOT);
 	/* A DNS query the proxy answered before: answered here (lib/dnsfast.h). */
 	if (from_pod && p.proto == IPPROTO_UDP && !p.fragment) {
-		int ret = dnsfast_answer(skb, &p, true, false);
-
+		ret = dnsfast_answer(skb, &p, true, false);
 		if (ret >= 0)
 			return ret;
 	}
-	if (!from_pod && steer_iface_enrolled(ifindex))
-		return steer_v6_unknown_pod(&p);
+	unknown = !from_pod && steer_iface_enrolled(ifindex);
+	if (unknown && steer_v6_unknown_pod(&p, &ret))
+		return ret;
+	/* No pod is a router: its RA and Redirect, and NA for another's address (lib/ndguard.h). */
+	ret = ndguard_pod(skb, &p, ifindex, own);
+	if (ret >= 0)
+		return ret;
+	if (unknown)
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	wl = bpf_map_lookup_elem(&workloads6, &p.ip6->daddr);
 	if (!wl && p.ip6->nexthdr != NEXTHDR_ICMPV6 && steer_routed_to_enrolled(skb, p.ip6))
 		return steer_verdict(AMBIT_DROP_IPV6_UNSUPPORTED, TC_ACT_SHOT);

@@ -270,6 +270,29 @@ struct ambit_preflow {
 };
 _Static_assert(sizeof(struct ambit_preflow) == 8, "ambit_preflow ABI");
 
+/*
+ * node_cfg[0]: what the node's programs know of the node itself. kubelet_cgroup is the cgroup v2
+ * id of the kubelet's sockets: a connection they open from the node to an enrolled pod is its
+ * probe, let through past the mesh as Istio lets the kubelet's probes through; 0 (not found):
+ * none is (bpf/lib/nodeguard.h).
+ */
+struct ambit_node_cfg {
+	__u64 kubelet_cgroup;
+};
+_Static_assert(sizeof(struct ambit_node_cfg) == 8, "ambit_node_cfg ABI");
+
+/*
+ * probe_flows: the kubelet's SYN to an in-pod pod seen at the pod veth's egress, by its 4-tuple
+ * (IPv4 addresses in the first word, the rest zero), for tc_pod in the pod's netns to let it by.
+ */
+struct ambit_probe_flow {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u16 sport, dport;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ambit_probe_flow) == 40, "ambit_probe_flow ABI");
+
 #define AMBIT_MAX_WORKLOADS 65536
 #define AMBIT_MAX_SERVICES 16384
 #define AMBIT_MAX_BACKENDS 131072
@@ -281,5 +304,7 @@ _Static_assert(sizeof(struct ambit_preflow) == 8, "ambit_preflow ABI");
 /* orig_dst6 holds a record from a pod's connect() until the ztunnel accepts it, no longer. */
 #define AMBIT_MAX_PENDING6 65536
 #define AMBIT_MAX_PREFLOWS 65536
+/* A probe's SYN waits in probe_flows only from the node's veth to the pod's eth0. */
+#define AMBIT_MAX_PROBE_FLOWS 4096
 
 #endif

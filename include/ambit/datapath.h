@@ -52,6 +52,12 @@ void datapath_close(struct datapath *dp);
 int datapath_attach_tc(struct datapath *dp, int ifindex);
 int datapath_detach_tc(struct datapath *dp, int ifindex);
 /*
+ * A pod's host-side veth: the tc ingress program, and at egress tc_veth_egress, which judges
+ * the node's own plaintext to the pod (bpf/lib/nodeguard.h); and both off it again.
+ */
+int datapath_attach_tc_veth(struct datapath *dp, int ifindex);
+int datapath_detach_tc_veth(struct datapath *dp, int ifindex);
+/*
  * In-pod capture: the pod programs (tc_pod at ingress, tc_pod_egress at egress) on interface
  * @ifindex of the calling thread's netns (a pod's own eth0), and off it again.
  */
@@ -67,6 +73,8 @@ int datapath_set_enrolled_entry(struct datapath *dp, uint64_t cgroup_id,
 				const struct ambit_enrolled *val);
 int datapath_del_enrolled(struct datapath *dp, uint64_t cgroup_id);
 int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip);
+/* The cgroup v2 id of the kubelet's sockets, whose probes pass (node_cfg); 0: none known. */
+int datapath_set_kubelet_cgroup(struct datapath *dp, uint64_t cgroup_id);
 int datapath_del_iface(struct datapath *dp, int ifindex);
 /* Replaces the backends of (vip, port); @n == 0 keeps the VIP with no backend (connect fails). */
 int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,

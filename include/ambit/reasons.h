@@ -28,7 +28,9 @@
 	X(DNS_ANSWERED, "dns_answered") /* DNS query answered in the kernel (dns_answers) */       \
 	X(DROP_DNS_REWRITE, "drop_dns_rewrite") /* that answer could not be written: query lost */ \
 	X(DROP_IPV6_UNSUPPORTED, "drop_ipv6_unsupported") /* enrolled pod's IPv6 (not ICMPv6) */   \
-	X(DROP_NO_FLOW, "drop_no_flow") /* non-SYN to a captured pod, of no socket or preflow */
+	X(DROP_NO_FLOW, "drop_no_flow") /* non-SYN to a captured pod, of no socket or preflow */   \
+	X(DROP_POD_ND, "drop_pod_nd")	/* a pod's RA, Redirect, or NA for another's address */    \
+	X(PASS_PROBE, "pass_probe")	/* the kubelet's probe to an enrolled pod, let by */
 
 enum ambit_reason {
 #define AMBIT_REASON_ENUM(n, s) AMBIT_##n,

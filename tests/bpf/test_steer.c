@@ -501,6 +501,106 @@ static void test_refused_syn_answered_with_reset(void **state)
 	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
 }
 
+/*
+ * The node's own plaintext to a pod captured the host way (tc_veth_egress at the pod veth's
+ * egress, lib/nodeguard.h) meets the kernel refusals any plaintext from outside the mesh meets,
+ * as in in-pod capture: a SYN from an address of the node to a STRICT port or from a DENY
+ * ipBlocks source is answered with a reset, sent back into the node. The ztunnel's connections
+ * (from their client's address), HBONE, open flows, in-pod pods and PERMISSIVE ports pass.
+ */
+static void test_node_traffic_refused(void **state)
+{
+	uint32_t pod = harness_ip4("10.1.0.9");
+	struct steer_pkt s = steer_fixture_flow(NODE_IP, "10.1.0.9");
+	int fd = steer_fx.veth_egress_prog_fd;
+	uint8_t buf[256];
+	size_t len;
+
+	/*
+	 * The node's address is one of this netns' own, the rest is routed out of the uplink as a
+	 * node routes its clients; the FIB helper wants forwarding on.
+	 */
+	steer_fixture_net6();
+	assert_int_equal(harness_sh("ip addr add %s/32 dev lo && ip route add default dev ambit-up "
+				    "&& echo 1 > /proc/sys/net/ipv4/ip_forward",
+				    NODE_IP),
+			 0);
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	len = steer_fixture_syn(buf, sizeof(buf), 5, NODE_IP, "10.1.0.9", 0, false);
+	steer_fixture_expect_reset(fd, buf, len, 0, 0, false, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(steer_fixture_strict_drops(pod, 0), 1);
+	/* Not the node's: a client's address, which the ztunnel's connection to the pod has. */
+	s.saddr = "10.9.3.4";
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	s.saddr = "10.1.0.5";
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	/* HBONE, and any segment but a SYN. */
+	s.saddr = NODE_IP;
+	s.dport = AMBIT_PORT_HBONE;
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	s.dport = 80;
+	s.tcp_flags = TH_ACK;
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	s.tcp_flags = TH_SYN | TH_ACK;
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	s.tcp_flags = 0;
+	/* Pods captured in their own netns (tc_pod judges there), or not enrolled. */
+	assert_int_equal(
+	    datapath_set_strict_port(steer_fx.dp, harness_ip4(INPOD_IP), 0, AMBIT_PLAINTEXT_DROP),
+	    0);
+	s.daddr = INPOD_IP;
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, harness_ip4(INPOD_IP), 0), 0);
+	s.daddr = "10.1.0.5";
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	/* A PERMISSIVE port of the STRICT pod. */
+	s.daddr = "10.1.0.9";
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 80, AMBIT_PLAINTEXT_ALLOW), 0);
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 80), 0);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 0), 0);
+	/* A DENY ipBlocks policy naming the node. */
+	assert_int_equal(datapath_set_deny_src(steer_fx.dp, pod, harness_ip4(NODE_IP), 32), 0);
+	len = steer_fixture_syn(buf, sizeof(buf), 5, NODE_IP, "10.1.0.9", 0, false);
+	steer_fixture_expect_reset(fd, buf, len, 0, 0, false, AMBIT_DROP_DENY_SOURCE);
+	/*
+	 * The kubelet's probe (a socket of its cgroup, node_cfg) passes, STRICT or not; only its
+	 * socket's: not once node_cfg names another cgroup, or none.
+	 */
+	assert_int_equal(datapath_set_kubelet_cgroup(steer_fx.dp, steer_fixture_own_cgroup()), 0);
+	steer_fixture_expect_raw(fd, buf, len, 0, TC_ACT_OK, AMBIT_PASS_PROBE, NULL);
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_PASS_PROBE, NULL);
+	/*
+	 * To an in-pod pod: tc_veth_egress writes the probe's SYN down (probe_flows) and tc_pod in
+	 * the pod's netns lets that one SYN by, to the application; the node's other SYNs, and
+	 * the same one again, tc_pod refuses as any plaintext under STRICT.
+	 */
+	s.daddr = INPOD_IP;
+	assert_int_equal(
+	    datapath_set_strict_port(steer_fx.dp, harness_ip4(INPOD_IP), 0, AMBIT_PLAINTEXT_DROP),
+	    0);
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_PASS_PROBE, NULL);
+	steer_fixture_expect_pod(&s, TC_ACT_OK, AMBIT_PASS_PROBE);
+	steer_fixture_expect_pod(&s, TC_ACT_REDIRECT, AMBIT_DROP_STRICT_PLAINTEXT);
+	s.sport++;
+	steer_fixture_expect_pod(&s, TC_ACT_REDIRECT, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, harness_ip4(INPOD_IP), 0), 0);
+	s.daddr = "10.1.0.9";
+	assert_int_equal(datapath_set_kubelet_cgroup(steer_fx.dp, steer_fixture_own_cgroup() + 1),
+			 0);
+	steer_fixture_expect_reset(fd, buf, len, 0, 0, false, AMBIT_DROP_DENY_SOURCE);
+	assert_int_equal(datapath_set_kubelet_cgroup(steer_fx.dp, 0), 0);
+	steer_fixture_expect_reset(fd, buf, len, 0, 0, false, AMBIT_DROP_DENY_SOURCE);
+	s.daddr = INPOD_IP;
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 0), 0);
+	assert_int_equal(datapath_del_deny_src(steer_fx.dp, pod, harness_ip4(NODE_IP), 32), 0);
+	assert_int_equal(harness_sh("ip addr del %s/32 dev lo && ip route del default", NODE_IP),
+			 0);
+}
+
 /* A flow that was established before a policy change is the proxy's to judge, not tc's. */
 static void test_established_flow_not_fast_dropped(void **state)
 {
@@ -930,6 +1030,7 @@ int main(void)
 	    cmocka_unit_test(test_strict_plaintext_dropped),
 	    cmocka_unit_test(test_deny_source_dropped),
 	    cmocka_unit_test(test_refused_syn_answered_with_reset),
+	    cmocka_unit_test(test_node_traffic_refused),
 	    cmocka_unit_test(test_established_flow_not_fast_dropped),
 	    cmocka_unit_test_teardown(test_cookie_ack_to_listener, cookie_case_teardown),
 	    cmocka_unit_test(test_dns_answered_in_kernel),

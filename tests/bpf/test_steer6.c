@@ -40,9 +40,16 @@
 #define CLIENT6 "2001:db8::1" /* outside the cluster, by the uplink */
 #define V4ONLY_IFINDEX 9
 #define V4ONLY_IP "10.1.0.10"
+/* A pod of the node outside the mesh the node knows by IPv4 alone (pod_ifaces, no workload). */
+#define V4PLAIN_IFINDEX 10
+#define V4PLAIN_IP "10.1.0.11"
 
 #define ICMP6_ECHO 128
+#define ND_RS 133
+#define ND_RA 134
 #define ND_NS 135
+#define ND_NA 136
+#define ND_REDIRECT 137
 #define MLD2_REPORT 143
 #define NEXTHDR_NONE 59
 
@@ -66,6 +73,7 @@ static int group_setup(void **state)
 	    steer_fixture_add_pod6(REMOTE6, AMBIT_WL_ENROLLED, 0) == 0 &&
 	    steer_fixture_add_pod6(INPOD6, INPOD_FLAGS, 0) == 0 &&
 	    datapath_set_iface(steer_fx.dp, V4ONLY_IFINDEX, harness_ip4(V4ONLY_IP)) == 0 &&
+	    datapath_set_iface(steer_fx.dp, V4PLAIN_IFINDEX, harness_ip4(V4PLAIN_IP)) == 0 &&
 	    datapath_set_workload(steer_fx.dp, harness_ip4(V4ONLY_IP), &wl) == 0)
 		return 0;
 	return steer_fixture_setup_failed("test_steer6");
@@ -75,7 +83,8 @@ static int group_setup(void **state)
  * An IPv6 frame: the fixed header, extension headers @ext[0..n_ext) (their Next Header values;
  * Hop-by-Hop and Routing 8 bytes, Destination Options 16, Fragment 8 with @frag_off, AH 24),
  * then @proto: TCP (@flags, 0 = SYN; @doff words, 0 = 5; @payload bytes), 8 bytes of UDP, 24 of
- * ICMPv6 (@icmp_type), or nothing (No Next Header).
+ * ICMPv6 (@icmp_type, and @icmp_target at byte 8 as a neighbour message's target, when set),
+ * or nothing (No Next Header).
  */
 struct pkt6 {
 	const char *saddr, *daddr;
@@ -89,6 +98,7 @@ struct pkt6 {
 	uint16_t sport, dport;
 	size_t payload;
 	uint8_t icmp_type;
+	const char *icmp_target;
 	uint8_t tclass;
 	size_t truncate; /* bytes kept from the start, 0 = whole frame */
 };
@@ -154,8 +164,12 @@ static size_t build6(uint8_t *buf, size_t cap, const struct pkt6 *s)
 		l4_len = sizeof(udp);
 		memcpy(buf + off, udp, sizeof(udp));
 	} else if (s->proto == IPPROTO_ICMPV6) {
+		struct in6_addr target =
+		    s->icmp_target ? in6(s->icmp_target) : (struct in6_addr){0};
+
 		l4_len = 24;
 		buf[off] = s->icmp_type;
+		memcpy(buf + off + 8, &target, sizeof(target));
 	} else {
 		l4_len = 0;
 	}
@@ -376,6 +390,80 @@ static void test_ipv4_only_pod(void **state)
 	s.n_ext = 0;
 	s.saddr = "fd00:1::10";
 	expect6(&s, V4ONLY_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_SPOOFED_SOURCE);
+}
+
+/*
+ * What ICMPv6 a pod may send (lib/ndguard.h): never a Router Advertisement or a Redirect (the
+ * CVE-2020-10749 class: an RA gave pods of a bridge an address and a default route through the
+ * sender), a Neighbour Advertisement only for its own address, whatever the node knows of the
+ * pod; the rest of neighbour discovery and ICMPv6 passes. From the uplink nothing changes.
+ */
+static void test_pod_nd_guard(void **state)
+{
+	static const uint32_t veths[] = {POD_IFINDEX, ENROLLED_POD_IFINDEX, V4ONLY_IFINDEX,
+					 V4PLAIN_IFINDEX};
+	static const char *const own[] = {POD6, CAPTURED6, NULL, NULL};
+	struct pkt6 ra = {
+	    .saddr = "fe80::1", .daddr = "ff02::1", .proto = IPPROTO_ICMPV6, .icmp_type = ND_RA};
+
+	for (size_t i = 0; i < sizeof(veths) / sizeof(veths[0]); i++) {
+		struct pkt6 s = {.saddr = "fe80::9", .daddr = "ff02::1", .proto = IPPROTO_ICMPV6};
+
+		s.icmp_type = ND_RA;
+		expect6(&s, veths[i], TC_ACT_SHOT, AMBIT_DROP_POD_ND);
+		s.icmp_type = ND_REDIRECT;
+		s.daddr = "fe80::5";
+		s.icmp_target = "fe80::1";
+		expect6(&s, veths[i], TC_ACT_SHOT, AMBIT_DROP_POD_ND);
+		/* Behind a Hop-by-Hop header too: the transport decides. */
+		s.n_ext = 1;
+		s.ext[0] = IPPROTO_HOPOPTS;
+		s.icmp_type = ND_RA;
+		s.daddr = "ff02::1";
+		/* (An enrolled pod the mesh knows by IPv4 alone sends no ICMPv6 behind one.) */
+		expect6(&s, veths[i], TC_ACT_SHOT,
+			veths[i] == V4ONLY_IFINDEX ? AMBIT_DROP_IPV6_UNSUPPORTED
+						   : AMBIT_DROP_POD_ND);
+		s.n_ext = 0;
+		/* Router and neighbour solicitations, and echo, pass. */
+		s.icmp_type = ND_RS;
+		s.daddr = "ff02::2";
+		s.icmp_target = NULL;
+		expect6(&s, veths[i], TC_ACT_OK, AMBIT_PASS);
+		s.icmp_type = ND_NS;
+		s.daddr = "ff02::1:ff00:7";
+		s.icmp_target = "fd00:1::7";
+		expect6(&s, veths[i], TC_ACT_OK, AMBIT_PASS);
+		s.icmp_type = ICMP6_ECHO;
+		s.icmp_target = NULL;
+		s.daddr = "fe80::1";
+		expect6(&s, veths[i], TC_ACT_OK, AMBIT_PASS);
+		/* An advertisement of its own link-local address, from it. */
+		s.icmp_type = ND_NA;
+		s.icmp_target = "fe80::9";
+		expect6(&s, veths[i], TC_ACT_OK, AMBIT_PASS);
+		/* Of another's, link-local or global (its neighbours' entries poisoned). */
+		s.icmp_target = "fe80::7";
+		expect6(&s, veths[i], TC_ACT_SHOT, AMBIT_DROP_POD_ND);
+		s.icmp_target = "fd00:1::7";
+		expect6(&s, veths[i], TC_ACT_SHOT, AMBIT_DROP_POD_ND);
+		s.icmp_target = own[i == 0 ? 1 : 0];
+		expect6(&s, veths[i], TC_ACT_SHOT, AMBIT_DROP_POD_ND);
+		if (!own[i])
+			continue;
+		/* Of its own global address, from it or from its link-local address. */
+		s.icmp_target = own[i];
+		expect6(&s, veths[i], TC_ACT_OK, AMBIT_PASS);
+		s.saddr = own[i];
+		expect6(&s, veths[i], TC_ACT_OK, AMBIT_PASS);
+		s.icmp_type = ND_RA;
+		expect6(&s, veths[i], TC_ACT_SHOT, AMBIT_DROP_POD_ND);
+	}
+	/* A router's advertisement by the uplink is none of this. */
+	expect6(&ra, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	ra.icmp_type = ND_NA;
+	ra.icmp_target = "fd00:1::7";
+	expect6(&ra, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 }
 
 /* ---- capture of TCP to an enrolled local pod ---- */
@@ -654,6 +742,54 @@ static uint64_t deny_drops6(const char *dst, const char *src, unsigned int prefi
 	assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(steer_fx.skel->maps.deny_src6), &key, &v),
 			 0);
 	return v.drops;
+}
+
+/*
+ * The node's own IPv6 plaintext to a pod captured the host way (tc_veth_egress,
+ * lib/nodeguard.h): refused with a reset back into the node under STRICT, as IPv4's
+ * (test_steer.c); a client's address, HBONE and an in-pod pod are none of its business.
+ */
+static void test_node_traffic_refused6(void **state)
+{
+	struct in6_addr pod = in6(CAPTURED6), inpod = in6(INPOD6);
+	struct pkt6 s = tcp6(NODE_IP6, CAPTURED6);
+	int fd = steer_fx.veth_egress_prog_fd;
+
+	steer_fixture_net6();
+	assert_int_equal(harness_sh("ip -6 addr add %s/128 dev lo nodad && "
+				    "ip -6 route add default dev ambit-up",
+				    NODE_IP6),
+			 0);
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	assert_int_equal(datapath_set_strict_port6(steer_fx.dp, &pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	assert_int_equal(datapath_set_strict_port6(steer_fx.dp, &inpod, 0, AMBIT_PLAINTEXT_DROP),
+			 0);
+	expect_reset6_prog(fd, &s, 0, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(strict_drops6(CAPTURED6, 0), 1);
+	s.saddr = CLIENT6;
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	s.saddr = NODE_IP6;
+	s.dport = AMBIT_PORT_HBONE;
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	s.dport = 80;
+	s.flags = TH_ACK;
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	s.flags = 0;
+	s.daddr = INPOD6;
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	/* The kubelet's probe passes, to the application in-pod too (once: probe_flows). */
+	assert_int_equal(datapath_set_kubelet_cgroup(steer_fx.dp, steer_fixture_own_cgroup()), 0);
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_PASS_PROBE);
+	expect_prog(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, TC_ACT_OK, AMBIT_PASS_PROBE);
+	expect_reset6_prog(steer_fx.pod_prog_fd, &s, POD_ETH0_IFINDEX, AMBIT_DROP_STRICT_PLAINTEXT);
+	s.daddr = CAPTURED6;
+	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_PASS_PROBE);
+	assert_int_equal(datapath_set_kubelet_cgroup(steer_fx.dp, 0), 0);
+	expect_reset6_prog(fd, &s, 0, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(datapath_del_strict_port6(steer_fx.dp, &inpod, 0), 0);
+	assert_int_equal(datapath_del_strict_port6(steer_fx.dp, &pod, 0), 0);
+	assert_int_equal(
+	    harness_sh("ip -6 addr del %s/128 dev lo && ip -6 route del default", NODE_IP6), 0);
 }
 
 static void test_strict_ports6(void **state)
@@ -1073,11 +1209,13 @@ int main(void)
 	    cmocka_unit_test(test_parse_malformed),
 	    cmocka_unit_test(test_spoofing),
 	    cmocka_unit_test(test_ipv4_only_pod),
+	    cmocka_unit_test(test_pod_nd_guard),
 	    cmocka_unit_test(test_capture_targets),
 	    cmocka_unit_test(test_proxy_slots6),
 	    cmocka_unit_test(test_established_socket_wins6),
 	    cmocka_unit_test(test_strict_ports6),
 	    cmocka_unit_test(test_no_flow6),
+	    cmocka_unit_test(test_node_traffic_refused6),
 	    cmocka_unit_test(test_deny_src6),
 	    cmocka_unit_test(test_pod_programs_refuse_unknown),
 	    cmocka_unit_test(test_pod_programs_pass_left_pod),

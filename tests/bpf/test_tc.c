@@ -923,6 +923,12 @@ static void test_reopen_keeps_tc_and_detach(void **state)
 
 	assert_int_equal(datapath_detach_tc(fx.dp, fx.vh_ifindex), 0);
 	assert_int_equal(datapath_detach_tc(fx.dp, fx.vh_ifindex), -ENOENT);
+	/* A pod's veth takes tc_veth_egress too, and loses both. */
+	assert_int_equal(datapath_attach_tc_veth(fx.dp, fx.vh_ifindex), 0);
+	assert_int_equal(harness_sh("tc filter show dev vh egress | grep -q tc_veth_egress"), 0);
+	assert_int_equal(datapath_detach_tc_veth(fx.dp, fx.vh_ifindex), 0);
+	assert_int_not_equal(harness_sh("tc filter show dev vh egress | grep -q bpf"), 0);
+	assert_int_equal(datapath_detach_tc_veth(fx.dp, fx.vh_ifindex), -ENOENT);
 	before = counter(AMBIT_ASSIGN_INBOUND);
 	/* Without the program nothing takes 10.201.0.9 here: no route, no listener. */
 	pod_connect(NULL, ENROLLED_IP, 80, &r);

@@ -27,7 +27,8 @@
  * options, fragments, spoofed sources, the DNS query of each family (over IPv6 also behind a
  * Hop-by-Hop header); IPv6 from the pods' veths and the uplink, cut short and behind extension
  * headers, to the dual-stack pod through each kind of extension header, fragmented, refused with
- * a reset, spoofed). The netns has no routes to the pods, so
+ * a reset, spoofed; a pod's Router Advertisement, Redirect and Neighbour Advertisements of its
+ * own and of a foreign target). The netns has no routes to the pods, so
  * IPv6 to a pod the mesh does not know by IPv6 is judged as routed nowhere (test_steer routes it).
  */
 #include <errno.h>

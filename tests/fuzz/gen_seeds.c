@@ -571,6 +571,11 @@ static void gen_bpf6(void)
 	    {"ipv6_header_cut", {0, 0, 0, 6, 0, false, "fd00:3::1", "fd00:1::9", ETH_HLEN + 39}},
 	    {"ipv6_payload_cut", {2, 0, 0, 6, 0, false, "fe80::9", "fd00:3::1", ETH_HLEN + 40}},
 	    {"ipv6_version_4", {1, 4, 0, 6, 0, false, "fd00:1::5", "fd00:3::1", 0}},
+	    /* No pod is a router (lib/ndguard.h); an NA's target is the seed's destination. */
+	    {"ipv6_ra_from_dual", {4, 0, 0, 58, 134, false, "fe80::11", "ff02::1", 0}},
+	    {"ipv6_redirect_from_enrolled", {2, 0, 0, 58, 137, false, "fe80::9", "fe80::5", 0}},
+	    {"ipv6_na_own_from_dual", {4, 0, 0, 58, 136, false, "fe80::11", "fd00:1::11", 0}},
+	    {"ipv6_na_foreign_from_dual", {4, 0, 0, 58, 136, false, "fe80::11", "fd00:1::5", 0}},
 	};
 
 	for (size_t i = 0; i < sizeof(pkts) / sizeof(pkts[0]); i++)

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # PeerAuthentication on bookinfo-shaped workloads: STRICT (namespace, mesh-wide from the root
 # namespace, port-level exceptions) refuses plaintext from outside the mesh and PERMISSIVE
-# admits it; mesh traffic (HBONE, same-node) keeps working. The kernel drops such plaintext
-# before any handshake (drop_strict_plaintext); without the kernel entry the ztunnel refuses it
-# itself with a reset, a DENY metric and an access-log line naming the PeerAuthentication.
+# admits it; mesh traffic (HBONE, same-node) keeps working; the node's own plaintext to its
+# STRICT pod is refused, in either capture mode. The kernel drops such plaintext before any
+# handshake (drop_strict_plaintext); without the kernel entry the ztunnel refuses it itself with a
+# reset, a DENY metric and an access-log line naming the PeerAuthentication.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/manifests-policy/policy-lib.sh"
 need_root; need_bins; need_cmd bpftool
@@ -76,6 +77,16 @@ expect_allowed bookinfo/productpage-0 ratings:9080 "mesh-wide STRICT, same-node 
 expect_allowed bookinfo/productpage-0 details:9080 "mesh-wide STRICT, HBONE"
 after=$(drops node1 drop_strict_plaintext)
 [ "$after" -gt "$before" ] || fail "drop_strict_plaintext on node1 did not move ($before -> $after)"
+# The node's own network namespace (its processes, hostNetwork pods) is outside the mesh too:
+# its plaintext to the STRICT pod of the node is refused in the kernel with a reset, in host
+# capture (tc_veth_egress) as in in-pod (tc_pod). HBONE from it is not plaintext.
+ratings_ip=$(pod_ip bookinfo/ratings-0)
+[ -n "$ratings_ip" ] || fail "no IP for bookinfo/ratings-0"
+before=$after
+out=$(node_exec node1 curl -s --max-time 5 "http://$(url_host "$ratings_ip"):9080/"); rc=$?
+[ "$rc" = 7 ] || fail "node1's own plaintext to STRICT ratings: want a reset (curl 7), got $rc: $out"
+after=$(drops node1 drop_strict_plaintext)
+[ "$after" -gt "$before" ] || fail "node1's own plaintext not counted as drop_strict_plaintext ($before -> $after)"
 
 # The SYN-cookie ACK (issue 55). A pod mints, in a netns of its own holding its address and its
 # victim's, the cookie the victim's listener would answer its SYN with (the secret is the
@@ -129,8 +140,6 @@ ip netns del "$mint_ns"
 
 # Without the kernel entry the ztunnel is the enforcement point: a reset, not a timeout.
 # The pod's one address the Service takes: IPv4, or IPv6 in an IPv6 cluster (strict_ports6).
-ratings_ip=$(pod_ip bookinfo/ratings-0)
-[ -n "$ratings_ip" ] || fail "no IP for bookinfo/ratings-0"
 map=$(family_map strict_ports "$ratings_ip")
 # The key: the address, port 0 (the pod's default verdict) and its padding.
 node_exec node1 bpftool map delete pinned "$(pin_path node1 "$map")" \

@@ -3,9 +3,10 @@
 # node's cni0 holds .1 of its pod CIDR, every pod's host veth is a port of it, a pod has a /24 and
 # its default route via .1. Pods of one node talk at L2 across the bridge (the node forwards
 # nothing), pods of two nodes through the node routes, Services through their ClusterIPs; status
-# says which network a cluster has, and down leaves nothing. Without the flag the network is the
-# routed one, as before, and a cluster.json that names none reads as routed. The pods are outside
-# the mesh: what is checked is the network itself.
+# says which network a cluster has, and down leaves nothing; a pod's Router Advertisement changes
+# nothing in its neighbours. Without the flag the network is the routed one, as before, and a
+# cluster.json that names none reads as routed. The pods are outside the mesh: what is checked is
+# the network itself.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl python3 nsenter
 
@@ -134,6 +135,31 @@ expect_contains "$(body_of "http://$late_ip:8080/")" "pod=flat/late from=$client
 # The node's own address, 169.254.1.1 (the ztunnel's), through the default route.
 expect_eq "$(pod_exec flat/client-0 curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
 	http://169.254.1.1:15021/healthz/ready)" 200 "the ztunnel's readiness at 169.254.1.1 from a pod"
+
+# A pod is no router: a Router Advertisement flooded on cni0 by client-0 (a raw ICMPv6 socket,
+# with a prefix for SLAAC and a router lifetime) gives server-a beside it no address and no
+# default route through the client (the CVE-2020-10749 class); node1 counts it as drop_pod_nd.
+a_ns=$(pod_field flat/server-a-0 netns)
+v6_state() { { ip -n "$a_ns" -6 -o addr show dev eth0 scope global; ip -n "$a_ns" -6 route show default; } | sort; }
+ip -n "$a_ns" -6 -o addr show dev eth0 scope link | grep -q fe80:: ||
+	fail "flat/server-a-0 has no IPv6 link-local address: an RA could not reach it"
+before_ra=$(v6_state)
+nd0=$(metric_sum "$(node_metrics node1)" ambit_kernel_drops_total 'reason="drop_pod_nd"')
+pod_exec flat/client-0 python3 -c '
+import socket, struct
+s = socket.socket(socket.AF_INET6, socket.SOCK_RAW, socket.IPPROTO_ICMPV6)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_MULTICAST_HOPS, 255)
+ra = struct.pack("!BBHBBHII", 134, 0, 0, 64, 0, 1800, 0, 0)
+pio = struct.pack("!BBBBIII", 3, 4, 64, 0xC0, 86400, 14400, 0)
+pio += socket.inet_pton(socket.AF_INET6, "2001:db8:bad::")
+for _ in range(3):
+    s.sendto(ra + pio, ("ff02::1", 0, 0, socket.if_nametoindex("eth0")))
+' || fail "flat/client-0 could not send a Router Advertisement"
+nd_moved() {
+	[ "$(metric_sum "$(node_metrics node1)" ambit_kernel_drops_total 'reason="drop_pod_nd"')" -ge $((nd0 + 3)) ]
+}
+wait_for 10 nd_moved || fail "node1 counted no drop_pod_nd for client-0's Router Advertisements; server-a has: $(v6_state | tr '\n' ';')"
+expect_eq "$(v6_state)" "$before_ra" "flat/server-a-0's global IPv6 addresses and default route after the RA"
 
 # What the cluster says it is.
 expect_contains "$(actl local status | head -1)" "pod network bridge" "local status"

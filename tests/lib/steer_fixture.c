@@ -66,6 +66,7 @@ int steer_fixture_setup(const char *tag)
 	steer_fx.prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_ingress);
 	steer_fx.pod_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_pod);
 	steer_fx.pod_egress_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_pod_egress);
+	steer_fx.veth_egress_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_veth_egress);
 	if (pin_prog(steer_fx.skel->progs.tc_pod, "prog_tc_pod") ||
 	    pin_prog(steer_fx.skel->progs.tc_pod_egress, "prog_tc_pod_egress"))
 		return -1;
@@ -719,4 +720,24 @@ void steer_fixture_expect_dns_gens(int map_fd, const void *key, const struct amb
 	steer_fixture_dns_gen(val->gen);
 	steer_fixture_expect_raw(steer_fx.prog_fd, pkt, len, POD_IFINDEX, TC_ACT_REDIRECT,
 				 AMBIT_DNS_ANSWERED, out);
+}
+
+uint64_t steer_fixture_own_cgroup(void)
+{
+	char mnt[256], line[512], path[1024];
+	FILE *f = fopen("/proc/self/cgroup", "r");
+	uint64_t id = 0;
+
+	assert_non_null(f);
+	assert_int_equal(cgroup2_mount(mnt, sizeof(mnt)), 0);
+	while (fgets(line, sizeof(line), f)) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		line[strcspn(line, "\n")] = '\0';
+		snprintf(path, sizeof(path), "%s%s", mnt, line + 3);
+		id = cgroup_id_of(path);
+	}
+	fclose(f);
+	assert_true(id != 0);
+	return id;
 }

@@ -49,9 +49,10 @@ struct steer_fixture {
 	char pin_root[64];
 	struct steer_bpf *skel;
 	struct datapath *dp;
-	int prog_fd;		/* tc_ingress */
-	int pod_prog_fd;	/* tc_pod */
-	int pod_egress_prog_fd; /* tc_pod_egress */
+	int prog_fd;		 /* tc_ingress */
+	int pod_prog_fd;	 /* tc_pod */
+	int pod_egress_prog_fd;	 /* tc_pod_egress */
+	int veth_egress_prog_fd; /* tc_veth_egress */
 };
 
 extern struct steer_fixture steer_fx;
@@ -190,6 +191,12 @@ uint32_t steer_fixture_csum(uint32_t sum, const void *p, size_t len);
 /* The drop counts of a strict_ports entry (@port host order) and of a deny_src one. */
 uint64_t steer_fixture_strict_drops(uint32_t ip, uint16_t port);
 uint64_t steer_fixture_deny_drops(uint32_t dst, const char *src, unsigned int prefix);
+
+/*
+ * The cgroup v2 id of this process' cgroup: BPF_PROG_TEST_RUN's skb has a socket of it, as the
+ * kubelet's probe has one of the kubelet's (node_cfg).
+ */
+uint64_t steer_fixture_own_cgroup(void);
 
 /* A TCP listener on 127.0.0.1, on a port the kernel picks (*@port, host order). */
 int steer_fixture_listener(uint16_t *port);

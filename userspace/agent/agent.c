@@ -21,6 +21,7 @@
 #include "kconn.h"
 #include "netsetup.h"
 #include "preflows.h"
+#include "probes.h"
 #include "wpserve.h"
 
 static int env_ifindex(const char *name, void *ctx)
@@ -569,7 +570,7 @@ static void apply_tc(struct agent *a, const struct desired *next)
 			a->tc_ifindexes[k++] = a->tc_ifindexes[i];
 			continue;
 		}
-		err = datapath_detach_tc(a->dp, a->tc_ifindexes[i]);
+		err = datapath_detach_tc_veth(a->dp, a->tc_ifindexes[i]);
 		if (err && err != -ENODEV && err != -ENOENT && err != -EINVAL)
 			pr_warn("tc detach from ifindex %d: %s", a->tc_ifindexes[i],
 				strerror(-err));
@@ -581,7 +582,7 @@ static void apply_tc(struct agent *a, const struct desired *next)
 
 		if (!lp->ifindex || tc_has(a, lp->ifindex))
 			continue;
-		err = datapath_attach_tc(a->dp, lp->ifindex);
+		err = datapath_attach_tc_veth(a->dp, lp->ifindex);
 		if (err) {
 			a->apply_errors++;
 			pr_err("pod %s: tc attach on %s (ifindex %d): %s", lp->uid, lp->host_iface,
@@ -605,6 +606,41 @@ static void apply_tc(struct agent *a, const struct desired *next)
 			pr_warn("pod %s: neighbour entries on %s: %s", lp->uid, lp->host_iface,
 				strerror(-err));
 	}
+}
+
+/* The kubelet's cgroup in node_cfg, whose probes the node's programs let by (probes.h). */
+static void sync_kubelet(struct agent *a)
+{
+	char cg2[PATH_MAX];
+	uint64_t id;
+	int err;
+
+	if (a->opts.pod_cgroup_root)
+		snprintf(cg2, sizeof(cg2), "%s", a->opts.pod_cgroup_root);
+	else if (cgroup2_mount(cg2, sizeof(cg2)))
+		return;
+	id = probes_kubelet_cgroup(a->opts.kubelet_cgroup, "/proc", cg2, &a->kubelet_pid);
+	/* Written once at least: the pinned map may hold a previous agent's. */
+	if (a->kubelet_cg_set && id == a->kubelet_cg)
+		return;
+	err = datapath_set_kubelet_cgroup(a->dp, id);
+	if (err) {
+		a->apply_errors++;
+		pr_err("node_cfg: the kubelet's cgroup: %s", strerror(-err));
+		return;
+	}
+	a->kubelet_cg = id;
+	a->kubelet_cg_set = true;
+	if (id && a->kubelet_pid)
+		pr_info("kubelet probes pass: its cgroup, id %llu (pid %d)", (unsigned long long)id,
+			a->kubelet_pid);
+	else if (id)
+		pr_info("kubelet probes pass: cgroup %s, id %llu", a->opts.kubelet_cgroup,
+			(unsigned long long)id);
+	else
+		pr_info(
+		    "kubelet probes: no kubelet cgroup known (--kubelet-cgroup %s); none passes",
+		    a->opts.kubelet_cgroup ? a->opts.kubelet_cgroup : "auto");
 }
 
 static bool has_warning(const struct desired *d, const char *w)
@@ -1048,6 +1084,7 @@ void agent_reconcile(struct agent *a)
 	apply_maps(a, &next);
 	preflows_after(a->dp, &next, fresh);
 	apply_tc(a, &next);
+	sync_kubelet(a);
 	if (a->inpod_open)
 		inpod_sync_after(&a->inpod, &next);
 	desired_adopt(&next, &a->cur);
@@ -1220,7 +1257,7 @@ void agent_uninstall_if_gone(struct agent *a)
 		a->inpod_open = false;
 	}
 	for (size_t i = 0; a->dp && i < a->n_tc; i++) {
-		err = datapath_detach_tc(a->dp, a->tc_ifindexes[i]);
+		err = datapath_detach_tc_veth(a->dp, a->tc_ifindexes[i]);
 		if (err && err != -ENOENT && err != -ENODEV)
 			pr_warn("tc detach from ifindex %d: %s", a->tc_ifindexes[i],
 				strerror(-err));

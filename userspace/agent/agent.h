@@ -55,6 +55,8 @@ struct agent_opts {
 	const char *ca_url, *ca_root;
 	/* --capture-mode: host (routed CNIs), inpod (bridge CNIs) or auto (inpod.h). */
 	enum capture_mode capture_mode;
+	/* --kubelet-cgroup: "auto" (NULL), "none" or a cgroup v2 directory (probes.h). */
+	const char *kubelet_cgroup;
 	char cluster_path[4096];    /* dirname(dirname(runtime))/cluster.json */
 	char cache_dir[4096];	    /* dirname(socket)/lastgood: config files' last good versions */
 	char version_path[4096];    /* dirname(socket)/snapshot.version: survives restarts */
@@ -102,7 +104,10 @@ struct agent {
 	 * at the periodic resync.
 	 */
 	bool maps_known;
-	int *tc_ifindexes; /* pod veths we attached tc to */
+	int *tc_ifindexes;   /* pod veths we attached tc to */
+	uint64_t kubelet_cg; /* the kubelet's cgroup id in node_cfg (0: none) */
+	int kubelet_pid;     /* the kubelet --kubelet-cgroup auto found (0: none) */
+	bool kubelet_cg_set; /* node_cfg written once by this agent */
 	size_t n_tc;
 	int uplink_ifindex;
 	char uplink_auto[16]; /* --uplink auto: the interface found holding --node-ip */

@@ -245,6 +245,9 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 	err = err
 		  ?: loader_pin_prog(ld->steer->progs.tc_pod_egress, opts->pin_root,
 				     "prog_tc_pod_egress");
+	err = err
+		  ?: loader_pin_prog(ld->steer->progs.tc_veth_egress, opts->pin_root,
+				     "prog_tc_veth_egress");
 	if (err)
 		return err;
 
@@ -367,6 +370,14 @@ int datapath_attach_tc(struct datapath *dp, int ifindex)
 	return err ?: attach_tc(dp->tc_prog_fd, ifindex, BPF_TC_INGRESS);
 }
 
+/* A pod's host-side veth: tc_ingress, and tc_veth_egress (the node's own traffic to the pod). */
+int datapath_attach_tc_veth(struct datapath *dp, int ifindex)
+{
+	int err = datapath_attach_tc(dp, ifindex);
+
+	return err ?: attach_tc(dp->tc_veth_egress_prog_fd, ifindex, BPF_TC_EGRESS);
+}
+
 /* The in-pod programs, for a pod's own eth0 (the calling thread in its netns). */
 int datapath_attach_tc_pod(struct datapath *dp, int ifindex)
 {
@@ -400,4 +411,12 @@ int datapath_detach_tc(struct datapath *dp, int ifindex)
 {
 	(void)dp;
 	return detach_tc(ifindex, BPF_TC_INGRESS);
+}
+
+/* Both of datapath_attach_tc_veth's; a veth attached before tc_veth_egress existed has none. */
+int datapath_detach_tc_veth(struct datapath *dp, int ifindex)
+{
+	int err = datapath_detach_tc(dp, ifindex), err2 = detach_tc(ifindex, BPF_TC_EGRESS);
+
+	return err ?: (err2 == -ENOENT ? 0 : err2);
 }

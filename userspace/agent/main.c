@@ -142,7 +142,7 @@ static void usage(FILE *f)
 	    "                   [--kube-sa-dir DIR] [--pod-cgroup-root DIR] [--log-level info]\n"
 	    "                   [--owner-daemonset NS/NAME: at exit, the node's state goes with "
 	    "it]\n"
-	    "                   [--capture-mode auto|host|inpod]\n"
+	    "                   [--capture-mode auto|host|inpod] [--kubelet-cgroup auto|none|CG]\n"
 	    "  --kube: the Kubernetes API in-cluster (KUBERNETES_SERVICE_HOST/PORT and the\n"
 	    "          service-account directory, " KCONN_SA_DIR ")\n"
 	    "  --kubeconfig F: the Kubernetes API as kubeconfig F's current context says\n"
@@ -152,6 +152,9 @@ static void usage(FILE *f)
 	    "          and tc runs on the pod's eth0 (bridge CNIs: flannel, bridge); auto (the\n"
 	    "          default): inpod when the pods' veths are ports of a bridge; its default\n"
 	    "          comes from AMBIT_CAPTURE_MODE\n"
+	    "  --kubelet-cgroup: the kubelet's cgroup v2 directory, whose probes of enrolled pods\n"
+	    "          pass (the node's other plaintext to them is judged as any); auto (the\n"
+	    "          default): the cgroup of the process named kubelet; none: no probe passes\n"
 	    "  --node-ip: the node's IPv4, and its IPv6 on a dual-stack node (as the kubelet's\n"
 	    "          --node-ip): enrolled pods' IPv6 is then carried, else refused\n"
 	    "  --uplink: the node's interface toward other nodes, whose inbound HBONE the tc\n"
@@ -453,6 +456,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {"ca-root", required_argument, NULL, 'O'},
 	    {"owner-daemonset", required_argument, NULL, 'D'},
 	    {"capture-mode", required_argument, NULL, 'M'},
+	    {"kubelet-cgroup", required_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
@@ -509,6 +513,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 			}
 			break;
 		case 'D': o->owner_daemonset = optarg; break;
+		case 'B': o->kubelet_cgroup = optarg; break;
 		case 'V': printf("ambit-agent %s\n", ambit_version()); exit(0);
 		case 'l':
 			if (log_level_parse(optarg, lvl)) {

@@ -41,7 +41,8 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_STRICT_PORTS6] = "strict_ports6", [DP_MAP_DENY_SRC6] = "deny_src6",
     [DP_MAP_ENROLLED_IP6] = "enrolled_ip6",   [DP_MAP_INPOD_SOCKS6] = "inpod_socks6",
     [DP_MAP_DNS_ANSWERS6] = "dns_answers6",   [DP_MAP_PREFLOWS] = "preflows",
-    [DP_MAP_PREFLOWS6] = "preflows6",
+    [DP_MAP_PREFLOWS6] = "preflows6",	      [DP_MAP_NODE_CFG] = "node_cfg",
+    [DP_MAP_PROBE_FLOWS] = "probe_flows",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -97,6 +98,7 @@ struct datapath *datapath_open_pinned(const char *pin_root)
 	dp->tc_prog_fd = -1;
 	dp->tc_pod_prog_fd = -1;
 	dp->tc_pod_egress_prog_fd = -1;
+	dp->tc_veth_egress_prog_fd = -1;
 	if (snprintf(dp->pin_root, sizeof(dp->pin_root), "%s", pin_root) >=
 	    (int)sizeof(dp->pin_root)) {
 		err = -ENAMETOOLONG;
@@ -124,6 +126,10 @@ struct datapath *datapath_open_pinned(const char *pin_root)
 		dp->tc_pod_egress_prog_fd = bpf_obj_get(path);
 	if (dp->tc_pod_egress_prog_fd < 0)
 		dp->tc_pod_egress_prog_fd = -1;
+	if (pin_path(path, sizeof(path), pin_root, "prog_tc_veth_egress") == 0)
+		dp->tc_veth_egress_prog_fd = bpf_obj_get(path);
+	if (dp->tc_veth_egress_prog_fd < 0)
+		dp->tc_veth_egress_prog_fd = -1;
 	return dp;
 fail:
 	datapath_close(dp);
@@ -150,6 +156,8 @@ void datapath_close(struct datapath *dp)
 		close(dp->tc_pod_prog_fd);
 	if (dp->tc_pod_egress_prog_fd >= 0)
 		close(dp->tc_pod_egress_prog_fd);
+	if (dp->tc_veth_egress_prog_fd >= 0)
+		close(dp->tc_veth_egress_prog_fd);
 	free(dp);
 }
 
@@ -316,6 +324,14 @@ int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip)
 	if (ifindex <= 0)
 		return -EINVAL;
 	return map_update(dp, DP_MAP_POD_IFACES, &key, &val);
+}
+
+int datapath_set_kubelet_cgroup(struct datapath *dp, uint64_t cgroup_id)
+{
+	struct ambit_node_cfg val = {.kubelet_cgroup = cgroup_id};
+	uint32_t key = 0;
+
+	return map_update(dp, DP_MAP_NODE_CFG, &key, &val);
 }
 
 int datapath_del_iface(struct datapath *dp, int ifindex)

@@ -41,6 +41,8 @@ enum datapath_map {
 	DP_MAP_DNS_ANSWERS6,
 	DP_MAP_PREFLOWS,
 	DP_MAP_PREFLOWS6,
+	DP_MAP_NODE_CFG,
+	DP_MAP_PROBE_FLOWS,
 	DP_MAP__COUNT,
 };
 
@@ -53,6 +55,7 @@ struct datapath {
 	int tc_prog_fd;		    /* owned; -1 when prog_tc_ingress is not pinned */
 	int tc_pod_prog_fd;	    /* owned; -1 when prog_tc_pod is not pinned */
 	int tc_pod_egress_prog_fd;  /* owned; -1 when prog_tc_pod_egress is not pinned */
+	int tc_veth_egress_prog_fd; /* owned; -1 when prog_tc_veth_egress is not pinned */
 	uint32_t next_service_id;   /* 0 until the services map was scanned once */
 	uint32_t next_service6_id;  /* the same for services6 */
 	void *loader;		    /* the loader's state (skeletons), released by loader_release */
