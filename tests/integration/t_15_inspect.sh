@@ -31,7 +31,7 @@ pod_exec mesh/client-0 getent hosts server >/dev/null || fail "server does not r
 # ambitctl maps -o json against bpftool's BTF-formatted dump, map by map.
 json=$(actl maps -o json) || fail "maps -o json"
 for node in node1 node2; do
-	for m in workloads enrolled_cgrp pod_ifaces services backends counters dns_answers; do
+	for m in workloads enrolled_cgrp pod_ifaces services backends counters dns_answers node_cfg; do
 		a=$(printf '%s' "$json" | jq -S --arg n "$node" --arg m "$m" '.[$n][$m] | sort_by(.key | tostring)')
 		b=$(bpftool map dump pinned "$(pin_path "$node" "$m")" -j | jq -S '[.[].formatted] | sort_by(.key | tostring)')
 		if [ "$m" = counters ] || [ "$m" = dns_answers ]; then

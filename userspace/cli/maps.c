@@ -607,6 +607,54 @@ static void dump_preflow(const void *k, const void *v, void *arg)
 	       (unsigned long long)f->packets);
 }
 
+/* node_cfg[0]: the cgroup the kubelet's probes are known by (0: none found). */
+static void dump_node_cfg(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_node_cfg *c = v;
+
+	if (d->json) {
+		static const char *const fv[] = {"kubelet_cgroup"};
+		double vv[] = {(double)c->kubelet_cgroup};
+
+		add_entry(d, cJSON_CreateNumber(*(const uint32_t *)k), obj(fv, vv, 1));
+		return;
+	}
+	if (c->kubelet_cgroup)
+		printf("  kubelet cgroup id %llu: its probes pass\n",
+		       (unsigned long long)c->kubelet_cgroup);
+	else
+		printf("  kubelet cgroup: none found, no probe passes\n");
+}
+
+/* A struct ambit_probe_flow: the kubelet's SYN to an in-pod pod, waiting for tc_pod. */
+static void dump_probe_flow(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_probe_flow *f = k;
+	int af =
+	    f->saddr[1] || f->saddr[2] || f->saddr[3] || f->daddr[1] || f->daddr[2] || f->daddr[3]
+		? AF_INET6
+		: AF_INET;
+	char dsts[INET6_ADDRSTRLEN], srcs[INET6_ADDRSTRLEN];
+
+	if (d->json) {
+		cJSON *ko = cJSON_CreateObject();
+
+		add_ip(ko, "saddr", af, f->saddr);
+		add_ip(ko, "daddr", af, f->daddr);
+		if (ko) {
+			cJSON_AddNumberToObject(ko, "sport", ntohs(f->sport));
+			cJSON_AddNumberToObject(ko, "dport", ntohs(f->dport));
+		}
+		add_entry(d, ko, cJSON_CreateNumber(*(const uint32_t *)v));
+		return;
+	}
+	printf("  from %s port %u to %s port %u %s\n", addr_str(af, f->saddr, srcs),
+	       ntohs(f->sport), addr_str(af, f->daddr, dsts), ntohs(f->dport),
+	       or_dash(pod_by_addr(d->r, af, f->daddr)));
+}
+
 /* A struct ambit_deny_src_key or ambit_deny_src6_key: its prefix counts the whole pod in. */
 static void dump_deny_src(const void *k, const void *v, void *arg)
 {
@@ -803,6 +851,11 @@ static const struct {
      dump_dns_answer, "pod IPv6 + DNS query -> the proxy's answer, given by the kernel"},
     {"preflows6", AF_INET6, sizeof(struct ambit_flow6), sizeof(struct ambit_preflow), dump_preflow,
      "IPv6 flow to a pod open before its enrolment -> passes"},
+    /* Both families (the node's own traffic, bpf/lib/nodeguard.h). */
+    {"node_cfg", AF_INET, 4, sizeof(struct ambit_node_cfg), dump_node_cfg,
+     "the node: the kubelet's cgroup (its probes pass the mesh)"},
+    {"probe_flows", AF_INET, sizeof(struct ambit_probe_flow), 4, dump_probe_flow,
+     "in-pod capture: the kubelet's probe SYN -> let by to the pod"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)
