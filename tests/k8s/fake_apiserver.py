@@ -70,8 +70,8 @@ for _p, _k in [("authorizationpolicies", "AuthorizationPolicy"),
 for _p, _k in [("gateways", "Gateway"), ("httproutes", "HTTPRoute"), ("grpcroutes", "GRPCRoute")]:
     RESOURCES.append(("gateway.networking.k8s.io", ["v1", "v1beta1"], _p, _k, True, RW, []))
 RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2"], "tcproutes", "TCPRoute", True, RW, []))
-RESOURCES.append(("gateway.networking.k8s.io", ["v1beta1", "v1alpha2"], "referencegrants",
-                  "ReferenceGrant", True, RW, []))
+RESOURCES.append(("gateway.networking.k8s.io", ["v1", "v1beta1", "v1alpha2"], "referencegrants",
+                  "ReferenceGrant", True, RW, ["refgrant"]))
 RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2", "v1alpha3"], "tlsroutes", "TLSRoute", True,
                   RW, []))
 RESOURCES.append(("networking.istio.io", ["v1alpha3"], "envoyfilters", "EnvoyFilter", True, RW, []))

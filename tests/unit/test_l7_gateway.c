@@ -511,7 +511,7 @@ static void test_mesh_and_optional_mutual(void **state)
  * Cross-namespace references of a Gateway of class istio: a certificateRef to a Secret of shop
  * and an HTTPRoute's backendRef to a Service of shop are refused (listener not served, the rule
  * answers 500, RefNotPermitted) until shop's ReferenceGrant allows them; a grant naming another
- * Secret, or in another namespace, does not.
+ * Secret, or in another namespace, does not. The grant is taken as v1beta1 and as v1.
  */
 static void test_gateway_api_reference_grant(void **state)
 {
@@ -528,6 +528,12 @@ static void test_gateway_api_reference_grant(void **state)
 	    "  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: default}]\n"
 	    "  to: [{group: '', kind: Secret, name: not-this-one}]\n",
 	    "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n"
+	    "metadata: {name: g, namespace: shop}\nspec:\n"
+	    "  from:\n  - {group: gateway.networking.k8s.io, kind: Gateway, namespace: default}\n"
+	    "  - {group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}\n"
+	    "  to: [{group: '', kind: Secret, name: gw-cred}, {group: '', kind: Service}]\n",
+	    /* The same grant as gateway.networking.k8s.io/v1 (Gateway API 1.5). */
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\n"
 	    "metadata: {name: g, namespace: shop}\nspec:\n"
 	    "  from:\n  - {group: gateway.networking.k8s.io, kind: Gateway, namespace: default}\n"
 	    "  - {group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}\n"
@@ -564,14 +570,14 @@ static void test_gateway_api_reference_grant(void **state)
 				 "---\n",
 		sec),
 	    -1);
-	for (size_t gi = 0; gi < 3; gi++) {
+	for (size_t gi = 0; gi < 4; gi++) {
 		const struct config *cfg;
 		const struct l7_service *s;
 		const struct l7_route *r = NULL;
 		struct world w;
 		cJSON *st;
 		char *txt;
-		bool granted = gi == 2;
+		bool granted = gi >= 2;
 
 		assert_int_not_equal(asprintf(&yaml, "%s%s", base, grants[gi]), -1);
 		build(&w, yaml);
