@@ -624,6 +624,96 @@ static void test_gateway_api_reference_grant(void **state)
 }
 
 /*
+ * HTTPRoute backendRefs that cannot be used (Gateway API's HTTPRouteInvalidNonExistentBackendRef,
+ * HTTPRouteInvalidBackendRefUnknownKind): a Service that does not exist and a kind no route goes
+ * to answer 500 (a direct reply when the rule has nothing else), a missing one beside a good one
+ * keeps its share as a destination marked invalid, which the proxy answers 500; the status says
+ * ResolvedRefs False, BackendNotFound or InvalidKind.
+ */
+static void test_gateway_api_invalid_backends(void **state)
+{
+	static const char *const rules[] = {
+	    "[{backendRefs: [{name: nosuch, port: 9080}]}]",
+	    "[{backendRefs: [{group: example.com, kind: Bucket, name: b, port: 1}]}]",
+	    "[{backendRefs: [{name: productpage, port: 9080, weight: 1},\n"
+	    "                {name: nosuch, port: 9080, weight: 1}]}]",
+	};
+	static const char *const reasons[] = {"BackendNotFound", "InvalidKind", "BackendNotFound"};
+	char err[256];
+
+	for (size_t ri = 0; ri < 3; ri++) {
+		const struct l7_service *s;
+		const struct l7_route *r = NULL;
+		const struct config *cfg;
+		struct l7_config *back;
+		struct world w;
+		char *yaml, *txt, reason[64];
+		cJSON *st, *j;
+
+		assert_int_not_equal(
+		    asprintf(&yaml,
+			     GW_POD GWAPI_POD(
+				 "gw", "10.1.0.20") "apiVersion: "
+						    "gateway.networking.k8s.io/v1\n"
+						    "kind: Gateway\n"
+						    "metadata: {name: gw, namespace: default}\n"
+						    "spec:\n  gatewayClassName: istio\n"
+						    "  listeners: [{name: http, port: 80, "
+						    "protocol: HTTP}]\n---\n"
+						    "apiVersion: "
+						    "gateway.networking.k8s.io/v1\n"
+						    "kind: HTTPRoute\n"
+						    "metadata: {name: r, namespace: default}\n"
+						    "spec:\n  parentRefs: [{name: gw}]\n"
+						    "  rules: %s\n",
+			     rules[ri]),
+		    -1);
+		build(&w, yaml);
+		assert_non_null(w.l7);
+		cfg = w.wb.in.cfg;
+		s = l7_config_service(w.l7, "gw-istio.default.svc.cluster.local");
+		assert_non_null(s);
+		for (size_t i = 0; i < s->n_routes && !r; i++)
+			if (strstr(s->routes[i].source, "HTTPRoute default/r"))
+				r = &s->routes[i];
+		assert_non_null(r);
+		if (ri < 2) {
+			assert_int_equal(r->action, L7_ACTION_DIRECT);
+			assert_int_equal(r->direct_status, 500);
+		} else {
+			assert_int_equal(r->action, L7_ACTION_ROUTE);
+			assert_int_equal(r->n_dests, 2);
+			assert_false(r->dests[0].invalid);
+			assert_true(r->dests[1].invalid);
+			assert_int_equal(r->dests[1].weight, 1);
+			/* The proxy's model keeps the mark. */
+			j = l7_to_json(w.l7);
+			back = l7_from_json(j, err, sizeof(err));
+			assert_non_null(back);
+			s = l7_config_service(back, "gw-istio.default.svc.cluster.local");
+			r = NULL;
+			for (size_t i = 0; s && i < s->n_routes && !r; i++)
+				if (strstr(s->routes[i].source, "HTTPRoute default/r"))
+					r = &s->routes[i];
+			assert_non_null(r);
+			assert_true(r->dests[1].invalid);
+			assert_false(r->dests[0].invalid);
+			l7_config_free(back);
+			cJSON_Delete(j);
+		}
+		st = l7_gwapi_route_status(cfg, &cfg->http_routes[0]);
+		txt = cJSON_PrintUnformatted(st);
+		snprintf(reason, sizeof(reason), "\"reason\":\"%s\"", reasons[ri]);
+		assert_non_null(strstr(txt, reason));
+		assert_non_null(strstr(txt, "\"type\":\"Accepted\",\"status\":\"True\""));
+		free(txt);
+		cJSON_Delete(st);
+		destroy(&w);
+		free(yaml);
+	}
+}
+
+/*
  * A Gateway API Gateway of class istio: its deployment's pods are its gateway proxy; each HTTP
  * listener, and each HTTPS one whose Secret resolves, listens on its own port; routes attach
  * by parentRef (sectionName), allowedRoutes and hostname intersection, ranked by the spec's
@@ -1527,6 +1617,7 @@ int main(void)
 	    cmocka_unit_test(test_mesh_and_optional_mutual),
 	    cmocka_unit_test(test_gateway_api_class_istio),
 	    cmocka_unit_test(test_gateway_api_reference_grant),
+	    cmocka_unit_test(test_gateway_api_invalid_backends),
 	    cmocka_unit_test(test_gateway_api_l4_routes),
 	    cmocka_unit_test(test_selector_policies),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),
