@@ -78,13 +78,14 @@ def hdrs(**kv):
     return [{"name": k.replace("_", "-"), "value": v} for k, v in kv.items()]
 
 
-def rule(matches=None, backends=(), filters=None):
-    r = {}
+def rule(matches=None, backends=None, filters=None, name=None):
+    r = {"name": name} if name else {}
     if matches is not None:
         r["matches"] = matches
     if filters:
         r["filters"] = filters
-    r["backendRefs"] = list(backends)
+    if backends is not None:
+        r["backendRefs"] = list(backends)
     return r
 
 
@@ -212,8 +213,30 @@ case("HTTPRouteRequestHeaderModifier",
                                                              "set-overwrites-values")])]),
          rule([prefix("/add")], [be(V1)], [header_mod(add=[("X-Header-Add",
                                                             "add-appends-values")])]),
-         rule([prefix("/remove")], [be(V1)], [header_mod(remove=["X-Header-Remove"])])])],
-     [req("/set", V1, headers={"Some-Other-Header": "val"},
+         rule([prefix("/remove")], [be(V1)], [header_mod(remove=["X-Header-Remove"])]),
+         rule([prefix("/multiple")], [be(V1)], [header_mod(
+             set_=[("X-Header-Set-1", "header-set-1"), ("X-Header-Set-2", "header-set-2")],
+             add=[("X-Header-Add-1", "header-add-1"), ("X-Header-Add-2", "header-add-2"),
+                  ("X-Header-Add-3", "header-add-3")],
+             remove=["X-Header-Remove-1", "X-Header-Remove-2"])]),
+         rule([prefix("/case-insensitivity")], [be(V1)], [header_mod(
+             set_=[("X-Header-Set", "header-set")], add=[("X-Header-Add", "header-add")],
+             remove=["X-Header-Remove"])])])],
+     [req("/multiple", V1, headers={"X-Header-Set-2": "set-val-2", "X-Header-Add-2": "add-val-2",
+                                    "X-Header-Remove-2": "remove-val-2",
+                                    "Another-Header": "another-header-val"},
+          seen={"X-Header-Set-1": "header-set-1", "X-Header-Set-2": "header-set-2",
+                "X-Header-Add-1": "header-add-1", "X-Header-Add-2": "add-val-2,header-add-2",
+                "X-Header-Add-3": "header-add-3", "Another-Header": "another-header-val"},
+          absent=["X-Header-Remove-1", "X-Header-Remove-2"]),
+      req("/case-insensitivity", V1, headers={"x-header-set": "original-val-set",
+                                              "x-header-add": "original-val-add",
+                                              "x-header-remove": "original-val-remove",
+                                              "Another-Header": "another-header-val"},
+          seen={"X-Header-Set": "header-set", "X-Header-Add": "original-val-add,header-add",
+                "Another-Header": "another-header-val"},
+          absent=["X-Header-Remove"]),
+      req("/set", V1, headers={"Some-Other-Header": "val"},
           seen={"X-Header-Set": "set-overwrites-values", "Some-Other-Header": "val"}),
       req("/set", V1, headers={"X-Header-Set": "some-other-value"},
           seen={"X-Header-Set": "set-overwrites-values"}),
@@ -514,6 +537,54 @@ case("HTTPRouteInvalidParentRefNotMatchingSectionName",
                      "NoMatchingParent")),
       req("/", status=404)])
 
+case("HTTPRouteNamedRule",
+     [route("http-named-rules", [rule([prefix("/named")], [be(V1)], name="named-rule"),
+                                 rule([prefix("/unnamed")], [be(V2)])])],
+     [req("/named", V1), req("/unnamed", V2)])
+
+case("HTTPRouteNoBackendRefs",
+     [route("omitted-backendrefs", [rule([exact("/omitted-no-forward")]),
+                                    rule([exact("/empty-no-forward")], []),
+                                    rule([prefix("/")], [be(V1)])])],
+     [req("/forward", V1), req("/omitted-no-forward", status=500),
+      req("/empty-no-forward", status=500)])
+
+case("HTTPRouteInvalidParentRefNotMatchingListenerPort",
+     [route("httproute-listener-not-matching-route-port", [rule(None, [be(V1)])],
+            refs=[{"name": "same-namespace", "namespace": INFRA, "port": 81}])],
+     [req(status_of=("httproute-listener-not-matching-route-port", INFRA, "Accepted",
+                     "NoMatchingParent")),
+      req("/", status=404)])
+
+SNP = "section-name-not-port"  # the suite's name is too long for a local pod's socket path
+case("HTTPRouteInvalidParentRefSectionNameNotMatchingPort",
+     [dict(gateway(SNP, [None]), spec={"gatewayClassName": "istio", "listeners": [
+         {"name": "http", "port": 80, "protocol": "HTTP",
+          "allowedRoutes": {"kinds": [{"kind": "HTTPRoute"}],
+                            "namespaces": {"from": "All"}}}]}),
+      route("httproute-listener-section-name-not-matching-port", [rule(None, [be(V1)])],
+            refs=[{"name": SNP, "namespace": INFRA, "sectionName": "http", "port": 81}])],
+     [req(status_of=("httproute-listener-section-name-not-matching-port", INFRA, "Accepted",
+                     "NoMatchingParent"))],
+     gateway=SNP)
+
+case("HTTPRouteRequestMultipleMirrors",
+     [route("request-multiple-mirrors", [
+         rule([prefix("/multi-mirror")], [be(V1, INFRA)],
+              [{"type": "RequestMirror", "requestMirror": {"backendRef": be(V2, INFRA)}},
+               {"type": "RequestMirror", "requestMirror": {"backendRef": be(V3, INFRA)}}])])],
+     [req("/multi-mirror", V1, mirrored_to=(INFRA, V2 + "-0")),
+      req("/multi-mirror", V1, mirrored_to=(INFRA, V3 + "-0"))])
+
+case("HTTPRouteMultipleGateways",
+     [route("multiple-gateways-shared-route", [rule([prefix("/shared")], [be(V1)])],
+            refs=[{"name": "same-namespace"}, {"name": "all-namespaces"}]),
+      route("same-namespace-dedicated-route", [rule([prefix("/")], [be(V2)])]),
+      route("all-namespaces-dedicated-route", [rule([prefix("/")], [be(V3)])],
+            parent="all-namespaces")],
+     [req("/shared", V1), req("/", V2), req("/shared", V1, gw="all-namespaces"),
+      req("/", V3, gw="all-namespaces")])
+
 # The spec's sentence the suite does not test: with weights, a missing backend's share of the
 # requests gets 500 and the others' are served.
 case("ambit: weighted backends, one missing",
@@ -740,6 +811,8 @@ def main():
             if err:
                 whys.append("apply refused: %s" % err.splitlines()[-1])
                 kubectl(ambitctl, "delete", c["objects"], workdir)
+                for e in c["requests"] + (c["then"][1] if c["then"] else []):
+                    count["status conditions" if "status_of" in e else "requests"][1] += 1
             else:
                 for e in c["requests"]:
                     why = run(e, c["gateway"])
