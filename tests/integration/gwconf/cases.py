@@ -585,6 +585,39 @@ case("HTTPRouteMultipleGateways",
      [req("/shared", V1), req("/", V2), req("/shared", V1, gw="all-namespaces"),
       req("/", V3, gw="all-namespaces")])
 
+LPM = "listener-ports"  # the suite's name is too long for a local pod's socket path
+case("HTTPRouteListenerPortMatching",
+     [dict(gateway(LPM, []), spec={"gatewayClassName": "istio", "listeners": [
+         {"name": "listener-%d" % (i + 1), "port": port, "protocol": "HTTP", "hostname": host,
+          "allowedRoutes": {"namespaces": {"from": "Same"}}}
+         for i, (port, host) in enumerate([(80, "foo.com"), (8080, "foo.com"), (8080, "bar.com"),
+                                           (8090, "foo.com"), (8090, "bar.com")])]}),
+      route("backend-v1", [rule(None, [be(V1)])], refs=[{"name": LPM, "namespace": INFRA,
+                                                        "port": 80}]),
+      route("backend-v2", [rule(None, [be(V2)])], refs=[{"name": LPM, "namespace": INFRA,
+                                                        "port": 8080}]),
+      route("backend-v3", [rule(None, [be(V3)])], refs=[{"name": LPM, "namespace": INFRA,
+                                                        "port": 8090,
+                                                        "sectionName": "listener-4"}])],
+     [h("foo.com", "/", V1, gw=LPM), h("foo.com:8080", "/", V2, gw=LPM + ":8080"),
+      h("bar.com:8080", "/", V2, gw=LPM + ":8080"), h("foo.com:8090", "/", V3, gw=LPM + ":8090"),
+      h("bar.com:8090", "/", status=404, gw=LPM + ":8090")],
+     gateway=LPM)
+
+case("HTTPRouteDisallowedKind",
+     [dict(gateway("tlsroutes-only", []), spec={"gatewayClassName": "istio", "listeners": [
+         {"name": "tls", "port": 443, "protocol": "TLS", "tls": {"mode": "Passthrough"},
+          "allowedRoutes": {"namespaces": {"from": "Same"}, "kinds": [{"kind": "TLSRoute"}]}}]}),
+      route("disallowed-kind", [rule(None, [be(V1)])], parent="tlsroutes-only")],
+     [req(status_of=("disallowed-kind", INFRA, "Accepted", "NotAllowedByListeners"))],
+     gateway="tlsroutes-only")
+
+case("HTTPRouteRequestHeaderModifierBackendWeights",
+     [route("request-header-modifier-backend-weights", [rule(None, [
+         be(b, weight=10, filters=[header_mod(set_=[("Backend", b)])]) for b in (V1, V2)])])],
+     # Each answer's backend saw its own filter's header; both answer in 40 requests.
+     [req("/", by_backend_header=(V1, V2), n=40)])
+
 # The spec's sentence the suite does not test: with weights, a missing backend's share of the
 # requests gets 500 and the others' are served.
 case("ambit: weighted backends, one missing",
@@ -602,8 +635,9 @@ class Gateways:
         self.fwd = {}  # gateway name -> (local port, process)
 
     def port(self, gw):
-        """The local port of @gw's forward, started again when it ended (a case's own Gateway
-        has no pod yet when its first request is tried)."""
+        """The local port of @gw's forward ("NAME" for its port 80, "NAME:PORT" for another),
+        started again when it ended (a case's own Gateway has no pod yet when its first
+        request is tried)."""
         if gw in self.fwd and self.fwd[gw][1].poll() is not None:
             self.drop(gw)
         if gw not in self.fwd:
@@ -612,15 +646,18 @@ class Gateways:
             port = s.getsockname()[1]
             s.close()
             out = open(os.path.join(self.workdir, "pf-%s.out" % gw), "a")
+            name, _, remote = gw.partition(":")
             self.fwd[gw] = (port, subprocess.Popen(
                 [self.ambitctl, "local", "port-forward", "--name", self.cluster, "-n", INFRA,
-                 "svc/%s-istio" % gw, "%d:80" % port], stdout=out, stderr=subprocess.STDOUT))
+                 "svc/%s-istio" % name, "%d:%s" % (port, remote or "80")], stdout=out,
+                stderr=subprocess.STDOUT))
             out.close()
         return self.fwd[gw][0]
 
     def drop(self, gw):
-        if gw in self.fwd:
-            p = self.fwd.pop(gw)[1]
+        """Ends the forwards of @gw ("NAME": those of every port)."""
+        for key in [k for k in self.fwd if k == gw or k.partition(":")[0] == gw]:
+            p = self.fwd.pop(key)[1]
             p.terminate()
             p.wait()
 
@@ -726,6 +763,8 @@ def check(gws, ambitctl, e, gateway):
             why = share(gws.port(gw), e)
         elif "weights" in e:
             why = weights(gws.port(gw), e)
+        elif "by_backend_header" in e:
+            why = by_backend_header(gws.port(gw), e)
         else:
             why = judge(e, *send(gws.port(gw), e))
             if why is None and "mirrored_to" in e:
@@ -767,6 +806,21 @@ def weights(port, e):
         if not lo <= counts[b] <= hi:
             return "%s answered %d of %d, want %d to %d" % (b, counts[b], e["n"], lo, hi)
     return None
+
+
+def by_backend_header(port, e):
+    """Each answer from one of e["by_backend_header"], whose echoed Backend header names it;
+    every one of them answers."""
+    seen = set()
+    for _ in range(e["n"]):
+        status, headers, echo = send(port, e)
+        if status != 200 or not echo:
+            return "status %s" % status
+        who = [b for b in e["by_backend_header"] if echo["pod"].startswith(b + "-")]
+        if not who or seen_header(echo, "Backend") != who[0]:
+            return "%s saw Backend: %s" % (echo["pod"], seen_header(echo, "Backend"))
+        seen.add(who[0])
+    return None if seen == set(e["by_backend_header"]) else "only %s answered" % sorted(seen)
 
 
 def mirrored(ambitctl, e):
