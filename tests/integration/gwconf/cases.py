@@ -19,6 +19,7 @@ exits 1 on any failure.
 import http.client
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -27,6 +28,8 @@ import time
 import urllib.parse
 
 INFRA = "gateway-conformance-infra"
+# In a case's objects, a pod's IP address, filled in when the case is applied.
+POD_IP = "{pod-ip:%s/%s}"
 APP = "gateway-conformance-app-backend"
 WEB = "gateway-conformance-web-backend"
 GW_GROUP = "gateway.networking.k8s.io"
@@ -618,6 +621,41 @@ case("HTTPRouteRequestHeaderModifierBackendWeights",
      # Each answer's backend saw its own filter's header; both answer in 40 requests.
      [req("/", by_backend_header=(V1, V2), n=40)])
 
+def service(name, headless=False, selector=None):
+    spec = {"ports": [{"name": "first-port", "protocol": "TCP", "port": 8080,
+                       "targetPort": 3000}]}
+    if headless:
+        spec["clusterIP"] = "None"
+    if selector:
+        spec["selector"] = {"app": selector}
+    return {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": INFRA},
+            "spec": spec}
+
+
+def slice_of(service_name):
+    """An EndpointSlice of @service_name with infra-backend-v1's pod, its address filled in when
+    the case is applied (the suite fills it from the pod, too)."""
+    return {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": service_name + "-ip4", "namespace": INFRA,
+                         "labels": {"kubernetes.io/service-name": service_name}},
+            "addressType": "IPv4",
+            "ports": [{"name": "first-port", "port": 3000, "protocol": "TCP"}],
+            "endpoints": [{"addresses": [POD_IP % (INFRA, V1 + "-0")]}]}
+
+
+case("HTTPRouteServiceTypes",
+     [route("service-types", [
+         rule([exact("/manual-endpointslices")], [be("manual-endpointslices")]),
+         rule([exact("/headless")], [be("headless")]),
+         rule([exact("/headless-manual-endpointslices")],
+              [be("headless-manual-endpointslices")])]),
+      service("manual-endpointslices"), slice_of("manual-endpointslices"),
+      service("headless", headless=True, selector=V1),
+      service("headless-manual-endpointslices", headless=True),
+      slice_of("headless-manual-endpointslices")],
+     [req("/manual-endpointslices", V1), req("/headless", V1),
+      req("/headless-manual-endpointslices", V1)])
+
 # The spec's sentence the suite does not test: with weights, a missing backend's share of the
 # requests gets 500 and the others' are served.
 case("ambit: weighted backends, one missing",
@@ -832,10 +870,21 @@ def mirrored(ambitctl, e):
     return None if line in out.stdout.splitlines() else "no copy at %s/%s" % (ns, pod)
 
 
+def pod_ip(ambitctl, m):
+    ns, name = m.group(1).split("/")
+    out = subprocess.run([ambitctl, "get", "pod", name, "-n", ns, "-o", "json"],
+                         capture_output=True, text=True)
+    try:
+        return json.loads(out.stdout)["status"]["podIP"]
+    except (ValueError, KeyError):
+        return "0.0.0.0"  # the check then fails, naming the request
+
+
 def kubectl(ambitctl, verb, objects, workdir):
     path = os.path.join(workdir, "case.yaml")
+    text = "\n---\n".join(json.dumps(o) for o in objects) + "\n"
     with open(path, "w") as f:
-        f.write("\n---\n".join(json.dumps(o) for o in objects) + "\n")
+        f.write(re.sub(r"\{pod-ip:([^}]*)\}", lambda m: pod_ip(ambitctl, m), text))
     out = subprocess.run([ambitctl, verb, "-f", path], capture_output=True, text=True)
     return None if out.returncode == 0 else (out.stderr or out.stdout).strip()
 
