@@ -666,7 +666,7 @@ case("ambit: weighted backends, one missing",
 # ---- the runner ----
 
 class Gateways:
-    """A port-forward from this host to each Gateway's Service (port 80), as a user reaches it."""
+    """A port-forward from this host to each Gateway's Service, as a user reaches it."""
 
     def __init__(self, ambitctl, cluster, workdir):
         self.ambitctl, self.cluster, self.workdir = ambitctl, cluster, workdir
@@ -745,6 +745,8 @@ def judge(e, status, headers, echo):
                                                       e["backend"])
         if echo["method"] != e["method"]:
             return "backend saw method %s" % echo["method"]
+    if not echo and ({"seen_path", "seen", "absent", "seen_host"} & set(e)):
+        return "no echo body"
     if "seen_path" in e and echo["path"] != e["seen_path"]:
         return "backend saw path %s, want %s" % (echo["path"], e["seen_path"])
     for k, v in e.get("seen", {}).items():
