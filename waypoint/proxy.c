@@ -424,6 +424,12 @@ static void proceed(struct wp_req *r)
 	int s;
 
 	d = wp_route_destination(rt, wp_random());
+	if (d && d->invalid) {
+		/* A Gateway API backendRef that cannot be used: the spec's 500 for its share. */
+		r->details = "direct_response";
+		wp_req_answer(r, 500, "", 0, NULL, 0);
+		return;
+	}
 	if (!d || d->unknown) {
 		wp_req_reply(r, WP_REPLY_NO_CLUSTER, 0, NULL, 0);
 		return;

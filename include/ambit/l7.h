@@ -279,6 +279,12 @@ struct l7_destination {
 	uint32_t weight;
 	struct config_headers headers; /* applied after the route's own */
 	bool unknown; /* host is no service the waypoint knows: requests to it fail */
+	/*
+	 * A Gateway API backendRef that cannot be used (no such Service, a kind no route goes
+	 * to, another namespace's without a ReferenceGrant): its share of the requests answers
+	 * 500, as the spec says (HTTPRoute's backendRefs), JSON "invalid".
+	 */
+	bool invalid;
 };
 
 enum l7_action {

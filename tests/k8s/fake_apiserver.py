@@ -79,7 +79,7 @@ for _p, _k, _s in [("gateways", "Gateway", ["gtw"]), ("httproutes", "HTTPRoute",
                    ("grpcroutes", "GRPCRoute", [])]:
     RESOURCES.append(("gateway.networking.k8s.io", ["v1", "v1beta1"], _p, _k, True, RW, _s))
 RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2"], "tcproutes", "TCPRoute", True, RW, []))
-RESOURCES.append(("gateway.networking.k8s.io", ["v1beta1", "v1alpha2"], "referencegrants",
+RESOURCES.append(("gateway.networking.k8s.io", ["v1", "v1beta1", "v1alpha2"], "referencegrants",
                   "ReferenceGrant", True, RW, ["refgrant"]))
 RESOURCES.append(("gateway.networking.k8s.io", ["v1alpha2", "v1alpha3"], "tlsroutes", "TLSRoute", True,
                   RW, []))

@@ -435,6 +435,11 @@ class FakeApiServerTest(unittest.TestCase):
         v1a2 = [r["name"] for r in
                 self.get("/apis/gateway.networking.k8s.io/v1alpha2")["resources"]]
         self.assertEqual(sorted(v1a2), ["referencegrants", "tcproutes", "tlsroutes"])
+        # ReferenceGrant is served as v1 too (Gateway API 1.5), as v1beta1 still.
+        for v in ("v1", "v1beta1"):
+            grants = [r for r in self.get("/apis/gateway.networking.k8s.io/" + v)["resources"]
+                      if r["name"] == "referencegrants"]
+            self.assertEqual(len(grants), 1, v)
         self.assertEqual(self.get("/version")["major"], "1")
 
 

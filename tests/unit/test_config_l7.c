@@ -516,7 +516,10 @@ static void test_analyze_routes(void **state)
 	       "IST0101 referenced service not found: \"shop/ratings\"");
 	expect(&d, true, "HTTPRoute shop/h", "spec.parentRefs[2]",
 	       "IST0101 referenced gateway not found: \"shop/gw\"");
-	expect(&d, true, "HTTPRoute shop/h", "spec.rules[0].backendRefs[1]", "\"shop/reviews-v9\"");
+	/* A backend not found is stored (the route answers 500 for it): a warning. */
+	expect(&d, false, "HTTPRoute shop/h", "spec.rules[0].backendRefs[1]",
+	       "IST0101 referenced service not found: \"shop/reviews-v9\": requests to it fail "
+	       "with 500");
 	expect(&d, false, "HTTPRoute shop/h", "spec.rules[0].backendRefs[2]",
 	       "example.com/Bucket is not one a waypoint routes to");
 	expect(&d, false, "VirtualService shop/vs", "spec.hosts",

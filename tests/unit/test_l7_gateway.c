@@ -511,7 +511,7 @@ static void test_mesh_and_optional_mutual(void **state)
  * Cross-namespace references of a Gateway of class istio: a certificateRef to a Secret of shop
  * and an HTTPRoute's backendRef to a Service of shop are refused (listener not served, the rule
  * answers 500, RefNotPermitted) until shop's ReferenceGrant allows them; a grant naming another
- * Secret, or in another namespace, does not.
+ * Secret, or in another namespace, does not. The grant is taken as v1beta1 and as v1.
  */
 static void test_gateway_api_reference_grant(void **state)
 {
@@ -528,6 +528,12 @@ static void test_gateway_api_reference_grant(void **state)
 	    "  from: [{group: gateway.networking.k8s.io, kind: Gateway, namespace: default}]\n"
 	    "  to: [{group: '', kind: Secret, name: not-this-one}]\n",
 	    "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\n"
+	    "metadata: {name: g, namespace: shop}\nspec:\n"
+	    "  from:\n  - {group: gateway.networking.k8s.io, kind: Gateway, namespace: default}\n"
+	    "  - {group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}\n"
+	    "  to: [{group: '', kind: Secret, name: gw-cred}, {group: '', kind: Service}]\n",
+	    /* The same grant as gateway.networking.k8s.io/v1 (Gateway API 1.5). */
+	    "apiVersion: gateway.networking.k8s.io/v1\nkind: ReferenceGrant\n"
 	    "metadata: {name: g, namespace: shop}\nspec:\n"
 	    "  from:\n  - {group: gateway.networking.k8s.io, kind: Gateway, namespace: default}\n"
 	    "  - {group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: default}\n"
@@ -564,14 +570,14 @@ static void test_gateway_api_reference_grant(void **state)
 				 "---\n",
 		sec),
 	    -1);
-	for (size_t gi = 0; gi < 3; gi++) {
+	for (size_t gi = 0; gi < 4; gi++) {
 		const struct config *cfg;
 		const struct l7_service *s;
 		const struct l7_route *r = NULL;
 		struct world w;
 		cJSON *st;
 		char *txt;
-		bool granted = gi == 2;
+		bool granted = gi >= 2;
 
 		assert_int_not_equal(asprintf(&yaml, "%s%s", base, grants[gi]), -1);
 		build(&w, yaml);
@@ -615,6 +621,96 @@ static void test_gateway_api_reference_grant(void **state)
 	ca_destroy(ca);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir);
 	assert_int_equal(system(cmd), 0);
+}
+
+/*
+ * HTTPRoute backendRefs that cannot be used (Gateway API's HTTPRouteInvalidNonExistentBackendRef,
+ * HTTPRouteInvalidBackendRefUnknownKind): a Service that does not exist and a kind no route goes
+ * to answer 500 (a direct reply when the rule has nothing else), a missing one beside a good one
+ * keeps its share as a destination marked invalid, which the proxy answers 500; the status says
+ * ResolvedRefs False, BackendNotFound or InvalidKind.
+ */
+static void test_gateway_api_invalid_backends(void **state)
+{
+	static const char *const rules[] = {
+	    "[{backendRefs: [{name: nosuch, port: 9080}]}]",
+	    "[{backendRefs: [{group: example.com, kind: Bucket, name: b, port: 1}]}]",
+	    "[{backendRefs: [{name: productpage, port: 9080, weight: 1},\n"
+	    "                {name: nosuch, port: 9080, weight: 1}]}]",
+	};
+	static const char *const reasons[] = {"BackendNotFound", "InvalidKind", "BackendNotFound"};
+	char err[256];
+
+	for (size_t ri = 0; ri < 3; ri++) {
+		const struct l7_service *s;
+		const struct l7_route *r = NULL;
+		const struct config *cfg;
+		struct l7_config *back;
+		struct world w;
+		char *yaml, *txt, reason[64];
+		cJSON *st, *j;
+
+		assert_int_not_equal(
+		    asprintf(&yaml,
+			     GW_POD GWAPI_POD(
+				 "gw", "10.1.0.20") "apiVersion: "
+						    "gateway.networking.k8s.io/v1\n"
+						    "kind: Gateway\n"
+						    "metadata: {name: gw, namespace: default}\n"
+						    "spec:\n  gatewayClassName: istio\n"
+						    "  listeners: [{name: http, port: 80, "
+						    "protocol: HTTP}]\n---\n"
+						    "apiVersion: "
+						    "gateway.networking.k8s.io/v1\n"
+						    "kind: HTTPRoute\n"
+						    "metadata: {name: r, namespace: default}\n"
+						    "spec:\n  parentRefs: [{name: gw}]\n"
+						    "  rules: %s\n",
+			     rules[ri]),
+		    -1);
+		build(&w, yaml);
+		assert_non_null(w.l7);
+		cfg = w.wb.in.cfg;
+		s = l7_config_service(w.l7, "gw-istio.default.svc.cluster.local");
+		assert_non_null(s);
+		for (size_t i = 0; i < s->n_routes && !r; i++)
+			if (strstr(s->routes[i].source, "HTTPRoute default/r"))
+				r = &s->routes[i];
+		assert_non_null(r);
+		if (ri < 2) {
+			assert_int_equal(r->action, L7_ACTION_DIRECT);
+			assert_int_equal(r->direct_status, 500);
+		} else {
+			assert_int_equal(r->action, L7_ACTION_ROUTE);
+			assert_int_equal(r->n_dests, 2);
+			assert_false(r->dests[0].invalid);
+			assert_true(r->dests[1].invalid);
+			assert_int_equal(r->dests[1].weight, 1);
+			/* The proxy's model keeps the mark. */
+			j = l7_to_json(w.l7);
+			back = l7_from_json(j, err, sizeof(err));
+			assert_non_null(back);
+			s = l7_config_service(back, "gw-istio.default.svc.cluster.local");
+			r = NULL;
+			for (size_t i = 0; s && i < s->n_routes && !r; i++)
+				if (strstr(s->routes[i].source, "HTTPRoute default/r"))
+					r = &s->routes[i];
+			assert_non_null(r);
+			assert_true(r->dests[1].invalid);
+			assert_false(r->dests[0].invalid);
+			l7_config_free(back);
+			cJSON_Delete(j);
+		}
+		st = l7_gwapi_route_status(cfg, &cfg->http_routes[0]);
+		txt = cJSON_PrintUnformatted(st);
+		snprintf(reason, sizeof(reason), "\"reason\":\"%s\"", reasons[ri]);
+		assert_non_null(strstr(txt, reason));
+		assert_non_null(strstr(txt, "\"type\":\"Accepted\",\"status\":\"True\""));
+		free(txt);
+		cJSON_Delete(st);
+		destroy(&w);
+		free(yaml);
+	}
 }
 
 /*
@@ -1521,6 +1617,7 @@ int main(void)
 	    cmocka_unit_test(test_mesh_and_optional_mutual),
 	    cmocka_unit_test(test_gateway_api_class_istio),
 	    cmocka_unit_test(test_gateway_api_reference_grant),
+	    cmocka_unit_test(test_gateway_api_invalid_backends),
 	    cmocka_unit_test(test_gateway_api_l4_routes),
 	    cmocka_unit_test(test_selector_policies),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),

@@ -66,6 +66,7 @@ static const struct kwatch_res kinds[] = {
      "gateway.networking.k8s.io/v1alpha2", "TLSRoute"},
     {"tcproutes", "/apis/gateway.networking.k8s.io/v1alpha2/tcproutes", NULL, NULL,
      "gateway.networking.k8s.io/v1alpha2", "TCPRoute"},
+    /* v1beta1: served by every release's CRD (v1 only since 1.5); objects applied as v1 too. */
     {"referencegrants", "/apis/gateway.networking.k8s.io/v1beta1/referencegrants", NULL, NULL,
      "gateway.networking.k8s.io/v1beta1", "ReferenceGrant"},
     /* Local rate limits: Istio's EnvoyFilter shape and ambit's own kind (absent CRD: none). */

@@ -62,16 +62,22 @@ static void check_backend(struct cfg_an *a, const struct config_gw_route *r, con
 {
 	const char *ns = b->namespace ? b->namespace : r->meta.namespace;
 
+	/*
+	 * A backend that does not exist (yet) is a warning, as Istio's analyze says it: the API
+	 * server stores such a route, and the gateway answers 500 for its share (BackendNotFound).
+	 */
 	if (core_group(b->group) && !strcmp(b->kind, "Service")) {
 		if (!find_service(a, ns, b->name))
-			cfg_an_add(a, &r->meta, kind, line, true, field,
-				   "IST0101 referenced service not found: \"%s/%s\"", ns, b->name);
+			cfg_an_add(a, &r->meta, kind, line, false, field,
+				   "IST0101 referenced service not found: \"%s/%s\": requests to "
+				   "it fail with 500",
+				   ns, b->name);
 	} else if (!strcmp(b->group, "networking.istio.io") && !strcmp(b->kind, "Hostname")) {
 		if (!se_host_known(a, b->name))
-			cfg_an_add(
-			    a, &r->meta, kind, line, true, field,
-			    "IST0101 referenced host not found: \"%s\" is no ServiceEntry host",
-			    b->name);
+			cfg_an_add(a, &r->meta, kind, line, false, field,
+				   "IST0101 referenced host not found: \"%s\" is no ServiceEntry "
+				   "host: requests to it fail with 500",
+				   b->name);
 	} else {
 		cfg_an_add(
 		    a, &r->meta, kind, line, false, field,

@@ -25,7 +25,8 @@ static const char *const gateway_api_v1[] = {CONFIG_GW_GROUP "/v1", NULL};
 static const char *const gateway_api_tls[] = {CONFIG_GW_GROUP "/v1alpha2",
 					      CONFIG_GW_GROUP "/v1alpha3", NULL};
 static const char *const gateway_api_tcp[] = {CONFIG_GW_GROUP "/v1alpha2", NULL};
-static const char *const gateway_api_grant[] = {CONFIG_GW_GROUP "/v1beta1",
+/* ReferenceGrant: v1 since Gateway API 1.5; v1beta1, still the CRD's stored version, first. */
+static const char *const gateway_api_grant[] = {CONFIG_GW_GROUP "/v1beta1", CONFIG_GW_GROUP "/v1",
 						CONFIG_GW_GROUP "/v1alpha2", NULL};
 static const char *const networking_istio_v1alpha3[] = {"networking.istio.io/v1alpha3", NULL};
 static const char *const networking_ambit[] = {CONFIG_AMBIT_NET_GROUP "/v1alpha1", NULL};

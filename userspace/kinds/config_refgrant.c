@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Gateway API ReferenceGrant (v1beta1, v1alpha2): which objects of other namespaces may refer
+ * Gateway API ReferenceGrant (v1, v1beta1, v1alpha2): which objects of other namespaces may refer
  * to objects of its own (API_SEMANTICS.md §7): `from` (group, kind, namespace of the referrer)
  * and `to` (group, kind and optionally name of the referent), as the CRD's schema says them.
  */

@@ -770,7 +770,8 @@ static const struct config_service *service_named(const struct config *cfg, cons
 /* The Service a destination names, in the model once; a port left out is its only one. */
 static int add_destination(struct gw_ctx *g, struct l7_destination *d)
 {
-	const struct config_service *s = d->unknown ? NULL : service_named(g->in->cfg, d->host);
+	const struct config_service *s =
+	    d->unknown || d->invalid ? NULL : service_named(g->in->cfg, d->host);
 	struct l7_config *c = g->c;
 	struct l7_service *out;
 	int err;

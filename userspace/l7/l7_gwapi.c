@@ -6,7 +6,8 @@
  * precedence: an Exact path, then the longest PathPrefix (then RegularExpression, which the spec
  * leaves to implementations), a method match, more header matches, more query matches; ties go
  * to the oldest route, then namespace/name, then rule and match order. A gRPC method match is
- * a path match ("/service/method"). A rule without usable backends answers 500.
+ * a path match ("/service/method"). A backend that cannot be used (no such Service, another
+ * kind, another namespace's without a ReferenceGrant) answers 500 for its share of requests.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -92,6 +93,13 @@ static int grpc_path(const struct config_gw_route_match *m, struct l7_string_mat
 	return 0;
 }
 
+/* A Service, or Istio's Hostname (a ServiceEntry host): the kinds a route sends to. */
+static bool backend_kind_ok(const struct config_backend_ref *b)
+{
+	return ((!*b->group || !strcmp(b->group, "core")) && !strcmp(b->kind, "Service")) ||
+	       (!strcmp(b->group, "networking.istio.io") && !strcmp(b->kind, "Hostname"));
+}
+
 int l7_gwapi_backend_dest(struct l7_ctx *ctx, const struct config_gw_route *r,
 			  const struct config_backend_ref *b, struct l7_destination *d)
 {
@@ -174,6 +182,7 @@ static int rule_route(struct l7_ctx *ctx, const struct config_gw_route *r, size_
 	struct l7_route *o = &out->route;
 	struct l7_match *lm;
 	bool prefix = false;
+	size_t n_valid = 0;
 	int err = 0;
 
 	out->owner = r;
@@ -229,18 +238,26 @@ static int rule_route(struct l7_ctx *ctx, const struct config_gw_route *r, size_
 	}
 	for (size_t i = 0; i < rule->n_backends && !err; i++) {
 		const struct config_backend_ref *b = &rule->backends[i];
+		struct l7_destination *d = &o->dests[o->n_dests];
 
-		/* Another namespace's without a ReferenceGrant: refused, the rule answers 500. */
-		if (ctx->own_ns_backends && !l7_gwapi_backend_granted(ctx->in->cfg, r, b))
+		if (!b->weight)
 			continue;
-		if (b->weight)
-			err = l7_gwapi_backend_dest(ctx, r, b, &o->dests[o->n_dests++]);
+		err = l7_gwapi_backend_dest(ctx, r, b, d);
+		o->n_dests++;
+		/*
+		 * A Service that does not exist, a kind no route goes to, or another namespace's
+		 * without a ReferenceGrant: its share answers 500 (the others' are served).
+		 */
+		d->invalid =
+		    d->unknown || !backend_kind_ok(b) ||
+		    (ctx->own_ns_backends && !l7_gwapi_backend_granted(ctx->in->cfg, r, b));
+		n_valid += !d->invalid;
 	}
 	for (size_t i = 0; i < rule->n_filters && !err; i++)
 		err = apply_filter(ctx, r, &rule->filters[i], prefix, o);
 	if (err)
 		return err;
-	if (o->action == L7_ACTION_ROUTE && !o->n_dests) {
+	if (o->action == L7_ACTION_ROUTE && !n_valid) {
 		/* No backend to send to: the spec's 500. */
 		o->action = L7_ACTION_DIRECT;
 		o->direct_status = 500;

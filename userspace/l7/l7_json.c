@@ -178,6 +178,8 @@ static void dest(struct enc *e, cJSON *d, const struct l7_destination *x)
 	headers(e, d, &x->headers);
 	if (x->unknown)
 		flag(e, d, "unknown", true);
+	if (x->invalid)
+		flag(e, d, "invalid", true);
 }
 
 static void dests(struct enc *e, cJSON *o, const struct l7_destination *d, size_t n)

@@ -316,8 +316,8 @@ static void dhmatches(struct l7j_dec *d, const cJSON *o, const char *key, const 
 
 static void ddest(struct l7j_dec *d, const cJSON *o, const char *path, struct l7_destination *x)
 {
-	static const char *const k[] = {"host",	   "subset",  "port", "weight",
-					"headers", "unknown", NULL};
+	static const char *const k[] = {"host",	   "subset",  "port",	 "weight",
+					"headers", "unknown", "invalid", NULL};
 
 	if (!l7j_keys(d, o, path, k))
 		return;
@@ -327,6 +327,7 @@ static void ddest(struct l7j_dec *d, const cJSON *o, const char *path, struct l7
 	x->weight = (uint32_t)l7j_dnum(d, o, "weight", path, 0, 1000000, true);
 	dheaders(d, o, path, &x->headers);
 	x->unknown = l7j_dbool(d, o, "unknown", path);
+	x->invalid = l7j_dbool(d, o, "invalid", path);
 	if (!d->failed && !*x->host)
 		l7j_fail(d, "%s.host: empty", path);
 }
