@@ -13,7 +13,7 @@ CFLAGS ?= -O2 -g
 # whole folders, and a header is found by its name from any folder.
 LIB_DIRS := lib decode kinds config analyze l4 l7 k8s
 NET_DIRS := net tls http hbone
-AGENT_DIRS := agent control
+AGENT_DIRS := agent podnet control
 CLI_DIRS := cli local kubelet dashboard
 US_INC := $(addprefix -Iuserspace/,$(LIB_DIRS) $(NET_DIRS) $(AGENT_DIRS) $(CLI_DIRS) cni)
 srcs_in = $(foreach d,$(1),$(wildcard userspace/$(d)/*.c))

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * A pod's network namespace from its UID (userspace/agent/podns.h), on cgroups and namespaces
+ * A pod's network namespace from its UID (userspace/podnet/podns.h), on cgroups and namespaces
  * laid out as kubelets and runtimes leave them, made under a private cgroup2 directory and
  * `ip netns` names of this test's own: the cgroupfs driver with containerd's container
  * directories, the systemd driver with CRI-O's scopes under a kind-style kubelet.slice root;
