@@ -34,5 +34,12 @@ cJSON *getobj_store(struct get_ctx *x, const struct store_obj *o);
  * used); the new count.
  */
 size_t getobj_namespaces(struct get_ctx *x, cJSON **found, size_t n, size_t max);
+/*
+ * kstatus.c: the status of @c's Gateway API Gateways and routes and of its AuthorizationPolicies
+ * as `ambitctl get` computes it, written on the API server's objects where it differs (and a
+ * Warning Event on a policy the ztunnel cannot enforce as written), for `local kube-controller`
+ * (local_kube_controller). 0 or -errno.
+ */
+int kube_status_sync(const struct ctl_cluster *c);
 
 #endif

@@ -11,6 +11,7 @@
 #include "ambit/version.h"
 #include "ambit/log.h"
 #include "ctl.h"
+#include "getobj.h"
 #include "kubelet.h"
 
 /*
@@ -381,7 +382,7 @@ static int run_local(int argc, char **argv, struct args *a)
 		return local_kubelet(&a->o);
 	/* Not in the usage: `local up --kube` starts it (kimport.c). */
 	if (!strcmp(sub, "kube-controller"))
-		return local_kube_controller(&a->o);
+		return local_kube_controller(&a->o, kube_status_sync);
 	fprintf(stderr, "ambitctl: %s local command%s%s\n", *sub ? "unknown" : "missing",
 		*sub ? " " : "", sub);
 	usage(stderr);

@@ -522,7 +522,7 @@ static void kctl_on_signal(int sig)
 	kctl_quit = 1;
 }
 
-int local_kube_controller(const struct ctl_opts *o)
+int local_kube_controller(const struct ctl_opts *o, int (*status_sync)(const struct ctl_cluster *))
 {
 	struct ctl_cluster c;
 	uint64_t seen = 0;
@@ -561,7 +561,7 @@ int local_kube_controller(const struct ctl_opts *o)
 		 * readiness.
 		 */
 		if (!(tick % KCTL_STATUS_POLLS)) {
-			kube_status_sync(&c);
+			status_sync(&c);
 			kube_workloads_status(&c);
 		}
 		/* Every write moves it: nothing moved, nothing to follow (a failed mirror aside).

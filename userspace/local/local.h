@@ -458,16 +458,12 @@ uint64_t kube_import_rv(void);
 /* Starts `ambitctl local kube-controller` for @c (its log: logs/kube-controller.log). */
 int kube_controller_spawn(const struct ctl_cluster *c);
 /*
- * kstatus.c: the status of @c's Gateway API Gateways and routes and of its AuthorizationPolicies
- * as `ambitctl get` computes it, written on the API server's objects where it differs (and a
- * Warning Event on a policy the ztunnel cannot enforce as written). 0 or -errno.
- */
-int kube_status_sync(const struct ctl_cluster *c);
-/*
  * `local kube-controller` (hidden): imports and reconciles whenever the API server moves, and
- * keeps ambit's own workloads' status (kube_workloads_status) every few seconds.
+ * keeps ambit's own workloads' status (kube_workloads_status) and what @status_sync writes (the
+ * objects' status as `ambitctl get` computes it: cli/kstatus.c, kube_status_sync, passed in by
+ * the command, which this folder does not use) every few seconds.
  */
-int local_kube_controller(const struct ctl_opts *o);
+int local_kube_controller(const struct ctl_opts *o, int (*status_sync)(const struct ctl_cluster *));
 
 /*
  * kworkload.c: writes the status of ambit's DaemonSet and Deployments in @c's API server (its
