@@ -783,6 +783,12 @@ const struct config_k8s_gateway *l7_gwapi_gateway(const struct config *cfg, cons
 /* Appends to @list a status condition (type, "True"/"False", reason, message); it, or NULL. */
 struct cJSON *l7_status_condition(struct cJSON *list, const char *type, bool status,
 				  const char *reason, const char *message);
+/*
+ * AuthorizationPolicy @ns/@name of @cfg's status as Istio writes it in an ambient mesh: its
+ * ZtunnelAccepted condition (config_authz_ztunnel_condition), as a new object; NULL when @cfg
+ * has no such policy or it has none (a targetRefs policy), or on ENOMEM.
+ */
+struct cJSON *l7_authz_status(const struct config *cfg, const char *ns, const char *name);
 /* Route @r's kind: "HTTPRoute", "GRPCRoute", "TLSRoute" or "TCPRoute". */
 const char *l7_gwapi_route_kind(const struct config_gw_route *r);
 

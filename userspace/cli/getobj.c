@@ -145,34 +145,6 @@ static cJSON *gwapi_status(const struct get_ctx *x, const char *kind, const char
 	return NULL;
 }
 
-/*
- * AuthorizationPolicy @ns/@name's status as Istio writes it in an ambient mesh: its
- * ZtunnelAccepted condition (config_authz_ztunnel_condition), or NULL when it has none.
- */
-static cJSON *authz_status(const struct get_ctx *x, const char *ns, const char *name)
-{
-	char reason[64], msg[1024];
-	cJSON *st, *conds;
-	bool ok;
-
-	for (size_t i = 0; i < x->cfg.n_authorization_policies; i++) {
-		const struct config_authorization_policy *p = &x->cfg.authorization_policies[i];
-
-		if (strcmp(p->meta.namespace, ns) || strcmp(p->meta.name, name) ||
-		    !config_authz_ztunnel_condition(p, &ok, reason, sizeof(reason), msg,
-						    sizeof(msg)))
-			continue;
-		st = cJSON_CreateObject();
-		conds = st ? cJSON_AddArrayToObject(st, "conditions") : NULL;
-		if (!conds || !l7_status_condition(conds, "ZtunnelAccepted", ok, reason, msg)) {
-			cJSON_Delete(st);
-			return NULL;
-		}
-		return st;
-	}
-	return NULL;
-}
-
 /* A Namespace's labels as the agents read them (the API server's among them); Active. */
 static void namespace_as_read(const struct get_ctx *x, cJSON *obj, const char *name)
 {
@@ -415,7 +387,7 @@ cJSON *getobj_store(struct get_ctx *x, const struct store_obj *o)
 			cJSON_AddItemToObject(obj, "status", st);
 	} else if (!strcmp(o->group, "security.istio.io") &&
 		   !strcmp(o->kind, "AuthorizationPolicy")) {
-		st = authz_status(x, ns, o->name);
+		st = l7_authz_status(&x->cfg, ns, o->name);
 		cJSON_DeleteItemFromObjectCaseSensitive(obj, "status");
 		if (st)
 			cJSON_AddItemToObject(obj, "status", st);

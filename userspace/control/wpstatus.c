@@ -221,29 +221,12 @@ cJSON *wps_route_update(const struct config *cfg, const cJSON *obj, const char *
 
 cJSON *wps_policy_status(const struct config *cfg, const cJSON *obj, const char *now)
 {
-	const char *ns = kjson_str(obj, "metadata", "namespace"),
-		   *name = kjson_str(obj, "metadata", "name");
-	char reason[64], msg[1024];
-	cJSON *st, *conds;
-	bool ok;
+	cJSON *st = l7_authz_status(cfg, kjson_str(obj, "metadata", "namespace"),
+				    kjson_str(obj, "metadata", "name"));
 
-	for (size_t i = 0; cfg && ns && name && i < cfg->n_authorization_policies; i++) {
-		const struct config_authorization_policy *p = &cfg->authorization_policies[i];
-
-		if (strcmp(p->meta.namespace, ns) || strcmp(p->meta.name, name) ||
-		    !config_authz_ztunnel_condition(p, &ok, reason, sizeof(reason), msg,
-						    sizeof(msg)))
-			continue;
-		st = cJSON_CreateObject();
-		conds = st ? cJSON_AddArrayToObject(st, "conditions") : NULL;
-		if (!conds || !l7_status_condition(conds, "ZtunnelAccepted", ok, reason, msg)) {
-			cJSON_Delete(st);
-			return NULL;
-		}
+	if (st)
 		wps_stamp(st, generation(obj), now);
-		return st;
-	}
-	return NULL;
+	return st;
 }
 
 cJSON *wps_certificate_refs(const cJSON *gws)

@@ -30,6 +30,30 @@ cJSON *l7_status_condition(cJSON *list, const char *type, bool status, const cha
 	return c;
 }
 
+cJSON *l7_authz_status(const struct config *cfg, const char *ns, const char *name)
+{
+	char reason[64], msg[1024];
+	cJSON *st, *conds;
+	bool ok;
+
+	for (size_t i = 0; cfg && ns && name && i < cfg->n_authorization_policies; i++) {
+		const struct config_authorization_policy *p = &cfg->authorization_policies[i];
+
+		if (strcmp(p->meta.namespace, ns) || strcmp(p->meta.name, name) ||
+		    !config_authz_ztunnel_condition(p, &ok, reason, sizeof(reason), msg,
+						    sizeof(msg)))
+			continue;
+		st = cJSON_CreateObject();
+		conds = st ? cJSON_AddArrayToObject(st, "conditions") : NULL;
+		if (!conds || !l7_status_condition(conds, "ZtunnelAccepted", ok, reason, msg)) {
+			cJSON_Delete(st);
+			return NULL;
+		}
+		return st;
+	}
+	return NULL;
+}
+
 /*
  * Why listener @l's certificate does not resolve, into @why; true when it does. As the
  * gateway's compiler: the first certificateRef, a Secret of the Gateway's namespace with
