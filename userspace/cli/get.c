@@ -420,13 +420,7 @@ int cmd_get(const struct ctl_opts *opts, int argc, char **argv)
 			ret = wp_view_load(&x.v, &x.c, &x.cfg);
 	if (!ret)
 		ret = get_run(&x, &r);
-	wp_view_free(&x.v);
-	cJSON_Delete(x.pods);
-	cJSON_Delete(x.pods_json);
-	for (int i = 0; i < CTL_MAX_NODES; i++)
-		cJSON_Delete(x.kubelets[i]);
-	store_objs_free(&x.objs);
+	getobj_ctx_free(&x);
 	config_diags_free(&diags);
-	config_free(&x.cfg);
 	return ret;
 }

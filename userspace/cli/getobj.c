@@ -303,6 +303,17 @@ static cJSON *pod_as_served(const struct get_ctx *x, const cJSON *p)
 }
 
 /* Every Pod of pods.json, as served; read once. */
+void getobj_ctx_free(struct get_ctx *x)
+{
+	wp_view_free(&x->v);
+	cJSON_Delete(x->pods);
+	cJSON_Delete(x->pods_json);
+	for (int i = 0; i < CTL_MAX_NODES; i++)
+		cJSON_Delete(x->kubelets[i]);
+	store_objs_free(&x->objs);
+	config_free(&x->cfg);
+}
+
 const cJSON *getobj_pods(struct get_ctx *x)
 {
 	const cJSON *p;

@@ -25,6 +25,8 @@ struct get_ctx {
 	time_t now;
 };
 
+/* What @x holds (its view, pods, kubelets' answers, objects and config); not @x itself. */
+void getobj_ctx_free(struct get_ctx *x);
 /* Every Pod of pods.json as served, its status what its node's kubelet says (read once). */
 const cJSON *getobj_pods(struct get_ctx *x);
 /* Store object @o as the API would serve it, or NULL (told on stderr). */

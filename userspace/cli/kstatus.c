@@ -144,13 +144,7 @@ int kube_status_sync(const struct ctl_cluster *c)
 	if (saved >= 0)
 		cluster_kube_leave(&k, saved);
 out:
-	wp_view_free(&x.v);
-	cJSON_Delete(x.pods);
-	cJSON_Delete(x.pods_json);
-	for (int i = 0; i < CTL_MAX_NODES; i++)
-		cJSON_Delete(x.kubelets[i]);
-	store_objs_free(&x.objs);
+	getobj_ctx_free(&x);
 	config_diags_free(&diags);
-	config_free(&x.cfg);
 	return ret;
 }
