@@ -365,7 +365,7 @@ static void sign(struct conn *c, const char *ref, const char *csr, const cJSON *
  * namespace (the root key's) is never read for an agent, whatever a Gateway there names.
  */
 static bool credential_one(struct conn *c, const char *gw_ns, const char *ns, const char *name,
-			   cJSON *secrets, cJSON *refused)
+			   bool generic, cJSON *secrets, cJSON *refused)
 {
 	const struct caserver_opts *o = c->o;
 	size_t own = (size_t)(strchr(o->agent_sa, '/') - o->agent_sa);
@@ -399,7 +399,8 @@ static bool credential_one(struct conn *c, const char *gw_ns, const char *ns, co
 		snprintf(why, sizeof(why), "it does not exist");
 		goto no;
 	}
-	if (caserver_credential(sec, &out, why, sizeof(why)) || !cJSON_AddItemToArray(secrets, out))
+	if (caserver_credential(sec, generic, &out, why, sizeof(why)) ||
+	    !cJSON_AddItemToArray(secrets, out))
 		goto no;
 	cJSON_Delete(grants);
 	cJSON_Delete(sec);
@@ -455,6 +456,17 @@ static int credential_refs(struct conn *c, const cJSON *pod, cJSON **refs, char 
 			st = 502;
 		else if (caserver_istio_refs(pod, kjson_get(list, "items", NULL), *refs))
 			st = 500;
+		cJSON_Delete(list);
+		list = NULL;
+	}
+	/* The DestinationRules' credentialNames (TLS origination): istio-system's as above. */
+	if (!st && strcmp(ns, "istio-system")) {
+		list = api_get(o->conn, "/apis/networking.istio.io/v1/destinationrules", &failed,
+			       why, len);
+		if (failed)
+			st = 502;
+		else if (caserver_dr_refs(pod, kjson_get(list, "items", NULL), *refs))
+			st = 500;
 	}
 	if (st == 500)
 		snprintf(why, len, "out of memory");
@@ -497,7 +509,9 @@ static void credentials(struct conn *c, const char *ref, const cJSON *pod, const
 		if (!k8s_name_ok(sns, strlen(sns)) || !k8s_name_ok(sname, strlen(sname)))
 			continue;
 		/* The agent logs them (when they change): here at debug level, asked every 15 s. */
-		if (!credential_one(c, ns, sns, sname, secrets, refused))
+		if (!credential_one(c, ns, sns, sname,
+				    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "generic")),
+				    secrets, refused))
 			pr_debug("ca-server: %s: %s", ref,
 				 cJSON_GetArrayItem(refused, cJSON_GetArraySize(refused) - 1)
 				     ->valuestring);
