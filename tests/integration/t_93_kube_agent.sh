@@ -341,10 +341,14 @@ expect_eq "$(api POST /apis/networking.istio.io/v1/namespaces/other/destinationr
 expect_eq "$(api POST /apis/networking.istio.io/v1/namespaces/shop/destinationrules '{
  "apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"root","namespace":"shop"},
  "spec":{"host":"b","subsets":[{"name":"v1","trafficPolicy":{"tls":{"mode":"SIMPLE","credentialName":"ambit-ca-root"}}}]}}')" 201
-expect_eq "$(creds t93 shop/gw-istio-0)" 200
-expect_eq "$(cj 'sorted((s["metadata"]["namespace"], s["metadata"]["name"], sorted(s["data"])) for s in o["secrets"])')" \
-	"[('shop', 'dr-generic', ['cacert', 'cert', 'key']), ('shop', 'egress-client', ['tls.crt', 'tls.key']), ('shop', 'gw-cert', ['tls.crt', 'tls.key'])]" \
-	"the certificates served to node1's gateway pod with the DestinationRules"
+# (The CA keeps its cluster-wide LIST of DestinationRules 5 s: the new rules are seen within.)
+dr_served() {
+	[ "$(creds t93 shop/gw-istio-0)" = 200 ] &&
+		[ "$(cj 'sorted((s["metadata"]["namespace"], s["metadata"]["name"], sorted(s["data"])) for s in o["secrets"])')" = \
+		"[('shop', 'dr-generic', ['cacert', 'cert', 'key']), ('shop', 'egress-client', ['tls.crt', 'tls.key']), ('shop', 'gw-cert', ['tls.crt', 'tls.key'])]" ]
+}
+wait_for 15 dr_served ||
+	failed "the certificates served to node1's gateway pod with the DestinationRules: $(cj '[s["metadata"]["name"] for s in o.get("secrets", [])]')"
 expect_contains "$(cj '" | ".join(o["refused"])')" "Secret shop/ambit-ca-root: it does not exist"
 expect_eq "$(api POST /api/v1/namespaces/ambit-system/pods '{"apiVersion":"v1","kind":"Pod",
  "metadata":{"name":"gw-ca","namespace":"ambit-system","labels":{"istio":"egressgateway"}},

@@ -217,6 +217,61 @@ static void test_dr_refs(void **state)
 	assert_string_equal(out, "");
 }
 
+static int n_fetched;
+static bool fetch_fails;
+
+static cJSON *fetch_list(void *arg, bool *failed)
+{
+	n_fetched++;
+	*failed = fetch_fails;
+	return cJSON_Parse(arg);
+}
+
+/*
+ * The CA's cluster-wide LISTs (Istio Gateways, DestinationRules) kept CASERVER_LIST_CACHE_MS:
+ * the agents' requests within that read one answer; a failed LIST is not kept.
+ */
+static void test_list_cache(void **state)
+{
+	struct caserver_list_cache c = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	bool failed;
+	cJSON *o;
+
+	n_fetched = 0;
+	fetch_fails = false;
+	o = caserver_list_cached(&c, 1000, fetch_list, "{\"items\":[1]}", &failed);
+	assert_false(failed);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")), 1);
+	cJSON_Delete(o);
+	/* Asked again within the time: the same answer (a copy), the API server not asked. */
+	o = caserver_list_cached(&c, 1000 + CASERVER_LIST_CACHE_MS - 1, fetch_list,
+				 "{\"items\":[1,2]}", &failed);
+	assert_int_equal(n_fetched, 1);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")), 1);
+	cJSON_Delete(o);
+	/* Past it: asked again. */
+	o = caserver_list_cached(&c, 1000 + CASERVER_LIST_CACHE_MS, fetch_list, "{\"items\":[1,2]}",
+				 &failed);
+	assert_int_equal(n_fetched, 2);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")), 2);
+	cJSON_Delete(o);
+	/* A failure is not kept, nor does it drop the last good answer's use later. */
+	fetch_fails = true;
+	o = caserver_list_cached(&c, 20000, fetch_list, "{\"items\":[]}", &failed);
+	assert_true(failed);
+	assert_null(o);
+	fetch_fails = false;
+	o = caserver_list_cached(&c, 20001, fetch_list, "{\"items\":[1,2,3]}", &failed);
+	assert_int_equal(n_fetched, 4);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")), 3);
+	cJSON_Delete(o);
+	/* A clock that went back: asked again. */
+	o = caserver_list_cached(&c, 500, fetch_list, "{\"items\":[]}", &failed);
+	assert_int_equal(n_fetched, 5);
+	cJSON_Delete(o);
+	caserver_list_cache_clear(&c);
+}
+
 /* Another namespace's Secret only by a ReferenceGrant there, from Gateways of this namespace. */
 static void test_ref_granted(void **state)
 {
@@ -380,6 +435,7 @@ int main(void)
 	    cmocka_unit_test(test_decide),	     cmocka_unit_test(test_gateway_refs),
 	    cmocka_unit_test(test_ref_granted),	     cmocka_unit_test(test_credential),
 	    cmocka_unit_test(test_controller_certs), cmocka_unit_test(test_dr_refs),
+	    cmocka_unit_test(test_list_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -390,3 +390,35 @@ out:
 	free(text);
 	return ret;
 }
+
+cJSON *caserver_list_cached(struct caserver_list_cache *c, uint64_t now_ms,
+			    cJSON *(*fetch)(void *arg, bool *failed), void *arg, bool *failed)
+{
+	cJSON *o, *copy;
+
+	*failed = false;
+	pthread_mutex_lock(&c->lock);
+	if (!c->obj || now_ms < c->at_ms || now_ms - c->at_ms >= CASERVER_LIST_CACHE_MS) {
+		o = fetch(arg, failed);
+		if (!*failed) {
+			cJSON_Delete(c->obj);
+			c->obj = o;
+			c->at_ms = now_ms;
+		} else {
+			cJSON_Delete(o);
+		}
+	}
+	copy = !*failed && c->obj ? cJSON_Duplicate(c->obj, true) : NULL;
+	if (!*failed && c->obj && !copy)
+		*failed = true;
+	pthread_mutex_unlock(&c->lock);
+	return copy;
+}
+
+void caserver_list_cache_clear(struct caserver_list_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	cJSON_Delete(c->obj);
+	c->obj = NULL;
+	pthread_mutex_unlock(&c->lock);
+}

@@ -413,6 +413,41 @@ no:
 	return false;
 }
 
+/* The cluster-wide LISTs the credentials answers read, each kept a little while. */
+static struct caserver_list_cache istio_gateways = {.lock = PTHREAD_MUTEX_INITIALIZER},
+				  destination_rules = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+struct list_req {
+	const struct kconn *k;
+	const char *path;
+	char *why;
+	size_t len;
+};
+
+static cJSON *list_fetch(void *arg, bool *failed)
+{
+	struct list_req *r = arg;
+
+	return api_get(r->k, r->path, failed, r->why, r->len);
+}
+
+/* LIST @path (cluster-wide) through @c: as api_get. */
+static cJSON *api_list_cached(const struct kconn *k, struct caserver_list_cache *c,
+			      const char *path, bool *failed, char *why, size_t len)
+{
+	struct list_req r = {k, path, why, len};
+	struct timespec now;
+	cJSON *o;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	why[0] = '\0';
+	o = caserver_list_cached(c, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000,
+				 list_fetch, &r, failed);
+	if (*failed && !why[0])
+		snprintf(why, len, "out of memory");
+	return o;
+}
+
 /*
  * The Secrets gateway pod @pod (checked: of the requesting node) may be served, into *@refs; or
  * the HTTP status to refuse with and why.
@@ -451,7 +486,8 @@ static int credential_refs(struct conn *c, const cJSON *pod, cJSON **refs, char 
 	}
 	/* istio-system's are the agents' own to read (its Role there). */
 	if (!st && strcmp(ns, "istio-system")) {
-		list = api_get(o->conn, "/apis/networking.istio.io/v1/gateways", &failed, why, len);
+		list = api_list_cached(o->conn, &istio_gateways,
+				       "/apis/networking.istio.io/v1/gateways", &failed, why, len);
 		if (failed)
 			st = 502;
 		else if (caserver_istio_refs(pod, kjson_get(list, "items", NULL), *refs))
@@ -461,8 +497,9 @@ static int credential_refs(struct conn *c, const cJSON *pod, cJSON **refs, char 
 	}
 	/* The DestinationRules' credentialNames (TLS origination): istio-system's as above. */
 	if (!st && strcmp(ns, "istio-system")) {
-		list = api_get(o->conn, "/apis/networking.istio.io/v1/destinationrules", &failed,
-			       why, len);
+		list = api_list_cached(o->conn, &destination_rules,
+				       "/apis/networking.istio.io/v1/destinationrules", &failed,
+				       why, len);
 		if (failed)
 			st = 502;
 		else if (caserver_dr_refs(pod, kjson_get(list, "items", NULL), *refs))
@@ -812,8 +849,11 @@ int caserver_run(const struct caserver_opts *o)
 	 */
 	for (int i = 0; i < CONN_DEADLINE_MS / 10 && atomic_load(&n_conns); i++)
 		usleep(10 * 1000);
-	if (!atomic_load(&n_conns))
+	if (!atomic_load(&n_conns)) {
 		tls_ctx_put(ctx);
+		caserver_list_cache_clear(&istio_gateways);
+		caserver_list_cache_clear(&destination_rules);
+	}
 	return 0;
 }
 

@@ -45,8 +45,10 @@
 #ifndef AMBIT_AGENT_CASERVER_H
 #define AMBIT_AGENT_CASERVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ambit_ca;
 struct kconn;
@@ -98,6 +100,27 @@ int caserver_istio_refs(const struct cJSON *pod, const struct cJSON *gateways, s
  * Nothing for a pod that is no gateway's. 0 or -ENOMEM.
  */
 int caserver_dr_refs(const struct cJSON *pod, const struct cJSON *drs, struct cJSON *refs);
+/*
+ * The cluster-wide LISTs the credentials answer reads (Istio Gateways, DestinationRules), kept
+ * CASERVER_LIST_CACHE_MS: every gateway pod's agent asks every 15 s, so the CA lists each
+ * kind at most once in that time, not once per pod. Secrets and ReferenceGrants are read at
+ * each answer.
+ */
+#define CASERVER_LIST_CACHE_MS 5000
+struct caserver_list_cache {
+	pthread_mutex_t lock; /* PTHREAD_MUTEX_INITIALIZER */
+	struct cJSON *obj;    /* the last good answer */
+	uint64_t at_ms;	      /* when it came */
+};
+/*
+ * A copy of @c's object when it came less than CASERVER_LIST_CACHE_MS before @now_ms; else
+ * @fetch(@arg, @failed) asked (one caller at a time) and its answer kept unless *@failed. NULL
+ * with *@failed on an error (nothing kept), or when the object is NULL.
+ */
+struct cJSON *caserver_list_cached(struct caserver_list_cache *c, uint64_t now_ms,
+				   struct cJSON *(*fetch)(void *arg, bool *failed), void *arg,
+				   bool *failed);
+void caserver_list_cache_clear(struct caserver_list_cache *c);
 /*
  * Whether a Gateway of namespace @gw_ns may use Secret @ns/@name: its own namespace's, or a
  * ReferenceGrant among @grants (objects as served; those of @ns count) allows it.
