@@ -7,8 +7,10 @@
  * says (a class istio gateway's <name>-istio): a value that reached the YAML as anything but a name
  * would add or change documents; the Service's type is ClusterIP, NodePort or LoadBalancer
  * whatever the networking.istio.io/service-type annotation says. The same object goes through
- * what the CA and the controller read of Gateways, ReferenceGrants and Secrets for the gateways'
- * certificates (cacreds.c, wps_certificate_refs): each ref they give is a namespace and a name.
+ * what the CA and the controller read of Gateways, DestinationRules, ReferenceGrants and Secrets
+ * for the gateways' certificates (cacreds.c, wps_certificate_refs): each ref they give is a
+ * namespace and a name, a DestinationRule's in the pod's namespace alone, and an Opaque Secret
+ * is handed out as its cert, key and cacert alone.
  * Seeds:
  * tests/fuzz/corpus/fuzz_wpc/.
  */
@@ -44,19 +46,36 @@ static void certificates(const cJSON *o)
 	cJSON_AddStringToObject(labels, "istio", "ingressgateway");
 	cJSON_AddItemToArray(list, cJSON_Duplicate(o, true));
 	if (!caserver_gateway_pod(pod) || caserver_gateway_refs(pod, o, refs) ||
-	    caserver_istio_refs(pod, list, refs))
+	    caserver_istio_refs(pod, list, refs) || caserver_dr_refs(pod, list, refs))
 		abort();
 	cJSON_ArrayForEach(r, refs)
 	{
-		if (!cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "name")) ||
-		    !cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "namespace")))
+		const char *rns =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "namespace"));
+
+		if (!cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(r, "name")) || !rns)
+			abort();
+		/* A DestinationRule's credentialName: the pod's own namespace alone. */
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "generic")) &&
+		    strcmp(rns, ns ? ns : "ns"))
 			abort();
 	}
 	(void)caserver_ref_granted(ns ? ns : "ns", "other", "x", list);
-	if (!caserver_credential(o, &out, why, sizeof(why)) &&
+	if (!caserver_credential(o, false, &out, why, sizeof(why)) &&
 	    strcmp(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(out, "type")),
 		   "kubernetes.io/tls"))
 		abort(); /* only a certificate's Secret is ever handed out */
+	cJSON_Delete(out);
+	/* A DestinationRule's: an Opaque one too, with its cert, key and cacert alone. */
+	if (!caserver_credential(o, true, &out, why, sizeof(why))) {
+		cJSON_ArrayForEach(r, cJSON_GetObjectItemCaseSensitive(out, "data"))
+		{
+			if (strcmp(r->string, "cert") && strcmp(r->string, "key") &&
+			    strcmp(r->string, "cacert") && strcmp(r->string, "tls.crt") &&
+			    strcmp(r->string, "tls.key") && strcmp(r->string, "ca.crt"))
+				abort();
+		}
+	}
 	cJSON_Delete(out);
 	wrefs = wps_certificate_refs(list);
 	cJSON_ArrayForEach(r, wrefs)

@@ -6,8 +6,9 @@
 # identity); a VirtualService applied then (fault abort for one header, a response header)
 # changes answers within seconds, L7 as Istio users write it; deleting the waypoint restores
 # the direct path. HTTP/2 (prior knowledge) and a TCP protocol on an undeclared port pass
-# through it too (detection). On --kube, kubectl reads the waypoint's, a route's and a policy's
-# status on the API server's objects.
+# through it too (detection); it originates TLS with the CA of a DestinationRule's
+# credentialName, a Secret of its namespace. On --kube, kubectl reads the waypoint's, a route's
+# and a policy's status on the API server's objects.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -138,6 +139,55 @@ out=$(pod_exec mesh/client-0 "$PEER" count echo-grpc:50051 echo-grpc:50051 3 2>&
 expect_eq "$(printf '%s' "$out" | tr '\n' ' ')" "g1:0 g1:1 g1:2" "server-streaming reply through the waypoint"
 wait_log 10 mesh/waypoint-0 '"POST /demo.Echo/Hello HTTP/2" 200' || fail "the waypoint did not log the gRPC call"
 wait_log 10 mesh/waypoint-0 '"POST /demo.Echo/Count HTTP/2" 200' || fail "the waypoint did not log the gRPC stream"
+
+# TLS origination at the waypoint (a DestinationRule's tls SIMPLE with credentialName): the CA
+# comes from the Secret of that name in the waypoint's namespace (an Opaque one, key cacert);
+# on --kube the CA serves it to the waypoint's node agent, which holds no grant on mesh's
+# Secrets. The app speaks plain HTTP; the server, outside the mesh, only TLS.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=tls-origin \
+	-addext subjectAltName=DNS:tls-origin.mesh.svc.cluster.local \
+	-keyout "$WORK/origin.key" -out "$WORK/origin.crt" 2>/dev/null || fail "openssl"
+pem_json() { python3 -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$1"; }
+actl apply -f - >&2 <<YAML || fail "apply of the TLS server, its Secret and DestinationRule"
+apiVersion: v1
+kind: Service
+metadata: {name: tls-origin, namespace: mesh}
+spec:
+  selector: {app: tls-origin}
+  ports: [{name: http, port: 80, targetPort: 8443}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: tls-origin, namespace: mesh}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: tls-origin}}
+  template:
+    metadata: {labels: {app: tls-origin, istio.io/dataplane-mode: none}}
+    spec:
+      nodeName: node2
+      containers:
+      - name: tls
+        command: ["python3", "-c", "import http.server as h, os, ssl, sys\nclass H(h.BaseHTTPRequestHandler):\n  def do_GET(self):\n    self.send_response(200); self.send_header('Content-Length', '6'); self.end_headers(); self.wfile.write(b'tls-ok')\nd = os.environ['AMBIT_POD_DIR']\nfor i, k in ((1, 'crt'), (2, 'key')):\n  open(os.path.join(d, k), 'w').write(sys.argv[i])\ns = h.HTTPServer(('0.0.0.0', 8443), H)\nc = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(os.path.join(d, 'crt'), os.path.join(d, 'key'))\ns.socket = c.wrap_socket(s.socket, server_side=True)\ns.serve_forever()",
+          $(pem_json "$WORK/origin.crt"), $(pem_json "$WORK/origin.key")]
+        ports: [{containerPort: 8443}]
+---
+apiVersion: v1
+kind: Secret
+metadata: {name: origin-ca, namespace: mesh}
+type: Opaque
+data: {cacert: $(base64 -w0 "$WORK/origin.crt")}
+---
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata: {name: tls-origin, namespace: mesh}
+spec:
+  host: tls-origin.mesh.svc.cluster.local
+  trafficPolicy: {tls: {mode: SIMPLE, credentialName: origin-ca}}
+YAML
+tls_ok() { [ "$(pod_exec mesh/client-0 curl -s --max-time 3 http://tls-origin/)" = tls-ok ]; }
+wait_for 60 tls_ok ||
+	fail "no answer from the TLS server through the waypoint's origination: $(pod_exec mesh/client-0 curl -s --max-time 3 -w ' %{http_code}' http://tls-origin/); $(actl local logs mesh/waypoint-0 | tail -3)"
 
 # On --kube, the status a kubectl user reads on the API server's objects (issue 55 §4): the
 # waypoint Programmed with its address (`kubectl wait`, `get gtw`), an HTTPRoute's parents, and

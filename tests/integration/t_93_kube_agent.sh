@@ -22,7 +22,8 @@
 #  - the gateways' certificates come from the CA too: a gateway pod of the node gets the
 #    kubernetes.io/tls Secrets its Gateway names, never one of another type, of the CA's
 #    namespace (the root key) or of another namespace without a ReferenceGrant, and no other
-#    pod any; the waypoint controller's token learns whether a Secret is servable, not its keys;
+#    pod any; and those its namespace holds under the credentialNames of the DestinationRules
+#    applying to it (TLS origination; a kubernetes.io/tls or Opaque cert/key/cacert Secret); the waypoint controller's token learns whether a Secret is servable, not its keys;
 #  - the API server going away changes nothing that runs.
 . "$(dirname "$0")/lib.sh"
 need_root
@@ -322,6 +323,41 @@ expect_eq "$(creds t93 shop/c-5d8f-z3)" 403
 expect_contains "$(cat "$tmp/creds.out")" "runs on node2, not on the requesting node node1"
 expect_eq "$(creds t93w shop/gw-istio-0)" 403
 expect_eq "$(creds nope shop/gw-istio-0)" 401
+# TLS origination at a waypoint or gateway (a DestinationRule's credentialName, SIMPLE or
+# MUTUAL): the Secret of that name in the pod's own namespace, wherever the rule is (istiod's
+# SDS), a kubernetes.io/tls one or an Opaque one of cert, key and cacert; never the rule's
+# namespace's, nor the CA's own for a pod there.
+expect_eq "$(api POST /api/v1/namespaces '{"apiVersion":"v1","kind":"Namespace","metadata":{"name":"other"}}')" 201
+expect_eq "$(api POST /api/v1/namespaces/shop/secrets "$(tls_secret shop egress-client kubernetes.io/tls)")" 201
+expect_eq "$(api POST /api/v1/namespaces/other/secrets "$(tls_secret other egress-client kubernetes.io/tls)")" 201
+expect_eq "$(api POST /api/v1/namespaces/shop/secrets '{"apiVersion":"v1","kind":"Secret",
+ "metadata":{"name":"dr-generic","namespace":"shop"},"type":"Opaque",
+ "data":{"cert":"'"$(base64 -w0 "$tmp/gw.crt")"'","key":"'"$(base64 -w0 "$tmp/gw.key")"'",
+  "cacert":"'"$(base64 -w0 "$tmp/gw.crt")"'","token":"c2VjcmV0"}}')" 201
+expect_eq "$(api POST /apis/networking.istio.io/v1/namespaces/other/destinationrules '{
+ "apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"out","namespace":"other"},
+ "spec":{"host":"secure.example.com","trafficPolicy":{"tls":{"mode":"MUTUAL","credentialName":"egress-client"},
+  "portLevelSettings":[{"port":{"number":8443},"tls":{"mode":"SIMPLE","credentialName":"dr-generic"}}]}}}')" 201
+expect_eq "$(api POST /apis/networking.istio.io/v1/namespaces/shop/destinationrules '{
+ "apiVersion":"networking.istio.io/v1","kind":"DestinationRule","metadata":{"name":"root","namespace":"shop"},
+ "spec":{"host":"b","subsets":[{"name":"v1","trafficPolicy":{"tls":{"mode":"SIMPLE","credentialName":"ambit-ca-root"}}}]}}')" 201
+# (The CA keeps its cluster-wide LIST of DestinationRules 5 s: the new rules are seen within.)
+dr_served() {
+	[ "$(creds t93 shop/gw-istio-0)" = 200 ] &&
+		[ "$(cj 'sorted((s["metadata"]["namespace"], s["metadata"]["name"], sorted(s["data"])) for s in o["secrets"])')" = \
+		"[('shop', 'dr-generic', ['cacert', 'cert', 'key']), ('shop', 'egress-client', ['tls.crt', 'tls.key']), ('shop', 'gw-cert', ['tls.crt', 'tls.key'])]" ]
+}
+wait_for 15 dr_served ||
+	failed "the certificates served to node1's gateway pod with the DestinationRules: $(cj '[s["metadata"]["name"] for s in o.get("secrets", [])]')"
+expect_contains "$(cj '" | ".join(o["refused"])')" "Secret shop/ambit-ca-root: it does not exist"
+expect_eq "$(api POST /api/v1/namespaces/ambit-system/pods '{"apiVersion":"v1","kind":"Pod",
+ "metadata":{"name":"gw-ca","namespace":"ambit-system","labels":{"istio":"egressgateway"}},
+ "spec":{"nodeName":"node1","containers":[{"name":"gw","image":"x"}]},
+ "status":{"phase":"Running","podIP":"10.98.93.98","podIPs":[{"ip":"10.98.93.98"}],"hostIP":"'"$NODE_IP"'"}}')" 201
+expect_eq "$(creds t93 ambit-system/gw-ca)" 200
+expect_eq "$(cj 'o["secrets"]')" "[]" "the Secrets served a gateway pod of the CA's namespace"
+expect_contains "$(cj '" | ".join(o["refused"])')" "Secret ambit-system/ambit-ca-root: the CA's own namespace"
+expect_eq "$(api DELETE /api/v1/namespaces/ambit-system/pods/gw-ca)" 200
 # The waypoint controller learns whether a certificateRef is servable, not what it holds.
 cert_status() { # TOKEN: the status code; the body in $tmp/creds.out
 	ip netns exec "$NODE" curl -s --http1.1 --cacert "$tmp/root.pem" -H "Authorization: Bearer $1" \

@@ -4,7 +4,8 @@
  * is signed only for a token of the agents' service account bound to a node, and only for a pod
  * scheduled on that node, with the pod's service account as the identity. The gateways'
  * credentials (cacreds.c): a gateway pod is served only the kubernetes.io/tls Secrets its own
- * Gateway names, another namespace's only by a ReferenceGrant; the waypoint controller learns
+ * Gateway names, another namespace's only by a ReferenceGrant, and its own namespace's named by
+ * the DestinationRules that apply to it (TLS origination); the waypoint controller learns
  * whether a certificateRef is servable, not what it holds (and wpstatus.c takes that answer).
  * The wire (TLS, the API server, the agent's request) is t_93's.
  */
@@ -151,6 +152,126 @@ static void test_gateway_refs(void **state)
 	cJSON_Delete(p);
 }
 
+#define DRS                                                                                        \
+	"[{\"metadata\":{\"name\":\"d\",\"namespace\":\"web\"},\"spec\":{\"host\":\"x\","          \
+	"\"trafficPolicy\":{\"tls\":{\"mode\":\"MUTUAL\",\"credentialName\":\"client\"},"          \
+	"\"portLevelSettings\":[{\"port\":{\"number\":443},\"tls\":{\"mode\":\"SIMPLE\","          \
+	"\"credentialName\":\"ca-only\"}},{\"tls\":{\"mode\":\"ISTIO_MUTUAL\","                    \
+	"\"credentialName\":\"im\"}}]},\"subsets\":[{\"name\":\"v1\",\"trafficPolicy\":{\"tls\":{" \
+	"\"mode\":\"SIMPLE\",\"credentialName\":\"sub\"},\"portLevelSettings\":[{\"tls\":{"        \
+	"\"mode\":\"MUTUAL\",\"credentialName\":\"subport\"}}]}},{\"name\":\"v2\"}]}},"            \
+	"{\"metadata\":{\"name\":\"e\",\"namespace\":\"web\"},\"spec\":{\"exportTo\":[\".\"],"     \
+	"\"trafficPolicy\":{\"tls\":{\"mode\":\"SIMPLE\",\"credentialName\":\"hidden\"}}}},"       \
+	"{\"metadata\":{\"name\":\"f\",\"namespace\":\"web\"},\"spec\":{\"exportTo\":[\"shop\"],"  \
+	"\"trafficPolicy\":{\"tls\":{\"mode\":\"SIMPLE\",\"credentialName\":\"to-shop\"}}}},"      \
+	"{\"metadata\":{\"name\":\"g\",\"namespace\":\"web\"},\"spec\":{\"workloadSelector\":{"    \
+	"\"matchLabels\":{\"app\":\"a\"}},\"trafficPolicy\":{\"tls\":{\"mode\":\"MUTUAL\","        \
+	"\"credentialName\":\"sidecar\"}}}},"                                                      \
+	"{\"metadata\":{\"name\":\"h\",\"namespace\":\"shop\"},\"spec\":{\"exportTo\":[\".\"],"    \
+	"\"trafficPolicy\":{\"tls\":{\"mode\":\"DISABLE\",\"credentialName\":\"off\"},"            \
+	"\"portLevelSettings\":[{\"tls\":{\"mode\":\"SIMPLE\",\"credentialName\":\"own\"}}]}}}]"
+
+/* The refs pod @pod gets from DestinationRules @drs, as text ("*" after a generic one). */
+static void dr_refs_of(const char *pod, const char *drs, char *out)
+{
+	cJSON *p = cJSON_Parse(pod), *d = cJSON_Parse(drs), *refs = cJSON_CreateArray(), *r;
+
+	assert_non_null(d);
+	assert_int_equal(caserver_dr_refs(p, d, refs), 0);
+	out[0] = '\0';
+	cJSON_ArrayForEach(r, refs)
+	{
+		strcat(out, cJSON_GetStringValue(cJSON_GetObjectItem(r, "namespace")));
+		strcat(out, "/");
+		strcat(out, cJSON_GetStringValue(cJSON_GetObjectItem(r, "name")));
+		strcat(out, cJSON_IsTrue(cJSON_GetObjectItem(r, "generic")) ? "* " : " ");
+	}
+	cJSON_Delete(p);
+	cJSON_Delete(d);
+	cJSON_Delete(refs);
+}
+
+/*
+ * A waypoint's or gateway's pod gets the credentialNames (SIMPLE, MUTUAL) of the
+ * DestinationRules that apply to it, in its own namespace alone (istiod's SDS: the proxy's
+ * namespace), wherever the rule is; a rule not exported to it, or selecting workloads, names
+ * none; a pod that is no gateway's gets none.
+ */
+static void test_dr_refs(void **state)
+{
+	char out[1024];
+
+	dr_refs_of(GW_POD(GW_LABEL), DRS, out);
+	assert_string_equal(out,
+			    "shop/client* shop/client-cacert* shop/ca-only* "
+			    "shop/ca-only-cacert* shop/sub* shop/sub-cacert* shop/subport* "
+			    "shop/subport-cacert* shop/to-shop* shop/to-shop-cacert* shop/own* "
+			    "shop/own-cacert* ");
+	/* Never the Secret of the rule's namespace (web/client), nor of another. */
+	assert_null(strstr(out, "web/"));
+	dr_refs_of(GW_POD("\"istio\":\"egressgateway\""), DRS, out);
+	assert_non_null(strstr(out, "shop/client* "));
+	dr_refs_of(GW_POD("\"app\":\"web\""), DRS, out);
+	assert_string_equal(out, "");
+	dr_refs_of(GW_POD(GW_LABEL), "[]", out);
+	assert_string_equal(out, "");
+}
+
+static int n_fetched;
+static bool fetch_fails;
+
+static cJSON *fetch_list(void *arg, bool *failed)
+{
+	n_fetched++;
+	*failed = fetch_fails;
+	return cJSON_Parse(arg);
+}
+
+/*
+ * The CA's cluster-wide LISTs (Istio Gateways, DestinationRules) kept CASERVER_LIST_CACHE_MS:
+ * the agents' requests within that read one answer; a failed LIST is not kept.
+ */
+static void test_list_cache(void **state)
+{
+	struct caserver_list_cache c = {.lock = PTHREAD_MUTEX_INITIALIZER};
+	bool failed;
+	cJSON *o;
+
+	n_fetched = 0;
+	fetch_fails = false;
+	o = caserver_list_cached(&c, 1000, fetch_list, "{\"items\":[1]}", &failed);
+	assert_false(failed);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")), 1);
+	cJSON_Delete(o);
+	/* Asked again within the time: the same answer (a copy), the API server not asked. */
+	o = caserver_list_cached(&c, 1000 + CASERVER_LIST_CACHE_MS - 1, fetch_list,
+				 "{\"items\":[1,2]}", &failed);
+	assert_int_equal(n_fetched, 1);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")), 1);
+	cJSON_Delete(o);
+	/* Past it: asked again. */
+	o = caserver_list_cached(&c, 1000 + CASERVER_LIST_CACHE_MS, fetch_list, "{\"items\":[1,2]}",
+				 &failed);
+	assert_int_equal(n_fetched, 2);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")), 2);
+	cJSON_Delete(o);
+	/* A failure is not kept, nor does it drop the last good answer's use later. */
+	fetch_fails = true;
+	o = caserver_list_cached(&c, 20000, fetch_list, "{\"items\":[]}", &failed);
+	assert_true(failed);
+	assert_null(o);
+	fetch_fails = false;
+	o = caserver_list_cached(&c, 20001, fetch_list, "{\"items\":[1,2,3]}", &failed);
+	assert_int_equal(n_fetched, 4);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(o, "items")), 3);
+	cJSON_Delete(o);
+	/* A clock that went back: asked again. */
+	o = caserver_list_cached(&c, 500, fetch_list, "{\"items\":[]}", &failed);
+	assert_int_equal(n_fetched, 5);
+	cJSON_Delete(o);
+	caserver_list_cache_clear(&c);
+}
+
 /* Another namespace's Secret only by a ReferenceGrant there, from Gateways of this namespace. */
 static void test_ref_granted(void **state)
 {
@@ -201,7 +322,7 @@ static void test_credential(void **state)
 	char dir[] = "/tmp/ambit-test-caserver-XXXXXX", why[512], cmd[64];
 	struct ambit_ca *ca;
 	struct ca_issued a, b;
-	char *good, *bad, *opaque;
+	char *good, *bad, *opaque, *text;
 	cJSON *s, *out = NULL;
 
 	assert_non_null(mkdtemp(dir));
@@ -214,7 +335,7 @@ static void test_credential(void **state)
 	opaque = tls_secret("ambit-system", "ambit-ca-root", "Opaque", a.cert_pem, a.key_pem);
 
 	s = cJSON_Parse(good);
-	assert_int_equal(caserver_credential(s, &out, why, sizeof(why)), 0);
+	assert_int_equal(caserver_credential(s, false, &out, why, sizeof(why)), 0);
 	assert_non_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "data"), "tls.key"));
 	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "data"), "other"));
 	assert_null(cJSON_GetObjectItem(cJSON_GetObjectItem(out, "metadata"), "labels"));
@@ -226,10 +347,31 @@ static void test_credential(void **state)
 	cJSON_Delete(s);
 
 	s = cJSON_Parse(opaque);
-	assert_int_equal(caserver_credential(s, &out, why, sizeof(why)), 403);
+	assert_int_equal(caserver_credential(s, false, &out, why, sizeof(why)), 403);
 	assert_null(out);
 	assert_non_null(strstr(why, "of type Opaque, not kubernetes.io/tls"));
 	assert_int_equal(caserver_certificate_check(s, why, sizeof(why)), 1);
+	/* A DestinationRule's (generic): an Opaque Secret only with cert, key or cacert. */
+	assert_int_equal(caserver_credential(s, true, &out, why, sizeof(why)), 403);
+	assert_null(out);
+	assert_non_null(strstr(why, "an Opaque Secret without cert, key or cacert"));
+	cJSON_Delete(s);
+	s = cJSON_Parse("{\"metadata\":{\"name\":\"client\",\"namespace\":\"shop\"},"
+			"\"data\":{\"cert\":\"Yw==\",\"key\":\"aw==\",\"cacert\":\"YQ==\","
+			"\"root-key.pem\":\"eA==\"}}");
+	assert_int_equal(caserver_credential(s, false, &out, why, sizeof(why)), 403);
+	assert_int_equal(caserver_credential(s, true, &out, why, sizeof(why)), 0);
+	text = cJSON_PrintUnformatted(cJSON_GetObjectItem(out, "data"));
+	assert_string_equal(text, "{\"cert\":\"Yw==\",\"key\":\"aw==\",\"cacert\":\"YQ==\"}");
+	free(text);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItem(out, "type")), "Opaque");
+	cJSON_Delete(out);
+	cJSON_Delete(s);
+	/* Nor any other type. */
+	s = cJSON_Parse("{\"type\":\"kubernetes.io/service-account-token\",\"data\":{"
+			"\"cert\":\"Yw==\"}}");
+	assert_int_equal(caserver_credential(s, true, &out, why, sizeof(why)), 403);
+	assert_non_null(strstr(why, "not kubernetes.io/tls (nor Opaque)"));
 	cJSON_Delete(s);
 
 	s = cJSON_Parse(bad);
@@ -292,7 +434,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_decide),	     cmocka_unit_test(test_gateway_refs),
 	    cmocka_unit_test(test_ref_granted),	     cmocka_unit_test(test_credential),
-	    cmocka_unit_test(test_controller_certs),
+	    cmocka_unit_test(test_controller_certs), cmocka_unit_test(test_dr_refs),
+	    cmocka_unit_test(test_list_cache),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

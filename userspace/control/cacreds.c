@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The gateways' credentials as the CA serves them to node agents (caserver.h, POST
- * /v1/credentials): which Secrets a gateway pod may have, decided from objects alone (the
- * handler in caserver.c reads them from the API server).
+ * /v1/credentials): which Secrets a gateway or waypoint pod may have (its Gateway's
+ * certificates, its Istio Gateways' and its DestinationRules' credentialNames), decided from
+ * objects alone (the handler in caserver.c reads them from the API server).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,30 +32,43 @@ static const char *str_or(const cJSON *o, const char *key, const char *dflt)
 	return s ? s : dflt;
 }
 
-static bool has_ref(const cJSON *refs, const char *ns, const char *name)
+static cJSON *find_ref(const cJSON *refs, const char *ns, const char *name)
 {
-	const cJSON *r;
+	cJSON *r;
 
 	cJSON_ArrayForEach(r, refs)
 	{
 		if (!strcmp(str_or(r, "namespace", ""), ns) && !strcmp(str_or(r, "name", ""), name))
-			return true;
+			return r;
 	}
-	return false;
+	return NULL;
 }
 
-/* Appends {"namespace": @ns, "name": @name} to @refs unless there: 0 or -ENOMEM. */
-static int add_ref(cJSON *refs, const char *ns, const char *name)
+/*
+ * Appends {"namespace": @ns, "name": @name} to @refs unless there; @generic (a DestinationRule's
+ * credentialName: an Opaque Secret of cert, key, cacert may do) marks it "generic": true, there
+ * or new. 0 or -ENOMEM.
+ */
+static int add_ref_as(cJSON *refs, const char *ns, const char *name, bool generic)
 {
-	cJSON *o;
+	cJSON *o = find_ref(refs, ns, name);
 
-	if (has_ref(refs, ns, name))
-		return 0;
-	o = cJSON_CreateObject();
-	if (!cJSON_AddItemToArray(refs, o) || !cJSON_AddStringToObject(o, "namespace", ns) ||
-	    !cJSON_AddStringToObject(o, "name", name))
+	if (!o) {
+		o = cJSON_CreateObject();
+		if (!cJSON_AddItemToArray(refs, o) ||
+		    !cJSON_AddStringToObject(o, "namespace", ns) ||
+		    !cJSON_AddStringToObject(o, "name", name))
+			return -ENOMEM;
+	}
+	if (generic && !cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(o, "generic")) &&
+	    !cJSON_AddTrueToObject(o, "generic"))
 		return -ENOMEM;
 	return 0;
+}
+
+static int add_ref(cJSON *refs, const char *ns, const char *name)
+{
+	return add_ref_as(refs, ns, name, false);
 }
 
 bool caserver_gateway_pod(const cJSON *pod)
@@ -159,6 +173,86 @@ int caserver_istio_refs(const cJSON *pod, const cJSON *gateways, cJSON *refs)
 	return 0;
 }
 
+/* Whether DestinationRule @dr applies to proxies of @ns, as l7_compile.c's dr_visible. */
+static bool dr_visible(const cJSON *dr, const char *ns)
+{
+	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(dr, "spec"),
+		    *to = cJSON_GetObjectItemCaseSensitive(spec, "exportTo"), *e;
+	const char *own = kjson_str(dr, "metadata", "namespace");
+
+	/* A workloadSelector selects sidecars, never a gateway's or waypoint's view. */
+	if (cJSON_GetObjectItemCaseSensitive(spec, "workloadSelector") || !own)
+		return false;
+	if (!cJSON_GetArraySize(to))
+		return true;
+	cJSON_ArrayForEach(e, to)
+	{
+		const char *v = cJSON_GetStringValue(e);
+
+		if (v &&
+		    (!strcmp(v, "*") || !strcmp(v, ns) || (!strcmp(v, ".") && !strcmp(own, ns))))
+			return true;
+	}
+	return false;
+}
+
+/* A DestinationRule's @tls (ClientTLSSettings): its credentialName, in @ns, into @refs. */
+static int tls_refs(const cJSON *tls, const char *ns, cJSON *refs)
+{
+	const char *mode = str_or(tls, "mode", ""), *cn = str_or(tls, "credentialName", NULL);
+	char ca[300];
+
+	if (!cn || !*cn || (strcmp(mode, "SIMPLE") && strcmp(mode, "MUTUAL")))
+		return 0;
+	/* SIMPLE takes the CA, MUTUAL the pair too: from <name>, or <name>-cacert (istiod's). */
+	if (add_ref_as(refs, ns, cn, true))
+		return -ENOMEM;
+	if (snprintf(ca, sizeof(ca), "%s-cacert", cn) < (int)sizeof(ca))
+		return add_ref_as(refs, ns, ca, true);
+	return 0;
+}
+
+/* Traffic policy @tp's tls and its portLevelSettings' tls: their credentialNames. */
+static int policy_refs(const cJSON *tp, const char *ns, cJSON *refs)
+{
+	const cJSON *pl;
+
+	if (tls_refs(cJSON_GetObjectItemCaseSensitive(tp, "tls"), ns, refs))
+		return -ENOMEM;
+	cJSON_ArrayForEach(pl, cJSON_GetObjectItemCaseSensitive(tp, "portLevelSettings"))
+	{
+		if (tls_refs(cJSON_GetObjectItemCaseSensitive(pl, "tls"), ns, refs))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+int caserver_dr_refs(const cJSON *pod, const cJSON *drs, cJSON *refs)
+{
+	const char *ns = kjson_str(pod, "metadata", "namespace");
+	const cJSON *dr, *sub;
+
+	if (!ns || !caserver_gateway_pod(pod))
+		return 0;
+	cJSON_ArrayForEach(dr, drs)
+	{
+		const cJSON *spec = cJSON_GetObjectItemCaseSensitive(dr, "spec");
+
+		if (!dr_visible(dr, ns))
+			continue;
+		/* credentialName: a Secret of the proxy's namespace (istiod's SDS), the pod's. */
+		if (policy_refs(cJSON_GetObjectItemCaseSensitive(spec, "trafficPolicy"), ns, refs))
+			return -ENOMEM;
+		cJSON_ArrayForEach(sub, cJSON_GetObjectItemCaseSensitive(spec, "subsets"))
+		{
+			if (policy_refs(cJSON_GetObjectItemCaseSensitive(sub, "trafficPolicy"), ns,
+					refs))
+				return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
 /* Whether ReferenceGrant @g (of the Secret's namespace) lets Gateways of @gw_ns refer to @name. */
 static bool grant_allows(const cJSON *g, const char *gw_ns, const char *name)
 {
@@ -200,17 +294,34 @@ bool caserver_ref_granted(const char *gw_ns, const char *ns, const char *name, c
 	return false;
 }
 
-int caserver_credential(const cJSON *secret, cJSON **out, char *why, size_t len)
+int caserver_credential(const cJSON *secret, bool generic, cJSON **out, char *why, size_t len)
 {
-	static const char *const keys[] = {"tls.crt", "tls.key", "ca.crt"};
+	static const char *const tls_keys[] = {"tls.crt", "tls.key", "ca.crt", NULL},
+				 *const generic_keys[] = {"cert", "key", "cacert", NULL};
 	const char *type = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(secret, "type"));
 	const cJSON *data = cJSON_GetObjectItemCaseSensitive(secret, "data"), *v;
+	const char *const *keys = tls_keys;
+	bool any = false;
 	cJSON *meta, *d;
 
 	*out = NULL;
-	/* A gateway's certificate, as the spec makes certificateRefs: never an opaque Secret. */
-	if (!type || strcmp(type, "kubernetes.io/tls")) {
-		snprintf(why, len, "of type %.64s, not kubernetes.io/tls", type ? type : "Opaque");
+	type = type ? type : "Opaque";
+	/*
+	 * A gateway's certificate, as the spec makes certificateRefs: never an opaque Secret. A
+	 * DestinationRule's credentialName (@generic) may also be an Opaque Secret of cert, key
+	 * and cacert, as Istio's: those keys alone are handed out.
+	 */
+	if (generic && !strcmp(type, "Opaque")) {
+		keys = generic_keys;
+		for (size_t i = 0; keys[i]; i++)
+			any |= cJSON_IsString(cJSON_GetObjectItemCaseSensitive(data, keys[i]));
+		if (!any) {
+			snprintf(why, len, "an Opaque Secret without cert, key or cacert");
+			return 403;
+		}
+	} else if (strcmp(type, "kubernetes.io/tls")) {
+		snprintf(why, len, "of type %.64s, not kubernetes.io/tls%s", type,
+			 generic ? " (nor Opaque)" : "");
 		return 403;
 	}
 	*out = cJSON_CreateObject();
@@ -223,7 +334,7 @@ int caserver_credential(const cJSON *secret, cJSON **out, char *why, size_t len)
 	    !cJSON_AddStringToObject(*out, "type", type) ||
 	    !(d = cJSON_AddObjectToObject(*out, "data")))
 		goto oom;
-	for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+	for (size_t i = 0; keys[i]; i++) {
 		v = cJSON_GetObjectItemCaseSensitive(data, keys[i]);
 		if (cJSON_IsString(v) && !cJSON_AddStringToObject(d, keys[i], v->valuestring))
 			goto oom;
@@ -278,4 +389,36 @@ out:
 	explicit_bzero(text, strlen(text)); /* key material */
 	free(text);
 	return ret;
+}
+
+cJSON *caserver_list_cached(struct caserver_list_cache *c, uint64_t now_ms,
+			    cJSON *(*fetch)(void *arg, bool *failed), void *arg, bool *failed)
+{
+	cJSON *o, *copy;
+
+	*failed = false;
+	pthread_mutex_lock(&c->lock);
+	if (!c->obj || now_ms < c->at_ms || now_ms - c->at_ms >= CASERVER_LIST_CACHE_MS) {
+		o = fetch(arg, failed);
+		if (!*failed) {
+			cJSON_Delete(c->obj);
+			c->obj = o;
+			c->at_ms = now_ms;
+		} else {
+			cJSON_Delete(o);
+		}
+	}
+	copy = !*failed && c->obj ? cJSON_Duplicate(c->obj, true) : NULL;
+	if (!*failed && c->obj && !copy)
+		*failed = true;
+	pthread_mutex_unlock(&c->lock);
+	return copy;
+}
+
+void caserver_list_cache_clear(struct caserver_list_cache *c)
+{
+	pthread_mutex_lock(&c->lock);
+	cJSON_Delete(c->obj);
+	c->obj = NULL;
+	pthread_mutex_unlock(&c->lock);
 }

@@ -365,7 +365,7 @@ static void sign(struct conn *c, const char *ref, const char *csr, const cJSON *
  * namespace (the root key's) is never read for an agent, whatever a Gateway there names.
  */
 static bool credential_one(struct conn *c, const char *gw_ns, const char *ns, const char *name,
-			   cJSON *secrets, cJSON *refused)
+			   bool generic, cJSON *secrets, cJSON *refused)
 {
 	const struct caserver_opts *o = c->o;
 	size_t own = (size_t)(strchr(o->agent_sa, '/') - o->agent_sa);
@@ -399,7 +399,8 @@ static bool credential_one(struct conn *c, const char *gw_ns, const char *ns, co
 		snprintf(why, sizeof(why), "it does not exist");
 		goto no;
 	}
-	if (caserver_credential(sec, &out, why, sizeof(why)) || !cJSON_AddItemToArray(secrets, out))
+	if (caserver_credential(sec, generic, &out, why, sizeof(why)) ||
+	    !cJSON_AddItemToArray(secrets, out))
 		goto no;
 	cJSON_Delete(grants);
 	cJSON_Delete(sec);
@@ -410,6 +411,41 @@ no:
 	cJSON_Delete(grants);
 	cJSON_Delete(sec);
 	return false;
+}
+
+/* The cluster-wide LISTs the credentials answers read, each kept a little while. */
+static struct caserver_list_cache istio_gateways = {.lock = PTHREAD_MUTEX_INITIALIZER},
+				  destination_rules = {.lock = PTHREAD_MUTEX_INITIALIZER};
+
+struct list_req {
+	const struct kconn *k;
+	const char *path;
+	char *why;
+	size_t len;
+};
+
+static cJSON *list_fetch(void *arg, bool *failed)
+{
+	struct list_req *r = arg;
+
+	return api_get(r->k, r->path, failed, r->why, r->len);
+}
+
+/* LIST @path (cluster-wide) through @c: as api_get. */
+static cJSON *api_list_cached(const struct kconn *k, struct caserver_list_cache *c,
+			      const char *path, bool *failed, char *why, size_t len)
+{
+	struct list_req r = {k, path, why, len};
+	struct timespec now;
+	cJSON *o;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	why[0] = '\0';
+	o = caserver_list_cached(c, (uint64_t)now.tv_sec * 1000 + (uint64_t)now.tv_nsec / 1000000,
+				 list_fetch, &r, failed);
+	if (*failed && !why[0])
+		snprintf(why, len, "out of memory");
+	return o;
 }
 
 /*
@@ -450,10 +486,23 @@ static int credential_refs(struct conn *c, const cJSON *pod, cJSON **refs, char 
 	}
 	/* istio-system's are the agents' own to read (its Role there). */
 	if (!st && strcmp(ns, "istio-system")) {
-		list = api_get(o->conn, "/apis/networking.istio.io/v1/gateways", &failed, why, len);
+		list = api_list_cached(o->conn, &istio_gateways,
+				       "/apis/networking.istio.io/v1/gateways", &failed, why, len);
 		if (failed)
 			st = 502;
 		else if (caserver_istio_refs(pod, kjson_get(list, "items", NULL), *refs))
+			st = 500;
+		cJSON_Delete(list);
+		list = NULL;
+	}
+	/* The DestinationRules' credentialNames (TLS origination): istio-system's as above. */
+	if (!st && strcmp(ns, "istio-system")) {
+		list = api_list_cached(o->conn, &destination_rules,
+				       "/apis/networking.istio.io/v1/destinationrules", &failed,
+				       why, len);
+		if (failed)
+			st = 502;
+		else if (caserver_dr_refs(pod, kjson_get(list, "items", NULL), *refs))
 			st = 500;
 	}
 	if (st == 500)
@@ -497,7 +546,9 @@ static void credentials(struct conn *c, const char *ref, const cJSON *pod, const
 		if (!k8s_name_ok(sns, strlen(sns)) || !k8s_name_ok(sname, strlen(sname)))
 			continue;
 		/* The agent logs them (when they change): here at debug level, asked every 15 s. */
-		if (!credential_one(c, ns, sns, sname, secrets, refused))
+		if (!credential_one(c, ns, sns, sname,
+				    cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(r, "generic")),
+				    secrets, refused))
 			pr_debug("ca-server: %s: %s", ref,
 				 cJSON_GetArrayItem(refused, cJSON_GetArraySize(refused) - 1)
 				     ->valuestring);
@@ -798,8 +849,11 @@ int caserver_run(const struct caserver_opts *o)
 	 */
 	for (int i = 0; i < CONN_DEADLINE_MS / 10 && atomic_load(&n_conns); i++)
 		usleep(10 * 1000);
-	if (!atomic_load(&n_conns))
+	if (!atomic_load(&n_conns)) {
 		tls_ctx_put(ctx);
+		caserver_list_cache_clear(&istio_gateways);
+		caserver_list_cache_clear(&destination_rules);
+	}
 	return 0;
 }
 

@@ -45,8 +45,10 @@
 #ifndef AMBIT_AGENT_CASERVER_H
 #define AMBIT_AGENT_CASERVER_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct ambit_ca;
 struct kconn;
@@ -90,6 +92,36 @@ bool caserver_gateway_pod(const struct cJSON *pod);
 int caserver_gateway_refs(const struct cJSON *pod, const struct cJSON *gw, struct cJSON *refs);
 int caserver_istio_refs(const struct cJSON *pod, const struct cJSON *gateways, struct cJSON *refs);
 /*
+ * The tls.credentialNames (mode SIMPLE or MUTUAL; trafficPolicy, its portLevelSettings, the
+ * subsets' and theirs) of the DestinationRules among @drs (objects as served) that apply to
+ * gateway pod @pod's proxy (no workloadSelector; exported to its namespace), appended to @refs
+ * in the pod's namespace with <name>-cacert, as istiod's SDS serves a gateway or waypoint its
+ * namespace's Secrets; marked "generic": true (an Opaque Secret of cert, key and cacert may do).
+ * Nothing for a pod that is no gateway's. 0 or -ENOMEM.
+ */
+int caserver_dr_refs(const struct cJSON *pod, const struct cJSON *drs, struct cJSON *refs);
+/*
+ * The cluster-wide LISTs the credentials answer reads (Istio Gateways, DestinationRules), kept
+ * CASERVER_LIST_CACHE_MS: every gateway pod's agent asks every 15 s, so the CA lists each
+ * kind at most once in that time, not once per pod. Secrets and ReferenceGrants are read at
+ * each answer.
+ */
+#define CASERVER_LIST_CACHE_MS 5000
+struct caserver_list_cache {
+	pthread_mutex_t lock; /* PTHREAD_MUTEX_INITIALIZER */
+	struct cJSON *obj;    /* the last good answer */
+	uint64_t at_ms;	      /* when it came */
+};
+/*
+ * A copy of @c's object when it came less than CASERVER_LIST_CACHE_MS before @now_ms; else
+ * @fetch(@arg, @failed) asked (one caller at a time) and its answer kept unless *@failed. NULL
+ * with *@failed on an error (nothing kept), or when the object is NULL.
+ */
+struct cJSON *caserver_list_cached(struct caserver_list_cache *c, uint64_t now_ms,
+				   struct cJSON *(*fetch)(void *arg, bool *failed), void *arg,
+				   bool *failed);
+void caserver_list_cache_clear(struct caserver_list_cache *c);
+/*
  * Whether a Gateway of namespace @gw_ns may use Secret @ns/@name: its own namespace's, or a
  * ReferenceGrant among @grants (objects as served; those of @ns count) allows it.
  */
@@ -97,10 +129,12 @@ bool caserver_ref_granted(const char *gw_ns, const char *ns, const char *name,
 			  const struct cJSON *grants);
 /*
  * Secret @secret (as served) as the CA hands it to an agent: 0 with @out a new object holding
- * its name, namespace, type and tls.crt, tls.key, ca.crt; 403 (not kubernetes.io/tls) or 500,
- * with the reason in @why.
+ * its name, namespace, type and tls.crt, tls.key, ca.crt; with @generic (a ref so marked by
+ * caserver_dr_refs) an Opaque Secret's cert, key, cacert instead. 403 (not kubernetes.io/tls,
+ * nor such an Opaque Secret) or 500, with the reason in @why.
  */
-int caserver_credential(const struct cJSON *secret, struct cJSON **out, char *why, size_t len);
+int caserver_credential(const struct cJSON *secret, bool generic, struct cJSON **out, char *why,
+			size_t len);
 
 /*
  * Whether Secret @secret (as served; NULL: there is none) is a certificateRef a gateway can serve:
