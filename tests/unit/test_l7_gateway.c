@@ -624,6 +624,42 @@ static void test_gateway_api_reference_grant(void **state)
 }
 
 /*
+ * @extra, then Gateway gw (class istio, HTTP on 80) and its HTTPRoute default/r with @rules,
+ * built into @w; the first route the gateway compiled of r.
+ */
+static const struct l7_route *gw_route_world(struct world *w, const char *extra, const char *rules)
+{
+	const struct l7_route *r = NULL;
+	const struct l7_service *s;
+	char *yaml;
+
+	assert_int_not_equal(
+	    asprintf(&yaml,
+		     GW_POD GWAPI_POD(
+			 "gw",
+			 "10.1.0.20") "%s"
+				      "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+				      "metadata: {name: gw, namespace: default}\n"
+				      "spec:\n  gatewayClassName: istio\n"
+				      "  listeners: [{name: http, port: 80, protocol: HTTP}]\n---\n"
+				      "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+				      "metadata: {name: r, namespace: default}\n"
+				      "spec:\n  parentRefs: [{name: gw}]\n  rules: %s\n",
+		     extra, rules),
+	    -1);
+	build(w, yaml);
+	free(yaml);
+	assert_non_null(w->l7);
+	s = l7_config_service(w->l7, "gw-istio.default.svc.cluster.local");
+	assert_non_null(s);
+	for (size_t i = 0; i < s->n_routes && !r; i++)
+		if (strstr(s->routes[i].source, "HTTPRoute default/r"))
+			r = &s->routes[i];
+	assert_non_null(r);
+	return r;
+}
+
+/*
  * HTTPRoute backendRefs that cannot be used (Gateway API's HTTPRouteInvalidNonExistentBackendRef,
  * HTTPRouteInvalidBackendRefUnknownKind): a Service that does not exist and a kind no route goes
  * to answer 500 (a direct reply when the rule has nothing else), a missing one beside a good one
@@ -647,36 +683,11 @@ static void test_gateway_api_invalid_backends(void **state)
 		const struct config *cfg;
 		struct l7_config *back;
 		struct world w;
-		char *yaml, *txt, reason[64];
+		char *txt, reason[64];
 		cJSON *st, *j;
 
-		assert_int_not_equal(
-		    asprintf(&yaml,
-			     GW_POD GWAPI_POD(
-				 "gw", "10.1.0.20") "apiVersion: "
-						    "gateway.networking.k8s.io/v1\n"
-						    "kind: Gateway\n"
-						    "metadata: {name: gw, namespace: default}\n"
-						    "spec:\n  gatewayClassName: istio\n"
-						    "  listeners: [{name: http, port: 80, "
-						    "protocol: HTTP}]\n---\n"
-						    "apiVersion: "
-						    "gateway.networking.k8s.io/v1\n"
-						    "kind: HTTPRoute\n"
-						    "metadata: {name: r, namespace: default}\n"
-						    "spec:\n  parentRefs: [{name: gw}]\n"
-						    "  rules: %s\n",
-			     rules[ri]),
-		    -1);
-		build(&w, yaml);
-		assert_non_null(w.l7);
+		r = gw_route_world(&w, "", rules[ri]);
 		cfg = w.wb.in.cfg;
-		s = l7_config_service(w.l7, "gw-istio.default.svc.cluster.local");
-		assert_non_null(s);
-		for (size_t i = 0; i < s->n_routes && !r; i++)
-			if (strstr(s->routes[i].source, "HTTPRoute default/r"))
-				r = &s->routes[i];
-		assert_non_null(r);
 		if (ri < 2) {
 			assert_int_equal(r->action, L7_ACTION_DIRECT);
 			assert_int_equal(r->direct_status, 500);
@@ -709,7 +720,6 @@ static void test_gateway_api_invalid_backends(void **state)
 		free(txt);
 		cJSON_Delete(st);
 		destroy(&w);
-		free(yaml);
 	}
 }
 
@@ -756,42 +766,16 @@ static void test_gateway_api_backend_judged_once(void **state)
 
 	for (size_t ci = 0; ci < sizeof(cases) / sizeof(*cases); ci++) {
 		const char *want = cases[ci].reason;
-		const struct l7_route *r = NULL;
-		const struct l7_service *s;
+		const struct l7_route *r;
 		const struct config *cfg;
-		char *yaml, *txt, reason[64], msg[512] = "";
+		char rules[256], *txt, reason[64], msg[512] = "";
 		struct world w;
 		size_t found;
 		cJSON *st;
 
-		assert_int_not_equal(
-		    asprintf(&yaml,
-			     GW_POD GWAPI_POD(
-				 "gw", "10.1.0.20") "%s"
-						    "apiVersion: "
-						    "gateway.networking.k8s.io/v1\n"
-						    "kind: Gateway\n"
-						    "metadata: {name: gw, namespace: default}\n"
-						    "spec:\n  gatewayClassName: istio\n"
-						    "  listeners: [{name: http, port: 80, "
-						    "protocol: HTTP}]\n---\n"
-						    "apiVersion: "
-						    "gateway.networking.k8s.io/v1\n"
-						    "kind: HTTPRoute\n"
-						    "metadata: {name: r, namespace: default}\n"
-						    "spec:\n  parentRefs: [{name: gw}]\n"
-						    "  rules: [{backendRefs: [%s]}]\n",
-			     se, cases[ci].backend),
-		    -1);
-		build(&w, yaml);
-		assert_non_null(w.l7);
+		snprintf(rules, sizeof(rules), "[{backendRefs: [%s]}]", cases[ci].backend);
+		r = gw_route_world(&w, se, rules);
 		cfg = w.wb.in.cfg;
-		s = l7_config_service(w.l7, "gw-istio.default.svc.cluster.local");
-		assert_non_null(s);
-		for (size_t i = 0; i < s->n_routes && !r; i++)
-			if (strstr(s->routes[i].source, "HTTPRoute default/r"))
-				r = &s->routes[i];
-		assert_non_null(r);
 		/* Routing: usable, or the rule's only backend answers 500. */
 		if (want) {
 			assert_int_equal(r->action, L7_ACTION_DIRECT);
@@ -817,7 +801,6 @@ static void test_gateway_api_backend_judged_once(void **state)
 			fail_msg("case %zu: %s: %zu findings (%s)", ci, cases[ci].backend, found,
 				 msg);
 		destroy(&w);
-		free(yaml);
 	}
 	{
 		/* A mesh parent: shop's Service needs no grant; status and analyze say so. */
