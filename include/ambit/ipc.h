@@ -30,7 +30,10 @@ int ipc_write_frame(int fd, const char *buf, size_t len);
 int ipc_write_frame_fd(int fd, const char *buf, size_t len, int pass);
 /* Reads one frame into a malloc'd NUL-terminated buffer (*out, caller frees). -EPIPE on EOF. */
 int ipc_read_frame(int fd, char **out, size_t *len);
-/* Connects to a Unix stream socket at @path; returns fd or -errno. */
+/*
+ * Connects to a Unix stream socket at @path; returns fd or -errno. A @path longer than sun_path
+ * (108 bytes) is reached through its directory (/proc/self/fd/N/FILE), for ipc_listen too.
+ */
 int ipc_connect(const char *path);
 /* Creates, binds (mode 0600) and listens on @path, replacing a stale socket; fd or -errno. */
 int ipc_listen(const char *path);

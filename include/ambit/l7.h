@@ -777,6 +777,26 @@ const struct l7_tunnel *l7_config_tunnel6(const struct l7_config *c, const struc
 struct cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s_gateway *gw,
 				      const char *address, const char *not_running);
 struct cJSON *l7_gwapi_route_status(const struct config *cfg, const struct config_gw_route *r);
+
+/*
+ * Whether backendRef @b of Gateway API route @r can be used in @cfg (l7_gwattach.c): the one
+ * judgement the route compilers (an unusable backend answers 500 for its share), the route's
+ * ResolvedRefs status and analyze's findings share, so they cannot disagree. Checked in this
+ * order: the kind (a core Service, or networking.istio.io's Hostname: a ServiceEntry host);
+ * with @gateway (a Gateway's route, not a mesh parent's, as Istio's), another namespace's
+ * backend needs a ReferenceGrant there; the Service (or a ServiceEntry host covering its name),
+ * or the Hostname's ServiceEntry, exists.
+ */
+enum l7_backend_ref {
+	L7_BACKEND_OK = 0,
+	L7_BACKEND_INVALID_KIND,  /* InvalidKind */
+	L7_BACKEND_NOT_PERMITTED, /* RefNotPermitted */
+	L7_BACKEND_NOT_FOUND,	  /* BackendNotFound */
+};
+enum l7_backend_ref l7_backend_ref_check(const struct config *cfg, const struct config_gw_route *r,
+					 const struct config_backend_ref *b, bool gateway);
+/* Gateway API's ResolvedRefs reason for @v ("ResolvedRefs" when usable). */
+const char *l7_backend_ref_reason(enum l7_backend_ref v);
 /* Gateway API Gateway @ns/@name of @cfg, or NULL. */
 const struct config_k8s_gateway *l7_gwapi_gateway(const struct config *cfg, const char *ns,
 						  const char *name);

@@ -10,6 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 #include <arpa/inet.h>
@@ -20,7 +22,7 @@
 #include "ambit/ipc.h"
 #include "server.h"
 
-static char dir[64], path[128];
+static char dir[64], path[512];
 /* Each test's server (up), on its own epoll set; torn down by teardown. */
 static int epfd = -1;
 static struct server *srv;
@@ -77,6 +79,8 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
+	char cmd[128];
+
 	if (srv)
 		server_destroy(srv);
 	srv = NULL;
@@ -84,7 +88,8 @@ static int teardown(void **state)
 		close(epfd);
 	epfd = -1;
 	unlink(path);
-	return rmdir(dir);
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", dir); /* test_long_path's directories too */
+	return system(cmd);
 }
 
 /* The server with @o up, and @n clients (in @c) connected to it. */
@@ -248,6 +253,43 @@ static void test_cni_not_served(void **state)
 	close(c);
 }
 
+/*
+ * A socket path longer than sun_path's 108 bytes: a gateway pod's directory on the local cluster
+ * under the Gateway API suite's names (namespace gateway-conformance-infra, Gateway
+ * httproute-listener-hostname-matching). It is served and reached at that path, mode 0600.
+ */
+static void test_long_path(void **state)
+{
+	static const char *const parts[] = {
+	    "run",
+	    "ambit",
+	    "ambit-it-gwconf-12345",
+	    "pods",
+	    "gateway-conformance-infra_httproute-listener-hostname-matching-istio-5d8f7c9b4-x2x7q",
+	    "agent"};
+	char deep[512];
+	struct stat st;
+	int c;
+
+	snprintf(deep, sizeof(deep), "%s", dir);
+	for (size_t i = 0; i < sizeof(parts) / sizeof(*parts); i++) {
+		snprintf(deep + strlen(deep), sizeof(deep) - strlen(deep), "/%s", parts[i]);
+		assert_int_equal(mkdir(deep, 0755), 0);
+	}
+	snprintf(path, sizeof(path), "%s/agent.sock", deep);
+	assert_true(strlen(path) >= sizeof(((struct sockaddr_un *)0)->sun_path));
+	up(&ops, &c, 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISSOCK(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0600);
+	send_req(c, "{\"op\":\"get\",\"what\":\"status\"}");
+	pump(50);
+	expect_reply(c, "{\"ok\":true,\"result\":{\"node\":\"n1\"}}", NULL);
+	close(c);
+	/* A live server keeps its socket, at the long path too. */
+	assert_int_equal(ipc_listen(path), -EADDRINUSE);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -256,6 +298,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_oversized_request, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cni_held, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_cni_not_served, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_long_path, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

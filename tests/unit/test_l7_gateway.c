@@ -624,6 +624,42 @@ static void test_gateway_api_reference_grant(void **state)
 }
 
 /*
+ * @extra, then Gateway gw (class istio, HTTP on 80) and its HTTPRoute default/r with @rules,
+ * built into @w; the first route the gateway compiled of r.
+ */
+static const struct l7_route *gw_route_world(struct world *w, const char *extra, const char *rules)
+{
+	const struct l7_route *r = NULL;
+	const struct l7_service *s;
+	char *yaml;
+
+	assert_int_not_equal(
+	    asprintf(&yaml,
+		     GW_POD GWAPI_POD(
+			 "gw",
+			 "10.1.0.20") "%s"
+				      "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+				      "metadata: {name: gw, namespace: default}\n"
+				      "spec:\n  gatewayClassName: istio\n"
+				      "  listeners: [{name: http, port: 80, protocol: HTTP}]\n---\n"
+				      "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+				      "metadata: {name: r, namespace: default}\n"
+				      "spec:\n  parentRefs: [{name: gw}]\n  rules: %s\n",
+		     extra, rules),
+	    -1);
+	build(w, yaml);
+	free(yaml);
+	assert_non_null(w->l7);
+	s = l7_config_service(w->l7, "gw-istio.default.svc.cluster.local");
+	assert_non_null(s);
+	for (size_t i = 0; i < s->n_routes && !r; i++)
+		if (strstr(s->routes[i].source, "HTTPRoute default/r"))
+			r = &s->routes[i];
+	assert_non_null(r);
+	return r;
+}
+
+/*
  * HTTPRoute backendRefs that cannot be used (Gateway API's HTTPRouteInvalidNonExistentBackendRef,
  * HTTPRouteInvalidBackendRefUnknownKind): a Service that does not exist and a kind no route goes
  * to answer 500 (a direct reply when the rule has nothing else), a missing one beside a good one
@@ -647,36 +683,11 @@ static void test_gateway_api_invalid_backends(void **state)
 		const struct config *cfg;
 		struct l7_config *back;
 		struct world w;
-		char *yaml, *txt, reason[64];
+		char *txt, reason[64];
 		cJSON *st, *j;
 
-		assert_int_not_equal(
-		    asprintf(&yaml,
-			     GW_POD GWAPI_POD(
-				 "gw", "10.1.0.20") "apiVersion: "
-						    "gateway.networking.k8s.io/v1\n"
-						    "kind: Gateway\n"
-						    "metadata: {name: gw, namespace: default}\n"
-						    "spec:\n  gatewayClassName: istio\n"
-						    "  listeners: [{name: http, port: 80, "
-						    "protocol: HTTP}]\n---\n"
-						    "apiVersion: "
-						    "gateway.networking.k8s.io/v1\n"
-						    "kind: HTTPRoute\n"
-						    "metadata: {name: r, namespace: default}\n"
-						    "spec:\n  parentRefs: [{name: gw}]\n"
-						    "  rules: %s\n",
-			     rules[ri]),
-		    -1);
-		build(&w, yaml);
-		assert_non_null(w.l7);
+		r = gw_route_world(&w, "", rules[ri]);
 		cfg = w.wb.in.cfg;
-		s = l7_config_service(w.l7, "gw-istio.default.svc.cluster.local");
-		assert_non_null(s);
-		for (size_t i = 0; i < s->n_routes && !r; i++)
-			if (strstr(s->routes[i].source, "HTTPRoute default/r"))
-				r = &s->routes[i];
-		assert_non_null(r);
 		if (ri < 2) {
 			assert_int_equal(r->action, L7_ACTION_DIRECT);
 			assert_int_equal(r->direct_status, 500);
@@ -709,7 +720,116 @@ static void test_gateway_api_invalid_backends(void **state)
 		free(txt);
 		cJSON_Delete(st);
 		destroy(&w);
-		free(yaml);
+	}
+}
+
+/* The findings of analyze on @cfg's field @field: how many, the first's message into @msg. */
+static size_t analyze_findings(const struct config *cfg, const char *field, char *msg, size_t len)
+{
+	struct config_diags d = {0};
+	size_t n = 0;
+
+	assert_int_equal(config_analyze(cfg, NULL, &d), 0);
+	for (size_t i = 0; i < d.n; i++)
+		if (d.items[i].field && !strcmp(d.items[i].field, field) && !n++)
+			snprintf(msg, len, "%s", d.items[i].message);
+	config_diags_free(&d);
+	return n;
+}
+
+/*
+ * Whether a backendRef can be used is judged once (l7_backend_ref_check): the gateway's
+ * routing (500 for an unusable one), the route's ResolvedRefs and analyze's warning agree on
+ * every case. A Gateway's route: a Service, one missing, a kind no route goes to, another
+ * namespace's without a ReferenceGrant, a Hostname no ServiceEntry has, one a wildcard host of a
+ * ServiceEntry covers. A mesh parent's route (a waypoint's): another namespace's Service needs
+ * no grant, as Istio's.
+ */
+static void test_gateway_api_backend_judged_once(void **state)
+{
+	static const struct {
+		const char *backend, *reason;
+	} cases[] = {
+	    {"{name: productpage, port: 9080}", NULL},
+	    {"{name: nosuch, port: 9080}", "BackendNotFound"},
+	    {"{group: example.com, kind: Bucket, name: b, port: 1}", "InvalidKind"},
+	    {"{name: details, namespace: shop, port: 9080}", "RefNotPermitted"},
+	    {"{group: networking.istio.io, kind: Hostname, name: nosuch.example.org, port: 80}",
+	     "BackendNotFound"},
+	    {"{group: networking.istio.io, kind: Hostname, name: api.example.com, port: 80}", NULL},
+	};
+	static const char se[] =
+	    "apiVersion: networking.istio.io/v1\nkind: ServiceEntry\n"
+	    "metadata: {name: ext, namespace: default}\n"
+	    "spec:\n  hosts: ['*.example.com']\n  location: MESH_EXTERNAL\n  resolution: NONE\n"
+	    "  ports: [{number: 80, name: http, protocol: HTTP}]\n---\n";
+
+	for (size_t ci = 0; ci < sizeof(cases) / sizeof(*cases); ci++) {
+		const char *want = cases[ci].reason;
+		const struct l7_route *r;
+		const struct config *cfg;
+		char rules[256], *txt, reason[64], msg[512] = "";
+		struct world w;
+		size_t found;
+		cJSON *st;
+
+		snprintf(rules, sizeof(rules), "[{backendRefs: [%s]}]", cases[ci].backend);
+		r = gw_route_world(&w, se, rules);
+		cfg = w.wb.in.cfg;
+		/* Routing: usable, or the rule's only backend answers 500. */
+		if (want) {
+			assert_int_equal(r->action, L7_ACTION_DIRECT);
+			assert_int_equal(r->direct_status, 500);
+		} else {
+			assert_int_equal(r->action, L7_ACTION_ROUTE);
+			assert_false(r->dests[0].invalid);
+		}
+		/* Status: ResolvedRefs with the same reason. */
+		st = l7_gwapi_route_status(cfg, &cfg->http_routes[0]);
+		txt = cJSON_PrintUnformatted(st);
+		snprintf(reason, sizeof(reason), "\"type\":\"ResolvedRefs\",\"status\":\"%s\"",
+			 want ? "False" : "True");
+		if (!strstr(txt, reason))
+			fail_msg("case %zu: %s: no %s in %s", ci, cases[ci].backend, reason, txt);
+		snprintf(reason, sizeof(reason), "\"reason\":\"%s\"", want ? want : "ResolvedRefs");
+		assert_non_null(strstr(txt, reason));
+		free(txt);
+		cJSON_Delete(st);
+		/* Analyze: a warning exactly when it cannot be used. */
+		found = analyze_findings(cfg, "spec.rules[0].backendRefs[0]", msg, sizeof(msg));
+		if (found != (want ? 1 : 0))
+			fail_msg("case %zu: %s: %zu findings (%s)", ci, cases[ci].backend, found,
+				 msg);
+		destroy(&w);
+	}
+	{
+		/* A mesh parent: shop's Service needs no grant; status and analyze say so. */
+		static const char mesh[] = GW_POD
+		    "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\n"
+		    "metadata: {name: m, namespace: default}\n"
+		    "spec:\n  parentRefs: [{group: '', kind: Service, name: productpage}]\n"
+		    "  rules: [{backendRefs: [{name: details, namespace: shop, port: 9080}]}]\n";
+		struct config cfg;
+		struct config_diags d = {0};
+		char msg[512] = "";
+		cJSON *st;
+		char *txt;
+
+		config_init(&cfg);
+		assert_int_equal(config_load_buffer(&cfg, "mesh", mesh, strlen(mesh), &d), 0);
+		config_diags_free(&d);
+		assert_int_equal(l7_backend_ref_check(&cfg, &cfg.http_routes[0],
+						      &cfg.http_routes[0].rules[0].backends[0],
+						      false),
+				 L7_BACKEND_OK);
+		st = l7_gwapi_route_status(&cfg, &cfg.http_routes[0]);
+		txt = cJSON_PrintUnformatted(st);
+		assert_non_null(strstr(txt, "\"type\":\"ResolvedRefs\",\"status\":\"True\""));
+		free(txt);
+		cJSON_Delete(st);
+		assert_int_equal(
+		    analyze_findings(&cfg, "spec.rules[0].backendRefs[0]", msg, sizeof(msg)), 0);
+		config_free(&cfg);
 	}
 }
 
@@ -1618,6 +1738,7 @@ int main(void)
 	    cmocka_unit_test(test_gateway_api_class_istio),
 	    cmocka_unit_test(test_gateway_api_reference_grant),
 	    cmocka_unit_test(test_gateway_api_invalid_backends),
+	    cmocka_unit_test(test_gateway_api_backend_judged_once),
 	    cmocka_unit_test(test_gateway_api_l4_routes),
 	    cmocka_unit_test(test_selector_policies),
 	    cmocka_unit_test(test_json_round_trip_and_refusals),

@@ -1010,20 +1010,7 @@ static bool ra_at_gateway(const struct l7_bindings *b,
  */
 #define UNION_KIND_1(op, arr) op(arr)
 #define UNION_KIND_0(op, arr)
-#define UNION_ALLOC(k)                                                                             \
-	do {                                                                                       \
-		size_t n = 0;                                                                      \
-		CFG_FOR_SETS(a, c) n += c->n_##k;                                                  \
-		u->k = calloc(n + 1, sizeof(*u->k));                                               \
-		if (!u->k)                                                                         \
-			return -ENOMEM;                                                            \
-		CFG_FOR_SETS(a, c)                                                                 \
-		{                                                                                  \
-			if (c->n_##k)                                                              \
-				memcpy(&u->k[u->n_##k], c->k, c->n_##k * sizeof(*c->k));           \
-			u->n_##k += c->n_##k;                                                      \
-		}                                                                                  \
-	} while (0);
+#define UNION_ALLOC(k) CFG_AN_JOIN(a, u, k)
 #define UNION_FREE(k) free(u->k);
 
 int cfg_an_union(const struct cfg_an *a, struct config *u)

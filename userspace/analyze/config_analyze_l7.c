@@ -39,17 +39,6 @@ static const struct config_k8s_gateway *find_gateway(struct cfg_an *a, const cha
 	return NULL;
 }
 
-static bool se_host_known(struct cfg_an *a, const char *host)
-{
-	CFG_FOR_SETS(a, c)
-	{
-		for (size_t i = 0; i < c->n_service_entries; i++)
-			if (config_strings_has(&c->service_entries[i].hosts, host))
-				return true;
-	}
-	return false;
-}
-
 static bool core_group(const char *g)
 {
 	return !g || !*g || !strcmp(g, "core");
@@ -57,37 +46,80 @@ static bool core_group(const char *g)
 
 /* ---- HTTPRoute / GRPCRoute ---- */
 
-static void check_backend(struct cfg_an *a, const struct config_gw_route *r, const char *kind,
+/*
+ * What l7_backend_ref_check reads, from both sets (a route's Service or ReferenceGrant may be in
+ * the cluster already): shallow copies, freed with backend_world_free. 0 or -ENOMEM.
+ */
+static int backend_world(const struct cfg_an *a, struct config *u)
+{
+	memset(u, 0, sizeof(*u));
+	CFG_AN_JOIN(a, u, services)
+	CFG_AN_JOIN(a, u, service_entries)
+	CFG_AN_JOIN(a, u, reference_grants)
+	return 0;
+}
+
+static void backend_world_free(struct config *u)
+{
+	free(u->services);
+	free(u->service_entries);
+	free(u->reference_grants);
+}
+
+/* Whether a parentRef of @r is a Gateway (another namespace's backend then needs a grant). */
+static bool gateway_parent(const struct config_gw_route *r)
+{
+	for (size_t i = 0; i < r->n_parent_refs; i++)
+		if (!strcmp(r->parent_refs[i].group, CONFIG_GW_GROUP) &&
+		    !strcmp(r->parent_refs[i].kind, "Gateway"))
+			return true;
+	return false;
+}
+
+/*
+ * A backend the gateway or waypoint cannot use, judged as they judge it (l7_backend_ref_check),
+ * is a warning, as Istio's analyze says it: the API server stores such a route, and its share
+ * of requests answers 500 (ResolvedRefs False).
+ */
+static void check_backend(struct cfg_an *a, const struct config *world,
+			  const struct config_gw_route *r, const char *kind,
 			  const struct config_backend_ref *b, int line, const char *field)
 {
 	const char *ns = b->namespace ? b->namespace : r->meta.namespace;
 
-	/*
-	 * A backend that does not exist (yet) is a warning, as Istio's analyze says it: the API
-	 * server stores such a route, and the gateway answers 500 for its share (BackendNotFound).
-	 */
-	if (core_group(b->group) && !strcmp(b->kind, "Service")) {
-		if (!find_service(a, ns, b->name))
-			cfg_an_add(a, &r->meta, kind, line, false, field,
-				   "IST0101 referenced service not found: \"%s/%s\": requests to "
-				   "it fail with 500",
-				   ns, b->name);
-	} else if (!strcmp(b->group, "networking.istio.io") && !strcmp(b->kind, "Hostname")) {
-		if (!se_host_known(a, b->name))
-			cfg_an_add(a, &r->meta, kind, line, false, field,
-				   "IST0101 referenced host not found: \"%s\" is no ServiceEntry "
-				   "host: requests to it fail with 500",
-				   b->name);
-	} else {
+	switch (l7_backend_ref_check(world, r, b, gateway_parent(r))) {
+	case L7_BACKEND_OK: break;
+	case L7_BACKEND_INVALID_KIND:
 		cfg_an_add(
 		    a, &r->meta, kind, line, false, field,
 		    "backend kind %s%s%s is not one a waypoint routes to (Service, or Istio's "
 		    "Hostname); requests to it fail with 500",
 		    b->group, *b->group ? "/" : "", b->kind);
+		break;
+	case L7_BACKEND_NOT_PERMITTED:
+		cfg_an_add(a, &r->meta, kind, line, false, field,
+			   "%s %s/%s is in another namespace and no ReferenceGrant there allows "
+			   "%ss of namespace %s (RefNotPermitted): requests to it through a "
+			   "Gateway fail with 500",
+			   b->kind, ns, b->name, kind, r->meta.namespace);
+		break;
+	case L7_BACKEND_NOT_FOUND:
+		if (core_group(b->group))
+			cfg_an_add(a, &r->meta, kind, line, false, field,
+				   "IST0101 referenced service not found: \"%s/%s\": requests to "
+				   "it fail with 500",
+				   ns, b->name);
+		else
+			cfg_an_add(a, &r->meta, kind, line, false, field,
+				   "IST0101 referenced host not found: \"%s\" is no ServiceEntry "
+				   "host: requests to it fail with 500",
+				   b->name);
+		break;
 	}
 }
 
-static void analyze_route(struct cfg_an *a, const struct config_gw_route *r)
+static void analyze_route(struct cfg_an *a, const struct config *world,
+			  const struct config_gw_route *r)
 {
 	const char *kind = r->grpc ? "GRPCRoute" : "HTTPRoute";
 	char field[128];
@@ -130,15 +162,15 @@ static void analyze_route(struct cfg_an *a, const struct config_gw_route *r)
 
 		for (size_t j = 0; j < rule->n_backends; j++) {
 			snprintf(field, sizeof(field), "spec.rules[%zu].backendRefs[%zu]", i, j);
-			check_backend(a, r, kind, &rule->backends[j], rule->line, field);
+			check_backend(a, world, r, kind, &rule->backends[j], rule->line, field);
 		}
 		for (size_t j = 0; j < rule->n_filters; j++)
 			if (rule->filters[j].mirror) {
 				snprintf(field, sizeof(field),
 					 "spec.rules[%zu].filters[%zu].requestMirror.backendRef", i,
 					 j);
-				check_backend(a, r, kind, rule->filters[j].mirror, rule->line,
-					      field);
+				check_backend(a, world, r, kind, rule->filters[j].mirror,
+					      rule->line, field);
 			}
 	}
 }
@@ -410,11 +442,15 @@ int cfg_analyze_l7(const struct config *cfg, const struct config *context,
 		   struct config_diags *diags)
 {
 	struct cfg_an a = {.sets = {cfg, context}, .diags = diags};
+	struct config world;
 
-	for (size_t i = 0; i < cfg->n_http_routes; i++)
-		analyze_route(&a, &cfg->http_routes[i]);
-	for (size_t i = 0; i < cfg->n_grpc_routes; i++)
-		analyze_route(&a, &cfg->grpc_routes[i]);
+	if (backend_world(&a, &world))
+		a.err = -ENOMEM;
+	for (size_t i = 0; !a.err && i < cfg->n_http_routes; i++)
+		analyze_route(&a, &world, &cfg->http_routes[i]);
+	for (size_t i = 0; !a.err && i < cfg->n_grpc_routes; i++)
+		analyze_route(&a, &world, &cfg->grpc_routes[i]);
+	backend_world_free(&world);
 	for (size_t i = 0; i < cfg->n_virtual_services; i++) {
 		analyze_mixed(&a, &cfg->virtual_services[i]);
 		analyze_source_matches(&a, &cfg->virtual_services[i]);

@@ -398,6 +398,25 @@ struct cfg_an {
 	     c##_p < (a)->sets + 2 && ((c = *c##_p), 1); c##_p++)                                  \
 		if (c)
 
+/*
+ * Array @k (services, ...) of both sets of @a into config @u, as shallow copies (free(u->k)
+ * frees it); returns -ENOMEM from the function it is in when out of memory.
+ */
+#define CFG_AN_JOIN(a, u, k)                                                                       \
+	do {                                                                                       \
+		size_t n = 0;                                                                      \
+		CFG_FOR_SETS(a, c) n += c->n_##k;                                                  \
+		(u)->k = calloc(n + 1, sizeof(*(u)->k));                                           \
+		if (!(u)->k)                                                                       \
+			return -ENOMEM;                                                            \
+		CFG_FOR_SETS(a, c)                                                                 \
+		{                                                                                  \
+			if (c->n_##k)                                                              \
+				memcpy(&(u)->k[(u)->n_##k], c->k, c->n_##k * sizeof(*c->k));       \
+			(u)->n_##k += c->n_##k;                                                    \
+		}                                                                                  \
+	} while (0);
+
 /* Records a finding on object @m of @kind (line @line, 0: the object's) into @a's diags. */
 void cfg_an_add(struct cfg_an *a, const struct config_meta *m, const char *kind, int line,
 		bool error, const char *field, const char *fmt, ...)

@@ -238,7 +238,8 @@ static int gwapi_route(struct l7_ctx *ctx, const struct config_gw_route *r, cons
 		const struct config_backend_ref *b = &rule->backends[k];
 
 		/* Another namespace's Service needs a ReferenceGrant. */
-		if (!b->weight || !l7_gwapi_backend_granted(ctx->in->cfg, r, b))
+		if (!b->weight ||
+		    l7_backend_ref_check(ctx->in->cfg, r, b, true) == L7_BACKEND_NOT_PERMITTED)
 			continue;
 		if (l7_gwapi_backend_dest(ctx, r, b, &t->dests[t->n_dests++]))
 			return -ENOMEM;

@@ -93,13 +93,6 @@ static int grpc_path(const struct config_gw_route_match *m, struct l7_string_mat
 	return 0;
 }
 
-/* A Service, or Istio's Hostname (a ServiceEntry host): the kinds a route sends to. */
-static bool backend_kind_ok(const struct config_backend_ref *b)
-{
-	return ((!*b->group || !strcmp(b->group, "core")) && !strcmp(b->kind, "Service")) ||
-	       (!strcmp(b->group, "networking.istio.io") && !strcmp(b->kind, "Hostname"));
-}
-
 int l7_gwapi_backend_dest(struct l7_ctx *ctx, const struct config_gw_route *r,
 			  const struct config_backend_ref *b, struct l7_destination *d)
 {
@@ -245,12 +238,12 @@ static int rule_route(struct l7_ctx *ctx, const struct config_gw_route *r, size_
 		err = l7_gwapi_backend_dest(ctx, r, b, d);
 		o->n_dests++;
 		/*
-		 * A Service that does not exist, a kind no route goes to, or another namespace's
-		 * without a ReferenceGrant: its share answers 500 (the others' are served).
+		 * A Service that does not exist, a kind no route goes to, or (a gateway's route)
+		 * another namespace's without a ReferenceGrant: its share answers 500 (the others'
+		 * are served).
 		 */
 		d->invalid =
-		    d->unknown || !backend_kind_ok(b) ||
-		    (ctx->own_ns_backends && !l7_gwapi_backend_granted(ctx->in->cfg, r, b));
+		    l7_backend_ref_check(ctx->in->cfg, r, b, ctx->own_ns_backends) != L7_BACKEND_OK;
 		n_valid += !d->invalid;
 	}
 	for (size_t i = 0; i < rule->n_filters && !err; i++)

@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Gateway API Gateways of class istio (API_SEMANTICS.md §7): which routes attach to which
- * listener, and on which hostnames, as the spec and Istio's gateway controller decide it. Used
- * by the gateway's compiler (l7_gateway.c) and by the status users read (l7_gwstatus.c), so
- * both always agree.
+ * listener, and on which hostnames, and which backendRefs can be used, as the spec and Istio's
+ * gateway controller decide it. Used by the compilers (l7_gateway.c, l7_gwapi.c), the status
+ * users read (l7_gwstatus.c) and analyze, so they always agree.
  */
 #include <stdio.h>
 #include <string.h>
@@ -139,14 +139,51 @@ int l7_gwapi_attached(const struct config *cfg, const struct config_gw_route *r,
 	return L7_GWA_ATTACHED;
 }
 
-bool l7_gwapi_backend_granted(const struct config *cfg, const struct config_gw_route *r,
-			      const struct config_backend_ref *b)
+/* Backend @b of route @r: in the route's namespace, or another's ReferenceGrant allows it. */
+static bool backend_granted(const struct config *cfg, const struct config_gw_route *r,
+			    const struct config_backend_ref *b)
 {
 	const char *group = b->group && strcmp(b->group, "core") ? b->group : "";
 
 	return !b->namespace || config_reference_granted(
 				    cfg, CONFIG_GW_GROUP, l7_gwapi_route_kind(r), r->meta.namespace,
 				    group, b->kind ? b->kind : "Service", b->namespace, b->name);
+}
+
+/* A core Service; the group as the API server may hold it ("" or "core"). */
+static bool backend_is_service(const struct config_backend_ref *b)
+{
+	return (!*b->group || !strcmp(b->group, "core")) && !strcmp(b->kind, "Service");
+}
+
+enum l7_backend_ref l7_backend_ref_check(const struct config *cfg, const struct config_gw_route *r,
+					 const struct config_backend_ref *b, bool gateway)
+{
+	const char *ns = b->namespace ? b->namespace : r->meta.namespace;
+	bool hostname = !strcmp(b->group, "networking.istio.io") && !strcmp(b->kind, "Hostname");
+	char h[512];
+
+	if (!backend_is_service(b) && !hostname)
+		return L7_BACKEND_INVALID_KIND;
+	if (gateway && !backend_granted(cfg, r, b))
+		return L7_BACKEND_NOT_PERMITTED;
+	if (hostname)
+		snprintf(h, sizeof(h), "%s", b->name);
+	else
+		snprintf(h, sizeof(h), "%s.%s.svc.cluster.local", b->name, ns);
+	return l7_host_known(cfg, h) ? L7_BACKEND_OK : L7_BACKEND_NOT_FOUND;
+}
+
+const char *l7_backend_ref_reason(enum l7_backend_ref v)
+{
+	static const char *const reasons[] = {
+	    [L7_BACKEND_OK] = "ResolvedRefs",
+	    [L7_BACKEND_INVALID_KIND] = "InvalidKind",
+	    [L7_BACKEND_NOT_PERMITTED] = "RefNotPermitted",
+	    [L7_BACKEND_NOT_FOUND] = "BackendNotFound",
+	};
+
+	return reasons[v];
 }
 
 bool l7_gwapi_cert_granted(const struct config *cfg, const struct config_k8s_gateway *gw,

@@ -233,42 +233,36 @@ cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s
 	return st;
 }
 
-/* The backends of @r that do not resolve, into @why; true when all do. */
+/*
+ * Whether every backend of @r resolves, as the compilers judge it (l7_backend_ref_check;
+ * @gateway: a Gateway parent's, where another namespace's needs a ReferenceGrant); else the
+ * first that does not, its reason into @reason and why into @why.
+ */
 static bool backends_resolve(const struct config *cfg, const struct config_gw_route *r,
-			     const char **reason, char *why, size_t len)
+			     bool gateway, const char **reason, char *why, size_t len)
 {
 	for (size_t i = 0; i < r->n_rules; i++)
 		for (size_t k = 0; k < r->rules[i].n_backends; k++) {
 			const struct config_backend_ref *b = &r->rules[i].backends[k];
 			const char *ns = b->namespace ? b->namespace : r->meta.namespace;
-			bool svc = (!*b->group || !strcmp(b->group, "core")) &&
-				   !strcmp(b->kind, "Service");
-			bool found = false;
+			enum l7_backend_ref v = l7_backend_ref_check(cfg, r, b, gateway);
 
-			if (!svc && !(!strcmp(b->group, "networking.istio.io") &&
-				      !strcmp(b->kind, "Hostname"))) {
-				*reason = "InvalidKind";
+			*reason = l7_backend_ref_reason(v);
+			if (v == L7_BACKEND_INVALID_KIND)
 				snprintf(why, len, "backendRef %s of group \"%s\" is not supported",
 					 b->kind, b->group);
-				return false;
-			}
-			if (svc && !l7_gwapi_backend_granted(cfg, r, b)) {
-				*reason = "RefNotPermitted";
+			else if (v == L7_BACKEND_NOT_PERMITTED)
 				snprintf(why, len,
-					 "backendRef Service %s/%s is in another namespace and no "
+					 "backendRef %s %s/%s is in another namespace and no "
 					 "ReferenceGrant there allows it, so it is refused",
-					 ns, b->name);
-				return false;
-			}
-			for (size_t s = 0; svc && s < cfg->n_services && !found; s++)
-				found = !strcmp(cfg->services[s].meta.namespace, ns) &&
-					!strcmp(cfg->services[s].meta.name, b->name);
-			if (svc && !found) {
-				*reason = "BackendNotFound";
+					 b->kind, ns, b->name);
+			else if (v == L7_BACKEND_NOT_FOUND && !strcmp(b->kind, "Service"))
 				snprintf(why, len, "backend(s) not found: Service %s/%s", ns,
 					 b->name);
+			else if (v == L7_BACKEND_NOT_FOUND)
+				snprintf(why, len, "backend(s) not found: Hostname %s", b->name);
+			if (v != L7_BACKEND_OK)
 				return false;
-			}
 		}
 	return true;
 }
@@ -328,7 +322,7 @@ static cJSON *gateway_parent(const struct config *cfg, const struct config_gw_ro
 		reason = "NoMatchingListenerHostname";
 		snprintf(why, sizeof(why), "no hostname of the route meets a listener's");
 	}
-	refs = backends_resolve(cfg, r, &rreason, rwhy, sizeof(rwhy));
+	refs = backends_resolve(cfg, r, true, &rreason, rwhy, sizeof(rwhy));
 	o = parent_entry(p, &conds);
 	l7_status_condition(conds, "Accepted", ok, ok ? "Accepted" : reason,
 			    ok ? "Route was valid" : why);
@@ -377,7 +371,7 @@ static cJSON *mesh_parent(const struct config *cfg, const struct config_gw_route
 			 "a waypoint takes the routes of its parent's namespace and its own",
 			 r->meta.namespace, entry ? "ServiceEntry" : "Service", ns, p->name);
 	}
-	refs = backends_resolve(cfg, r, &rreason, rwhy, sizeof(rwhy));
+	refs = backends_resolve(cfg, r, false, &rreason, rwhy, sizeof(rwhy));
 	o = parent_entry(p, &conds);
 	l7_status_condition(conds, "Accepted", ok,
 			    ok	     ? "Accepted"

@@ -97,9 +97,6 @@ enum l7_gwapi_attach {
 bool l7_gwapi_istio_class(const struct config_k8s_gateway *gw);
 enum l7_gwapi_listener_kind l7_gwapi_listener_kind(const struct config_gw_listener *l);
 bool l7_gwapi_kind_allowed(const struct config_gw_listener *l, const char *kind);
-/* Backend @b of route @r: in the route's namespace, or another's ReferenceGrant allows it. */
-bool l7_gwapi_backend_granted(const struct config *cfg, const struct config_gw_route *r,
-			      const struct config_backend_ref *b);
 /* Certificate @ref of Gateway @gw: in its namespace, or another's ReferenceGrant allows it. */
 bool l7_gwapi_cert_granted(const struct config *cfg, const struct config_k8s_gateway *gw,
 			   const struct config_gw_cert_ref *ref);

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /* Length-prefixed JSON frames on the agent's Unix socket (ipc.h). */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -133,13 +136,38 @@ int ipc_read_frame(int fd, char **out, size_t *len)
 	return 0;
 }
 
-static int fill_addr(struct sockaddr_un *sa, const char *path)
+/*
+ * The address of @path into @sa. A path longer than sun_path's 108 bytes (a pod's directory
+ * under long namespace and pod names makes one: Kubernetes limits neither) is named through its
+ * directory: *@dirfd, an O_PATH descriptor of it, as /proc/self/fd/N/FILE, the same file in the
+ * same directory (so with the same permissions); the caller closes *@dirfd (-1 when unused)
+ * after bind or connect. 0 or -errno.
+ */
+static int fill_addr(struct sockaddr_un *sa, const char *path, int *dirfd)
 {
+	const char *slash = strrchr(path, '/');
+	char dir[PATH_MAX];
+	int n;
+
 	memset(sa, 0, sizeof(*sa));
 	sa->sun_family = AF_UNIX;
-	if (strlen(path) >= sizeof(sa->sun_path))
+	*dirfd = -1;
+	if (strlen(path) < sizeof(sa->sun_path)) {
+		strcpy(sa->sun_path, path);
+		return 0;
+	}
+	if (!slash || !slash[1] || (size_t)(slash - path) >= sizeof(dir))
 		return -ENAMETOOLONG;
-	strcpy(sa->sun_path, path);
+	snprintf(dir, sizeof(dir), "%.*s", (int)(slash - path), path);
+	*dirfd = open(*dir ? dir : "/", O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (*dirfd < 0)
+		return -errno;
+	n = snprintf(sa->sun_path, sizeof(sa->sun_path), "/proc/self/fd/%d/%s", *dirfd, slash + 1);
+	if (n < 0 || (size_t)n >= sizeof(sa->sun_path)) {
+		close(*dirfd);
+		*dirfd = -1;
+		return -ENAMETOOLONG;
+	}
 	return 0;
 }
 
@@ -151,19 +179,21 @@ int ipc_connect(const char *path)
 int ipc_connect_type(const char *path, int type)
 {
 	struct sockaddr_un sa;
-	int fd, err;
+	int fd, err, dirfd;
 
-	err = fill_addr(&sa, path);
+	err = fill_addr(&sa, path, &dirfd);
 	if (err)
 		return err;
 	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+	if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
 		err = -errno;
 		close(fd);
-		return err;
+		fd = err;
+	} else if (fd < 0) {
+		fd = -errno;
 	}
+	if (dirfd >= 0)
+		close(dirfd);
 	return fd;
 }
 
@@ -176,22 +206,27 @@ int ipc_listen_type(const char *path, int type)
 {
 	struct sockaddr_un sa;
 	mode_t old_mask;
-	int fd, err, probe;
+	int fd, err, probe, dirfd;
 
-	err = fill_addr(&sa, path);
+	err = fill_addr(&sa, path, &dirfd);
 	if (err)
 		return err;
 	/* Replace the socket only when nobody answers on it: a live agent keeps its socket. */
 	probe = ipc_connect_type(path, type);
 	if (probe >= 0) {
 		close(probe);
-		return -EADDRINUSE;
+		err = -EADDRINUSE;
+		goto out;
 	}
-	if (unlink(path) < 0 && errno != ENOENT)
-		return -errno;
+	if (unlink(path) < 0 && errno != ENOENT) {
+		err = -errno;
+		goto out;
+	}
 	fd = socket(AF_UNIX, type | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -errno;
+	if (fd < 0) {
+		err = -errno;
+		goto out;
+	}
 	/* Bind under a umask so the socket is never briefly reachable by others (keys flow here).
 	 */
 	old_mask = umask(0177);
@@ -200,9 +235,13 @@ int ipc_listen_type(const char *path, int type)
 	if (err < 0 || chmod(path, 0600) < 0 || listen(fd, 64) < 0) {
 		err = -errno;
 		close(fd);
-		return err;
+		goto out;
 	}
-	return fd;
+	err = fd;
+out:
+	if (dirfd >= 0)
+		close(dirfd);
+	return err;
 }
 
 int ipc_request(const char *path, const char *request_json, char **reply)

@@ -436,10 +436,7 @@ def section(gw, name):
     return {"name": gw, "namespace": INFRA, "sectionName": name}
 
 
-# The suite's Gateway names, shortened: the local cluster's per-pod agent socket path
-# (/run/ambit/CLUSTER/pods/NS_POD/agent/agent.sock) must fit sun_path's 108 bytes, which
-# gateway-conformance-infra_httproute-listener-hostname-matching-istio-0 does not.
-LHM = "listener-hostnames"
+LHM = "httproute-listener-hostname-matching"
 case("HTTPRouteListenerHostnameMatching",
      [gateway(LHM, ["bar.com", "foo.bar.com", "*.bar.com", "*.foo.com"]),
       route("backend-v1", [rule(None, [be(V1)])], refs=[section(LHM, "listener-1")]),
