@@ -7,17 +7,20 @@
  * node process, a hostNetwork pod), and the sending socket's cgroup (bpf_skb_cgroup_id): the
  * kubelet's (node_cfg) makes it a probe.
  *  - Host capture: such a connection leaves by the pod's veth and never passes tc ingress, so
- *    it reached an enrolled pod in plaintext past STRICT and DENY ipBlocks. Here the kernel
- *    refusals any plaintext from outside the mesh meets (steer_fastdrop) judge a new flow from
- *    an address of the node's own; the reset goes back into the node by the veth's ingress, as
- *    if the pod had sent it, so the client fails at once. A probe passes.
+ *    it reached an enrolled pod in plaintext past STRICT, DENY ipBlocks and ALLOW. Here the
+ *    kernel refusals any plaintext from outside the mesh meets (steer_fastdrop) judge a new
+ *    flow from an address of the node's own; the reset goes back into the node by the veth's
+ *    ingress, as if the pod had sent it, so the client fails at once. What they let by goes
+ *    back in by that ingress too (nodeguard_to_ingress), where tc_ingress hands it to the
+ *    ztunnel's plaintext inbound (nodeguard_ingress) to be judged by the pod's policies, as
+ *    in-pod; so does every later segment of a flow the ztunnel took. A probe passes.
  *  - In-pod capture: tc_pod in the pod's netns judges it as any inbound, and cannot tell the
  *    kubelet (the socket stays behind in the node's netns). So a probe's SYN is written down
  *    here by its 4-tuple (probe_flows, which no pod can write), and tc_pod lets that SYN by to
  *    the application (nodeguard_pod_probe), once.
- * HBONE (15008) is not plaintext, and the ztunnel's own connections to a pod leave from their
- * client's address (IP_TRANSPARENT), which is not the node's: both pass. So does every packet
- * but a SYN: an open flow is no new connection.
+ * HBONE (15008) is not plaintext, and the ztunnel's own connections to a pod carry
+ * AMBIT_PROXY_MARK (SO_MARK; their source is their client's, the node's for a client of the
+ * node's): both pass. So does every other packet but a SYN: an open flow is no new connection.
  */
 #ifndef AMBIT_BPF_NODEGUARD_H
 #define AMBIT_BPF_NODEGUARD_H
