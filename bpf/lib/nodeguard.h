@@ -120,11 +120,14 @@ static __always_inline int nodeguard_tcp(struct __sk_buff *skb, const struct pkt
 	if (skb->mark == AMBIT_PROXY_MARK)
 		return TC_ACT_OK;
 	/*
-	 * Host capture: a segment whose 4-tuple a socket of the node receives belongs to a flow
-	 * the ztunnel took (only its transparent sockets have the pod's address for their own).
+	 * Host capture: a segment from the node whose 4-tuple a socket of the node receives
+	 * belongs to a flow the ztunnel took (only its transparent sockets have the pod's address
+	 * for their own). From the node's address only: the ztunnel's answers to a pod, from the
+	 * address the pod asked for, may mirror the 4-tuple of its own connection on that pod's
+	 * behalf, whose port the kernel picked.
 	 */
 	if (!(wl->flags & AMBIT_WL_INPOD) && p->tcp->dest != bpf_htons(AMBIT_PORT_HBONE) &&
-	    steer_owned(skb, p, v6))
+	    steer_owned(skb, p, v6) && nodeguard_local_source(skb, p, v6))
 		return nodeguard_to_ingress(skb, p, v6);
 	if (!nodeguard_new_plaintext(p))
 		return TC_ACT_OK;
