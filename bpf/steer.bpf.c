@@ -14,7 +14,9 @@
 SEC("tc")
 int tc_ingress(struct __sk_buff *skb)
 {
-	return steer_ingress(skb);
+	int ret = nodeguard_ingress(skb);
+
+	return ret >= 0 ? ret : steer_ingress(skb);
 }
 
 SEC("tc")

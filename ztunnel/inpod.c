@@ -847,13 +847,18 @@ static bool inpod_ns_of(const union sockaddr_inet *a, struct sock_ns *out)
 	return a->sa.sa_family == AF_INET6 && zt_inpod_ns6(&a->v6.sin6_addr, out);
 }
 
+/*
+ * The ztunnel's connections on a client's behalf carry AMBIT_PROXY_MARK: in host capture
+ * tc_veth_egress leaves them alone though their source be the node's (bpf/lib/nodeguard.h), where
+ * it turns the node's own back to the ztunnel.
+ */
 int zt_connect_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet *src)
 {
 	struct sock_ns ns;
 
 	if (inpod_ns_of(dst, &ns))
-		return sock_connect_in(&ns, dst, src);
-	return sock_connect(dst, src);
+		return sock_connect_mark(&ns, dst, src, AMBIT_PROXY_MARK);
+	return sock_connect_mark(NULL, dst, src, AMBIT_PROXY_MARK);
 }
 
 int zt_connect_from_pod(const union sockaddr_inet *from, const union sockaddr_inet *dst,
@@ -863,9 +868,9 @@ int zt_connect_from_pod(const union sockaddr_inet *from, const union sockaddr_in
 	struct sock_ns ns;
 
 	if (inpod_ns_of(from, &ns))
-		return sock_connect_in(&ns, dst, NULL);
+		return sock_connect_mark(&ns, dst, NULL, AMBIT_PROXY_MARK);
 	sockaddr_inet_set_port(&src, 0);
-	return sock_connect(dst, as_pod ? &src : NULL);
+	return sock_connect_mark(NULL, dst, as_pod ? &src : NULL, AMBIT_PROXY_MARK);
 }
 
 unsigned int zt_inpod_count(void)

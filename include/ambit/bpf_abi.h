@@ -25,6 +25,15 @@
  */
 #define AMBIT_SKB_MARK 0x539
 #define AMBIT_ROUTE_TABLE 133
+/*
+ * Host capture, the node's own traffic to its pods (bpf/lib/nodeguard.h): tc_veth_egress turns a
+ * segment of the node's for the ztunnel back into the node by the veth's ingress with
+ * AMBIT_NODE_MARK (no pod's packet has a mark there: crossing netns clears it), where tc_ingress
+ * assigns it to the ztunnel; the ztunnel's own connections to pods carry AMBIT_PROXY_MARK
+ * (SO_MARK), which leaves them alone. Neither is a fwmark rule's: both route as unmarked.
+ */
+#define AMBIT_NODE_MARK 0x53a
+#define AMBIT_PROXY_MARK 0x53b
 
 /* Indexes of the proxy_socks SOCKMAP: the ztunnel inserts its transparent listeners there. */
 enum ambit_proxy_sock {

@@ -525,7 +525,8 @@ static void test_node_traffic_refused(void **state)
 				    "&& echo 1 > /proc/sys/net/ipv4/ip_forward",
 				    NODE_IP),
 			 0);
-	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	/* PERMISSIVE: to the ztunnel's plaintext inbound (test_node_traffic_to_ztunnel). */
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_REDIRECT, AMBIT_REASON__COUNT, NULL);
 	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
 	len = steer_fixture_syn(buf, sizeof(buf), 5, NODE_IP, "10.1.0.9", 0, false);
 	steer_fixture_expect_reset(fd, buf, len, 0, 0, false, AMBIT_DROP_STRICT_PLAINTEXT);
@@ -557,7 +558,7 @@ static void test_node_traffic_refused(void **state)
 	/* A PERMISSIVE port of the STRICT pod. */
 	s.daddr = "10.1.0.9";
 	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 80, AMBIT_PLAINTEXT_ALLOW), 0);
-	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_REDIRECT, AMBIT_REASON__COUNT, NULL);
 	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 80), 0);
 	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 0), 0);
 	/* A DENY ipBlocks policy naming the node. */
@@ -597,6 +598,109 @@ static void test_node_traffic_refused(void **state)
 	steer_fixture_expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
 	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 0), 0);
 	assert_int_equal(datapath_del_deny_src(steer_fx.dp, pod, harness_ip4(NODE_IP), 32), 0);
+	assert_int_equal(harness_sh("ip addr del %s/32 dev lo && ip route del default", NODE_IP),
+			 0);
+}
+
+/*
+ * Host capture: what the node's rule does not refuse goes to the ztunnel's plaintext inbound, as
+ * in-pod, to be judged by the pod's ALLOW policies. tc_veth_egress turns the node's SYN, and any
+ * later segment of a flow a socket of the ztunnel's owns, back into the node by the veth's
+ * ingress (its MACs swapped, AMBIT_NODE_MARK), where tc_ingress assigns it to the ztunnel though
+ * its source is not the pod's (refused as spoofed without the mark). The ztunnel's own
+ * connections to the pod (AMBIT_PROXY_MARK) leave as they are.
+ */
+static void test_node_traffic_to_ztunnel(void **state)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	struct ambit_workload wl = {.flags = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL};
+	struct steer_pkt s = steer_fixture_flow(NODE_IP, "10.1.0.9");
+	int socks_fd = datapath_map_fd(steer_fx.dp, "proxy_socks");
+	int fd = steer_fx.veth_egress_prog_fd;
+	uint32_t lo = htonl(INADDR_LOOPBACK), key = AMBIT_SOCK_INBOUND;
+	struct sockaddr_in local;
+	socklen_t alen = sizeof(local);
+	struct steer_out out;
+	uint8_t buf[128];
+	size_t len;
+	uint16_t port;
+	int lfd, cfd, afd;
+
+	steer_fixture_net6();
+	assert_int_equal(harness_sh("ip addr add %s/32 dev lo && ip route add default dev ambit-up "
+				    "&& echo 1 > /proc/sys/net/ipv4/ip_forward",
+				    NODE_IP),
+			 0);
+	/* The node's SYN: back in, marked, its MACs swapped; nothing counted yet. */
+	len = steer_fixture_build(buf, sizeof(buf), &s);
+	steer_fixture_expect_raw(fd, buf, len, 0, TC_ACT_REDIRECT, AMBIT_REASON__COUNT, &out);
+	assert_int_equal(out.mark, AMBIT_NODE_MARK);
+	assert_int_equal(out.len, len);
+	assert_memory_equal(out.data, buf + ETH_ALEN, ETH_ALEN);
+	assert_memory_equal(out.data + ETH_ALEN, buf, ETH_ALEN);
+	assert_memory_equal(out.data + 2 * ETH_ALEN, buf + 2 * ETH_ALEN, len - 2 * ETH_ALEN);
+	/* The ztunnel's own connection from the node's address leaves for the pod. */
+	steer_fixture_expect_marked(fd, buf, len, 0, AMBIT_PROXY_MARK, TC_ACT_OK,
+				    AMBIT_REASON__COUNT, NULL);
+	/*
+	 * At tc_ingress, by the pod's veth: marked, the SYN goes to the plaintext listener (its
+	 * assignment fails outside tc ingress); unmarked, it is a pod's spoofed source.
+	 */
+	steer_fixture_expect_marked(steer_fx.prog_fd, buf, len, ENROLLED_POD_IFINDEX,
+				    AMBIT_NODE_MARK, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY, NULL);
+	lfd = steer_fixture_listener(&port);
+	assert_int_equal(proxy_sock_publish(socks_fd, AMBIT_SOCK_INBOUND, lfd), 0);
+	steer_fixture_expect_marked(steer_fx.prog_fd, buf, len, ENROLLED_POD_IFINDEX,
+				    AMBIT_NODE_MARK, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED, NULL);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, ENROLLED_POD_IFINDEX, TC_ACT_SHOT,
+				 AMBIT_DROP_SPOOFED_SOURCE, NULL);
+	/* Marked, a segment of no flow of the ztunnel's is dropped: it goes nowhere else. */
+	s.tcp_flags = TH_ACK;
+	len = steer_fixture_build(buf, sizeof(buf), &s);
+	steer_fixture_expect_marked(steer_fx.prog_fd, buf, len, ENROLLED_POD_IFINDEX,
+				    AMBIT_NODE_MARK, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY, NULL);
+	/* Nor to a pod that is not captured here. */
+	s.tcp_flags = 0;
+	s.daddr = "10.1.0.5";
+	len = steer_fixture_build(buf, sizeof(buf), &s);
+	steer_fixture_expect_marked(steer_fx.prog_fd, buf, len, POD_IFINDEX, AMBIT_NODE_MARK,
+				    TC_ACT_SHOT, AMBIT_DROP_NO_PROXY, NULL);
+
+	/*
+	 * A flow the ztunnel took: a socket of the node receives its 4-tuple (an accepted one,
+	 * here on 127.0.0.1, enrolled for the case). Its later segments go back in too, and at
+	 * tc_ingress to that socket; those of no such socket leave as before (only a SYN opens).
+	 */
+	cfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(cfd >= 0);
+	a.sin_port = htons(port);
+	assert_int_equal(connect(cfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	afd = accept(lfd, NULL, NULL);
+	assert_true(afd >= 0);
+	assert_int_equal(getsockname(cfd, (struct sockaddr *)&local, &alen), 0);
+	assert_int_equal(datapath_set_workload(steer_fx.dp, lo, &wl), 0);
+	s = (struct steer_pkt){.protocol = IPPROTO_TCP,
+			       .saddr = "127.0.0.1",
+			       .daddr = "127.0.0.1",
+			       .sport = ntohs(local.sin_port),
+			       .dport = port,
+			       .tcp_flags = TH_ACK};
+	len = steer_fixture_build(buf, sizeof(buf), &s);
+	steer_fixture_expect_raw(fd, buf, len, 0, TC_ACT_REDIRECT, AMBIT_REASON__COUNT, &out);
+	assert_int_equal(out.mark, AMBIT_NODE_MARK);
+	steer_fixture_expect_marked(fd, buf, len, 0, AMBIT_PROXY_MARK, TC_ACT_OK,
+				    AMBIT_REASON__COUNT, NULL);
+	steer_fixture_expect_marked(steer_fx.prog_fd, buf, len, ENROLLED_POD_IFINDEX,
+				    AMBIT_NODE_MARK, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED, NULL);
+	s.sport = (uint16_t)(s.sport == 65535 ? 1024 : s.sport + 1);
+	len = steer_fixture_build(buf, sizeof(buf), &s);
+	steer_fixture_expect_raw(fd, buf, len, 0, TC_ACT_OK, AMBIT_REASON__COUNT, NULL);
+
+	assert_int_equal(datapath_del_workload(steer_fx.dp, lo), 0);
+	assert_int_equal(bpf_map_delete_elem(socks_fd, &key), 0);
+	close(afd);
+	close(cfd);
+	close(lfd);
 	assert_int_equal(harness_sh("ip addr del %s/32 dev lo && ip route del default", NODE_IP),
 			 0);
 }
@@ -1031,6 +1135,7 @@ int main(void)
 	    cmocka_unit_test(test_deny_source_dropped),
 	    cmocka_unit_test(test_refused_syn_answered_with_reset),
 	    cmocka_unit_test(test_node_traffic_refused),
+	    cmocka_unit_test(test_node_traffic_to_ztunnel),
 	    cmocka_unit_test(test_established_flow_not_fast_dropped),
 	    cmocka_unit_test_teardown(test_cookie_ack_to_listener, cookie_case_teardown),
 	    cmocka_unit_test(test_dns_answered_in_kernel),

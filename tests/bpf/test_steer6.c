@@ -760,7 +760,8 @@ static void test_node_traffic_refused6(void **state)
 				    "ip -6 route add default dev ambit-up",
 				    NODE_IP6),
 			 0);
-	expect_prog(fd, &s, 0, TC_ACT_OK, AMBIT_REASON__COUNT);
+	/* PERMISSIVE: to the ztunnel (test_node_traffic_to_ztunnel6). */
+	expect_prog(fd, &s, 0, TC_ACT_REDIRECT, AMBIT_REASON__COUNT);
 	assert_int_equal(datapath_set_strict_port6(steer_fx.dp, &pod, 0, AMBIT_PLAINTEXT_DROP), 0);
 	assert_int_equal(datapath_set_strict_port6(steer_fx.dp, &inpod, 0, AMBIT_PLAINTEXT_DROP),
 			 0);
@@ -788,6 +789,47 @@ static void test_node_traffic_refused6(void **state)
 	expect_reset6_prog(fd, &s, 0, AMBIT_DROP_STRICT_PLAINTEXT);
 	assert_int_equal(datapath_del_strict_port6(steer_fx.dp, &inpod, 0), 0);
 	assert_int_equal(datapath_del_strict_port6(steer_fx.dp, &pod, 0), 0);
+	assert_int_equal(
+	    harness_sh("ip -6 addr del %s/128 dev lo && ip -6 route del default", NODE_IP6), 0);
+}
+
+/*
+ * test_node_traffic_to_ztunnel over IPv6: the node's SYN back into the node, marked, its MACs
+ * swapped; at tc_ingress by the pod's veth, to the plaintext listener marked (none here), as a
+ * spoofed source unmarked; the ztunnel's own connection leaves. An extension header the node's
+ * TCP never sends is refused rather than sent on past the ztunnel.
+ */
+static void test_node_traffic_to_ztunnel6(void **state)
+{
+	struct pkt6 s = tcp6(NODE_IP6, CAPTURED6);
+	int fd = steer_fx.veth_egress_prog_fd;
+	struct steer_out out;
+	uint8_t buf[256];
+	size_t len;
+
+	steer_fixture_net6();
+	assert_int_equal(harness_sh("ip -6 addr add %s/128 dev lo nodad && "
+				    "ip -6 route add default dev ambit-up",
+				    NODE_IP6),
+			 0);
+	len = build6(buf, sizeof(buf), &s);
+	steer_fixture_expect_raw(fd, buf, len, 0, TC_ACT_REDIRECT, AMBIT_REASON__COUNT, &out);
+	assert_int_equal(out.mark, AMBIT_NODE_MARK);
+	assert_memory_equal(out.data, buf + ETH_ALEN, ETH_ALEN);
+	assert_memory_equal(out.data + ETH_ALEN, buf, ETH_ALEN);
+	assert_memory_equal(out.data + 2 * ETH_ALEN, buf + 2 * ETH_ALEN, len - 2 * ETH_ALEN);
+	steer_fixture_expect_marked(fd, buf, len, 0, AMBIT_PROXY_MARK, TC_ACT_OK,
+				    AMBIT_REASON__COUNT, NULL);
+	steer_fixture_expect_marked(steer_fx.prog_fd, buf, len, ENROLLED_POD_IFINDEX,
+				    AMBIT_NODE_MARK, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY, NULL);
+	steer_fixture_expect_raw(steer_fx.prog_fd, buf, len, ENROLLED_POD_IFINDEX, TC_ACT_SHOT,
+				 AMBIT_DROP_SPOOFED_SOURCE, NULL);
+	s.ext[0] = IPPROTO_DSTOPTS;
+	s.n_ext = 1;
+	expect_prog(fd, &s, 0, TC_ACT_SHOT, AMBIT_DROP_MALFORMED);
+	len = build6(buf, sizeof(buf), &s);
+	steer_fixture_expect_marked(steer_fx.prog_fd, buf, len, ENROLLED_POD_IFINDEX,
+				    AMBIT_NODE_MARK, TC_ACT_SHOT, AMBIT_DROP_MALFORMED, NULL);
 	assert_int_equal(
 	    harness_sh("ip -6 addr del %s/128 dev lo && ip -6 route del default", NODE_IP6), 0);
 }
@@ -1216,6 +1258,7 @@ int main(void)
 	    cmocka_unit_test(test_strict_ports6),
 	    cmocka_unit_test(test_no_flow6),
 	    cmocka_unit_test(test_node_traffic_refused6),
+	    cmocka_unit_test(test_node_traffic_to_ztunnel6),
 	    cmocka_unit_test(test_deny_src6),
 	    cmocka_unit_test(test_pod_programs_refuse_unknown),
 	    cmocka_unit_test(test_pod_programs_pass_left_pod),

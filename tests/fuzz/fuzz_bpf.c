@@ -17,8 +17,9 @@
  * answer under the query's id, from the proxy's address and port back to the sender's (over
  * IPv6 with a valid UDP checksum).
  * Input: byte 0 picks the ingress interface (bits 0-2, modulo 5: uplink, the pod's veth, the
- * IPv4-only enrolled pod's, an unknown one, the dual-stack pod's); the rest is the frame from its
- * Ethernet header. The maps and program are
+ * IPv4-only enrolled pod's, an unknown one, the dual-stack pod's) and with bit 3 the skb's mark
+ * AMBIT_NODE_MARK (the node's own segment tc_veth_egress turned back); the rest is the frame
+ * from its Ethernet header. The maps and program are
  * unpinned as soon as loaded: a crash leaves nothing in bpffs. The target runs in a network
  * namespace of its own (socket look-ups see only its listeners). libFuzzer's coverage is the
  * harness's plus the verdicts reached (see outcomes below); the program's own branches are not
@@ -28,7 +29,8 @@
  * Hop-by-Hop header); IPv6 from the pods' veths and the uplink, cut short and behind extension
  * headers, to the dual-stack pod through each kind of extension header, fragmented, refused with
  * a reset, spoofed; a pod's Router Advertisement, Redirect and Neighbour Advertisements of its
- * own and of a foreign target). The netns has no routes to the pods, so
+ * own and of a foreign target; the node's own SYN, ACK and UDP marked, to a captured pod and
+ * another, over IPv6 also behind a Hop-by-Hop header). The netns has no routes to the pods, so
  * IPv6 to a pod the mesh does not know by IPv6 is judged as routed nowhere (test_steer routes it).
  */
 #include <errno.h>
@@ -414,6 +416,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	memset(&ctx, 0, sizeof(ctx));
 	ctx.ingress_ifindex = ifindexes[(data[0] & 7) % IFACES];
+	if (data[0] & 8) /* what tc_veth_egress turned back into the node (nodeguard_ingress) */
+		ctx.mark = AMBIT_NODE_MARK;
 	opts.data_in = data + 1;
 	opts.data_size_in = (uint32_t)(size - 1);
 	if (datapath_read_counters(dp, before))

@@ -13,7 +13,8 @@
  *   fuzz_spiffe   certificates of the project's CA (ca_issue), PEM and DER
  *   fuzz_bpf      Ethernet frames: SYNs, segments, UDP, ARP, options, fragments; IPv6 TCP, UDP,
  *                 ND, MLD behind Hop-by-Hop, spoofed, cut; IPv6 TCP to and from the dual-stack
- *                 pod behind each kind of extension header, fragmented, refused with a reset
+ *                 pod behind each kind of extension header, fragmented, refused with a reset;
+ *                 the node's own segments marked as tc_veth_egress turns them back
  *   fuzz_ipc      agent socket requests, framed as ipc_write_frame frames them
  *   fuzz_snapshot a snapshot as the agent encodes it (snapshot_encode), policies included
  *   fuzz_tls_hello ClientHellos of an OpenSSL client: with and without SNI, TLS 1.2 only,
@@ -694,6 +695,9 @@ static void gen_bpf6_dual(void)
 	    {"ipv6_spoofed_from_dual", {4, "fd00:1::12", "2001:db8::1", 443, SYN, 0, {0}, 0, 0}},
 	    {"ipv6_linklocal_tcp_from_dual", {4, "fe80::11", "fd00:1::5", 80, SYN, 1, {HOP}, 0, 0}},
 	    {"ipv6_mld_from_dual", {4, "fe80::11", "ff02::16", 0, 0, 1, {HOP}, 0, IPPROTO_ICMPV6}},
+	    {"ipv6_node_syn_marked", {4 | 8, "fd00:98::1", "fd00:1::11", 80, SYN, 0, {0}, 0, 0}},
+	    {"ipv6_node_syn_marked_hopopts",
+	     {4 | 8, "fd00:98::1", "fd00:1::11", 80, SYN, 1, {HOP}, 0, 0}},
 	};
 
 	for (size_t i = 0; i < sizeof(pkts) / sizeof(pkts[0]); i++)
@@ -780,6 +784,12 @@ static void gen_bpf(void)
 	    {"tcp_cut", {0, 0, 0, 6, 0, "10.9.0.1", "10.1.0.9", 40000, 80, SYN, ETH_HLEN + 28}},
 	    {"fragment_mf", {0, 0, 0, 6, 0x2000, "10.9.0.1", "10.1.0.9", 40000, 80, SYN, 0}},
 	    {"fragment_later", {0, 0, 0, 6, 185, "10.9.0.1", "10.1.0.5", 40000, 80, SYN, 0}},
+	    /* ifpick | 8: marked as tc_veth_egress turns the node's own back (AMBIT_NODE_MARK). */
+	    {"node_syn_marked", {2 | 8, 0, 0, 6, 0, "10.98.1.1", "10.1.0.9", 40000, 80, SYN, 0}},
+	    {"node_ack_marked", {2 | 8, 0, 0, 6, 0, "10.98.1.1", "10.1.0.9", 40000, 80, ACK, 0}},
+	    {"node_syn_marked_plain_pod",
+	     {1 | 8, 0, 0, 6, 0, "10.98.1.1", "10.1.0.5", 40000, 80, SYN, 0}},
+	    {"node_udp_marked", {2 | 8, 0, 0, 17, 0, "10.98.1.1", "10.1.0.9", 5353, 53, 0, 0}},
 	};
 
 	for (size_t i = 0; i < sizeof(pkts) / sizeof(pkts[0]); i++)

@@ -2,7 +2,7 @@
 # PeerAuthentication on bookinfo-shaped workloads: STRICT (namespace, mesh-wide from the root
 # namespace, port-level exceptions) refuses plaintext from outside the mesh and PERMISSIVE
 # admits it; mesh traffic (HBONE, same-node) keeps working; the node's own plaintext to its
-# STRICT pod is refused, in either capture mode. The kernel drops such plaintext before any
+# STRICT pod is refused, and to a PERMISSIVE one judged by its ALLOW, in either capture mode. The kernel drops such plaintext before any
 # handshake (drop_strict_plaintext); without the kernel entry the ztunnel refuses it itself with a
 # reset, a DENY metric and an access-log line naming the PeerAuthentication.
 . "$(dirname "$0")/lib.sh"
@@ -159,6 +159,60 @@ n=$(decisions node1 "PeerAuthentication istio-system/mesh" deny)
 
 unpolicy mesh-strict
 expect_allowed legacy/client-0 ratings.bookinfo:9080 "STRICT removed"
+
+# Under PERMISSIVE the node's own plaintext to its pod passes the ztunnel's inbound as any
+# plaintext does, in host capture (tc_veth_egress turns it back to the ztunnel) as in in-pod: the
+# pod's ALLOW policies judge it, identity-less from the node's address. Refused (a reset) where
+# they do not admit that address, let through where ipBlocks name it, in the access log either
+# way. Before, in host capture, it reached ratings past its ALLOW.
+node1_ip=$(node_exec node1 ip -o route get "$ratings_ip" | sed -n 's/.* src \([^ ]*\).*/\1/p')
+[ -n "$node1_ip" ] || fail "no source address of node1 toward ratings"
+case $node1_ip in *:*) node1_src="\[$node1_ip\]" ;; *) node1_src=$node1_ip ;; esac
+case $node1_ip in *:*) node1_block="$node1_ip/128" ;; *) node1_block="$node1_ip/32" ;; esac
+policy ratings-allow <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ratings-allow
+  namespace: bookinfo
+spec:
+  selector:
+    matchLabels:
+      app: ratings
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/bookinfo/sa/bookinfo-productpage"]
+YAML
+expect_allowed bookinfo/productpage-0 ratings:9080 "ALLOW productpage"
+expect_denied legacy/client-0 ratings.bookinfo:9080 "ALLOW productpage only"
+out=$(node_exec node1 curl -s --max-time 5 "http://$(url_host "$ratings_ip"):9080/"); rc=$?
+case $rc in 7 | 52 | 56) ;; *) fail "node1's own plaintext past ratings' ALLOW: want a reset (curl 7/52/56), got $rc: $out" ;; esac
+wait_log 5 node1-ztunnel "src.addr=$node1_src:[0-9]+ .*dst.workload=ratings .*decision=deny" ||
+	fail "no access-log line of node1's own connection refused by ratings' ALLOW"
+policy ratings-allow <<YAML
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: ratings-allow
+  namespace: bookinfo
+spec:
+  selector:
+    matchLabels:
+      app: ratings
+  action: ALLOW
+  rules:
+  - from:
+    - source:
+        ipBlocks: ["$node1_block"]
+YAML
+node_allowed() { node_exec node1 curl -s --max-time 3 "http://$(url_host "$ratings_ip"):9080/" | grep -q '^pod='; }
+wait_for 10 node_allowed || fail "node1's own plaintext to ratings, its address in ipBlocks: not answered"
+wait_log 5 node1-ztunnel "src.addr=$node1_src:[0-9]+ .*dst.workload=ratings .*decision=allow" ||
+	fail "no access-log line of node1's own connection admitted by ipBlocks"
+expect_denied legacy/client-0 ratings.bookinfo:9080 "ALLOW the node's address only"
+unpolicy ratings-allow
 
 # An agent upgrade over pins of an older layout (counters without the new reasons, another
 # strict_ports shape): the loader recreates those maps and the fast drops work again.

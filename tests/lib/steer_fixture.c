@@ -264,7 +264,13 @@ void steer_fixture_net6(void)
 int steer_fixture_run(int prog_fd, const void *pkt, size_t len, uint32_t ifindex,
 		      struct steer_out *out)
 {
-	struct __sk_buff ctx = {.ingress_ifindex = ifindex};
+	return steer_fixture_run_mark(prog_fd, pkt, len, ifindex, 0, out);
+}
+
+int steer_fixture_run_mark(int prog_fd, const void *pkt, size_t len, uint32_t ifindex,
+			   uint32_t mark, struct steer_out *out)
+{
+	struct __sk_buff ctx = {.ingress_ifindex = ifindex, .mark = mark};
 	uint8_t data[sizeof(out->data)];
 	LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = pkt, .data_size_in = (uint32_t)len,
 		    .data_out = data, .data_size_out = sizeof(data), .ctx_in = &ctx,
@@ -293,11 +299,18 @@ void steer_fixture_expect_prog(int prog_fd, const struct steer_pkt *s, uint32_t 
 void steer_fixture_expect_raw(int prog_fd, const uint8_t *pkt, size_t len, uint32_t ifindex,
 			      int action, enum ambit_reason reason, struct steer_out *out)
 {
+	steer_fixture_expect_marked(prog_fd, pkt, len, ifindex, 0, action, reason, out);
+}
+
+void steer_fixture_expect_marked(int prog_fd, const uint8_t *pkt, size_t len, uint32_t ifindex,
+				 uint32_t mark, int action, enum ambit_reason reason,
+				 struct steer_out *out)
+{
 	uint64_t before[AMBIT_REASON__COUNT], after[AMBIT_REASON__COUNT];
 	unsigned int i;
 
 	assert_int_equal(datapath_read_counters(steer_fx.dp, before), 0);
-	assert_int_equal(steer_fixture_run(prog_fd, pkt, len, ifindex, out), action);
+	assert_int_equal(steer_fixture_run_mark(prog_fd, pkt, len, ifindex, mark, out), action);
 	assert_int_equal(datapath_read_counters(steer_fx.dp, after), 0);
 	for (i = 0; i < AMBIT_REASON__COUNT; i++) {
 		if (after[i] - before[i] != (i == reason ? 1u : 0u))

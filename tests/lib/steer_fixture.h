@@ -149,6 +149,9 @@ struct steer_out {
 /* Runs @pkt (@len bytes) through @prog_fd from @ifindex; its return value. @out may be NULL. */
 int steer_fixture_run(int prog_fd, const void *pkt, size_t len, uint32_t ifindex,
 		      struct steer_out *out);
+/* The same with the skb's mark @mark on the way in. */
+int steer_fixture_run_mark(int prog_fd, const void *pkt, size_t len, uint32_t ifindex,
+			   uint32_t mark, struct steer_out *out);
 
 /*
  * Runs @s through @prog_fd and checks the action and that exactly counter @reason moved, by one
@@ -159,6 +162,10 @@ void steer_fixture_expect_prog(int prog_fd, const struct steer_pkt *s, uint32_t 
 /* The same with packet @pkt of @len bytes as given. */
 void steer_fixture_expect_raw(int prog_fd, const uint8_t *pkt, size_t len, uint32_t ifindex,
 			      int action, enum ambit_reason reason, struct steer_out *out);
+/* The same with the skb's mark @mark on the way in. */
+void steer_fixture_expect_marked(int prog_fd, const uint8_t *pkt, size_t len, uint32_t ifindex,
+				 uint32_t mark, int action, enum ambit_reason reason,
+				 struct steer_out *out);
 /* The same for the node program (tc_ingress) and the in-pod one (tc_pod, on POD_ETH0_IFINDEX). */
 void steer_fixture_expect(const struct steer_pkt *s, uint32_t ifindex, int action,
 			  enum ambit_reason reason);

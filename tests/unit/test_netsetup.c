@@ -5,7 +5,7 @@
  * it held, and what is not there is no error. netsetup_foreign_conns there too: the connections
  * of a netns from an address that is not its pod's (the ztunnel's transparent ones) are counted
  * and reset, of both families, and nothing else is; netsetup_pod_conns, the connections a pod
- * has from its own addresses.
+ * has from its own addresses; netsetup_accept_local on a pod's veth.
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -110,6 +110,34 @@ static void test_no_device(void **state)
 {
 	(void)state;
 	assert_int_equal(netsetup_neigh_forget(999999, htonl(0x0a4d0002), NULL), -ENODEV);
+}
+
+/* h0's accept_local as /proc/sys shows it for this netns. */
+static int h0_accept_local(void)
+{
+	FILE *f = fopen("/proc/sys/net/ipv4/conf/h0/accept_local", "r");
+	int v = -1;
+
+	assert_non_null(f);
+	assert_int_equal(fscanf(f, "%d", &v), 1);
+	fclose(f);
+	return v;
+}
+
+/*
+ * accept_local on a pod's host-side veth, which the node's own connections to the pod come back
+ * in by to the ztunnel (bpf/lib/nodeguard.h), and off again; no device is an error.
+ */
+static void test_accept_local(void **state)
+{
+	(void)state;
+	assert_int_equal(h0_accept_local(), 0);
+	assert_int_equal(netsetup_accept_local(ifindex(), true), 0);
+	assert_int_equal(h0_accept_local(), 1);
+	assert_int_equal(netsetup_accept_local(ifindex(), false), 0);
+	assert_int_equal(h0_accept_local(), 0);
+	assert_int_equal(netsetup_accept_local(999999, true), -ENODEV);
+	assert_int_equal(netsetup_accept_local(0, true), -EINVAL);
 }
 
 /* A transparent connection from @from (not an address of the netns) to @to:@port, or -1. */
@@ -355,6 +383,7 @@ int main(void)
 	    cmocka_unit_test(test_forgets_both_families),
 	    cmocka_unit_test(test_forgets_unresolved),
 	    cmocka_unit_test(test_no_device),
+	    cmocka_unit_test(test_accept_local),
 	    cmocka_unit_test(test_foreign_conns),
 	    cmocka_unit_test(test_pod_conns),
 	};

@@ -20,7 +20,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <linux/types.h>
 
+#include "ambit/bpf_abi.h"
 #include "sock.h"
 
 static void assert_text(const union sockaddr_inet *a, const char *want)
@@ -247,6 +249,38 @@ static void test_listen_connect_v6(void **state)
 	close(lfd);
 }
 
+/*
+ * sock_connect_mark: the socket carries the mark from its SYN on (the ztunnel's connections on a
+ * client's behalf carry AMBIT_PROXY_MARK, which tc_veth_egress leaves alone); sock_connect none.
+ */
+static void test_connect_mark(void **state)
+{
+	union sockaddr_inet got = {0}, to;
+	socklen_t sl = sizeof(got);
+	uint32_t mark = 1;
+	int lfd, c;
+
+	(void)state;
+	sockaddr_inet_v4(&to, htonl(INADDR_LOOPBACK), 0);
+	lfd = sock_listen_at(&to, false);
+	assert_true(lfd >= 0);
+	assert_int_equal(getsockname(lfd, &got.sa, &sl), 0);
+	sockaddr_inet_v4(&to, htonl(INADDR_LOOPBACK), sockaddr_inet_port(&got));
+	c = sock_connect_mark(NULL, &to, &to, AMBIT_PROXY_MARK);
+	assert_true(c >= 0);
+	sl = sizeof(mark);
+	assert_int_equal(getsockopt(c, SOL_SOCKET, SO_MARK, &mark, &sl), 0);
+	assert_int_equal(mark, AMBIT_PROXY_MARK);
+	close(c);
+	c = sock_connect(&to, NULL);
+	assert_true(c >= 0);
+	sl = sizeof(mark);
+	assert_int_equal(getsockopt(c, SOL_SOCKET, SO_MARK, &mark, &sl), 0);
+	assert_int_equal(mark, 0);
+	close(c);
+	close(lfd);
+}
+
 /* Accepts one connection to @lfd from @to and returns the peer's family. */
 static int accept_from(int lfd, const union sockaddr_inet *to)
 {
@@ -296,7 +330,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_helpers),	  cmocka_unit_test(test_authority),
 	    cmocka_unit_test(test_forwarded_for), cmocka_unit_test(test_listen_connect_v6),
-	    cmocka_unit_test(test_listen_any),
+	    cmocka_unit_test(test_listen_any),	  cmocka_unit_test(test_connect_mark),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

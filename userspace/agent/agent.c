@@ -574,6 +574,11 @@ static void apply_tc(struct agent *a, const struct desired *next)
 		if (err && err != -ENODEV && err != -ENOENT && err != -EINVAL)
 			pr_warn("tc detach from ifindex %d: %s", a->tc_ifindexes[i],
 				strerror(-err));
+		/* Out of the mesh, nothing judges a pod's source there: no local ones again. */
+		err = netsetup_accept_local(a->tc_ifindexes[i], false);
+		if (err && err != -ENODEV)
+			pr_warn("accept_local off on ifindex %d: %s", a->tc_ifindexes[i],
+				strerror(-err));
 	}
 	a->n_tc = k;
 	for (size_t j = 0; j < next->n_local; j++) {
@@ -589,6 +594,16 @@ static void apply_tc(struct agent *a, const struct desired *next)
 			       lp->ifindex, strerror(-err));
 			continue;
 		}
+		/*
+		 * The node's own connections to the pod come back in by this veth to the ztunnel
+		 * (bpf/lib/nodeguard.h), from the node's address: without it they are dropped.
+		 */
+		err = netsetup_accept_local(lp->ifindex, true);
+		if (err)
+			pr_warn(
+			    "pod %s: accept_local on %s: %s; the node's own IPv4 connections to "
+			    "it fail",
+			    lp->uid, lp->host_iface, strerror(-err));
 		p = realloc(a->tc_ifindexes, (a->n_tc + 1) * sizeof(*p));
 		if (!p)
 			continue; /* attached anyway; we only forget to detach it later */

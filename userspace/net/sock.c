@@ -363,6 +363,12 @@ int sock_connect(const union sockaddr_inet *dst, const union sockaddr_inet *src)
 int sock_connect_in(const struct sock_ns *ns, const union sockaddr_inet *dst,
 		    const union sockaddr_inet *src)
 {
+	return sock_connect_mark(ns, dst, src, 0);
+}
+
+int sock_connect_mark(const struct sock_ns *ns, const union sockaddr_inet *dst,
+		      const union sockaddr_inet *src, uint32_t mark)
+{
 	int fd, one = 1, err, family = dst->sa.sa_family;
 	bool v6 = family == AF_INET6;
 
@@ -373,6 +379,8 @@ int sock_connect_in(const struct sock_ns *ns, const union sockaddr_inet *dst,
 	if (fd < 0)
 		return fd;
 	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
+		goto fail;
 	if (src) {
 		union sockaddr_inet b = *src;
 

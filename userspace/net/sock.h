@@ -101,6 +101,9 @@ int sock_connect(const union sockaddr_inet *dst, const union sockaddr_inet *src)
 /* sock_connect from namespace @ns (NULL: here). */
 int sock_connect_in(const struct sock_ns *ns, const union sockaddr_inet *dst,
 		    const union sockaddr_inet *src);
+/* sock_connect_in with SO_MARK @mark first (0: none; CAP_NET_ADMIN or CAP_NET_RAW). */
+int sock_connect_mark(const struct sock_ns *ns, const union sockaddr_inet *dst,
+		      const union sockaddr_inet *src, uint32_t mark);
 /* At most this many descriptors travel in one sock_send_fds message. */
 #define SOCK_MAX_FDS 16
 /*

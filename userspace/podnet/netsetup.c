@@ -303,16 +303,23 @@ int netsetup_bridge_port(int ifindex)
 
 int netsetup_lo_accept_local(bool on)
 {
+	return netsetup_accept_local(LOOPBACK_IFINDEX, on);
+}
+
+int netsetup_accept_local(int ifindex, bool on)
+{
 	char buf[MNL_SOCKET_BUFFER_SIZE];
 	struct nlmsghdr *nlh = mnl_nlmsg_put_header(buf);
 	struct nlattr *spec, *inet, *conf;
 	struct ifinfomsg *ifi;
 
-	/* RTM_SETLINK lo, IFLA_AF_SPEC { AF_INET { IFLA_INET_CONF { ACCEPT_LOCAL: @on } } } */
+	/* RTM_SETLINK @ifindex: IFLA_AF_SPEC { AF_INET { IFLA_INET_CONF { ACCEPT_LOCAL } } } */
+	if (ifindex <= 0)
+		return -EINVAL;
 	nlh->nlmsg_type = RTM_SETLINK;
 	ifi = mnl_nlmsg_put_extra_header(nlh, sizeof(*ifi));
 	ifi->ifi_family = AF_UNSPEC;
-	ifi->ifi_index = LOOPBACK_IFINDEX;
+	ifi->ifi_index = ifindex;
 	spec = mnl_attr_nest_start(nlh, IFLA_AF_SPEC);
 	inet = mnl_attr_nest_start(nlh, AF_INET);
 	conf = mnl_attr_nest_start(nlh, IFLA_INET_CONF);

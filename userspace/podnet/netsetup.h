@@ -42,6 +42,12 @@ int netsetup_bridge_port(int ifindex);
  * 0 or -errno.
  */
 int netsetup_lo_accept_local(bool on);
+/*
+ * accept_local on interface @ifindex of the current netns, as above. Host capture turns the
+ * node's own connections to a pod back into the node by the pod's host-side veth, with the
+ * node's address as source (bpf/lib/nodeguard.h). 0 or -errno.
+ */
+int netsetup_accept_local(int ifindex, bool on);
 
 /*
  * Deletes the neighbour entries of a pod's addresses, @ip (network order; 0: none) and @ip6
