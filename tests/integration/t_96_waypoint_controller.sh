@@ -70,10 +70,19 @@ expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind"
  "metadata":{"name":"other","namespace":"shop"},
  "spec":{"gatewayClassName":"acme","listeners":[{"name":"http","port":80,"protocol":"HTTP"}]}}')" 201
 
-"$AGENT" --waypoint-controller --kubeconfig "$tmp/controller.kubeconfig" --image reg.example/ambit:1.2 \
-	--resync-seconds 2 >"$tmp/controller.log" 2>&1 &
+# The CA it asks whether a certificateRef is a servable certificate: with no grant on Secrets
+# (deploy/ambit.yaml) its Deployment runs it with --ca-url and --ca-root, and so does this test.
+caport=$(free_port)
+"$AGENT" --ca-server --kubeconfig "$tmp/kubeconfig" --ca-dir "$tmp/ca" --listen "127.0.0.1:$caport" \
+	--dns-name localhost >"$tmp/ca.log" 2>&1 &
 pids+=($!)
-failed() { fail "$1; controller log: $(tail -20 "$tmp/controller.log")"; }
+wait_for 10 test -s "$tmp/ca/root-cert.pem" || fail "the CA server did not start: $(cat "$tmp/ca.log")"
+"$AGENT" --waypoint-controller --kubeconfig "$tmp/controller.kubeconfig" --image reg.example/ambit:1.2 \
+	--ca-url "https://localhost:$caport" --ca-root "$tmp/ca/root-cert.pem" --resync-seconds 2 \
+	>"$tmp/controller.log" 2>&1 &
+ctl_pid=$!
+pids+=($ctl_pid)
+failed() { fail "$1; controller log: $(tail -20 "$tmp/controller.log"); CA log: $(tail -5 "$tmp/ca.log")"; }
 
 programmed() {
 	[ "$(api GET "$GW/$1")" = 200 ] &&
@@ -322,23 +331,11 @@ wait_for 20 is "$DEP/wp2" 404 || failed "the deleted waypoint's Deployment remai
 out=$(actl waypoint status --kubeconfig "$tmp/kubeconfig" -n shop --name wp2 2>&1) &&
 	fail "status of a deleted waypoint succeeded: $out"
 expect_contains "$out" "not found"
-kill -0 "${pids[1]}" || fail "the controller exited: $(cat "$tmp/controller.log")"
+kill -0 "$ctl_pid" || fail "the controller exited: $(cat "$tmp/controller.log")"
 log "controller: made, repaired, updated, refused a foreign object, deleted with the Gateway"
 
-# ---- as its Deployment runs it: no grant on Secrets (deploy/ambit.yaml); the CA says whether a
+# ---- with no grant on Secrets (deploy/ambit.yaml), the CA says whether a
 # certificateRef is a servable certificate, and the status follows (issue 55) ----
-kill "${pids[1]}"
-wait "${pids[1]}" 2>/dev/null
-caport=$(free_port)
-"$AGENT" --ca-server --kubeconfig "$tmp/kubeconfig" --ca-dir "$tmp/ca" --listen "127.0.0.1:$caport" \
-	--dns-name localhost >"$tmp/ca.log" 2>&1 &
-pids+=($!)
-wait_for 10 test -s "$tmp/ca/root-cert.pem" || fail "the CA server did not start: $(cat "$tmp/ca.log")"
-"$AGENT" --waypoint-controller --kubeconfig "$tmp/controller.kubeconfig" --image reg.example/ambit:1.2 \
-	--ca-url "https://localhost:$caport" --ca-root "$tmp/ca/root-cert.pem" --resync-seconds 2 \
-	>"$tmp/controller2.log" 2>&1 &
-pids+=($!)
-failed2() { fail "$1; controller log: $(tail -20 "$tmp/controller2.log"); CA log: $(tail -5 "$tmp/ca.log")"; }
 expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
  "metadata":{"name":"tls2","namespace":"shop"},
  "spec":{"gatewayClassName":"istio","listeners":[
@@ -346,13 +343,13 @@ expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind"
   {"name":"d","port":443,"protocol":"HTTPS","hostname":"d.example.com","tls":{"certificateRefs":[{"name":"d"}]}}]}}')" 201
 tls2_is() { api GET "$GW/tls2" >/dev/null && [ "$(lst ResolvedRefs)" = "$1" ]; }
 wait_for 20 tls2_is "[('c', 0, 'True:ResolvedRefs'), ('d', 0, 'False:InvalidCertificateRef')]" ||
-	failed2 "the listeners' ResolvedRefs from the CA: $(cat "$tmp/out")"
+	failed "the listeners' ResolvedRefs from the CA: $(cat "$tmp/out")"
 # d made afterwards: the CA says so within the controller's retry (5 s), and the status follows.
 expect_eq "$(api POST /api/v1/namespaces/shop/secrets '{"apiVersion":"v1","kind":"Secret",
  "type":"kubernetes.io/tls","metadata":{"name":"d","namespace":"shop"},
  "data":{"tls.crt":"'"$(base64 -w0 "$tmp/gw.crt")"'","tls.key":"'"$(base64 -w0 "$tmp/gw.key")"'"}}')" 201
 wait_for 20 tls2_is "[('c', 0, 'True:ResolvedRefs'), ('d', 0, 'True:ResolvedRefs')]" ||
-	failed2 "the listener's Secret made later never resolved: $(cat "$tmp/out")"
-grep -q "tls secrets" "$tmp/controller2.log" && failed2 "the controller watched Secrets with a CA to ask"
+	failed "the listener's Secret made later never resolved: $(cat "$tmp/out")"
+grep -q "tls secrets" "$tmp/controller.log" && failed "the controller watched Secrets with a CA to ask"
 log "controller with a CA: certificateRefs judged by the CA, no Secret read"
 pass
