@@ -143,7 +143,8 @@ wait_log 10 mesh/waypoint-0 '"POST /demo.Echo/Count HTTP/2" 200' || fail "the wa
 # TLS origination at the waypoint (a DestinationRule's tls SIMPLE with credentialName): the CA
 # comes from the Secret of that name in the waypoint's namespace (an Opaque one, key cacert);
 # on --kube the CA serves it to the waypoint's node agent, which holds no grant on mesh's
-# Secrets. The app speaks plain HTTP; the server, outside the mesh, only TLS.
+# Secrets. The app speaks plain HTTP; the server, outside the mesh, only TLS (on [::] where the
+# pod has IPv6, which takes IPv4 too: the test runs in the IPv6-only pass as well).
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 1 -subj /CN=tls-origin \
 	-addext subjectAltName=DNS:tls-origin.mesh.svc.cluster.local \
 	-keyout "$WORK/origin.key" -out "$WORK/origin.crt" 2>/dev/null || fail "openssl"
@@ -168,7 +169,7 @@ spec:
       nodeName: node2
       containers:
       - name: tls
-        command: ["python3", "-c", "import http.server as h, os, ssl, sys\nclass H(h.BaseHTTPRequestHandler):\n  def do_GET(self):\n    self.send_response(200); self.send_header('Content-Length', '6'); self.end_headers(); self.wfile.write(b'tls-ok')\nd = os.environ['AMBIT_POD_DIR']\nfor i, k in ((1, 'crt'), (2, 'key')):\n  open(os.path.join(d, k), 'w').write(sys.argv[i])\ns = h.HTTPServer(('0.0.0.0', 8443), H)\nc = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(os.path.join(d, 'crt'), os.path.join(d, 'key'))\ns.socket = c.wrap_socket(s.socket, server_side=True)\ns.serve_forever()",
+        command: ["python3", "-c", "import http.server as h, os, socket, ssl, sys\nclass H(h.BaseHTTPRequestHandler):\n  def do_GET(self):\n    self.send_response(200); self.send_header('Content-Length', '6'); self.end_headers(); self.wfile.write(b'tls-ok')\nd = os.environ['AMBIT_POD_DIR']\nfor i, k in ((1, 'crt'), (2, 'key')):\n  open(os.path.join(d, k), 'w').write(sys.argv[i])\nclass S6(h.HTTPServer):\n  address_family = socket.AF_INET6\ntry:\n  s = S6(('::', 8443), H)\nexcept OSError:\n  s = h.HTTPServer(('0.0.0.0', 8443), H)\nc = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER); c.load_cert_chain(os.path.join(d, 'crt'), os.path.join(d, 'key'))\ns.socket = c.wrap_socket(s.socket, server_side=True)\ns.serve_forever()",
           $(pem_json "$WORK/origin.crt"), $(pem_json "$WORK/origin.key")]
         ports: [{containerPort: 8443}]
 ---
