@@ -1664,6 +1664,9 @@ static void test_unchanged_workloads_borrowed(void **state)
 	desired_free(&d2);
 }
 
+#define DUP_NODES                                                                                  \
+	"{\"nodes\":[{\"name\":\"a\",\"ip\":\"fd00::1\"},{\"name\":\"a\",\"ip\":\"10.0.0.1\"}]}"
+
 static void test_cluster_json(void **state)
 {
 	struct rt_cluster c;
@@ -1677,6 +1680,12 @@ static void test_cluster_json(void **state)
 	    runtime_cluster_parse("{\"nodes\":[{\"name\":1}]}", 21, &c, err, sizeof(err)), -EINVAL);
 	runtime_cluster_free(&c);
 	assert_int_equal(runtime_cluster_parse("{}", 2, &c, err, sizeof(err)), -EINVAL);
+	runtime_cluster_free(&c);
+	/* A repeated name is refused, naming both (fuzz_runtime found the IPv6-only first and an
+	 * IPv4 second answering for neither). */
+	assert_int_equal(runtime_cluster_parse(DUP_NODES, strlen(DUP_NODES), &c, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "nodes[1]: name \"a\" repeats nodes[0]");
 	runtime_cluster_free(&c);
 }
 

@@ -446,6 +446,15 @@ int runtime_cluster_parse(const char *json, size_t len, struct rt_cluster *out, 
 			ret = rt_fail(err, errlen, "nodes[%zu]: ip 0.0.0.0", out->n_nodes);
 			goto out;
 		}
+		/* A name is a node's key (runtime_node): a second node of one name would answer
+		 * for neither. */
+		for (size_t j = 0; j < out->n_nodes; j++)
+			if (strcmp(out->nodes[j].name, name->valuestring) == 0) {
+				ret = rt_fail(err, errlen,
+					      "nodes[%zu]: name \"%.64s\" repeats nodes[%zu]",
+					      out->n_nodes, name->valuestring, j);
+				goto out;
+			}
 		n->name = strdup(name->valuestring);
 		if (!n->name) {
 			ret = -ENOMEM;
