@@ -3,7 +3,7 @@
 # idle connections held SOAK_SECS (3600, an hour) through node1's ztunnel,
 # namespace mesh's waypoint and node2's ztunnel with keep-alive PINGs, then the clients' clean
 # close (CLOSE_WAIT, fds) and a peer frozen without a FIN (detection time). QUICK=1 (make test's
-# smoke run of this script): 600 for 8 s; the test alone, in `make test`, holds 10,000 for 90 s.
+# smoke run of this script): 600 for 8 s; the test alone, in `make test`, holds 10,000 for 30 s.
 # Writes the test's figures to OUT.md (bench/results/soak).
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
