@@ -296,7 +296,11 @@ static void update_events(struct h2_conn *c)
 /* Takes what nghttp2 has to send, up to a chunk, writing whole-record frames directly. */
 static bool fill_out(struct h2_conn *c)
 {
-	while (c->out.len < OUT_CHUNK && !c->pipe_full) {
+	/*
+	 * Asked first: a flush after a read that brought only DATA (a small message) has nothing
+	 * to send, and the session's send round costs more than the question.
+	 */
+	while (c->out.len < OUT_CHUNK && !c->pipe_full && nghttp2_session_want_write(c->h2)) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(c->h2, &data);
 		char *p;

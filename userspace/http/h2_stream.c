@@ -688,7 +688,12 @@ void h2_stream_consume(struct h2_stream *s, size_t n)
 	if (s->conn && !s->conn->dead) {
 		/* The stream's window too while it is open; the connection's in any case. */
 		nghttp2_session_consume(s->conn->h2, s->id, n);
-		h2c_kick(s->conn);
+		/*
+		 * A flush only when the consumption queued a WINDOW_UPDATE (past half the window):
+		 * a flush per small message that had nothing to send cost a round of the session.
+		 */
+		if (nghttp2_session_want_write(s->conn->h2))
+			h2c_kick(s->conn);
 	}
 }
 
