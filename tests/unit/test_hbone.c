@@ -40,7 +40,19 @@
 static struct {
 	int counting;
 	int recvs, recv_eagain, sends, ctls, wakes, h2_sends;
+	int big_allocs; /* OpenSSL's of 16 KiB and more: record buffers */
 } sc;
+
+void *CRYPTO_malloc(size_t num, const char *file, int line)
+{
+	static void *(*real)(size_t, const char *, int);
+
+	if (!real)
+		real = (void *(*)(size_t, const char *, int))dlsym(RTLD_NEXT, "CRYPTO_malloc");
+	if (num >= 16384 && __atomic_load_n(&sc.counting, __ATOMIC_SEQ_CST))
+		__atomic_add_fetch(&sc.big_allocs, 1, __ATOMIC_SEQ_CST);
+	return real(num, file, line);
+}
 
 /* The HTTP/2 session's send rounds (nghttp2's, looked up behind this one). */
 ssize_t nghttp2_session_mem_send(nghttp2_session *session, const uint8_t **data)
@@ -583,7 +595,8 @@ static void test_large_transfer(void **state)
  * from the upstream cross the client loop (app socket, TLS) and the server loop (TLS, upstream
  * socket) once each way. Each crossing is one wake-up, one recv and one send: no read that
  * finds the socket empty (EAGAIN), no epoll_ctl, the ping's and pong's DATA frames go out in
- * one TLS record each (one send), and no HTTP/2 flush runs that has nothing to send.
+ * one TLS record each (one send), no HTTP/2 flush runs that has nothing to send, and no TLS
+ * record buffer is allocated (and freed) per message.
  */
 static void test_small_message_syscalls(void **state)
 {
@@ -616,6 +629,20 @@ static void test_small_message_syscalls(void **state)
 	 * nor after the far end took it (no WINDOW_UPDATE is due).
 	 */
 	assert_int_equal(sc.h2_sends, 2 * 2 * N);
+	/* The busy connection keeps its TLS record buffers: none is taken again per message. */
+	assert_int_equal(sc.big_allocs, 0);
+	/*
+	 * Quiet for over a second (a sweep of each loop saw it so), the connection let them go:
+	 * the next message takes them again, each way on each side.
+	 */
+	sleep(3);
+	__atomic_store_n(&sc.counting, 1, __ATOMIC_SEQ_CST);
+	assert_int_equal(write(app, msg, sizeof(msg)), sizeof(msg));
+	assert_int_equal(read_all(up, got, sizeof(got)), sizeof(got));
+	assert_int_equal(write(up, msg, sizeof(msg)), sizeof(msg));
+	assert_int_equal(read_all(app, got, sizeof(got)), sizeof(got));
+	__atomic_store_n(&sc.counting, 0, __ATOMIC_SEQ_CST);
+	assert_true(sc.big_allocs >= 2);
 	close(app);
 	close(up);
 }

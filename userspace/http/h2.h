@@ -240,8 +240,9 @@ void h2_conn_goaway(struct h2_conn *c, uint32_t error);
 void h2_conn_drain(struct h2_conn *c);
 /*
  * Checks @c's deadlines (a server's: handshake, first request, idle, calm linger; a client's
- * is its connect/handshake timer) and, both sides, its keep-alive PING: call about once a
- * second. May close @c.
+ * is its connect/handshake timer) and, both sides, its keep-alive PING, and lets a mesh TLS
+ * connection quiet for a second release its record buffers (busy, it keeps them between
+ * records): call about once a second. May close @c.
  */
 void h2_conn_sweep(struct h2_conn *c);
 

@@ -116,6 +116,8 @@ struct h2_conn {
 	time_t resets_window;	   /* server: when that window started */
 	int32_t last_client_id;	   /* server: the highest stream id a request HEADERS named */
 	time_t last_rx;		   /* bytes last came from the peer (keep-alive) */
+	time_t last_tx;		   /* bytes last went to the peer */
+	bool quiet_release;	   /* TLS buffers kept while busy, released when quiet */
 	time_t ping_sent;	   /* a keep-alive PING is unanswered since, or 0 */
 	/* server: streams it reset lately (a ring), whose trailers may cross the reset */
 	int32_t resets_kept[H2_RESETS_KEPT];
@@ -156,6 +158,8 @@ void h2s_deliver_pending(struct h2_stream *s);
 
 /* The keep-alive PING of @c (h2_limits.ping_interval_s): sends it, or closes @c on its timeout. */
 void h2c_keepalive(struct h2_conn *c);
+/* A TLS connection quiet since the last sweep lets its record buffers go (h2_conn_sweep). */
+void h2c_release_quiet(struct h2_conn *c);
 
 /* h2_server.c */
 /* Decides the requests of the read that just ended (the streams still open). */
