@@ -28,9 +28,10 @@
 #
 # Knobs: PATHS ["ambit stunnel nginx relay"], SECS [10], MPS [1000], MSG [64], PASSES ["quiet
 # strace"; "quiet strace callgrind" with CALLGRIND=1], OUT [build/bench/permsg] writes OUT.json
-# (every figure) and OUT.md (the tables), KEEP=1 keeps the traces in OUT.traces/. Needs root, strace,
-# valgrind (CALLGRIND=1) and what run.sh needs. Not part of `make bench` / `make test`: about a
-# minute per path and pass, plus the cluster (several minutes under callgrind).
+# (every figure) and OUT.md (the tables), KEEP=1 keeps the traces and the callgrind dumps in
+# OUT.traces/. Needs root, strace, valgrind (CALLGRIND=1) and what run.sh needs. Not part of
+# `make bench` / `make test`: about a minute per path and pass, plus the cluster (several
+# minutes under callgrind).
 set -u
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -100,9 +101,12 @@ EOF
 	export AMBIT_ZTUNNEL_BIN=$WORK/bin/ztunnel-vg
 	# proxies.sh's starter, with valgrind in front of the tunnel's command.
 	eval "orig_$(declare -f proxy_start)"
+	# nginx's workers run as root here: as nobody they cannot open the FIFOs valgrind made (as
+	# root) for callgrind_control, which then waits for them for good.
 	proxy_start() {
 		local name=$1 node=$2
 		shift 2
+		[ "$1" = nginx ] && sed -i '1i user root;' "$3"
 		orig_proxy_start "$name" "$node" env VG_NAME="$name" "${VG[@]}" "$@"
 	}
 fi
@@ -235,7 +239,7 @@ for path in $PATHS; do
 				STRACE_PIDS+=" $!"
 				;;
 			callgrind)
-				for p in ${pids[$side]}; do callgrind_control -z "$p" >/dev/null 2>&1; done
+				for p in ${pids[$side]}; do timeout 60 callgrind_control -z "$p" >/dev/null 2>&1; done
 				;;
 			esac
 		done
@@ -260,11 +264,15 @@ for path in $PATHS; do
 				ir=0
 				for p in ${pids[$side]}; do
 					rm -f "$WORK"/cg/*."$p".* 2>/dev/null
-					callgrind_control -d "$p" >/dev/null 2>&1
+					timeout 60 callgrind_control -d "$p" >/dev/null 2>&1
 					for f in "$WORK"/cg/*."$p" "$WORK"/cg/*."$p".*; do
 						[ -f "$f" ] || continue
 						v=$(awk '$1 == "totals:" || $1 == "summary:" { v = $2 } END { print v }' "$f")
 						ir=$((ir + ${v:-0}))
+						if [ -n "$KEEP" ]; then
+							mkdir -p "$OUT.traces"
+							mv "$f" "$OUT.traces/$path.$side.$(basename "$f").callgrind"
+						fi
 						rm -f "$f"
 					done
 				done
