@@ -466,6 +466,9 @@ static ssize_t provide(void *arg, struct h2_stream *h2s, uint8_t *out, size_t le
 	}
 	/* The half-close becomes END_STREAM; the other direction stays open. */
 	*eof = !s->to_h2.len && s->far_eof;
+	/* All it had: the session need not ask again until to_h2_ready (a send round saved). */
+	if (n && !s->to_h2.len && !s->far_eof)
+		h2_stream_drained(h2s);
 	if (s->end && s->end_full && s->to_h2.len < HBONE_TCP_BUF)
 		loop_queue(s->conn->loop, &s->wake);
 	else if (was_full)

@@ -311,9 +311,10 @@ static bool fill_out(struct h2_conn *c)
 {
 	/*
 	 * Asked first: a flush after a read that brought only DATA (a small message) has nothing
-	 * to send, and the session's send round costs more than the question.
+	 * to send, nor has one after a drained source's DATA, and the session's send round costs
+	 * more than the question.
 	 */
-	while (c->out.len < OUT_CHUNK && !c->pipe_full && nghttp2_session_want_write(c->h2)) {
+	while (c->out.len < OUT_CHUNK && !c->pipe_full && h2c_has_output(c)) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(c->h2, &data);
 		char *p;

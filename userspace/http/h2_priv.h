@@ -62,6 +62,7 @@ struct h2_stream {
 	bool end_rcvd;	 /* END_STREAM received */
 	bool bodiless;	 /* server: END_STREAM on the request's own HEADERS */
 	bool deferred;	 /* the body source deferred (h2_stream_resume) */
+	bool drained;	 /* the body source said it is empty for now (h2_stream_drained) */
 	bool body_done;	 /* the body source reported EOF */
 	bool has_body;
 	bool reset_after;      /* server: RST_STREAM NO_ERROR once the response is out (431) */
@@ -123,6 +124,26 @@ struct h2_conn {
 	int32_t resets_kept[H2_RESETS_KEPT];
 	unsigned int resets_next;
 };
+
+/*
+ * Whether a send round of @c's session would produce anything. nghttp2 wants to write while a
+ * stream's body is scheduled, also one whose source is drained (h2_stream_drained), which would
+ * only defer. With that stream alone on the connection and no other frame queued, there is
+ * nothing to send: no frame of another stream, no control frame, and no frame half-sent (a
+ * drained stream's last frame was DATA, sent whole; a header block in pieces is a HEADERS of
+ * another stream, or trailers, which a drained source does not send).
+ */
+static inline bool h2c_has_output(struct h2_conn *c)
+{
+	struct h2_stream *s;
+
+	if (!nghttp2_session_want_write(c->h2))
+		return false;
+	if (c->nstreams != 1 || nghttp2_session_get_outbound_queue_size(c->h2))
+		return true;
+	s = LIST_FIRST(&c->streams);
+	return !(s && s->drained);
+}
 
 /* Queues a flush of @c's pending frames at the end of this loop round. */
 static inline void h2c_kick(struct h2_conn *c)
