@@ -213,9 +213,16 @@ static void to_h2_ready(struct hbone_stream *s)
 
 static void stream_read_tcp(struct hbone_stream *s)
 {
-	while (!s->far_eof && s->to_h2.len < HBONE_TCP_BUF) {
-		/* As splice.c: the buffer grows only while reads fill it (buf_read_fd). */
-		ssize_t n = buf_read_fd(&s->to_h2, s->fd, HBONE_TCP_BUF);
+	bool drained = false;
+
+	while (!s->far_eof && !drained && s->to_h2.len < HBONE_TCP_BUF) {
+		/*
+		 * As splice.c: the buffer grows only while reads fill it (buf_read_fd). A read that
+		 * got less than it asked for emptied the socket: the read after it would only say
+		 * EAGAIN, a system call per small message (the socket is polled level-triggered,
+		 * so bytes that come later wake the loop again).
+		 */
+		ssize_t n = buf_read_fd_drained(&s->to_h2, s->fd, HBONE_TCP_BUF, &drained);
 
 		if (n == -EAGAIN)
 			break;
@@ -459,6 +466,9 @@ static ssize_t provide(void *arg, struct h2_stream *h2s, uint8_t *out, size_t le
 	}
 	/* The half-close becomes END_STREAM; the other direction stays open. */
 	*eof = !s->to_h2.len && s->far_eof;
+	/* All it had: the session need not ask again until to_h2_ready (a send round saved). */
+	if (n && !s->to_h2.len && !s->far_eof)
+		h2_stream_drained(h2s);
 	if (s->end && s->end_full && s->to_h2.len < HBONE_TCP_BUF)
 		loop_queue(s->conn->loop, &s->wake);
 	else if (was_full)

@@ -240,8 +240,9 @@ void h2_conn_goaway(struct h2_conn *c, uint32_t error);
 void h2_conn_drain(struct h2_conn *c);
 /*
  * Checks @c's deadlines (a server's: handshake, first request, idle, calm linger; a client's
- * is its connect/handshake timer) and, both sides, its keep-alive PING: call about once a
- * second. May close @c.
+ * is its connect/handshake timer) and, both sides, its keep-alive PING, and lets a mesh TLS
+ * connection quiet for a second release its record buffers (busy, it keeps them between
+ * records): call about once a second. May close @c.
  */
 void h2_conn_sweep(struct h2_conn *c);
 
@@ -303,8 +304,15 @@ int h2_submit_trailers(struct h2_stream *s, const struct h2_header *h, size_t n)
 void h2_stream_bind(struct h2_stream *s, const struct h2_stream_ops *ops, void *arg);
 /* @n bytes handed to on_data left the consumer: the peer may send as many again. */
 void h2_stream_consume(struct h2_stream *s, size_t n);
-/* The body source has bytes (or its EOF) again after deferring. */
+/* The body source has bytes (or its EOF) again after deferring, or after h2_stream_drained. */
 void h2_stream_resume(struct h2_stream *s);
+/*
+ * From inside provide, with the bytes it returns: the source holds no more for now (no EOF
+ * either); h2_stream_resume follows when it does. A hint, for a stream alone on its connection:
+ * its next send round, which would only find the source empty, is not run (a small message
+ * then costs one round of the session, not two). Without it provide is simply asked again.
+ */
+void h2_stream_drained(struct h2_stream *s);
 /* RST_STREAM with @code (once; a no-op after the stream closed); on_close follows. */
 void h2_stream_reset(struct h2_stream *s, uint32_t code);
 /*

@@ -187,6 +187,19 @@ void h2c_keepalive(struct h2_conn *c)
 	h2c_kick(c);
 }
 
+/*
+ * A mesh connection's record buffers (some 83 KiB) stay while it is busy: released after every
+ * record, as its context would, they cost an allocation and a free each way per small message.
+ * Quiet for a whole second, it lets them go, and takes them again with its next record.
+ */
+void h2c_release_quiet(struct h2_conn *c)
+{
+	time_t now = loop_now(c->loop);
+
+	if (c->quiet_release && c->handshaken && now - c->last_rx >= 1 && now - c->last_tx >= 1)
+		tls_conn_release_buffers(c->tls);
+}
+
 /* ---- connection life ---- */
 
 static void conn_free(void *p)
@@ -296,7 +309,12 @@ static void update_events(struct h2_conn *c)
 /* Takes what nghttp2 has to send, up to a chunk, writing whole-record frames directly. */
 static bool fill_out(struct h2_conn *c)
 {
-	while (c->out.len < OUT_CHUNK && !c->pipe_full) {
+	/*
+	 * Asked first: a flush after a read that brought only DATA (a small message) has nothing
+	 * to send, nor has one after a drained source's DATA, and the session's send round costs
+	 * more than the question.
+	 */
+	while (c->out.len < OUT_CHUNK && !c->pipe_full && h2c_has_output(c)) {
 		const uint8_t *data;
 		ssize_t n = nghttp2_session_mem_send(c->h2, &data);
 		char *p;
@@ -314,6 +332,7 @@ static bool fill_out(struct h2_conn *c)
 			/* A whole-record DATA frame: written from nghttp2's buffer, no copy. */
 			ssize_t w = tx_write(c, data, (size_t)n);
 
+			c->last_tx = loop_now(c->loop);
 			if (c->dead)
 				return false;
 			if (w < 0 && w != -EAGAIN) {
@@ -361,6 +380,7 @@ static void conn_flush(struct h2_conn *c)
 			return;
 		}
 		buf_consume(&c->out, (size_t)w);
+		c->last_tx = loop_now(c->loop);
 		if (c->pipe_full)
 			break;
 	}
@@ -415,6 +435,7 @@ static bool conn_handshake(struct h2_conn *c)
 			h2_conn_close(c, "out of memory");
 			return false;
 		}
+		c->quiet_release = tls_conn_keep_buffers(c->tls);
 	}
 	rv = tls_conn_handshake(c->tls);
 	if (rv == -EAGAIN) {
@@ -517,6 +538,8 @@ static int conn_setup(struct h2_conn *c, const struct h2_transport *t)
 		if (!c->server && (!(c->tls = tls_conn_create(c->ctx, t->fd, c->expect_san)) ||
 				   h2c_session_init(c)))
 			return -ENOMEM;
+		if (c->tls)
+			c->quiet_release = tls_conn_keep_buffers(c->tls);
 	} else {
 		c->handshaken = true;
 		if (h2c_session_init(c))
@@ -571,7 +594,7 @@ struct h2_conn *h2_conn_create(struct loop *l, const struct h2_transport *t,
 	c->handshake_ms = cfg->handshake_timeout_ms;
 	c->guarded = cfg->guarded;
 	c->listener = cfg->listener;
-	c->since = c->idle_since = c->last_rx = loop_now(l);
+	c->since = c->idle_since = c->last_rx = c->last_tx = loop_now(l);
 	err = conn_setup(c, t);
 	if (err) {
 		if (c->fd >= 0)

@@ -62,6 +62,7 @@ struct h2_stream {
 	bool end_rcvd;	 /* END_STREAM received */
 	bool bodiless;	 /* server: END_STREAM on the request's own HEADERS */
 	bool deferred;	 /* the body source deferred (h2_stream_resume) */
+	bool drained;	 /* the body source said it is empty for now (h2_stream_drained) */
 	bool body_done;	 /* the body source reported EOF */
 	bool has_body;
 	bool reset_after;      /* server: RST_STREAM NO_ERROR once the response is out (431) */
@@ -116,11 +117,33 @@ struct h2_conn {
 	time_t resets_window;	   /* server: when that window started */
 	int32_t last_client_id;	   /* server: the highest stream id a request HEADERS named */
 	time_t last_rx;		   /* bytes last came from the peer (keep-alive) */
+	time_t last_tx;		   /* bytes last went to the peer */
+	bool quiet_release;	   /* TLS buffers kept while busy, released when quiet */
 	time_t ping_sent;	   /* a keep-alive PING is unanswered since, or 0 */
 	/* server: streams it reset lately (a ring), whose trailers may cross the reset */
 	int32_t resets_kept[H2_RESETS_KEPT];
 	unsigned int resets_next;
 };
+
+/*
+ * Whether a send round of @c's session would produce anything. nghttp2 wants to write while a
+ * stream's body is scheduled, also one whose source is drained (h2_stream_drained), which would
+ * only defer. With that stream alone on the connection and no other frame queued, there is
+ * nothing to send: no frame of another stream, no control frame, and no frame half-sent (a
+ * drained stream's last frame was DATA, sent whole; a header block in pieces is a HEADERS of
+ * another stream, or trailers, which a drained source does not send).
+ */
+static inline bool h2c_has_output(struct h2_conn *c)
+{
+	struct h2_stream *s;
+
+	if (!nghttp2_session_want_write(c->h2))
+		return false;
+	if (c->nstreams != 1 || nghttp2_session_get_outbound_queue_size(c->h2))
+		return true;
+	s = LIST_FIRST(&c->streams);
+	return !(s && s->drained);
+}
 
 /* Queues a flush of @c's pending frames at the end of this loop round. */
 static inline void h2c_kick(struct h2_conn *c)
@@ -156,6 +179,8 @@ void h2s_deliver_pending(struct h2_stream *s);
 
 /* The keep-alive PING of @c (h2_limits.ping_interval_s): sends it, or closes @c on its timeout. */
 void h2c_keepalive(struct h2_conn *c);
+/* A TLS connection quiet since the last sweep lets its record buffers go (h2_conn_sweep). */
+void h2c_release_quiet(struct h2_conn *c);
 
 /* h2_server.c */
 /* Decides the requests of the read that just ended (the streams still open). */

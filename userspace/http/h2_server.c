@@ -189,7 +189,10 @@ void h2_conn_sweep(struct h2_conn *c)
 		return;
 	h2c_drain_step(c);
 	h2c_keepalive(c);
-	if (c->dead || !c->server)
+	if (c->dead)
+		return;
+	h2c_release_quiet(c);
+	if (!c->server)
 		return;
 	now = loop_now(c->loop);
 	if (c->calm) {

@@ -515,15 +515,19 @@ ssize_t h2s_provide(nghttp2_session *session, int32_t id, uint8_t *buf, size_t l
 		    nghttp2_data_source *src, void *user)
 {
 	struct h2_stream *s = src->ptr;
-	bool eof = false;
+	bool eof = false, drained;
 	ssize_t n;
 
+	s->drained = false;
 	/* A stream on its way out (reset, or its owner gone) sends nothing more. */
 	if (!has_owner(s) || !s->ops->provide || s->reset_sent) {
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
 	}
 	n = s->ops->provide(s->arg, s, buf, len, &eof);
+	/* A drained source's hint holds only with bytes sent and no EOF. */
+	drained = s->drained;
+	s->drained = false;
 	if (n < 0)
 		return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE; /* resets the stream */
 	if (s->released || s->reset_sent) {
@@ -534,6 +538,7 @@ ssize_t h2s_provide(nghttp2_session *session, int32_t id, uint8_t *buf, size_t l
 		s->deferred = true;
 		return NGHTTP2_ERR_DEFERRED;
 	}
+	s->drained = drained && !eof;
 	if (eof) {
 		s->body_done = true;
 		*flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -688,17 +693,33 @@ void h2_stream_consume(struct h2_stream *s, size_t n)
 	if (s->conn && !s->conn->dead) {
 		/* The stream's window too while it is open; the connection's in any case. */
 		nghttp2_session_consume(s->conn->h2, s->id, n);
-		h2c_kick(s->conn);
+		/*
+		 * A flush only when the consumption queued a WINDOW_UPDATE (past half the window):
+		 * a flush per small message that had nothing to send cost a round of the session.
+		 */
+		if (h2c_has_output(s->conn))
+			h2c_kick(s->conn);
 	}
 }
 
 void h2_stream_resume(struct h2_stream *s)
 {
+	if (s->drained && stream_live(s)) {
+		/* Still scheduled in the session: its next send round asks the source again. */
+		s->drained = false;
+		h2c_kick(s->conn);
+		return;
+	}
 	if (!s->deferred || !stream_live(s))
 		return;
 	s->deferred = false;
 	nghttp2_session_resume_data(s->conn->h2, s->id);
 	h2c_kick(s->conn);
+}
+
+void h2_stream_drained(struct h2_stream *s)
+{
+	s->drained = true;
 }
 
 void h2_stream_reset(struct h2_stream *s, uint32_t code)

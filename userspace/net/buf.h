@@ -4,6 +4,7 @@
 #define AMBIT_NET_BUF_H
 
 #include <errno.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -65,8 +66,11 @@ static inline char *buf_reserve(struct buf *b, size_t n, size_t limit)
  * has (16 KiB for a new one), growing it only when reads fill it, so a quiet connection holds
  * 16 KiB, not @limit (asking for @limit at once made every connection hold 2 x 256 KiB).
  * Returns the bytes read (> 0), 0 at EOF, -EAGAIN when nothing is there, -ENOMEM, or -errno.
+ * With @drained (may be NULL), whether a read of bytes got fewer than it asked for: a stream
+ * socket had no more queued, so a read right after would only say EAGAIN (what comes later
+ * makes a new level-triggered event).
  */
-static inline ssize_t buf_read_fd(struct buf *b, int fd, size_t limit)
+static inline ssize_t buf_read_fd_drained(struct buf *b, int fd, size_t limit, bool *drained)
 {
 	size_t room = b->cap - b->off - b->len;
 	char *p;
@@ -94,7 +98,14 @@ static inline ssize_t buf_read_fd(struct buf *b, int fd, size_t limit)
 	if (n < 0)
 		return errno == EWOULDBLOCK ? -EAGAIN : -errno;
 	b->len += (size_t)n;
+	if (drained)
+		*drained = (size_t)n < room;
 	return n;
+}
+
+static inline ssize_t buf_read_fd(struct buf *b, int fd, size_t limit)
+{
+	return buf_read_fd_drained(b, fd, limit, NULL);
 }
 
 static inline void buf_free(struct buf *b)

@@ -145,8 +145,11 @@ static bool flush_to(struct side *dst)
 
 static bool fill(struct side *s)
 {
-	while (!s->eof && s->in.len < SPLICE_BUF) {
-		ssize_t n = buf_read_fd(&s->in, s->fd, SPLICE_BUF);
+	bool drained = false;
+
+	/* Until a short read (the socket is empty: the next read would say EAGAIN), or full. */
+	while (!s->eof && !drained && s->in.len < SPLICE_BUF) {
+		ssize_t n = buf_read_fd_drained(&s->in, s->fd, SPLICE_BUF, &drained);
 
 		if (n == -EAGAIN)
 			break;

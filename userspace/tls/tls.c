@@ -1078,6 +1078,14 @@ void tls_conn_release_buffers(struct tls_conn *c)
 		buf_free(&c->out);
 }
 
+bool tls_conn_keep_buffers(struct tls_conn *c)
+{
+	if (!(SSL_get_mode(c->ssl) & SSL_MODE_RELEASE_BUFFERS))
+		return false;
+	SSL_clear_mode(c->ssl, SSL_MODE_RELEASE_BUFFERS);
+	return true;
+}
+
 ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 {
 	size_t n = 0;

@@ -142,6 +142,14 @@ bool tls_conn_read_drained(struct tls_conn *c);
  */
 void tls_conn_release_buffers(struct tls_conn *c);
 /*
+ * Keeps @c's record buffers between records, where its context releases them after each one
+ * (the mesh's contexts: SSL_MODE_RELEASE_BUFFERS, for their many idle HBONE connections). For an
+ * owner that releases them itself once the connection is quiet (tls_conn_release_buffers): a
+ * busy connection then pays no allocation and free of its buffers (some 83 KiB) per record.
+ * Returns whether it changed anything (false: the context keeps them already).
+ */
+bool tls_conn_keep_buffers(struct tls_conn *c);
+/*
  * >0 bytes (possibly fewer than @len), -EAGAIN, -EPROTO / -EPIPE. Records may stay buffered
  * until tls_conn_flush().
  */
