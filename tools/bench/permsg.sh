@@ -17,6 +17,12 @@
 #    from the written buffers' record headers by permsg-parse.py) with the plaintext they held:
 #    for ambit, 73 bytes of plaintext per 64-byte message is one HTTP/2 DATA frame (9-byte
 #    header) per record, and any more is other frames (WINDOW_UPDATE 13, PING 17);
+#  - pass "bpf": the kernel's share that is ambit's own, the BPF programs every packet of the
+#    path meets (tc on the pods' veths and the uplinks, sockops, cgroup hooks): with
+#    kernel.bpf_stats_enabled on for the window (restored after), every program's runs and
+#    nanoseconds (bpftool prog show), summed by program name over both nodes. Runs per message
+#    are a count; the nanoseconds are time, for proportion only. The peers' paths meet the same
+#    programs where their pods' veths have them (not enrolled: the programs pass them early);
 #  - pass "callgrind" (CALLGRIND=1): user-space instructions. The ztunnels are started under
 #    valgrind --tool=callgrind through AMBIT_ZTUNNEL_BIN (a wrapper script in the scratch
 #    directory, nothing of the product changes) and the tunnels through proxy_start (redefined
@@ -27,7 +33,7 @@
 # SECS x MPS messages: at the defaults a few system calls among 10,000 messages (< 0.01 each).
 #
 # Knobs: PATHS ["ambit stunnel nginx relay"], SECS [10], MPS [1000], MSG [64], PASSES ["quiet
-# strace"; "quiet strace callgrind" with CALLGRIND=1], OUT [build/bench/permsg] writes OUT.json
+# strace bpf"; "quiet strace bpf callgrind" with CALLGRIND=1], OUT [build/bench/permsg] writes OUT.json
 # (every figure) and OUT.md (the tables), KEEP=1 keeps the traces and the callgrind dumps in
 # OUT.traces/. Needs root, strace, valgrind (CALLGRIND=1) and what run.sh needs. Not part of
 # `make bench` / `make test`: about a minute per path and pass, plus the cluster (several
@@ -43,7 +49,7 @@ MPS=${MPS:-1000}
 MSG=${MSG:-64}
 CALLGRIND=${CALLGRIND:-}
 [ "$CALLGRIND" = 0 ] && CALLGRIND=
-PASSES=${PASSES:-quiet strace${CALLGRIND:+ callgrind}}
+PASSES=${PASSES:-quiet strace bpf${CALLGRIND:+ callgrind}}
 OUT=${OUT:-$REPO/build/bench/permsg}
 KEEP=${KEEP:-}
 [ "$KEEP" = 0 ] && KEEP=
@@ -70,7 +76,12 @@ for p in $PATHS; do
 	case $p in ambit | stunnel | nginx | relay) ;; *) die "unknown path \"$p\" (ambit stunnel nginx relay)" ;; esac
 done
 for p in $PASSES; do
-	case $p in quiet | strace | callgrind) ;; *) die "unknown pass \"$p\" (quiet strace callgrind)" ;; esac
+	case $p in quiet | strace | bpf | callgrind) ;; *) die "unknown pass \"$p\" (quiet strace bpf callgrind)" ;; esac
+done
+# The bench pods' servers (manifests/pods/bench-server.sh) run these from build/.
+for b in "$AMBITCTL" "$REPO/build/ztunnel" "$REPO/build/ambit-agent" "$REPO/build/bench-holdconns" \
+	"$SOCKPERF6"; do
+	[ -e "$b" ] || die "$b not built (make bench builds it)"
 done
 [ "$SECS" -gt 0 ] 2>/dev/null || die "SECS must be a positive number (got \"$SECS\")"
 
@@ -121,6 +132,7 @@ cleanup() {
 	fi
 	[ -n "${STRACE_PIDS:-}${WATCH_PIDS:-}" ] && kill ${STRACE_PIDS:-} ${WATCH_PIDS:-} 2>/dev/null
 	proxy_stop_all
+	[ -n "${BPF_STATS0:-}" ] && sysctl -q -w kernel.bpf_stats_enabled="$BPF_STATS0"
 	[ "$CLUSTER_UP" = 1 ] && { actl local down --name "$CLUSTER" >/dev/null 2>&1 ||
 		actl local down --name "$CLUSTER" >&2; }
 	rm -rf "$WORK"
@@ -207,6 +219,19 @@ vcsw_delta() {
 		END { for (t in m) s += m[t] - b[t]; print s + 0 }' "$1" "$2"
 }
 
+# bpf_snap: "id name runs ns" for every loaded BPF program.
+bpf_snap() {
+	bpftool -j prog show | jq -r '.[] | "\(.id) \(.name // "-") \(.run_cnt // 0) \(.run_time_ns // 0)"'
+}
+# bpf_delta BEFORE AFTER: {name: {runs, ns}} of the window, programs that ran, summed by name.
+bpf_delta() {
+	awk 'NR == FNR { r[$1] = $3; t[$1] = $4; next }
+		$3 - r[$1] > 0 { R[$2] += $3 - r[$1]; T[$2] += $4 - t[$1] }
+		END { for (n in R) printf "%s %d %d\n", n, R[n], T[n] }' "$1" "$2" |
+		jq -Rn '[inputs | split(" ") | {key: .[0], value: {runs: (.[1] | tonumber),
+			ns: (.[2] | tonumber)}}] | from_entries'
+}
+
 # lat PATH: one sockperf run on PATH; prints wl_lat's JSON (work.requests: messages).
 lat() {
 	local h p
@@ -243,6 +268,11 @@ for path in $PATHS; do
 				;;
 			esac
 		done
+		if [ "$pass" = bpf ]; then
+			BPF_STATS0=${BPF_STATS0:-$(sysctl -n kernel.bpf_stats_enabled)}
+			sysctl -q -w kernel.bpf_stats_enabled=1
+			bpf_snap >"$WORK/bpf0"
+		fi
 		[ "$pass" = strace ] && sleep 1 # attached to every thread before the first message
 		res=$(lat "$path") || { log "$path/$pass: sockperf failed"; res=""; }
 		n=$(jq -r '.work.requests // 0' <<<"${res:-null}")
@@ -252,7 +282,14 @@ for path in $PATHS; do
 			wait $WATCH_PIDS 2>/dev/null
 			WATCH_PIDS=""
 		fi
+		if [ "$pass" = bpf ]; then
+			bpf_snap >"$WORK/bpf1"
+			sysctl -q -w kernel.bpf_stats_enabled="$BPF_STATS0"
+			jq -cn --arg path "$path" --argjson n "$n" --argjson b "$(bpf_delta "$WORK/bpf0" "$WORK/bpf1")" \
+				'{path: $path, pass: "bpf", side: "both", messages: $n, bpf: $b}' >>"$RAW"
+		fi
 		for side in node1 node2; do
+			[ "$pass" = bpf ] && break
 			case $pass in
 			quiet)
 				fig=$(jq -cn --argjson v "$(vcsw_delta "$WORK/vcsw0.$side" "$WORK/vcsw.$side")" \
@@ -309,8 +346,11 @@ jq -s --arg commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo 
 	--arg date "$(date -u +%FT%TZ)" --argjson secs "$SECS" --argjson mps "$MPS" --argjson msg "$MSG" '
 	def per($n): if $n > 0 then (. / $n * 1000 | round / 1000) else null end;
 	def sum_of($names): [to_entries[] | select(.key | IN($names[])) | .value] | add // 0;
-	{date: $date, commit: $commit, secs: $secs, mps: $mps, msg: $msg, rows: [
-	 group_by(.path + "/" + .side)[] | . as $g |
+	{date: $date, commit: $commit, secs: $secs, mps: $mps, msg: $msg,
+	 bpf: [.[] | select(.pass == "bpf") | . as $b | {path: .path, programs: (.bpf | map_values(
+		{runs: (.runs | per($b.messages)), ns: (.ns | per($b.messages))}))}],
+	 rows: [
+	 map(select(.pass != "bpf")) | group_by(.path + "/" + .side)[] | . as $g |
 	 ($g | map(select(.pass == "quiet"))[0]) as $q |
 	 ($g | map(select(.pass == "strace"))[0]) as $s |
 	 ($g | map(select(.pass == "callgrind"))[0]) as $c |
@@ -341,7 +381,10 @@ jq -r '
 	"", "System calls by kind, per message (EAGAIN returns in brackets):", "",
 	(.rows[] | "- \(.path) \(.side): " + ((.by_kind // {}) as $k | (.eagain_by_kind // {}) as $e |
 		[$k | to_entries | sort_by(-.value)[] | select(.value >= 0.01) |
-		 "\(.key) \(.value)" + (if $e[.key] then " (\($e[.key]))" else "" end)] | join(", ")))
+		 "\(.key) \(.value)" + (if $e[.key] then " (\($e[.key]))" else "" end)] | join(", "))),
+	(if (.bpf | length) > 0 then ("", "BPF programs per message, both nodes (runs; ns, time for proportion only):", "",
+	 (.bpf[] | "- \(.path): " + ([.programs | to_entries | sort_by(-.value.ns)[] |
+		"\(.key) \(.value.runs) (\(.value.ns) ns)"] | join(", ")))) else empty end)
 	' "$OUT.json" >"$OUT.md"
 cat "$OUT.md"
 log "wrote $OUT.json and $OUT.md"
