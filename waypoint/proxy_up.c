@@ -137,6 +137,17 @@ static bool idempotent(const char *method)
  * stream the server refused unprocessed (REFUSED_STREAM, or beyond its GOAWAY's last stream)
  * goes again whatever its method (RFC 9113 §8.7).
  */
+/*
+ * Whether stale_retry would send @r again if the pooled connection it is about to take turned
+ * out closed under it, written or not: then the pool need not peek the idle connection's socket
+ * first (h1_pool_wait.retry_safe), a system call per request.
+ */
+static bool retry_safe(const struct wp_req *r)
+{
+	return !r->stale_retried && r->body_kept && !r->head.upgrade &&
+	       strcmp(r->head.method, "CONNECT") && idempotent(r->head.method);
+}
+
 static bool stale_retry(struct wp_req *r, int err, bool sent)
 {
 	bool unprocessed = false;
@@ -519,6 +530,7 @@ static void attempt(struct wp_req *r)
 	} else {
 		r->w.on_ready = on_ready;
 		r->w.on_fail = on_fail;
+		r->w.retry_safe = retry_safe(r);
 		err = h1_pool_get(r->up->pool, &dst, r->up->c->ep[h]->identity, &r->w);
 		if (err) {
 			fail_local(r, err == -EBUSY ? WP_REPLY_OVERFLOW : WP_REPLY_CONNECT_FAILURE);

@@ -262,6 +262,66 @@ static void test_idle_closed_by_rst(void **state)
 }
 
 /*
+ * A request that can go again (retry_safe: the waypoint's idempotent ones) takes the idle
+ * connection without the peek, a system call per request: closed a moment ago and not yet read,
+ * it is handed over, and the request on it fails (-EPIPE: the FIN read meanwhile) the way
+ * stale_retry answers (reused, nothing heard). The peek would have dropped it (stale_case), so this
+ * fails where the pool peeks.
+ */
+static void test_retry_safe_no_peek(void **state)
+{
+	struct world w;
+	struct ex a, b;
+	uint64_t dropped = h1_pool_stale_dropped();
+	int s1, rc;
+
+	s1 = first_exchange(&w, &a);
+	h1_pool_put(a.c, true, false);
+	close(s1);
+	memset(&b, 0, sizeof(b));
+	b.w.on_ready = ex_ready;
+	b.w.on_fail = ex_fail;
+	b.w.retry_safe = true;
+	assert_int_equal(h1_pool_get(w.p, &w.dst, NULL, &b.w), 0);
+	assert_int_equal(h1_pool_stale_dropped(), dropped);
+	wait_conn(&w, &b);
+	assert_ptr_equal(b.c, a.c);
+	rc = exchange(&w, &b, -1);
+	assert_int_equal(rc, -EPIPE);
+	assert_true(h1_client_reused(b.c));
+	assert_false(h1_client_heard(b.c));
+	h1_pool_put(b.c, false, true);
+	world_down(&w);
+}
+
+/* What the loop has read still counts with retry_safe: a FIN read while idle drops it. */
+static void test_retry_safe_eof_read(void **state)
+{
+	struct world w;
+	struct ex a, b;
+	int s1, s2;
+
+	s1 = first_exchange(&w, &a);
+	h1_pool_put(a.c, true, false);
+	close(s1);
+	for (int i = 0; i < 50; i++)
+		loop_run_once(w.l, 1);
+	memset(&b, 0, sizeof(b));
+	b.w.on_ready = ex_ready;
+	b.w.on_fail = ex_fail;
+	b.w.retry_safe = true;
+	assert_int_equal(h1_pool_get(w.p, &w.dst, NULL, &b.w), 0);
+	s2 = server_accept(&w);
+	assert_true(s2 >= 0);
+	wait_conn(&w, &b);
+	assert_int_equal(exchange(&w, &b, s2), 0);
+	assert_false(h1_client_reused(b.c));
+	h1_pool_put(b.c, true, false);
+	close(s2);
+	world_down(&w);
+}
+
+/*
  * The server closes the connection after the pool handed it to a request but before that
  * request was written (the pool's task told the holder; the FIN is read next): the holder must
  * find it dead, never write the request on it and wait for an answer that cannot come.
@@ -315,10 +375,9 @@ static void test_live_reused(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_idle_closed_by_fin),
-	    cmocka_unit_test(test_idle_closed_by_rst),
-	    cmocka_unit_test(test_closed_while_handed),
-	    cmocka_unit_test(test_live_reused),
+	    cmocka_unit_test(test_idle_closed_by_fin),	cmocka_unit_test(test_idle_closed_by_rst),
+	    cmocka_unit_test(test_closed_while_handed), cmocka_unit_test(test_live_reused),
+	    cmocka_unit_test(test_retry_safe_no_peek),	cmocka_unit_test(test_retry_safe_eof_read),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

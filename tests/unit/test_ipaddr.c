@@ -163,12 +163,42 @@ static void test_format(void **state)
 	assert_string_equal(ipaddr_format(&a, buf, sizeof(buf)), "192.0.2.1");
 }
 
+/*
+ * IPv4 text is made by hand (no inet_ntop, no snprintf): the same as inet_ntop's for every
+ * octet value in every position, and cut short as snprintf cuts.
+ */
+static void test_format_v4_as_inet_ntop(void **state)
+{
+	char buf[IPADDR_STRLEN], want[INET_ADDRSTRLEN], small[6];
+	struct ipaddr a;
+
+	for (unsigned int pos = 0; pos < 4; pos++)
+		for (unsigned int v = 0; v < 256; v++) {
+			uint8_t b[4] = {1, 22, 133, 4};
+
+			b[pos] = (uint8_t)v;
+			memcpy(&a, &(struct ipaddr){.family = AF_INET, .len = 32}, sizeof(a));
+			memcpy(a.a, b, 4);
+			assert_non_null(inet_ntop(AF_INET, b, want, sizeof(want)));
+			assert_string_equal(ipaddr_format(&a, buf, sizeof(buf)), want);
+			want[sizeof(small) - 1] = '\0';
+			assert_string_equal(ipaddr_format(&a, small, sizeof(small)), want);
+		}
+	ipaddr_from_v4(&a, inet_addr("255.255.255.255"));
+	assert_string_equal(ipaddr_format(&a, buf, sizeof(buf)), "255.255.255.255");
+	assert_string_equal(ipaddr_format_prefix(&a, buf, sizeof(buf)), "255.255.255.255/32");
+	ipaddr_from_v4(&a, 0);
+	assert_string_equal(ipaddr_format(&a, buf, sizeof(buf)), "0.0.0.0");
+	assert_int_equal(ipaddr_parse("10.1.0.0/16", &a), 0);
+	assert_string_equal(ipaddr_format(&a, buf, sizeof(buf)), "10.1.0.0/16");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse),  cmocka_unit_test(test_host_bits_cleared),
 	    cmocka_unit_test(test_mapped), cmocka_unit_test(test_contains),
-	    cmocka_unit_test(test_format),
+	    cmocka_unit_test(test_format), cmocka_unit_test(test_format_v4_as_inet_ntop),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

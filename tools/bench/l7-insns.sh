@@ -35,17 +35,30 @@
 # callgrind_annotate or kcachegrind). Not part of `make bench` / `make test`: about a minute per
 # router and mode at the default N (the gateway setup verifies an RSA signature per request:
 # some minutes per router, nginx+njs the longest).
+#
+# COUNT=syscalls (tools/bench/l7-syscalls.sh sets it): the kernel side instead, with the same
+# setups, client and windows. The router runs natively (no valgrind); after the warm-up, N
+# requests are sent with nothing attached and the voluntary context switches of the router's
+# threads (/proc/PID/task/*/status) are read around them; then `strace -c -f -p PID` is attached
+# and N more requests are sent (strace's own stops would count as switches, hence two windows).
+# Printed per request: system calls by kind (reads: read/recvfrom/recvmsg/readv; writes:
+# write/sendto/sendmsg/writev; epoll_wait (its returns are the loop's wake-ups); epoll_ctl;
+# accept; clock; the rest), reads that failed (EAGAIN: a read with nothing to read), all calls,
+# and voluntary context switches. OUT [build/bench/l7-syscalls] gets the table and every call's
+# count per request; KEEP=1 also keeps strace's summaries as OUT.ROUTER.MODE.strace.
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
-SETUP=${SETUP:-l7}
+SETUP=${SETUP:-l7} COUNT=${COUNT:-insns}
+case $COUNT in insns | syscalls) ;;
+*) echo "[l7-insns] error: COUNT is insns or syscalls (got \"$COUNT\")" >&2; exit 1 ;; esac
 case $SETUP in
 l7) SUBJECT=waypoint N=${N:-20000} WARM=${WARM:-500} MODES=${MODES:-plain tls}
-	ROUTERS=${ROUTERS:-waypoint haproxy haproxy+log} OUT=${OUT:-$REPO/build/bench/l7-insns} ;;
+	ROUTERS=${ROUTERS:-waypoint haproxy haproxy+log} OUT=${OUT:-$REPO/build/bench/l7-$COUNT} ;;
 gateway) SUBJECT=gateway N=${N:-2000} WARM=${WARM:-100} MODES=${MODES:-tls}
-	ROUTERS=${ROUTERS:-gateway haproxy nginx} OUT=${OUT:-$REPO/build/bench/gateway-insns} ;;
+	ROUTERS=${ROUTERS:-gateway haproxy nginx} OUT=${OUT:-$REPO/build/bench/gateway-$COUNT} ;;
 tracing) SUBJECT=none N=${N:-20000} WARM=${WARM:-500} MODES=${MODES:-plain}
-	ROUTERS=${ROUTERS:-none zipkin1 zipkin100 otlp100} OUT=${OUT:-$REPO/build/bench/tracing-insns} ;;
+	ROUTERS=${ROUTERS:-none zipkin1 zipkin100 otlp100} OUT=${OUT:-$REPO/build/bench/tracing-$COUNT} ;;
 *) echo "[l7-insns] error: SETUP is l7, gateway or tracing (got \"$SETUP\")" >&2; exit 1 ;;
 esac
 CONNS=${CONNS:-4} TOP=${TOP:-25} KEEP=${KEEP:-}
@@ -59,9 +72,14 @@ fi
 
 say() { echo "[l7-insns] $*" >&2; }
 die() { say "error: $*"; exit 1; }
-for c in valgrind callgrind_control nginx python3 curl openssl; do
-	command -v "$c" >/dev/null || die "needs $c (make deps; valgrind for callgrind)"
+for c in nginx python3 curl openssl; do
+	command -v "$c" >/dev/null || die "needs $c (make deps)"
 done
+if [ "$COUNT" = insns ]; then
+	for c in valgrind callgrind_control; do command -v "$c" >/dev/null || die "needs $c (valgrind)"; done
+else
+	command -v strace >/dev/null || die "needs strace"
+fi
 for r in $ROUTERS; do
 	case $r in
 	waypoint | gateway) [ -x "$REPO/build/waypoint" ] || die "$REPO/build/waypoint not built (make)" ;;
@@ -123,12 +141,15 @@ fi
 
 # The client: CONNS connections, each one request at a time until WARM, then N, are sent in all;
 # runs callgrind_control -z before the N and -d after. Args: host port tls(0/1) warm n conns pid
-# request-file.
+# request-file [syscalls-out]: with syscalls-out (COUNT=syscalls), N requests with the router's
+# voluntary context switches read around them, then N more under `strace -c -f -p pid`, whose
+# summary goes to syscalls-out and the switches to syscalls-out.ctx ("switches requests").
 cat >"$tmp/client.py" <<'PY'
-import socket, ssl, subprocess, sys, threading
+import glob, os, signal, socket, ssl, subprocess, sys, threading, time
 host, port, tls, warm, n, conns, pid = sys.argv[1], int(sys.argv[2]), sys.argv[3] == "1", \
     int(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6]), sys.argv[7]
 REQ = open(sys.argv[8], "rb").read()
+SYSOUT = sys.argv[9] if len(sys.argv) > 9 else None
 ctx = ssl.create_default_context()
 ctx.check_hostname, ctx.verify_mode = False, ssl.CERT_NONE
 
@@ -183,11 +204,37 @@ def control(opt):
     if r.returncode != 0 or "OK" not in r.stdout:
         sys.exit(f"client: callgrind_control {opt} {pid} failed: {r.stdout}{r.stderr}")
 
+def switches():
+    total = 0
+    for st in glob.glob(f"/proc/{pid}/task/*/status"):
+        try:
+            for l in open(st):
+                if l.startswith("voluntary_ctxt_switches:"):
+                    total += int(l.split()[1])
+        except OSError:
+            pass
+    return total
+
 cs = [Conn() for _ in range(conns)]
 phase(cs, max(warm, conns))
-control("-z")
+if SYSOUT is None:
+    control("-z")
+    phase(cs, n)
+    control("-d")
+    sys.exit(0)
+c0 = switches()
 phase(cs, n)
-control("-d")
+open(SYSOUT + ".ctx", "w").write(f"{switches() - c0} {n}\n")
+st = subprocess.Popen(["strace", "-c", "-f", "-p", pid, "-o", SYSOUT], stderr=subprocess.PIPE, text=True)
+while True:  # "Process N attached [with K threads]": all of them, then the line
+    l = st.stderr.readline()
+    if not l:
+        sys.exit(f"client: strace -p {pid} ended before attaching")
+    if "attached" in l:
+        break
+phase(cs, n)
+st.send_signal(signal.SIGINT)
+st.wait()
 PY
 
 # Self Ir per function and the total from a callgrind dump: args dump n top json-out. The cost
@@ -241,9 +288,39 @@ json.dump({"ir": total, "summary": summary, "n": n, "ir_per_request": round(tota
 print(f"{total} {total / n:.1f}")
 PY
 
+# strace -c's summary (args: file router mode; the switches in file.ctx) as one JSON line of
+# counts per request: the kinds of the table, and every call with its failures.
+cat >"$tmp/syscalls.py" <<'PY'
+import json, sys
+path, router, mode = sys.argv[1:4]
+sw, n = (int(v) for v in open(path + ".ctx").read().split())
+calls = {}
+for line in open(path):
+    t = line.split()
+    if len(t) < 5 or not t[-1].replace("_", "").isalnum() or t[-1] == "total":
+        continue
+    try:
+        nums = [float(v) for v in t[:-1]]
+    except ValueError:
+        continue
+    # % time, seconds, usecs/call, calls[, errors] syscall
+    calls[t[-1]] = {"calls": int(nums[3]) / n, "errors": (int(nums[4]) if len(nums) > 4 else 0) / n}
+kinds = {"reads": ("read", "recvfrom", "recvmsg", "readv"), "writes": ("write", "sendto", "sendmsg", "writev"),
+         "epoll_wait": ("epoll_wait", "epoll_pwait", "epoll_pwait2"), "epoll_ctl": ("epoll_ctl",),
+         "accept": ("accept", "accept4"), "clock": ("clock_gettime", "gettimeofday", "time")}
+d = {"router": router, "mode": mode, "n": n, "calls": calls, "ctx": sw / n}
+for k, names in kinds.items():
+    d[k] = sum(calls[c]["calls"] for c in names if c in calls)
+d["reads_eagain"] = sum(calls[c]["errors"] for c in kinds["reads"] if c in calls)
+d["all"] = sum(v["calls"] for v in calls.values())
+d["other"] = d["all"] - sum(d[k] for k in kinds)
+print(json.dumps(d))
+PY
+
 # Starts router @1 under callgrind (dumps $tmp/cg.@1.out.K); prints its pid.
 start() {
 	local vg=(valgrind --tool=callgrind "--callgrind-out-file=$tmp/cg.$1.out")
+	[ "$COUNT" = syscalls ] && vg=()
 	local err="$tmp/logs/$1.log"
 	case $1 in
 	gateway)
@@ -302,6 +379,16 @@ for r in $ROUTERS; do
 		[ "$m" = tls ] && p=${tp[$r]} tls=1
 		say "$r ($m): $WARM warm-up requests, then $N counted, over $CONNS connections"
 		t0=$(date +%s)
+		if [ "$COUNT" = syscalls ]; then
+			sc=$tmp/$r.$m.strace
+			python3 "$tmp/client.py" 127.0.0.1 "$p" "$tls" "$WARM" "$N" "$CONNS" "$pid" "$tmp/request" "$sc" ||
+				die "$r ($m): the client failed ($(tail -3 "$tmp/logs/$r.log"))"
+			python3 "$tmp/syscalls.py" "$sc" "$r" "$m" >>"$tmp/results.jsonl" ||
+				die "$r ($m): could not read strace's summary $sc"
+			say "$r ($m): $(tail -1 "$tmp/results.jsonl" | python3 -c 'import json, sys; d = json.load(sys.stdin); print("%.2f system calls, %.2f wake-ups, %.2f switches per request" % (d["all"], d["epoll_wait"], d["ctx"]))') ($(($(date +%s) - t0)) s)"
+			[ -n "$KEEP" ] && cp "$sc" "$OUT.$r.$m.strace"
+			continue
+		fi
 		python3 "$tmp/client.py" 127.0.0.1 "$p" "$tls" "$WARM" "$N" "$CONNS" "$pid" "$tmp/request" ||
 			die "$r ($m): the client failed ($(tail -3 "$tmp/logs/$r.log"))"
 		part=$((part + 1))
@@ -317,6 +404,36 @@ for r in $ROUTERS; do
 	kill "$pid" 2>/dev/null
 	wait "$pid" 2>/dev/null
 done
+
+if [ "$COUNT" = syscalls ]; then
+	python3 - "$tmp/results.jsonl" "$OUT" "$N" "$WARM" "$CONNS" <<'PY'
+import json, sys
+src, out, n, warm, conns = sys.argv[1:6]
+res = [json.loads(l) for l in open(src)]
+shown = {"waypoint": "waypoint", "haproxy": "HAProxy", "nginx": "nginx", "haproxy+log": "HAProxy+log",
+         "nginx+log": "nginx+log", "gateway": "gateway", "none": "no tracing", "zipkin1": "Zipkin 1 %",
+         "zipkin100": "Zipkin 100 %", "otlp100": "OTLP/HTTP 100 %"}
+title = {"plain": "plaintext", "tls": "TLS"}
+cols = [("reads", "reads"), ("reads_eagain", "of them EAGAIN"), ("writes", "writes"),
+        ("epoll_wait", "epoll_wait (wake-ups)"), ("epoll_ctl", "epoll_ctl"), ("accept", "accept"),
+        ("clock", "clock"), ("other", "others"), ("all", "all"), ("ctx", "voluntary switches")]
+lines = [f"System calls per request (strace -c -f on the router), {n} requests over {conns} keep-alive "
+         f"connections after {warm} warm-up; voluntary context switches over another {n}, without strace", "",
+         "| router | mode | " + " | ".join(c[1] for c in cols) + " |", "|---" * (2 + len(cols)) + "|"]
+for x in res:
+    lines.append(f"| {shown.get(x['router'], x['router'])} | {title[x['mode']]} | " +
+                 " | ".join(f"{x[c[0]]:.2f}" for c in cols) + " |")
+lines += ["", "Every call, per request (calls, and failed calls where any):", ""]
+for x in res:
+    lines.append(f"- {shown.get(x['router'], x['router'])}, {title[x['mode']]}: " + ", ".join(
+        f"{k} {v['calls']:.2f}" + (f" ({v['errors']:.2f} failed)" if v["errors"] else "")
+        for k, v in sorted(x["calls"].items(), key=lambda kv: -kv[1]["calls"])))
+open(out + ".md", "w").write("\n".join(lines) + "\n")
+json.dump({"n": int(n), "warm": int(warm), "conns": int(conns), "results": res}, open(out + ".json", "w"), indent=1)
+print("\n".join(lines))
+PY
+	exit
+fi
 
 python3 - "$tmp/results.jsonl" "$OUT" "$N" "$WARM" "$CONNS" "$TOP" "$SUBJECT" <<'PY'
 import json, sys

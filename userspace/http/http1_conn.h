@@ -231,6 +231,15 @@ struct h1_pool_wait {
 	 * connection was closed under it, so the retry does not meet the same race again.
 	 */
 	bool fresh;
+	/*
+	 * The caller's, before h1_pool_get: the request goes again on a new connection if the one
+	 * handed over turns out closed under it before a byte of answer (proxy_up.c's stale_retry:
+	 * idempotent, body still whole). Then an idle connection is taken on what the loop has read
+	 * of it (its peer's end, h1_client_t_eof) without peeking its socket (transport_stale: a
+	 * system call per request); a close that arrived since the loop last looked meets the
+	 * retry instead of the peek.
+	 */
+	bool retry_safe;
 };
 
 /*

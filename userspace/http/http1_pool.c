@@ -428,11 +428,12 @@ int h1_pool_get(struct h1_pool *p, const union sockaddr_inet *dst, const char *i
 	/*
 	 * The most recent idle connection first; one its server closed since the loop last
 	 * looked (the FIN or RST has arrived, not yet read) would take the request to its grave:
-	 * dropped, and the next one asked.
+	 * dropped, and the next one asked; for a request that can go again (retry_safe), only on
+	 * what the loop has read.
 	 */
 	while (!w->fresh && (c = h->idle)) {
 		unlist_idle(c);
-		if (c->peer_eof || transport_stale(c->t)) {
+		if (c->peer_eof || (!w->retry_safe && transport_stale(c->t))) {
 			__atomic_add_fetch(&n_stale, 1, __ATOMIC_RELAXED);
 			client_destroy(c, true);
 			continue;
