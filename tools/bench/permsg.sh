@@ -193,12 +193,15 @@ for path in $PATHS; do
 done
 log "paths ready: $PATHS"
 
-# vcsw_snap PID...: "tid count" for every thread of the processes: its voluntary context switches.
+# vcsw_snap PID...: "tid voluntary involuntary" for every thread of the processes: its context
+# switches, waiting (voluntary) and preempted (involuntary: a task it woke, or another, took its
+# CPU before it went back to wait).
 vcsw_snap() {
 	local p
 	for p in "$@"; do
 		awk 'FNR == 1 { n = split(FILENAME, a, "/") }
-			$1 == "voluntary_ctxt_switches:" { print a[n - 1], $2 }' /proc/"$p"/task/*/status 2>/dev/null
+			$1 == "voluntary_ctxt_switches:" { v = $2 }
+			$1 == "nonvoluntary_ctxt_switches:" { print a[n - 1], v, $2 }' /proc/"$p"/task/*/status 2>/dev/null
 	done
 }
 # vcsw_watch FILE PID...: snapshots every 0.1 s into FILE until killed. stunnel serves each
@@ -213,10 +216,11 @@ vcsw_watch() {
 	done
 }
 # vcsw_delta BEFORE DURING: the switches of the window: per thread, its highest count seen minus
-# the count before (0 for a thread born in the window), summed.
+# the count before (0 for a thread born in the window), summed; "voluntary involuntary".
 vcsw_delta() {
-	awk 'NR == FNR { b[$1] = $2; next } { if ($2 > m[$1]) m[$1] = $2 }
-		END { for (t in m) s += m[t] - b[t]; print s + 0 }' "$1" "$2"
+	awk 'NR == FNR { b[$1] = $2; bi[$1] = $3; next }
+		{ if ($2 > m[$1]) m[$1] = $2; if ($3 > mi[$1]) mi[$1] = $3 }
+		END { for (t in m) { s += m[t] - b[t]; si += mi[t] - bi[t] } print s + 0, si + 0 }' "$1" "$2"
 }
 
 # bpf_snap: "id name runs ns" for every loaded BPF program.
@@ -292,9 +296,10 @@ for path in $PATHS; do
 			[ "$pass" = bpf ] && break
 			case $pass in
 			quiet)
-				fig=$(jq -cn --argjson v "$(vcsw_delta "$WORK/vcsw0.$side" "$WORK/vcsw.$side")" \
+				read -r vol invol <<<"$(vcsw_delta "$WORK/vcsw0.$side" "$WORK/vcsw.$side")"
+				fig=$(jq -cn --argjson v "$vol" --argjson iv "$invol" \
 					--argjson t "$(($(cpu_ticks ${pids[$side]}) - ${t0[$side]}))" \
-					--argjson hz "$(getconf CLK_TCK)" '{vcsw: $v, cpu_s: ($t / $hz)}')
+					--argjson hz "$(getconf CLK_TCK)" '{vcsw: $v, ivcsw: $iv, cpu_s: ($t / $hz)}')
 				;;
 			strace) fig="" ;;
 			callgrind)
@@ -356,6 +361,7 @@ jq -s --arg commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo 
 	 ($g | map(select(.pass == "callgrind"))[0]) as $c |
 	 {path: $g[0].path, side: $g[0].side,
 	  wakeups: (if $q then $q.vcsw | per($q.messages) else null end),
+	  preempted: (if $q then $q.ivcsw | per($q.messages) else null end),
 	  cpu_us: (if $q then $q.cpu_s * 1e6 | per($q.messages) else null end),
 	  p50_us: (if $q then $q.lat.p50_us else null end),
 	  insns: (if $c then $c.ir | per($c.messages) else null end),
@@ -375,9 +381,9 @@ jq -r '
 	def f: if . == null then "-" else tostring end;
 	"# Per-message cost, \(.msg)-byte sockperf ping-pong at \(.mps) msg/s (tools/bench/permsg.sh)",
 	"", "\(.date), commit \(.commit), \(.secs) s per pass. Per side: node1 is the client pod'"'"'s proxy, node2 the server'"'"'s; one message is a ping and its pong.", "",
-	"| path | side | syscalls | reads | writes | EAGAIN | epoll_wait | epoll_ctl | wake-ups | TLS records | TLS plaintext B | instructions | CPU µs | p50 µs |",
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-	(.rows[] | "| \(.path) | \(.side) | \(.syscalls|f) | \(.reads|f) | \(.writes|f) | \(.eagain|f) | \(.epoll_wait|f) | \(.epoll_ctl|f) | \(.wakeups|f) | \(.tls_records|f) | \(.tls_plaintext|f) | \(.insns|f) | \(.cpu_us|f) | \(.p50_us|f) |"),
+	"| path | side | syscalls | reads | writes | EAGAIN | epoll_wait | epoll_ctl | wake-ups | preempted | TLS records | TLS plaintext B | instructions | CPU µs | p50 µs |",
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+	(.rows[] | "| \(.path) | \(.side) | \(.syscalls|f) | \(.reads|f) | \(.writes|f) | \(.eagain|f) | \(.epoll_wait|f) | \(.epoll_ctl|f) | \(.wakeups|f) | \(.preempted|f) | \(.tls_records|f) | \(.tls_plaintext|f) | \(.insns|f) | \(.cpu_us|f) | \(.p50_us|f) |"),
 	"", "System calls by kind, per message (EAGAIN returns in brackets):", "",
 	(.rows[] | "- \(.path) \(.side): " + ((.by_kind // {}) as $k | (.eagain_by_kind // {}) as $e |
 		[$k | to_entries | sort_by(-.value)[] | select(.value >= 0.01) |
