@@ -23,6 +23,10 @@
 #    nanoseconds (bpftool prog show), summed by program name over both nodes. Runs per message
 #    are a count; the nanoseconds are time, for proportion only. The peers' paths meet the same
 #    programs where their pods' veths have them (not enrolled: the programs pass them early);
+#  - pass "sched": the scheduler's own sums for every thread of the side (/proc/.../schedstat,
+#    exact): times switched in, time on a CPU (user and kernel: the message's whole cost to the
+#    side, the softirq work its system calls do included) and time runnable but waiting for a
+#    CPU (the waker's work after the wake-up, and the switch), per message;
 #  - pass "callgrind" (CALLGRIND=1): user-space instructions. The ztunnels are started under
 #    valgrind --tool=callgrind through AMBIT_ZTUNNEL_BIN (a wrapper script in the scratch
 #    directory, nothing of the product changes) and the tunnels through proxy_start (redefined
@@ -33,7 +37,7 @@
 # SECS x MPS messages: at the defaults a few system calls among 10,000 messages (< 0.01 each).
 #
 # Knobs: PATHS ["ambit stunnel nginx relay"], SECS [10], MPS [1000], MSG [64], PASSES ["quiet
-# strace bpf"; "quiet strace bpf callgrind" with CALLGRIND=1], OUT [build/bench/permsg] writes OUT.json
+# strace bpf sched"; "quiet strace bpf sched callgrind" with CALLGRIND=1], OUT [build/bench/permsg] writes OUT.json
 # (every figure) and OUT.md (the tables), KEEP=1 keeps the traces and the callgrind dumps in
 # OUT.traces/. Needs root, strace, valgrind (CALLGRIND=1) and what run.sh needs. Not part of
 # `make bench` / `make test`: about a minute per path and pass, plus the cluster (several
@@ -49,7 +53,7 @@ MPS=${MPS:-1000}
 MSG=${MSG:-64}
 CALLGRIND=${CALLGRIND:-}
 [ "$CALLGRIND" = 0 ] && CALLGRIND=
-PASSES=${PASSES:-quiet strace bpf${CALLGRIND:+ callgrind}}
+PASSES=${PASSES:-quiet strace bpf sched${CALLGRIND:+ callgrind}}
 OUT=${OUT:-$REPO/build/bench/permsg}
 KEEP=${KEEP:-}
 [ "$KEEP" = 0 ] && KEEP=
@@ -76,7 +80,7 @@ for p in $PATHS; do
 	case $p in ambit | stunnel | nginx | relay) ;; *) die "unknown path \"$p\" (ambit stunnel nginx relay)" ;; esac
 done
 for p in $PASSES; do
-	case $p in quiet | strace | bpf | callgrind) ;; *) die "unknown pass \"$p\" (quiet strace bpf callgrind)" ;; esac
+	case $p in quiet | strace | bpf | sched | callgrind) ;; *) die "unknown pass \"$p\" (quiet strace bpf sched callgrind)" ;; esac
 done
 # The bench pods' servers (manifests/pods/bench-server.sh) run these from build/.
 for b in "$AMBITCTL" "$REPO/build/ztunnel" "$REPO/build/ambit-agent" "$REPO/build/bench-holdconns" \
@@ -223,6 +227,18 @@ vcsw_delta() {
 		END { for (t in m) { s += m[t] - b[t]; si += mi[t] - bi[t] } print s + 0, si + 0 }' "$1" "$2"
 }
 
+# sched_snap PID...: "tid ns_on_cpu ns_waiting_to_run times_switched_in" for every thread of the
+# processes (/proc/PID/task/TID/schedstat: the scheduler's own sums, exact, not sampled). A thread
+# gone by the end (stunnel's connection thread) counts up to its last snapshot: none here, the
+# pass takes two, so stunnel's row misses that thread (use the quiet pass's for stunnel).
+sched_snap() {
+	local p t
+	for p in "$@"; do
+		for t in /proc/"$p"/task/*; do
+			read -r e d c <"$t/schedstat" 2>/dev/null && echo "${t##*/} $e $d $c"
+		done
+	done
+}
 # bpf_snap: "id name runs ns" for every loaded BPF program.
 bpf_snap() {
 	bpftool -j prog show | jq -r '.[] | "\(.id) \(.name // "-") \(.run_cnt // 0) \(.run_time_ns // 0)"'
@@ -278,8 +294,23 @@ for path in $PATHS; do
 			bpf_snap >"$WORK/bpf0"
 		fi
 		[ "$pass" = strace ] && sleep 1 # attached to every thread before the first message
+		if [ "$pass" = sched ]; then
+			for side in node1 node2; do sched_snap ${pids[$side]} >"$WORK/sched0.$side"; done
+		fi
 		res=$(lat "$path") || { log "$path/$pass: sockperf failed"; res=""; }
 		n=$(jq -r '.work.requests // 0' <<<"${res:-null}")
+		if [ "$pass" = sched ]; then
+			for side in node1 node2; do
+				sched_snap ${pids[$side]} >"$WORK/sched1.$side"
+				fig=$(awk -v n="$n" 'NR == FNR { e[$1] = $2; d[$1] = $3; c[$1] = $4; next }
+					{ E += $2 - e[$1]; D += $3 - d[$1]; C += $4 - c[$1] }
+					END { if (n > 0) printf "{\"switch_ins\":%.3f,\"sched_delay_us\":%.3f,\"run_us\":%.3f}\n",
+						C / n, D / 1000 / n, E / 1000 / n; else print "{}" }' \
+					"$WORK/sched0.$side" "$WORK/sched1.$side")
+				jq -cn --arg path "$path" --arg side "$side" --argjson n "$n" --argjson f "$fig" \
+					'{path: $path, pass: "sched", side: $side, messages: $n} + $f' >>"$RAW"
+			done
+		fi
 		if [ -n "$WATCH_PIDS" ]; then
 			for side in node1 node2; do vcsw_snap ${pids[$side]} >>"$WORK/vcsw.$side"; done
 			kill $WATCH_PIDS 2>/dev/null
@@ -293,7 +324,7 @@ for path in $PATHS; do
 				'{path: $path, pass: "bpf", side: "both", messages: $n, bpf: $b}' >>"$RAW"
 		fi
 		for side in node1 node2; do
-			[ "$pass" = bpf ] && break
+			[ "$pass" = bpf ] || [ "$pass" = sched ] && break
 			case $pass in
 			quiet)
 				read -r vol invol <<<"$(vcsw_delta "$WORK/vcsw0.$side" "$WORK/vcsw.$side")"
@@ -359,9 +390,11 @@ jq -s --arg commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo 
 	 ($g | map(select(.pass == "quiet"))[0]) as $q |
 	 ($g | map(select(.pass == "strace"))[0]) as $s |
 	 ($g | map(select(.pass == "callgrind"))[0]) as $c |
+	 ($g | map(select(.pass == "sched"))[0]) as $h |
 	 {path: $g[0].path, side: $g[0].side,
 	  wakeups: (if $q then $q.vcsw | per($q.messages) else null end),
 	  preempted: (if $q then $q.ivcsw | per($q.messages) else null end),
+	  switch_ins: $h.switch_ins?, sched_delay_us: $h.sched_delay_us?, run_us: $h.run_us?,
 	  cpu_us: (if $q then $q.cpu_s * 1e6 | per($q.messages) else null end),
 	  p50_us: (if $q then $q.lat.p50_us else null end),
 	  insns: (if $c then $c.ir | per($c.messages) else null end),
@@ -381,9 +414,9 @@ jq -r '
 	def f: if . == null then "-" else tostring end;
 	"# Per-message cost, \(.msg)-byte sockperf ping-pong at \(.mps) msg/s (tools/bench/permsg.sh)",
 	"", "\(.date), commit \(.commit), \(.secs) s per pass. Per side: node1 is the client pod'"'"'s proxy, node2 the server'"'"'s; one message is a ping and its pong.", "",
-	"| path | side | syscalls | reads | writes | EAGAIN | epoll_wait | epoll_ctl | wake-ups | preempted | TLS records | TLS plaintext B | instructions | CPU µs | p50 µs |",
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-	(.rows[] | "| \(.path) | \(.side) | \(.syscalls|f) | \(.reads|f) | \(.writes|f) | \(.eagain|f) | \(.epoll_wait|f) | \(.epoll_ctl|f) | \(.wakeups|f) | \(.preempted|f) | \(.tls_records|f) | \(.tls_plaintext|f) | \(.insns|f) | \(.cpu_us|f) | \(.p50_us|f) |"),
+	"| path | side | syscalls | reads | writes | EAGAIN | epoll_wait | epoll_ctl | wake-ups | preempted | switched in | sched delay µs | ran µs | TLS records | TLS plaintext B | instructions | CPU µs | p50 µs |",
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+	(.rows[] | "| \(.path) | \(.side) | \(.syscalls|f) | \(.reads|f) | \(.writes|f) | \(.eagain|f) | \(.epoll_wait|f) | \(.epoll_ctl|f) | \(.wakeups|f) | \(.preempted|f) | \(.switch_ins|f) | \(.sched_delay_us|f) | \(.run_us|f) | \(.tls_records|f) | \(.tls_plaintext|f) | \(.insns|f) | \(.cpu_us|f) | \(.p50_us|f) |"),
 	"", "System calls by kind, per message (EAGAIN returns in brackets):", "",
 	(.rows[] | "- \(.path) \(.side): " + ((.by_kind // {}) as $k | (.eagain_by_kind // {}) as $e |
 		[$k | to_entries | sort_by(-.value)[] | select(.value >= 0.01) |
