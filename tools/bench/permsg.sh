@@ -36,6 +36,11 @@
 # pooled HBONE connection and opens one CONNECT stream) is inside the window, spread over the
 # SECS x MPS messages: at the defaults a few system calls among 10,000 messages (< 0.01 each).
 #
+# PIN=1 gives each node a CPU of its own, as two hosts would have: every thread of node 1's
+# processes (its cgroup: the ztunnel, the agent, the pods; its tunnels) and the client's
+# sockperf on CPU 0, node 2's on CPU 1 (taskset), for every path alike. Unpinned, both nodes'
+# proxies share the machine's CPUs and wake each other on them, which two hosts never do.
+#
 # Knobs: PATHS ["ambit stunnel nginx relay"], SECS [10], MPS [1000], MSG [64], PASSES ["quiet
 # strace bpf sched"; "quiet strace bpf sched callgrind" with CALLGRIND=1], OUT [build/bench/permsg] writes OUT.json
 # (every figure) and OUT.md (the tables), KEEP=1 keeps the traces and the callgrind dumps in
@@ -56,6 +61,8 @@ CALLGRIND=${CALLGRIND:-}
 PASSES=${PASSES:-quiet strace bpf sched${CALLGRIND:+ callgrind}}
 OUT=${OUT:-$REPO/build/bench/permsg}
 KEEP=${KEEP:-}
+PIN=${PIN:-}
+[ "$PIN" = 0 ] && PIN=
 [ "$KEEP" = 0 ] && KEEP=
 SOCKPERF6=$REPO/build/bench-sockperf6.so
 CLUSTER=${BENCH_CLUSTER:-permsg$$}
@@ -171,6 +178,20 @@ PLAIN_SERVER_IP6=$(jq -r '.pods[] | select(.namespace == "bplain" and .name == "
 MESH_VIP=$(jq -r '.serviceIPs["bmesh/server"]' "$RUN_DIR/runtime/pods.json")
 proxies_up || die "reference tunnels did not start"
 
+# pin_node NODE CPU: every thread of NODE's processes on CPU (PIN=1).
+pin_node() {
+	local node=$1 cpu=$2 p
+	# The node's cgroup holds its tunnels too (proxy_cgroup).
+	for p in $(cat $(find "$CG_ROOT/$node" -name cgroup.procs) 2>/dev/null); do
+		taskset -a -p -c "$cpu" "$p" >/dev/null 2>&1
+	done
+}
+if [ -n "$PIN" ]; then
+	pin_node node1 0
+	pin_node node2 1
+	log "pinned: node1 on CPU 0, node2 on CPU 1"
+fi
+
 path_pod() { case $1 in ambit) echo bmesh/client-0 ;; *) echo bplain/client-0 ;; esac; }
 path_dest() {
 	case $1 in
@@ -256,7 +277,13 @@ bpf_delta() {
 lat() {
 	local h p
 	read -r h p <<<"$(path_dest "$1" 11111)"
-	wl_lat "$(path_pod "$1")" "$h" "$p" "$MPS"
+	if [ -n "$PIN" ]; then
+		# The client's sockperf (through `local exec`) inherits the caller's CPU.
+		taskset -c 0 bash -c "$(declare -f wl_lat pod_exec actl); $(declare -p AMBITCTL CLUSTER \
+			LAT_SECS LAT_MSG SOCKPERF6); wl_lat \"\$@\"" _ "$(path_pod "$1")" "$h" "$p" "$MPS"
+	else
+		wl_lat "$(path_pod "$1")" "$h" "$p" "$MPS"
+	fi
 }
 
 RAW=$WORK/raw.jsonl
