@@ -178,17 +178,8 @@ PLAIN_SERVER_IP6=$(jq -r '.pods[] | select(.namespace == "bplain" and .name == "
 MESH_VIP=$(jq -r '.serviceIPs["bmesh/server"]' "$RUN_DIR/runtime/pods.json")
 proxies_up || die "reference tunnels did not start"
 
-# pin_node NODE CPU: every thread of NODE's processes on CPU (PIN=1).
-pin_node() {
-	local node=$1 cpu=$2 p
-	# The node's cgroup holds its tunnels too (proxy_cgroup).
-	for p in $(cat $(find "$CG_ROOT/$node" -name cgroup.procs) 2>/dev/null); do
-		taskset -a -p -c "$cpu" "$p" >/dev/null 2>&1
-	done
-}
 if [ -n "$PIN" ]; then
-	pin_node node1 0
-	pin_node node2 1
+	pin_nodes
 	log "pinned: node1 on CPU 0, node2 on CPU 1"
 fi
 
@@ -277,13 +268,7 @@ bpf_delta() {
 lat() {
 	local h p
 	read -r h p <<<"$(path_dest "$1" 11111)"
-	if [ -n "$PIN" ]; then
-		# The client's sockperf (through `local exec`) inherits the caller's CPU.
-		taskset -c 0 bash -c "$(declare -f wl_lat pod_exec actl); $(declare -p AMBITCTL CLUSTER \
-			LAT_SECS LAT_MSG SOCKPERF6); wl_lat \"\$@\"" _ "$(path_pod "$1")" "$h" "$p" "$MPS"
-	else
-		wl_lat "$(path_pod "$1")" "$h" "$p" "$MPS"
-	fi
+	wl_lat "$(path_pod "$1")" "$h" "$p" "$MPS"
 }
 
 RAW=$WORK/raw.jsonl

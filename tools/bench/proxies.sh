@@ -61,6 +61,21 @@ proxy_cgroup() {
 }
 
 # Pids of the processes in proxy NAME's cgroup.
+# pin_nodes: each node a CPU of its own, as two hosts would have (PIN=1 in run.sh and
+# permsg.sh): every thread of node 1's processes (its cgroup under CG_ROOT: the ztunnel, the
+# agent, the pods, the tunnels) on CPU 0, node 2's on CPU 1; and the calling script on CPU 0,
+# so that what it starts in node 1's pods (`local exec`: sockperf, iperf3, wrk) inherits it.
+pin_nodes() {
+	local node cpu p
+	for node in node1 node2; do
+		cpu=$([ "$node" = node1 ] && echo 0 || echo 1)
+		for p in $(cat $(find "$CG_ROOT/$node" -name cgroup.procs) 2>/dev/null); do
+			taskset -a -p -c "$cpu" "$p" >/dev/null 2>&1
+		done
+	done
+	taskset -p -c 0 $$ >/dev/null
+}
+
 proxy_pids() { cat "$(proxy_cgroup "$1")/cgroup.procs" 2>/dev/null; }
 
 proxy_stop_all() {

@@ -21,6 +21,8 @@
 #   SCALE_PATHS ["ambit stunnel nginx"]  paths the scale case runs on (no-mesh has no proxy)
 #   WORKLOADS ["tput1 tput8 lat1k lat10k http connrate scale"]  PATHS ["nomesh ambit stunnel
 #   nginx relay nomesh-local ambit-local nomesh6 ambit6 stunnel6 nginx6"]  subsets for exploration
+#   PIN [unset]           1: each node a CPU of its own for the whole run, as two hosts
+#                         (proxies.sh pin_nodes); unpinned, both nodes share the machine's CPUs
 #   OUT [bench/results/latest; QUICK: build/bench/quick]  writes OUT.json, OUT.md, OUT.raw.jsonl
 set -u
 
@@ -151,6 +153,10 @@ vip6() { jq -r --arg s "$1" '.[$s] // empty' <<<"$VIPS6"; }
 	die "the cluster is not dual stack (nodes $NODE1_IP6 $NODE2_IP6, pod $PLAIN_SERVER_IP6, VIPs $VIPS6)"
 
 proxies_up || die "reference tunnels did not start"
+if [ -n "${PIN:-}" ] && [ "$PIN" != 0 ]; then
+	pin_nodes
+	log "pinned: node1 on CPU 0, node2 on CPU 1"
+fi
 
 # Path → client pod, and host/port for a service port (an IPv6 host is a bare address).
 path_pod() { case $1 in ambit*) echo bmesh/client-0 ;; *) echo bplain/client-0 ;; esac; }
