@@ -64,7 +64,61 @@ bench_cleanup() {
 	local p
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done
 	wait 2>/dev/null
+	[ -n "${CAPCG:-}" ] && for _ in $(seq 50); do rmdir "$CAPCG" 2>/dev/null && break; sleep 0.1; done
 	[ -n "$CONFIGS" ] || rm -rf "$tmp"
+}
+
+# A proxy's capacity is timed with the proxy held to half a core, so that it, not the client
+# and backends on the other core, is what runs out: unheld, a router lighter than the client
+# leaves its core partly idle and its requests/s is the client's. bench_cap_setup makes CAPCG, a
+# cgroup of the script's own (removed at exit) under the machine's cpu controller: cgroup v2's
+# when the v2 root delegates it (cpu in cgroup.subtree_control; never changed here), else v1's.
+# bench_cap_join PID moves the proxy's processes into it (unlimited until bench_cap on);
+# bench_cap on|off holds them to CAP_US of every 10 ms period (half a core), or lets them go.
+CAP_US=5000
+CAP_PERIOD_US=10000
+bench_cap_setup() {
+	local v2 v1
+	v2=$(awk '$3 == "cgroup2" { print $2; exit }' /proc/mounts)
+	if [ -n "$v2" ] && grep -qw cpu "$v2/cgroup.subtree_control" 2>/dev/null; then
+		CAPV=2 CAPCG=$v2/ambit-bench-$BENCH.$$
+	else
+		v1=$(awk '$3 == "cgroup" { n = split($4, o, ","); for (i = 1; i <= n; i++) if (o[i] == "cpu") { print $2; exit } }' /proc/mounts)
+		[ -n "$v1" ] || die "no cpu cgroup controller (cgroup v2 delegating cpu, or v1's cpu): cannot hold a proxy to half a core"
+		CAPV=1 CAPCG=$v1/ambit-bench-$BENCH.$$
+	fi
+	mkdir "$CAPCG" || die "cannot make the cgroup $CAPCG"
+	bench_cap off
+}
+bench_cap_join() {
+	local p
+	for p in $(tree "$1"); do echo "$p" >"$CAPCG/cgroup.procs" || die "cannot move $p into $CAPCG"; done
+}
+bench_cap() {
+	local q=max
+	[ "$1" = on ] && q=$CAP_US
+	if [ "$CAPV" = 2 ]; then
+		echo "$q $CAP_PERIOD_US" >"$CAPCG/cpu.max"
+	else
+		echo "$CAP_PERIOD_US" >"$CAPCG/cpu.cfs_period_us"
+		[ "$q" = max ] && q=-1
+		echo "$q" >"$CAPCG/cpu.cfs_quota_us"
+	fi || die "cannot set the cpu limit of $CAPCG"
+}
+# bench_capacity WHO PID WRK_ARG...: requests/s of the proxy whose first process is PID, held
+# to half a core (CAP_US/CAP_PERIOD_US), and the share of a core it used (about 0.5 when it was
+# the limit): "RPS BUSY".
+bench_capacity() {
+	local who=$1 pid=$2 w u0 s0 u1 s1 rps
+	shift 2
+	bench_cap on
+	read -r u0 s0 < <(cpu_ticks "$pid")
+	w=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" "$@" 2>&1)
+	read -r u1 s1 < <(cpu_ticks "$pid")
+	bench_cap off
+	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$w")
+	[ -n "$rps" ] && ! grep -q 'Non-2xx\|Socket errors' <<<"$w" || die "$who, held to half a core: $w"
+	echo "$rps $(awk -v t=$((u1 - u0 + s1 - s0)) -v hz="$(getconf CLK_TCK)" -v s="$SECS" 'BEGIN { printf "%.3f", t / hz / s }')"
 }
 
 # bench_start NAMES: the backends' nginx ($tmp/be/nginx.conf) on CPU 0, then each proxy of NAMES
@@ -132,10 +186,11 @@ per1k() { awk -v t="$1" -v n="$2" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.
 # bench_wrk WHO SAID FIELDS PID WRK_ARG...: one timed run of wrk (on CPU 0, CONNS connections for
 # SECS s) with WRK_ARGs (headers, the URL) against the proxy whose first process is PID. Appends
 # its record to $raw (FIELDS, the leading JSON fields naming it, then the figures: requests/s,
-# p50 and p99, the proxy's CPU s per 1,000 requests and its peak RSS) and says it as "rep SAID:
+# p50 and p99, the proxy's CPU s per 1,000 requests, its peak RSS, and the share of a core it
+# was busy: below 1, the client was the limit) and says it as "rep SAID:
 # ..."; dies naming WHO when wrk made no requests or saw errors (non-2xx answers, socket errors).
 bench_wrk() {
-	local who=$1 said=$2 fields=$3 pid=$4 w u0 s0 u1 s1 reqs rps p50 p99 errs cpu ucpu scpu rss
+	local who=$1 said=$2 fields=$3 pid=$4 w u0 s0 u1 s1 reqs rps p50 p99 errs cpu ucpu scpu rss busy
 	shift 4
 	read -r u0 s0 < <(cpu_ticks "$pid")
 	w=$(taskset -c 0 wrk -t1 -c"$CONNS" -d"${SECS}s" --latency "$@" 2>&1)
@@ -151,8 +206,9 @@ bench_wrk() {
 	ucpu=$(per1k $((u1 - u0)) "$reqs")
 	scpu=$(per1k $((s1 - s0)) "$reqs")
 	rss=$(awk -v k="$(rss_kb "$pid")" 'BEGIN { printf "%.1f", k / 1024 }')
-	printf '{%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_s_per_1k":%s,"user_s_per_1k":%s,"sys_s_per_1k":%s,"rss_mb":%s}\n' \
-		"$fields" "$rps" "$p50" "$p99" "$cpu" "$ucpu" "$scpu" "$rss" >>"$raw"
+	busy=$(awk -v t=$((u1 - u0 + s1 - s0)) -v hz="$(getconf CLK_TCK)" -v s="$SECS" 'BEGIN { printf "%.3f", t / hz / s }')
+	printf '{%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_s_per_1k":%s,"user_s_per_1k":%s,"sys_s_per_1k":%s,"rss_mb":%s,"busy":%s}\n' \
+		"$fields" "$rps" "$p50" "$p99" "$cpu" "$ucpu" "$scpu" "$rss" "$busy" >>"$raw"
 	say "rep $said: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu CPU s/1k req, RSS $rss MB"
 }
 

@@ -314,6 +314,15 @@ for path in $PATHS; do
 		if [ "$pass" = sched ]; then
 			for side in node1 node2; do
 				sched_snap ${pids[$side]} >"$WORK/sched1.$side"
+				if [ -n "$KEEP" ]; then
+					mkdir -p "$OUT.traces"
+					awk 'NR == FNR { e[$1] = $2; d[$1] = $3; c[$1] = $4; next }
+						{ printf "%s %.0f %.0f %d\n", $1, ($2 - e[$1]) / 1000, ($3 - d[$1]) / 1000, $4 - c[$1] }' \
+						"$WORK/sched0.$side" "$WORK/sched1.$side" |
+						while read -r t e d c; do
+							echo "$t $(cat /proc/*/task/"$t"/comm 2>/dev/null | head -1) run_us=$e wait_us=$d switch_ins=$c"
+						done >"$OUT.traces/$path.$side.sched"
+				fi
 				fig=$(awk -v n="$n" 'NR == FNR { e[$1] = $2; d[$1] = $3; c[$1] = $4; next }
 					{ E += $2 - e[$1]; D += $3 - d[$1]; C += $4 - c[$1] }
 					END { if (n > 0) printf "{\"switch_ins\":%.3f,\"sched_delay_us\":%.3f,\"run_us\":%.3f}\n",
