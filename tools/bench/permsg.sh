@@ -251,6 +251,15 @@ sched_snap() {
 		done
 	done
 }
+# user_ticks PID...: the user-space share of cpu_ticks (utime alone, every thread).
+user_ticks() {
+	local p s=0 v
+	for p in "$@"; do
+		v=$(awk '{ sub(/.*\) /, ""); print $12 }' "/proc/$p/stat" 2>/dev/null)
+		s=$((s + ${v:-0}))
+	done
+	echo "$s"
+}
 # bpf_snap: "id name runs ns" for every loaded BPF program.
 bpf_snap() {
 	bpftool -j prog show | jq -r '.[] | "\(.id) \(.name // "-") \(.run_cnt // 0) \(.run_time_ns // 0)"'
@@ -277,7 +286,7 @@ STRACE_PIDS="" WATCH_PIDS=""
 for path in $PATHS; do
 	for pass in $PASSES; do
 		declare -A pids=([node1]="$(side_pids "$path" node1)" [node2]="$(side_pids "$path" node2)")
-		declare -A t0=()
+		declare -A t0=() u0=()
 		STRACE_PIDS=""
 		for side in node1 node2; do
 			case $pass in
@@ -287,6 +296,7 @@ for path in $PATHS; do
 				vcsw_watch "$WORK/vcsw.$side" ${pids[$side]} &
 				WATCH_PIDS+=" $!"
 				t0[$side]=$(cpu_ticks ${pids[$side]})
+				u0[$side]=$(user_ticks ${pids[$side]})
 				;;
 			strace)
 				args=()
@@ -351,7 +361,8 @@ for path in $PATHS; do
 				read -r vol invol <<<"$(vcsw_delta "$WORK/vcsw0.$side" "$WORK/vcsw.$side")"
 				fig=$(jq -cn --argjson v "$vol" --argjson iv "$invol" \
 					--argjson t "$(($(cpu_ticks ${pids[$side]}) - ${t0[$side]}))" \
-					--argjson hz "$(getconf CLK_TCK)" '{vcsw: $v, ivcsw: $iv, cpu_s: ($t / $hz)}')
+					--argjson u "$(($(user_ticks ${pids[$side]}) - ${u0[$side]}))" \
+					--argjson hz "$(getconf CLK_TCK)" '{vcsw: $v, ivcsw: $iv, cpu_s: ($t / $hz), user_s: ($u / $hz)}')
 				;;
 			strace) fig="" ;;
 			callgrind)
@@ -417,6 +428,7 @@ jq -s --arg commit "$(git -C "$REPO" rev-parse --short HEAD 2>/dev/null || echo 
 	  preempted: (if $q then $q.ivcsw | per($q.messages) else null end),
 	  switch_ins: $h.switch_ins?, sched_delay_us: $h.sched_delay_us?, run_us: $h.run_us?,
 	  cpu_us: (if $q then $q.cpu_s * 1e6 | per($q.messages) else null end),
+	  user_us: (if $q and $q.user_s then $q.user_s * 1e6 | per($q.messages) else null end),
 	  p50_us: (if $q then $q.lat.p50_us else null end),
 	  insns: (if $c then $c.ir | per($c.messages) else null end),
 	  syscalls: (if $s then ($s.calls | to_entries | map(.value) | add // 0) | per($s.messages) else null end),
@@ -435,9 +447,9 @@ jq -r '
 	def f: if . == null then "-" else tostring end;
 	"# Per-message cost, \(.msg)-byte sockperf ping-pong at \(.mps) msg/s (tools/bench/permsg.sh)",
 	"", "\(.date), commit \(.commit), \(.secs) s per pass. Per side: node1 is the client pod'"'"'s proxy, node2 the server'"'"'s; one message is a ping and its pong.", "",
-	"| path | side | syscalls | reads | writes | EAGAIN | epoll_wait | epoll_ctl | wake-ups | preempted | switched in | sched delay µs | ran µs | TLS records | TLS plaintext B | instructions | CPU µs | p50 µs |",
-	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
-	(.rows[] | "| \(.path) | \(.side) | \(.syscalls|f) | \(.reads|f) | \(.writes|f) | \(.eagain|f) | \(.epoll_wait|f) | \(.epoll_ctl|f) | \(.wakeups|f) | \(.preempted|f) | \(.switch_ins|f) | \(.sched_delay_us|f) | \(.run_us|f) | \(.tls_records|f) | \(.tls_plaintext|f) | \(.insns|f) | \(.cpu_us|f) | \(.p50_us|f) |"),
+	"| path | side | syscalls | reads | writes | EAGAIN | epoll_wait | epoll_ctl | wake-ups | preempted | switched in | sched delay µs | ran µs | TLS records | TLS plaintext B | instructions | CPU µs | of it user µs | p50 µs |",
+	"|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+	(.rows[] | "| \(.path) | \(.side) | \(.syscalls|f) | \(.reads|f) | \(.writes|f) | \(.eagain|f) | \(.epoll_wait|f) | \(.epoll_ctl|f) | \(.wakeups|f) | \(.preempted|f) | \(.switch_ins|f) | \(.sched_delay_us|f) | \(.run_us|f) | \(.tls_records|f) | \(.tls_plaintext|f) | \(.insns|f) | \(.cpu_us|f) | \(.user_us|f) | \(.p50_us|f) |"),
 	"", "System calls by kind, per message (EAGAIN returns in brackets):", "",
 	(.rows[] | "- \(.path) \(.side): " + ((.by_kind // {}) as $k | (.eagain_by_kind // {}) as $e |
 		[$k | to_entries | sort_by(-.value)[] | select(.value >= 0.01) |

@@ -12,7 +12,7 @@ set -euo pipefail
 summarise() {
 	local raw=$1 out=$2 elapsed=$3 machine=${4:-} meta
 	meta=$(jq -n --arg host "$(uname -n)" --arg kernel "$(uname -r)" --arg cpu \
-		"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" --argjson cores "$(nproc)" \
+		"$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)" --argjson cores "$(nproc --all)" \
 		--arg date "$(date -u +%FT%TZ)" --arg commit "$(git -C "$(dirname "$0")" rev-parse --short HEAD 2>/dev/null || echo unknown)" \
 		--argjson elapsed "$elapsed" --arg knobs "$(env | grep -E '^(QUICK|REPS|IPERF_SECS|LAT_SECS|LAT_MSG|LAT_RATES|HTTP_SECS|HTTP_CONNS|CONN_SECS|CONN_CONNS|SCALE_CONNS|SCALE_SECS|WORKLOADS|PATHS)=' | sort | tr '\n' ' ')" \
 		'{date: $date, commit: $commit, kernel: $kernel, cpu: $cpu, cores: $cores,

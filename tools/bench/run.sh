@@ -23,6 +23,8 @@
 #   nginx relay nomesh-local ambit-local nomesh6 ambit6 stunnel6 nginx6"]  subsets for exploration
 #   PIN [unset]           1: each node a CPU of its own for the whole run, as two hosts
 #                         (proxies.sh pin_nodes); unpinned, both nodes share the machine's CPUs
+#   ZTUNNEL_BIN [build/ztunnel]  the ztunnel the nodes run: another build's, to time a change
+#                         against its parent on the same machine in the same hour
 #   OUT [bench/results/latest; QUICK: build/bench/quick]  writes OUT.json, OUT.md, OUT.raw.jsonl
 set -u
 
@@ -85,7 +87,10 @@ pod_exec() {
 WORK=$(mktemp -d /var/tmp/ambit-bench-XXXXXX)
 # Private copies of the binaries: a rebuild in the tree during a long run must not change them.
 mkdir -p "$WORK/bin"
-cp "$REPO/build/ztunnel" "$REPO/build/ambit-agent" "$HOLDCONNS" "$SOCKPERF6" "$WORK/bin/"
+ZTUNNEL_BIN=${ZTUNNEL_BIN:-$REPO/build/ztunnel}
+[ -x "$ZTUNNEL_BIN" ] || die "no ztunnel at $ZTUNNEL_BIN"
+cp "$REPO/build/ambit-agent" "$HOLDCONNS" "$SOCKPERF6" "$WORK/bin/"
+cp "$ZTUNNEL_BIN" "$WORK/bin/ztunnel"
 export AMBIT_ZTUNNEL_BIN=$WORK/bin/ztunnel AMBIT_AGENT_BIN=$WORK/bin/ambit-agent
 HOLDCONNS=$WORK/bin/bench-holdconns
 SOCKPERF6=$WORK/bin/bench-sockperf6.so
