@@ -251,15 +251,6 @@ sched_snap() {
 		done
 	done
 }
-# user_ticks PID...: the user-space share of cpu_ticks (utime alone, every thread).
-user_ticks() {
-	local p s=0 v
-	for p in "$@"; do
-		v=$(awk '{ sub(/.*\) /, ""); print $12 }' "/proc/$p/stat" 2>/dev/null)
-		s=$((s + ${v:-0}))
-	done
-	echo "$s"
-}
 # bpf_snap: "id name runs ns" for every loaded BPF program.
 bpf_snap() {
 	bpftool -j prog show | jq -r '.[] | "\(.id) \(.name // "-") \(.run_cnt // 0) \(.run_time_ns // 0)"'
