@@ -118,8 +118,10 @@ bench_capacity() {
 	bench_cap off
 	rps=$(awk '/Requests\/sec/ {print $2}' <<<"$w")
 	[ -n "$rps" ] && ! grep -q 'Non-2xx\|Socket errors' <<<"$w" || die "$who, held to half a core: $w"
-	echo "$rps $(awk -v t=$((u1 - u0 + s1 - s0)) -v hz="$(getconf CLK_TCK)" -v s="$SECS" 'BEGIN { printf "%.3f", t / hz / s }')"
+	echo "$rps $(busy_share $((u1 - u0 + s1 - s0)))"
 }
+# busy_share TICKS: the share of one core that TICKS of CPU are over a run of SECS seconds.
+busy_share() { awk -v t="$1" -v hz="$(getconf CLK_TCK)" -v s="$SECS" 'BEGIN { printf "%.3f", t / hz / s }'; }
 
 # bench_start NAMES: the backends' nginx ($tmp/be/nginx.conf) on CPU 0, then each proxy of NAMES
 # (`start NAME`, the script's own, starts it and prints its pid), its pid in rpid[NAME]; all of
@@ -206,7 +208,7 @@ bench_wrk() {
 	ucpu=$(per1k $((u1 - u0)) "$reqs")
 	scpu=$(per1k $((s1 - s0)) "$reqs")
 	rss=$(awk -v k="$(rss_kb "$pid")" 'BEGIN { printf "%.1f", k / 1024 }')
-	busy=$(awk -v t=$((u1 - u0 + s1 - s0)) -v hz="$(getconf CLK_TCK)" -v s="$SECS" 'BEGIN { printf "%.3f", t / hz / s }')
+	busy=$(busy_share $((u1 - u0 + s1 - s0)))
 	printf '{%s,"rps":%s,"p50_ms":%s,"p99_ms":%s,"cpu_s_per_1k":%s,"user_s_per_1k":%s,"sys_s_per_1k":%s,"rss_mb":%s,"busy":%s}\n' \
 		"$fields" "$rps" "$p50" "$p99" "$cpu" "$ucpu" "$scpu" "$rss" "$busy" >>"$raw"
 	say "rep $said: $rps req/s, p50 $p50 ms, p99 $p99 ms, $cpu CPU s/1k req, RSS $rss MB"

@@ -10,7 +10,7 @@
 # its pong, each crossing both proxies):
 #  - pass "quiet" (nothing attached): wake-ups, the voluntary context switches of every thread
 #    of the side's processes (/proc/PID/task/*/status, sampled every 0.1 s: stunnel's thread of
-#    the connection is gone when sockperf ends), and their CPU ticks;
+#    the connection is gone when sockperf ends), and their CPU ticks, user space apart;
 #  - pass "strace" (`strace -f -xx` on every process of the side, attached before sockperf
 #    starts, detached after it ends): system calls by kind, those that failed with EAGAIN (a read
 #    or write that found nothing to do), epoll_wait returns, and the TLS records written (walked
@@ -26,7 +26,8 @@
 #  - pass "sched": the scheduler's own sums for every thread of the side (/proc/.../schedstat,
 #    exact): times switched in, time on a CPU (user and kernel: the message's whole cost to the
 #    side, the softirq work its system calls do included) and time runnable but waiting for a
-#    CPU (the waker's work after the wake-up, and the switch), per message;
+#    CPU (the waker's work after the wake-up, and the switch), per message; with KEEP=1 each
+#    thread's own sums, named, in OUT.traces/PATH.SIDE.sched;
 #  - pass "callgrind" (CALLGRIND=1): user-space instructions. The ztunnels are started under
 #    valgrind --tool=callgrind through AMBIT_ZTUNNEL_BIN (a wrapper script in the scratch
 #    directory, nothing of the product changes) and the tunnels through proxy_start (redefined
