@@ -60,7 +60,6 @@ proxy_cgroup() {
 	echo "$CG_ROOT/$node/bench-${1%-*}"
 }
 
-# Pids of the processes in proxy NAME's cgroup.
 # pin_nodes: each node a CPU of its own, as two hosts would have (PIN=1 in run.sh and
 # permsg.sh): every thread of node 1's processes (its cgroup under CG_ROOT: the ztunnel, the
 # agent, the pods, the tunnels) on CPU 0, node 2's on CPU 1; and the calling script on CPU 0,
@@ -76,6 +75,7 @@ pin_nodes() {
 	taskset -p -c 0 $$ >/dev/null
 }
 
+# Pids of the processes in proxy NAME's cgroup.
 proxy_pids() { cat "$(proxy_cgroup "$1")/cgroup.procs" 2>/dev/null; }
 
 proxy_stop_all() {

@@ -119,15 +119,16 @@ proc_sum() {
 }
 
 # cpu_ticks PID...: user+system clock ticks of the processes (all their threads); user_ticks
-# PID...: the user-space share alone. stat_ticks N PID...: the sum of /proc/PID/stat fields N
-# (counted after the command's name: 12 utime, 13 stime) over the processes.
-cpu_ticks() { echo $(($(stat_ticks 12 "$@") + $(stat_ticks 13 "$@"))); }
+# PID...: the user-space share alone. stat_ticks "N..." PID...: the sum of /proc/PID/stat fields
+# N... (counted after the command's name: 12 utime, 13 stime) over the processes, one read each.
+cpu_ticks() { stat_ticks "12 13" "$@"; }
 user_ticks() { stat_ticks 12 "$@"; }
 stat_ticks() {
 	local n=$1 p s=0 v
 	shift
 	for p in "$@"; do
-		v=$(awk -v n="$n" '{ sub(/.*\) /, ""); print $n }' "/proc/$p/stat" 2>/dev/null)
+		v=$(awk -v n="$n" '{ sub(/.*\) /, ""); k = split(n, f, " "); t = 0
+			for (i = 1; i <= k; i++) t += $f[i]; print t }' "/proc/$p/stat" 2>/dev/null)
 		s=$((s + ${v:-0}))
 	done
 	echo "$s"
