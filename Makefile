@@ -14,7 +14,7 @@ CFLAGS ?= -O2 -g
 LIB_DIRS := lib decode kinds config analyze l4 l7 k8s
 NET_DIRS := net tls http hbone
 AGENT_DIRS := agent podnet control
-CLI_DIRS := cli local kubelet dashboard
+CLI_DIRS := cli local kubelet dashboard istioctl
 US_INC := $(addprefix -Iuserspace/,$(LIB_DIRS) $(NET_DIRS) $(AGENT_DIRS) $(CLI_DIRS) cni)
 srcs_in = $(foreach d,$(1),$(wildcard userspace/$(d)/*.c))
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude $(US_INC) -Iwaypoint -I$(O) \
@@ -68,8 +68,8 @@ BPFT_BINS := $(patsubst tests/bpf/%.c,$(O)/tests/bpf_%,$(BPFT_SRCS))
 # Named only as pattern prerequisites, they would be deleted as intermediates and rebuilt each run.
 .SECONDARY: $(WP_LIB_OBJS) $(TESTLIB_OBJS) $(BPF_OBJS)
 
-BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/ztunnel $(O)/waypoint $(O)/hbone-probe $(O)/connflood \
-	$(O)/ambit-cni
+BINS := $(O)/ambit-agent $(O)/ambitctl $(O)/istioctl $(O)/ztunnel $(O)/waypoint $(O)/hbone-probe \
+	$(O)/connflood $(O)/ambit-cni
 
 .PHONY: all deps test unit bpf-test bookinfo-test l7conf integration selftest demo bench clean format image \
 	format-check
@@ -153,6 +153,9 @@ $(O)/ambitctl: $(CLI_OBJS) $(OBJ)/deploy/ambit_tmpl.o $(OBJ)/deploy/ingress_tmpl
 	$(DASH_OBJS) $(WP_LIB_OBJS) $(O)/libagent.a $(O)/libnet.a \
 	$(O)/libambit.a
 	$(LINK) -o $@
+# istioctl is ambitctl under istioctl's name (userspace/istioctl/entry.c): a link, one binary.
+$(O)/istioctl: $(O)/ambitctl
+	ln -sf ambitctl $@
 $(O)/ztunnel: $(ZT_OBJS) $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
 # The chained CNI plugin (userspace/cni): the protocol and the agent's socket (libambit's ipc.c).

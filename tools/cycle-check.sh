@@ -22,7 +22,8 @@ MODULE_DIRS = ("userspace/net", "userspace/tls", "userspace/http", "userspace/hb
 # Definitions that two binaries each make for themselves (ambitctl's agent_get, the agent's)
 # resolve within the binary the user is linked into.
 BINARY = {"userspace/agent": "agent", "userspace/control": "agent", "userspace/cli": "ctl",
-          "userspace/local": "ctl", "userspace/kubelet": "ctl", "userspace/dashboard": "ctl"}
+          "userspace/local": "ctl", "userspace/kubelet": "ctl", "userspace/dashboard": "ctl",
+          "userspace/istioctl": "ctl"}
 dirs = sorted("userspace/" + d for d in os.listdir("userspace")
               if os.path.isdir("userspace/" + d)) + ["ztunnel", "waypoint"]
 

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <netinet/in.h>
 
+#include "ambit/version.h"
 #include "admin.h"
 #include "http1_conn.h"
 #include "httpd.h"
@@ -79,6 +80,15 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return __atomic_load_n(&a->draining, __ATOMIC_ACQUIRE)
 			   ? httpd_reply(conn, 503, strdup("draining\n"), "text/plain")
 			   : httpd_reply(conn, 200, strdup("ready\n"), "text/plain");
+	/* Its process and build, as the ztunnel's admin says them (`istioctl proxy-status`). */
+	if (!strcmp(url, "/server_info")) {
+		char *body = NULL;
+
+		if (asprintf(&body, "{\"pid\":%d,\"version\":\"%s\"}\n", (int)getpid(),
+			     ambit_version()) < 0)
+			body = NULL;
+		return httpd_reply(conn, 200, body, "application/json");
+	}
 	return httpd_reply(conn, 404, strdup("not found\n"), "text/plain");
 }
 

@@ -173,7 +173,10 @@
 		const h = location.hash.replace(/^#/, '');
 		const q = h.indexOf('?');
 		const path = (q < 0 ? h : h.slice(0, q)).replace(/^\/+/, '').split('/')[0];
-		return { view: views[path] ? path : 'graph', params: new URLSearchParams(q < 0 ? '' : h.slice(q + 1)) };
+		/* No hash: the view of the tool the path names (istioctl dashboard's URLs). */
+		const tool = { kiali: 'graph', grafana: 'dashboards', jaeger: 'traces' }[location.pathname.replace(/^\/+/, '')];
+		const view = views[path] ? path : (!h && tool) || 'graph';
+		return { view, params: new URLSearchParams(q < 0 ? '' : h.slice(q + 1)) };
 	}
 
 	/* Rewrites the hash without a hashchange event: the caller has already applied the change. */

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/version.h"
 #include "agent.h"
 #include "wpserve.h"
 
@@ -173,6 +174,7 @@ char *agent_status_json(const struct agent *a)
 	char *s = NULL;
 
 	ok = o && cJSON_AddStringToObject(o, "node", a->opts.node) && add_node_ips(o, a) &&
+	     cJSON_AddStringToObject(o, "build", ambit_version()) &&
 	     cJSON_AddStringToObject(o, "trustDomain", a->opts.trust_domain) &&
 	     cJSON_AddNumberToObject(o, "version", (double)a->snap_version) &&
 	     cJSON_AddNumberToObject(o, "configGeneration", (double)generation_in_force(a)) &&

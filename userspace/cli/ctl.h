@@ -15,6 +15,12 @@
 #include "ambit/l7.h"
 #include "local.h"
 
+/*
+ * main.c: ambitctl's command line (argv[0] aside), its exit status. The binary's main() is
+ * userspace/istioctl/entry.c's: the same binary answers as istioctl under that name.
+ */
+int ambitctl_main(int argc, char **argv);
+
 /* local.c */
 int local_exec(const struct ctl_opts *o, const char *pod, char **cmd);
 int local_logs(const struct ctl_opts *o, const char *what);
@@ -29,6 +35,11 @@ int local_upgrade(const struct ctl_opts *o, const char *what);
 int local_port_forward(const struct ctl_opts *o, int argc, char **argv);
 /* status.c */
 int local_status(const struct ctl_opts *o);
+/*
+ * What `local status -o json` prints of @c: its nodes (kubelet, agent, ztunnel: pid, running,
+ * ready) and pods (state, restarts). Caller deletes; NULL when out of memory.
+ */
+cJSON *local_status_doc(const struct ctl_cluster *c);
 /* Finds a pod in pods.json by "ns/name" or unique "name"; borrowed from @pods or NULL. */
 cJSON *local_find_pod(cJSON *pods, const char *spec);
 
@@ -64,6 +75,7 @@ struct check_l7 {
 int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const struct check_l7 *q);
 /* dashboard.c: `ambitctl dashboard`, until interrupted. */
 int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv);
+
 struct snap_waypoint;
 /* check_l7.c: @q to Service @svc_host:@port judged by waypoint @w (its model from the agent);
  * printed, or added to @out (-o json). 0 or -errno (told). */
@@ -84,6 +96,14 @@ int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
 	     const char *src_identity, uint32_t src_ip, const struct check_l7 *q, cJSON *out);
 /* analyze.c: `analyze [-f FILE|DIR] [--root-namespace NS]`; -EINVAL when there are errors. */
 int cmd_analyze(const struct ctl_opts *o, int argc, char **argv);
+/*
+ * What it analyzes: @files (a file or directory each; none: the state of local cluster
+ * @cluster, which with files resolves their references when it is up), loaded then analyzed,
+ * every finding appended to @diags and the loader's errors counted into *@load_errors. 0, or
+ * -errno when there was nothing to analyze or a file could not be read (told on stderr).
+ */
+int analyze_run(const char *cluster, const char *const *files, size_t nfiles, const char *root_ns,
+		struct config_diags *diags, int *load_errors);
 /* secret.c: `create secret tls|generic NAME ...` (argv after "create"), as kubectl's. */
 int cmd_create(const struct ctl_opts *o, int argc, char **argv);
 /* createns.c: `create namespace|ns NAME` (argv after "namespace"), as kubectl's. */

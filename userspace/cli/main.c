@@ -531,9 +531,8 @@ static int run(int argc, char **argv)
 	return -EINVAL;
 }
 
-int main(int argc, char **argv)
+int ambitctl_main(int argc, char **argv)
 {
-	log_init("ambitctl", LOG_LEVEL_WARN);
 	if (argc < 2) {
 		usage(stderr);
 		return 2;

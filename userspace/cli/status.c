@@ -118,15 +118,14 @@ static void add_view(cJSON *o, const struct proc_view *v, bool with_ready)
 	}
 }
 
-static int local_status_json(const struct ctl_cluster *c)
+cJSON *local_status_doc(const struct ctl_cluster *c)
 {
 	cJSON *out = cJSON_CreateObject(), *nodes, *pods, *root, *pod;
 	cJSON *kst[CTL_MAX_NODES] = {0};
-	char *text;
 	int err;
 
 	if (!out)
-		return -ENOMEM;
+		return NULL;
 	cJSON_AddStringToObject(out, "name", c->name);
 	cJSON_AddStringToObject(out, "runDir", c->run_dir);
 	cJSON_AddStringToObject(out, "sourceDir", c->src_dir);
@@ -205,7 +204,14 @@ static int local_status_json(const struct ctl_cluster *c)
 	cJSON_Delete(root);
 	for (int i = 0; i < c->nnodes; i++)
 		cJSON_Delete(kst[i]);
-	text = cJSON_Print(out);
+	return out;
+}
+
+static int local_status_json(const struct ctl_cluster *c)
+{
+	cJSON *out = local_status_doc(c);
+	char *text = out ? cJSON_Print(out) : NULL;
+
 	cJSON_Delete(out);
 	if (!text)
 		return -ENOMEM;

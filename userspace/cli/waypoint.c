@@ -33,9 +33,26 @@ struct wp_args {
 	bool enroll, all_ns, all, wait_false, json;
 	const char *timeout;
 	const char *file;	/* config -f */
+	bool istioctl;		/* istioctl's words and columns (ctl_opts.istioctl) */
 	bool kube;		/* on Kubernetes (--kubeconfig, or --kube: the default one) */
 	const char *kubeconfig; /* NULL: $KUBECONFIG, else ~/.kube/config */
 };
+
+/* Whether @v has a waypoint `list` of @a shows (istioctl prints no header without one). */
+static bool has_waypoint(const struct wp_view *v, const struct wp_args *a)
+{
+	for (size_t i = 0; i < v->b.n_waypoints; i++)
+		if ((a->all_ns || !strcmp(v->b.waypoints[i].namespace, a->ns)) &&
+		    (!a->name || !strcmp(v->b.waypoints[i].name, a->name)))
+			return true;
+	return false;
+}
+
+/* What istioctl puts before a line that says a change was made. */
+static const char *done_mark(const struct wp_args *a)
+{
+	return a->istioctl ? "\u2705 " : "";
+}
 
 static void usage_waypoint(FILE *f)
 {
@@ -199,6 +216,43 @@ static bool ns_ambient(const struct config_namespace *n)
 	return false;
 }
 
+/* Waits up to --timeout (30 s) until waypoint @a is Programmed in the local cluster. */
+static int local_wait(const struct ctl_opts *o, const struct wp_args *a)
+{
+	int secs = a->timeout ? atoi(a->timeout) : 30;
+	const char *reason = "NotFound", *msg = "no such waypoint";
+
+	for (int i = 0; i <= secs * 5 && !ctl_interrupted; i++) {
+		struct ctl_cluster c;
+		struct config cfg;
+		struct wp_view v = {0};
+
+		config_init(&cfg);
+		if (!load_store(o, &c, &cfg) && !wp_view_load(&v, &c, &cfg))
+			for (size_t k = 0; k < v.b.n_waypoints; k++)
+				if (!strcmp(v.b.waypoints[k].namespace, a->ns) &&
+				    !strcmp(v.b.waypoints[k].name, wp_name(a)))
+					reason = wp_view_programmed(&v, &v.b.waypoints[k], &msg);
+		bool ok = !strcmp(reason, "Programmed");
+		char why[512];
+
+		str_fmt(why, sizeof(why), "%s: %s", reason, msg);
+		wp_view_free(&v);
+		config_free(&cfg);
+		if (ok) {
+			printf("%swaypoint %s/%s is ready!\n", done_mark(a), a->ns, wp_name(a));
+			return 0;
+		}
+		if (i == secs * 5) {
+			fprintf(stderr, "Error: waypoint %s/%s is not ready: %s\n", a->ns,
+				wp_name(a), why);
+			return -ETIMEDOUT;
+		}
+		usleep(200 * 1000);
+	}
+	return -EINTR;
+}
+
 static int wp_apply(const struct ctl_opts *o, const struct wp_args *a)
 {
 	const struct config_namespace *n;
@@ -222,7 +276,7 @@ static int wp_apply(const struct ctl_opts *o, const struct wp_args *a)
 	free(yaml);
 	if (ret)
 		goto out;
-	printf("waypoint %s/%s applied\n", a->ns, wp_name(a));
+	printf("%swaypoint %s/%s applied\n", done_mark(a), a->ns, wp_name(a));
 	if (a->enroll) {
 		if (asprintf(&label, "istio.io/use-waypoint=%s", wp_name(a)) < 0) {
 			label = NULL;
@@ -234,9 +288,12 @@ static int wp_apply(const struct ctl_opts *o, const struct wp_args *a)
 					  : a->timeout	? atoi(a->timeout)
 							: 30);
 		if (!ret)
-			printf("namespace %s labeled with \"istio.io/use-waypoint: %s\"\n", a->ns,
-			       wp_name(a));
+			printf("%snamespace %s labeled with \"istio.io/use-waypoint: %s\"\n",
+			       done_mark(a), a->ns, wp_name(a));
 	}
+	/* istioctl's --wait: until its instances serve (apply above waited for the config). */
+	if (!ret && a->istioctl && !a->wait_false)
+		ret = local_wait(o, a);
 	/* A waypoint serves traffic the ztunnels capture: only ambient namespaces send it any. */
 	if (!ret && !ns_ambient(n))
 		fprintf(stderr,
@@ -300,6 +357,9 @@ static int wp_delete(const struct ctl_opts *o, const struct wp_args *a)
 	}
 	if (!ret)
 		ret = apply_text(o, a, text, true);
+	/* istioctl's words for each, besides apply's lines. */
+	for (int k = 0; !ret && a->istioctl && !a->all && k < a->nnames; k++)
+		printf("waypoint %s/%s deleted\n", a->ns, a->names[k]);
 	free(text);
 	config_free(&cfg);
 	return ret;
@@ -373,7 +433,16 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 		ret = -ENOMEM;
 		goto done;
 	}
-	if (!status && !a->json)
+	if (a->istioctl && !a->json && (status || has_waypoint(&v, a))) {
+		if (a->all_ns)
+			printf("%-12s ", "NAMESPACE");
+		if (status)
+			printf("%-20s %-7s %-11s %-12s %s\n", "NAME", "STATUS", "TYPE", "REASON",
+			       "MESSAGE");
+		else
+			printf("%-20s %-9s %-13s %s\n", "NAME", "REVISION", "TRAFFIC TYPE",
+			       "PROGRAMMED");
+	} else if (!status && !a->json && !a->istioctl)
 		printf("%-12s %-20s %-9s %-48s %-9s %s\n", "NAMESPACE", "NAME", "FOR", "IDENTITY",
 		       "INSTANCES", "PROGRAMMED");
 	for (size_t i = 0; i < v.b.n_waypoints; i++) {
@@ -401,6 +470,15 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 				ret = -ENOMEM;
 				goto done;
 			}
+		} else if (a->istioctl) {
+			if (a->all_ns)
+				printf("%-12s ", w->namespace);
+			if (status)
+				printf("%-20s %-7s %-11s %-12s %s\n", w->name,
+				       ok ? "True" : "False", "Programmed", reason, msg);
+			else
+				printf("%-20s %-9s %-13s %s\n", w->name, "default",
+				       l7_traffic_name(w->traffic), ok ? "True" : "False");
 		} else if (!status) {
 			printf("%-12s %-20s %-9s %-48s %-9zu %s\n", w->namespace, w->name,
 			       l7_traffic_name(w->traffic), w->identity, l7_waypoint_instances(w),
@@ -418,7 +496,8 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 	 * Labels that bind nothing, with Istio's reason: those of this namespace's objects, and
 	 * those asking for one of its waypoints from another namespace.
 	 */
-	for (size_t i = 0; status && i < v.b.n_services + v.b.n_workloads + v.b.n_entries; i++)
+	for (size_t i = 0;
+	     status && !a->istioctl && i < v.b.n_services + v.b.n_workloads + v.b.n_entries; i++)
 		print_refused(a, &v.b, i);
 	if (a->json) {
 		char *s = cJSON_Print(out);
@@ -429,9 +508,11 @@ static int wp_show(const struct ctl_opts *o, const struct wp_args *a, bool statu
 		}
 		printf("%s\n", s);
 		free(s);
+	} else if (!shown && a->istioctl && !status) {
+		printf("No waypoints found.\n");
 	} else if (!shown) {
-		fprintf(stderr, "ambitctl: no waypoints%s%s\n", a->all_ns ? "" : " in namespace ",
-			a->all_ns ? "" : a->ns);
+		fprintf(stderr, "%s: no waypoints%s%s\n", a->istioctl ? "Error" : "ambitctl",
+			a->all_ns ? "" : " in namespace ", a->all_ns ? "" : a->ns);
 		if (status)
 			ret = -ENOENT;
 	}
@@ -527,7 +608,8 @@ static int kube_wait(const struct kconn *k, const struct wp_args *a)
 	int secs = a->timeout ? atoi(a->timeout) : 30, ret = 0;
 	char why[512] = "";
 
-	printf("waiting for waypoint %s/%s to be ready\n", a->ns, wp_name(a));
+	if (!a->istioctl)
+		printf("waiting for waypoint %s/%s to be ready\n", a->ns, wp_name(a));
 	fflush(stdout);
 	for (int i = 0; i <= secs * 5 && !ctl_interrupted; i++) {
 		ret = kube_programmed(k, a->ns, wp_name(a), why, sizeof(why));
@@ -536,7 +618,8 @@ static int kube_wait(const struct kconn *k, const struct wp_args *a)
 		usleep(200 * 1000);
 	}
 	if (ret == 1) {
-		printf("waypoint %s/%s is ready\n", a->ns, wp_name(a));
+		printf("%swaypoint %s/%s is ready%s\n", done_mark(a), a->ns, wp_name(a),
+		       a->istioctl ? "!" : "");
 		return 0;
 	}
 	fprintf(stderr, "ambitctl: waypoint %s/%s is not ready: %s\n", a->ns, wp_name(a),
@@ -545,8 +628,9 @@ static int kube_wait(const struct kconn *k, const struct wp_args *a)
 }
 
 /* Labels namespace @ns istio.io/use-waypoint=@name (a merge of the label alone). */
-static int kube_enroll(const struct kconn *k, const char *ns, const char *name)
+static int kube_enroll(const struct kconn *k, const struct wp_args *a)
 {
+	const char *ns = a->ns, *name = wp_name(a);
 	char path[300], *resp = NULL;
 	cJSON *ns_obj, *labels;
 	long code;
@@ -574,7 +658,8 @@ static int kube_enroll(const struct kconn *k, const char *ns, const char *name)
 		fprintf(stderr, "ambitctl: labelling namespace %s: HTTP %ld\n", ns, code);
 		return -EIO;
 	}
-	printf("namespace %s labeled with \"istio.io/use-waypoint: %s\"\n", ns, name);
+	printf("%snamespace %s labeled with \"istio.io/use-waypoint: %s\"\n", done_mark(a), ns,
+	       name);
 	return 0;
 }
 
@@ -592,9 +677,9 @@ static int wp_kube(const struct wp_args *a)
 		docs = yaml ? kmanifest_documents(yaml, why, sizeof(why)) : NULL;
 		ret = docs ? kube_apply(&k, cJSON_GetArrayItem(docs, 0), true) : -ENOMEM;
 		if (!ret)
-			printf("waypoint %s/%s applied\n", a->ns, wp_name(a));
+			printf("%swaypoint %s/%s applied\n", done_mark(a), a->ns, wp_name(a));
 		if (!ret && a->enroll)
-			ret = kube_enroll(&k, a->ns, wp_name(a));
+			ret = kube_enroll(&k, a);
 		if (!ret && !a->wait_false)
 			ret = kube_wait(&k, a);
 	} else if (!strcmp(a->sub, "delete")) {
@@ -633,6 +718,7 @@ int cmd_waypoint(const struct ctl_opts *o, int argc, char **argv)
 	struct wp_args a = {0};
 	char *y;
 
+	a.istioctl = o->istioctl;
 	if (parse_wp(argc, argv, &a) || check_names(&a) || (a.nnames && strcmp(a.sub, "delete"))) {
 		usage_waypoint(stderr);
 		return -EINVAL;

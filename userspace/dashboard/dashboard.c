@@ -80,6 +80,10 @@ static const struct asset {
 } assets[] = {
     {"/", "text/html; charset=utf-8", ASSET(dashboard_web_index_html)},
     {"/index.html", "text/html; charset=utf-8", ASSET(dashboard_web_index_html)},
+    /* The page again at istioctl's tools' names: app.js opens the view the tool is for. */
+    {"/kiali", "text/html; charset=utf-8", ASSET(dashboard_web_index_html)},
+    {"/grafana", "text/html; charset=utf-8", ASSET(dashboard_web_index_html)},
+    {"/jaeger", "text/html; charset=utf-8", ASSET(dashboard_web_index_html)},
     {"/app.js", "text/javascript; charset=utf-8", ASSET(dashboard_web_app_js)},
     {"/app.css", "text/css; charset=utf-8", ASSET(dashboard_web_app_css)},
     {"/dom.js", "text/javascript; charset=utf-8", ASSET(dashboard_web_dom_js)},
@@ -617,6 +621,19 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
 		return reply_error(conn, 405, "only GET");
 	if (!strncmp(url, "/api/", 5))
 		return api(d, conn, url);
+	/* `istioctl dashboard grafana|jaeger`'s URL is the port alone: "/" is that tool's view. */
+	if (d->home && !strcmp(url, "/")) {
+		struct MHD_Response *r =
+		    MHD_create_response_from_buffer(0, NULL, MHD_RESPMEM_PERSISTENT);
+		enum MHD_Result ret;
+
+		if (!r)
+			return MHD_NO;
+		MHD_add_response_header(r, MHD_HTTP_HEADER_LOCATION, d->home);
+		ret = MHD_queue_response(conn, MHD_HTTP_FOUND, r);
+		MHD_destroy_response(r);
+		return ret;
+	}
 	for (size_t i = 0; i < sizeof(assets) / sizeof(assets[0]); i++)
 		if (!strcmp(url, assets[i].path))
 			return reply_static(conn, &assets[i]);
@@ -780,9 +797,14 @@ static const char *dashboard_view(const char *tool)
 
 int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 {
+	return cmd_dashboard_as(o, argc, argv, NULL);
+}
+
+int cmd_dashboard_as(const struct ctl_opts *o, int argc, char **argv, const char *istioctl_path)
+{
 	static struct dash d; /* the daemons' threads read it until exit */
 	static const struct dash_site site = {&d, false}, fabric_site = {&d, true};
-	const char *address = "127.0.0.1", *prom = NULL, *view = "";
+	const char *address = "127.0.0.1", *prom = NULL, *view = "", *tool = NULL;
 	struct MHD_Daemon *daemon, *fabric[2] = {NULL, NULL};
 	struct in_addr ip;
 	long port = DASH_DEFAULT_PORT;
@@ -815,7 +837,8 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 			   i + 1 < argc) {
 			i++; /* main.c took it */
 		} else if (i == 0 && argv[i][0] != '-') {
-			view = dashboard_view(argv[i]);
+			tool = argv[i];
+			view = dashboard_view(tool);
 			if (!view) {
 				fprintf(
 				    stderr,
@@ -830,7 +853,8 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 			return -EINVAL;
 		}
 	}
-	if (inet_pton(AF_INET, address, &ip) != 1) {
+	/* istioctl's default address is "localhost": the loopback, said as istioctl says it. */
+	if (inet_pton(AF_INET, strcmp(address, "localhost") ? address : "127.0.0.1", &ip) != 1) {
 		fprintf(stderr, "ambitctl: --address %s: an IPv4 address\n", address);
 		return -EINVAL;
 	}
@@ -843,6 +867,12 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 			return -EINVAL;
 		}
 		cJSON_Delete(list);
+	}
+	if (istioctl_path && !*istioctl_path && tool) {
+		static char home[32];
+
+		str_fmt(home, sizeof(home), "/%s", tool);
+		d.home = home;
 	}
 	d.opts = *o;
 	ret = cluster_open(&d.c, o);
@@ -872,12 +902,19 @@ int cmd_dashboard(const struct ctl_opts *o, int argc, char **argv)
 		dash_traces_destroy(d.traces);
 		return ret < 0 ? ret : -EIO;
 	}
-	printf("dashboard of cluster %s: http://%s:%ld/%s (Prometheus: %s; Ctrl-C to stop)\n",
-	       d.c.name, address, port, view, d.prom);
+	/* istioctl's users' scripts read the URL alone from its first line. */
+	if (istioctl_path)
+		printf("http://%s:%ld%s\n", !strcmp(address, "127.0.0.1") ? "localhost" : address,
+		       port, istioctl_path);
+	else
+		printf("dashboard of cluster %s: http://%s:%ld/%s (Prometheus: %s; Ctrl-C to "
+		       "stop)\n",
+		       d.c.name, address, port, view, d.prom);
 	if (!strcmp(view, "#/dashboards") && !d.grafana_dir)
-		printf("no Grafana dashboards to draw: give their directory by "
-		       "--grafana-dashboards DIR "
-		       "(Istio's are manifests/addons/dashboards/*.json in its release)\n");
+		fprintf(istioctl_path ? stderr : stdout,
+			"no Grafana dashboards to draw: give their directory by "
+			"--grafana-dashboards DIR "
+			"(Istio's are manifests/addons/dashboards/*.json in its release)\n");
 	fflush(stdout); /* it serves already: say so before the fabric's routes are made */
 	fabric_open(&d, &fabric_site, fabric, 2);
 	fflush(stdout);

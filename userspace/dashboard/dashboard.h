@@ -33,7 +33,16 @@ struct dash {
 	/* --allow-host: names besides localhost a browser may reach it by (borrowed from argv) */
 	char *allow_hosts[DASH_ALLOW_HOSTS_MAX];
 	size_t n_allow_hosts;
+	/* Where "/" sends a browser (istioctl dashboard grafana: "/grafana"), or NULL: the page. */
+	const char *home;
 };
+
+/*
+ * `ambitctl dashboard` (argv after "dashboard"), as istioctl's `dashboard TOOL` with
+ * @istioctl_path: only its URL printed, "http://localhost:PORT" then @istioctl_path ("/kiali",
+ * or "" where "/" then opens the tool's view). Until interrupted; 0 or -errno.
+ */
+int cmd_dashboard_as(const struct ctl_opts *o, int argc, char **argv, const char *istioctl_path);
 
 /* What one request is about: the cluster's state as it is now (loaded per request). */
 struct dash_view {

@@ -192,6 +192,7 @@ struct ctl_opts {
 	const char *node;    /* --node, or NULL for all */
 	bool json;	     /* -o json */
 	bool follow;	     /* -f on logs */
+	bool istioctl; /* run as istioctl: its words (✅ ...) and columns where they differ */
 };
 
 /* cluster.c */

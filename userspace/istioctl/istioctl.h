@@ -1,0 +1,120 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * istioctl's command lines on ambit (userspace/istioctl/): the ambitctl binary, run under the
+ * name istioctl (build/istioctl is a link to it), takes istioctl's verbs, flags, words, columns
+ * and exit codes, and does each with what ambitctl already has (userspace/cli, local,
+ * dashboard). docs/istioctl.md lists every verb and what it does here.
+ */
+#ifndef AMBIT_ISTIOCTL_H
+#define AMBIT_ISTIOCTL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include <cjson/cJSON.h>
+
+#include "local.h"
+
+/* istioctl's exit codes (its cmd/sysexits.go): usage, unparsable input, analyzers' findings. */
+enum {
+	IC_EXIT_OK = 0,
+	IC_EXIT_ERROR = 1,
+	IC_EXIT_USAGE = 64,
+	IC_EXIT_DATA = 65,
+	IC_EXIT_ANALYZE = 79,
+};
+
+/* The flags istioctl's verbs take here (entry.c's table names them and says which take a value). */
+enum ic_flag {
+	IC_F_NAMESPACE, /* -n: the namespace a verb is about */
+	IC_F_ISTIO_NS,	/* -i: where the control plane is (istio-system) */
+	IC_F_CONTEXT,	/* --context: a local cluster's name, as a kubeconfig context */
+	IC_F_KUBECONFIG,
+	IC_F_CLUSTER, /* ambit's own: which local cluster */
+	IC_F_REVISION,
+	IC_F_OUTPUT,
+	IC_F_ALL_NS, /* -A */
+	IC_F_YES,    /* -y, --skip-confirmation */
+	IC_F_SET,    /* --set (repeats: ic.sets) */
+	IC_F_FILE,   /* -f (repeats: ic.files) */
+	IC_F_PURGE,
+	IC_F_DRY_RUN,
+	IC_F_FORCE,
+	IC_F_NODE,
+	IC_F_WL_NS, /* --workload-namespace */
+	IC_F_WL_NODE,
+	IC_F_PORT,
+	IC_F_ADDRESS,
+	IC_F_BROWSER,
+	IC_F_REMOTE,
+	IC_F_SHORT,
+	IC_F_FOR,
+	IC_F_ENROLL,
+	IC_F_WAIT,
+	IC_F_OVERWRITE,
+	IC_F_NAME,
+	IC_F_ALL,
+	IC_F_FAIL_THRESHOLD,
+	IC_F_OUT_THRESHOLD,
+	IC_F_USE_KUBE,
+	IC_F_VKLOG,
+	IC_F_HELP,
+	IC_N_FLAGS,
+};
+
+#define IC_MAX_REPEAT 32
+#define IC_MAX_POS 32
+
+/* One istioctl command line, parsed. */
+struct ic {
+	struct ctl_opts o;		 /* the local cluster (o.cluster), --node, -o json */
+	bool set[IC_N_FLAGS];		 /* the flag was given */
+	const char *val[IC_N_FLAGS];	 /* its value (the last one), or NULL */
+	const char *sets[IC_MAX_REPEAT]; /* every --set, in order */
+	size_t n_sets;
+	const char *files[IC_MAX_REPEAT]; /* every -f */
+	size_t n_files;
+	char *pos[IC_MAX_POS]; /* the words that are not flags: the verb's path, then arguments */
+	int npos;
+	int args; /* pos[args..] are the verb's arguments (the words before name the verb) */
+};
+
+/* entry.c */
+/* Whether a boolean flag @f was given and is not "=false". */
+bool ic_flag_on(const struct ic *ic, enum ic_flag f);
+/* -n's namespace, else "default" (istioctl's without a kubeconfig context namespace). */
+const char *ic_namespace(const struct ic *ic);
+/* Prints "Error: " @fmt on stderr; returns @code. */
+int ic_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/*
+ * Loads the local cluster @ic names (--context, --cluster, $AMBIT_CLUSTER, else the one up)
+ * into @c; else tells why (unless @quiet and none is up), as istioctl tells a cluster without
+ * Istio, and returns non-zero.
+ */
+int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet);
+
+/* Prints @doc (taken) as JSON (istioctl's layout: two-space indent) or, @fmt "yaml", YAML. */
+int ic_print(cJSON *doc, const char *fmt);
+
+/* report.c: what runs, as istioctl shows it */
+int ic_version(struct ic *ic);
+int ic_proxy_status(struct ic *ic);
+int ic_ztunnel_config(struct ic *ic);
+
+/* findings.c */
+int ic_analyze(struct ic *ic);
+int ic_precheck(struct ic *ic);
+/*
+ * One finding as istioctl writes it: "Error [IST0101] (Kind ns/name file:line) message", from
+ * ambit's "IST0101 Name: message" (or a schema error without a code: IST0106). Into @buf.
+ */
+struct config_diag;
+void ic_finding_format(const struct config_diag *d, bool with_file, char *buf, size_t len);
+
+/* profiles.c */
+int ic_install(struct ic *ic);
+int ic_uninstall(struct ic *ic);
+int ic_manifest(struct ic *ic);
+int ic_profile(struct ic *ic);
+
+#endif

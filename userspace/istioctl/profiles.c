@@ -1,0 +1,372 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * istioctl install, uninstall, manifest and profile on ambit. A profile is a set of ambit's
+ * install keys (`ambitctl install --set`), and what it turns on that ambit has no use for is
+ * said, never dropped in silence. On Kubernetes (--kubeconfig) install and uninstall are
+ * `ambitctl install|uninstall`'s; a local cluster's nodes run ambit from `local up` on, so there
+ * install checks each component and reports it in istioctl's lines.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl.h"
+#include "istioctl.h"
+#include "kmanifest.h"
+
+static const struct profile {
+	const char *name;
+	bool ingress;	   /* istio-ingressgateway */
+	bool egress;	   /* istio-egressgateway (none on ambit) */
+	const char *notes; /* what else it turns on, and what ambit does of it */
+} profiles[] = {
+    {"ambient", false, false, NULL},
+    {"default", true, false,
+     "  Sidecar injection: Istio's default profile is sidecar mode; ambit is ambient-only: "
+     "label a namespace istio.io/dataplane-mode=ambient to put it in the mesh.\n"},
+    {"demo", true, true,
+     "  Access logs (meshConfig.accessLogFile=/dev/stdout): ambit's waypoints and gateways "
+     "log each request already (a Telemetry resource turns it off).\n"
+     "  Tracing at 100%: a Telemetry resource's randomSamplingPercentage sets it on ambit.\n"},
+    {"minimal", false, false, NULL},
+};
+
+static const struct profile *find_profile(const char *name)
+{
+	for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+		if (!strcmp(profiles[i].name, name))
+			return &profiles[i];
+	return NULL;
+}
+
+/* istioctl's --set paths for what ambit's install keys mean. */
+static const struct {
+	const char *istio, *ambit;
+} set_paths[] = {
+    {"meshConfig.trustDomain", "trustDomain"},
+    {"values.global.trustDomain", "trustDomain"},
+    {"values.global.istioNamespace", "namespace"},
+    {"values.global.logging.level", "logLevel"},
+    {"values.cni.cniConfDir", "cniConfDir"},
+    {"values.cni.cniBinDir", "cniBinDir"},
+    {"components.ingressGateways[0].enabled", "ingressGateway"},
+    {"components.ingressGateways[name:istio-ingressgateway].enabled", "ingressGateway"},
+};
+
+struct install_args {
+	const struct profile *p;
+	char *argv[2 * IC_MAX_REPEAT + 8]; /* for cmd_install */
+	int argc;
+	char said[IC_MAX_REPEAT][512]; /* what --set asked that ambit does otherwise */
+	size_t n_said;
+	char store[IC_MAX_REPEAT][256];
+};
+
+/* @ic's --set values into @a: a profile, istioctl's paths as ambit's keys, ambit's own keys. */
+static int read_sets(const struct ic *ic, struct install_args *a)
+{
+	a->p = find_profile("default");
+	for (size_t i = 0; i < ic->n_sets; i++) {
+		const char *kv = ic->sets[i], *eq = strchr(kv, '=');
+		size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
+		bool mapped = false;
+
+		if (!eq)
+			return ic_error(IC_EXIT_USAGE, "--set %s: want KEY=VALUE", kv);
+		if (klen == 7 && !strncmp(kv, "profile", 7)) {
+			a->p = find_profile(eq + 1);
+			if (!a->p)
+				return ic_error(IC_EXIT_ERROR,
+						"profile \"%s\": ambit has ambient, default, demo "
+						"and minimal (istioctl profile list)",
+						eq + 1);
+			continue;
+		}
+		if (klen == 23 && !strncmp(kv, "meshConfig.accessLogFile", 23)) {
+			str_fmt(a->said[a->n_said++], sizeof(a->said[0]),
+				"  %s: ambit's waypoints and gateways log each request to stdout "
+				"already.\n",
+				kv);
+			continue;
+		}
+		for (size_t k = 0; k < sizeof(set_paths) / sizeof(set_paths[0]); k++) {
+			if (strlen(set_paths[k].istio) != klen ||
+			    strncmp(set_paths[k].istio, kv, klen))
+				continue;
+			str_fmt(a->store[i], sizeof(a->store[0]), "%s=%s", set_paths[k].ambit,
+				eq + 1);
+			mapped = true;
+		}
+		/* ambit's own keys (`ambitctl install --help`) pass as they are. */
+		if (!mapped)
+			str_fmt(a->store[i], sizeof(a->store[0]), "%s", kv);
+		a->argv[a->argc++] = "--set";
+		a->argv[a->argc++] = a->store[i];
+	}
+	a->argv[a->argc++] = "--set";
+	a->argv[a->argc++] = a->p->ingress ? "ingressGateway=true" : "ingressGateway=false";
+	return 0;
+}
+
+/* What the profile and the --set values turn on that ambit does otherwise, on stdout. */
+static void tell_unused(const struct install_args *a)
+{
+	if (a->p->egress)
+		printf("  Egress gateways: ambit has none; egress goes through a ServiceEntry and, "
+		       "for policy, a waypoint.\n");
+	if (a->p->notes)
+		fputs(a->p->notes, stdout);
+	for (size_t i = 0; i < a->n_said; i++)
+		fputs(a->said[i], stdout);
+}
+
+/* Whether the user said yes to @question (-y says it for them). */
+static bool confirm(const struct ic *ic, const char *question)
+{
+	char line[16];
+
+	if (ic_flag_on(ic, IC_F_YES))
+		return true;
+	printf("%s Proceed? (y/N) ", question);
+	fflush(stdout);
+	if (!fgets(line, sizeof(line), stdin) || (line[0] != 'y' && line[0] != 'Y')) {
+		printf("Cancelled.\n");
+		return false;
+	}
+	return true;
+}
+
+/* Waits up to @secs for every node's agent and ztunnel (and @ingress's pod) to be ready. */
+static cJSON *wait_ready(const struct ctl_cluster *c, bool ingress, int secs)
+{
+	for (int t = 0;; t++) {
+		cJSON *st = local_status_doc(c);
+		const cJSON *n, *p;
+		bool ok = st != NULL, gw = !ingress;
+
+		cJSON_ArrayForEach(n, kjson_get(st, "nodes", NULL)) ok &=
+		    cJSON_IsTrue(kjson_get(kjson_get(n, "agent", NULL), "ready", NULL)) &&
+		    cJSON_IsTrue(kjson_get(kjson_get(n, "ztunnel", NULL), "ready", NULL));
+		cJSON_ArrayForEach(p, kjson_get(st, "pods", NULL)) gw |=
+		    !strcmp(kjson_str(p, "namespace", NULL) ?: "", "istio-system") &&
+		    !strncmp(kjson_str(p, "name", NULL) ?: "", "istio-ingressgateway", 20) &&
+		    !strcmp(kjson_str(p, "state", NULL) ?: "", "Running");
+		if ((ok && gw) || t >= secs)
+			return st;
+		cJSON_Delete(st);
+		sleep(1);
+	}
+}
+
+/* Nodes whose @part is ready, ", "-joined into @buf; whether all are. */
+static bool nodes_ready(const cJSON *st, const char *part, char *buf, size_t len)
+{
+	const cJSON *n;
+	bool all = true;
+	size_t l = 0;
+
+	buf[0] = '\0';
+	cJSON_ArrayForEach(n, kjson_get(st, "nodes", NULL))
+	{
+		bool r = cJSON_IsTrue(kjson_get(kjson_get(n, part, NULL), "ready", NULL));
+
+		all &= r;
+		if (r && l < len)
+			l += (size_t)snprintf(buf + l, len - l, "%s%s", l ? ", " : "",
+					      kjson_str(n, "name", NULL));
+	}
+	return all;
+}
+
+/* A local cluster: ambit came with `local up`; each of its components checked. */
+static int install_local(const struct ic *ic, const struct install_args *a)
+{
+	struct ctl_cluster c;
+	char agents[256], zts[256];
+	const cJSON *p;
+	bool gw = false, ok;
+	int ret = ic_cluster(ic, &c, false);
+	cJSON *st;
+
+	if (ret)
+		return ret;
+	st = wait_ready(&c, a->p->ingress, 120);
+	if (!st)
+		return ic_error(IC_EXIT_ERROR, "out of memory");
+	cJSON_ArrayForEach(p, kjson_get(st, "pods", NULL)) gw |=
+	    !strcmp(kjson_str(p, "namespace", NULL) ?: "", "istio-system") &&
+	    !strncmp(kjson_str(p, "name", NULL) ?: "", "istio-ingressgateway", 20) &&
+	    !strcmp(kjson_str(p, "state", NULL) ?: "", "Running");
+	ok = nodes_ready(st, "agent", agents, sizeof(agents));
+	ok &= nodes_ready(st, "ztunnel", zts, sizeof(zts));
+	cJSON_Delete(st);
+	printf("\u2714 Istio core installed \u26f5\ufe0f (cluster %s: Istio's kinds, ambit's "
+	       "schemas)\n",
+	       c.name);
+	printf("%s Istiod installed \U0001f9e0 (ambit-agent on %s)\n", ok ? "\u2714" : "\u2718",
+	       agents[0] ? agents : "no node");
+	printf("%s CNI installed \U0001faa2 (the agents' BPF capture)\n", ok ? "\u2714" : "\u2718");
+	printf("%s Ztunnel installed \U0001f512 (on %s)\n", ok ? "\u2714" : "\u2718",
+	       zts[0] ? zts : "no node");
+	if (a->p->ingress)
+		printf("%s Ingress gateways installed \U0001f6ec%s\n", gw ? "\u2714" : "\u2718",
+		       gw ? " (istio-system/istio-ingressgateway)"
+			  : ": the cluster was made with --no-ingress; `ambitctl local up` "
+			    "without it makes one");
+	tell_unused(a);
+	if (!ok || (a->p->ingress && !gw))
+		return ic_error(IC_EXIT_ERROR,
+				"ambit is not ready on every node: `ambitctl local status` says "
+				"why");
+	printf("\u2714 Installation complete\n");
+	return 0;
+}
+
+int ic_install(struct ic *ic)
+{
+	struct install_args a = {0};
+	char q[256];
+	int ret = read_sets(ic, &a);
+
+	if (ret)
+		return ret;
+	if (ic->n_files)
+		return ic_error(IC_EXIT_ERROR,
+				"-f: ambit reads no IstioOperator; say each option by "
+				"--set (istioctl install --help)");
+	if (!ic->val[IC_F_KUBECONFIG])
+		return install_local(ic, &a);
+	if (ic_flag_on(ic, IC_F_DRY_RUN)) {
+		a.argv[a.argc++] = "--dry-run";
+		a.argv[a.argc] = NULL;
+		return cmd_install(a.argc, a.argv, false) ? IC_EXIT_ERROR : 0;
+	}
+	str_fmt(q, sizeof(q),
+		"This will install ambit with the Istio profile \"%s\" into the "
+		"cluster.",
+		a.p->name);
+	if (!confirm(ic, q))
+		return IC_EXIT_ERROR;
+	a.argv[a.argc++] = "--kubeconfig";
+	a.argv[a.argc++] = (char *)ic->val[IC_F_KUBECONFIG];
+	a.argv[a.argc] = NULL;
+	if (cmd_install(a.argc, a.argv, false))
+		return IC_EXIT_ERROR;
+	tell_unused(&a);
+	printf("\u2714 Installation complete\n");
+	return 0;
+}
+
+int ic_uninstall(struct ic *ic)
+{
+	char *argv[8];
+	int argc = 0;
+
+	if (!ic_flag_on(ic, IC_F_PURGE) && !ic->n_files)
+		return ic_error(IC_EXIT_ERROR,
+				"at least one of the --revision (or --set revision=<revision>), "
+				"--filename or --purge flags must be set");
+	if (!ic->val[IC_F_KUBECONFIG]) {
+		struct ctl_cluster c;
+		int ret = ic_cluster(ic, &c, false);
+
+		if (ret)
+			return ret;
+		return ic_error(
+		    IC_EXIT_ERROR,
+		    "cluster %s is a local cluster: ambit runs on its nodes for as long as "
+		    "it is up; `ambitctl local down` removes it, and to take workloads "
+		    "out of the mesh, `kubectl label namespace NS "
+		    "istio.io/dataplane-mode-`",
+		    c.name);
+	}
+	argv[argc++] = "--kubeconfig";
+	argv[argc++] = (char *)ic->val[IC_F_KUBECONFIG];
+	if (ic_flag_on(ic, IC_F_PURGE))
+		argv[argc++] = "--purge";
+	if (ic_flag_on(ic, IC_F_FORCE))
+		argv[argc++] = "--force";
+	if (ic_flag_on(ic, IC_F_DRY_RUN))
+		argv[argc++] = "--dry-run";
+	argv[argc] = NULL;
+	if (!ic_flag_on(ic, IC_F_DRY_RUN) &&
+	    !confirm(ic, "All ambit resources will be pruned from the cluster."))
+		return IC_EXIT_ERROR;
+	if (cmd_install(argc, argv, true))
+		return IC_EXIT_ERROR;
+	printf("\u2714 Uninstall complete\n");
+	return 0;
+}
+
+int ic_manifest(struct ic *ic)
+{
+	const char *sub = ic->args < ic->npos ? ic->pos[ic->args] : "";
+	struct install_args a = {0};
+	int ret;
+
+	if (!strcmp(sub, "install") || !strcmp(sub, "apply")) {
+		ic->args++;
+		return ic_install(ic);
+	}
+	if (strcmp(sub, "generate"))
+		return ic_error(IC_EXIT_USAGE, "manifest: one of generate, install\nRun 'istioctl "
+					       "manifest --help' for usage.");
+	if (ic->n_files)
+		return ic_error(IC_EXIT_ERROR,
+				"-f: ambit reads no IstioOperator; say each option by "
+				"--set (istioctl manifest --help)");
+	ret = read_sets(ic, &a);
+	if (ret)
+		return ret;
+	a.argv[a.argc++] = "--dry-run";
+	a.argv[a.argc] = NULL;
+	return cmd_install(a.argc, a.argv, false) ? IC_EXIT_ERROR : 0;
+}
+
+int ic_profile(struct ic *ic)
+{
+	const char *sub = ic->args < ic->npos ? ic->pos[ic->args] : "";
+	const struct profile *p;
+
+	if (!strcmp(sub, "list")) {
+		printf("Istio configuration profiles:\n");
+		for (size_t i = 0; i < sizeof(profiles) / sizeof(profiles[0]); i++)
+			printf("    %s\n", profiles[i].name);
+		return 0;
+	}
+	if (strcmp(sub, "dump"))
+		return ic_error(IC_EXIT_USAGE, "profile: one of list, dump\nRun 'istioctl profile "
+					       "--help' for usage.");
+	p = find_profile(ic->args + 1 < ic->npos ? ic->pos[ic->args + 1] : "default");
+	if (!p)
+		return ic_error(IC_EXIT_ERROR,
+				"profile \"%s\": ambit has ambient, default, demo and "
+				"minimal (istioctl profile list)",
+				ic->pos[ic->args + 1]);
+	/* An IstioOperator as istioctl dumps one, saying what each component is on ambit. */
+	printf("apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec:\n"
+	       "  profile: %s\n  components:\n"
+	       "    base:\n      enabled: true  # Istio's kinds, from ambit's schemas\n"
+	       "    pilot:\n      enabled: true  # ambit-agent, one per node\n"
+	       "    cni:\n      enabled: true  # the agent's BPF capture (no iptables)\n"
+	       "    ztunnel:\n      enabled: true\n"
+	       "    ingressGateways:\n    - name: istio-ingressgateway\n      enabled: %s\n"
+	       "    egressGateways:\n    - name: istio-egressgateway\n      enabled: false%s\n"
+	       "  values:\n    ambit:\n      ingressGateway: \"%s\"\n",
+	       p->name, p->ingress ? "true" : "false",
+	       p->egress ? "  # asked by the profile; ambit has none (ServiceEntry and waypoints)"
+			 : "",
+	       p->ingress ? "true" : "false");
+	if (p->notes) {
+		printf("# Also in Istio's %s profile:\n", p->name);
+		for (const char *l = p->notes; *l;) {
+			size_t skip = strspn(l, " "), n = strcspn(l + skip, "\n");
+
+			printf("# %.*s\n", (int)n, l + skip);
+			l += skip + n + (l[skip + n] == '\n');
+		}
+	}
+	return 0;
+}
