@@ -136,6 +136,25 @@ static bool add_waypoints(cJSON *o, const struct agent *a)
 	return arr != NULL;
 }
 
+/* The waypoints' and gateways' certificates (public: chain alone), for `istioctl pc secret`. */
+static bool add_proxy_certs(cJSON *o, const struct agent *a)
+{
+	const struct cert_store *cs = wpserve_certs(a);
+	cJSON *arr = cJSON_AddArrayToObject(o, "proxyCerts");
+
+	for (size_t i = 0; arr && cs && i < cs->n; i++) {
+		cJSON *c = cJSON_CreateObject();
+
+		if (!c || !cJSON_AddItemToArray(arr, c))
+			return cJSON_Delete(c), false;
+		if (!cJSON_AddStringToObject(c, "identity", cs->items[i].identity) ||
+		    (cs->items[i].issued.cert_pem &&
+		     !cJSON_AddStringToObject(c, "certPem", cs->items[i].issued.cert_pem)))
+			return false;
+	}
+	return arr != NULL;
+}
+
 /* Where the config comes from; for the Kubernetes API, each kind's state. */
 static bool add_source(cJSON *o, const struct agent *a)
 {
@@ -189,7 +208,7 @@ char *agent_status_json(const struct agent *a)
 	     cJSON_AddNumberToObject(o, "applyErrors", a->apply_errors) &&
 	     cJSON_AddNumberToObject(o, "clients",
 				     a->srv ? (double)server_client_count(a->srv) : 0) &&
-	     add_errors(o, a) && add_waypoints(o, a) && add_source(o, a);
+	     add_errors(o, a) && add_waypoints(o, a) && add_proxy_certs(o, a) && add_source(o, a);
 	pods = ok ? cJSON_AddArrayToObject(o, "pods") : NULL;
 	for (size_t i = 0; pods && i < a->cur.n_local; i++)
 		if (!add_pod(pods, a, &a->cur.local[i]))

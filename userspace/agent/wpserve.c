@@ -350,6 +350,11 @@ bool wpserve_instance(const struct agent *a, size_t i, const char **pod, uint64_
 	return true;
 }
 
+const struct cert_store *wpserve_certs(const struct agent *a)
+{
+	return a->wps ? &a->wps->certs : NULL;
+}
+
 void wpserve_sync(struct agent *a, const struct config *cfg, const struct waypoint_view *given)
 {
 	struct wpserve *ws = a->wps;

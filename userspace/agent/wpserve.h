@@ -37,6 +37,8 @@ void wpserve_sync(struct agent *a, const struct config *cfg, const struct waypoi
  * published to it (0: none yet). False past the last.
  */
 bool wpserve_instance(const struct agent *a, size_t i, const char **pod, uint64_t *version);
+/* The certificates issued to the waypoints' and gateways' identities (NULL: none yet). */
+const struct cert_store *wpserve_certs(const struct agent *a);
 /* Frees servers retired by wpserve_sync: call after each batch of events, as server_reap. */
 void wpserve_reap(struct agent *a);
 /* Stops serving every instance (agent shutdown). */

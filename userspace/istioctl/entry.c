@@ -73,7 +73,6 @@ static int ic_waypoint(struct ic *ic);
 static int ic_dashboard(struct ic *ic);
 static int ic_refuse(struct ic *ic);
 static int ic_experimental(struct ic *ic);
-static int ic_proxy_config(struct ic *ic);
 
 static const struct verb {
 	const char *name;
@@ -540,14 +539,6 @@ static int ic_experimental(struct ic *ic)
 			"unknown command \"%s\" for \"istioctl experimental\"\n"
 			"Run 'istioctl experimental --help' for usage.",
 			sub);
-}
-
-static int ic_proxy_config(struct ic *ic)
-{
-	return ic_error(IC_EXIT_ERROR,
-			"proxy-config reads an Envoy's configuration, and ambit runs no Envoy: "
-			"a ztunnel's is `istioctl ztunnel-config`'s; a waypoint's routes are "
-			"`ambitctl waypoint config`'s");
 }
 
 static int istioctl_main(int argc, char **argv)

@@ -111,6 +111,9 @@ int ic_precheck(struct ic *ic);
 struct config_diag;
 void ic_finding_format(const struct config_diag *d, bool with_file, char *buf, size_t len);
 
+/* proxyconf.c: proxy-config of a waypoint or gateway (or the waypoint of a pod's Services) */
+int ic_proxy_config(struct ic *ic);
+
 /* profiles.c */
 int ic_install(struct ic *ic);
 int ic_uninstall(struct ic *ic);
