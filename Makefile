@@ -213,6 +213,8 @@ $(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 $(O)/tests/test_getcols: $(OBJ)/userspace/cli/getcols.o
 # `ambitctl services`' ports and endpoints of both families (no I/O).
 $(O)/tests/test_svcfmt: $(OBJ)/userspace/cli/svcfmt.o
+# istioctl's grammar and words (no I/O).
+$(O)/tests/test_istioctl: $(OBJ)/userspace/istioctl/words.o
 # ambit-cni's protocol (its main.c aside), run against an agent the test plays.
 $(O)/tests/test_cni: $(OBJ)/userspace/cni/cni.o $(OBJ)/userspace/cni/apijudge.o
 # `local port-forward`'s arguments, read as kubectl reads them (no I/O).
@@ -409,8 +411,21 @@ install: $(O)/ambitctl $(O)/ambit-agent $(O)/ztunnel $(O)/waypoint $(O)/ambit-cn
 		$(DESTDIR)$(LIBEXECDIR)/
 	install -m 0644 tests/k8s/fake_apiserver.py tests/k8s/fake_kinds.py tests/k8s/fake_streams.py \
 		tests/k8s/fake_rbac.py $(DESTDIR)$(SHAREDIR)/
+	@# istioctl: ambitctl under istioctl's name (a link), where no other istioctl is on PATH,
+	@# or with ISTIOCTL=1 (docs/istioctl.md).
+	@other=$$(command -v istioctl 2>/dev/null || true); \
+	if [ "$(ISTIOCTL)" = 1 ] || [ -z "$$other" ] || \
+	   [ "$$(readlink -f "$$other")" = "$$(readlink -f $(DESTDIR)$(BINDIR)/ambitctl)" ]; then \
+		ln -sf ambitctl $(DESTDIR)$(BINDIR)/istioctl; \
+		echo "installed $(DESTDIR)$(BINDIR)/istioctl (ambitctl under istioctl's name)"; \
+	else \
+		echo "not installing istioctl: $$other is there (ISTIOCTL=1 replaces it)"; \
+	fi
 
 uninstall:
+	@# istioctl only when it is ambit's link.
+	@[ "$$(readlink $(DESTDIR)$(BINDIR)/istioctl 2>/dev/null)" != ambitctl ] || \
+		rm -f $(DESTDIR)$(BINDIR)/istioctl
 	rm -f $(DESTDIR)$(BINDIR)/ambitctl $(DESTDIR)$(LIBEXECDIR)/ambit-agent \
 		$(DESTDIR)$(LIBEXECDIR)/ztunnel $(DESTDIR)$(LIBEXECDIR)/waypoint \
 		$(DESTDIR)$(LIBEXECDIR)/ambit-cni \

@@ -25,6 +25,8 @@ chmod 1777 "$ctx/root/tmp"
 for b in "${BINS[@]}"; do
 	install -m 0755 "$B/$b" "$ctx/root/usr/local/bin/$b"
 done
+# istioctl: ambitctl under istioctl's name (docs/istioctl.md).
+ln -s ambitctl "$ctx/root/usr/local/bin/istioctl"
 # Every library the binaries load, at the path the loader looks for it.
 ldd "${BINS[@]/#/$B/}" | awk '/=> \// { print $3 } /^\t\/[^ ]+ \(0x/ { print $1 }' | sort -u |
 	while read -r lib; do

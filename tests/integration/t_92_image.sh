@@ -48,6 +48,10 @@ for b in ambit-agent ztunnel waypoint ambitctl; do
 		"$tag" --version 2>&1) || fail "$b --version in the image: $got"
 	expect_eq "$got" "$b $want" "$b --version in the image"
 done
+# istioctl, ambitctl under istioctl's name: its client version without a cluster.
+got=$(own podman run --rm --runtime runc --network none --entrypoint /usr/local/bin/istioctl \
+	"$tag" version --remote=false 2>&1) || fail "istioctl version in the image: $got"
+expect_eq "$got" "client version: $want" "istioctl version --remote=false in the image"
 # FROM scratch: the binaries and their libraries, no shell to exec into.
 own podman run --rm --runtime runc --network none --entrypoint /bin/sh "$tag" -c true \
 	>/dev/null 2>&1 && fail "the image has a shell"

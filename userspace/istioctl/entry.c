@@ -18,56 +18,11 @@
 #include "dashboard.h"
 #include "istioctl.h"
 
-static const struct flag_def {
-	enum ic_flag f;
-	const char *lng;
-	char shrt;
-	bool value;
-	const char *help;
-} flags[] = {
-    {IC_F_NAMESPACE, "namespace", 'n', true, "the namespace the command is about"},
-    {IC_F_ISTIO_NS, "istioNamespace", 'i', true,
-     "the control plane's namespace (default istio-system)"},
-    {IC_F_CONTEXT, "context", 0, true, "the local cluster to address, by name"},
-    {IC_F_KUBECONFIG, "kubeconfig", 'c', true, "a Kubernetes cluster's kubeconfig"},
-    {IC_F_CLUSTER, "cluster", 0, true, "the local cluster to address (ambit's own flag)"},
-    {IC_F_REVISION, "revision", 'r', true, "refused: ambit has no control plane revisions"},
-    {IC_F_OUTPUT, "output", 'o', true, "output format"},
-    {IC_F_ALL_NS, "all-namespaces", 'A', false, "every namespace"},
-    {IC_F_YES, "skip-confirmation", 'y', false, "do not ask before changing the cluster"},
-    {IC_F_SET, "set", 's', true, "KEY=VALUE: an install option (repeats)"},
-    {IC_F_FILE, "filename", 'f', true, "a file or directory of manifests (repeats)"},
-    {IC_F_PURGE, "purge", 0, false, "remove everything the install made, and the CRDs"},
-    {IC_F_DRY_RUN, "dry-run", 0, false, "say what would change, change nothing"},
-    {IC_F_FORCE, "force", 0, false, "even while namespaces are in the mesh"},
-    {IC_F_NODE, "node", 0, true, "the node whose ztunnel to ask"},
-    {IC_F_WL_NS, "workload-namespace", 0, true, "only workloads of this namespace"},
-    {IC_F_WL_NODE, "workload-node", 0, true, "only workloads on this node"},
-    {IC_F_PORT, "port", 'p', true, "the local port to serve on"},
-    {IC_F_ADDRESS, "address", 0, true, "the local address to serve on (default localhost)"},
-    {IC_F_BROWSER, "browser", 0, false, "open a browser (never here: the URL is printed)"},
-    {IC_F_REMOTE, "remote", 0, false, "also the cluster's versions (default true)"},
-    {IC_F_SHORT, "short", 0, false, "versions alone (default true)"},
-    {IC_F_FOR, "for", 0, true, "what traffic the waypoint takes: service, workload, all, none"},
-    {IC_F_ENROLL, "enroll-namespace", 0, false, "label the namespace to use the waypoint"},
-    {IC_F_WAIT, "wait", 'w', false, "wait until the waypoint is ready (default true)"},
-    {IC_F_OVERWRITE, "overwrite", 0, false, "enroll even if another waypoint is enrolled"},
-    {IC_F_NAME, "name", 0, true, "the waypoint's name (default waypoint)"},
-    {IC_F_ALL, "all", 0, false, "every waypoint of the namespace"},
-    {IC_F_FAIL_THRESHOLD, "failure-threshold", 0, true,
-     "the lowest level that fails the command: Info, Warning, Error (default Error)"},
-    {IC_F_OUT_THRESHOLD, "output-threshold", 0, true,
-     "the lowest level printed: Info, Warning, Error (default Info)"},
-    {IC_F_USE_KUBE, "use-kube", 'k', false, "analyze the cluster's objects too (default true)"},
-    {IC_F_VKLOG, "vklog", 0, true, "client-go's log level (accepted, unused)"},
-    {IC_F_HELP, "help", 'h', false, "this help"},
-};
-
-#define FLAG(x) (1ULL << (x))
 /* Every verb takes these (istioctl's root flags). */
 #define ROOT_FLAGS                                                                                 \
-	(FLAG(IC_F_NAMESPACE) | FLAG(IC_F_ISTIO_NS) | FLAG(IC_F_CONTEXT) | FLAG(IC_F_KUBECONFIG) | \
-	 FLAG(IC_F_CLUSTER) | FLAG(IC_F_REVISION) | FLAG(IC_F_VKLOG) | FLAG(IC_F_HELP))
+	(IC_FLAG(IC_F_NAMESPACE) | IC_FLAG(IC_F_ISTIO_NS) | IC_FLAG(IC_F_CONTEXT) |                \
+	 IC_FLAG(IC_F_KUBECONFIG) | IC_FLAG(IC_F_CLUSTER) | IC_FLAG(IC_F_REVISION) |               \
+	 IC_FLAG(IC_F_VKLOG) | IC_FLAG(IC_F_HELP))
 
 static int ic_waypoint(struct ic *ic);
 static int ic_dashboard(struct ic *ic);
@@ -84,15 +39,15 @@ static const struct verb {
 	const char *more;  /* what it does on ambit */
 } verbs[] = {
     {"analyze", " analyse ",
-     FLAG(IC_F_ALL_NS) | FLAG(IC_F_OUTPUT) | FLAG(IC_F_FILE) | FLAG(IC_F_FAIL_THRESHOLD) |
-	 FLAG(IC_F_OUT_THRESHOLD) | FLAG(IC_F_USE_KUBE),
+     IC_FLAG(IC_F_ALL_NS) | IC_FLAG(IC_F_OUTPUT) | IC_FLAG(IC_F_FILE) |
+	 IC_FLAG(IC_F_FAIL_THRESHOLD) | IC_FLAG(IC_F_OUT_THRESHOLD) | IC_FLAG(IC_F_USE_KUBE),
      ic_analyze, "Analyze Istio configuration and print validation messages",
      "analyze [FILE|DIR|-]... [-n NS | -A] [-o log|json|yaml] [--failure-threshold LEVEL]",
      "The cluster's objects (and the files given) through ambit's loader and analyzers: schema\n"
      "errors (IST0106), references not found (IST0101), Istio's other findings, each as\n"
      "\"Error [IST0101] (Kind ns/name) message\". Exit 79 when one is at or above the\n"
      "failure threshold, 65 when a file cannot be parsed.\n"},
-    {"dashboard", " dash d ", FLAG(IC_F_PORT) | FLAG(IC_F_ADDRESS) | FLAG(IC_F_BROWSER),
+    {"dashboard", " dash d ", IC_FLAG(IC_F_PORT) | IC_FLAG(IC_F_ADDRESS) | IC_FLAG(IC_F_BROWSER),
      ic_dashboard, "Access to Istio web UIs",
      "dashboard kiali|grafana|jaeger [-p PORT] [--address ADDR]",
      "ambit's dashboard at the view the tool is for (the service graph, Grafana's\n"
@@ -101,60 +56,62 @@ static const struct verb {
      "x precheck | x waypoint ...",
      "precheck: what stops ambit from running on this cluster, as findings; waypoint: as\n"
      "`istioctl waypoint`.\n"},
-    {"install", " apply ", FLAG(IC_F_SET) | FLAG(IC_F_FILE) | FLAG(IC_F_YES) | FLAG(IC_F_DRY_RUN),
-     ic_install, "Applies an Istio manifest, installing or reconfiguring Istio on a cluster",
+    {"install", " apply ",
+     IC_FLAG(IC_F_SET) | IC_FLAG(IC_F_FILE) | IC_FLAG(IC_F_YES) | IC_FLAG(IC_F_DRY_RUN), ic_install,
+     "Applies an Istio manifest, installing or reconfiguring Istio on a cluster",
      "install [--set profile=ambient|default|demo|minimal] [--set KEY=VALUE]... [-y]",
-     "On a local cluster, its nodes already run ambit: the components are checked and\n"
-     "reported. With --kubeconfig (or on a --kube local cluster) ambit's manifests are\n"
-     "applied as `ambitctl install` does. What a profile turns on that ambit has no use\n"
-     "for is said.\n"},
-    {"manifest", "", FLAG(IC_F_SET) | FLAG(IC_F_FILE) | FLAG(IC_F_YES) | FLAG(IC_F_DRY_RUN),
+     "On a local cluster (or with its kubeconfig) the nodes run ambit from `local up` on:\n"
+     "each component is checked and reported. With --kubeconfig of a Kubernetes cluster,\n"
+     "ambit's manifests are applied as `ambitctl install` does. What a profile turns on\n"
+     "that ambit has no use for is said.\n"},
+    {"manifest", "",
+     IC_FLAG(IC_F_SET) | IC_FLAG(IC_F_FILE) | IC_FLAG(IC_F_YES) | IC_FLAG(IC_F_DRY_RUN),
      ic_manifest, "Commands related to Istio manifests",
      "manifest generate [--set profile=P] [--set KEY=VALUE]... | manifest install ...",
      "generate: the manifests `install` applies, as YAML; install: as `istioctl install`.\n"},
-    {"profile", "", FLAG(IC_F_OUTPUT), ic_profile,
+    {"profile", "", IC_FLAG(IC_F_OUTPUT), ic_profile,
      "Commands related to Istio configuration profiles", "profile list | profile dump [PROFILE]",
      "The profiles ambit accepts (ambient, default, demo, minimal) and what each sets.\n"},
-    {"proxy-config", " pc ", FLAG(IC_F_OUTPUT), ic_proxy_config,
+    {"proxy-config", " pc ", IC_FLAG(IC_F_OUTPUT), ic_proxy_config,
      "Retrieve information about proxy configuration from Envoy",
      "proxy-config clusters|routes|listeners|endpoints|secret [TYPE/]NAME[.NS]",
      "ambit's L7 proxies are waypoints and gateways, not Envoy; what a ztunnel holds is\n"
      "`istioctl ztunnel-config`'s.\n"},
-    {"proxy-status", " ps ", FLAG(IC_F_OUTPUT), ic_proxy_status,
+    {"proxy-status", " ps ", IC_FLAG(IC_F_OUTPUT), ic_proxy_status,
      "Retrieves the synchronization status of each proxy in the mesh", "proxy-status [NAME[.NS]]",
      "Every node's ztunnel and every waypoint and gateway instance: NAME CLUSTER ISTIOD\n"
      "VERSION SUBSCRIBED TYPES, where ISTIOD is the node agent that feeds it and the types\n"
      "what it holds from it.\n"},
     {"uninstall", "",
-     FLAG(IC_F_PURGE) | FLAG(IC_F_YES) | FLAG(IC_F_DRY_RUN) | FLAG(IC_F_FORCE) | FLAG(IC_F_SET) |
-	 FLAG(IC_F_FILE),
+     IC_FLAG(IC_F_PURGE) | IC_FLAG(IC_F_YES) | IC_FLAG(IC_F_DRY_RUN) | IC_FLAG(IC_F_FORCE) |
+	 IC_FLAG(IC_F_SET) | IC_FLAG(IC_F_FILE),
      ic_uninstall, "Uninstall Istio from a cluster", "uninstall --purge [-y] [--dry-run]",
-     "With --kubeconfig (or on a --kube local cluster) as `ambitctl uninstall --purge`.\n"
+     "With --kubeconfig of a Kubernetes cluster, as `ambitctl uninstall --purge`.\n"
      "A local cluster's nodes run ambit for as long as the cluster is up: `ambitctl local\n"
      "down` removes it.\n"},
-    {"version", "", FLAG(IC_F_OUTPUT) | FLAG(IC_F_REMOTE) | FLAG(IC_F_SHORT), ic_version,
+    {"version", "", IC_FLAG(IC_F_OUTPUT) | IC_FLAG(IC_F_REMOTE) | IC_FLAG(IC_F_SHORT), ic_version,
      "Prints out build version information", "version [-o json|yaml] [--remote=false]",
      "client version (this binary's), control plane version (the node agents') and data\n"
      "plane version (the ztunnels' and the waypoints', with how many run it).\n"},
     {"waypoint", "",
-     FLAG(IC_F_OUTPUT) | FLAG(IC_F_ALL_NS) | FLAG(IC_F_FOR) | FLAG(IC_F_ENROLL) | FLAG(IC_F_WAIT) |
-	 FLAG(IC_F_OVERWRITE) | FLAG(IC_F_NAME) | FLAG(IC_F_ALL),
+     IC_FLAG(IC_F_OUTPUT) | IC_FLAG(IC_F_ALL_NS) | IC_FLAG(IC_F_FOR) | IC_FLAG(IC_F_ENROLL) |
+	 IC_FLAG(IC_F_WAIT) | IC_FLAG(IC_F_OVERWRITE) | IC_FLAG(IC_F_NAME) | IC_FLAG(IC_F_ALL),
      ic_waypoint, "Manage waypoint configuration",
      "waypoint generate|apply|list|status|delete [-n NS] [--name N] [--for T] "
      "[--enroll-namespace]",
      "As `ambitctl waypoint`: the Gateway of class istio-waypoint, applied, listed, its\n"
      "status, deleted.\n"},
     {"ztunnel-config", " zc ",
-     FLAG(IC_F_OUTPUT) | FLAG(IC_F_NODE) | FLAG(IC_F_WL_NS) | FLAG(IC_F_WL_NODE), ic_ztunnel_config,
-     "Update or retrieve current Ztunnel configuration",
+     IC_FLAG(IC_F_OUTPUT) | IC_FLAG(IC_F_NODE) | IC_FLAG(IC_F_WL_NS) | IC_FLAG(IC_F_WL_NODE),
+     ic_ztunnel_config, "Update or retrieve current Ztunnel configuration",
      "ztunnel-config workloads|services|policies|certificates|connections|all [--node N] "
      "[-o short|json|yaml]",
      "What a node's ztunnel holds, in istioctl's columns (every node's without --node).\n"},
     /* What ambit cannot mean: said, with what to do instead (exit 1). */
-    {"kube-inject", "", FLAG(IC_F_FILE) | FLAG(IC_F_OUTPUT), ic_refuse,
+    {"kube-inject", "", IC_FLAG(IC_F_FILE) | IC_FLAG(IC_F_OUTPUT), ic_refuse,
      "Inject Istio sidecar into Kubernetes pod resources", "kube-inject -f FILE", NULL},
     {"tag", "", 0, ic_refuse, "Command group used to interact with revision tags", "tag ...", NULL},
-    {"create-remote-secret", "", FLAG(IC_F_NAME), ic_refuse,
+    {"create-remote-secret", "", IC_FLAG(IC_F_NAME), ic_refuse,
      "Create a secret with credentials to allow Istio to access remote Kubernetes apiservers",
      "create-remote-secret --name NAME", NULL},
     {"remote-clusters", "", 0, ic_refuse,
@@ -180,26 +137,21 @@ static const struct refusal {
      "ambit addresses one cluster for now: there are no remote clusters to list"},
 };
 
-bool ic_flag_on(const struct ic *ic, enum ic_flag f)
+bool ic_local_kubeconfig(const char *path, struct ctl_cluster *c)
 {
-	return ic->set[f] && (!ic->val[f] || strcmp(ic->val[f], "false"));
-}
+	char first[NAME_MAX + 1], list[1024], want[PATH_MAX], have[PATH_MAX], kc[PATH_MAX];
+	char *save = NULL;
 
-const char *ic_namespace(const struct ic *ic)
-{
-	return ic->val[IC_F_NAMESPACE] ? ic->val[IC_F_NAMESPACE] : "default";
-}
-
-int ic_error(int code, const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("Error: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	return code;
+	if (!realpath(path, want) || cluster_list_up(first, sizeof(first), list, sizeof(list)) < 1)
+		return false;
+	for (char *n = strtok_r(list, ", ", &save); n; n = strtok_r(NULL, ", ", &save)) {
+		if (cluster_load(c, n) || !c->kube)
+			continue;
+		cluster_path(c, kc, sizeof(kc), "kube/kubeconfig");
+		if (realpath(kc, have) && !strcmp(have, want))
+			return true;
+	}
+	return false;
 }
 
 int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet)
@@ -210,6 +162,16 @@ int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet)
 	const char *name = ic->val[IC_F_CLUSTER] ? ic->val[IC_F_CLUSTER] : ic->val[IC_F_CONTEXT];
 	int n;
 
+	/* A kubeconfig is a local cluster's (`ambitctl local kubeconfig`), or no cluster here. */
+	if (!name && ic->val[IC_F_KUBECONFIG]) {
+		if (ic_local_kubeconfig(ic->val[IC_F_KUBECONFIG], c))
+			return 0;
+		return ic_error(IC_EXIT_ERROR,
+				"--kubeconfig %s is no local cluster's: this command reads the "
+				"nodes of a local cluster (on Kubernetes install, uninstall and "
+				"waypoint take --kubeconfig)",
+				ic->val[IC_F_KUBECONFIG]);
+	}
 	if (!name && env && *env)
 		name = env;
 	if (!name) {
@@ -266,98 +228,6 @@ int ic_print(cJSON *doc, const char *fmt)
 	return ret;
 }
 
-static const struct flag_def *flag_by_long(const char *s, size_t len)
-{
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		if (strlen(flags[i].lng) == len && !strncmp(flags[i].lng, s, len))
-			return &flags[i];
-	return NULL;
-}
-
-static const struct flag_def *flag_by_short(char c)
-{
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		if (flags[i].shrt == c)
-			return &flags[i];
-	return NULL;
-}
-
-/* Records flag @d with @v (NULL: a boolean given bare). */
-static int take(struct ic *ic, const struct flag_def *d, const char *v)
-{
-	ic->set[d->f] = true;
-	ic->val[d->f] = v;
-	if (d->f == IC_F_SET || d->f == IC_F_FILE) {
-		size_t *n = d->f == IC_F_SET ? &ic->n_sets : &ic->n_files;
-		const char **to = d->f == IC_F_SET ? ic->sets : ic->files;
-
-		if (*n == IC_MAX_REPEAT)
-			return ic_error(IC_EXIT_USAGE, "--%s: at most %d", d->lng, IC_MAX_REPEAT);
-		to[(*n)++] = v;
-	}
-	if (!d->value && v && strcmp(v, "true") && strcmp(v, "false"))
-		return ic_error(IC_EXIT_USAGE,
-				"invalid argument \"%s\" for \"--%s\" flag: strconv.ParseBool: "
-				"parsing \"%s\": invalid syntax",
-				v, d->lng, v);
-	return 0;
-}
-
-/* cobra's reading: flags anywhere (before "--"), --f=v, --f v, -f v, -f=v, -fv; 0 or 64. */
-static int parse(int argc, char **argv, struct ic *ic)
-{
-	for (int i = 1; i < argc; i++) {
-		const char *s = argv[i], *eq;
-		const struct flag_def *d;
-
-		if (!strcmp(s, "--")) {
-			while (++i < argc && ic->npos < IC_MAX_POS)
-				ic->pos[ic->npos++] = argv[i];
-			break;
-		}
-		if (s[0] != '-' || !s[1]) {
-			if (ic->npos == IC_MAX_POS)
-				return ic_error(IC_EXIT_USAGE, "too many arguments");
-			ic->pos[ic->npos++] = argv[i];
-			continue;
-		}
-		if (s[1] == '-') {
-			eq = strchr(s + 2, '=');
-			d = flag_by_long(s + 2, eq ? (size_t)(eq - s - 2) : strlen(s + 2));
-			if (!d)
-				return ic_error(IC_EXIT_USAGE, "unknown flag: %.*s",
-						eq ? (int)(eq - s) : (int)strlen(s), s);
-		} else {
-			d = flag_by_short(s[1]);
-			if (!d)
-				return ic_error(IC_EXIT_USAGE, "unknown shorthand flag: '%c' in %s",
-						s[1], s);
-			eq = s[2] == '=' ? s + 2 : NULL;
-			if (!eq && s[2]) {
-				if (!d->value)
-					return ic_error(IC_EXIT_USAGE,
-							"unknown shorthand flag: '%c' in %s", s[2],
-							s);
-				if (take(ic, d, s + 2))
-					return IC_EXIT_USAGE;
-				continue;
-			}
-		}
-		if (eq) {
-			if (take(ic, d, eq + 1))
-				return IC_EXIT_USAGE;
-		} else if (d->value) {
-			if (i + 1 >= argc)
-				return ic_error(IC_EXIT_USAGE, "flag needs an argument: %s", s);
-			if (take(ic, d, argv[++i]))
-				return IC_EXIT_USAGE;
-		} else if (take(ic, d, NULL)) {
-			return IC_EXIT_USAGE;
-		}
-	}
-	return 0;
-}
-
 static const struct verb *find_verb(const char *word)
 {
 	char key[64];
@@ -368,23 +238,6 @@ static const struct verb *find_verb(const char *word)
 		if (!strcmp(verbs[i].name, word) || strstr(verbs[i].aliases, key))
 			return &verbs[i];
 	return NULL;
-}
-
-static void print_flags(unsigned long long mask)
-{
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++) {
-		char head[64];
-
-		if (!(mask & FLAG(flags[i].f)))
-			continue;
-		if (flags[i].shrt)
-			str_fmt(head, sizeof(head), "-%c, --%s%s", flags[i].shrt, flags[i].lng,
-				flags[i].value ? " string" : "");
-		else
-			str_fmt(head, sizeof(head), "    --%s%s", flags[i].lng,
-				flags[i].value ? " string" : "");
-		printf("  %-34s %s\n", head, flags[i].help);
-	}
 }
 
 static void help_root(FILE *f)
@@ -398,7 +251,7 @@ static void help_root(FILE *f)
 	fprintf(f, "  %-22s %s\n", "help", "Help about any command");
 	fprintf(f, "\nFlags:\n");
 	if (f == stdout)
-		print_flags(ROOT_FLAGS);
+		ic_print_flags(ROOT_FLAGS);
 	fprintf(f, "\nUse \"istioctl [command] --help\" for more information about a command.\n");
 }
 
@@ -412,9 +265,9 @@ static void help_verb(const struct verb *v)
 		printf("\nAliases:\n  %s,%.*s\n", v->name, (int)strlen(v->aliases + 1) - 1,
 		       v->aliases + 1);
 	printf("\nFlags:\n");
-	print_flags(v->flags & ~ROOT_FLAGS);
+	ic_print_flags(v->flags & ~ROOT_FLAGS);
 	printf("\nGlobal Flags:\n");
-	print_flags(ROOT_FLAGS);
+	ic_print_flags(ROOT_FLAGS);
 }
 
 static int refuse_named(const char *what)
@@ -545,7 +398,7 @@ static int istioctl_main(int argc, char **argv)
 {
 	struct ic ic = {0};
 	const struct verb *v;
-	int ret = parse(argc, argv, &ic);
+	int ret = ic_parse(argc, argv, &ic);
 
 	if (ret)
 		return ret;
@@ -573,11 +426,11 @@ static int istioctl_main(int argc, char **argv)
 		help_verb(v);
 		return 0;
 	}
-	for (size_t i = 0; i < sizeof(flags) / sizeof(flags[0]); i++)
-		if (ic.set[flags[i].f] && !((v->flags | ROOT_FLAGS) & FLAG(flags[i].f)))
+	for (size_t i = 0; i < ic_n_flags; i++)
+		if (ic.set[ic_flags[i].f] && !((v->flags | ROOT_FLAGS) & IC_FLAG(ic_flags[i].f)))
 			return ic_error(IC_EXIT_USAGE,
 					"unknown flag: --%s\nRun 'istioctl %s --help' for usage.",
-					flags[i].lng, v->name);
+					ic_flags[i].lng, v->name);
 	if (ic.set[IC_F_REVISION])
 		return refuse_named("revision");
 	ic.args = 1;

@@ -30,45 +30,6 @@ static int level_of(const char *s, enum level *out)
 	return -EINVAL;
 }
 
-/* The code a finding has ("IST0101 ..." begins its message), else @def; into @code. */
-static const char *split_code(const char *msg, const char *def, char code[8])
-{
-	if (!strncmp(msg, "IST", 3) && strspn(msg + 3, "0123456789") == 4 &&
-	    (msg[7] == ' ' || !msg[7])) {
-		memcpy(code, msg, 7);
-		code[7] = '\0';
-		msg += msg[7] ? 8 : 7;
-		/* "IST0132 VirtualServiceHostNotFoundInGateway: ...": the name is the code's. */
-		size_t word = strspn(msg, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz");
-		if (word && msg[0] >= 'A' && msg[0] <= 'Z' && msg[word] == ':' &&
-		    msg[word + 1] == ' ')
-			msg += word + 2;
-		return msg;
-	}
-	str_fmt(code, 8, "%s", def);
-	return msg;
-}
-
-void ic_finding_format(const struct config_diag *d, bool with_file, char *buf, size_t len)
-{
-	char code[8], where[1024] = "";
-	const char *msg = split_code(d->message, d->error ? "IST0106" : "AMB0000", code);
-	bool schema = !strcmp(code, "IST0106") && d->message == msg;
-
-	if (d->object && with_file && d->file)
-		str_fmt(where, sizeof(where), "(%s %s:%d) ", d->object, d->file, d->line);
-	else if (d->object)
-		str_fmt(where, sizeof(where), "(%s) ", d->object);
-	else if (d->file)
-		str_fmt(where, sizeof(where), "(%s:%d) ", d->file, d->line);
-	/* istioctl's messages begin with a capital ("Referenced host not found: ..."). */
-	str_fmt(buf, len, "%s [%s] %s%s%s%s%c%s", d->error ? "Error" : "Warning", code, where,
-		schema ? "Schema validation error: " : "", d->field && schema ? d->field : "",
-		d->field && schema ? ": " : "",
-		!schema && msg[0] >= 'a' && msg[0] <= 'z' ? msg[0] - 'a' + 'A' : msg[0],
-		msg[0] ? msg + 1 : "");
-}
-
 /* The namespace of "Kind ns/name" (into @buf), or "" for a cluster-scoped object. */
 static const char *object_ns(const char *object, char *buf, size_t len)
 {
@@ -95,7 +56,7 @@ static bool unparsable(const struct config_diag *d)
 {
 	char code[8];
 
-	return d->error && !d->object && split_code(d->message, "", code) == d->message;
+	return d->error && !d->object && ic_split_code(d->message, "", code) == d->message;
 }
 
 /* "-" is read from stdin into a file of its own (@tmp), as istioctl reads `analyze -`. */
@@ -201,7 +162,7 @@ int ic_analyze(struct ic *ic)
 		cJSON *o = cJSON_CreateObject();
 
 		/* The line's message, after its "(origin) ": capitalized as istioctl's. */
-		split_code(d->message, d->error ? "IST0106" : "AMB0000", code);
+		ic_split_code(d->message, d->error ? "IST0106" : "AMB0000", code);
 		msg = strstr(line, ") ");
 		msg = msg ? msg + 2 : line;
 

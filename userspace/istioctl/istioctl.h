@@ -24,7 +24,7 @@ enum {
 	IC_EXIT_ANALYZE = 79,
 };
 
-/* The flags istioctl's verbs take here (entry.c's table names them and says which take a value). */
+/* The flags istioctl's verbs take here (words.c's table names them). */
 enum ic_flag {
 	IC_F_NAMESPACE, /* -n: the namespace a verb is about */
 	IC_F_ISTIO_NS,	/* -i: where the control plane is (istio-system) */
@@ -62,6 +62,18 @@ enum ic_flag {
 	IC_N_FLAGS,
 };
 
+/* A flag: istioctl's long and short names, whether it takes a value, what `--help` says. */
+struct ic_flag_def {
+	enum ic_flag f;
+	const char *lng;
+	char shrt;
+	bool value;
+	const char *help;
+};
+extern const struct ic_flag_def ic_flags[];
+extern const size_t ic_n_flags;
+#define IC_FLAG(x) (1ULL << (x))
+
 #define IC_MAX_REPEAT 32
 #define IC_MAX_POS 32
 
@@ -79,7 +91,15 @@ struct ic {
 	int args; /* pos[args..] are the verb's arguments (the words before name the verb) */
 };
 
-/* entry.c */
+/* words.c: the grammar and words (no I/O) */
+/*
+ * Reads @argv (argv[0] aside) as cobra does: flags anywhere before "--" (--f=v, --f v, -f v,
+ * -f=v, -fv; booleans bare or =true|=false), every other word into ic->pos. 0, or 64 with the
+ * error said on stderr in cobra's words.
+ */
+int ic_parse(int argc, char **argv, struct ic *ic);
+/* The lines of `--help` for the flags of @mask (IC_FLAG bits), on stdout. */
+void ic_print_flags(unsigned long long mask);
 /* Whether a boolean flag @f was given and is not "=false". */
 bool ic_flag_on(const struct ic *ic, enum ic_flag f);
 /* -n's namespace, else "default" (istioctl's without a kubeconfig context namespace). */
@@ -87,12 +107,27 @@ const char *ic_namespace(const struct ic *ic);
 /* Prints "Error: " @fmt on stderr; returns @code. */
 int ic_error(int code, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /*
- * Loads the local cluster @ic names (--context, --cluster, $AMBIT_CLUSTER, else the one up)
- * into @c; else tells why (unless @quiet and none is up), as istioctl tells a cluster without
- * Istio, and returns non-zero.
+ * A finding's code ("IST0101 ..." begins ambit's message), else @def, into @code; the message
+ * after the code and the analyzer's CamelCase name, if any.
+ */
+const char *ic_split_code(const char *msg, const char *def, char code[8]);
+/*
+ * One finding as istioctl writes it: "Error [IST0101] (Kind ns/name file:line) message", from
+ * ambit's "IST0101 Name: message" (a schema error without a code: IST0106; a note of ambit's
+ * own that no Istio analyzer has: AMB0000). Into @buf.
+ */
+struct config_diag;
+void ic_finding_format(const struct config_diag *d, bool with_file, char *buf, size_t len);
+
+/* entry.c: main(), the verbs, and what they share */
+/*
+ * Loads the local cluster @ic names (--context, --cluster, --kubeconfig of a local cluster,
+ * $AMBIT_CLUSTER, else the one up) into @c; else tells why (unless @quiet and none is up), as
+ * istioctl tells a cluster without Istio, and returns non-zero.
  */
 int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet);
-
+/* Whether @path is the kubeconfig of a local --kube cluster that is up (loaded into @c). */
+bool ic_local_kubeconfig(const char *path, struct ctl_cluster *c);
 /* Prints @doc (taken) as JSON (istioctl's layout: two-space indent) or, @fmt "yaml", YAML. */
 int ic_print(cJSON *doc, const char *fmt);
 
@@ -104,12 +139,6 @@ int ic_ztunnel_config(struct ic *ic);
 /* findings.c */
 int ic_analyze(struct ic *ic);
 int ic_precheck(struct ic *ic);
-/*
- * One finding as istioctl writes it: "Error [IST0101] (Kind ns/name file:line) message", from
- * ambit's "IST0101 Name: message" (or a schema error without a code: IST0106). Into @buf.
- */
-struct config_diag;
-void ic_finding_format(const struct config_diag *d, bool with_file, char *buf, size_t len);
 
 /* proxyconf.c: proxy-config of a waypoint or gateway (or the waypoint of a pod's Services) */
 int ic_proxy_config(struct ic *ic);

@@ -236,7 +236,10 @@ int ic_install(struct ic *ic)
 		return ic_error(IC_EXIT_ERROR,
 				"-f: ambit reads no IstioOperator; say each option by "
 				"--set (istioctl install --help)");
-	if (!ic->val[IC_F_KUBECONFIG])
+	struct ctl_cluster c;
+
+	/* A local cluster (its own kubeconfig too): ambit came with `local up`. */
+	if (!ic->val[IC_F_KUBECONFIG] || ic_local_kubeconfig(ic->val[IC_F_KUBECONFIG], &c))
 		return install_local(ic, &a);
 	if (ic_flag_on(ic, IC_F_DRY_RUN)) {
 		a.argv[a.argc++] = "--dry-run";
@@ -268,8 +271,9 @@ int ic_uninstall(struct ic *ic)
 		return ic_error(IC_EXIT_ERROR,
 				"at least one of the --revision (or --set revision=<revision>), "
 				"--filename or --purge flags must be set");
-	if (!ic->val[IC_F_KUBECONFIG]) {
-		struct ctl_cluster c;
+	struct ctl_cluster c;
+
+	if (!ic->val[IC_F_KUBECONFIG] || ic_local_kubeconfig(ic->val[IC_F_KUBECONFIG], &c)) {
 		int ret = ic_cluster(ic, &c, false);
 
 		if (ret)
