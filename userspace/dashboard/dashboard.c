@@ -910,8 +910,8 @@ int cmd_dashboard_as(const struct ctl_opts *o, int argc, char **argv, const char
 		printf("dashboard of cluster %s: http://%s:%ld/%s (Prometheus: %s; Ctrl-C to "
 		       "stop)\n",
 		       d.c.name, address, port, view, d.prom);
-	if (!strcmp(view, "#/dashboards") && !d.grafana_dir)
-		fprintf(istioctl_path ? stderr : stdout,
+	if (!strcmp(view, "#/dashboards") && !d.grafana_dir && !istioctl_path)
+		fprintf(stdout,
 			"no Grafana dashboards to draw: give their directory by "
 			"--grafana-dashboards DIR "
 			"(Istio's are manifests/addons/dashboards/*.json in its release)\n");

@@ -24,6 +24,11 @@
 	 IC_FLAG(IC_F_KUBECONFIG) | IC_FLAG(IC_F_CLUSTER) | IC_FLAG(IC_F_REVISION) |               \
 	 IC_FLAG(IC_F_VKLOG) | IC_FLAG(IC_F_HELP))
 
+/* waypoint's, and x's (x waypoint: istioctl's older spelling). */
+#define WAYPOINT_FLAGS                                                                             \
+	(IC_FLAG(IC_F_OUTPUT) | IC_FLAG(IC_F_ALL_NS) | IC_FLAG(IC_F_FOR) | IC_FLAG(IC_F_ENROLL) |  \
+	 IC_FLAG(IC_F_WAIT) | IC_FLAG(IC_F_OVERWRITE) | IC_FLAG(IC_F_NAME) | IC_FLAG(IC_F_ALL))
+
 static int ic_waypoint(struct ic *ic);
 static int ic_dashboard(struct ic *ic);
 static int ic_refuse(struct ic *ic);
@@ -52,7 +57,7 @@ static const struct verb {
      "dashboard kiali|grafana|jaeger [-p PORT] [--address ADDR]",
      "ambit's dashboard at the view the tool is for (the service graph, Grafana's\n"
      "dashboards, the traces), on the tool's port (20001, 3000, 16686), until Ctrl-C.\n"},
-    {"experimental", " x exp ", 0, ic_experimental, "Experimental commands",
+    {"experimental", " x exp ", WAYPOINT_FLAGS, ic_experimental, "Experimental commands",
      "x precheck | x waypoint ...",
      "precheck: what stops ambit from running on this cluster, as findings; waypoint: as\n"
      "`istioctl waypoint`.\n"},
@@ -69,12 +74,13 @@ static const struct verb {
      ic_manifest, "Commands related to Istio manifests",
      "manifest generate [--set profile=P] [--set KEY=VALUE]... | manifest install ...",
      "generate: the manifests `install` applies, as YAML; install: as `istioctl install`.\n"},
-    {"profile", "", IC_FLAG(IC_F_OUTPUT), ic_profile,
-     "Commands related to Istio configuration profiles", "profile list | profile dump [PROFILE]",
+    {"profile", "", 0, ic_profile, "Commands related to Istio configuration profiles",
+     "profile list | profile dump [PROFILE]",
      "The profiles ambit accepts (ambient, default, demo, minimal) and what each sets.\n"},
     {"proxy-config", " pc ", IC_FLAG(IC_F_OUTPUT), ic_proxy_config,
      "Retrieve information about proxy configuration from Envoy",
-     "proxy-config clusters|routes|listeners|endpoints|secret [TYPE/]NAME[.NS]",
+     "proxy-config clusters|routes|listeners|endpoints|secret|all [TYPE/]NAME[.NS] "
+     "[-o json|yaml]",
      "ambit's L7 proxies are waypoints and gateways, not Envoy; what a ztunnel holds is\n"
      "`istioctl ztunnel-config`'s.\n"},
     {"proxy-status", " ps ", IC_FLAG(IC_F_OUTPUT), ic_proxy_status,
@@ -93,10 +99,7 @@ static const struct verb {
      "Prints out build version information", "version [-o json|yaml] [--remote=false]",
      "client version (this binary's), control plane version (the node agents') and data\n"
      "plane version (the ztunnels' and the waypoints', with how many run it).\n"},
-    {"waypoint", "",
-     IC_FLAG(IC_F_OUTPUT) | IC_FLAG(IC_F_ALL_NS) | IC_FLAG(IC_F_FOR) | IC_FLAG(IC_F_ENROLL) |
-	 IC_FLAG(IC_F_WAIT) | IC_FLAG(IC_F_OVERWRITE) | IC_FLAG(IC_F_NAME) | IC_FLAG(IC_F_ALL),
-     ic_waypoint, "Manage waypoint configuration",
+    {"waypoint", "", WAYPOINT_FLAGS, ic_waypoint, "Manage waypoint configuration",
      "waypoint generate|apply|list|status|delete [-n NS] [--name N] [--for T] "
      "[--enroll-namespace]",
      "As `ambitctl waypoint`: the Gateway of class istio-waypoint, applied, listed, its\n"
@@ -106,7 +109,8 @@ static const struct verb {
      ic_ztunnel_config, "Update or retrieve current Ztunnel configuration",
      "ztunnel-config workloads|services|policies|certificates|connections|all [--node N] "
      "[-o short|json|yaml]",
-     "What a node's ztunnel holds, in istioctl's columns (every node's without --node).\n"},
+     "What a node's ztunnel holds, in istioctl's columns: --node's, a ztunnel-NODE named,\n"
+     "else the first that answers (every ztunnel knows every workload and Service).\n"},
     /* What ambit cannot mean: said, with what to do instead (exit 1). */
     {"kube-inject", "", IC_FLAG(IC_F_FILE) | IC_FLAG(IC_F_OUTPUT), ic_refuse,
      "Inject Istio sidecar into Kubernetes pod resources", "kube-inject -f FILE", NULL},
@@ -177,7 +181,7 @@ int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet)
 	if (!name) {
 		n = cluster_list_up(first, sizeof(first), list, sizeof(list));
 		if (n == 0 && quiet)
-			return IC_EXIT_ERROR;
+			return -ENOENT;
 		if (n == 0)
 			return ic_error(IC_EXIT_ERROR,
 					"no running Istio pods in \"%s\": no ambit cluster is up "
@@ -191,8 +195,12 @@ int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet)
 		name = first;
 	}
 	if (cluster_load(c, name)) {
-		cluster_tell_not_up(name);
-		return IC_EXIT_ERROR;
+		n = cluster_list_up(first, sizeof(first), list, sizeof(list));
+		if (quiet && !n)
+			return -ENOENT;
+		return ic_error(IC_EXIT_ERROR,
+				"context \"%s\": no local cluster of that name is up%s%s%s", name,
+				n ? " (up: " : "", n ? list : "", n ? ")" : "");
 	}
 	return 0;
 }
@@ -250,8 +258,7 @@ static void help_root(FILE *f)
 			verbs[i].run == ic_refuse ? " (not on ambit: says what instead)" : "");
 	fprintf(f, "  %-22s %s\n", "help", "Help about any command");
 	fprintf(f, "\nFlags:\n");
-	if (f == stdout)
-		ic_print_flags(ROOT_FLAGS);
+	ic_print_flags(ROOT_FLAGS);
 	fprintf(f, "\nUse \"istioctl [command] --help\" for more information about a command.\n");
 }
 
@@ -305,6 +312,8 @@ static int ic_waypoint(struct ic *ic)
 	struct ctl_cluster c;
 	int argc = 0, ret;
 
+	if (ic->val[IC_F_OUTPUT] && strcmp(ic->val[IC_F_OUTPUT], "json"))
+		return ic_error(IC_EXIT_USAGE, "waypoint: --output must be 'json'");
 	if (ic->args >= ic->npos)
 		return ic_error(IC_EXIT_USAGE, "waypoint: one of generate, apply, list, status, "
 					       "delete\nRun 'istioctl waypoint --help' for usage.");
@@ -409,12 +418,9 @@ static int istioctl_main(int argc, char **argv)
 			help_verb(v);
 			return 0;
 		}
-		if (ic.npos || ic.set[IC_F_HELP]) {
-			help_root(stdout);
-			return 0;
-		}
-		help_root(stderr);
-		return IC_EXIT_USAGE;
+		/* As cobra: istioctl alone prints its help. */
+		help_root(stdout);
+		return 0;
 	}
 	v = find_verb(ic.pos[0]);
 	if (!v)

@@ -187,8 +187,8 @@ int ic_analyze(struct ic *ic)
 	if (out) {
 		if (ic_print(out, fmt))
 			return IC_EXIT_ERROR;
-		/* As istioctl: with -o json|yaml the findings are the output, not a failure. */
-		return parse_errors ? IC_EXIT_DATA : 0;
+		/* As istioctl: findings at the threshold fail in every format. */
+		return parse_errors ? IC_EXIT_DATA : failing ? IC_EXIT_ANALYZE : 0;
 	}
 	if (!shown)
 		printf("\n"); /* istioctl prints its (empty) list of messages */
@@ -240,7 +240,7 @@ int ic_precheck(struct ic *ic)
 			if (cJSON_IsTrue(kjson_get(p, "ready", NULL)))
 				continue;
 			printf(
-			    "Error [IST0001] (Node %s) The node's ambit %s is %s: `ambitctl local "
+			    "Error [AMB0001] (Node %s) The node's ambit %s is %s: `ambitctl local "
 			    "status` and `ambitctl local logs %s-%s` say why\n",
 			    kjson_str(node, "name", NULL), parts[k],
 			    cJSON_IsTrue(kjson_get(p, "running", NULL)) ? "not ready"

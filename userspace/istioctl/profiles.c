@@ -69,22 +69,30 @@ static int read_sets(const struct ic *ic, struct install_args *a)
 {
 	a->p = find_profile("default");
 	for (size_t i = 0; i < ic->n_sets; i++) {
+		if (strncmp(ic->sets[i], "profile=", 8))
+			continue;
+		a->p = find_profile(ic->sets[i] + 8);
+		if (!a->p)
+			return ic_error(
+			    IC_EXIT_ERROR,
+			    "profile \"%s\": ambit has ambient, default, demo and minimal "
+			    "(istioctl profile list)",
+			    ic->sets[i] + 8);
+	}
+	/* The profile's, then the user's values over them. */
+	a->argv[a->argc++] = "--set";
+	a->argv[a->argc++] = a->p->ingress ? "ingressGateway=true" : "ingressGateway=false";
+	for (size_t i = 0; i < ic->n_sets; i++) {
 		const char *kv = ic->sets[i], *eq = strchr(kv, '=');
 		size_t klen = eq ? (size_t)(eq - kv) : strlen(kv);
 		bool mapped = false;
 
 		if (!eq)
 			return ic_error(IC_EXIT_USAGE, "--set %s: want KEY=VALUE", kv);
-		if (klen == 7 && !strncmp(kv, "profile", 7)) {
-			a->p = find_profile(eq + 1);
-			if (!a->p)
-				return ic_error(IC_EXIT_ERROR,
-						"profile \"%s\": ambit has ambient, default, demo "
-						"and minimal (istioctl profile list)",
-						eq + 1);
+		if (!strncmp(kv, "profile=", 8))
 			continue;
-		}
-		if (klen == 23 && !strncmp(kv, "meshConfig.accessLogFile", 23)) {
+		if (klen == strlen("meshConfig.accessLogFile") &&
+		    !strncmp(kv, "meshConfig.accessLogFile", klen)) {
 			str_fmt(a->said[a->n_said++], sizeof(a->said[0]),
 				"  %s: ambit's waypoints and gateways log each request to stdout "
 				"already.\n",
@@ -105,8 +113,6 @@ static int read_sets(const struct ic *ic, struct install_args *a)
 		a->argv[a->argc++] = "--set";
 		a->argv[a->argc++] = a->store[i];
 	}
-	a->argv[a->argc++] = "--set";
-	a->argv[a->argc++] = a->p->ingress ? "ingressGateway=true" : "ingressGateway=false";
 	return 0;
 }
 
@@ -216,6 +222,11 @@ static int install_local(const struct ic *ic, const struct install_args *a)
 			  : ": the cluster was made with --no-ingress; `ambitctl local up` "
 			    "without it makes one");
 	tell_unused(a);
+	for (size_t i = 0; i < IC_MAX_REPEAT; i++)
+		if (a->store[i][0])
+			printf("  --set %s: for an install on Kubernetes (--kubeconfig); a local "
+			       "cluster's nodes were set up by `ambitctl local up`.\n",
+			       a->store[i]);
 	if (!ok || (a->p->ingress && !gw))
 		return ic_error(IC_EXIT_ERROR,
 				"ambit is not ready on every node: `ambitctl local status` says "

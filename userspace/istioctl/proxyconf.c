@@ -208,14 +208,15 @@ static void clusters(const struct l7_config *l7, const cJSON *raw, const struct 
 		     cJSON *out)
 {
 	if (!out)
-		printf("%-48s %-6s %-10s %-10s %-13s %s\n", "SERVICE FQDN", "PORT", "SUBSET",
+		printf("%-56s %-6s %-10s %-10s %-13s %s\n", "SERVICE FQDN", "PORT", "SUBSET",
 		       "DIRECTION", "TYPE", "DESTINATION RULE");
 	for (size_t i = 0; i < l7->n_services; i++) {
 		const struct l7_service *s = &l7->services[i];
 		const cJSON *sj = cJSON_GetArrayItem(kjson_get(raw, "services", NULL), (int)i);
 		char dr[300];
 
-		if (s->workload)
+		/* A gateway's own Service is where it listens; its upstreams are the rest. */
+		if (s->workload || (l7->gateway && !s->aux))
 			continue;
 		const char *drn = dr_of(cfg, s, dr, sizeof(dr));
 
@@ -227,7 +228,7 @@ static void clusters(const struct l7_config *l7, const cJSON *raw, const struct 
 				str_fmt(name, sizeof(name), "outbound|%u|%s|%s", s->ports[p].port,
 					sub ?: "", s->hostname);
 				if (!out) {
-					printf("%-48s %-6u %-10s %-10s %-13s %s\n", s->hostname,
+					printf("%-56s %-6u %-10s %-10s %-13s %s\n", s->hostname,
 					       s->ports[p].port, sub ?: "-", "outbound",
 					       cluster_type(s), drn);
 					continue;
@@ -260,7 +261,8 @@ static void endpoints(const struct l7_config *l7, cJSON *out)
 	for (size_t i = 0; i < l7->n_services; i++) {
 		const struct l7_service *s = &l7->services[i];
 
-		if (s->workload)
+		/* A gateway's own Service is where it listens; its upstreams are the rest. */
+		if (s->workload || (l7->gateway && !s->aux))
 			continue;
 		for (size_t p = 0; p < s->n_ports; p++)
 			for (size_t e = 0; e < s->n_endpoints; e++) {

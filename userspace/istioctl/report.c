@@ -158,13 +158,17 @@ int ic_version(struct ic *ic)
 
 	if (!fmt)
 		return IC_EXIT_USAGE;
-	if (remote && ic_cluster(ic, &c, true)) {
+	int found = remote ? ic_cluster(ic, &c, true) : 0;
+
+	if (found == -ENOENT) {
 		/* istioctl's words for a cluster without Istio, then the client's version. */
 		fprintf(stderr,
 			"Istio is not present in the cluster: no running Istio pods in "
 			"namespace \"%s\" (no ambit cluster is up)\n",
 			ic->val[IC_F_ISTIO_NS] ? ic->val[IC_F_ISTIO_NS] : "istio-system");
 		remote = false;
+	} else if (found) {
+		remote = false; /* said by ic_cluster */
 	} else if (remote) {
 		n = proxies(&c, ic, px, sizeof(px) / sizeof(px[0]));
 		for (int i = 0; i < c.nnodes; i++) {
@@ -260,6 +264,15 @@ int ic_proxy_status(struct ic *ic)
 	if (ret)
 		return ret;
 	n = proxies(&c, ic, px, sizeof(px) / sizeof(px[0]));
+	for (size_t i = 0; only && i < n; i++) {
+		size_t len = strlen(only);
+
+		shown += !strcmp(px[i].name, only) ||
+			 (!strncmp(px[i].name, only, len) && px[i].name[len] == '.');
+	}
+	if (only && !shown)
+		return ic_error(IC_EXIT_ERROR,
+				"no proxy named %s (istioctl proxy-status lists them)", only);
 	arr = cJSON_CreateArray();
 	if (!*fmt)
 		printf("%-40s %-11s %-18s %-26s %-17s %s\n", "NAME", "CLUSTER", "ISTIOD", "VERSION",
@@ -294,11 +307,6 @@ int ic_proxy_status(struct ic *ic)
 		cJSON_AddNumberToObject(o, "snapshotSent", (double)p->want);
 		cJSON_AddStringToObject(o, "status", state);
 		cJSON_AddItemToArray(arr, o);
-	}
-	if (only && !shown) {
-		cJSON_Delete(arr);
-		return ic_error(IC_EXIT_ERROR,
-				"no proxy named %s (istioctl proxy-status lists them)", only);
 	}
 	if (*fmt)
 		return ic_print(arr, fmt);
@@ -396,7 +404,7 @@ static void zc_workloads(const struct ic *ic, const struct snapshot *s, cJSON *o
 static void zc_services(const struct ic *ic, const struct snapshot *s, cJSON *out)
 {
 	if (!out)
-		printf("%-12s %-48s %-32s %-10s %s\n", "NAMESPACE", "SERVICE NAME", "SERVICE VIP",
+		printf("%-12s %-56s %-32s %-10s %s\n", "NAMESPACE", "SERVICE NAME", "SERVICE VIP",
 		       "WAYPOINT", "ENDPOINTS");
 	for (size_t i = 0; i < s->n_services; i++) {
 		const struct snap_service *sv = &s->services[i];
@@ -409,7 +417,7 @@ static void zc_services(const struct ic *ic, const struct snapshot *s, cJSON *ou
 		/* The snapshot holds the ready endpoints alone: healthy/total are one count. */
 		str_fmt(cell, sizeof(cell), "%zu/%zu", eps, eps);
 		if (!out) {
-			printf("%-12s %-48s %-32s %-10s %s\n", sv->namespace, sv->hostname, vip,
+			printf("%-12s %-56s %-32s %-10s %s\n", sv->namespace, sv->hostname, vip,
 			       wp_short(sv->waypoint), cell);
 			continue;
 		}
@@ -429,19 +437,18 @@ static void zc_services(const struct ic *ic, const struct snapshot *s, cJSON *ou
 /* Istio's ztunnel words: scope Global, Namespace, WorkloadSelector; action Allow, Deny. */
 static void zc_policies(const struct ic *ic, const struct snapshot *s, cJSON *out)
 {
-	static const char *const scopes[][2] = {
-	    {"GLOBAL", "Global"}, {"NAMESPACE", "Namespace"}, {"WORKLOAD", "WorkloadSelector"}};
+	static const char *const scopes[] = {[POLICY_SCOPE_GLOBAL] = "Global",
+					     [POLICY_SCOPE_NAMESPACE] = "Namespace",
+					     [POLICY_SCOPE_WORKLOAD] = "WorkloadSelector"};
 
 	if (!out)
 		printf("%-12s %-40s %-7s %s\n", "NAMESPACE", "POLICY NAME", "ACTION", "SCOPE");
 	for (size_t i = 0; s->policies && i < s->policies->n_policies; i++) {
 		const struct policy_authz *p = &s->policies->policies[i];
-		const char *sc = policy_scope_str(p->scope), *scope = NULL;
+		const char *scope =
+		    (size_t)p->scope < sizeof(scopes) / sizeof(scopes[0]) ? scopes[p->scope] : NULL;
 		char action[16];
 
-		for (size_t k = 0; k < sizeof(scopes) / sizeof(scopes[0]); k++)
-			if (!strcmp(sc, scopes[k][0]))
-				scope = scopes[k][1];
 		/* What the ztunnel leaves to a waypoint (scope NONE) is not in its config. */
 		if (!scope || (ic->val[IC_F_WL_NS] && strcmp(ic->val[IC_F_WL_NS], p->namespace)))
 			continue;
