@@ -62,12 +62,17 @@ run_one() {
 	esac
 }
 
-# AMBIT_IT_MAIN=0 leaves the first pass out (to run the other two alone).
+# The first pass: every test once. AMBIT_IT_MAIN=0 leaves it out (to run the others alone).
+main_tests=()
 for t in t_*.sh; do
 	[ "${AMBIT_IT_MAIN:-1}" = 0 ] && break
 	[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue # ONLY: a regex (t_8[67])
-	run_one "$t"
+	main_tests+=("$t")
 done
+# Another directory's tests (the runners' self-test) run one after the other, here.
+if [ -n "${AMBIT_IT_DIR:-}" ]; then
+	for t in "${main_tests[@]}"; do run_one "$t"; done
+fi
 # The data path's tests again on the Kubernetes lookalike (`local up --kube`): the agents and
 # ztunnels run as the DaemonSet's containers and read the API server. Tests of the local state
 # directory's own diagnostics (file and line of a broken manifest, duplicate files) are not in
@@ -100,12 +105,20 @@ ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_63 t_65 t_70_policy_authz t_70_polic
 ipv6_kube_tests=${AMBIT_IT_IPV6_KUBE-t_56}
 # run_pass MODE "VAR=VALUE..." TESTS...: one pass in its own environment; its counts and failures
 # end in $passdir/MODE.res, its output in $passdir/MODE.log.
+# A first pass's tests come from the queue file @QUEUE instead, shared by the two lines
+# (next_test takes one at a time); they keep their plain names.
 run_pass() {
 	local mode=$1 env=$2 t
 	shift 2
 	for v in $env; do export "${v?}"; done
 	out=$passdir/$mode.skip
 	pass=0 fail=0 skip=0 failed=()
+	if [[ "${1:-}" == @* ]]; then
+		while t=$(next_test "${1#@}") && [ -n "$t" ]; do
+			run_one "$t"
+		done
+		shift
+	fi
 	for t in "$@"; do
 		t=$(ls "$t"*.sh 2>/dev/null | head -1)
 		[ -n "$t" ] || continue
@@ -117,7 +130,17 @@ run_pass() {
 		[ ${#failed[@]} -gt 0 ] && printf '%s\n' "${failed[@]}"
 	} >"$passdir/$mode.res"
 }
-# The passes run beside each other, each its own clusters (as two people's on one host): their
+# next_test QUEUE: QUEUE's first line, taken out of it under a lock ("" once it is empty).
+next_test() {
+	local fd
+	exec {fd}>>"$1.lock"
+	flock "$fd"
+	head -n 1 "$1"
+	sed -i 1d "$1"
+	exec {fd}>&-
+}
+# The passes run in two lines beside each other, each test its own cluster (as two people's on
+# one host): the first pass's tests taken by whichever line is free, then the other passes. The
 # output is printed a pass at a time once all are done.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	passdir=$(mktemp -d)
@@ -126,7 +149,16 @@ if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	# Two lines of passes of about the same length (here: kube 260 s, dual 150, ipv6-kube 50;
 	# bridge 210, ipv6 280): the dual-stack and the IPv6 --kube passes after the kube one, the
 	# IPv6-only pass after the bridge one.
+	# The longest first (a run on this machine kind: 60-135 s each), so the two lines end
+	# together; then the rest in name order.
+	long="t_79_gateway_conformance t_75_dashboard t_86_bookinfo_waypoint t_85_dos_flood \
+t_95_ztunnel_upgrade t_21_hbone_soak t_17_demo_guard t_74_dashboards t_56_dual_stack"
+	{
+		for l in $long; do printf '%s\n' "${main_tests[@]}" | grep -x "$l.sh"; done
+		printf '%s\n' "${main_tests[@]}" | grep -vxF -f <(printf '%s.sh\n' $long)
+	} >"$passdir/queue"
 	(
+		(run_pass main-1 "" "@$passdir/queue") >"$passdir/main-1.log" 2>&1
 		(run_pass kube AMBIT_LOCAL_KUBE=1 $kube_tests) >"$passdir/kube.log" 2>&1
 		(run_pass dual AMBIT_LOCAL_IP_FAMILY=dual $dual_tests) >"$passdir/dual.log" 2>&1
 		(run_pass ipv6-kube "AMBIT_LOCAL_IP_FAMILY=ipv6 AMBIT_LOCAL_KUBE=1" $ipv6_kube_tests) \
@@ -135,12 +167,13 @@ if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	kpid=$!
 	# shellcheck disable=SC2086
 	(
+		(run_pass main-2 "" "@$passdir/queue") >"$passdir/main-2.log" 2>&1
 		(run_pass bridge AMBIT_LOCAL_CNI=bridge $bridge_tests) >"$passdir/bridge.log" 2>&1
 		(run_pass ipv6 AMBIT_LOCAL_IP_FAMILY=ipv6 $ipv6_tests) >"$passdir/ipv6.log" 2>&1
 	) &
 	bpid=$!
 	wait "$kpid" "$bpid"
-	for mode in kube bridge dual ipv6 ipv6-kube; do
+	for mode in main-1 main-2 kube bridge dual ipv6 ipv6-kube; do
 		cat "$passdir/$mode.log"
 		res=()
 		[ -f "$passdir/$mode.res" ] && mapfile -t res <"$passdir/$mode.res"
