@@ -272,6 +272,17 @@ expect_contains "$(err un)" "ambitctl local down"
 run un2 ictl uninstall
 expect_eq "$(rc un2)" 1 "uninstall without --purge"
 expect_contains "$(err un2)" "--purge flags must be set"
+# --enroll-namespace leaves another waypoint's enrollment, as istioctl, unless --overwrite.
+nslabel() { actl get ns bookinfo -o json | jq -r '.metadata.labels["istio.io/use-waypoint"]'; }
+run wpo ictl waypoint apply -n bookinfo --name wp2 --enroll-namespace
+expect_contains "$(out wpo)" '⚠️ Warning: namespace (bookinfo) already has an enrolled Waypoint (waypoint). Consider adding the `--overwrite` flag'
+expect_eq "$(nslabel)" waypoint "the namespace's waypoint without --overwrite"
+run wpo2 ictl waypoint apply -n bookinfo --name wp2 --enroll-namespace --overwrite
+expect_contains "$(out wpo2)" '✅ namespace bookinfo labeled with "istio.io/use-waypoint: wp2"'
+relabelled() { [ "$(nslabel)" = wp2 ]; }
+wait_for 30 relabelled || fail "--overwrite did not relabel the namespace: $(nslabel)"
+run wpd2 ictl waypoint delete -n bookinfo wp2
+expect_contains "$(out wpd2)" "waypoint bookinfo/wp2 deleted"
 run wpd ictl waypoint delete -n bookinfo waypoint
 expect_contains "$(out wpd)" "waypoint bookinfo/waypoint deleted"
 log "istioctl: every tutorial line as typed, words, columns and exit codes checked; waypoint, proxy-status, proxy-config, ztunnel-config, analyze, dashboard"

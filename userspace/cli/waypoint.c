@@ -31,6 +31,7 @@ struct wp_args {
 	int nnames;
 	const char *traffic; /* --for */
 	bool enroll, all_ns, all, wait_false, json;
+	bool overwrite; /* --overwrite: enroll over another waypoint's label (istioctl's) */
 	const char *timeout;
 	const char *file;	/* config -f */
 	bool istioctl;		/* istioctl's words and columns (ctl_opts.istioctl) */
@@ -59,7 +60,8 @@ static void usage_waypoint(FILE *f)
 	fputs(
 	    "usage: ambitctl waypoint generate|apply [-n NS] [--name N] [--for "
 	    "service|workload|all|none]\n"
-	    "                        [--enroll-namespace] [--wait=false] [--timeout 30s]\n"
+	    "                        [--enroll-namespace [--overwrite]] [--wait=false] [--timeout "
+	    "30s]\n"
 	    "       ambitctl waypoint list [-n NS | -A] [-o json]\n"
 	    "       ambitctl waypoint status [-n NS] [--name N]\n"
 	    "       ambitctl waypoint delete [-n NS] NAME... | --all\n"
@@ -85,6 +87,8 @@ static int parse_wp(int argc, char **argv, struct wp_args *a)
 			a->traffic = argv[++i];
 		else if (!strcmp(s, "--enroll-namespace"))
 			a->enroll = true;
+		else if (!strcmp(s, "--overwrite"))
+			a->overwrite = true;
 		else if (!strcmp(s, "-A") || !strcmp(s, "--all-namespaces"))
 			a->all_ns = true;
 		else if (!strcmp(s, "--all"))
@@ -253,6 +257,21 @@ static int local_wait(const struct ctl_opts *o, const struct wp_args *a)
 	return -EINTR;
 }
 
+/*
+ * Whether --enroll-namespace may label the namespace (its label now @cur, or NULL): as
+ * istioctl, another waypoint's enrollment stays unless --overwrite, said as istioctl says it.
+ */
+static bool enroll_ok(const struct wp_args *a, const char *cur)
+{
+	if (!cur || !strcmp(cur, wp_name(a)) || a->overwrite)
+		return true;
+	fprintf(a->istioctl ? stdout : stderr,
+		"%snamespace (%s) already has an enrolled Waypoint (%s). Consider adding the "
+		"`--overwrite` flag to your apply command.\n",
+		a->istioctl ? "\u26a0\ufe0f Warning: " : "ambitctl: note: ", a->ns, cur);
+	return false;
+}
+
 static int wp_apply(const struct ctl_opts *o, const struct wp_args *a)
 {
 	const struct config_namespace *n;
@@ -277,6 +296,8 @@ static int wp_apply(const struct ctl_opts *o, const struct wp_args *a)
 	if (ret)
 		goto out;
 	printf("%swaypoint %s/%s applied\n", done_mark(a), a->ns, wp_name(a));
+	if (a->enroll && !enroll_ok(a, config_label_get(&n->meta.labels, "istio.io/use-waypoint")))
+		goto out;
 	if (a->enroll) {
 		if (asprintf(&label, "istio.io/use-waypoint=%s", wp_name(a)) < 0) {
 			label = NULL;
@@ -646,6 +667,11 @@ static int kube_enroll(const struct kconn *k, const struct wp_args *a)
 	}
 	labels = cJSON_GetObjectItemCaseSensitive(
 	    cJSON_GetObjectItemCaseSensitive(ns_obj, "metadata"), "labels");
+	if (!enroll_ok(a, cJSON_GetStringValue(
+			      cJSON_GetObjectItemCaseSensitive(labels, "istio.io/use-waypoint")))) {
+		cJSON_Delete(ns_obj);
+		return 0;
+	}
 	if (!labels)
 		labels = cJSON_AddObjectToObject(
 		    cJSON_GetObjectItemCaseSensitive(ns_obj, "metadata"), "labels");

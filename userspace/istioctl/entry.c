@@ -12,8 +12,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ambit/log.h"
+#include "crypto.h"
 #include "ctl.h"
 #include "dashboard.h"
 #include "istioctl.h"
@@ -141,6 +143,25 @@ static const struct refusal {
      "ambit addresses one cluster for now: there are no remote clusters to list"},
 };
 
+void ic_cert_read(const char *pem, struct ic_cert *out)
+{
+	struct crypto_cert_info ci;
+	time_t now = time(NULL);
+	struct tm tm;
+
+	*out = (struct ic_cert){.ok = pem && !crypto_cert_info(pem, &ci)};
+	str_fmt(out->serial, sizeof(out->serial), "%s", out->ok ? ci.serial : "-");
+	str_fmt(out->not_after, sizeof(out->not_after), "-");
+	str_fmt(out->not_before, sizeof(out->not_before), "-");
+	if (!out->ok)
+		return;
+	out->valid = ci.not_before <= now && now < ci.not_after;
+	gmtime_r(&ci.not_after, &tm);
+	strftime(out->not_after, sizeof(out->not_after), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	gmtime_r(&ci.not_before, &tm);
+	strftime(out->not_before, sizeof(out->not_before), "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
 bool ic_local_kubeconfig(const char *path, struct ctl_cluster *c)
 {
 	char first[NAME_MAX + 1], list[1024], want[PATH_MAX], have[PATH_MAX], kc[PATH_MAX];
@@ -205,6 +226,52 @@ int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet)
 	return 0;
 }
 
+/*
+ * @v as Go's json.MarshalIndent(v, "", "  ") writes it, istioctl's encoder: one member or
+ * element a line, two spaces a level, "key": value, [] and {} when empty. 0 or -ENOMEM.
+ */
+static int print_json(const cJSON *v, int depth)
+{
+	const cJSON *it;
+	char *text;
+
+	if (cJSON_IsArray(v) || cJSON_IsObject(v)) {
+		bool obj = cJSON_IsObject(v);
+
+		if (!v->child) {
+			fputs(obj ? "{}" : "[]", stdout);
+			return 0;
+		}
+		putchar(obj ? '{' : '[');
+		cJSON_ArrayForEach(it, v)
+		{
+			printf("\n%*s", 2 * (depth + 1), "");
+			if (obj) {
+				cJSON key = {.type = cJSON_String, .valuestring = it->string};
+
+				text = cJSON_PrintUnformatted(&key);
+				if (!text)
+					return -ENOMEM;
+				printf("%s: ", text);
+				free(text);
+			}
+			if (print_json(it, depth + 1))
+				return -ENOMEM;
+			if (it->next)
+				putchar(',');
+		}
+		printf("\n%*s%c", 2 * depth, "", obj ? '}' : ']');
+		return 0;
+	}
+	/* A scalar as cJSON writes it: strings escaped as JSON wants them. */
+	text = cJSON_PrintUnformatted(v);
+	if (!text)
+		return -ENOMEM;
+	fputs(text, stdout);
+	free(text);
+	return 0;
+}
+
 int ic_print(cJSON *doc, const char *fmt)
 {
 	int ret = IC_EXIT_ERROR;
@@ -215,22 +282,9 @@ int ic_print(cJSON *doc, const char *fmt)
 		if (one && cJSON_AddItemReferenceToArray(one, doc))
 			ret = ctl_print_yaml(one) ? IC_EXIT_ERROR : 0;
 		cJSON_Delete(one);
-	} else if (doc) {
-		char *text = cJSON_Print(doc);
-
-		if (text) {
-			/* cJSON lays out by tabs (a string's own are escaped); istioctl by two
-			 * spaces, and ": " between a key and its value. */
-			for (const char *p = text; *p; p++) {
-				if (*p != '\t')
-					putchar(*p);
-				else
-					fputs(p > text && p[-1] == ':' ? " " : "  ", stdout);
-			}
-			putchar('\n');
-			ret = 0;
-		}
-		free(text);
+	} else if (doc && !print_json(doc, 0)) {
+		putchar('\n');
+		ret = 0;
 	}
 	cJSON_Delete(doc);
 	return ret;
@@ -304,6 +358,7 @@ static int ic_waypoint(struct ic *ic)
 		    {IC_F_NAME, "--name"},
 		    {IC_F_FOR, "--for"},
 		    {IC_F_ENROLL, "--enroll-namespace"},
+		    {IC_F_OVERWRITE, "--overwrite"},
 		    {IC_F_ALL_NS, "-A"},
 		    {IC_F_ALL, "--all"},
 		    {IC_F_KUBECONFIG, "--kubeconfig"},
@@ -324,8 +379,8 @@ static int ic_waypoint(struct ic *ic)
 		ic->o.cluster = c.name;
 	}
 	for (size_t i = 0; i < sizeof(pass) / sizeof(pass[0]); i++) {
-		bool value =
-		    pass[i].f != IC_F_ENROLL && pass[i].f != IC_F_ALL_NS && pass[i].f != IC_F_ALL;
+		bool value = pass[i].f != IC_F_ENROLL && pass[i].f != IC_F_OVERWRITE &&
+			     pass[i].f != IC_F_ALL_NS && pass[i].f != IC_F_ALL;
 
 		if (!ic->set[pass[i].f] || (!value && !ic_flag_on(ic, pass[i].f)))
 			continue;

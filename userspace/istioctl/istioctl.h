@@ -128,6 +128,14 @@ void ic_finding_format(const struct config_diag *d, bool with_file, char *buf, s
 int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet);
 /* Whether @path is the kubeconfig of a local --kube cluster that is up (loaded into @c). */
 bool ic_local_kubeconfig(const char *path, struct ctl_cluster *c);
+/* A certificate as istioctl's tables show one: its serial and validity (RFC 3339, UTC). */
+struct ic_cert {
+	bool ok;    /* a certificate could be read from the PEM */
+	bool valid; /* now between its not-before and not-after */
+	char serial[80], not_after[32], not_before[32];
+};
+/* The first certificate of @pem (NULL: none) into @out; "-" for what cannot be read. */
+void ic_cert_read(const char *pem, struct ic_cert *out);
 /* Prints @doc (taken) as JSON (istioctl's layout: two-space indent) or, @fmt "yaml", YAML. */
 int ic_print(cJSON *doc, const char *fmt);
 

@@ -16,7 +16,6 @@
 #include "ambit/ipaddr.h"
 #include "ambit/l7.h"
 #include "ambit/snapshot.h"
-#include "crypto.h"
 #include "ctl.h"
 #include "dashboard.h"
 #include "istioctl.h"
@@ -433,33 +432,23 @@ static void listeners(const struct l7_config *l7, cJSON *out)
 
 static void secret_row(const char *name, const char *type, const char *pem, cJSON *out)
 {
-	struct crypto_cert_info ci;
-	char na[32] = "-", nb[32] = "-";
-	bool ok = pem && !crypto_cert_info(pem, &ci);
-	time_t now = time(NULL);
-	bool valid = ok && ci.not_before <= now && now < ci.not_after;
-	struct tm tm;
+	struct ic_cert c;
 
-	if (ok) {
-		gmtime_r(&ci.not_after, &tm);
-		strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		gmtime_r(&ci.not_before, &tm);
-		strftime(nb, sizeof(nb), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
+	ic_cert_read(pem, &c);
 	if (!out) {
 		printf("%-56s %-10s %-8s %-11s %-40s %-20s %s\n", name, type,
-		       ok ? "ACTIVE" : "WARMING", valid ? "true" : "false", ok ? ci.serial : "-",
-		       na, nb);
+		       c.ok ? "ACTIVE" : "WARMING", c.valid ? "true" : "false", c.serial,
+		       c.not_after, c.not_before);
 		return;
 	}
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "name", name);
 	cJSON_AddStringToObject(o, "type", type);
-	cJSON_AddBoolToObject(o, "valid", valid);
-	cJSON_AddStringToObject(o, "serialNumber", ok ? ci.serial : "");
-	cJSON_AddStringToObject(o, "notAfter", na);
-	cJSON_AddStringToObject(o, "notBefore", nb);
+	cJSON_AddBoolToObject(o, "valid", c.valid);
+	cJSON_AddStringToObject(o, "serialNumber", c.ok ? c.serial : "");
+	cJSON_AddStringToObject(o, "notAfter", c.not_after);
+	cJSON_AddStringToObject(o, "notBefore", c.not_before);
 	cJSON_AddItemToArray(out, o);
 }
 

@@ -16,7 +16,6 @@
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
 #include "ambit/version.h"
-#include "crypto.h"
 #include "ctl.h"
 #include "dashboard.h"
 #include "istioctl.h"
@@ -470,47 +469,36 @@ static void zc_policies(const struct ic *ic, const struct snapshot *s, cJSON *ou
 	}
 }
 
-static void cert_row(const char *name, const char *type, const char *pem, time_t now, cJSON *out)
+static void cert_row(const char *name, const char *type, const char *pem, cJSON *out)
 {
-	struct crypto_cert_info ci;
-	char nb[32] = "-", na[32] = "-";
-	bool ok = !crypto_cert_info(pem, &ci);
-	bool valid = ok && ci.not_before <= now && now < ci.not_after;
-	struct tm tm;
+	struct ic_cert c;
 
-	if (ok) {
-		gmtime_r(&ci.not_after, &tm);
-		strftime(na, sizeof(na), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		gmtime_r(&ci.not_before, &tm);
-		strftime(nb, sizeof(nb), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	}
+	ic_cert_read(pem, &c);
 	if (!out) {
 		printf("%-56s %-5s %-9s %-11s %-40s %-20s %s\n", name, type,
-		       valid ? "Available" : "Invalid", valid ? "true" : "false",
-		       ok ? ci.serial : "?", na, nb);
+		       c.valid ? "Available" : "Invalid", c.valid ? "true" : "false", c.serial,
+		       c.not_after, c.not_before);
 		return;
 	}
 	cJSON *o = cJSON_CreateObject();
 
 	cJSON_AddStringToObject(o, "identity", name);
 	cJSON_AddStringToObject(o, "type", type);
-	cJSON_AddStringToObject(o, "state", valid ? "Available" : "Invalid");
-	cJSON_AddStringToObject(o, "serialNumber", ok ? ci.serial : "");
-	cJSON_AddStringToObject(o, "expirationTime", na);
-	cJSON_AddStringToObject(o, "validFrom", nb);
+	cJSON_AddStringToObject(o, "state", c.valid ? "Available" : "Invalid");
+	cJSON_AddStringToObject(o, "serialNumber", c.ok ? c.serial : "");
+	cJSON_AddStringToObject(o, "expirationTime", c.not_after);
+	cJSON_AddStringToObject(o, "validFrom", c.not_before);
 	cJSON_AddItemToArray(out, o);
 }
 
 static void zc_certificates(const struct snapshot *s, cJSON *out)
 {
-	time_t now = time(NULL);
-
 	if (!out)
 		printf("%-56s %-5s %-9s %-11s %-40s %-20s %s\n", "CERTIFICATE NAME", "TYPE",
 		       "STATUS", "VALID CERT", "SERIAL NUMBER", "NOT AFTER", "NOT BEFORE");
 	for (size_t i = 0; i < s->n_certs; i++) {
-		cert_row(s->certs[i].identity, "Leaf", s->certs[i].cert_pem, now, out);
-		cert_row(s->certs[i].identity, "Root", s->root_pem, now, out);
+		cert_row(s->certs[i].identity, "Leaf", s->certs[i].cert_pem, out);
+		cert_row(s->certs[i].identity, "Root", s->root_pem, out);
 	}
 }
 
