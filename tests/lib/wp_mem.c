@@ -101,17 +101,11 @@ void wp_mem_stop(struct wp_mem *w)
 	close(w->log[1]);
 }
 
-void wp_mem_exchange(struct wp_mem *w, const struct transport_peer *p, const char *req, int *status,
-		     char *body, size_t len)
+size_t wp_mem_pump(struct wp_mem *w, struct transport *t, char *in, size_t len)
 {
-	struct transport *t = transport_mem_new(w->l, p);
-	static char in[8192];
 	size_t got = 0;
 
-	assert_non_null(t);
-	assert_int_equal(wp_engine_serve(w->e, t), 0);
-	assert_int_equal(transport_mem_input(t, req, strlen(req)), 0);
-	w->seen_xff[0] = w->seen_ext[0] = '\0';
+	in[0] = '\0';
 	for (int i = 0; i < 64; i++) {
 		const char *d;
 		size_t k;
@@ -121,13 +115,28 @@ void wp_mem_exchange(struct wp_mem *w, const struct transport_peer *p, const cha
 			b_serve(w, &w->ups[u]);
 		d = transport_mem_output(t, &k);
 		if (k) {
-			assert_true(got + k < sizeof(in));
+			assert_true(got + k < len);
 			memcpy(in + got, d, k);
 			got += k;
 			in[got] = '\0';
 			transport_mem_take(t, k);
 		}
 	}
+	return got;
+}
+
+void wp_mem_exchange(struct wp_mem *w, const struct transport_peer *p, const char *req, int *status,
+		     char *body, size_t len)
+{
+	struct transport *t = transport_mem_new(w->l, p);
+	static char in[8192];
+	size_t got;
+
+	assert_non_null(t);
+	assert_int_equal(wp_engine_serve(w->e, t), 0);
+	assert_int_equal(transport_mem_input(t, req, strlen(req)), 0);
+	w->seen_xff[0] = w->seen_ext[0] = '\0';
+	got = wp_mem_pump(w, t, in, sizeof(in));
 	assert_true(got > 12);
 	*status = atoi(in + 9);
 	body[0] = '\0';

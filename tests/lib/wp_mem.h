@@ -49,5 +49,10 @@ void wp_mem_stop(struct wp_mem *w);
  */
 void wp_mem_exchange(struct wp_mem *w, const struct transport_peer *p, const char *req, int *status,
 		     char *body, size_t len);
+/*
+ * Runs the loop (the backends answering) a few rounds, collecting what downstream @t wrote
+ * into @in (NUL-terminated, @len at most): the bytes collected.
+ */
+size_t wp_mem_pump(struct wp_mem *w, struct transport *t, char *in, size_t len);
 
 #endif

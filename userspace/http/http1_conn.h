@@ -119,7 +119,10 @@ void h1_server_pause(struct h1_server *s);
 void h1_server_resume(struct h1_server *s);
 /* Whether the current request was a HEAD (its response carries no body). */
 bool h1_server_head_request(const struct h1_server *s);
-/* Draining: idle connections close now, busy ones after their exchange. */
+/*
+ * Draining: busy connections close after their exchange (its response says "Connection:
+ * close"), idle ones after a second unless a request comes, which is answered likewise.
+ */
 void h1_server_drain(struct h1_server *s);
 /* Closes now (with an RST when @reset); on_close follows from a loop task. */
 void h1_server_close(struct h1_server *s, bool reset);

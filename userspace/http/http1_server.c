@@ -15,6 +15,8 @@
 #include "http1_priv.h"
 
 #define IDLE_MS_DEFAULT (3600u * 1000)
+/* How long an idle connection of a draining server waits for a request already sent. */
+#define DRAIN_GRACE_MS 1000u
 #define FIRST_BYTE_MS_DEFAULT (60u * 1000)
 #define HEADERS_MS_DEFAULT (60u * 1000)
 
@@ -267,6 +269,8 @@ static void on_idle(struct loop_timer *t)
 	case PH_IDLE: limit = s->lim.idle_ms; break;
 	default: return; /* an exchange: armed again when it ends */
 	}
+	if (s->draining && s->phase != PH_HEAD && limit > DRAIN_GRACE_MS)
+		limit = DRAIN_GRACE_MS;
 	if (now - s->phase_ms < limit) {
 		uint64_t left = limit - (now - s->phase_ms);
 
@@ -505,6 +509,14 @@ bool h1_server_head_request(const struct h1_server *s)
 void h1_server_drain(struct h1_server *s)
 {
 	s->draining = true;
-	if (!s->in_request && !s->tunnel)
-		h1_server_close(s, false);
+	if (s->in_request || s->tunnel || s->closed || s->phase == PH_HEAD)
+		return; /* it closes when its exchange ends */
+	/*
+	 * Idle (or accepted, nothing read yet): a request may already be on its way, and a close
+	 * now would meet it as a reset. It goes after DRAIN_GRACE_MS unless a request comes, which
+	 * is answered with "Connection: close" (Envoy's drain does the same).
+	 */
+	s->phase_ms = loop_now_ms(s->loop);
+	loop_timer_cancel(s->loop, &s->idle);
+	loop_timer_arm(s->loop, &s->idle, DRAIN_GRACE_MS);
 }
