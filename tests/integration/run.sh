@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every integration test (t_*.sh, in name order) against the local cluster, then checks the
-# host is left as it was. Each test brings its own cluster up and down (lib.sh), so one failing
+# Runs every integration test (t_*.sh) against the local cluster, two at a time (two lines, each
+# taking the next test from one queue, the longest first), then checks the host is left as it was. Each test brings its own cluster up and down (lib.sh), so one failing
 # test cannot poison the next. Exit 77 from a test means skipped, with the reason its skip line
 # gave; where nothing may be missing (tests/lib/skip-policy.sh: root on a supported kernel) a skip
 # is a failure. A test that runs longer than AMBIT_IT_TIMEOUT seconds (600) is stopped with
