@@ -153,10 +153,16 @@ if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	# together; then the rest in name order.
 	long="t_79_gateway_conformance t_75_dashboard t_86_bookinfo_waypoint t_85_dos_flood \
 t_95_ztunnel_upgrade t_21_hbone_soak t_17_demo_guard t_74_dashboards t_56_dual_stack"
+	# Those that must have the machine to themselves run first, one after the other: t_87's
+	# waypoint restart under load fails a keep-alive request when another cluster shares the
+	# two cores (the timing it depends on is not yet understood).
+	alone="t_87_waypoint_resilience"
 	{
 		for l in $long; do printf '%s\n' "${main_tests[@]}" | grep -x "$l.sh"; done
-		printf '%s\n' "${main_tests[@]}" | grep -vxF -f <(printf '%s.sh\n' $long)
+		printf '%s\n' "${main_tests[@]}" | grep -vxF -f <(printf '%s.sh\n' $long $alone)
 	} >"$passdir/queue"
+	printf '%s\n' "${main_tests[@]}" | grep -xF -f <(printf '%s.sh\n' $alone) >"$passdir/alone"
+	(run_pass alone "" "@$passdir/alone") >"$passdir/alone.log" 2>&1
 	(
 		(run_pass main-1 "" "@$passdir/queue") >"$passdir/main-1.log" 2>&1
 		(run_pass kube AMBIT_LOCAL_KUBE=1 $kube_tests) >"$passdir/kube.log" 2>&1
@@ -173,7 +179,7 @@ t_95_ztunnel_upgrade t_21_hbone_soak t_17_demo_guard t_74_dashboards t_56_dual_s
 	) &
 	bpid=$!
 	wait "$kpid" "$bpid"
-	for mode in main-1 main-2 kube bridge dual ipv6 ipv6-kube; do
+	for mode in alone main-1 main-2 kube bridge dual ipv6 ipv6-kube; do
 		cat "$passdir/$mode.log"
 		res=()
 		[ -f "$passdir/$mode.res" ] && mapfile -t res <"$passdir/$mode.res"

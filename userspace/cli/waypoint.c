@@ -258,17 +258,18 @@ static int local_wait(const struct ctl_opts *o, const struct wp_args *a)
 }
 
 /*
- * Whether --enroll-namespace may label the namespace (its label now @cur, or NULL): as
- * istioctl, another waypoint's enrollment stays unless --overwrite, said as istioctl says it.
+ * Whether --enroll-namespace may label the namespace (its label now @cur, or NULL): under
+ * istioctl's name, another waypoint's enrollment stays unless --overwrite, said as it says it.
  */
 static bool enroll_ok(const struct wp_args *a, const char *cur)
 {
-	if (!cur || !strcmp(cur, wp_name(a)) || a->overwrite)
+	/* ambitctl's own --enroll-namespace moves the namespace to this waypoint, as it did. */
+	if (!a->istioctl || !cur || !strcmp(cur, wp_name(a)) || a->overwrite)
 		return true;
-	fprintf(a->istioctl ? stdout : stderr,
-		"%snamespace (%s) already has an enrolled Waypoint (%s). Consider adding the "
-		"`--overwrite` flag to your apply command.\n",
-		a->istioctl ? "\u26a0\ufe0f Warning: " : "ambitctl: note: ", a->ns, cur);
+	printf(
+	    "\u26a0\ufe0f Warning: namespace (%s) already has an enrolled Waypoint (%s). Consider "
+	    "adding the `--overwrite` flag to your apply command.\n",
+	    a->ns, cur);
 	return false;
 }
 
