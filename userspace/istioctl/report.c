@@ -247,6 +247,14 @@ int ic_version(struct ic *ic)
 	return 0;
 }
 
+/* Whether @p is the proxy @name names: its NAME, or its pod name alone (NAME[.NS]). */
+static bool proxy_named(const struct proxy *p, const char *name)
+{
+	size_t len = strlen(name);
+
+	return !strcmp(p->name, name) || (!strncmp(p->name, name, len) && p->name[len] == '.');
+}
+
 int ic_proxy_status(struct ic *ic)
 {
 	const char *fmt = output_of(ic, false),
@@ -263,12 +271,8 @@ int ic_proxy_status(struct ic *ic)
 	if (ret)
 		return ret;
 	n = proxies(&c, ic, px, sizeof(px) / sizeof(px[0]));
-	for (size_t i = 0; only && i < n; i++) {
-		size_t len = strlen(only);
-
-		shown += !strcmp(px[i].name, only) ||
-			 (!strncmp(px[i].name, only, len) && px[i].name[len] == '.');
-	}
+	for (size_t i = 0; only && i < n; i++)
+		shown += proxy_named(&px[i], only);
 	if (only && !shown)
 		return ic_error(IC_EXIT_ERROR,
 				"no proxy named %s (istioctl proxy-status lists them)", only);
@@ -282,13 +286,9 @@ int ic_proxy_status(struct ic *ic)
 				    : !p->want		 ? "NOT SENT"
 				    : p->have == p->want ? "SYNCED"
 							 : "STALE";
-		size_t len = only ? strlen(only) : 0;
 
-		/* NAME, or its pod name alone (NAME[.NS]). */
-		if (only && strcmp(p->name, only) &&
-		    (strncmp(p->name, only, len) || p->name[len] != '.'))
+		if (only && !proxy_named(p, only))
 			continue;
-		shown++;
 		if (!*fmt) {
 			printf("%-40s %-11s %-18s %-26s %-17s %s\n", p->name, "Kubernetes",
 			       p->agent, p->version[0] ? p->version : "-",
