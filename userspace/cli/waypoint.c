@@ -177,8 +177,12 @@ static char *gateway_yaml(const char *ns, const char *name, const char *traffic)
 static int apply_text(const struct ctl_opts *o, const struct wp_args *a, const char *text,
 		      bool remove)
 {
+	/* istioctl says only its own lines (✅ waypoint NS/NAME applied), not apply's. */
+	struct ctl_opts q = *o;
 	char *argv[6];
 	int argc = 0;
+
+	q.quiet = a->istioctl;
 
 	argv[argc++] = "-n";
 	argv[argc++] = (char *)a->ns;
@@ -188,7 +192,7 @@ static int apply_text(const struct ctl_opts *o, const struct wp_args *a, const c
 		argv[argc++] = "--timeout";
 		argv[argc++] = (char *)a->timeout;
 	}
-	return apply_manifest(o, remove ? "waypoint delete" : "waypoint apply", text, argc, argv,
+	return apply_manifest(&q, remove ? "waypoint delete" : "waypoint apply", text, argc, argv,
 			      remove);
 }
 
@@ -276,11 +280,13 @@ static bool enroll_ok(const struct wp_args *a, const char *cur)
 static int wp_apply(const struct ctl_opts *o, const struct wp_args *a)
 {
 	const struct config_namespace *n;
+	struct ctl_opts q = *o;
 	struct ctl_cluster c;
 	struct config cfg;
 	char *yaml, *label = NULL;
 	int ret;
 
+	q.quiet = a->istioctl;
 	config_init(&cfg);
 	ret = load_store(o, &c, &cfg);
 	if (ret)
@@ -305,7 +311,7 @@ static int wp_apply(const struct ctl_opts *o, const struct wp_args *a)
 			ret = -ENOMEM;
 			goto out;
 		}
-		ret = cmd_label_namespace(o, a->ns, &label, 1,
+		ret = cmd_label_namespace(&q, a->ns, &label, 1,
 					  a->wait_false ? 0
 					  : a->timeout	? atoi(a->timeout)
 							: 30);
@@ -347,6 +353,7 @@ static int wp_delete(const struct ctl_opts *o, const struct wp_args *a)
 	char *text = NULL;
 	size_t len = 0;
 	FILE *f = open_memstream(&text, &len);
+	const char **names = NULL;
 	int ret, n = 0;
 
 	if (!f)
@@ -363,8 +370,15 @@ static int wp_delete(const struct ctl_opts *o, const struct wp_args *a)
 		if (strcmp(g->meta.namespace, a->ns) || !g->class_name ||
 		    strcmp(g->class_name, "istio-waypoint"))
 			continue;
+		const char **more = realloc(names, (n + 1) * sizeof(*names));
+
+		if (!more) {
+			ret = -ENOMEM;
+			break;
+		}
+		names = more;
+		names[n++] = g->meta.name;
 		ret = put_gateway(f, a->ns, g->meta.name);
-		n++;
 	}
 	/* A name that is no waypoint is reported by delete as "not found". */
 	for (int k = 0; !ret && !a->all && k < a->nnames; k++)
@@ -379,9 +393,10 @@ static int wp_delete(const struct ctl_opts *o, const struct wp_args *a)
 	}
 	if (!ret)
 		ret = apply_text(o, a, text, true);
-	/* istioctl's words for each, besides apply's lines. */
-	for (int k = 0; !ret && a->istioctl && !a->all && k < a->nnames; k++)
-		printf("waypoint %s/%s deleted\n", a->ns, a->names[k]);
+	/* istioctl's words for each (apply's own lines are quiet under its name). */
+	for (int k = 0; !ret && a->istioctl && k < (a->all ? n : a->nnames); k++)
+		printf("waypoint %s/%s deleted\n", a->ns, a->all ? names[k] : a->names[k]);
+	free(names);
 	free(text);
 	config_free(&cfg);
 	return ret;

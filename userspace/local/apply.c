@@ -619,6 +619,7 @@ static int apply_main(const struct ctl_opts *o, struct apply_args *args)
 	if (a.cluster)
 		opts.cluster = a.cluster;
 	ret = cluster_open(&c, &opts);
+	c.quiet = opts.quiet;
 	if (!ret)
 		ret = read_inputs(&a);
 	if (ret) {
@@ -675,7 +676,7 @@ static int apply_main(const struct ctl_opts *o, struct apply_args *args)
 	if (!ret)
 		ret = validate(&a, &in_cfg, &cur, &changed);
 	if (!ret)
-		ret = write_changes(state, &in, act, a.dry_run, false, &gen);
+		ret = write_changes(state, &in, act, a.dry_run, opts.quiet, &gen);
 unlock:
 	store_unlock(lock);
 	lock = -1;
@@ -697,7 +698,7 @@ unlock:
 	if (!ret && a.wait && gen && c.kube)
 		ret = kube_resource_version(&c, &gen);
 	if (!ret && a.wait && gen)
-		ret = wait_generation(&c, gen, a.timeout_s);
+		ret = wait_generation(&c, gen, a.timeout_s, opts.quiet);
 	if (!ret && missing)
 		ret = -ENOENT;
 out:

@@ -125,6 +125,7 @@ struct ctl_cluster {
 	enum ctl_ip_family ip_family;
 	int nnodes;
 	struct ctl_node nodes[CTL_MAX_NODES];
+	bool quiet; /* not saved: a reconcile says no pod's start or removal (ctl_opts.quiet) */
 };
 
 /* One pod of the local cluster, as planned from the manifests. Strings owned unless noted. */
@@ -193,6 +194,7 @@ struct ctl_opts {
 	bool json;	     /* -o json */
 	bool follow;	     /* -f on logs */
 	bool istioctl; /* run as istioctl: its words (✅ ...) and columns where they differ */
+	bool quiet;    /* apply, label: no per-object or in-force lines (istioctl prints its own) */
 };
 
 /* cluster.c */
@@ -657,8 +659,11 @@ int ctl_print_yaml(const cJSON *items);
 /* Writes the objects of @path (a file or dir) into @c's store as `apply` does, without waiting:
  * `local up`'s first apply. Prints diagnostics; per-object lines unless @quiet. 0 or -errno. */
 int apply_store_path(const struct ctl_cluster *c, const char *path, bool quiet);
-/* rollout.c: waits up to @timeout_s until every node has store generation @gen in force. */
-int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s);
+/*
+ * rollout.c: waits up to @timeout_s until every node has store generation @gen in force, and
+ * says so on stdout unless @quiet (a lag is told on stderr either way).
+ */
+int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s, bool quiet);
 /* state.c */
 /* Brings the running cluster's pods and Service VIPs to what the store says. 0 or -errno. */
 int state_reconcile(const struct ctl_cluster *c);

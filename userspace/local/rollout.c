@@ -152,7 +152,7 @@ static void say_lag(const struct ctl_node *n, const struct node_view *v, uint64_
 			n->name, v->ztunnel_version, v->version);
 }
 
-int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s)
+int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s, bool quiet)
 {
 	struct node_view v[CTL_MAX_NODES];
 	struct timespec start, now;
@@ -171,6 +171,8 @@ int wait_generation(const struct ctl_cluster *c, uint64_t gen, int timeout_s)
 			}
 		}
 		if (!left) {
+			if (quiet)
+				return 0;
 			printf("%s %" PRIu64 " in force on %d node%s\n",
 			       c->kube ? "resourceVersion" : "generation", gen, c->nnodes,
 			       c->nnodes == 1 ? "" : "s");

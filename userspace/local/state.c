@@ -158,7 +158,7 @@ static int reconcile_once(const struct ctl_cluster *c, bool *again)
 	 * (netns, CNI) and starts them, and lets go of the removed ones (CNI DEL), so none is
 	 * restarted while it is torn down below. */
 	for (int i = 0; !ret && i < c->nnodes; i++) {
-		int r = kubelet_sync(&c->nodes[i], true);
+		int r = kubelet_sync(&c->nodes[i], !c->quiet);
 
 		if (r && !sync_err)
 			sync_err = r;
@@ -183,8 +183,11 @@ static int reconcile_once(const struct ctl_cluster *c, bool *again)
 			continue;
 		int r = pod_remove(c, node, ns->valuestring, name->valuestring,
 				   cJSON_IsString(cg) ? cg->valuestring : NULL);
-		printf("pod %s/%s %s\n", ns->valuestring, name->valuestring,
-		       r ? "could not be removed completely" : "removed");
+		if (r)
+			fprintf(stderr, "pod %s/%s could not be removed completely\n",
+				ns->valuestring, name->valuestring);
+		else if (!c->quiet)
+			printf("pod %s/%s removed\n", ns->valuestring, name->valuestring);
 	}
 	if (!ret)
 		ret = sync_err;
@@ -287,6 +290,7 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 		cluster_tell_not_up(o->cluster);
 		return ret;
 	}
+	c.quiet = o->quiet;
 	config_init(&cfg);
 	/* --kube: a namespace kubectl made or labelled is in the store first (kimport.c). */
 	rlock = kube_reconcile_lock(&c);
@@ -342,7 +346,7 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 		ret = state_reconcile(&c);
 	store_unlock(rlock);
 	rlock = -1;
-	if (!ret)
+	if (!ret && !o->quiet)
 		printf("namespace/%s labelled\n", ns);
 	/*
 	 * As apply: returned once every node's agent, ztunnel and running waypoint has the labels
@@ -352,7 +356,7 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
 	if (!ret && timeout_s && c.kube)
 		ret = kube_resource_version(&c, &gen);
 	if (!ret && timeout_s)
-		ret = wait_generation(&c, gen, timeout_s);
+		ret = wait_generation(&c, gen, timeout_s, o->quiet);
 	/* What the labels mean here (istio-injection does nothing in an ambient-only mesh). */
 	if (!ret && !config_analyze(&check, &an, &diags)) {
 		for (size_t i = 0; i < diags.n; i++) {
