@@ -10,15 +10,16 @@ ARCH := $(shell uname -m | sed -e 's/x86_64/x86/' -e 's/aarch64/arm64/')
 WARN := -Wall -Wextra -Werror -Wno-unused-parameter
 CFLAGS ?= -O2 -g
 # userspace/ is one folder a concern (docs/INTERNALS.md, "Layout"); each archive or binary takes
-# whole folders, and a header is found by its name from any folder.
+# whole folders. Folders are namespaces: the include path has only the roots, so a header of
+# another folder is named with its folder ("net/buf.h"), and one of the same folder by its name
+# (tools/cycle-check.sh reads the includes too). ztunnel/ and waypoint/ include their own by name;
+# tests reach them by path ("../../waypoint/proxy.h").
 LIB_DIRS := lib decode kinds config analyze l4 l7 k8s
 NET_DIRS := net tls http hbone
 AGENT_DIRS := agent podnet control
 CLI_DIRS := cli local kubelet dashboard istioctl
-US_INC := $(addprefix -Iuserspace/,$(LIB_DIRS) $(NET_DIRS) $(AGENT_DIRS) $(CLI_DIRS) cni)
 srcs_in = $(foreach d,$(1),$(wildcard userspace/$(d)/*.c))
-CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude $(US_INC) -Iwaypoint -I$(O) \
-	-I$(O)/proto -MMD -MP
+CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(O) -I$(O)/proto -MMD -MP
 LDLIBS := -lbpf -lmnl -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lcjose -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
 	-lprotobuf-c -lldns -lpthread
 ifeq ($(SAN),1)
@@ -240,7 +241,7 @@ $(O)/tests/selftest_skip: tests/selftest/skip_case.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -lcmocka -o $@
 
-selftest: $(O)/tests/selftest_skip $(O)/tests/test_config
+selftest: all $(O)/tests/selftest_skip $(O)/tests/test_config
 	@bash tests/selftest/runners.sh $(O)
 
 # The bookinfo example's services on loopback, with stubs: no cluster, no root.
@@ -277,8 +278,8 @@ test: deps
 # runs briefly in `make test` (fuzz-smoke) and for FUZZ_SECONDS each in `make fuzz`
 # (tests/fuzz/run.sh); seeds in tests/fuzz/corpus/<target>/.
 FUZZ_O := $(O)/fuzz
-FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude $(US_INC) \
-	-Iwaypoint -I$(O) -I$(O)/proto -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
+FUZZ_CFLAGS := -g -O1 -std=gnu11 -D_GNU_SOURCE $(WARN) -Iinclude -Iuserspace -I$(O) \
+	-I$(O)/proto -I$(LLHTTP_INC) -fsanitize=fuzzer-no-link,address,undefined \
 	-fno-sanitize-recover=undefined -fno-omit-frame-pointer -MMD -MP
 FUZZ_TARGETS := $(patsubst tests/fuzz/%.c,%,$(wildcard tests/fuzz/fuzz_*.c))
 FUZZ_BINS := $(addprefix $(FUZZ_O)/,$(FUZZ_TARGETS))

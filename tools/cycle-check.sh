@@ -1,18 +1,23 @@
 #!/usr/bin/env bash
 # Fails when the code's rooms stop using each other one way (DESIGN.md §9, docs/INTERNALS.md
 # "Layout"). Reads the symbols of the objects `make all` built: file A uses file B when A calls
-# or reads something B defines. Four rules:
+# or reads something B defines; and the #include lines of every source and header: folder A
+# uses folder B when a file of A includes a header of B. Five rules:
 #  1. No circle of files that use each other spans two folders (userspace/*, ztunnel, waypoint).
-#  2. The folders themselves use each other one way (no circle of folders).
+#  2. The folders themselves use each other one way (no circle of folders), by symbols and by
+#     includes alike: a header-only edge up fails as a call up does.
 #  3. Within the proxies' runtime and each proxy (userspace/{net,tls,http,hbone}, ztunnel,
 #     waypoint) the modules depend one way too. A module is a source file, or the files sharing
 #     a prefix before "_" (hbone.c, hbone_pool.c, ...: one module with a private header).
 #  4. No folder of userspace/ holds more than FOLDER_MAX_LINES lines or FOLDER_MAX_FILES files.
+#  5. Folders are namespaces: another folder's header is included by its folder's name
+#     ("net/buf.h"), never by a bare name or a path climbing out, and a private header
+#     (NAME_priv.h) only from its own folder.
 set -u
 cd "$(dirname "$0")/.."
 obj=${1:-build/obj}
 python3 - "$obj" <<'PY'
-import os, subprocess, sys
+import os, re, subprocess, sys
 from collections import defaultdict
 
 obj = sys.argv[1]
@@ -115,6 +120,54 @@ for c in sccs(files, uses):
               f"across folders: {', '.join(edges)}")
         bad += 1
 
+# 5. Includes: each names its folder; private headers stay home. Their edges join rule 2's.
+INCLUDE = re.compile(r'^\s*#\s*include\s+"([^"]+)"', re.M)
+GENERATED = (".skel.h", ".pb-c.h")  # made into build/ by the build
+inc_edges = []
+for d in dirs:
+    for f in sorted(os.listdir(d)):
+        if not f.endswith((".c", ".h")):
+            continue
+        src = os.path.join(d, f)
+        for name in INCLUDE.findall(open(src, errors="replace").read()):
+            if name.endswith(GENERATED):
+                continue
+            if name.startswith("../"):
+                # The binaries' folders, outside userspace/, by their path (ambitctl's check
+                # runs the waypoint's decision modules).
+                hdr = os.path.normpath(os.path.join(d, name))
+                if hdr.split("/")[0] in ("ztunnel", "waypoint") and os.path.exists(hdr):
+                    inc_edges.append((src, hdr))
+                else:
+                    print(f"cycle-check: {src}: #include \"{name}\": a path climbing out "
+                          f"reaches only ztunnel/ or waypoint/")
+                    bad += 1
+                continue
+            if "/" not in name:
+                if not os.path.exists(os.path.join(d, name)):
+                    print(f"cycle-check: {src}: #include \"{name}\": no header of {d} has "
+                          f"that name; name another folder's with its folder")
+                    bad += 1
+                continue
+            if name.startswith("ambit/"):
+                continue  # include/ambit: the contracts
+            hdr = os.path.join("userspace", name)
+            if not os.path.exists(hdr):
+                print(f"cycle-check: {src}: #include \"{name}\": not a header of a folder of "
+                      f"userspace/ named by its folder")
+                bad += 1
+                continue
+            hd = os.path.dirname(hdr)
+            if hd == d:
+                print(f"cycle-check: {src}: #include \"{name}\": a header of its own folder: "
+                      f"name it alone (\"{os.path.basename(name)}\")")
+                bad += 1
+            elif name.endswith("_priv.h"):
+                print(f"cycle-check: {src}: #include \"{name}\": a private header of {hd}")
+                bad += 1
+            else:
+                inc_edges.append((src, hdr))
+
 # 2. Folders one way.
 fuses, why = defaultdict(set), {}
 for a in files:
@@ -123,6 +176,10 @@ for a in files:
         if da != db:
             fuses[da].add(db)
             why.setdefault((da, db), f"{a}->{b}")
+for a, h in inc_edges:
+    da, dh = os.path.dirname(a), os.path.dirname(h)
+    fuses[da].add(dh)
+    why.setdefault((da, dh), f"{a} includes {h}")
 for c in sccs(dirs, {d: fuses[d] for d in dirs}):
     edges = [why[(a, b)] for a in c for b in sorted(fuses[a]) if b in c]
     print(f"cycle-check: folders {', '.join(c)} use each other in a circle: {', '.join(edges)}")
@@ -153,7 +210,8 @@ for d in dirs:
         bad += 1
 
 if not bad:
-    print(f"cycle-check: {len(files)} files in {len(dirs)} folders use each other one way; "
-          f"no folder over {FOLDER_MAX_FILES} files or {FOLDER_MAX_LINES} lines")
+    print(f"cycle-check: {len(files)} files in {len(dirs)} folders use each other one way, "
+          f"by symbols and {len(inc_edges)} includes named by folder; no folder over "
+          f"{FOLDER_MAX_FILES} files or {FOLDER_MAX_LINES} lines")
 sys.exit(1 if bad else 0)
 PY

@@ -10,12 +10,12 @@
 
 #include "ambit/version.h"
 #include "admin.h"
-#include "http1_conn.h"
-#include "httpd.h"
-#include "procmetrics.h"
-#include "prom.h"
+#include "http/http1_conn.h"
+#include "http/httpd.h"
+#include "net/procmetrics.h"
+#include "net/prom.h"
 #include "proxy.h"
-#include "sock.h"
+#include "net/sock.h"
 
 struct wp_admin {
 	struct MHD_Daemon *d;

@@ -11,7 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sock.h"
+#include "net/sock.h"
 #include "stats.h"
 
 struct wp_admin;

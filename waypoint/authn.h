@@ -19,7 +19,7 @@
 #include <time.h>
 
 #include "config.h"
-#include "http_fields.h"
+#include "http/http_fields.h"
 #include "jwt.h"
 
 /* Tokens one request may carry; more are refused (each would cost a signature check). */

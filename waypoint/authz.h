@@ -23,7 +23,7 @@
 #include "ambit/l7.h"
 
 struct cJSON;
-#include "http_fields.h"
+#include "http/http_fields.h"
 
 /* What a request offers the policies; absent strings are NULL. */
 struct wp_authz_request {

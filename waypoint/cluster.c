@@ -10,8 +10,8 @@
 #include "ambit/log.h"
 #include "cluster.h"
 #include "dnsres.h"
-#include "tls.h"
-#include "transport.h"
+#include "tls/tls.h"
+#include "net/transport.h"
 
 /*
  * SplitMix64 per thread, seeded once from getrandom: a draw per decision without a system call

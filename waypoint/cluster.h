@@ -17,10 +17,10 @@
 #include <netinet/in.h>
 
 #include "ambit/l7.h"
-#include "http1_conn.h"
+#include "http/http1_conn.h"
 #include "lb.h"
 #include "outlier.h"
-#include "sock.h"
+#include "net/sock.h"
 
 struct wp_cluster {
 	char *name; /* Istio's: inbound-vip|<port>|http[/<subset>]|<hostname>, a gateway's

@@ -15,7 +15,7 @@
 #include "config.h"
 #include "dnsres.h"
 #include "jwt.h"
-#include "loop.h"
+#include "net/loop.h"
 #include "ratelimit.h"
 
 static void gen_free(struct wp_gen *g)

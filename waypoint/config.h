@@ -17,7 +17,7 @@
 #include "ambit/l7.h"
 #include "cluster.h"
 #include "route.h"
-#include "transport.h"
+#include "net/transport.h"
 
 struct wp_gen {
 	struct l7_config *l7;

@@ -15,7 +15,7 @@
 #include "ambit/clock.h"
 #include "ambit/log.h"
 #include "dnsres.h"
-#include "sock.h"
+#include "net/sock.h"
 
 #define DNS_MAX_ADDRS 16
 #define DNS_MIN_TTL_MS 5000u

@@ -17,8 +17,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "http_fields.h"
-#include "sock.h"
+#include "http/http_fields.h"
+#include "net/sock.h"
 
 /* The method Envoy calls (its :path), and the largest answer read: the prefix included. */
 #define XA_GRPC_PATH "/envoy.service.auth.v3.Authorization/Check"

@@ -13,7 +13,7 @@
 #include <stddef.h>
 
 #include "ambit/config.h"
-#include "http_fields.h"
+#include "http/http_fields.h"
 
 /*
  * Applies @ops to @h; for a request, "host"/":authority" set or add point *@authority (may be

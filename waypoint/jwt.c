@@ -8,7 +8,7 @@
 #include <cjson/cJSON.h>
 #include <xxhash.h>
 
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "jwt.h"
 
 /* Envoy's jwt_authn default clock skew (JwtProvider.clock_skew_seconds). */

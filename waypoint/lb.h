@@ -22,7 +22,7 @@
 
 #include "ambit/l7.h"
 #include "route.h"
-#include "sock.h"
+#include "net/sock.h"
 
 struct wp_host {
 	union sockaddr_inet addr; /* the endpoint's address and target port, of either family */

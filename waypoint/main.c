@@ -35,11 +35,11 @@
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "ambit/version.h"
-#include "memtrim.h"
+#include "net/memtrim.h"
 #include "mesh.h"
-#include "sock.h"
-#include "tls.h"
-#include "transport.h"
+#include "net/sock.h"
+#include "tls/tls.h"
+#include "net/transport.h"
 #include "worker.h"
 
 #define MAX_WORKERS 64

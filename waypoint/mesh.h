@@ -15,8 +15,8 @@
 #include <stdint.h>
 
 #include "config.h"
-#include "hbone.h"
-#include "meshstate.h"
+#include "hbone/hbone.h"
+#include "net/meshstate.h"
 
 struct wp_mesh {
 	struct mesh_state *st;

@@ -20,7 +20,7 @@
 #include "authn.h"
 #include "fault.h"
 #include "headers.h"
-#include "http_uri.h"
+#include "http/http_uri.h"
 #include "proxy_priv.h"
 #include "rewrite.h"
 #include "route.h"

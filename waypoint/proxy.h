@@ -17,9 +17,9 @@
 
 #include "authz.h"
 #include "config.h"
-#include "http_fields.h"
+#include "http/http_fields.h"
 #include "stats.h"
-#include "transport.h"
+#include "net/transport.h"
 
 /*
  * Envoy's HTTP connection manager settings as Istio exposes them (0 for a time: its default,

@@ -19,7 +19,7 @@
 #include <strings.h>
 
 #include "ambit/log.h"
-#include "h2link.h"
+#include "http/h2link.h"
 #include "proxy_priv.h"
 
 struct wp_h2down {

@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "ambit/log.h"
-#include "h2link.h"
+#include "http/h2link.h"
 #include "proxy_priv.h"
 
 /* An idle upstream HTTP/2 connection goes after this, unless the policy says otherwise. */

@@ -16,8 +16,8 @@
 #include "ambit/log.h"
 #include "proxy_pp.h"
 #include "proxy_priv.h"
-#include "proxy_proto.h"
-#include "sock.h"
+#include "net/proxy_proto.h"
+#include "net/sock.h"
 
 struct wp_pp {
 	struct loop_handler h;

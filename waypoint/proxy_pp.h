@@ -14,9 +14,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "loop.h"
+#include "net/loop.h"
 #include "proxy.h"
-#include "transport.h"
+#include "net/transport.h"
 
 /* Envoy's default listener_filters_timeout. */
 #define WP_PP_TIMEOUT_MS 15000

@@ -9,9 +9,9 @@
 #include <stdint.h>
 #include <time.h>
 
-#include "buf.h"
-#include "h2.h"
-#include "http1_conn.h"
+#include "lib/buf.h"
+#include "http/h2.h"
+#include "http/http1_conn.h"
 #include "proxy.h"
 #include "reply.h"
 #include "retry.h"

@@ -14,7 +14,7 @@
 
 #include "ambit/log.h"
 #include "proxy_priv.h"
-#include "tls.h"
+#include "tls/tls.h"
 
 /* Envoy's default listener_filters_timeout. */
 #define WP_HELLO_TIMEOUT_MS 15000

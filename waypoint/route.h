@@ -15,7 +15,7 @@
 #include <stdint.h>
 
 #include "ambit/l7.h"
-#include "http_fields.h"
+#include "http/http_fields.h"
 
 /* What matching reads of a request (all borrowed). */
 struct wp_request {

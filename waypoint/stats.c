@@ -15,10 +15,10 @@
 
 #include "ambit/fmt.h"
 #include "ambit/snapshot.h"
-#include "buf.h"
-#include "loop.h"
-#include "prom.h"
-#include "sock.h"
+#include "lib/buf.h"
+#include "net/loop.h"
+#include "net/prom.h"
+#include "net/sock.h"
 #include "stats.h"
 
 /* Istio's buckets (istio/proxy stats plugin): milliseconds, then bytes. */

@@ -16,7 +16,7 @@
 #include <time.h>
 #include <netinet/in.h>
 
-#include "sock.h"
+#include "net/sock.h"
 
 /*
  * Telemetry's metrics overrides for one request or connection (all borrowed): the metrics not

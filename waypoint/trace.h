@@ -12,9 +12,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
-#include "http_fields.h"
-#include "prom.h"
+#include "lib/buf.h"
+#include "http/http_fields.h"
+#include "net/prom.h"
 
 /* The caller's trace context. */
 struct wp_trace_ctx {

@@ -19,12 +19,12 @@
 #include "ambit/snapshot.h"
 #include "cluster.h"
 #include "config.h"
-#include "hbone.h"
+#include "hbone/hbone.h"
 #include "mesh.h"
 #include "proxy.h"
 #include "proxy_pp.h"
-#include "sock.h"
-#include "transport_hbone.h"
+#include "net/sock.h"
+#include "hbone/transport_hbone.h"
 #include "worker.h"
 
 #define ACCEPT_PAUSE_MS 100

@@ -28,7 +28,7 @@
 
 #include "ambit/log.h"
 #include "proxy_priv.h"
-#include "sock.h"
+#include "net/sock.h"
 
 #define PAUSE_MIN_MS 50
 #define PAUSE_MAX_MS 1000

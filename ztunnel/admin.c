@@ -11,14 +11,14 @@
 #include "ambit/version.h"
 #include "admin.h"
 #include "dns_stats.h"
-#include "httpd.h"
+#include "http/httpd.h"
 #include "authz.h"
-#include "guard.h"
+#include "net/guard.h"
 #include "kdrops.h"
-#include "meshstate.h"
+#include "net/meshstate.h"
 #include "metrics.h"
-#include "procmetrics.h"
-#include "prom.h"
+#include "net/procmetrics.h"
+#include "net/prom.h"
 
 /* S_METRICS6 and S_READY6 serve what S_METRICS and S_READY do, on their IPv6 listeners. */
 enum { S_METRICS, S_READY, S_ADMIN, S_METRICS6, S_READY6, S__COUNT };

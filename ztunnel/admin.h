@@ -10,7 +10,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "meshstate.h"
+#include "net/meshstate.h"
 
 struct zt_admin;
 

@@ -28,10 +28,10 @@
 #include "dns_kernel.h"
 #include "dns_server.h"
 #include "dns_stats.h"
-#include "loop.h"
-#include "meshstate.h"
+#include "net/loop.h"
+#include "net/meshstate.h"
 #include "resolved.h"
-#include "sock.h"
+#include "net/sock.h"
 
 #define MAX_PENDING 4096
 /* Its own sockets (IPv4's, IPv6's), and those the agent kept of a predecessor. */

@@ -13,7 +13,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "sock.h"
+#include "net/sock.h"
 
 struct mesh_state;
 

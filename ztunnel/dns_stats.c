@@ -9,7 +9,7 @@
 
 #include "ambit/snapshot.h"
 #include "dns_stats.h"
-#include "prom.h"
+#include "net/prom.h"
 
 /* Istio ztunnel's buckets, in order (its list has 0.005 before 0.001). */
 static const double bounds[] = {0.001, 0.005, 0.01, 0.1, 1.0, 5.0};

@@ -19,7 +19,7 @@
 #include "ambit/log.h"
 #include "handover.h"
 #include "inpod.h"
-#include "sock.h"
+#include "net/sock.h"
 
 #define HO_MSG_MAX 256
 

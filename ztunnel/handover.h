@@ -17,7 +17,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "sock.h"
+#include "net/sock.h"
 
 /*
  * What is handed over, in this order. The IPv6 listeners come last: a predecessor that predates

@@ -15,11 +15,11 @@
 
 #include "ambit/log.h"
 #include "authz.h"
-#include "hbone.h"
+#include "hbone/hbone.h"
 #include "inpod.h"
 #include "proxy_priv.h"
-#include "sock.h"
-#include "splice.h"
+#include "net/sock.h"
+#include "net/splice.h"
 
 /*
  * A plaintext connection tc handed over for a pod this snapshot does not enroll: the agent

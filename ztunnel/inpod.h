@@ -25,7 +25,7 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "sock.h"
+#include "net/sock.h"
 
 struct zt_worker;
 

@@ -10,9 +10,9 @@
 
 #include <getopt.h>
 
-#include "guard.h"
-#include "hbone.h"
-#include "splice.h"
+#include "net/guard.h"
+#include "hbone/hbone.h"
+#include "net/splice.h"
 
 struct zt_limits {
 	struct guard_config guard;

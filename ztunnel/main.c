@@ -33,14 +33,14 @@
 #include "ambit/log.h"
 #include "ambit/version.h"
 #include "admin.h"
-#include "guard.h"
+#include "net/guard.h"
 #include "dns_server.h"
 #include "handover.h"
 #include "inpod.h"
 #include "limits.h"
 #include "proxy.h"
-#include "sock.h"
-#include "meshstate.h"
+#include "net/sock.h"
+#include "net/meshstate.h"
 
 #define MAX_WORKERS 64
 /* A successor serves only with a snapshot: it waits this long for its first one. */

@@ -11,7 +11,7 @@
 
 #include "ambit/log.h"
 #include "metrics.h"
-#include "prom.h"
+#include "net/prom.h"
 
 struct series {
 	char *labels; /* rendered `k="v",...`, the identity of the series */

@@ -10,8 +10,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "connrec.h"
-#include "sock.h"
+#include "net/connrec.h"
+#include "net/sock.h"
 
 /* Istio's standard labels; NULL or "" prints "unknown" like Istio does. All borrowed. */
 struct metrics_labels {

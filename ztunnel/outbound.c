@@ -20,11 +20,11 @@
 #include "ambit/datapath.h"
 #include "ambit/log.h"
 #include "authz.h"
-#include "hbone.h"
+#include "hbone/hbone.h"
 #include "inpod.h"
 #include "proxy_priv.h"
-#include "sock.h"
-#include "splice.h"
+#include "net/sock.h"
+#include "net/splice.h"
 
 /*
  * The two nodes' agents apply a (un)enrollment at slightly different moments, so an HBONE open

@@ -15,10 +15,10 @@
 
 #include "ambit/log.h"
 #include "authz.h"
-#include "hbone.h"
+#include "hbone/hbone.h"
 #include "inpod.h"
 #include "proxy_priv.h"
-#include "splice.h"
+#include "net/splice.h"
 
 static const struct zt_inpod_listen_ops listen_ops = {
     .add = zt_listener_add,

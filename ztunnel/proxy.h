@@ -10,10 +10,10 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "hbone.h"
+#include "hbone/hbone.h"
 #include "route.h"
-#include "splice.h"
-#include "meshstate.h"
+#include "net/splice.h"
+#include "net/meshstate.h"
 
 struct zt_proxy_opts {
 	int outbound_fd; /* listening sockets, borrowed; -1 to skip */

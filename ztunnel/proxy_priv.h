@@ -14,8 +14,8 @@
 #include <time.h>
 #include <netinet/in.h>
 
-#include "guard.h"
-#include "loop.h"
+#include "net/guard.h"
+#include "net/loop.h"
 #include "metrics.h"
 #include "proxy.h"
 #include "record.h"

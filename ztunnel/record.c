@@ -9,8 +9,8 @@
 #include <unistd.h>
 
 #include "authz.h"
-#include "connrec.h"
-#include "hbone.h"
+#include "net/connrec.h"
+#include "hbone/hbone.h"
 #include "record.h"
 
 void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct snap_workload *src,

@@ -13,12 +13,12 @@
 #include <linux/types.h>
 
 #include "ambit/bpf_abi.h"
-#include "connrec.h"
+#include "net/connrec.h"
 #include "inpod.h"
 #include "metrics.h"
 #include "resolved.h"
 #include "route.h"
-#include "sock.h"
+#include "net/sock.h"
 
 /* ---- least-connections bookkeeping, shared by workers (atomics, fixed table) ---- */
 

@@ -11,7 +11,7 @@
 #include <netinet/in.h>
 
 #include "ambit/snapshot.h"
-#include "sock.h"
+#include "net/sock.h"
 
 struct connrec;
 

@@ -35,7 +35,7 @@
 
 #include "ambit/datapath.h"
 #include "ambit/log.h"
-#include "netsetup.h"
+#include "podnet/netsetup.h"
 #include "steer.skel.h"
 #include "../lib/harness.h"
 #include "../lib/steer_fixture.h"

@@ -26,7 +26,7 @@
 
 #include "ambit/ca.h"
 #include "ambit/log.h"
-#include "hbone.h"
+#include "hbone/hbone.h"
 #include "../lib/fuzz_env.h"
 #include "../lib/hbone_seam.h"
 

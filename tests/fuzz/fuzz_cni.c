@@ -15,7 +15,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "cni.h"
+#include "cni/cni.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

@@ -30,7 +30,7 @@
 #include "ambit/policy.h"
 #include "../../ztunnel/authz.h"
 #include "../../ztunnel/proxy_priv.h"
-#include "meshstate.h"
+#include "net/meshstate.h"
 #include "../lib/fuzz_env.h"
 #include "../lib/hbone_seam.h"
 

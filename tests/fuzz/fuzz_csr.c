@@ -16,7 +16,7 @@
 #include <openssl/pem.h>
 
 #include "ambit/ca.h"
-#include "tls.h"
+#include "tls/tls.h"
 
 static const char id[] = "spiffe://cluster.local/ns/shop/sa/web";
 static struct ambit_ca *ca;

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "extauthz_grpc.h"
+#include "../../waypoint/extauthz_grpc.h"
 
 static void check_fields(const struct http_fields *f)
 {

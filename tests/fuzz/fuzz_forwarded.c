@@ -10,7 +10,7 @@
 #include <string.h>
 #include <netinet/in.h>
 
-#include "sock.h"
+#include "net/sock.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {

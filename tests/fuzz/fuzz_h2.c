@@ -22,8 +22,8 @@
 #include <string.h>
 
 #include "ambit/log.h"
-#include "buf.h"
-#include "h2.h"
+#include "lib/buf.h"
+#include "http/h2.h"
 
 #define ECHO_MAX (64u << 10)
 #define MAX_STREAMS 128

@@ -20,7 +20,7 @@
 #include <unistd.h>
 
 #include "../../ztunnel/handover.h"
-#include "sock.h"
+#include "net/sock.h"
 
 #define N_GOT 6
 

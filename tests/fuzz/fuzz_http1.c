@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "http1.h"
+#include "http/http1.h"
 
 struct state {
 	bool request;

@@ -27,7 +27,7 @@
 
 #include "ambit/ipc.h"
 #include "ambit/log.h"
-#include "server.h"
+#include "agent/server.h"
 #include "../lib/fuzz_env.h"
 
 /* A socket pair big enough for any input kept whole in its buffer. */

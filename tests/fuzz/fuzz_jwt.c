@@ -38,9 +38,9 @@
 #include <openssl/evp.h>
 
 #include "ambit/l7.h"
-#include "authn.h"
-#include "config.h"
-#include "jwt.h"
+#include "../../waypoint/authn.h"
+#include "../../waypoint/config.h"
+#include "../../waypoint/jwt.h"
 #include "../lib/fuzz_env.h"
 #include "../lib/l7_world.h"
 #include "jwt_sign.h"

@@ -18,7 +18,7 @@
 
 #include "ambit/config.h"
 #include "ambit/l7.h"
-#include "authz.h"
+#include "../../waypoint/authz.h"
 #include "../lib/fuzz_env.h"
 
 static const char world[] =

@@ -17,7 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dashboard.h"
+#include "dashboard/dashboard.h"
 
 static void check_url(const char *out)
 {

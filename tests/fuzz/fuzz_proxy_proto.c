@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <sys/socket.h>
 
-#include "proxy_proto.h"
+#include "net/proxy_proto.h"
 
 static int check(const uint8_t *data, size_t size)
 {

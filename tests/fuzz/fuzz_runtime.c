@@ -16,8 +16,8 @@
 
 #include "ambit/config.h"
 #include "ambit/log.h"
-#include "desired.h"
-#include "runtime.h"
+#include "l4/desired.h"
+#include "config/runtime.h"
 
 static const char config_yaml[] =
     "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: demo\n  labels:\n"

@@ -13,7 +13,7 @@
 #include <openssl/bio.h>
 #include <openssl/pem.h>
 
-#include "tls.h"
+#include "tls/tls.h"
 
 static void check(char *id)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "tls.h"
+#include "tls/tls.h"
 
 static void check(const uint8_t *data, size_t size, size_t cap)
 {

@@ -21,7 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "dashboard.h"
+#include "dashboard/dashboard.h"
 
 static bool lower_hex(const char *s, size_t n)
 {

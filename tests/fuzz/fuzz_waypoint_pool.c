@@ -53,8 +53,8 @@
 
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
-#include "buf.h"
-#include "proxy.h"
+#include "lib/buf.h"
+#include "../../waypoint/proxy.h"
 
 #define SEP "\n%%\n"
 #define MAX_REQ 16

@@ -13,8 +13,8 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "kdir.h"
-#include "wdir.h"
+#include "control/kdir.h"
+#include "control/wdir.h"
 
 static void count(void *arg, const char *key, const char *text)
 {

@@ -22,9 +22,9 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/config.h"
-#include "caserver.h"
-#include "wpcontroller.h"
-#include "wpstatus.h"
+#include "control/caserver.h"
+#include "control/wpcontroller.h"
+#include "control/wpstatus.h"
 
 static const char *str(const cJSON *o, const char *a, const char *b)
 {

@@ -12,7 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 
 /* Stream ids 0 .. H2F_STREAMS - 1 are followed. */
 #define H2F_STREAMS 64

@@ -13,8 +13,8 @@
 
 #include "ambit/ca.h"
 #include "ambit/snapshot.h"
-#include "sock.h"
-#include "tls.h"
+#include "net/sock.h"
+#include "tls/tls.h"
 
 /* A TLS context (server or client) with a certificate of @id issued by @ca, trusting @ca's root. */
 struct tls_ctx *harness_issue_ctx(struct ambit_ca *ca, const char *id, bool server);

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "hbone_priv.h"
+#include "hbone/hbone_priv.h"
 #include "hbone_seam.h"
 
 static int refuse(void *user, const struct hbone_request *req, struct hbone_upstream *up)

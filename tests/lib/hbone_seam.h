@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "hbone.h"
-#include "loop.h"
+#include "hbone/hbone.h"
+#include "net/loop.h"
 
 struct hbone_conn;
 

@@ -11,7 +11,7 @@
 
 #include <cmocka.h>
 
-#include "loop.h"
+#include "net/loop.h"
 #include "wp_mem.h"
 
 static int open_up(void *arg, struct transport *t, const union sockaddr_inet *dst)

@@ -11,10 +11,10 @@
 #include <stddef.h>
 
 #include "ambit/l7.h"
-#include "config.h"
-#include "proxy.h"
-#include "sock.h"
-#include "transport.h"
+#include "../../waypoint/config.h"
+#include "../../waypoint/proxy.h"
+#include "net/sock.h"
+#include "net/transport.h"
 
 #define WP_MEM_MAX_UP 16
 

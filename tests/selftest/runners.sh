@@ -3,7 +3,7 @@
 # binary that exits 77 and an integration script that skips are reported SKIP with their reason
 # where a skip is allowed, and fail the run, with a line saying why, where it is not
 # (tests/lib/skip-policy.sh); an integration script that hangs is stopped at its time limit. Also: test_istio_samples fails, naming where it looked, when the
-# samples are missing. Usage: runners.sh BUILD_DIR (holding tests/selftest_skip, tests/test_config).
+# samples are missing; tools/cycle-check.sh fails on each kind of bad include. Usage: runners.sh BUILD_DIR (holding tests/selftest_skip, tests/test_config).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-build}" && pwd)
@@ -90,6 +90,31 @@ EOT
 		$? "$(printf '%s\n' "$out" | sed -n '/=== the last lines of t_00_fails.sh/,$p')" \
 		"why-it-failed: 42 != 43" "agent: error: the dump's own error line" "failed: t_00_fails.sh"
 fi
+
+# tools/cycle-check.sh on a copy of the sources with one bad include each: a header-only edge
+# up (the symbols alone would pass), a bare name from another folder, a private header from
+# outside its folder. The objects are the build's (the includes change no symbol).
+cc_case() { # name, file, line to add, expected words
+	local name=$1 file=$2 line=$3
+	shift 3
+	rm -rf "$tmp/cc" && mkdir -p "$tmp/cc/tools"
+	cp -r "$root/userspace" "$root/ztunnel" "$root/waypoint" "$tmp/cc/"
+	cp "$root/tools/cycle-check.sh" "$tmp/cc/tools/"
+	printf '%s\n' "$line" >>"$tmp/cc/$file"
+	out=$(bash "$tmp/cc/tools/cycle-check.sh" "$build/obj" 2>&1)
+	check "cycle-check: $name" nonzero $? "$out" "$@"
+}
+out=$(bash "$root/tools/cycle-check.sh" "$build/obj" 2>&1)
+check "cycle-check: the tree as it is passes" 0 $? "$out" "includes named by folder"
+cc_case "an include of a folder above is an edge like a call" userspace/lib/buf.h \
+	'#include "net/loop.h"' "userspace/lib/buf.h includes userspace/net/loop.h" \
+	"use each other in a circle"
+cc_case "a bare name from another folder fails" userspace/tls/tls.c '#include "loop.h"' \
+	'userspace/tls/tls.c: #include "loop.h": no header of userspace/tls has that name'
+cc_case "a private header from outside its folder fails" userspace/hbone/hbone.c \
+	'#include "http/h2_priv.h"' 'a private header of userspace/http'
+cc_case "a path climbing out elsewhere than the binaries fails" userspace/net/loop.c \
+	'#include "../tls/tls.h"' "a path climbing out reaches only ztunnel/ or waypoint/"
 
 out=$(cd "$root" && AMBIT_ISTIO_SAMPLES=$tmp/no-samples "$build/tests/test_config" 2>&1)
 check "test_istio_samples fails (not skips) without the samples, naming the path" nonzero $? \

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "certs.h"
+#include "agent/certs.h"
 
 /* A CA stand-in: counts issuances, can be told to fail, stamps validity from a fake clock. */
 struct fake_ca {

@@ -13,8 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "confstore.h"
-#include "runtime.h"
+#include "agent/confstore.h"
+#include "config/runtime.h"
 
 static char root[64];
 

@@ -16,8 +16,8 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "runtime.h"
-#include "desired.h"
+#include "config/runtime.h"
+#include "l4/desired.h"
 
 static uint32_t ip(const char *s)
 {

@@ -20,7 +20,7 @@
 #include <poll.h>
 
 #include "ambit/ipc.h"
-#include "server.h"
+#include "agent/server.h"
 
 static char dir[64], path[512];
 /* Each test's server (up), on its own epoll set; torn down by teardown. */

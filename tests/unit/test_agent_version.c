@@ -17,7 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "agent.h"
+#include "agent/agent.h"
 #include "ambit/ca.h"
 
 static char dir[64];

@@ -24,8 +24,8 @@
 #include <cmocka.h>
 
 #include "ambit/ipc.h"
-#include "server.h"
-#include "wpserve.h"
+#include "agent/server.h"
+#include "agent/wpserve.h"
 
 static char root[512], pod[600], sub[700], other[600], dir[64], path[128];
 

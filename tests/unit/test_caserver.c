@@ -23,9 +23,9 @@
 
 #include "ambit/ca.h"
 #include "ambit/l7.h"
-#include "caserver.h"
-#include "crypto.h"
-#include "wpstatus.h"
+#include "control/caserver.h"
+#include "tls/crypto.h"
+#include "control/wpstatus.h"
 
 #define REVIEW(auth, user, extra)                                                                  \
 	"{\"apiVersion\":\"authentication.k8s.io/v1\",\"kind\":\"TokenReview\",\"status\":{"       \

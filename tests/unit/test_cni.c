@@ -20,8 +20,8 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
-#include "cni.h"
-#include "server.h"
+#include "cni/cni.h"
+#include "agent/server.h"
 
 enum agent_mode { AGENT_OUTSIDE, AGENT_CAPTURE_LATER, AGENT_REFUSE, AGENT_NEVER };
 

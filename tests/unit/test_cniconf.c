@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <cjson/cJSON.h>
 
-#include "cniconf.h"
+#include "control/cniconf.h"
 
 static char root[64], conf_dir[128], bin_dir[128], plugin[128];
 

@@ -12,7 +12,7 @@
 #include <cmocka.h>
 
 #include "ambit/ca.h"
-#include "crypto.h"
+#include "tls/crypto.h"
 
 /* RFC 4648 §10's vectors, both ways; what is not padded base64 is refused. */
 static void test_base64(void **state)

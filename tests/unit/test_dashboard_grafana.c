@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "ambit/fileutil.h"
-#include "dashboard.h"
+#include "dashboard/dashboard.h"
 
 static char dir[64];
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "ambit/config.h"
-#include "dashboard.h"
+#include "dashboard/dashboard.h"
 
 static void test_host(void **state)
 {

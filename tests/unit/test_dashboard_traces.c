@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "dashboard.h"
+#include "dashboard/dashboard.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 typedef Opentelemetry__Proto__Common__V1__KeyValue pb_kv;

@@ -29,8 +29,8 @@
 #include "../../ztunnel/dns_server.h"
 #include "../../ztunnel/resolved.h"
 #include "../../ztunnel/route.h"
-#include "meshstate.h"
-#include "sock.h"
+#include "net/meshstate.h"
+#include "net/sock.h"
 
 static const char SNAP[] =
     "{\"version\":1,\"node\":\"n1\",\"workloads\":[],\"services\":[],"

@@ -29,8 +29,8 @@
 #include "../../ztunnel/dns_server.h"
 #include "ambit/bpf_abi.h"
 #include "ambit/datapath.h"
-#include "meshstate.h"
-#include "sock.h"
+#include "net/meshstate.h"
+#include "net/sock.h"
 
 /* The client pod is at loopback in both families, so the test's sockets are it. */
 static const char SNAP[] =

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include "getcols.h"
+#include "cli/getcols.h"
 
 /* 2026-11-24T06:00:00Z */
 #define NOW ((time_t)1795500000)

@@ -23,8 +23,8 @@
 
 #include "ambit/ca.h"
 #include "ambit/log.h"
-#include "h2.h"
-#include "http_fields.h"
+#include "http/h2.h"
+#include "http/http_fields.h"
 #include "../lib/h2_frames.h"
 #include "../lib/harness.h"
 

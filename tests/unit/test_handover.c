@@ -30,7 +30,7 @@
 #include <cmocka.h>
 
 #include "ambit/ipc.h"
-#include "sock.h"
+#include "net/sock.h"
 #include "../../ztunnel/handover.h"
 #include "../lib/harness.h"
 

@@ -27,7 +27,7 @@
 #include <openssl/x509.h>
 
 #include "ambit/ca.h"
-#include "hbone.h"
+#include "hbone/hbone.h"
 #include "../lib/h2_frames.h"
 #include "../lib/hbone_seam.h"
 

@@ -31,8 +31,8 @@
 
 #include "ambit/ca.h"
 #include "ambit/log.h"
-#include "h2_priv.h"
-#include "hbone_priv.h"
+#include "http/h2_priv.h"
+#include "hbone/hbone_priv.h"
 #include "../lib/harness.h"
 #include "../lib/hbone_seam.h"
 

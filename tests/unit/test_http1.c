@@ -10,7 +10,7 @@
 
 #include <cmocka.h>
 
-#include "http1.h"
+#include "http/http1.h"
 
 /* What the callbacks saw. */
 struct rec {

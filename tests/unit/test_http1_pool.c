@@ -22,9 +22,9 @@
 
 #include <cmocka.h>
 
-#include "http1_conn.h"
-#include "loop.h"
-#include "transport.h"
+#include "http/http1_conn.h"
+#include "net/loop.h"
+#include "net/transport.h"
 
 /* Bounds a broken pool's waits; never a measure of time. */
 #define TURNS 2000

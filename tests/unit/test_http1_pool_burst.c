@@ -15,9 +15,9 @@
 
 #include <cmocka.h>
 
-#include "http1_conn.h"
-#include "loop.h"
-#include "transport.h"
+#include "http/http1_conn.h"
+#include "net/loop.h"
+#include "net/transport.h"
 
 #define WAITERS 1000
 

@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "ambit/config.h"
-#include "istioctl.h"
+#include "istioctl/istioctl.h"
 
 /* Parses the words of @line (split at spaces) into @ic; the parser's result. */
 static int parse_line(const char *line, struct ic *ic)

@@ -18,8 +18,8 @@
 
 #include <cmocka.h>
 
-#include "crypto.h"
-#include "kconn.h"
+#include "tls/crypto.h"
+#include "k8s/kconn.h"
 
 static char dir[64];
 

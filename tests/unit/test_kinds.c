@@ -16,8 +16,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
-#include "confstore.h"
+#include "decode/decode.h"
+#include "agent/confstore.h"
 
 /*
  * What a kind needs beyond its metadata to load (by "Kind.group", cfg_kind_key): "spec: {}"

@@ -17,9 +17,9 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include "klease.h"
-#include "kmanifest.h"
-#include "nodes.h"
+#include "k8s/klease.h"
+#include "k8s/kmanifest.h"
+#include "cli/nodes.h"
 
 /* 2026-11-24T06:00:00Z */
 #define NOW ((time_t)1795500000)

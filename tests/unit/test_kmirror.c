@@ -17,10 +17,10 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include "local.h"
-#include "kmanifest.h"
-#include "kmirror.h"
-#include "ksource.h"
+#include "local/local.h"
+#include "k8s/kmanifest.h"
+#include "local/kmirror.h"
+#include "agent/ksource.h"
 
 static struct ctl_node node = {.name = "node2", .index = 2, .ip = "10.99.0.12"};
 static struct config_label label_items[] = {{"app", "web"}, {"version", "v1"}};

@@ -18,9 +18,9 @@
 #include <cmocka.h>
 
 #include <cjson/cJSON.h>
-#include "kconn.h"
-#include "kevents.h"
-#include "ksource.h"
+#include "k8s/kconn.h"
+#include "k8s/kevents.h"
+#include "agent/ksource.h"
 
 static const char pods[] =
     "apiVersion: v1\nkind: Pod\n"

@@ -26,8 +26,8 @@
 #include <cmocka.h>
 
 #include "../lib/fake_api.h"
-#include "kconn.h"
-#include "kwatch.h"
+#include "k8s/kconn.h"
+#include "k8s/kwatch.h"
 
 static struct fake_api fa;
 

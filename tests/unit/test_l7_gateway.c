@@ -25,8 +25,8 @@
 
 #include "ambit/ca.h"
 #include "ambit/l7.h"
-#include "crypto.h"
-#include "route.h"
+#include "tls/crypto.h"
+#include "../../waypoint/route.h"
 #include "../lib/l7_world.h"
 
 #define GW_POD                                                                                     \

@@ -10,7 +10,7 @@
 #include <cmocka.h>
 
 #include "ambit/config.h"
-#include "label_index.h"
+#include "lib/label_index.h"
 
 #define N_OBJ 600
 

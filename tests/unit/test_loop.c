@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
-#include "loop.h"
+#include "net/loop.h"
 
 #define MAX_FIRED 4096
 

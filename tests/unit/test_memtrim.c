@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "memtrim.h"
+#include "net/memtrim.h"
 
 static void test_flood_then_quiet(void **state)
 {

@@ -22,7 +22,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
-#include "netsetup.h"
+#include "podnet/netsetup.h"
 #include "../lib/harness.h"
 
 /* Whether `ip neigh` lists @ip on dev h0. */

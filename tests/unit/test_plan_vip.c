@@ -20,7 +20,7 @@
 
 #include <cjson/cJSON.h>
 #include "ambit/config.h"
-#include "local.h"
+#include "local/local.h"
 
 static const char SERVICES[] =
     "apiVersion: v1\nkind: Service\nmetadata: {name: four, namespace: d}\n"

@@ -27,7 +27,7 @@
 #include <net/if.h>
 
 #include "ambit/datapath.h"
-#include "podns.h"
+#include "podnet/podns.h"
 #include "../lib/harness.h"
 
 #define UID_A "0b0c8a6e-2d5e-4f7b-9b1e-7d3b5a1f0c11"

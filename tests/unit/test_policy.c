@@ -24,9 +24,9 @@
 #include "ambit/json_memo.h"
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
-#include "confstore.h"
-#include "policy_sync.h"
-#include "runtime.h"
+#include "agent/confstore.h"
+#include "agent/policy_sync.h"
+#include "config/runtime.h"
 #include "../lib/harness.h"
 
 #define AP(ns, name)                                                                               \

@@ -74,7 +74,7 @@
 #include "ambit/config.h"
 #include "ambit/l7.h"
 #include "ambit/policy.h"
-#include "authz.h"
+#include "../../waypoint/authz.h"
 #include "../lib/l7_world.h"
 
 #define POD(ns, name, app_labels, sa, ip)                                                          \

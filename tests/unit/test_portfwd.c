@@ -16,7 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "portfwd.h"
+#include "cli/portfwd.h"
 
 static struct config_container_port cports[] = {{"http-web", 9080, "TCP"}, {NULL, 7000, "TCP"}};
 static struct config_pod_spec spec = {.nports = 2, .ports = cports};

@@ -19,7 +19,7 @@
 #include <cmocka.h>
 
 #include "ambit/datapath.h"
-#include "probes.h"
+#include "agent/probes.h"
 #include "../lib/harness.h"
 
 static char proc[64], cg2[PATH_MAX], own[PATH_MAX];

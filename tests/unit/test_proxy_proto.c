@@ -19,7 +19,7 @@
 #include <sys/socket.h>
 #include <cmocka.h>
 
-#include "proxy_proto.h"
+#include "net/proxy_proto.h"
 
 #define V2_SIG "\r\n\r\n\0\r\nQUIT\n"
 

@@ -22,7 +22,7 @@
 #include "../lib/harness.h"
 #include "../../ztunnel/resolved.h"
 #include "../../ztunnel/route.h"
-#include "sock.h"
+#include "net/sock.h"
 
 static const char SNAP[] =
     "{\"version\":3,\"node\":\"n1\",\"workloads\":["

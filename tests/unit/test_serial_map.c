@@ -8,7 +8,7 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "serial_map.h"
+#include "lib/serial_map.h"
 
 struct elem {
 	char pad[5];

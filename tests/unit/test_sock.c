@@ -23,7 +23,7 @@
 #include <linux/types.h>
 
 #include "ambit/bpf_abi.h"
-#include "sock.h"
+#include "net/sock.h"
 
 static void assert_text(const union sockaddr_inet *a, const char *want)
 {

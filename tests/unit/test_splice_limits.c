@@ -23,8 +23,8 @@
 #include <unistd.h>
 #include <cmocka.h>
 
-#include "guard.h"
-#include "splice.h"
+#include "net/guard.h"
+#include "net/splice.h"
 #include "../lib/harness.h"
 
 /*

@@ -13,7 +13,7 @@
 #include <cmocka.h>
 
 #include "ambit/snapshot.h"
-#include "svcfmt.h"
+#include "cli/svcfmt.h"
 
 static const char SNAP[] =
     "{\"version\":1,\"node\":\"n1\",\"workloads\":["

@@ -23,7 +23,7 @@
 #include <openssl/x509v3.h>
 
 #include "ambit/ca.h"
-#include "tls.h"
+#include "tls/tls.h"
 
 static char dir[64];
 static int client_max;		   /* the client's highest TLS version, 0: OpenSSL's */

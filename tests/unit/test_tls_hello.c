@@ -17,7 +17,7 @@
 #include <cmocka.h>
 #include <openssl/ssl.h>
 
-#include "tls.h"
+#include "tls/tls.h"
 
 /* The ClientHello an OpenSSL client sends for @sni (NULL: none), into @out (malloc'd). */
 static size_t client_hello(const char *sni, int max_version, unsigned char **out)

@@ -24,9 +24,9 @@
 #include <cmocka.h>
 
 #include "ambit/ca.h"
-#include "hbone.h"
-#include "sock.h"
-#include "transport_hbone.h"
+#include "hbone/hbone.h"
+#include "net/sock.h"
+#include "hbone/transport_hbone.h"
 #include "../lib/harness.h"
 
 #define ID_SERVER "spiffe://cluster.local/ns/a/sa/server"

@@ -32,8 +32,8 @@
 #include <openssl/ssl.h>
 
 #include "ambit/ca.h"
-#include "tls.h"
-#include "transport.h"
+#include "tls/tls.h"
+#include "net/transport.h"
 #include "../lib/harness.h"
 
 #define TOTAL (3u << 20)

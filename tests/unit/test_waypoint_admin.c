@@ -20,9 +20,9 @@
 #include <cmocka.h>
 #include <curl/curl.h>
 
-#include "admin.h"
-#include "sock.h"
-#include "stats.h"
+#include "../../waypoint/admin.h"
+#include "net/sock.h"
+#include "../../waypoint/stats.h"
 #include "../lib/harness.h"
 
 struct body {

@@ -17,7 +17,7 @@
 
 #include "ambit/config.h"
 #include "ambit/l7.h"
-#include "authz.h"
+#include "../../waypoint/authz.h"
 
 /* ---- path normalization ---- */
 

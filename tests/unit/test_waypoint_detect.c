@@ -7,7 +7,7 @@
 
 #include <cmocka.h>
 
-#include "detect.h"
+#include "../../waypoint/detect.h"
 
 static enum wp_detect d(const char *s)
 {

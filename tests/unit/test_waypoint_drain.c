@@ -22,9 +22,9 @@
 
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
-#include "loop.h"
-#include "proxy.h"
-#include "sock.h"
+#include "net/loop.h"
+#include "../../waypoint/proxy.h"
+#include "net/sock.h"
 #include "../lib/wp_mem.h"
 
 // clang-format off

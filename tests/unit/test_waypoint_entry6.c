@@ -31,10 +31,10 @@
 #include "ambit/config.h"
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
-#include "dnsres.h"
-#include "proxy.h"
-#include "sock.h"
-#include "worker.h"
+#include "../../waypoint/dnsres.h"
+#include "../../waypoint/proxy.h"
+#include "net/sock.h"
+#include "../../waypoint/worker.h"
 #include "../lib/wp_mem.h"
 
 // clang-format off

@@ -17,7 +17,7 @@
 #include <cmocka.h>
 
 #include "envoy/service/auth/v3/external_auth.pb-c.h"
-#include "extauthz_grpc.h"
+#include "../../waypoint/extauthz_grpc.h"
 
 #define BYTES(s) (const uint8_t *)(s), sizeof(s) - 1
 

@@ -25,10 +25,10 @@
 
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
-#include "buf.h"
-#include "h2.h"
-#include "http_fields.h"
-#include "proxy.h"
+#include "lib/buf.h"
+#include "http/h2.h"
+#include "http/http_fields.h"
+#include "../../waypoint/proxy.h"
 #include "../lib/h2_frames.h"
 
 // clang-format off

@@ -18,10 +18,10 @@
 #include <cmocka.h>
 #include <openssl/evp.h>
 
-#include "authn.h"
-#include "authz.h"
-#include "config.h"
-#include "jwt.h"
+#include "../../waypoint/authn.h"
+#include "../../waypoint/authz.h"
+#include "../../waypoint/config.h"
+#include "../../waypoint/jwt.h"
 
 #define ISS "https://issuer.example"
 #define NOW 1800000000L

@@ -17,7 +17,7 @@
 
 #include <cmocka.h>
 
-#include "lb.h"
+#include "../../waypoint/lb.h"
 
 /* A field with its lengths, as the parsers make them. */
 #define HF(n, v)                                                                                   \

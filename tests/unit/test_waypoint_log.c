@@ -19,8 +19,8 @@
 
 #include <cmocka.h>
 
-#include "loop.h"
-#include "stats.h"
+#include "net/loop.h"
+#include "../../waypoint/stats.h"
 
 static const char *dash(const char *s)
 {

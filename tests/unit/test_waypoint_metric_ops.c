@@ -16,7 +16,7 @@
 #include <cmocka.h>
 
 #include "ambit/l7.h"
-#include "stats.h"
+#include "../../waypoint/stats.h"
 
 static size_t lines(const char *text, const char *metric, const char *has, const char *lacks)
 {

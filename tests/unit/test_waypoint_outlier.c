@@ -20,9 +20,9 @@
 
 #include <arpa/inet.h>
 
-#include "cluster.h"
-#include "outlier.h"
-#include "transport.h"
+#include "../../waypoint/cluster.h"
+#include "../../waypoint/outlier.h"
+#include "net/transport.h"
 
 static struct config_outlier_detection defaults(void)
 {

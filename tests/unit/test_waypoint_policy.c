@@ -17,11 +17,11 @@
 #include <cmocka.h>
 
 #include "ambit/l7.h"
-#include "fault.h"
-#include "headers.h"
-#include "reply.h"
-#include "retry.h"
-#include "rewrite.h"
+#include "../../waypoint/fault.h"
+#include "../../waypoint/headers.h"
+#include "../../waypoint/reply.h"
+#include "../../waypoint/retry.h"
+#include "../../waypoint/rewrite.h"
 
 static bool wanted(uint32_t on, enum wp_failure f, int status, int grpc)
 {

@@ -26,12 +26,12 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/l7.h"
-#include "http1.h"
-#include "loop.h"
-#include "stats.h"
+#include "http/http1.h"
+#include "net/loop.h"
+#include "../../waypoint/stats.h"
 #include "../lib/l7_world.h"
-#include "proxy.h"
-#include "worker.h"
+#include "../../waypoint/proxy.h"
+#include "../../waypoint/worker.h"
 
 #define SVC(name, port)                                                                            \
 	"apiVersion: v1\nkind: Service\nmetadata: {name: " name ", namespace: shop}\n"             \

@@ -20,7 +20,7 @@
 #include "ambit/config.h"
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
-#include "ratelimit.h"
+#include "../../waypoint/ratelimit.h"
 
 static const char *const world = L7_WORLD_HEAD
     "apiVersion: v1\n"

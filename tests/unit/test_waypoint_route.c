@@ -19,7 +19,7 @@
 
 #include "ambit/l7.h"
 #include "ambit/re2.h"
-#include "route.h"
+#include "../../waypoint/route.h"
 
 #define HEAD                                                                                       \
 	"apiVersion: v1\nkind: Namespace\nmetadata:\n  name: shop\n"                               \

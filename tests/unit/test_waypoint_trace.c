@@ -18,7 +18,7 @@
 #include <cmocka.h>
 
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
-#include "trace.h"
+#include "../../waypoint/trace.h"
 
 static const char TID[] = "4bf92f3577b34da6a3ce929d0e0e4736";
 static const char SID[] = "00f067aa0ba902b7";

@@ -25,9 +25,9 @@
 #include <cmocka.h>
 
 #include "../lib/fake_api.h"
-#include "kconn.h"
-#include "kdir.h"
-#include "wdir.h"
+#include "k8s/kconn.h"
+#include "control/kdir.h"
+#include "control/wdir.h"
 
 static const char full_pod[] =
     "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"web-7d4b9-x2\","

@@ -30,8 +30,8 @@
 #include "../../ztunnel/record.h"
 #include "../../ztunnel/resolved.h"
 #include "../../ztunnel/route.h"
-#include "hbone.h"
-#include "sock.h"
+#include "hbone/hbone.h"
+#include "net/sock.h"
 
 #define ID_A "spiffe://cluster.local/ns/demo/sa/a"
 #define ID_B "spiffe://cluster.local/ns/demo/sa/b"

@@ -33,12 +33,12 @@
 #include <nghttp2/nghttp2.h>
 
 #include "ambit/ca.h"
-#include "guard.h"
-#include "hbone.h"
+#include "net/guard.h"
+#include "hbone/hbone.h"
 #include "../../ztunnel/limits.h"
 #include "../../ztunnel/proxy.h"
-#include "sock.h"
-#include "meshstate.h"
+#include "net/sock.h"
+#include "net/meshstate.h"
 #include "../lib/harness.h"
 
 #define ID_A "spiffe://cluster.local/ns/demo/sa/a"

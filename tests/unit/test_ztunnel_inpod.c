@@ -35,7 +35,7 @@
 #include "../../ztunnel/resolved.h"
 #include "../../ztunnel/route.h"
 #include "ambit/snapshot.h"
-#include "sock.h"
+#include "net/sock.h"
 
 #define POD_IP "10.77.0.9"
 #define POD_UID "0f6a1c7e-inpod-test"

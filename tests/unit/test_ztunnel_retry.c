@@ -27,11 +27,11 @@
 
 #include "ambit/ca.h"
 #include "ambit/datapath.h"
-#include "hbone.h"
+#include "hbone/hbone.h"
 #include "../../ztunnel/metrics.h"
 #include "../lib/harness.h"
 #include "../../ztunnel/proxy.h"
-#include "sock.h"
+#include "net/sock.h"
 
 #define ID_A "spiffe://cluster.local/ns/demo/sa/a"
 #define ID_B "spiffe://cluster.local/ns/demo/sa/b"

@@ -22,8 +22,8 @@
 
 #include "ambit/config.h"
 #include "ambit/l7.h"
-#include "authz.h"
-#include "http_fields.h"
+#include "../../waypoint/authz.h"
+#include "http/http_fields.h"
 
 #define SERVICES 100
 #define REQUESTS 200000

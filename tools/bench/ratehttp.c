@@ -27,7 +27,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "http1.h"
+#include "http/http1.h"
 
 struct conn {
 	int fd;

@@ -15,12 +15,12 @@
 #include "ambit/ipaddr.h"
 #include "certs.h"
 #include "confstore.h"
-#include "desired.h"
+#include "l4/desired.h"
 #include "inpod.h"
 #include "jwks.h"
 #include "ksource.h"
 #include "policy_sync.h"
-#include "runtime.h"
+#include "config/runtime.h"
 #include "server.h"
 
 struct agent_opts {

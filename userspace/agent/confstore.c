@@ -10,7 +10,7 @@
 
 #include "ambit/log.h"
 #include "confstore.h"
-#include "runtime.h"
+#include "config/runtime.h"
 
 /* Bounds against a hostile or runaway tree (symlink loops are not followed anyway). */
 #define CONFSTORE_MAX_DEPTH 16
@@ -656,17 +656,17 @@ int confstore_view(struct confstore *cs, struct config *view)
 
 #define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
 	AGENT_KIND_##agent(COUNT_KIND, arr)
-#include "kinds.def"
+#include "config/kinds.def"
 	}
 #define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
 	AGENT_KIND_##agent(ALLOC_KIND, arr)
-#include "kinds.def"
+#include "config/kinds.def"
 	for (size_t i = 0; i < cs->n_files; i++) {
 		const struct config *g = &cs->files[i].good;
 
 #define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
 	AGENT_KIND_##agent(COPY_KIND, arr)
-#include "kinds.def"
+#include "config/kinds.def"
 	}
 	if (dedupe_view(cs, view))
 		goto nomem;
@@ -685,7 +685,7 @@ void confstore_view_free(struct config *view)
 /* Only the arrays are the view's: their elements belong to the store. */
 #define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
 	AGENT_KIND_##agent(FREE_KIND, arr)
-#include "kinds.def"
+#include "config/kinds.def"
 	memset(view, 0, sizeof(*view));
 }
 

@@ -19,8 +19,8 @@
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "agent.h"
-#include "caserver.h"
-#include "kmanifest.h"
+#include "control/caserver.h"
+#include "k8s/kmanifest.h"
 
 #define PREFIX "ca:secrets/"
 

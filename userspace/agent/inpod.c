@@ -26,9 +26,9 @@
 #include "ambit/ipc.h"
 #include "ambit/log.h"
 #include "inpod.h"
-#include "netsetup.h"
-#include "podns.h"
-#include "sock.h"
+#include "podnet/netsetup.h"
+#include "podnet/podns.h"
+#include "net/sock.h"
 
 #define INPOD_SEND_S 2
 /* A pod a ztunnel could not capture is handed to it again after 250 ms, doubling to 8 s. */

@@ -48,7 +48,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "desired.h"
+#include "l4/desired.h"
 #include "server.h"
 
 #define AMBIT_INPOD_SOCKET "inpod.sock"

@@ -11,13 +11,13 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/log.h"
-#include "kdir.h"
-#include "kevents.h"
-#include "serial_map.h"
-#include "kwatch.h"
+#include "control/kdir.h"
+#include "k8s/kevents.h"
+#include "lib/serial_map.h"
+#include "k8s/kwatch.h"
 #include "ksource.h"
-#include "podns.h"
-#include "wdir.h"
+#include "podnet/podns.h"
+#include "control/wdir.h"
 
 #define ISTIO_NET "/apis/networking.istio.io/v1/"
 #define ISTIO_SEC "/apis/security.istio.io/v1/"

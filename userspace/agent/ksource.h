@@ -24,7 +24,7 @@
 
 #include "ambit/config.h"
 #include "confstore.h"
-#include "runtime.h"
+#include "config/runtime.h"
 
 struct kconn;
 struct ksource;

@@ -15,7 +15,7 @@
 #include <bpf/libbpf.h>
 
 #include "ambit/log.h"
-#include "datapath_priv.h"
+#include "l4/datapath_loader.h"
 #include "capture.skel.h"
 #include "steer.skel.h"
 

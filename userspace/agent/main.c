@@ -30,14 +30,14 @@
 #include "ambit/log.h"
 #include "ambit/version.h"
 #include "agent.h"
-#include "caserver.h"
-#include "cniconf.h"
+#include "control/caserver.h"
+#include "control/cniconf.h"
 #include "jwks.h"
-#include "kconn.h"
-#include "klease.h"
-#include "wpcontroller.h"
+#include "k8s/kconn.h"
+#include "k8s/klease.h"
+#include "control/wpcontroller.h"
 #include "wpserve.h"
-#include "netsetup.h"
+#include "podnet/netsetup.h"
 
 #define DEBOUNCE_MS 100
 /*

@@ -8,7 +8,7 @@
 
 #include "ambit/config.h"
 #include "ambit/policy.h"
-#include "runtime.h"
+#include "config/runtime.h"
 
 struct policy_sync {
 	struct policy_set *set;	      /* owned; NULL until the first compile */

@@ -17,7 +17,7 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/l7.h"
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define DEFAULT_ROOT_NS "istio-system"
 
@@ -1018,7 +1018,7 @@ int cfg_an_union(const struct cfg_an *a, struct config *u)
 	memset(u, 0, sizeof(*u));
 #define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
 	UNION_KIND_##un(UNION_ALLOC, arr)
-#include "kinds.def"
+#include "config/kinds.def"
 	return 0;
 }
 
@@ -1026,7 +1026,7 @@ void cfg_an_union_free(struct config *u)
 {
 #define KIND(id, k, apis, nsd, rule, fields, finish, type, arr, free_fn, agent, un)                \
 	UNION_KIND_##un(UNION_FREE, arr)
-#include "kinds.def"
+#include "config/kinds.def"
 	memset(u, 0, sizeof(*u));
 }
 

@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "ambit/l7.h"
-#include "config_priv.h"
+#include "decode/decode.h"
 
 static const struct config_service *find_service(struct cfg_an *a, const char *ns, const char *name)
 {

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define CONFIG_MAP "ConfigMap"
 #define TELEMETRY "Telemetry"

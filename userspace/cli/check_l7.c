@@ -13,10 +13,10 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/snapshot.h"
-#include "authn.h"
-#include "route.h"
-#include "authz.h"
-#include "config.h"
+#include "../../waypoint/authn.h"
+#include "../../waypoint/route.h"
+#include "../../waypoint/authz.h"
+#include "../../waypoint/config.h"
 #include "ctl.h"
 
 /* The token in @file (its first line), malloc'd, or NULL (told). */

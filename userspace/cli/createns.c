@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "ctl.h"
-#include "objstore.h"
+#include "local/objstore.h"
 
 static void usage_create_ns(void)
 {

@@ -13,7 +13,7 @@
 
 #include "ambit/config.h"
 #include "ambit/l7.h"
-#include "local.h"
+#include "local/local.h"
 
 /*
  * main.c: ambitctl's command line (argv[0] aside), its exit status. The binary's main() is

@@ -17,7 +17,7 @@
 #include "ctl.h"
 #include "getcols.h"
 #include "getobj.h"
-#include "objstore.h"
+#include "local/objstore.h"
 
 #define GET_MAX_KINDS 32
 #define GET_MAX_NAMES 32

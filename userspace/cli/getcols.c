@@ -12,7 +12,7 @@
 #include <string.h>
 
 #include "getcols.h"
-#include "klease.h" /* klease_age: kubectl's age, as `ambitctl nodes` prints it */
+#include "k8s/klease.h" /* klease_age: kubectl's age, as `ambitctl nodes` prints it */
 
 #define NONE "<none>"
 

@@ -17,8 +17,8 @@
 
 #include "ambit/l7.h"
 #include "getobj.h"
-#include "kmanifest.h"
-#include "kmirror.h"
+#include "k8s/kmanifest.h"
+#include "local/kmirror.h"
 
 static const char *jstr(const cJSON *o, const char *key)
 {

@@ -11,7 +11,7 @@
 #include <cjson/cJSON.h>
 
 #include "ctl.h"
-#include "objstore.h"
+#include "local/objstore.h"
 
 /* What one `get` reads of the cluster, once. */
 struct get_ctx {

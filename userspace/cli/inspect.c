@@ -11,7 +11,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "ambit/ipc.h"
 #include "ambit/snapshot.h"
 #include "ambit/ipaddr.h"

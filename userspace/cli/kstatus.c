@@ -19,11 +19,11 @@
 #include <cjson/cJSON.h>
 
 #include "getobj.h"
-#include "kconn.h"
-#include "kevents.h"
-#include "kmanifest.h"
-#include "local.h"
-#include "wpstatus.h"
+#include "k8s/kconn.h"
+#include "k8s/kevents.h"
+#include "k8s/kmanifest.h"
+#include "local/local.h"
+#include "control/wpstatus.h"
 
 #define COMPONENT "ambit-kube-controller"
 

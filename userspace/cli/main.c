@@ -12,7 +12,7 @@
 #include "ambit/log.h"
 #include "ctl.h"
 #include "getobj.h"
-#include "kubelet.h"
+#include "kubelet/kubelet.h"
 
 /*
  * The synopsis, one entry per command group: `ambitctl --help` prints them all, `ambitctl CMD

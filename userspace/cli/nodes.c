@@ -12,8 +12,8 @@
 #include <time.h>
 
 #include "ctl.h"
-#include "kconn.h"
-#include "klease.h"
+#include "k8s/kconn.h"
+#include "k8s/klease.h"
 #include "nodes.h"
 
 static const char usage_text[] =

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "klease.h"
+#include "k8s/klease.h"
 #include "nodes.h"
 
 #define N_COLS 6

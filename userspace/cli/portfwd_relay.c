@@ -21,9 +21,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "loop.h"
-#include "sock.h"
-#include "splice.h"
+#include "net/loop.h"
+#include "net/sock.h"
+#include "net/splice.h"
 #include "portfwd.h"
 
 #define PF_DIAL_TIMEOUT_MS 10000

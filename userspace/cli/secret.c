@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "ambit/fileutil.h"
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "ctl.h"
 
 #define MAX_KEYS 16

@@ -17,8 +17,8 @@
 
 #include "ambit/l7.h"
 #include "ctl.h"
-#include "kconn.h"
-#include "kmanifest.h"
+#include "k8s/kconn.h"
+#include "k8s/kmanifest.h"
 
 #define WP_DEFAULT_NAME "waypoint"
 #define WP_MAX_NAMES 16

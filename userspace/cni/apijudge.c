@@ -14,7 +14,7 @@
 
 #include "ambit/config.h"
 #include "cni.h"
-#include "kconn.h"
+#include "k8s/kconn.h"
 
 /* The API server is on the node's path to running any pod: a short wait, then the agent's. */
 #define API_TIMEOUT_MS 5000

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define PROBE_ROUNDS 24
 #define PROBE_KEY "80" /* a label, a header name, a port number */

@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 struct cfg_index_entry {
 	char *key;	  /* NULL: empty slot */

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 /* The API versions kinds.def names: the first is the one written back and generated. */
 static const char *const core_v1[] = {"v1", NULL};

@@ -13,7 +13,7 @@
 #include <unistd.h>
 
 #include "ambit/fileutil.h"
-#include "config_priv.h"
+#include "decode/decode.h"
 
 static void offset_to_mark(const char *buf, size_t len, size_t offset, int *line, int *column)
 {

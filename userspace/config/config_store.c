@@ -11,7 +11,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 /* Components come from validated names, but the layout never relies on that. */
 static bool safe_component(const char *s)

@@ -13,7 +13,7 @@
 
 #include "ambit/config.h"
 #include "caserver.h"
-#include "kmanifest.h"
+#include "k8s/kmanifest.h"
 
 #define GWAPI_GROUP "gateway.networking.k8s.io"
 

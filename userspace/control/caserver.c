@@ -21,12 +21,12 @@
 #include "ambit/log.h"
 #include "ambit/version.h"
 #include "caserver.h"
-#include "http1.h"
-#include "http_fields.h"
-#include "kmanifest.h"
-#include "kconn.h"
-#include "sock.h"
-#include "tls.h"
+#include "http/http1.h"
+#include "http/http_fields.h"
+#include "k8s/kmanifest.h"
+#include "k8s/kconn.h"
+#include "net/sock.h"
+#include "tls/tls.h"
 #include "wdir.h"
 
 #define MAX_CONNS 64

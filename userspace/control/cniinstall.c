@@ -29,8 +29,8 @@
 #include "ambit/log.h"
 #include "ambit/version.h"
 #include "cniconf.h"
-#include "crypto.h"
-#include "kconn.h"
+#include "tls/crypto.h"
+#include "k8s/kconn.h"
 
 #define PLUGIN_KUBECONFIG "ambit-cni.kubeconfig"
 /* How often the plugin's kubeconfig is checked against the rotating token. */

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "kdir.h"
-#include "str_search.h"
+#include "lib/str_search.h"
 #include "wdir.h"
 
 struct kdir_cm {

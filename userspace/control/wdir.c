@@ -9,8 +9,8 @@
 #include <cjson/cJSON.h>
 #include <xxhash.h>
 
-#include "kmanifest.h"
-#include "str_search.h"
+#include "k8s/kmanifest.h"
+#include "lib/str_search.h"
 #include "wdir.h"
 
 /* Copies @from's item @name into @to, when there is one. false: out of memory. */

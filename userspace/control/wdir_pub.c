@@ -15,10 +15,10 @@
 
 #include "ambit/clock.h"
 #include "ambit/log.h"
-#include "kconn.h"
-#include "kmanifest.h"
-#include "kwatch.h"
-#include "str_search.h"
+#include "k8s/kconn.h"
+#include "k8s/kmanifest.h"
+#include "k8s/kwatch.h"
+#include "lib/str_search.h"
 #include "wdir.h"
 
 #define QUIET_MS 5	 /* a shard is written once its pods were still this long... */

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "ambit/l7.h"
-#include "kmanifest.h"
+#include "k8s/kmanifest.h"
 #include "wpstatus.h"
 
 #define GATEWAY_API "/apis/gateway.networking.k8s.io/"

@@ -20,7 +20,7 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/config.h"
-#include "kwatch.h"
+#include "k8s/kwatch.h"
 
 /*
  * The resources watched besides Gateways: the routes, ReferenceGrants, Namespaces, Services,

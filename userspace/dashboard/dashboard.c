@@ -30,8 +30,8 @@
 #include <zlib.h>
 
 #include "dashboard.h"
-#include "httpd.h"
-#include "sock.h"
+#include "http/httpd.h"
+#include "net/sock.h"
 
 #define DASH_DEFAULT_PORT 20001 /* Kiali's */
 #define DASH_DEFAULT_PROM "http://127.0.0.1:9090"

@@ -17,7 +17,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "local.h"
+#include "local/local.h"
 
 struct dash_traces;
 struct dash_sender;

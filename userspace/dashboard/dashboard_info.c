@@ -16,7 +16,7 @@
 
 #include "ambit/l7.h"
 #include "dashboard.h"
-#include "objstore.h"
+#include "local/objstore.h"
 
 #define DASH_ROOT_NS "istio-system"
 #define DASH_TRUST_DOMAIN "cluster.local"

@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "dashboard_traces_priv.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 

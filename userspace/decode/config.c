@@ -11,7 +11,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "config_priv.h"
+#include "decode.h"
 
 #define CFG_MAX_DIR_DEPTH 16
 

@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode.h"
 
 void config_strings_free(struct config_strings *s)
 {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode.h"
 
 /* Validation rules from k8s.io/apimachinery/pkg/util/validation. */
 static bool is_alnum_lower(char c)

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode.h"
 
 struct cfg_probe_rec *cfg_probe_rec_at(const struct cfg_probe *p, const char *path)
 {

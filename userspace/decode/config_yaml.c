@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config_priv.h"
+#include "decode.h"
 
 static char *cfg_vasprintf(const char *fmt, va_list ap)
 {

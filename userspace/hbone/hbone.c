@@ -15,8 +15,8 @@
 #include <unistd.h>
 
 #include "ambit/log.h"
-#include "buf.h"
-#include "connrec.h"
+#include "lib/buf.h"
+#include "net/connrec.h"
 #include "hbone.h"
 #include "hbone_priv.h"
 

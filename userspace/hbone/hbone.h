@@ -17,11 +17,11 @@
 #include <stdint.h>
 #include <netinet/in.h>
 
-#include "guard.h"
-#include "sock.h"
-#include "h2.h"
-#include "loop.h"
-#include "tls.h"
+#include "net/guard.h"
+#include "net/sock.h"
+#include "http/h2.h"
+#include "net/loop.h"
+#include "tls/tls.h"
 
 struct connrec;
 struct hbone_conn;

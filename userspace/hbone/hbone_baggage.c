@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "hbone.h"
-#include "sock.h"
+#include "net/sock.h"
 
 /* Istio's workload kinds (its XDS WorkloadType), the only k8s.<kind>.name keys it reads. */
 static const char *const kinds[] = {"deployment", "cronjob", "pod", "job"};

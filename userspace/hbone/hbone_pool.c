@@ -16,7 +16,7 @@
 #include "ambit/log.h"
 #include "hbone.h"
 #include "hbone_priv.h"
-#include "sock.h"
+#include "net/sock.h"
 
 /* An unused pooled client connection is closed (GOAWAY) after this many seconds. */
 #define POOL_IDLE_S 60

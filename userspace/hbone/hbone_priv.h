@@ -14,12 +14,12 @@
 #include <netinet/in.h>
 #include <sys/queue.h>
 
-#include "buf.h"
-#include "connrec.h"
-#include "h2.h"
+#include "lib/buf.h"
+#include "net/connrec.h"
+#include "http/h2.h"
 #include "hbone.h"
-#include "loop.h"
-#include "tls.h"
+#include "net/loop.h"
+#include "tls/tls.h"
 
 #ifndef container_of
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))

@@ -14,9 +14,9 @@
 #include <string.h>
 #include <arpa/inet.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 #include "hbone.h"
-#include "transport.h"
+#include "net/transport.h"
 #include "transport_hbone.h"
 
 /* A hard cap on queued output: writers stop at TRANSPORT_HIGH_WATER long before this. */

@@ -11,7 +11,7 @@
 #include <stdint.h>
 
 #include "hbone.h"
-#include "transport.h"
+#include "net/transport.h"
 
 /*
  * For an hbone_accept_fn taking a CONNECT in process: a transport (owned by the caller, who hands

@@ -50,10 +50,10 @@
 #include <time.h>
 #include <sys/types.h>
 
-#include "guard.h"
+#include "net/guard.h"
 #include "http_fields.h"
-#include "loop.h"
-#include "tls.h"
+#include "net/loop.h"
+#include "tls/tls.h"
 
 struct h2_conn;
 struct h2_stream;

@@ -14,11 +14,11 @@
 #include <sys/queue.h>
 #include <nghttp2/nghttp2.h>
 
-#include "buf.h"
-#include "guard.h"
+#include "lib/buf.h"
+#include "net/guard.h"
 #include "h2.h"
-#include "loop.h"
-#include "tls.h"
+#include "net/loop.h"
+#include "tls/tls.h"
 
 #ifndef container_of
 #define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))

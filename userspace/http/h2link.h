@@ -20,7 +20,7 @@
 #include <stddef.h>
 
 #include "h2.h"
-#include "transport.h"
+#include "net/transport.h"
 
 struct h2_link;
 

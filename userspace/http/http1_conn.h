@@ -24,7 +24,7 @@
 #include <stdint.h>
 
 #include "http1.h"
-#include "transport.h"
+#include "net/transport.h"
 
 /*
  * Drops the hop-by-hop fields of @f: Connection and every field it names, Keep-Alive,

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <sys/types.h>
 
-#include "arena.h"
+#include "net/arena.h"
 
 /*
  * How much header a peer may send, the same for HTTP/1.1 and HTTP/2 (one limit whatever the

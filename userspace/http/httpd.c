@@ -8,7 +8,7 @@
 #include <sys/socket.h>
 
 #include "httpd.h"
-#include "sock.h"
+#include "net/sock.h"
 
 struct MHD_Daemon *httpd_start(uint32_t ip, uint16_t port, MHD_AccessHandlerCallback handler,
 			       void *cls)

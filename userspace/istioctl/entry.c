@@ -15,9 +15,9 @@
 #include <time.h>
 
 #include "ambit/log.h"
-#include "crypto.h"
-#include "ctl.h"
-#include "dashboard.h"
+#include "tls/crypto.h"
+#include "cli/ctl.h"
+#include "dashboard/dashboard.h"
 #include "istioctl.h"
 
 /* Every verb takes these (istioctl's root flags). */

@@ -10,9 +10,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "cli/ctl.h"
 #include "istioctl.h"
-#include "kmanifest.h"
+#include "k8s/kmanifest.h"
 
 #define ANALYSIS_URL "https://istio.io/latest/docs/reference/config/analysis"
 

@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "local.h"
+#include "local/local.h"
 
 /* istioctl's exit codes (its cmd/sysexits.go): usage, unparsable input, analyzers' findings. */
 enum {

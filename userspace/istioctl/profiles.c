@@ -12,9 +12,9 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "ctl.h"
+#include "cli/ctl.h"
 #include "istioctl.h"
-#include "kmanifest.h"
+#include "k8s/kmanifest.h"
 
 static const struct profile {
 	const char *name;

@@ -16,10 +16,10 @@
 #include "ambit/ipaddr.h"
 #include "ambit/l7.h"
 #include "ambit/snapshot.h"
-#include "ctl.h"
-#include "dashboard.h"
+#include "cli/ctl.h"
+#include "dashboard/dashboard.h"
 #include "istioctl.h"
-#include "kmanifest.h"
+#include "k8s/kmanifest.h"
 
 /* The proxy a target names: its model's key for the agent, and the node that serves it. */
 struct target {

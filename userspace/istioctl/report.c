@@ -16,10 +16,10 @@
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
 #include "ambit/version.h"
-#include "ctl.h"
-#include "dashboard.h"
+#include "cli/ctl.h"
+#include "dashboard/dashboard.h"
 #include "istioctl.h"
-#include "kmanifest.h"
+#include "k8s/kmanifest.h"
 
 /* -o: "" (the table; istioctl's "short"), "json" or "yaml"; NULL after telling it is neither. */
 static const char *output_of(const struct ic *ic, bool short_ok)

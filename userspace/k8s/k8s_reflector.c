@@ -7,7 +7,7 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/k8s.h"
-#include "str_search.h"
+#include "lib/str_search.h"
 
 #define BACKOFF_FIRST_MS 200u
 #define BACKOFF_MAX_MS 30000u

@@ -9,7 +9,7 @@
 #include <yaml.h>
 
 #include "ambit/fileutil.h"
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "kconn.h"
 
 /* The whole of file @path (NUL-terminated) into *@out, trailing newlines cut when @trim. */

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 static const char *const l4_when_keys[] = {"source.ip",	     "source.namespace", "source.principal",
 					   "destination.ip", "destination.port", NULL};

@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define RL struct config_rate_limit
 #define TB struct config_token_bucket

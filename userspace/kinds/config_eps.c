@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define EPS_MAX 1000 /* endpoints and ports of one slice (the API server's own limits) */
 

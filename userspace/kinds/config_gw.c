@@ -6,7 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define SRV struct config_gateway_server
 

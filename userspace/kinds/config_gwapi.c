@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define GW struct config_k8s_gateway
 #define LS struct config_gw_listener

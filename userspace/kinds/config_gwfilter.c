@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define FILTER struct config_gw_filter
 #define BREF struct config_backend_ref

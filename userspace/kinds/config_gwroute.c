@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define ROUTE struct config_gw_route
 #define RULE struct config_gw_route_rule

@@ -14,7 +14,7 @@
 #include <string.h>
 #include <yaml.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define MESH_NS "istio-system"
 #define MESH_NAME "istio"

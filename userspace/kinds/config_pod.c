@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define CFG_MAX_CONTAINERS 64
 #define CFG_MAX_CONTAINER_PORTS 1024

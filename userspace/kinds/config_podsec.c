@@ -10,7 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 /* Indexed by capability number (<linux/capability.h>). */
 static const char *const cap_names[CONFIG_CAP_LAST + 1] = {

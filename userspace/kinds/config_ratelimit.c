@@ -25,7 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define RL struct config_rate_limit
 #define RR struct config_rl_rule

@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 static int grant_str(struct cfg_ctx *ctx, yaml_node_t *v, char **out, bool group)
 {

@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define RA struct config_request_authentication
 #define JR struct config_jwt_rule

@@ -8,7 +8,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define SE struct config_service_entry
 

@@ -11,9 +11,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
-#include "crypto.h"
-#include "tls.h"
+#include "decode/decode.h"
+#include "tls/crypto.h"
+#include "tls/tls.h"
 
 /* Kubernetes' limit on a Secret's data (1 MiB) and the rule for its keys. */
 #define SECRET_MAX (1u << 20)

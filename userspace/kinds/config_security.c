@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 /* ---- AuthorizationPolicy ---- */
 

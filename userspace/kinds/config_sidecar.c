@@ -8,7 +8,7 @@
  */
 #include <errno.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 const struct cfg_field cfg_sidecar_fields[] = {
     {"apiVersion", CFG_T_STR, NULL, CFG_F_REQUIRED},

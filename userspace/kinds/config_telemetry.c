@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "ambit/cel.h"
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define TM struct config_telemetry
 #define TR struct config_telemetry_tracing

@@ -8,7 +8,7 @@
 #include <string.h>
 
 #include "ambit/re2.h"
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define VS struct config_virtual_service
 #define RT struct config_vs_route

@@ -9,9 +9,9 @@
 #include <string.h>
 #include <strings.h>
 
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "ambit/re2.h"
-#include "config_priv.h"
+#include "decode/decode.h"
 
 #define RT struct config_vs_route
 

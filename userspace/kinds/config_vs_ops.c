@@ -9,7 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "config_priv.h"
+#include "decode/decode.h"
 
 /* RFC 9110 token: what a header name may be. */
 bool cfg_http_token_ok(const char *s)

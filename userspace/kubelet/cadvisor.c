@@ -27,9 +27,9 @@
 #include <netinet/in.h>
 
 #include "kubelet.h"
-#include "httpd.h"
-#include "procmetrics.h"
-#include "prom.h"
+#include "http/httpd.h"
+#include "net/procmetrics.h"
+#include "net/prom.h"
 
 #define CADVISOR_PORT 4194 /* cAdvisor's own */
 

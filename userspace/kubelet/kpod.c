@@ -26,10 +26,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "kubelet.h"
-#include "kconn.h"
-#include "kmanifest.h"
+#include "k8s/kconn.h"
+#include "k8s/kmanifest.h"
 
 #define SA_MOUNT "/var/run/secrets/kubernetes.io/serviceaccount"
 

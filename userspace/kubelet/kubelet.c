@@ -41,7 +41,7 @@
 #include "ambit/ipc.h"
 #include "ambit/log.h"
 #include "kubelet.h"
-#include "kconn.h"
+#include "k8s/kconn.h"
 
 #define KL_BACKOFF_BASE_MS 10000 /* the kubelet's initial back-off */
 #define KL_BACKOFF_CAP 30	 /* x base: 5 min */

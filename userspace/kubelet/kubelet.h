@@ -10,7 +10,7 @@
 #ifndef AMBIT_KUBELET_H
 #define AMBIT_KUBELET_H
 
-#include "local.h"
+#include "local/local.h"
 
 /* kubelet.c: `ambitctl local kubelet --node N`, the node's supervisor (hidden command). */
 int local_kubelet(const struct ctl_opts *o);

@@ -21,7 +21,7 @@
 #include <bpf/libbpf.h>
 
 #include "ambit/log.h"
-#include "datapath_priv.h"
+#include "datapath_loader.h"
 
 #define BPFFS_PATH "/sys/fs/bpf"
 #define ENOTSUPP 524 /* kernel-internal errno some map types return for unsupported ops */

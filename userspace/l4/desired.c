@@ -9,7 +9,7 @@
 
 #include "ambit/ca.h"
 #include "desired.h"
-#include "serial_map.h"
+#include "lib/serial_map.h"
 
 /* Growable array append: *arr has *n used slots; grows by doubling. 0 or -ENOMEM. */
 static int grow(void **arr, size_t *cap, size_t n, size_t size)

@@ -18,8 +18,8 @@
 #include "ambit/config.h"
 #include "ambit/l7.h"
 #include "ambit/snapshot.h"
-#include "label_index.h"
-#include "runtime.h"
+#include "lib/label_index.h"
+#include "config/runtime.h"
 
 /*
  * One entry of a fixed-size map (workloads, enrolled_cgrp, pod_ifaces and the IPv6 twins),

@@ -4,8 +4,8 @@
 #define AMBIT_POLICY_PRIV_H
 
 #include "ambit/policy.h"
-#include "label_index.h"
-#include "serial_map.h"
+#include "lib/label_index.h"
+#include "lib/serial_map.h"
 
 /* The compiler's state (policy.c and the policy_*.c files of the compile). */
 struct policy_comp {

@@ -13,7 +13,7 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/snapshot.h"
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "l7_json_priv.h"
 
 const char *const l7_match_names[] = {"any", "exact", "prefix", "pathPrefix", "regex", NULL};

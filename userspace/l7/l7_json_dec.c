@@ -14,7 +14,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "ambit/re2.h"
 #include "ambit/snapshot.h"
 #include "l7_json_priv.h"

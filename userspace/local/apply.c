@@ -19,7 +19,7 @@
 
 #include "ambit/fileutil.h"
 #include "local.h"
-#include "kconn.h"
+#include "k8s/kconn.h"
 #include "objstore.h"
 
 #define APPLY_MAX_FILES 64

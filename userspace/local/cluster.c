@@ -13,10 +13,10 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "ambit/datapath.h"
 #include "local.h"
-#include "kconn.h"
+#include "k8s/kconn.h"
 
 static bool cluster_name_valid(const char *name)
 {

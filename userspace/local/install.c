@@ -18,11 +18,11 @@
 
 #include "ambit/ca.h"
 #include "ambit/config.h"
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "local.h"
-#include "kconn.h"
-#include "kmanifest.h"
-#include "wdir.h"
+#include "k8s/kconn.h"
+#include "k8s/kmanifest.h"
+#include "control/wdir.h"
 
 extern const char _binary_deploy_ambit_yaml_tmpl_start[];
 extern const char _binary_deploy_ambit_yaml_tmpl_end[];

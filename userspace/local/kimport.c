@@ -26,9 +26,9 @@
 #include <cjson/cJSON.h>
 
 #include "local.h"
-#include "kconn.h"
-#include "kevents.h"
-#include "kmanifest.h"
+#include "k8s/kconn.h"
+#include "k8s/kevents.h"
+#include "k8s/kmanifest.h"
 #include "kmirror.h"
 #include "objstore.h"
 

@@ -15,8 +15,8 @@
 #include <cjson/cJSON.h>
 
 #include "local.h"
-#include "kconn.h"
-#include "kmanifest.h"
+#include "k8s/kconn.h"
+#include "k8s/kmanifest.h"
 #include "kmirror.h"
 #include "objstore.h"
 

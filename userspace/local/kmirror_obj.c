@@ -9,9 +9,9 @@
 
 #include <cjson/cJSON.h>
 
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "local.h"
-#include "kmanifest.h"
+#include "k8s/kmanifest.h"
 #include "kmirror.h"
 
 /*

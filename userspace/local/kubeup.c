@@ -38,9 +38,9 @@
 #include <unistd.h>
 
 #include "ambit/ca.h"
-#include "crypto.h"
+#include "tls/crypto.h"
 #include "local.h"
-#include "kconn.h"
+#include "k8s/kconn.h"
 
 #define KUBE_API_WAIT_S 20
 

@@ -29,8 +29,8 @@
 #include <cjson/cJSON.h>
 
 #include "local.h"
-#include "kconn.h"
-#include "kmanifest.h"
+#include "k8s/kconn.h"
+#include "k8s/kmanifest.h"
 #include "kmirror.h"
 
 #define KW_APPS "/apis/apps/v1/namespaces/" CTL_KUBE_NS

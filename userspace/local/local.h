@@ -20,7 +20,7 @@
 #include "ambit/config.h"
 #include "ambit/fileutil.h"
 #include "ambit/l7.h"
-#include "kubeapi.h"
+#include "k8s/kubeapi.h"
 
 #define CTL_MAX_NODES 8
 #define CTL_NAME_MAX 64

@@ -15,7 +15,7 @@
 #include <yaml.h>
 
 #include "local.h"
-#include "kmanifest.h"
+#include "k8s/kmanifest.h"
 #include "objstore.h"
 
 static bool plan_has(const struct ctl_plan *p, const char *ns, const char *name)

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "arena.h"
-#include "blockcache.h"
+#include "lib/blockcache.h"
 
 /* A request's head and its strings fit one block in the common case (a few hundred bytes). */
 #define BLOCK_SIZE BLOCKCACHE_ARENA_SIZE

@@ -12,7 +12,7 @@
 #include <stdint.h>
 
 #include "ambit/snapshot.h"
-#include "tls.h"
+#include "tls/tls.h"
 
 struct mesh_ident {
 	const char *identity; /* borrowed from snap */

@@ -7,7 +7,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 #include "connrec.h"
 #include "splice.h"
 

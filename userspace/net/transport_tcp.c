@@ -19,9 +19,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 #include "sock.h"
-#include "tls.h"
+#include "tls/tls.h"
 #include "transport.h"
 
 /* A hard cap on queued output: writers stop at TRANSPORT_HIGH_WATER long before this. */

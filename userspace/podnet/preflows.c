@@ -22,7 +22,7 @@
 
 #include "ambit/datapath.h"
 #include "ambit/log.h"
-#include "desired.h"
+#include "l4/desired.h"
 #include "netsetup.h"
 #include "podns.h"
 #include "preflows.h"

@@ -14,7 +14,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
-#include "buf.h"
+#include "lib/buf.h"
 #include "tls.h"
 
 /* Bytes OpenSSL may pull from the socket per read (four full records and their overhead). */

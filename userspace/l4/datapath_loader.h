@@ -3,8 +3,8 @@
  * struct datapath, shared by libambit's map operations (datapath.c) and the agent's loader
  * (userspace/agent/loader.c), which alone holds skeletons. Not for other users.
  */
-#ifndef AMBIT_DATAPATH_PRIV_H
-#define AMBIT_DATAPATH_PRIV_H
+#ifndef AMBIT_L4_DATAPATH_LOADER_H
+#define AMBIT_L4_DATAPATH_LOADER_H
 
 #include <limits.h>
 #include <stdint.h>

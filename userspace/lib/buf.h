@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /* A bounded byte queue for one direction of a spliced connection (backpressure lives here). */
-#ifndef AMBIT_NET_BUF_H
-#define AMBIT_NET_BUF_H
+#ifndef AMBIT_LIB_BUF_H
+#define AMBIT_LIB_BUF_H
 
 #include <errno.h>
 #include <stdbool.h>

@@ -1,11 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Private to the config loader and its analysis (userspace/config/config*.c): the parse context
- * that carries the file name, object name and field path every diagnostic needs, the schema
- * walker the kind descriptors are written against, and each kind's parts.
+ * The config family's decoding kit, for decode/, kinds/, config/ and analyze/ only (the public
+ * API is include/ambit/config.h): the parse context that carries the file name, object name
+ * and field path every diagnostic needs, the schema walker the kind descriptors are written
+ * against, and each kind's parts.
  */
-#ifndef AMBIT_CONFIG_PRIV_H
-#define AMBIT_CONFIG_PRIV_H
+#ifndef AMBIT_DECODE_DECODE_H
+#define AMBIT_DECODE_DECODE_H
 
 #include <stdbool.h>
 #include <stddef.h>
