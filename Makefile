@@ -222,12 +222,11 @@ $(O)/tests/test_cni: $(OBJ)/userspace/cni/cni.o $(OBJ)/userspace/cni/apijudge.o
 $(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
 # The dashboard's trace receiver: its decoders and store (no I/O), linked by its unit test and
 # its fuzz target.
-DASH_TRACE_SRCS := $(addprefix userspace/dashboard/,dashboard_traces.c dashboard_traces_json.c \
-	dashboard_trace_store.c dashboard_guard.c)
+DASH_TRACE_SRCS := $(addprefix userspace/dashboard/,traces.c traces_json.c trace_store.c guard.c)
 $(O)/tests/test_dashboard_traces: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
 $(O)/tests/test_dashboard_guard: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
 # Grafana's dashboards listed and the Prometheus calls of their panels checked (no network).
-$(O)/tests/test_dashboard_grafana: $(OBJ)/userspace/dashboard/dashboard_grafana.o
+$(O)/tests/test_dashboard_grafana: $(OBJ)/userspace/dashboard/grafana.o
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
@@ -313,7 +312,7 @@ $(FUZZ_O)/%: $(FUZZ_O)/obj/tests/fuzz/%.o $(FUZZ_ARCHIVES)
 		$(FUZZ_ARCHIVES) -Wl,--end-group $(LDLIBS) -o $@
 .SECONDARY: $(patsubst %,$(FUZZ_O)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
 $(FUZZ_O)/fuzz_trace_ingest: $(call fobj,$(DASH_TRACE_SRCS))
-$(FUZZ_O)/fuzz_prom_args: $(call fobj,userspace/dashboard/dashboard_grafana.c)
+$(FUZZ_O)/fuzz_prom_args: $(call fobj,userspace/dashboard/grafana.c)
 $(FUZZ_O)/fuzz_cni: $(call fobj,userspace/cni/cni.c userspace/cni/apijudge.c)
 
 # The binary seeds (tests/fuzz/gen_seeds.c), regenerated on request only: they are committed.

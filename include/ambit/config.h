@@ -979,7 +979,7 @@ struct config_service_entry {
 };
 
 /*
- * The address of a ServiceEntry host (config_se_vip.c): its first /32 address, or one of
+ * The address of a ServiceEntry host (config/se_vip.c): its first /32 address, or one of
  * 240.240.0.0/16 allocated as Istio's DNS auto-allocation does (@needs: it was allocated);
  * 0 for a host with none (CIDRs, resolution NONE, wildcards). @vip6 likewise: its first /128
  * address, or, for a host that got an allocated IPv4 one and has no IPv6 address or CIDR
@@ -995,7 +995,7 @@ struct config_se_vip {
 /* Everything loaded from a set of files. Arrays are owned by the struct. */
 /*
  * The mesh config (MeshConfig: ConfigMap `istio` in istio-system, key `mesh`), the fields the
- * proxies act on (config_mesh.c).
+ * proxies act on (kinds/mesh.c).
  */
 enum config_path_norm {
 	CONFIG_PATH_NORM_UNSET = -1,

@@ -769,7 +769,7 @@ const struct l7_tunnel *l7_config_tunnel(const struct l7_config *c, uint32_t vip
 const struct l7_tunnel *l7_config_tunnel6(const struct l7_config *c, const struct ipaddr *vip6);
 
 /*
- * The status Istio's gateway controller writes (l7_gwstatus.c), as the `status` object of
+ * The status Istio's gateway controller writes (l7/gwstatus.c), as the `status` object of
  * Gateway @gw (class istio) and of route @r, or NULL (ENOMEM). @address is the Gateway's
  * Service hostname (NULL: none yet); @not_running, when set, says why its deployment is not
  * running (Programmed False, Pending).
@@ -779,7 +779,7 @@ struct cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct con
 struct cJSON *l7_gwapi_route_status(const struct config *cfg, const struct config_gw_route *r);
 
 /*
- * Whether backendRef @b of Gateway API route @r can be used in @cfg (l7_gwattach.c): the one
+ * Whether backendRef @b of Gateway API route @r can be used in @cfg (l7/gwattach.c): the one
  * judgement the route compilers (an unusable backend answers 500 for its share), the route's
  * ResolvedRefs status and analyze's findings share, so they cannot disagree. Checked in this
  * order: the kind (a core Service, or networking.istio.io's Hostname: a ServiceEntry host);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * libFuzzer driver: the Prometheus calls any browser may send `ambitctl dashboard` for Grafana's
- * panels (GET /api/prom/<call>?..., userspace/dashboard/dashboard_grafana.c's dash_prom_path),
+ * panels (GET /api/prom/<call>?..., userspace/dashboard/grafana.c's dash_prom_path),
  * before they are forwarded to Prometheus. An input is the call's path, a newline, then its
  * query string's arguments split at '&' and '=' as libmicrohttpd splits them (up to 32).
  * Checked beyond no crash, leak or UB: a call taken becomes one of the four Prometheus API

@@ -3,7 +3,7 @@
  * libFuzzer driver: the bodies anything in the cluster may POST to `ambitctl dashboard`'s
  * trace receivers (userspace/dashboard/dashboard_traces*.c). Each input is read by all three
  * decoders (OTLP protobuf, OTLP JSON, Zipkin v2 JSON), kept in a store bounded to 16 spans
- * (dashboard_trace_store.c), fed again as the receiver takes a body (dropped as a retry), and
+ * (dashboard/trace_store.c), fed again as the receiver takes a body (dropped as a retry), and
  * asked as the page asks: the search with and without filters, each trace found, the services.
  * Checked beyond no crash, leak or UB: a refused body leaves nothing behind; a span decoded has
  * a 32-digit trace id and a 16-digit span id in lowercase hex, a parent that is none or 16

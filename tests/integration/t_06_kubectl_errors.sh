@@ -8,7 +8,7 @@
 #    server refuses it (error when creating "FILE": namespaces "NS" not found), nothing written;
 #    with the Namespace in the same apply it goes in;
 #  - `ambitctl apply` of a Sidecar is refused, naming the object and that ambient mode does not
-#    use it, nothing written (kinds.def's KIND_REFUSED row, config_sidecar.c);
+#    use it, nothing written (kinds.def's KIND_REFUSED row, kinds/sidecar.c);
 #  - --cluster names the cluster on every command (get, waypoint, local ...), --name too but for
 #    waypoint's own --name.
 . "$(dirname "$0")/lib.sh"

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The ZtunnelAccepted condition of an AuthorizationPolicy (userspace/kinds/config_authz_l4.c,
+ * The ZtunnelAccepted condition of an AuthorizationPolicy (userspace/kinds/authz_l4.c,
  * config_authz_ztunnel_condition): Istio's reason and words (its ambient authorization.go) for
  * what ambit's ztunnel does with each kind of policy, loaded from YAML as a user writes it.
  */

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Tests for what the local cluster's kubelet takes from a PodSpec (userspace/kinds/config_pod.c,
- * config_podsec.c): restartPolicy, the securityContext of the pod and of containers[0] merged
+ * Tests for what the local cluster's kubelet takes from a PodSpec (userspace/kinds/pod.c,
+ * kinds/podsec.c): restartPolicy, the securityContext of the pod and of containers[0] merged
  * as the kubelet merges them, the capability set containerd would give, and the errors the API
  * server would answer, with the field they are about.
  */

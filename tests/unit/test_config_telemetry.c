@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Telemetry (userspace/kinds/config_telemetry.c) and the mesh config's tracing
- * (config_mesh_trace.c): every field the loader keeps, Istio's rules refused naming the field,
+ * Telemetry (userspace/kinds/telemetry.c) and the mesh config's tracing
+ * (kinds/mesh_trace.c): every field the loader keeps, Istio's rules refused naming the field,
  * and `ambitctl analyze`'s findings on the providers a Telemetry names
- * (config_analyze_telemetry.c).
+ * (analyze/telemetry.c).
  */
 #include <errno.h>
 #include <setjmp.h>

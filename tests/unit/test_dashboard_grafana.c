@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The dashboard's Grafana part (userspace/dashboard/dashboard_grafana.c): a directory of
+ * The dashboard's Grafana part (userspace/dashboard/grafana.c): a directory of
  * dashboard files listed by name, with what is not a dashboard (not JSON, no panels) listed with
  * its error and the others' uid, title and tags; a dashboard found by file name or uid, a file
  * that is not one refused; and the Prometheus calls of the panels: each known argument passed

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The dashboard's checks (userspace/dashboard/dashboard_guard.c): the Host a browser names
+ * The dashboard's checks (userspace/dashboard/guard.c): the Host a browser names
  * (DNS rebinding), the media type of a POST to a receiver (a cross-origin text/plain form),
  * and which service names a pod may record spans under, by its address (a pod posing as
  * another's service), through the store as the receiver ingests a body.

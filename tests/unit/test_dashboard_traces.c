@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The dashboard's trace receiver (userspace/dashboard/dashboard_traces*.c,
- * dashboard_trace_store.c): the three decoders on valid bodies (OTLP protobuf packed by protobuf-c,
+ * dashboard/trace_store.c): the three decoders on valid bodies (OTLP protobuf packed by protobuf-c,
  * OTLP JSON, Zipkin v2 JSON) into the one span shape, and on each kind of bad body an error naming
  * the field with nothing kept (ASan: nothing leaked); the store's bound (the trace that received
  * nothing for longest goes, whole), duplicates, counters, and the search's filters and order.

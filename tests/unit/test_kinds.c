@@ -1,9 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * kinds.def against every place that lists kinds: for each row, one object of that kind is
- * loaded (the loader's table), merged into the caller's config (config_kinds.c's merge), seen
+ * loaded (the loader's table), merged into the caller's config (config/kinds.c's merge), seen
  * by config_each_object (the store's view arrays), deduplicated in the agent's view
- * (confstore.c) and found, or not, in analyze's union (config_analyze.c) as the row's columns
+ * (confstore.c) and found, or not, in analyze's union (analyze/analyze.c) as the row's columns
  * say. A kind missing from any of them fails here, naming the kind and the place.
  */
 #include <stdarg.h>

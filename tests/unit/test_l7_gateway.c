@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The ingress gateway's bindings and model (l7_bind.c, l7_gateway.c): the pods Istio Gateways
+ * The ingress gateway's bindings and model (l7/bind.c, l7/gateway.c): the pods Istio Gateways
  * select become one gateway proxy per workload with its pods' identity; its listeners (a
  * server port that is one of the gateway Service's ports listens on its targetPort, several
  * Gateways on one port share it); virtual hosts from VirtualService hosts met with server hosts

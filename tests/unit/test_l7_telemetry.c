@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Tracing in the L7 model (userspace/l7/l7_telemetry.c): Istio's Telemetry hierarchy resolved
+ * Tracing in the L7 model (userspace/l7/telemetry.c): Istio's Telemetry hierarchy resolved
  * for a waypoint (mesh, namespace, the waypoint's own by targetRefs, a Service's own), field by
  * field; the provider's settings from the mesh config and its collector Service (a Service
  * without selector reached at its EndpointSlice's address); the defaults (defaultProviders,

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Local rate limiting (config_ratelimit.c, config_envoyfilter.c, l7_ratelimit.c,
+ * Local rate limiting (kinds/ratelimit.c, kinds/envoyfilter.c, l7/ratelimit.c,
  * waypoint/ratelimit.c): Istio's sample EnvoyFilter and ambit's LocalRateLimit loaded,
  * attached and compiled through the real model (JSON both ways), anything else in an
  * EnvoyFilter refused naming the field, and the buckets counted exactly, also from several

@@ -15,7 +15,7 @@ report for both legs (caller -> waypoint, waypoint -> workload); one into a name
 TCP only (reporter="destination", mTLS but for one pair in twenty). The gateway reports its own
 requests (reporter="source", security "unknown"), and the ztunnels its connections.
 
-The dashboard's queries (userspace/dashboard/dashboard_graph.c) are told apart by substrings of their
+The dashboard's queries (userspace/dashboard/graph.c) are told apart by substrings of their
 PromQL, and every answer is built and serialized once at start: what is timed is the dashboard.
 Any other instant query gets an empty vector and any range query an empty matrix. --log appends
 the path of each distinct query (with its query string) once, to replay the same queries elsewhere;

@@ -84,7 +84,7 @@ static const struct kwatch_res kinds[] = {
      * Role in istio-system): a Gateway API gateway's elsewhere come from the CA (creds.c).
      */
     {"secrets", "/api/v1/namespaces/istio-system/secrets", NULL, NULL, "v1", "Secret"},
-    /* The mesh config (userspace/kinds/config_mesh.c): one ConfigMap, by name. */
+    /* The mesh config (userspace/kinds/mesh.c): one ConfigMap, by name. */
     {"mesh config", "/api/v1/namespaces/istio-system/configmaps", "metadata.name=istio", NULL, "v1",
      "ConfigMap"},
 };

@@ -4,7 +4,7 @@
  * the metadata the store recorded beside them (creationTimestamp, uid) and a status — Pods are
  * pods.json's with their kubelets' state, a Service has the plan's VIP, a Deployment its pods'
  * counts, a Namespace its labels as the agents read them, a Gateway API Gateway or route the
- * status Istio's gateway controller would have written (l7_gwstatus.c; a waypoint's Programmed
+ * status Istio's gateway controller would have written (l7/gwstatus.c; a waypoint's Programmed
  * as `waypoint list` says it, wpview.c).
  */
 #include <errno.h>

@@ -173,7 +173,7 @@ int caserver_istio_refs(const cJSON *pod, const cJSON *gateways, cJSON *refs)
 	return 0;
 }
 
-/* Whether DestinationRule @dr applies to proxies of @ns, as l7_compile.c's dr_visible. */
+/* Whether DestinationRule @dr applies to proxies of @ns, as l7/compile.c's dr_visible. */
 static bool dr_visible(const cJSON *dr, const char *ns)
 {
 	const cJSON *spec = cJSON_GetObjectItemCaseSensitive(dr, "spec"),
@@ -368,7 +368,7 @@ int caserver_certificate_check(const cJSON *secret, char *why, size_t len)
 		snprintf(why, len, "out of memory");
 		return -1;
 	}
-	/* As the agent loads it (config_secret.c): a certificate and the key that belongs to it. */
+	/* As the agent loads it (kinds/secret.c): a certificate and the key that belongs to it. */
 	config_init(&cfg);
 	(void)config_load_buffer(&cfg, "secret", text, strlen(text), &d);
 	for (size_t i = 0; i < d.n; i++)

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The Gateway API status the waypoint controller writes back (wpstatus.h): what l7_gwstatus.c
+ * The Gateway API status the waypoint controller writes back (wpstatus.h): what l7/gwstatus.c
  * says, stamped as the API wants conditions (observedGeneration, lastTransitionTime), merged
  * with what other controllers wrote, and compared with what is there so that an unchanged
  * status is never written again.
@@ -252,7 +252,7 @@ cJSON *wps_certificate_refs(const cJSON *gws)
 				const cJSON *have;
 				bool dup = false;
 
-				/* Core Secrets only, as the status judges (l7_gwstatus.c). */
+				/* Core Secrets only, as the status judges (l7/gwstatus.c). */
 				if (!name || !(ns || gw_ns) || (group && *group) ||
 				    (kind && strcmp(kind, "Secret")))
 					continue;

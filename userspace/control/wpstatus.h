@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * The status the waypoint controller writes back for Gateway API objects of class istio, as
- * Istio's gateway controller does (l7_gwstatus.c computes it, as `ambitctl get` shows it
+ * Istio's gateway controller does (l7/gwstatus.c computes it, as `ambitctl get` shows it
  * locally): a Gateway's conditions, address and listeners (supportedKinds, attachedRoutes,
  * Accepted, Conflicted, ResolvedRefs, Programmed), and each route's parents naming such a
  * Gateway (Accepted, ResolvedRefs) or a Service or ServiceEntry, the waypoint's case (also

@@ -1,12 +1,12 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * `ambitctl dashboard`: the mesh in a browser (Kiali's role). dashboard.c serves the page and
- * its libraries (built into the binary) and routes the JSON API; dashboard_prom.c asks
- * Prometheus's HTTP API; dashboard_graph.c makes the service graph from Istio's metrics;
- * dashboard_info.c tells workloads, Services and the configuration from the cluster's state;
- * dashboard_traces.c (OTLP protobuf) and dashboard_traces_json.c (OTLP JSON, Zipkin v2) decode
- * the spans waypoints and gateways export, dashboard_trace_store.c keeps them and answers the
- * trace queries (Jaeger's role); dashboard_grafana.c lists and serves Grafana's dashboard JSON
+ * its libraries (built into the binary) and routes the JSON API; prom.c asks
+ * Prometheus's HTTP API; graph.c makes the service graph from Istio's metrics;
+ * info.c tells workloads, Services and the configuration from the cluster's state;
+ * traces.c (OTLP protobuf) and traces_json.c (OTLP JSON, Zipkin v2) decode
+ * the spans waypoints and gateways export, trace_store.c keeps them and answers the
+ * trace queries (Jaeger's role); grafana.c lists and serves Grafana's dashboard JSON
  * files and checks the Prometheus calls their panels make (Grafana's role).
  */
 #ifndef AMBIT_CLI_DASHBOARD_H
@@ -28,7 +28,7 @@ struct dash {
 	struct ctl_opts opts;
 	struct ctl_cluster c;
 	char prom[512];		    /* Prometheus's base URL, no trailing slash */
-	struct dash_traces *traces; /* the spans received (dashboard_trace_store.c) */
+	struct dash_traces *traces; /* the spans received (trace_store.c) */
 	const char *grafana_dir;    /* --grafana-dashboards (borrowed from argv), or NULL */
 	/* --allow-host: names besides localhost a browser may reach it by (borrowed from argv) */
 	char *allow_hosts[DASH_ALLOW_HOSTS_MAX];
@@ -64,7 +64,7 @@ const char *dash_pod_role(const cJSON *pod);
 bool dash_name_ok(const char *s);
 
 /*
- * dashboard_prom.c: an instant query at now (@range_s 0) or a range query over the last
+ * prom.c: an instant query at now (@range_s 0) or a range query over the last
  * @range_s seconds; the "result" array (caller deletes) or NULL with @err set.
  */
 cJSON *dash_prom_query(const struct dash *d, const char *promql, long range_s, char *err,
@@ -80,13 +80,13 @@ int dash_prom_get(const struct dash *d, const char *path, char **body, size_t *l
 double dash_prom_value(const cJSON *value);
 
 /*
- * dashboard_graph.c: GET /api/graph; the document (caller deletes). With @waypoints, requests a
+ * graph.c: GET /api/graph; the document (caller deletes). With @waypoints, requests a
  * waypoint carried are drawn through its node (caller to waypoint to Service), as Kiali does when
  * asked to show waypoints; without, straight, and a waypoint no edge touches is left out.
  */
 cJSON *dash_graph(struct dash_view *v, const char *namespaces, bool waypoints);
 
-/* dashboard_info.c */
+/* info.c */
 cJSON *dash_namespaces(struct dash_view *v);
 cJSON *dash_workloads(struct dash_view *v);
 cJSON *dash_workload(struct dash_view *v, const char *ns, const char *name, int *status);
@@ -94,7 +94,7 @@ cJSON *dash_service(struct dash_view *v, const char *ns, const char *name, int *
 cJSON *dash_config(struct dash_view *v);
 
 /*
- * dashboard_grafana.c: GET /api/grafana/dashboards, the *.json files of @dir (NULL or "": none)
+ * grafana.c: GET /api/grafana/dashboards, the *.json files of @dir (NULL or "": none)
  * by name, each {file, uid, title, tags} or {file, error} when it is not a dashboard (caller
  * deletes); NULL with @err when @dir cannot be read.
  */
@@ -120,7 +120,7 @@ int dash_prom_path(const char *api, const struct dash_arg *args, size_t n, char 
 		   size_t errlen);
 
 /*
- * dashboard_traces.c: one span, whatever format it came in. Istio's proxies report a request
+ * traces.c: one span, whatever format it came in. Istio's proxies report a request
  * as a server span where it arrives and a client span where it leaves; kinds are OTLP's.
  */
 enum dash_span_kind {
@@ -146,7 +146,7 @@ struct dash_span {
 	/*
 	 * The application's service, as Jaeger lists it ("reviews.default"): the resource's
 	 * service.name or localEndpoint.serviceName, but for a waypoint's span the service it
-	 * served (dashboard_traces.c); then @proxy is the name the waypoint gave, else NULL.
+	 * served (traces.c); then @proxy is the name the waypoint gave, else NULL.
 	 */
 	char *service;
 	char *proxy;
@@ -186,7 +186,7 @@ void dash_spans_free(struct dash_spans *s);
 const char *dash_span_kind_name(enum dash_span_kind k);
 
 /*
- * dashboard_trace_store.c: the spans received, in memory, bounded by @max_spans spans and
+ * trace_store.c: the spans received, in memory, bounded by @max_spans spans and
  * @max_bytes bytes: past either, the traces that received nothing for longest go, whole.
  * Thread safe (libmicrohttpd answers each connection in a thread of its own).
  */
@@ -227,7 +227,7 @@ cJSON *dash_traces_services(struct dash_traces *t);
 cJSON *dash_traces_stats(struct dash_traces *t);
 
 /*
- * dashboard_guard.c: a request's Host names this dashboard: an address literal (with or
+ * guard.c: a request's Host names this dashboard: an address literal (with or
  * without a port), localhost, or one of the @n names of @allow (--allow-host), any case.
  */
 bool dash_host_ok(const char *host, const char *const *allow, size_t n);

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The config model: ownership, look-ups, mesh semantics, and walking a directory of files
- * (config_load.c loads them; config_kinds.c frees and merges every kind).
+ * (config/load.c loads them; config/kinds.c frees and merges every kind).
  */
 #include <arpa/inet.h>
 #include <dirent.h>

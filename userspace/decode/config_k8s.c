@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Kubernetes kinds: object metadata, labels, Namespace, ServiceAccount and Service (the kinds
- * table is kinds.def, expanded in config_kinds.c). Pods and Deployments (the pod template) are in
- * config_pod.c. Field lists follow the Kubernetes API (core/v1, apps/v1) so real manifests load;
+ * table is kinds.def, expanded in config/kinds.c). Pods and Deployments (the pod template) are in
+ * kinds/pod.c. Field lists follow the Kubernetes API (core/v1, apps/v1) so real manifests load;
  * sub-objects the mesh does not use are type-checked as opaque mappings or sequences.
  */
 #include <arpa/inet.h>

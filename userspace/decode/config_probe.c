@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The recorder of a probe parse (config_crd.c): the schema walker (config_yaml.c) tells it the
+ * The recorder of a probe parse (config/crd.c): the schema walker (config_yaml.c) tells it the
  * field table each mapping was walked with and the first "expected ..." error at each path.
- * Apart from config_crd.c, which loads probe documents through the kinds table, so that the
+ * Apart from config/crd.c, which loads probe documents through the kinds table, so that the
  * walker the kinds call does not depend on the kinds.
  */
 #include <stdlib.h>

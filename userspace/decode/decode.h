@@ -104,16 +104,16 @@ yaml_node_t *cfg_map_get(struct cfg_ctx *ctx, yaml_node_t *map, const char *key)
 int cfg_walk_map(struct cfg_ctx *ctx, yaml_node_t *map, const struct cfg_field *fields, void *obj);
 /* Checks the bounds of a loaded document (depth, alias expansion, keys). 0 or -EINVAL. */
 int cfg_check_document(struct cfg_ctx *ctx);
-/* config_emit.c: @root as a YAML document of its own, with "namespace: @inject_ns" added to its
+/* config/emit.c: @root as a YAML document of its own, with "namespace: @inject_ns" added to its
  * metadata when not NULL. malloc'd, or NULL when out of memory. */
 char *cfg_emit_object(struct cfg_ctx *ctx, yaml_node_t *root, const char *inject_ns);
-/* config_load.c: parses every document of @buf, config_k8s_document() on each non-empty root. */
+/* config/load.c: parses every document of @buf, config_k8s_document() on each non-empty root. */
 int cfg_parse_stream(struct cfg_ctx *ctx, const char *buf, size_t len);
 
 /*
- * config_crd.c: a probe parse (config_crds) records, by field path ("spec.http[0].route"), the
+ * config/crd.c: a probe parse (config_crds) records, by field path ("spec.http[0].route"), the
  * field table each mapping was walked with and the first "expected ..." error; cfg_probe_load
- * (config_load.c) parses @buf with @probe set and keeps nothing else.
+ * (config/load.c) parses @buf with @probe set and keeps nothing else.
  */
 /* config_probe.c: the recorder. */
 struct cfg_probe_rec {
@@ -175,7 +175,7 @@ int cfg_namespace_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj 
 void cfg_namespace_free(struct config_namespace *ns);
 void cfg_service_account_free(struct config_service_account *sa);
 
-/* config_kinds.c: kinds.def expanded. Parses one document through the table. */
+/* config/kinds.c: kinds.def expanded. Parses one document through the table. */
 int config_k8s_document(struct cfg_ctx *ctx, yaml_node_t *root);
 /* Moves every object of @stage to @cfg, all or none: 0 or -ENOMEM (then nothing moved). */
 int cfg_merge(struct config *cfg, struct config *stage);
@@ -185,7 +185,7 @@ void cfg_kind_key(const struct cfg_kind *kd, char *buf, size_t len);
 /* The kind table (borrowed, @n entries). */
 const struct cfg_kind *cfg_kinds(size_t *n);
 
-/* config_index.c: duplicate detection in linear time. */
+/* config/index.c: duplicate detection in linear time. */
 struct cfg_index;
 /* 1 and the first definition's origin when Kind/ns/name is known, 0 when not, or -ENOMEM. */
 int cfg_index_find(struct cfg_ctx *ctx, const char *kind, const char *ns, const char *name,
@@ -213,22 +213,22 @@ bool cfg_ip_ok(const char *s);
  */
 int cfg_ip_once_per_family(struct cfg_ctx *ctx, yaml_node_t *v, const char *ip, unsigned int *seen);
 
-/* config_eps.c */
+/* kinds/eps.c */
 extern const struct cfg_field cfg_eps_fields[];
 int cfg_eps_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 void config_endpoint_slice_free(struct config_endpoint_slice *s);
 
-/* config_pod.c */
+/* kinds/pod.c */
 extern const struct cfg_field cfg_pod_fields[];
 extern const struct cfg_field cfg_deployment_fields[];
 int cfg_deployment_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
-/* config_mesh.c */
+/* kinds/mesh.c */
 extern const struct cfg_field cfg_config_map_fields[];
 int cfg_config_map_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 extern const struct cfg_field cfg_secret_fields[];
 int cfg_secret_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 
-/* config_podsec.c: one securityContext as written (-1: not set), before the merge. */
+/* kinds/podsec.c: one securityContext as written (-1: not set), before the merge. */
 struct cfg_podsec {
 	int64_t run_as_user, run_as_group;
 	int run_as_non_root, allow_escalation;
@@ -272,12 +272,12 @@ int cfg_check_target_ref_namespaces(struct cfg_ctx *ctx, yaml_node_t *spec,
 void config_target_refs_free(struct config_target_ref *refs, size_t n);
 int cfg_get_export_to(struct cfg_ctx *ctx, yaml_node_t *v, struct config_strings *out);
 
-/* config_security.c, config_vs.c, config_net.c: the Istio kind descriptors' parts. */
+/* kinds/security.c, kinds/vs.c, config_net.c: the Istio kind descriptors' parts. */
 extern const struct cfg_field cfg_authz_fields[], cfg_peerauth_fields[];
 int cfg_authz_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 int cfg_peerauth_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 void config_authorization_policy_free(struct config_authorization_policy *p);
-/* config_authz_l4.c: warnings for what the ztunnel enforces differently from what is written. */
+/* kinds/authz_l4.c: warnings for what the ztunnel enforces differently from what is written. */
 void cfg_authz_warn(struct cfg_ctx *ctx, yaml_node_t *root,
 		    const struct config_authorization_policy *p);
 void config_peer_authentication_free(struct config_peer_authentication *p);
@@ -287,7 +287,7 @@ void config_request_authentication_free(struct config_request_authentication *ra
 extern const struct cfg_field cfg_vs_fields[];
 int cfg_vs_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 void config_virtual_service_free(struct config_virtual_service *vs);
-/* config_vs.c pieces shared with config_vs_http.c */
+/* kinds/vs.c pieces shared with kinds/vs_http.c */
 int cfg_vs_http_route(struct cfg_ctx *ctx, yaml_node_t *v, struct config_vs_route *r);
 int cfg_vs_http_match(struct cfg_ctx *ctx, yaml_node_t *v, void *route);
 int cfg_vs_route_dests(struct cfg_ctx *ctx, yaml_node_t *v, void *route);
@@ -295,7 +295,7 @@ int cfg_vs_destination(struct cfg_ctx *ctx, yaml_node_t *v, void *dest);
 int cfg_vs_string_match(struct cfg_ctx *ctx, yaml_node_t *v, struct config_string_match *m,
 			bool empty_prefix_ok);
 int cfg_check_regex(struct cfg_ctx *ctx, yaml_node_t *v, const char *re);
-/* config_vs_ops.c: Headers (VirtualService) and CorsPolicy. */
+/* kinds/vs_ops.c: Headers (VirtualService) and CorsPolicy. */
 int cfg_vs_headers(struct cfg_ctx *ctx, yaml_node_t *v, struct config_headers *out);
 int cfg_vs_cors(struct cfg_ctx *ctx, yaml_node_t *v, struct config_cors *out);
 /* Gateway API header names (case-insensitive tokens) and HTTPHeaderFilter. */
@@ -315,7 +315,7 @@ void config_route_match_free(struct config_route_match *m);
 void config_vs_route_free(struct config_vs_route *r);
 void config_traffic_policy_free(struct config_traffic_policy *p);
 
-/* config_gwapi.c, config_gwroute.c: Gateway API kinds. */
+/* kinds/gwapi.c, kinds/gwroute.c: Gateway API kinds. */
 extern const struct cfg_field cfg_k8s_gw_fields[], cfg_gw_route_fields[];
 int cfg_gw_route_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 void config_k8s_gateway_free(struct config_k8s_gateway *gw);
@@ -324,14 +324,14 @@ extern const struct cfg_field cfg_ref_grant_fields[];
 void config_reference_grant_free(struct config_reference_grant *g);
 bool cfg_gw_hostname_ok(const char *h, bool wildcard_ok);
 int cfg_gw_duration(struct cfg_ctx *ctx, yaml_node_t *v, uint64_t *ms);
-/* config_gwfilter.c: a backendRef (with weight and filters when @with_weight) and a filter list. */
+/* kinds/gwfilter.c: a backendRef (with weight and filters when @with_weight) and a filter list. */
 int cfg_gw_backend(struct cfg_ctx *ctx, yaml_node_t *v, struct config_backend_ref *b,
 		   bool with_weight);
 int cfg_gw_filters(struct cfg_ctx *ctx, yaml_node_t *v, struct config_gw_filter **out, size_t *n);
 void cfg_gw_filter_free(struct config_gw_filter *f);
 void cfg_gw_backend_free(struct config_backend_ref *b);
 
-/* config_ratelimit.c, config_envoyfilter.c: the two kinds of local rate limit. */
+/* kinds/ratelimit.c, kinds/envoyfilter.c: the two kinds of local rate limit. */
 extern const struct cfg_field cfg_ratelimit_fields[], cfg_envoyfilter_fields[];
 int cfg_ratelimit_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 int cfg_envoyfilter_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
@@ -348,7 +348,7 @@ int cfg_rl_header_name(struct cfg_ctx *ctx, yaml_node_t *v, char **out);
 void cfg_rl_check_attachment(struct cfg_ctx *ctx, yaml_node_t *spec,
 			     const struct config_rate_limit *rl, const char *selector_field);
 
-/* config_telemetry.c: Telemetry (telemetry.istio.io). */
+/* kinds/telemetry.c: Telemetry (telemetry.istio.io). */
 extern const struct cfg_field cfg_telemetry_fields[];
 int cfg_telemetry_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);
 void config_telemetry_free(struct config_telemetry *t);
@@ -362,7 +362,7 @@ int cfg_custom_tags(struct cfg_ctx *ctx, yaml_node_t *v, bool formatter_ok,
 void config_custom_tags_free(struct config_custom_tag *tags, size_t n);
 
 /*
- * config_mesh_trace.c: the mesh config's tracing: the zipkin and opentelemetry providers,
+ * kinds/mesh_trace.c: the mesh config's tracing: the zipkin and opentelemetry providers,
  * defaultProviders, defaultConfig.tracing. 0 or -EINVAL, diagnosed at @v.
  */
 int cfg_mesh_zipkin(struct cfg_ctx *ctx, yaml_node_t *v, struct config_trace_provider *t);
@@ -371,7 +371,7 @@ int cfg_mesh_default_providers(struct cfg_ctx *ctx, yaml_node_t *v, struct confi
 int cfg_mesh_proxy_tracing(struct cfg_ctx *ctx, yaml_node_t *v, struct config_mesh *m);
 void cfg_trace_provider_free(struct config_trace_provider *t);
 
-/* config_analyze_l7.c: findings on what waypoints read (called by config_analyze). */
+/* analyze/l7.c: findings on what waypoints read (called by config_analyze). */
 int cfg_analyze_l7(const struct config *cfg, const struct config *context,
 		   struct config_diags *diags);
 
@@ -385,7 +385,7 @@ void config_service_free(struct config_service *s);
 int config_labels_add(struct config_labels *l, const char *key, const char *value);
 char *cfg_strdup(const char *s);
 
-/* config_analyze.c: one analysis run, shared with config_analyze_l7.c. */
+/* analyze/analyze.c: one analysis run, shared with analyze/l7.c. */
 struct cfg_an {
 	const struct config *sets[2]; /* the analyzed objects, then the context (or NULL) */
 	const char *root;
@@ -430,7 +430,7 @@ void cfg_an_add(struct cfg_an *a, const struct config_meta *m, const char *kind,
 int cfg_an_union(const struct cfg_an *a, struct config *u);
 void cfg_an_union_free(struct config *u);
 
-/* config_analyze_telemetry.c: Telemetries' providers and attachments (IST0157, IST0160). */
+/* analyze/telemetry.c: Telemetries' providers and attachments (IST0157, IST0160). */
 void cfg_analyze_telemetry(struct cfg_an *a);
 
 #endif

@@ -632,7 +632,7 @@ static int slice_endpoints6(const struct config *cfg, const struct config_servic
 			struct ipaddr *ep;
 			size_t k;
 
-			/* Not an IPv6 address: config_eps.c refused the slice already. */
+			/* Not an IPv6 address: kinds/eps.c refused the slice already. */
 			if (s->endpoints[j].not_ready || ip6->family != AF_INET6)
 				continue;
 			for (k = 0; k < ss->nendpoints6 && !ipaddr_equal(&ss->endpoints6[k], ip6);

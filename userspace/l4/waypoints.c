@@ -76,7 +76,7 @@ static struct snap_waypoint *binding(const struct l7_waypoint *w, const struct d
 /*
  * A waypoint Gateway, an Istio Gateway (whose selected pods are a gateway proxy), a Gateway
  * API Gateway of class istio (whose deployment's pods are) or a pod labelled as Istio's
- * gateways (l7_bind.c: one before any Gateway selects it).
+ * gateways (l7/bind.c: one before any Gateway selects it).
  */
 static bool any_waypoint(const struct config *cfg, const struct runtime *rt)
 {

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* The L7 JSON codec's shared name tables (l7_json.c encodes, l7_json_dec.c decodes). */
+/* The L7 JSON codec's shared name tables (json.c encodes, json_dec.c decodes). */
 #ifndef AMBIT_L7_JSON_PRIV_H
 #define AMBIT_L7_JSON_PRIV_H
 
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 /* NULL-terminated, indexed by the enum they name. */
 extern const char *const l7_match_names[],
@@ -11,7 +11,7 @@ extern const char *const l7_match_names[],
 extern const char *const l7_lb_names[], *const l7_hash_names[], *const l7_h2_names[];
 extern const char *const l7_derive_names[], *const l7_preflight_names[];
 
-/* The strict decoder's state and helpers (l7_json_dec.c), shared with l7_json_dec_svc.c. */
+/* The strict decoder's state and helpers (json_dec.c), shared with json_dec_svc.c. */
 struct cJSON;
 
 #define L7J_MAX_LIST 100000
@@ -48,7 +48,7 @@ void l7j_dstrings(struct l7j_dec *d, const struct cJSON *o, const char *key, con
 		  struct config_strings *out);
 void l7j_dlabels(struct l7j_dec *d, const struct cJSON *o, const char *key, const char *path,
 		 struct config_labels *out);
-/* l7_json_dec_svc.c: a service's ports, endpoints, subsets and policies. */
+/* json_dec_svc.c: a service's ports, endpoints, subsets and policies. */
 void l7j_ports(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_service *s);
 void l7j_endpoints(struct l7j_dec *d, const struct cJSON *o, const char *path,
 		   struct l7_service *s);
@@ -65,7 +65,7 @@ void l7j_dindices(struct l7j_dec *d, const struct cJSON *o, const char *key, con
 int l7j_matches_to_json(struct cJSON *o, const struct l7_match *m, size_t n);
 void l7j_dmatches(struct l7j_dec *d, const struct cJSON *o, const char *path, struct l7_match **out,
 		  size_t *nout);
-/* l7_ratelimit.c: the local rate limits ("rateLimits") and a service's indices into them. */
+/* ratelimit.c: the local rate limits ("rateLimits") and a service's indices into them. */
 void l7j_ratelimits(struct l7j_dec *d, const struct cJSON *j, struct l7_config *c);
 int l7_service_ratelimits_to_json(const struct l7_service *s, struct cJSON *o);
 void l7j_service_ratelimits(struct l7j_dec *d, const struct cJSON *o, const char *path,
@@ -75,7 +75,7 @@ void l7j_service_ratelimits(struct l7j_dec *d, const struct cJSON *o, const char
 int l7_telemetry_to_json(const struct l7_config *c, struct cJSON *root);
 void l7j_telemetry(struct l7j_dec *d, const struct cJSON *j, struct l7_config *c);
 
-/* l7_authz.c: the policies ("authz") and a service's indices into them. */
+/* authz.c: the policies ("authz") and a service's indices into them. */
 int l7_authz_to_json(const struct l7_config *c, struct cJSON *root);
 int l7_service_authz_to_json(const struct l7_service *s, struct cJSON *o);
 void l7j_authz(struct l7j_dec *d, const struct cJSON *j, struct l7_config *c);

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The mesh config's tracing (MeshConfig, config_mesh.c): the zipkin and opentelemetry extension
+ * The mesh config's tracing (MeshConfig, mesh.c): the zipkin and opentelemetry extension
  * providers kept as struct config_trace_provider (where spans go, and how), defaultProviders
  * (what a Telemetry naming no provider uses), and defaultConfig.tracing (ProxyConfig.Tracing),
  * of which the sampling is kept as the mesh's default. Its legacy tracers (zipkin.address, ...)

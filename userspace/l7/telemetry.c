@@ -21,7 +21,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "l7_json_priv.h"
+#include "json_priv.h"
 
 #define ROOT_NAMESPACE "istio-system"
 #define DEFAULT_SAMPLING 1.0

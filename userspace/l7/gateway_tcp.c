@@ -21,7 +21,7 @@
 #include <string.h>
 #include <strings.h>
 
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 bool l7_gateway_passthrough(const struct config_gateway_server *s)
 {

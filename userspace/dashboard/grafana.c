@@ -4,7 +4,7 @@
  * dashboard JSON files of `--grafana-dashboards DIR` (Istio's five, from its release's
  * manifests/addons/dashboards), listed and served as they are for the page to draw, and the
  * Prometheus API calls their panels and template variables make, checked argument by argument
- * before they are forwarded (dashboard_prom.c): the page can ask Prometheus only what Grafana's
+ * before they are forwarded (prom.c): the page can ask Prometheus only what Grafana's
  * Prometheus data source asks it, nothing of its admin or write API.
  */
 #include <ctype.h>

@@ -10,7 +10,7 @@
  *   modes its CA), or ISTIO_MUTUAL with the proxy's own mesh certificate (filled in where it
  *   runs), the server's hosts as SNI names; then routed as HTTP;
  * - their TLS PASSTHROUGH and TCP servers, relayed as bytes along tls and tcp routes
- *   (l7_gateway_tcp.c). A port is one kind (HTTP, HTTPS, TLS, TCP), as its first server;
+ *   (gateway_tcp.c). A port is one kind (HTTP, HTTPS, TLS, TCP), as its first server;
  * - the VirtualServices bound to those Gateways (`gateways:` names them as `name` in the
  *   VirtualService's namespace or `ns/name`), their hosts intersected with the server's (a
  *   server host `ns/host` admits VirtualServices of that namespace only, `./host` of the
@@ -23,7 +23,7 @@
  * routes carry each virtual host as an authority match and the listener as a port match, and
  * every Service those routes name, compiled as a waypoint's (endpoints, DestinationRules); one
  * bound to a waypoint and labelled istio.io/ingress-use-waypoint goes through its waypoint
- * instead (l7_gateway_wp.c).
+ * instead (gateway_wp.c).
  */
 #include <ctype.h>
 #include <errno.h>
@@ -31,7 +31,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 struct vhost {
 	char *domain;	  /* as the virtual host matches it: "bookinfo.com", "*.example.com", "*" */

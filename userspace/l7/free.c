@@ -5,7 +5,7 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 int l7_copy_strings(struct config_strings *dst, const struct config_strings *src)
 {

@@ -2,7 +2,7 @@
 /*
  * The L7 model's strict JSON decoder, service facts: ports, endpoints, subsets (their endpoint
  * indices checked against the endpoints) and the resolved policies (each naming a port and
- * subset the service has). The helpers and the rest are in l7_json_dec.c.
+ * subset the service has). The helpers and the rest are in json_dec.c.
  */
 #include <arpa/inet.h>
 #include <math.h>
@@ -11,7 +11,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "l7_json_priv.h"
+#include "json_priv.h"
 
 enum l7_protocol l7j_dprotocol(struct l7j_dec *d, const cJSON *o, const char *path)
 {

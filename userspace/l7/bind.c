@@ -16,7 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 #define GATEWAY_MANAGED "gateway.istio.io/managed"
 #define MESH_CONTROLLER "istio.io-mesh-controller"

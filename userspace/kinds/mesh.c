@@ -6,7 +6,7 @@
  * are accepted, type-checked, and not kept), and the fields the proxies act on are kept:
  * pathNormalization, defaultConfig.gatewayTopology.numTrustedProxies and proxyProtocol,
  * outboundTrafficPolicy.mode and extensionProviders (their ext_authz settings, and the tracing
- * ones', config_mesh_trace.c, with defaultProviders, enableTracing and defaultConfig.tracing).
+ * ones', mesh_trace.c, with defaultProviders, enableTracing and defaultConfig.tracing).
  * Diagnostics inside the text carry the line in the manifest the text is on.
  */
 #include <errno.h>

@@ -248,7 +248,7 @@ static bool when_key_ok(const char *k, const char **why)
 	}
 	/* Istio's webhook takes it (its own fixtures do): accepted as Istio-valid; it reads
 	 * Envoy filter metadata no ambit proxy has, so it fails closed where it is enforced and
-	 * `analyze` says so (config_analyze.c). */
+	 * `analyze` says so (analyze/analyze.c). */
 	if (!strncmp(k, "experimental.envoy.filters.", 27))
 		return n > 27;
 	if (!strncmp(k, "request.headers[", 16)) {

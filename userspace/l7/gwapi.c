@@ -14,7 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 struct ranked {
 	struct l7_route route;

@@ -2,7 +2,7 @@
 /*
  * Gateway API Gateway (gateway.networking.k8s.io v1, v1beta1; API_SEMANTICS.md §7, §9): the
  * CRD's schema and CEL rules. A Gateway of class istio-waypoint defines a waypoint; what its
- * listeners must be for that is analysis (config_analyze_l7.c), not schema.
+ * listeners must be for that is analysis (analyze/l7.c), not schema.
  */
 #include <errno.h>
 #include <stdlib.h>

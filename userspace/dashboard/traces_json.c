@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The trace receiver's JSON decoders (dashboard_traces.c has the span shape's rules): OTLP's
+ * The trace receiver's JSON decoders (traces.c has the span shape's rules): OTLP's
  * JSON encoding of ExportTraceServiceRequest (lowerCamelCase names; ids in hex, not base64;
  * 64-bit integers as strings or numbers; enums by number or by name) and Zipkin v2 JSON
  * (zipkin-api's ListOfSpans: ids in hex, times in microseconds, tags all strings).
@@ -14,7 +14,7 @@
 
 #include <xxhash.h>
 
-#include "dashboard_traces_priv.h"
+#include "traces_priv.h"
 
 /* OTLP JSON's names for the kinds, in enum dash_span_kind's order. */
 static const char *const otlp_kind_names[] = {"SPAN_KIND_UNSPECIFIED", "SPAN_KIND_INTERNAL",

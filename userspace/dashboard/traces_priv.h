@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * What the trace receiver's decoders share (dashboard_traces.c, dashboard_traces_json.c): the
+ * What the trace receiver's decoders share (traces.c, traces_json.c): the
  * span shape's bounds and rules. Nothing else includes it.
  */
 #ifndef AMBIT_CLI_DASHBOARD_TRACES_PRIV_H

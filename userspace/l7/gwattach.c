@@ -2,13 +2,13 @@
 /*
  * Gateway API Gateways of class istio (API_SEMANTICS.md §7): which routes attach to which
  * listener, and on which hostnames, and which backendRefs can be used, as the spec and Istio's
- * gateway controller decide it. Used by the compilers (l7_gateway.c, l7_gwapi.c), the status
- * users read (l7_gwstatus.c) and analyze, so they always agree.
+ * gateway controller decide it. Used by the compilers (gateway.c, gwapi.c), the status
+ * users read (gwstatus.c) and analyze, so they always agree.
  */
 #include <stdio.h>
 #include <string.h>
 
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 const struct config_k8s_gateway *l7_gwapi_gateway(const struct config *cfg, const char *ns,
 						  const char *name)

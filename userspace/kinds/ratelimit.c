@@ -5,7 +5,7 @@
  * a waypoint's Gateway or GatewayClass istio-waypoint; a selector picks workloads, whose
  * waypoint takes it, or a gateway's pods). No Istio API covers local rate limiting in ambient
  * (API_SEMANTICS.md §10), so the kind is outside Istio's groups; the EnvoyFilter shape the
- * tutorials use loads into the same struct config_rate_limit (config_envoyfilter.c).
+ * tutorials use loads into the same struct config_rate_limit (envoyfilter.c).
  *
  * spec:
  *   selector: {matchLabels: {...}}  |  targetRefs: [{group, kind, name}]

@@ -330,7 +330,7 @@ static const struct config_namespace *find_namespace(struct cfg_an *a, const cha
  * A use-waypoint label on @m (Namespace, Service, Pod or pod template) that binds nothing:
  * naming no waypoint, a waypoint whose HBONE listener's allowedRoutes refuse the object's
  * namespace (Istio's AttachmentDenied), or one for another traffic type. The words are the
- * bindings' (l7_bind.c), as `ambitctl waypoint status` says them.
+ * bindings' (l7/bind.c), as `ambitctl waypoint status` says them.
  */
 static void check_use_waypoint(struct cfg_an *a, const struct config_meta *m, const char *kind,
 			       const struct config_labels *labels, const char *prefix,

@@ -25,7 +25,7 @@
  *       disabled: true
  *       tagOverrides: {tag: {operation: UPSERT | REMOVE, value: expression}}
  *
- * Which providers the names mean is the mesh config's (config_analyze_telemetry.c).
+ * Which providers the names mean is the mesh config's (analyze/telemetry.c).
  */
 #include <errno.h>
 #include <stdlib.h>

@@ -17,7 +17,7 @@
 #include "tls/crypto.h"
 #include "ambit/re2.h"
 #include "ambit/snapshot.h"
-#include "l7_json_priv.h"
+#include "json_priv.h"
 
 void l7j_fail(struct l7j_dec *d, const char *fmt, ...)
 {

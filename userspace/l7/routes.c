@@ -4,7 +4,7 @@
  * service's or the waypoint's namespace whose hosts cover the service (oldest first), their
  * http rules in order, one route per match block as Istio builds them for waypoints
  * (listener_waypoint.go: blocks with sourceLabels are dropped, a rule without match ends the
- * list); tcp rules for the other ports. With none, Gateway API routes (l7_gwapi.c) or the
+ * list); tcp rules for the other ports. With none, Gateway API routes (gwapi.c) or the
  * default route to the service itself. When no route matches a request the waypoint answers
  * 404 (NR): Istio adds no fallback route.
  */
@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 static const char *const retry_names[L7_RETRY_NAMES] = {
     "5xx",

@@ -18,7 +18,7 @@
 #include <strings.h>
 #include <sys/socket.h>
 
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 bool l7_ingress_use_waypoint_labels(const struct config_labels *svc, const struct config_labels *ns)
 {

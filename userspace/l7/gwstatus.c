@@ -5,7 +5,7 @@
  * (supportedKinds, attachedRoutes, Accepted, Conflicted, Programmed, ResolvedRefs); a route's
  * parents (Accepted, ResolvedRefs) for every parentRef naming such a Gateway, and for a mesh
  * (GAMMA) parent, a Service or ServiceEntry, also ResolvedWaypoints.
- * Reasons and messages are the spec's and Istio's. Attachment is l7_gwattach.c's, as the
+ * Reasons and messages are the spec's and Istio's. Attachment is gwattach.c's, as the
  * gateway's compiler uses it. No transition times: nothing here remembers them.
  */
 #include <stdio.h>
@@ -13,7 +13,7 @@
 
 #include <cjson/cJSON.h>
 
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 #define CONTROLLER "istio.io/gateway-controller"
 

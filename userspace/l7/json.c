@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The L7 model as JSON (cJSON), encoder side; the strict decoder is l7_json_dec.c. Names are
+ * The L7 model as JSON (cJSON), encoder side; the strict decoder is json_dec.c. Names are
  * camelCase; absent strings and empty lists are left out; addresses are dotted quads; a direct
  * response body is base64 (it may hold any byte). docs/INTERNALS.md ("L7 model") lists the
  * members.
@@ -14,7 +14,7 @@
 
 #include "ambit/snapshot.h"
 #include "tls/crypto.h"
-#include "l7_json_priv.h"
+#include "json_priv.h"
 
 const char *const l7_match_names[] = {"any", "exact", "prefix", "pathPrefix", "regex", NULL};
 const char *const l7_action_names[] = {"route", "redirect", "direct", "notFound", NULL};

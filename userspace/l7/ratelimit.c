@@ -13,7 +13,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
-#include "l7_json_priv.h"
+#include "json_priv.h"
 
 static const char *const key_names[] = {"", "remoteAddress", "sourcePrincipal", "header", NULL};
 

@@ -8,7 +8,7 @@
  * allocated and names no IPv6 address, 2001:2::f0f0:XXYY for 240.240.XX.YY, as Istio pairs
  * them (2001:2::/48 is its IPv6 range), so the IPv6 one is as stable as the IPv4 one and never
  * needs a probe of its own. One function for the ztunnel's snapshot (l4/entries.c) and the
- * waypoints' models (l7_compile.c), so both name a host by the same address.
+ * waypoints' models (l7/compile.c), so both name a host by the same address.
  */
 #include <arpa/inet.h>
 #include <errno.h>

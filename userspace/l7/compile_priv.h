@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Private to the L7 compiler and codec (l7_*.c). */
-#ifndef AMBIT_L7_PRIV_H
-#define AMBIT_L7_PRIV_H
+/* Private to the L7 compiler and codec (the files of l7/). */
+#ifndef AMBIT_L7_COMPILE_PRIV_H
+#define AMBIT_L7_COMPILE_PRIV_H
 
 #include "ambit/l7.h"
 
@@ -25,7 +25,7 @@ bool l7_host_known(const struct config *cfg, const char *fqdn);
 /* Istio's tie-break: older creationTimestamp first, then namespace/name. */
 int l7_meta_cmp(const struct config_meta *a, const struct config_meta *b);
 
-/* l7_routes.c: the route table of ctx->svc (VirtualService, Gateway API or default). */
+/* routes.c: the route table of ctx->svc (VirtualService, Gateway API or default). */
 int l7_compile_routes(struct l7_ctx *ctx);
 /* One route of VirtualService @vs's http rule @vr (index @rule) for match block @m or NULL. */
 int l7_vs_route(struct l7_ctx *ctx, const struct config_virtual_service *vs,
@@ -36,21 +36,21 @@ int l7_vs_dest(struct l7_ctx *ctx, const struct config_destination *d, const cha
 	       uint32_t weight, struct l7_destination *out);
 /* Room for @more routes (zeroed) in @s. 0 or -ENOMEM. */
 int l7_grow_routes(struct l7_service *s, size_t more);
-/* A gateway proxy's model (l7_gateway.c) into @c, whose services have room for every Service. */
+/* A gateway proxy's model (gateway.c) into @c, whose services have room for every Service. */
 int l7_compile_gateway(const struct l7_inputs *in, const struct l7_bindings *b,
 		       const struct l7_waypoint *wp, struct l7_config *c);
 /*
- * l7_gateway_wp.c: when a gateway's destination @s (compiled into @out) is bound to a
+ * gateway_wp.c: when a gateway's destination @s (compiled into @out) is bound to a
  * waypoint of @b and labelled istio.io/ingress-use-waypoint, its endpoints become the VIP's
  * pseudo-endpoint (struct l7_service via_waypoint) and @c's tunnels gain the VIP. 0 or -ENOMEM.
  */
 int l7_gateway_via_waypoint(const struct l7_inputs *in, const struct l7_bindings *b,
 			    const struct config_service *s, struct l7_service *out,
 			    struct l7_config *c);
-/* l7_gateway.c: a `gateways:` list of an object of namespace @ns names @gw. */
+/* gateway.c: a `gateways:` list of an object of namespace @ns names @gw. */
 bool l7_gateway_binds(const struct config_strings *refs, const char *ns,
 		      const struct config_gateway *gw);
-/* l7_gateway.c: server host @sh ("[ns/]host") admits a VirtualService of @ns: its host part. */
+/* gateway.c: server host @sh ("[ns/]host") admits a VirtualService of @ns: its host part. */
 const char *l7_gateway_server_host(const char *sh, const char *ns, const char *gw_ns);
 /* The tls (PASSTHROUGH) or tcp rules bound to server @srv of @gw, as tcp routes of @own on
  * @listener. 0 or -ENOMEM. */
@@ -59,11 +59,11 @@ int l7_gateway_l4_routes(const struct l7_inputs *in, const struct l7_waypoint *w
 			 const struct config_gateway_server *srv, uint16_t listener);
 /* @own's tcp routes by listener, the most specific SNI first (Envoy's server_names). */
 void l7_gateway_l4_sort(struct l7_service *own);
-/* l7_gwapi.c: Gateway API routes bound to ctx->svc, in precedence order; 0 when none bind. */
+/* gwapi.c: Gateway API routes bound to ctx->svc, in precedence order; 0 when none bind. */
 int l7_compile_gateway_api(struct l7_ctx *ctx, size_t *n_bound);
 
 /*
- * l7_gwapi.c: the rules of @routes as the gateway service ctx->svc's routes, appended in the
+ * gwapi.c: the rules of @routes as the gateway service ctx->svc's routes, appended in the
  * spec's precedence order (bound on any port: the caller restricts them). 0 or -ENOMEM.
  */
 int l7_gwapi_append_routes(struct l7_ctx *ctx, const struct config_gw_route *const *routes,
@@ -72,7 +72,7 @@ int l7_gwapi_append_routes(struct l7_ctx *ctx, const struct config_gw_route *con
 int l7_gwapi_backend_dest(struct l7_ctx *ctx, const struct config_gw_route *r,
 			  const struct config_backend_ref *b, struct l7_destination *d);
 /*
- * l7_gateway_tcp.c: the TLSRoutes (a Passthrough TLS listener: SNI routes on the hostnames
+ * gateway_tcp.c: the TLSRoutes (a Passthrough TLS listener: SNI routes on the hostnames
  * where route and listener meet) or TCPRoutes (a TCP listener) attached to listener @l of @gw,
  * as @own's tcp routes on @l's port, oldest route first; its first rule's backends.
  */
@@ -80,7 +80,7 @@ int l7_gwapi_l4_routes(const struct l7_inputs *in, const struct l7_waypoint *wp,
 		       struct l7_service *own, const struct config_k8s_gateway *gw,
 		       const struct config_gw_listener *l);
 
-/* l7_gwattach.c: Gateway API Gateways of class istio, their listeners and routes. */
+/* gwattach.c: Gateway API Gateways of class istio, their listeners and routes. */
 enum l7_gwapi_listener_kind {
 	L7_GWL_UNSUPPORTED = 0, /* TLS terminated, UDP, others: not served */
 	L7_GWL_HTTP,
@@ -122,11 +122,11 @@ void l7_secret_tls(const struct config *cfg, const char *ns, const char *name,
 		   const struct config_secret_item **crt, const struct config_secret_item **key,
 		   const struct config_secret_item **ca);
 
-/* l7_compile.c: Service @s as a model service (ports, endpoints, policies, routes). */
+/* compile.c: Service @s as a model service (ports, endpoints, policies, routes). */
 int l7_compile_service(const struct l7_inputs *in, const struct l7_waypoint *wp,
 		       const struct config_service *s, struct l7_service *out);
 /*
- * How a policy attaches to a proxy (l7_authz.c), for AuthorizationPolicy, RequestAuthentication
+ * How a policy attaches to a proxy (authz.c), for AuthorizationPolicy, RequestAuthentication
  * and the local rate limits alike: targetRefs to a Service bound to the waypoint, its Gateway,
  * or (root namespace) GatewayClass istio-waypoint; without targetRefs, a selector (none: every
  * workload) on a gateway's pods, in its namespace or the root one. With @workload_selector, a
@@ -145,11 +145,11 @@ bool l7_attach_applies(const struct l7_attach *a, const struct l7_waypoint *wp,
 		       const struct l7_config *c, const struct l7_service *s);
 /* Appends @idx to *@list. 0 or -ENOMEM. */
 int l7_add_index(uint32_t **list, size_t *n, uint32_t idx);
-/* l7_routes.c: a VirtualService match block as the model's; l7_free.c: @n blocks freed. */
+/* routes.c: a VirtualService match block as the model's; free.c: @n blocks freed. */
 int l7_vs_match(const struct config_route_match *m, struct l7_match *out);
 void l7_matches_free(struct l7_match *m, size_t n);
 /*
- * l7_authz.c: the index in @c of the Service @spec ("[ns/]host") names, a bound one or else
+ * authz.c: the index in @c of the Service @spec ("[ns/]host") names, a bound one or else
  * an aux one compiled now, its FQDN into @fqdn; -1 when no Service of the config is it (@fqdn
  * then the host as written); -ENOMEM.
  */
@@ -159,12 +159,12 @@ int l7_aux_service(const struct l7_inputs *in, const struct l7_waypoint *wp, str
 int l7_compile_telemetry(const struct l7_inputs *in, const struct l7_waypoint *wp,
 			 struct l7_config *c);
 void l7_telemetry_clear(struct l7_telemetry *t);
-/* l7_ratelimit.c: the local rate limits @wp enforces, onto the services of @c; their JSON. */
+/* ratelimit.c: the local rate limits @wp enforces, onto the services of @c; their JSON. */
 int l7_compile_ratelimits(const struct l7_inputs *in, const struct l7_waypoint *wp,
 			  struct l7_config *c);
 void l7_ratelimit_clear(struct l7_ratelimit *r);
 int l7_ratelimits_to_json(const struct l7_config *c, struct cJSON *root);
-/* l7_authz.c: the AuthorizationPolicies waypoint @wp enforces, onto the services of @c. */
+/* authz.c: the AuthorizationPolicies waypoint @wp enforces, onto the services of @c. */
 int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, struct l7_config *c);
 void l7_authz_clear(struct l7_authz *a);
 void l7_jwt_clear(struct l7_jwt *j);
@@ -184,7 +184,7 @@ void l7_free_tls(struct config_client_tls *t);
 /* gRPC status names (INVALID_ARGUMENT...) to codes; -1 when unknown. */
 int l7_grpc_status_code(const char *name);
 
-/* Frees what certificate @t owns (l7_free.c). */
+/* Frees what certificate @t owns (free.c). */
 void l7_tls_cert_free(struct l7_tls_cert *t);
 
 #endif

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Loading buffers, files and directories all-or-nothing per file: a file's objects are parsed
- * into a staging model (each document through the kinds table, config_kinds.c) and merged
+ * into a staging model (each document through the kinds table, kinds.c) and merged
  * only when the whole file was clean.
  */
 #include <errno.h>

@@ -7,7 +7,7 @@
  * root namespace; the exact host before wildcards; rules of one namespace merged, subsets
  * concatenated, the first one's policy kept), its subsets with the endpoints they select, and
  * the policy in force per (subset, port) with Istio's replace-not-merge rules
- * (util.MergeSubsetTrafficPolicy). Routes are in l7_routes.c and l7_gwapi.c.
+ * (util.MergeSubsetTrafficPolicy). Routes are in routes.c and gwapi.c.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -17,7 +17,7 @@
 #include <arpa/inet.h>
 
 #include "ambit/snapshot.h"
-#include "l7_priv.h"
+#include "compile_priv.h"
 
 #define ROOT_NAMESPACE "istio-system"
 
@@ -459,7 +459,7 @@ static int resolve(const struct config_traffic_policy *top, const struct config_
 	err = copy_lb(&out->lb, base.lb);
 	out->pool = *base.pool;
 	if (!out->pool.present && !out->pool.max_connections) {
-		/* Never configured anywhere: Istio's defaults (config_dr.c fills parsed ones). */
+		/* Never configured anywhere: Istio's defaults (kinds/dr.c fills parsed ones). */
 		out->pool = (struct config_connection_pool)CONFIG_POOL_ISTIO_DEFAULTS;
 	}
 	err = err ? err : copy_outlier(&out->outlier, base.outlier);

@@ -3,7 +3,7 @@
  * The trace receiver's decoders: a request body as the mesh's proxies export it, into the one
  * span shape (struct dash_span). Here the shape's rules (bounds, ids, what is an error), the
  * dispatch, and OTLP/HTTP's protobuf ExportTraceServiceRequest (opentelemetry-proto,
- * collector/trace/v1) through protoc-c's messages; dashboard_traces_json.c reads the JSON
+ * collector/trace/v1) through protoc-c's messages; traces_json.c reads the JSON
  * formats. A body is anyone's in the cluster: it is taken whole or refused whole with a message
  * naming the span and the field, and what it holds is bounded (names and tags cut, nesting and
  * memory capped).
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "tls/crypto.h"
-#include "dashboard_traces_priv.h"
+#include "traces_priv.h"
 #include "opentelemetry/proto/collector/trace/v1/trace_service.pb-c.h"
 
 /* A span's attribute is 6 messages down; arrays in arrays add 2 a level. */
