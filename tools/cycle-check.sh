@@ -2,7 +2,7 @@
 # Fails when the code's rooms stop using each other one way (DESIGN.md §9, docs/INTERNALS.md
 # "Layout"). Reads the symbols of the objects `make all` built: file A uses file B when A calls
 # or reads something B defines; and the #include lines of every source and header: folder A
-# uses folder B when a file of A includes a header of B. Five rules:
+# uses folder B when a file of A includes a header of B. Six rules:
 #  1. No circle of files that use each other spans two folders (userspace/*, ztunnel, waypoint).
 #  2. The folders themselves use each other one way (no circle of folders), by symbols and by
 #     includes alike: a header-only edge up fails as a call up does.
@@ -11,8 +11,10 @@
 #     a prefix before "_" (hbone.c, hbone_pool.c, ...: one module with a private header).
 #  4. No folder of userspace/ holds more than FOLDER_MAX_LINES lines or FOLDER_MAX_FILES files.
 #  5. Folders are namespaces: another folder's header is included by its folder's name
-#     ("net/buf.h"), never by a bare name or a path climbing out, and a private header
-#     (NAME_priv.h) only from its own folder.
+#     ("net/buf.h"), never by a bare name, nor by a path climbing out but into ztunnel/ or
+#     waypoint/; a private header (NAME_priv.h) only from its own folder.
+#  6. One definition a name: no global symbol but main is defined by two files (two binaries'
+#     own agent_get, with two signatures, were one name for two things).
 set -u
 cd "$(dirname "$0")/.."
 obj=${1:-build/obj}
@@ -24,8 +26,8 @@ obj = sys.argv[1]
 FOLDER_MAX_LINES, FOLDER_MAX_FILES = 12500, 30
 MODULE_DIRS = ("userspace/net", "userspace/tls", "userspace/http", "userspace/hbone", "ztunnel",
                "waypoint")
-# Definitions that two binaries each make for themselves (ambitctl's agent_get, the agent's)
-# resolve within the binary the user is linked into.
+# A name two binaries each define for themselves (today only main) resolves within the binary
+# the user is linked into.
 BINARY = {"userspace/agent": "agent", "userspace/control": "agent", "userspace/cli": "ctl",
           "userspace/local": "ctl", "userspace/kubelet": "ctl", "userspace/dashboard": "ctl",
           "userspace/istioctl": "ctl"}
@@ -110,6 +112,12 @@ def sccs(nodes, g):
 
 
 bad = 0
+# 6. One definition a name.
+for s, where in sorted(defs.items()):
+    if len(where) > 1 and s != "main":
+        print(f"cycle-check: {s} is defined by {', '.join(where)}: one name, one definition")
+        bad += 1
+
 # 1. Circles of files within one folder only.
 for c in sccs(files, uses):
     folders = sorted({os.path.dirname(f) for f in c})

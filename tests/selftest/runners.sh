@@ -3,7 +3,7 @@
 # binary that exits 77 and an integration script that skips are reported SKIP with their reason
 # where a skip is allowed, and fail the run, with a line saying why, where it is not
 # (tests/lib/skip-policy.sh); an integration script that hangs is stopped at its time limit. Also: test_istio_samples fails, naming where it looked, when the
-# samples are missing; tools/cycle-check.sh fails on each kind of bad include. Usage: runners.sh BUILD_DIR (holding tests/selftest_skip, tests/test_config).
+# samples are missing; tools/cycle-check.sh fails on each kind of bad include and on a name defined twice. Usage: runners.sh BUILD_DIR (holding tests/selftest_skip, tests/test_config).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-build}" && pwd)
@@ -115,6 +115,16 @@ cc_case "a private header from outside its folder fails" userspace/hbone/hbone.c
 	'#include "http/h2_priv.h"' 'a private header of userspace/http'
 cc_case "a path climbing out elsewhere than the binaries fails" userspace/net/loop.c \
 	'#include "../tls/tls.h"' "a path climbing out reaches only ztunnel/ or waypoint/"
+# A second definition of a name (its object beside hard links to the build's).
+rm -rf "$tmp/cc" && mkdir -p "$tmp/cc/tools"
+cp -r "$root/userspace" "$root/ztunnel" "$root/waypoint" "$tmp/cc/"
+cp "$root/tools/cycle-check.sh" "$tmp/cc/tools/"
+cp -rl "$build/obj" "$tmp/cc/obj" 2>/dev/null || { rm -rf "$tmp/cc/obj"; cp -r "$build/obj" "$tmp/cc/obj"; }
+echo 'void loop_create(void) {}' >"$tmp/cc/userspace/lib/zz_dup.c"
+cc -c "$tmp/cc/userspace/lib/zz_dup.c" -o "$tmp/cc/obj/userspace/lib/zz_dup.o"
+out=$(bash "$tmp/cc/tools/cycle-check.sh" "$tmp/cc/obj" 2>&1)
+check "cycle-check: a name defined twice fails" nonzero $? "$out" \
+	"loop_create is defined by userspace/lib/zz_dup.c, userspace/net/loop.c"
 
 out=$(cd "$root" && AMBIT_ISTIO_SAMPLES=$tmp/no-samples "$build/tests/test_config" 2>&1)
 check "test_istio_samples fails (not skips) without the samples, naming the path" nonzero $? \

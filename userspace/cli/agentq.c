@@ -36,7 +36,7 @@ static cJSON *agent_query(const struct ctl_node *n, const char *what, bool quiet
 	return res;
 }
 
-cJSON *agent_get(const struct ctl_node *n, const char *what)
+cJSON *agentq_get(const struct ctl_node *n, const char *what)
 {
 	return agent_query(n, what, false);
 }
@@ -48,7 +48,7 @@ cJSON *agent_try(const struct ctl_node *n, const char *what)
 
 struct snapshot *agent_snapshot(const struct ctl_node *n, cJSON **raw)
 {
-	cJSON *res = agent_get(n, "snapshot");
+	cJSON *res = agentq_get(n, "snapshot");
 	struct snapshot *s = NULL;
 	char err[256] = "", *text;
 

@@ -266,7 +266,7 @@ int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
 	int ret = -EIO;
 
 	snprintf(what, sizeof(what), "waypoint %s", w->name);
-	res = node ? agent_get(node, what) : NULL;
+	res = node ? agentq_get(node, what) : NULL;
 	if (!res)
 		return -EIO;
 	l7 = l7_from_json(res, err, sizeof(err));

@@ -47,7 +47,7 @@ cJSON *local_find_pod(cJSON *pods, const char *spec);
 struct snapshot;
 /* {"op":"get","what":@what} to @n's agent: its "result" (caller deletes) or NULL, told on stderr.
  */
-cJSON *agent_get(const struct ctl_node *n, const char *what);
+cJSON *agentq_get(const struct ctl_node *n, const char *what);
 /* The same, saying nothing when the agent answers an error (a question that may not apply). */
 cJSON *agent_try(const struct ctl_node *n, const char *what);
 /*

@@ -39,7 +39,7 @@ static int print_raw(const struct ctl_opts *o, const struct ctl_cluster *c, cons
 	for (int i = 0; i < c->nnodes; i++) {
 		if (!node_selected(o, &c->nodes[i]))
 			continue;
-		cJSON *res = agent_get(&c->nodes[i], what);
+		cJSON *res = agentq_get(&c->nodes[i], what);
 		if (!res) {
 			ret = -EIO;
 			continue;
