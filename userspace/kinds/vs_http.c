@@ -12,6 +12,7 @@
 #include "tls/crypto.h"
 #include "ambit/re2.h"
 #include "decode/decode.h"
+#include "lib/grpc_status.h"
 
 #define RT struct config_vs_route
 
@@ -506,26 +507,7 @@ static int abort_http(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 
 static int abort_grpc(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 {
-	static const char *const codes[] = {"OK",
-					    "CANCELLED",
-					    "UNKNOWN",
-					    "INVALID_ARGUMENT",
-					    "DEADLINE_EXCEEDED",
-					    "NOT_FOUND",
-					    "ALREADY_EXISTS",
-					    "PERMISSION_DENIED",
-					    "RESOURCE_EXHAUSTED",
-					    "FAILED_PRECONDITION",
-					    "ABORTED",
-					    "OUT_OF_RANGE",
-					    "UNIMPLEMENTED",
-					    "INTERNAL",
-					    "UNAVAILABLE",
-					    "DATA_LOSS",
-					    "UNAUTHENTICATED",
-					    NULL};
-
-	return cfg_check_enum(ctx, v, codes, &((FAULT *)o)->abort_grpc_status);
+	return cfg_check_enum(ctx, v, grpc_status_names, &((FAULT *)o)->abort_grpc_status);
 }
 
 static int abort_h2(struct cfg_ctx *ctx, yaml_node_t *v, void *o)

@@ -181,9 +181,6 @@ void l7_free_cors(struct config_cors *c);
 void l7_free_lb(struct config_load_balancer *lb);
 void l7_free_tls(struct config_client_tls *t);
 
-/* gRPC status names (INVALID_ARGUMENT...) to codes; -1 when unknown. */
-int l7_grpc_status_code(const char *name);
-
 /* Frees what certificate @t owns (free.c). */
 void l7_tls_cert_free(struct l7_tls_cert *t);
 

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "compile_priv.h"
+#include "lib/grpc_status.h"
 
 static const char *const retry_names[L7_RETRY_NAMES] = {
     "5xx",
@@ -39,32 +40,6 @@ static const char *const retry_names[L7_RETRY_NAMES] = {
 const char *l7_retry_on_name(unsigned int i)
 {
 	return i < L7_RETRY_NAMES ? retry_names[i] : NULL;
-}
-
-int l7_grpc_status_code(const char *name)
-{
-	static const char *const codes[] = {"OK",
-					    "CANCELLED",
-					    "UNKNOWN",
-					    "INVALID_ARGUMENT",
-					    "DEADLINE_EXCEEDED",
-					    "NOT_FOUND",
-					    "ALREADY_EXISTS",
-					    "PERMISSION_DENIED",
-					    "RESOURCE_EXHAUSTED",
-					    "FAILED_PRECONDITION",
-					    "ABORTED",
-					    "OUT_OF_RANGE",
-					    "UNIMPLEMENTED",
-					    "INTERNAL",
-					    "UNAVAILABLE",
-					    "DATA_LOSS",
-					    "UNAUTHENTICATED"};
-
-	for (size_t i = 0; name && i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (!strcmp(codes[i], name))
-			return (int)i;
-	return -1;
 }
 
 int l7_parse_retry_on(const char *s, struct l7_retry *r)
@@ -311,7 +286,7 @@ int l7_vs_route(struct l7_ctx *ctx, const struct config_virtual_service *vs,
 		r->fault.delay_ppm = ppm(vr->fault.delay_percent);
 		r->fault.abort = vr->fault.has_abort;
 		r->fault.abort_http = vr->fault.abort_status;
-		r->fault.abort_grpc = l7_grpc_status_code(vr->fault.abort_grpc_status);
+		r->fault.abort_grpc = grpc_status_code(vr->fault.abort_grpc_status);
 		r->fault.abort_ppm = ppm(vr->fault.abort_percent);
 	} else {
 		r->fault.abort_grpc = -1;
