@@ -23,6 +23,7 @@
 
 #include <xxhash.h>
 
+#include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "dns.h"
 #include "dns_kernel.h"
@@ -232,21 +233,13 @@ int zt_dns_parse_resolv(const char *text, union sockaddr_inet *out, int max, boo
 	return n;
 }
 
+/* The regular file @path (at most 64 KiB), NUL-terminated and malloc'd, or NULL. */
 static char *slurp(const char *path)
 {
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *f = fopen(path, "re");
+	char *text;
+	size_t len;
 
-	if (!f)
-		return NULL;
-	buf = malloc(65536);
-	if (buf) {
-		len = fread(buf, 1, 65535, f);
-		buf[len] = 0;
-	}
-	fclose(f);
-	return buf;
+	return fileutil_read_file(path, 65535, &text, &len) ? NULL : text;
 }
 
 /* Reads the resolvers again when resolv.conf changed (or was never read). */

@@ -47,5 +47,7 @@ unsigned int ipaddr_full_len(const struct ipaddr *a);
 const char *ipaddr_format(const struct ipaddr *a, char *buf, size_t len);
 /* The same, always with "/len" (what a CIDR list shows). */
 const char *ipaddr_format_prefix(const struct ipaddr *a, char *buf, size_t len);
+/* IPv4 address @be (network order) as text into @buf (INET_ADDRSTRLEN bytes). Returns @buf. */
+const char *ipaddr_v4_str(uint32_t be, char *buf);
 
 #endif

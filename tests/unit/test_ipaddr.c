@@ -193,12 +193,23 @@ static void test_format_v4_as_inet_ntop(void **state)
 	assert_string_equal(ipaddr_format(&a, buf, sizeof(buf)), "10.1.0.0/16");
 }
 
+static void test_v4_str(void **state)
+{
+	char buf[INET_ADDRSTRLEN];
+
+	assert_ptr_equal(ipaddr_v4_str(inet_addr("10.98.2.8"), buf), buf);
+	assert_string_equal(buf, "10.98.2.8");
+	assert_string_equal(ipaddr_v4_str(inet_addr("255.255.255.255"), buf), "255.255.255.255");
+	assert_string_equal(ipaddr_v4_str(0, buf), "0.0.0.0");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_parse),  cmocka_unit_test(test_host_bits_cleared),
 	    cmocka_unit_test(test_mapped), cmocka_unit_test(test_contains),
 	    cmocka_unit_test(test_format), cmocka_unit_test(test_format_v4_as_inet_ntop),
+	    cmocka_unit_test(test_v4_str),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -203,11 +203,6 @@ static int read_services(struct agent *a, struct dp_service **out, size_t *n)
 	return 0;
 }
 
-static const char *ipstr(uint32_t ip, char *buf)
-{
-	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN);
-}
-
 static void apply_failed(struct agent *a, const char *what, uint64_t key, int err)
 {
 	a->apply_errors++;
@@ -280,7 +275,8 @@ static bool apply_services(struct agent *a, const struct desired *next)
 			free(be);
 		}
 		if (!err) {
-			pr_info("service %s:%u -> %u backend(s)", ipstr(s->vip, ip), s->port, s->n);
+			pr_info("service %s:%u -> %u backend(s)", ipaddr_v4_str(s->vip, ip),
+				s->port, s->n);
 			continue;
 		}
 		apply_failed(a, "set service port", s->port, err);
@@ -296,7 +292,8 @@ static bool apply_services(struct agent *a, const struct desired *next)
 		if (err && err != -ENOENT)
 			apply_failed(a, "delete service port", sd.del[i].port, err);
 		else
-			pr_info("service %s:%u removed", ipstr(sd.del[i].vip, ip), sd.del[i].port);
+			pr_info("service %s:%u removed", ipaddr_v4_str(sd.del[i].vip, ip),
+				sd.del[i].port);
 	}
 	dp_service_diff_free(&sd);
 	dp_services_free(a->applied_svcs, a->n_applied_svcs);
@@ -707,12 +704,12 @@ static void log_changes(const struct agent *a, const struct desired *next)
 		if (old && old->enrolled == lp->enrolled && old->ifindex == lp->ifindex &&
 		    old->cgroup_id == lp->cgroup_id)
 			continue;
-		pr_info("pod %s (%s): %s, identity %s, cgroup id %llu, iface %s (ifindex %d)",
-			lp->uid,
-			lp->ip ? ipstr(lp->ip, ip) : ipaddr_format(&lp->ip6, ip6, sizeof(ip6)),
-			lp->enrolled ? "enrolled" : "not enrolled", lp->identity,
-			(unsigned long long)lp->cgroup_id, lp->host_iface ? lp->host_iface : "-",
-			lp->ifindex);
+		pr_info(
+		    "pod %s (%s): %s, identity %s, cgroup id %llu, iface %s (ifindex %d)", lp->uid,
+		    lp->ip ? ipaddr_v4_str(lp->ip, ip) : ipaddr_format(&lp->ip6, ip6, sizeof(ip6)),
+		    lp->enrolled ? "enrolled" : "not enrolled", lp->identity,
+		    (unsigned long long)lp->cgroup_id, lp->host_iface ? lp->host_iface : "-",
+		    lp->ifindex);
 	}
 	for (size_t i = 0; i < cur->n_local; i++)
 		if (!desired_local_pod(next, cur->local[i].uid))
@@ -737,7 +734,7 @@ static void log_changes(const struct agent *a, const struct desired *next)
 				s->nendpoints6 ? s->nendpoints6 : s->nendpoints);
 		else if (c < 0 || !svc_equal(old, s))
 			pr_info("service %s/%s: VIP %s, %zu port(s), %zu endpoint(s)", s->namespace,
-				s->name, ipstr(s->vip, ip), s->nports, s->nendpoints);
+				s->name, ipaddr_v4_str(s->vip, ip), s->nports, s->nendpoints);
 		i++;
 		j += c == 0;
 	}

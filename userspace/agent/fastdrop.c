@@ -11,6 +11,7 @@
 #include <bpf/bpf.h>
 
 #include "ambit/log.h"
+#include "lib/array.h"
 #include "fastdrop.h"
 
 /* A pod address of either family: the IPv4 (family AF_INET) or the IPv6 one (AF_INET6). */
@@ -31,22 +32,6 @@ struct want {
 	struct deny_want *deny;
 };
 
-static int grow(void **items, size_t *cap, size_t n, size_t size)
-{
-	size_t nc;
-	void *p;
-
-	if (n < *cap)
-		return 0;
-	nc = *cap ? *cap * 2 : 16;
-	p = realloc(*items, nc * size);
-	if (!p)
-		return -ENOMEM;
-	*items = p;
-	*cap = nc;
-	return 0;
-}
-
 /* The addresses the kernel knows @wl by: its IPv4, and its IPv6 on a dual-stack pod. */
 static size_t pod_addrs(const struct snap_workload *wl, struct ipaddr out[2])
 {
@@ -64,7 +49,8 @@ static int want_strict(struct want *w, const struct snap_workload *wl, uint16_t 
 	size_t n = pod_addrs(wl, ips);
 
 	for (size_t i = 0; i < n; i++) {
-		if (grow((void **)&w->strict, &w->cap_strict, w->n_strict, sizeof(*w->strict)))
+		if (array_grow((void **)&w->strict, &w->cap_strict, w->n_strict,
+			       sizeof(*w->strict)))
 			return -ENOMEM;
 		w->strict[w->n_strict++] = (struct strict_want){ips[i], port, mode};
 	}
@@ -80,7 +66,7 @@ static int want_deny(struct want *w, const struct snap_workload *wl, const struc
 	for (size_t i = 0; i < n; i++) {
 		if (ips[i].family != src->family)
 			continue;
-		if (grow((void **)&w->deny, &w->cap_deny, w->n_deny, sizeof(*w->deny)))
+		if (array_grow((void **)&w->deny, &w->cap_deny, w->n_deny, sizeof(*w->deny)))
 			return -ENOMEM;
 		w->deny[w->n_deny++] = (struct deny_want){ips[i], *src};
 	}
@@ -187,7 +173,7 @@ static int map_keys(int fd, size_t ksz, void **out, size_t *n)
 	*out = NULL;
 	*n = 0;
 	while (bpf_map_get_next_key(fd, first ? NULL : prev, next) == 0) {
-		if (grow(out, &cap, *n, ksz)) {
+		if (array_grow(out, &cap, *n, ksz)) {
 			free(*out);
 			*out = NULL;
 			return -ENOMEM;

@@ -14,6 +14,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
+#include "ambit/fileutil.h"
 #include "ambit/log.h"
 #include "l4/datapath_loader.h"
 #include "capture.skel.h"
@@ -37,28 +38,6 @@ static void loader_release(void *p)
 	capture_bpf__destroy(ld->capture);
 	steer_bpf__destroy(ld->steer);
 	free(ld);
-}
-
-static int mkdir_p(const char *path)
-{
-	char buf[PATH_MAX];
-	size_t len = strlen(path);
-	char *p;
-
-	if (len == 0 || len >= sizeof(buf))
-		return -ENAMETOOLONG;
-	memcpy(buf, path, len + 1);
-	for (p = buf + 1; *p; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(buf, 0700) && errno != EEXIST)
-			return -errno;
-		*p = '/';
-	}
-	if (mkdir(buf, 0700) && errno != EEXIST)
-		return -errno;
-	return 0;
 }
 
 static int loader_path(char *buf, size_t len, const char *pin_root, const char *name)
@@ -307,7 +286,7 @@ struct datapath *datapath_open(const struct datapath_opts *opts)
 		errno = -err;
 		return NULL;
 	}
-	err = mkdir_p(opts->pin_root);
+	err = mkdir_p(opts->pin_root, 0700);
 	if (err) {
 		pr_err("loader: cannot create %s: %s", opts->pin_root, strerror(-err));
 		errno = -err;

@@ -139,11 +139,6 @@ static const char *svc_by_vip(const struct resolver *r, int af, const void *ip)
 	return NULL;
 }
 
-static const char *ipstr(uint32_t ip, char *buf)
-{
-	return inet_ntop(AF_INET, &ip, buf, INET_ADDRSTRLEN) ? buf : "?";
-}
-
 /* An address of @af (4 or 16 bytes, network order) as text, into @buf of INET6_ADDRSTRLEN. */
 static const char *addr_str(int af, const void *ip, char *buf)
 {
@@ -357,13 +352,14 @@ static void dump_workload(const void *k, const void *v, void *arg)
 		uint32_t ip = *(const uint32_t *)k;
 		const char *pod = pod_by_ip(d->r, ip, ident, sizeof(ident));
 
-		printf("  %-12s %-26s %-46s ", ipstr(ip, a), or_dash(pod), ident[0] ? ident : "-");
+		printf("  %-12s %-26s %-46s ", ipaddr_v4_str(ip, a), or_dash(pod),
+		       ident[0] ? ident : "-");
 	} else {
 		printf("  %-24s %-26s ", addr_str(d->af, k, a), or_dash(pod_by_ip6(d->r, k)));
 	}
 	printf("%s%s%s node %s", w->flags & AMBIT_WL_ENROLLED ? "enrolled" : "not-enrolled",
 	       w->flags & AMBIT_WL_LOCAL ? ",local" : "",
-	       w->flags & AMBIT_WL_INPOD ? ",in-pod" : "", ipstr(w->node_ip, b));
+	       w->flags & AMBIT_WL_INPOD ? ",in-pod" : "", ipaddr_v4_str(w->node_ip, b));
 	if (d->af == AF_INET && w->ifindex)
 		printf(" iface %s (%u)", iface_name(d->r, w->ifindex, ifn), w->ifindex);
 	printf("\n");
@@ -388,7 +384,7 @@ static void dump_enrolled(const void *k, const void *v, void *arg)
 	printf("  cgroup %-12llu -> %-26s ", (unsigned long long)id,
 	       or_dash(pod_by_cgroup(d->r, id)));
 	if (d->af == AF_INET)
-		printf("%s%s\n", ipstr(e->pod_ip, a),
+		printf("%s%s\n", ipaddr_v4_str(e->pod_ip, a),
 		       e->flags & AMBIT_ENROLLED_INPOD ? " in-pod" : "");
 	else
 		printf("in-pod at [%s]\n", addr_str(d->af, v, a));

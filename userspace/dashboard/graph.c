@@ -20,6 +20,7 @@
 #include <xxhash.h>
 
 #include "dashboard.h"
+#include "lib/array.h"
 
 enum proto { P_HTTP, P_GRPC, P_TCP };
 static const char *const proto_names[] = {"http", "grpc", "tcp"};
@@ -66,20 +67,6 @@ struct graph {
 	void **owned; /* what the entries point to, freed with the graph */
 	size_t n_owned, cap_owned;
 };
-
-static bool grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-	void *a;
-
-	if (n < *cap)
-		return true;
-	a = realloc(*arr, (*cap ? *cap * 2 : 64) * size);
-	if (!a)
-		return false;
-	*arr = a;
-	*cap = *cap ? *cap * 2 : 64;
-	return true;
-}
 
 /* The slot of @key: where it is, or the empty one where it would go. */
 static size_t idx_slot(const struct graph *g, const char *key)
@@ -131,8 +118,8 @@ static bool idx_put(struct graph *g, const char *key, void *data)
 	if (g->slots[i])
 		return true;
 	k = strdup(key);
-	if (!k || !grow((void **)&g->keys, &g->cap_keys, g->n_keys, sizeof(char *)) ||
-	    !grow((void **)&g->vals, &g->cap_vals, g->n_keys, sizeof(void *))) {
+	if (!k || array_grow((void **)&g->keys, &g->cap_keys, g->n_keys, sizeof(char *)) ||
+	    array_grow((void **)&g->vals, &g->cap_vals, g->n_keys, sizeof(void *))) {
 		free(k);
 		return false;
 	}
@@ -176,7 +163,7 @@ static struct pairsec *pairsec(struct graph *g, const char *prefix, const char *
 	if (ps)
 		return ps;
 	ps = calloc(1, sizeof(*ps));
-	if (!ps || !grow((void **)&g->owned, &g->cap_owned, g->n_owned, sizeof(void *)) ||
+	if (!ps || array_grow((void **)&g->owned, &g->cap_owned, g->n_owned, sizeof(void *)) ||
 	    !set_add(g, prefix, key, ps)) {
 		free(ps);
 		return NULL;
@@ -209,7 +196,7 @@ static struct gnode *node(struct graph *g, const char *id, const char *kind, con
 	if (n)
 		return n;
 	n = calloc(1, sizeof(*n));
-	if (!n || !grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes, sizeof(*g->nodes)) ||
+	if (!n || array_grow((void **)&g->nodes, &g->cap_nodes, g->n_nodes, sizeof(*g->nodes)) ||
 	    !(n->id = strdup(id)) || !(n->json = cJSON_CreateObject()) ||
 	    !cJSON_AddItemToArray(g->jnodes, n->json)) {
 		if (n) {
@@ -296,7 +283,7 @@ static struct gedge *edge(struct graph *g, const char *src, const char *dst, enu
 	if (e)
 		return e;
 	e = calloc(1, sizeof(*e));
-	if (!e || !grow((void **)&g->edges, &g->cap_edges, g->n_edges, sizeof(*g->edges)) ||
+	if (!e || array_grow((void **)&g->edges, &g->cap_edges, g->n_edges, sizeof(*g->edges)) ||
 	    !(e->src = strdup(src)) || !(e->dst = strdup(dst))) {
 		if (e) {
 			free(e->src);

@@ -9,24 +9,8 @@
 
 #include "ambit/ca.h"
 #include "desired.h"
+#include "lib/array.h"
 #include "lib/serial_map.h"
-
-/* Growable array append: *arr has *n used slots; grows by doubling. 0 or -ENOMEM. */
-static int grow(void **arr, size_t *cap, size_t n, size_t size)
-{
-	void *p;
-	size_t ncap;
-
-	if (n < *cap)
-		return 0;
-	ncap = *cap ? *cap * 2 : 8;
-	p = realloc(*arr, ncap * size);
-	if (!p)
-		return -ENOMEM;
-	*arr = p;
-	*cap = ncap;
-	return 0;
-}
 
 struct builder {
 	struct desired *d;
@@ -51,7 +35,7 @@ static int warn(struct builder *b, const char *fmt, ...)
 	char *s;
 	int n;
 
-	if (grow((void **)&d->warnings, &b->cap_warn, d->n_warnings, sizeof(char *)))
+	if (array_grow((void **)&d->warnings, &b->cap_warn, d->n_warnings, sizeof(char *)))
 		return -ENOMEM;
 	va_start(ap, fmt);
 	n = vasprintf(&s, fmt, ap);
@@ -67,7 +51,7 @@ static int add_entry(struct dp_entry **arr, size_t *n, size_t *cap, uint64_t key
 {
 	struct dp_entry *e;
 
-	if (grow((void **)arr, cap, *n, sizeof(**arr)))
+	if (array_grow((void **)arr, cap, *n, sizeof(**arr)))
 		return -ENOMEM;
 	e = &(*arr)[(*n)++];
 	memset(e, 0, sizeof(*e));
@@ -82,7 +66,7 @@ static int add_entry6(struct dp_entry **arr, size_t *n, size_t *cap, const struc
 {
 	struct dp_entry *e;
 
-	if (grow((void **)arr, cap, *n, sizeof(**arr)))
+	if (array_grow((void **)arr, cap, *n, sizeof(**arr)))
 		return -ENOMEM;
 	e = &(*arr)[(*n)++];
 	memset(e, 0, sizeof(*e));
@@ -157,7 +141,7 @@ static int add_snap_workload(struct builder *b, const struct rt_pod *p, const ch
 	static const char *const canon_rev[3] = {"service.istio.io/canonical-revision",
 						 "app.kubernetes.io/version", "version"};
 
-	if (grow((void **)&d->snap_workloads, &b->cap_swl, d->n_snap_workloads, sizeof(*w)))
+	if (array_grow((void **)&d->snap_workloads, &b->cap_swl, d->n_snap_workloads, sizeof(*w)))
 		return -ENOMEM;
 	w = &d->snap_workloads[d->n_snap_workloads++];
 	memset(w, 0, sizeof(*w));
@@ -258,7 +242,7 @@ static int add_identity(struct builder *b, const char *id)
 	for (size_t i = 0; i < d->n_identities; i++)
 		if (strcmp(d->identities[i], id) == 0)
 			return 0;
-	if (grow((void **)&d->identities, &b->cap_id, d->n_identities, sizeof(char *)))
+	if (array_grow((void **)&d->identities, &b->cap_id, d->n_identities, sizeof(char *)))
 		return -ENOMEM;
 	d->identities[d->n_identities] = strdup(id);
 	if (!d->identities[d->n_identities])
@@ -324,7 +308,7 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	if (err || !local)
 		return err;
 
-	if (grow((void **)&d->local, &b->cap_local, d->n_local, sizeof(*lp)))
+	if (array_grow((void **)&d->local, &b->cap_local, d->n_local, sizeof(*lp)))
 		return -ENOMEM;
 	lp = &d->local[d->n_local++];
 	memset(lp, 0, sizeof(*lp));
@@ -891,7 +875,7 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	if (!svc->selector.n && !sliced)
 		return 0;
 
-	if (grow((void **)&d->snap_services, &b->cap_ssvc, d->n_snap_services, sizeof(*ss)) ||
+	if (array_grow((void **)&d->snap_services, &b->cap_ssvc, d->n_snap_services, sizeof(*ss)) ||
 	    selected_pods(b->ix, svc, &sel, &n_sel))
 		return -ENOMEM;
 	ss = &d->snap_services[d->n_snap_services++];
@@ -921,7 +905,7 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 /* One IPv6 backend (@ip6's bytes, @port host order) of @ds. 0 or -ENOMEM. */
 static int add_backend6(struct dp_service6 *ds, size_t *cap, const uint8_t *ip6, uint16_t port)
 {
-	if (grow((void **)&ds->backends, cap, ds->n, sizeof(*ds->backends)))
+	if (array_grow((void **)&ds->backends, cap, ds->n, sizeof(*ds->backends)))
 		return -ENOMEM;
 	memset(&ds->backends[ds->n], 0, sizeof(ds->backends[ds->n]));
 	memcpy(ds->backends[ds->n].ip6, ip6, sizeof(ds->backends[ds->n].ip6));
@@ -943,7 +927,7 @@ static int service6_port(struct builder *b, const struct config *cfg,
 	size_t cap = 0;
 	int err = 0;
 
-	if (grow((void **)&d->services6, &b->cap_svc6, d->n_services6, sizeof(*ds)))
+	if (array_grow((void **)&d->services6, &b->cap_svc6, d->n_services6, sizeof(*ds)))
 		return -ENOMEM;
 	ds = &d->services6[d->n_services6++];
 	memset(ds, 0, sizeof(*ds));
@@ -990,7 +974,7 @@ static int service_ports(struct builder *b, const struct config *cfg,
 		pp->port = sp->port;
 		if (sp->name && !pp->name)
 			return -ENOMEM;
-		if (grow((void **)&d->services, &b->cap_svc, d->n_services, sizeof(*ds)))
+		if (array_grow((void **)&d->services, &b->cap_svc, d->n_services, sizeof(*ds)))
 			return -ENOMEM;
 		ds = &d->services[d->n_services++];
 		memset(ds, 0, sizeof(*ds));

@@ -194,3 +194,9 @@ const char *ipaddr_format_prefix(const struct ipaddr *a, char *buf, size_t len)
 {
 	return format(a, buf, len, true);
 }
+
+const char *ipaddr_v4_str(uint32_t be, char *buf)
+{
+	/* inet_ntop cannot fail for AF_INET into INET_ADDRSTRLEN bytes. */
+	return inet_ntop(AF_INET, &be, buf, INET_ADDRSTRLEN);
+}

@@ -25,6 +25,7 @@
 #include <openssl/x509v3.h>
 
 #include "ambit/ca.h"
+#include "ambit/fileutil.h"
 #include "ambit/log.h"
 
 #define CA_ROOT_DAYS 3650
@@ -50,29 +51,6 @@ static void ca_log_ssl(const char *what)
 		pr_err("ca: %s failed", what);
 	}
 	ERR_clear_error();
-}
-
-static int mkdir_p(const char *dir)
-{
-	char path[PATH_MAX];
-	size_t n = strlen(dir);
-
-	if (n == 0 || n >= sizeof(path))
-		return -ENAMETOOLONG;
-	memcpy(path, dir, n + 1);
-	for (char *p = path + 1;; p++) {
-		if (*p != '/' && *p != '\0')
-			continue;
-		char c = *p;
-
-		*p = '\0';
-		if (mkdir(path, 0700) < 0 && errno != EEXIST)
-			return -errno;
-		*p = c;
-		if (!c)
-			break;
-	}
-	return 0;
 }
 
 static char *bio_to_string(BIO *bio)
@@ -221,39 +199,15 @@ static int write_atomic(const char *dir, const char *name, const char *data, mod
 	return err;
 }
 
-static int read_file(const char *dir, const char *name, char **out)
+/* File @name of @dir (at most 64 KiB), NUL-terminated, into *@out. 0 or -errno. */
+static int ca_read(const char *dir, const char *name, char **out)
 {
 	char path[PATH_MAX];
-	FILE *f;
-	long n;
-	int err = 0;
+	size_t len;
 
 	if (snprintf(path, sizeof(path), "%s/%s", dir, name) >= (int)sizeof(path))
 		return -ENAMETOOLONG;
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	if (fseek(f, 0, SEEK_END) < 0 || (n = ftell(f)) < 0 || fseek(f, 0, SEEK_SET) < 0) {
-		err = -EIO;
-		goto out;
-	}
-	if (n > 64 * 1024) {
-		err = -EFBIG;
-		goto out;
-	}
-	*out = calloc(1, (size_t)n + 1);
-	if (!*out) {
-		err = -ENOMEM;
-		goto out;
-	}
-	if (fread(*out, 1, (size_t)n, f) != (size_t)n) {
-		free(*out);
-		*out = NULL;
-		err = -EIO;
-	}
-out:
-	fclose(f);
-	return err;
+	return fileutil_read_file(path, 64 * 1024, out, &len);
 }
 
 static int ca_load(struct ambit_ca *ca, const char *dir)
@@ -262,9 +216,9 @@ static int ca_load(struct ambit_ca *ca, const char *dir)
 	BIO *bio = NULL;
 	int err;
 
-	err = read_file(dir, "root-cert.pem", &cert_pem);
+	err = ca_read(dir, "root-cert.pem", &cert_pem);
 	if (!err)
-		err = read_file(dir, "root-key.pem", &key_pem);
+		err = ca_read(dir, "root-key.pem", &key_pem);
 	if (err) {
 		pr_err("ca: %s: reading the root: %s", dir, strerror(-err));
 		goto out;
@@ -354,7 +308,7 @@ struct ambit_ca *ca_open(const char *dir)
 		errno = EINVAL;
 		return NULL;
 	}
-	err = mkdir_p(dir);
+	err = mkdir_p(dir, 0700);
 	if (err)
 		goto fail;
 	if (snprintf(lock_path, sizeof(lock_path), "%s/.lock", dir) >= (int)sizeof(lock_path)) {
