@@ -126,7 +126,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	if (fuzz_private_netns("fuzz_connect", false) ||
 	    fuzz_scratch_dir("fuzz_connect", dir, sizeof(dir)))
 		exit(1);
-	/* hb_conn_new wants a server context; the seam never handshakes with it. */
+	/* hbone_conn_new wants a server context; the seam never handshakes with it. */
 	ca = ca_open(dir);
 	if (!ca || ca_issue(ca, TD "web", 3600, &is))
 		abort();

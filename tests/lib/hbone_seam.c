@@ -65,7 +65,7 @@ int hbone_seam_server(struct hbone_seam *s, const struct hbone_seam_server *o)
 
 	if (err)
 		return err;
-	c = hb_server_attach(s->pool, &t, o->on_accept ? o->on_accept : refuse, o->user, NULL);
+	c = hbone_server_attach(s->pool, &t, o->on_accept ? o->on_accept : refuse, o->user, NULL);
 	if (!c)
 		return -errno;
 	c->local = o->local;
@@ -82,7 +82,7 @@ int hbone_seam_client(struct hbone_seam *s, const struct hbone_target *t)
 	if (err)
 		return err;
 	/* hbone_pool_open's key: a seam out of step with it shows as a second pooled connection. */
-	s->conn = hb_client_attach(s->pool, t, &tr);
+	s->conn = hbone_client_attach(s->pool, t, &tr);
 	return s->conn ? 0 : -errno;
 }
 

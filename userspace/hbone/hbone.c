@@ -20,7 +20,7 @@
 #include "hbone.h"
 #include "hbone_priv.h"
 
-void hb_close_reset(int fd)
+void hbone_close_reset(int fd)
 {
 	struct linger lg = {.l_onoff = 1, .l_linger = 0};
 
@@ -81,13 +81,13 @@ static void stream_unlink(struct hbone_stream *s)
 	s->conn = NULL;
 }
 
-void hb_stream_discard(struct hbone_stream *s)
+void hbone_stream_discard(struct hbone_stream *s)
 {
 	stream_unlink(s);
 	stream_free(s);
 }
 
-void hb_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
+void hbone_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 {
 	struct hbone_conn *c = s->conn;
 	const struct hbone_open_ops *ops = NULL;
@@ -122,7 +122,7 @@ void hb_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 	if (s->fd >= 0) {
 		loop_del(l, s->fd);
 		if (reset)
-			hb_close_reset(s->fd);
+			hbone_close_reset(s->fd);
 		else
 			close(s->fd);
 		s->fd = -1;
@@ -139,12 +139,12 @@ void hb_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 	loop_defer_free(l, s, stream_free);
 }
 
-void hb_stream_fail(struct hbone_stream *s, const char *reason)
+void hbone_stream_fail(struct hbone_stream *s, const char *reason)
 {
-	hb_stream_finish(s, reason, true);
+	hbone_stream_finish(s, reason, true);
 }
 
-void hb_stream_update_events(struct hbone_stream *s)
+void hbone_stream_update_events(struct hbone_stream *s)
 {
 	uint32_t ev = 0;
 
@@ -165,7 +165,7 @@ void hb_stream_update_events(struct hbone_stream *s)
 static void stream_check_done(struct hbone_stream *s)
 {
 	if (!s->finished && s->h2_closed && s->far_shut && !s->to_far.len && s->far_eof)
-		hb_stream_finish(s, "eof", false);
+		hbone_stream_finish(s, "eof", false);
 }
 
 /* @n bytes reached the far end: counted, and the peer may send as many again (backpressure). */
@@ -177,7 +177,7 @@ static void delivered(struct hbone_stream *s, size_t n)
 		h2_stream_consume(s->h2s, n);
 }
 
-void hb_stream_write_far(struct hbone_stream *s)
+void hbone_stream_write_far(struct hbone_stream *s)
 {
 	if (!far_ready(s))
 		return;
@@ -185,7 +185,7 @@ void hb_stream_write_far(struct hbone_stream *s)
 		ssize_t n = far_send(s, buf_head(&s->to_far), s->to_far.len);
 
 		if (n < 0) {
-			hb_stream_fail(s, "tcp write failed");
+			hbone_stream_fail(s, "tcp write failed");
 			return;
 		}
 		if (s->finished)
@@ -200,7 +200,7 @@ void hb_stream_write_far(struct hbone_stream *s)
 		if (s->finished)
 			return;
 	}
-	hb_stream_update_events(s);
+	hbone_stream_update_events(s);
 	stream_check_done(s);
 }
 
@@ -227,9 +227,9 @@ static void stream_read_tcp(struct hbone_stream *s)
 		if (n == -EAGAIN)
 			break;
 		if (n < 0) {
-			hb_stream_fail(s, n == -ENOMEM	     ? "out of memory"
-					  : n == -ECONNRESET ? "tcp reset"
-							     : "tcp read failed");
+			hbone_stream_fail(s, n == -ENOMEM	? "out of memory"
+					     : n == -ECONNRESET ? "tcp reset"
+								: "tcp read failed");
 			return;
 		}
 		if (n == 0) {
@@ -240,7 +240,7 @@ static void stream_read_tcp(struct hbone_stream *s)
 		connrec_bytes(s->rec, s->conn->client, (size_t)n);
 	}
 	to_h2_ready(s);
-	hb_stream_update_events(s);
+	hbone_stream_update_events(s);
 }
 
 static void stream_on_io(struct loop_handler *h, uint32_t events)
@@ -248,21 +248,21 @@ static void stream_on_io(struct loop_handler *h, uint32_t events)
 	struct hbone_stream *s = container_of(h, struct hbone_stream, h);
 
 	if (s->connecting) {
-		hb_server_connected(s, events);
+		hbone_server_connected(s, events);
 		if (!s->finished && !s->connecting && s->fd >= 0)
-			hb_stream_update_events(s);
+			hbone_stream_update_events(s);
 		return;
 	}
 	if (events & EPOLLERR) {
-		hb_stream_fail(s, "tcp error");
+		hbone_stream_fail(s, "tcp error");
 		return;
 	}
 	if (events & (EPOLLIN | EPOLLHUP))
 		stream_read_tcp(s);
 	if (!s->finished && (events & EPOLLOUT))
-		hb_stream_write_far(s);
+		hbone_stream_write_far(s);
 	if (!s->finished && (events & EPOLLHUP) && !s->far_shut) {
-		hb_stream_fail(s, "tcp hangup");
+		hbone_stream_fail(s, "tcp hangup");
 		return;
 	}
 	/* Both TCP directions are finished: stop polling a socket that reports HUP forever. */
@@ -290,10 +290,10 @@ static void stream_flush(struct loop_task *t)
 	struct hbone_stream *s = container_of(t, struct hbone_stream, flush);
 
 	if (!s->finished)
-		hb_stream_write_far(s);
+		hbone_stream_write_far(s);
 }
 
-struct hbone_stream *hb_stream_new(struct hbone_conn *c, int fd)
+struct hbone_stream *hbone_stream_new(struct hbone_conn *c, int fd)
 {
 	struct hbone_stream *s = calloc(1, sizeof(*s));
 
@@ -308,7 +308,7 @@ struct hbone_stream *hb_stream_new(struct hbone_conn *c, int fd)
 	return s;
 }
 
-void hb_stream_established(struct hbone_stream *s)
+void hbone_stream_established(struct hbone_stream *s)
 {
 	s->established = true;
 	s->last_io = loop_now(s->conn->loop);
@@ -321,8 +321,8 @@ void hb_stream_established(struct hbone_stream *s)
 		s->end_full = true;
 		loop_queue(s->conn->loop, &s->wake);
 	}
-	hb_stream_update_events(s);
-	hb_stream_write_far(s);
+	hbone_stream_update_events(s);
+	hbone_stream_write_far(s);
 	if (!s->finished)
 		to_h2_ready(s);
 }
@@ -355,7 +355,7 @@ static void on_headers(void *arg, struct h2_stream *h2s, const struct h2_header 
 		snprintf(why, sizeof(why), "%s (CONNECT %d)",
 			 s->status == 401 ? "denied" : "upstream refused", s->status);
 		h2_stream_reset(h2s, H2_CANCEL);
-		hb_stream_finish(s, why, true);
+		hbone_stream_finish(s, why, true);
 		return;
 	}
 	/* From here on the stream owns the connection, its record and its slot. */
@@ -366,7 +366,7 @@ static void on_headers(void *arg, struct h2_stream *h2s, const struct h2_header 
 		s->rec = s->ops->established(s->ops_arg, &s->slot, &peer);
 		s->ops = NULL;
 	}
-	hb_stream_established(s);
+	hbone_stream_established(s);
 }
 
 static void on_data(void *arg, struct h2_stream *h2s, const uint8_t *data, size_t len)
@@ -389,7 +389,7 @@ static void on_data(void *arg, struct h2_stream *h2s, const uint8_t *data, size_
 	if (s->fd >= 0 && far_ready(s)) {
 		p = buf_reserve(&s->to_far, len, HBONE_STREAM_WINDOW + (64u << 10));
 		if (!p) {
-			hb_stream_fail(s, "receive buffer overflow");
+			hbone_stream_fail(s, "receive buffer overflow");
 			return;
 		}
 		memcpy(p, data, len);
@@ -402,7 +402,7 @@ static void on_data(void *arg, struct h2_stream *h2s, const uint8_t *data, size_
 		ssize_t n = far_send(s, data, len);
 
 		if (n < 0) {
-			hb_stream_fail(s, "tcp write failed");
+			hbone_stream_fail(s, "tcp write failed");
 			return;
 		}
 		if (s->finished)
@@ -418,12 +418,12 @@ static void on_data(void *arg, struct h2_stream *h2s, const uint8_t *data, size_
 	/* The window bounds what the peer may send; the slack tolerates a late SETTINGS. */
 	p = buf_reserve(&s->to_far, len, HBONE_STREAM_WINDOW + (64u << 10));
 	if (!p) {
-		hb_stream_fail(s, "receive buffer overflow");
+		hbone_stream_fail(s, "receive buffer overflow");
 		return;
 	}
 	memcpy(p, data, len);
 	s->to_far.len += len;
-	hb_stream_update_events(s);
+	hbone_stream_update_events(s);
 }
 
 static void on_end(void *arg, struct h2_stream *h2s)
@@ -433,7 +433,7 @@ static void on_end(void *arg, struct h2_stream *h2s)
 	if (s->finished)
 		return;
 	s->h2_eof_rcvd = true;
-	hb_stream_write_far(s);
+	hbone_stream_write_far(s);
 }
 
 static void on_close(void *arg, struct h2_stream *h2s, uint32_t error, const char *reason)
@@ -444,10 +444,10 @@ static void on_close(void *arg, struct h2_stream *h2s, uint32_t error, const cha
 		return;
 	s->h2_closed = true;
 	if (error || !far_ready(s)) {
-		hb_stream_finish(s, reason, error != 0);
+		hbone_stream_finish(s, reason, error != 0);
 		return;
 	}
-	hb_stream_write_far(s);
+	hbone_stream_write_far(s);
 	stream_check_done(s);
 }
 
@@ -472,11 +472,11 @@ static ssize_t provide(void *arg, struct h2_stream *h2s, uint8_t *out, size_t le
 	if (s->end && s->end_full && s->to_h2.len < HBONE_TCP_BUF)
 		loop_queue(s->conn->loop, &s->wake);
 	else if (was_full)
-		hb_stream_update_events(s);
+		hbone_stream_update_events(s);
 	return (ssize_t)n;
 }
 
-const struct h2_stream_ops hb_stream_ops = {
+const struct h2_stream_ops hbone_stream_ops = {
     .on_headers = on_headers,
     .on_data = on_data,
     .on_end = on_end,
@@ -528,12 +528,12 @@ void hbone_stream_shutdown(struct hbone_stream *s)
 void hbone_stream_ready(struct hbone_stream *s)
 {
 	if (!s->finished)
-		hb_stream_write_far(s);
+		hbone_stream_write_far(s);
 }
 
 void hbone_stream_abort(struct hbone_stream *s, const char *reason)
 {
-	hb_stream_fail(s, reason);
+	hbone_stream_fail(s, reason);
 }
 
 int hbone_stream_status(const struct hbone_stream *s)

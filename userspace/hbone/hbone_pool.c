@@ -43,7 +43,7 @@ void hbone_limits_default(struct hbone_limits *lim)
 	};
 }
 
-void hb_pool_link(struct hbone_pool *p, struct hbone_conn *c)
+void hbone_pool_link(struct hbone_pool *p, struct hbone_conn *c)
 {
 	c->pool = p;
 	LIST_INSERT_HEAD(&p->conns, c, link);
@@ -58,7 +58,7 @@ static void conn_free(void *p)
 	free(c);
 }
 
-void hb_conn_closed(void *arg, struct h2_conn *h2, const char *reason)
+void hbone_conn_closed(void *arg, struct h2_conn *h2, const char *reason)
 {
 	struct hbone_conn *c = arg;
 	struct hbone_pool *p = c->pool;
@@ -68,8 +68,8 @@ void hb_conn_closed(void *arg, struct h2_conn *h2, const char *reason)
 		pr_debug("hbone: connection %s closed: %s", c->key ? c->key : "(server)", reason);
 	/* The HTTP/2 layer closed every stream before: each finished with it. */
 	while (!LIST_EMPTY(&c->streams))
-		hb_stream_finish(LIST_FIRST(&c->streams), reason ? reason : "connection closed",
-				 true);
+		hbone_stream_finish(LIST_FIRST(&c->streams), reason ? reason : "connection closed",
+				    true);
 	if (p) {
 		LIST_REMOVE(c, link);
 		p->n--;
@@ -97,7 +97,7 @@ static void pool_sweep(struct loop_tick *t)
 		h2_conn_sweep(c->h2);
 		if (c->dead)
 			continue;
-		hb_conn_sweep(c, now);
+		hbone_conn_sweep(c, now);
 		if (c->dead || !c->client || h2_conn_streams(c->h2) || !h2_conn_ready(c->h2) ||
 		    !h2_conn_usable(c->h2) || now - h2_conn_idle_since(c->h2) < POOL_IDLE_S)
 			continue;
@@ -152,7 +152,7 @@ size_t hbone_pool_size(const struct hbone_pool *p)
 	return p ? p->n : 0;
 }
 
-void hb_pool_key(const struct hbone_target *t, char *key, size_t len)
+void hbone_pool_key(const struct hbone_target *t, char *key, size_t len)
 {
 	char addr[SOCKADDR_INET_STRLEN];
 
@@ -173,10 +173,10 @@ static size_t pool_room(const struct hbone_conn *c)
 	return remote < HBONE_MAX_STREAMS ? remote : HBONE_MAX_STREAMS;
 }
 
-static const struct h2_conn_ops client_conn_ops = {.on_close = hb_conn_closed};
+static const struct h2_conn_ops client_conn_ops = {.on_close = hbone_conn_closed};
 
-struct hbone_conn *hb_client_attach(struct hbone_pool *p, const struct hbone_target *t,
-				    const struct h2_transport *tr)
+struct hbone_conn *hbone_client_attach(struct hbone_pool *p, const struct hbone_target *t,
+				       const struct h2_transport *tr)
 {
 	struct hbone_conn *c = calloc(1, sizeof(*c));
 	struct h2_config cfg = {
@@ -200,7 +200,7 @@ struct hbone_conn *hb_client_attach(struct hbone_pool *p, const struct hbone_tar
 	lim.ping_interval_s = p->lim.ping_interval_s;
 	lim.ping_timeout_s = p->lim.ping_timeout_s;
 	cfg.lim = &lim;
-	hb_pool_key(t, key, sizeof(key));
+	hbone_pool_key(t, key, sizeof(key));
 	c->key = strdup(key);
 	c->client = true;
 	c->loop = p->loop;
@@ -210,7 +210,7 @@ struct hbone_conn *hb_client_attach(struct hbone_pool *p, const struct hbone_tar
 		errno = ENOMEM;
 		return NULL;
 	}
-	hb_pool_link(p, c);
+	hbone_pool_link(p, c);
 	return c;
 }
 
@@ -229,7 +229,7 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 		close(tr.fd);
 		return NULL;
 	}
-	c = hb_client_attach(p, t, &tr);
+	c = hbone_client_attach(p, t, &tr);
 	if (!c)
 		close(tr.fd);
 	return c;
@@ -244,17 +244,17 @@ static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone
 	struct hbone_stream *s;
 	size_t n = 2;
 
-	hb_pool_key(t, key, sizeof(key));
+	hbone_pool_key(t, key, sizeof(key));
 	for (c = LIST_FIRST(&p->conns); c; c = LIST_NEXT(c, link))
 		if (c->client && !c->dead && h2_conn_usable(c->h2) &&
 		    h2_conn_streams(c->h2) < pool_room(c) && strcmp(c->key, key) == 0)
 			break;
 	if (!c)
 		c = pool_connect(p, t);
-	if (!c || !(s = hb_stream_new(c, fd)))
+	if (!c || !(s = hbone_stream_new(c, fd)))
 		return NULL;
 	if (fd >= 0 && loop_add(p->loop, fd, 0, &s->h)) {
-		hb_stream_discard(s);
+		hbone_stream_discard(s);
 		return NULL;
 	}
 	h[0] = H2_HDR(":method", "CONNECT");
@@ -270,11 +270,11 @@ static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone
 		h[n++] = H2_HDR("baggage", t->baggage);
 	if (t->traceparent)
 		h[n++] = H2_HDR("traceparent", t->traceparent);
-	s->h2s = h2_submit_request(c->h2, h, n, true, &hb_stream_ops, s);
+	s->h2s = h2_submit_request(c->h2, h, n, true, &hbone_stream_ops, s);
 	if (!s->h2s) {
 		if (fd >= 0)
 			loop_del(p->loop, fd);
-		hb_stream_discard(s);
+		hbone_stream_discard(s);
 		return NULL;
 	}
 	s->opened = loop_now(p->loop);
@@ -289,7 +289,7 @@ int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd, 
 	if (!s) {
 		/* Not handed back through ops: the caller keeps @fd. */
 		if (fd >= 0 && !t->ops)
-			hb_close_reset(fd);
+			hbone_close_reset(fd);
 		connrec_close(rec, "hbone connect failed");
 		return -ENOMEM;
 	}

@@ -80,52 +80,53 @@ struct hbone_pool {
 };
 
 /* close() that the peer sees as a reset (linger 0). */
-void hb_close_reset(int fd);
+void hbone_close_reset(int fd);
 
 /* hbone.c: streams. */
 /* A stream of @c whose far end is socket @fd (or -1); NULL when out of memory. */
-struct hbone_stream *hb_stream_new(struct hbone_conn *c, int fd);
+struct hbone_stream *hbone_stream_new(struct hbone_conn *c, int fd);
 /* Frees a stream that never got an HTTP/2 stream (nothing else holds it). */
-void hb_stream_discard(struct hbone_stream *s);
+void hbone_stream_discard(struct hbone_stream *s);
 /* Ends @s: @reset resets its HTTP/2 stream and far end; freed after the batch. */
-void hb_stream_finish(struct hbone_stream *s, const char *reason, bool reset);
+void hbone_stream_finish(struct hbone_stream *s, const char *reason, bool reset);
 /* The far end failed or must be dropped: resets both sides. */
-void hb_stream_fail(struct hbone_stream *s, const char *reason);
+void hbone_stream_fail(struct hbone_stream *s, const char *reason);
 /* Writes what the stream holds for its far end (and the half-close once all is out). */
-void hb_stream_write_far(struct hbone_stream *s);
+void hbone_stream_write_far(struct hbone_stream *s);
 /* Polls the far end's socket for what the stream can take. */
-void hb_stream_update_events(struct hbone_stream *s);
+void hbone_stream_update_events(struct hbone_stream *s);
 /* The 200 is out (server) or in (client): bytes move both ways from now. */
-void hb_stream_established(struct hbone_stream *s);
+void hbone_stream_established(struct hbone_stream *s);
 /* The HTTP/2 side of every stream (h2_stream_ops). */
-extern const struct h2_stream_ops hb_stream_ops;
+extern const struct h2_stream_ops hbone_stream_ops;
 
 /* hbone_server.c: the server side. */
 /* h2_conn_ops of a server connection. */
-extern const struct h2_conn_ops hb_server_conn_ops;
+extern const struct h2_conn_ops hbone_server_conn_ops;
 /* @s's upstream connect finished (or failed): answers the CONNECT. */
-void hb_server_connected(struct hbone_stream *s, uint32_t events);
+void hbone_server_connected(struct hbone_stream *s, uint32_t events);
 /* Tick: the deadlines of @c's streams (either side). */
-void hb_conn_sweep(struct hbone_conn *c, time_t now);
+void hbone_conn_sweep(struct hbone_conn *c, time_t now);
 /*
  * A server connection over @t (its socket taken on success) in @p. NULL + errno: the socket is
  * still the caller's. (hbone_server_start; the fuzz targets' in-memory seam.)
  */
-struct hbone_conn *hb_server_attach(struct hbone_pool *p, const struct h2_transport *t,
-				    hbone_accept_fn on_accept, void *user, struct guard_slot *slot);
+struct hbone_conn *hbone_server_attach(struct hbone_pool *p, const struct h2_transport *t,
+				       hbone_accept_fn on_accept, void *user,
+				       struct guard_slot *slot);
 
 /* hbone_pool.c */
 /* Lists @c in @p (shutdown closes it, the tick sweeps it). */
-void hb_pool_link(struct hbone_pool *p, struct hbone_conn *c);
+void hbone_pool_link(struct hbone_pool *p, struct hbone_conn *c);
 /* h2_conn_ops.on_close of every HBONE connection: leaves the pool, freed after the batch. */
-void hb_conn_closed(void *arg, struct h2_conn *h2, const char *reason);
+void hbone_conn_closed(void *arg, struct h2_conn *h2, const char *reason);
 /* The pool key of @t (into @key). */
-void hb_pool_key(const struct hbone_target *t, char *key, size_t len);
+void hbone_pool_key(const struct hbone_target *t, char *key, size_t len);
 /*
  * A client connection to @t over @tr (socket taken on success), listed in @p under @t's key.
  * NULL + errno. (pool_connect; the fuzz targets' in-memory seam.)
  */
-struct hbone_conn *hb_client_attach(struct hbone_pool *p, const struct hbone_target *t,
-				    const struct h2_transport *tr);
+struct hbone_conn *hbone_client_attach(struct hbone_pool *p, const struct hbone_target *t,
+				       const struct h2_transport *tr);
 
 #endif

@@ -26,7 +26,7 @@
 /* connrec abort hook (server streams): a policy change revoked the connection. */
 static void stream_revoke(void *arg, const char *reason)
 {
-	hb_stream_fail(arg, reason);
+	hbone_stream_fail(arg, reason);
 }
 
 static void respond(struct h2_stream *h2s, int status)
@@ -64,7 +64,7 @@ static int start_upstream(struct hbone_stream *s, struct hbone_upstream *up)
 		if (respond_ok(s))
 			return 503;
 		connrec_set_abort(s->rec, stream_revoke, s);
-		hb_stream_established(s);
+		hbone_stream_established(s);
 		return 0;
 	}
 	s->fd = up->fd;
@@ -114,7 +114,7 @@ static void on_request(void *arg, struct h2_stream *h2s, const struct h2_header 
 		h2_stream_reset(h2s, H2_REFUSED_STREAM);
 		return;
 	}
-	s = hb_stream_new(c, -1);
+	s = hbone_stream_new(c, -1);
 	if (!s) {
 		guard_stream_release(&gs);
 		h2_stream_reset(h2s, H2_INTERNAL_ERROR);
@@ -123,7 +123,7 @@ static void on_request(void *arg, struct h2_stream *h2s, const struct h2_header 
 	s->gs = gs;
 	s->h2s = h2s;
 	s->authority = strdup(req.authority); /* for the logs only: NULL is fine */
-	h2_stream_bind(h2s, &hb_stream_ops, s);
+	h2_stream_bind(h2s, &hbone_stream_ops, s);
 	status = c->on_accept(c->user, &req, &up);
 	if (status == 0)
 		status = start_upstream(s, &up);
@@ -154,7 +154,7 @@ static void connect_failed(struct hbone_stream *s, const char *why)
 	respond(s->h2s, 503);
 }
 
-void hb_server_connected(struct hbone_stream *s, uint32_t events)
+void hbone_server_connected(struct hbone_stream *s, uint32_t events)
 {
 	int soerr = 0;
 	socklen_t sl = sizeof(soerr);
@@ -170,13 +170,13 @@ void hb_server_connected(struct hbone_stream *s, uint32_t events)
 	s->connecting = false;
 	/* DESIGN.md §3: 200 only after the upstream connection is up. */
 	if (respond_ok(s)) {
-		hb_stream_fail(s, "cannot answer");
+		hbone_stream_fail(s, "cannot answer");
 		return;
 	}
-	hb_stream_established(s);
+	hbone_stream_established(s);
 }
 
-void hb_conn_sweep(struct hbone_conn *c, time_t now)
+void hbone_conn_sweep(struct hbone_conn *c, time_t now)
 {
 	const struct hbone_limits *lim = &c->pool->lim;
 	struct hbone_stream *s, *next;
@@ -191,25 +191,26 @@ void hb_conn_sweep(struct hbone_conn *c, time_t now)
 			connect_failed(s, "upstream connect timed out");
 		} else if (c->client && !s->established && now - s->opened >= HBONE_RESPONSE_S) {
 			/* A CONNECT nobody answers must not hold its client forever. */
-			hb_stream_fail(s, "no CONNECT response");
+			hbone_stream_fail(s, "no CONNECT response");
 		} else if (s->established && lim->stream_idle_s &&
 			   now - s->last_io >= (time_t)lim->stream_idle_s) {
 			if (!c->client)
 				guard_count_timeout(GUARD_HBONE, GUARD_T_IDLE);
 			else if (s->slot.held)
 				guard_count_timeout(s->slot.listener, GUARD_T_IDLE);
-			hb_stream_fail(s, "idle timeout");
+			hbone_stream_fail(s, "idle timeout");
 		}
 	}
 }
 
-const struct h2_conn_ops hb_server_conn_ops = {
+const struct h2_conn_ops hbone_server_conn_ops = {
     .on_request = on_request,
-    .on_close = hb_conn_closed,
+    .on_close = hbone_conn_closed,
 };
 
-struct hbone_conn *hb_server_attach(struct hbone_pool *p, const struct h2_transport *t,
-				    hbone_accept_fn on_accept, void *user, struct guard_slot *slot)
+struct hbone_conn *hbone_server_attach(struct hbone_pool *p, const struct h2_transport *t,
+				       hbone_accept_fn on_accept, void *user,
+				       struct guard_slot *slot)
 {
 	struct hbone_conn *c = calloc(1, sizeof(*c));
 	struct h2_limits lim = {
@@ -226,7 +227,7 @@ struct hbone_conn *hb_server_attach(struct hbone_pool *p, const struct h2_transp
 	};
 	struct h2_config cfg = {
 	    .server = true,
-	    .ops = &hb_server_conn_ops,
+	    .ops = &hbone_server_conn_ops,
 	    .arg = c,
 	    .lim = &lim,
 	    .guarded = true,
@@ -245,7 +246,7 @@ struct hbone_conn *hb_server_attach(struct hbone_pool *p, const struct h2_transp
 		return NULL;
 	}
 	/* Server connections carry no key: listed for shutdown and for their deadlines. */
-	hb_pool_link(p, c);
+	hbone_pool_link(p, c);
 	return c;
 }
 
@@ -261,7 +262,7 @@ int hbone_server_start(struct hbone_pool *p, int fd, struct tls_ctx *ctx, hbone_
 	getsockname(fd, &local.sa, &sl);
 	sl = sizeof(peer);
 	getpeername(fd, &peer.sa, &sl);
-	c = hb_server_attach(p, &t, on_accept, user, slot);
+	c = hbone_server_attach(p, &t, on_accept, user, slot);
 	if (!c) {
 		err = errno ? -errno : -ENOMEM;
 		close(fd);
