@@ -12,294 +12,126 @@
 
 #include "ambit/bpf_abi.h"
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_WORKLOADS);
-	__type(key, __u32); /* pod IPv4, network order */
-	__type(value, struct ambit_workload);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} workloads SEC(".maps");
+/*
+ * One map a line: pinned by name, with BTF for its key and value. AMBIT_MAP_F adds map_flags (an
+ * LPM trie needs BPF_F_NO_PREALLOC; the IPv6 twins take it so that an IPv4-only node allocates
+ * nothing for them); AMBIT_MAP_STORAGE is a socket's local storage (no size: it lives with the
+ * socket). An IPv4 map and its IPv6 twin read alike.
+ */
+#define AMBIT_MAP_F(_name, _type, _max, _flags, _key, _value)                                      \
+	struct {                                                                                   \
+		__uint(type, _type);                                                               \
+		__uint(max_entries, _max);                                                         \
+		__uint(map_flags, _flags);                                                         \
+		__type(key, _key);                                                                 \
+		__type(value, _value);                                                             \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
+	} _name SEC(".maps")
+#define AMBIT_MAP(_name, _type, _max, _key, _value)                                                \
+	struct {                                                                                   \
+		__uint(type, _type);                                                               \
+		__uint(max_entries, _max);                                                         \
+		__type(key, _key);                                                                 \
+		__type(value, _value);                                                             \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
+	} _name SEC(".maps")
+#define AMBIT_MAP_STORAGE(_name, _value)                                                           \
+	struct {                                                                                   \
+		__uint(type, BPF_MAP_TYPE_SK_STORAGE);                                             \
+		__uint(map_flags, BPF_F_NO_PREALLOC);                                              \
+		__type(key, int);                                                                  \
+		__type(value, _value);                                                             \
+		__uint(pinning, LIBBPF_PIN_BY_NAME);                                               \
+	} _name SEC(".maps")
 
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_WORKLOADS);
-	__type(key, __u64); /* cgroup v2 id */
-	__type(value, struct ambit_enrolled);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} enrolled_cgrp SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_IFACES);
-	__type(key, __u32); /* ifindex of the host-side veth */
-	__type(value, struct ambit_iface);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} pod_ifaces SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_SERVICES);
-	__type(key, struct ambit_addr);
-	__type(value, struct ambit_service);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} services SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_BACKENDS);
-	__type(key, struct ambit_backend_key);
-	__type(value, struct ambit_backend);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} backends SEC(".maps");
-
+/* workloads: key: pod IPv4, network order. */
+AMBIT_MAP(workloads, BPF_MAP_TYPE_HASH, AMBIT_MAX_WORKLOADS, __u32, struct ambit_workload);
+/* enrolled_cgrp: key: cgroup v2 id. */
+AMBIT_MAP(enrolled_cgrp, BPF_MAP_TYPE_HASH, AMBIT_MAX_WORKLOADS, __u64, struct ambit_enrolled);
+/* pod_ifaces: key: ifindex of the host-side veth. */
+AMBIT_MAP(pod_ifaces, BPF_MAP_TYPE_HASH, AMBIT_MAX_IFACES, __u32, struct ambit_iface);
+AMBIT_MAP(services, BPF_MAP_TYPE_HASH, AMBIT_MAX_SERVICES, struct ambit_addr, struct ambit_service);
+AMBIT_MAP(backends, BPF_MAP_TYPE_HASH, AMBIT_MAX_BACKENDS, struct ambit_backend_key,
+	  struct ambit_backend);
 /*
  * Deleted by sockops when the socket reaches TCP_CLOSE; LRU so that the records of connects that
  * failed before their SYN (no callback ever ran) are reclaimed under pressure, never refused.
+ * Keyed by the socket cookie.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, AMBIT_MAX_TRACKED_SOCKS);
-	__type(key, __u64); /* socket cookie */
-	__type(value, struct ambit_orig_dst);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sock_orig SEC(".maps");
-
+AMBIT_MAP(sock_orig, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_TRACKED_SOCKS, __u64, struct ambit_orig_dst);
 /*
  * A pod's UDP socket whose port-53 traffic the capture steered to the DNS proxy: the server it
  * addressed, so recvmsg shows the answers as coming from there (a resolver drops any other).
  * Lives and dies with the socket.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct ambit_addr);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} dns_orig SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, AMBIT_MAX_TRACKED_SOCKS);
-	__type(key, struct ambit_addr); /* pod socket's local address */
-	__type(value, struct ambit_orig_dst);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} orig_dst SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, AMBIT_SOCK__COUNT);
-	__type(key, __u32);   /* enum ambit_proxy_sock */
-	__type(value, __u64); /* fd on update, socket cookie on user-space lookup */
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} proxy_socks SEC(".maps");
-
+AMBIT_MAP_STORAGE(dns_orig, struct ambit_addr);
+/* orig_dst: key: pod socket's local address. */
+AMBIT_MAP(orig_dst, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_TRACKED_SOCKS, struct ambit_addr,
+	  struct ambit_orig_dst);
+/* proxy_socks: by enum ambit_proxy_sock; an fd on update, a socket cookie on lookup. */
+AMBIT_MAP(proxy_socks, BPF_MAP_TYPE_SOCKMAP, AMBIT_SOCK__COUNT, __u32, __u64);
 /*
  * In-pod capture: each enrolled pod's 15006 listener, which the ztunnel opened inside that pod's
  * netns; the tc program on the pod's own eth0 assigns new plaintext flows to it (a socket can
- * only be assigned to a packet of its own netns, so the node's proxy_socks cannot serve).
+ * only be assigned to a packet of its own netns, so the node's proxy_socks cannot serve). Keyed
+ * by the pod's IPv4 (network order); the value is an fd on update, a socket cookie on lookup.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKHASH);
-	__uint(max_entries, AMBIT_MAX_WORKLOADS);
-	__type(key, __u32);   /* pod IPv4, network order */
-	__type(value, __u64); /* fd on update, socket cookie on user-space lookup */
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} inpod_socks SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_STRICT_PORTS);
-	__type(key, struct ambit_addr); /* pod IPv4, workload port (0: the pod's default) */
-	__type(value, struct ambit_strict_port);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} strict_ports SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, AMBIT_MAX_DENY_SRC);
-	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
-	__type(key, struct ambit_deny_src_key);
-	__type(value, struct ambit_deny_src);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} deny_src SEC(".maps");
-
+AMBIT_MAP(inpod_socks, BPF_MAP_TYPE_SOCKHASH, AMBIT_MAX_WORKLOADS, __u32, __u64);
+/* strict_ports: key: pod IPv4, workload port (0: the pod's default). */
+AMBIT_MAP(strict_ports, BPF_MAP_TYPE_HASH, AMBIT_MAX_STRICT_PORTS, struct ambit_addr,
+	  struct ambit_strict_port);
+AMBIT_MAP_F(deny_src, BPF_MAP_TYPE_LPM_TRIE, AMBIT_MAX_DENY_SRC, BPF_F_NO_PREALLOC,
+	    struct ambit_deny_src_key, struct ambit_deny_src);
 /* The DNS proxy's answers, given again by tc (bpf_abi.h); written by the ztunnel only. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_DNS_ANSWERS);
-	__uint(map_flags, BPF_F_NO_PREALLOC); /* memory as used: most nodes ask few names */
-	__type(key, struct ambit_dns_key);
-	__type(value, struct ambit_dns_answer);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} dns_answers SEC(".maps");
-
+/* (No preallocation: memory as used, most nodes ask few names.) */
+AMBIT_MAP_F(dns_answers, BPF_MAP_TYPE_HASH, AMBIT_MAX_DNS_ANSWERS, BPF_F_NO_PREALLOC,
+	    struct ambit_dns_key, struct ambit_dns_answer);
 /* [0]: the generation dns_answers' and dns_answers6' entries must carry to count; 0: none does. */
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} dns_gen SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
-	__uint(max_entries, AMBIT_REASON__COUNT);
-	__type(key, __u32); /* enum ambit_reason */
-	__type(value, __u64);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} counters SEC(".maps");
-
+AMBIT_MAP(dns_gen, BPF_MAP_TYPE_ARRAY, 1, __u32, __u32);
+/* counters: key: enum ambit_reason. */
+AMBIT_MAP(counters, BPF_MAP_TYPE_PERCPU_ARRAY, AMBIT_REASON__COUNT, __u32, __u64);
 /* IPv6 twins of the maps above (bpf_abi.h): allocated as used, nothing on an IPv4-only node. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_WORKLOADS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ambit_ip6);
-	__type(value, struct ambit_workload);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} workloads6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_IFACES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u32); /* ifindex of the host-side veth */
-	__type(value, struct ambit_ip6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} pod_ifaces6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_SERVICES);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ambit_addr6);
-	__type(value, struct ambit_service);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} services6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_BACKENDS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ambit_backend_key);
-	__type(value, struct ambit_addr6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} backends6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct ambit_orig_dst6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} sock_orig6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, AMBIT_MAX_PENDING6);
-	__type(key, struct ambit_addr6); /* pod socket's local address */
-	__type(value, struct ambit_orig_dst6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} orig_dst6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SK_STORAGE);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, int);
-	__type(value, struct ambit_addr6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} dns_orig6 SEC(".maps");
-
+AMBIT_MAP_F(workloads6, BPF_MAP_TYPE_HASH, AMBIT_MAX_WORKLOADS, BPF_F_NO_PREALLOC, struct ambit_ip6,
+	    struct ambit_workload);
+/* pod_ifaces6: key: ifindex of the host-side veth. */
+AMBIT_MAP_F(pod_ifaces6, BPF_MAP_TYPE_HASH, AMBIT_MAX_IFACES, BPF_F_NO_PREALLOC, __u32,
+	    struct ambit_ip6);
+AMBIT_MAP_F(services6, BPF_MAP_TYPE_HASH, AMBIT_MAX_SERVICES, BPF_F_NO_PREALLOC, struct ambit_addr6,
+	    struct ambit_service);
+AMBIT_MAP_F(backends6, BPF_MAP_TYPE_HASH, AMBIT_MAX_BACKENDS, BPF_F_NO_PREALLOC,
+	    struct ambit_backend_key, struct ambit_addr6);
+AMBIT_MAP_STORAGE(sock_orig6, struct ambit_orig_dst6);
+/* orig_dst6: key: pod socket's local address. */
+AMBIT_MAP(orig_dst6, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PENDING6, struct ambit_addr6,
+	  struct ambit_orig_dst6);
+AMBIT_MAP_STORAGE(dns_orig6, struct ambit_addr6);
 /* dns_answers for queries over IPv6 (bpf_abi.h); written by the ztunnel only. */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_DNS_ANSWERS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ambit_dns_key6);
-	__type(value, struct ambit_dns_answer);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} dns_answers6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKMAP);
-	__uint(max_entries, AMBIT_SOCK__COUNT);
-	__type(key, __u32);   /* enum ambit_proxy_sock */
-	__type(value, __u64); /* fd on update, socket cookie on user-space lookup */
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} proxy_socks6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_STRICT_PORTS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, struct ambit_addr6); /* pod IPv6, workload port (0: the pod's default) */
-	__type(value, struct ambit_strict_port);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} strict_ports6 SEC(".maps");
-
+AMBIT_MAP_F(dns_answers6, BPF_MAP_TYPE_HASH, AMBIT_MAX_DNS_ANSWERS, BPF_F_NO_PREALLOC,
+	    struct ambit_dns_key6, struct ambit_dns_answer);
+/* proxy_socks6: by enum ambit_proxy_sock; an fd on update, a socket cookie on lookup. */
+AMBIT_MAP(proxy_socks6, BPF_MAP_TYPE_SOCKMAP, AMBIT_SOCK__COUNT, __u32, __u64);
+/* strict_ports6: key: pod IPv6, workload port (0: the pod's default). */
+AMBIT_MAP_F(strict_ports6, BPF_MAP_TYPE_HASH, AMBIT_MAX_STRICT_PORTS, BPF_F_NO_PREALLOC,
+	    struct ambit_addr6, struct ambit_strict_port);
 /*
  * In-pod capture of a dual-stack pod (bpf_abi.h): its IPv6 by the enrolled cgroup, beside
  * enrolled_cgrp (whose value stays as it was, so an upgrade keeps that map), and its 15006
  * listener on [::] by that IPv6, as inpod_socks by the IPv4.
  */
-struct {
-	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, AMBIT_MAX_WORKLOADS);
-	__uint(map_flags, BPF_F_NO_PREALLOC);
-	__type(key, __u64); /* cgroup v2 id */
-	__type(value, struct ambit_ip6);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} enrolled_ip6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_SOCKHASH);
-	__uint(max_entries, AMBIT_MAX_WORKLOADS);
-	__type(key, struct ambit_ip6);
-	__type(value, __u64); /* fd on update, socket cookie on user-space lookup */
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} inpod_socks6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LPM_TRIE);
-	__uint(max_entries, AMBIT_MAX_DENY_SRC);
-	__uint(map_flags, BPF_F_NO_PREALLOC); /* required for LPM tries */
-	__type(key, struct ambit_deny_src6_key);
-	__type(value, struct ambit_deny_src);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} deny_src6 SEC(".maps");
-
+/* (enrolled_ip6 is keyed by the cgroup v2 id.) */
+AMBIT_MAP_F(enrolled_ip6, BPF_MAP_TYPE_HASH, AMBIT_MAX_WORKLOADS, BPF_F_NO_PREALLOC, __u64,
+	    struct ambit_ip6);
+/* inpod_socks6: value: fd on update, socket cookie on user-space lookup. */
+AMBIT_MAP(inpod_socks6, BPF_MAP_TYPE_SOCKHASH, AMBIT_MAX_WORKLOADS, struct ambit_ip6, __u64);
+AMBIT_MAP_F(deny_src6, BPF_MAP_TYPE_LPM_TRIE, AMBIT_MAX_DENY_SRC, BPF_F_NO_PREALLOC,
+	    struct ambit_deny_src6_key, struct ambit_deny_src);
 /* Flows that predate a host-captured pod's enrolment (bpf_abi.h); written by the agent only. */
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, AMBIT_MAX_PREFLOWS);
-	__type(key, struct ambit_flow);
-	__type(value, struct ambit_preflow);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} preflows SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, AMBIT_MAX_PREFLOWS);
-	__type(key, struct ambit_flow6);
-	__type(value, struct ambit_preflow);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} preflows6 SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_ARRAY);
-	__uint(max_entries, 1);
-	__type(key, __u32);
-	__type(value, struct ambit_node_cfg);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} node_cfg SEC(".maps");
-
-struct {
-	__uint(type, BPF_MAP_TYPE_LRU_HASH);
-	__uint(max_entries, AMBIT_MAX_PROBE_FLOWS);
-	__type(key, struct ambit_probe_flow);
-	__type(value, __u32);
-	__uint(pinning, LIBBPF_PIN_BY_NAME);
-} probe_flows SEC(".maps");
+AMBIT_MAP(preflows, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PREFLOWS, struct ambit_flow,
+	  struct ambit_preflow);
+AMBIT_MAP(preflows6, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PREFLOWS, struct ambit_flow6,
+	  struct ambit_preflow);
+AMBIT_MAP(node_cfg, BPF_MAP_TYPE_ARRAY, 1, __u32, struct ambit_node_cfg);
+AMBIT_MAP(probe_flows, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PROBE_FLOWS, struct ambit_probe_flow,
+	  __u32);
 
 #endif
