@@ -34,174 +34,7 @@
 #include "resolved.h"
 #include "net/sock.h"
 
-#define MAX_PENDING 4096
-/* Its own sockets (IPv4's, IPv6's), and those the agent kept of a predecessor. */
-#define MAX_PAIRS 5
-/*
- * TCP clients of the node, of one source address, and how long one may stay without sending a
- * whole message (RFC 7766 §6.2.3, §10): the defaults of zt_dns_opts' knobs.
- */
-#define MAX_TCP_CLIENTS 512
-#define MAX_TCP_PER_SOURCE 32
-#define TCP_IDLE_MS 10000
-/* Answers a TCP client may leave unread: past this it is sending queries without reading. */
-#define TCP_WBUF_MAX (256 * 1024)
-#define MSG_MAX 65535
-#define RESOLVED_STUB "127.0.0.53"
-#define RESOLVED_LIST "/run/systemd/resolve/resolv.conf"
-
-struct zt_dns;
-struct tcp_client;
-
-#define CACHE_SLOTS 4096
-
-/* An answer the proxy made (query()'s cache). */
-struct cached {
-	uint64_t hash, version;
-	uint8_t q[300]; /* the query (its id aside) */
-	size_t qlen;
-	char ns[64]; /* the client's namespace, "" for none */
-	uint8_t *a;  /* the answer, malloc'd; NULL: empty slot */
-	size_t alen;
-	int qtype; /* the question's type (metrics) */
-};
-
-/*
- * A name of a DNS ServiceEntry (snap_service.names) the proxy keeps resolved for the routing,
- * one for its A records and one for its AAAA ones: each family is asked on its own TTL.
- */
-struct want {
-	char *name;
-	int family;	  /* AF_INET: A, AF_INET6: AAAA */
-	uint64_t next_ms; /* when to ask again (loop clock) */
-	bool inflight;
-	bool failing; /* its last query got no answer (said once) */
-};
-
-/* A forwarded query: the client's, re-numbered, until its answer or the last resolver fails. */
-struct pending {
-	struct zt_dns *d;
-	uint8_t *q;	   /* as sent upstream (the proxy's id) */
-	struct want *want; /* the proxy's own query for a ServiceEntry's name, else NULL */
-	size_t qlen;
-	uint16_t id, orig_id;
-	int server; /* index of the resolver asked */
-	int tries;  /* resolvers asked so far */
-	bool used;
-	/*
-	 * The client: over UDP (@ufd, @peer, and @local, the address it sent to, port aside) or a
-	 * TCP connection (@tc, NULL for UDP).
-	 */
-	int ufd;
-	union sockaddr_inet peer, local;
-	struct tcp_client *tc;
-	/* Over TCP upstream: the connection and what it read so far. */
-	int up_fd;
-	struct loop_handler up_h;
-	uint8_t *rbuf;
-	size_t rlen;
-	size_t wsent;
-	struct loop_timer timer;
-	/* A client's query: its metrics series and when it was forwarded (CLOCK_MONOTONIC). */
-	struct dns_series *series;
-	struct timespec start;
-};
-
-struct tcp_client {
-	struct loop_handler h;
-	struct zt_dns *d;
-	int fd;
-	union sockaddr_inet peer;
-	uint8_t rbuf[2 + MSG_MAX];
-	size_t rlen;
-	uint8_t *wbuf;
-	size_t wlen, wcap;
-	int inflight; /* pendings answering to it */
-	bool closing;
-	/* Fires TCP idle ms after the last complete message (or the accept), not the last byte. */
-	struct loop_timer idle;
-	uint64_t last_ms; /* the loop's clock then */
-	struct tcp_client *next, *prev;
-};
-
-/* A listening socket (UDP or TCP) of the proxy's. */
-struct dns_sock {
-	struct loop_handler h;
-	struct zt_dns *d;
-	int fd;
-};
-
-/* One udp_io round: the queries read at once and the answers sent at once. */
-#define UDP_BATCH 32
-#define UDP_SLOT 4096 /* a UDP query or answer: EDNS sizes up to DNS_UDP_EDNS_MAX and more */
-/* A packet-info control message of either family (in6_pktinfo is the larger). */
-#define PKTINFO_SPACE CMSG_SPACE(sizeof(struct in6_pktinfo))
-struct udp_batch {
-	int fd; /* the socket being read; -1: answers go out one by one */
-	unsigned int n;
-	struct mmsghdr in[UDP_BATCH], out[UDP_BATCH];
-	struct iovec iiov[UDP_BATCH], oiov[UDP_BATCH];
-	union sockaddr_inet from[UDP_BATCH], peer[UDP_BATCH];
-	char icbuf[UDP_BATCH][PKTINFO_SPACE];
-	char ocbuf[UDP_BATCH][PKTINFO_SPACE];
-	uint8_t ibuf[UDP_BATCH][UDP_SLOT], obuf[UDP_BATCH][UDP_SLOT];
-};
-
-struct zt_dns {
-	struct mesh_state *st;
-	struct zt_dns_opts o;
-	char domain[256];
-	uint16_t port;
-	struct loop *loop;
-	pthread_t thread;
-	bool started;
-	/*
-	 * [0]: its own IPv4 pair; then its IPv6 one and adopted ones (zt_dns_adopt), served alike
-	 * until the stop.
-	 */
-	struct dns_sock udp[MAX_PAIRS], tcp[MAX_PAIRS];
-	int n_pairs;
-	bool own; /* pair 0 is its own (else it could not bind: only adopted ones) */
-	/*
-	 * No snapshot yet (a ztunnel just started): queries wait in the sockets, unread, for the
-	 * names to answer them with; @await checks again.
-	 */
-	bool paused;
-	struct loop_timer await;
-	/*
-	 * The UDP sockets queries go upstream on, one a family (a node of an IPv6 cluster has an
-	 * IPv6 resolver alone; -1 where the host has no such family).
-	 */
-	int up_fd, up_fd6;
-	struct loop_handler up_h, up6_h;
-	/* Sockets handed in from another thread, until the loop takes them. */
-	pthread_mutex_t lock;
-	int queued[MAX_PAIRS][2];
-	int n_queued;
-	int adopt_efd;
-	struct loop_handler adopt_h;
-	/* The table of the snapshot it was built from (held). */
-	struct mesh_snap *zs;
-	struct dns_table *table;
-	/* The resolvers, re-read when resolv.conf changes (checked each tick). */
-	union sockaddr_inet servers[ZT_DNS_MAX_UPSTREAMS];
-	int n_servers;
-	struct timespec resolv_mtime;
-	struct loop_tick tick;
-	struct pending *pend; /* MAX_PENDING slots, by id % MAX_PENDING */
-	size_t n_pending;
-	struct tcp_client *clients;
-	int n_clients;
-	struct cached cache[CACHE_SLOTS];
-	struct dns_kernel *kernel; /* NULL: no answers in the kernel */
-	bool subscribed;
-	uint8_t out[2 + MSG_MAX];
-	struct udp_batch batch;
-	/* The names of the snapshot @wants_version, resolved again as their TTLs run out. */
-	struct want *wants;
-	size_t n_wants;
-	uint64_t wants_version;
-};
+#include "dns_server_priv.h"
 
 /* ---- resolvers ---- */
 
@@ -455,13 +288,11 @@ static void udp_send_as(struct zt_dns *d, int ufd, const union sockaddr_inet *pe
 			 strerror(errno));
 }
 
-static void udp_send(struct zt_dns *d, int ufd, const union sockaddr_inet *peer,
-		     const union sockaddr_inet *local, const uint8_t *msg, size_t len)
+void dns_udp_send(struct zt_dns *d, int ufd, const union sockaddr_inet *peer,
+		  const union sockaddr_inet *local, const uint8_t *msg, size_t len)
 {
 	udp_send_as(d, ufd, peer, local, msg, len, NULL);
 }
-
-static void tcp_client_close(struct tcp_client *c);
 
 static void tcp_flush(struct tcp_client *c)
 {
@@ -471,7 +302,7 @@ static void tcp_flush(struct tcp_client *c)
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
 		if (n <= 0) {
-			tcp_client_close(c);
+			dns_tcp_client_close(c);
 			return;
 		}
 		memmove(c->wbuf, c->wbuf + n, c->wlen - (size_t)n);
@@ -480,7 +311,7 @@ static void tcp_flush(struct tcp_client *c)
 	(void)loop_mod(c->d->loop, c->fd, EPOLLIN | EPOLLRDHUP | (c->wlen ? EPOLLOUT : 0), &c->h);
 }
 
-static void tcp_send(struct tcp_client *c, const uint8_t *msg, size_t len)
+void dns_tcp_send(struct tcp_client *c, const uint8_t *msg, size_t len)
 {
 	if (c->closing)
 		return;
@@ -489,7 +320,7 @@ static void tcp_send(struct tcp_client *c, const uint8_t *msg, size_t len)
 
 		pr_debug("dns: %s leaves %zu bytes of answers unread: closed",
 			 sockaddr_inet_ntop(&c->peer, ip, sizeof(ip)), c->wlen);
-		tcp_client_close(c);
+		dns_tcp_client_close(c);
 		return;
 	}
 	if (c->wlen + len + 2 > c->wcap) {
@@ -497,7 +328,7 @@ static void tcp_send(struct tcp_client *c, const uint8_t *msg, size_t len)
 		uint8_t *w = realloc(c->wbuf, cap);
 
 		if (!w) {
-			tcp_client_close(c);
+			dns_tcp_client_close(c);
 			return;
 		}
 		c->wbuf = w;
@@ -509,425 +340,6 @@ static void tcp_send(struct tcp_client *c, const uint8_t *msg, size_t len)
 	c->wlen += len;
 	tcp_flush(c);
 }
-
-/* ---- forwarding ---- */
-
-static void pending_end(struct pending *p)
-{
-	struct zt_dns *d = p->d;
-
-	loop_timer_cancel(d->loop, &p->timer);
-	if (p->up_fd >= 0) {
-		p->up_h.dead = true;
-		loop_del(d->loop, p->up_fd);
-		close(p->up_fd);
-	}
-	if (p->tc && !--p->tc->inflight && p->tc->closing)
-		tcp_client_close(p->tc);
-	free(p->q);
-	free(p->rbuf);
-	memset(p, 0, sizeof(*p));
-	p->up_fd = -1;
-	d->n_pending--;
-}
-
-/* The proxy's own query ended: its addresses for the routing, and when to ask again. */
-static void want_done(struct pending *p, const uint8_t *msg, size_t len)
-{
-	struct want *w = p->want;
-	const char *type = w->family == AF_INET6 ? "AAAA" : "A";
-	struct ipaddr ips[ZT_RESOLVED_MAX_ADDRS];
-	uint32_t ttl = 0;
-	int n = msg ? dns_answer_addrs(msg, len, w->family, ips, ZT_RESOLVED_MAX_ADDRS, &ttl)
-		    : -ETIMEDOUT;
-
-	w->inflight = false;
-	/*
-	 * NOERROR without a record of the family (NODATA: an IPv4-only name's AAAA) is an answer
-	 * too: the name has none of it.
-	 */
-	if (n >= 0 || n == -ENOENT) {
-		size_t k = n > 0 ? (size_t)n : 0;
-
-		if (w->failing)
-			pr_info("dns: %s resolves again (%s)", w->name, type);
-		w->failing = false;
-		/*
-		 * Every answer is kept, routable here or not: in-pod the connection leaves from the
-		 * client pod's netns, whose routes are its own (a pod of IPv6 alone reaches no A
-		 * answer, and may reach an AAAA this netns does not), so the routing asks where it
-		 * connects from (route.c dns_pick).
-		 */
-		/* NXDOMAIN or NODATA: none of the family, asked again in 30 s. */
-		if (zt_resolved_set(w->name, w->family, ips, k))
-			pr_warn("dns: no room for the addresses of %s", w->name);
-		ttl = n > 0 ? (ttl < 5 ? 5 : ttl > 300 ? 300 : ttl) : 30;
-		w->next_ms = loop_now_ms(p->d->loop) + ttl * 1000ull;
-		pr_debug("dns: %s: %zu %s address(es) of %d, again in %u s", w->name, k, type,
-			 n > 0 ? n : 0, ttl);
-		return;
-	}
-	/* No answer: what it had stands, asked again soon. */
-	if (!w->failing)
-		pr_info("dns: cannot resolve %s (%s) for its ServiceEntry (%s): asking again every "
-			"5 s",
-			w->name, type, strerror(-n));
-	w->failing = true;
-	w->next_ms = loop_now_ms(p->d->loop) + 5000;
-}
-
-/* A client's forwarded query ended: answered, or (@failed) by no resolver. Once. */
-static void forward_done(struct pending *p, bool failed)
-{
-	struct timespec now;
-
-	if (!p->series)
-		return;
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	dns_stats_forward_done(p->series, failed,
-			       (double)(now.tv_sec - p->start.tv_sec) +
-				   (double)(now.tv_nsec - p->start.tv_nsec) / 1e9);
-	p->series = NULL;
-}
-
-/* Sends @msg (an answer with the proxy's id) to @p's client with the client's id, and ends @p. */
-static void pending_answer(struct pending *p, uint8_t *msg, size_t len)
-{
-	if (p->want) {
-		want_done(p, msg, len);
-		pending_end(p);
-		return;
-	}
-	forward_done(p, false);
-	msg[0] = (uint8_t)(p->orig_id >> 8);
-	msg[1] = (uint8_t)p->orig_id;
-	if (p->tc)
-		tcp_send(p->tc, msg, len);
-	else
-		udp_send(p->d, p->ufd, &p->peer, &p->local, msg, len);
-	pending_end(p);
-}
-
-static void pending_servfail(struct pending *p)
-{
-	uint8_t *out;
-	size_t len;
-
-	if (p->want) {
-		want_done(p, NULL, 0);
-		pending_end(p);
-		return;
-	}
-	forward_done(p, true);
-	if (dns_servfail(p->q, p->qlen, &out, &len) == 0) {
-		pending_answer(p, out, len);
-		free(out);
-		return;
-	}
-	pending_end(p);
-}
-
-static void try_next(struct pending *p);
-
-static void on_timeout(struct loop_timer *t)
-{
-	struct pending *p = (struct pending *)((char *)t - offsetof(struct pending, timer));
-
-	try_next(p);
-}
-
-static void up_tcp_io(struct loop_handler *h, uint32_t events)
-{
-	struct pending *p = (struct pending *)((char *)h - offsetof(struct pending, up_h));
-	uint8_t hdr[2] = {(uint8_t)(p->qlen >> 8), (uint8_t)p->qlen};
-
-	if (events & EPOLLOUT) {
-		struct iovec iov[2] = {
-		    {hdr + (p->wsent < 2 ? p->wsent : 2), p->wsent < 2 ? 2 - p->wsent : 0},
-		    {p->q + (p->wsent > 2 ? p->wsent - 2 : 0),
-		     p->qlen - (p->wsent > 2 ? p->wsent - 2 : 0)}};
-		struct msghdr mh = {.msg_iov = iov, .msg_iovlen = 2};
-		ssize_t n = sendmsg(p->up_fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL);
-
-		if (n < 0 && errno != EAGAIN) {
-			try_next(p);
-			return;
-		}
-		if (n > 0)
-			p->wsent += (size_t)n;
-		if (p->wsent == p->qlen + 2)
-			(void)loop_mod(p->d->loop, p->up_fd, EPOLLIN | EPOLLRDHUP, &p->up_h);
-		return;
-	}
-	for (;;) {
-		size_t want = p->rlen < 2 ? 2 : 2 + ((size_t)p->rbuf[0] << 8 | p->rbuf[1]);
-		ssize_t n = recv(p->up_fd, p->rbuf + p->rlen, want - p->rlen, MSG_DONTWAIT);
-
-		if (n < 0 && errno == EAGAIN)
-			return;
-		if (n <= 0) {
-			try_next(p);
-			return;
-		}
-		p->rlen += (size_t)n;
-		if (p->rlen >= 2 && p->rlen == 2 + ((size_t)p->rbuf[0] << 8 | p->rbuf[1])) {
-			if (dns_upstream_check(p->rbuf + 2, p->rlen - 2, p->q, p->qlen)) {
-				try_next(p);
-				return;
-			}
-			pending_answer(p, p->rbuf + 2, p->rlen - 2);
-			return;
-		}
-	}
-}
-
-/* Asks resolver @p->server over TCP (a connection per query). */
-static int send_tcp(struct pending *p)
-{
-	struct zt_dns *d = p->d;
-	const union sockaddr_inet *srv = &d->servers[p->server];
-	int fd = socket(srv->sa.sa_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	if (connect(fd, &srv->sa, sockaddr_inet_len(srv)) && errno != EINPROGRESS) {
-		close(fd);
-		return -errno;
-	}
-	if (!p->rbuf && !(p->rbuf = malloc(2 + MSG_MAX))) {
-		close(fd);
-		return -ENOMEM;
-	}
-	p->rlen = p->wsent = 0;
-	p->up_fd = fd;
-	p->up_h.fn = up_tcp_io;
-	p->up_h.dead = false;
-	if (loop_add(d->loop, fd, EPOLLOUT | EPOLLIN | EPOLLRDHUP, &p->up_h)) {
-		close(fd);
-		p->up_fd = -1;
-		return -ENOMEM;
-	}
-	return 0;
-}
-
-/* Asks the next resolver, or answers SERVFAIL when each was asked (twice in all for one). */
-static void try_next(struct pending *p)
-{
-	struct zt_dns *d = p->d;
-	int rounds = d->n_servers > 1 ? d->n_servers : 2, ufd;
-	const union sockaddr_inet *srv;
-
-	if (p->up_fd >= 0) {
-		p->up_h.dead = true;
-		loop_del(d->loop, p->up_fd);
-		close(p->up_fd);
-		p->up_fd = -1;
-	}
-	if (!d->n_servers || p->tries >= rounds) {
-		pending_servfail(p);
-		return;
-	}
-	p->server = p->tries++ % d->n_servers;
-	srv = &d->servers[p->server];
-	ufd = srv->sa.sa_family == AF_INET6 ? d->up_fd6 : d->up_fd;
-	if (p->tc ? send_tcp(p)
-	    : ufd < 0
-		? (errno = EAFNOSUPPORT, -1)
-		: sendto(ufd, p->q, p->qlen, MSG_DONTWAIT, &srv->sa, sockaddr_inet_len(srv)) < 0) {
-		char ip[SOCKADDR_INET_STRLEN];
-
-		pr_debug("dns: resolver %s: %s", sockaddr_inet_ntop(srv, ip, sizeof(ip)),
-			 strerror(errno));
-		try_next(p);
-		return;
-	}
-	(void)loop_timer_arm(d->loop, &p->timer, d->o.timeout_ms ? d->o.timeout_ms : 2000);
-}
-
-/* A query @q to forward, re-numbered with an unused random id of the proxy's; NULL: none free. */
-static struct pending *pending_new(struct zt_dns *d, const uint8_t *q, size_t len)
-{
-	struct pending *p = NULL;
-	uint16_t id = 0;
-
-	if (d->n_pending >= MAX_PENDING / 2) {
-		pr_debug("dns: %zu queries in flight: dropping one", d->n_pending);
-		return NULL;
-	}
-	for (int i = 0; i < 16 && !p; i++) {
-		/* glibc's arc4random: a ChaCha20 stream seeded from getrandom, no system call. */
-		id = (uint16_t)arc4random();
-		if (!d->pend[id % MAX_PENDING].used)
-			p = &d->pend[id % MAX_PENDING];
-	}
-	if (!p || !(p->q = malloc(len)))
-		return NULL;
-	memcpy(p->q, q, len);
-	p->qlen = len;
-	p->orig_id = (uint16_t)(q[0] << 8 | q[1]);
-	p->id = id;
-	p->q[0] = (uint8_t)(id >> 8);
-	p->q[1] = (uint8_t)id;
-	p->d = d;
-	p->used = true;
-	p->up_fd = -1;
-	p->ufd = -1;
-	p->timer.fn = on_timeout;
-	d->n_pending++;
-	return p;
-}
-
-static void forward(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
-		    const union sockaddr_inet *peer, const union sockaddr_inet *local,
-		    struct tcp_client *tc, struct dns_series *series)
-{
-	struct pending *p = pending_new(d, q, len);
-
-	if (!p)
-		return;
-	p->series = series;
-	if (series)
-		dns_stats_forwarded(series);
-	clock_gettime(CLOCK_MONOTONIC, &p->start);
-	p->tc = tc;
-	if (tc)
-		tc->inflight++;
-	else
-		p->peer = *peer;
-	p->ufd = ufd;
-	p->local = *local;
-	try_next(p);
-}
-
-/* Ends the proxy's own queries in flight (their wants are going away). */
-static void wants_abort(struct zt_dns *d)
-{
-	for (size_t i = 0; i < MAX_PENDING; i++)
-		if (d->pend[i].used && d->pend[i].want) {
-			d->pend[i].want->inflight = false;
-			pending_end(&d->pend[i]);
-		}
-}
-
-/*
- * The names of @s's DNS ServiceEntries into d->wants (each once per family; a known one keeps
- * its time).
- */
-static void wants_update(struct zt_dns *d, const struct snapshot *s)
-{
-	struct want *v = NULL;
-	char **names = NULL;
-	size_t n = 0, n_names = 0, total = 0;
-
-	for (size_t i = 0; i < s->n_entries; i++)
-		total += s->entries[i].n_names;
-	if (total &&
-	    (!(v = calloc(2 * total, sizeof(*v))) || !(names = calloc(total, sizeof(*names))))) {
-		free(v);
-		return; /* kept as they were: tried again with the next snapshot */
-	}
-	for (size_t i = 0; i < s->n_entries; i++)
-		for (size_t j = 0; j < s->entries[i].n_names; j++) {
-			const char *name = s->entries[i].names[j];
-			bool dup = false;
-
-			for (size_t k = 0; k < n_names && !dup; k++)
-				dup = !strcmp(names[k], name);
-			if (dup || !(v[n].name = strdup(name)))
-				continue;
-			if (!(v[n + 1].name = strdup(name))) {
-				free(v[n].name);
-				v[n].name = NULL;
-				continue;
-			}
-			v[n].family = AF_INET;
-			v[n + 1].family = AF_INET6;
-			for (size_t f = n; f < n + 2; f++)
-				for (size_t k = 0; k < d->n_wants; k++)
-					if (d->wants[k].family == v[f].family &&
-					    !strcmp(d->wants[k].name, name))
-						v[f].next_ms = d->wants[k].next_ms;
-			names[n_names++] = v[n].name;
-			n += 2;
-		}
-	wants_abort(d);
-	for (size_t k = 0; k < d->n_wants; k++)
-		free(d->wants[k].name);
-	free(d->wants);
-	d->wants = v;
-	d->n_wants = n;
-	d->wants_version = s->version;
-	zt_resolved_keep(names, n_names);
-	free(names);
-	if (n_names)
-		pr_info("dns: resolving %zu ServiceEntry name(s) for the routing (A and AAAA)",
-			n_names);
-}
-
-/* Asks for the names whose time came. */
-static void wants_ask(struct zt_dns *d)
-{
-	uint64_t now = loop_now_ms(d->loop);
-
-	if (d->zs && d->zs->snap->version != d->wants_version)
-		wants_update(d, d->zs->snap);
-	for (size_t i = 0; i < d->n_wants && d->n_servers; i++) {
-		struct want *w = &d->wants[i];
-		struct pending *p;
-		uint8_t *q;
-		size_t len;
-
-		if (w->inflight || now < w->next_ms ||
-		    dns_make_query(w->name, w->family, 0, &q, &len))
-			continue;
-		p = pending_new(d, q, len);
-		free(q);
-		if (!p)
-			return;
-		p->want = w;
-		w->inflight = true;
-		try_next(p);
-	}
-}
-
-/* An upstream's UDP answer on @fd: to its query when it is one, else dropped. */
-static void up_udp_read(struct zt_dns *d, int fd)
-{
-	uint8_t buf[MSG_MAX];
-
-	for (int i = 0; i < 64; i++) {
-		union sockaddr_inet from;
-		socklen_t fl = sizeof(from);
-		ssize_t n = recvfrom(fd, buf, sizeof(buf), MSG_DONTWAIT, &from.sa, &fl);
-		struct pending *p;
-
-		if (n < 0)
-			return;
-		if (n < 12)
-			continue;
-		p = &d->pend[(uint16_t)(buf[0] << 8 | buf[1]) % MAX_PENDING];
-		if (!p->used || p->tc || p->id != (uint16_t)(buf[0] << 8 | buf[1]) ||
-		    !sockaddr_inet_equal(&from, &d->servers[p->server]) ||
-		    dns_upstream_check(buf, (size_t)n, p->q, p->qlen))
-			continue;
-		pending_answer(p, buf, (size_t)n);
-	}
-}
-
-static void up_udp_io(struct loop_handler *h, uint32_t events)
-{
-	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, up_h));
-
-	up_udp_read(d, d->up_fd);
-}
-
-static void up6_udp_io(struct loop_handler *h, uint32_t events)
-{
-	struct zt_dns *d = (struct zt_dns *)((char *)h - offsetof(struct zt_dns, up6_h));
-
-	up_udp_read(d, d->up_fd6);
-}
-
 /* ---- queries ---- */
 
 /* One query from @peer (on UDP socket @ufd, or @tc): answered, forwarded or dropped. */
@@ -992,7 +404,7 @@ static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 			if (tc) {
 				memcpy(d->out, c->a, c->alen);
 				memcpy(d->out, q, 2);
-				tcp_send(tc, d->out, c->alen);
+				dns_tcp_send(tc, d->out, c->alen);
 			} else {
 				udp_send_as(d, ufd, peer, local, c->a, c->alen, q);
 				kernel_publish(d, client, peer, q, len, c->a, c->alen, c->qtype);
@@ -1012,13 +424,13 @@ static void query(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 	}
 	if (v == DNS_ANSWER) {
 		if (tc) {
-			tcp_send(tc, out, outlen);
+			dns_tcp_send(tc, out, outlen);
 		} else {
-			udp_send(d, ufd, peer, local, out, outlen);
+			dns_udp_send(d, ufd, peer, local, out, outlen);
 			kernel_publish(d, client, peer, q, len, out, outlen, qtype);
 		}
 	} else if (v == DNS_FORWARD) {
-		forward(d, q, len, ufd, peer, local, tc, series);
+		dns_forward(d, q, len, ufd, peer, local, tc, series);
 	}
 	if (v == DNS_ANSWER && c) {
 		cache_put(c, hash, d->zs->snap->version, q, len, ns, out, outlen, qtype);
@@ -1127,7 +539,7 @@ static void tcp_client_free(void *p)
 	free(c);
 }
 
-static void tcp_client_close(struct tcp_client *c)
+void dns_tcp_client_close(struct tcp_client *c)
 {
 	struct zt_dns *d = c->d;
 
@@ -1164,7 +576,7 @@ static void on_idle(struct loop_timer *t)
 	/* A query still upstream is answered first: the resolvers' timeouts bound the wait. */
 	if (c->inflight && !loop_timer_arm(c->d->loop, &c->idle, tcp_idle_ms(c->d)))
 		return;
-	tcp_client_close(c);
+	dns_tcp_client_close(c);
 }
 
 /* @a and @b are one source (their ports aside). */
@@ -1202,7 +614,7 @@ static bool tcp_room(struct zt_dns *d, const union sockaddr_inet *peer)
 		return true;
 	if (!lru)
 		return false;
-	tcp_client_close(lru);
+	dns_tcp_client_close(lru);
 	return d->n_clients < max;
 }
 
@@ -1222,7 +634,7 @@ static void tcp_client_io(struct loop_handler *h, uint32_t events)
 		if (n < 0 && errno == EAGAIN)
 			break;
 		if (n <= 0) {
-			tcp_client_close(c);
+			dns_tcp_client_close(c);
 			return;
 		}
 		c->rlen += (size_t)n;
@@ -1293,7 +705,7 @@ static void on_tick(struct loop_tick *t)
 
 	load_resolvers(d, false);
 	if (current(d))
-		wants_ask(d);
+		dns_wants_ask(d);
 	dns_kernel_harvest(d->kernel);
 }
 
@@ -1510,8 +922,8 @@ struct zt_dns *zt_dns_start(struct mesh_state *st, uint16_t port, const struct z
 	for (size_t i = 0; i < MAX_PENDING; i++)
 		d->pend[i].up_fd = -1;
 	load_resolvers(d, true);
-	d->up_h.fn = up_udp_io;
-	d->up6_h.fn = up6_udp_io;
+	d->up_h.fn = dns_up_udp_io;
+	d->up6_h.fn = dns_up6_udp_io;
 	d->adopt_h.fn = on_adopt;
 	d->await.fn = on_await;
 	d->tick.fn = on_tick;
@@ -1564,7 +976,7 @@ void zt_dns_stop(struct zt_dns *d)
 	for (size_t i = 0; d->pend && i < MAX_PENDING; i++)
 		if (d->pend[i].used) {
 			d->pend[i].tc = NULL;
-			pending_end(&d->pend[i]);
+			dns_pending_end(&d->pend[i]);
 		}
 	while (d->clients) {
 		struct tcp_client *c = d->clients;
