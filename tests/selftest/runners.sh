@@ -91,39 +91,32 @@ EOT
 		"why-it-failed: 42 != 43" "agent: error: the dump's own error line" "failed: t_00_fails.sh"
 fi
 
-# tools/cycle-check.sh on a copy of the sources with one bad include each: a header-only edge
-# up (the symbols alone would pass), a bare name from another folder, a private header from
-# outside its folder. The objects are the build's (the includes change no symbol).
-cc_case() { # name, file, line to add, expected words
-	local name=$1 file=$2 line=$3
-	shift 3
-	rm -rf "$tmp/cc" && mkdir -p "$tmp/cc/tools"
-	cp -r "$root/userspace" "$root/ztunnel" "$root/waypoint" "$tmp/cc/"
-	cp "$root/tools/cycle-check.sh" "$tmp/cc/tools/"
-	printf '%s\n' "$line" >>"$tmp/cc/$file"
-	out=$(bash "$tmp/cc/tools/cycle-check.sh" "$build/obj" 2>&1)
-	check "cycle-check: $name" nonzero $? "$out" "$@"
-}
-out=$(bash "$root/tools/cycle-check.sh" "$build/obj" 2>&1)
-check "cycle-check: the tree as it is passes" 0 $? "$out" "includes named by folder"
-cc_case "an include of a folder above is an edge like a call" userspace/lib/buf.h \
-	'#include "net/loop.h"' "userspace/lib/buf.h includes userspace/net/loop.h" \
-	"use each other in a circle"
-cc_case "a bare name from another folder fails" userspace/tls/tls.c '#include "loop.h"' \
-	'userspace/tls/tls.c: #include "loop.h": no header of userspace/tls has that name'
-cc_case "a private header from outside its folder fails" userspace/hbone/hbone.c \
-	'#include "http/h2_priv.h"' 'a private header of userspace/http'
-cc_case "a path climbing out elsewhere than the binaries fails" userspace/net/loop.c \
-	'#include "../tls/tls.h"' "a path climbing out reaches only ztunnel/ or waypoint/"
-# A second definition of a name (its object beside hard links to the build's).
+# tools/cycle-check.sh (which make test runs on the tree itself first) on one copy of the sources
+# and objects with five faults planted: a header-only edge up (the symbols alone would pass), a
+# bare name from another folder, a private header from outside its folder, a path climbing out,
+# and a second definition of a name (its object beside hard links to the build's). One run, each
+# fault's own words checked.
 rm -rf "$tmp/cc" && mkdir -p "$tmp/cc/tools"
 cp -r "$root/userspace" "$root/ztunnel" "$root/waypoint" "$tmp/cc/"
 cp "$root/tools/cycle-check.sh" "$tmp/cc/tools/"
 cp -rl "$build/obj" "$tmp/cc/obj" 2>/dev/null || { rm -rf "$tmp/cc/obj"; cp -r "$build/obj" "$tmp/cc/obj"; }
+echo '#include "net/loop.h"' >>"$tmp/cc/userspace/lib/buf.h"
+echo '#include "loop.h"' >>"$tmp/cc/userspace/tls/tls.c"
+echo '#include "http/h2_priv.h"' >>"$tmp/cc/userspace/hbone/hbone.c"
+echo '#include "../tls/tls.h"' >>"$tmp/cc/userspace/net/loop.c"
 echo 'void loop_create(void) {}' >"$tmp/cc/userspace/lib/zz_dup.c"
 cc -c "$tmp/cc/userspace/lib/zz_dup.c" -o "$tmp/cc/obj/userspace/lib/zz_dup.o"
 out=$(bash "$tmp/cc/tools/cycle-check.sh" "$tmp/cc/obj" 2>&1)
-check "cycle-check: a name defined twice fails" nonzero $? "$out" \
+rc=$?
+check "cycle-check: an include of a folder above is an edge like a call" nonzero $rc "$out" \
+	"userspace/lib/buf.h includes userspace/net/loop.h" "use each other in a circle"
+check "cycle-check: a bare name from another folder fails" nonzero $rc "$out" \
+	'userspace/tls/tls.c: #include "loop.h": no header of userspace/tls has that name'
+check "cycle-check: a private header from outside its folder fails" nonzero $rc "$out" \
+	'userspace/hbone/hbone.c: #include "http/h2_priv.h": a private header of userspace/http'
+check "cycle-check: a path climbing out elsewhere than the binaries fails" nonzero $rc "$out" \
+	'userspace/net/loop.c: #include "../tls/tls.h": a path climbing out reaches only ztunnel/ or waypoint/'
+check "cycle-check: a name defined twice fails" nonzero $rc "$out" \
 	"loop_create is defined by userspace/lib/zz_dup.c, userspace/net/loop.c"
 
 out=$(cd "$root" && AMBIT_ISTIO_SAMPLES=$tmp/no-samples "$build/tests/test_config" 2>&1)
