@@ -13,6 +13,7 @@
 #include "ambit/re2.h"
 #include "decode/decode.h"
 #include "lib/grpc_status.h"
+#include "lib/retry_on.h"
 
 #define RT struct config_vs_route
 
@@ -337,26 +338,9 @@ static int retry_per_try(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 /* Envoy's retry_on conditions (HTTP and gRPC) and bare HTTP status codes, as Istio accepts. */
 static bool retry_token_ok(const char *t)
 {
-	static const char *const ok[] = {"5xx",
-					 "gateway-error",
-					 "reset",
-					 "reset-before-request",
-					 "connect-failure",
-					 "envoy-ratelimited",
-					 "retriable-4xx",
-					 "refused-stream",
-					 "retriable-status-codes",
-					 "retriable-headers",
-					 "http3-post-connect-failure",
-					 "cancelled",
-					 "deadline-exceeded",
-					 "internal",
-					 "resource-exhausted",
-					 "unavailable",
-					 NULL};
 	size_t n = strlen(t);
 
-	for (const char *const *p = ok; *p; p++)
+	for (const char *const *p = retry_on_names; *p; p++)
 		if (!strcmp(t, *p))
 			return true;
 	return n == 3 && strspn(t, "0123456789") == 3 && t[0] >= '1' && t[0] <= '5';

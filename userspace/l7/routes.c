@@ -17,29 +17,11 @@
 
 #include "compile_priv.h"
 #include "lib/grpc_status.h"
-
-static const char *const retry_names[L7_RETRY_NAMES] = {
-    "5xx",
-    "gateway-error",
-    "reset",
-    "reset-before-request",
-    "connect-failure",
-    "retriable-4xx",
-    "refused-stream",
-    "retriable-status-codes",
-    "retriable-headers",
-    "envoy-ratelimited",
-    "http3-post-connect-failure",
-    "cancelled",
-    "deadline-exceeded",
-    "internal",
-    "resource-exhausted",
-    "unavailable",
-};
+#include "lib/retry_on.h"
 
 const char *l7_retry_on_name(unsigned int i)
 {
-	return i < L7_RETRY_NAMES ? retry_names[i] : NULL;
+	return i < L7_RETRY_NAMES ? retry_on_names[i] : NULL;
 }
 
 int l7_parse_retry_on(const char *s, struct l7_retry *r)
@@ -52,7 +34,7 @@ int l7_parse_retry_on(const char *s, struct l7_retry *r)
 		t += strspn(t, " ");
 		t[strcspn(t, " ")] = '\0';
 		for (unsigned int i = 0; i < L7_RETRY_NAMES; i++)
-			if (!strcmp(t, retry_names[i]))
+			if (!strcmp(t, retry_on_names[i]))
 				r->retry_on |= 1u << i;
 		/* A status code implies retriable-status-codes (Istio's parseRetryOn). */
 		if (strlen(t) == 3 && strspn(t, "0123456789") == 3) {
