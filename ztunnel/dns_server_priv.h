@@ -197,12 +197,15 @@ void dns_tcp_client_close(struct tcp_client *c);
 void dns_forward(struct zt_dns *d, const uint8_t *q, size_t len, int ufd,
 		 const union sockaddr_inet *peer, const union sockaddr_inet *local,
 		 struct tcp_client *tc, struct dns_series *series);
-/* Frees @p's slot (its client's TCP connection may close after). */
+/* Ends @p and frees its slot; a closing TCP client whose last query it was is closed. */
 void dns_pending_end(struct pending *p);
 /* The upstream UDP sockets' events (IPv4's, IPv6's). */
 void dns_up_udp_io(struct loop_handler *h, uint32_t events);
 void dns_up6_udp_io(struct loop_handler *h, uint32_t events);
-/* Asks again for the ServiceEntry names whose TTL ran out (from the tick). */
+/*
+ * Takes in a new snapshot's ServiceEntry names, and asks for those whose TTL ran out (from the
+ * tick).
+ */
 void dns_wants_ask(struct zt_dns *d);
 
 #endif
