@@ -14,7 +14,7 @@ CFLAGS ?= -O2 -g
 # another folder is named with its folder ("net/buf.h"), and one of the same folder by its name
 # (tools/cycle-check.sh reads the includes too). ztunnel/ and waypoint/ include their own by name;
 # tests reach them by path ("../../waypoint/proxy.h").
-LIB_DIRS := lib decode kinds config analyze l4 l7 k8s
+LIB_DIRS := lib decode kinds config analyze l4 l7 k8s wire
 NET_DIRS := net tls http hbone
 AGENT_DIRS := agent podnet control
 CLI_DIRS := cli local kubelet dashboard istioctl

@@ -181,8 +181,12 @@ struct policy_set {
 	size_t n_workloads;
 	struct policy_workload *workloads; /* sorted by uid */
 	struct policy_mtls mesh;
-	/* What policy_compile_from needs of the compile that made the set (private; NULL: none). */
+	/*
+	 * What policy_compile_from needs of the compile that made the set (private; NULL: none),
+	 * and its destructor, the compiler's: the set's own (wire/policy_model.c) calls it.
+	 */
 	struct policy_memo *memo;
+	void (*memo_free)(struct policy_memo *memo);
 };
 
 /* A workload to resolve selectors against (borrowed for the duration of policy_compile). */

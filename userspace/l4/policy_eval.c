@@ -15,37 +15,6 @@
 
 /* ---- strings, addresses ---- */
 
-int policy_str_init(struct policy_str *out, const char *text)
-{
-	size_t n = text ? strlen(text) : 0;
-
-	memset(out, 0, sizeof(*out));
-	if (!n)
-		return -EINVAL;
-	if (n == 1 && text[0] == '*') {
-		out->kind = POLICY_STR_PRESENT;
-		out->s = strdup("");
-	} else if (text[n - 1] == '*') {
-		out->kind = POLICY_STR_PREFIX;
-		out->s = strndup(text, n - 1);
-	} else if (text[0] == '*') {
-		out->kind = POLICY_STR_SUFFIX;
-		out->s = strdup(text + 1);
-	} else {
-		out->kind = POLICY_STR_EXACT;
-		out->s = strdup(text);
-	}
-	out->text = strdup(text);
-	if (!out->s || !out->text) {
-		free(out->s);
-		free(out->text);
-		memset(out, 0, sizeof(*out));
-		return -ENOMEM;
-	}
-	out->len = strlen(out->s);
-	return 0;
-}
-
 bool policy_str_match(const struct policy_str *p, const char *value)
 {
 	size_t n;
@@ -601,27 +570,6 @@ const struct policy_authz *policy_deny_src_owner(const struct policy_set *ps, co
 }
 
 /* ---- names ---- */
-
-const char *policy_action_str(enum policy_action a)
-{
-	static const char *const s[] = {"ALLOW", "DENY", "AUDIT", "CUSTOM"};
-
-	return (unsigned int)a < 4 ? s[a] : "?";
-}
-
-const char *policy_scope_str(enum policy_scope sc)
-{
-	static const char *const s[] = {"global", "namespace", "workload", "none"};
-
-	return (unsigned int)sc < 4 ? s[sc] : "?";
-}
-
-const char *policy_mtls_str(enum config_mtls_mode m)
-{
-	static const char *const s[] = {"UNSET", "PERMISSIVE", "STRICT", "DISABLE"};
-
-	return (unsigned int)m < 4 ? s[m] : "?";
-}
 
 const char *policy_verdict_str(enum policy_verdict v)
 {

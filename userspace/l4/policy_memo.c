@@ -102,8 +102,10 @@ int policy_memo_take(struct policy_comp *c)
 	c->ap_quiet = NULL;
 	c->ns_refs = NULL;
 	c->ap_ns = NULL;
-	policy_memo_free(ps->memo);
+	if (ps->memo)
+		ps->memo_free(ps->memo);
 	ps->memo = m;
+	ps->memo_free = policy_memo_free;
 	return 0;
 }
 

@@ -227,19 +227,3 @@ out:
 	free(ns_pa);
 	return err;
 }
-
-/* ---- freeing ---- */
-
-void policy_mtls_free(struct policy_mtls *m)
-{
-	free(m->source);
-	free(m->ports);
-	free(m->port_source);
-}
-
-void policy_peer_auth_free(struct policy_peer_auth *pa)
-{
-	free(pa->namespace);
-	free(pa->name);
-	policy_uids_free(pa->workloads, pa->n_workloads);
-}

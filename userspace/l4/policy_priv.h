@@ -6,6 +6,7 @@
 #include "ambit/policy.h"
 #include "lib/label_index.h"
 #include "lib/serial_map.h"
+#include "wire/policy_model.h"
 
 /* The compiler's state (policy.c and the policy_*.c files of the compile). */
 struct policy_comp {
@@ -179,16 +180,6 @@ int policy_reuse_peer_auths(struct reuse *r);
 int policy_mtls_copy(struct policy_mtls *dst, const struct policy_mtls *src);
 /* Resolves the PeerAuthentications into c->ps (namespaces and workloads built). 0 or -ENOMEM. */
 int policy_compile_peer_auths(struct policy_comp *c);
-void policy_uids_free(char **u, size_t n);
-
-/* Parses an Istio pattern into @out (owned strings). 0, -EINVAL (empty) or -ENOMEM. */
-int policy_str_init(struct policy_str *out, const char *text);
-
-void policy_match_free(struct policy_match *m);
-void policy_rule_free(struct policy_rule *r);
-void policy_authz_free(struct policy_authz *p);
-void policy_mtls_free(struct policy_mtls *m);
-void policy_peer_auth_free(struct policy_peer_auth *pa);
 
 /*
  * Sorts @n strings' indexes by the strings (strcmp's order; equal ones by index), comparing their

@@ -21,11 +21,6 @@
 
 #define ROOT_NAMESPACE "istio-system"
 
-char *l7_strdup(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 void l7_fqdn(const char *host, const char *ns, char *out, size_t len)
 {
 	if (strchr(host, '.') || !strcmp(host, "*"))
@@ -76,25 +71,6 @@ int l7_meta_cmp(const struct config_meta *a, const struct config_meta *b)
 }
 
 /* ---- protocols ---- */
-
-static const char *const proto_names[] = {
-    [L7_PROTO_UNKNOWN] = "UNKNOWN", [L7_PROTO_HTTP] = "HTTP",	      [L7_PROTO_HTTP2] = "HTTP2",
-    [L7_PROTO_GRPC] = "GRPC",	    [L7_PROTO_GRPC_WEB] = "GRPC-WEB", [L7_PROTO_HTTPS] = "HTTPS",
-    [L7_PROTO_TLS] = "TLS",	    [L7_PROTO_TCP] = "TCP",	      [L7_PROTO_MONGO] = "MONGO",
-    [L7_PROTO_MYSQL] = "MYSQL",	    [L7_PROTO_REDIS] = "REDIS",	      [L7_PROTO_UDP] = "UDP",
-};
-
-const char *l7_protocol_name(enum l7_protocol p)
-{
-	return (unsigned int)p < sizeof(proto_names) / sizeof(proto_names[0]) ? proto_names[p]
-									      : "UNKNOWN";
-}
-
-bool l7_protocol_is_http(enum l7_protocol p)
-{
-	return p == L7_PROTO_HTTP || p == L7_PROTO_HTTP2 || p == L7_PROTO_GRPC ||
-	       p == L7_PROTO_GRPC_WEB;
-}
 
 /* Istio's protocol names, case-insensitive ("http2", "grpc-web"; appProtocol "h2c" too). */
 static enum l7_protocol proto_of(const char *s, size_t n)

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Private to the L7 compiler and codec (the files of l7/). */
+/* Private to the L7 compiler (the files of l7/). */
 #ifndef AMBIT_L7_COMPILE_PRIV_H
 #define AMBIT_L7_COMPILE_PRIV_H
 
 #include "ambit/l7.h"
+#include "wire/l7_model.h"
 
 /* What route compilation needs about the service being compiled and the world around it. */
 struct l7_ctx {
@@ -145,9 +146,8 @@ bool l7_attach_applies(const struct l7_attach *a, const struct l7_waypoint *wp,
 		       const struct l7_config *c, const struct l7_service *s);
 /* Appends @idx to *@list. 0 or -ENOMEM. */
 int l7_add_index(uint32_t **list, size_t *n, uint32_t idx);
-/* routes.c: a VirtualService match block as the model's; free.c: @n blocks freed. */
+/* routes.c: a VirtualService match block as the model's. */
 int l7_vs_match(const struct config_route_match *m, struct l7_match *out);
-void l7_matches_free(struct l7_match *m, size_t n);
 /*
  * authz.c: the index in @c of the Service @spec ("[ns/]host") names, a bound one or else
  * an aux one compiled now, its FQDN into @fqdn; -1 when no Service of the config is it (@fqdn
@@ -158,30 +158,10 @@ int l7_aux_service(const struct l7_inputs *in, const struct l7_waypoint *wp, str
 /* l7_tracing.c: the tracing of @wp and of its services' own Telemetry, into @c; JSON. */
 int l7_compile_telemetry(const struct l7_inputs *in, const struct l7_waypoint *wp,
 			 struct l7_config *c);
-void l7_telemetry_clear(struct l7_telemetry *t);
 /* ratelimit.c: the local rate limits @wp enforces, onto the services of @c; their JSON. */
 int l7_compile_ratelimits(const struct l7_inputs *in, const struct l7_waypoint *wp,
 			  struct l7_config *c);
-void l7_ratelimit_clear(struct l7_ratelimit *r);
-int l7_ratelimits_to_json(const struct l7_config *c, struct cJSON *root);
 /* authz.c: the AuthorizationPolicies waypoint @wp enforces, onto the services of @c. */
 int l7_compile_authz(const struct l7_inputs *in, const struct l7_waypoint *wp, struct l7_config *c);
-void l7_authz_clear(struct l7_authz *a);
-void l7_jwt_clear(struct l7_jwt *j);
-void l7_ext_authz_clear(struct l7_ext_authz *x);
-
-/* Copies (deep) of config parts the model reuses. 0 or -ENOMEM. */
-int l7_copy_headers(struct config_headers *dst, const struct config_headers *src);
-int l7_copy_header_ops(struct config_header_ops *dst, const struct config_header_ops *src);
-int l7_copy_strings(struct config_strings *dst, const struct config_strings *src);
-int l7_copy_labels(struct config_labels *dst, const struct config_labels *src);
-char *l7_strdup(const char *s);
-void l7_free_headers(struct config_headers *h);
-void l7_free_cors(struct config_cors *c);
-void l7_free_lb(struct config_load_balancer *lb);
-void l7_free_tls(struct config_client_tls *t);
-
-/* Frees what certificate @t owns (free.c). */
-void l7_tls_cert_free(struct l7_tls_cert *t);
 
 #endif

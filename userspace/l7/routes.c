@@ -19,11 +19,6 @@
 #include "lib/grpc_status.h"
 #include "lib/retry_on.h"
 
-const char *l7_retry_on_name(unsigned int i)
-{
-	return i < L7_RETRY_NAMES ? retry_on_names[i] : NULL;
-}
-
 int l7_parse_retry_on(const char *s, struct l7_retry *r)
 {
 	char *copy = strdup(s), *save = NULL;

@@ -14,7 +14,7 @@
 
 #include "ambit/snapshot.h"
 #include "tls/crypto.h"
-#include "json_priv.h"
+#include "l7_priv.h"
 
 const char *const l7_match_names[] = {"any", "exact", "prefix", "pathPrefix", "regex", NULL};
 const char *const l7_action_names[] = {"route", "redirect", "direct", "notFound", NULL};

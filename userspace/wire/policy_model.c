@@ -1,8 +1,66 @@
 // SPDX-License-Identifier: Apache-2.0
-/* Policy compiler: the destructors of a set and of its parts. */
+/*
+ * The L4 policy set's ownership (include/ambit/policy.h): its string matchers, the names of its
+ * enums, and the destructors of a set and of its parts. The compiler (l4/policy*.c) builds sets
+ * with these; the codec (policy.c) decodes them.
+ */
+#include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
-#include "policy_priv.h"
+#include "policy_model.h"
+
+int policy_str_init(struct policy_str *out, const char *text)
+{
+	size_t n = text ? strlen(text) : 0;
+
+	memset(out, 0, sizeof(*out));
+	if (!n)
+		return -EINVAL;
+	if (n == 1 && text[0] == '*') {
+		out->kind = POLICY_STR_PRESENT;
+		out->s = strdup("");
+	} else if (text[n - 1] == '*') {
+		out->kind = POLICY_STR_PREFIX;
+		out->s = strndup(text, n - 1);
+	} else if (text[0] == '*') {
+		out->kind = POLICY_STR_SUFFIX;
+		out->s = strdup(text + 1);
+	} else {
+		out->kind = POLICY_STR_EXACT;
+		out->s = strdup(text);
+	}
+	out->text = strdup(text);
+	if (!out->s || !out->text) {
+		free(out->s);
+		free(out->text);
+		memset(out, 0, sizeof(*out));
+		return -ENOMEM;
+	}
+	out->len = strlen(out->s);
+	return 0;
+}
+
+const char *policy_action_str(enum policy_action a)
+{
+	static const char *const s[] = {"ALLOW", "DENY", "AUDIT", "CUSTOM"};
+
+	return (unsigned int)a < 4 ? s[a] : "?";
+}
+
+const char *policy_scope_str(enum policy_scope sc)
+{
+	static const char *const s[] = {"global", "namespace", "workload", "none"};
+
+	return (unsigned int)sc < 4 ? s[sc] : "?";
+}
+
+const char *policy_mtls_str(enum config_mtls_mode m)
+{
+	static const char *const s[] = {"UNSET", "PERMISSIVE", "STRICT", "DISABLE"};
+
+	return (unsigned int)m < 4 ? s[m] : "?";
+}
 
 static void strs_free(struct policy_strs *l)
 {
@@ -77,7 +135,8 @@ void policy_set_free(struct policy_set *ps)
 		free(ps->workloads[i].policies);
 	}
 	policy_mtls_free(&ps->mesh);
-	policy_memo_free(ps->memo);
+	if (ps->memo)
+		ps->memo_free(ps->memo);
 	free(ps->policies);
 	free(ps->peer_auths);
 	free(ps->global);
@@ -85,4 +144,18 @@ void policy_set_free(struct policy_set *ps)
 	free(ps->workloads);
 	free(ps->root_namespace);
 	free(ps);
+}
+
+void policy_mtls_free(struct policy_mtls *m)
+{
+	free(m->source);
+	free(m->ports);
+	free(m->port_source);
+}
+
+void policy_peer_auth_free(struct policy_peer_auth *pa)
+{
+	free(pa->namespace);
+	free(pa->name);
+	policy_uids_free(pa->workloads, pa->n_workloads);
 }

@@ -40,6 +40,7 @@
 #include "ambit/l7.h"
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
+#include "dec.h"
 
 /* ---- encode ---- */
 
@@ -573,80 +574,15 @@ bool snapshot_same_but_version(const char *a, const char *b)
 
 /* ---- decode ---- */
 
-struct dec {
-	char *err;
-	size_t errlen;
-	bool failed;
-};
-
-static __attribute__((format(printf, 2, 3))) void dec_fail(struct dec *d, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (d->failed)
-		return;
-	d->failed = true;
-	if (!d->err || !d->errlen)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(d->err, d->errlen, fmt, ap);
-	va_end(ap);
-}
-
 /* Optional strings decode to "" so consumers never need NULL checks; wrong types are errors. */
-static char *get_str(struct dec *d, const cJSON *o, const char *key, const char *path,
-		     bool required)
+static char *str_or_empty(struct wire_dec *d, const cJSON *o, const char *key, const char *path,
+			  bool required)
 {
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-	char *v;
+	char *v = wire_str(d, o, key, path, required);
 
-	if (!it || cJSON_IsNull(it)) {
-		if (required) {
-			dec_fail(d, "%s%s: missing", path, key);
-			return NULL;
-		}
-		v = strdup("");
-	} else if (!cJSON_IsString(it)) {
-		dec_fail(d, "%s%s: expected a string", path, key);
-		return NULL;
-	} else {
-		v = strdup(it->valuestring);
-	}
-	if (!v)
-		dec_fail(d, "%s%s: out of memory", path, key);
+	if (!v && !required && !d->failed && !(v = strdup("")))
+		wire_fail(d, "%s%s%s: out of memory", path, path[0] ? "." : "", key);
 	return v;
-}
-
-/* @key's string, or NULL when absent (an optional field with no default). */
-static char *get_opt_str(struct dec *d, const cJSON *o, const char *key, const char *path)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	return !it || cJSON_IsNull(it) ? NULL : get_str(d, o, key, path, false);
-}
-
-static bool get_num(struct dec *d, const cJSON *o, const char *key, const char *path, double min,
-		    double max, bool required, double *out)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	*out = 0;
-	if (!it) {
-		if (required)
-			dec_fail(d, "%s%s: missing", path, key);
-		return !required;
-	}
-	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) ||
-	    it->valuedouble != floor(it->valuedouble)) {
-		dec_fail(d, "%s%s: expected an integer", path, key);
-		return false;
-	}
-	if (it->valuedouble < min || it->valuedouble > max) {
-		dec_fail(d, "%s%s: %.0f out of range", path, key, it->valuedouble);
-		return false;
-	}
-	*out = it->valuedouble;
-	return true;
 }
 
 static bool parse_ip(const cJSON *it, uint32_t *out)
@@ -659,67 +595,31 @@ static bool parse_ip(const cJSON *it, uint32_t *out)
 	return true;
 }
 
-static bool get_ip(struct dec *d, const cJSON *o, const char *key, const char *path, bool required,
-		   uint32_t *out)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	*out = 0;
-	if (!it || (cJSON_IsString(it) && !required && !it->valuestring[0]))
-		goto absent;
-	if (!parse_ip(it, out)) {
-		dec_fail(d, "%s%s: expected an IPv4 address string", path, key);
-		return false;
-	}
-	return true;
-absent:
-	if (required)
-		dec_fail(d, "%s%s: missing", path, key);
-	return !required;
-}
-
-/* Returns the array (or NULL when absent: empty), failing on a non-array. */
-static const cJSON *get_arr(struct dec *d, const cJSON *o, const char *key, const char *path,
-			    size_t *n)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, key);
-
-	*n = 0;
-	if (!it || cJSON_IsNull(it))
-		return NULL;
-	if (!cJSON_IsArray(it)) {
-		dec_fail(d, "%s%s: expected an array", path, key);
-		return NULL;
-	}
-	*n = (size_t)cJSON_GetArraySize(it);
-	return it;
-}
-
 /* A waypoint's "addresses6": IPv6 addresses (one of another family, or a prefix, is an error). */
-static void decode_waypoint_addresses6(struct dec *d, const cJSON *m, const char *sub,
+static void decode_waypoint_addresses6(struct wire_dec *d, const cJSON *m, const char *sub,
 				       struct snap_waypoint *w)
 {
 	size_t n, j = 0;
-	const cJSON *arr = get_arr(d, m, "addresses6", sub, &n), *it;
+	const cJSON *arr = wire_arr(d, m, "addresses6", sub, &n), *it;
 
 	if (d->failed || !n)
 		return;
 	if (!(w->addresses6 = calloc(n, sizeof(*w->addresses6)))) {
-		dec_fail(d, "%saddresses6: out of memory", sub);
+		wire_fail(d, "%s.addresses6: out of memory", sub);
 		return;
 	}
 	cJSON_ArrayForEach(it, arr)
 	{
 		if (!cJSON_IsString(it) || ipaddr_parse_addr(it->valuestring, &w->addresses6[j]) ||
 		    w->addresses6[j].family != AF_INET6) {
-			dec_fail(d, "%saddresses6[%zu]: expected an IPv6 address string", sub, j);
+			wire_fail(d, "%s.addresses6[%zu]: expected an IPv6 address string", sub, j);
 			return;
 		}
 		w->n_addresses6 = ++j;
 	}
 }
 
-static struct snap_waypoint *decode_waypoint(struct dec *d, const cJSON *o, const char *path)
+static struct snap_waypoint *decode_waypoint(struct wire_dec *d, const cJSON *o, const char *path)
 {
 	const cJSON *m = cJSON_GetObjectItemCaseSensitive(o, "waypoint"), *arr, *it;
 	struct snap_waypoint *w;
@@ -729,30 +629,30 @@ static struct snap_waypoint *decode_waypoint(struct dec *d, const cJSON *o, cons
 
 	if (!m || cJSON_IsNull(m))
 		return NULL;
-	snprintf(sub, sizeof(sub), "%swaypoint.", path);
+	snprintf(sub, sizeof(sub), "%s.waypoint", path);
 	if (!cJSON_IsObject(m)) {
-		dec_fail(d, "%swaypoint: expected an object", path);
+		wire_fail(d, "%s.waypoint: expected an object", path);
 		return NULL;
 	}
 	w = calloc(1, sizeof(*w));
 	if (!w) {
-		dec_fail(d, "%swaypoint: out of memory", path);
+		wire_fail(d, "%s.waypoint: out of memory", path);
 		return NULL;
 	}
-	w->name = get_str(d, m, "name", sub, true);
-	w->identity = get_str(d, m, "identity", sub, true);
-	w->hostname = get_str(d, m, "hostname", sub, false);
-	if (get_num(d, m, "port", sub, 1, 65535, true, &v))
+	w->name = str_or_empty(d, m, "name", sub, true);
+	w->identity = str_or_empty(d, m, "identity", sub, true);
+	w->hostname = str_or_empty(d, m, "hostname", sub, false);
+	if (wire_num_at(d, m, "port", sub, 1, 65535, true, &v))
 		w->port = (uint16_t)v;
-	arr = get_arr(d, m, "addresses", sub, &n);
+	arr = wire_arr(d, m, "addresses", sub, &n);
 	if (n && !(w->addresses = calloc(n, sizeof(*w->addresses))))
-		dec_fail(d, "%saddresses: out of memory", sub);
+		wire_fail(d, "%s.addresses: out of memory", sub);
 	cJSON_ArrayForEach(it, arr)
 	{
 		if (d->failed)
 			break;
 		if (!parse_ip(it, &w->addresses[j])) {
-			dec_fail(d, "%saddresses[%zu]: expected an IPv4 address string", sub, j);
+			wire_fail(d, "%s.addresses[%zu]: expected an IPv4 address string", sub, j);
 			break;
 		}
 		w->n_addresses = ++j;
@@ -761,41 +661,41 @@ static struct snap_waypoint *decode_waypoint(struct dec *d, const cJSON *o, cons
 	return w;
 }
 
-static void decode_workload(struct dec *d, const cJSON *o, size_t i, struct snap_workload *w)
+static void decode_workload(struct wire_dec *d, const cJSON *o, size_t i, struct snap_workload *w)
 {
 	char path[48], *ip6;
 	const cJSON *en;
 
-	snprintf(path, sizeof(path), "workloads[%zu].", i);
+	snprintf(path, sizeof(path), "workloads[%zu]", i);
 	if (!cJSON_IsObject(o)) {
-		dec_fail(d, "workloads[%zu]: expected an object", i);
+		wire_fail(d, "workloads[%zu]: expected an object", i);
 		return;
 	}
-	w->uid = get_str(d, o, "uid", path, false);
-	w->name = get_str(d, o, "name", path, true);
-	w->namespace = get_str(d, o, "namespace", path, true);
-	w->service_account = get_str(d, o, "serviceAccount", path, false);
-	w->identity = get_str(d, o, "identity", path, false);
-	w->node = get_str(d, o, "node", path, false);
-	w->workload_name = get_str(d, o, "workloadName", path, false);
-	w->app = get_str(d, o, "app", path, false);
-	w->version = get_str(d, o, "version", path, false);
-	w->canonical_service = get_str(d, o, "canonicalService", path, false);
-	w->canonical_revision = get_str(d, o, "canonicalRevision", path, false);
-	w->hostname = get_opt_str(d, o, "hostname", path);
-	w->subdomain = get_opt_str(d, o, "subdomain", path);
+	w->uid = str_or_empty(d, o, "uid", path, false);
+	w->name = str_or_empty(d, o, "name", path, true);
+	w->namespace = str_or_empty(d, o, "namespace", path, true);
+	w->service_account = str_or_empty(d, o, "serviceAccount", path, false);
+	w->identity = str_or_empty(d, o, "identity", path, false);
+	w->node = str_or_empty(d, o, "node", path, false);
+	w->workload_name = str_or_empty(d, o, "workloadName", path, false);
+	w->app = str_or_empty(d, o, "app", path, false);
+	w->version = str_or_empty(d, o, "version", path, false);
+	w->canonical_service = str_or_empty(d, o, "canonicalService", path, false);
+	w->canonical_revision = str_or_empty(d, o, "canonicalRevision", path, false);
+	w->hostname = wire_str(d, o, "hostname", path, false);
+	w->subdomain = wire_str(d, o, "subdomain", path, false);
 	/* An IPv6-only pod's workload has "ip6" alone: one of the two is required. */
-	get_ip(d, o, "ip", path, false, &w->ip);
-	ip6 = get_opt_str(d, o, "ip6", path);
+	w->ip = wire_ip(d, o, "ip", path, false);
+	ip6 = wire_str(d, o, "ip6", path, false);
 	if (ip6 && (ipaddr_parse_addr(ip6, &w->ip6) || w->ip6.family != AF_INET6))
-		dec_fail(d, "%sip6: \"%.60s\" is not an IPv6 address", path, ip6);
+		wire_fail(d, "%s.ip6: \"%.60s\" is not an IPv6 address", path, ip6);
 	else if (!ip6 && !w->ip)
-		dec_fail(d, "%sip: missing (nor ip6)", path);
+		wire_fail(d, "%s.ip: missing (nor ip6)", path);
 	free(ip6);
-	get_ip(d, o, "nodeIP", path, false, &w->node_ip);
+	w->node_ip = wire_ip(d, o, "nodeIP", path, false);
 	en = cJSON_GetObjectItemCaseSensitive(o, "enrolled");
 	if (en && !cJSON_IsBool(en))
-		dec_fail(d, "%senrolled: expected a boolean", path);
+		wire_fail(d, "%s.enrolled: expected a boolean", path);
 	w->enrolled = en && cJSON_IsTrue(en);
 	w->waypoint = decode_waypoint(d, o, path);
 }
@@ -810,45 +710,46 @@ static int enum_of(const cJSON *it, const char *const names[])
 }
 
 /* A ServiceEntry host's own members. */
-static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct snap_service *svc)
+static void decode_entry(struct wire_dec *d, const cJSON *o, const char *path,
+			 struct snap_service *svc)
 {
 	const cJSON *arr, *it;
 	int k;
 
 	k = enum_of(cJSON_GetObjectItemCaseSensitive(o, "kind"), svc_kinds);
 	if (k < 1) {
-		dec_fail(d, "%skind: expected MESH_EXTERNAL or MESH_INTERNAL", path);
+		wire_fail(d, "%s.kind: expected MESH_EXTERNAL or MESH_INTERNAL", path);
 		return;
 	}
 	svc->kind = (enum snap_svc_kind)k;
 	k = enum_of(cJSON_GetObjectItemCaseSensitive(o, "resolution"), resolutions);
 	if (k < 0) {
-		dec_fail(d,
-			 "%sresolution: expected NONE, STATIC, DNS, DNS_ROUND_ROBIN or "
-			 "DYNAMIC_DNS",
-			 path);
+		wire_fail(d,
+			  "%s.resolution: expected NONE, STATIC, DNS, DNS_ROUND_ROBIN or "
+			  "DYNAMIC_DNS",
+			  path);
 		return;
 	}
 	svc->resolution = (enum snap_resolution)k;
-	arr = get_arr(d, o, "addresses", path, &svc->n_cidrs);
+	arr = wire_arr(d, o, "addresses", path, &svc->n_cidrs);
 	if (svc->n_cidrs && !(svc->cidrs = calloc(svc->n_cidrs, sizeof(*svc->cidrs)))) {
 		svc->n_cidrs = 0;
-		dec_fail(d, "%saddresses: out of memory", path);
+		wire_fail(d, "%s.addresses: out of memory", path);
 		return;
 	}
 	k = 0;
 	cJSON_ArrayForEach(it, arr)
 	{
 		if (!cJSON_IsString(it) || ipaddr_parse(it->valuestring, &svc->cidrs[k])) {
-			dec_fail(d, "%saddresses[%d]: expected an address or CIDR", path, k);
+			wire_fail(d, "%s.addresses[%d]: expected an address or CIDR", path, k);
 			return;
 		}
 		k++;
 	}
-	arr = get_arr(d, o, "resolve", path, &svc->n_names);
+	arr = wire_arr(d, o, "resolve", path, &svc->n_names);
 	if (svc->n_names && !(svc->names = calloc(svc->n_names, sizeof(*svc->names)))) {
 		svc->n_names = 0;
-		dec_fail(d, "%sresolve: out of memory", path);
+		wire_fail(d, "%s.resolve: out of memory", path);
 		return;
 	}
 	k = 0;
@@ -857,19 +758,19 @@ static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct
 		if (!cJSON_IsString(it) || !it->valuestring[0] ||
 		    !(svc->names[k] = strdup(it->valuestring))) {
 			svc->n_names = (size_t)k;
-			dec_fail(d, "%sresolve[%d]: expected a name", path, k);
+			wire_fail(d, "%s.resolve[%d]: expected a name", path, k);
 			return;
 		}
 		k++;
 	}
-	arr = get_arr(d, o, "exportTo", path, &svc->n_export_to);
+	arr = wire_arr(d, o, "exportTo", path, &svc->n_export_to);
 	if (!arr)
 		return;
 	/* Present but empty: seen by no namespace (not NULL, which is all). */
 	svc->export_to = calloc(svc->n_export_to + 1, sizeof(*svc->export_to));
 	if (!svc->export_to) {
 		svc->n_export_to = 0;
-		dec_fail(d, "%sexportTo: out of memory", path);
+		wire_fail(d, "%s.exportTo: out of memory", path);
 		return;
 	}
 	k = 0;
@@ -877,7 +778,7 @@ static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct
 	{
 		if (!cJSON_IsString(it) || !(svc->export_to[k] = strdup(it->valuestring))) {
 			svc->n_export_to = (size_t)k;
-			dec_fail(d, "%sexportTo[%d]: expected a namespace", path, k);
+			wire_fail(d, "%s.exportTo[%d]: expected a namespace", path, k);
 			return;
 		}
 		k++;
@@ -885,16 +786,16 @@ static void decode_entry(struct dec *d, const cJSON *o, const char *path, struct
 }
 
 /* "endpoints6": IPv6 addresses (one of another family, or a prefix, is an error). */
-static void decode_endpoints6(struct dec *d, const cJSON *o, const char *path,
+static void decode_endpoints6(struct wire_dec *d, const cJSON *o, const char *path,
 			      struct snap_service *svc)
 {
-	const cJSON *arr = get_arr(d, o, "endpoints6", path, &svc->nendpoints6), *it;
+	const cJSON *arr = wire_arr(d, o, "endpoints6", path, &svc->nendpoints6), *it;
 	size_t j = 0;
 
 	if (svc->nendpoints6 &&
 	    !(svc->endpoints6 = calloc(svc->nendpoints6, sizeof(*svc->endpoints6)))) {
 		svc->nendpoints6 = 0;
-		dec_fail(d, "%sendpoints6: out of memory", path);
+		wire_fail(d, "%s.endpoints6: out of memory", path);
 		return;
 	}
 	cJSON_ArrayForEach(it, arr)
@@ -902,7 +803,8 @@ static void decode_endpoints6(struct dec *d, const cJSON *o, const char *path,
 		if (!cJSON_IsString(it) ||
 		    ipaddr_parse_addr(it->valuestring, &svc->endpoints6[j]) ||
 		    svc->endpoints6[j].family != AF_INET6) {
-			dec_fail(d, "%sendpoints6[%zu]: expected an IPv6 address string", path, j);
+			wire_fail(d, "%s.endpoints6[%zu]: expected an IPv6 address string", path,
+				  j);
 			return;
 		}
 		j++;
@@ -913,12 +815,12 @@ static void decode_endpoints6(struct dec *d, const cJSON *o, const char *path,
  * "endpointPorts" (@v6 false: IPv4 "ip"s) or "endpointPorts6" (IPv6 ones): each an ip, a port
  * and a targetPort.
  */
-static void decode_ep_ports(struct dec *d, const cJSON *o, const char *path, bool v6,
+static void decode_ep_ports(struct wire_dec *d, const cJSON *o, const char *path, bool v6,
 			    struct snap_service *svc)
 {
 	const char *key = v6 ? "endpointPorts6" : "endpointPorts";
 	size_t *n = v6 ? &svc->n_ep_ports6 : &svc->n_ep_ports;
-	const cJSON *arr = get_arr(d, o, key, path, n), *it;
+	const cJSON *arr = wire_arr(d, o, key, path, n), *it;
 	int k = 0;
 
 	if (*n && v6)
@@ -927,7 +829,7 @@ static void decode_ep_ports(struct dec *d, const cJSON *o, const char *path, boo
 		svc->ep_ports = calloc(*n, sizeof(*svc->ep_ports));
 	if (*n && (v6 ? !svc->ep_ports6 : !svc->ep_ports)) {
 		*n = 0;
-		dec_fail(d, "%s%s: out of memory", path, key);
+		wire_fail(d, "%s.%s: out of memory", path, key);
 		return;
 	}
 	cJSON_ArrayForEach(it, arr)
@@ -937,22 +839,22 @@ static void decode_ep_ports(struct dec *d, const cJSON *o, const char *path, boo
 		const cJSON *a = cJSON_GetObjectItemCaseSensitive(it, "ip");
 		char sub[80];
 
-		snprintf(sub, sizeof(sub), "%s%s[%d].", path, key, k);
+		snprintf(sub, sizeof(sub), "%s.%s[%d]", path, key, k);
 		if (!cJSON_IsObject(it) || !cJSON_IsNumber(p) || !cJSON_IsNumber(t) ||
 		    p->valuedouble < 1 || p->valuedouble > 65535 || t->valuedouble < 1 ||
 		    t->valuedouble > 65535) {
-			dec_fail(d, "%s%s[%d]: expected an ip, a port and a targetPort", path, key,
-				 k);
+			wire_fail(d, "%s.%s[%d]: expected an ip, a port and a targetPort", path,
+				  key, k);
 			return;
 		}
 		if (!v6) {
-			get_ip(d, it, "ip", sub, true, &svc->ep_ports[k].ip);
+			svc->ep_ports[k].ip = wire_ip(d, it, "ip", sub, true);
 			svc->ep_ports[k].port = (uint16_t)p->valuedouble;
 			svc->ep_ports[k].target_port = (uint16_t)t->valuedouble;
 		} else if (!cJSON_IsString(a) ||
 			   ipaddr_parse_addr(a->valuestring, &svc->ep_ports6[k].ip) ||
 			   svc->ep_ports6[k].ip.family != AF_INET6) {
-			dec_fail(d, "%sip: expected an IPv6 address string", sub);
+			wire_fail(d, "%s.ip: expected an IPv6 address string", sub);
 			return;
 		} else {
 			svc->ep_ports6[k].port = (uint16_t)p->valuedouble;
@@ -962,7 +864,7 @@ static void decode_ep_ports(struct dec *d, const cJSON *o, const char *path, boo
 	}
 }
 
-static void decode_service(struct dec *d, const cJSON *o, const char *what, size_t i,
+static void decode_service(struct wire_dec *d, const cJSON *o, const char *what, size_t i,
 			   struct snap_service *svc)
 {
 	char path[48], sub[64], *vip6;
@@ -970,27 +872,27 @@ static void decode_service(struct dec *d, const cJSON *o, const char *what, size
 	size_t j = 0;
 	double v;
 
-	snprintf(path, sizeof(path), "%s[%zu].", what, i);
+	snprintf(path, sizeof(path), "%s[%zu]", what, i);
 	if (!cJSON_IsObject(o)) {
-		dec_fail(d, "%s[%zu]: expected an object", what, i);
+		wire_fail(d, "%s[%zu]: expected an object", what, i);
 		return;
 	}
-	svc->name = get_str(d, o, "name", path, true);
-	svc->namespace = get_str(d, o, "namespace", path, true);
-	svc->hostname = get_str(d, o, "hostname", path, false);
-	vip6 = get_opt_str(d, o, "vip6", path);
+	svc->name = str_or_empty(d, o, "name", path, true);
+	svc->namespace = str_or_empty(d, o, "namespace", path, true);
+	svc->hostname = str_or_empty(d, o, "hostname", path, false);
+	vip6 = wire_str(d, o, "vip6", path, false);
 	if (vip6 && (ipaddr_parse_addr(vip6, &svc->vip6) || svc->vip6.family != AF_INET6))
-		dec_fail(d, "%svip6: \"%.60s\" is not an IPv6 address", path, vip6);
+		wire_fail(d, "%s.vip6: \"%.60s\" is not an IPv6 address", path, vip6);
 	/* Required unless it has vip6 (a SingleStack IPv6 Service's only address). */
-	get_ip(d, o, "vip", path, !vip6, &svc->vip);
+	svc->vip = wire_ip(d, o, "vip", path, !vip6);
 	free(vip6);
 	svc->waypoint = decode_waypoint(d, o, path);
-	arr = get_arr(d, o, "ports", path, &svc->nports);
+	arr = wire_arr(d, o, "ports", path, &svc->nports);
 	if (svc->nports) {
 		svc->ports = calloc(svc->nports, sizeof(*svc->ports));
 		if (!svc->ports) {
 			svc->nports = 0;
-			dec_fail(d, "%sports: out of memory", path);
+			wire_fail(d, "%s.ports: out of memory", path);
 			return;
 		}
 	}
@@ -998,23 +900,23 @@ static void decode_service(struct dec *d, const cJSON *o, const char *what, size
 	{
 		struct snap_service_port *p = &svc->ports[j];
 
-		snprintf(sub, sizeof(sub), "%sports[%zu].", path, j++);
+		snprintf(sub, sizeof(sub), "%s.ports[%zu]", path, j++);
 		if (!cJSON_IsObject(it)) {
-			dec_fail(d, "%.*s: expected an object", (int)strlen(sub) - 1, sub);
+			wire_fail(d, "%s: expected an object", sub);
 			return;
 		}
-		p->name = get_str(d, it, "name", sub, false);
-		if (get_num(d, it, "port", sub, 1, 65535, true, &v))
+		p->name = str_or_empty(d, it, "name", sub, false);
+		if (wire_num_at(d, it, "port", sub, 1, 65535, true, &v))
 			p->port = (uint16_t)v;
-		if (get_num(d, it, "targetPort", sub, 0, 65535, false, &v))
+		if (wire_num_at(d, it, "targetPort", sub, 0, 65535, false, &v))
 			p->target_port = v ? (uint16_t)v : p->port;
 	}
-	arr = get_arr(d, o, "endpoints", path, &svc->nendpoints);
+	arr = wire_arr(d, o, "endpoints", path, &svc->nendpoints);
 	if (svc->nendpoints) {
 		svc->endpoints = calloc(svc->nendpoints, sizeof(*svc->endpoints));
 		if (!svc->endpoints) {
 			svc->nendpoints = 0;
-			dec_fail(d, "%sendpoints: out of memory", path);
+			wire_fail(d, "%s.endpoints: out of memory", path);
 			return;
 		}
 	}
@@ -1022,7 +924,7 @@ static void decode_service(struct dec *d, const cJSON *o, const char *what, size
 	cJSON_ArrayForEach(it, arr)
 	{
 		if (!parse_ip(it, &svc->endpoints[j])) {
-			dec_fail(d, "%sendpoints[%zu]: expected an IPv4 address string", path, j);
+			wire_fail(d, "%s.endpoints[%zu]: expected an IPv4 address string", path, j);
 			return;
 		}
 		j++;
@@ -1034,40 +936,41 @@ static void decode_service(struct dec *d, const cJSON *o, const char *what, size
 		decode_entry(d, o, path, svc);
 }
 
-static void decode_cert(struct dec *d, const cJSON *o, size_t i, struct snap_cert *c)
+static void decode_cert(struct wire_dec *d, const cJSON *o, size_t i, struct snap_cert *c)
 {
 	char path[48];
 	double v;
 
-	snprintf(path, sizeof(path), "certs[%zu].", i);
+	snprintf(path, sizeof(path), "certs[%zu]", i);
 	if (!cJSON_IsObject(o)) {
-		dec_fail(d, "certs[%zu]: expected an object", i);
+		wire_fail(d, "certs[%zu]: expected an object", i);
 		return;
 	}
-	c->identity = get_str(d, o, "identity", path, true);
-	c->cert_pem = get_str(d, o, "certPEM", path, true);
-	c->key_pem = get_str(d, o, "keyPEM", path, false);
-	if (get_num(d, o, "notBefore", path, 0, 9e15, false, &v))
+	c->identity = str_or_empty(d, o, "identity", path, true);
+	c->cert_pem = str_or_empty(d, o, "certPEM", path, true);
+	c->key_pem = str_or_empty(d, o, "keyPEM", path, false);
+	if (wire_num_at(d, o, "notBefore", path, 0, 9e15, false, &v))
 		c->not_before = (time_t)v;
-	if (get_num(d, o, "notAfter", path, 0, 9e15, false, &v))
+	if (wire_num_at(d, o, "notAfter", path, 0, 9e15, false, &v))
 		c->not_after = (time_t)v;
 }
 
 /* Allocates @n elements of @size for an array member; false (with the error set) on failure. */
-static bool alloc_arr(struct dec *d, void **out, size_t n, size_t size, const char *key)
+static bool alloc_arr(struct wire_dec *d, void **out, size_t n, size_t size, const char *key)
 {
 	*out = NULL;
 	if (!n)
 		return true;
 	*out = calloc(n, size);
 	if (!*out)
-		dec_fail(d, "%s: out of memory", key);
+		wire_fail(d, "%s: out of memory", key);
 	return *out != NULL;
 }
 
 struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t errlen)
 {
-	struct dec d = {.err = err, .errlen = errlen};
+	struct wire_dec d = {
+	    .err = err, .errlen = errlen, .null_absent = true, .max_list = SIZE_MAX};
 	struct snapshot *s = NULL;
 	const cJSON *arr, *it;
 	cJSON *root;
@@ -1080,47 +983,47 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 	if (!root) {
 		const char *at = cJSON_GetErrorPtr();
 
-		dec_fail(&d, "invalid JSON near byte %zu",
-			 at && at >= json && at <= json + len ? (size_t)(at - json) : (size_t)0);
+		wire_fail(&d, "invalid JSON near byte %zu",
+			  at && at >= json && at <= json + len ? (size_t)(at - json) : (size_t)0);
 		errno = EINVAL;
 		return NULL;
 	}
 	if (!cJSON_IsObject(root)) {
-		dec_fail(&d, "(root): expected an object");
+		wire_fail(&d, "(root): expected an object");
 		goto fail;
 	}
 	s = calloc(1, sizeof(*s));
 	if (!s) {
-		dec_fail(&d, "out of memory");
+		wire_fail(&d, "out of memory");
 		goto fail;
 	}
-	if (get_num(&d, root, "version", "", 0, 9007199254740992.0, true, &v))
+	if (wire_num_at(&d, root, "version", "", 0, 9007199254740992.0, true, &v))
 		s->version = (uint64_t)v;
-	s->node = get_str(&d, root, "node", "", false);
-	get_ip(&d, root, "nodeIP", "", false, &s->node_ip);
-	s->trust_domain = get_str(&d, root, "trustDomain", "", false);
-	s->root_pem = get_str(&d, root, "rootPEM", "", false);
+	s->node = str_or_empty(&d, root, "node", "", false);
+	s->node_ip = wire_ip(&d, root, "nodeIP", "", false);
+	s->trust_domain = str_or_empty(&d, root, "trustDomain", "", false);
+	s->root_pem = str_or_empty(&d, root, "rootPEM", "", false);
 	if (d.failed)
 		goto fail;
-	arr = get_arr(&d, root, "trustDomainAliases", "", &i);
+	arr = wire_arr(&d, root, "trustDomainAliases", "", &i);
 	if (d.failed || !alloc_arr(&d, (void **)&s->trust_domain_aliases, i,
 				   sizeof(*s->trust_domain_aliases), "trustDomainAliases"))
 		goto fail;
 	cJSON_ArrayForEach(it, arr)
 	{
 		if (!cJSON_IsString(it) || !it->valuestring[0]) {
-			dec_fail(&d, "trustDomainAliases[%zu]: expected a non-empty string",
-				 s->n_trust_domain_aliases);
+			wire_fail(&d, "trustDomainAliases[%zu]: expected a non-empty string",
+				  s->n_trust_domain_aliases);
 			goto fail;
 		}
 		s->trust_domain_aliases[s->n_trust_domain_aliases] = strdup(it->valuestring);
 		if (!s->trust_domain_aliases[s->n_trust_domain_aliases++]) {
-			dec_fail(&d, "trustDomainAliases: out of memory");
+			wire_fail(&d, "trustDomainAliases: out of memory");
 			goto fail;
 		}
 	}
 
-	arr = get_arr(&d, root, "workloads", "", &i);
+	arr = wire_arr(&d, root, "workloads", "", &i);
 	if (d.failed ||
 	    !alloc_arr(&d, (void **)&s->workloads, i, sizeof(*s->workloads), "workloads"))
 		goto fail;
@@ -1134,7 +1037,7 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 			goto fail;
 	}
 
-	arr = get_arr(&d, root, "services", "", &i);
+	arr = wire_arr(&d, root, "services", "", &i);
 	if (d.failed || !alloc_arr(&d, (void **)&s->services, i, sizeof(*s->services), "services"))
 		goto fail;
 	s->n_services = i;
@@ -1147,7 +1050,7 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 			goto fail;
 	}
 
-	arr = get_arr(&d, root, "serviceEntries", "", &i);
+	arr = wire_arr(&d, root, "serviceEntries", "", &i);
 	if (d.failed ||
 	    !alloc_arr(&d, (void **)&s->entries, i, sizeof(*s->entries), "serviceEntries"))
 		goto fail;
@@ -1166,7 +1069,7 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 		int k = enum_of(it, policies);
 
 		if (k < 0) {
-			dec_fail(&d, "outboundTrafficPolicy: expected ALLOW_ANY or REGISTRY_ONLY");
+			wire_fail(&d, "outboundTrafficPolicy: expected ALLOW_ANY or REGISTRY_ONLY");
 			goto fail;
 		}
 		s->registry_only = k == 1;
@@ -1178,13 +1081,13 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 		int k = enum_of(it, modes);
 
 		if (k < 0) {
-			dec_fail(&d, "captureMode: expected host or inpod");
+			wire_fail(&d, "captureMode: expected host or inpod");
 			goto fail;
 		}
 		s->capture = (enum snap_capture)(k + 1);
 	}
 
-	arr = get_arr(&d, root, "certs", "", &i);
+	arr = wire_arr(&d, root, "certs", "", &i);
 	if (d.failed || !alloc_arr(&d, (void **)&s->certs, i, sizeof(*s->certs), "certs"))
 		goto fail;
 	s->n_certs = i;
@@ -1203,7 +1106,7 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 
 		s->policies = policy_set_from_json(it, perr, sizeof(perr));
 		if (!s->policies) {
-			dec_fail(&d, "%s", perr);
+			wire_fail(&d, "%s", perr);
 			goto fail;
 		}
 	}
@@ -1213,7 +1116,7 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 
 		s->l7 = l7_from_json(it, lerr, sizeof(lerr));
 		if (!s->l7) {
-			dec_fail(&d, "%s", lerr);
+			wire_fail(&d, "%s", lerr);
 			goto fail;
 		}
 	}

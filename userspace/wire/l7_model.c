@@ -1,11 +1,45 @@
 // SPDX-License-Identifier: Apache-2.0
-/* The L7 model's ownership: deep copies of the config parts it reuses, destructors, look-ups. */
+/*
+ * The L7 model's ownership (include/ambit/l7.h): its enums' names, deep copies of the config
+ * parts it reuses, destructors, look-ups. The compiler (l7/) builds the model with these; the
+ * waypoint and the gateway look it up with them.
+ */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 
-#include "compile_priv.h"
+#include "lib/retry_on.h"
+#include "l7_priv.h"
+
+static const char *const proto_names[] = {
+    [L7_PROTO_UNKNOWN] = "UNKNOWN", [L7_PROTO_HTTP] = "HTTP",	      [L7_PROTO_HTTP2] = "HTTP2",
+    [L7_PROTO_GRPC] = "GRPC",	    [L7_PROTO_GRPC_WEB] = "GRPC-WEB", [L7_PROTO_HTTPS] = "HTTPS",
+    [L7_PROTO_TLS] = "TLS",	    [L7_PROTO_TCP] = "TCP",	      [L7_PROTO_MONGO] = "MONGO",
+    [L7_PROTO_MYSQL] = "MYSQL",	    [L7_PROTO_REDIS] = "REDIS",	      [L7_PROTO_UDP] = "UDP",
+};
+
+const char *l7_protocol_name(enum l7_protocol p)
+{
+	return (unsigned int)p < sizeof(proto_names) / sizeof(proto_names[0]) ? proto_names[p]
+									      : "UNKNOWN";
+}
+
+bool l7_protocol_is_http(enum l7_protocol p)
+{
+	return p == L7_PROTO_HTTP || p == L7_PROTO_HTTP2 || p == L7_PROTO_GRPC ||
+	       p == L7_PROTO_GRPC_WEB;
+}
+
+const char *l7_retry_on_name(unsigned int i)
+{
+	return i < L7_RETRY_NAMES ? retry_on_names[i] : NULL;
+}
+
+char *l7_strdup(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
 
 int l7_copy_strings(struct config_strings *dst, const struct config_strings *src)
 {

@@ -14,7 +14,8 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/json_memo.h"
-#include "policy_priv.h"
+#include "dec.h"
+#include "policy_model.h"
 
 /* ---- encode ---- */
 
@@ -475,11 +476,10 @@ int policy_set_write(struct jbuf *b, const struct policy_set *ps, struct json_me
 
 /* ---- decode ---- */
 
+/* The kit's state, and the path of the element at hand ("policies.policies[3].rules[0]"). */
 struct dec {
-	char *err;
-	size_t errlen;
-	bool failed;
-	char path[160];
+	struct wire_dec w;
+	char path[168];
 };
 
 static __attribute__((format(printf, 2, 3))) void fail(struct dec *d, const char *fmt, ...)
@@ -487,14 +487,12 @@ static __attribute__((format(printf, 2, 3))) void fail(struct dec *d, const char
 	char msg[256];
 	va_list ap;
 
-	if (d->failed)
+	if (d->w.failed)
 		return;
-	d->failed = true;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	if (d->err && d->errlen)
-		snprintf(d->err, d->errlen, "policies%s: %s", d->path, msg);
+	wire_fail(&d->w, "%s: %s", d->path, msg);
 }
 
 /* Appends a path element; returns the length to restore with pop(). */
@@ -516,53 +514,6 @@ static void pop(struct dec *d, size_t n)
 	d->path[n] = '\0';
 }
 
-static const cJSON *get(struct dec *d, const cJSON *o, const char *k, bool required)
-{
-	const cJSON *it = cJSON_GetObjectItemCaseSensitive(o, k);
-
-	if (!it && required) {
-		size_t n = push(d, ".%s", k);
-
-		fail(d, "missing");
-		pop(d, n);
-	}
-	return it;
-}
-
-static char *dec_str(struct dec *d, const cJSON *o, const char *k, bool required)
-{
-	const cJSON *it = get(d, o, k, required);
-	size_t n;
-	char *s;
-
-	if (!it)
-		return NULL;
-	n = push(d, ".%s", k);
-	if (!cJSON_IsString(it))
-		fail(d, "expected a string");
-	else if (!(s = strdup(it->valuestring)))
-		fail(d, "out of memory");
-	else {
-		pop(d, n);
-		return s;
-	}
-	pop(d, n);
-	return NULL;
-}
-
-static bool dec_bool(struct dec *d, const cJSON *o, const char *k)
-{
-	const cJSON *it = get(d, o, k, false);
-
-	if (it && !cJSON_IsBool(it)) {
-		size_t n = push(d, ".%s", k);
-
-		fail(d, "expected a boolean");
-		pop(d, n);
-	}
-	return it && cJSON_IsTrue(it);
-}
-
 static bool dec_int(struct dec *d, const cJSON *it, double max, uint32_t *out)
 {
 	if (!cJSON_IsNumber(it) || !isfinite(it->valuedouble) || it->valuedouble < 0 ||
@@ -574,38 +525,10 @@ static bool dec_int(struct dec *d, const cJSON *it, double max, uint32_t *out)
 	return true;
 }
 
-/* The array at @k (absent: NULL, 0); a non-array fails. */
-static const cJSON *dec_arr(struct dec *d, const cJSON *o, const char *k, size_t *n)
-{
-	const cJSON *it = get(d, o, k, false);
-
-	*n = 0;
-	if (!it)
-		return NULL;
-	if (!cJSON_IsArray(it)) {
-		size_t l = push(d, ".%s", k);
-
-		fail(d, "expected an array");
-		pop(d, l);
-		return NULL;
-	}
-	*n = (size_t)cJSON_GetArraySize(it);
-	return it;
-}
-
-static void *dec_alloc(struct dec *d, size_t n, size_t size)
-{
-	void *p = calloc(n + 1, size);
-
-	if (!p)
-		fail(d, "out of memory");
-	return p;
-}
-
 static int enum_of(struct dec *d, const cJSON *o, const char *k, const char *(*name)(int),
 		   int count, int dflt)
 {
-	char *s = dec_str(d, o, k, false);
+	char *s = wire_str(&d->w, o, k, d->path, false);
 	int v = -1;
 
 	if (!s)
@@ -641,7 +564,7 @@ static const char *mode_name(int i)
 
 #define FOR_ITEMS(d, arr, i, it)                                                                   \
 	for (size_t _n = 0, i = 0; !_n; _n = 1)                                                    \
-		for (const cJSON *it = (arr) ? (arr)->child : NULL; it && !(d)->failed;            \
+		for (const cJSON *it = (arr) ? (arr)->child : NULL; it && !(d)->w.failed;          \
 		     it = it->next, i++)
 
 /* Decodes one array element into @item (zeroed); false when it holds nothing to free. */
@@ -656,11 +579,11 @@ static void *dec_list(struct dec *d, const cJSON *o, const char *k, size_t size,
 		      dec_item_fn item, void *ctx)
 {
 	size_t n;
-	const cJSON *arr = dec_arr(d, o, k, &n);
+	const cJSON *arr = wire_arr(&d->w, o, k, d->path, &n);
 	char *items;
 
 	*count = 0;
-	if (!arr || !n || d->failed || !(items = dec_alloc(d, n, size)))
+	if (!arr || !n || d->w.failed || !(items = wire_alloc(&d->w, n, size, d->path)))
 		return NULL;
 	FOR_ITEMS(d, arr, i, it)
 	{
@@ -760,7 +683,7 @@ static bool dec_clause_item(struct dec *d, const cJSON *cl, void *item, size_t i
 
 	if (!cJSON_IsArray(cl) || !(m = (size_t)cJSON_GetArraySize(cl))) {
 		fail(d, "expected a non-empty array");
-	} else if ((c->items = dec_alloc(d, m, sizeof(*c->items)))) {
+	} else if ((c->items = wire_alloc(&d->w, m, sizeof(*c->items), d->path))) {
 		FOR_ITEMS(d, cl, j, mo)
 		{
 			size_t q = push(d, "[%zu]", j);
@@ -782,10 +705,10 @@ static void dec_rule(struct dec *d, const cJSON *o, struct policy_rule *r)
 		fail(d, "expected an object");
 		return;
 	}
-	if ((line = get(d, o, "line", false)) && dec_int(d, line, 1e9, &v))
+	if ((line = wire_get(&d->w, o, "line", d->path, false)) && dec_int(d, line, 1e9, &v))
 		r->line = (int)v;
-	r->dropped = dec_bool(d, o, "dropped");
-	r->note = dec_str(d, o, "note", false);
+	r->dropped = wire_bool(&d->w, o, "dropped", d->path);
+	r->note = wire_str(&d->w, o, "note", d->path, false);
 	r->clauses =
 	    dec_list(d, o, "clauses", sizeof(*r->clauses), &r->n_clauses, dec_clause_item, NULL);
 }
@@ -818,9 +741,9 @@ static void dec_authz(struct dec *d, const cJSON *o, struct policy_authz *p)
 		fail(d, "expected an object");
 		return;
 	}
-	p->namespace = dec_str(d, o, "namespace", true);
-	p->name = dec_str(d, o, "name", true);
-	if (d->failed)
+	p->namespace = wire_str(&d->w, o, "namespace", d->path, true);
+	p->name = wire_str(&d->w, o, "name", d->path, true);
+	if (d->w.failed)
 		return;
 	if (asprintf(&p->key, "%s/%s", p->namespace, p->name) < 0) {
 		p->key = NULL;
@@ -829,8 +752,8 @@ static void dec_authz(struct dec *d, const cJSON *o, struct policy_authz *p)
 	}
 	p->scope = (enum policy_scope)enum_of(d, o, "scope", scope_name, 4, 0);
 	p->action = (enum policy_action)enum_of(d, o, "action", action_name, 4, 0);
-	p->dry_run = dec_bool(d, o, "dryRun");
-	p->note = dec_str(d, o, "note", false);
+	p->dry_run = wire_bool(&d->w, o, "dryRun", d->path);
+	p->note = wire_str(&d->w, o, "note", d->path, false);
 	dec_uids(d, o, &p->workloads, &p->n_workloads);
 	p->rules = dec_list(d, o, "rules", sizeof(*p->rules), &p->n_rules, dec_rule_item, NULL);
 }
@@ -838,27 +761,27 @@ static void dec_authz(struct dec *d, const cJSON *o, struct policy_authz *p)
 static bool dec_mtls_port_item(struct dec *d, const cJSON *it, void *item, size_t i, void *ctx)
 {
 	struct policy_port_mtls *mp = item;
-	const cJSON *port = cJSON_IsObject(it) ? get(d, it, "port", true) : NULL;
+	const cJSON *port = cJSON_IsObject(it) ? wire_get(&d->w, it, "port", d->path, true) : NULL;
 	uint32_t v;
 
 	if (!cJSON_IsObject(it))
 		fail(d, "expected an object");
 	else if (port && dec_int(d, port, 65535, &v))
 		mp->port = (uint16_t)v;
-	if (!d->failed)
+	if (!d->w.failed)
 		mp->mode = (enum config_mtls_mode)enum_of(d, it, "mode", mode_name, 4,
 							  CONFIG_MTLS_PERMISSIVE);
-	if (i && !d->failed && mp->port <= mp[-1].port)
+	if (i && !d->w.failed && mp->port <= mp[-1].port)
 		fail(d, "ports not sorted");
 	return true;
 }
 
 static void dec_mtls(struct dec *d, const cJSON *parent, const char *k, struct policy_mtls *m)
 {
-	const cJSON *o = get(d, parent, k, true);
+	const cJSON *o = wire_get(&d->w, parent, k, d->path, true);
 	size_t p;
 
-	if (d->failed)
+	if (d->w.failed)
 		return;
 	p = push(d, ".%s", k);
 	if (!cJSON_IsObject(o)) {
@@ -867,11 +790,11 @@ static void dec_mtls(struct dec *d, const cJSON *parent, const char *k, struct p
 	}
 	m->mode =
 	    (enum config_mtls_mode)enum_of(d, o, "mode", mode_name, 4, CONFIG_MTLS_PERMISSIVE);
-	m->source = dec_str(d, o, "source", false);
-	m->port_source = dec_str(d, o, "portSource", false);
+	m->source = wire_str(&d->w, o, "source", d->path, false);
+	m->port_source = wire_str(&d->w, o, "portSource", d->path, false);
 	m->ports =
 	    dec_list(d, o, "ports", sizeof(*m->ports), &m->n_ports, dec_mtls_port_item, NULL);
-	if (!d->failed)
+	if (!d->w.failed)
 		pop(d, p);
 }
 
@@ -897,7 +820,7 @@ static bool dec_authz_item(struct dec *d, const cJSON *it, void *item, size_t i,
 	struct policy_authz *p = item;
 
 	dec_authz(d, it, p);
-	if (!d->failed && i && strcmp(p[-1].key, p->key) >= 0)
+	if (!d->w.failed && i && strcmp(p[-1].key, p->key) >= 0)
 		fail(d, "not sorted by namespace/name");
 	return true;
 }
@@ -906,12 +829,12 @@ static void dec_policies(struct dec *d, const cJSON *root, struct policy_set *ps
 {
 	ps->policies = dec_list(d, root, "policies", sizeof(*ps->policies), &ps->n_policies,
 				dec_authz_item, NULL);
-	if (d->failed || !ps->policies)
+	if (d->w.failed || !ps->policies)
 		return;
 	for (size_t i = 0; i < ps->n_policies; i++)
 		if (ps->policies[i].scope == POLICY_SCOPE_GLOBAL)
 			ps->n_global++;
-	if (!(ps->global = dec_alloc(d, ps->n_global, sizeof(uint32_t))))
+	if (!(ps->global = wire_alloc(&d->w, ps->n_global, sizeof(uint32_t), d->path)))
 		return;
 	ps->n_global = 0;
 	for (size_t i = 0; i < ps->n_policies; i++)
@@ -927,11 +850,11 @@ static bool dec_peer_auth_item(struct dec *d, const cJSON *it, void *item, size_
 		fail(d, "expected an object");
 		return true;
 	}
-	pa->namespace = dec_str(d, it, "namespace", true);
-	pa->name = dec_str(d, it, "name", true);
+	pa->namespace = wire_str(&d->w, it, "namespace", d->path, true);
+	pa->name = wire_str(&d->w, it, "name", d->path, true);
 	pa->scope = (enum policy_scope)enum_of(d, it, "scope", scope_name, 4, 0);
 	pa->mode = (enum config_mtls_mode)enum_of(d, it, "mode", mode_name, 4, 0);
-	pa->in_force = dec_bool(d, it, "inForce");
+	pa->in_force = wire_bool(&d->w, it, "inForce", d->path);
 	dec_uids(d, it, &pa->workloads, &pa->n_workloads);
 	return true;
 }
@@ -952,10 +875,10 @@ static bool dec_namespace_item(struct dec *d, const cJSON *it, void *item, size_
 		fail(d, "expected an object");
 		return true;
 	}
-	x->name = dec_str(d, it, "name", true);
+	x->name = wire_str(&d->w, it, "name", d->path, true);
 	dec_mtls(d, it, "mtls", &x->mtls);
 	dec_idx(d, it, ps->n_policies, &x->policies, &x->n_policies);
-	if (!d->failed && i && strcmp(x[-1].name, x->name) >= 0)
+	if (!d->w.failed && i && strcmp(x[-1].name, x->name) >= 0)
 		fail(d, "not sorted by name");
 	return true;
 }
@@ -970,11 +893,11 @@ static bool dec_workload_item(struct dec *d, const cJSON *it, void *item, size_t
 		fail(d, "expected an object");
 		return true;
 	}
-	w->uid = dec_str(d, it, "uid", true);
-	w->namespace = dec_str(d, it, "namespace", true);
+	w->uid = wire_str(&d->w, it, "uid", d->path, true);
+	w->namespace = wire_str(&d->w, it, "namespace", d->path, true);
 	dec_mtls(d, it, "mtls", &w->mtls);
 	dec_idx(d, it, ps->n_policies, &w->policies, &w->n_policies);
-	if (!d->failed && i && strcmp(w[-1].uid, w->uid) >= 0)
+	if (!d->w.failed && i && strcmp(w[-1].uid, w->uid) >= 0)
 		fail(d, "not sorted by uid");
 	return true;
 }
@@ -989,7 +912,8 @@ static void dec_scopes(struct dec *d, const cJSON *root, struct policy_set *ps)
 
 struct policy_set *policy_set_from_json(const struct cJSON *obj, char *err, size_t errlen)
 {
-	struct dec d = {.err = err, .errlen = errlen};
+	struct dec d = {.w = {.err = err, .errlen = errlen, .max_list = SIZE_MAX},
+			.path = "policies"};
 	struct policy_set *ps;
 
 	if (err && errlen)
@@ -1004,13 +928,13 @@ struct policy_set *policy_set_from_json(const struct cJSON *obj, char *err, size
 		fail(&d, "expected an object");
 		goto out;
 	}
-	ps->root_namespace = dec_str(&d, obj, "rootNamespace", true);
+	ps->root_namespace = wire_str(&d.w, obj, "rootNamespace", d.path, true);
 	dec_mtls(&d, obj, "mesh", &ps->mesh);
 	dec_policies(&d, obj, ps);
 	dec_peer_auths(&d, obj, ps);
 	dec_scopes(&d, obj, ps);
 out:
-	if (!d.failed)
+	if (!d.w.failed)
 		return ps;
 	policy_set_free(ps);
 	errno = EINVAL;
