@@ -13,7 +13,8 @@ CFLAGS ?= -O2 -g
 # whole folders. Folders are namespaces: the include path has only the roots, so a header of
 # another folder is named with its folder ("net/buf.h"), and one of the same folder by its name
 # (tools/cycle-check.sh reads the includes too). ztunnel/ and waypoint/ include their own by name;
-# tests reach them by path ("../../waypoint/proxy.h").
+# tests reach them by path ("../../waypoint/engine/proxy.h"); the waypoint's engine (waypoint/engine/)
+# reaches the decisions beside it as "../route.h".
 LIB_DIRS := lib decode kinds config analyze l4 l7 k8s wire
 NET_DIRS := net tls http hbone
 AGENT_DIRS := agent podnet control
@@ -43,7 +44,7 @@ ZT_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(ZT_SRCS))
 ZT_LIB_OBJS := $(filter-out $(OBJ)/ztunnel/main.o,$(ZT_OBJS))
 AGENT_LIB_OBJS := $(filter-out $(OBJ)/userspace/agent/main.o,$(AGENT_OBJS))
 # The waypoint: its decision modules, request engine and workers; main.c only in the binary.
-WP_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard waypoint/*.c))
+WP_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard waypoint/*.c waypoint/engine/*.c))
 WP_LIB_OBJS := $(filter-out $(OBJ)/waypoint/main.o,$(WP_OBJS))
 
 # The proxies' shared runtime (DESIGN.md §9), with llhttp compiled from Debian's node-llhttp
@@ -295,7 +296,7 @@ $(FUZZ_O)/obj/llhttp/%.o: $(LLHTTP_DIR)/%.c
 	$(CLANG) $(filter-out $(WARN),$(FUZZ_CFLAGS)) -c $< -o $@
 $(FUZZ_O)/libtest.a: $(call fobj,$(wildcard tests/lib/*.c))
 $(FUZZ_O)/libzt.a: $(call fobj,$(filter-out ztunnel/main.c,$(ZT_SRCS)))
-$(FUZZ_O)/libwp.a: $(call fobj,$(filter-out waypoint/main.c,$(wildcard waypoint/*.c)))
+$(FUZZ_O)/libwp.a: $(call fobj,$(filter-out waypoint/main.c,$(wildcard waypoint/*.c waypoint/engine/*.c)))
 $(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(call srcs_in,$(AGENT_DIRS)))) \
 	$(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gateway_tmpl.o
 $(FUZZ_O)/libnet.a: $(call fobj,$(call srcs_in,$(NET_DIRS))) \

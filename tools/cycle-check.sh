@@ -12,7 +12,9 @@
 #  4. No folder of userspace/ holds more than FOLDER_MAX_LINES lines or FOLDER_MAX_FILES files.
 #  5. Folders are namespaces: another folder's header is included by its folder's name
 #     ("net/buf.h"), never by a bare name, nor by a path climbing out but into ztunnel/ or
-#     waypoint/; a private header (NAME_priv.h) only from its own folder.
+#     waypoint/; a private header (NAME_priv.h) only from its own folder. A binary's tree is one
+#     folder with its subfolders as namespaces: waypoint/main.c names "engine/worker.h", the
+#     engine the decisions beside it as "../route.h".
 #  6. One definition a name: no global symbol but main is defined by two files (two binaries'
 #     own agent_get, with two signatures, were one name for two things).
 set -u
@@ -31,8 +33,20 @@ MODULE_DIRS = ("userspace/net", "userspace/tls", "userspace/http", "userspace/hb
 BINARY = {"userspace/agent": "agent", "userspace/control": "agent", "userspace/cli": "ctl",
           "userspace/local": "ctl", "userspace/kubelet": "ctl", "userspace/dashboard": "ctl",
           "userspace/istioctl": "ctl"}
+# A binary's own tree (ztunnel/, waypoint/ and their subfolders, e.g. waypoint/engine/) is one
+# folder to rules 1-3: its subfolders are namespaces within it (rule 5), its modules one way.
+TREES = ("ztunnel", "waypoint")
 dirs = sorted("userspace/" + d for d in os.listdir("userspace")
-              if os.path.isdir("userspace/" + d)) + ["ztunnel", "waypoint"]
+              if os.path.isdir("userspace/" + d))
+dirs += sorted(r for t in TREES for r, _, _ in os.walk(t))
+
+
+def folder(path):
+    top = path.split("/")[0]
+    return top if top in TREES else os.path.dirname(path)
+
+
+folders = sorted({folder(os.path.join(d, "x")) for d in dirs})
 
 defs, und, files, src_of = defaultdict(list), {}, [], {}
 for d in dirs:
@@ -120,11 +134,11 @@ for s, where in sorted(defs.items()):
 
 # 1. Circles of files within one folder only.
 for c in sccs(files, uses):
-    folders = sorted({os.path.dirname(f) for f in c})
-    if len(folders) > 1:
+    spans = sorted({folder(f) for f in c})
+    if len(spans) > 1:
         edges = [f"{a}->{b}" for a in c for b in sorted(uses[a]) if b in c and
-                 os.path.dirname(a) != os.path.dirname(b)]
-        print(f"cycle-check: files of {', '.join(folders)} use each other in a circle; "
+                 folder(a) != folder(b)]
+        print(f"cycle-check: files of {', '.join(spans)} use each other in a circle; "
               f"across folders: {', '.join(edges)}")
         bad += 1
 
@@ -144,7 +158,11 @@ for d in dirs:
                 # The binaries' folders, outside userspace/, by their path (ambitctl's check
                 # runs the waypoint's decision modules).
                 hdr = os.path.normpath(os.path.join(d, name))
-                if hdr.split("/")[0] in ("ztunnel", "waypoint") and os.path.exists(hdr):
+                if hdr.split("/")[0] in TREES and os.path.exists(hdr):
+                    if name.endswith("_priv.h") and os.path.dirname(hdr) != d:
+                        print(f"cycle-check: {src}: #include \"{name}\": a private header of "
+                              f"{os.path.dirname(hdr)}")
+                        bad += 1
                     inc_edges.append((src, hdr))
                 else:
                     print(f"cycle-check: {src}: #include \"{name}\": a path climbing out "
@@ -159,6 +177,14 @@ for d in dirs:
                 continue
             if name.startswith("ambit/"):
                 continue  # include/ambit: the contracts
+            if folder(src) in TREES and os.path.exists(os.path.join(d, name)):
+                # A subfolder of the binary's own tree ("engine/worker.h" in waypoint/).
+                if name.endswith("_priv.h"):
+                    print(f"cycle-check: {src}: #include \"{name}\": a private header of "
+                          f"{os.path.dirname(os.path.join(d, name))}")
+                    bad += 1
+                inc_edges.append((src, os.path.join(d, name)))
+                continue
             hdr = os.path.join("userspace", name)
             if not os.path.exists(hdr):
                 print(f"cycle-check: {src}: #include \"{name}\": not a header of a folder of "
@@ -180,15 +206,17 @@ for d in dirs:
 fuses, why = defaultdict(set), {}
 for a in files:
     for b in uses[a]:
-        da, db = os.path.dirname(a), os.path.dirname(b)
+        da, db = folder(a), folder(b)
         if da != db:
             fuses[da].add(db)
             why.setdefault((da, db), f"{a}->{b}")
 for a, h in inc_edges:
-    da, dh = os.path.dirname(a), os.path.dirname(h)
+    da, dh = folder(a), folder(h)
+    if da == dh:
+        continue
     fuses[da].add(dh)
     why.setdefault((da, dh), f"{a} includes {h}")
-for c in sccs(dirs, {d: fuses[d] for d in dirs}):
+for c in sccs(folders, {d: fuses[d] for d in folders}):
     edges = [why[(a, b)] for a in c for b in sorted(fuses[a]) if b in c]
     print(f"cycle-check: folders {', '.join(c)} use each other in a circle: {', '.join(edges)}")
     bad += 1
@@ -196,11 +224,11 @@ for c in sccs(dirs, {d: fuses[d] for d in dirs}):
 # 3. Modules one way in the runtime and the proxies.
 for d in MODULE_DIRS:
     mod = lambda f: os.path.basename(f)[:-2].split("_")[0]
-    here = [f for f in files if os.path.dirname(f) == d]
+    here = [f for f in files if folder(f) == d]
     mods = sorted({mod(f) for f in here})
     g = {m: set() for m in mods}
     for f in here:
-        g[mod(f)] |= {mod(b) for b in uses[f] if os.path.dirname(b) == d and mod(b) != mod(f)}
+        g[mod(f)] |= {mod(b) for b in uses[f] if folder(b) == d and mod(b) != mod(f)}
     for c in sccs(mods, g):
         edges = [f"{a}->{b}" for a in c for b in sorted(g[a]) if b in c]
         print(f"cycle-check: {d}: modules call each other in a circle: {', '.join(edges)}")
@@ -218,7 +246,8 @@ for d in dirs:
         bad += 1
 
 if not bad:
-    print(f"cycle-check: {len(files)} files in {len(dirs)} folders use each other one way, "
+    print(f"cycle-check: {len(files)} files in {len(folders)} folders ({len(dirs)} with the "
+          f"binaries' subfolders) use each other one way, "
           f"by symbols and {len(inc_edges)} includes named by folder; no folder over "
           f"{FOLDER_MAX_FILES} files or {FOLDER_MAX_LINES} lines")
 sys.exit(1 if bad else 0)

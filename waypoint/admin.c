@@ -14,7 +14,7 @@
 #include "http/httpd.h"
 #include "net/procmetrics.h"
 #include "net/prom.h"
-#include "proxy.h"
+#include "engine/proxy.h"
 #include "net/sock.h"
 
 struct wp_admin {

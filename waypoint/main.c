@@ -40,7 +40,7 @@
 #include "net/sock.h"
 #include "tls/tls.h"
 #include "net/transport.h"
-#include "worker.h"
+#include "engine/worker.h"
 
 #define MAX_WORKERS 64
 /* Envoy's readiness listener on Istio's gateways and waypoints (their status-port's target). */

@@ -22,7 +22,7 @@
 
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
-#include "../../waypoint/proxy.h"
+#include "../../waypoint/engine/proxy.h"
 #include "waypoint_drive.h"
 
 #define MARK "\n--upstream--\n"

@@ -54,7 +54,7 @@
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
 #include "lib/buf.h"
-#include "../../waypoint/proxy.h"
+#include "../../waypoint/engine/proxy.h"
 
 #define SEP "\n%%\n"
 #define MAX_REQ 16

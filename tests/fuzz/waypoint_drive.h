@@ -12,7 +12,7 @@
 #include <cjson/cJSON.h>
 
 #include "ambit/l7.h"
-#include "../../waypoint/proxy.h"
+#include "../../waypoint/engine/proxy.h"
 
 /* Every round: the engine's tasks, the peers taking what was written. */
 static void wp_drive_pump(struct loop *l, struct transport *down, struct transport *const *ups,

@@ -12,7 +12,7 @@
 
 #include "ambit/l7.h"
 #include "../../waypoint/config.h"
-#include "../../waypoint/proxy.h"
+#include "../../waypoint/engine/proxy.h"
 #include "net/sock.h"
 #include "net/transport.h"
 

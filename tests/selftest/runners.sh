@@ -92,10 +92,11 @@ EOT
 fi
 
 # tools/cycle-check.sh (which make test runs on the tree itself first) on one copy of the sources
-# and objects with five faults planted: a header-only edge up (the symbols alone would pass), a
-# bare name from another folder, a private header from outside its folder, a path climbing out,
-# and a second definition of a name (its object beside hard links to the build's). One run, each
-# fault's own words checked.
+# and objects with six faults planted: a header-only edge up (the symbols alone would pass), a
+# bare name from another folder, a private header from outside its folder and one from outside
+# the waypoint's engine/ (a subfolder of a binary's tree), a path climbing out, and a second
+# definition of a name (its object beside hard links to the build's). One run, each fault's own
+# words checked.
 rm -rf "$tmp/cc" && mkdir -p "$tmp/cc/tools"
 cp -r "$root/userspace" "$root/ztunnel" "$root/waypoint" "$tmp/cc/"
 cp "$root/tools/cycle-check.sh" "$tmp/cc/tools/"
@@ -104,6 +105,7 @@ echo '#include "net/loop.h"' >>"$tmp/cc/userspace/lib/buf.h"
 echo '#include "loop.h"' >>"$tmp/cc/userspace/tls/tls.c"
 echo '#include "http/h2_priv.h"' >>"$tmp/cc/userspace/hbone/hbone.c"
 echo '#include "../tls/tls.h"' >>"$tmp/cc/userspace/net/loop.c"
+echo '#include "engine/proxy_priv.h"' >>"$tmp/cc/waypoint/route.c"
 echo 'void loop_create(void) {}' >"$tmp/cc/userspace/lib/zz_dup.c"
 cc -c "$tmp/cc/userspace/lib/zz_dup.c" -o "$tmp/cc/obj/userspace/lib/zz_dup.o"
 out=$(bash "$tmp/cc/tools/cycle-check.sh" "$tmp/cc/obj" 2>&1)
@@ -114,6 +116,8 @@ check "cycle-check: a bare name from another folder fails" nonzero $rc "$out" \
 	'userspace/tls/tls.c: #include "loop.h": no header of userspace/tls has that name'
 check "cycle-check: a private header from outside its folder fails" nonzero $rc "$out" \
 	'userspace/hbone/hbone.c: #include "http/h2_priv.h": a private header of userspace/http'
+check "cycle-check: an engine's private header from the waypoint's decisions fails" nonzero $rc \
+	"$out" 'waypoint/route.c: #include "engine/proxy_priv.h": a private header of waypoint/engine'
 check "cycle-check: a path climbing out elsewhere than the binaries fails" nonzero $rc "$out" \
 	'userspace/net/loop.c: #include "../tls/tls.h": a path climbing out reaches only ztunnel/ or waypoint/'
 check "cycle-check: a name defined twice fails" nonzero $rc "$out" \

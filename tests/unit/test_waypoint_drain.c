@@ -23,7 +23,7 @@
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
 #include "net/loop.h"
-#include "../../waypoint/proxy.h"
+#include "../../waypoint/engine/proxy.h"
 #include "net/sock.h"
 #include "../lib/wp_mem.h"
 

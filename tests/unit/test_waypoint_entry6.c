@@ -32,9 +32,9 @@
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
 #include "../../waypoint/dnsres.h"
-#include "../../waypoint/proxy.h"
+#include "../../waypoint/engine/proxy.h"
 #include "net/sock.h"
-#include "../../waypoint/worker.h"
+#include "../../waypoint/engine/worker.h"
 #include "../lib/wp_mem.h"
 
 // clang-format off

@@ -28,7 +28,7 @@
 #include "lib/buf.h"
 #include "http/h2.h"
 #include "http/http_fields.h"
-#include "../../waypoint/proxy.h"
+#include "../../waypoint/engine/proxy.h"
 #include "../lib/h2_frames.h"
 
 // clang-format off

@@ -31,10 +31,10 @@
 
 #include "ambit/l7.h"
 #include "../lib/l7_world.h"
-#include "../../waypoint/proxy.h"
-#include "../../waypoint/proxy_pp.h"
+#include "../../waypoint/engine/proxy.h"
+#include "../../waypoint/engine/proxy_pp.h"
 #include "net/sock.h"
-#include "../../waypoint/worker.h"
+#include "../../waypoint/engine/worker.h"
 #include "../lib/wp_mem.h"
 
 // clang-format off

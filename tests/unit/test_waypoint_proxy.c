@@ -30,8 +30,8 @@
 #include "net/loop.h"
 #include "../../waypoint/stats.h"
 #include "../lib/l7_world.h"
-#include "../../waypoint/proxy.h"
-#include "../../waypoint/worker.h"
+#include "../../waypoint/engine/proxy.h"
+#include "../../waypoint/engine/worker.h"
 
 #define SVC(name, port)                                                                            \
 	"apiVersion: v1\nkind: Service\nmetadata: {name: " name ", namespace: shop}\n"             \

@@ -28,7 +28,7 @@
 
 #include "ambit/fmt.h"
 #include "ambit/log.h"
-#include "config.h"
+#include "../config.h"
 #include "proxy_priv.h"
 
 #define TRACE_QUEUE_MAX 2048

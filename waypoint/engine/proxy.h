@@ -15,10 +15,10 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "authz.h"
-#include "config.h"
+#include "../authz.h"
+#include "../config.h"
 #include "http/http_fields.h"
-#include "stats.h"
+#include "../stats.h"
 #include "net/transport.h"
 
 /*

@@ -13,9 +13,9 @@
 #include "http/h2.h"
 #include "http/http1_conn.h"
 #include "proxy.h"
-#include "reply.h"
-#include "retry.h"
-#include "trace.h"
+#include "../reply.h"
+#include "../retry.h"
+#include "../trace.h"
 
 /* Request body kept for a retry; a longer body makes the request not retriable (Envoy). */
 #define WP_RETRY_BUF (64u << 10)

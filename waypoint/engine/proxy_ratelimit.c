@@ -13,7 +13,7 @@
 #include "ambit/clock.h"
 #include "ambit/log.h"
 #include "proxy_priv.h"
-#include "ratelimit.h"
+#include "../ratelimit.h"
 
 /* Room for the rate limit's own headers beside the three x-ratelimit ones. */
 #define RL_MAX_EXTRA 32

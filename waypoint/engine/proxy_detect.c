@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "ambit/log.h"
-#include "detect.h"
+#include "../detect.h"
 #include "proxy_priv.h"
 
 /* Envoy's listener-filter timeout for a client that sends nothing (server-first protocols). */

@@ -13,9 +13,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "config.h"
+#include "../config.h"
 #include "proxy.h"
-#include "stats.h"
+#include "../stats.h"
 
 /*
  * A plaintext listener bound to one Service (the TCP front end), or the HBONE listener of a

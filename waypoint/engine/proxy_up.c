@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "headers.h"
+#include "../headers.h"
 #include "proxy_priv.h"
 
 static struct wp_req *req_of_wait(struct h1_pool_wait *w)

@@ -17,10 +17,10 @@
 
 #include "ambit/log.h"
 #include "ambit/snapshot.h"
-#include "cluster.h"
-#include "config.h"
+#include "../cluster.h"
+#include "../config.h"
 #include "hbone/hbone.h"
-#include "mesh.h"
+#include "../mesh.h"
 #include "proxy.h"
 #include "proxy_pp.h"
 #include "net/sock.h"

@@ -30,7 +30,7 @@
 #include <strings.h>
 
 #include "ambit/log.h"
-#include "extauthz_grpc.h"
+#include "../extauthz_grpc.h"
 #include "proxy_priv.h"
 
 #define CHECK_BODY_MAX (64u << 10)

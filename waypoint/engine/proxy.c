@@ -17,13 +17,13 @@
 #include "ambit/fmt.h"
 #include "ambit/log.h"
 #include "ambit/re2.h"
-#include "authn.h"
-#include "fault.h"
-#include "headers.h"
+#include "../authn.h"
+#include "../fault.h"
+#include "../headers.h"
 #include "http/http_uri.h"
 #include "proxy_priv.h"
-#include "rewrite.h"
-#include "route.h"
+#include "../rewrite.h"
+#include "../route.h"
 
 /* ---- views of generations ---- */
 
