@@ -15,7 +15,7 @@ CFLAGS ?= -O2 -g
 # (tools/cycle-check.sh reads the includes too). ztunnel/ and waypoint/ include their own by name;
 # tests reach them by path ("../../waypoint/engine/proxy.h"); the waypoint's engine (waypoint/engine/)
 # reaches the decisions beside it as "../route.h".
-LIB_DIRS := lib decode kinds config analyze l4 l7 k8s wire
+LIB_DIRS := lib decode kinds config analyze l4 l7 k8s wire policy
 NET_DIRS := net tls http hbone
 AGENT_DIRS := agent podnet control
 CLI_DIRS := cli local kubelet dashboard istioctl

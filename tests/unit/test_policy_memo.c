@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * policy_compile_from's short way (policy_memo.c): a set made from the previous one and what
+ * policy_compile_from's short way (policy/memo.c): a set made from the previous one and what
  * changed must be the set a full compile makes, with the same warnings. The cases: a pod added
  * that a policy taken over selects, a pod relabelled out of one, a policy changed, added and
  * removed; then a random walk of pods, policies, PeerAuthentications and Namespaces changing,

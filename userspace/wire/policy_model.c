@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The L4 policy set's ownership (include/ambit/policy.h): its string matchers, the names of its
- * enums, and the destructors of a set and of its parts. The compiler (l4/policy*.c) builds sets
+ * enums, and the destructors of a set and of its parts. The compiler (policy/) builds sets
  * with these; the codec (policy.c) decodes them.
  */
 #include <errno.h>

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The L4 policy set's parts, made and unmade (policy_model.c): for the compiler (l4/) and the
+ * The L4 policy set's parts, made and unmade (policy_model.c): for the compiler (policy/) and the
  * codec (policy.c). The set itself is include/ambit/policy.h's.
  */
 #ifndef AMBIT_WIRE_POLICY_MODEL_H

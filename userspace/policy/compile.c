@@ -7,9 +7,9 @@
  * that evaluation is a few short list walks and binary searches.
  *
  * This file: the entry points and the assembly of the set. One AuthorizationPolicy is compiled
- * in policy_authz.c, workloads are selected in policy_select.c, the set's workloads, namespaces
- * and lists are built in policy_build.c, PeerAuthentications resolved in policy_mtls.c, and
- * everything is freed in policy_free.c.
+ * in authz.c, workloads are selected in select.c, the set's workloads, namespaces
+ * and lists are built in build.c, PeerAuthentications resolved in mtls.c, and
+ * everything is freed by the set's own destructors (wire/policy_model.c).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,7 +18,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "policy_priv.h"
+#include "compile_priv.h"
 
 /* ---- diagnostics ---- */
 

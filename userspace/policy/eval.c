@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_priv.h"
+#include "compile_priv.h"
 
 /* ---- strings, addresses ---- */
 

@@ -19,14 +19,14 @@
  *
  * This file: the memo, the serial maps that read it, and the short way's frame (whether it is
  * taken, and what the previous set lends, gives or takes back). What changed is found in
- * policy_reuse_diff.c, the new set merged from the previous one in policy_reuse_merge.c, its
- * lists and PeerAuthentications in policy_reuse_lists.c.
+ * reuse_diff.c, the new set merged from the previous one in reuse_merge.c, its
+ * lists and PeerAuthentications in reuse_lists.c.
  */
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_priv.h"
+#include "compile_priv.h"
 
 /* ---- serials ---- */
 

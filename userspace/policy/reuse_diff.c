@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_priv.h"
+#include "compile_priv.h"
 
 /* Past this many workloads (or policies) added plus removed, a full compile is as cheap. */
 #define REUSE_MAX_CHANGES 64

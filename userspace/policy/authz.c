@@ -10,7 +10,7 @@
 #include <string.h>
 
 #include "ambit/l7.h"
-#include "policy_priv.h"
+#include "compile_priv.h"
 
 /* ---- small builders ---- */
 

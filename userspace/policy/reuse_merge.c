@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_priv.h"
+#include "compile_priv.h"
 
 int policy_reuse_merge_workloads(struct reuse *r)
 {

@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_priv.h"
+#include "compile_priv.h"
 
 /* Oldest creationTimestamp first (RFC 3339 UTC strings order as times); none = newest. */
 static int cmp_pa_age(const void *a, const void *b, void *arg)

@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_priv.h"
+#include "compile_priv.h"
 
 /* The first 8 bytes of @s as a big-endian number (0 after its end): their order is strcmp's. */
 static uint64_t str_prefix(const char *s)

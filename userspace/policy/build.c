@@ -5,7 +5,7 @@
 #include <string.h>
 #include <xxhash.h>
 
-#include "policy_priv.h"
+#include "compile_priv.h"
 
 int policy_hash_table(size_t n, size_t *cap, size_t **slot, uint64_t **hash)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
-/* Private to policy*.c: building blocks shared by the compiler and the JSON codec. */
-#ifndef AMBIT_POLICY_PRIV_H
-#define AMBIT_POLICY_PRIV_H
+/* Private to the L4 policy compiler and evaluator (the files of policy/). */
+#ifndef AMBIT_POLICY_COMPILE_PRIV_H
+#define AMBIT_POLICY_COMPILE_PRIV_H
 
 #include "ambit/policy.h"
 #include "lib/label_index.h"
@@ -95,7 +95,7 @@ int policy_build_namespaces(struct policy_comp *c);
 /* @ps's lists of policies: global, per namespace, per workload. 0 or -ENOMEM. */
 int policy_build_index(struct policy_set *ps);
 /*
- * policy_compile_from's short way (policy_memo.c): c->ps built from @prev and what changed
+ * policy_compile_from's short way (memo.c): c->ps built from @prev and what changed
  * since, when the memo of @prev allows it. 1: done (what @prev lent is c->ps's now); 0: not
  * possible, compile in full (nothing done); -ENOMEM (@prev as it was, c->ps to be freed).
  */
@@ -114,7 +114,7 @@ int policy_hash_table(size_t n, size_t *cap, size_t **slot, uint64_t **hash);
 void policy_serials(const void *objs, size_t n, size_t stride, uint64_t *out);
 
 /*
- * policy_reuse's state (policy_memo.c, policy_reuse_*.c): what changed, and what is lent. The
+ * policy_reuse's state (memo.c, reuse_*.c): what changed, and what is lent. The
  * arrays the steps allocate are its own, freed with it (reuse_free).
  */
 struct reuse {

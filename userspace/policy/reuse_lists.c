@@ -7,7 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "policy_priv.h"
+#include "compile_priv.h"
 
 static int cmp_uidp(const void *a, const void *b)
 {
