@@ -17,10 +17,14 @@
 #     engine the decisions beside it as "../route.h".
 #  6. One definition a name: no global symbol but main is defined by two files (two binaries'
 #     own agent_get, with two signatures, were one name for two things).
+# --graph: prints the folder graph as well (floors, each folder's uses by symbols and by
+# includes alone, edges, edges up and circles), the figure the layout is judged by.
 set -u
 cd "$(dirname "$0")/.."
+graph=0
+[ "${1:-}" = --graph ] && { graph=1; shift; }
 obj=${1:-build/obj}
-python3 - "$obj" <<'PY'
+GRAPH=$graph python3 - "$obj" <<'PY'
 import os, re, subprocess, sys
 from collections import defaultdict
 
@@ -216,10 +220,40 @@ for a, h in inc_edges:
         continue
     fuses[da].add(dh)
     why.setdefault((da, dh), f"{a} includes {h}")
-for c in sccs(folders, {d: fuses[d] for d in folders}):
+circles = sccs(folders, {d: fuses[d] for d in folders})
+for c in circles:
     edges = [why[(a, b)] for a in c for b in sorted(fuses[a]) if b in c]
     print(f"cycle-check: folders {', '.join(c)} use each other in a circle: {', '.join(edges)}")
     bad += 1
+if os.environ.get("GRAPH") == "1":
+    # A folder's floor: 0 when it uses no folder, else one above the highest it uses. An edge
+    # up reaches a folder on its own floor or above: only a circle has one.
+    by_sym = defaultdict(set)
+    for a in files:
+        for b in uses[a]:
+            if folder(a) != folder(b):
+                by_sym[folder(a)].add(folder(b))
+    floor, inside = {}, {d for c in circles for d in c}
+
+    def floor_of(d, seen=()):
+        if d not in floor:
+            below = [floor_of(u, seen + (d,)) for u in fuses[d] if u not in seen + (d,)]
+            floor[d] = 1 + max(below) if below else 0
+        return floor[d]
+
+    for d in folders:
+        floor_of(d)
+    n_edges = sum(len(fuses[d]) for d in folders)
+    n_inc = sum(len(fuses[d] - by_sym[d]) for d in folders)
+    n_up = sum(1 for d in folders for u in fuses[d] if floor[u] >= floor[d])
+    name = lambda d: d.replace("userspace/", "")
+    print(f"cycle-check --graph: {len(folders)} folders, {n_edges} edges ({n_inc} by includes "
+          f"alone), {n_up} up, {len(circles)} circles")
+    for d in sorted(folders, key=lambda d: (floor[d], d)):
+        inc = sorted(name(u) for u in fuses[d] - by_sym[d])
+        print(f"  floor {floor[d]:2} {name(d):10} uses {', '.join(sorted(name(u) for u in by_sym[d])) or '-'}"
+              + (f"; by includes alone {', '.join(inc)}" if inc else "")
+              + (" (in a circle)" if d in inside else ""))
 
 # 3. Modules one way in the runtime and the proxies.
 for d in MODULE_DIRS:
