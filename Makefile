@@ -368,6 +368,20 @@ bench: deps
 	@[ -n "$(SMOKE)" ] || QUICK=$(QUICK) bash tools/bench/conns.sh
 	@[ -n "$(SMOKE)" ] || QUICK=$(QUICK) bash tools/bench/soak.sh
 	@if [ -z "$(QUICK)" ]; then bash tools/bench/chain.sh; fi
+	@if [ -z "$(QUICK)" ]; then bash tools/bench/wire.sh; fi
+
+# The agent<->proxy contract's codec at 10,000 pods (not a test): JSON (userspace/wire/) against a
+# protobuf mirror of the same snapshot (tools/bench/wire/snapshot.proto), sizes and times; run by
+# tools/bench/wire.sh.
+WIREB_O := $(O)/bench/wire
+$(WIREB_O)/snapshot.pb-c.c: tools/bench/wire/snapshot.proto
+	@mkdir -p $(@D)
+	protoc-c --proto_path=tools/bench/wire --c_out=$(WIREB_O) $<
+$(WIREB_O)/snapshot.pb-c.h: $(WIREB_O)/snapshot.pb-c.c
+$(O)/bench-wire: $(addprefix tools/bench/wire/,bench.c gen.c pbconv.c bench.h) \
+		$(WIREB_O)/snapshot.pb-c.c $(O)/libnet.a $(O)/libambit.a
+	$(CC) $(CFLAGS) -I$(WIREB_O) -Itools/bench/wire $(filter %.c,$^) \
+		-Wl,--start-group $(O)/libnet.a $(O)/libambit.a -Wl,--end-group $(LDLIBS) -o $@
 
 # Policy benchmark (not a test): 10,000 workloads x 10,000 policies, compile and decision times.
 .PHONY: bench-policy
