@@ -1385,6 +1385,12 @@ bool config_mesh_tracing_enabled(const struct config_mesh *m);
 /* Frees what rule @r owns (not @r). */
 void config_authz_rule_free(struct config_authz_rule *r);
 void config_jwt_rule_free(struct config_jwt_rule *r);
+/* Free what the config part owns (not the part), for the config model and the L7 model alike. */
+void config_header_ops_free(struct config_header_ops *h);
+void config_headers_free(struct config_headers *h);
+void config_cors_free(struct config_cors *c);
+void config_load_balancer_free(struct config_load_balancer *lb);
+void config_client_tls_free(struct config_client_tls *t);
 bool config_authz_rule_l7_fields(const struct config_authz_rule *r, char *buf, size_t len);
 bool config_authz_rule_has_l4(const struct config_authz_rule *r);
 /*

@@ -301,8 +301,6 @@ int cfg_vs_cors(struct cfg_ctx *ctx, yaml_node_t *v, struct config_cors *out);
 /* Gateway API header names (case-insensitive tokens) and HTTPHeaderFilter. */
 bool cfg_http_token_ok(const char *s);
 int cfg_gw_header_filter(struct cfg_ctx *ctx, yaml_node_t *v, struct config_header_ops *out);
-void config_header_ops_free(struct config_header_ops *h);
-void config_headers_free(struct config_headers *h);
 int cfg_vs_duration(struct cfg_ctx *ctx, yaml_node_t *v, void *unused);
 extern const struct cfg_field cfg_dr_fields[], cfg_gw_fields[], cfg_se_fields[];
 int cfg_dr_finish(struct cfg_ctx *ctx, yaml_node_t *root, struct cfg_obj *o);

@@ -72,14 +72,20 @@ void config_vs_route_free(struct config_vs_route *r)
 	for (size_t i = 0; i < r->n_mirrors; i++)
 		config_destination_free(&r->mirrors[i].destination);
 	free(r->mirrors);
-	for (size_t i = 0; i < r->cors.n_allow_origins; i++)
-		string_match_free(&r->cors.allow_origins[i]);
-	free(r->cors.allow_origins);
-	config_strings_free(&r->cors.allow_methods);
-	config_strings_free(&r->cors.allow_headers);
-	config_strings_free(&r->cors.expose_headers);
+	config_cors_free(&r->cors);
 	config_headers_free(&r->headers);
 	memset(r, 0, sizeof(*r));
+}
+
+void config_cors_free(struct config_cors *c)
+{
+	for (size_t i = 0; i < c->n_allow_origins; i++)
+		string_match_free(&c->allow_origins[i]);
+	free(c->allow_origins);
+	config_strings_free(&c->allow_methods);
+	config_strings_free(&c->allow_headers);
+	config_strings_free(&c->expose_headers);
+	memset(c, 0, sizeof(*c));
 }
 
 void config_virtual_service_free(struct config_virtual_service *vs)
@@ -94,13 +100,13 @@ void config_virtual_service_free(struct config_virtual_service *vs)
 	memset(vs, 0, sizeof(*vs));
 }
 
-static void lb_free(struct config_load_balancer *lb)
+void config_load_balancer_free(struct config_load_balancer *lb)
 {
 	free(lb->hash_name);
 	free(lb->cookie_path);
 }
 
-static void tls_free(struct config_client_tls *t)
+void config_client_tls_free(struct config_client_tls *t)
 {
 	free(t->mode);
 	free(t->sni);
@@ -113,12 +119,12 @@ static void tls_free(struct config_client_tls *t)
 
 void config_traffic_policy_free(struct config_traffic_policy *p)
 {
-	lb_free(&p->lb);
-	tls_free(&p->tls);
+	config_load_balancer_free(&p->lb);
+	config_client_tls_free(&p->tls);
 	free(p->outlier.error_codes);
 	for (size_t i = 0; i < p->n_port_level; i++) {
-		lb_free(&p->port_level[i].lb);
-		tls_free(&p->port_level[i].tls);
+		config_load_balancer_free(&p->port_level[i].lb);
+		config_client_tls_free(&p->port_level[i].tls);
 		free(p->port_level[i].outlier.error_codes);
 	}
 	free(p->port_level);

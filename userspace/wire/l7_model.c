@@ -96,52 +96,11 @@ int l7_copy_headers(struct config_headers *dst, const struct config_headers *src
 	return l7_copy_header_ops(&dst->response, &src->response);
 }
 
-void l7_free_headers(struct config_headers *h)
-{
-	const struct config_header_ops *ops[] = {&h->request, &h->response};
-
-	for (int i = 0; i < 2; i++) {
-		struct config_header_ops *o = (struct config_header_ops *)ops[i];
-
-		config_labels_free(&o->set);
-		config_labels_free(&o->add);
-		config_strings_free(&o->remove);
-	}
-}
-
-void l7_free_cors(struct config_cors *c)
-{
-	for (size_t i = 0; i < c->n_allow_origins; i++)
-		free(c->allow_origins[i].value);
-	free(c->allow_origins);
-	config_strings_free(&c->allow_methods);
-	config_strings_free(&c->allow_headers);
-	config_strings_free(&c->expose_headers);
-	memset(c, 0, sizeof(*c));
-}
-
-void l7_free_lb(struct config_load_balancer *lb)
-{
-	free(lb->hash_name);
-	free(lb->cookie_path);
-}
-
-void l7_free_tls(struct config_client_tls *t)
-{
-	free(t->mode);
-	free(t->sni);
-	free(t->ca_certificates);
-	free(t->credential_name);
-	free(t->client_certificate);
-	free(t->private_key);
-	config_strings_free(&t->subject_alt_names);
-}
-
 void l7_destination_clear(struct l7_destination *d)
 {
 	free(d->host);
 	free(d->subset);
-	l7_free_headers(&d->headers);
+	config_headers_free(&d->headers);
 	memset(d, 0, sizeof(*d));
 }
 
@@ -193,12 +152,12 @@ void l7_route_clear(struct l7_route *r)
 	free(r->rewrite.regex);
 	free(r->rewrite.regex_sub);
 	free(r->rewrite.authority);
-	l7_free_headers(&r->headers);
+	config_headers_free(&r->headers);
 	free(r->retry.codes);
 	for (size_t i = 0; i < r->n_mirrors; i++)
 		l7_destination_clear(&r->mirrors[i].dest);
 	free(r->mirrors);
-	l7_free_cors(&r->cors);
+	config_cors_free(&r->cors);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -231,8 +190,8 @@ void l7_service_clear(struct l7_service *s)
 	free(s->subsets);
 	for (size_t i = 0; i < s->n_policies; i++) {
 		free(s->policies[i].subset);
-		l7_free_lb(&s->policies[i].lb);
-		l7_free_tls(&s->policies[i].tls);
+		config_load_balancer_free(&s->policies[i].lb);
+		config_client_tls_free(&s->policies[i].tls);
 		free(s->policies[i].tls_cert);
 		free(s->policies[i].tls_key);
 		free(s->policies[i].tls_ca);

@@ -20,10 +20,6 @@ int l7_authz_rule_copy(struct config_authz_rule *dst, const struct config_authz_
 /* strdup, NULL for NULL. */
 char *l7_strdup(const char *s);
 
-void l7_free_headers(struct config_headers *h);
-void l7_free_cors(struct config_cors *c);
-void l7_free_lb(struct config_load_balancer *lb);
-void l7_free_tls(struct config_client_tls *t);
 /* @n match blocks freed. */
 void l7_matches_free(struct l7_match *m, size_t n);
 /* Frees what certificate @t owns. */
