@@ -1,12 +1,12 @@
 #!/usr/bin/python3
 """Checks the links of the repository's documentation, from the root of a git checkout.
 
-README.md, docs/*.md and examples/*/README.md, as git tracks them: every relative link or image
-reaches a tracked file or directory (relative to the page, as GitHub resolves it), and a
-`#anchor` names a heading of its target page by GitHub's rule (lower case, punctuation but `-`
-and `_` dropped, spaces to `-`, `-1`, `-2` for repeats). README.md's "Documentation" table
-links every docs/*.md page, so none is left where no reader finds it. Prints each broken link
-as FILE:LINE and exits 1 if there is one.
+README.md, docs/*.md (docs/internals/*.md too) and examples/*/README.md, as git tracks them:
+every relative link or image reaches a tracked file or directory (relative to the page, as GitHub
+resolves it), and a `#anchor` names a heading of its target page by GitHub's rule (lower case,
+punctuation but `-` and `_` dropped, spaces to `-`, `-1`, `-2` for repeats). README.md's
+"Documentation" table links every page of docs/ and of its folders, so none is left where no
+reader finds it. Prints each broken link as FILE:LINE and exits 1 if there is one.
 """
 import os
 import re
@@ -69,7 +69,7 @@ def anchors(path, cache={}):
 def main():
     files, dirs = tracked()
     pages = sorted(f for f in files
-                   if f == 'README.md' or re.fullmatch(r'docs/[^/]+\.md', f)
+                   if f == 'README.md' or re.fullmatch(r'docs/.+\.md', f)
                    or re.fullmatch(r'examples/[^/]+/README\.md', f))
     bad = []
     for page in pages:
@@ -88,7 +88,7 @@ def main():
                     dest = page
                 if frag and dest.endswith('.md') and frag not in anchors(dest):
                     bad.append(f'{page}:{n}: {target}: no heading "#{frag}" in {dest}')
-    # Every page of docs/ is linked from README.md's Documentation table.
+    # Every page of docs/ (docs/internals/ too) is linked from README.md's Documentation table.
     table, on = set(), False
     for _, line in prose('README.md'):
         if re.match(r'^## ', line):

@@ -86,7 +86,7 @@ static char *render_self(struct mesh_state *st, const char *node)
 
 /*
  * Istio's connection metrics and the DNS proxy's, then the policy decision counters, the kernel's
- * refusals, the admission counters of the ztunnel's limits (docs/INTERNALS.md) and its own.
+ * refusals, the admission counters of the ztunnel's limits (docs/internals/limits.md) and its own.
  */
 static char *render_metrics(struct zt_admin *za)
 {

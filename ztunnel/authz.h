@@ -2,7 +2,7 @@
 /*
  * The ztunnel's policy hook (DESIGN.md §2 inbound; API_SEMANTICS §3, §4): decides inbound
  * connections with the snapshot's compiled policy set, keeps the per-policy decision counters
- * (`ambit_policy_decisions_total`, admin `/policies`; docs/INTERNALS.md), and tracks each
+ * (`ambit_policy_decisions_total`, admin `/policies`; docs/internals/l4-policy.md), and tracks each
  * worker's open inbound connections so a new policy can close those it now denies, as Istio
  * ztunnel's policy watcher does.
  */

@@ -2,7 +2,7 @@
 /*
  * The node's kernel refusals on the ztunnel's /metrics: `ambit_kernel_drops_total{reason}`, one
  * series per DROP_* reason of include/ambit/reasons.h, read from the per-CPU `counters` map the
- * agent pinned under --pin-root (docs/INTERNALS.md).
+ * agent pinned under --pin-root (docs/internals/l4-policy.md).
  */
 #ifndef ZT_KDROPS_H
 #define ZT_KDROPS_H

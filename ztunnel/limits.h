@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * The ztunnel's resource limits as users set them (docs/INTERNALS.md, "Limits"): a flag
+ * The ztunnel's resource limits as users set them (docs/internals/limits.md): a flag
  * `--NAME N` for each, or the environment variable ZTUNNEL_NAME (upper case, '-' as '_'), which
  * `ambitctl local up` passes on; a flag wins over the environment. Also raises RLIMIT_NOFILE,
  * from which the connection caps take their defaults.

@@ -6,7 +6,7 @@
  * waypoint, if any, takes the traffic addressed to each Service and pod, with Istio's
  * precedence (API_SEMANTICS.md §9); the ztunnel's snapshot carries the result per service and
  * workload. Host names are FQDNs; IPv4 addresses are in network byte order, ports host order.
- * docs/INTERNALS.md ("L7 model") describes the JSON.
+ * docs/internals/l7-model.md describes the JSON.
  */
 #ifndef AMBIT_L7_H
 #define AMBIT_L7_H

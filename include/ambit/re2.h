@@ -2,7 +2,8 @@
 /*
  * Regular expressions as Istio writes them (RE2 syntax, whole-string match), run by PCRE2.
  * re2_check() accepts only what RE2 accepts of the syntax both share, so a pattern that loads
- * here also loads in Istio; the differences that remain are in docs/INTERNALS.md ("L7 model").
+ * here also loads in Istio; the differences that remain are in docs/internals/l7-model.md
+ * ("Regexes").
  */
 #ifndef AMBIT_RE2_H
 #define AMBIT_RE2_H

@@ -20,13 +20,13 @@ FLOOD=$REPO/build/connflood
 [ -x "$FLOOD" ] || fail "$FLOOD not built (make)"
 N=${AMBIT_SOAK_N:-10000}
 SOAK_S=${AMBIT_SOAK_S:-30}
-# The ztunnel's caps follow its fd limit (docs/INTERNALS.md "Limits"): where the hard limit is
+# The ztunnel's caps follow its fd limit (docs/internals/limits.md): where the hard limit is
 # 20,000, 2,500 connections a listener and 2,500 streams an identity, below the soak's count, which
 # is one client's. The soak lifts them, as an operator with such a client does.
 export ZTUNNEL_MAX_CONNS=${ZTUNNEL_MAX_CONNS:-0} ZTUNNEL_MAX_CONNS_PER_SOURCE=${ZTUNNEL_MAX_CONNS_PER_SOURCE:-0}
 export ZTUNNEL_MAX_STREAMS=${ZTUNNEL_MAX_STREAMS:-0}
 export ZTUNNEL_MAX_STREAMS_PER_IDENTITY=${ZTUNNEL_MAX_STREAMS_PER_IDENTITY:-0}
-# An idle leg or HBONE stream closes after an hour by default (docs/INTERNALS.md "Limits"), as
+# An idle leg or HBONE stream closes after an hour by default (docs/internals/limits.md), as
 # Envoy's TCP proxy does: the soak's connections may idle longer (an hour in `make bench`), as a
 # user's long-lived idle ones do, so it raises them to a day, as its DestinationRule does the
 # waypoint's.

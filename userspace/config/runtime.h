@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
  * What the local cluster (or the Kubernetes source) reports about running pods: runtime/pods.json
- * and cluster.json (docs/INTERNALS.md, "Local cluster runtime layout"). Parsed with cJSON.
+ * and cluster.json (docs/internals/local-cluster-layout.md). Parsed with cJSON.
  * IPv4 addresses are kept in network byte order.
  */
 #ifndef AMBIT_AGENT_RUNTIME_H

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * Names, addresses and paths of a local cluster (docs/INTERNALS.md "Local cluster runtime
- * layout"), and its cluster.json. Everything else derives names from here.
+ * Names, addresses and paths of a local cluster (docs/internals/local-cluster-layout.md), and
+ * its cluster.json. Everything else derives names from here.
  */
 #include <dirent.h>
 #include <arpa/inet.h>

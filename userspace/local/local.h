@@ -2,8 +2,8 @@
 /*
  * The single-host cluster (userspace/local/): its nodes, pods and their sandboxes, the kubelet,
  * the store (state/) and what follows it, and the --kube cluster's Kubernetes lookalike. The
- * layout (names, addresses, files) is the contract of docs/INTERNALS.md "Local cluster runtime
- * layout"; everything that derives a name or path from it lives in cluster.c so the rest never
+ * layout (names, addresses, files) is the contract of docs/internals/local-cluster-layout.md;
+ * everything that derives a name or path from it lives in cluster.c so the rest never
  * formats one by hand. The commands (userspace/cli/ctl.h) are built on it; it uses none of them.
  */
 #ifndef AMBIT_LOCAL_H
@@ -491,7 +491,7 @@ int proc_wait_ready(const struct ctl_cluster *c, const struct ctl_node *n, bool 
 /* Sets sysctls @kv (key, value, ..., NULL) inside netns @netns. 0 or -errno. */
 int sysctl_in(const char *netns, const char *const *kv);
 
-/* sandbox.c: how a pod runs, as a container would (docs/INTERNALS.md "Pods"). */
+/* sandbox.c: how a pod runs, as a container would (docs/internals/processes.md, "Pods"). */
 /* The name of the cgroup below a pod's that its processes run in (struct sandbox). */
 #define SANDBOX_CONTAINER_CG "container"
 

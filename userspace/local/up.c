@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * `ambitctl local up`: the topology of docs/INTERNALS.md, with the pod network routed or bridged
- * (--cni), then each node's kubelet, which starts the agent, the ztunnel and the pods as up asks,
- * in that order. Any failure tears everything down with the same code as `local down`.
+ * `ambitctl local up`: the topology of docs/internals/local-cluster-layout.md, with the pod
+ * network routed or bridged (--cni), then each node's kubelet, which starts the agent, the
+ * ztunnel and the pods as up asks, in that order. Any failure tears everything down with the
+ * same code as `local down`.
  */
 #include <errno.h>
 #include <fcntl.h>

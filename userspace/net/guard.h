@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: Apache-2.0 */
 /*
- * Admission control against resource exhaustion (docs/INTERNALS.md, "Limits"): how many
+ * Admission control against resource exhaustion (docs/internals/limits.md): how many
  * connections each listener holds, in all and per source IP, how many HBONE streams the peers
  * hold, in all and per identity; the counters of what was refused, timed out or closed for
  * abuse (`ambit_connections_*`, `ambit_hbone_*` on /metrics); and returning memory to the

@@ -2,7 +2,7 @@
 /*
  * The L7 model as JSON (cJSON), encoder side; the strict decoder is json_dec.c. Names are
  * camelCase; absent strings and empty lists are left out; addresses are dotted quads; a direct
- * response body is base64 (it may hold any byte). docs/INTERNALS.md ("L7 model") lists the
+ * response body is base64 (it may hold any byte). docs/internals/l7-model.md lists the
  * members.
  */
 #include <arpa/inet.h>

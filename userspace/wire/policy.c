@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
- * The policy set's JSON form (the snapshot's "policies"; schema in docs/INTERNALS.md). The
- * decoder is strict like the rest of the snapshot: a wrong type, an unknown enum name, a bad
+ * The policy set's JSON form (the snapshot's "policies"; schema in docs/internals/l4-policy.md).
+ * The decoder is strict like the rest of the snapshot: a wrong type, an unknown enum name, a bad
  * CIDR, an out-of-range index or an unsorted index array is an error naming the field, because
  * the ztunnel would rather keep its previous policy than enforce a half-understood one.
  */

@@ -18,7 +18,7 @@
  *    "outboundTrafficPolicy":"REGISTRY_ONLY",   (optional)
  *    "captureMode":"host"|"inpod",   (optional: unknown)
  *    "certs":[{"identity","certPEM","keyPEM","notBefore","notAfter"}],
- *    "policies":{...},  (optional: include/ambit/policy.h, docs/INTERNALS.md)
+ *    "policies":{...},  (optional: include/ambit/policy.h, docs/internals/l4-policy.md)
  *    "l7":{...}}        (optional, a waypoint's: include/ambit/l7.h)
  * A workload or service bound to a waypoint carries "waypoint":{"name","identity","hostname",
  * "addresses":["a.b.c.d",...],"addresses6":["v6",...] (optional),"port"}.

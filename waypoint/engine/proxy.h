@@ -23,7 +23,7 @@
 
 /*
  * Envoy's HTTP connection manager settings as Istio exposes them (0 for a time: its default,
- * docs/INTERNALS.md "Waypoint data plane" lists them next to Envoy's and Istio's).
+ * docs/internals/waypoint.md lists them next to Envoy's and Istio's).
  */
 #define WP_STREAM_IDLE_MS (300u * 1000) /* Envoy's default stream_idle_timeout */
 
