@@ -61,7 +61,12 @@ PROTO_SRCS := $(shell find proto -name '*.proto')
 PROTO_C := $(patsubst proto/%.proto,$(O)/proto/%.pb-c.c,$(PROTO_SRCS))
 PROTO_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(PROTO_C))
 
-UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+# The unit tests mirror the tree: tests/unit/<folder>/test_<module>.c tests
+# userspace/<folder>/<module>.c (or ztunnel/<module>.c, waypoint/<module>.c,
+# waypoint/engine/<module>.c), a suffix naming the part where several tests share a module
+# (test_dns6.c); each is built as build/tests/<folder>/test_<module>. Fixtures stay in
+# tests/unit/fixtures/, read from the repository root.
+UNIT_SRCS := $(wildcard tests/unit/*/test_*.c tests/unit/*/*/test_*.c)
 UNIT_OBJS := $(patsubst tests/unit/%.c,$(OBJ)/tests/unit/%.o,$(UNIT_SRCS))
 UNIT_BINS := $(patsubst tests/unit/%.c,$(O)/tests/%,$(UNIT_SRCS))
 TESTLIB_OBJS := $(patsubst %.c,$(OBJ)/%.o,$(wildcard tests/lib/*.c))
@@ -206,28 +211,28 @@ $(O)/tests/bpf_%: $(OBJ)/tests/bpf/%.o $(O)/libtest.a $(O)/libagent.a $(O)/libne
 	$(LINK) -lcmocka -o $@
 
 # The --kube mirror's objects: the one module of ambitctl a unit test links (it does no I/O).
-$(O)/tests/test_kmirror: $(OBJ)/userspace/local/kmirror_obj.o
+$(O)/tests/local/test_kmirror_obj: $(OBJ)/userspace/local/kmirror_obj.o
 # The local cluster's Service VIPs (no I/O), with the addresses' IPv6 twins (cluster.c).
-$(O)/tests/test_plan_vip: $(addprefix $(OBJ)/userspace/local/,plan_vip.o cluster.o util.o)
+$(O)/tests/local/test_plan_vip: $(addprefix $(OBJ)/userspace/local/,plan_vip.o cluster.o util.o)
 # `ambitctl nodes`' rendering (no I/O), linked by the node Lease's unit test.
-$(O)/tests/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
+$(O)/tests/k8s/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 # `ambitctl get`'s kinds, columns and table (no I/O).
-$(O)/tests/test_getcols: $(OBJ)/userspace/cli/getcols.o
+$(O)/tests/cli/test_getcols: $(OBJ)/userspace/cli/getcols.o
 # `ambitctl services`' ports and endpoints of both families (no I/O).
-$(O)/tests/test_svcfmt: $(OBJ)/userspace/cli/svcfmt.o
+$(O)/tests/cli/test_svcfmt: $(OBJ)/userspace/cli/svcfmt.o
 # istioctl's grammar and words (no I/O).
-$(O)/tests/test_istioctl: $(OBJ)/userspace/istioctl/words.o
+$(O)/tests/istioctl/test_words: $(OBJ)/userspace/istioctl/words.o
 # ambit-cni's protocol (its main.c aside), run against an agent the test plays.
-$(O)/tests/test_cni: $(OBJ)/userspace/cni/cni.o $(OBJ)/userspace/cni/apijudge.o
+$(O)/tests/cni/test_cni: $(OBJ)/userspace/cni/cni.o $(OBJ)/userspace/cni/apijudge.o
 # `local port-forward`'s arguments, read as kubectl reads them (no I/O).
-$(O)/tests/test_portfwd: $(OBJ)/userspace/cli/portfwd_spec.o
+$(O)/tests/cli/test_portfwd_spec: $(OBJ)/userspace/cli/portfwd_spec.o
 # The dashboard's trace receiver: its decoders and store (no I/O), linked by its unit test and
 # its fuzz target.
 DASH_TRACE_SRCS := $(addprefix userspace/dashboard/,traces.c traces_json.c trace_store.c guard.c)
-$(O)/tests/test_dashboard_traces: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
-$(O)/tests/test_dashboard_guard: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
+$(O)/tests/dashboard/test_traces: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
+$(O)/tests/dashboard/test_guard: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
 # Grafana's dashboards listed and the Prometheus calls of their panels checked (no network).
-$(O)/tests/test_dashboard_grafana: $(OBJ)/userspace/dashboard/grafana.o
+$(O)/tests/dashboard/test_grafana: $(OBJ)/userspace/dashboard/grafana.o
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
@@ -241,7 +246,7 @@ $(O)/tests/selftest_skip: tests/selftest/skip_case.c
 	@mkdir -p $(@D)
 	$(CC) $(CFLAGS) $< -lcmocka -o $@
 
-selftest: all $(O)/tests/selftest_skip $(O)/tests/test_config
+selftest: all $(O)/tests/selftest_skip $(O)/tests/config/test_load
 	@bash tests/selftest/runners.sh $(O)
 
 # The bookinfo example's services on loopback, with stubs: no cluster, no root.

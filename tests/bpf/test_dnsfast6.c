@@ -7,7 +7,7 @@
  * query's id, a fixed IPv6 header of Linux's hop limit and a UDP checksum that user space
  * verifies over the RFC 8200 §8.1 pseudo-header, at every answer length modulo 4, at the
  * largest, and where the sum comes to zero. Everything else goes on to the proxy as before.
- * The IPv4 cases are test_steer.c's; the ztunnel's side is tests/unit/test_dns_kernel.c's.
+ * The IPv4 cases are test_steer.c's; the ztunnel's side is tests/unit/ztunnel/test_dns_kernel.c's.
  */
 #include <errno.h>
 #include <setjmp.h>

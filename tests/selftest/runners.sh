@@ -3,7 +3,7 @@
 # binary that exits 77 and an integration script that skips are reported SKIP with their reason
 # where a skip is allowed, and fail the run, with a line saying why, where it is not
 # (tests/lib/skip-policy.sh); an integration script that hangs is stopped at its time limit. Also: test_istio_samples fails, naming where it looked, when the
-# samples are missing; tools/cycle-check.sh fails on each kind of bad include and on a name defined twice. Usage: runners.sh BUILD_DIR (holding tests/selftest_skip, tests/test_config).
+# samples are missing; tools/cycle-check.sh fails on each kind of bad include and on a name defined twice. Usage: runners.sh BUILD_DIR (holding tests/selftest_skip, tests/config/test_load).
 set -u
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=$(cd "${1:-build}" && pwd)
@@ -123,7 +123,7 @@ check "cycle-check: a path climbing out elsewhere than the binaries fails" nonze
 check "cycle-check: a name defined twice fails" nonzero $rc "$out" \
 	"loop_create is defined by userspace/lib/zz_dup.c, userspace/net/loop.c"
 
-out=$(cd "$root" && AMBIT_ISTIO_SAMPLES=$tmp/no-samples "$build/tests/test_config" 2>&1)
+out=$(cd "$root" && AMBIT_ISTIO_SAMPLES=$tmp/no-samples "$build/tests/config/test_load" 2>&1)
 check "test_istio_samples fails (not skips) without the samples, naming the path" nonzero $? \
 	"$out" "[  FAILED  ] test_istio_samples" "$tmp/no-samples"
 
