@@ -524,7 +524,7 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 	str(e, s, "viaWaypoint", x->via_waypoint);
 	if (x->telemetry)
 		num(e, s, "telemetry", x->telemetry);
-	if (s && (l7_service_authz_to_json(x, s) || l7_service_ratelimits_to_json(x, s)))
+	if (s && (l7j_service_authz_to_json(x, s) || l7j_service_ratelimits_to_json(x, s)))
 		e->failed = true;
 }
 
@@ -624,8 +624,8 @@ cJSON *l7_to_json(const struct l7_config *c)
 	for (size_t i = 0; a && i < c->n_services; i++)
 		service(&e, obj(&e, a, NULL), &c->services[i]);
 	tunnels(&e, root, c);
-	if (root && (l7_authz_to_json(c, root) || l7_ratelimits_to_json(c, root) ||
-		     l7_telemetry_to_json(c, root)))
+	if (root && (l7j_authz_to_json(c, root) || l7j_ratelimits_to_json(c, root) ||
+		     l7j_telemetry_to_json(c, root)))
 		e.failed = true;
 	if (e.failed) {
 		cJSON_Delete(root);

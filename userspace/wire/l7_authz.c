@@ -401,7 +401,7 @@ static const char *const norm_names[] = {"BASE", "NONE", "MERGE_SLASHES",
 /* enum config_underscores, as Envoy names the actions. */
 static const char *const underscores_names[] = {"ALLOW", "REJECT_REQUEST", "DROP_HEADER", NULL};
 
-int l7_authz_to_json(const struct l7_config *c, cJSON *root)
+int l7j_authz_to_json(const struct l7_config *c, cJSON *root)
 {
 	cJSON *a, *m;
 
@@ -445,7 +445,7 @@ int l7_authz_to_json(const struct l7_config *c, cJSON *root)
 	return 0;
 }
 
-int l7_service_authz_to_json(const struct l7_service *s, cJSON *o)
+int l7j_service_authz_to_json(const struct l7_service *s, cJSON *o)
 {
 	if (s->aux && !cJSON_AddBoolToObject(o, "aux", true))
 		return -ENOMEM;

@@ -35,19 +35,19 @@ int l7j_matches_to_json(struct cJSON *o, const struct l7_match *m, size_t n);
 void l7j_dmatches(struct wire_dec *d, const struct cJSON *o, const char *path,
 		  struct l7_match **out, size_t *nout);
 /* l7_ratelimit.c: the local rate limits ("rateLimits") and a service's indices into them. */
-int l7_ratelimits_to_json(const struct l7_config *c, struct cJSON *root);
+int l7j_ratelimits_to_json(const struct l7_config *c, struct cJSON *root);
 void l7j_ratelimits(struct wire_dec *d, const struct cJSON *j, struct l7_config *c);
-int l7_service_ratelimits_to_json(const struct l7_service *s, struct cJSON *o);
+int l7j_service_ratelimits_to_json(const struct l7_service *s, struct cJSON *o);
 void l7j_service_ratelimits(struct wire_dec *d, const struct cJSON *o, const char *path,
 			    const struct l7_config *c, struct l7_service *s);
 
 /* l7_telemetry.c: "tracing" and "meshId" of the model, a service's index into it ("tracing"). */
-int l7_telemetry_to_json(const struct l7_config *c, struct cJSON *root);
+int l7j_telemetry_to_json(const struct l7_config *c, struct cJSON *root);
 void l7j_telemetry(struct wire_dec *d, const struct cJSON *j, struct l7_config *c);
 
 /* l7_authz.c: the policies ("authz") and a service's indices into them. */
-int l7_authz_to_json(const struct l7_config *c, struct cJSON *root);
-int l7_service_authz_to_json(const struct l7_service *s, struct cJSON *o);
+int l7j_authz_to_json(const struct l7_config *c, struct cJSON *root);
+int l7j_service_authz_to_json(const struct l7_service *s, struct cJSON *o);
 void l7j_authz(struct wire_dec *d, const struct cJSON *j, struct l7_config *c);
 /* After the services: each provider names its service by index. */
 void l7j_ext_authz(struct wire_dec *d, const struct cJSON *j, struct l7_config *c);

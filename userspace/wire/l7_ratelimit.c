@@ -88,7 +88,7 @@ static int ratelimit_to_json(cJSON *a, const struct l7_ratelimit *r)
 	return 0;
 }
 
-int l7_ratelimits_to_json(const struct l7_config *c, cJSON *root)
+int l7j_ratelimits_to_json(const struct l7_config *c, cJSON *root)
 {
 	cJSON *a;
 
@@ -102,7 +102,7 @@ int l7_ratelimits_to_json(const struct l7_config *c, cJSON *root)
 	return 0;
 }
 
-int l7_service_ratelimits_to_json(const struct l7_service *s, cJSON *o)
+int l7j_service_ratelimits_to_json(const struct l7_service *s, cJSON *o)
 {
 	return l7j_indices_to_json(o, "rateLimits", s->ratelimit, s->n_ratelimit);
 }

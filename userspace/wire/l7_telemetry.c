@@ -118,7 +118,7 @@ static int entry_to_json(const struct l7_telemetry *t, cJSON *o)
 	return 0;
 }
 
-int l7_telemetry_to_json(const struct l7_config *c, cJSON *root)
+int l7j_telemetry_to_json(const struct l7_config *c, cJSON *root)
 {
 	cJSON *a;
 
