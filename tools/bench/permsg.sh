@@ -42,7 +42,7 @@
 # sockperf on CPU 0, node 2's on CPU 1 (taskset), for every path alike. Unpinned, both nodes'
 # proxies share the machine's CPUs and wake each other on them, which two hosts never do.
 #
-# Knobs: PATHS ["ambit stunnel nginx relay"], SECS [10], MPS [1000], MSG [64], PASSES ["quiet
+# Knobs: ZTUNNEL_BIN [build/ztunnel] as run.sh's, PATHS ["ambit stunnel nginx relay"], SECS [10], MPS [1000], MSG [64], PASSES ["quiet
 # strace bpf sched"; "quiet strace bpf sched callgrind" with CALLGRIND=1], OUT [build/bench/permsg] writes OUT.json
 # (every figure) and OUT.md (the tables), KEEP=1 keeps the traces and the callgrind dumps in
 # OUT.traces/. Needs root, strace, valgrind (CALLGRIND=1) and what run.sh needs. Not part of
@@ -109,7 +109,8 @@ pod_exec() {
 
 WORK=$(mktemp -d /var/tmp/ambit-permsg-XXXXXX)
 mkdir -p "$WORK/bin" "$WORK/cg"
-cp "$REPO/build/ztunnel" "$REPO/build/ambit-agent" "$WORK/bin/"
+cp "${ZTUNNEL_BIN:-$REPO/build/ztunnel}" "$WORK/bin/ztunnel"
+cp "$REPO/build/ambit-agent" "$WORK/bin/"
 export AMBIT_ZTUNNEL_BIN=$WORK/bin/ztunnel AMBIT_AGENT_BIN=$WORK/bin/ambit-agent
 # Under callgrind: only its counts in the measured window (instrumented from the start, as
 # callgrind_control -z then zeroes what start-up and warm-up cost).
