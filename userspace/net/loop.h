@@ -6,11 +6,12 @@
  * are freed after the batch (loop_defer_free), so a later event of the same batch never touches
  * freed memory.
  *
- * Where the kernel has io_uring with its epoll wait (Linux 6.15), the loop waits through it: the
- * sends its owners queued during a batch (loop_send) go to the kernel in the same system call
- * as the wait for the next batch, not one call each. Elsewhere (no io_uring, a seccomp profile
- * that refuses it, AMBIT_IO_URING=0) the same sends are made with send() just before
- * epoll_wait: the owners see one behaviour either way.
+ * With AMBIT_IO_URING=1, where the kernel has io_uring with its epoll wait (Linux 6.15), the
+ * loop waits through it: the sends its owners queued during a batch (loop_send) go to the kernel
+ * in the same system call as the wait for the next batch, and the sockets it reads for them
+ * (loop_add_rx) come with the wake-up, not one call each. Otherwise (the default, no io_uring, a
+ * seccomp profile that refuses it) the same sends are made with send() just before epoll_wait
+ * and loop_recv is recv(): the owners see one behaviour either way.
  */
 #ifndef AMBIT_NET_LOOP_H
 #define AMBIT_NET_LOOP_H

@@ -954,9 +954,11 @@ int main(void)
 	/* As ztunnel's main() does: OpenSSL writes alerts to sockets the peer may have closed. */
 	signal(SIGPIPE, SIG_IGN);
 	alarm(240);
-	/* Both ways a loop waits and sends: io_uring where the kernel has it, then epoll. */
+	/* Both ways a loop waits and sends: io_uring where the kernel has it (asked for), then
+	 * epoll. */
+	setenv("AMBIT_IO_URING", "1", 1);
 	failed = cmocka_run_group_tests_name("io_uring", tests, setup, teardown);
-	setenv("AMBIT_IO_URING", "0", 1);
+	unsetenv("AMBIT_IO_URING"); /* the default */
 	failed += cmocka_run_group_tests_name("epoll", tests, setup, teardown);
 	return failed;
 }
