@@ -42,8 +42,9 @@
 # sockperf on CPU 0, node 2's on CPU 1 (taskset), for every path alike. Unpinned, both nodes'
 # proxies share the machine's CPUs and wake each other on them, which two hosts never do.
 #
-# Knobs: ZTUNNEL_BIN [build/ztunnel] as run.sh's, PATHS ["ambit stunnel nginx relay"], SECS [10], MPS [1000], MSG [64], PASSES ["quiet
-# strace bpf sched"; "quiet strace bpf sched callgrind" with CALLGRIND=1], OUT [build/bench/permsg] writes OUT.json
+# Knobs: ZTUNNEL_BIN [build/ztunnel] as run.sh's, PATHS ["ambit stunnel nginx relay"], SECS [10],
+# MPS [1000], MSG [64], PASSES ["quiet strace bpf sched"; "quiet strace bpf sched callgrind" with
+# CALLGRIND=1], OUT [build/bench/permsg] writes OUT.json
 # (every figure) and OUT.md (the tables), KEEP=1 keeps the traces and the callgrind dumps in
 # OUT.traces/. Needs root, strace, valgrind (CALLGRIND=1) and what run.sh needs. Not part of
 # `make bench` / `make test`: about a minute per path and pass, plus the cluster (several
