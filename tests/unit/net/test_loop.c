@@ -29,6 +29,8 @@
 
 #include "net/loop.h"
 
+#define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
+
 #define MAX_FIRED 4096
 
 struct tt {
@@ -366,6 +368,68 @@ static void test_send_before_stop(void **state)
 	loop_destroy(l);
 }
 
+/*
+ * What a send's owner queues in answer (a task that queues another send, as a WINDOW_UPDATE
+ * after bytes were delivered) leaves before the loop waits, not one zero-timeout round later.
+ */
+struct answer {
+	struct owner first, second;
+	struct loop_task task;
+	struct loop *l;
+};
+
+static void answer_task(struct loop_task *t)
+{
+	struct answer *a = container_of(t, struct answer, task);
+
+	owner_put(&a->second, "window");
+	loop_send(a->l, &a->second.s);
+}
+
+static void answer_done(struct loop_send *s, long res)
+{
+	struct answer *a = container_of((struct owner *)s, struct answer, first);
+
+	owner_done(s, res);
+	loop_queue(a->l, &a->task);
+}
+
+static void test_send_answer_before_wait(void **state)
+{
+	struct answer a;
+	struct loop_stats st;
+	char got[64];
+	int sv[2];
+
+	a.l = loop_create();
+	assert_non_null(a.l);
+	pair(sv);
+	owner_init(&a.first, sv[0]);
+	owner_init(&a.second, sv[0]);
+	a.first.s.done = answer_done;
+	memset(&a.task, 0, sizeof(a.task));
+	a.task.fn = answer_task;
+	loop_run_once(a.l, 0);
+	owner_put(&a.first, "data ");
+	loop_send(a.l, &a.first.s);
+	loop_run_once(a.l, 0);
+	if (strcmp(loop_backend(a.l), "epoll") == 0) {
+		/* One round: the data, then the answer its done queued, then the wait. */
+		loop_stats(a.l, &st);
+		assert_int_equal(a.second.ndone, 1);
+		assert_int_equal(st.sends, 2);
+	} else {
+		/* The ring reaps the first send with the wait: the answer goes with the next. */
+		loop_run_once(a.l, 0);
+		assert_int_equal(a.second.ndone, 1);
+	}
+	assert_int_equal(read(sv[1], got, sizeof(got)), 11);
+	assert_memory_equal(got, "data window", 11);
+	close(sv[0]);
+	close(sv[1]);
+	loop_destroy(a.l);
+}
+
 /* Sends complete in the order they were queued; a cancelled one never runs. */
 static void test_send_order_cancel_now(void **state)
 {
@@ -700,6 +764,7 @@ int main(void)
 	    cmocka_unit_test(test_send_batched),
 	    cmocka_unit_test(test_send_order_cancel_now),
 	    cmocka_unit_test(test_send_before_stop),
+	    cmocka_unit_test(test_send_answer_before_wait),
 	    cmocka_unit_test(test_send_full_and_closed),
 	    cmocka_unit_test(test_send_other_thread),
 	    cmocka_unit_test(test_rx_read_and_eof),
