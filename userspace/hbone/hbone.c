@@ -99,11 +99,6 @@ void hbone_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 	if (s->finished)
 		return;
 	s->finished = true;
-	/* A send of the far end's bytes queued this batch goes first, unless this is a reset. */
-	if (reset)
-		loop_send_cancel(l, &s->send);
-	else
-		(void)loop_send_now(l, &s->send);
 	/*
 	 * Never established: the client socket was never read, so its owner may try again
 	 * elsewhere. Only a policy refusal (401) or shutdown make the failure final.
@@ -111,7 +106,7 @@ void hbone_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 	if (s->ops && !s->established && s->fd >= 0) {
 		ops = s->ops;
 		retryable = s->status != 401 && !(c->pool && c->pool->closing);
-		loop_del_handler(l, s->fd, &s->h);
+		loop_del(l, s->fd);
 		back = s->fd;
 		s->fd = -1;
 	}
@@ -125,7 +120,7 @@ void hbone_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 		s->h2s = NULL;
 	}
 	if (s->fd >= 0) {
-		loop_del_handler(l, s->fd, &s->h);
+		loop_del(l, s->fd);
 		if (reset)
 			hbone_close_reset(s->fd);
 		else
@@ -160,8 +155,7 @@ void hbone_stream_update_events(struct hbone_stream *s)
 	else if (s->established) {
 		if (!s->far_eof && s->to_h2.len < HBONE_TCP_BUF)
 			ev |= EPOLLIN;
-		/* A queued send is made after the batch: EPOLLOUT only for what it left. */
-		if (s->to_far.len && !s->send.queued)
+		if (s->to_far.len)
 			ev |= EPOLLOUT;
 	}
 	if (ev != s->events && loop_mod(s->conn->loop, s->fd, ev, &s->h) == 0)
@@ -183,28 +177,10 @@ static void delivered(struct hbone_stream *s, size_t n)
 		h2_stream_consume(s->h2s, n);
 }
 
-/* Once the far end took everything: the peer's EOF passed on, the stream ended when done. */
-static void far_settle(struct hbone_stream *s)
-{
-	if (!s->to_far.len && s->h2_eof_rcvd && !s->far_shut) {
-		far_shutdown(s);
-		if (s->finished)
-			return;
-	}
-	hbone_stream_update_events(s);
-	stream_check_done(s);
-}
-
 void hbone_stream_write_far(struct hbone_stream *s)
 {
 	if (!far_ready(s))
 		return;
-	if (!s->end && s->to_far.len) {
-		/* A socket: the bytes go after the batch, with the loop's wait (far_sent). */
-		s->send.fd = s->fd;
-		loop_send(s->conn->loop, &s->send);
-		return;
-	}
 	while (s->to_far.len) {
 		ssize_t n = far_send(s, buf_head(&s->to_far), s->to_far.len);
 
@@ -219,36 +195,13 @@ void hbone_stream_write_far(struct hbone_stream *s)
 		buf_consume(&s->to_far, (size_t)n);
 		delivered(s, (size_t)n);
 	}
-	far_settle(s);
-}
-
-static const void *far_data(struct loop_send *ls, size_t *len)
-{
-	struct hbone_stream *s = container_of(ls, struct hbone_stream, send);
-
-	*len = s->to_far.len;
-	return buf_head(&s->to_far);
-}
-
-/* The loop's send to the far end's socket: what it took; the rest waits for EPOLLOUT. */
-static void far_sent(struct loop_send *ls, long res)
-{
-	struct hbone_stream *s = container_of(ls, struct hbone_stream, send);
-
-	if (s->finished)
-		return;
-	if (res < 0 && res != -EAGAIN) {
-		hbone_stream_fail(s, res == -ECONNRESET || res == -EPIPE ? "tcp reset"
-									 : "tcp write failed");
-		return;
-	}
-	if (res > 0) {
-		buf_consume(&s->to_far, (size_t)res);
-		delivered(s, (size_t)res);
+	if (!s->to_far.len && s->h2_eof_rcvd && !s->far_shut) {
+		far_shutdown(s);
 		if (s->finished)
 			return;
 	}
-	far_settle(s);
+	hbone_stream_update_events(s);
+	stream_check_done(s);
 }
 
 /* Bytes (or EOF) to send: the HTTP/2 layer asks for them again. */
@@ -256,27 +209,6 @@ static void to_h2_ready(struct hbone_stream *s)
 {
 	if (s->h2s && (s->to_h2.len || s->far_eof))
 		h2_stream_resume(s->h2s);
-}
-
-/* As buf_read_fd_drained, from what the loop read of the socket (recv() without a ring). */
-static ssize_t read_far(struct hbone_stream *s, bool *drained)
-{
-	struct buf *b = &s->to_h2;
-	size_t room = b->cap - b->off - b->len;
-	char *p;
-	ssize_t n;
-
-	if (room < 4096)
-		room = b->cap ? b->cap : 16384;
-	if (room > HBONE_TCP_BUF - b->len)
-		room = HBONE_TCP_BUF - b->len;
-	p = buf_reserve(b, room, HBONE_TCP_BUF);
-	if (!p)
-		return -ENOMEM;
-	n = loop_recv(s->conn->loop, &s->h, s->fd, p, room, drained);
-	if (n > 0)
-		b->len += (size_t)n;
-	return n;
 }
 
 static void stream_read_tcp(struct hbone_stream *s)
@@ -290,7 +222,7 @@ static void stream_read_tcp(struct hbone_stream *s)
 		 * EAGAIN, a system call per small message (the socket is polled level-triggered,
 		 * so bytes that come later wake the loop again).
 		 */
-		ssize_t n = read_far(s, &drained);
+		ssize_t n = buf_read_fd_drained(&s->to_h2, s->fd, HBONE_TCP_BUF, &drained);
 
 		if (n == -EAGAIN)
 			break;
@@ -370,9 +302,6 @@ struct hbone_stream *hbone_stream_new(struct hbone_conn *c, int fd)
 	s->h.fn = stream_on_io;
 	s->wake.fn = stream_wake;
 	s->flush.fn = stream_flush;
-	s->send.fd = fd;
-	s->send.data = far_data;
-	s->send.done = far_sent;
 	s->conn = c;
 	s->fd = fd;
 	LIST_INSERT_HEAD(&c->streams, s, link);
