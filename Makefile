@@ -22,7 +22,7 @@ CLI_DIRS := cli local kubelet dashboard istioctl
 srcs_in = $(foreach d,$(1),$(wildcard userspace/$(d)/*.c))
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(O) -I$(O)/proto -MMD -MP
 LDLIBS := -lbpf -lmnl -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lcjose -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
-	-lprotobuf-c -lldns -lpthread
+	-lprotobuf-c -lldns -luring -lpthread
 ifeq ($(SAN),1)
 CFLAGS += -fsanitize=address,undefined -fno-omit-frame-pointer
 LDFLAGS += -fsanitize=address,undefined

@@ -8,6 +8,8 @@ pkgs=(
 	clang llvm make gcc pkg-config bpftool libbpf-dev libelf-dev zlib1g-dev
 	libssl-dev libyaml-dev libnghttp2-dev libcjson-dev libmicrohttpd-dev libcmocka-dev
 	libcurl4-openssl-dev clang-format libpcre2-dev libxxhash-dev libmnl-dev
+	# the event loop's io_uring (its epoll wait and the sends of a batch in one system call)
+	liburing-dev
 	# JOSE (JWK, JWS) for RequestAuthentication's JWTs
 	libcjose-dev
 	# DNS messages (the ztunnel's DNS proxy)

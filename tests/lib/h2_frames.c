@@ -50,6 +50,26 @@ int h2f_settings_ack(struct buf *out)
 	return frame(out, T_SETTINGS, F_ACK, 0, NULL, 0);
 }
 
+int h2f_settings(struct buf *out)
+{
+	return frame(out, T_SETTINGS, 0, 0, NULL, 0);
+}
+
+int h2f_data(struct buf *out, uint32_t sid, const void *p, size_t len, bool end_stream)
+{
+	return frame(out, T_DATA, end_stream ? F_END_STREAM : 0, sid, p, len);
+}
+
+int h2f_goaway(struct buf *out, uint32_t last_sid, uint32_t error)
+{
+	uint8_t g[8] = {(uint8_t)(last_sid >> 24), (uint8_t)(last_sid >> 16),
+			(uint8_t)(last_sid >> 8),  (uint8_t)last_sid,
+			(uint8_t)(error >> 24),	   (uint8_t)(error >> 16),
+			(uint8_t)(error >> 8),	   (uint8_t)error};
+
+	return frame(out, T_GOAWAY, 0, 0, g, sizeof(g));
+}
+
 /* An HPACK integer (RFC 7541 §5.1) of @prefix bits, the first byte's others @flags. */
 static int hpack_int(struct buf *b, uint8_t flags, unsigned int prefix, size_t v)
 {

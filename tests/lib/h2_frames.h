@@ -25,6 +25,12 @@ struct h2f_field {
 int h2f_preface(struct buf *out);
 /* Appends a SETTINGS ACK. 0 or -ENOMEM. */
 int h2f_settings_ack(struct buf *out);
+/* Appends an empty SETTINGS (a server's preface). 0 or -ENOMEM. */
+int h2f_settings(struct buf *out);
+/* Appends one DATA frame of @len (≤ 16 KiB) bytes on stream @sid. 0 or -ENOMEM. */
+int h2f_data(struct buf *out, uint32_t sid, const void *p, size_t len, bool end_stream);
+/* Appends a GOAWAY with @last_sid and @error. 0 or -ENOMEM. */
+int h2f_goaway(struct buf *out, uint32_t last_sid, uint32_t error);
 /*
  * Appends a HEADERS frame for stream @sid with @f (borrowed), then CONTINUATION frames for what
  * passes 16 KiB (the default SETTINGS_MAX_FRAME_SIZE). 0 or -ENOMEM.

@@ -101,6 +101,20 @@ int hbone_seam_feed(struct hbone_seam *s, const uint8_t *data, size_t len)
 	return 0;
 }
 
+int hbone_seam_feed_last(struct hbone_seam *s, const uint8_t *data, size_t len)
+{
+	int rv;
+
+	if (!seam_alive(s))
+		return -EPIPE;
+	rv = h2_conn_input(s->conn->h2, data, len);
+	if (rv == 0)
+		h2_conn_close(s->conn->h2, "peer closed");
+	s->conn = NULL;
+	hbone_seam_step(s, 0);
+	return rv;
+}
+
 int hbone_seam_step(struct hbone_seam *s, int timeout_ms)
 {
 	int n;

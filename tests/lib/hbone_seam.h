@@ -59,6 +59,13 @@ int hbone_seam_client(struct hbone_seam *s, const struct hbone_target *t);
  */
 int hbone_seam_feed(struct hbone_seam *s, const uint8_t *data, size_t len);
 
+/*
+ * As hbone_seam_feed, with the peer's end of the transport in the same read: @data, then the
+ * close a socket's EOF makes (h2_conn_close, "peer closed"), then one loop round. 0, or
+ * negative when the connection closed before the end.
+ */
+int hbone_seam_feed_last(struct hbone_seam *s, const uint8_t *data, size_t len);
+
 /* One loop round (up to @timeout_ms for socket events), then drains. Events handled or -errno. */
 int hbone_seam_step(struct hbone_seam *s, int timeout_ms);
 

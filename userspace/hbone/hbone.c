@@ -87,6 +87,34 @@ void hbone_stream_discard(struct hbone_stream *s)
 	stream_free(s);
 }
 
+/*
+ * At a stream's end, reset or not, what the peer sent before it and the far end's socket has
+ * not taken yet goes now (what fits), with the peer's EOF when that came too: the frames came
+ * in this order. A draining peer's answer, its END_STREAM and the connection's end arrive in
+ * one read, and the session's end closes the stream before the batch's send is made.
+ */
+static void far_deliver_final(struct hbone_stream *s)
+{
+	struct loop *l = s->conn->loop;
+	long n;
+
+	if (s->end || s->fd < 0 || !s->established) {
+		loop_send_cancel(l, &s->send);
+		return;
+	}
+	if (s->to_far.len) {
+		s->send.fd = s->fd;
+		loop_send(l, &s->send);
+		n = loop_send_now(l, &s->send);
+		if (n > 0) {
+			buf_consume(&s->to_far, (size_t)n);
+			connrec_bytes(s->rec, !s->conn->client, (size_t)n);
+		}
+	}
+	if (!s->to_far.len && s->h2_eof_rcvd && !s->far_shut)
+		far_shutdown(s);
+}
+
 void hbone_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 {
 	struct hbone_conn *c = s->conn;
@@ -99,6 +127,7 @@ void hbone_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 	if (s->finished)
 		return;
 	s->finished = true;
+	far_deliver_final(s);
 	/*
 	 * Never established: the client socket was never read, so its owner may try again
 	 * elsewhere. Only a policy refusal (401) or shutdown make the failure final.
@@ -106,7 +135,7 @@ void hbone_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 	if (s->ops && !s->established && s->fd >= 0) {
 		ops = s->ops;
 		retryable = s->status != 401 && !(c->pool && c->pool->closing);
-		loop_del(l, s->fd);
+		loop_del_handler(l, s->fd, &s->h);
 		back = s->fd;
 		s->fd = -1;
 	}
@@ -120,7 +149,7 @@ void hbone_stream_finish(struct hbone_stream *s, const char *reason, bool reset)
 		s->h2s = NULL;
 	}
 	if (s->fd >= 0) {
-		loop_del(l, s->fd);
+		loop_del_handler(l, s->fd, &s->h);
 		if (reset)
 			hbone_close_reset(s->fd);
 		else
@@ -155,7 +184,8 @@ void hbone_stream_update_events(struct hbone_stream *s)
 	else if (s->established) {
 		if (!s->far_eof && s->to_h2.len < HBONE_TCP_BUF)
 			ev |= EPOLLIN;
-		if (s->to_far.len)
+		/* A queued send is made after the batch: EPOLLOUT only for what it left. */
+		if (s->to_far.len && !s->send.queued)
 			ev |= EPOLLOUT;
 	}
 	if (ev != s->events && loop_mod(s->conn->loop, s->fd, ev, &s->h) == 0)
@@ -177,10 +207,28 @@ static void delivered(struct hbone_stream *s, size_t n)
 		h2_stream_consume(s->h2s, n);
 }
 
+/* Once the far end took everything: the peer's EOF passed on, the stream ended when done. */
+static void far_settle(struct hbone_stream *s)
+{
+	if (!s->to_far.len && s->h2_eof_rcvd && !s->far_shut) {
+		far_shutdown(s);
+		if (s->finished)
+			return;
+	}
+	hbone_stream_update_events(s);
+	stream_check_done(s);
+}
+
 void hbone_stream_write_far(struct hbone_stream *s)
 {
 	if (!far_ready(s))
 		return;
+	if (!s->end && s->to_far.len) {
+		/* A socket: the bytes go after the batch, with the loop's wait (far_sent). */
+		s->send.fd = s->fd;
+		loop_send(s->conn->loop, &s->send);
+		return;
+	}
 	while (s->to_far.len) {
 		ssize_t n = far_send(s, buf_head(&s->to_far), s->to_far.len);
 
@@ -195,13 +243,36 @@ void hbone_stream_write_far(struct hbone_stream *s)
 		buf_consume(&s->to_far, (size_t)n);
 		delivered(s, (size_t)n);
 	}
-	if (!s->to_far.len && s->h2_eof_rcvd && !s->far_shut) {
-		far_shutdown(s);
+	far_settle(s);
+}
+
+static const void *far_data(struct loop_send *ls, size_t *len)
+{
+	struct hbone_stream *s = container_of(ls, struct hbone_stream, send);
+
+	*len = s->to_far.len;
+	return buf_head(&s->to_far);
+}
+
+/* The loop's send to the far end's socket: what it took; the rest waits for EPOLLOUT. */
+static void far_sent(struct loop_send *ls, long res)
+{
+	struct hbone_stream *s = container_of(ls, struct hbone_stream, send);
+
+	if (s->finished)
+		return;
+	if (res < 0 && res != -EAGAIN) {
+		hbone_stream_fail(s, res == -ECONNRESET || res == -EPIPE ? "tcp reset"
+									 : "tcp write failed");
+		return;
+	}
+	if (res > 0) {
+		buf_consume(&s->to_far, (size_t)res);
+		delivered(s, (size_t)res);
 		if (s->finished)
 			return;
 	}
-	hbone_stream_update_events(s);
-	stream_check_done(s);
+	far_settle(s);
 }
 
 /* Bytes (or EOF) to send: the HTTP/2 layer asks for them again. */
@@ -209,6 +280,27 @@ static void to_h2_ready(struct hbone_stream *s)
 {
 	if (s->h2s && (s->to_h2.len || s->far_eof))
 		h2_stream_resume(s->h2s);
+}
+
+/* As buf_read_fd_drained, from what the loop read of the socket (recv() without a ring). */
+static ssize_t read_far(struct hbone_stream *s, bool *drained)
+{
+	struct buf *b = &s->to_h2;
+	size_t room = b->cap - b->off - b->len;
+	char *p;
+	ssize_t n;
+
+	if (room < 4096)
+		room = b->cap ? b->cap : 16384;
+	if (room > HBONE_TCP_BUF - b->len)
+		room = HBONE_TCP_BUF - b->len;
+	p = buf_reserve(b, room, HBONE_TCP_BUF);
+	if (!p)
+		return -ENOMEM;
+	n = loop_recv(s->conn->loop, &s->h, s->fd, p, room, drained);
+	if (n > 0)
+		b->len += (size_t)n;
+	return n;
 }
 
 static void stream_read_tcp(struct hbone_stream *s)
@@ -222,7 +314,7 @@ static void stream_read_tcp(struct hbone_stream *s)
 		 * EAGAIN, a system call per small message (the socket is polled level-triggered,
 		 * so bytes that come later wake the loop again).
 		 */
-		ssize_t n = buf_read_fd_drained(&s->to_h2, s->fd, HBONE_TCP_BUF, &drained);
+		ssize_t n = read_far(s, &drained);
 
 		if (n == -EAGAIN)
 			break;
@@ -302,6 +394,9 @@ struct hbone_stream *hbone_stream_new(struct hbone_conn *c, int fd)
 	s->h.fn = stream_on_io;
 	s->wake.fn = stream_wake;
 	s->flush.fn = stream_flush;
+	s->send.fd = fd;
+	s->send.data = far_data;
+	s->send.done = far_sent;
 	s->conn = c;
 	s->fd = fd;
 	LIST_INSERT_HEAD(&c->streams, s, link);

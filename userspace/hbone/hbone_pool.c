@@ -253,7 +253,7 @@ static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone
 		c = pool_connect(p, t);
 	if (!c || !(s = hbone_stream_new(c, fd)))
 		return NULL;
-	if (fd >= 0 && loop_add(p->loop, fd, 0, &s->h)) {
+	if (fd >= 0 && loop_add_rx(p->loop, fd, 0, &s->h)) {
 		hbone_stream_discard(s);
 		return NULL;
 	}
@@ -273,7 +273,7 @@ static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone
 	s->h2s = h2_submit_request(c->h2, h, n, true, &hbone_stream_ops, s);
 	if (!s->h2s) {
 		if (fd >= 0)
-			loop_del(p->loop, fd);
+			loop_del_handler(p->loop, fd, &s->h);
 		hbone_stream_discard(s);
 		return NULL;
 	}

@@ -29,6 +29,7 @@ struct hbone_stream {
 	struct loop_handler h;	/* the far end's socket events */
 	struct loop_task wake;	/* an in-process end's writable, run after the batch */
 	struct loop_task flush; /* a socket end's writes of one batch of frames, as one send */
+	struct loop_send send;	/* that send, made with the loop's next wait */
 	struct hbone_conn *conn;
 	struct h2_stream *h2s;		 /* NULL once released */
 	LIST_ENTRY(hbone_stream) link;	 /* in its connection, until it finishes */

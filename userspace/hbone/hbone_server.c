@@ -70,7 +70,7 @@ static int start_upstream(struct hbone_stream *s, struct hbone_upstream *up)
 	s->fd = up->fd;
 	s->connecting = true;
 	s->opened = loop_now(c->loop);
-	if (loop_add(c->loop, s->fd, EPOLLOUT, &s->h)) {
+	if (loop_add_rx(c->loop, s->fd, EPOLLOUT, &s->h)) {
 		close(s->fd);
 		s->fd = -1;
 		s->connecting = false;
@@ -145,7 +145,7 @@ static void connect_failed(struct hbone_stream *s, const char *why)
 
 	pr_debug("hbone: upstream %s: %s", s->authority, why);
 	s->connecting = false;
-	loop_del(c->loop, s->fd);
+	loop_del_handler(c->loop, s->fd, &s->h);
 	close(s->fd);
 	s->fd = -1;
 	connrec_close(s->rec, why);

@@ -69,10 +69,8 @@ static ssize_t tx_read(struct h2_conn *c, uint8_t *buf, size_t len)
 
 	if (c->kind == H2_TLS)
 		return tls_conn_read(c->tls, buf, len);
-	do
-		n = read(c->fd, buf, len);
-	while (n < 0 && errno == EINTR);
-	return n < 0 ? (errno == EWOULDBLOCK ? -EAGAIN : -errno) : n;
+	n = loop_recv(c->loop, &c->h, c->fd, buf, len, &c->rx_drained);
+	return n;
 }
 
 static const char *tx_error(struct h2_conn *c, ssize_t err)
@@ -238,7 +236,9 @@ void h2_conn_close(struct h2_conn *c, const char *reason)
 	if (c->ops && c->ops->on_close)
 		c->ops->on_close(c->arg, c, reason);
 	if (c->fd >= 0) {
-		loop_del(c->loop, c->fd);
+		/* The records queued this batch (a GOAWAY) go before the socket does. */
+		(void)loop_send_now(c->loop, &c->send);
+		loop_del_handler(c->loop, c->fd, &c->h);
 		close(c->fd);
 		c->fd = -1;
 	}
@@ -304,6 +304,21 @@ static void update_events(struct h2_conn *c)
 		ev |= EPOLLOUT;
 	if (ev != c->events && loop_mod(c->loop, c->fd, ev, &c->h) == 0)
 		c->events = ev;
+}
+
+/* After a flush or a send: a session with nothing more to say or hear ends, else it polls. */
+static void conn_settle(struct h2_conn *c)
+{
+	size_t queued = 0;
+
+	if (c->tls)
+		tls_conn_pending(c->tls, &queued);
+	if (!c->out.len && !queued && !(c->tls && tls_conn_want_write(c->tls)) &&
+	    !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2)) {
+		h2_conn_close(c, "session ended");
+		return;
+	}
+	update_events(c);
 }
 
 /* Takes what nghttp2 has to send, up to a chunk, writing whole-record frames directly. */
@@ -384,17 +399,59 @@ static void conn_flush(struct h2_conn *c)
 		if (c->pipe_full)
 			break;
 	}
-	/* The records of this round leave together (tls.c buffers them). */
+	/* The records of this round leave together (tls.c buffers them), after the batch. */
 	if (c->kind == H2_TLS && tls_conn_flush(c->tls) == -EPIPE) {
 		h2_conn_close(c, tls_conn_error(c->tls));
 		return;
 	}
-	if (!c->out.len && !(c->tls && tls_conn_want_write(c->tls)) &&
-	    !nghttp2_session_want_read(c->h2) && !nghttp2_session_want_write(c->h2)) {
-		h2_conn_close(c, "session ended");
+	conn_settle(c);
+}
+
+/* The loop's send of the records (tls_conn_defer_sends): what they are now. */
+static const void *records_data(struct loop_send *s, size_t *len)
+{
+	struct h2_conn *c = container_of(s, struct h2_conn, send);
+
+	return tls_conn_pending(c->tls, len);
+}
+
+static void records_sent(struct loop_send *s, long res)
+{
+	struct h2_conn *c = container_of(s, struct h2_conn, send);
+
+	if (c->dead)
+		return;
+	if (res < 0 && res != -EAGAIN) {
+		h2_conn_close(c, strerror((int)-res));
 		return;
 	}
-	update_events(c);
+	/* What is left waits for EPOLLOUT (tls_conn_want_write says so now). */
+	tls_conn_sent(c->tls, res > 0 ? (size_t)res : 0);
+	conn_settle(c);
+}
+
+/* Records are queued: they go with the loop's next wait. */
+static void records_kick(void *arg)
+{
+	struct h2_conn *c = arg;
+
+	c->send.fd = c->fd;
+	loop_send(c->loop, &c->send);
+}
+
+/* The records come from what the loop read of the socket (loop_recv: recv() without a ring). */
+static ssize_t records_read(void *arg, void *buf, size_t len, bool *drained)
+{
+	struct h2_conn *c = arg;
+
+	return loop_recv(c->loop, &c->h, c->fd, buf, len, drained);
+}
+
+static void tls_made(struct h2_conn *c)
+{
+	c->quiet_release = tls_conn_keep_buffers(c->tls);
+	tls_conn_defer_sends(c->tls, records_kick, c);
+	tls_conn_set_reader(c->tls, records_read, c);
 }
 
 static void flush_task(struct loop_task *t)
@@ -418,7 +475,7 @@ static void conn_read(struct h2_conn *c)
 		if (h2c_recv(c, in, (size_t)n) || c->calm)
 			return;
 		/* Nothing buffered and the socket drained: skip the read that would say EAGAIN. */
-		if (c->kind == H2_TLS ? tls_conn_read_drained(c->tls) : (size_t)n < sizeof(in))
+		if (c->kind == H2_TLS ? tls_conn_read_drained(c->tls) : c->rx_drained)
 			break;
 	}
 }
@@ -435,7 +492,7 @@ static bool conn_handshake(struct h2_conn *c)
 			h2_conn_close(c, "out of memory");
 			return false;
 		}
-		c->quiet_release = tls_conn_keep_buffers(c->tls);
+		tls_made(c);
 	}
 	rv = tls_conn_handshake(c->tls);
 	if (rv == -EAGAIN) {
@@ -539,7 +596,7 @@ static int conn_setup(struct h2_conn *c, const struct h2_transport *t)
 				   h2c_session_init(c)))
 			return -ENOMEM;
 		if (c->tls)
-			c->quiet_release = tls_conn_keep_buffers(c->tls);
+			tls_made(c);
 	} else {
 		c->handshaken = true;
 		if (h2c_session_init(c))
@@ -550,7 +607,7 @@ static int conn_setup(struct h2_conn *c, const struct h2_transport *t)
 	c->fd = t->fd;
 	/* A TLS client speaks first: writable starts its handshake. */
 	c->events = EPOLLIN | (c->connecting || (!c->server && !c->handshaken) ? EPOLLOUT : 0);
-	if (loop_add(c->loop, c->fd, c->events, &c->h)) {
+	if (loop_add_rx(c->loop, c->fd, c->events, &c->h)) {
 		c->fd = -1;
 		return -ENOMEM;
 	}
@@ -573,6 +630,8 @@ struct h2_conn *h2_conn_create(struct loop *l, const struct h2_transport *t,
 	c->h.fn = conn_on_io;
 	c->deadline.fn = conn_on_timer;
 	c->flush.fn = flush_task;
+	c->send.data = records_data;
+	c->send.done = records_sent;
 	c->loop = l;
 	c->kind = t->kind;
 	c->server = cfg->server;
@@ -598,7 +657,7 @@ struct h2_conn *h2_conn_create(struct loop *l, const struct h2_transport *t,
 	err = conn_setup(c, t);
 	if (err) {
 		if (c->fd >= 0)
-			loop_del(l, c->fd);
+			loop_del_handler(l, c->fd, &c->h);
 		c->fd = -1; /* the caller's still */
 		loop_timer_cancel(l, &c->deadline);
 		conn_free(c);

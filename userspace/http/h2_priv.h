@@ -80,6 +80,7 @@ struct h2_conn {
 	struct loop_handler h;	    /* socket events */
 	struct loop_timer deadline; /* client: connect and TLS handshake */
 	struct loop_task flush;
+	struct loop_send send; /* TLS: the records of a batch, sent with the loop's next wait */
 	struct loop *loop;
 	enum h2_transport_kind kind;
 	int fd;
@@ -92,6 +93,7 @@ struct h2_conn {
 	bool ever_stream;	 /* server: a request came (first-request deadline met) */
 	bool to_decide;		 /* server: this read completed a request (h2_server_dispatch) */
 	bool pipe_full;		 /* H2_PIPE: the pipe took less than offered */
+	bool rx_drained;	 /* H2_PLAIN: the last read took all there was */
 	int64_t peer_goaway;	 /* the error code of the peer's GOAWAY, or -1 */
 	uint32_t events;
 	struct tls_conn *tls;

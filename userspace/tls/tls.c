@@ -60,6 +60,13 @@ struct tls_conn {
 	bool drained; /* the last socket read returned less than asked: the socket is empty */
 	int fd;
 	struct buf out; /* records written by OpenSSL, not yet sent (sock_bio_write) */
+	/* tls_conn_defer_sends: the owner sends what tls_conn_flush would (NULL: it sends). */
+	void (*kick)(void *arg);
+	void *kick_arg;
+	/* tls_conn_set_reader: where the records come from instead of recv() (NULL: recv). */
+	ssize_t (*reader)(void *arg, void *buf, size_t len, bool *drained);
+	void *reader_arg;
+	bool send_short; /* the owner's last send left some: wait for EPOLLOUT */
 	char *expect_san;
 	char **sans; /* origination: the names the server's certificate must have one of */
 	size_t n_sans;
@@ -653,6 +660,19 @@ static int sock_bio_read(BIO *b, char *dst, int len)
 	ssize_t n;
 
 	BIO_clear_retry_flags(b);
+	if (c->reader) {
+		bool drained = false;
+
+		n = c->reader(c->reader_arg, dst, (size_t)len, &drained);
+		c->drained = drained;
+		if (n == -EAGAIN)
+			BIO_set_retry_read(b);
+		if (n < 0) {
+			errno = (int)-n;
+			return -1;
+		}
+		return (int)n;
+	}
 	do
 		n = recv(c->fd, dst, (size_t)len, 0);
 	while (n < 0 && errno == EINTR);
@@ -1102,7 +1122,16 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len)
 
 int tls_conn_flush(struct tls_conn *c)
 {
-	int err = out_send(c);
+	int err;
+
+	if (c->kick) {
+		/* The owner's send, after the batch: it says how it went (tls_conn_sent). */
+		c->send_short = false;
+		if (c->out.len)
+			c->kick(c->kick_arg);
+		return 0;
+	}
+	err = out_send(c);
 
 	if (!err || err == -EAGAIN)
 		return err;
@@ -1122,7 +1151,40 @@ void tls_conn_shutdown(struct tls_conn *c)
 
 bool tls_conn_want_write(const struct tls_conn *c)
 {
+	if (c->kick)
+		return c->want_write || (c->out.len > 0 && c->send_short);
 	return c->want_write || c->out.len > 0;
+}
+
+void tls_conn_set_reader(struct tls_conn *c,
+			 ssize_t (*reader)(void *arg, void *buf, size_t len, bool *drained),
+			 void *arg)
+{
+	c->reader = reader;
+	c->reader_arg = arg;
+}
+
+void tls_conn_defer_sends(struct tls_conn *c, void (*kick)(void *arg), void *arg)
+{
+	c->kick = kick;
+	c->kick_arg = arg;
+}
+
+const void *tls_conn_pending(const struct tls_conn *c, size_t *len)
+{
+	*len = c->out.len;
+	return c->out.len ? buf_head(&c->out) : NULL;
+}
+
+bool tls_conn_sent(struct tls_conn *c, size_t n)
+{
+	if (n > c->out.len)
+		n = c->out.len;
+	buf_consume(&c->out, n);
+	c->send_short = c->out.len > 0;
+	if (!c->out.len)
+		buf_free(&c->out);
+	return !c->send_short;
 }
 
 const char *tls_conn_server(const struct tls_conn *c)

@@ -158,7 +158,30 @@ ssize_t tls_conn_write(struct tls_conn *c, const void *buf, size_t len);
 int tls_conn_flush(struct tls_conn *c);
 /* Sends close_notify (best effort). */
 void tls_conn_shutdown(struct tls_conn *c);
+/*
+ * Whether to wait for EPOLLOUT: OpenSSL wants to write, or records wait for the socket (with
+ * tls_conn_defer_sends: the owner's last send of them came back short).
+ */
 bool tls_conn_want_write(const struct tls_conn *c);
+/*
+ * The owner makes the sends tls_conn_flush would (after its batch, with its event loop's wait:
+ * net/loop.h's loop_send): from now on tls_conn_flush calls @kick(@arg) when records wait, and
+ * the owner sends tls_conn_pending's bytes and reports with tls_conn_sent. The handshake's
+ * flights, close_notify and a write past the buffer's bound are still sent at once.
+ */
+void tls_conn_defer_sends(struct tls_conn *c, void (*kick)(void *arg), void *arg);
+/*
+ * The records come from @reader(@arg, ...) instead of recv() on the socket (its event loop reads
+ * the socket: net/loop.h's loop_recv): > 0 bytes, 0 at the peer's end, -EAGAIN, -errno, and
+ * @drained when nothing more is there now.
+ */
+void tls_conn_set_reader(struct tls_conn *c,
+			 ssize_t (*reader)(void *arg, void *buf, size_t len, bool *drained),
+			 void *arg);
+/* The records waiting to be sent (borrowed until the next call on @c) and their length. */
+const void *tls_conn_pending(const struct tls_conn *c, size_t *len);
+/* @n of tls_conn_pending's bytes were sent: true when none are left. */
+bool tls_conn_sent(struct tls_conn *c, size_t n);
 /* The peer's spiffe:// URI SAN once the handshake is done (borrowed), or NULL. */
 const char *tls_conn_peer_identity(const struct tls_conn *c);
 /*

@@ -590,24 +590,43 @@ static void test_large_transfer(void **state)
 	free(got);
 }
 
+/* Both loops' counters added up. */
+static struct loop_stats both_loops(void)
+{
+	struct loop_stats a, b;
+
+	loop_stats(cli.loop, &a);
+	loop_stats(srv.loop, &b);
+	return (struct loop_stats){a.waits + b.waits, a.wakes + b.wakes, a.sends + b.sends,
+				   a.ring_sends + b.ring_sends, a.ring_recvs + b.ring_recvs};
+}
+
 /*
  * What one small message costs the two loops, counted: a 64-byte ping from the app and its pong
  * from the upstream cross the client loop (app socket, TLS) and the server loop (TLS, upstream
  * socket) once each way. Each crossing is one wake-up, one recv and one send: no read that
  * finds the socket empty (EAGAIN), no epoll_ctl, the ping's and pong's DATA frames go out in
  * one TLS record each (one send), no HTTP/2 flush runs that has nothing to send, and no TLS
- * record buffer is allocated (and freed) per message.
+ * record buffer is allocated (and freed) per message. With io_uring neither the read nor the send
+ * is a system call of its own: the bytes come with the wake-up (a multishot recv) and the send
+ * goes in with the wait for the next one, one io_uring_enter a crossing; without it, epoll_wait,
+ * recv and send.
  */
 static void test_small_message_syscalls(void **state)
 {
 	enum { WARM = 3, N = 50 };
 	int app = app_connect(cli_ctx, "permsg", ID_SERVER), up = -1;
 	char msg[64], got[64];
+	bool ring = strcmp(loop_backend(cli.loop), "io_uring") == 0;
+	struct loop_stats st0 = {0}, st;
 
 	memset(msg, 'm', sizeof(msg));
+	memset(&sc, 0, sizeof(sc)); /* this run's counts only (the suite runs once a backend) */
 	for (int i = 0; i < WARM + N; i++) {
-		if (i == WARM)
+		if (i == WARM) {
+			st0 = both_loops();
 			__atomic_store_n(&sc.counting, 1, __ATOMIC_SEQ_CST);
+		}
 		assert_int_equal(write(app, msg, sizeof(msg)), sizeof(msg));
 		if (up < 0) {
 			up = upstream_accept(5000);
@@ -618,11 +637,32 @@ static void test_small_message_syscalls(void **state)
 		assert_int_equal(read_all(app, got, sizeof(got)), sizeof(got));
 	}
 	__atomic_store_n(&sc.counting, 0, __ATOMIC_SEQ_CST);
+	st = both_loops();
+	print_message("%s: %d recv, %d send, %d epoll_wait wake-ups; the loops' %llu wake-ups, "
+		      "%llu sends (%llu with a wait), %llu reads through the ring\n",
+		      loop_backend(cli.loop), sc.recvs, sc.sends, sc.wakes,
+		      (unsigned long long)(st.wakes - st0.wakes),
+		      (unsigned long long)(st.sends - st0.sends),
+		      (unsigned long long)(st.ring_sends - st0.ring_sends),
+		      (unsigned long long)(st.ring_recvs - st0.ring_recvs));
 	assert_int_equal(sc.recv_eagain, 0);
-	assert_int_equal(sc.recvs, 4 * N);
-	assert_int_equal(sc.sends, 4 * N);
+	assert_int_equal(sc.recvs + (int)(st.ring_recvs - st0.ring_recvs), 4 * N);
 	assert_int_equal(sc.ctls, 0);
-	assert_int_equal(sc.wakes, 4 * N);
+	assert_int_equal(st.wakes - st0.wakes, 4 * N);
+	assert_int_equal(st.sends - st0.sends, 4 * N);
+	if (ring) {
+		/* Each send went in with a wait, each read came with it: no send(), recv(),
+		 * epoll_wait. */
+		assert_int_equal(st.ring_sends - st0.ring_sends, 4 * N);
+		assert_int_equal(st.ring_recvs - st0.ring_recvs, 4 * N);
+		assert_int_equal(sc.sends, 0);
+		assert_int_equal(sc.recvs, 0);
+		assert_int_equal(sc.wakes, 0);
+	} else {
+		assert_int_equal(st.ring_sends - st0.ring_sends, 0);
+		assert_int_equal(sc.sends, 4 * N);
+		assert_int_equal(sc.wakes, 4 * N);
+	}
 	/*
 	 * The session is asked for frames only where one goes out: one round for each DATA (its
 	 * source said it is drained, so no round follows to find it empty). Not after a read that
@@ -850,6 +890,88 @@ static void test_seam_rejects_garbage(void **state)
 	hbone_seam_close(&s);
 }
 
+/* A stream of the seam's client connection, opened with a socket end. */
+static struct {
+	int established, failed;
+} drain_open;
+
+static struct connrec *drain_established(void *arg, struct guard_slot *slot,
+					 const struct hbone_peer_baggage *peer)
+{
+	drain_open.established++;
+	return NULL;
+}
+
+static void drain_failed(void *arg, int fd, int status, const char *reason, bool retryable)
+{
+	drain_open.failed++;
+	close(fd);
+}
+
+static const struct hbone_open_ops drain_ops = {.established = drain_established,
+						.failed = drain_failed};
+
+/*
+ * A draining peer's last answer: its DATA, END_STREAM, GOAWAY and the connection's end come in
+ * one read. The session's end closes the stream (H2_CANCEL) before the batch's send to the
+ * application is made; what came before the end still reaches it, then its EOF.
+ */
+static void test_session_end_delivers(void **state)
+{
+	static const char answer[] = "the last answer";
+	const struct h2f_field ok[] = {{":status", "200"}};
+	struct hbone_target t = {.authority = "127.0.0.2:8080",
+				 .identity = ID_CLIENT,
+				 .expect_san = ID_SERVER,
+				 .ctx = cli_ctx,
+				 .ops = &drain_ops};
+	struct h2f_seen seen = {0};
+	struct buf in = {0};
+	struct hbone_seam s;
+	char got[64];
+	size_t n = 0;
+	ssize_t r;
+	int sv[2];
+
+	memset(&drain_open, 0, sizeof(drain_open));
+	sockaddr_inet_v4(&t.addr, htonl(INADDR_LOOPBACK + 1), 15008);
+	assert_int_equal(hbone_seam_client(&s, &t), 0);
+	s.sink = seam_sink;
+	s.sink_arg = &seen;
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	assert_int_equal(hbone_pool_open(s.pool, &t, sv[0], NULL), 0);
+	for (int i = 0; i < 3; i++)
+		hbone_seam_step(&s, 0);
+	assert_int_equal(seen.status[1], 0);
+	/* The server's preface and its 200: the stream is established. */
+	assert_int_equal(h2f_settings(&in), 0);
+	assert_int_equal(h2f_settings_ack(&in), 0);
+	assert_int_equal(h2f_headers(&in, 1, ok, 1, false), 0);
+	assert_int_equal(hbone_seam_feed(&s, (const uint8_t *)buf_head(&in), in.len), 0);
+	assert_int_equal(drain_open.established, 1);
+	/* The answer, its END_STREAM, GOAWAY and the end of the connection, in one read. */
+	in.off = in.len = 0;
+	assert_int_equal(h2f_data(&in, 1, answer, sizeof(answer) - 1, true), 0);
+	assert_int_equal(h2f_goaway(&in, 1, NGHTTP2_NO_ERROR), 0);
+	assert_int_equal(hbone_seam_feed_last(&s, (const uint8_t *)buf_head(&in), in.len), 0);
+	hbone_seam_step(&s, 0);
+	assert_int_equal(hbone_pool_size(s.pool), 0);
+	for (;;) {
+		r = read(sv[1], got + n, sizeof(got) - n);
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+	}
+	assert_int_equal(r, 0); /* then its EOF */
+	assert_int_equal(n, sizeof(answer) - 1);
+	assert_memory_equal(got, answer, n);
+	assert_int_equal(drain_open.failed, 0);
+	close(sv[1]);
+	hbone_seam_close(&s);
+	h2f_seen_free(&seen);
+	free(in.data);
+}
+
 /* tls_cert_spiffe_id reads a certificate as the handshake does: PEM or DER, else a reason. */
 static void test_cert_spiffe_id(void **state)
 {
@@ -906,11 +1028,20 @@ int main(void)
 	    cmocka_unit_test(test_seam_reaches_connect),
 	    cmocka_unit_test(test_seam_rejects_garbage),
 	    cmocka_unit_test(test_seam_stream_id_backwards),
+	    cmocka_unit_test(test_session_end_delivers),
 	    cmocka_unit_test(test_cert_spiffe_id),
 	};
 
+	int failed;
+
 	/* As ztunnel's main() does: OpenSSL writes alerts to sockets the peer may have closed. */
 	signal(SIGPIPE, SIG_IGN);
-	alarm(120);
-	return cmocka_run_group_tests(tests, setup, teardown);
+	alarm(240);
+	/* Both ways a loop waits and sends: io_uring where the kernel has it (asked for), then
+	 * epoll. */
+	setenv("AMBIT_IO_URING", "1", 1);
+	failed = cmocka_run_group_tests_name("io_uring", tests, setup, teardown);
+	unsetenv("AMBIT_IO_URING"); /* the default */
+	failed += cmocka_run_group_tests_name("epoll", tests, setup, teardown);
+	return failed;
 }
