@@ -95,17 +95,13 @@ void hbone_stream_discard(struct hbone_stream *s)
  */
 static void far_deliver_final(struct hbone_stream *s)
 {
-	struct loop *l = s->conn->loop;
-	long n;
+	ssize_t n;
 
-	if (s->end || s->fd < 0 || !s->established) {
-		loop_send_cancel(l, &s->send);
+	loop_send_cancel(s->conn->loop, &s->send);
+	if (s->end || s->fd < 0 || !s->established)
 		return;
-	}
 	if (s->to_far.len) {
-		s->send.fd = s->fd;
-		loop_send(l, &s->send);
-		n = loop_send_now(l, &s->send);
+		n = far_send(s, buf_head(&s->to_far), s->to_far.len);
 		if (n > 0) {
 			buf_consume(&s->to_far, (size_t)n);
 			connrec_bytes(s->rec, !s->conn->client, (size_t)n);
