@@ -98,7 +98,7 @@ static void far_deliver_final(struct hbone_stream *s)
 	ssize_t n;
 
 	loop_send_cancel(s->conn->loop, &s->send);
-	if (s->end || s->fd < 0 || !s->established)
+	if (s->end || !far_ready(s))
 		return;
 	if (s->to_far.len) {
 		n = far_send(s, buf_head(&s->to_far), s->to_far.len);
