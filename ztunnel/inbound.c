@@ -176,7 +176,8 @@ static void inbound_plain(struct zt_worker *w, int fd, const struct snapshot *s,
 		hi = NULL;
 	}
 	/* Plaintext says nothing of the Service it was for: guessed by port, as Istio does. */
-	zt_fill_labels(&labels, "destination", snapshot_workload_by_addr(s, &peer_ip), NULL, dst,
+	zt_fill_labels(&labels, "destination", s->cluster_id,
+		       snapshot_workload_by_addr(s, &peer_ip), NULL, dst,
 		       zt_inbound_service(s, dst, sockaddr_inet_port(&local), NULL), false);
 	/* No identity was proven on plaintext: do not claim the workload's principal. */
 	labels.source_principal = NULL;
@@ -244,8 +245,8 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 	dst_ip = zt_ip_of(&dst);
 	has_host = sock_parse_forwarded_host(req->forwarded, host, sizeof(host)) == 0;
 	zt_fill_labels(
-	    &labels, "destination", snapshot_workload_by_addr(zs->snap, &src_ip),
-	    req->peer_identity, dst_wl,
+	    &labels, "destination", zs->snap->cluster_id,
+	    snapshot_workload_by_addr(zs->snap, &src_ip), req->peer_identity, dst_wl,
 	    zt_inbound_service(zs->snap, dst_wl, sockaddr_inet_port(&dst), has_host ? host : NULL),
 	    true);
 	if (!authz_decide(zs->snap, dst_wl, &dst_ip, sockaddr_inet_port(&dst), &src_ip,
@@ -267,7 +268,7 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 		    req->peer_identity);
 	out->fd = up;
 	/* As Istio's ztunnel answers: the client fills the labels it lacks from it. */
-	zt_baggage(dst_wl, out->baggage, sizeof(out->baggage));
+	zt_baggage(dst_wl, zs->snap->cluster_id, out->baggage, sizeof(out->baggage));
 out:
 	mesh_snap_put(zs);
 	return rv;

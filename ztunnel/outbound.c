@@ -120,8 +120,8 @@ static const char *route_san(const struct zt_route *r)
 
 static void held_labels(const struct held *hd, struct metrics_labels *l)
 {
-	zt_fill_labels(l, "source", hd->src, NULL, hd->r.wp ? hd->r.wp_wl : hd->r.dst_wl, hd->r.svc,
-		       true);
+	zt_fill_labels(l, "source", hd->zs ? hd->zs->snap->cluster_id : NULL, hd->src, NULL,
+		       hd->r.wp ? hd->r.wp_wl : hd->r.dst_wl, hd->r.svc, true);
 }
 
 /*
@@ -362,7 +362,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 	snprintf(client, sizeof(client), "\"%s\"", sockaddr_inet_format(peer, ip, sizeof(ip)));
 	sockaddr_inet_format(&r->addr, auth, sizeof(auth));
 	/* A waypoint takes its source labels from it when the pod backs no Service it knows. */
-	zt_baggage(src, bag, sizeof(bag));
+	zt_baggage(src, zs->snap->cluster_id, bag, sizeof(bag));
 	traceparent(tp, sizeof(tp));
 	if (!tp[0])
 		t.traceparent = NULL;
@@ -440,7 +440,7 @@ static void outbound_route(struct zt_worker *w, int fd, const union sockaddr_ine
 		held_release(hd);
 		hd = NULL;
 	}
-	zt_fill_labels(&labels, "source", src, NULL, r.dst_wl, r.svc, mesh);
+	zt_fill_labels(&labels, "source", s->cluster_id, src, NULL, r.dst_wl, r.svc, mesh);
 	if (!r.svc && !r.dst_wl) {
 		/* Nothing in the registry names it: Istio's two clusters, as Kiali draws them. */
 		labels.destination_service = labels.destination_service_name =

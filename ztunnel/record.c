@@ -13,9 +13,9 @@
 #include "hbone/hbone.h"
 #include "record.h"
 
-void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct snap_workload *src,
-		    const char *src_principal, const struct snap_workload *dst,
-		    const struct snap_service *svc, bool mtls)
+void zt_fill_labels(struct metrics_labels *l, const char *reporter, const char *cluster,
+		    const struct snap_workload *src, const char *src_principal,
+		    const struct snap_workload *dst, const struct snap_service *svc, bool mtls)
 {
 	memset(l, 0, sizeof(*l));
 	l->reporter = reporter;
@@ -28,7 +28,9 @@ void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct
 		l->source_version = src->version;
 	}
 	l->source_principal = src_principal ? src_principal : src ? src->identity : NULL;
-	l->source_cluster = SNAP_CLUSTER_ID;
+	if (!cluster || !*cluster)
+		cluster = SNAP_CLUSTER_ID;
+	l->source_cluster = cluster;
 	if (svc) {
 		l->destination_service = svc->hostname;
 		l->destination_service_namespace = svc->namespace;
@@ -43,16 +45,16 @@ void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct
 		l->destination_app = dst->app;
 		l->destination_version = dst->version;
 	}
-	l->destination_cluster = SNAP_CLUSTER_ID;
+	l->destination_cluster = cluster;
 	l->connection_security_policy = mtls ? "mutual_tls" : "none";
 }
 
-void zt_baggage(const struct snap_workload *wl, char *out, size_t len)
+void zt_baggage(const struct snap_workload *wl, const char *cluster, char *out, size_t len)
 {
 	/* Pods of a Deployment are "deployment", others "pod" (Istio's XDS WorkloadType). */
 	bool owned = wl->workload_name && wl->name && strcmp(wl->workload_name, wl->name);
 	struct hbone_baggage b = {
-	    .cluster = SNAP_CLUSTER_ID,
+	    .cluster = cluster && *cluster ? cluster : SNAP_CLUSTER_ID,
 	    .ns = wl->namespace,
 	    .kind = owned ? "deployment" : "pod",
 	    .workload = wl->workload_name ? wl->workload_name : wl->name,
@@ -72,6 +74,9 @@ static const char *gap(const char *local, const char *v)
 
 void zt_labels_from_peer(struct metrics_labels *l, const struct hbone_peer_baggage *peer)
 {
+	/* A destination the local view does not know is where its ztunnel says it is. */
+	if (!(l->destination_workload && *l->destination_workload) && *peer->cluster)
+		l->destination_cluster = peer->cluster;
 	l->destination_workload = gap(l->destination_workload, peer->workload);
 	l->destination_workload_namespace = gap(l->destination_workload_namespace, peer->ns);
 	l->destination_canonical_service = gap(l->destination_canonical_service, peer->service);

@@ -14,20 +14,24 @@
 
 struct authz_result;
 
-/* Istio's labels of a connection; all strings borrowed from the arguments (and the snapshot). */
-void zt_fill_labels(struct metrics_labels *l, const char *reporter, const struct snap_workload *src,
-		    const char *src_principal, const struct snap_workload *dst,
-		    const struct snap_service *svc, bool mtls);
+/*
+ * Istio's labels of a connection; all strings borrowed from the arguments (and the snapshot).
+ * @cluster is the snapshot's cluster id: both ends' cluster (a destination the local view does
+ * not know may take its own from its ztunnel's baggage, zt_labels_from_peer).
+ */
+void zt_fill_labels(struct metrics_labels *l, const char *reporter, const char *cluster,
+		    const struct snap_workload *src, const char *src_principal,
+		    const struct snap_workload *dst, const struct snap_service *svc, bool mtls);
 /*
  * Workload @wl as Istio's ztunnel describes it in `baggage` (API_SEMANTICS.md §9), into @out
  * (@len bytes; "" when it does not fit): the client's on a CONNECT, the destination's on a 200.
  */
-void zt_baggage(const struct snap_workload *wl, char *out, size_t len);
+void zt_baggage(const struct snap_workload *wl, const char *cluster, char *out, size_t len);
 /*
  * The destination labels of @l that the local view left empty, from what the destination's
  * ztunnel said of itself in its 200's `baggage` (@peer, borrowed as long as @l is), as Istio's
- * client takes them from it when it does not know the workload. Never the principal: that is
- * the TLS handshake's.
+ * client takes them from it when it does not know the workload (its cluster too). Never the
+ * principal: that is the TLS handshake's.
  */
 struct hbone_peer_baggage;
 void zt_labels_from_peer(struct metrics_labels *l, const struct hbone_peer_baggage *peer);

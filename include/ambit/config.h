@@ -57,6 +57,9 @@ struct config_meta {
  * task). The loader sets it as the API server does, so every source agrees.
  */
 #define CONFIG_LABEL_NS_NAME "kubernetes.io/metadata.name"
+/* The network of a cluster, on its root namespace (istio-system), as Istio's multicluster has it.
+ */
+#define CONFIG_LABEL_NETWORK "topology.istio.io/network"
 
 struct config_namespace {
 	struct config_meta meta;
@@ -1310,6 +1313,8 @@ const char *config_label_get(const struct config_labels *labels, const char *key
 /* A Kubernetes name: an RFC 1123 label (namespaces, most names), or subdomain (at most 253). */
 bool config_dns_label_ok(const char *s);
 bool config_dns_subdomain_ok(const char *s);
+/* A Kubernetes label value: empty, or at most 63 of [A-Za-z0-9._-] with alphanumeric ends. */
+bool config_label_value_ok(const char *s);
 /*
  * The type of the Service made for a Gateway API Gateway whose CONFIG_ANNOT_SERVICE_TYPE
  * annotation is @annot (borrowed; NULL: none): as Istio's gateway controller, the annotation's,

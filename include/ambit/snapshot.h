@@ -19,8 +19,8 @@ struct policy_set;
 struct l7_config;
 
 /*
- * The cluster every workload of a snapshot is in, as telemetry and baggage name it: Istio's
- * default cluster id, which dashboards expect.
+ * The cluster id of an install that names none (Istio's default clusterName, which its
+ * dashboards expect): what telemetry and baggage say of a snapshot without "clusterId".
  */
 #define SNAP_CLUSTER_ID "Kubernetes"
 
@@ -210,6 +210,14 @@ struct snapshot {
 	char *node;
 	uint32_t node_ip;
 	char *trust_domain;
+	/*
+	 * The cluster and network this node is in (Istio's clusterName and network), JSON
+	 * "clusterId" and "network": the cluster every local workload is in, as telemetry
+	 * (source_cluster, destination_cluster) and baggage (k8s.cluster.name) say it. A decoded
+	 * snapshot without "clusterId" has SNAP_CLUSTER_ID, without "network" "" (none).
+	 */
+	char *cluster_id;
+	char *network;
 	size_t n_trust_domain_aliases; /* other trust domains peers may be in (Istio's
 					  trustDomainAliases), JSON "trustDomainAliases" */
 	char **trust_domain_aliases;

@@ -748,6 +748,8 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	s->node = (char *)a->opts.node;
 	s->node_ip = a->opts.node_ip;
 	s->trust_domain = (char *)a->opts.trust_domain;
+	s->cluster_id = (char *)a->opts.cluster_id;
+	s->network = (char *)a->network;
 	s->n_trust_domain_aliases = a->opts.n_trust_domain_aliases;
 	s->trust_domain_aliases = (char **)a->opts.trust_domain_aliases;
 	s->root_pem = (char *)agent_root_pem(a);
@@ -1024,6 +1026,23 @@ static void capture_resolve(struct agent *a, const struct desired *next)
 		capture_mode_name(m), m == CAPTURE_INPOD ? "are" : "are not");
 }
 
+/*
+ * The network this node's snapshots name: the root namespace's topology.istio.io/network
+ * label, as Istio reads a cluster's network, else --network. A label that is no label value
+ * cannot be there (the API server and ambitctl refuse it); one is ignored all the same.
+ */
+static void agent_network(struct agent *a, const struct config *view)
+{
+	const struct config_namespace *ns = config_find_namespace(view, a->opts.root_namespace);
+	const char *v = ns ? config_label_get(&ns->meta.labels, CONFIG_LABEL_NETWORK) : NULL;
+
+	if (!v || !*v || !config_label_value_ok(v))
+		v = a->opts.network ? a->opts.network : "";
+	if (strcmp(a->network, v))
+		pr_info("network: %s", *v ? v : "(none)");
+	snprintf(a->network, sizeof(a->network), "%s", v);
+}
+
 void agent_reconcile(struct agent *a)
 {
 	double t[8];
@@ -1066,6 +1085,7 @@ void agent_reconcile(struct agent *a)
 		confstore_view_free(&view);
 		return;
 	}
+	agent_network(a, &view);
 	/* The waypoint bindings, for the node's snapshot and the waypoints' alike. */
 	if (!waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain,
 				 a->jwks ? jwks_fetcher_get : NULL, a->jwks))

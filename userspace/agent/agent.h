@@ -40,6 +40,13 @@ struct agent_opts {
 	size_t n_trust_domain_aliases;
 	const char *root_namespace; /* Istio root namespace (mesh-wide policy), istio-system */
 	/*
+	 * --cluster-id (ISTIO_META_CLUSTER_ID or CLUSTER_ID; SNAP_CLUSTER_ID) and --network
+	 * (NETWORK; none), as Istio's ztunnel takes them: the cluster and network this node is in.
+	 * The network label (topology.istio.io/network) on the root namespace, when there is one,
+	 * is the network instead, as Istio reads it (agent_network).
+	 */
+	const char *cluster_id, *network;
+	/*
 	 * The Kubernetes source instead of the state directory and pods.json: in-cluster
 	 * (--kube, the service-account directory @kube_sa_dir) or @kubeconfig; pods' cgroups are
 	 * searched under @pod_cgroup_root (the cgroup2 mount).
@@ -89,6 +96,8 @@ struct agent {
 	char rt_error[512]; /* why the current pods.json is not in force, or "" */
 	bool rt_ok;	    /* a pods.json (or its absence) was accepted at least once */
 	struct rt_cluster cluster;
+	/* The network the snapshots say this node is in (agent_network), "" for none. */
+	char network[64];
 	struct desired cur; /* what was last applied */
 	bool have_cur;
 	struct dp_service *applied_svcs; /* services as last written (backends known) */

@@ -26,8 +26,10 @@
 #include <unistd.h>
 
 #include "ambit/clock.h"
+#include "ambit/config.h"
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
+#include "ambit/snapshot.h"
 #include "ambit/version.h"
 #include "agent.h"
 #include "control/caserver.h"
@@ -139,6 +141,7 @@ static void usage(FILE *f)
 	    "                   (--state DIR --runtime FILE | --kube | --kubeconfig F)\n"
 	    "                   [--uplink IFNAME|auto] [--trust-domain cluster.local]\n"
 	    "                   [--trust-domain-alias TD]... [--root-namespace istio-system]\n"
+	    "                   [--cluster-id Kubernetes] [--network NETWORK]\n"
 	    "                   [--kube-sa-dir DIR] [--pod-cgroup-root DIR] [--log-level info]\n"
 	    "                   [--owner-daemonset NS/NAME: at exit, the node's state goes with "
 	    "it]\n"
@@ -155,6 +158,10 @@ static void usage(FILE *f)
 	    "  --kubelet-cgroup: the kubelet's cgroup v2 directory, whose probes of enrolled pods\n"
 	    "          pass (the node's other plaintext to them is judged as any); auto (the\n"
 	    "          default): the cgroup of the process named kubelet; none: no probe passes\n"
+	    "  --cluster-id, --network: the cluster and network this node is in (Istio's\n"
+	    "          clusterName and network; defaults from ISTIO_META_CLUSTER_ID or\n"
+	    "          CLUSTER_ID and from NETWORK, else Kubernetes and none); the root\n"
+	    "          namespace's topology.istio.io/network label, when set, is the network\n"
 	    "  --node-ip: the node's IPv4, and its IPv6 on a dual-stack node (as the kubelet's\n"
 	    "          --node-ip): enrolled pods' IPv6 is then carried, else refused\n"
 	    "  --uplink: the node's interface toward other nodes, whose inbound HBONE the tc\n"
@@ -432,6 +439,14 @@ static int start_kube(struct loop *l)
 	return err ? err : add_source(l, &l->kube, ksource_fd(l->agent.kube), on_kube);
 }
 
+/* $@name when set and not empty, else @dflt. */
+static const char *env_or(const char *name, const char *dflt)
+{
+	const char *v = getenv(name);
+
+	return v && *v ? v : dflt;
+}
+
 static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_level *lvl)
 {
 	static const struct option longopts[] = {
@@ -447,6 +462,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {"trust-domain", required_argument, NULL, 't'},
 	    {"trust-domain-alias", required_argument, NULL, 'T'},
 	    {"root-namespace", required_argument, NULL, 'R'},
+	    {"cluster-id", required_argument, NULL, 'I'},
+	    {"network", required_argument, NULL, 'N'},
 	    {"log-level", required_argument, NULL, 'l'},
 	    {"kube", no_argument, NULL, 'K'},
 	    {"kubeconfig", required_argument, NULL, 'k'},
@@ -466,6 +483,9 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 
 	o->trust_domain = "cluster.local";
 	o->root_namespace = POLICY_ROOT_NAMESPACE_DEFAULT;
+	/* As Istio's ztunnel chart sets them (ISTIO_META_CLUSTER_ID), or istiod's CLUSTER_ID. */
+	o->cluster_id = env_or("ISTIO_META_CLUSTER_ID", env_or("CLUSTER_ID", SNAP_CLUSTER_ID));
+	o->network = env_or("NETWORK", NULL);
 	/* The flag's default, for a DaemonSet's env or a local cluster's agents. */
 	if (getenv("AMBIT_CAPTURE_MODE") &&
 	    capture_mode_parse(getenv("AMBIT_CAPTURE_MODE"), &o->capture_mode)) {
@@ -494,6 +514,8 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 			o->trust_domain_aliases[o->n_trust_domain_aliases++] = optarg;
 			break;
 		case 'R': o->root_namespace = optarg; break;
+		case 'I': o->cluster_id = optarg; break;
+		case 'N': o->network = *optarg ? optarg : NULL; break;
 		case 'K': o->kube = true; break;
 		case 'k':
 			o->kube = true;
@@ -537,6 +559,14 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	}
 	if (parse_node_ips(o))
 		return -EINVAL;
+	if (!config_label_value_ok(o->cluster_id) || !*o->cluster_id ||
+	    (o->network && !config_label_value_ok(o->network))) {
+		fprintf(stderr,
+			"ambit-agent: --cluster-id \"%s\" / --network \"%s\": want a label "
+			"value (at most 63 of [A-Za-z0-9._-], alphanumeric at both ends)\n",
+			o->cluster_id, o->network ? o->network : "");
+		return -EINVAL;
+	}
 	if (!o->kube_sa_dir)
 		o->kube_sa_dir = KCONN_SA_DIR;
 	snprintf(tmp, sizeof(tmp), "%s", o->socket);

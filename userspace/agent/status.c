@@ -195,6 +195,9 @@ char *agent_status_json(const struct agent *a)
 	ok = o && cJSON_AddStringToObject(o, "node", a->opts.node) && add_node_ips(o, a) &&
 	     cJSON_AddStringToObject(o, "build", ambit_version()) &&
 	     cJSON_AddStringToObject(o, "trustDomain", a->opts.trust_domain) &&
+	     cJSON_AddStringToObject(o, "clusterId",
+				     a->opts.cluster_id ? a->opts.cluster_id : SNAP_CLUSTER_ID) &&
+	     cJSON_AddStringToObject(o, "network", a->network) &&
 	     cJSON_AddNumberToObject(o, "version", (double)a->snap_version) &&
 	     cJSON_AddNumberToObject(o, "configGeneration", (double)generation_in_force(a)) &&
 	     /* "auto" until a pod of this node tells (inpod.h). */

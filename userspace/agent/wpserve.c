@@ -277,6 +277,8 @@ static char *inst_encode(const struct agent *a, const struct wpserve *ws,
 	s.node = (char *)a->opts.node;
 	s.node_ip = a->opts.node_ip;
 	s.trust_domain = (char *)a->opts.trust_domain;
+	s.cluster_id = (char *)a->opts.cluster_id;
+	s.network = (char *)a->network;
 	s.n_trust_domain_aliases = a->opts.n_trust_domain_aliases;
 	s.trust_domain_aliases = (char **)a->opts.trust_domain_aliases;
 	s.root_pem = (char *)agent_root_pem(a);

@@ -6,6 +6,7 @@
  * sub-objects the mesh does not use are type-checked as opaque mappings or sequences.
  */
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -121,6 +122,21 @@ int cfg_ip_once_per_family(struct cfg_ctx *ctx, yaml_node_t *v, const char *ip, 
 bool config_dns_label_ok(const char *s)
 {
 	return dns_label_ok(s, strlen(s), false);
+}
+
+bool config_label_value_ok(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n > 63)
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		bool alnum = isalnum((unsigned char)s[i]);
+
+		if (!alnum && ((i == 0 || i == n - 1) || !strchr("-_.", s[i])))
+			return false;
+	}
+	return true;
 }
 
 bool config_dns_subdomain_ok(const char *s)

@@ -58,8 +58,9 @@ static cJSON *agent_status(const struct ctl_node *n)
 
 /* One proxy of the mesh: a node's ztunnel, or a waypoint or gateway instance. */
 struct proxy {
-	char name[320]; /* istioctl's NAME: pod.namespace */
-	char agent[64]; /* the node agent that feeds it */
+	char name[320];	  /* istioctl's NAME: pod.namespace */
+	char agent[64];	  /* the node agent that feeds it */
+	char cluster[64]; /* the cluster id its agent says it is in */
 	char version[64];
 	const char *type; /* "ztunnel", "waypoint", "gateway" */
 	bool running;
@@ -98,6 +99,8 @@ static size_t proxies(const struct ctl_cluster *c, const struct ic *ic, struct p
 		free(body);
 		p->want =
 		    st[i] ? (uint64_t)cJSON_GetNumberValue(kjson_get(st[i], "version", NULL)) : 0;
+		str_fmt(p->cluster, sizeof(p->cluster), "%s",
+			kjson_str(st[i], "clusterId", NULL) ?: SNAP_CLUSTER_ID);
 		n++;
 	}
 	cJSON_ArrayForEach(it, kjson_get(status, "pods", NULL))
@@ -128,6 +131,8 @@ static size_t proxies(const struct ctl_cluster *c, const struct ic *ic, struct p
 		if (p->running && kjson_str(it, "netns", NULL))
 			server_version(kjson_str(it, "netns", NULL), 15020, p->version,
 				       sizeof(p->version));
+		str_fmt(p->cluster, sizeof(p->cluster), "%s",
+			kjson_str(st[nd->index - 1], "clusterId", NULL) ?: SNAP_CLUSTER_ID);
 		str_fmt(uid, sizeof(uid), "%s/%s", ns, name);
 		cJSON_ArrayForEach(
 		    w, kjson_get(st[nd->index - 1], "waypoints",
@@ -290,16 +295,16 @@ int ic_proxy_status(struct ic *ic)
 		if (only && !proxy_named(p, only))
 			continue;
 		if (!*fmt) {
-			printf("%-40s %-11s %-18s %-26s %-17s %s\n", p->name, "Kubernetes",
-			       p->agent, p->version[0] ? p->version : "-",
-			       p->want ? "1 (SNAPSHOT)" : "0", state);
+			printf("%-40s %-11s %-18s %-26s %-17s %s\n", p->name, p->cluster, p->agent,
+			       p->version[0] ? p->version : "-", p->want ? "1 (SNAPSHOT)" : "0",
+			       state);
 			continue;
 		}
 		cJSON *o = cJSON_CreateObject();
 
 		cJSON_AddStringToObject(o, "proxy", p->name);
 		cJSON_AddStringToObject(o, "type", p->type);
-		cJSON_AddStringToObject(o, "clusterId", "Kubernetes");
+		cJSON_AddStringToObject(o, "clusterId", p->cluster);
 		cJSON_AddStringToObject(o, "istiod", p->agent);
 		cJSON_AddStringToObject(o, "istioVersion", p->version);
 		cJSON_AddNumberToObject(o, "snapshotVersion", (double)p->have);

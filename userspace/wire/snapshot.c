@@ -2,6 +2,7 @@
 /*
  * Snapshot codec (cJSON). The JSON schema, camelCase like the Kubernetes objects it comes from:
  *   {"version":N,"node":S,"nodeIP":"a.b.c.d","trustDomain":S,"rootPEM":S,
+ *    "clusterId":S (optional: "Kubernetes"),"network":S (optional: none),
  *    "workloads":[{"uid","name","namespace","serviceAccount","identity","node","workloadName",
  *                  "app","version","canonicalService","canonicalRevision","ip","ip6" (one
  *                  of the two, or both),"nodeIP","enrolled"}],
@@ -36,6 +37,7 @@
 #include <string.h>
 #include <cjson/cJSON.h>
 
+#include "ambit/config.h"
 #include "ambit/json_memo.h"
 #include "ambit/l7.h"
 #include "ambit/policy.h"
@@ -457,6 +459,10 @@ static char *encode(const struct snapshot *s, bool with_keys, struct json_memo *
 	err |= add_str(root, "node", s->node);
 	err |= add_ip(root, "nodeIP", s->node_ip);
 	err |= add_str(root, "trustDomain", s->trust_domain);
+	if (s->cluster_id && *s->cluster_id)
+		err |= add_str(root, "clusterId", s->cluster_id);
+	if (s->network && *s->network)
+		err |= add_str(root, "network", s->network);
 	if (s->n_trust_domain_aliases) {
 		cJSON *al = cJSON_AddArrayToObject(root, "trustDomainAliases");
 
@@ -1002,6 +1008,15 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 	s->node = str_or_empty(&d, root, "node", "", false);
 	s->node_ip = wire_ip(&d, root, "nodeIP", "", false);
 	s->trust_domain = str_or_empty(&d, root, "trustDomain", "", false);
+	s->cluster_id = wire_str(&d, root, "clusterId", "", false);
+	if (!d.failed && !s->cluster_id && !(s->cluster_id = strdup(SNAP_CLUSTER_ID)))
+		wire_fail(&d, "clusterId: out of memory");
+	/* Both land in metric labels and baggage: label values, as the agent takes them. */
+	if (!d.failed && (!*s->cluster_id || !config_label_value_ok(s->cluster_id)))
+		wire_fail(&d, "clusterId: \"%.80s\" is not a label value", s->cluster_id);
+	s->network = str_or_empty(&d, root, "network", "", false);
+	if (!d.failed && !config_label_value_ok(s->network))
+		wire_fail(&d, "network: \"%.80s\" is not a label value", s->network);
 	s->root_pem = str_or_empty(&d, root, "rootPEM", "", false);
 	if (d.failed)
 		goto fail;
@@ -1208,6 +1223,8 @@ void snapshot_free(struct snapshot *s)
 	free(s->certs);
 	free(s->node);
 	free(s->trust_domain);
+	free(s->cluster_id);
+	free(s->network);
 	for (size_t i = 0; i < s->n_trust_domain_aliases; i++)
 		free(s->trust_domain_aliases[i]);
 	free(s->trust_domain_aliases);

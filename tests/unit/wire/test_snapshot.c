@@ -35,6 +35,8 @@ static struct snapshot *sample(void)
 	s->node = strdup("node1");
 	s->node_ip = ip("10.99.0.11");
 	s->trust_domain = strdup("cluster.local");
+	s->cluster_id = strdup("cluster1");
+	s->network = strdup("network1");
 	s->n_trust_domain_aliases = 1;
 	s->trust_domain_aliases = calloc(1, sizeof(*s->trust_domain_aliases));
 	s->trust_domain_aliases[0] = strdup("old.example");
@@ -105,6 +107,8 @@ static void test_round_trip(void **state)
 	assert_string_equal(d->root_pem, s->root_pem);
 	assert_int_equal(d->n_trust_domain_aliases, 1);
 	assert_string_equal(d->trust_domain_aliases[0], "old.example");
+	assert_string_equal(d->cluster_id, "cluster1");
+	assert_string_equal(d->network, "network1");
 	assert_int_equal(d->n_workloads, 2);
 	assert_string_equal(d->workloads[1].node, "node2");
 	assert_int_equal(d->workloads[1].ip, s->workloads[1].ip);
@@ -571,6 +575,11 @@ static void test_malformed(void **state)
 		     "trustDomainAliases[1]");
 	expect_error("{\"version\":1,\"captureMode\":\"cni\"}", "captureMode");
 	expect_error("{\"version\":1,\"captureMode\":1}", "captureMode");
+	expect_error("{\"version\":1,\"clusterId\":7}", "clusterId");
+	expect_error("{\"version\":1,\"clusterId\":\"\"}", "clusterId: \"\" is not a label value");
+	expect_error("{\"version\":1,\"clusterId\":\"a,b=c\"}", "clusterId");
+	expect_error("{\"version\":1,\"network\":\"-net\"}",
+		     "network: \"-net\" is not a label value");
 }
 
 /* The node's capture mode: each value both ways; absent (an older agent, or none decided). */
@@ -609,6 +618,9 @@ static void test_minimal(void **state)
 	assert_int_equal(d->version, 3);
 	assert_int_equal(d->n_workloads, 0);
 	assert_string_equal(d->node, "");
+	/* An agent that names no cluster: Istio's default, and no network. */
+	assert_string_equal(d->cluster_id, SNAP_CLUSTER_ID);
+	assert_string_equal(d->network, "");
 	snapshot_free(d);
 	snapshot_free(NULL);
 }

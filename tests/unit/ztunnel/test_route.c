@@ -942,7 +942,8 @@ static void test_ipv6_only_client(void **state)
 	assert_int_equal(zt_check_connect(s, "[fd00::22]:8080", "for=\"[fd00::21]:40123\"", ID_C,
 					  &dst, &wl, &client),
 			 401);
-	zt_fill_labels(&l, "destination", zt_workload_at(s, &peer), NULL, srv, svc, true);
+	zt_fill_labels(&l, "destination", s->cluster_id, zt_workload_at(s, &peer), NULL, srv, svc,
+		       true);
 	assert_string_equal(l.source_workload, "v6c");
 	assert_string_equal(l.source_principal, ID_A);
 	assert_string_equal(l.destination_workload, "v6s");
@@ -1197,16 +1198,17 @@ static void test_workload_baggage(void **state)
 	char out[HBONE_BAGGAGE_MAX];
 
 	/* A pod of no Deployment: its name, app and version stand in for the canonical ones. */
-	zt_baggage(b, out, sizeof(out));
+	zt_baggage(b, NULL, out, sizeof(out));
 	assert_string_equal(out, "k8s.cluster.name=Kubernetes,k8s.namespace.name=demo,"
 				 "k8s.pod.name=b,service.name=b,service.version=v1");
 	free(b->workload_name);
 	b->workload_name = strdup("b-deploy");
 	b->canonical_service = strdup("bee");
 	b->canonical_revision = strdup("r7");
-	zt_baggage(b, out, sizeof(out));
+	/* The cluster is the snapshot's (--cluster-id), Istio's default when it names none. */
+	zt_baggage(b, "cluster1", out, sizeof(out));
 	assert_string_equal(out,
-			    "k8s.cluster.name=Kubernetes,k8s.namespace.name=demo,"
+			    "k8s.cluster.name=cluster1,k8s.namespace.name=demo,"
 			    "k8s.deployment.name=b-deploy,service.name=bee,service.version=r7");
 
 	/* The local view wins; the peer's word fills only what it lacks, never the principal. */
@@ -1214,16 +1216,20 @@ static void test_workload_baggage(void **state)
 					     "service.name=xs,service.version=xv",
 					     &peer),
 			 0);
-	zt_fill_labels(&l, "source", &s->workloads[0], NULL, b, NULL, true);
+	zt_fill_labels(&l, "source", "cluster1", &s->workloads[0], NULL, b, NULL, true);
 	zt_labels_from_peer(&l, &peer);
+	assert_string_equal(l.source_cluster, "cluster1");
+	assert_string_equal(l.destination_cluster, "cluster1");
 	assert_string_equal(l.destination_workload, "b-deploy");
 	assert_string_equal(l.destination_workload_namespace, "demo");
 	assert_string_equal(l.destination_canonical_service, "bee");
 	assert_string_equal(l.destination_canonical_revision, "r7");
 	assert_string_equal(l.destination_app, "b");
 	assert_string_equal(l.destination_principal, ID_B);
-	zt_fill_labels(&l, "source", &s->workloads[0], NULL, NULL, NULL, true);
+	zt_fill_labels(&l, "source", "cluster1", &s->workloads[0], NULL, NULL, NULL, true);
 	zt_labels_from_peer(&l, &peer);
+	/* The peer named no cluster: the destination is taken to be in this one. */
+	assert_string_equal(l.destination_cluster, "cluster1");
 	assert_string_equal(l.destination_workload, "x");
 	assert_string_equal(l.destination_workload_namespace, "other");
 	assert_string_equal(l.destination_canonical_service, "xs");
@@ -1232,10 +1238,24 @@ static void test_workload_baggage(void **state)
 	assert_string_equal(l.destination_app, "x");
 	assert_string_equal(l.destination_version, "xv");
 	assert_null(l.destination_principal);
+	/* A destination the local view does not know is in the cluster its ztunnel names. */
+	assert_int_equal(hbone_baggage_parse("k8s.cluster.name=cluster2,k8s.namespace.name=other,"
+					     "k8s.deployment.name=x",
+					     &peer),
+			 0);
+	zt_fill_labels(&l, "source", "cluster1", &s->workloads[0], NULL, NULL, NULL, true);
+	zt_labels_from_peer(&l, &peer);
+	assert_string_equal(l.source_cluster, "cluster1");
+	assert_string_equal(l.destination_cluster, "cluster2");
+	/* One it knows stays in its own, whatever the peer says. */
+	zt_fill_labels(&l, "source", "cluster1", &s->workloads[0], NULL, b, NULL, true);
+	zt_labels_from_peer(&l, &peer);
+	assert_string_equal(l.destination_cluster, "cluster1");
 	/* A 200 without baggage leaves the labels as they were. */
 	hbone_baggage_parse(NULL, &peer);
-	zt_fill_labels(&l, "source", &s->workloads[0], NULL, NULL, NULL, true);
+	zt_fill_labels(&l, "source", NULL, &s->workloads[0], NULL, NULL, NULL, true);
 	zt_labels_from_peer(&l, &peer);
+	assert_string_equal(l.destination_cluster, SNAP_CLUSTER_ID);
 	assert_null(l.destination_workload);
 	assert_null(l.destination_canonical_service);
 	snapshot_free(s);
