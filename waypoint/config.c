@@ -11,6 +11,7 @@
 #include "ambit/clock.h"
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
+#include "ambit/snapshot.h"
 #include "authz.h"
 #include "config.h"
 #include "dnsres.h"
@@ -50,6 +51,7 @@ static void gen_free(struct wp_gen *g)
 	free(g->tag_values);
 	l7_config_free(g->l7);
 	l7_config_free(g->dns_source);
+	free(g->cluster_id);
 	free(g);
 }
 
@@ -177,6 +179,8 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
 		return NULL;
 	}
 	g->l7 = l7;
+	if (!(g->cluster_id = strdup(SNAP_CLUSTER_ID)))
+		goto nomem;
 	/* Counted before: an answer changing meanwhile makes it built again. */
 	g->dns_changes = wp_dns_changes();
 	for (size_t s = 0; s < l7->n_services && !g->dns_source; s++)
@@ -301,6 +305,17 @@ nomem:
 	return NULL;
 }
 
+int wp_gen_set_cluster_id(struct wp_gen *g, const char *id)
+{
+	char *c = strdup(id && *id ? id : SNAP_CLUSTER_ID);
+
+	if (!c)
+		return -ENOMEM;
+	free(g->cluster_id);
+	g->cluster_id = c;
+	return 0;
+}
+
 struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len)
 {
 	struct l7_config *l7;
@@ -422,6 +437,13 @@ bool wp_gen_dns_stale(const struct wp_gen *g)
 struct wp_gen *wp_gen_redo(const struct wp_gen *g, char *err, size_t len)
 {
 	struct l7_config *l7 = wp_l7_copy(g->dns_source, err, len);
+	struct wp_gen *n = l7 ? wp_gen_new(l7, g->version, err, len) : NULL;
 
-	return l7 ? wp_gen_new(l7, g->version, err, len) : NULL;
+	if (n && wp_gen_set_cluster_id(n, g->cluster_id)) {
+		wp_gen_put(n);
+		snprintf(err, len, "out of memory");
+		errno = ENOMEM;
+		return NULL;
+	}
+	return n;
 }

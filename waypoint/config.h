@@ -38,6 +38,12 @@ struct wp_gen {
 	struct wp_rl_state *rl;	       /* the rate limits' buckets (ratelimit.h) */
 	struct cel_expr **log_filters; /* per l7->telemetry: its access log filter, or NULL */
 	struct cel_expr ***tag_values; /* per l7->telemetry, per tag op: its value, or NULL */
+	/*
+	 * The cluster its workloads are in (the snapshot's clusterId, Istio's clusterName): what
+	 * its metrics (source_cluster, destination_cluster), spans and a gateway's baggage
+	 * (k8s.cluster.name) say. Owned; SNAP_CLUSTER_ID when the model came with none.
+	 */
+	char *cluster_id;
 	uint64_t version;
 	uint64_t seq;	      /* this generation's number in the process: what names it in caches */
 	uint64_t dns_changes; /* wp_dns_changes() when its DNS endpoints were expanded */
@@ -46,10 +52,15 @@ struct wp_gen {
 };
 
 /*
- * A generation of @l7 (taken, also on failure). NULL with errno set and the reason in @err
- * (EINVAL: a route's regex does not compile).
+ * A generation of @l7 (taken, also on failure), in cluster SNAP_CLUSTER_ID. NULL with errno set
+ * and the reason in @err (EINVAL: a route's regex does not compile).
  */
 struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, size_t len);
+/*
+ * Puts @g (not yet serving) in cluster @id (copied; NULL or "": SNAP_CLUSTER_ID). 0, or -ENOMEM
+ * with @g's cluster as it was.
+ */
+int wp_gen_set_cluster_id(struct wp_gen *g, const char *id);
 /* The whole file @path, NUL-terminated, into *@out (malloc'd) and *@len. 0 or -errno (errno set).
  */
 int wp_read_file(const char *path, char **out, size_t *len);
@@ -57,7 +68,7 @@ int wp_read_file(const char *path, char **out, size_t *len);
 struct l7_config *wp_l7_copy(const struct l7_config *src, char *err, size_t len);
 /*
  * Whether the addresses of @g's DNS endpoints (dnsres.h) changed since it was built: then
- * wp_gen_redo builds it again (same version) with the new ones; as wp_gen_new.
+ * wp_gen_redo builds it again (same version, same cluster) with the new ones; as wp_gen_new.
  */
 bool wp_gen_dns_stale(const struct wp_gen *g);
 struct wp_gen *wp_gen_redo(const struct wp_gen *g, char *err, size_t len);
@@ -66,7 +77,8 @@ struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t
 /*
  * Envoy keeps a host's outlier state across cluster updates: the hosts of @g's clusters that
  * @old's clusters of the same name had (same address) take their ejections and counts. Call
- * before @g serves (it is not locked); @old may be serving.
+ * before @g serves (it is not locked); @old may be serving. @g keeps its own cluster id: a
+ * new snapshot's clusterId is the one in force.
  */
 void wp_gen_inherit(struct wp_gen *g, struct wp_gen *old);
 /* A new reference; wp_gen_put drops one (the last frees). Both accept NULL. */

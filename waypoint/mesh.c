@@ -115,6 +115,11 @@ struct wp_gen *wp_mesh_gen(struct wp_mesh *m)
 	}
 	if (l7)
 		g = wp_gen_new(l7, zs->snap->version, err, sizeof(err));
+	if (g && wp_gen_set_cluster_id(g, zs->snap->cluster_id)) {
+		wp_gen_put(g);
+		g = NULL;
+		snprintf(err, sizeof(err), "out of memory");
+	}
 	if (!g)
 		pr_err(
 		    "snapshot %llu: the L7 config does not load, the last good one serves on: %s",

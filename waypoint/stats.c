@@ -150,6 +150,12 @@ static const char *const label_names[] = {
 };
 #define N_LABELS (sizeof(label_names) / sizeof(label_names[0]))
 
+/* A record's cluster as its labels say it: a caller that named none is in the default one. */
+static const char *cluster_or_default(const char *c)
+{
+	return c && *c ? c : SNAP_CLUSTER_ID;
+}
+
 /* @r's label values (borrowed from @r, or from @code and @grpc), in label_names' order. */
 static void label_values(const struct wp_record *r, const char *v[N_LABELS], char code[8],
 			 char grpc[12])
@@ -167,7 +173,7 @@ static void label_values(const struct wp_record *r, const char *v[N_LABELS], cha
 	    r->source_principal,
 	    r->source_app,
 	    r->source_version,
-	    SNAP_CLUSTER_ID,
+	    cluster_or_default(r->source_cluster),
 	    r->destination_workload,
 	    r->destination_namespace,
 	    r->destination_principal,
@@ -178,7 +184,7 @@ static void label_values(const struct wp_record *r, const char *v[N_LABELS], cha
 	    r->destination_canonical_revision,
 	    r->destination_service_name,
 	    r->destination_service_namespace,
-	    SNAP_CLUSTER_ID,
+	    cluster_or_default(r->destination_cluster),
 	    r->grpc_status >= 0 ? "grpc" : "http",
 	    code,
 	    grpc,
@@ -606,7 +612,14 @@ void wp_log_free(struct wp_log *lg)
 	if (!lg)
 		return;
 	log_flush(lg);
-	free(lg);
+	/*
+	 * A line of this batch (a connection closed while its engine goes) queued the flush:
+	 * the loop runs it (nothing left to write) before it frees @lg.
+	 */
+	if (lg->task.queued)
+		loop_defer_free(lg->loop, lg, free);
+	else
+		free(lg);
 }
 
 /* @line (ending in a newline) joins the batch's lines. */
@@ -1083,5 +1096,8 @@ bool wp_record_source_baggage(struct wp_record *r, const char *baggage, const ch
 	 */
 	r->source_app = buf->service;
 	r->source_version = buf->version;
+	/* A client of another cluster of the mesh (its ztunnel's clusterName). */
+	if (!sock_parse_baggage(baggage, "k8s.cluster.name", buf->cluster, sizeof(buf->cluster)))
+		r->source_cluster = buf->cluster;
 	return true;
 }

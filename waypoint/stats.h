@@ -58,6 +58,8 @@ struct wp_record {
 	const char *destination_canonical_revision;
 	const char *destination_service, *destination_service_name;
 	const char *destination_service_namespace;
+	/* The ends' clusters (Istio's clusterName; NULL or "" renders SNAP_CLUSTER_ID). */
+	const char *source_cluster, *destination_cluster;
 	int grpc_status; /* -1: none */
 	bool mtls;
 	/* Istio's reporter: NULL for "waypoint"; a gateway's is "source" (the client side). */
@@ -67,14 +69,15 @@ struct wp_record {
 
 /* Storage for the source labels wp_record_source_baggage fills in. */
 struct wp_baggage_labels {
-	char ns[64], workload[128], service[128], version[64];
+	char ns[64], workload[128], service[128], version[64], cluster[128];
 };
 
 /*
  * Fills @r's source workload labels from the W3C baggage the client's ztunnel sent
- * (k8s.namespace.name, k8s.<type>.name, service.name, service.version: Istio's peer metadata
- * for clients the configuration does not know), into @buf. Only when its namespace is
- * @identity_ns, the one the client's verified identity names. true when it did.
+ * (k8s.namespace.name, k8s.<type>.name, service.name, service.version, k8s.cluster.name:
+ * Istio's peer metadata for clients the configuration does not know), into @buf. Only when
+ * its namespace is @identity_ns, the one the client's verified identity names. true when it
+ * did; @r's source_cluster is set only when the baggage names one.
  */
 bool wp_record_source_baggage(struct wp_record *r, const char *baggage, const char *identity_ns,
 			      struct wp_baggage_labels *buf);
@@ -91,7 +94,10 @@ struct wp_log;
 
 /* A log writing to @fd (borrowed), as JSON when @json, flushed from @l's batches. NULL + errno. */
 struct wp_log *wp_log_new(struct loop *l, int fd, bool json);
-/* Writes what is pending and frees @lg. Accepts NULL. */
+/*
+ * Writes what is pending and frees @lg: after its loop's current batch when a flush is queued
+ * (the loop may run on). Accepts NULL.
+ */
 void wp_log_free(struct wp_log *lg);
 
 /* A worker's store. NULL + errno. */

@@ -64,8 +64,8 @@ struct wp_span {
 	uint16_t shared;
 	/*
 	 * Its first @fixed tags are the proxy's own, the same on every span it makes until its
-	 * configuration changes (canonical service, mesh, namespace, node): wp_trace_otlp packs
-	 * them once per batch for all the spans that start with the same ones.
+	 * configuration changes (canonical service, mesh, namespace, cluster, node):
+	 * wp_trace_otlp packs them once per batch for all the spans that start with the same ones.
 	 */
 	uint16_t fixed;
 };

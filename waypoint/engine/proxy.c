@@ -128,7 +128,7 @@ static void count(struct wp_req *r, struct wp_record *rec)
 	if (wp_req_metric_ops(r, &mo, ops, vals, 16)) {
 		rec->mo = &mo;
 		wp_record_source(g, p, rec, &lb);
-		wp_record_destination(svc, ep, rec, &lb);
+		wp_record_destination(g, svc, ep, rec, &lb);
 		wp_stats_count(conn->e->o.stats, rec);
 		rec->mo = NULL;
 		return;
@@ -151,7 +151,7 @@ static void count(struct wp_req *r, struct wp_record *rec)
 	if (wp_stats_count_key(conn->e->o.stats, &k, rec))
 		return;
 	wp_record_source(g, p, rec, &lb);
-	wp_record_destination(svc, ep, rec, &lb);
+	wp_record_destination(g, svc, ep, rec, &lb);
 	wp_stats_count_labels(conn->e->o.stats, &k, rec);
 }
 

@@ -3,7 +3,9 @@
  * Istio's workload labels of a record's two ends (proxy_priv.h), shared by the request record
  * (proxy.c) and the TCP connection's series (proxy_tcp.c): the client as a workload the
  * configuration knows, else as the baggage its ztunnel sent describes it (Istio's peer
- * metadata), else what its identity says; the destination as the endpoint picked.
+ * metadata), else what its identity says; the destination as the endpoint picked. Both ends are
+ * in the generation's cluster, but a client whose baggage names another (k8s.cluster.name: a
+ * ztunnel of another cluster of the mesh).
  */
 #include <stdio.h>
 #include <string.h>
@@ -96,6 +98,7 @@ void wp_record_source(const struct wp_gen *g, const struct transport_peer *p, st
 	const struct l7_endpoint *src = wp_peer_client_ip(p, &ip) ? wp_gen_endpoint(g, &ip) : NULL;
 	const struct l7_config *c = g->l7;
 
+	rec->source_cluster = g->cluster_id;
 	/*
 	 * A gateway reports as Istio's ingress gateway does: as the source of the requests it
 	 * sends (its workload, app and identity), whoever its clients are.
@@ -120,9 +123,11 @@ void wp_record_source(const struct wp_gen *g, const struct transport_peer *p, st
 	rec->mtls = p->mtls;
 }
 
-void wp_record_destination(const struct l7_service *svc, const struct l7_endpoint *ep,
-			   struct wp_record *rec, struct wp_labels_buf *b)
+void wp_record_destination(const struct wp_gen *g, const struct l7_service *svc,
+			   const struct l7_endpoint *ep, struct wp_record *rec,
+			   struct wp_labels_buf *b)
 {
+	rec->destination_cluster = g->cluster_id;
 	/* Traffic addressed to a pod names no Service: those labels stay "unknown". */
 	if (svc && !svc->workload) {
 		rec->destination_service = svc->hostname;

@@ -140,19 +140,12 @@ struct wp_req {
 /* proxy.c */
 /* The HTTP/1 server's events, also how an HTTP/2 stream's request enters (proxy_h2.c). */
 extern const struct h1_server_ops wp_h1_events;
-/* Serves @t as HTTP/1.1 (wp_engine_serve once the protocol is known). */
 /* Storage for the labels wp_record_source / wp_record_destination point the record at. */
 struct wp_labels_buf {
 	char sns[128], swl[256], dns[128], dwl[256];
 	struct wp_baggage_labels bag;
 };
 
-/*
- * proxy_labels.c: the client's workload labels (peer @p: a workload @g knows, else its
- * ztunnel's baggage, else its identity's namespace), principal and mTLS into @rec; the
- * destination's: Service @svc (NULL: none; a workload entry names none) and endpoint @ep
- * (NULL: none picked). Strings live in @b or the borrowed inputs.
- */
 /* "a.b.c.d:port" or "[v6]:port" of @a into @out (SOCKADDR_INET_STRLEN fits any). */
 void wp_addr_text(const union sockaddr_inet *a, char *out, size_t len);
 /*
@@ -160,11 +153,20 @@ void wp_addr_text(const union sockaddr_inet *a, char *out, size_t len);
  * @out: true, or false with family 0 when none is known (none, or 0.0.0.0 / ::).
  */
 bool wp_peer_client_ip(const struct transport_peer *p, struct ipaddr *out);
+/*
+ * proxy_labels.c: the client's workload labels (peer @p: a workload @g knows, else its
+ * ztunnel's baggage, else its identity's namespace), cluster (@g's, or its baggage's),
+ * principal and mTLS into @rec; the destination's: Service @svc (NULL: none; a workload entry
+ * names none), endpoint @ep (NULL: none picked) and @g's cluster. Strings live in @b, @g or the
+ * borrowed inputs.
+ */
 void wp_record_source(const struct wp_gen *g, const struct transport_peer *p, struct wp_record *rec,
 		      struct wp_labels_buf *b);
-void wp_record_destination(const struct l7_service *svc, const struct l7_endpoint *ep,
-			   struct wp_record *rec, struct wp_labels_buf *b);
+void wp_record_destination(const struct wp_gen *g, const struct l7_service *svc,
+			   const struct l7_endpoint *ep, struct wp_record *rec,
+			   struct wp_labels_buf *b);
 
+/* Serves @t as HTTP/1.1 (wp_engine_serve once the protocol is known). */
 int wp_serve_http1(struct wp_engine *e, struct transport *t);
 /* Closes up to @n connections still silent before their protocol is known, oldest first. */
 size_t wp_detect_reclaim(struct wp_engine *e, size_t n);

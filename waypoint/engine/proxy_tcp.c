@@ -85,6 +85,7 @@ static void record(struct wp_tcp *x, const char *flag)
 	rec.downstream_remote = x->peer.client;
 	rec.downstream_local = x->peer.local;
 	rec.source_principal = x->peer.identity;
+	rec.source_cluster = rec.destination_cluster = x->view->gen->cluster_id;
 	rec.mtls = x->peer.mtls;
 	if (svc && !svc->workload) {
 		rec.destination_service = svc->hostname;
@@ -108,7 +109,7 @@ static void open_series(struct wp_tcp *x)
 	if (!x->e->o.stats)
 		return;
 	wp_record_source(x->view->gen, &x->peer, &rec, &lb);
-	wp_record_destination(c->svc, c->ep[x->host], &rec, &lb);
+	wp_record_destination(x->view->gen, c->svc, c->ep[x->host], &rec, &lb);
 	if (wp_svc_metric_ops(x->view->gen, c->svc, &mo, ops, vals, 16))
 		rec.mo = &mo;
 	x->series = wp_stats_tcp_open(x->e->o.stats, &rec);

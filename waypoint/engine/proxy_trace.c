@@ -584,6 +584,7 @@ static int common_tags(struct wp_span *s, const struct wp_req *r, const struct l
 		  ?: wp_span_tag(s, "istio.mesh_id", l7->mesh_id ? l7->mesh_id : "cluster.local",
 				 max);
 	err = err ?: wp_span_tag(s, "istio.namespace", l7->waypoint_namespace, max);
+	err = err ?: wp_span_tag(s, "istio.cluster_id", r->view->gen->cluster_id, max);
 	err = err ?: wp_span_tag(s, "node_id", node, max);
 	err = err ?: wp_span_tag(s, "component", "proxy", max);
 	s->fixed = s->n_tags; /* the proxy's own so far: the same on its every span */
@@ -668,7 +669,7 @@ void wp_trace_finish(struct wp_req *r)
 	max = t->p.max_tag_length ? t->p.max_tag_length : TRACE_DEFAULT_TAG_LENGTH;
 	rec.protocol = r->conn->h2s ? "HTTP/2" : r->head.minor == 0 ? "HTTP/1.0" : "HTTP/1.1";
 	wp_record_source(g, &r->conn->peer, &rec, &lb);
-	wp_record_destination(svc, ep, &rec, &lb);
+	wp_record_destination(g, svc, ep, &rec, &lb);
 	start_us =
 	    (uint64_t)r->start_wall.tv_sec * 1000000u + (uint64_t)r->start_wall.tv_nsec / 1000u;
 	/* Istio's decorator: the destination's host and port, any path. */

@@ -16,7 +16,6 @@
 #include <unistd.h>
 
 #include "ambit/log.h"
-#include "ambit/snapshot.h"
 #include "../cluster.h"
 #include "../config.h"
 #include "hbone/hbone.h"
@@ -214,6 +213,30 @@ static void on_accept(struct loop_handler *h, uint32_t events)
 	}
 }
 
+/*
+ * A gateway is the client workload of what it sends into the mesh: it says so as a ztunnel says
+ * it of its pods, so that a waypoint on the way labels it (its own metrics name it so too:
+ * proxy_labels.c), in generation @g's cluster. For the CONNECTs opened from now on (on @w's
+ * loop, or before it runs). 0 or -ENOMEM (the baggage as it was).
+ */
+static int gateway_baggage(struct wp_worker *w, const struct wp_gen *g)
+{
+	char *bag;
+	int err;
+
+	if (!w->mesh || !g->l7->gateway || !g->l7->waypoint_name)
+		return 0;
+	if (asprintf(&bag,
+		     "k8s.cluster.name=%s,k8s.namespace.name=%s,k8s.deployment.name=%s,"
+		     "service.name=%s,service.version=latest",
+		     g->cluster_id, g->l7->waypoint_namespace, g->l7->waypoint_name,
+		     g->l7->waypoint_name) < 0)
+		return -ENOMEM;
+	err = connector_hbone_set_baggage(w->cn, bag);
+	free(bag);
+	return err;
+}
+
 static void on_ctl(struct loop_handler *h, uint32_t events)
 {
 	struct wp_worker *w = (struct wp_worker *)((char *)h - offsetof(struct wp_worker, ctl));
@@ -238,6 +261,9 @@ static void on_ctl(struct loop_handler *h, uint32_t events)
 	pthread_mutex_unlock(&w->lock);
 	g = __atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL);
 	if (g) {
+		/* A snapshot may move the gateway to another cluster id. */
+		if (gateway_baggage(w, g))
+			pr_warn("waypoint: out of memory: the gateway's baggage stays as it was");
 		wp_engine_set_gen(w->e, g);
 		wp_gen_put(g);
 	}
@@ -410,22 +436,8 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 			connector_destroy(w->cn);
 			w->cn = NULL;
 		}
-		/*
-		 * A gateway is the client workload of what it sends into the mesh: it says so as
-		 * a ztunnel says it of its pods, so that a waypoint on the way labels it (its own
-		 * metrics name it so too: proxy_labels.c).
-		 */
-		if (w->cn && gen->l7->gateway && gen->l7->waypoint_name) {
-			char bag[512];
-
-			snprintf(bag, sizeof(bag),
-				 "k8s.cluster.name=" SNAP_CLUSTER_ID ",k8s.namespace.name=%s,"
-				 "k8s.deployment.name=%s,service.name=%s,service.version=latest",
-				 gen->l7->waypoint_namespace, gen->l7->waypoint_name,
-				 gen->l7->waypoint_name);
-			if (connector_hbone_set_baggage(w->cn, bag))
-				goto fail;
-		}
+		if (w->cn && gateway_baggage(w, gen))
+			goto fail;
 	} else {
 		w->cn = connector_tcp_new(w->loop);
 	}

@@ -3,7 +3,8 @@
  * Telemetry's metrics overrides in the waypoint's metrics (waypoint/stats.c): a disabled
  * metric is not rendered, a removed tag is gone and the series it told apart merge, an upserted
  * tag is set or added; per metric when the overrides name one, so the request metrics may each
- * have their own label set; TCP series likewise.
+ * have their own label set; TCP series likewise. The clusters of a series: the record's (a
+ * client's baggage may name its own: k8s.cluster.name), SNAP_CLUSTER_ID when it names none.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +17,7 @@
 #include <cmocka.h>
 
 #include "ambit/l7.h"
+#include "ambit/snapshot.h"
 #include "../../../waypoint/stats.h"
 
 static size_t lines(const char *text, const char *metric, const char *has, const char *lacks)
@@ -113,11 +115,76 @@ static void test_tcp_overrides(void **state)
 	wp_stats_free(s);
 }
 
+/*
+ * A client its ztunnel's baggage describes is in the cluster the baggage names
+ * (k8s.cluster.name), when the baggage is the client's at all (its identity's namespace); else
+ * it keeps the cluster the caller gave (the generation's). A record naming none renders
+ * SNAP_CLUSTER_ID, never "(null)".
+ */
+static void test_clusters(void **state)
+{
+	static const char remote[] = "k8s.cluster.name=cluster2,k8s.namespace.name=shop,"
+				     "k8s.deployment.name=remote,service.name=remote";
+	struct wp_stats *s = wp_stats_new();
+	struct wp_stats *stores[1] = {s};
+	struct wp_baggage_labels bag;
+	struct wp_record r = {.status = 200, .grpc_status = -1};
+	struct wp_tcp_series *x;
+	char *text;
+
+	wp_stats_count(s, &r);
+	text = wp_stats_render(stores, 1);
+	assert_non_null(text);
+	assert_int_equal(
+	    lines(text, "istio_requests_total", "source_cluster=\"" SNAP_CLUSTER_ID "\"", NULL), 1);
+	assert_int_equal(lines(text, "istio_requests_total",
+			       "destination_cluster=\"" SNAP_CLUSTER_ID "\"", NULL),
+			 1);
+	assert_null(strstr(text, "(null)"));
+	free(text);
+
+	r.source_cluster = r.destination_cluster = "cluster1";
+	assert_true(wp_record_source_baggage(&r, remote, "shop", &bag));
+	assert_string_equal(r.source_workload, "remote");
+	assert_string_equal(r.source_cluster, "cluster2");
+	r.status = 201;
+	wp_stats_count(s, &r);
+	x = wp_stats_tcp_open(s, &r);
+	assert_non_null(x);
+	text = wp_stats_render(stores, 1);
+	assert_int_equal(lines(text, "istio_requests_total",
+			       "source_cluster=\"cluster2\",destination_workload", NULL),
+			 1);
+	assert_int_equal(
+	    lines(text, "istio_requests_total", "destination_cluster=\"cluster1\"", NULL), 1);
+	assert_int_equal(
+	    lines(text, "istio_tcp_connections_opened_total", "source_cluster=\"cluster2\"", NULL),
+	    1);
+	assert_int_equal(lines(text, "istio_tcp_connections_opened_total",
+			       "destination_cluster=\"cluster1\"", NULL),
+			 1);
+	free(text);
+
+	/* Without k8s.cluster.name: the caller's cluster. */
+	r.source_cluster = "cluster1";
+	assert_true(wp_record_source_baggage(
+	    &r, "k8s.namespace.name=shop,k8s.deployment.name=local", "shop", &bag));
+	assert_string_equal(r.source_workload, "local");
+	assert_string_equal(r.source_cluster, "cluster1");
+	/* Another namespace's baggage is not the client's: nothing of it is taken. */
+	assert_false(wp_record_source_baggage(&r, remote, "other", &bag));
+	assert_string_equal(r.source_workload, "local");
+	assert_string_equal(r.source_cluster, "cluster1");
+	wp_stats_tcp_close(s, x);
+	wp_stats_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_request_overrides),
 	    cmocka_unit_test(test_tcp_overrides),
+	    cmocka_unit_test(test_clusters),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

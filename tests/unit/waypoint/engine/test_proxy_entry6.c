@@ -7,8 +7,9 @@
  * entry (its VirtualService's fault and its AuthorizationPolicy's DENY apply as over IPv4); an
  * IPv6 STATIC endpoint is reached at [v6]:port; a DNS entry's AAAA answers are its endpoints
  * after its A answers (DNS_ROUND_ROBIN takes the IPv4 one), and a name with AAAA only is
- * reached at [::1]. The names are answered by a resolver of the test's own on 127.0.0.1 (ldns
- * encodes its answers), which the waypoint asks instead of /etc/resolv.conf's (wp_dns_use).
+ * reached at [::1]; the generation built again with new answers (wp_gen_redo) stays in its
+ * cluster. The names are answered by a resolver of the test's own on 127.0.0.1 (ldns encodes
+ * its answers), which the waypoint asks instead of /etc/resolv.conf's (wp_dns_use).
  */
 #include <arpa/inet.h>
 #include <errno.h>
@@ -30,6 +31,7 @@
 
 #include "ambit/config.h"
 #include "ambit/l7.h"
+#include "ambit/snapshot.h"
 #include "../../../lib/l7_world.h"
 #include "../../../../waypoint/dnsres.h"
 #include "../../../../waypoint/engine/proxy.h"
@@ -381,6 +383,37 @@ static void test_dns_aaaa(void **state)
 	assert_string_equal(r.body, "127.0.0.2:80");
 }
 
+/*
+ * A generation built again for new DNS answers is the same configuration: in the same cluster
+ * (not the default one), whatever it inherits from; one of a new snapshot keeps its own.
+ */
+static void test_redo_keeps_cluster(void **state)
+{
+	char err[256];
+	struct wp_gen *g, *next;
+
+	assert_non_null(W.g->dns_source);
+	assert_string_equal(W.g->cluster_id, SNAP_CLUSTER_ID);
+	assert_int_equal(wp_gen_set_cluster_id(W.g, "cluster1"), 0);
+	g = wp_gen_redo(W.g, err, sizeof(err));
+	if (!g)
+		print_error("%s\n", err);
+	assert_non_null(g);
+	assert_string_equal(g->cluster_id, "cluster1");
+	wp_gen_inherit(g, W.g);
+	assert_string_equal(g->cluster_id, "cluster1");
+	next = wp_gen_redo(g, err, sizeof(err));
+	assert_non_null(next);
+	assert_int_equal(wp_gen_set_cluster_id(next, "cluster2"), 0);
+	wp_gen_inherit(next, g);
+	assert_string_equal(next->cluster_id, "cluster2");
+	/* None named: the default. */
+	assert_int_equal(wp_gen_set_cluster_id(next, ""), 0);
+	assert_string_equal(next->cluster_id, SNAP_CLUSTER_ID);
+	wp_gen_put(next);
+	wp_gen_put(g);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -389,6 +422,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_entry_by_v6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_v6_only_entry, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_dns_aaaa, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_redo_keeps_cluster, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
