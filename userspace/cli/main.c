@@ -26,6 +26,7 @@ static const struct usage_entry {
     {"local cluster", " local ",
      "  local up -f DIR [--nodes 2] [--kube] [--cni routed|bridge] [--no-ingress]\n"
      "           [--ip-family ipv4|dual|ipv6] [--with-prometheus [--prometheus-port 9090]]\n"
+     "           [--network NET]\n"
      "                                  build the cluster from manifests in DIR\n"
      "                                  (--kube: an API server holds it, ambit installed\n"
      "                                  as on Kubernetes; --cni bridge: pods of a node on\n"
@@ -38,7 +39,11 @@ static const struct usage_entry {
      "                                  istio-ingressgateway in istio-system unless\n"
      "                                  --no-ingress; Prometheus scraping it as Istio's\n"
      "                                  addon does, on 127.0.0.1:PORT, with\n"
-     "                                  --with-prometheus)\n"
+     "                                  --with-prometheus; --network: the cluster is in\n"
+     "                                  network NET, its name its cluster id, and\n"
+     "                                  istio-system labelled topology.istio.io/network,\n"
+     "                                  as Istio's multicluster; else cluster id\n"
+     "                                  Kubernetes, no network)\n"
      "  local down                      remove everything the cluster made\n"
      "  local exec [-n NS] POD -- CMD...   run CMD in a pod (its namespaces, user,\n"
      "                                  capabilities)\n"
@@ -63,7 +68,7 @@ static const struct usage_entry {
     {"config", " analyze ",
      "  analyze [-f FILE|DIR] [--root-namespace NS]   schema, Istio rules, references\n"},
     {"config", " label ",
-     "  label namespace NS key=value|key- ... [--wait=false]\n"
+     "  label namespace NS key=value|key- ... [--overwrite] [--wait=false]\n"
      "                                  returns, as apply, once every node has them in force\n"},
     {"config", " create get ",
      "  create secret tls NAME --cert FILE --key FILE [-n NS] [--dry-run] [-o yaml]\n"
@@ -92,7 +97,10 @@ static const struct usage_entry {
     {"kubernetes", " install uninstall ",
      "  install [--set KEY=VALUE]... [--dry-run] [--kubeconfig F]   ambit on the cluster\n"
      "            (keys: namespace image trustDomain logLevel cgroupRoot caSecret\n"
-     "             captureMode ingressGateway cniConfDir cniBinDir)\n"
+     "             captureMode ingressGateway cniConfDir cniBinDir clusterName network;\n"
+     "             Istio's [values.]global.multiCluster.clusterName and\n"
+     "             [values.]global.network are clusterName and network: the agents'\n"
+     "             CLUSTER_ID, default Kubernetes, and NETWORK, default none)\n"
      "  install crds [--dry-run [-o yaml|json]] [--kubeconfig F]   Istio's CRDs, from ambit's own "
      "schemas\n"
      "  uninstall [--set namespace=NS] [--dry-run] [--purge] [--force] [--kubeconfig F]\n"
@@ -161,16 +169,17 @@ struct args {
 	struct ctl_opts o;
 	const char *file;
 	int nodes;
-	bool kube;	    /* local up --kube */
-	bool no_ingress;    /* local up --no-ingress */
-	bool prometheus;    /* local up --with-prometheus */
-	int prom_port;	    /* local up --prometheus-port, or 0 */
-	const char *cni;    /* local up --cni, or NULL */
-	const char *family; /* local up --ip-family, or NULL */
-	const char *ns;	    /* -n NS (local exec, local logs: the pod's namespace), or NULL */
-	double agent_delay; /* local reboot --agent-delay SECONDS */
-	int times;	    /* local crash --times N */
-	struct check_l7 l7; /* check --method --path --header --jwt */
+	bool kube;	     /* local up --kube */
+	bool no_ingress;     /* local up --no-ingress */
+	bool prometheus;     /* local up --with-prometheus */
+	int prom_port;	     /* local up --prometheus-port, or 0 */
+	const char *cni;     /* local up --cni, or NULL */
+	const char *family;  /* local up --ip-family, or NULL */
+	const char *network; /* local up --network, or NULL */
+	const char *ns;	     /* -n NS (local exec, local logs: the pod's namespace), or NULL */
+	double agent_delay;  /* local reboot --agent-delay SECONDS */
+	int times;	     /* local crash --times N */
+	struct check_l7 l7;  /* check --method --path --header --jwt */
 	int npos;
 	char *pos[16];
 	char **rest; /* after "--" */
@@ -218,6 +227,10 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 			a->cni = argv[++i];
 		} else if (!strcmp(s, "--ip-family") && has_next) {
 			a->family = argv[++i];
+		} else if (!strcmp(s, "--network") && has_next) {
+			a->network = argv[++i];
+		} else if (!strncmp(s, "--network=", 10)) {
+			a->network = s + 10;
 		} else if (!strcmp(s, "--agent-delay") && has_next) {
 			char *end;
 			double d = strtod(argv[++i], &end);
@@ -307,16 +320,23 @@ static int run_local(int argc, char **argv, struct args *a)
 		return ret;
 	if (a->ns && strcmp(sub, "exec") && strcmp(sub, "logs"))
 		return need(false, "unknown or incomplete option -n");
+	if (a->network && strcmp(sub, "up"))
+		return need(false, "unknown or incomplete option --network");
 	if (!strcmp(sub, "up")) {
 		const char *env_cni = getenv("AMBIT_LOCAL_CNI");
 		const char *env_fam = getenv("AMBIT_LOCAL_IP_FAMILY");
-		enum ctl_cni cni = CTL_CNI_ROUTED;
-		enum ctl_ip_family fam = CTL_IP_IPV4;
+		struct local_up_opts u = {.dir = a->file,
+					  .nnodes = a->nodes,
+					  .kube = a->kube,
+					  .cni = CTL_CNI_ROUTED,
+					  .family = CTL_IP_IPV4,
+					  .ingress = !a->no_ingress,
+					  .network = a->network};
 
 		ret = need(a->file && !a->npos,
 			   "usage: ambitctl local up -f DIR [--nodes N] [--kube] "
 			   "[--cni routed|bridge] [--ip-family ipv4|dual|ipv6] [--no-ingress] "
-			   "[--with-prometheus [--prometheus-port P]]");
+			   "[--with-prometheus [--prometheus-port P]] [--network NET]");
 		if (!ret && a->prom_port && !a->prometheus)
 			ret = need(false, "--prometheus-port goes with --with-prometheus");
 		/*
@@ -325,18 +345,17 @@ static int run_local(int argc, char **argv, struct args *a)
 		 * ipv6) is --ip-family dual (or ipv6) (the flags win).
 		 */
 		if (getenv("AMBIT_LOCAL_KUBE") && !strcmp(getenv("AMBIT_LOCAL_KUBE"), "1"))
-			a->kube = true;
+			u.kube = true;
 		if (!ret && a->cni)
-			ret = cluster_cni_parse(a->cni, "--cni", &cni);
+			ret = cluster_cni_parse(a->cni, "--cni", &u.cni);
 		else if (!ret && env_cni && *env_cni)
-			ret = cluster_cni_parse(env_cni, "AMBIT_LOCAL_CNI", &cni);
+			ret = cluster_cni_parse(env_cni, "AMBIT_LOCAL_CNI", &u.cni);
 		if (!ret && a->family)
-			ret = cluster_ip_family_parse(a->family, "--ip-family", &fam);
+			ret = cluster_ip_family_parse(a->family, "--ip-family", &u.family);
 		else if (!ret && env_fam && *env_fam)
-			ret = cluster_ip_family_parse(env_fam, "AMBIT_LOCAL_IP_FAMILY", &fam);
-		return ret ? ret
-			   : local_up(&a->o, a->file, a->nodes, a->kube, cni, fam, !a->no_ingress,
-				      a->prometheus ? a->prom_port ?: CTL_PROM_PORT_DEFAULT : 0);
+			ret = cluster_ip_family_parse(env_fam, "AMBIT_LOCAL_IP_FAMILY", &u.family);
+		u.prom_port = a->prometheus ? a->prom_port ?: CTL_PROM_PORT_DEFAULT : 0;
+		return ret ? ret : local_up(&a->o, &u);
 	}
 	if (!strcmp(sub, "down"))
 		return local_down(a->o.cluster, false);
@@ -483,11 +502,15 @@ static int run(int argc, char **argv)
 	if (!strcmp(cmd, "label")) {
 		int timeout_s = 30;
 
-		/* As apply: waits until the nodes have the labels in force, unless --wait=false. */
+		/*
+		 * As apply: waits until the nodes have the labels in force, unless --wait=false.
+		 * kubectl's --overwrite is taken (a value given replaces the one there either way).
+		 */
 		for (int i = 2; i < argc; i++) {
-			if (strcmp(argv[i], "--wait=false"))
+			if (strcmp(argv[i], "--wait=false") && strcmp(argv[i], "--overwrite"))
 				continue;
-			timeout_s = 0;
+			if (!strcmp(argv[i], "--wait=false"))
+				timeout_s = 0;
 			memmove(&argv[i], &argv[i + 1], (size_t)(argc - i) * sizeof(*argv));
 			argc--;
 			i--;
@@ -497,7 +520,7 @@ static int run(int argc, char **argv)
 		if (!ret)
 			ret = need(a.npos >= 3 && !strcmp(a.pos[0], "namespace"),
 				   "usage: ambitctl label namespace NS key=value|key- ... "
-				   "[--wait=false]");
+				   "[--overwrite] [--wait=false]");
 		return ret ? ret
 			   : cmd_label_namespace(&a.o, a.pos[1], &a.pos[2], a.npos - 2, timeout_s);
 	}

@@ -44,6 +44,14 @@ static const char *status_capture_mode(const cJSON *root)
 	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, "captureMode"));
 }
 
+/* The string @key of an agent's status reply's result, or NULL. */
+static const char *status_result_str(const cJSON *root, const char *key)
+{
+	const cJSON *res = cJSON_GetObjectItemCaseSensitive(root, "result");
+
+	return cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(res, key));
+}
+
 /* The agent keeps serving the last good config; say what it rejected and why. */
 static void agent_print_errors(const char *node, const char *reply)
 {
@@ -132,6 +140,11 @@ cJSON *local_status_doc(const struct ctl_cluster *c)
 	/* --kube: where its API server answers (the kubelets' records hold the CA pod). */
 	cJSON_AddBoolToObject(out, "kube", c->kube);
 	cJSON_AddStringToObject(out, "cni", cluster_cni_name(c->cni));
+	/* As cluster.json has them: said when `local up --network` set them. */
+	if (c->network[0]) {
+		cJSON_AddStringToObject(out, "clusterId", c->cluster_id);
+		cJSON_AddStringToObject(out, "network", c->network);
+	}
 	if (c->kube) {
 		char url[128] = "";
 
@@ -172,6 +185,14 @@ cJSON *local_status_doc(const struct ctl_cluster *c)
 			mode = status_capture_mode(r);
 			if (mode)
 				cJSON_AddStringToObject(view, "captureMode", mode);
+			/* Its cluster and network (a network istio-system's label names wins). */
+			for (size_t f = 0; f < 2; f++) {
+				const char *key = f ? "network" : "clusterId";
+				const char *val = status_result_str(r, key);
+
+				if (val)
+					cJSON_AddStringToObject(view, key, val);
+			}
 			cJSON_Delete(r);
 			free(reply);
 		}
@@ -308,6 +329,8 @@ int local_status(const struct ctl_opts *o)
 		return local_status_json(&c);
 	printf("cluster %s (%s), manifests from %s, pod network %s\n", c.name, c.run_dir,
 	       c.src_dir[0] ? c.src_dir : "?", cluster_cni_name(c.cni));
+	if (c.network[0])
+		printf("cluster id %s, network %s\n", c.cluster_id, c.network);
 	printf("%-7s %-12s %-18s %-30s %s\n", "NODE", "IP", "KUBELET", "AGENT", "ZTUNNEL");
 	for (int i = 0; i < c.nnodes; i++) {
 		const struct ctl_node *n = &c.nodes[i];

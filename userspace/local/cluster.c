@@ -15,6 +15,7 @@
 
 #include "tls/crypto.h"
 #include "ambit/datapath.h"
+#include "ambit/snapshot.h"
 #include "local.h"
 #include "k8s/kconn.h"
 
@@ -48,6 +49,7 @@ int cluster_init(struct ctl_cluster *c, const char *name, int nnodes)
 		return -EINVAL;
 	}
 	str_fmt(c->name, sizeof(c->name), "%s", name);
+	str_fmt(c->cluster_id, sizeof(c->cluster_id), "%s", SNAP_CLUSTER_ID);
 	str_fmt(c->run_dir, sizeof(c->run_dir), CTL_RUN_BASE "/%s", name);
 	ret = cgroup2_mount(c->cg2, sizeof(c->cg2));
 	if (ret) {
@@ -75,28 +77,53 @@ int cluster_init(struct ctl_cluster *c, const char *name, int nnodes)
 	return 0;
 }
 
-int cluster_save(const struct ctl_cluster *c)
+int cluster_set_network(struct ctl_cluster *c, const char *network, const char *what)
+{
+	if (!network || !*network || !config_label_value_ok(network)) {
+		fprintf(stderr,
+			"ambitctl: %s: '%s' is not a network name (a label value: 1 to %d of "
+			"[A-Za-z0-9._-], alphanumeric at both ends)\n",
+			what, network ? network : "", CTL_LABEL_VALUE_MAX);
+		return -EINVAL;
+	}
+	/* The id is a label value too (Istio's topology.istio.io/cluster): no '-' at the end. */
+	if (!config_label_value_ok(c->name)) {
+		fprintf(stderr,
+			"ambitctl: %s: cluster name '%s' cannot be its cluster id (a label value "
+			"ends alphanumeric)\n",
+			what, c->name);
+		return -EINVAL;
+	}
+	str_fmt(c->network, sizeof(c->network), "%s", network);
+	str_fmt(c->cluster_id, sizeof(c->cluster_id), "%s", c->name);
+	return 0;
+}
+
+cJSON *cluster_json(const struct ctl_cluster *c)
 {
 	cJSON *root = cJSON_CreateObject(), *nodes;
-	char path[PATH_MAX];
-	char *text = NULL;
-	int ret = -ENOMEM;
 
 	if (!root)
-		return -ENOMEM;
+		return NULL;
+	/* Istio's default id and no network are said by leaving them out, as before --network. */
 	if (!cJSON_AddStringToObject(root, "name", c->name) ||
 	    !cJSON_AddStringToObject(root, "sourceDir", c->src_dir) ||
 	    !cJSON_AddBoolToObject(root, "kube", c->kube) ||
 	    !cJSON_AddStringToObject(root, "cni", cluster_cni_name(c->cni)) ||
 	    !cJSON_AddStringToObject(root, "ipFamily", cluster_ip_family_name(c->ip_family)) ||
+	    (strcmp(c->cluster_id, SNAP_CLUSTER_ID) &&
+	     !cJSON_AddStringToObject(root, "clusterId", c->cluster_id)) ||
+	    (c->network[0] && !cJSON_AddStringToObject(root, "network", c->network)) ||
 	    !(nodes = cJSON_AddArrayToObject(root, "nodes")))
-		goto out;
+		goto fail;
 	for (int i = 0; i < c->nnodes; i++) {
 		const struct ctl_node *n = &c->nodes[i];
 		cJSON *o = cJSON_CreateObject();
 
-		if (!o || !cJSON_AddItemToArray(nodes, o))
-			goto out;
+		if (!o || !cJSON_AddItemToArray(nodes, o)) {
+			cJSON_Delete(o);
+			goto fail;
+		}
 		if (!cJSON_AddStringToObject(o, "name", n->name) ||
 		    !cJSON_AddStringToObject(o, "ip", n->ip) ||
 		    !cJSON_AddStringToObject(o, "netns", n->netns) ||
@@ -106,37 +133,55 @@ int cluster_save(const struct ctl_cluster *c)
 		    !cJSON_AddStringToObject(o, "cgroup", n->cgroup) ||
 		    !cJSON_AddStringToObject(o, "pinRoot", n->pin_root) ||
 		    !cJSON_AddStringToObject(o, "agentSocket", n->socket))
-			goto out;
+			goto fail;
 	}
-	text = cJSON_Print(root);
-	if (!text)
-		goto out;
-	cluster_path(c, path, sizeof(path), "cluster.json");
-	ret = write_file_atomic(path, text);
-out:
+	return root;
+fail:
+	cJSON_Delete(root);
+	errno = ENOMEM;
+	return NULL;
+}
+
+int cluster_save(const struct ctl_cluster *c)
+{
+	cJSON *root = cluster_json(c);
+	char path[PATH_MAX];
+	char *text = root ? cJSON_Print(root) : NULL;
+	int ret = -ENOMEM;
+
+	if (text) {
+		cluster_path(c, path, sizeof(path), "cluster.json");
+		ret = write_file_atomic(path, text);
+	}
 	free(text);
 	cJSON_Delete(root);
 	return ret;
 }
 
-int cluster_load(struct ctl_cluster *c, const char *name)
+/* cluster.json's @key, a label value (none: @def) into @out of CTL_LABEL_VALUE_MAX + 1. */
+static int label_value_field(const cJSON *root, const char *key, const char *def, char *out,
+			     const char *what)
 {
-	char path[PATH_MAX];
-	cJSON *root, *nodes, *src, *cni, *fam;
-	char *text;
+	const cJSON *v = cJSON_GetObjectItemCaseSensitive(root, key);
+
+	if (!v)
+		return str_fmt(out, CTL_LABEL_VALUE_MAX + 1, "%s", def);
+	if (!cJSON_IsString(v) || !*v->valuestring || !config_label_value_ok(v->valuestring)) {
+		fprintf(stderr, "ambitctl: %s: %s: not a label value\n", what, key);
+		return -EINVAL;
+	}
+	return str_fmt(out, CTL_LABEL_VALUE_MAX + 1, "%s", v->valuestring);
+}
+
+int cluster_from_json(struct ctl_cluster *c, const char *name, const cJSON *root, const char *what)
+{
+	const cJSON *nodes, *src, *cni, *fam;
 	int ret, count;
 
-	str_fmt(path, sizeof(path), CTL_RUN_BASE "/%s/cluster.json", name);
-	text = read_file(path, NULL);
-	if (!text)
-		return -errno;
-	root = cJSON_Parse(text);
-	free(text);
-	nodes = root ? cJSON_GetObjectItemCaseSensitive(root, "nodes") : NULL;
+	nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
 	count = cJSON_GetArraySize(nodes);
 	if (!cJSON_IsArray(nodes) || count < 1 || count > CTL_MAX_NODES) {
-		fprintf(stderr, "ambitctl: %s: malformed\n", path);
-		cJSON_Delete(root);
+		fprintf(stderr, "ambitctl: %s: malformed\n", what);
 		return -EINVAL;
 	}
 	/* Names and paths are a function of (name, node count): recompute rather than trust. */
@@ -149,22 +194,44 @@ int cluster_load(struct ctl_cluster *c, const char *name)
 	/* A cluster.json from before --cni has none: those clusters are routed. */
 	cni = cJSON_GetObjectItemCaseSensitive(root, "cni");
 	if (!ret && cni) {
-		char what[PATH_MAX + 8];
+		char why[PATH_MAX + 8];
 
-		str_fmt(what, sizeof(what), "%s: cni", path);
-		ret = cluster_cni_parse(cJSON_GetStringValue(cni), what, &c->cni);
+		str_fmt(why, sizeof(why), "%s: cni", what);
+		ret = cluster_cni_parse(cJSON_GetStringValue(cni), why, &c->cni);
 	}
 	/* A cluster.json from before --ip-family has none: those clusters are IPv4. */
 	fam = cJSON_GetObjectItemCaseSensitive(root, "ipFamily");
 	if (!ret && fam) {
-		char what[PATH_MAX + 16];
+		char why[PATH_MAX + 16];
 		enum ctl_ip_family f;
 
-		str_fmt(what, sizeof(what), "%s: ipFamily", path);
-		ret = cluster_ip_family_parse(cJSON_GetStringValue(fam), what, &f);
+		str_fmt(why, sizeof(why), "%s: ipFamily", what);
+		ret = cluster_ip_family_parse(cJSON_GetStringValue(fam), why, &f);
 		if (!ret)
 			cluster_set_ip_family(c, f);
 	}
+	/* One from before --network has neither: Istio's default id, no network. */
+	if (!ret)
+		ret = label_value_field(root, "clusterId", SNAP_CLUSTER_ID, c->cluster_id, what);
+	if (!ret)
+		ret = label_value_field(root, "network", "", c->network, what);
+	return ret;
+}
+
+int cluster_load(struct ctl_cluster *c, const char *name)
+{
+	char path[PATH_MAX];
+	cJSON *root;
+	char *text;
+	int ret;
+
+	str_fmt(path, sizeof(path), CTL_RUN_BASE "/%s/cluster.json", name);
+	text = read_file(path, NULL);
+	if (!text)
+		return -errno;
+	root = cJSON_Parse(text);
+	free(text);
+	ret = cluster_from_json(c, name, root, path);
 	cJSON_Delete(root);
 	return ret;
 }
@@ -561,10 +628,15 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 	/* The addresses the node's kubelet reports (status.hostIPs), as the DaemonSet passes them.
 	 */
 	node_host_ips(n, node_ips, sizeof(node_ips));
-	const char *agent_args[] = {bin,	"--node",     n->name,	   "--node-ip", node_ips,
-				    "--state",	state,	      "--runtime", runtime,	"--ca-dir",
-				    ca,		"--pin-root", n->pin_root, "--cgroup",	n->cgroup,
-				    "--socket", n->socket,    "--uplink",  "eth0",	NULL};
+	/*
+	 * The cluster id and network always: the agent would take CLUSTER_ID and NETWORK from the
+	 * environment of the shell that ran `local up` otherwise (--network "": none).
+	 */
+	const char *agent_args[] = {
+	    bin,	 "--node",	 n->name,	"--node-ip", node_ips,	 "--state",
+	    state,	 "--runtime",	 runtime,	"--ca-dir",  ca,	 "--pin-root",
+	    n->pin_root, "--cgroup",	 n->cgroup,	"--socket",  n->socket,	 "--uplink",
+	    "eth0",	 "--cluster-id", c->cluster_id, "--network", c->network, NULL};
 	/* --handover: `local upgrade` starts the new ztunnel beside the old (ztunnel/main.c). */
 	const char *zt_args[] = {bin,	    "--node",	     n->name,	  "--agent-socket",
 				 n->socket, "--pin-root",    n->pin_root, "--handover",

@@ -27,7 +27,15 @@
 extern const char _binary_deploy_ambit_yaml_tmpl_start[];
 extern const char _binary_deploy_ambit_yaml_tmpl_end[];
 
-/* The --set keys, their defaults and what a value must be. */
+/* A cluster id: a label value, not empty (Istio's topology.istio.io/cluster). */
+static bool cluster_name_ok(const char *v)
+{
+	return *v && config_label_value_ok(v);
+}
+
+#define LABEL_VALUE_CHARS "of [A-Za-z0-9._-], alphanumeric at both ends"
+
+/* The --set keys, their defaults and what a value must be (@ok, when set, says). */
 static const struct key {
 	const char *name, *def, *what;
 	bool (*ok)(const char *v);
@@ -42,11 +50,30 @@ static const struct key {
     {"ingressGateway", "true", "true or false", NULL},
     {"cniConfDir", "/etc/cni/net.d", "an absolute path", NULL},
     {"cniBinDir", "/opt/cni/bin", "an absolute path", NULL},
+    /*
+     * The cluster and network the node agents are in (their CLUSTER_ID and NETWORK, as Istio's
+     * ztunnel takes them); "": none, unless istio-system's topology.istio.io/network names one.
+     */
+    {"clusterName", "Kubernetes", "a label value (1 to 63 " LABEL_VALUE_CHARS ")", cluster_name_ok},
+    {"network", "", "a label value (at most 63 " LABEL_VALUE_CHARS ")", config_label_value_ok},
 };
 #define N_KEYS (sizeof(keys) / sizeof(keys[0]))
 
+/*
+ * Istio's Helm values for what ambit's keys mean, as istioctl and Helm take them: with or
+ * without the "values." of an IstioOperator's spec.
+ */
+static const struct {
+	const char *istio, *key;
+} istio_keys[] = {
+    {"global.multiCluster.clusterName", "clusterName"},
+    {"global.network", "network"},
+};
+
 static bool value_ok(size_t k, const char *v)
 {
+	if (keys[k].ok)
+		return keys[k].ok(v);
 	switch (k) {
 	case 0:
 	case 5: return config_dns_label_ok(v);
@@ -67,25 +94,48 @@ struct render_opts {
 	const char *vals[N_KEYS];
 };
 
+/* The key @name (@len bytes) names, ambit's or Istio's (istio_keys): its index, or -1. */
+static int key_index(const char *name, size_t len)
+{
+	const char *ambit = NULL;
+
+	for (size_t i = 0; i < N_KEYS; i++)
+		if (strlen(keys[i].name) == len && !strncmp(name, keys[i].name, len))
+			return (int)i;
+	if (len > 7 && !strncmp(name, "values.", 7)) {
+		name += 7;
+		len -= 7;
+	}
+	for (size_t i = 0; i < sizeof(istio_keys) / sizeof(istio_keys[0]); i++)
+		if (strlen(istio_keys[i].istio) == len && !strncmp(name, istio_keys[i].istio, len))
+			ambit = istio_keys[i].key;
+	for (size_t i = 0; ambit && i < N_KEYS; i++)
+		if (!strcmp(keys[i].name, ambit))
+			return (int)i;
+	return -1;
+}
+
 /* --set key=value into @ro: 0, or -EINVAL with the reason printed. */
 static int set_key(struct render_opts *ro, const char *kv)
 {
 	const char *eq = strchr(kv, '=');
+	int k = eq ? key_index(kv, (size_t)(eq - kv)) : -1;
 
-	for (size_t k = 0; eq && k < N_KEYS; k++) {
-		if (strlen(keys[k].name) != (size_t)(eq - kv) || strncmp(kv, keys[k].name, eq - kv))
-			continue;
-		if (!value_ok(k, eq + 1)) {
-			fprintf(stderr, "ambitctl install: --set %s: \"%s\" is not %s\n",
-				keys[k].name, eq + 1, keys[k].what);
-			return -EINVAL;
-		}
+	if (k >= 0 && !value_ok((size_t)k, eq + 1)) {
+		/* Named as the user wrote it (an Istio path too). */
+		fprintf(stderr, "ambitctl install: --set %.*s: \"%s\" is not %s\n", (int)(eq - kv),
+			kv, eq + 1, keys[k].what);
+		return -EINVAL;
+	}
+	if (k >= 0) {
 		ro->vals[k] = eq + 1;
 		return 0;
 	}
 	fprintf(stderr, "ambitctl install: --set %s: want KEY=VALUE, KEY one of:", kv);
-	for (size_t k = 0; k < N_KEYS; k++)
-		fprintf(stderr, " %s", keys[k].name);
+	for (size_t i = 0; i < N_KEYS; i++)
+		fprintf(stderr, " %s", keys[i].name);
+	for (size_t i = 0; i < sizeof(istio_keys) / sizeof(istio_keys[0]); i++)
+		fprintf(stderr, " [values.]%s", istio_keys[i].istio);
 	fprintf(stderr, "\n");
 	return -EINVAL;
 }

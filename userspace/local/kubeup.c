@@ -415,9 +415,14 @@ static int node_hosts(const struct ctl_cluster *c)
 
 int kube_up(const struct ctl_cluster *c)
 {
-	char path[PATH_MAX];
-	/* The local cluster runs its own ingress gateway (ingress.yaml, --no-ingress). */
-	char *argv[] = {"--kubeconfig", path, "--set", "ingressGateway=false", NULL};
+	char path[PATH_MAX], id[16 + CTL_LABEL_VALUE_MAX], net[16 + CTL_LABEL_VALUE_MAX];
+	/*
+	 * The local cluster runs its own ingress gateway (ingress.yaml, --no-ingress). Its
+	 * DaemonSet's agents are in its cluster and network (local up --network), as Istio's
+	 * install values put them.
+	 */
+	char *argv[] = {"--kubeconfig", path, "--set", "ingressGateway=false", "--set", id,
+			"--set",	net,  NULL};
 	struct kconn k = {0};
 	int ret, saved, port = 0, fd = host_listen(&port);
 
@@ -426,6 +431,8 @@ int kube_up(const struct ctl_cluster *c)
 			strerror(-fd));
 		return fd;
 	}
+	str_fmt(id, sizeof(id), "clusterName=%s", c->cluster_id);
+	str_fmt(net, sizeof(net), "network=%s", c->network);
 	cluster_path(c, path, sizeof(path), "kube/sa");
 	ret = mkdir_p(path, 0755);
 	ret = ret ?: kube_credentials(c, port);
@@ -439,7 +446,7 @@ int kube_up(const struct ctl_cluster *c)
 	ret = cluster_kube_enter(c, &k, &saved);
 	if (!ret) {
 		fflush(stdout);
-		ret = cmd_install(4, argv, false);
+		ret = cmd_install(8, argv, false);
 		/* Its waypoint controller is the local cluster's (kworkload.c). */
 		ret = ret ?: kube_waypoint_controller_off(&k);
 		cluster_kube_leave(&k, saved);

@@ -23,6 +23,8 @@
 #include "k8s/kubeapi.h"
 
 #define CTL_MAX_NODES 8
+/* A Kubernetes label value's length at most (a cluster id, a network: config_label_value_ok). */
+#define CTL_LABEL_VALUE_MAX 63
 #define CTL_NAME_MAX 64
 #define CTL_RUN_BASE "/run/ambit"
 #define CTL_PIN_BASE "/sys/fs/bpf/ambit"
@@ -123,6 +125,14 @@ struct ctl_cluster {
 	bool kube;
 	enum ctl_cni cni;
 	enum ctl_ip_family ip_family;
+	/*
+	 * The cluster and network its agents are in (their --cluster-id and --network, cluster.json
+	 * "clusterId" and "network"), as Istio's multicluster names them: with `local up --network
+	 * NET`, its name and NET (cluster_set_network); without, Istio's default id
+	 * (SNAP_CLUSTER_ID) and "" (none).
+	 */
+	char cluster_id[CTL_LABEL_VALUE_MAX + 1];
+	char network[CTL_LABEL_VALUE_MAX + 1];
 	int nnodes;
 	struct ctl_node nodes[CTL_MAX_NODES];
 	bool quiet; /* not saved: a reconcile says no pod's start or removal (ctl_opts.quiet) */
@@ -210,6 +220,19 @@ int cluster_list_up(char *first, size_t flen, char *list, size_t llen);
 /* Tells on stderr that cluster @name is not up, and which are (or how to start one). */
 void cluster_tell_not_up(const char *name);
 int cluster_save(const struct ctl_cluster *c);
+/*
+ * cluster.json's document of @c (caller deletes), or NULL (ENOMEM); and @c (named @name) from
+ * one (borrowed), its names and paths recomputed, malformed parts told on stderr as @what's:
+ * 0 or -errno. cluster_save and cluster_load write and read it.
+ */
+cJSON *cluster_json(const struct ctl_cluster *c);
+int cluster_from_json(struct ctl_cluster *c, const char *name, const cJSON *root, const char *what);
+/*
+ * `local up --network @network`: @c is in that network, and its name is its cluster id, as
+ * Istio's multicluster has one id and one network per cluster. 0, or -EINVAL told on stderr as
+ * @what's value (empty or no label value), or when the cluster's name is no label value.
+ */
+int cluster_set_network(struct ctl_cluster *c, const char *network, const char *what);
 /* "routed" or "bridge" (static string). */
 const char *cluster_cni_name(enum ctl_cni cni);
 /* @name ("routed", "bridge") into *@cni. 0, or -EINVAL told on stderr as @what's value. */
@@ -411,13 +434,26 @@ int prom_targets_write(const struct ctl_cluster *c, const cJSON *pods_json);
 /* `local relay --netns N LOCAL:REMOTE` (hidden): forwards the host's loopback into netns N. */
 int local_relay(int argc, char **argv);
 /* up.c */
-/*
- * @ingress: istio-ingressgateway in istio-system too (deploy/ingress.yaml.tmpl), as Istio's
- * demo profile installs it. @prom_port: Prometheus on the host's 127.0.0.1:@prom_port
- * (prom.c), or 0 for none.
- */
-int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni,
-	     enum ctl_ip_family family, bool ingress, int prom_port);
+/* What `local up` makes, beyond the common options. */
+struct local_up_opts {
+	const char *dir; /* -f DIR: the manifests */
+	int nnodes;
+	bool kube;
+	enum ctl_cni cni;
+	enum ctl_ip_family family;
+	/*
+	 * istio-ingressgateway in istio-system too (deploy/ingress.yaml.tmpl), as Istio's demo
+	 * profile installs it.
+	 */
+	bool ingress;
+	int prom_port; /* Prometheus on the host's 127.0.0.1:@prom_port (prom.c), or 0 for none */
+	/*
+	 * --network: the cluster's network, its name its cluster id (cluster_set_network), and
+	 * istio-system labelled topology.istio.io/network with it; NULL: none.
+	 */
+	const char *network;
+};
+int local_up(const struct ctl_opts *o, const struct local_up_opts *u);
 /* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
 int kube_up(const struct ctl_cluster *c);
 /*
@@ -673,6 +709,12 @@ int state_reconcile(const struct ctl_cluster *c);
  */
 int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes, int n,
 			int timeout_s);
+/*
+ * Namespace @ns of @c's store labelled @key=@value (`local up --network`): the label added to
+ * it, its other labels and annotations kept, or a Namespace made with that label alone; written
+ * as apply writes (no per-object line). 0 or -errno, told on stderr.
+ */
+int state_ns_label(const struct ctl_cluster *c, const char *ns, const char *key, const char *value);
 /* ambitctl install|uninstall ARGS (install.c): 0 or -errno (reason printed). */
 int cmd_install(int argc, char **argv, bool uninstall);
 

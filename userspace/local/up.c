@@ -19,6 +19,7 @@
 
 #include "ambit/datapath.h"
 #include "ambit/ipc.h"
+#include "ambit/policy.h"
 #include "local.h"
 
 int sysctl_in(const char *netns, const char *const *kv)
@@ -433,6 +434,8 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 	       c->ip_family == CTL_IP_DUAL   ? ", dual stack (IPv4 first)"
 	       : c->ip_family == CTL_IP_IPV6 ? ", IPv6 (pods, Services and the nodes' hostIPs)"
 					     : "");
+	if (c->network[0])
+		printf("cluster id %s, network %s\n", c->cluster_id, c->network);
 	printf("nodes:\n");
 	for (int i = 0; i < c->nnodes; i++) {
 		const struct ctl_node *n = &c->nodes[i];
@@ -574,6 +577,10 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 		TRY(ret);
 		TRY(apply_store_path(c, path, true));
 	}
+	/* Istio's way of naming a cluster's network, which the agents read (with --kube too). */
+	if (c->network[0])
+		TRY(state_ns_label(c, POLICY_ROOT_NAMESPACE_DEFAULT, CONFIG_LABEL_NETWORK,
+				   c->network));
 	{
 		char state[PATH_MAX];
 
@@ -637,25 +644,49 @@ static void on_signal(int sig)
 	ctl_interrupted = 1;
 }
 
-int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, enum ctl_cni cni,
-	     enum ctl_ip_family family, bool ingress, int prom_port)
+/*
+ * --network: a network label the manifests give istio-system already must say the same (the
+ * agents take the label's over their flag). 0, or -EINVAL told on stderr.
+ */
+static int network_agrees(const struct config *cfg, const char *network)
+{
+	for (size_t i = 0; i < cfg->n_namespaces; i++) {
+		const struct config_meta *m = &cfg->namespaces[i].meta;
+		const char *v = config_label_get(&m->labels, CONFIG_LABEL_NETWORK);
+
+		if (strcmp(m->name, POLICY_ROOT_NAMESPACE_DEFAULT) || !v || !strcmp(v, network))
+			continue;
+		fprintf(stderr,
+			"ambitctl: --network %s: namespace %s (%s:%d) is labelled %s=%s; drop the "
+			"label or make the two the same\n",
+			network, POLICY_ROOT_NAMESPACE_DEFAULT, m->origin.file, m->origin.line,
+			CONFIG_LABEL_NETWORK, v);
+		return -EINVAL;
+	}
+	return 0;
+}
+
+int local_up(const struct ctl_opts *o, const struct local_up_opts *u)
 {
 	struct ctl_cluster c;
 	struct ctl_plan plan = {0};
 	struct config cfg;
 	char path[PATH_MAX];
+	bool ingress = u->ingress;
 	int ret;
 
-	ret = cluster_init(&c, o->cluster, nnodes);
-	if (!ret && kube)
+	ret = cluster_init(&c, o->cluster, u->nnodes);
+	if (!ret && u->network)
+		ret = cluster_set_network(&c, u->network, "--network");
+	if (!ret && u->kube)
 		ret = cluster_set_kube(&c);
 	if (ret)
 		return ret;
-	c.cni = cni;
-	cluster_set_ip_family(&c, family);
-	if (!realpath(dir, c.src_dir)) {
+	c.cni = u->cni;
+	cluster_set_ip_family(&c, u->family);
+	if (!realpath(u->dir, c.src_dir)) {
 		ret = -errno;
-		fprintf(stderr, "ambitctl: %s: %s\n", dir, strerror(-ret));
+		fprintf(stderr, "ambitctl: %s: %s\n", u->dir, strerror(-ret));
 		return ret;
 	}
 	cluster_path(&c, path, sizeof(path), "cluster.json");
@@ -669,13 +700,15 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	config_init(&cfg);
 	/* Every diagnostic is printed before the host is touched. */
 	ret = load_manifests(&cfg, c.src_dir);
+	if (!ret && c.network[0])
+		ret = network_agrees(&cfg, c.network);
 	ingress = !ret && ingress && ingress_load(&cfg);
 	if (!ret)
 		ret = gwdeploy_load(&cfg);
 	if (!ret)
 		ret = plan_build(&plan, &c, &cfg, NULL);
-	if (!ret && prom_port)
-		ret = prom_port_free(prom_port);
+	if (!ret && u->prom_port)
+		ret = prom_port_free(u->prom_port);
 	if (!ret)
 		ret = bpffs_ensure_mounted();
 	if (ret)
@@ -684,7 +717,7 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, &old_int);
 	sigaction(SIGTERM, &sa, &old_term);
-	ret = up_all(&c, &plan, &cfg, c.src_dir, ingress, prom_port);
+	ret = up_all(&c, &plan, &cfg, c.src_dir, ingress, u->prom_port);
 	if (!ret && ctl_interrupted)
 		ret = -EINTR;
 	if (ret) {
@@ -697,8 +730,8 @@ int local_up(const struct ctl_opts *o, const char *dir, int nnodes, bool kube, e
 		goto out_signals;
 	}
 	print_summary(&c, &plan);
-	if (prom_port)
-		printf("prometheus: http://127.0.0.1:%d\n", prom_port);
+	if (u->prom_port)
+		printf("prometheus: http://127.0.0.1:%d\n", u->prom_port);
 out_signals:
 	sigaction(SIGINT, &old_int, NULL);
 	sigaction(SIGTERM, &old_term, NULL);

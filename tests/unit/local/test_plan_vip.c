@@ -6,7 +6,8 @@
  * an IPv4 cluster refusing a Service that asks for IPv6, and an IPv6 one (IPv6 its one Service
  * family) refusing one that needs IPv4, as their API servers would. Also the cluster's
  * --ip-family (cluster.c): its names, the nodes' addresses it sets, and a pod's IPv4 slot read
- * back from its IPv6 as an IPv6 cluster's pods.json has it.
+ * back from its IPv6 as an IPv6 cluster's pods.json has it; and its --network: the values
+ * refused, the cluster id it gives, cluster.json's round trip and the agents' arguments.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -306,12 +307,93 @@ static void test_pod_slot(void **state)
 		assert_int_equal(cluster_pod_slot(not_pods[i], back, sizeof(back)), -EINVAL);
 }
 
+/* Whether @argv (NULL-ended) has @flag followed by @value. */
+static bool has_arg(char *const *argv, const char *flag, const char *value)
+{
+	for (size_t i = 0; argv[i] && argv[i + 1]; i++)
+		if (!strcmp(argv[i], flag))
+			return !strcmp(argv[i + 1], value);
+	return false;
+}
+
+/*
+ * --network: refused unless a label value (and not empty); with one, the cluster's name is its
+ * id. cluster.json says both only then, and reads them back; a hand-made bad one is refused.
+ * The agents get both, always (the shell's CLUSTER_ID and NETWORK must not leak into them).
+ */
+static void test_network(void **state)
+{
+	static const char *const bad[] = {
+	    "",	    "-net",
+	    "net-", "net_",
+	    "a b",  "ne/t",
+	    "n\"t", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa", /* 64 */
+	    NULL};
+	char store[8192], *argv[48];
+	struct ctl_cluster c, back;
+	cJSON *j;
+
+	if (cluster_init(&c, "cluster1", 2)) {
+		printf("no cgroup2 mount: cluster_init needs one\n");
+		skip();
+	}
+	assert_string_equal(c.cluster_id, "Kubernetes");
+	assert_string_equal(c.network, "");
+	j = cluster_json(&c);
+	assert_non_null(j);
+	assert_null(cJSON_GetObjectItemCaseSensitive(j, "clusterId"));
+	assert_null(cJSON_GetObjectItemCaseSensitive(j, "network"));
+	assert_int_equal(cluster_from_json(&back, "cluster1", j, "t"), 0);
+	assert_string_equal(back.cluster_id, "Kubernetes");
+	assert_string_equal(back.network, "");
+	cJSON_Delete(j);
+	assert_int_equal(cluster_agent_argv(&c, &c.nodes[0], store, sizeof(store), argv, 48), 0);
+	assert_true(has_arg(argv, "--cluster-id", "Kubernetes"));
+	assert_true(has_arg(argv, "--network", ""));
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		assert_int_equal(cluster_set_network(&c, bad[i], "--network"), -EINVAL);
+		assert_string_equal(c.cluster_id, "Kubernetes");
+		assert_string_equal(c.network, "");
+	}
+	assert_int_equal(cluster_set_network(&c, "network1", "--network"), 0);
+	assert_string_equal(c.cluster_id, "cluster1");
+	assert_string_equal(c.network, "network1");
+	assert_int_equal(cluster_agent_argv(&c, &c.nodes[1], store, sizeof(store), argv, 48), 0);
+	assert_true(has_arg(argv, "--cluster-id", "cluster1"));
+	assert_true(has_arg(argv, "--network", "network1"));
+	assert_true(has_arg(argv, "--node", "node2"));
+
+	j = cluster_json(&c);
+	assert_non_null(j);
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "clusterId")),
+			    "cluster1");
+	assert_string_equal(cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(j, "network")),
+			    "network1");
+	assert_int_equal(cluster_from_json(&back, "cluster1", j, "t"), 0);
+	assert_int_equal(back.nnodes, 2);
+	assert_string_equal(back.cluster_id, "cluster1");
+	assert_string_equal(back.network, "network1");
+	cJSON_ReplaceItemInObjectCaseSensitive(j, "network", cJSON_CreateString("net work"));
+	assert_int_equal(cluster_from_json(&back, "cluster1", j, "t"), -EINVAL);
+	cJSON_ReplaceItemInObjectCaseSensitive(j, "network", cJSON_CreateString(""));
+	assert_int_equal(cluster_from_json(&back, "cluster1", j, "t"), -EINVAL);
+	cJSON_Delete(j);
+
+	/* A name may end in '-'; a label value, so a cluster id, may not. */
+	assert_int_equal(cluster_init(&c, "ambit-", 1), 0);
+	assert_int_equal(cluster_set_network(&c, "network1", "--network"), -EINVAL);
+	assert_string_equal(c.cluster_id, "Kubernetes");
+	assert_string_equal(c.network, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_dual_cluster), cmocka_unit_test(test_kept),
 	    cmocka_unit_test(test_ipv4_cluster), cmocka_unit_test(test_ipv6_cluster),
 	    cmocka_unit_test(test_family),	 cmocka_unit_test(test_pod_slot),
+	    cmocka_unit_test(test_network),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
