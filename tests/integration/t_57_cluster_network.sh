@@ -40,6 +40,12 @@ grep -Eq "^ztunnel-node1\.istio-system +$CLUSTER +ambit-agent-node1 " <<<"$ps" |
 expect_eq "$("$ISTIOCTL" proxy-status -o json | jq -r '[.[].clusterId] | unique | join(",")')" "$CLUSTER" \
 	"proxy-status -o json clusterId"
 
+# --- istioctl ztunnel-config workloads -o json: each workload's clusterId and network, as
+# Istio's ztunnel dumps them.
+zc=$("$ISTIOCTL" ztunnel-config workloads -o json) || fail "ztunnel-config workloads: $zc"
+expect_eq "$(jq -r '[.[] | "\(.clusterId) \(.network)"] | unique | join(";")' <<<"$zc")" \
+	"$CLUSTER network1" "ztunnel-config workloads clusterId and network"
+
 # --- The network is the label's: relabelled, every node's agent follows.
 actl label namespace istio-system topology.istio.io/network=network2 --overwrite >/dev/null ||
 	fail "relabelling istio-system (kubectl's --overwrite as typed)"

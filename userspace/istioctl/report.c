@@ -396,6 +396,10 @@ static void zc_workloads(const struct ic *ic, const struct snapshot *s, cJSON *o
 		cJSON_AddStringToObject(o, "canonicalRevision",
 					w->canonical_revision ?: w->version);
 		cJSON_AddStringToObject(o, "node", w->node);
+		/* As Istio's ztunnel dumps a workload: its cluster, network and trust domain. */
+		cJSON_AddStringToObject(o, "clusterId", s->cluster_id ?: SNAP_CLUSTER_ID);
+		cJSON_AddStringToObject(o, "network", s->network ?: "");
+		cJSON_AddStringToObject(o, "trustDomain", s->trust_domain ?: "");
 		cJSON_AddStringToObject(o, "protocol", w->enrolled ? "HBONE" : "TCP");
 		cJSON_AddStringToObject(o, "identity", w->identity);
 		if (w->waypoint)
