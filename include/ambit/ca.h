@@ -12,7 +12,13 @@
 
 struct ambit_ca;
 
-/* Loads the root from @dir/root-cert.pem + root-key.pem, creating them if absent. NULL+errno. */
+/*
+ * Loads the root from @dir/root-cert.pem + root-key.pem, creating them if absent; or, when @dir
+ * holds Istio's plug-in CA files (its cacerts Secret: ca-cert.pem, ca-key.pem, root-cert.pem,
+ * cert-chain.pem), that intermediate, which then signs, every certificate it issues followed
+ * by cert-chain.pem, and root-cert.pem is the root (ca_root_pem). NULL+errno (EINVAL: files
+ * missing, damaged, or an intermediate that is no CA or does not chain to the root).
+ */
 struct ambit_ca *ca_open(const char *dir);
 void ca_destroy(struct ambit_ca *ca);
 /* Borrowed PEM of the root certificate. */

@@ -34,9 +34,15 @@
 #define CA_TRUST_ORG "cluster.local"
 
 struct ambit_ca {
-	X509 *cert;
+	X509 *cert; /* what signs: the root, or a plugged-in intermediate (ca-cert.pem) */
 	EVP_PKEY *key;
 	char *root_pem;
+	/*
+	 * A plugged-in CA's chain (cert-chain.pem: its certificate up to the root), sent after
+	 * every certificate it issues so that peers holding the root alone verify it; NULL for a
+	 * root of ambit's own, which signs directly.
+	 */
+	char *chain_pem;
 };
 
 static void ca_log_ssl(const char *what)
@@ -199,6 +205,14 @@ static int write_atomic(const char *dir, const char *name, const char *data, mod
 	return err;
 }
 
+static bool file_exists(const char *dir, const char *name)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	return access(path, F_OK) == 0;
+}
+
 /* File @name of @dir (at most 64 KiB), NUL-terminated, into *@out. 0 or -errno. */
 static int ca_read(const char *dir, const char *name, char **out)
 {
@@ -258,6 +272,135 @@ out:
 	return err;
 }
 
+/* The PEM certificates of @pem (NUL-terminated), in order, into a new stack. NULL when none. */
+static STACK_OF(X509) * certs_of(const char *pem)
+{
+	STACK_OF(X509) *sk = sk_X509_new_null();
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	X509 *x;
+
+	while (sk && bio && (x = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+		if (!sk_X509_push(sk, x)) {
+			X509_free(x);
+			break;
+		}
+	BIO_free(bio);
+	ERR_clear_error();
+	if (sk && !sk_X509_num(sk)) {
+		sk_X509_free(sk);
+		sk = NULL;
+	}
+	return sk;
+}
+
+/*
+ * Whether @cert chains to one of the roots in @roots_pem through @chain_pem's certificates:
+ * X509_verify_cert, as a peer holding the roots checks a certificate this CA issued. Says why
+ * not into @why.
+ */
+static bool chains_to_root(X509 *cert, const char *chain_pem, const char *roots_pem, char *why,
+			   size_t len)
+{
+	STACK_OF(X509) *roots = certs_of(roots_pem), *chain = certs_of(chain_pem);
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	bool ok = false;
+
+	if (!roots || !store || !ctx) {
+		snprintf(why, len, "%s",
+			 roots ? "out of memory" : "root-cert.pem holds no certificate");
+		goto out;
+	}
+	for (int i = 0; i < sk_X509_num(roots); i++)
+		X509_STORE_add_cert(store, sk_X509_value(roots, i));
+	if (X509_STORE_CTX_init(ctx, store, cert, chain) != 1) {
+		snprintf(why, len, "out of memory");
+		goto out;
+	}
+	ok = X509_verify_cert(ctx) == 1;
+	if (!ok)
+		snprintf(why, len, "%s",
+			 X509_verify_cert_error_string(X509_STORE_CTX_get_error(ctx)));
+out:
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_pop_free(roots, X509_free);
+	sk_X509_pop_free(chain, X509_free);
+	ERR_clear_error();
+	return ok;
+}
+
+/*
+ * A plugged-in CA, as Istio's `cacerts` Secret holds one: ca-cert.pem and ca-key.pem (an
+ * intermediate, RSA or EC, that signs), root-cert.pem (the mesh's roots: what every peer
+ * trusts) and cert-chain.pem (ca-cert.pem up to the root; ca-cert.pem alone when absent). The
+ * intermediate must be a CA whose key is ca-key.pem and chain to the root. Never written.
+ */
+static int ca_load_plugged(struct ambit_ca *ca, const char *dir)
+{
+	static const char *const need[] = {"ca-cert.pem", "ca-key.pem", "root-cert.pem"};
+	char *cert_pem = NULL, *key_pem = NULL, why[256];
+	BIO *bio = NULL;
+	int err = 0;
+
+	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
+		if (!file_exists(dir, need[i])) {
+			pr_err("ca: %s: a plugged-in CA (Istio's cacerts) needs ca-cert.pem, "
+			       "ca-key.pem and root-cert.pem; %s is missing",
+			       dir, need[i]);
+			return -EINVAL;
+		}
+	err = ca_read(dir, "ca-cert.pem", &cert_pem);
+	if (!err)
+		err = ca_read(dir, "ca-key.pem", &key_pem);
+	if (!err)
+		err = ca_read(dir, "root-cert.pem", &ca->root_pem);
+	if (!err && file_exists(dir, "cert-chain.pem"))
+		err = ca_read(dir, "cert-chain.pem", &ca->chain_pem);
+	else if (!err && !(ca->chain_pem = strdup(cert_pem)))
+		err = -ENOMEM;
+	if (err) {
+		pr_err("ca: %s: reading the plugged-in CA: %s", dir, strerror(-err));
+		goto out;
+	}
+	err = -EINVAL;
+	bio = BIO_new_mem_buf(cert_pem, -1);
+	if (!bio || !(ca->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		ca_log_ssl("parsing ca-cert.pem");
+		goto out;
+	}
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(key_pem, -1);
+	if (!bio || !(ca->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL))) {
+		ca_log_ssl("parsing ca-key.pem");
+		goto out;
+	}
+	if (X509_check_private_key(ca->cert, ca->key) != 1) {
+		pr_err("ca: %s: ca-key.pem is not the key of ca-cert.pem", dir);
+		goto out;
+	}
+	if (X509_check_ca(ca->cert) != 1) {
+		pr_err("ca: %s: ca-cert.pem is not a CA certificate", dir);
+		goto out;
+	}
+	if (!chains_to_root(ca->cert, ca->chain_pem, ca->root_pem, why, sizeof(why))) {
+		pr_err("ca: %s: ca-cert.pem does not chain to root-cert.pem through "
+		       "cert-chain.pem: %s",
+		       dir, why);
+		goto out;
+	}
+	err = 0;
+out:
+	ERR_clear_error();
+	BIO_free(bio);
+	free(cert_pem);
+	if (key_pem) {
+		OPENSSL_cleanse(key_pem, strlen(key_pem));
+		free(key_pem);
+	}
+	return err;
+}
+
 static int ca_create(struct ambit_ca *ca, const char *dir)
 {
 	char *key_pem = NULL;
@@ -289,14 +432,6 @@ out:
 	return err;
 }
 
-static bool file_exists(const char *dir, const char *name)
-{
-	char path[PATH_MAX];
-
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	return access(path, F_OK) == 0;
-}
-
 struct ambit_ca *ca_open(const char *dir)
 {
 	char lock_path[PATH_MAX];
@@ -307,6 +442,14 @@ struct ambit_ca *ca_open(const char *dir)
 	if (!dir || !*dir) {
 		errno = EINVAL;
 		return NULL;
+	}
+	/* Istio's plug-in CA (its cacerts Secret's files): taken as it is, never created. */
+	if (file_exists(dir, "ca-cert.pem") || file_exists(dir, "ca-key.pem")) {
+		ca = calloc(1, sizeof(*ca));
+		err = ca ? ca_load_plugged(ca, dir) : -ENOMEM;
+		if (err)
+			goto fail;
+		return ca;
 	}
 	err = mkdir_p(dir, 0700);
 	if (err)
@@ -372,6 +515,7 @@ void ca_destroy(struct ambit_ca *ca)
 	X509_free(ca->cert);
 	EVP_PKEY_free(ca->key);
 	free(ca->root_pem);
+	free(ca->chain_pem);
 	free(ca);
 }
 
@@ -487,7 +631,9 @@ static int issue_for_key(struct ambit_ca *ca, int san_type, const char *const *n
 	    add_ext(cert, ca->cert, NID_basic_constraints, "critical,CA:FALSE") ||
 	    add_ext(cert, ca->cert, NID_key_usage, "critical,digitalSignature,keyEncipherment") ||
 	    add_ext(cert, ca->cert, NID_ext_key_usage, "serverAuth,clientAuth") ||
-	    add_ext(cert, ca->cert, NID_authority_key_identifier, "keyid:always") ||
+	    /* A plugged-in intermediate may have no key identifier: then its name and serial. */
+	    add_ext(cert, ca->cert, NID_authority_key_identifier,
+		    X509_get0_subject_key_id(ca->cert) ? "keyid:always" : "issuer:always") ||
 	    !X509_sign(cert, ca->key, EVP_sha256())) {
 		ca_log_ssl("issuing a certificate");
 		X509_free(cert);
@@ -495,6 +641,17 @@ static int issue_for_key(struct ambit_ca *ca, int san_type, const char *const *n
 	}
 	out->cert_pem = cert_to_pem(cert);
 	X509_free(cert);
+	/* A plugged-in CA's certificates travel with its chain, up to the root. */
+	if (out->cert_pem && ca->chain_pem) {
+		char *both = NULL;
+
+		if (asprintf(&both, "%s%s%s", out->cert_pem,
+			     out->cert_pem[strlen(out->cert_pem) - 1] == '\n' ? "" : "\n",
+			     ca->chain_pem) < 0)
+			both = NULL;
+		free(out->cert_pem);
+		out->cert_pem = both;
+	}
 	return out->cert_pem ? 0 : -ENOMEM;
 }
 

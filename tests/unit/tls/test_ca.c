@@ -4,6 +4,7 @@
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -14,7 +15,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/rsa.h>
+#include <openssl/ec.h>
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
@@ -84,6 +88,203 @@ static int verify_chain(const char *root_pem, const char *leaf_pem)
 	X509_free(root);
 	X509_free(leaf);
 	return ok == 1;
+}
+
+/* ---- a plugged-in CA (Istio's cacerts): an intermediate of a root made here ---- */
+
+static EVP_PKEY *new_key(bool rsa)
+{
+	return rsa ? EVP_RSA_gen(2048) : EVP_EC_gen("P-256");
+}
+
+/* A certificate for @cn with @key's public key, signed by @issuer (NULL: itself) and @ikey. */
+static X509 *make_cert(const char *cn, EVP_PKEY *key, X509 *issuer, EVP_PKEY *ikey, bool ca)
+{
+	X509 *x = X509_new();
+	X509V3_CTX v3;
+	X509_EXTENSION *ext;
+
+	assert_non_null(x);
+	assert_int_equal(X509_set_version(x, X509_VERSION_3), 1);
+	ASN1_INTEGER_set(X509_get_serialNumber(x), (long)random());
+	X509_gmtime_adj(X509_getm_notBefore(x), -60);
+	X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+	X509_NAME_add_entry_by_txt(X509_get_subject_name(x), "CN", MBSTRING_ASC,
+				   (const unsigned char *)cn, -1, -1, 0);
+	X509_set_issuer_name(x, X509_get_subject_name(issuer ? issuer : x));
+	assert_int_equal(X509_set_pubkey(x, key), 1);
+	X509V3_set_ctx(&v3, issuer ? issuer : x, x, NULL, NULL, 0);
+	ext = X509V3_EXT_conf_nid(NULL, &v3, NID_basic_constraints,
+				  ca ? "critical,CA:TRUE" : "critical,CA:FALSE");
+	assert_non_null(ext);
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	ext =
+	    X509V3_EXT_conf_nid(NULL, &v3, NID_key_usage,
+				ca ? "critical,keyCertSign,cRLSign" : "critical,digitalSignature");
+	X509_add_ext(x, ext, -1);
+	X509_EXTENSION_free(ext);
+	assert_true(X509_sign(x, ikey, EVP_sha256()) > 0);
+	return x;
+}
+
+static void write_pem(const char *dir, const char *name, X509 *cert, EVP_PKEY *key, X509 *more)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	if (cert)
+		assert_int_equal(PEM_write_X509(f, cert), 1);
+	if (more)
+		assert_int_equal(PEM_write_X509(f, more), 1);
+	if (key)
+		assert_int_equal(PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL), 1);
+	fclose(f);
+}
+
+/* 1 when the first certificate of @pem chains to @root_pem through the others of @pem. */
+static int verify_with_chain(const char *root_pem, const char *pem)
+{
+	BIO *bio = BIO_new_mem_buf(pem, -1);
+	STACK_OF(X509) *chain = sk_X509_new_null();
+	X509 *root = pem_cert(root_pem), *leaf = PEM_read_bio_X509(bio, NULL, NULL, NULL), *x;
+	X509_STORE *store = X509_STORE_new();
+	X509_STORE_CTX *ctx = X509_STORE_CTX_new();
+	int ok;
+
+	assert_non_null(leaf);
+	while ((x = PEM_read_bio_X509(bio, NULL, NULL, NULL)))
+		sk_X509_push(chain, x);
+	ERR_clear_error();
+	X509_STORE_add_cert(store, root);
+	assert_int_equal(X509_STORE_CTX_init(ctx, store, leaf, chain), 1);
+	X509_STORE_CTX_set_purpose(ctx, X509_PURPOSE_SSL_CLIENT);
+	ok = X509_verify_cert(ctx);
+	X509_STORE_CTX_free(ctx);
+	X509_STORE_free(store);
+	sk_X509_pop_free(chain, X509_free);
+	X509_free(root);
+	X509_free(leaf);
+	BIO_free(bio);
+	return ok == 1;
+}
+
+struct plug {
+	EVP_PKEY *root_key, *int_key;
+	X509 *root, *inter;
+};
+
+/* Istio's cacerts files in @dir: an RSA root, an @rsa_int intermediate of it (CA: @int_ca). */
+static void plug_write(const char *dir, struct plug *p, bool rsa_int, bool int_ca)
+{
+	p->root_key = new_key(true);
+	p->int_key = new_key(rsa_int);
+	assert_non_null(p->root_key);
+	assert_non_null(p->int_key);
+	p->root = make_cert("Root CA", p->root_key, NULL, p->root_key, true);
+	p->inter = make_cert("Intermediate CA cluster1", p->int_key, p->root, p->root_key, int_ca);
+	write_pem(dir, "root-cert.pem", p->root, NULL, NULL);
+	write_pem(dir, "ca-cert.pem", p->inter, NULL, NULL);
+	write_pem(dir, "ca-key.pem", NULL, p->int_key, NULL);
+	write_pem(dir, "cert-chain.pem", p->inter, NULL, p->root);
+}
+
+static void plug_free(struct plug *p)
+{
+	EVP_PKEY_free(p->root_key);
+	EVP_PKEY_free(p->int_key);
+	X509_free(p->root);
+	X509_free(p->inter);
+}
+
+static char *file_text(const char *dir, const char *name)
+{
+	char path[512], *buf = calloc(1, 65536);
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "r");
+	assert_non_null(f);
+	assert_non_null(buf);
+	(void)!fread(buf, 1, 65535, f);
+	fclose(f);
+	return buf;
+}
+
+/*
+ * Istio's plug-in CA: the intermediate signs, what it issues carries cert-chain.pem after it,
+ * and a peer holding root-cert.pem alone verifies it (not without the chain); the files are
+ * never rewritten, and no root of ambit's own is made beside them.
+ */
+static void test_plugged_in_ca(void **state)
+{
+	const char *dir = *state;
+	for (int rsa = 0; rsa < 2; rsa++) {
+		struct plug p;
+		struct ambit_ca *ca;
+		struct ca_issued out;
+		char *root, path[512];
+		X509 *leaf;
+
+		plug_write(dir, &p, rsa, true);
+		ca = ca_open(dir);
+		assert_non_null(ca);
+		root = file_text(dir, "root-cert.pem");
+		assert_string_equal(ca_root_pem(ca), root);
+		assert_int_equal(ca_issue(ca, test_id, 3600, &out), 0);
+		assert_true(verify_with_chain(root, out.cert_pem));
+		assert_false(verify_chain(root, out.cert_pem));
+		leaf = pem_cert(out.cert_pem);
+		assert_int_equal(
+		    X509_NAME_cmp(X509_get_issuer_name(leaf), X509_get_subject_name(p.inter)), 0);
+		X509_free(leaf);
+		ca_issued_free(&out);
+		ca_destroy(ca);
+		snprintf(path, sizeof(path), "%s/root-key.pem", dir);
+		assert_int_not_equal(access(path, F_OK), 0);
+		free(root);
+		plug_free(&p);
+	}
+}
+
+/* A plugged-in CA that cannot sign for the root is refused, never half used. */
+static void test_plugged_in_ca_refused(void **state)
+{
+	const char *dir = *state;
+	char path[512];
+	struct plug p, q;
+
+	/* Not a CA. */
+	plug_write(dir, &p, false, false);
+	errno = 0;
+	assert_null(ca_open(dir));
+	assert_int_equal(errno, EINVAL);
+	plug_free(&p);
+	/* ca-key.pem of another certificate. */
+	plug_write(dir, &p, false, true);
+	q.int_key = new_key(false);
+	write_pem(dir, "ca-key.pem", NULL, q.int_key, NULL);
+	assert_null(ca_open(dir));
+	EVP_PKEY_free(q.int_key);
+	plug_free(&p);
+	/* A root the intermediate is not of. */
+	plug_write(dir, &p, true, true);
+	q.root_key = new_key(true);
+	q.root = make_cert("Other root", q.root_key, NULL, q.root_key, true);
+	write_pem(dir, "root-cert.pem", q.root, NULL, NULL);
+	write_pem(dir, "cert-chain.pem", p.inter, NULL, NULL);
+	assert_null(ca_open(dir));
+	X509_free(q.root);
+	EVP_PKEY_free(q.root_key);
+	/* No root at all. */
+	snprintf(path, sizeof(path), "%s/root-cert.pem", dir);
+	assert_int_equal(unlink(path), 0);
+	assert_null(ca_open(dir));
+	assert_int_equal(errno, EINVAL);
+	plug_free(&p);
 }
 
 static void test_root_created_and_reopened(void **state)
@@ -488,6 +689,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_damaged_roots_are_refused, setup_dir,
 					    teardown_dir),
 	    cmocka_unit_test_setup_teardown(test_concurrent_open_agrees, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_plugged_in_ca, setup_dir, teardown_dir),
+	    cmocka_unit_test_setup_teardown(test_plugged_in_ca_refused, setup_dir, teardown_dir),
 	    cmocka_unit_test(test_spiffe_id_format),
 	};
 
