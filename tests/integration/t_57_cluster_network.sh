@@ -4,11 +4,54 @@
 # agent says cluster C and network N, the ztunnels' metrics say C on both ends
 # (source_cluster, destination_cluster, as Istio's do; the baggage naming it is the unit tests'),
 # istioctl proxy-status's CLUSTER column says C; relabelling istio-system moves the nodes' network, as on Istio. A cluster made
-# without --network is Istio's default, "Kubernetes" (the other tests).
+# without --network is Istio's default, "Kubernetes" (the other tests). And the cluster's CA is
+# Istio's plugged-in one (cacerts), below.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd curl jq
-cluster_up manifests 2 --network network1
+need_root; need_bins; need_cmd curl jq openssl
 ISTIOCTL=$REPO/build/istioctl
+tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
+trap 'rm -rf "$tmp"; on_exit' EXIT
+
+# Istio's plug-in CA, as its multicluster pages make one per cluster (tools/certs' Makefile: a
+# root, an intermediate of it per cluster, `kubectl create secret generic cacerts -n
+# istio-system --from-file=...`): the cluster's CA signs with the intermediate, so clusters
+# sharing the root trust each other. Not on --kube yet (local up says so), where the CA keeps
+# a root of its own.
+plugged=0
+[ "${AMBIT_LOCAL_KUBE:-}" = 1 ] || plugged=1
+cp -r "$LIB_DIR/manifests" "$tmp/m"
+if [ "$plugged" = 1 ]; then
+	(
+		cd "$tmp" &&
+			openssl req -x509 -newkey rsa:2048 -nodes -keyout root-key.pem -out root-cert.pem \
+				-days 2 -subj "/O=Istio/CN=Root CA" \
+				-addext "basicConstraints=critical,CA:TRUE" \
+				-addext "keyUsage=critical,keyCertSign,cRLSign" &&
+			openssl req -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.csr \
+				-subj "/O=Istio/CN=Intermediate CA/L=cluster1" &&
+			printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >ext.cnf &&
+			openssl x509 -req -in ca.csr -CA root-cert.pem -CAkey root-key.pem -CAcreateserial \
+				-days 2 -out ca-cert.pem -extfile ext.cnf &&
+			cat ca-cert.pem root-cert.pem >cert-chain.pem
+	) >/dev/null 2>&1 || fail "openssl: making the root and intermediate"
+	actl create secret generic cacerts -n istio-system --from-file="$tmp/ca-cert.pem" \
+		--from-file="$tmp/ca-key.pem" --from-file="$tmp/root-cert.pem" \
+		--from-file="$tmp/cert-chain.pem" --dry-run -o yaml >"$tmp/m/cacerts.yaml" ||
+		fail "create secret generic cacerts"
+	# One that cannot sign for its root is refused before anything is made.
+	mkdir "$tmp/bad" && cp -r "$LIB_DIR/manifests/." "$tmp/bad/"
+	actl create secret generic cacerts -n istio-system --from-file=ca-cert.pem="$tmp/root-cert.pem" \
+		--from-file="$tmp/ca-key.pem" --from-file="$tmp/root-cert.pem" --dry-run -o yaml \
+		>"$tmp/bad/cacerts.yaml" || fail "create secret generic cacerts (bad)"
+	if out=$("$AMBITCTL" local up -f "$tmp/bad" --name "${CLUSTER}b" --nodes 1 --no-ingress 2>&1); then
+		"$AMBITCTL" local down --name "${CLUSTER}b" >/dev/null 2>&1
+		fail "a cacerts whose ca-key.pem is not ca-cert.pem's was taken"
+	fi
+	expect_contains "$out" "istio-system/cacerts" "the refusal names the Secret: $out"
+	expect_contains "$out" "ca-key.pem is not the key of ca-cert.pem" "the refusal says why: $out"
+	[ ! -d "/run/ambit/${CLUSTER}b" ] || fail "a refused local up left /run/ambit/${CLUSTER}b"
+fi
+cluster_up "$tmp/m" 2 --network network1
 
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ || fail "server never answered"
 
@@ -57,4 +100,22 @@ if actl label namespace istio-system topology.istio.io/network=-bad- >/dev/null 
 fi
 expect_eq "$(agents)" "$CLUSTER network2" "the agents' network after a refused label"
 
-log "cluster and network: label, agents, metrics, proxy-status, relabel"
+# --- The plugged-in CA: the mesh's root is root-cert.pem, a workload's certificate is the
+# intermediate's and travels with its chain, which verifies against the root alone.
+if [ "$plugged" = 1 ]; then
+	snap=$(actl certs --node node1 -o json | jq .node1) || fail "certs -o json"
+	expect_eq "$(jq -r .rootPEM <<<"$snap")" "$(cat "$tmp/root-cert.pem")" "the mesh's root"
+	jq -r '.certs[0].certPEM' <<<"$snap" >"$tmp/issued.pem"
+	[ "$(grep -c 'BEGIN CERTIFICATE' "$tmp/issued.pem")" -ge 2 ] ||
+		fail "a workload certificate without its chain: $(cat "$tmp/issued.pem")"
+	openssl x509 -in "$tmp/issued.pem" -noout -issuer | grep -q "CN = Intermediate CA" ||
+		fail "issuer: $(openssl x509 -in "$tmp/issued.pem" -noout -issuer)"
+	openssl verify -CAfile "$tmp/root-cert.pem" -untrusted "$tmp/issued.pem" "$tmp/issued.pem" \
+		>/dev/null || fail "the chain does not verify against root-cert.pem"
+	[ ! -e "/run/ambit/$CLUSTER/ca/root-key.pem" ] || fail "a root of the cluster's own beside cacerts"
+	# And the mesh runs on it: mutual TLS between the two nodes' ztunnels.
+	pod_exec mesh/client-0 curl -sf --max-time 5 http://server/ >/dev/null ||
+		fail "cross-node request with the plugged-in CA"
+fi
+
+log "cluster and network: label, agents, metrics, proxy-status, relabel; plugged-in CA: $plugged"

@@ -17,7 +17,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "ambit/ca.h"
 #include "ambit/datapath.h"
+#include "ambit/fileutil.h"
 #include "ambit/ipc.h"
 #include "ambit/policy.h"
 #include "local.h"
@@ -553,6 +555,86 @@ static int gwdeploy_load(struct config *cfg)
 	return ret;
 }
 
+/*
+ * Istio's plug-in CA: the Secret `cacerts` in istio-system (`kubectl create secret generic
+ * cacerts -n istio-system --from-file=ca-cert.pem --from-file=ca-key.pem
+ * --from-file=root-cert.pem --from-file=cert-chain.pem`), whose intermediate the cluster's CA
+ * signs with instead of a root of its own, so that clusters sharing the root trust each other.
+ * NULL when the manifests have none.
+ */
+static const struct config_secret *cacerts_of(const struct config *cfg)
+{
+	for (size_t i = 0; i < cfg->n_secrets; i++)
+		if (!strcmp(cfg->secrets[i].meta.namespace, POLICY_ROOT_NAMESPACE_DEFAULT) &&
+		    !strcmp(cfg->secrets[i].meta.name, "cacerts"))
+			return &cfg->secrets[i];
+	return NULL;
+}
+
+/* The files of Istio's cacerts Secret, as its CA reads them. */
+static const char *const cacerts_names[] = {"ca-cert.pem", "ca-key.pem", "root-cert.pem",
+					    "cert-chain.pem"};
+
+/* @sec's files (Istio's four names; the key 0600) into @dir. 0 or -errno. */
+static int cacerts_write(const struct config_secret *sec, const char *dir)
+{
+	char path[PATH_MAX];
+	int ret = 0;
+
+	for (size_t i = 0; !ret && i < sec->n; i++)
+		for (size_t k = 0; k < sizeof(cacerts_names) / sizeof(cacerts_names[0]); k++) {
+			if (strcmp(sec->items[i].key, cacerts_names[k]))
+				continue;
+			if (memchr(sec->items[i].value, '\0', sec->items[i].len))
+				return -EINVAL;
+			str_fmt(path, sizeof(path), "%s/%s", dir, cacerts_names[k]);
+			ret =
+			    write_file_atomic_mode(path, sec->items[i].value, k == 1 ? 0600 : 0644);
+		}
+	return ret;
+}
+
+/*
+ * The manifests' cacerts, checked before the host is touched: written to a scratch directory
+ * and opened as the agents will open it (ca.c says why it cannot sign, if it cannot).
+ */
+static int cacerts_check(const struct config *cfg, bool kube)
+{
+	const struct config_secret *sec = cacerts_of(cfg);
+	char dir[] = "/tmp/ambitctl-cacerts-XXXXXX", path[PATH_MAX];
+	struct ambit_ca *ca = NULL;
+	int ret;
+
+	if (!sec)
+		return 0;
+	if (kube) {
+		fprintf(stderr,
+			"ambitctl: %s/cacerts (%s:%d): with --kube the mesh's CA does not "
+			"take Istio's plugged-in CA yet; it makes a root of its own\n",
+			POLICY_ROOT_NAMESPACE_DEFAULT, sec->meta.origin.file,
+			sec->meta.origin.line);
+		return 0;
+	}
+	if (!mkdtemp(dir))
+		return -errno;
+	ret = cacerts_write(sec, dir);
+	if (!ret && !(ca = ca_open(dir)))
+		ret = -errno;
+	ca_destroy(ca);
+	if (ret)
+		fprintf(stderr,
+			"ambitctl: %s/cacerts (%s:%d): not a CA the cluster can sign with (Istio's "
+			"ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem): %s\n",
+			POLICY_ROOT_NAMESPACE_DEFAULT, sec->meta.origin.file, sec->meta.origin.line,
+			ret == -EINVAL ? "see the line above" : strerror(-ret));
+	for (size_t k = 0; k < sizeof(cacerts_names) / sizeof(cacerts_names[0]); k++) {
+		str_fmt(path, sizeof(path), "%s/%s", dir, cacerts_names[k]);
+		unlink(path);
+	}
+	rmdir(dir);
+	return ret;
+}
+
 static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config *cfg,
 		  const char *dir, bool ingress, int prom_port)
 {
@@ -561,6 +643,13 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 
 	TRY(up_dirs(c));
 	TRY(cluster_save(c));
+	/* Istio's plugged-in CA, where the agents' CA (--ca-dir) takes it (checked already). */
+	if (!c->kube && cacerts_of(cfg)) {
+		char ca[PATH_MAX];
+
+		cluster_path(c, ca, sizeof(ca), "ca");
+		TRY(cacerts_write(cacerts_of(cfg), ca));
+	}
 	/* Before the pods file: it writes Prometheus's targets once their directory is there. */
 	if (prom_port)
 		TRY(prom_prepare(c));
@@ -702,6 +791,8 @@ int local_up(const struct ctl_opts *o, const struct local_up_opts *u)
 	ret = load_manifests(&cfg, c.src_dir);
 	if (!ret && c.network[0])
 		ret = network_agrees(&cfg, c.network);
+	if (!ret)
+		ret = cacerts_check(&cfg, c.kube);
 	ingress = !ret && ingress && ingress_load(&cfg);
 	if (!ret)
 		ret = gwdeploy_load(&cfg);
