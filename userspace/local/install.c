@@ -423,8 +423,79 @@ static cJSON *data_object(const char *kind, const char *ns, const char *name, co
 }
 
 /*
+ * Istio's plug-in CA, when the cluster has one: Secret istio-system/cacerts, made before the
+ * mesh is installed (Istio's multicluster pages). Its four files into @vals (malloc'd; NULL
+ * where absent, cert-chain.pem may be), checked as the CA will open them. 0 with @vals[0] NULL
+ * when there is no such Secret; -EINVAL (said on stderr) when there is one that cannot sign.
+ */
+static const char *const cacerts_keys[] = {"ca-cert.pem", "ca-key.pem", "root-cert.pem",
+					   "cert-chain.pem"};
+
+static int read_cacerts(const struct kconn *k, char *vals[4])
+{
+	char *resp = NULL, dir[] = "/tmp/ambitctl-cacerts-XXXXXX", path[600];
+	cJSON *cur = NULL;
+	struct ambit_ca *ca = NULL;
+	long code;
+	int ret = 0;
+
+	memset(vals, 0, 4 * sizeof(*vals));
+	code = kube_call(k, "GET", "/api/v1/namespaces/istio-system/secrets/cacerts", NULL, &resp);
+	if (code == 404)
+		goto out;
+	if (code != 200 || !(cur = cJSON_Parse(resp))) {
+		fprintf(stderr, "ambitctl install: reading Secret istio-system/cacerts: HTTP %ld\n",
+			code);
+		ret = -EIO;
+		goto out;
+	}
+	for (int i = 0; i < 4; i++) {
+		const char *b64 =
+		    kjson_str(cJSON_GetObjectItemCaseSensitive(cur, "data"), cacerts_keys[i], NULL);
+
+		if (b64 && crypto_base64_decode(b64, &vals[i]) < 0)
+			vals[i] = NULL;
+	}
+	/* Opened as the CA server will open its Secret: it says why it cannot sign. */
+	if (!vals[0] || !vals[1] || !vals[2] || !mkdtemp(dir)) {
+		ret = -EINVAL;
+	} else {
+		for (int i = 0; !ret && i < 4; i++) {
+			str_fmt(path, sizeof(path), "%s/%s", dir, cacerts_keys[i]);
+			if (vals[i])
+				ret = write_file_mode(path, vals[i], i == 1 ? 0600 : 0644);
+		}
+		if (!ret && !(ca = ca_open(dir)))
+			ret = -EINVAL;
+		ca_destroy(ca);
+		for (int i = 0; i < 4; i++) {
+			str_fmt(path, sizeof(path), "%s/%s", dir, cacerts_keys[i]);
+			unlink(path);
+		}
+		rmdir(dir);
+	}
+	if (ret)
+		fprintf(
+		    stderr,
+		    "ambitctl install: Secret istio-system/cacerts is not a CA the mesh can sign "
+		    "with (Istio's ca-cert.pem, ca-key.pem, root-cert.pem, cert-chain.pem)\n");
+out:
+	if (ret || !vals[0])
+		for (int i = 0; i < 4; i++) {
+			if (vals[i])
+				explicit_bzero(vals[i], strlen(vals[i]));
+			free(vals[i]);
+			vals[i] = NULL;
+		}
+	cJSON_Delete(cur);
+	free(resp);
+	return ret;
+}
+
+/*
  * The mesh root, made once: if Secret @secret exists its certificate is kept (the ConfigMap is
- * written from it), else a new root goes into the Secret. The key never touches the disk.
+ * written from it); else Istio's plugged-in CA (istio-system/cacerts) goes into it when the
+ * cluster has one, or a new root. The key never touches the disk but to be checked.
  */
 static int ensure_root(const struct kconn *k, const char *ns, const char *secret)
 {
@@ -448,7 +519,32 @@ static int ensure_root(const struct kconn *k, const char *ns, const char *secret
 			fprintf(stderr, "ambitctl install: Secret %s/%s has no root-cert.pem\n", ns,
 				secret);
 	} else if (code == 404) {
+		char *plug[4];
+
+		ret = read_cacerts(k, plug);
+		if (ret)
+			goto out;
+		if (plug[0]) {
+			const char *pv[4] = {plug[0], plug[1], plug[2],
+					     plug[3] ? plug[3] : plug[0]};
+
+			o = data_object("Secret", ns, secret, cacerts_keys, pv, 4);
+			ret = o ? kube_apply(k, o, false) : -ENOMEM;
+			cert = strdup(plug[2]);
+			for (int i = 0; i < 4; i++) {
+				if (plug[i])
+					explicit_bzero(plug[i], strlen(plug[i]));
+				free(plug[i]);
+			}
+			cJSON_Delete(o);
+			o = NULL;
+			if (ret || !cert)
+				goto out;
+			printf("mesh CA: Istio's plugged-in CA (istio-system/cacerts)\n");
+			goto root_cm;
+		}
 		/* A new root: made in a private directory, sent, and the directory wiped. */
+		ret = -EIO;
 		if (!mkdtemp(dir) || !(ca = ca_open(dir))) {
 			fprintf(stderr, "ambitctl install: cannot make the mesh root: %s\n",
 				strerror(errno));
@@ -481,6 +577,7 @@ static int ensure_root(const struct kconn *k, const char *ns, const char *secret
 	}
 	if (!cert)
 		goto out;
+root_cm:
 	vals[0] = cert;
 	o = data_object("ConfigMap", ns, "ambit-ca-root-cert", names, vals, 1);
 	ret = o ? kube_apply(k, o, false) : -ENOMEM;

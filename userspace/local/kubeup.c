@@ -40,6 +40,7 @@
 #include "ambit/ca.h"
 #include "tls/crypto.h"
 #include "local.h"
+#include "k8s/kubeapi.h"
 #include "k8s/kconn.h"
 
 #define KUBE_API_WAIT_S 20
@@ -413,7 +414,44 @@ static int node_hosts(const struct ctl_cluster *c)
 	return 0;
 }
 
-int kube_up(const struct ctl_cluster *c)
+/*
+ * Istio's plug-in CA among the manifests (@cacerts, or NULL): into the API server before ambit
+ * is installed, as a user creates it before `istioctl install`, so that install hands it to
+ * the mesh's CA. With its namespace. 0 or -errno.
+ */
+static int kube_cacerts(const struct kconn *k, const struct config_secret *cacerts)
+{
+	cJSON *ns = cJSON_CreateObject(), *sec = cJSON_CreateObject(), *md, *data;
+	int ret = -ENOMEM;
+
+	if (!ns || !sec || !cJSON_AddStringToObject(ns, "apiVersion", "v1") ||
+	    !cJSON_AddStringToObject(ns, "kind", "Namespace") ||
+	    !(md = cJSON_AddObjectToObject(ns, "metadata")) ||
+	    !cJSON_AddStringToObject(md, "name", cacerts->meta.namespace) ||
+	    !cJSON_AddStringToObject(sec, "apiVersion", "v1") ||
+	    !cJSON_AddStringToObject(sec, "kind", "Secret") ||
+	    !(md = cJSON_AddObjectToObject(sec, "metadata")) ||
+	    !cJSON_AddStringToObject(md, "name", cacerts->meta.name) ||
+	    !cJSON_AddStringToObject(md, "namespace", cacerts->meta.namespace) ||
+	    !(data = cJSON_AddObjectToObject(sec, "data")))
+		goto out;
+	for (size_t i = 0; i < cacerts->n; i++) {
+		char *b64 = crypto_base64_encode(cacerts->items[i].value, cacerts->items[i].len);
+		bool ok = b64 && cJSON_AddStringToObject(data, cacerts->items[i].key, b64);
+
+		free(b64);
+		if (!ok)
+			goto out;
+	}
+	ret = kube_apply(k, ns, true);
+	ret = ret ?: kube_apply(k, sec, true);
+out:
+	cJSON_Delete(ns);
+	cJSON_Delete(sec);
+	return ret;
+}
+
+int kube_up(const struct ctl_cluster *c, const struct config_secret *cacerts)
 {
 	char path[PATH_MAX], id[16 + CTL_LABEL_VALUE_MAX], net[16 + CTL_LABEL_VALUE_MAX];
 	/*
@@ -446,7 +484,9 @@ int kube_up(const struct ctl_cluster *c)
 	ret = cluster_kube_enter(c, &k, &saved);
 	if (!ret) {
 		fflush(stdout);
-		ret = cmd_install(8, argv, false);
+		if (cacerts)
+			ret = kube_cacerts(&k, cacerts);
+		ret = ret ?: cmd_install(8, argv, false);
 		/* Its waypoint controller is the local cluster's (kworkload.c). */
 		ret = ret ?: kube_waypoint_controller_off(&k);
 		cluster_kube_leave(&k, saved);

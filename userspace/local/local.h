@@ -455,7 +455,7 @@ struct local_up_opts {
 };
 int local_up(const struct ctl_opts *o, const struct local_up_opts *u);
 /* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
-int kube_up(const struct ctl_cluster *c);
+int kube_up(const struct ctl_cluster *c, const struct config_secret *cacerts);
 /*
  * The server the user's kubeconfig (<run>/kube/kubeconfig) names, https://127.0.0.1:PORT, into
  * @buf. 0, or -errno (@c is no --kube cluster, or its kubeconfig is gone).

@@ -598,7 +598,7 @@ static int cacerts_write(const struct config_secret *sec, const char *dir)
  * The manifests' cacerts, checked before the host is touched: written to a scratch directory
  * and opened as the agents will open it (ca.c says why it cannot sign, if it cannot).
  */
-static int cacerts_check(const struct config *cfg, bool kube)
+static int cacerts_check(const struct config *cfg)
 {
 	const struct config_secret *sec = cacerts_of(cfg);
 	char dir[] = "/tmp/ambitctl-cacerts-XXXXXX", path[PATH_MAX];
@@ -607,14 +607,6 @@ static int cacerts_check(const struct config *cfg, bool kube)
 
 	if (!sec)
 		return 0;
-	if (kube) {
-		fprintf(stderr,
-			"ambitctl: %s/cacerts (%s:%d): with --kube the mesh's CA does not "
-			"take Istio's plugged-in CA yet; it makes a root of its own\n",
-			POLICY_ROOT_NAMESPACE_DEFAULT, sec->meta.origin.file,
-			sec->meta.origin.line);
-		return 0;
-	}
 	if (!mkdtemp(dir))
 		return -errno;
 	ret = cacerts_write(sec, dir);
@@ -643,7 +635,10 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 
 	TRY(up_dirs(c));
 	TRY(cluster_save(c));
-	/* Istio's plugged-in CA, where the agents' CA (--ca-dir) takes it (checked already). */
+	/*
+	 * Istio's plugged-in CA, where the agents' CA (--ca-dir) takes it (checked already); on
+	 * --kube, into the API server before the install, which hands it to the mesh's CA.
+	 */
 	if (!c->kube && cacerts_of(cfg)) {
 		char ca[PATH_MAX];
 
@@ -686,7 +681,7 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 		char state[PATH_MAX];
 
 		cluster_path(c, state, sizeof(state), "state");
-		TRY(kube_up(c));
+		TRY(kube_up(c, cacerts_of(cfg)));
 		TRY(kube_mirror(c, p, state));
 	}
 	TRY(plan_write_hosts(c, p, cfg));
@@ -792,7 +787,7 @@ int local_up(const struct ctl_opts *o, const struct local_up_opts *u)
 	if (!ret && c.network[0])
 		ret = network_agrees(&cfg, c.network);
 	if (!ret)
-		ret = cacerts_check(&cfg, c.kube);
+		ret = cacerts_check(&cfg);
 	ingress = !ret && ingress && ingress_load(&cfg);
 	if (!ret)
 		ret = gwdeploy_load(&cfg);
