@@ -10,19 +10,33 @@
 
 #include "authz.h"
 
-bool wp_authz_str_match(const char *pattern, const char *v, size_t n)
+/* Whether bytes [@off, @off + @n) of @a (@an bytes) followed by @b are @x. */
+static bool cat_eq(const char *a, size_t an, const char *b, size_t off, const char *x, size_t n)
 {
-	size_t pl = strlen(pattern);
+	size_t k = off < an ? an - off : 0;
 
-	if (!v)
-		return false;
+	if (k >= n)
+		return !memcmp(a + off, x, n);
+	return (!k || !memcmp(a + off, x, k)) && !memcmp(b + (off + k - an), x + k, n - k);
+}
+
+/* Istio's string match of @pattern on @a (@an bytes) followed by @b (@bn bytes). */
+static bool str_match_cat(const char *pattern, const char *a, size_t an, const char *b, size_t bn)
+{
+	size_t pl = strlen(pattern), n = an + bn;
+
 	if (pl == 1 && pattern[0] == '*')
 		return n > 0;
 	if (pl && pattern[pl - 1] == '*')
-		return n >= pl - 1 && !memcmp(v, pattern, pl - 1);
+		return n >= pl - 1 && cat_eq(a, an, b, 0, pattern, pl - 1);
 	if (pl && pattern[0] == '*')
-		return n >= pl - 1 && !memcmp(v + n - (pl - 1), pattern + 1, pl - 1);
-	return n == pl && !memcmp(v, pattern, n);
+		return n >= pl - 1 && cat_eq(a, an, b, n - (pl - 1), pattern + 1, pl - 1);
+	return n == pl && cat_eq(a, an, b, 0, pattern, n);
+}
+
+bool wp_authz_str_match(const char *pattern, const char *v, size_t n)
+{
+	return v && str_match_cat(pattern, v, n, "", 0);
 }
 
 static bool str_match_nocase(const char *pattern, const char *v, size_t n)
@@ -149,7 +163,50 @@ struct ctx {
 	const struct l7_authz *pol;
 	char ns[128], sa[128], td[256];
 	bool has_ns, has_sa, has_td;
+	size_t principal_len;
+	size_t alias_td; /* wp_authz_peer_td: 0, or the peer's trust domain's length */
 };
+
+size_t wp_authz_peer_td(const struct wp_authz_request *rq)
+{
+	const char *slash = rq->principal ? strchr(rq->principal, '/') : NULL;
+	size_t n = slash ? (size_t)(slash - rq->principal) : 0;
+
+	for (size_t i = 0; n && i < rq->n_trust_domains; i++)
+		if (strlen(rq->trust_domains[i]) == n &&
+		    !memcmp(rq->trust_domains[i], rq->principal, n))
+			return n;
+	return 0;
+}
+
+/*
+ * Whether principal @pattern matches the peer's: as it is, or, when the peer's trust domain is
+ * one of the request's (the mesh's or an alias), as the same identity in any other of them or
+ * in "cluster.local", Istio's pointer to the local trust domain. That is Istio's expansion of a
+ * policy's principals over the mesh's trust domain and aliases (ReplaceTrustDomainAliases) read
+ * from the other side, as the ztunnel's policy_evaluate reads it: a principal of another trust
+ * domain, or one that names none (one starting with "*"), matches as it is either way.
+ */
+static bool principal_match(const struct ctx *c, const char *pattern)
+{
+	const struct wp_authz_request *rq = c->rq;
+	const char *v = rq->principal;
+	size_t n = c->principal_len;
+
+	if (wp_authz_str_match(pattern, v, n))
+		return true;
+	for (size_t i = 0; c->alias_td && i <= rq->n_trust_domains; i++) {
+		const char *td = i < rq->n_trust_domains ? rq->trust_domains[i] : "cluster.local";
+		size_t tl = strlen(td);
+
+		/* The peer's own is tried as it is; one with a '/' is no trust domain. */
+		if ((tl == c->alias_td && !memcmp(td, v, tl)) || memchr(td, '/', tl))
+			continue;
+		if (str_match_cat(pattern, td, tl, v + c->alias_td, n - c->alias_td))
+			return true;
+	}
+	return false;
+}
 
 /* Whether claim @name's strings are a space-delimited list (Istio's and the rule's). */
 static bool space_delimited(const struct wp_authz_request *rq, const char *name)
@@ -227,9 +284,7 @@ static bool value_match(const struct ctx *c, enum attr a, const char *pattern, c
 	const char *v;
 
 	switch (a) {
-	case A_PRINCIPAL:
-		v = rq->principal;
-		return wp_authz_str_match(pattern, v, v ? strlen(v) : 0);
+	case A_PRINCIPAL: return principal_match(c, pattern);
 	case A_REQUEST_PRINCIPAL:
 		v = rq->request_principal;
 		return wp_authz_str_match(pattern, v, v ? strlen(v) : 0);
@@ -438,6 +493,8 @@ void wp_authz_decide_indexed(const struct l7_config *cfg, const struct l7_servic
 	struct wp_authz_cands it;
 
 	memset(d, 0, sizeof(*d));
+	c.principal_len = rq->principal ? strlen(rq->principal) : 0;
+	c.alias_td = wp_authz_peer_td(rq);
 	c.has_ns = principal_part(rq->principal, "/ns/", c.ns, sizeof(c.ns));
 	c.has_sa = principal_part(rq->principal, "/sa/", c.sa, sizeof(c.sa));
 	if (rq->principal) {

@@ -43,6 +43,14 @@ struct wp_authz_request {
 	 * claims whose strings are space-delimited lists beside "scope" and "permission". */
 	const struct cJSON *claims;
 	const struct config_strings *space_claims;
+	/*
+	 * The mesh's trust domain then its aliases (Istio's trustDomainAliases; NULL/0: none). A
+	 * peer of one of them matches a principal (principals, notPrincipals, source.principal) of
+	 * any of them, or of "cluster.local", with the same rest, as Istio's
+	 * ReplaceTrustDomainAliases expands principals; none: principals match as written.
+	 */
+	const char *const *trust_domains;
+	size_t n_trust_domains;
 	/* The external authorizer allowed the request: CUSTOM policies are passed. */
 	bool custom_allowed;
 };
@@ -74,7 +82,8 @@ void wp_authz_decide(const struct l7_config *c, const struct l7_service *s,
 /*
  * The policies of a service a request can match (authz_index.c): policies keyed by exact
  * principals or fixed first path segments are looked up, the rest always tried, in the
- * service's order. Built per model generation; NULL when out of memory (then every policy is
+ * service's order; a peer of one of the request's trust domains looks its principal up in any
+ * trust domain. Built per model generation; NULL when out of memory (then every policy is
  * tried). The same decision as wp_authz_decide, in time that does not grow with the policies
  * for other principals and paths.
  */
@@ -89,10 +98,17 @@ void wp_authz_decide_indexed(const struct l7_config *c, const struct l7_service 
 struct wp_authz_cands {
 	const struct wp_authz_index *x;
 	size_t n_all, a, p_lo, p_hi, s_lo, s_hi;
+	bool p_rest; /* [p_lo, p_hi) are keys by their rest after the trust domain */
 };
 void wp_authz_cands_init(struct wp_authz_cands *it, const struct wp_authz_index *x,
 			 const struct l7_service *s, const struct wp_authz_request *rq);
 bool wp_authz_cands_next(struct wp_authz_cands *it, size_t *pos);
+/*
+ * The length of the trust domain of @rq's peer (its principal before the first '/') when it is
+ * one of @rq's trust domains, else 0: then its principal stands for the same identity in them
+ * all and in "cluster.local".
+ */
+size_t wp_authz_peer_td(const struct wp_authz_request *rq);
 /* Whether the service has a (non-dry-run, else a dry-run) ALLOW policy, matching or not. */
 bool wp_authz_index_has_allow(const struct wp_authz_index *x, bool shadow);
 

@@ -8,6 +8,11 @@
  * `*` after a second `/`, in every `to`). A keyed policy is a candidate only for a request
  * with one of its keys; the others always are. Filtering is conservative: a policy left out
  * could not have matched, and the candidates keep the service's policy order.
+ *
+ * A peer of one of the request's trust domains matches a principal of another of them, or of
+ * "cluster.local", with the same rest (authz.c, Istio's trustDomainAliases), and the bundle is
+ * the request's, not known here: its principal is looked up by the rest after its trust domain
+ * ("/ns/foo/sa/bar") among the keys of every trust domain, a superset of those it can match.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -21,10 +26,12 @@ struct key_pos {
 };
 
 struct wp_authz_index {
-	size_t n_any, n_principal, n_segment;
+	size_t n_any, n_principal, n_segment, n_rest;
 	uint32_t *any;		   /* unkeyed, ascending */
 	struct key_pos *principal; /* sorted by key, then position */
 	struct key_pos *segment;
+	/* Principal keys with a "/", by what follows their trust domain (keys borrowed). */
+	struct key_pos *rest;
 	bool has_allow, has_shadow_allow;
 };
 
@@ -125,8 +132,8 @@ static int key_cmp(const void *a, const void *b)
 	return c ? c : (x->pos > y->pos) - (x->pos < y->pos);
 }
 
-/* Sorted, one entry per (key, position). */
-static void sort_keys(struct key_pos *k, size_t *n)
+/* Sorted, one entry per (key, position); the keys of those dropped freed when @owned. */
+static void sort_keys(struct key_pos *k, size_t *n, bool owned)
 {
 	size_t out = 0;
 
@@ -135,12 +142,30 @@ static void sort_keys(struct key_pos *k, size_t *n)
 	qsort(k, *n, sizeof(*k), key_cmp);
 	for (size_t i = 0; i < *n; i++) {
 		if (out && !strcmp(k[out - 1].key, k[i].key) && k[out - 1].pos == k[i].pos) {
-			free(k[i].key);
+			if (owned)
+				free(k[i].key);
 			continue;
 		}
 		k[out++] = k[i];
 	}
 	*n = out;
+}
+
+/* The principal keys by their rest after the trust domain: "/ns/foo/sa/bar". */
+static int index_rest(struct wp_authz_index *x)
+{
+	x->rest = calloc(x->n_principal + 1, sizeof(*x->rest));
+	if (!x->rest)
+		return -ENOMEM;
+	for (size_t i = 0; i < x->n_principal; i++) {
+		char *slash = strchr(x->principal[i].key, '/');
+
+		if (slash)
+			x->rest[x->n_rest++] =
+			    (struct key_pos){.key = slash, .pos = x->principal[i].pos};
+	}
+	sort_keys(x->rest, &x->n_rest, false);
+	return 0;
 }
 
 struct wp_authz_index *wp_authz_index_build(const struct l7_config *cfg, const struct l7_service *s)
@@ -168,8 +193,10 @@ struct wp_authz_index *wp_authz_index_build(const struct l7_config *cfg, const s
 		if (err)
 			goto fail;
 	}
-	sort_keys(x->principal, &x->n_principal);
-	sort_keys(x->segment, &x->n_segment);
+	sort_keys(x->principal, &x->n_principal, true);
+	sort_keys(x->segment, &x->n_segment, true);
+	if (index_rest(x))
+		goto fail;
 	return x;
 fail:
 	wp_authz_index_free(x);
@@ -186,6 +213,7 @@ void wp_authz_index_free(struct wp_authz_index *x)
 		free(x->segment[i].key);
 	free(x->principal);
 	free(x->segment);
+	free(x->rest);
 	free(x->any);
 	free(x);
 }
@@ -223,7 +251,7 @@ static void run_of(const struct key_pos *a, size_t n, const char *key, size_t le
 void wp_authz_cands_init(struct wp_authz_cands *it, const struct wp_authz_index *x,
 			 const struct l7_service *s, const struct wp_authz_request *rq)
 {
-	size_t seg = 0;
+	size_t seg = 0, td;
 
 	memset(it, 0, sizeof(*it));
 	it->x = x;
@@ -235,8 +263,14 @@ void wp_authz_cands_init(struct wp_authz_cands *it, const struct wp_authz_index 
 
 		seg = slash ? (size_t)(slash - rq->path) : rq->path_len;
 	}
-	run_of(x->principal, x->n_principal, rq->principal,
-	       rq->principal ? strlen(rq->principal) : 0, &it->p_lo, &it->p_hi);
+	td = wp_authz_peer_td(rq);
+	it->p_rest = td > 0;
+	if (it->p_rest)
+		run_of(x->rest, x->n_rest, rq->principal + td, strlen(rq->principal + td),
+		       &it->p_lo, &it->p_hi);
+	else
+		run_of(x->principal, x->n_principal, rq->principal,
+		       rq->principal ? strlen(rq->principal) : 0, &it->p_lo, &it->p_hi);
 	if (seg)
 		run_of(x->segment, x->n_segment, rq->path, seg, &it->s_lo, &it->s_hi);
 }
@@ -244,6 +278,7 @@ void wp_authz_cands_init(struct wp_authz_cands *it, const struct wp_authz_index 
 bool wp_authz_cands_next(struct wp_authz_cands *it, size_t *pos)
 {
 	const struct wp_authz_index *x = it->x;
+	const struct key_pos *pk;
 	uint32_t best = UINT32_MAX;
 
 	if (!x) {
@@ -252,18 +287,19 @@ bool wp_authz_cands_next(struct wp_authz_cands *it, size_t *pos)
 		*pos = it->a++;
 		return true;
 	}
+	pk = it->p_rest ? x->rest : x->principal;
 	/* The smallest head of the three ascending lists: the service's policy order. */
 	if (it->a < x->n_any)
 		best = x->any[it->a];
-	if (it->p_lo < it->p_hi && x->principal[it->p_lo].pos < best)
-		best = x->principal[it->p_lo].pos;
+	if (it->p_lo < it->p_hi && pk[it->p_lo].pos < best)
+		best = pk[it->p_lo].pos;
 	if (it->s_lo < it->s_hi && x->segment[it->s_lo].pos < best)
 		best = x->segment[it->s_lo].pos;
 	if (best == UINT32_MAX)
 		return false;
 	if (it->a < x->n_any && x->any[it->a] == best)
 		it->a++;
-	while (it->p_lo < it->p_hi && x->principal[it->p_lo].pos == best)
+	while (it->p_lo < it->p_hi && pk[it->p_lo].pos == best)
 		it->p_lo++;
 	while (it->s_lo < it->s_hi && x->segment[it->s_lo].pos == best)
 		it->s_lo++;

@@ -52,6 +52,9 @@ static void gen_free(struct wp_gen *g)
 	l7_config_free(g->l7);
 	l7_config_free(g->dns_source);
 	free(g->cluster_id);
+	for (size_t i = 0; i < g->n_trust_domains; i++)
+		free(g->trust_domains[i]);
+	free(g->trust_domains);
 	free(g);
 }
 
@@ -316,6 +319,37 @@ int wp_gen_set_cluster_id(struct wp_gen *g, const char *id)
 	return 0;
 }
 
+int wp_gen_set_trust_domains(struct wp_gen *g, const char *td, const char *const *aliases, size_t n)
+{
+	char **l = calloc(n + 1, sizeof(*l));
+	size_t k = 0;
+
+	if (!l)
+		return -ENOMEM;
+	for (size_t i = 0; i <= n; i++) {
+		const char *t = i ? aliases[i - 1] : td;
+		bool seen = !t || !*t;
+
+		for (size_t j = 0; j < k && !seen; j++)
+			seen = !strcmp(l[j], t);
+		if (seen)
+			continue;
+		if (!(l[k] = strdup(t))) {
+			while (k)
+				free(l[--k]);
+			free(l);
+			return -ENOMEM;
+		}
+		k++;
+	}
+	for (size_t i = 0; i < g->n_trust_domains; i++)
+		free(g->trust_domains[i]);
+	free(g->trust_domains);
+	g->trust_domains = l;
+	g->n_trust_domains = k;
+	return 0;
+}
+
 struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t len)
 {
 	struct l7_config *l7;
@@ -439,7 +473,9 @@ struct wp_gen *wp_gen_redo(const struct wp_gen *g, char *err, size_t len)
 	struct l7_config *l7 = wp_l7_copy(g->dns_source, err, len);
 	struct wp_gen *n = l7 ? wp_gen_new(l7, g->version, err, len) : NULL;
 
-	if (n && wp_gen_set_cluster_id(n, g->cluster_id)) {
+	if (n && (wp_gen_set_cluster_id(n, g->cluster_id) ||
+		  wp_gen_set_trust_domains(n, NULL, (const char *const *)g->trust_domains,
+					   g->n_trust_domains))) {
 		wp_gen_put(n);
 		snprintf(err, len, "out of memory");
 		errno = ENOMEM;

@@ -44,6 +44,14 @@ struct wp_gen {
 	 * (k8s.cluster.name) say. Owned; SNAP_CLUSTER_ID when the model came with none.
 	 */
 	char *cluster_id;
+	/*
+	 * The mesh's trust domain then its aliases (the snapshot's trustDomain and
+	 * trustDomainAliases, Istio's trust domain bundle): a peer of one of them matches the
+	 * L7 policies' principals of any of them (authz.h). Owned; none (0) when the model came
+	 * without a snapshot.
+	 */
+	char **trust_domains;
+	size_t n_trust_domains;
 	uint64_t version;
 	uint64_t seq;	      /* this generation's number in the process: what names it in caches */
 	uint64_t dns_changes; /* wp_dns_changes() when its DNS endpoints were expanded */
@@ -61,6 +69,13 @@ struct wp_gen *wp_gen_new(struct l7_config *l7, uint64_t version, char *err, siz
  * with @g's cluster as it was.
  */
 int wp_gen_set_cluster_id(struct wp_gen *g, const char *id);
+/*
+ * Gives @g (not yet serving) the trust domain bundle of trust domain @td (may be NULL) and its
+ * @n @aliases (copied; empty ones and repeats left out; none at all: no bundle). 0, or -ENOMEM
+ * with @g's bundle as it was.
+ */
+int wp_gen_set_trust_domains(struct wp_gen *g, const char *td, const char *const *aliases,
+			     size_t n);
 /* The whole file @path, NUL-terminated, into *@out (malloc'd) and *@len. 0 or -errno (errno set).
  */
 int wp_read_file(const char *path, char **out, size_t *len);
@@ -68,7 +83,8 @@ int wp_read_file(const char *path, char **out, size_t *len);
 struct l7_config *wp_l7_copy(const struct l7_config *src, char *err, size_t len);
 /*
  * Whether the addresses of @g's DNS endpoints (dnsres.h) changed since it was built: then
- * wp_gen_redo builds it again (same version, same cluster) with the new ones; as wp_gen_new.
+ * wp_gen_redo builds it again (same version, cluster and trust domains) with the new ones; as
+ * wp_gen_new.
  */
 bool wp_gen_dns_stale(const struct wp_gen *g);
 struct wp_gen *wp_gen_redo(const struct wp_gen *g, char *err, size_t len);
@@ -77,8 +93,8 @@ struct wp_gen *wp_gen_load(const char *path, uint64_t version, char *err, size_t
 /*
  * Envoy keeps a host's outlier state across cluster updates: the hosts of @g's clusters that
  * @old's clusters of the same name had (same address) take their ejections and counts. Call
- * before @g serves (it is not locked); @old may be serving. @g keeps its own cluster id: a
- * new snapshot's clusterId is the one in force.
+ * before @g serves (it is not locked); @old may be serving. @g keeps its own cluster id and
+ * trust domains: a new snapshot's are the ones in force.
  */
 void wp_gen_inherit(struct wp_gen *g, struct wp_gen *old);
 /* A new reference; wp_gen_put drops one (the last frees). Both accept NULL. */

@@ -115,7 +115,10 @@ struct wp_gen *wp_mesh_gen(struct wp_mesh *m)
 	}
 	if (l7)
 		g = wp_gen_new(l7, zs->snap->version, err, sizeof(err));
-	if (g && wp_gen_set_cluster_id(g, zs->snap->cluster_id)) {
+	if (g && (wp_gen_set_cluster_id(g, zs->snap->cluster_id) ||
+		  wp_gen_set_trust_domains(g, zs->snap->trust_domain,
+					   (const char *const *)zs->snap->trust_domain_aliases,
+					   zs->snap->n_trust_domain_aliases))) {
 		wp_gen_put(g);
 		g = NULL;
 		snprintf(err, sizeof(err), "out of memory");

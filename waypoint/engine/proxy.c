@@ -868,6 +868,8 @@ static enum filter_outcome authorize(struct wp_req *r, bool custom_allowed)
 	rq.path = r->head.target;
 	rq.path_len = strcspn(r->head.target, "?");
 	rq.headers = &r->head.fields;
+	rq.trust_domains = (const char *const *)g->trust_domains;
+	rq.n_trust_domains = g->n_trust_domains;
 	wp_authz_decide_indexed(g->l7, s, g->authz[r->svc], &rq, &d);
 	if (d.shadow_denied) {
 		wp_authz_policy_name(d.shadow, d.shadow_rule, name, sizeof(name));

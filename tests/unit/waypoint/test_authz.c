@@ -688,6 +688,111 @@ static void test_str_match(void **state)
 	assert_false(wp_authz_str_match("abc", "abcd", 4));
 }
 
+/* ---- trust domain aliases ---- */
+
+static const char *const tds[] = {"cluster1.local", "cluster2.local"};
+
+/* @rq's decision on web, without the index and with one built as the engine builds it: both. */
+static enum wp_authz_verdict decide_both(const struct l7_config *c, const char *what,
+					 const struct wp_authz_request *rq)
+{
+	const struct l7_service *web = svc(c, "web");
+	struct wp_authz_index *x = wp_authz_index_build(c, web);
+	struct wp_authz_decision a, b;
+
+	assert_non_null(x);
+	wp_authz_decide(c, web, rq, &a);
+	wp_authz_decide_indexed(c, web, x, rq, &b);
+	if (a.verdict != b.verdict || a.policy != b.policy || a.rule != b.rule)
+		fail_msg("%s, peer %s (%s): full %d %s, indexed %d %s", what, rq->principal,
+			 rq->n_trust_domains ? "aliases" : "no bundle", a.verdict,
+			 a.policy ? a.policy->name : "-", b.verdict,
+			 b.policy ? b.policy->name : "-");
+	wp_authz_index_free(x);
+	return a.verdict;
+}
+
+/*
+ * Per-cluster trust domains (Istio's trustDomainAliases; the ztunnel's test_eval does the same
+ * at L4): with the bundle {cluster1.local, alias cluster2.local}, a principal of either or of
+ * cluster.local stands for the same identity in both, in principals, notPrincipals and
+ * source.principal alike, indexed or not; one of another trust domain or naming none matches
+ * as written; without a bundle, exactly as written.
+ */
+static void test_trust_domain_aliases(void **state)
+{
+	static const char *const rules[] = {
+	    "  rules: [{from: [{source: {principals: ['cluster1.local/ns/foo/sa/bar']}}]}]\n",
+	    "  rules: [{from: [{source: {principals: ['cluster.local/ns/foo/sa/bar']}}]}]\n",
+	    "  rules: [{from: [{source: {notPrincipals: ['cluster1.local/ns/foo/sa/bar']}}]}]\n",
+	    "  rules: [{when: [{key: source.principal, values: "
+	    "['cluster1.local/ns/foo/sa/bar']}]}]\n",
+	    "  rules: [{from: [{source: {principals: ['*/ns/foo/sa/bar']}}]}]\n",
+	    "  rules: [{from: [{source: {principals: ['other.td/ns/foo/sa/bar']}}]}]\n",
+	    "  rules: [{from: [{source: {principals: ['cluster2.local/ns/foo/sa/*']}}]}]\n",
+	};
+	static const struct {
+		int rule;
+		const char *action, *peer;
+		bool bundle;
+		enum wp_authz_verdict want;
+	} cases[] = {
+	    {0, "ALLOW", "cluster1.local/ns/foo/sa/bar", true, WP_AUTHZ_ALLOW},
+	    {0, "ALLOW", "cluster2.local/ns/foo/sa/bar", true, WP_AUTHZ_ALLOW},
+	    {0, "ALLOW", "other.td/ns/foo/sa/bar", true, WP_AUTHZ_DENY},
+	    {0, "ALLOW", "cluster2.local/ns/foo/sa/baz", true, WP_AUTHZ_DENY},
+	    {0, "ALLOW", "cluster.local/ns/foo/sa/bar", true, WP_AUTHZ_DENY},
+	    {0, "ALLOW", "cluster2.local", true, WP_AUTHZ_DENY},
+	    {0, "ALLOW", NULL, true, WP_AUTHZ_DENY},
+	    {0, "ALLOW", "cluster1.local/ns/foo/sa/bar", false, WP_AUTHZ_ALLOW},
+	    {0, "ALLOW", "cluster2.local/ns/foo/sa/bar", false, WP_AUTHZ_DENY},
+	    /* cluster.local: Istio's pointer to the local trust domain and its aliases. */
+	    {1, "ALLOW", "cluster1.local/ns/foo/sa/bar", true, WP_AUTHZ_ALLOW},
+	    {1, "ALLOW", "cluster2.local/ns/foo/sa/bar", true, WP_AUTHZ_ALLOW},
+	    {1, "ALLOW", "other.td/ns/foo/sa/bar", true, WP_AUTHZ_DENY},
+	    {1, "ALLOW", "cluster2.local/ns/foo/sa/baz", true, WP_AUTHZ_DENY},
+	    {1, "ALLOW", "cluster1.local/ns/foo/sa/bar", false, WP_AUTHZ_DENY},
+	    /* The alias's same identity is excluded as the trust domain's is. */
+	    {2, "DENY", "cluster2.local/ns/foo/sa/bar", true, WP_AUTHZ_ALLOW},
+	    {2, "DENY", "cluster1.local/ns/foo/sa/bar", true, WP_AUTHZ_ALLOW},
+	    {2, "DENY", "other.td/ns/foo/sa/bar", true, WP_AUTHZ_DENY},
+	    {2, "DENY", "cluster2.local/ns/foo/sa/baz", true, WP_AUTHZ_DENY},
+	    {2, "DENY", "cluster2.local/ns/foo/sa/bar", false, WP_AUTHZ_DENY},
+	    {3, "ALLOW", "cluster2.local/ns/foo/sa/bar", true, WP_AUTHZ_ALLOW},
+	    {3, "ALLOW", "cluster2.local/ns/foo/sa/bar", false, WP_AUTHZ_DENY},
+	    {4, "ALLOW", "other.td/ns/foo/sa/bar", true, WP_AUTHZ_ALLOW},
+	    {4, "ALLOW", "cluster2.local/ns/foo/sa/baz", true, WP_AUTHZ_DENY},
+	    /* Another trust domain's principal: as written. */
+	    {5, "ALLOW", "other.td/ns/foo/sa/bar", true, WP_AUTHZ_ALLOW},
+	    {5, "ALLOW", "cluster1.local/ns/foo/sa/bar", true, WP_AUTHZ_DENY},
+	    {6, "ALLOW", "cluster1.local/ns/foo/sa/any", true, WP_AUTHZ_ALLOW},
+	    {6, "ALLOW", "cluster1.local/ns/other/sa/any", true, WP_AUTHZ_DENY},
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char *yaml, what[64];
+		struct l7_config *c;
+		struct wp_authz_request rq = req(cases[i].peer, "GET", "/");
+
+		assert_true(asprintf(&yaml, WEB_POLICY("p", "%s", "%s"), cases[i].action,
+				     rules[cases[i].rule]) > 0);
+		c = compile(yaml);
+		if (cases[i].bundle) {
+			rq.trust_domains = tds;
+			rq.n_trust_domains = 2;
+		}
+		snprintf(what, sizeof(what), "case %zu (%s policy %d)", i, cases[i].action,
+			 cases[i].rule);
+		if (decide_both(c, what, &rq) != cases[i].want)
+			fail_msg("%s, peer %s (%s): want %s", what,
+				 cases[i].peer ? cases[i].peer : "-",
+				 cases[i].bundle ? "aliases" : "no bundle",
+				 cases[i].want == WP_AUTHZ_ALLOW ? "ALLOW" : "DENY");
+		l7_config_free(c);
+		free(yaml);
+	}
+}
+
 /* ---- the index: the same decisions as trying every policy ---- */
 
 static const char *const principals[] = {"cluster.local/ns/shop/sa/a",
@@ -695,7 +800,11 @@ static const char *const principals[] = {"cluster.local/ns/shop/sa/a",
 					 "cluster.local/ns/other/sa/a",
 					 "cluster.local/ns/shop/sa/*",
 					 "*/sa/b",
-					 "*"};
+					 "*",
+					 "cluster1.local/ns/shop/sa/a",
+					 "cluster2.local/ns/shop/sa/b",
+					 "other.td/ns/shop/sa/a"};
+#define N_PRINCIPALS (uint32_t)(sizeof(principals) / sizeof(principals[0]))
 static const char *const paths[] = {"/api/a",	"/api/*", "/admin/x/*", "/admin",   "/adm*", "*/x",
 				    "/api/{*}", "/",	  "/api/a/",	"/admin/*", "*"};
 static const char *const req_paths[] = {"/api/a",  "/api/a/", "/admin", "/admin/x/1",
@@ -734,8 +843,8 @@ static void random_policy(FILE *f, int i)
 			for (int k = 0; k < nf; k++)
 				if (rnd(4))
 					fprintf(f, "%s{source: {principals: ['%s', '%s']}}",
-						k ? ", " : "", principals[rnd(6)],
-						principals[rnd(6)]);
+						k ? ", " : "", principals[rnd(N_PRINCIPALS)],
+						principals[rnd(N_PRINCIPALS)]);
 				else
 					fprintf(f, "%s{source: {namespaces: [shop]}}",
 						k ? ", " : "");
@@ -778,7 +887,7 @@ static void test_index_same_decisions(void **state)
 		web = svc(c, "web");
 		x = wp_authz_index_build(c, web);
 		assert_non_null(x);
-		for (size_t p = 0; p < 7; p++)
+		for (size_t p = 0; p < 2 * 9; p++)
 			for (size_t q = 0; q < sizeof(req_paths) / sizeof(req_paths[0]); q++) {
 				const char *who[] = {"cluster.local/ns/shop/sa/a",
 						     "cluster.local/ns/shop/sa/b",
@@ -786,13 +895,20 @@ static void test_index_same_decisions(void **state)
 						     "cluster.local/ns/shop/sa/c",
 						     "cluster.local/ns/other/sa/b",
 						     "other.td/ns/shop/sa/a",
+						     "cluster1.local/ns/shop/sa/b",
+						     "cluster2.local/ns/shop/sa/a",
 						     NULL};
-				struct wp_authz_request rq = req(who[p], "GET", req_paths[q]);
+				struct wp_authz_request rq = req(who[p % 9], "GET", req_paths[q]);
 				struct wp_authz_decision a, b;
 
 				struct wp_authz_cands it;
 				size_t pos;
 
+				/* Half of them with trust domain aliases. */
+				if (p >= 9) {
+					rq.trust_domains = tds;
+					rq.n_trust_domains = 2;
+				}
 				wp_authz_decide(c, web, &rq, &a);
 				wp_authz_decide_indexed(c, web, x, &rq, &b);
 				for (wp_authz_cands_init(&it, x, web, &rq);
@@ -802,10 +918,11 @@ static void test_index_same_decisions(void **state)
 				if (a.verdict != b.verdict || a.policy != b.policy ||
 				    a.rule != b.rule || a.audit != b.audit ||
 				    a.shadow_denied != b.shadow_denied || a.shadow != b.shadow)
-					fail_msg("round %d, %s %s: full %d %s, indexed %d %s\n%s",
-						 round, who[p] ? who[p] : "-", req_paths[q],
-						 a.verdict, a.policy ? a.policy->name : "-",
-						 b.verdict, b.policy ? b.policy->name : "-", text);
+					fail_msg("round %d, %s %s%s: full %d %s, indexed %d %s\n%s",
+						 round, who[p % 9] ? who[p % 9] : "-", req_paths[q],
+						 p >= 9 ? " (aliases)" : "", a.verdict,
+						 a.policy ? a.policy->name : "-", b.verdict,
+						 b.policy ? b.policy->name : "-", text);
 			}
 		wp_authz_index_free(x);
 		l7_config_free(c);
@@ -834,6 +951,7 @@ int main(void)
 	    cmocka_unit_test(test_sources_ipv6),
 	    cmocka_unit_test(test_paths_and_methods),
 	    cmocka_unit_test(test_audit_custom_dry_run),
+	    cmocka_unit_test(test_trust_domain_aliases),
 	    cmocka_unit_test(test_index_same_decisions),
 	};
 

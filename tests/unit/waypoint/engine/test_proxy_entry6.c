@@ -385,16 +385,22 @@ static void test_dns_aaaa(void **state)
 
 /*
  * A generation built again for new DNS answers is the same configuration: in the same cluster
- * (not the default one), whatever it inherits from; one of a new snapshot keeps its own.
+ * (not the default one) and with the same trust domain bundle, whatever it inherits from; one
+ * of a new snapshot keeps its own.
  */
 static void test_redo_keeps_cluster(void **state)
 {
+	static const char *const alias[] = {"cluster2.local", "", "cluster1.local"};
 	char err[256];
 	struct wp_gen *g, *next;
 
 	assert_non_null(W.g->dns_source);
 	assert_string_equal(W.g->cluster_id, SNAP_CLUSTER_ID);
+	assert_int_equal(W.g->n_trust_domains, 0);
 	assert_int_equal(wp_gen_set_cluster_id(W.g, "cluster1"), 0);
+	/* Empty ones and repeats left out. */
+	assert_int_equal(wp_gen_set_trust_domains(W.g, "cluster1.local", alias, 3), 0);
+	assert_int_equal(W.g->n_trust_domains, 2);
 	g = wp_gen_redo(W.g, err, sizeof(err));
 	if (!g)
 		print_error("%s\n", err);
@@ -402,14 +408,24 @@ static void test_redo_keeps_cluster(void **state)
 	assert_string_equal(g->cluster_id, "cluster1");
 	wp_gen_inherit(g, W.g);
 	assert_string_equal(g->cluster_id, "cluster1");
+	assert_int_equal(g->n_trust_domains, 2);
+	assert_string_equal(g->trust_domains[0], "cluster1.local");
+	assert_string_equal(g->trust_domains[1], "cluster2.local");
 	next = wp_gen_redo(g, err, sizeof(err));
 	assert_non_null(next);
+	assert_int_equal(next->n_trust_domains, 2);
 	assert_int_equal(wp_gen_set_cluster_id(next, "cluster2"), 0);
+	assert_int_equal(wp_gen_set_trust_domains(next, "cluster2.local", alias + 2, 1), 0);
 	wp_gen_inherit(next, g);
 	assert_string_equal(next->cluster_id, "cluster2");
-	/* None named: the default. */
+	assert_int_equal(next->n_trust_domains, 2);
+	assert_string_equal(next->trust_domains[0], "cluster2.local");
+	assert_string_equal(next->trust_domains[1], "cluster1.local");
+	/* None named: the default, and no bundle. */
 	assert_int_equal(wp_gen_set_cluster_id(next, ""), 0);
 	assert_string_equal(next->cluster_id, SNAP_CLUSTER_ID);
+	assert_int_equal(wp_gen_set_trust_domains(next, NULL, NULL, 0), 0);
+	assert_int_equal(next->n_trust_domains, 0);
 	wp_gen_put(next);
 	wp_gen_put(g);
 }
