@@ -249,8 +249,13 @@ static bool decide(const struct snapshot *s, const struct snap_workload *dst,
 	    .dst_port = port,
 	    .src_identity = src_identity,
 	};
+	const char *tds[17];
 	char sip[IPADDR_STRLEN], dip[IPADDR_STRLEN];
 	bool allow;
+
+	/* The mesh's trust domain and its aliases, which principals stand for together. */
+	c.n_trust_domains = snapshot_trust_domains(s, tds, sizeof(tds) / sizeof(tds[0]));
+	c.trust_domains = tds;
 
 	c.dst_ip = *dst_ip;
 	c.src_ip = *src_ip;

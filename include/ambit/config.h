@@ -1081,6 +1081,8 @@ struct config_mesh {
 	bool enable_tracing;	   /* enableTracing (Istio's default: true) */
 	bool has_default_sampling; /* defaultConfig.tracing.sampling, not 0 (istiod's unset) */
 	double default_sampling;   /* percent, 0..100 (Istio's default: 1) */
+	/* trustDomainAliases: other trust domains of the mesh's identities (multicluster). */
+	struct config_strings trust_domain_aliases;
 };
 
 struct config_config_map {

@@ -247,6 +247,13 @@ struct policy_conn {
 	uint16_t dst_port; /* workload port */
 	struct ipaddr src_ip;
 	const char *src_identity; /* "spiffe://td/ns/x/sa/y" from the peer cert, NULL: plaintext */
+	/*
+	 * The mesh's trust domain then its aliases (Istio's trustDomainAliases; NULL/0: none).
+	 * A peer of one of them matches a principal of any of them, or of "cluster.local", with
+	 * the same rest, as Istio's ReplaceTrustDomainAliases expands principals.
+	 */
+	const char *const *trust_domains;
+	size_t n_trust_domains;
 };
 
 enum policy_verdict {

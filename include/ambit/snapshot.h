@@ -304,6 +304,12 @@ uint16_t snapshot_endpoint_port(const struct snap_service *svc, const struct sna
 uint16_t snapshot_endpoint_port6(const struct snap_service *svc, const struct snap_service_port *sp,
 				 const struct ipaddr *ip6);
 /* The workload at address @a of either family (IPv4: @ip, IPv6: @ip6). */
+/*
+ * The mesh's trust domain then its aliases, into @out (at most @max; borrowed from @s): what
+ * policy principals stand for together (struct policy_conn's trust_domains). Their number;
+ * 0 when @s names no trust domain.
+ */
+size_t snapshot_trust_domains(const struct snapshot *s, const char **out, size_t max);
 const struct snap_workload *snapshot_workload_by_addr(const struct snapshot *s,
 						      const struct ipaddr *a);
 /* The Service whose VIP of @a's family is @a. */

@@ -117,4 +117,35 @@ expect_eq "$(agents)" "$CLUSTER network2" "the agents' network after a refused l
 		fail "cross-node request with the plugged-in CA"
 }
 
-log "cluster and network: label, agents, metrics, proxy-status, relabel; Istio's plugged-in CA"
+# --- Per-cluster trust domains: a policy naming another cluster's trust domain holds for this
+# one's identities once the mesh config makes it an alias (Istio's trustDomainAliases), in the
+# ztunnel as `ambitctl check` says it.
+cat <<'EOF2' | actl apply -f - >/dev/null || fail "apply the AuthorizationPolicy"
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: from-cluster2, namespace: mesh}
+spec:
+  selector: {matchLabels: {app: server}}
+  action: ALLOW
+  rules:
+  - from:
+    - source: {principals: ["cluster2.local/ns/mesh/sa/client"]}
+EOF2
+denied() { ! pod_exec mesh/client-0 curl -sf --max-time 3 http://server/ >/dev/null; }
+wait_for 20 denied || fail "cluster.local/ns/mesh/sa/client allowed by a cluster2.local principal without an alias"
+mesh_aliases() {
+	printf 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: istio, namespace: istio-system}\n%s\n' \
+		"data: {mesh: \"trustDomainAliases: [$1]\"}" | actl apply -f - >/dev/null
+}
+mesh_aliases cluster2.local || fail "apply trustDomainAliases"
+expect_eq "$(actl certs --node node2 -o json | jq -r '.node2.trustDomainAliases | join(",")')" \
+	cluster2.local "the snapshot's trust domain aliases"
+wait_for 20 pod_exec mesh/client-0 curl -sf --max-time 3 http://server/ ||
+	fail "the alias's principal does not hold for cluster.local's identity"
+expect_contains "$(actl check mesh/client-0 mesh/server-0:8080)" "ALLOW" "ambitctl check agrees"
+# A value that is no trust domain is refused, and the last good mesh config keeps serving.
+if mesh_aliases "a/b" 2>/dev/null; then fail "trustDomainAliases [a/b] was accepted"; fi
+pod_exec mesh/client-0 curl -sf --max-time 3 http://server/ >/dev/null ||
+	fail "a refused mesh config changed what serves"
+
+log "cluster and network: label, agents, metrics, proxy-status, relabel; Istio's plugged-in CA; trust domain aliases"

@@ -750,8 +750,8 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	s->trust_domain = (char *)a->opts.trust_domain;
 	s->cluster_id = (char *)a->opts.cluster_id;
 	s->network = (char *)a->network;
-	s->n_trust_domain_aliases = a->opts.n_trust_domain_aliases;
-	s->trust_domain_aliases = (char **)a->opts.trust_domain_aliases;
+	s->n_trust_domain_aliases = a->n_td_aliases;
+	s->trust_domain_aliases = (char **)a->td_aliases;
 	s->root_pem = (char *)agent_root_pem(a);
 	s->n_workloads = a->cur.n_snap_workloads;
 	s->workloads = a->cur.snap_workloads;
@@ -1043,6 +1043,57 @@ static void agent_network(struct agent *a, const struct config *view)
 	snprintf(a->network, sizeof(a->network), "%s", v);
 }
 
+static void trust_aliases_free(struct agent *a)
+{
+	for (size_t i = 0; i < a->n_td_aliases; i++)
+		free(a->td_aliases[i]);
+	a->n_td_aliases = 0;
+}
+
+/*
+ * The trust domain's aliases: --trust-domain-alias, then the mesh config's
+ * trustDomainAliases (Istio's: clusters of one mesh with trust domains of their own), without
+ * repeats or the trust domain itself, at most 32. Out of memory keeps what was there.
+ */
+static void agent_trust_aliases(struct agent *a, const struct config *view)
+{
+	const struct config_mesh *mesh = config_mesh_of(view);
+	const char *want[32];
+	char *copy[32];
+	size_t n = 0, had = a->n_td_aliases;
+	bool same;
+
+	for (size_t i = 0;
+	     i < a->opts.n_trust_domain_aliases + (mesh ? mesh->trust_domain_aliases.n : 0); i++) {
+		const char *v =
+		    i < a->opts.n_trust_domain_aliases
+			? a->opts.trust_domain_aliases[i]
+			: mesh->trust_domain_aliases.items[i - a->opts.n_trust_domain_aliases];
+		bool dup = !strcmp(v, a->opts.trust_domain);
+
+		for (size_t j = 0; !dup && j < n; j++)
+			dup = !strcmp(want[j], v);
+		if (!dup && n < 32)
+			want[n++] = v;
+	}
+	same = n == had;
+	for (size_t i = 0; same && i < n; i++)
+		same = !strcmp(want[i], a->td_aliases[i]);
+	if (same)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!(copy[i] = strdup(want[i]))) {
+			while (i--)
+				free(copy[i]);
+			pr_err("trust domain aliases: out of memory; the old ones stay");
+			return;
+		}
+	trust_aliases_free(a);
+	memcpy(a->td_aliases, copy, n * sizeof(*copy));
+	a->n_td_aliases = n;
+	pr_info("trust domain %s, %zu alias(es)", a->opts.trust_domain, n);
+}
+
 void agent_reconcile(struct agent *a)
 {
 	double t[8];
@@ -1086,6 +1137,7 @@ void agent_reconcile(struct agent *a)
 		return;
 	}
 	agent_network(a, &view);
+	agent_trust_aliases(a, &view);
 	/* The waypoint bindings, for the node's snapshot and the waypoints' alike. */
 	if (!waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain,
 				 a->jwks ? jwks_fetcher_get : NULL, a->jwks))
@@ -1324,6 +1376,7 @@ void agent_cleanup(struct agent *a)
 	cert_store_free(&a->certs);
 	policy_sync_free(&a->policy);
 	desired_free(&a->cur);
+	trust_aliases_free(a);
 	confstore_free(&a->conf);
 	runtime_free(&a->rt);
 	runtime_cluster_free(&a->cluster);

@@ -98,6 +98,12 @@ struct agent {
 	struct rt_cluster cluster;
 	/* The network the snapshots say this node is in (agent_network), "" for none. */
 	char network[64];
+	/*
+	 * The trust domain's aliases the snapshots carry: --trust-domain-alias, then the mesh
+	 * config's trustDomainAliases (agent_trust_aliases); owned copies.
+	 */
+	char *td_aliases[32];
+	size_t n_td_aliases;
 	struct desired cur; /* what was last applied */
 	bool have_cur;
 	struct dp_service *applied_svcs; /* services as last written (backends known) */

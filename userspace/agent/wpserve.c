@@ -279,8 +279,8 @@ static char *inst_encode(const struct agent *a, const struct wpserve *ws,
 	s.trust_domain = (char *)a->opts.trust_domain;
 	s.cluster_id = (char *)a->opts.cluster_id;
 	s.network = (char *)a->network;
-	s.n_trust_domain_aliases = a->opts.n_trust_domain_aliases;
-	s.trust_domain_aliases = (char **)a->opts.trust_domain_aliases;
+	s.n_trust_domain_aliases = a->n_td_aliases;
+	s.trust_domain_aliases = (char **)a->td_aliases;
 	s.root_pem = (char *)agent_root_pem(a);
 	s.n_workloads = a->cur.n_snap_workloads;
 	s.workloads = a->cur.snap_workloads;

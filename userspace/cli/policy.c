@@ -466,12 +466,13 @@ static const struct snap_service *find_service(const struct snapshot *s, const c
  * @src_ip: the source's address (either family); the destination is addressed by its IPv6
  * when @src_ip is IPv6 (a dual-stack pod; a flow keeps its family), else by its IPv4.
  */
-static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
+static void check_one(const struct ctl_opts *o, const struct snapshot *s,
 		      const struct snap_workload *sw, const struct ipaddr *src_ip,
 		      const struct snap_workload *dw, uint16_t port,
 		      const struct snap_waypoint *via, cJSON *out)
 {
 	char name[300], why[1024], ipb[IPADDR_STRLEN], dipb[IPADDR_STRLEN];
+	const char *tds[17];
 	struct policy_conn conn = {
 	    .dst_uid = dw->uid,
 	    .dst_namespace = dw->namespace,
@@ -488,7 +489,10 @@ static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
 	else
 		ipaddr_from_v4(&conn.dst_ip, dw->ip);
 	conn.src_ip = *src_ip;
-	policy_evaluate(ps, &conn, &d);
+	/* As the ztunnel decides it: principals stand for the mesh's trust domain and aliases. */
+	conn.n_trust_domains = snapshot_trust_domains(s, tds, sizeof(tds) / sizeof(tds[0]));
+	conn.trust_domains = tds;
+	policy_evaluate(s->policies, &conn, &d);
 	policy_decision_name(&d, name, sizeof(name));
 	policy_decision_explain(&d, &conn, why, sizeof(why));
 	ipaddr_format(src_ip, ipb, sizeof(ipb));
@@ -517,7 +521,7 @@ static void check_one(const struct ctl_opts *o, const struct policy_set *ps,
 	       dw->enrolled ? "" : " (not enrolled: the mesh enforces nothing)");
 	printf("mTLS:        %s (%s)\n", policy_mtls_str(d.mtls),
 	       d.mtls_source ? d.mtls_source : "mesh default");
-	print_applicable(ps, dw);
+	print_applicable(s->policies, dw);
 	printf("decision:    %s%s%s\n", policy_verdict_str(d.verdict), name[0] ? " by " : "", name);
 	printf("why:         %s\n", why);
 }
@@ -576,7 +580,7 @@ static int check_at_gateway(const struct ctl_opts *o, const struct ctl_cluster *
 		struct ipaddr gip;
 
 		ipaddr_from_v4(&gip, gw->ip);
-		check_one(o, s->policies, gw, &gip, ep, dtport,
+		check_one(o, s, gw, &gip, ep, dtport,
 			  &(struct snap_waypoint){.name = what + 8, .identity = gw->identity}, out);
 	}
 	return 0;
@@ -673,7 +677,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 		goto out;
 	}
 	if (dw) {
-		check_one(o, s->policies, sw, &a, dw, (uint16_t)port, NULL, out);
+		check_one(o, s, sw, &a, dw, (uint16_t)port, NULL, out);
 	} else {
 		/* Policy ports are workload ports: translate the Service port, then each endpoint.
 		 */
@@ -724,7 +728,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 				continue;
 			if (!o->json)
 				printf("\n");
-			check_one(o, s->policies, sw, &a, ep, tport, svc->waypoint, out);
+			check_one(o, s, sw, &a, ep, tport, svc->waypoint, out);
 		}
 	}
 print:

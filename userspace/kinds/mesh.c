@@ -504,6 +504,22 @@ static int mc_default_providers(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_mesh_default_providers(ctx, v, o);
 }
 
+/* trustDomainAliases: each a trust domain, as SPIFFE IDs name it (no "/", not empty). */
+static int mc_trust_domain_aliases(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	struct config_strings *l = &((struct config_mesh *)o)->trust_domain_aliases;
+	int err = cfg_get_strings(ctx, v, CFG_S_NONEMPTY, l);
+
+	for (size_t i = 0; !err && i < l->n; i++)
+		if (strchr(l->items[i], '/') || strchr(l->items[i], ' ') ||
+		    strlen(l->items[i]) > 255) {
+			cfg_error(ctx, v, "trustDomainAliases[%zu]: \"%s\" is not a trust domain",
+				  i, l->items[i]);
+			err = -EINVAL;
+		}
+	return err;
+}
+
 /* MeshConfig (istio.io/istio/api mesh/v1alpha1): every field Istio documents. */
 static const struct cfg_field mesh_fields[] = {
     {"pathNormalization", CFG_T_MAP, mc_path_normalization, 0},
@@ -530,7 +546,7 @@ static const struct cfg_field mesh_fields[] = {
     {"configSources", CFG_T_SEQ, NULL, 0},
     {"enableAutoMtls", CFG_T_BOOL, NULL, 0},
     {"trustDomain", CFG_T_STR, NULL, 0},
-    {"trustDomainAliases", CFG_T_SEQ, NULL, 0},
+    {"trustDomainAliases", CFG_T_SEQ, mc_trust_domain_aliases, 0},
     {"caCertificates", CFG_T_SEQ, NULL, 0},
     {"defaultServiceExportTo", CFG_T_SEQ, NULL, 0},
     {"defaultVirtualServiceExportTo", CFG_T_SEQ, NULL, 0},
@@ -680,6 +696,7 @@ void config_mesh_free(struct config_mesh *m)
 	config_strings_free(&m->default_tracing);
 	config_strings_free(&m->default_access_logging);
 	config_strings_free(&m->default_metrics);
+	config_strings_free(&m->trust_domain_aliases);
 	memset(m, 0, sizeof(*m));
 }
 

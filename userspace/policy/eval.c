@@ -90,6 +90,45 @@ static void peer_init(struct peer *p, const struct policy_conn *c)
 	p->ns = p->nsbuf;
 }
 
+/*
+ * Whether a principal of @l matches the peer's: as it is, or, when the peer's trust domain is
+ * one of the connection's (the mesh's or an alias), as the same identity in any other of them
+ * or in "cluster.local", Istio's pointer to the local trust domain. That is Istio's expansion
+ * of a policy's principals over the mesh's trust domain and aliases, read from the other side:
+ * a principal of another trust domain, or one that names none (one starting with "*"), matches
+ * as it is either way.
+ */
+static bool principals_match(const struct policy_strs *l, const struct peer *p)
+{
+	const struct policy_conn *c = p->c;
+	const char *rest;
+	char alt[512];
+	size_t tdlen;
+	bool ours = false;
+
+	if (strs_match(l, p->principal))
+		return true;
+	if (!p->principal || !c->n_trust_domains)
+		return false;
+	rest = strchr(p->principal, '/');
+	tdlen = rest ? (size_t)(rest - p->principal) : 0;
+	for (size_t i = 0; rest && i < c->n_trust_domains; i++)
+		ours |= strlen(c->trust_domains[i]) == tdlen &&
+			!strncmp(c->trust_domains[i], p->principal, tdlen);
+	if (!ours)
+		return false;
+	for (size_t i = 0; i <= c->n_trust_domains; i++) {
+		const char *td = i < c->n_trust_domains ? c->trust_domains[i] : "cluster.local";
+
+		if ((strlen(td) == tdlen && !strncmp(td, p->principal, tdlen)) ||
+		    (size_t)snprintf(alt, sizeof(alt), "%s%s", td, rest) >= sizeof(alt))
+			continue;
+		if (strs_match(l, alt))
+			return true;
+	}
+	return false;
+}
+
 static bool match_empty(const struct policy_match *m)
 {
 	return !m->principals.n && !m->not_principals.n && !m->namespaces.n &&
@@ -107,9 +146,9 @@ static bool match_holds(const struct policy_match *m, const struct peer *p)
 
 	if (match_empty(m))
 		return false;
-	if (m->principals.n && !strs_match(&m->principals, p->principal))
+	if (m->principals.n && !principals_match(&m->principals, p))
 		return false;
-	if (m->not_principals.n && strs_match(&m->not_principals, p->principal))
+	if (m->not_principals.n && principals_match(&m->not_principals, p))
 		return false;
 	if (m->namespaces.n && !strs_match(&m->namespaces, p->ns))
 		return false;

@@ -1298,6 +1298,18 @@ const struct snap_service *snapshot_service_by_vip6(const struct snapshot *s,
 	return NULL;
 }
 
+size_t snapshot_trust_domains(const struct snapshot *s, const char **out, size_t max)
+{
+	size_t n = 0;
+
+	if (!s->trust_domain || !*s->trust_domain || !max)
+		return 0;
+	out[n++] = s->trust_domain;
+	for (size_t i = 0; i < s->n_trust_domain_aliases && n < max; i++)
+		out[n++] = s->trust_domain_aliases[i];
+	return n;
+}
+
 const struct snap_workload *snapshot_workload_by_addr(const struct snapshot *s,
 						      const struct ipaddr *a)
 {

@@ -550,6 +550,14 @@ static void test_mesh_defaults(void **state)
 			 0);
 	config_free(&cfg);
 
+	/* trustDomainAliases: the mesh's other trust domains, in order (multicluster). */
+	load_ok(&cfg, MESH_HEAD "    trustDomainAliases: [cluster2.local, old.example]\n", 0);
+	m = config_mesh_of(&cfg);
+	assert_int_equal(m->trust_domain_aliases.n, 2);
+	assert_string_equal(m->trust_domain_aliases.items[0], "cluster2.local");
+	assert_string_equal(m->trust_domain_aliases.items[1], "old.example");
+	config_free(&cfg);
+
 	/* istiod reads a sampling of 0 as unset: its default, 1 %. */
 	load_ok(&cfg, zero, 0);
 	assert_false(config_mesh_of(&cfg)->has_default_sampling);
@@ -602,6 +610,10 @@ static const struct bad bad_meshes[] = {
      "data.mesh.defaultProviders.tracing", "expected a sequence"},
     {"defaultProviders unknown", "    defaultProviders: {traces: [zipkin]}\n",
      "data.mesh.defaultProviders.traces", "unknown field \"traces\""},
+    {"trust domain alias", "    trustDomainAliases: [cluster2.local, a/b]\n",
+     "data.mesh.trustDomainAliases", "trustDomainAliases[1]: \"a/b\" is not a trust domain"},
+    {"trust domain aliases", "    trustDomainAliases: cluster2.local\n",
+     "data.mesh.trustDomainAliases", "expected a sequence"},
 };
 
 static void test_mesh_refused(void **state)

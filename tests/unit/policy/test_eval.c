@@ -823,6 +823,83 @@ static void test_deny_src_cidrs(void **state)
 	config_diags_free(&diags);
 }
 
+/*
+ * Per-cluster trust domains (Istio's trustDomainAliases): a principal of the mesh's trust
+ * domain, an alias of it or cluster.local stands for the same identity in any of them, in
+ * principals and notPrincipals alike; one of another trust domain, or one naming none, matches
+ * as written; and without the connection's trust domains nothing is expanded.
+ */
+static void test_trust_domain_aliases(void **state)
+{
+	const char *yaml = AP(
+	    "bookinfo", "allow-pp") "spec:\n  selector:\n    matchLabels:\n      app: ratings\n"
+				    "  action: ALLOW\n  rules:\n  - from:\n    - source:\n"
+				    "        principals: [\"cluster1.local/ns/bookinfo/sa/pp\", "
+				    "\"cluster.local/ns/bookinfo/sa/legacy\"]\n" SEP AP(
+					"bookinfo",
+					"deny-not-pp") "spec:\n  selector:\n    matchLabels:\n"
+						       "      app: ratings\n  action: DENY\n"
+						       "  rules:\n  - from:\n    - source:\n"
+						       "        notPrincipals: "
+						       "[\"cluster1.local/ns/bookinfo/sa/pp\", "
+						       "\"cluster.local/ns/bookinfo/sa/legacy\", "
+						       "\"other.td/ns/bookinfo/sa/pp\"]\n";
+	static const char *const tds[] = {"cluster1.local", "cluster2.local"};
+	static const struct {
+		const char *id;
+		bool with_tds, allow;
+	} cases[] = {
+	    {"spiffe://cluster1.local/ns/bookinfo/sa/pp", true, true},
+	    /* The alias's same identity: allowed, and not denied by notPrincipals. */
+	    {"spiffe://cluster2.local/ns/bookinfo/sa/pp", true, true},
+	    /* cluster.local names the mesh's trust domain and its aliases. */
+	    {"spiffe://cluster1.local/ns/bookinfo/sa/legacy", true, true},
+	    {"spiffe://cluster2.local/ns/bookinfo/sa/legacy", true, true},
+	    {"spiffe://cluster2.local/ns/bookinfo/sa/other", true, false},
+	    /* A trust domain outside the bundle is matched as written only. */
+	    {"spiffe://other.td/ns/bookinfo/sa/pp", true, false},
+	    {"spiffe://third.td/ns/bookinfo/sa/pp", true, false},
+	    /* Without the trust domains (an older caller): exactly as written. */
+	    {"spiffe://cluster1.local/ns/bookinfo/sa/pp", false, true},
+	    {"spiffe://cluster2.local/ns/bookinfo/sa/pp", false, false},
+	    {"spiffe://cluster1.local/ns/bookinfo/sa/legacy", false, false},
+	};
+	struct config_diags diags = {0};
+	struct policy_set *ps, *rt;
+	struct config cfg;
+
+	ps = compile_yaml(yaml, &cfg, &diags);
+	assert_non_null(ps);
+	rt = round_trip(ps);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
+		for (int k = 0; k < 2; k++) {
+			struct policy_conn conn = {
+			    .dst_uid = WLS[D_RAT].uid,
+			    .dst_namespace = WLS[D_RAT].namespace,
+			    .dst_port = 9080,
+			    .src_identity = cases[i].id,
+			};
+			struct policy_decision d;
+
+			assert_int_equal(ipaddr_parse_addr(IP_RAT, &conn.dst_ip), 0);
+			assert_int_equal(ipaddr_parse_addr(IP_PP, &conn.src_ip), 0);
+			if (cases[i].with_tds) {
+				conn.trust_domains = tds;
+				conn.n_trust_domains = 2;
+			}
+			policy_evaluate(k ? rt : ps, &conn, &d);
+			if ((d.verdict == POLICY_VERDICT_ALLOW) != cases[i].allow)
+				fail_msg("%s (trust domains %s, %s set): want %s", cases[i].id,
+					 cases[i].with_tds ? "given" : "not given",
+					 k ? "decoded" : "compiled",
+					 cases[i].allow ? "ALLOW" : "DENY");
+		}
+	policy_set_free(rt);
+	policy_set_free(ps);
+	config_free(&cfg);
+	config_diags_free(&diags);
+}
+
 /* Hostile JSON: every malformation is an error naming the field, never a crash. */
 static void test_json_strict(void **state)
 {
@@ -1013,6 +1090,7 @@ int main(void)
 	    cmocka_unit_test(test_memo_text),
 	    cmocka_unit_test(test_warnings_and_reports),
 	    cmocka_unit_test(test_deny_src_cidrs),
+	    cmocka_unit_test(test_trust_domain_aliases),
 	    cmocka_unit_test(test_json_strict),
 	    cmocka_unit_test(test_bad_yaml_keeps_previous),
 	    cmocka_unit_test(test_snapshot_carries_policies),
