@@ -224,10 +224,51 @@ static int ca_read(const char *dir, const char *name, char **out)
 	return fileutil_read_file(path, 64 * 1024, out, &len);
 }
 
+/*
+ * @cert_pem and @key_pem (files @cert_name and @key_name of @dir) as @ca's signing certificate
+ * and key: the key must be the certificate's (and EC when @ec), the certificate a CA. 0, or
+ * -EINVAL said in the log.
+ */
+static int ca_take_pair(struct ambit_ca *ca, const char *dir, const char *cert_pem,
+			const char *key_pem, const char *cert_name, const char *key_name, bool ec)
+{
+	BIO *bio = BIO_new_mem_buf(cert_pem, -1);
+	char what[64];
+	int err = -EINVAL;
+
+	if (!bio || !(ca->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
+		snprintf(what, sizeof(what), "parsing %s", cert_name);
+		ca_log_ssl(what);
+		goto out;
+	}
+	BIO_free(bio);
+	bio = BIO_new_mem_buf(key_pem, -1);
+	if (!bio || !(ca->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL))) {
+		snprintf(what, sizeof(what), "parsing %s", key_name);
+		ca_log_ssl(what);
+		goto out;
+	}
+	if ((ec && !EVP_PKEY_is_a(ca->key, "EC")) ||
+	    X509_check_private_key(ca->cert, ca->key) != 1) {
+		pr_err("ca: %s: %s is not the %skey of %s", dir, key_name, ec ? "EC " : "",
+		       cert_name);
+		goto out;
+	}
+	/* X509_check_ca() is 1 only for a v3 cert with basicConstraints CA:TRUE. */
+	if (X509_check_ca(ca->cert) != 1) {
+		pr_err("ca: %s: %s is not a CA certificate", dir, cert_name);
+		goto out;
+	}
+	err = 0;
+out:
+	ERR_clear_error();
+	BIO_free(bio);
+	return err;
+}
+
 static int ca_load(struct ambit_ca *ca, const char *dir)
 {
 	char *cert_pem = NULL, *key_pem = NULL;
-	BIO *bio = NULL;
 	int err;
 
 	err = ca_read(dir, "root-cert.pem", &cert_pem);
@@ -237,33 +278,14 @@ static int ca_load(struct ambit_ca *ca, const char *dir)
 		pr_err("ca: %s: reading the root: %s", dir, strerror(-err));
 		goto out;
 	}
-	err = -EINVAL;
-	bio = BIO_new_mem_buf(cert_pem, -1);
-	if (!bio || !(ca->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-		ca_log_ssl("parsing root-cert.pem");
+	err = ca_take_pair(ca, dir, cert_pem, key_pem, "root-cert.pem", "root-key.pem", true);
+	if (err)
 		goto out;
-	}
-	BIO_free(bio);
-	bio = BIO_new_mem_buf(key_pem, -1);
-	if (!bio || !(ca->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL))) {
-		ca_log_ssl("parsing root-key.pem");
-		goto out;
-	}
-	if (!EVP_PKEY_is_a(ca->key, "EC") || X509_check_private_key(ca->cert, ca->key) != 1) {
-		pr_err("ca: %s: root-key.pem is not the EC key of root-cert.pem", dir);
-		goto out;
-	}
-	/* X509_check_ca() is 1 only for a v3 cert with basicConstraints CA:TRUE. */
-	if (X509_check_ca(ca->cert) != 1) {
-		pr_err("ca: %s: root-cert.pem is not a CA certificate", dir);
-		goto out;
-	}
 	ca->root_pem = cert_pem;
 	cert_pem = NULL;
 	err = 0;
 out:
 	ERR_clear_error();
-	BIO_free(bio);
 	free(cert_pem);
 	if (key_pem) {
 		OPENSSL_cleanse(key_pem, strlen(key_pem));
@@ -340,7 +362,6 @@ static int ca_load_plugged(struct ambit_ca *ca, const char *dir)
 {
 	static const char *const need[] = {"ca-cert.pem", "ca-key.pem", "root-cert.pem"};
 	char *cert_pem = NULL, *key_pem = NULL, why[256];
-	BIO *bio = NULL;
 	int err = 0;
 
 	for (size_t i = 0; i < sizeof(need) / sizeof(need[0]); i++)
@@ -363,26 +384,10 @@ static int ca_load_plugged(struct ambit_ca *ca, const char *dir)
 		pr_err("ca: %s: reading the plugged-in CA: %s", dir, strerror(-err));
 		goto out;
 	}
+	err = ca_take_pair(ca, dir, cert_pem, key_pem, "ca-cert.pem", "ca-key.pem", false);
+	if (err)
+		goto out;
 	err = -EINVAL;
-	bio = BIO_new_mem_buf(cert_pem, -1);
-	if (!bio || !(ca->cert = PEM_read_bio_X509(bio, NULL, NULL, NULL))) {
-		ca_log_ssl("parsing ca-cert.pem");
-		goto out;
-	}
-	BIO_free(bio);
-	bio = BIO_new_mem_buf(key_pem, -1);
-	if (!bio || !(ca->key = PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL))) {
-		ca_log_ssl("parsing ca-key.pem");
-		goto out;
-	}
-	if (X509_check_private_key(ca->cert, ca->key) != 1) {
-		pr_err("ca: %s: ca-key.pem is not the key of ca-cert.pem", dir);
-		goto out;
-	}
-	if (X509_check_ca(ca->cert) != 1) {
-		pr_err("ca: %s: ca-cert.pem is not a CA certificate", dir);
-		goto out;
-	}
 	if (!chains_to_root(ca->cert, ca->chain_pem, ca->root_pem, why, sizeof(why))) {
 		pr_err("ca: %s: ca-cert.pem does not chain to root-cert.pem through "
 		       "cert-chain.pem: %s",
@@ -392,7 +397,6 @@ static int ca_load_plugged(struct ambit_ca *ca, const char *dir)
 	err = 0;
 out:
 	ERR_clear_error();
-	BIO_free(bio);
 	free(cert_pem);
 	if (key_pem) {
 		OPENSSL_cleanse(key_pem, strlen(key_pem));
