@@ -20,6 +20,7 @@ import http.client
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -942,6 +943,7 @@ def main():
                 failed.append(c["name"])
     finally:
         gws.close()
+        shutil.rmtree(workdir, ignore_errors=True)
     print("%d of %d cases pass, %s" % (n_ok, n_cases, ", ".join(
         "%d of %d %s" % (v[0], v[1], k) for k, v in count.items())))
     return 1 if failed else 0
