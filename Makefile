@@ -18,7 +18,7 @@ CFLAGS ?= -O2 -g
 LIB_DIRS := lib decode kinds config analyze l4 l7 k8s wire policy
 NET_DIRS := net tls http hbone
 AGENT_DIRS := agent podnet control
-CLI_DIRS := cli local kubelet dashboard istioctl
+CLI_DIRS := cli local install kubelet dashboard istioctl
 srcs_in = $(foreach d,$(1),$(wildcard userspace/$(d)/*.c))
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(O) -I$(O)/proto -MMD -MP
 LDLIBS := -lbpf -lmnl -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lcjose -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \

@@ -16,6 +16,8 @@ pkgs=(
 	libldns-dev
 	# llhttp's C sources (the HTTP/1 parser of userspace/http/http1.c)
 	node-llhttp
+	# run: the local cluster's load balancers (nft in its fabric: LoadBalancer addresses)
+	nftables
 	# run: topology and workloads (python3: examples/bookinfo)
 	iproute2 procps util-linux nginx-light curl openssl python3
 	# tests: wire checks and transfers

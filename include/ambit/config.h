@@ -176,6 +176,8 @@ struct config_service {
 	/* spec.ipFamilies names IPv6 (ipv6_asked), first (ipv6_first: with SingleStack, alone). */
 	bool ipv6_asked, ipv6_first;
 	bool ipv4_asked; /* spec.ipFamilies names IPv4: an IPv6 cluster refuses it unless second */
+	/* spec.type LoadBalancer; spec.loadBalancerClass set (another controller's to serve). */
+	bool load_balancer, lb_class;
 	struct config_labels selector;
 	size_t nports;
 	struct config_service_port *ports;

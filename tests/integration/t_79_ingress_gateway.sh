@@ -13,7 +13,7 @@
 # and JWT (RequestAuthentication with an inline key set, requestPrincipals required on /api/*:
 # no token, a good one, an expired one and one signed by another key).
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd curl
+need_root; need_bins; need_cmd curl jq
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
 ISTIO_BOOKINFO=${ISTIO_BOOKINFO:-/work/shared/istio/samples/samples/bookinfo}
 NET=$ISTIO_BOOKINFO/networking
@@ -46,6 +46,14 @@ page=$(pod_exec default/curl-0 curl -sS --max-time 10 \
 expect_contains "$page" "Book Details" "the page through the gateway"
 expect_contains "$page" "Book Reviews" "the page through the gateway"
 expect_eq "$(via_gw /api/v1/products)" 200 "/api/v1/products through the gateway"
+# From the host, as Istio's tasks reach it: INGRESS_HOST from the Service's
+# status.loadBalancer.ingress[0].ip (an address on the machine's LoadBalancer network).
+INGRESS_HOST=$(actl get service istio-ingressgateway -n istio-system -o json |
+	jq -r '.status.loadBalancer.ingress[0].ip // empty')
+[ -n "$INGRESS_HOST" ] || fail "istio-ingressgateway has no status.loadBalancer.ingress[0].ip"
+page=$(curl -sS --max-time 10 "http://$(url_host "$INGRESS_HOST")/productpage") ||
+	fail "curl http://$INGRESS_HOST/productpage from the host: $page"
+expect_contains "$page" "Book Details" "the page from the host through the EXTERNAL-IP"
 # bookinfo's productpage here serves no /static: its own 404 comes back through the route.
 via_gw /static/x.css >/dev/null
 wait_log 10 $GWPOD '"GET /static/x.css HTTP/1.1" 404 - via_upstream' ||

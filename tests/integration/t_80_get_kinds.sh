@@ -67,10 +67,11 @@ expect_eq "$(actl get svc productpage -o json | jq -r .spec.clusterIP)" "$got" "
 expect_eq "$got" "$vip" "the VIP ambitctl services has"
 out=$(actl get svc -n istio-system) || fail "get svc -n istio-system: $out"
 expect_eq "$(line "$out" 1)" \
-	"NAME                   TYPE        CLUSTER-IP   EXTERNAL-IP   PORT(S)                                        AGE" \
+	"NAME                   TYPE           CLUSTER-IP   EXTERNAL-IP    PORT(S)                                        AGE" \
 	"get svc -n istio-system header"
-# The demo profile's ports: status-port, http2, https, tcp, tls.
-row "$out" istio-ingressgateway | grep -Eq "^istio-ingressgateway ClusterIP 10\.96\.[0-9.]+ <none> 15021/TCP,80/TCP,443/TCP,31400/TCP,15443/TCP $age_re\$" ||
+# The demo profile's type and ports: LoadBalancer (an address on the machine's LoadBalancer
+# network), status-port, http2, https, tcp, tls.
+row "$out" istio-ingressgateway | grep -Eq "^istio-ingressgateway LoadBalancer 10\.96\.[0-9.]+ 172\.30\.[0-9]+\.100 15021/TCP,80/TCP,443/TCP,31400/TCP,15443/TCP $age_re\$" ||
 	fail "get svc istio-ingressgateway: $out"
 out=$(actl get svc -o wide) || fail "get svc -o wide"
 row "$out" reviews | grep -Eq " 9080/TCP $age_re app=reviews\$" || fail "get svc -o wide: $out"
@@ -119,7 +120,7 @@ expect_eq "$out" "No resources found" "get pa -A with none"
 out=$(actl get po,svc -A) || fail "get po,svc -A"
 expect_eq "$(line "$out" 1)" "NAMESPACE      NAME                         READY   STATUS    RESTARTS   AGE" "po,svc -A header"
 row "$out" istio-system | grep -q "^istio-system pod/istio-ingressgateway-0 1/1 Running " || fail "po,svc -A: $out"
-grep -Eq "^istio-system +service/istio-ingressgateway +ClusterIP " <<<"$out" || fail "po,svc -A: $out"
+grep -Eq "^istio-system +service/istio-ingressgateway +LoadBalancer " <<<"$out" || fail "po,svc -A: $out"
 expect_eq "$(grep -c '^$' <<<"$out")" 1 "blank lines between the two tables"
 out=$(actl get all) || fail "get all"
 for p in "pod/details-v1-0" "service/details" "deployment.apps/details-v1"; do

@@ -18,6 +18,7 @@
 #include "getcols.h"
 #include "getobj.h"
 #include "local/objstore.h"
+#include "install/install.h"
 
 #define GET_MAX_KINDS 32
 #define GET_MAX_NAMES 32

@@ -183,8 +183,10 @@ static void service_as_served(const struct get_ctx *x, cJSON *obj, const char *n
 		if (!jstr(p, "protocol"))
 			cJSON_AddStringToObject(p, "protocol", "TCP");
 	}
-	if (!cJSON_GetObjectItemCaseSensitive(obj, "status"))
-		cJSON_AddObjectToObject(cJSON_AddObjectToObject(obj, "status"), "loadBalancer");
+	/* A LoadBalancer's addresses on the machine's LoadBalancer network (lbnet.c). */
+	kmirror_service_lb(
+	    obj, jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "loadBalancerIPs"), key),
+	    jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "loadBalancerIPs6"), key));
 }
 
 /* A kubelet record's state as a Pod's status (phase, one container's status). */

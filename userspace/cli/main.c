@@ -13,6 +13,7 @@
 #include "ctl.h"
 #include "getobj.h"
 #include "kubelet/kubelet.h"
+#include "install/install.h"
 
 /*
  * The synopsis, one entry per command group: `ambitctl --help` prints them all, `ambitctl CMD

@@ -635,7 +635,23 @@ static int service_cluster_ips(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 		return cfg_check_enum(ctx, v, ok, NULL);                                           \
 	}
 
-ENUM_FIELD(service_type, "ClusterIP", "NodePort", "LoadBalancer", "ExternalName")
+static int service_type(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	static const char *const ok[] = {"ClusterIP", "NodePort", "LoadBalancer", "ExternalName",
+					 NULL};
+	int err = cfg_check_enum(ctx, v, ok, NULL);
+
+	if (!err)
+		((struct config_service *)obj)->load_balancer =
+		    !strcmp((const char *)v->data.scalar.value, "LoadBalancer");
+	return err;
+}
+
+static int service_lb_class(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	((struct config_service *)obj)->lb_class = true;
+	return 0;
+}
 ENUM_FIELD(service_affinity, "None", "ClientIP")
 static int service_family_policy(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 {
@@ -693,7 +709,7 @@ static const struct cfg_field service_spec_fields[] = {
     {"sessionAffinityConfig", CFG_T_MAP, NULL, 0},
     {"loadBalancerIP", CFG_T_STR, NULL, 0},
     {"loadBalancerSourceRanges", CFG_T_SEQ, NULL, 0},
-    {"loadBalancerClass", CFG_T_STR, NULL, 0},
+    {"loadBalancerClass", CFG_T_STR, service_lb_class, 0},
     {"allocateLoadBalancerNodePorts", CFG_T_BOOL, NULL, 0},
     {"externalName", CFG_T_STR, NULL, 0},
     {"externalTrafficPolicy", CFG_T_STR, service_traffic_policy, 0},

@@ -19,6 +19,7 @@
 #include "cli/ctl.h"
 #include "dashboard/dashboard.h"
 #include "istioctl.h"
+#include "install/install.h"
 
 /* Every verb takes these (istioctl's root flags). */
 #define ROOT_FLAGS                                                                                 \

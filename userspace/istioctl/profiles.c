@@ -15,6 +15,7 @@
 #include "cli/ctl.h"
 #include "istioctl.h"
 #include "k8s/kmanifest.h"
+#include "install/install.h"
 
 static const struct profile {
 	const char *name;

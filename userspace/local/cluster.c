@@ -114,6 +114,7 @@ cJSON *cluster_json(const struct ctl_cluster *c)
 	    (strcmp(c->cluster_id, SNAP_CLUSTER_ID) &&
 	     !cJSON_AddStringToObject(root, "clusterId", c->cluster_id)) ||
 	    (c->network[0] && !cJSON_AddStringToObject(root, "network", c->network)) ||
+	    (c->lb_index && !cJSON_AddNumberToObject(root, "lbIndex", c->lb_index)) ||
 	    !(nodes = cJSON_AddArrayToObject(root, "nodes")))
 		goto fail;
 	for (int i = 0; i < c->nnodes; i++) {
@@ -175,7 +176,7 @@ static int label_value_field(const cJSON *root, const char *key, const char *def
 
 int cluster_from_json(struct ctl_cluster *c, const char *name, const cJSON *root, const char *what)
 {
-	const cJSON *nodes, *src, *cni, *fam;
+	const cJSON *nodes, *src, *cni, *fam, *lb;
 	int ret, count;
 
 	nodes = cJSON_GetObjectItemCaseSensitive(root, "nodes");
@@ -215,6 +216,16 @@ int cluster_from_json(struct ctl_cluster *c, const char *name, const cJSON *root
 		ret = label_value_field(root, "clusterId", SNAP_CLUSTER_ID, c->cluster_id, what);
 	if (!ret)
 		ret = label_value_field(root, "network", "", c->network, what);
+	/* One from before the LoadBalancer network, or whose host had its range: none. */
+	lb = cJSON_GetObjectItemCaseSensitive(root, "lbIndex");
+	if (!ret && lb) {
+		if (!cJSON_IsNumber(lb) || lb->valuedouble < 1 || lb->valuedouble > 254 ||
+		    lb->valuedouble != (int)lb->valuedouble) {
+			fprintf(stderr, "ambitctl: %s: lbIndex: not 1 to 254\n", what);
+			return -EINVAL;
+		}
+		c->lb_index = (int)lb->valuedouble;
+	}
 	return ret;
 }
 

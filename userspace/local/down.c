@@ -247,6 +247,8 @@ int local_down(const char *name, bool quiet)
 		ret = r;
 	/* Fails with ENOTEMPTY while another cluster has pins: that is the point. */
 	rmdir(CTL_PIN_BASE);
+	/* After its fabric: the network goes with the last cluster on it. */
+	lbnet_release(name);
 	r = rm_rf(c.run_dir);
 	if (r && !ret)
 		ret = r;

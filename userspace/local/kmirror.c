@@ -206,9 +206,15 @@ static int want_store(struct mirror *m, const struct ctl_plan *p)
 			return -EINVAL;
 		}
 		ret = 0;
-		if (!*so->group && !strcmp(so->kind, "Service"))
+		if (!*so->group && !strcmp(so->kind, "Service")) {
+			const struct ctl_service_ip *v = plan_service_ip(p, ns, so->name);
+
 			ret = kmirror_service_ip(want, plan_vip(p, ns, so->name),
 						 plan_vip6(p, ns, so->name));
+			/* A LoadBalancer's addresses, as its controller writes them. */
+			if (!ret && v && (v->lb[0] || v->lb6[0]))
+				ret = kmirror_service_lb(want, v->lb, v->lb6);
+		}
 		if (ret)
 			cJSON_Delete(want);
 		else

@@ -96,6 +96,12 @@ int kmirror_service_ip(cJSON *svc, const char *vip, const char *vip6);
  * kmirror_service_ip's and `ambitctl get`'s. 0 or -ENOMEM.
  */
 int kmirror_service_ips(cJSON *spec, const char *vip, const char *vip6);
+/*
+ * Sets LoadBalancer Service @svc's status.loadBalancer.ingress to @lb and @lb6 (either NULL or
+ * "": none of that family), each {ip, ipMode: VIP} as the API server holds what a balancer
+ * controller wrote; an empty status.loadBalancer without them. 0 or -ENOMEM.
+ */
+int kmirror_service_lb(cJSON *svc, const char *lb, const char *lb6);
 /* Labels @obj as the mirror's and annotates it with the hash of all the rest. 0 or -errno. */
 int kmirror_seal(cJSON *obj);
 /* What to do with @have (the server's object, or NULL) for @want (sealed, or NULL: unwanted). */

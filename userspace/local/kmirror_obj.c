@@ -417,6 +417,30 @@ int kmirror_service_ips(cJSON *spec, const char *vip, const char *vip6)
 	return 0;
 }
 
+int kmirror_service_lb(cJSON *svc, const char *lb, const char *lb6)
+{
+	const char *ips[2] = {lb, lb6};
+	cJSON *st, *lbo, *ing;
+
+	cJSON_DeleteItemFromObjectCaseSensitive(svc, "status");
+	if (!(st = cJSON_AddObjectToObject(svc, "status")) ||
+	    !(lbo = cJSON_AddObjectToObject(st, "loadBalancer")))
+		return -ENOMEM;
+	for (int i = 0; i < 2; i++) {
+		cJSON *one;
+
+		if (!ips[i] || !*ips[i])
+			continue;
+		ing = cJSON_GetObjectItemCaseSensitive(lbo, "ingress");
+		if ((!ing && !(ing = cJSON_AddArrayToObject(lbo, "ingress"))) ||
+		    !(one = cJSON_CreateObject()) || !cJSON_AddItemToArray(ing, one) ||
+		    !cJSON_AddStringToObject(one, "ip", ips[i]) ||
+		    !cJSON_AddStringToObject(one, "ipMode", "VIP"))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 int kmirror_service_ip(cJSON *svc, const char *vip, const char *vip6)
 {
 	cJSON *spec = cJSON_GetObjectItemCaseSensitive(svc, "spec");

@@ -42,6 +42,7 @@
 #include "local.h"
 #include "k8s/kubeapi.h"
 #include "k8s/kconn.h"
+#include "install/install.h"
 
 #define KUBE_API_WAIT_S 20
 

@@ -133,6 +133,13 @@ struct ctl_cluster {
 	 */
 	char cluster_id[CTL_LABEL_VALUE_MAX + 1];
 	char network[CTL_LABEL_VALUE_MAX + 1];
+	/*
+	 * Its place on the machine's LoadBalancer network (lbnet.c): its fabric is 172.30.K.1 and
+	 * fd00:30::K:1 there, its LoadBalancer Services' addresses 172.30.K.100 upward
+	 * (cluster.json "lbIndex"); 0 when it has none (the host had the range), their Services
+	 * stay <pending>.
+	 */
+	int lb_index;
 	int nnodes;
 	struct ctl_node nodes[CTL_MAX_NODES];
 	bool quiet; /* not saved: a reconcile says no pod's start or removal (ctl_opts.quiet) */
@@ -179,6 +186,9 @@ struct ctl_service_ip {
 	char *ip;  /* "": a SingleStack IPv6 Service, @ip6 alone */
 	/* Its IPv6 VIP in a dual-stack cluster (a dual-stack one's cluster_ip6 of @ip); else "". */
 	char ip6[40];
+	/* A LoadBalancer Service's addresses on the LoadBalancer network (lbnet.c), or "". */
+	char lb[16];
+	char lb6[40];
 };
 
 /* The local cluster's ingress gateway (deploy/ingress.yaml.tmpl). */
@@ -206,6 +216,29 @@ struct ctl_opts {
 	bool istioctl; /* run as istioctl: its words (✅ ...) and columns where they differ */
 	bool quiet;    /* apply, label: no per-object or in-force lines (istioctl prints its own) */
 };
+
+/*
+ * lbnet.c: the machine's LoadBalancer network, as MetalLB gives a kind cluster addresses on its
+ * docker network: 172.30.0.0/16 and fd00:30::/64 on a bridge in netns ambit-external, the host
+ * at 172.30.0.1 (interface ambit-ext), each cluster's fabric at 172.30.K.1.
+ */
+#define CTL_LB_NETNS "ambit-external"
+#define CTL_LB_HOST_IF "ambit-ext"
+/* A cluster's LoadBalancer addresses: 172.30.K.100 to 172.30.K.254 (and fd00:30::K:N). */
+#define CTL_LB_FIRST 100
+#define CTL_LB_LAST 254
+/* Takes the lowest free index for @c (c->lb_index; 0 with a warning when the host has the
+ * range). 0 or -errno. */
+int lbnet_reserve(struct ctl_cluster *c);
+/* Gives cluster @name's index back; the network goes with the last one. */
+void lbnet_release(const char *name);
+/* Joins @c's fabric to the network (made when it is not there) and routes its nodes to it. */
+int lbnet_attach(const struct ctl_cluster *c);
+/* Gives @p's LoadBalancer Services (of @cfg, in order) their addresses, kept from @existing. */
+void plan_lb_ips(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
+		 const cJSON *existing);
+/* Puts @p's LoadBalancer addresses on the fabric and sends them to their Services' pods. */
+int lbnet_sync(const struct ctl_cluster *c, const struct ctl_plan *p, const struct config *cfg);
 
 /* cluster.c */
 /* Fills @c with every name and path of cluster @name with @nnodes nodes. 0 or -errno. */
@@ -355,6 +388,9 @@ int plan_services(struct ctl_plan *p, const struct ctl_cluster *c, const struct 
 const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name);
 /* Its IPv6 VIP (a dual-stack or IPv6 Service of a dual-stack cluster), or NULL. */
 const char *plan_vip6(const struct ctl_plan *p, const char *ns, const char *name);
+/* Service @ns/@name's entry in the plan (its VIPs, its LoadBalancer addresses), or NULL. */
+const struct ctl_service_ip *plan_service_ip(const struct ctl_plan *p, const char *ns,
+					     const char *name);
 
 /* plan.c */
 /* Writes runtime/pods.json atomically. */
@@ -394,6 +430,13 @@ extern volatile sig_atomic_t ctl_interrupted;
 /* Runs argv (no shell), quiet unless it fails; returns its exit status or -errno. */
 int run_argv(char *const argv[]);
 #define RUN(...) run_argv((char *const[]){__VA_ARGS__, NULL})
+/* Returns from the calling function when @expr fails: its -errno, or -EIO for a failed command. */
+#define TRY(expr)                                                                                  \
+	do {                                                                                       \
+		int __r = (expr);                                                                  \
+		if (__r)                                                                           \
+			return __r < 0 ? __r : -EIO;                                               \
+	} while (0)
 /* Enters netns /run/netns/@name; *saved gets the fd to come back with netns_leave. */
 int netns_enter(const char *name, int *saved);
 int netns_leave(int saved);
@@ -689,9 +732,6 @@ int cmd_apply(const struct ctl_opts *o, int argc, char **argv, bool remove);
  */
 int apply_manifest(const struct ctl_opts *o, const char *label, const char *text, int argc,
 		   char **argv, bool remove);
-/* install.c: each of @items as a YAML document of its own on stdout, a lone one without the
- * "---" before it (as kubectl prints one object). 0 or -EIO. */
-int ctl_print_yaml(const cJSON *items);
 /* Writes the objects of @path (a file or dir) into @c's store as `apply` does, without waiting:
  * `local up`'s first apply. Prints diagnostics; per-object lines unless @quiet. 0 or -errno. */
 int apply_store_path(const struct ctl_cluster *c, const char *path, bool quiet);
@@ -715,7 +755,5 @@ int cmd_label_namespace(const struct ctl_opts *o, const char *ns, char **changes
  * as apply writes (no per-object line). 0 or -errno, told on stderr.
  */
 int state_ns_label(const struct ctl_cluster *c, const char *ns, const char *key, const char *value);
-/* ambitctl install|uninstall ARGS (install.c): 0 or -errno (reason printed). */
-int cmd_install(int argc, char **argv, bool uninstall);
 
 #endif

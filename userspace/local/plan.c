@@ -439,6 +439,8 @@ int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct con
 		ret = plan_ingress(p, c, &a, cfg);
 	if (!ret)
 		ret = plan_services(p, c, cfg, existing);
+	if (!ret)
+		plan_lb_ips(p, c, cfg, existing);
 	if (ret)
 		plan_free(p);
 	return ret;
@@ -484,7 +486,8 @@ static int pod_runtime_json(cJSON *o, const struct config_pod_spec *spec)
 
 int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 {
-	cJSON *root = cJSON_CreateObject(), *pods, *ips, *ips6 = NULL, *annots;
+	cJSON *root = cJSON_CreateObject(), *pods, *ips, *ips6 = NULL, *lbs = NULL, *lbs6 = NULL,
+	      *annots;
 	char path[PATH_MAX];
 	char *text = NULL;
 	int ret = -ENOMEM;
@@ -568,6 +571,15 @@ int plan_write_pods_json(const struct ctl_plan *p, const struct ctl_cluster *c)
 		if (p->services[i].ip6[0] &&
 		    (!(ips6 = ips6 ?: cJSON_AddObjectToObject(root, "serviceIPs6")) ||
 		     !cJSON_AddStringToObject(ips6, p->services[i].key, p->services[i].ip6)))
+			goto out;
+		/* LoadBalancer Services' addresses on the machine's LoadBalancer network. */
+		if (p->services[i].lb[0] &&
+		    (!(lbs = lbs ?: cJSON_AddObjectToObject(root, "loadBalancerIPs")) ||
+		     !cJSON_AddStringToObject(lbs, p->services[i].key, p->services[i].lb)))
+			goto out;
+		if (p->services[i].lb6[0] &&
+		    (!(lbs6 = lbs6 ?: cJSON_AddObjectToObject(root, "loadBalancerIPs6")) ||
+		     !cJSON_AddStringToObject(lbs6, p->services[i].key, p->services[i].lb6)))
 			goto out;
 	}
 	text = cJSON_Print(root);

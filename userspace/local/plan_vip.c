@@ -256,6 +256,18 @@ int plan_services(struct ctl_plan *p, const struct ctl_cluster *c, const struct 
 	return 0;
 }
 
+const struct ctl_service_ip *plan_service_ip(const struct ctl_plan *p, const char *ns,
+					     const char *name)
+{
+	char key[512];
+
+	str_fmt(key, sizeof(key), "%s/%s", ns, name);
+	for (size_t i = 0; i < p->nservices; i++)
+		if (!strcmp(p->services[i].key, key))
+			return &p->services[i];
+	return NULL;
+}
+
 const char *plan_vip6(const struct ctl_plan *p, const char *ns, const char *name)
 {
 	char key[512];
@@ -276,4 +288,83 @@ const char *plan_vip(const struct ctl_plan *p, const char *ns, const char *name)
 		if (!strcmp(p->services[i].key, key))
 			return p->services[i].ip[0] ? p->services[i].ip : NULL;
 	return NULL;
+}
+
+/* LoadBalancer addresses: 172.30.K.N and fd00:30::K:N of cluster K (lbnet.c). */
+
+/* Slot N of an address 172.30.K.N or fd00:30::K:N of cluster @k, else 0. */
+static int slot_of(const char *ip, int k)
+{
+	char pre[32];
+	int n;
+
+	if (!ip)
+		return 0;
+	str_fmt(pre, sizeof(pre), strchr(ip, ':') ? "fd00:30::%d:" : "172.30.%d.", k);
+	if (strncmp(ip, pre, strlen(pre)))
+		return 0;
+	n = atoi(ip + strlen(pre));
+	return n >= CTL_LB_FIRST && n <= CTL_LB_LAST ? n : 0;
+}
+
+static void lb_set(struct ctl_service_ip *v, int k, int n)
+{
+	v->lb[0] = v->lb6[0] = '\0';
+	if (v->ip[0])
+		str_fmt(v->lb, sizeof(v->lb), "172.30.%d.%d", k, n);
+	if (v->ip6[0])
+		str_fmt(v->lb6, sizeof(v->lb6), "fd00:30::%d:%d", k, n);
+}
+
+static bool wants_lb(const struct config_service *s)
+{
+	return s->load_balancer && !s->lb_class &&
+	       !(s->cluster_ip && !strcmp(s->cluster_ip, "None"));
+}
+
+void plan_lb_ips(struct ctl_plan *p, const struct ctl_cluster *c, const struct config *cfg,
+		 const cJSON *existing)
+{
+	const cJSON *old = cJSON_GetObjectItemCaseSensitive(existing, "loadBalancerIPs");
+	const cJSON *old6 = cJSON_GetObjectItemCaseSensitive(existing, "loadBalancerIPs6");
+	bool used[CTL_LB_LAST + 1] = {0};
+	int next = CTL_LB_FIRST;
+
+	if (!c->lb_index || p->nservices != cfg->n_services)
+		return;
+	/* Those that had an address keep it; the others take the lowest free ones. */
+	for (int pass = 0; pass < 2; pass++)
+		for (size_t i = 0; i < cfg->n_services; i++) {
+			struct ctl_service_ip *v = &p->services[i];
+			int n;
+
+			if (!wants_lb(&cfg->services[i]))
+				continue;
+			n = slot_of(
+				cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(old, v->key)),
+				c->lb_index)
+				?: slot_of(cJSON_GetStringValue(
+					       cJSON_GetObjectItemCaseSensitive(old6, v->key)),
+					   c->lb_index);
+			if (pass == 0) {
+				if (n && !used[n]) {
+					used[n] = true;
+					lb_set(v, c->lb_index, n);
+				}
+				continue;
+			}
+			if (v->lb[0] || v->lb6[0])
+				continue;
+			while (next <= CTL_LB_LAST && used[next])
+				next++;
+			if (next > CTL_LB_LAST) {
+				fprintf(stderr,
+					"ambitctl: service %s: no free LoadBalancer address "
+					"(172.30.%d.%d-%d): <pending>\n",
+					v->key, c->lb_index, CTL_LB_FIRST, CTL_LB_LAST);
+				continue;
+			}
+			used[next] = true;
+			lb_set(v, c->lb_index, next);
+		}
 }

@@ -154,6 +154,9 @@ static int reconcile_once(const struct ctl_cluster *c, bool *again)
 	ret = plan_write_hosts(c, &p, &cfg);
 	if (!ret)
 		ret = plan_write_pods_json(&p, c);
+	/* The LoadBalancer addresses follow their Services and pods (the fabric's balancer). */
+	if (!ret)
+		ret = lbnet_sync(c, &p, &cfg);
 	/* Each kubelet runs what pods.json now gives its node: it makes the new pods' sandboxes
 	 * (netns, CNI) and starts them, and lets go of the removed ones (CNI DEL), so none is
 	 * restarted while it is torn down below. */

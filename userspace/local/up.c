@@ -41,13 +41,6 @@ int sysctl_in(const char *netns, const char *const *kv)
 	return ret;
 }
 
-#define TRY(expr)                                                                                  \
-	do {                                                                                       \
-		int __r = (expr);                                                                  \
-		if (__r)                                                                           \
-			return __r < 0 ? __r : -EIO;                                               \
-	} while (0)
-
 static int up_fabric(const struct ctl_cluster *c, char *fabric)
 {
 	TRY(RUN("ip", "netns", "add", fabric));
@@ -462,6 +455,19 @@ static void print_summary(const struct ctl_cluster *c, const struct ctl_plan *p)
 			       p->services[i].ip[0] ? p->services[i].ip : "-", p->services[i].ip6);
 		else
 			printf("  %-30s %s\n", p->services[i].key, p->services[i].ip);
+	/* What the host and the other local clusters reach (lbnet.c). */
+	for (size_t i = 0, first = 1; i < p->nservices; i++) {
+		const struct ctl_service_ip *v = &p->services[i];
+
+		if (!v->lb[0] && !v->lb6[0])
+			continue;
+		if (first)
+			printf("load balancers (on %s, the host at %s):\n", CTL_LB_HOST_IF,
+			       c->ip_family == CTL_IP_IPV6 ? "fd00:30::1" : "172.30.0.1");
+		first = 0;
+		printf("  %-30s %s%s%s\n", v->key, v->lb, v->lb[0] && v->lb6[0] ? "  " : "",
+		       v->lb6);
+	}
 	if (c->kube) {
 		char path[PATH_MAX], server[128] = "?";
 
@@ -676,6 +682,7 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 	TRY(up_cluster_dns(c, fabric));
 	for (int i = 0; i < c->nnodes; i++)
 		TRY(up_node(c, &c->nodes[i], fabric));
+	TRY(lbnet_attach(c));
 	/* --kube: the API server, ambit installed into it, and the objects and pods in it. */
 	if (c->kube) {
 		char state[PATH_MAX];
@@ -686,6 +693,7 @@ static int up_all(struct ctl_cluster *c, struct ctl_plan *p, const struct config
 	}
 	TRY(plan_write_hosts(c, p, cfg));
 	TRY(plan_write_pods_json(p, c));
+	TRY(lbnet_sync(c, p, cfg));
 	/* Each node's kubelet runs its agent, its ztunnel and its pods from here on. */
 	for (int i = 0; i < c->nnodes; i++)
 		TRY(kubelet_spawn(c, &c->nodes[i]));
@@ -791,12 +799,15 @@ int local_up(const struct ctl_opts *o, const struct local_up_opts *u)
 	ingress = !ret && ingress && ingress_load(&cfg);
 	if (!ret)
 		ret = gwdeploy_load(&cfg);
-	if (!ret)
-		ret = plan_build(&plan, &c, &cfg, NULL);
 	if (!ret && u->prom_port)
 		ret = prom_port_free(u->prom_port);
 	if (!ret)
 		ret = bpffs_ensure_mounted();
+	/* The last check: the cluster's place on the LoadBalancer network is held from here. */
+	if (!ret)
+		ret = lbnet_reserve(&c);
+	if (!ret && (ret = plan_build(&plan, &c, &cfg, NULL)))
+		lbnet_release(c.name);
 	if (ret)
 		goto out;
 	struct sigaction sa = {.sa_handler = on_signal}, old_int, old_term;

@@ -8,6 +8,9 @@
  * --ip-family (cluster.c): its names, the nodes' addresses it sets, and a pod's IPv4 slot read
  * back from its IPv6 as an IPv6 cluster's pods.json has it; and its --network: the values
  * refused, the cluster id it gives, cluster.json's round trip and the agents' arguments.
+ * And LoadBalancer addresses (plan_lb_ips): a family each the Service has, kept across
+ * reconciles, the lowest free otherwise, none for other types, a loadBalancerClass or a cluster
+ * off the network, and <pending> once the pool is spent.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -280,6 +283,82 @@ static void test_family(void **state)
 }
 
 /* A pod's IPv4 slot back from its IPv6 (cluster_ip6's inverse), and addresses of no pod. */
+static void test_lb_ips(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: a, namespace: d}\n"
+	    "spec: {type: LoadBalancer, ports: [{port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: b, namespace: d}\n"
+	    "spec: {type: LoadBalancer, ipFamilyPolicy: PreferDualStack, ports: [{port: "
+	    "80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: c, namespace: d}\n"
+	    "spec: {type: ClusterIP, ports: [{port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: e, namespace: d}\n"
+	    "spec: {type: LoadBalancer, loadBalancerClass: x.io/lb, ports: [{port: 80}]}\n---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: f, namespace: d}\n"
+	    "spec: {type: LoadBalancer, ipFamilies: [IPv6], ports: [{port: 80}]}\n";
+	/* b had 100; a gone elsewhere had 101 (given back); a stray one of another cluster. */
+	cJSON *existing = cJSON_Parse("{\"loadBalancerIPs\":{\"d/b\":\"172.30.3.100\","
+				      "\"d/gone\":\"172.30.3.101\",\"d/a\":\"172.30.4.120\"}}");
+	const struct ctl_service_ip *v;
+	struct fx f;
+
+	assert_non_null(existing);
+	load(&f, yaml, CTL_IP_DUAL);
+	f.c.lb_index = 3;
+	assert_int_equal(plan_services(&f.p, &f.c, &f.cfg, existing), 0);
+	plan_lb_ips(&f.p, &f.c, &f.cfg, existing);
+	v = plan_service_ip(&f.p, "d", "b");
+	assert_string_equal(v->lb, "172.30.3.100");
+	assert_string_equal(v->lb6, "fd00:30::3:100");
+	/* Not its: the lowest free of this cluster's. */
+	v = plan_service_ip(&f.p, "d", "a");
+	assert_string_equal(v->lb, "172.30.3.101");
+	assert_string_equal(v->lb6, "");
+	assert_string_equal(plan_service_ip(&f.p, "d", "c")->lb, "");
+	assert_string_equal(plan_service_ip(&f.p, "d", "e")->lb, "");
+	v = plan_service_ip(&f.p, "d", "f");
+	assert_string_equal(v->lb, "");
+	assert_string_equal(v->lb6, "fd00:30::3:102");
+	done(&f);
+
+	/* Off the network (the host had its range): none at all. */
+	load(&f, yaml, CTL_IP_DUAL);
+	assert_int_equal(plan_services(&f.p, &f.c, &f.cfg, existing), 0);
+	plan_lb_ips(&f.p, &f.c, &f.cfg, existing);
+	for (size_t i = 0; i < f.p.nservices; i++)
+		assert_true(!f.p.services[i].lb[0] && !f.p.services[i].lb6[0]);
+	done(&f);
+	cJSON_Delete(existing);
+}
+
+/* 155 addresses a cluster: the 156th LoadBalancer Service stays <pending>. */
+static void test_lb_spent(void **state)
+{
+	char *yaml = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&yaml, &len);
+	struct fx f;
+	int n = CTL_LB_LAST - CTL_LB_FIRST + 2;
+
+	assert_non_null(m);
+	for (int i = 0; i < n; i++)
+		fprintf(m,
+			"%sapiVersion: v1\nkind: Service\nmetadata: {name: s%03d, namespace: d}\n"
+			"spec: {type: LoadBalancer, ports: [{port: 80}]}\n",
+			i ? "---\n" : "", i);
+	assert_int_equal(fclose(m), 0);
+	load(&f, yaml, CTL_IP_IPV4);
+	f.c.lb_index = 1;
+	assert_int_equal(plan_services(&f.p, &f.c, &f.cfg, NULL), 0);
+	plan_lb_ips(&f.p, &f.c, &f.cfg, NULL);
+	assert_string_equal(plan_service_ip(&f.p, "d", "s000")->lb, "172.30.1.100");
+	assert_string_equal(plan_service_ip(&f.p, "d", "s154")->lb, "172.30.1.254");
+	assert_string_equal(plan_service_ip(&f.p, "d", "s155")->lb, "");
+	done(&f);
+	free(yaml);
+}
+
 static void test_pod_slot(void **state)
 {
 	static const char *const slots[] = {"10.98.1.2", "10.98.1.23", "10.98.8.254",
@@ -393,7 +472,8 @@ int main(void)
 	    cmocka_unit_test(test_dual_cluster), cmocka_unit_test(test_kept),
 	    cmocka_unit_test(test_ipv4_cluster), cmocka_unit_test(test_ipv6_cluster),
 	    cmocka_unit_test(test_family),	 cmocka_unit_test(test_pod_slot),
-	    cmocka_unit_test(test_network),
+	    cmocka_unit_test(test_network),	 cmocka_unit_test(test_lb_ips),
+	    cmocka_unit_test(test_lb_spent),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

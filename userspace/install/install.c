@@ -18,9 +18,11 @@
 
 #include "ambit/ca.h"
 #include "ambit/config.h"
+#include "ambit/fileutil.h"
 #include "tls/crypto.h"
-#include "local.h"
+#include "install.h"
 #include "k8s/kconn.h"
+#include "k8s/kubeapi.h"
 #include "k8s/kmanifest.h"
 #include "control/wdir.h"
 
