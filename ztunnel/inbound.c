@@ -222,14 +222,20 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 	struct ipaddr dst_ip, src_ip;
 	struct metrics_labels labels;
 	struct authz_result ar;
+	struct zt_connect conn;
 	char host[256];
 	bool claimed, has_host;
 	int rv, up;
 
 	if (!zs)
 		return 503;
-	rv = zt_check_connect(zs->snap, req->authority, req->forwarded, req->peer_identity, &dst,
-			      &dst_wl, &src);
+	conn = (struct zt_connect){
+	    .authority = req->authority,
+	    .forwarded = req->forwarded,
+	    .peer_id = req->peer_identity,
+	    .local = &req->local,
+	    .network = h2_header_get(req->headers, req->nheaders, "x-forwarded-network")};
+	rv = zt_check_connect(zs->snap, &conn, &dst, &dst_wl, &src);
 	if (rv) {
 		pr_info("hbone: refused CONNECT %s from %s: %d", req->authority, req->peer_identity,
 			rv);
@@ -243,7 +249,7 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 	from = claimed ? &src : &req->peer;
 	src_ip = zt_ip_of(from);
 	dst_ip = zt_ip_of(&dst);
-	has_host = sock_parse_forwarded_host(req->forwarded, host, sizeof(host)) == 0;
+	has_host = zt_connect_host(&conn, host, sizeof(host));
 	zt_fill_labels(
 	    &labels, "destination", zs->snap->cluster_id,
 	    snapshot_workload_by_addr(zs->snap, &src_ip), req->peer_identity, dst_wl,

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <linux/types.h>
 
@@ -525,8 +526,75 @@ bool zt_proxy_port(uint16_t port)
 	       port == AMBIT_PORT_HBONE;
 }
 
-int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
-		     const char *peer_id, union sockaddr_inet *dst,
+static bool svc_selects(const struct snap_service *svc, const struct snap_workload *wl);
+
+bool zt_authority_host(const char *authority, char *host, size_t len, uint16_t *port)
+{
+	const char *colon = authority ? strrchr(authority, ':') : NULL;
+	char *end;
+	unsigned long p;
+	size_t n;
+
+	if (!colon || colon == authority || authority[0] == '[' || !colon[1])
+		return false;
+	n = (size_t)(colon - authority);
+	/* A name, not an address (an IPv4 authority is sock_parse_authority's). */
+	if (n >= len || memchr(authority, ':', n) || strspn(authority, "0123456789.") == n)
+		return false;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (*end || errno || p == 0 || p > 65535)
+		return false;
+	memcpy(host, authority, n);
+	host[n] = '\0';
+	if (port)
+		*port = (uint16_t)p;
+	return true;
+}
+
+/*
+ * The CONNECT of Istio's double HBONE, whose authority is `<Service hostname>:<Service port>`:
+ * the pod is the one the TLS connection was made to (@local, the east-west gateway sent it on to
+ * that pod's port 15008), the port the Service's port's target on it. 0 or 400.
+ */
+static int connect_by_host(const struct snapshot *s, const char *authority,
+			   const union sockaddr_inet *local, union sockaddr_inet *dst,
+			   const struct snap_workload **dst_wl)
+{
+	struct ipaddr at;
+	char host[256];
+	uint16_t port;
+
+	if (!local || !zt_authority_host(authority, host, sizeof(host), &port) ||
+	    sockaddr_inet_to_ipaddr(local, &at))
+		return 400;
+	*dst_wl = snapshot_workload_by_addr(s, &at);
+	if (!zt_local_enrolled(s, *dst_wl))
+		return 400;
+	for (size_t i = 0; i < s->n_services; i++) {
+		const struct snap_service *svc = &s->services[i];
+
+		if (!svc->hostname || strcmp(svc->hostname, host) || !svc_selects(svc, *dst_wl))
+			continue;
+		for (size_t j = 0; j < svc->nports; j++) {
+			uint16_t target;
+
+			if (svc->ports[j].port != port)
+				continue;
+			target = at.family == AF_INET6
+				     ? snapshot_endpoint_port6(svc, &svc->ports[j], &(*dst_wl)->ip6)
+				     : snapshot_endpoint_port(svc, &svc->ports[j], (*dst_wl)->ip);
+			if (!target)
+				return 400;
+			*dst = *local;
+			sockaddr_inet_set_port(dst, target);
+			return 0;
+		}
+	}
+	return 400;
+}
+
+int zt_check_connect(const struct snapshot *s, const struct zt_connect *c, union sockaddr_inet *dst,
 		     const struct snap_workload **dst_wl, union sockaddr_inet *client)
 {
 	const struct snap_workload *src;
@@ -536,11 +604,13 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 
 	memset(client, 0, sizeof(*client));
 	*dst_wl = NULL;
-	if (sock_parse_authority(authority, dst) || sockaddr_inet_to_ipaddr(dst, &a))
+	if (!sock_parse_authority(c->authority, dst) && !sockaddr_inet_to_ipaddr(dst, &a)) {
+		*dst_wl = snapshot_workload_by_addr(s, &a);
+		if (!zt_local_enrolled(s, *dst_wl))
+			return 400;
+	} else if (connect_by_host(s, c->authority, c->local, dst, dst_wl)) {
 		return 400;
-	*dst_wl = snapshot_workload_by_addr(s, &a);
-	if (!zt_local_enrolled(s, *dst_wl))
-		return 400;
+	}
 	/*
 	 * The pod's address on a port of the proxy's own would be the proxy again (HBONE in HBONE,
 	 * or back out through 15001): Istio's ztunnel refuses it before policy and without trying
@@ -548,17 +618,24 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	 */
 	if (zt_proxy_port(sockaddr_inet_port(dst)))
 		return 503;
-	has_host = forwarded && sock_parse_forwarded_host(forwarded, host, sizeof(host)) == 0;
-	if (zt_waypoint_bypass(s, *dst_wl, has_host ? host : NULL, peer_id))
+	has_host = zt_connect_host(c, host, sizeof(host));
+	if (zt_waypoint_bypass(s, *dst_wl, has_host ? host : NULL, c->peer_id))
 		return 401;
-	if (!forwarded)
+	if (!c->forwarded)
+		return 0;
+	/*
+	 * From another network, through its east-west gateway (Istio's x-forwarded-network): the
+	 * client's address is of that network, which may number its pods as this one does, so it
+	 * names no workload here and is not claimed (Istio's ztunnel reads the baggage instead).
+	 */
+	if (c->network && *c->network && strcmp(c->network, s->network ? s->network : ""))
 		return 0;
 	/*
 	 * The claimed client IP decides the source address the pod sees (and later, policy). A
 	 * peer may only claim IPs of workloads running as its own identity: anything else is
 	 * refused with 401 rather than silently downgraded, so a misbehaving peer is visible.
 	 */
-	if (sock_parse_forwarded_for(forwarded, client))
+	if (sock_parse_forwarded_for(c->forwarded, client))
 		return 400;
 	/* The pod's socket binds the client's address: it must be of the destination's family. */
 	if (client->sa.sa_family != dst->sa.sa_family) {
@@ -567,9 +644,16 @@ int zt_check_connect(const struct snapshot *s, const char *authority, const char
 	}
 	sockaddr_inet_to_ipaddr(client, &a);
 	src = snapshot_workload_by_addr(s, &a);
-	if (!src || !peer_id || !src->identity || strcmp(src->identity, peer_id) != 0)
+	if (!src || !c->peer_id || !src->identity || strcmp(src->identity, c->peer_id) != 0)
 		return 401;
 	return 0;
+}
+
+bool zt_connect_host(const struct zt_connect *c, char *host, size_t len)
+{
+	if (c->forwarded && sock_parse_forwarded_host(c->forwarded, host, len) == 0)
+		return true;
+	return zt_authority_host(c->authority, host, len, NULL);
 }
 
 /* @wl is one of @svc's endpoints by its IPv4 address. */

@@ -73,20 +73,37 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
  * ports (15000, 15020, 15021) are not, in Istio either: a CONNECT to those goes to the pod.
  */
 bool zt_proxy_port(uint16_t port);
+/* A CONNECT the destination's ztunnel takes (HBONE inbound). */
+struct zt_connect {
+	const char *authority; /* "ip:port", "[v6]:port", or Istio's "<Service hostname>:<port>" */
+	const char *forwarded; /* the `forwarded` header, or NULL */
+	const char *peer_id;   /* the client's verified identity */
+	/* The accepted socket's local address (the pod): the destination of a hostname authority.
+	 */
+	const union sockaddr_inet *local;
+	const char *network; /* x-forwarded-network: the client's network, or NULL */
+};
 /*
- * Checks a CONNECT (HBONE inbound): @authority must name an enrolled workload of this node on a
- * port that is not the proxy's (zt_proxy_port), and a `forwarded: for=` client address is
- * trusted only when it is a workload whose identity equals @peer_id. Returns 0 (with *@dst,
+ * Checks a CONNECT (HBONE inbound): @c->authority must name an enrolled workload of this node on
+ * a port that is not the proxy's (zt_proxy_port), by its address, or (Istio's double HBONE, the
+ * inner CONNECT an east-west gateway passed on) by the hostname and port of a Service selecting
+ * the pod at @c->local, whose target port on that pod is the destination. A `forwarded: for=`
+ * client address is trusted only when it is a workload whose identity equals @c->peer_id, and
+ * not looked at when @c->network names another network than this node's. Returns 0 (with *@dst,
  * *@dst_wl and *@client: the address the client connected from, port included when sent, or
- * family 0 when none was claimed), 400 for a malformed request, a destination not served here,
- * or a claimed client of another family than the destination's, 503 for a proxy port (as
- * Istio's ztunnel), or 401 for a claimed client IP that does not belong to @peer_id, or for a
- * destination bound to a waypoint (zt_waypoint_bypass) reached by anyone but that waypoint. An
- * IPv6 authority ("[v6]:port") names the workload by its ip6.
+ * family 0 when none was claimed), 400 for a malformed request, a destination not served here
+ * (a host no Service of the pod has, a port it lacks), or a claimed client of another family
+ * than the destination's, 503 for a proxy port (as Istio's ztunnel), or 401 for a claimed client
+ * IP that does not belong to the peer, or for a destination bound to a waypoint
+ * (zt_waypoint_bypass) reached by anyone but that waypoint. An IPv6 authority ("[v6]:port")
+ * names the workload by its ip6.
  */
-int zt_check_connect(const struct snapshot *s, const char *authority, const char *forwarded,
-		     const char *peer_id, union sockaddr_inet *dst,
+int zt_check_connect(const struct snapshot *s, const struct zt_connect *c, union sockaddr_inet *dst,
 		     const struct snap_workload **dst_wl, union sockaddr_inet *client);
+/* The Service host @c addressed: its `forwarded: host=`, else a hostname authority's host. */
+bool zt_connect_host(const struct zt_connect *c, char *host, size_t len);
+/* Whether @authority is "<name>:<port>" (not an address): the name into @host, the port. */
+bool zt_authority_host(const char *authority, char *host, size_t len, uint16_t *port);
 /*
  * Whether a CONNECT from @peer_id to local workload @dst bypasses a waypoint: the waypoint of the
  * Service the client addressed (@host: its `forwarded: host=`, may be NULL) when that Service

@@ -80,6 +80,16 @@ static struct snapshot *make_snap(const char *node, struct ambit_ca *ca, const c
 	return s;
 }
 
+/* zt_check_connect of a CONNECT by address (no local address, no network). */
+static int check(const struct snapshot *s, const char *authority, const char *forwarded,
+		 const char *peer, union sockaddr_inet *dst, const struct snap_workload **wl,
+		 union sockaddr_inet *client)
+{
+	struct zt_connect c = {.authority = authority, .forwarded = forwarded, .peer_id = peer};
+
+	return zt_check_connect(s, &c, dst, wl, client);
+}
+
 static unsigned int active_b_busy(uint32_t ip)
 {
 	return ip == harness_ip4("127.0.0.2") ? 5 : 1;
@@ -601,25 +611,22 @@ static void test_check_connect_waypoint(void **state)
 
 	s->services[0].waypoint = make_wp("127.0.0.40", "127.0.0.41", NULL);
 	/* Addressed through the Service: only the waypoint may connect. */
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", via_svc, ID_A, &dst, &wl, &client),
-			 401);
+	assert_int_equal(check(s, "127.0.0.2:8080", via_svc, ID_A, &dst, &wl, &client), 401);
 	assert_non_null(
 	    zt_waypoint_bypass(s, &s->workloads[1], "web.demo.svc.cluster.local", ID_A));
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_WP, &dst, &wl, &client), 0);
+	assert_int_equal(check(s, "127.0.0.2:8080", NULL, ID_WP, &dst, &wl, &client), 0);
 	assert_null(zt_waypoint_bypass(s, &s->workloads[1], "web.demo.svc.cluster.local", ID_WP));
 	/* Addressed to the pod itself: a Service waypoint does not apply. */
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 0);
+	assert_int_equal(check(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 0);
 	/* A host the pod is not behind is no reason either way. */
 	assert_null(zt_waypoint_bypass(s, &s->workloads[1], "other.demo.svc.cluster.local", ID_A));
 	/* The pod's own (workload) waypoint applies whatever was addressed. */
 	s->workloads[1].waypoint = make_wp("127.0.0.50", "127.0.0.51", NULL);
 	snapshot_waypoint_free(s->services[0].waypoint);
 	s->services[0].waypoint = NULL;
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client),
-			 401);
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", via_svc, ID_A, &dst, &wl, &client),
-			 401);
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_WP, &dst, &wl, &client), 0);
+	assert_int_equal(check(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 401);
+	assert_int_equal(check(s, "127.0.0.2:8080", via_svc, ID_A, &dst, &wl, &client), 401);
+	assert_int_equal(check(s, "127.0.0.2:8080", NULL, ID_WP, &dst, &wl, &client), 0);
 	/*
 	 * The pod's workload waypoint is another (wlwp) while its Service has ID_WP's: the
 	 * Service's waypoint, whose CONNECT names no host, is not refused; anyone else is.
@@ -627,12 +634,10 @@ static void test_check_connect_waypoint(void **state)
 	free(s->workloads[1].waypoint->identity);
 	s->workloads[1].waypoint->identity = strdup("spiffe://cluster.local/ns/demo/sa/wlwp");
 	s->services[0].waypoint = make_wp("127.0.0.40", "127.0.0.41", NULL);
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_WP, &dst, &wl, &client), 0);
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client),
-			 401);
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL,
-					  "spiffe://cluster.local/ns/demo/sa/wlwp", &dst, &wl,
-					  &client),
+	assert_int_equal(check(s, "127.0.0.2:8080", NULL, ID_WP, &dst, &wl, &client), 0);
+	assert_int_equal(check(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 401);
+	assert_int_equal(check(s, "127.0.0.2:8080", NULL, "spiffe://cluster.local/ns/demo/sa/wlwp",
+			       &dst, &wl, &client),
 			 0);
 	snapshot_free(s);
 }
@@ -828,37 +833,32 @@ static void test_check_connect_ipv6(void **state)
 	set_ip6(s, "a", "fd00::1");
 	set_ip6(s, "b", "fd00::2");
 	set_ip6(s, "c", "fd00::3");
-	assert_int_equal(zt_check_connect(s, "[fd00::2]:8080", NULL, ID_A, &dst, &wl, &client), 0);
+	assert_int_equal(check(s, "[fd00::2]:8080", NULL, ID_A, &dst, &wl, &client), 0);
 	assert_string_equal(wl->name, "b");
 	assert_string_equal(sockaddr_inet_format(&dst, buf, sizeof(buf)), "[fd00::2]:8080");
 	assert_true(sockaddr_inet_is_any(&client));
-	assert_int_equal(zt_check_connect(s, "[fd00::2]:8080", "for=\"[fd00::1]:40123\"", ID_A,
-					  &dst, &wl, &client),
-			 0);
+	assert_int_equal(
+	    check(s, "[fd00::2]:8080", "for=\"[fd00::1]:40123\"", ID_A, &dst, &wl, &client), 0);
 	assert_string_equal(sockaddr_inet_format(&client, buf, sizeof(buf)), "[fd00::1]:40123");
 	/* Another identity's IPv6 address, or nobody's. */
-	assert_int_equal(
-	    zt_check_connect(s, "[fd00::2]:8080", "for=\"[fd00::3]\"", ID_A, &dst, &wl, &client),
-	    401);
-	assert_int_equal(
-	    zt_check_connect(s, "[fd00::2]:8080", "for=\"[fd00::99]\"", ID_A, &dst, &wl, &client),
-	    401);
+	assert_int_equal(check(s, "[fd00::2]:8080", "for=\"[fd00::3]\"", ID_A, &dst, &wl, &client),
+			 401);
+	assert_int_equal(check(s, "[fd00::2]:8080", "for=\"[fd00::99]\"", ID_A, &dst, &wl, &client),
+			 401);
 	/* The families must agree (the pod's socket binds the client's address). */
-	assert_int_equal(
-	    zt_check_connect(s, "[fd00::2]:8080", "for=127.0.0.1", ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(check(s, "[fd00::2]:8080", "for=127.0.0.1", ID_A, &dst, &wl, &client),
+			 400);
 	assert_true(sockaddr_inet_is_any(&client));
-	assert_int_equal(
-	    zt_check_connect(s, "127.0.0.2:8080", "for=\"[fd00::1]\"", ID_A, &dst, &wl, &client),
-	    400);
+	assert_int_equal(check(s, "127.0.0.2:8080", "for=\"[fd00::1]\"", ID_A, &dst, &wl, &client),
+			 400);
 	/* Unquoted, §6 says no: malformed. */
-	assert_int_equal(
-	    zt_check_connect(s, "[fd00::2]:8080", "for=[fd00::1]", ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(check(s, "[fd00::2]:8080", "for=[fd00::1]", ID_A, &dst, &wl, &client),
+			 400);
 	/* Not served here (another node's pod, nobody's address), proxy ports, bare IPv6. */
-	assert_int_equal(zt_check_connect(s, "[fd00::1]:80", NULL, ID_A, &dst, &wl, &client), 400);
-	assert_int_equal(zt_check_connect(s, "[fd00::9]:80", NULL, ID_A, &dst, &wl, &client), 400);
-	assert_int_equal(zt_check_connect(s, "[fd00::2]:15008", NULL, ID_A, &dst, &wl, &client),
-			 503);
-	assert_int_equal(zt_check_connect(s, "fd00::2:8080", NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(check(s, "[fd00::1]:80", NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(check(s, "[fd00::9]:80", NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(check(s, "[fd00::2]:15008", NULL, ID_A, &dst, &wl, &client), 503);
+	assert_int_equal(check(s, "fd00::2:8080", NULL, ID_A, &dst, &wl, &client), 400);
 	snapshot_free(s);
 }
 
@@ -933,26 +933,87 @@ static void test_ipv6_only_client(void **state)
 	assert_int_equal(zt_lc_key(&s->workloads[1], &srv->ip6), s->workloads[1].ip);
 
 	/* At the server's node: the CONNECT, the claimed client of the peer's identity. */
-	assert_int_equal(zt_check_connect(s, "[fd00::22]:8080", "for=\"[fd00::21]:40123\"", ID_A,
-					  &dst, &wl, &client),
-			 0);
+	assert_int_equal(
+	    check(s, "[fd00::22]:8080", "for=\"[fd00::21]:40123\"", ID_A, &dst, &wl, &client), 0);
 	assert_ptr_equal(wl, srv);
 	assert_string_equal(sockaddr_inet_format(&client, buf, sizeof(buf)), "[fd00::21]:40123");
 	assert_ptr_equal(zt_workload_at(s, &client), cli);
-	assert_int_equal(zt_check_connect(s, "[fd00::22]:8080", "for=\"[fd00::21]:40123\"", ID_C,
-					  &dst, &wl, &client),
-			 401);
+	assert_int_equal(
+	    check(s, "[fd00::22]:8080", "for=\"[fd00::21]:40123\"", ID_C, &dst, &wl, &client), 401);
 	zt_fill_labels(&l, "destination", s->cluster_id, zt_workload_at(s, &peer), NULL, srv, svc,
 		       true);
 	assert_string_equal(l.source_workload, "v6c");
 	assert_string_equal(l.source_principal, ID_A);
 	assert_string_equal(l.destination_workload, "v6s");
 	/* Neither pod is 0.0.0.0's. */
-	assert_int_equal(zt_check_connect(s, "0.0.0.0:8080", NULL, ID_A, &dst, &wl, &client), 400);
-	assert_int_equal(
-	    zt_check_connect(s, "127.0.0.2:8080", "for=0.0.0.0", ID_A, &dst, &wl, &client), 401);
+	assert_int_equal(check(s, "0.0.0.0:8080", NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(check(s, "127.0.0.2:8080", "for=0.0.0.0", ID_A, &dst, &wl, &client), 401);
 	peer = harness_sa("0.0.0.0", 40123);
 	assert_null(zt_workload_at(s, &peer));
+	snapshot_free(s);
+}
+
+/*
+ * Istio's double HBONE: the inner CONNECT names `<Service hostname>:<Service port>`, the pod is
+ * the one the connection reached (its local address), the port the Service's target on it; a
+ * client of another network (x-forwarded-network) claims no address of this one.
+ */
+static void test_check_connect_by_host(void **state)
+{
+	struct snapshot *s = make_snap("n2", NULL, NULL, 0, 8080);
+	union sockaddr_inet dst, client, at_b = harness_sa("127.0.0.2", 15008),
+					 at_a = harness_sa("127.0.0.1", 15008),
+					 at_legacy = harness_sa("127.0.0.5", 15008);
+	const struct snap_workload *wl;
+	struct zt_connect c = {
+	    .authority = "web.demo.svc.cluster.local:80", .peer_id = ID_A, .local = &at_b};
+	char host[64];
+	uint16_t port;
+
+	s->network = strdup("network1");
+	assert_int_equal(zt_check_connect(s, &c, &dst, &wl, &client), 0);
+	assert_string_equal(wl->name, "b");
+	assert_int_equal(dst.v4.sin_addr.s_addr, harness_ip4("127.0.0.2"));
+	assert_int_equal(ntohs(dst.v4.sin_port), 8080);
+	assert_true(zt_connect_host(&c, host, sizeof(host)));
+	assert_string_equal(host, "web.demo.svc.cluster.local");
+	/* A port the Service lacks, a host it is not, a pod not of this node or not enrolled. */
+	c.authority = "web.demo.svc.cluster.local:81";
+	assert_int_equal(zt_check_connect(s, &c, &dst, &wl, &client), 400);
+	c.authority = "api.demo.svc.cluster.local:80";
+	assert_int_equal(zt_check_connect(s, &c, &dst, &wl, &client), 400);
+	c.authority = "web.demo.svc.cluster.local:80";
+	c.local = &at_a;
+	assert_int_equal(zt_check_connect(s, &c, &dst, &wl, &client), 400);
+	c.local = &at_legacy;
+	assert_int_equal(zt_check_connect(s, &c, &dst, &wl, &client), 400);
+	c.local = NULL;
+	assert_int_equal(zt_check_connect(s, &c, &dst, &wl, &client), 400);
+	/* From another network: its client address is not looked up here (same ranges). */
+	c.local = &at_b;
+	c.forwarded = "for=\"10.9.9.9:4000\";host=web.demo.svc.cluster.local";
+	c.network = "network2";
+	assert_int_equal(zt_check_connect(s, &c, &dst, &wl, &client), 0);
+	assert_int_equal(client.sa.sa_family, 0);
+	/* From this network it is, as any claim. */
+	c.network = "network1";
+	assert_int_equal(zt_check_connect(s, &c, &dst, &wl, &client), 401);
+	c.network = NULL;
+	assert_int_equal(zt_check_connect(s, &c, &dst, &wl, &client), 401);
+	/* What a hostname authority is. */
+	assert_true(zt_authority_host("web:80", host, sizeof(host), &port));
+	assert_string_equal(host, "web");
+	assert_int_equal(port, 80);
+	assert_false(zt_authority_host("127.0.0.1:80", host, sizeof(host), &port));
+	assert_false(zt_authority_host("[::1]:80", host, sizeof(host), &port));
+	assert_false(zt_authority_host("a:b:80", host, sizeof(host), &port));
+	assert_false(zt_authority_host("web:0", host, sizeof(host), &port));
+	assert_false(zt_authority_host("web:65536", host, sizeof(host), &port));
+	assert_false(zt_authority_host("web:", host, sizeof(host), &port));
+	assert_false(zt_authority_host(":80", host, sizeof(host), &port));
+	assert_false(zt_authority_host("web:8x", host, sizeof(host), &port));
+	assert_false(zt_authority_host(NULL, host, sizeof(host), &port));
+	assert_false(zt_authority_host("averyveryverylonghostname:80", host, 8, &port));
 	snapshot_free(s);
 }
 
@@ -972,54 +1033,47 @@ static void test_check_connect(void **state)
 					  "300.0.0.2:80",
 					  ":80"};
 
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 0);
+	assert_int_equal(check(s, "127.0.0.2:8080", NULL, ID_A, &dst, &wl, &client), 0);
 	assert_string_equal(wl->name, "b");
 	assert_int_equal(ntohs(dst.v4.sin_port), 8080);
 	assert_int_equal(client.v4.sin_addr.s_addr, INADDR_ANY);
-	assert_int_equal(
-	    zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.1", ID_A, &dst, &wl, &client), 0);
+	assert_int_equal(check(s, "127.0.0.2:8080", "for=127.0.0.1", ID_A, &dst, &wl, &client), 0);
 	assert_int_equal(client.v4.sin_addr.s_addr, harness_ip4("127.0.0.1"));
 	assert_int_equal(client.v4.sin_port, 0);
 	/* The client's port travels quoted, as RFC 7239 §6 writes a node with a port. */
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:8080", "for=\"127.0.0.1:40123\"", ID_A,
-					  &dst, &wl, &client),
-			 0);
+	assert_int_equal(
+	    check(s, "127.0.0.2:8080", "for=\"127.0.0.1:40123\"", ID_A, &dst, &wl, &client), 0);
 	assert_int_equal(client.v4.sin_addr.s_addr, harness_ip4("127.0.0.1"));
 	assert_int_equal(ntohs(client.v4.sin_port), 40123);
 	/* Claiming another identity's IP, or an unknown IP, is refused. */
-	assert_int_equal(
-	    zt_check_connect(s, "127.0.0.2:8080", "for=127.0.0.3", ID_A, &dst, &wl, &client), 401);
-	assert_int_equal(
-	    zt_check_connect(s, "127.0.0.2:8080", "for=10.9.9.9", ID_A, &dst, &wl, &client), 401);
-	assert_int_equal(
-	    zt_check_connect(s, "127.0.0.2:8080", "for=\"_hidden\"", ID_A, &dst, &wl, &client),
-	    400);
+	assert_int_equal(check(s, "127.0.0.2:8080", "for=127.0.0.3", ID_A, &dst, &wl, &client),
+			 401);
+	assert_int_equal(check(s, "127.0.0.2:8080", "for=10.9.9.9", ID_A, &dst, &wl, &client), 401);
+	assert_int_equal(check(s, "127.0.0.2:8080", "for=\"_hidden\"", ID_A, &dst, &wl, &client),
+			 400);
 	/* Pods of another node and non-enrolled pods are not served here. */
-	assert_int_equal(zt_check_connect(s, "127.0.0.1:80", NULL, ID_A, &dst, &wl, &client), 400);
-	assert_int_equal(zt_check_connect(s, "127.0.0.5:80", NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(check(s, "127.0.0.1:80", NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(check(s, "127.0.0.5:80", NULL, ID_A, &dst, &wl, &client), 400);
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
-		assert_int_equal(zt_check_connect(s, bad[i], NULL, ID_A, &dst, &wl, &client), 400);
-	assert_int_equal(zt_check_connect(s, NULL, NULL, ID_A, &dst, &wl, &client), 400);
+		assert_int_equal(check(s, bad[i], NULL, ID_A, &dst, &wl, &client), 400);
+	assert_int_equal(check(s, NULL, NULL, ID_A, &dst, &wl, &client), 400);
 	/*
 	 * The proxy's own ports are no tunnel's target: 503 before anything else is looked at
 	 * (policy, a claimed client), as Istio's ztunnel refuses its illegal_ports.
 	 */
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:15008", NULL, ID_A, &dst, &wl, &client),
+	assert_int_equal(check(s, "127.0.0.2:15008", NULL, ID_A, &dst, &wl, &client), 503);
+	assert_int_equal(check(s, "127.0.0.2:15006", "for=127.0.0.3", ID_A, &dst, &wl, &client),
 			 503);
-	assert_int_equal(
-	    zt_check_connect(s, "127.0.0.2:15006", "for=127.0.0.3", ID_A, &dst, &wl, &client), 503);
-	assert_int_equal(zt_check_connect(s, "127.0.0.2:15001", NULL, ID_A, &dst, &wl, &client),
-			 503);
+	assert_int_equal(check(s, "127.0.0.2:15001", NULL, ID_A, &dst, &wl, &client), 503);
 	/* A pod not served here is still that first (400). */
-	assert_int_equal(zt_check_connect(s, "127.0.0.1:15008", NULL, ID_A, &dst, &wl, &client),
-			 400);
+	assert_int_equal(check(s, "127.0.0.1:15008", NULL, ID_A, &dst, &wl, &client), 400);
 	/* Istio does not ban DNS, admin, stats and readiness ports: they go to the pod. */
 	for (uint16_t p = 15000; p <= 15100; p++) {
 		char auth[32];
 
 		snprintf(auth, sizeof(auth), "127.0.0.2:%u", p);
 		assert_int_equal(zt_proxy_port(p), p == 15001 || p == 15006 || p == 15008);
-		assert_int_equal(zt_check_connect(s, auth, NULL, ID_A, &dst, &wl, &client),
+		assert_int_equal(check(s, auth, NULL, ID_A, &dst, &wl, &client),
 				 zt_proxy_port(p) ? 503 : 0);
 	}
 	snapshot_free(s);
@@ -1588,6 +1642,7 @@ int main(void)
 	    cmocka_unit_test(test_route_dns_entries),
 	    cmocka_unit_test(test_route_rr_per_service),
 	    cmocka_unit_test(test_check_connect),
+	    cmocka_unit_test(test_check_connect_by_host),
 	    cmocka_unit_test(test_check_connect_ipv6),
 	    cmocka_unit_test(test_ipv6_only_client),
 	    cmocka_unit_test(test_route_ipv6),
