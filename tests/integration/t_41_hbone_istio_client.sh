@@ -63,6 +63,24 @@ expect_eq "$(field "$out" 1 baggage)" \
 	"k8s.cluster.name=Kubernetes,k8s.namespace.name=mesh,k8s.deployment.name=server,service.name=server,service.version=v1" \
 	"the 200's baggage"
 
+# The inner CONNECT of Istio's double HBONE, as an east-west gateway passes it on to the pod's
+# 15008: the authority is the Service's hostname and port, the pod the one reached, the port its
+# target (80 -> 8080); the client is of another network (x-forwarded-network), whose address
+# (here one of this cluster's pod range, as another cluster may number its pods) names no one
+# here and is not claimed. A port the Service lacks, or a host it is not, is 400.
+out=$(node_exec node1 /usr/bin/python3 "$REPO/tests/integration/bin/hbone_client.py" \
+	--connect "$server_ip:15008" --cert "$tmp/good.pem" --key "$tmp/good.key" \
+	--ca "$ca/root-cert.pem" --expect-san spiffe://cluster.local/ns/mesh/sa/server \
+	--forwarded "for=\"$client_ip:40000\";host=server.mesh.svc.cluster.local" --network network2 \
+	"server.mesh.svc.cluster.local:80=$GET" "server.mesh.svc.cluster.local:81=$GET" \
+	"server-local.mesh.svc.cluster.local:80=$GET") || fail "double HBONE's inner CONNECT: $out"
+expect_eq "$(field "$out" 1 status)" 200 "CONNECT server.mesh.svc.cluster.local:80"
+expect_contains "$(field "$out" 1 reply)" "pod=mesh/server-0 " "the inner tunnel's bytes"
+expect_not_contains "$(field "$out" 1 reply)" "from=$client_ip " \
+	"another network's client address claimed here"
+expect_eq "$(field "$out" 2 status)" 400 "a port the Service lacks"
+expect_eq "$(field "$out" 3 status)" 400 "a Service that does not select the pod"
+
 # An authority that is not a pod served behind this 15008 (the client's own pod, on node1).
 out=$(hb good "$client_ip:8080=$GET") || fail "authority mismatch: $out"
 expect_eq "$(field "$out" 1 status)" 400 "CONNECT to a pod not served there"

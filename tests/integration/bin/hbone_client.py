@@ -5,7 +5,11 @@
 # :authority plus ztunnel's `baggage`, `forwarded` and `traceparent`, all on one connection.
 #
 #   hbone_client.py --connect IP:PORT --cert C --key K --ca ROOT [--expect-san URI]
-#                   [--forwarded F] [--timeout S] AUTHORITY[=PAYLOAD]...
+#                   [--forwarded F] [--network N] [--timeout S] AUTHORITY[=PAYLOAD]...
+#
+# --network N: the inner CONNECT of Istio's double HBONE, as a ztunnel of network N sends it
+# through an east-west gateway (`x-forwarded-network: N`; the authority is then the Service's
+# `<hostname>:<port>`).
 #
 # Prints one JSON line for the connection ({"tls", "alpn", "peer_san"}) and one per CONNECT,
 # opened in order once the previous one ended ({"stream", "authority", "status", "baggage",
@@ -82,9 +86,11 @@ def pump(sock, conn, until, timeout):
 def tunnel(sock, conn, authority, payload, a):
     sid = conn.get_next_available_stream_id()
     tp = "00-%s-%s-00" % (os.urandom(16).hex(), os.urandom(8).hex())
-    conn.send_headers(sid, [(":method", "CONNECT"), (":authority", authority),
-                            ("baggage", BAGGAGE), ("forwarded", a.forwarded),
-                            ("traceparent", tp)])
+    headers = [(":method", "CONNECT"), (":authority", authority), ("baggage", BAGGAGE),
+               ("forwarded", a.forwarded), ("traceparent", tp)]
+    if a.network:
+        headers.append(("x-forwarded-network", a.network))
+    conn.send_headers(sid, headers)
     out = {"stream": sid, "authority": authority, "status": None, "baggage": None, "reply": ""}
 
     def mine(ev):
@@ -132,6 +138,7 @@ def main():
     p.add_argument("--ca", required=True)
     p.add_argument("--expect-san")
     p.add_argument("--forwarded", default="for=\"127.0.0.1:1\"")
+    p.add_argument("--network")
     p.add_argument("--timeout", type=float, default=5)
     p.add_argument("streams", nargs="+", metavar="AUTHORITY[=PAYLOAD]")
     a = p.parse_args()
