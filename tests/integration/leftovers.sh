@@ -9,11 +9,13 @@ ls -d /etc/netns/ambit-* 2>/dev/null | sed 's/^/etc /'
 [ -d /run/ambit ] && find /run/ambit -mindepth 1 -maxdepth 1 -printf 'rundir %p\n'
 pgrep -f '(build|libexec/ambit)/(ambit-agent|ztunnel)' | sed 's/^/process /'
 pgrep -f 'ambitctl local kubelet' | sed 's/^/kubelet /'
-# An ambitctl that serves until stopped (the dashboard), left running by a test whose cluster is
-# gone: the one a test started in the background and never killed.
-for pid in $(pgrep -f 'ambitctl dashboard'); do
+# An ambitctl that serves until stopped (the dashboard, as itself or as istioctl), left running
+# by a test whose cluster is gone: the one a test started in the background and never killed.
+for pid in $(pgrep -f '(ambitctl|istioctl) dashboard'); do
 	args=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || continue
 	name=$(sed -nE 's/.* --(name|cluster) ([^ ]+).*/\2/p' <<<"$args")
+	# Else the cluster its environment names ($AMBIT_CLUSTER, as the tests set it).
+	[ -n "$name" ] || name=$(tr '\0' '\n' <"/proc/$pid/environ" 2>/dev/null | sed -n 's/^AMBIT_CLUSTER=//p')
 	[ -n "$name" ] && [ ! -d "/run/ambit/$name" ] &&
 		echo "process $pid (${args:0:60}) outlived its cluster $name"
 done

@@ -241,7 +241,9 @@ for spec in kiali:20001:/kiali grafana:3000: jaeger:16686:; do
 		port=$(free_port)
 		flag=(-p "$port")
 	fi
-	ictl dashboard "$tool" "${flag[@]}" >"$tmp/d-$tool.out" 2>"$tmp/d-$tool.err" &
+	# Not through ictl: $! must be istioctl itself (a function backgrounded is a subshell whose
+	# kill leaves its child, the dashboard, running on).
+	"$ISTIOCTL" dashboard "$tool" "${flag[@]}" >"$tmp/d-$tool.out" 2>"$tmp/d-$tool.err" &
 	dash+=($!)
 	said() { [ -s "$tmp/d-$tool.out" ]; }
 	wait_for 20 said || fail "dashboard $tool said nothing: $(cat "$tmp/d-$tool.err")"
