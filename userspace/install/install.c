@@ -603,16 +603,65 @@ out:
 	return ret;
 }
 
-/* A string YAML 1.1 would read as something else (true, 80, null): quoted. */
+/* Whether @v, underscores aside, is all of a number strtod or strtoll (any base) reads. */
+static bool reads_as_number(const char *v)
+{
+	char buf[128], *end;
+	size_t n = 0;
+
+	for (; *v && n + 1 < sizeof(buf); v++)
+		if (*v != '_')
+			buf[n++] = *v;
+	if (*v || !n)
+		return *v != '\0'; /* too long to tell: quoted, as the safe side */
+	buf[n] = '\0';
+	strtoll(buf, &end, 0);
+	if (!*end)
+		return true;
+	strtod(buf, &end);
+	return !*end;
+}
+
+/* YAML 1.1's sexagesimal numbers (190:20:30, -1:30.5): [-+]digits(:[0-5]?digit)+[.digits]. */
+static bool base60(const char *v)
+{
+	bool colon = false;
+
+	v += *v == '-' || *v == '+';
+	if (*v < '0' || *v > '9')
+		return false;
+	while ((*v >= '0' && *v <= '9') || *v == '_')
+		v++;
+	while (*v == ':') {
+		colon = true;
+		v++;
+		if (*v < '0' || *v > '9')
+			return false;
+		v += v[1] >= '0' && v[1] <= '9' ? 2 : 1;
+	}
+	if (*v == '.')
+		for (v++; (*v >= '0' && *v <= '9') || *v == '_'; v++)
+			;
+	return colon && !*v;
+}
+
+/*
+ * A string YAML 1.1 would read as something else (true, 80, 1.5, 0x1f, 1:20, .inf, null):
+ * quoted, as kubectl's printer quotes it; an address (10.96.0.10) or a version (1.2.3) is
+ * plain. What plain style cannot hold at all, libyaml's emitter quotes by itself.
+ */
 static bool needs_quotes(const char *v)
 {
-	static const char *const words[] = {"true", "false", "yes",  "no", "on", "off",
-					    "y",    "n",     "null", "~",  ""};
+	static const char *const words[] = {"true",  "false", "yes",  "no", "on", "off",
+					    "y",     "n",     "null", "~",  "",	  ".inf",
+					    "-.inf", "+.inf", ".nan", "<<"};
 
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
 		if (!strcasecmp(v, words[i]))
 			return true;
-	return strchr("0123456789+-.", v[0]) != NULL;
+	if (!strchr("0123456789+-.", v[0]))
+		return false;
+	return reads_as_number(v) || base60(v);
 }
 
 static int emit_scalar(yaml_emitter_t *e, const char *v, bool quote)
