@@ -178,6 +178,11 @@ struct config_service {
 	bool ipv4_asked; /* spec.ipFamilies names IPv4: an IPv6 cluster refuses it unless second */
 	/* spec.type LoadBalancer; spec.loadBalancerClass set (another controller's to serve). */
 	bool load_balancer, lb_class;
+	/*
+	 * status.loadBalancer.ingress[].ip: the addresses a balancer gave it, as the API server
+	 * holds them (what a Gateway's status.addresses names; Istio reads the same).
+	 */
+	struct config_strings lb_ingress;
 	struct config_labels selector;
 	size_t nports;
 	struct config_service_port *ports;

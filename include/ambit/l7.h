@@ -771,12 +771,18 @@ const struct l7_tunnel *l7_config_tunnel6(const struct l7_config *c, const struc
 /*
  * The status Istio's gateway controller writes (l7/gwstatus.c), as the `status` object of
  * Gateway @gw (class istio) and of route @r, or NULL (ENOMEM). @address is the Gateway's
- * Service hostname (NULL: none yet); @not_running, when set, says why its deployment is not
- * running (Programmed False, Pending).
+ * address (NULL: none yet): an IP (type IPAddress) or its Service's hostname (Hostname);
+ * @not_running, when set, says why its deployment is not running (Programmed False, Pending).
  */
 struct cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s_gateway *gw,
 				      const char *address, const char *not_running);
 struct cJSON *l7_gwapi_route_status(const struct config *cfg, const struct config_gw_route *r);
+/*
+ * Gateway @gw's address as Istio's controller writes it: the first balancer address of its
+ * Service <name>-istio (status.loadBalancer.ingress), else that Service's hostname.
+ */
+void l7_gwapi_gateway_address(const struct config *cfg, const struct config_k8s_gateway *gw,
+			      char *out, size_t len);
 
 /*
  * Whether backendRef @b of Gateway API route @r can be used in @cfg (l7/gwattach.c): the one

@@ -41,6 +41,17 @@ WANT=200 wait_for 60 status_is /productpage ||
 page=$(curl -sS --max-time 10 "http://localhost:$port/productpage")
 expect_contains "$page" "Book Details" "the page through the Gateway API gateway"
 expect_eq "$(host_get /api/v1/products)" 200 "/api/v1/products (PathPrefix)"
+# As Istio's getting-started reaches it: INGRESS_HOST from the Gateway's status.addresses, the
+# address of its LoadBalancer Service (type IPAddress), which the host reaches.
+INGRESS_HOST=$(actl get gateway bookinfo-gateway -o json | jq -r '.status.addresses[0].value // empty')
+expect_eq "$(actl get gateway bookinfo-gateway -o json | jq -r '.status.addresses[0].type')" \
+	IPAddress "the Gateway's address type"
+expect_eq "$INGRESS_HOST" \
+	"$(actl get svc bookinfo-gateway-istio -o json | jq -r '.status.loadBalancer.ingress[0].ip')" \
+	"the Gateway's address is its Service's EXTERNAL-IP"
+page=$(curl -sS --max-time 10 "http://$(url_host "$INGRESS_HOST")/productpage") ||
+	fail "curl http://$INGRESS_HOST/productpage: $page"
+expect_contains "$page" "Book Details" "the page at the Gateway's address"
 expect_eq "$(host_get /productpage/x)" 404 "an Exact path with more after it"
 wait_log 10 $GWPOD '"GET /productpage/x HTTP/1.1" 404 NR' ||
 	fail "the gateway's access log has no NR line: $(actl local logs $GWPOD | tail -2)"
@@ -152,7 +163,7 @@ for c in Accepted Programmed; do
 		fail "the Gateway's $c condition is not True: $y"
 done
 expect_contains "$y" "attachedRoutes: 1" "the http listener's attached route"
-expect_contains "$y" "value: bookinfo-gateway-istio.default.svc.cluster.local" "the Gateway's address"
+expect_contains "$y" "value: $INGRESS_HOST" "the Gateway's address"
 # Its Service: LoadBalancer, until the Gateway is annotated networking.istio.io/service-type:
 # ClusterIP, as Istio's ambient tutorial annotates it; still reached through it.
 svc_type() { actl get svc bookinfo-gateway-istio -o json | jq -r .spec.type; }
@@ -163,6 +174,11 @@ grep -q 'service-type: ClusterIP' "$WORK/gw-clusterip.yaml" || fail "the annotat
 actl apply -f "$WORK/gw-clusterip.yaml" >&2 || fail "the annotated Gateway not applied"
 is_clusterip() { [ "$(svc_type)" = ClusterIP ]; }
 wait_for 20 is_clusterip || fail "the annotated Gateway's Service is $(svc_type), not ClusterIP"
+# A ClusterIP Service has no balancer address: the Gateway's address is its hostname again.
+gw_addr() { actl get gateway bookinfo-gateway -o json | jq -r '.status.addresses[0].type + " " + .status.addresses[0].value'; }
+wait_for 20 bash -c "[ \"\$(AMBIT_CLUSTER=$CLUSTER '$AMBITCTL' get gateway bookinfo-gateway -o json | jq -r '.status.addresses[0].value')\" = bookinfo-gateway-istio.default.svc.cluster.local ]" ||
+	fail "the ClusterIP Gateway's address: $(gw_addr)"
+expect_eq "$(gw_addr)" "Hostname bookinfo-gateway-istio.default.svc.cluster.local" "the ClusterIP Gateway's address"
 WANT=200 wait_for 30 status_is /productpage || fail "/productpage through the ClusterIP Service"
 r=$(actl get httproute elsewhere -n other -o yaml) || fail "get httproute failed: $r"
 expect_contains "$r" "reason: NotAllowedByListeners" "the refused route's parent status"

@@ -106,6 +106,25 @@ static cJSON *waypoint_status(const struct get_ctx *x, const struct config_k8s_g
 	return st;
 }
 
+/*
+ * Class istio Gateway @g's address: its Service's LoadBalancer address on the local cluster
+ * (pods.json), else what the store's Service says (l7_gwapi_gateway_address).
+ */
+static void gateway_address(const struct get_ctx *x, const struct config_k8s_gateway *g, char *addr,
+			    size_t len)
+{
+	const char *lb;
+	char key[600];
+
+	snprintf(key, sizeof(key), "%s/%s-istio", g->meta.namespace, g->meta.name);
+	lb = jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "loadBalancerIPs"), key)
+		 ?: jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "loadBalancerIPs6"), key);
+	if (lb)
+		snprintf(addr, len, "%s", lb);
+	else
+		l7_gwapi_gateway_address(&x->cfg, g, addr, len);
+}
+
 /* The Gateway API status of object @ns/@name of @kind, or NULL when none is written for it. */
 static cJSON *gwapi_status(const struct get_ctx *x, const char *kind, const char *ns,
 			   const char *name)
@@ -132,7 +151,7 @@ static cJSON *gwapi_status(const struct get_ctx *x, const char *kind, const char
 				return waypoint_status(x, g);
 			if (strcmp(g->class_name, CONFIG_GATEWAY_CLASS))
 				continue;
-			snprintf(addr, sizeof(addr), "%s-istio.%s.svc.cluster.local", name, ns);
+			gateway_address(x, g, addr, sizeof(addr));
 			return l7_gwapi_gateway_status(cfg, g, addr, not_running(x, g));
 		}
 		return NULL;

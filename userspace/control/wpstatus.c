@@ -140,7 +140,7 @@ cJSON *wps_gateway_status(const struct config *cfg, const cJSON *gw, const char 
 
 	if (!g)
 		return NULL;
-	snprintf(addr, sizeof(addr), "%s-istio.%s.svc.cluster.local", name, ns);
+	l7_gwapi_gateway_address(cfg, g, addr, sizeof(addr));
 	st = l7_gwapi_gateway_status(cfg, g, addr, not_running);
 	if (st)
 		wps_stamp(st, generation(gw), now);

@@ -111,6 +111,7 @@ void config_service_free(struct config_service *s)
 	config_meta_free(&s->meta);
 	free(s->cluster_ip);
 	config_strings_free(&s->cluster_ips);
+	config_strings_free(&s->lb_ingress);
 	config_labels_free(&s->selector);
 	for (size_t i = 0; i < s->nports; i++) {
 		free(s->ports[i].name);

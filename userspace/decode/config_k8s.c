@@ -727,10 +727,38 @@ static int service_spec(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return cfg_walk_map(ctx, v, service_spec_fields, ((struct cfg_obj *)obj)->obj);
 }
 
+/*
+ * status: what the API server holds of the Service's balancer, status.loadBalancer.ingress[].ip
+ * (an address each; a hostname, ipMode and ports are not kept). The rest of a status is the
+ * server's and not checked.
+ */
+static int service_status(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	struct config_service *svc = ((struct cfg_obj *)obj)->obj;
+	yaml_node_t *lb = cfg_map_get(ctx, v, "loadBalancer");
+	yaml_node_t *ing = lb ? cfg_map_get(ctx, lb, "ingress") : NULL;
+	size_t n;
+
+	if (!ing || ing->type != YAML_SEQUENCE_NODE)
+		return 0;
+	n = (size_t)(ing->data.sequence.items.top - ing->data.sequence.items.start);
+	for (size_t i = 0; i < n; i++) {
+		yaml_node_t *ip = cfg_map_get(ctx, cfg_seq_item(ctx, ing, i), "ip");
+		struct ipaddr a;
+
+		if (!ip || ip->type != YAML_SCALAR_NODE ||
+		    ipaddr_parse_addr((const char *)ip->data.scalar.value, &a))
+			continue;
+		if (config_strings_add(&svc->lb_ingress, (const char *)ip->data.scalar.value))
+			return -ENOMEM;
+	}
+	return 0;
+}
+
 const struct cfg_field cfg_service_fields[] = {
     OBJECT_FIELDS,
     {"spec", CFG_T_MAP, service_spec, 0},
-    {"status", CFG_T_MAP, NULL, 0},
+    {"status", CFG_T_MAP, service_status, 0},
     {NULL, 0, NULL, 0},
 };
 

@@ -193,6 +193,24 @@ static bool listener_status(cJSON *list, const struct config *cfg,
 	return accepted;
 }
 
+void l7_gwapi_gateway_address(const struct config *cfg, const struct config_k8s_gateway *gw,
+			      char *out, size_t len)
+{
+	char name[300];
+
+	snprintf(name, sizeof(name), "%s-istio", gw->meta.name);
+	for (size_t i = 0; i < cfg->n_services; i++) {
+		const struct config_service *s = &cfg->services[i];
+
+		if (s->lb_ingress.n && !strcmp(s->meta.namespace, gw->meta.namespace) &&
+		    !strcmp(s->meta.name, name)) {
+			snprintf(out, len, "%s", s->lb_ingress.items[0]);
+			return;
+		}
+	}
+	snprintf(out, len, "%s.%s.svc.cluster.local", name, gw->meta.namespace);
+}
+
 cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s_gateway *gw,
 			       const char *address, const char *not_running)
 {
@@ -203,8 +221,12 @@ cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s
 	if (!st)
 		return NULL;
 	if (address) {
+		struct ipaddr ip;
+
 		a = cJSON_CreateObject();
-		cJSON_AddStringToObject(a, "type", "Hostname");
+		/* Its Service's balancer address when it has one, as Istio writes it. */
+		cJSON_AddStringToObject(a, "type",
+					ipaddr_parse_addr(address, &ip) ? "Hostname" : "IPAddress");
 		cJSON_AddStringToObject(a, "value", address);
 		cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "addresses"), a);
 	}

@@ -1229,6 +1229,55 @@ static void test_gateway_api_l4_routes(void **state)
 	destroy(&w);
 }
 
+/*
+ * A class istio Gateway's address as Istio's controller writes it: its Service's balancer
+ * address (status.loadBalancer.ingress, as the API server holds it) with type IPAddress, else
+ * the Service's hostname; a status without an IP (pending, a hostname) is no address.
+ */
+static void test_gateway_address(void **state)
+{
+	static const char gw[] = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+				 "metadata: {name: edge, namespace: default}\n"
+				 "spec:\n  gatewayClassName: istio\n  listeners:\n"
+				 "  - {name: http, port: 80, protocol: HTTP}\n";
+	static const char svc[] =
+	    "---\napiVersion: v1\nkind: Service\nmetadata: {name: edge-istio, namespace: default}\n"
+	    "spec: {type: LoadBalancer, ports: [{port: 80}]}\n"
+	    "status: {loadBalancer: {ingress: [%s]}, conditions: []}\n";
+	const char *const ingress[] = {"{ip: 172.30.1.100, ipMode: VIP}, {ip: 'fd00:30::1:100'}",
+				       "{hostname: lb.example.com}", ""};
+	const char *const want[] = {"172.30.1.100", "edge-istio.default.svc.cluster.local",
+				    "edge-istio.default.svc.cluster.local"};
+	const char *const type[] = {"IPAddress", "Hostname", "Hostname"};
+
+	for (size_t i = 0; i < 3; i++) {
+		struct config_diags diags = {0};
+		struct config cfg;
+		char *yaml, addr[128], *txt, line[160];
+		cJSON *st;
+
+		assert_int_not_equal(asprintf(&yaml, "%s%s", gw, svc), -1);
+		txt = yaml;
+		assert_int_not_equal(asprintf(&yaml, txt, ingress[i]), -1);
+		free(txt);
+		config_init(&cfg);
+		assert_int_equal(config_load_buffer(&cfg, "g.yaml", yaml, strlen(yaml), &diags), 0);
+		assert_int_equal(cfg.services[0].lb_ingress.n, i == 0 ? 2 : 0);
+		l7_gwapi_gateway_address(&cfg, &cfg.k8s_gateways[0], addr, sizeof(addr));
+		assert_string_equal(addr, want[i]);
+		st = l7_gwapi_gateway_status(&cfg, &cfg.k8s_gateways[0], addr, NULL);
+		txt = cJSON_PrintUnformatted(st);
+		snprintf(line, sizeof(line), "\"addresses\":[{\"type\":\"%s\",\"value\":\"%s\"}]",
+			 type[i], want[i]);
+		assert_non_null(strstr(txt, line));
+		free(txt);
+		cJSON_Delete(st);
+		config_diags_free(&diags);
+		config_free(&cfg);
+		free(yaml);
+	}
+}
+
 /* tls.httpsRedirect: every request on the server's hosts gets a 301 to https, VS or not. */
 static void test_https_redirect(void **state)
 {
@@ -1749,6 +1798,7 @@ int main(void)
 	    cmocka_unit_test(test_ingress_use_waypoint_json),
 	    cmocka_unit_test(test_ingress_use_waypoint_ipv6),
 	    cmocka_unit_test(test_proxy_protocol),
+	    cmocka_unit_test(test_gateway_address),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
