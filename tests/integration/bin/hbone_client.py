@@ -5,15 +5,33 @@
 # :authority plus ztunnel's `baggage`, `forwarded` and `traceparent`, all on one connection.
 #
 #   hbone_client.py --connect IP:PORT --cert C --key K --ca ROOT [--expect-san URI]
-#                   [--forwarded F] [--network N] [--timeout S] AUTHORITY[=PAYLOAD]...
+#                   [--forwarded F] [--network N] [--timeout S]
+#                   [--via-gateway [--inner-san URI] [--inner-ca ROOT]] AUTHORITY[=PAYLOAD]...
 #
 # --network N: the inner CONNECT of Istio's double HBONE, as a ztunnel of network N sends it
 # through an east-west gateway (`x-forwarded-network: N`; the authority is then the Service's
-# `<hostname>:<port>`).
+# `<hostname>:<port>`). Without --via-gateway it is the only CONNECT, as the gateway passes it
+# on; with it, the inner one below (the outer one never carries it).
+#
+# --via-gateway: the whole of Istio's double HBONE, as its ztunnel opens it through an east-west
+# gateway. --connect, --ca and --expect-san are then the gateway's, and each AUTHORITY is first
+# an outer CONNECT to it. Once that answers 200, a second TLS 1.3 (ALPN h2, no SNI, the same
+# client certificate) runs inside that stream's bytes to the destination's ztunnel, its peer
+# checked against --inner-ca (--ca unless given) and, when given, the URI SAN --inner-san; over
+# it a second HTTP/2 connection sends the inner CONNECT to the same AUTHORITY, and PAYLOAD goes
+# through that. Each stream has its own inner TLS and HTTP/2, closed when it ends (Istio's
+# client pools no inner connection), and the outer stream ends with them.
 #
 # Prints one JSON line for the connection ({"tls", "alpn", "peer_san"}) and one per CONNECT,
 # opened in order once the previous one ended ({"stream", "authority", "status", "baggage",
 # "reply"}: the 200's `baggage`, and what came back through the tunnel after PAYLOAD went in).
+# With --via-gateway the connection's line is the gateway's, and each stream's line is the outer
+# stream's ("stream") with "status" and "baggage" of the outer answer when it was not 200, else
+# of the inner one; it adds "outer_status", "inner_status", "inner_tls" and "inner_peer_san"
+# (the inner peer's URI SAN), each null where not reached, "inner_error" when the inner TLS
+# failed (its handshake, the peer not --inner-san, or the peer refusing our certificate, which
+# TLS 1.3 tells after the handshake; the next stream is still opened on the same outer
+# connection), and "outer_reset" when the gateway reset the outer stream after its 200.
 # Exit 0, 2 when TLS or HTTP/2 could not be set up (refused handshake, wrong peer), 1 on usage.
 import argparse
 import json
@@ -25,6 +43,7 @@ import time
 
 import h2.config
 import h2.connection
+import h2.errors
 import h2.events
 import h2.exceptions
 
@@ -33,8 +52,7 @@ BAGGAGE = ("k8s.cluster.name=Kubernetes,k8s.namespace.name=mesh,"
            "k8s.deployment.name=client,service.name=client,service.version=v1")
 
 
-def tls_connect(a):
-    host, port = a.connect.rsplit(":", 1)
+def tls_context(a, ca):
     ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     ctx.minimum_version = ssl.TLSVersion.TLSv1_3
     ctx.maximum_version = ssl.TLSVersion.TLSv1_3
@@ -42,11 +60,21 @@ def tls_connect(a):
     # The server proves a SPIFFE identity in a URI SAN, not a host name; no SNI is sent.
     ctx.check_hostname = False
     ctx.verify_mode = ssl.CERT_REQUIRED
-    ctx.load_verify_locations(a.ca)
+    ctx.load_verify_locations(ca)
     ctx.load_cert_chain(a.cert, a.key)
+    return ctx
+
+
+def uri_sans(s):
+    return [v for k, v in s.getpeercert().get("subjectAltName", ()) if k == "URI"]
+
+
+def tls_connect(a):
+    host, port = a.connect.rsplit(":", 1)
+    ctx = tls_context(a, a.ca)
     raw = socket.create_connection((host, int(port)), timeout=a.timeout)
     s = ctx.wrap_socket(raw, server_hostname=None)
-    sans = [v for k, v in s.getpeercert().get("subjectAltName", ()) if k == "URI"]
+    sans = uri_sans(s)
     info = {"tls": s.version(), "alpn": s.selected_alpn_protocol(), "peer_san": sans}
     print(json.dumps(info), flush=True)
     if s.version() != "TLSv1.3" or s.selected_alpn_protocol() != "h2":
@@ -54,6 +82,17 @@ def tls_connect(a):
     if a.expect_san and a.expect_san not in sans:
         raise ssl.SSLError("peer is not " + a.expect_san)
     return s
+
+
+def h2_client(sock):
+    # h2 4.1 checks what it sends as an ordinary request (:scheme, :path); a CONNECT has
+    # neither (RFC 9113 §8.5). The server's answers are still checked.
+    cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8",
+                                    validate_outbound_headers=False)
+    conn = h2.connection.H2Connection(cfg)
+    conn.initiate_connection()
+    sock.sendall(conn.data_to_send())
+    return conn
 
 
 def pump(sock, conn, until, timeout):
@@ -83,50 +122,233 @@ def pump(sock, conn, until, timeout):
                 return seen
 
 
-def tunnel(sock, conn, authority, payload, a):
+def on(sid, ev, *kinds):
+    return getattr(ev, "stream_id", None) == sid and isinstance(ev, kinds)
+
+
+def connect(sock, conn, authority, network, a):
+    """Sends a CONNECT and reads its answer: the stream, its line so far, and whether the
+    tunnel is open (a 200 that did not end the stream)."""
     sid = conn.get_next_available_stream_id()
     tp = "00-%s-%s-00" % (os.urandom(16).hex(), os.urandom(8).hex())
     headers = [(":method", "CONNECT"), (":authority", authority), ("baggage", BAGGAGE),
                ("forwarded", a.forwarded), ("traceparent", tp)]
-    if a.network:
-        headers.append(("x-forwarded-network", a.network))
+    if network:
+        headers.append(("x-forwarded-network", network))
     conn.send_headers(sid, headers)
     out = {"stream": sid, "authority": authority, "status": None, "baggage": None, "reply": ""}
-
-    def mine(ev):
-        return getattr(ev, "stream_id", None) == sid
-
-    def answered(ev):
-        return mine(ev) and isinstance(ev, (h2.events.ResponseReceived, h2.events.StreamEnded,
-                                            h2.events.StreamReset))
-
-    def over(ev):
-        return mine(ev) and isinstance(ev, (h2.events.StreamEnded, h2.events.StreamReset))
-
-    events = pump(sock, conn, answered, a.timeout)
+    ends = (h2.events.StreamEnded, h2.events.StreamReset)
+    events = pump(sock, conn, lambda ev: on(sid, ev, h2.events.ResponseReceived, *ends),
+                  a.timeout)
     for ev in events:
-        if mine(ev) and isinstance(ev, h2.events.ResponseReceived):
+        if on(sid, ev, h2.events.ResponseReceived):
             h = dict(ev.headers)
             out["status"] = int(h[":status"])
             out["baggage"] = h.get("baggage")
-        if mine(ev) and isinstance(ev, h2.events.StreamReset):
+        if on(sid, ev, h2.events.StreamReset):
             out["reset"] = ev.error_code
-    if out["status"] == 200 and not any(over(ev) for ev in events):
-        if payload:
-            conn.send_data(sid, payload.encode())
-        reply = b""
-        for ev in pump(sock, conn, over, a.timeout):
-            if mine(ev) and isinstance(ev, h2.events.DataReceived):
-                reply += ev.data
-            if mine(ev) and isinstance(ev, h2.events.StreamReset):
-                out["reset"] = ev.error_code
-        out["reply"] = reply.decode(errors="replace")
-        # The server's side ended (its pod closed): ours ends too, the stream is done.
+    return sid, out, out["status"] == 200 and not any(on(sid, ev, *ends) for ev in events)
+
+
+def carry(sock, conn, sid, payload, out, a):
+    """Sends PAYLOAD through an open tunnel and reads what comes back until the stream ends."""
+    if payload:
+        conn.send_data(sid, payload.encode())
+    reply = b""
+    ends = (h2.events.StreamEnded, h2.events.StreamReset)
+    for ev in pump(sock, conn, lambda ev: on(sid, ev, *ends), a.timeout):
+        if on(sid, ev, h2.events.DataReceived):
+            reply += ev.data
+        if on(sid, ev, h2.events.StreamReset):
+            out["reset"] = ev.error_code
+    out["reply"] = reply.decode(errors="replace")
+    # The server's side ended (its pod closed): ours ends too, the stream is done.
+    try:
+        conn.end_stream(sid)
+        sock.sendall(conn.data_to_send())
+    except h2.exceptions.ProtocolError:
+        pass
+
+
+def tunnel(sock, conn, authority, payload, a):
+    sid, out, is_open = connect(sock, conn, authority, a.network, a)
+    if is_open:
+        carry(sock, conn, sid, payload, out, a)
+    print(json.dumps(out), flush=True)
+
+
+class InnerError(Exception):
+    """The inner TLS of double HBONE failed; the outer connection is still usable."""
+
+
+class Inner:
+    """The inner TLS of double HBONE, run in memory (ssl.MemoryBIO) inside an outer CONNECT's
+    stream: what it writes goes out as that stream's DATA, what the stream's DATA brings is what
+    it reads. It stands for the socket under the inner HTTP/2 connection (sendall, settimeout,
+    recv, as pump uses them); the outer connection's frames of other streams are only
+    acknowledged."""
+
+    def __init__(self, sock, conn, sid, a):
+        self.sock, self.conn, self.sid = sock, conn, sid
+        self.incoming, self.outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        self.tls = tls_context(a, a.inner_ca or a.ca).wrap_bio(
+            self.incoming, self.outgoing, server_hostname=None)
+        self.pending = b""     # TLS bytes the outer stream's flow control has not let out yet
+        self.ended = False     # the outer stream (or connection) brings nothing more
+        self.reset = None      # the outer stream's RST_STREAM code
+        self.timeout = a.timeout
+        self.deadline = time.monotonic() + a.timeout
+
+    def flush(self):
+        """Sends what the TLS wrote as DATA of the outer stream, as far as its window allows."""
+        self.pending += self.outgoing.read()
         try:
-            conn.end_stream(sid)
-            sock.sendall(conn.data_to_send())
+            while self.pending:
+                n = min(len(self.pending), self.conn.local_flow_control_window(self.sid),
+                        self.conn.max_outbound_frame_size)
+                if n <= 0:
+                    break
+                self.conn.send_data(self.sid, self.pending[:n])
+                self.pending = self.pending[n:]
+        except h2.exceptions.ProtocolError:
+            self.pending = b""  # the outer stream is closed: nothing more goes out
+        self.sock.sendall(self.conn.data_to_send())
+
+    def eof(self):
+        if not self.ended:
+            self.ended = True
+            self.incoming.write_eof()
+
+    def fill(self):
+        """Reads the outer connection once, until the deadline (socket.timeout after it)."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self.sock.settimeout(left)
+        data = self.sock.recv(65536)
+        if not data:
+            self.eof()
+            return
+        for ev in self.conn.receive_data(data):
+            if isinstance(ev, h2.events.DataReceived):
+                self.conn.acknowledge_received_data(ev.flow_controlled_length, ev.stream_id)
+                if ev.stream_id == self.sid and not self.ended:
+                    self.incoming.write(ev.data)
+            if on(self.sid, ev, h2.events.StreamReset):
+                self.reset = ev.error_code
+            if (on(self.sid, ev, h2.events.StreamEnded, h2.events.StreamReset)
+                    or isinstance(ev, h2.events.ConnectionTerminated)):
+                self.eof()
+        self.flush()  # acknowledgements, and what a WINDOW_UPDATE now lets out
+
+    def handshake(self):
+        while True:
+            try:
+                self.tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                self.flush()
+                try:
+                    self.fill()
+                except socket.timeout:
+                    raise InnerError("handshake timed out")
+            except ssl.SSLError as e:
+                self.flush()  # the alert
+                raise InnerError(str(e))
+        self.flush()
+
+    def settimeout(self, t):
+        self.deadline = time.monotonic() + t
+
+    def sendall(self, data):
+        try:
+            while data:
+                data = data[self.tls.write(data):]
+        except ssl.SSLError as e:
+            raise InnerError(str(e))
+        self.flush()
+
+    def recv(self, n):
+        """The inner TLS's plaintext; b"" at its end (close_notify, or the outer stream's)."""
+        while True:
+            try:
+                return self.tls.read(n)
+            except ssl.SSLWantReadError:
+                if self.ended:
+                    return b""
+                self.fill()  # socket.timeout when the deadline passed, as a socket's recv
+            except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+                return b""
+            except ssl.SSLError as e:
+                self.flush()
+                raise InnerError(str(e))
+
+    def close(self):
+        """close_notify, and END_STREAM once the TLS bytes are out."""
+        try:
+            self.tls.unwrap()
+        except ssl.SSLError:
+            pass  # SSLWantReadError: the peer's close_notify is not awaited
+        self.flush()
+        self.settimeout(self.timeout)
+        while self.pending and not self.ended:
+            try:
+                self.fill()
+            except socket.timeout:
+                break
+        try:
+            self.conn.end_stream(self.sid)
         except h2.exceptions.ProtocolError:
             pass
+        self.sock.sendall(self.conn.data_to_send())
+
+    def abort(self):
+        try:
+            self.conn.reset_stream(self.sid, h2.errors.ErrorCodes.CANCEL)
+        except h2.exceptions.ProtocolError:
+            pass
+        self.sock.sendall(self.conn.data_to_send())
+
+
+def double_tunnel(sock, conn, authority, payload, a):
+    """Istio's double HBONE: the outer CONNECT to the gateway, inner TLS and HTTP/2 inside it."""
+    sid, outer, is_open = connect(sock, conn, authority, None, a)
+    out = {"stream": sid, "authority": authority, "status": None, "baggage": None, "reply": "",
+           "outer_status": outer["status"], "inner_status": None, "inner_peer_san": None,
+           "inner_tls": None}
+    inner = Inner(sock, conn, sid, a) if is_open else None
+    try:
+        if inner:
+            inner.handshake()
+            sans = uri_sans(inner.tls)
+            out["inner_tls"] = inner.tls.version()
+            out["inner_peer_san"] = sans[0] if sans else None
+            if inner.tls.version() != "TLSv1.3" or inner.tls.selected_alpn_protocol() != "h2":
+                raise InnerError("not TLS 1.3 with h2")
+            if a.inner_san and a.inner_san not in sans:
+                raise InnerError("peer is not " + a.inner_san)
+            iconn = h2_client(inner)
+            isid, res, is_open = connect(inner, iconn, authority, a.network, a)
+            out["inner_status"], out["baggage"] = res["status"], res["baggage"]
+            if is_open:
+                carry(inner, iconn, isid, payload, res, a)
+            out["reply"] = res["reply"]
+            if "reset" in res:
+                out["reset"] = res["reset"]
+            iconn.close_connection()
+            inner.sendall(iconn.data_to_send())
+            inner.close()
+    except InnerError as e:
+        out["inner_error"] = str(e)
+        inner.abort()
+    if outer["status"] != 200:
+        out["status"], out["baggage"] = outer["status"], outer["baggage"]
+        if "reset" in outer:
+            out["reset"] = outer["reset"]
+    else:
+        out["status"] = out["inner_status"]
+    if inner and inner.reset is not None:
+        out["outer_reset"] = inner.reset
     print(json.dumps(out), flush=True)
 
 
@@ -140,24 +362,24 @@ def main():
     p.add_argument("--forwarded", default="for=\"127.0.0.1:1\"")
     p.add_argument("--network")
     p.add_argument("--timeout", type=float, default=5)
+    p.add_argument("--via-gateway", action="store_true")
+    p.add_argument("--inner-san")
+    p.add_argument("--inner-ca")
     p.add_argument("streams", nargs="+", metavar="AUTHORITY[=PAYLOAD]")
     a = p.parse_args()
+    if (a.inner_san or a.inner_ca) and not a.via_gateway:
+        p.error("--inner-san and --inner-ca go with --via-gateway")
     try:
         sock = tls_connect(a)
-        # h2 4.1 checks what it sends as an ordinary request (:scheme, :path); a CONNECT has
-        # neither (RFC 9113 §8.5). The server's answers are still checked.
-        cfg = h2.config.H2Configuration(client_side=True, header_encoding="utf-8",
-                                        validate_outbound_headers=False)
-        conn = h2.connection.H2Connection(cfg)
-        conn.initiate_connection()
-        sock.sendall(conn.data_to_send())
+        conn = h2_client(sock)
     except (OSError, ssl.SSLError) as e:
         print(json.dumps({"error": "tls: %s" % e}), flush=True)
         return 2
     try:
         for s in a.streams:
             authority, _, payload = s.partition("=")
-            tunnel(sock, conn, authority, payload.replace("\\r\\n", "\r\n"), a)
+            (double_tunnel if a.via_gateway else tunnel)(
+                sock, conn, authority, payload.replace("\\r\\n", "\r\n"), a)
     except (OSError, ssl.SSLError) as e:
         # TLS 1.3 sends the server's verdict on our certificate after the handshake returned.
         print(json.dumps({"error": "connection: %s" % e}), flush=True)
