@@ -692,7 +692,25 @@ static void test_remove_pins_detaches(void **state)
 	cf.dp = NULL;
 	assert_int_equal(datapath_remove_pins(cf.pin_root), 0);
 	assert_int_equal(access(cf.pin_root, F_OK), -1);
-	run_child(cf.cg_enrolled, "10.200.0.99", 80, &r);
+	/*
+	 * The kernel lets go of a cgroup link when it releases the last reference, which it may do
+	 * a moment after the close (a deferred release): a connect meanwhile still goes to the
+	 * ztunnel, whose listener is emptied again. Waited for, up to 5 s.
+	 */
+	for (int i = 0; i < 50; i++) {
+		run_child(cf.cg_enrolled, "10.200.0.99", 80, &r);
+		if (r.connect_errno == ECONNREFUSED)
+			break;
+		for (struct pollfd p = {.fd = fx.ztunnel_fd, .events = POLLIN};
+		     poll(&p, 1, 0) > 0 && (p.revents & POLLIN);) {
+			int fd = accept(fx.ztunnel_fd, NULL, NULL);
+
+			if (fd < 0)
+				break;
+			close(fd);
+		}
+		usleep(100 * 1000);
+	}
 	assert_int_equal(r.connect_errno, ECONNREFUSED);
 	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 	assert_int_equal(datapath_remove_pins(cf.pin_root), 0); /* safe twice */
