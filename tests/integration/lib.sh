@@ -367,6 +367,51 @@ kube_api() {
 		"https://$(url_host "$FABRIC_IP"):6443$path"
 }
 
+# mkleaf CA_CERT CA_KEY SAN OUT: an ECDSA P-256 client certificate with one URI SAN, OUT.pem
+# and OUT.key.
+mkleaf() {
+	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$4.key" \
+		-out "$4.csr" -subj /O=ambit-test 2>/dev/null || return 1
+	printf 'subjectAltName=critical,URI:%s\nextendedKeyUsage=clientAuth,serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n' \
+		"$3" >"$4.ext"
+	openssl x509 -req -in "$4.csr" -CA "$1" -CAkey "$2" -CAcreateserial -days 1 \
+		-out "$4.pem" -extfile "$4.ext" 2>/dev/null
+}
+
+# foreign_ca DIR: a CA the mesh does not know, DIR/foreign-ca.pem and DIR/foreign-ca.key.
+foreign_ca() {
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes \
+		-keyout "$1/foreign-ca.key" -out "$1/foreign-ca.pem" -days 1 -subj /CN=foreign \
+		-addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign 2>/dev/null
+}
+
+# plugged_ca DIR CLUSTER: Istio's plug-in CA as its tools/certs Makefile makes one, in DIR: a
+# root (root-cert.pem, root-key.pem; RSA) and an intermediate of it for CLUSTER (ca-cert.pem,
+# ca-key.pem, cert-chain.pem), the four files of the cacerts Secret.
+plugged_ca() {
+	(
+		cd "$1" &&
+			openssl req -x509 -newkey rsa:2048 -nodes -keyout root-key.pem -out root-cert.pem \
+				-days 2 -subj "/O=Istio/CN=Root CA" \
+				-addext "basicConstraints=critical,CA:TRUE" \
+				-addext "keyUsage=critical,keyCertSign,cRLSign" &&
+			openssl req -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.csr \
+				-subj "/O=Istio/CN=Intermediate CA/L=$2" &&
+			printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >ext.cnf &&
+			openssl x509 -req -in ca.csr -CA root-cert.pem -CAkey root-key.pem -CAcreateserial \
+				-days 2 -out ca-cert.pem -extfile ext.cnf &&
+			cat ca-cert.pem root-cert.pem >cert-chain.pem
+	) >/dev/null 2>&1
+}
+
+# cacerts_secret DIR OUT: the Secret istio-system/cacerts of plugged_ca's files in DIR, as
+# `kubectl create secret generic cacerts -n istio-system --from-file=...` makes it, into OUT.
+cacerts_secret() {
+	actl create secret generic cacerts -n istio-system --from-file="$1/ca-cert.pem" \
+		--from-file="$1/ca-key.pem" --from-file="$1/root-cert.pem" \
+		--from-file="$1/cert-chain.pem" --dry-run -o yaml >"$2"
+}
+
 # mesh_root DIR: the mesh root's root-cert.pem and root-key.pem into DIR: the local CA's files,
 # or with --kube the Secret `ambitctl install` keeps them in (no node holds the key).
 mesh_root() {

@@ -18,18 +18,7 @@ trap 'rm -rf "$tmp"; on_exit' EXIT
 ca=$tmp/root
 mkdir "$ca" && mesh_root "$ca" || fail "the mesh root"
 
-# mkleaf CA_CERT CA_KEY SAN OUT: an ECDSA P-256 client certificate with one URI SAN.
-mkleaf() {
-	openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$4.key" \
-		-out "$4.csr" -subj /O=ambit-test 2>/dev/null || return 1
-	printf 'subjectAltName=critical,URI:%s\nextendedKeyUsage=clientAuth,serverAuth\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature\n' \
-		"$3" >"$4.ext"
-	openssl x509 -req -in "$4.csr" -CA "$1" -CAkey "$2" -CAcreateserial -days 1 \
-		-out "$4.pem" -extfile "$4.ext" 2>/dev/null
-}
-openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$tmp/foreign-ca.key" \
-	-out "$tmp/foreign-ca.pem" -days 1 -subj /CN=foreign -addext basicConstraints=critical,CA:TRUE \
-	-addext keyUsage=critical,keyCertSign 2>/dev/null || fail "foreign CA"
+foreign_ca "$tmp" || fail "foreign CA"
 id=spiffe://cluster.local/ns/mesh/sa/client
 mkleaf "$ca/root-cert.pem" "$ca/root-key.pem" "$id" "$tmp/good" || fail "mesh leaf"
 mkleaf "$tmp/foreign-ca.pem" "$tmp/foreign-ca.key" "$id" "$tmp/foreign" || fail "foreign leaf"

@@ -19,22 +19,8 @@ trap 'rm -rf "$tmp"; on_exit' EXIT
 # installed, as a user makes it before `istioctl install`, and install hands it to the CA.
 cp -r "$LIB_DIR/manifests" "$tmp/m"
 {
-	(
-		cd "$tmp" &&
-			openssl req -x509 -newkey rsa:2048 -nodes -keyout root-key.pem -out root-cert.pem \
-				-days 2 -subj "/O=Istio/CN=Root CA" \
-				-addext "basicConstraints=critical,CA:TRUE" \
-				-addext "keyUsage=critical,keyCertSign,cRLSign" &&
-			openssl req -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.csr \
-				-subj "/O=Istio/CN=Intermediate CA/L=cluster1" &&
-			printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >ext.cnf &&
-			openssl x509 -req -in ca.csr -CA root-cert.pem -CAkey root-key.pem -CAcreateserial \
-				-days 2 -out ca-cert.pem -extfile ext.cnf &&
-			cat ca-cert.pem root-cert.pem >cert-chain.pem
-	) >/dev/null 2>&1 || fail "openssl: making the root and intermediate"
-	actl create secret generic cacerts -n istio-system --from-file="$tmp/ca-cert.pem" \
-		--from-file="$tmp/ca-key.pem" --from-file="$tmp/root-cert.pem" \
-		--from-file="$tmp/cert-chain.pem" --dry-run -o yaml >"$tmp/m/cacerts.yaml" ||
+	plugged_ca "$tmp" cluster1 || fail "openssl: making the root and intermediate"
+	cacerts_secret "$tmp" "$tmp/m/cacerts.yaml" ||
 		fail "create secret generic cacerts"
 	# One that cannot sign for its root is refused before anything is made.
 	mkdir "$tmp/bad" && cp -r "$LIB_DIR/manifests/." "$tmp/bad/"

@@ -71,6 +71,7 @@ def uri_sans(s):
 
 def tls_connect(a):
     host, port = a.connect.rsplit(":", 1)
+    host = host[1:-1] if host.startswith("[") and host.endswith("]") else host  # [v6]:port
     ctx = tls_context(a, a.ca)
     raw = socket.create_connection((host, int(port)), timeout=a.timeout)
     s = ctx.wrap_socket(raw, server_hostname=None)
