@@ -790,6 +790,12 @@ struct config_gateway {
 #define CONFIG_WAYPOINT_CLASS "istio-waypoint"
 /* Gateway API Gateways of this class are ingress gateways, each with its own deployment. */
 #define CONFIG_GATEWAY_CLASS "istio"
+/*
+ * Istio's east-west gateway (gen-eastwest-gateway.sh --ambient): a listener `mesh` on 15008 of
+ * protocol HBONE; its deployment terminates the outer tunnel of double HBONE and passes the
+ * inner one on to an endpoint's port 15008.
+ */
+#define CONFIG_EASTWEST_CLASS "istio-east-west"
 /* Waypoint labels (API_SEMANTICS.md §9). */
 #define CONFIG_LABEL_USE_WAYPOINT "istio.io/use-waypoint"
 #define CONFIG_LABEL_USE_WAYPOINT_NS "istio.io/use-waypoint-namespace"

@@ -90,6 +90,11 @@ struct l7_waypoint {
 	 * pods' service account's, hostname and vip its Service's (the one selecting its pods).
 	 */
 	bool gateway;
+	/*
+	 * An east-west gateway (Gateway of class istio-east-west, l7_bindings.east_west): a
+	 * waypoint's identity, Service and instances, that nothing binds to.
+	 */
+	bool east_west;
 	struct config_labels labels;	/* its (first) pod's, for policies' selectors */
 	struct config_strings gateways; /* "ns/name" of the Gateways that select it */
 	/* "ns/name" of the Gateway API Gateways (class istio) whose deployment it is. */
@@ -127,8 +132,10 @@ struct l7_bindings {
 	size_t n_waypoints, n_services, n_workloads, n_gateways;
 	struct l7_waypoint *waypoints;
 	struct l7_waypoint *gateways; /* ingress gateway proxies (l7_waypoint.gateway) */
-	struct l7_binding *services;  /* one per Service of the config, in config order */
-	struct l7_binding *workloads; /* one per l7_inputs pod, in input order */
+	size_t n_east_west;
+	struct l7_waypoint *east_west; /* east-west gateways (l7_waypoint.east_west) */
+	struct l7_binding *services;   /* one per Service of the config, in config order */
+	struct l7_binding *workloads;  /* one per l7_inputs pod, in input order */
 	size_t n_entries;
 	struct l7_binding *entries; /* one per ServiceEntry of the config, in config order */
 	/* The same, by namespace and name (l7_bindings_find's binary search). */
@@ -669,6 +676,12 @@ struct l7_config {
 	 * port and the virtual host's domains), then the services those routes name (aux).
 	 */
 	bool gateway;
+	/*
+	 * An east-west gateway's model: every Service of the cluster with its endpoints, and no
+	 * routes it applies; a CONNECT to `<hostname>:<port>` goes on, as the bytes it carries,
+	 * to one endpoint's port 15008 (the inner tunnel of Istio's double HBONE).
+	 */
+	bool east_west;
 	size_t n_listeners;
 	struct l7_listener *listeners;
 	size_t n_services;
@@ -777,6 +790,13 @@ const struct l7_tunnel *l7_config_tunnel6(const struct l7_config *c, const struc
 struct cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s_gateway *gw,
 				      const char *address, const char *not_running);
 struct cJSON *l7_gwapi_route_status(const struct config *cfg, const struct config_gw_route *r);
+/*
+ * The status of east-west Gateway @gw (class istio-east-west), as Istio writes it: @address
+ * (its Service's balancer address, else hostname; NULL: none), Accepted, Programmed (when it
+ * has its HBONE listener on 15008 and, @not_running NULL, its deployment runs), each listener's.
+ */
+struct cJSON *l7_gwapi_east_west_status(const struct config_k8s_gateway *gw, const char *address,
+					const char *not_running);
 /*
  * Gateway @gw's address as Istio's controller writes it: the first balancer address of its
  * Service <name>-istio (status.loadBalancer.ingress), else that Service's hostname.

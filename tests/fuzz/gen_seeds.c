@@ -138,6 +138,9 @@ struct req {
 	struct body body;      /* data: NULL for none */
 };
 
+/* x-forwarded-network on every CONNECT client_requests writes (double HBONE's inner), or NULL. */
+static const char *seed_network;
+
 static nghttp2_session *client_new(void)
 {
 	nghttp2_session_callbacks *cbs;
@@ -155,7 +158,7 @@ static nghttp2_session *client_new(void)
 static void client_requests(nghttp2_session *h2, struct req *reqs, size_t n)
 {
 	for (size_t i = 0; i < n; i++) {
-		nghttp2_nv nv[3] = {
+		nghttp2_nv nv[4] = {
 		    {(uint8_t *)":method", (uint8_t *)"CONNECT", 7, 7, NGHTTP2_NV_FLAG_NONE},
 		    {(uint8_t *)":authority", (uint8_t *)reqs[i].authority, 10,
 		     strlen(reqs[i].authority), NGHTTP2_NV_FLAG_NONE},
@@ -168,6 +171,10 @@ static void client_requests(nghttp2_session *h2, struct req *reqs, size_t n)
 			nv[nnv++] =
 			    (nghttp2_nv){(uint8_t *)"forwarded", (uint8_t *)reqs[i].forwarded, 9,
 					 strlen(reqs[i].forwarded), NGHTTP2_NV_FLAG_NONE};
+		if (seed_network)
+			nv[nnv++] =
+			    (nghttp2_nv){(uint8_t *)"x-forwarded-network", (uint8_t *)seed_network,
+					 19, strlen(seed_network), NGHTTP2_NV_FLAG_NONE};
 		if (nghttp2_submit_request(h2, NULL, nv, nnv, reqs[i].body.data ? &prd : NULL,
 					   NULL) < 0)
 			die("request");
@@ -209,6 +216,9 @@ static void gen_connect(void)
 			    {"127.0.0.2:0", NULL, {NULL, 0, false}},
 			    {"127.0.0.2:8080", "for=\"[::1]:80\";by=x, for=127.0.0.3", {0}}};
 	struct req three[] = {web, db, plain};
+	struct req by_host[] = {{"web.demo.svc.cluster.local:80", FWD_CLIENT, {GET, 0, true}},
+				{"web.demo.svc.cluster.local:81", NULL, {NULL, 0, false}},
+				{"nothere.demo.svc.cluster.local:80", NULL, {NULL, 0, false}}};
 	/* The proxy's own ports: refused (503) before policy, nothing connected. */
 	struct req own[] = {{"127.0.0.2:15008", FWD_CLIENT, {GET, 0, true}},
 			    {"127.0.0.2:15006", NULL, {NULL, 0, false}},
@@ -226,6 +236,14 @@ static void gen_connect(void)
 	connect_seed("bad_authorities", 0, 0, bad, 4, false);
 	connect_seed("three_streams_goaway", 0, 9, three, 3, true);
 	connect_seed("proxy_ports", 0, 0, own, 3, false);
+	/*
+	 * Istio's double HBONE, the inner CONNECT an east-west gateway passes on: the Service's
+	 * hostname and port, from another network (whose claimed address names no one here), a
+	 * port the Service lacks, a host no Service has.
+	 */
+	seed_network = "network2";
+	connect_seed("by_service_host", 0, 0, by_host, 3, false);
+	seed_network = NULL;
 }
 
 /* fuzz_client: what a server answers to @n CONNECTs (streams 1, 3, 5). */

@@ -82,7 +82,7 @@ fi
 # again on the bridge CNI's in-pod mode) also pass there but are left to the first pass for time,
 # as are t_15 (inspect) and t_40 (peer identity), whose paths every test here also takes.
 # AMBIT_IT_KUBE="" leaves the pass out.
-kube_tests=${AMBIT_IT_KUBE-t_10 t_30 t_50 t_53 t_56 t_57 t_58 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_94_istioctl t_99}
+kube_tests=${AMBIT_IT_KUBE-t_10 t_30 t_50 t_53 t_56 t_57 t_58 t_59 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_94_istioctl t_99}
 # The mesh's tests again on the bridge CNI's pod network (`local up --cni bridge`: cni0, VXLAN
 # between nodes, as flannel), where the agents take the in-pod capture mode. AMBIT_IT_BRIDGE
 # lists them; "" leaves the pass out.
@@ -100,7 +100,7 @@ dual_tests=${AMBIT_IT_DUAL-t_10 t_50 t_58 t_63 t_70_policy_authz t_70_policy_mtl
 # IPv6 names, the others what they check in any cluster (t_63 the DNS proxy's AAAA at the pods'
 # IPv6 nameserver, the t_70_policy ones STRICT and DENY ipBlocks by the pods' IPv6).
 # AMBIT_IT_IPV6 lists them; "" leaves it out.
-ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_58 t_63 t_65 t_70_policy_authz t_70_policy_mtls t_73 t_79_gateway_client_ip t_83_waypoint_l7 t_99}
+ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_58 t_59 t_63 t_65 t_70_policy_authz t_70_policy_mtls t_73 t_79_gateway_client_ip t_83_waypoint_l7 t_99}
 # And t_56 once more in an IPv6-only cluster on the Kubernetes lookalike (`--kube`): the
 # DaemonSet's agents take the nodes' IPv6 alone from status.hostIPs, and find their uplink by it.
 # AMBIT_IT_IPV6_KUBE lists them; "" leaves it out.

@@ -241,7 +241,10 @@ static int want(struct wpserve *ws, const struct rt_pod *p, const struct l7_wayp
 	return 0;
 }
 
-/* Waypoint (or, with @gateway, gateway proxy) @ns/@name of @b, or NULL. */
+/*
+ * Proxy @ns/@name of @b, or NULL: an ingress gateway proxy (@gateway), else a waypoint or an
+ * east-west gateway (the Gateway API Gateways whose instances carry their name).
+ */
 static const struct l7_waypoint *find_waypoint(const struct l7_bindings *b, const char *ns,
 					       const char *name, bool gateway)
 {
@@ -251,6 +254,9 @@ static const struct l7_waypoint *find_waypoint(const struct l7_bindings *b, cons
 	for (size_t i = 0; i < n; i++)
 		if (!strcmp(w[i].namespace, ns) && !strcmp(w[i].name, name))
 			return &w[i];
+	for (size_t i = 0; !gateway && i < b->n_east_west; i++)
+		if (!strcmp(b->east_west[i].namespace, ns) && !strcmp(b->east_west[i].name, name))
+			return &b->east_west[i];
 	return NULL;
 }
 

@@ -1388,10 +1388,12 @@ static void check_unenforced(struct cfg_an *a)
 
 		if (cls && !strcmp(cls, CONFIG_GATEWAY_CLASS))
 			gwapi_gateway_findings(a, c, &c->k8s_gateways[i]);
-		else if (!cls || strcmp(cls, CONFIG_WAYPOINT_CLASS))
+		else if (!cls ||
+			 (strcmp(cls, CONFIG_WAYPOINT_CLASS) && strcmp(cls, CONFIG_EASTWEST_CLASS)))
 			cfg_an_add(a, &c->k8s_gateways[i].meta, "Gateway", 0, false, NULL,
 				   "not enforced: gatewayClassName %s is not one ambit serves "
-				   "(istio: an ingress gateway; istio-waypoint: a waypoint)",
+				   "(istio: an ingress gateway; istio-waypoint: a waypoint; "
+				   "istio-east-west: an east-west gateway)",
 				   cls ? cls : "(none)");
 	}
 	for (size_t i = 0; i < c->n_http_routes + c->n_grpc_routes; i++) {

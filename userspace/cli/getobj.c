@@ -48,7 +48,9 @@ static const char *not_running(const struct get_ctx *x, const struct config_k8s_
 	char want[300];
 	const char *why;
 
-	snprintf(want, sizeof(want), "%s-istio-0", g->meta.name);
+	/* Its pod, as plan.c names it: an east-west gateway's takes the Gateway's own name. */
+	snprintf(want, sizeof(want), "%s%s-0", g->meta.name,
+		 g->class_name && !strcmp(g->class_name, CONFIG_EASTWEST_CLASS) ? "" : "-istio");
 	why = wp_view_instance(&x->v, g->meta.namespace, want);
 	if (!why)
 		return "the gateway's deployment has no pod yet";
@@ -107,22 +109,25 @@ static cJSON *waypoint_status(const struct get_ctx *x, const struct config_k8s_g
 }
 
 /*
- * Class istio Gateway @g's address: its Service's LoadBalancer address on the local cluster
- * (pods.json), else what the store's Service says (l7_gwapi_gateway_address).
+ * Gateway @g's address: its Service's LoadBalancer address on the local cluster (pods.json),
+ * the Service being <name>-istio (@suffix "-istio", class istio) or <name> (an east-west
+ * gateway's); else what the store's Service says (l7_gwapi_gateway_address), or its hostname.
  */
-static void gateway_address(const struct get_ctx *x, const struct config_k8s_gateway *g, char *addr,
-			    size_t len)
+static void gateway_address(const struct get_ctx *x, const struct config_k8s_gateway *g,
+			    const char *suffix, char *addr, size_t len)
 {
 	const char *lb;
 	char key[600];
 
-	snprintf(key, sizeof(key), "%s/%s-istio", g->meta.namespace, g->meta.name);
+	snprintf(key, sizeof(key), "%s/%s%s", g->meta.namespace, g->meta.name, suffix);
 	lb = jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "loadBalancerIPs"), key)
 		 ?: jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "loadBalancerIPs6"), key);
 	if (lb)
 		snprintf(addr, len, "%s", lb);
-	else
+	else if (*suffix)
 		l7_gwapi_gateway_address(&x->cfg, g, addr, len);
+	else
+		snprintf(addr, len, "%s.%s.svc.cluster.local", g->meta.name, g->meta.namespace);
 }
 
 /* The Gateway API status of object @ns/@name of @kind, or NULL when none is written for it. */
@@ -149,9 +154,13 @@ static cJSON *gwapi_status(const struct get_ctx *x, const char *kind, const char
 				continue;
 			if (!strcmp(g->class_name, CONFIG_WAYPOINT_CLASS))
 				return waypoint_status(x, g);
+			if (!strcmp(g->class_name, CONFIG_EASTWEST_CLASS)) {
+				gateway_address(x, g, "", addr, sizeof(addr));
+				return l7_gwapi_east_west_status(g, addr, not_running(x, g));
+			}
 			if (strcmp(g->class_name, CONFIG_GATEWAY_CLASS))
 				continue;
-			gateway_address(x, g, addr, sizeof(addr));
+			gateway_address(x, g, "-istio", addr, sizeof(addr));
 			return l7_gwapi_gateway_status(cfg, g, addr, not_running(x, g));
 		}
 		return NULL;

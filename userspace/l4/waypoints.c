@@ -88,7 +88,8 @@ static bool any_waypoint(const struct config *cfg, const struct runtime *rt)
 	for (size_t i = 0; i < cfg->n_k8s_gateways; i++)
 		if (cfg->k8s_gateways[i].class_name &&
 		    (!strcmp(cfg->k8s_gateways[i].class_name, CONFIG_WAYPOINT_CLASS) ||
-		     !strcmp(cfg->k8s_gateways[i].class_name, CONFIG_GATEWAY_CLASS)))
+		     !strcmp(cfg->k8s_gateways[i].class_name, CONFIG_GATEWAY_CLASS) ||
+		     !strcmp(cfg->k8s_gateways[i].class_name, CONFIG_EASTWEST_CLASS)))
 			return true;
 	return false;
 }

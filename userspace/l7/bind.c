@@ -605,9 +605,18 @@ int l7_bindings_compute(const struct l7_inputs *in, struct l7_bindings *out)
 	out->entries = calloc(cfg->n_service_entries + 1, sizeof(*out->entries));
 	if (!out->waypoints || !out->services || !out->workloads || !out->entries)
 		return -ENOMEM;
+	out->east_west = calloc(cfg->n_k8s_gateways + 1, sizeof(*out->east_west));
+	if (!out->east_west)
+		return -ENOMEM;
 	for (size_t i = 0; i < cfg->n_k8s_gateways && !err; i++) {
 		const struct config_k8s_gateway *gw = &cfg->k8s_gateways[i];
 
+		if (gw->class_name && !strcmp(gw->class_name, CONFIG_EASTWEST_CLASS)) {
+			/* A waypoint's deployment too (Istio runs it `proxy waypoint`). */
+			err = add_waypoint(in, gw, &out->east_west[out->n_east_west]);
+			out->east_west[out->n_east_west++].east_west = true;
+			continue;
+		}
 		if (!gw->class_name || strcmp(gw->class_name, CONFIG_WAYPOINT_CLASS))
 			continue;
 		err = add_waypoint(in, gw, &out->waypoints[out->n_waypoints++]);
@@ -696,6 +705,9 @@ void l7_bindings_free(struct l7_bindings *b)
 	for (size_t i = 0; i < b->n_gateways; i++)
 		waypoint_clear(&b->gateways[i]);
 	free(b->gateways);
+	for (size_t i = 0; i < b->n_east_west; i++)
+		waypoint_clear(&b->east_west[i]);
+	free(b->east_west);
 	for (size_t i = 0; i < b->n_services; i++)
 		binding_clear(&b->services[i]);
 	for (size_t i = 0; i < b->n_workloads; i++)

@@ -807,6 +807,20 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	c->services = calloc(b->n_services + b->n_workloads + n_hosts + 2, sizeof(*c->services));
 	if (!c->waypoint_namespace || !c->waypoint_name || !c->identity || !c->services)
 		goto fail;
+	/* An east-west gateway: every Service with a selector, for its endpoints and ports. */
+	if (wp->east_west) {
+		c->east_west = true;
+		for (size_t i = 0; i < in->cfg->n_services; i++) {
+			const struct config_service *s = &in->cfg->services[i];
+
+			if (!s->selector.n)
+				continue;
+			err = l7_compile_service(in, wp, s, &c->services[c->n_services++]);
+			if (err)
+				goto fail;
+		}
+		return c;
+	}
 	if (wp->gateway) {
 		err = l7_compile_gateway(in, b, wp, c);
 		err = err ? err : l7_compile_authz(in, wp, c);

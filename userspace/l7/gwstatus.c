@@ -193,6 +193,69 @@ static bool listener_status(cJSON *list, const struct config *cfg,
 	return accepted;
 }
 
+/*
+ * A Gateway's status.addresses: @address (NULL: none), an IPAddress when it is one (its Service's
+ * balancer address, as Istio writes it), else a Hostname (the Service's).
+ */
+static void add_address(cJSON *st, const char *address)
+{
+	struct ipaddr ip;
+	cJSON *a;
+
+	if (!address || !(a = cJSON_CreateObject()))
+		return;
+	cJSON_AddStringToObject(a, "type",
+				ipaddr_parse_addr(address, &ip) ? "Hostname" : "IPAddress");
+	cJSON_AddStringToObject(a, "value", address);
+	cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "addresses"), a);
+}
+
+cJSON *l7_gwapi_east_west_status(const struct config_k8s_gateway *gw, const char *address,
+				 const char *not_running)
+{
+	cJSON *st = cJSON_CreateObject(), *conds, *ls;
+	char msg[600];
+	bool served = false;
+
+	if (!st)
+		return NULL;
+	add_address(st, address);
+	conds = cJSON_AddArrayToObject(st, "conditions");
+	ls = cJSON_AddArrayToObject(st, "listeners");
+	/* Its one kind of listener: HBONE on 15008, the outer tunnel of double HBONE. */
+	for (size_t i = 0; i < gw->n_listeners; i++) {
+		const struct config_gw_listener *l = &gw->listeners[i];
+		bool ok = l->protocol && !strcmp(l->protocol, "HBONE") && l->port == 15008;
+		cJSON *one = cJSON_CreateObject(), *lc;
+
+		served |= ok;
+		cJSON_AddStringToObject(one, "name", l->name ? l->name : "");
+		cJSON_AddArrayToObject(one, "supportedKinds");
+		cJSON_AddNumberToObject(one, "attachedRoutes", 0);
+		lc = cJSON_AddArrayToObject(one, "conditions");
+		snprintf(msg, sizeof(msg),
+			 "an east-west gateway serves HBONE on 15008, not %s on %u",
+			 l->protocol ? l->protocol : "?", l->port);
+		l7_status_condition(lc, "Accepted", ok, ok ? "Accepted" : "UnsupportedProtocol",
+				    ok ? "No errors found" : msg);
+		l7_status_condition(lc, "Programmed", ok, ok ? "Programmed" : "Invalid",
+				    ok ? "No errors found" : msg);
+		cJSON_AddItemToArray(ls, one);
+	}
+	l7_status_condition(conds, "Accepted", true, "Accepted", "Resource accepted");
+	snprintf(msg, sizeof(msg),
+		 "Resource programmed, assigned to service(s) %s.%s.svc.cluster.local:15008",
+		 gw->meta.name, gw->meta.namespace);
+	l7_status_condition(conds, "Programmed", served && !not_running,
+			    !served	  ? "Invalid"
+			    : not_running ? "Pending"
+					  : "Programmed",
+			    !served	  ? "no HBONE listener on 15008"
+			    : not_running ? not_running
+					  : msg);
+	return st;
+}
+
 void l7_gwapi_gateway_address(const struct config *cfg, const struct config_k8s_gateway *gw,
 			      char *out, size_t len)
 {
@@ -214,22 +277,13 @@ void l7_gwapi_gateway_address(const struct config *cfg, const struct config_k8s_
 cJSON *l7_gwapi_gateway_status(const struct config *cfg, const struct config_k8s_gateway *gw,
 			       const char *address, const char *not_running)
 {
-	cJSON *st = cJSON_CreateObject(), *conds, *listeners, *a;
+	cJSON *st = cJSON_CreateObject(), *conds, *listeners;
 	size_t programmed = 0, accepted = 0;
 	char msg[512];
 
 	if (!st)
 		return NULL;
-	if (address) {
-		struct ipaddr ip;
-
-		a = cJSON_CreateObject();
-		/* Its Service's balancer address when it has one, as Istio writes it. */
-		cJSON_AddStringToObject(a, "type",
-					ipaddr_parse_addr(address, &ip) ? "Hostname" : "IPAddress");
-		cJSON_AddStringToObject(a, "value", address);
-		cJSON_AddItemToArray(cJSON_AddArrayToObject(st, "addresses"), a);
-	}
+	add_address(st, address);
 	conds = cJSON_AddArrayToObject(st, "conditions");
 	listeners = cJSON_CreateArray();
 	for (size_t i = 0; i < gw->n_listeners; i++) {

@@ -6,6 +6,7 @@
  * pods labelled gateway.networking.k8s.io/gateway-name: <name>),
  * kept in the store as an object of its own, as the controller creates it in the API server;
  * plan.c makes the pod. A Service of a Gateway that is gone (or changed class) is removed.
+ * Likewise each Gateway of class istio-east-west gets its Service `<name>` (east_west_service).
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -18,10 +19,16 @@
 
 #define MANAGED_LABEL "gateway.istio.io/managed"
 #define MANAGED_VALUE "istio.io-gateway-controller"
+#define MANAGED_EASTWEST "istio.io-eastwest-controller"
 
 static bool istio_class(const struct config_k8s_gateway *g)
 {
 	return g->class_name && !strcmp(g->class_name, CONFIG_GATEWAY_CLASS);
+}
+
+static bool east_west_class(const struct config_k8s_gateway *g)
+{
+	return g->class_name && !strcmp(g->class_name, CONFIG_EASTWEST_CLASS);
 }
 
 /* Appends printf(@fmt) to *@buf. 0 or -ENOMEM (then *@buf is freed). */
@@ -48,6 +55,30 @@ static int cat(char **buf, const char *fmt, ...)
 	return 0;
 }
 
+/*
+ * An east-west gateway's Service, as Istio's controller makes it (its deployment testdata
+ * istio-east-west.yaml): the Gateway's own name, LoadBalancer, both families where the cluster
+ * has them, the status port and 15008 ("mesh"), the Gateway's network label.
+ */
+static int east_west_service(char **out, const struct config_k8s_gateway *g)
+{
+	const char *net = config_label_get(&g->meta.labels, CONFIG_LABEL_NETWORK);
+
+	return cat(out,
+		   "apiVersion: v1\nkind: Service\nmetadata:\n  name: %s\n  namespace: %s\n"
+		   "  annotations:\n    networking.istio.io/traffic-distribution: PreferClose\n"
+		   "  labels:\n    %s: %s\n    %s: %s\n"
+		   "    gateway.networking.k8s.io/gateway-class-name: %s\n%s%s%s"
+		   "spec:\n  type: LoadBalancer\n  ipFamilyPolicy: PreferDualStack\n"
+		   "  selector:\n    %s: %s\n  ports:\n"
+		   "  - {name: status-port, port: 15021, protocol: TCP, appProtocol: tcp}\n"
+		   "  - {name: mesh, port: 15008, protocol: TCP, appProtocol: all}\n---\n",
+		   g->meta.name, g->meta.namespace, CONFIG_LABEL_GATEWAY_NAME, g->meta.name,
+		   MANAGED_LABEL, MANAGED_EASTWEST, CONFIG_EASTWEST_CLASS,
+		   net ? "    " CONFIG_LABEL_NETWORK ": \"" : "", net ? net : "", net ? "\"\n" : "",
+		   CONFIG_LABEL_GATEWAY_NAME, g->meta.name);
+}
+
 int gwdeploy_services(const struct config *cfg, char **out)
 {
 	*out = NULL;
@@ -58,6 +89,12 @@ int gwdeploy_services(const struct config *cfg, char **out)
 		const char *type = config_gateway_service_type(annot, false);
 		int err;
 
+		if (east_west_class(g)) {
+			err = east_west_service(out, g);
+			if (err)
+				return err;
+			continue;
+		}
 		if (!istio_class(g))
 			continue;
 		/* As the API server refuses the Service Istio's controller would make of it. */
@@ -97,13 +134,15 @@ static bool orphan(const struct config *cfg, const struct config_service *s)
 	const char *m = config_label_get(&s->meta.labels, MANAGED_LABEL);
 	const char *gn = config_label_get(&s->meta.labels, CONFIG_LABEL_GATEWAY_NAME);
 
-	if (!m || strcmp(m, MANAGED_VALUE) || !gn)
+	bool ew = m && !strcmp(m, MANAGED_EASTWEST);
+
+	if (!m || (strcmp(m, MANAGED_VALUE) && !ew) || !gn)
 		return false;
 	for (size_t i = 0; i < cfg->n_k8s_gateways; i++) {
 		const struct config_k8s_gateway *g = &cfg->k8s_gateways[i];
 
 		if (!strcmp(g->meta.namespace, s->meta.namespace) && !strcmp(g->meta.name, gn))
-			return !istio_class(g);
+			return ew ? !east_west_class(g) : !istio_class(g);
 	}
 	return true;
 }

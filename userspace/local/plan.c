@@ -363,6 +363,32 @@ static int plan_gateway(struct ctl_plan *p, const struct ctl_cluster *c, struct 
 }
 
 /*
+ * The instance of east-west Gateway @g, as Istio's controller deploys it (istio-east-west.yaml
+ * of its testdata): Deployment, service account and Service all the Gateway's name, labelled
+ * with it and the class (and the network the Gateway names).
+ */
+static int plan_east_west(struct ctl_plan *p, const struct ctl_cluster *c, struct plan_alloc *a,
+			  const struct config_k8s_gateway *g)
+{
+	const char *net = config_label_get(&g->meta.labels, CONFIG_LABEL_NETWORK);
+	char name[300];
+	const char *const labels[] = {CONFIG_LABEL_GATEWAY_NAME,
+				      g->meta.name,
+				      "gateway.networking.k8s.io/gateway-class-name",
+				      CONFIG_EASTWEST_CLASS,
+				      "gateway.istio.io/managed",
+				      "istio.io-eastwest-controller",
+				      "service.istio.io/canonical-name",
+				      g->meta.name,
+				      net ? CONFIG_LABEL_NETWORK : NULL,
+				      net,
+				      NULL};
+
+	str_fmt(name, sizeof(name), "%s-0", g->meta.name);
+	return plan_proxy(p, c, a, g->meta.namespace, name, g->meta.name, g->meta.name, labels);
+}
+
+/*
  * The local cluster's ingress gateway (deploy/ingress.yaml.tmpl, which `local up` applies
  * unless --no-ingress): while its Service is there, one pod of Deployment
  * istio-ingressgateway in istio-system, labelled as Istio's (istio: ingressgateway), which
@@ -435,6 +461,9 @@ int plan_build(struct ctl_plan *p, const struct ctl_cluster *c, const struct con
 		else if (cfg->k8s_gateways[i].class_name &&
 			 !strcmp(cfg->k8s_gateways[i].class_name, CONFIG_GATEWAY_CLASS))
 			ret = plan_gateway(p, c, &a, &cfg->k8s_gateways[i]);
+		else if (cfg->k8s_gateways[i].class_name &&
+			 !strcmp(cfg->k8s_gateways[i].class_name, CONFIG_EASTWEST_CLASS))
+			ret = plan_east_west(p, c, &a, &cfg->k8s_gateways[i]);
 	if (!ret)
 		ret = plan_ingress(p, c, &a, cfg);
 	if (!ret)

@@ -606,6 +606,8 @@ cJSON *l7_to_json(const struct l7_config *c)
 	str(&e, w, "namespace", c->waypoint_namespace);
 	str(&e, w, "name", c->waypoint_name);
 	str(&e, w, "identity", c->identity);
+	if (c->east_west)
+		flag(&e, root, "eastWest", true);
 	if (c->gateway) {
 		flag(&e, root, "gateway", true);
 		a = arr(&e, root, "listeners");

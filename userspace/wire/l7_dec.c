@@ -635,8 +635,8 @@ static void dlisteners(struct wire_dec *d, const cJSON *j, struct l7_config *c)
 struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 {
 	static const char *const k[] = {
-	    "waypoint",	 "services",   "authz",	  "jwt",       "mesh",	 "extAuthz", "gateway",
-	    "listeners", "rateLimits", "tunnels", "telemetry", "meshId", NULL};
+	    "waypoint", "services",  "authz",	   "jwt",     "mesh",	   "extAuthz", "gateway",
+	    "eastWest", "listeners", "rateLimits", "tunnels", "telemetry", "meshId",   NULL};
 	static const char *const wk[] = {"namespace", "name", "identity", NULL};
 	struct wire_dec d = {.err = err, .errlen = errlen};
 	struct l7_config *c = calloc(1, sizeof(*c));
@@ -680,6 +680,7 @@ struct l7_config *l7_from_json(const cJSON *j, char *err, size_t errlen)
 	if (!d.failed)
 		l7j_telemetry(&d, j, c);
 	c->gateway = wire_bool(&d, j, "gateway", "l7");
+	c->east_west = wire_bool(&d, j, "eastWest", "l7");
 	if (!d.failed)
 		dlisteners(&d, j, c);
 	if (!d.failed)

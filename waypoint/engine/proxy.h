@@ -41,7 +41,9 @@ struct wp_hcm_opts {
 };
 
 struct wp_engine_opts {
-	struct connector *cn;	/* upstream connector on the same loop (borrowed) */
+	struct connector *cn; /* upstream connector on the same loop (borrowed) */
+	/* Plain TCP on the same loop (borrowed), or NULL: an east-west gateway's onward legs. */
+	struct connector *tcp_cn;
 	struct wp_stats *stats; /* this worker's metric store (borrowed), or NULL */
 	int log_fd;		/* access log (-1: none) */
 	bool log_json;
@@ -59,6 +61,12 @@ void wp_engine_set_gen(struct wp_engine *e, struct wp_gen *gen);
 const struct wp_gen *wp_engine_gen(const struct wp_engine *e);
 /* Serves the downstream connection @t (taken). 0 or -errno (then @t is closed). */
 int wp_engine_serve(struct wp_engine *e, struct transport *t);
+/*
+ * An east-west gateway's stream @t (taken), its peer's dest_host and dest_port the CONNECT's
+ * `<Service hostname>:<port>`: its bytes (the inner tunnel of Istio's double HBONE) go on as
+ * they are to one of that Service's endpoints, at its port 15008. 0 or -errno (@t closed).
+ */
+int wp_engine_serve_east_west(struct wp_engine *e, struct transport *t);
 /* Idle connections close now, busy ones after their current exchange. */
 void wp_engine_drain(struct wp_engine *e);
 /*

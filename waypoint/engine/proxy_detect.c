@@ -342,6 +342,11 @@ static enum l7_protocol declared(struct wp_engine *e, const struct transport_pee
 	return L7_PROTO_UNKNOWN;
 }
 
+int wp_engine_serve_east_west(struct wp_engine *e, struct transport *t)
+{
+	return wp_tcp_serve_east_west(e, t);
+}
+
 int wp_engine_serve(struct wp_engine *e, struct transport *t)
 {
 	enum l7_protocol proto = declared(e, transport_peer(t));

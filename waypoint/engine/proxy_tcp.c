@@ -279,8 +279,13 @@ static struct wp_cluster *route(struct wp_tcp *x)
 	return ds < 0 ? NULL : wp_gen_cluster(g, ds, d->subset, d->port ? d->port : port, v6);
 }
 
-int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof,
-		 const char *sni)
+/*
+ * @ew: an east-west gateway's stream, whose bytes go as they are to the endpoint's port 15008
+ * (the destination's ztunnel), over plain TCP: no route of its own (Istio's east-west gateway
+ * forwards by the Service alone), the endpoint's family the stream's.
+ */
+static int tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len,
+		     bool eof, const char *sni, bool ew)
 {
 	struct wp_tcp *x = calloc(1, sizeof(*x));
 	struct h1_pool_limits lim;
@@ -310,7 +315,13 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 	e->n_tcps++;
 	transport_set_cbs(t, &down_cbs, x);
 	x->svc = wp_gen_service(e->view->gen, x->peer.dest_host, &x->peer.dest_ip);
-	c = x->svc >= 0 ? route(x) : NULL;
+	if (x->svc < 0)
+		c = NULL;
+	else if (ew)
+		c = wp_gen_cluster(e->view->gen, x->svc, NULL, x->peer.dest_port,
+				   wp_peer_v6(&x->peer));
+	else
+		c = route(x);
 	x->u = c ? wp_view_upstream(e, x->view, c) : NULL;
 	x->host = x->u ? wp_upstream_pick(x->u, false, 0, NULL, 0) : -1;
 	if (x->host < 0) {
@@ -324,8 +335,13 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
 		why = "no destination for the entry (not in its addresses, or DYNAMIC_DNS)";
 		goto fail;
 	}
-	x->up = connector_open(x->u->cn, &dst, c->ep[x->host]->identity, lim.connect_timeout_ms,
-			       &up_cbs, x);
+	if (ew)
+		sockaddr_inet_set_port(&dst, L7_HBONE_PORT);
+	x->up = ew ? (e->o.tcp_cn ? connector_open(e->o.tcp_cn, &dst, NULL, lim.connect_timeout_ms,
+						   &up_cbs, x)
+				  : NULL)
+		   : connector_open(x->u->cn, &dst, c->ep[x->host]->identity,
+				    lim.connect_timeout_ms, &up_cbs, x);
 	if (!x->up) {
 		why = "cannot connect";
 		goto fail;
@@ -345,6 +361,17 @@ fail:
 		 x->sni ? x->sni : "");
 	end(x, true, x->svc < 0 || !c ? "NR" : "UH");
 	return 0;
+}
+
+int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof,
+		 const char *sni)
+{
+	return tcp_serve(e, t, pre, len, eof, sni, false);
+}
+
+int wp_tcp_serve_east_west(struct wp_engine *e, struct transport *t)
+{
+	return tcp_serve(e, t, NULL, 0, false, NULL, true);
 }
 
 /* Swept once a second rather than timed: a connection costs no timer. */

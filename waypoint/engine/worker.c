@@ -43,6 +43,7 @@ struct wp_worker {
 	struct wp_mesh *mesh;	 /* NULL: plain TCP both ways */
 	struct hbone_pool *pool; /* in the mesh: HBONE in and out */
 	struct connector *cn;
+	struct connector *tcp_cn; /* an east-west gateway's onward legs: plain TCP */
 	struct wp_engine *e;
 	struct wp_stats *stats;
 	struct wp_pp_set pp; /* accepted, waiting for their PROXY header */
@@ -85,6 +86,68 @@ static void on_resume(struct loop_timer *t)
 }
 
 /*
+ * "<name>:<port>" (not an address) into @host and *@port: the Service an east-west gateway's
+ * CONNECT names. 0, or -EINVAL.
+ */
+static int host_authority(const char *authority, char *host, size_t len, uint16_t *port)
+{
+	const char *colon = authority ? strrchr(authority, ':') : NULL;
+	unsigned long p;
+	size_t n;
+	char *end;
+
+	if (!colon || colon == authority || authority[0] == '[' || !colon[1])
+		return -EINVAL;
+	n = (size_t)(colon - authority);
+	if (n >= len || memchr(authority, ':', n) || strspn(authority, "0123456789.") == n)
+		return -EINVAL;
+	errno = 0;
+	p = strtoul(colon + 1, &end, 10);
+	if (*end || errno || !p || p > 65535)
+		return -EINVAL;
+	memcpy(host, authority, n);
+	host[n] = '\0';
+	*port = (uint16_t)p;
+	return 0;
+}
+
+/*
+ * A CONNECT to an east-west gateway (Istio's double HBONE, the outer tunnel): its :authority is
+ * `<Service hostname>:<port>`; what it carries, the inner tunnel (TLS from the client's ztunnel
+ * to the destination's), goes on as it is to one of that Service's endpoints at 15008. The
+ * gateway sees no plaintext, and only mesh identities reach here (the HBONE server's mTLS).
+ */
+static int on_connect_east_west(struct wp_worker *w, const struct hbone_request *req,
+				struct hbone_upstream *up, struct transport_peer *peer)
+{
+	struct transport *t;
+	char host[256];
+
+	const struct wp_gen *g = wp_engine_gen(w->e);
+	int svc;
+
+	if (host_authority(req->authority, host, sizeof(host), &peer->dest_port))
+		return 400;
+	peer->dest_host = host;
+	/* No address was named: the endpoints of the stream's own family. */
+	peer->dest_ip.family = req->local.sa.sa_family == AF_INET6 ? AF_INET6 : AF_INET;
+	/* A Service or port this cluster does not have: no route (Envoy's NR), before a 200. */
+	svc = wp_gen_service(g, host, NULL);
+	if (svc < 0 || !wp_gen_cluster(g, svc, NULL, peer->dest_port, wp_peer_v6(peer)))
+		return 404;
+	t = transport_hbone_accepted(w->loop, peer, up);
+	if (!t)
+		return 503;
+	if (wp_engine_serve_east_west(w->e, t)) {
+		up->end = NULL;
+		up->end_arg = NULL;
+		transport_hbone_refused(t);
+		return 503;
+	}
+	return 0;
+}
+
+/*
  * A CONNECT to the waypoint: its :authority is the original destination (a Service VIP:port,
  * or a pod's address), forwarded host= the Service the client addressed, for= the client. It
  * becomes a downstream connection of the engine, which routes it (no service: 404 NR).
@@ -107,6 +170,9 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	 */
 	if (__atomic_load_n(&w->drain, __ATOMIC_ACQUIRE))
 		return 503;
+	peer.baggage = (char *)h2_header_get(req->headers, req->nheaders, "baggage");
+	if (wp_engine_gen(w->e)->l7->east_west)
+		return on_connect_east_west(w, req, up, &peer);
 	/* "ip:port" or "[v6]:port": a Service VIP of either family, or a pod's address. */
 	if (sock_parse_authority(req->authority, &dst) ||
 	    sockaddr_inet_to_ipaddr(&dst, &peer.dest_ip))
@@ -117,7 +183,6 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	/* for= of either family: the client's ztunnel sends for="[v6]:port" for an IPv6 one. */
 	if (req->forwarded && sock_parse_forwarded_for(req->forwarded, &client) == 0)
 		peer.client = client;
-	peer.baggage = (char *)h2_header_get(req->headers, req->nheaders, "baggage");
 	t = transport_hbone_accepted(w->loop, &peer, up);
 	if (!t)
 		return 503;
@@ -438,12 +503,16 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 		}
 		if (w->cn && gateway_baggage(w, gen))
 			goto fail;
+		/* An east-west gateway's legs onward carry the inner tunnel as it is. */
+		if (w->cn && !(w->tcp_cn = connector_tcp_new(w->loop)))
+			goto fail;
 	} else {
 		w->cn = connector_tcp_new(w->loop);
 	}
 	if (!w->cn)
 		goto fail;
 	eo.cn = w->cn;
+	eo.tcp_cn = w->tcp_cn;
 	eo.stats = w->stats;
 	w->e = wp_engine_new(w->loop, gen, &eo);
 	w->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
@@ -476,6 +545,7 @@ fail:
 			listener_del(&w->ls[i]);
 	wp_engine_destroy(w->e);
 	connector_destroy(w->cn);
+	connector_destroy(w->tcp_cn);
 	hbone_pool_destroy(w->pool);
 	wp_stats_free(w->stats);
 	if (w->efd >= 0)
@@ -564,6 +634,7 @@ void wp_worker_stop(struct wp_worker *w)
 	wp_pp_close_all(&w->pp);
 	wp_engine_destroy(w->e);
 	connector_destroy(w->cn);
+	connector_destroy(w->tcp_cn);
 	/* After the engine: its transports' streams end with the pool's connections. */
 	hbone_pool_destroy(w->pool);
 	wp_gen_put(__atomic_exchange_n(&w->pending, NULL, __ATOMIC_ACQ_REL));

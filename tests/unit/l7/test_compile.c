@@ -832,10 +832,61 @@ static void test_json_strict(void **state)
 	}
 }
 
+/*
+ * An east-west gateway (class istio-east-west, as gen-eastwest-gateway.sh --ambient makes it):
+ * bound apart from the waypoints, a waypoint's identity (its name as service account), and a
+ * model of every Service with a selector, its endpoints and ports, that the snapshot's JSON
+ * keeps as such; nothing binds to it.
+ */
+static void test_east_west(void **state)
+{
+	static const char ew[] =
+	    HEAD "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\n"
+		 "metadata:\n  name: istio-eastwestgateway\n  namespace: istio-system\n"
+		 "  labels: {topology.istio.io/network: network2}\n"
+		 "spec:\n  gatewayClassName: istio-east-west\n"
+		 "  listeners: [{name: mesh, port: 15008, protocol: HBONE, tls: {mode: Terminate, "
+		 "options: {gateway.istio.io/tls-terminate-mode: ISTIO_MUTUAL}}}]\n---\n"
+		 "apiVersion: v1\nkind: Service\nmetadata: {name: ext, namespace: shop}\n"
+		 "spec: {type: ExternalName, externalName: example.com}\n";
+	struct l7_config *l7, *back;
+	const struct l7_service *svc;
+	struct world w;
+	char err[256];
+	cJSON *j;
+
+	build(&w, ew);
+	assert_int_equal(w.bw.b.n_east_west, 1);
+	assert_true(w.bw.b.east_west[0].east_west);
+	assert_string_equal(w.bw.b.east_west[0].identity,
+			    "spiffe://cluster.local/ns/istio-system/sa/istio-eastwestgateway");
+	assert_true(w.bw.b.east_west[0].has_hbone);
+	/* The waypoint's model is as it was: the east-west gateway binds nothing. */
+	assert_false(w.l7->east_west);
+	l7 = l7_compile(&w.bw.in, &w.bw.b, &w.bw.b.east_west[0]);
+	assert_non_null(l7);
+	assert_true(l7->east_west);
+	assert_int_equal(l7->n_services, 1); /* reviews; ext has no selector */
+	svc = l7_config_service(l7, "reviews.shop.svc.cluster.local");
+	assert_non_null(svc);
+	assert_int_equal(svc->n_endpoints, 2);
+	j = l7_to_json(l7);
+	back = j ? l7_from_json(j, err, sizeof(err)) : NULL;
+	if (!back)
+		fail_msg("%s", err);
+	assert_true(back->east_west);
+	assert_non_null(l7_config_service(back, "reviews.shop.svc.cluster.local"));
+	l7_config_free(back);
+	cJSON_Delete(j);
+	l7_config_free(l7);
+	done(&w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_service_facts),
+	    cmocka_unit_test(test_east_west),
 	    cmocka_unit_test(test_workload_entries),
 	    cmocka_unit_test(test_policies),
 	    cmocka_unit_test(test_virtual_service_routes),
