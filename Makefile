@@ -126,7 +126,7 @@ $(O)/libambit.a: $(LIB_OBJS)
 LINK = $(CC) $(LDFLAGS) $(filter-out %.a,$^) -Wl,--start-group $(filter %.a,$^) -Wl,--end-group \
 	$(LDLIBS)
 
-$(O)/ambit-agent: $(AGENT_OBJS) $(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gateway_tmpl.o $(O)/libnet.a $(O)/libambit.a
+$(O)/ambit-agent: $(AGENT_OBJS) $(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gateway_tmpl.o $(OBJ)/deploy/eastwest_tmpl.o $(O)/libnet.a $(O)/libambit.a
 	$(LINK) -o $@
 # deploy/ambit.yaml.tmpl, built into ambitctl (`ambitctl install`) as _binary_deploy_..._start;
 # deploy/waypoint.yaml.tmpl into the agent (its waypoint controller).
@@ -177,7 +177,7 @@ $(O)/hbone-probe: $(OBJ)/tools/hbone-probe.o
 $(O)/connflood: $(OBJ)/tools/connflood.o
 	$(CC) $(LDFLAGS) $^ -o $@
 
-$(O)/libagent.a: $(AGENT_LIB_OBJS) $(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gateway_tmpl.o
+$(O)/libagent.a: $(AGENT_LIB_OBJS) $(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gateway_tmpl.o $(OBJ)/deploy/eastwest_tmpl.o
 	rm -f $@
 	$(AR) rcs $@ $^
 
@@ -303,7 +303,7 @@ $(FUZZ_O)/libtest.a: $(call fobj,$(wildcard tests/lib/*.c))
 $(FUZZ_O)/libzt.a: $(call fobj,$(filter-out ztunnel/main.c,$(ZT_SRCS)))
 $(FUZZ_O)/libwp.a: $(call fobj,$(filter-out waypoint/main.c,$(wildcard waypoint/*.c waypoint/engine/*.c)))
 $(FUZZ_O)/libagent.a: $(call fobj,$(filter-out userspace/agent/main.c,$(call srcs_in,$(AGENT_DIRS)))) \
-	$(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gateway_tmpl.o
+	$(OBJ)/deploy/waypoint_tmpl.o $(OBJ)/deploy/gateway_tmpl.o $(OBJ)/deploy/eastwest_tmpl.o
 $(FUZZ_O)/libnet.a: $(call fobj,$(call srcs_in,$(NET_DIRS))) \
 	$(patsubst $(OBJ)/%,$(FUZZ_O)/obj/%,$(LLHTTP_OBJS)) $(call fobj,$(PROTO_C))
 $(FUZZ_O)/libambit.a: $(call fobj,$(LIB_SRCS))

@@ -799,7 +799,8 @@ struct cJSON *l7_gwapi_east_west_status(const struct config_k8s_gateway *gw, con
 					const char *not_running);
 /*
  * Gateway @gw's address as Istio's controller writes it: the first balancer address of its
- * Service <name>-istio (status.loadBalancer.ingress), else that Service's hostname.
+ * Service (status.loadBalancer.ingress; <name>-istio, an east-west gateway's <name>), else that
+ * Service's hostname.
  */
 void l7_gwapi_gateway_address(const struct config *cfg, const struct config_k8s_gateway *gw,
 			      char *out, size_t len);

@@ -3,7 +3,10 @@
 # the fake API server: a Gateway of class istio-waypoint gets its ServiceAccount, Deployment and
 # Service (valid by the API's models, owned by the Gateway) and a status saying so; a Gateway of
 # class istio its deployment <name>-istio (a LoadBalancer Service with a port per listener port,
-# unprivileged ports by sysctl) and its status; another class
+# unprivileged ports by sysctl) and its status; a Gateway of class istio-east-west its
+# deployment of its own name (deploy/eastwest.yaml.tmpl: a LoadBalancer Service of both families,
+# 15021 and 15008, its network) and its status, at its Service's balancer address once it has
+# one; another class
 # gets nothing; the networking.istio.io/service-type annotation sets the Service's type (a
 # ClusterIP gateway, a LoadBalancer waypoint, ExternalName refused); an object deleted by hand
 # comes back; a same-named object ambit did not make is
@@ -128,6 +131,40 @@ expect_eq "$(api GET "$SA/ingress-istio")" 200 "the gateway's ServiceAccount"
 is_programmed() { api GET "$GW/ingress" >/dev/null && [ "$(j 'o.get("status",{}).get("addresses",[{}])[0].get("value")')" = ingress-istio.shop.svc.cluster.local ]; }
 wait_for 20 is_programmed || failed "the class istio Gateway's status: $(cat "$tmp/out")"
 expect_eq "$(j '[c["status"] for c in o["status"]["conditions"] if c["type"] == "Programmed"][0]')" True
+
+# A Gateway of class istio-east-west (gen-eastwest-gateway.sh --ambient's): as Istio's controller
+# deploys it, ServiceAccount, Deployment and a LoadBalancer Service of its own name, labelled
+# with its network; Programmed, at its Service's hostname until a balancer gives the Service an
+# address (written here as a cloud's controller writes it), then at that address.
+expect_eq "$(api POST "$GW" '{"apiVersion":"gateway.networking.k8s.io/v1","kind":"Gateway",
+ "metadata":{"name":"eastwest","namespace":"shop","labels":{"topology.istio.io/network":"network2"}},
+ "spec":{"gatewayClassName":"istio-east-west","listeners":[{"name":"mesh","port":15008,
+  "protocol":"HBONE","tls":{"mode":"Terminate",
+  "options":{"gateway.istio.io/tls-terminate-mode":"ISTIO_MUTUAL"}}}]}}')" 201
+wait_for 20 is_now "$DEP/eastwest" 200 || failed "no Deployment eastwest"
+expect_eq "$(j 'o["spec"]["template"]["spec"]["serviceAccountName"]')" eastwest
+expect_eq "$(j 'o["spec"]["template"]["metadata"]["labels"]["gateway.istio.io/managed"]')" \
+	istio.io-eastwest-controller
+for path in "$SA/eastwest" "$DEP/eastwest" "$SVC/eastwest"; do
+	expect_eq "$(api GET "$path")" 200 "GET $path"
+	expect_eq "$(j 'o["metadata"]["labels"]["topology.istio.io/network"]')" network2 "$path: network"
+	cp "$tmp/out" "$tmp/ew-${path##*/}-$(echo "$path" | cut -d/ -f6).json"
+done
+/usr/bin/python3 "$REPO/tests/k8s/validate_manifests.py" "$tmp"/ew-*.json >"$tmp/valid" 2>&1 ||
+	fail "the east-west gateway's objects fail the API's models: $(cat "$tmp/valid")"
+api GET "$SVC/eastwest" >/dev/null
+expect_eq "$(j 'o["spec"]["type"] + " " + o["spec"]["ipFamilyPolicy"]')" "LoadBalancer PreferDualStack"
+expect_eq "$(j '",".join("%s:%d" % (p["name"], p["port"]) for p in o["spec"]["ports"])')" \
+	"status-port:15021,mesh:15008" "the east-west Service's ports"
+ew_addr() { api GET "$GW/eastwest" >/dev/null && j '" ".join(a["type"] + "=" + a["value"] for a in o.get("status",{}).get("addresses",[]))'; }
+ew_at() { [ "$(ew_addr)" = "$1" ]; }
+wait_for 20 ew_at Hostname=eastwest.shop.svc.cluster.local || failed "the east-west Gateway's status: $(ew_addr)"
+expect_eq "$(j '[c["status"] for c in o["status"]["conditions"] if c["type"] == "Programmed"][0]')" True
+api GET "$SVC/eastwest" >/dev/null
+/usr/bin/python3 -c "import json; o=json.load(open('$tmp/out')); o['status']={'loadBalancer':{'ingress':[{'ip':'203.0.113.50','ipMode':'VIP'}]}}; json.dump(o, open('$tmp/svc-ew.json','w'))"
+expect_eq "$(api PUT "$SVC/eastwest/status" "@$tmp/svc-ew.json")" 200 "the balancer's address"
+wait_for 20 ew_at IPAddress=203.0.113.50 || failed "the east-west Gateway's address: $(ew_addr)"
+api GET "$GW/ingress" >/dev/null # what the checks below read
 
 # Its listeners' status and its routes', as Istio's controller writes them back: https's Secret
 # c does not exist (ResolvedRefs False) until it does; an HTTPRoute's parent ingress is Accepted

@@ -111,7 +111,7 @@ static cJSON *waypoint_status(const struct get_ctx *x, const struct config_k8s_g
 /*
  * Gateway @g's address: its Service's LoadBalancer address on the local cluster (pods.json),
  * the Service being <name>-istio (@suffix "-istio", class istio) or <name> (an east-west
- * gateway's); else what the store's Service says (l7_gwapi_gateway_address), or its hostname.
+ * gateway's); else what the store's Service says, or its hostname (l7_gwapi_gateway_address).
  */
 static void gateway_address(const struct get_ctx *x, const struct config_k8s_gateway *g,
 			    const char *suffix, char *addr, size_t len)
@@ -124,10 +124,8 @@ static void gateway_address(const struct get_ctx *x, const struct config_k8s_gat
 		 ?: jstr(cJSON_GetObjectItemCaseSensitive(x->pods_json, "loadBalancerIPs6"), key);
 	if (lb)
 		snprintf(addr, len, "%s", lb);
-	else if (*suffix)
-		l7_gwapi_gateway_address(&x->cfg, g, addr, len);
 	else
-		snprintf(addr, len, "%s.%s.svc.cluster.local", g->meta.name, g->meta.namespace);
+		l7_gwapi_gateway_address(&x->cfg, g, addr, len);
 }
 
 /* The Gateway API status of object @ns/@name of @kind, or NULL when none is written for it. */

@@ -37,6 +37,8 @@ extern const char _binary_deploy_waypoint_yaml_tmpl_start[];
 extern const char _binary_deploy_waypoint_yaml_tmpl_end[];
 extern const char _binary_deploy_gateway_yaml_tmpl_start[];
 extern const char _binary_deploy_gateway_yaml_tmpl_end[];
+extern const char _binary_deploy_eastwest_yaml_tmpl_start[];
+extern const char _binary_deploy_eastwest_yaml_tmpl_end[];
 
 #define MANAGED_BY "app.kubernetes.io/managed-by"
 #define HASH_ANNOT "ambit.io/template-hash"
@@ -54,7 +56,7 @@ static const struct kwatch_res gateways = {
 /* ---- the objects of a Gateway ---- */
 
 struct vals {
-	const char *name, *ns, *uid, *sa, *image, *log_level, *hash, *svc_type;
+	const char *name, *ns, *uid, *sa, *image, *log_level, *hash, *svc_type, *network;
 };
 
 static const char *val(void *arg, const char *key)
@@ -77,6 +79,8 @@ static const char *val(void *arg, const char *key)
 		return v->hash;
 	if (!strcmp(key, "serviceType"))
 		return v->svc_type;
+	if (!strcmp(key, "network"))
+		return v->network;
 	return NULL;
 }
 
@@ -102,6 +106,14 @@ static bool is_gateway(const cJSON *gw)
 	const char *cls = kjson_str(gw, "spec", "gatewayClassName");
 
 	return cls && !strcmp(cls, CONFIG_GATEWAY_CLASS);
+}
+
+/* A Gateway of class istio-east-west: an east-west gateway, its objects of its own name. */
+static bool is_east_west(const cJSON *gw)
+{
+	const char *cls = kjson_str(gw, "spec", "gatewayClassName");
+
+	return cls && !strcmp(cls, CONFIG_EASTWEST_CLASS);
 }
 
 /*
@@ -169,11 +181,14 @@ static bool uid_ok(const char *v)
 
 cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t len)
 {
-	const bool gateway = is_gateway(gw);
+	const bool gateway = is_gateway(gw), ew = is_east_west(gw);
 	const char *tmpl = gateway ? _binary_deploy_gateway_yaml_tmpl_start
+			   : ew	   ? _binary_deploy_eastwest_yaml_tmpl_start
 				   : _binary_deploy_waypoint_yaml_tmpl_start;
 	const size_t tlen = gateway ? (size_t)(_binary_deploy_gateway_yaml_tmpl_end -
 					       _binary_deploy_gateway_yaml_tmpl_start)
+			    : ew    ? (size_t)(_binary_deploy_eastwest_yaml_tmpl_end -
+					       _binary_deploy_eastwest_yaml_tmpl_start)
 				    : (size_t)(_binary_deploy_waypoint_yaml_tmpl_end -
 					       _binary_deploy_waypoint_yaml_tmpl_start);
 	struct vals v = {
@@ -186,14 +201,20 @@ cJSON *wpc_objects(const cJSON *gw, const struct wpc_opts *o, char *why, size_t 
 	    .hash = "",
 	    .svc_type = config_gateway_service_type(
 		meta_map(gw, "annotations", CONFIG_ANNOT_SERVICE_TYPE), !gateway),
+	    .network = meta_map(gw, "labels", CONFIG_LABEL_NETWORK) ?: "",
 	};
 	char hash[17], sa[80], *text, *ports_text = NULL;
 	cJSON *docs, *ports = NULL, *it;
 	XXH64_hash_t h;
 
-	if (!is_waypoint(gw) && !gateway) {
-		snprintf(why, len, "not of class %s or %s", CONFIG_WAYPOINT_CLASS,
-			 CONFIG_GATEWAY_CLASS);
+	if (!is_waypoint(gw) && !gateway && !ew) {
+		snprintf(why, len, "not of class %s, %s or %s", CONFIG_WAYPOINT_CLASS,
+			 CONFIG_GATEWAY_CLASS, CONFIG_EASTWEST_CLASS);
+		return NULL;
+	}
+	/* Rendered as a label of its objects: a label value the API server takes, or none. */
+	if (*v.network && !config_label_value_ok(v.network)) {
+		snprintf(why, len, "label %s is not a label value", CONFIG_LABEL_NETWORK);
 		return NULL;
 	}
 	if (!v.name || !v.ns || !v.uid || !*v.name || !*v.ns || !*v.uid) {
@@ -591,7 +612,8 @@ static void report(struct wpc *c, const cJSON *gw, bool ok, const char *why)
 	strftime(now, sizeof(now), "%Y-%m-%dT%H:%M:%SZ", &tm);
 	if (gen != gen) /* NaN: no generation served */
 		gen = 0;
-	if (is_gateway(gw) && (status = wps_gateway_status(cfg_of(c), gw, ok ? NULL : why, now))) {
+	if ((is_gateway(gw) || is_east_west(gw)) &&
+	    (status = wps_gateway_status(cfg_of(c), gw, ok ? NULL : why, now))) {
 		put_status(c, gw, status, "gateway.networking.k8s.io", "gateways");
 		return;
 	}
@@ -640,13 +662,13 @@ static bool reconcile(struct wpc *c, const cJSON *gw)
 
 	if (!ns || !name)
 		return true;
-	if (!is_waypoint(gw) && !is_gateway(gw))
+	if (!is_waypoint(gw) && !is_gateway(gw) && !is_east_west(gw))
 		return prune(c, ns, name, NULL, NULL);
 	snprintf(keep, sizeof(keep), "%s%s", name, is_gateway(gw) ? "-istio" : "");
 	objs = wpc_objects(gw, &c->o, why, sizeof(why));
 	if (!objs) {
 		pr_warn("waypoint %s/%s: %s", ns, name, why);
-		if (is_gateway(gw)) {
+		if (is_gateway(gw) || is_east_west(gw)) {
 			char key[600];
 
 			snprintf(key, sizeof(key), "%s/%s", ns, name);
@@ -764,7 +786,7 @@ static void statuses(struct wpc *c)
 		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(c->outcome, o->string));
 
 		/* Reported by its reconcile once its objects are known in place (or not). */
-		if (is_gateway(o) && why)
+		if ((is_gateway(o) || is_east_west(o)) && why)
 			report(c, o, !*why, why);
 	}
 	cJSON_ArrayForEach(o, c->others)

@@ -141,7 +141,9 @@ cJSON *wps_gateway_status(const struct config *cfg, const cJSON *gw, const char 
 	if (!g)
 		return NULL;
 	l7_gwapi_gateway_address(cfg, g, addr, sizeof(addr));
-	st = l7_gwapi_gateway_status(cfg, g, addr, not_running);
+	st = g->class_name && !strcmp(g->class_name, CONFIG_EASTWEST_CLASS)
+		 ? l7_gwapi_east_west_status(g, addr, not_running)
+		 : l7_gwapi_gateway_status(cfg, g, addr, not_running);
 	if (st)
 		wps_stamp(st, generation(gw), now);
 	return st;

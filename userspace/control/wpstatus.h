@@ -38,12 +38,14 @@ struct config *wps_config(const cJSON *const *maps, size_t n);
 void wps_config_free(struct config *cfg);
 
 /*
- * The status of Gateway @gw (as served) of class istio in @cfg, stamped with its generation
+ * The status of Gateway @gw (as served) of class istio or istio-east-west in @cfg (each as
+ * Istio writes it: l7_gwapi_gateway_status, l7_gwapi_east_west_status), stamped with its generation
  * and @now on every condition; @not_running says why its deployment is not in place (NULL:
  * it is). NULL when @cfg does not have it.
  */
 cJSON *wps_gateway_status(const struct config *cfg, const cJSON *gw, const char *not_running,
 			  const char *now);
+
 /*
  * Route @obj (as served) with its status as it should be: the parents other controllers wrote
  * kept, this controller's replaced by what @cfg says. NULL when its status already says that

@@ -259,9 +259,11 @@ cJSON *l7_gwapi_east_west_status(const struct config_k8s_gateway *gw, const char
 void l7_gwapi_gateway_address(const struct config *cfg, const struct config_k8s_gateway *gw,
 			      char *out, size_t len)
 {
+	const bool ew = gw->class_name && !strcmp(gw->class_name, CONFIG_EASTWEST_CLASS);
 	char name[300];
 
-	snprintf(name, sizeof(name), "%s-istio", gw->meta.name);
+	/* An east-west gateway's Service is the Gateway's own name; class istio's <name>-istio. */
+	snprintf(name, sizeof(name), "%s%s", gw->meta.name, ew ? "" : "-istio");
 	for (size_t i = 0; i < cfg->n_services; i++) {
 		const struct config_service *s = &cfg->services[i];
 

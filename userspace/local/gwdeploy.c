@@ -71,7 +71,8 @@ static int east_west_service(char **out, const struct config_k8s_gateway *g)
 		   "    gateway.networking.k8s.io/gateway-class-name: %s\n%s%s%s"
 		   "spec:\n  type: LoadBalancer\n  ipFamilyPolicy: PreferDualStack\n"
 		   "  selector:\n    %s: %s\n  ports:\n"
-		   "  - {name: status-port, port: 15021, protocol: TCP, appProtocol: tcp}\n"
+		   "  - {name: status-port, port: 15021, targetPort: 15020, protocol: TCP, "
+		   "appProtocol: tcp}\n"
 		   "  - {name: mesh, port: 15008, protocol: TCP, appProtocol: all}\n---\n",
 		   g->meta.name, g->meta.namespace, CONFIG_LABEL_GATEWAY_NAME, g->meta.name,
 		   MANAGED_LABEL, MANAGED_EASTWEST, CONFIG_EASTWEST_CLASS,
