@@ -113,6 +113,35 @@ static bool netns_exists(const char *name)
 	return access(path, F_OK) == 0;
 }
 
+/*
+ * Takes the network's lock, LB_DIR made first: the fd to close, or -errno. The last cluster's
+ * release removes the lock file and LB_DIR under the lock, so a lock taken meanwhile on the
+ * removed file is no lock: taken again on the one made anew (a store's rmdir of the run base
+ * may race the mkdir the same way).
+ */
+static int lb_lock(void)
+{
+	for (int tries = 0; tries < 100; tries++) {
+		struct stat held, named;
+		int fd, r = mkdir_p(LB_DIR, 0755);
+
+		if (r == -ENOENT)
+			continue;
+		if (r)
+			return r;
+		fd = store_flock(LB_LOCK);
+		if (fd == -ENOENT)
+			continue;
+		if (fd < 0)
+			return fd;
+		if (!fstat(fd, &held) && !stat(LB_LOCK, &named) && held.st_ino == named.st_ino &&
+		    held.st_dev == named.st_dev)
+			return fd;
+		close(fd);
+	}
+	return -EAGAIN;
+}
+
 int lbnet_reserve(struct ctl_cluster *c)
 {
 	char who[128], path[PATH_MAX];
@@ -126,10 +155,11 @@ int lbnet_reserve(struct ctl_cluster *c)
 			who, LB_NET4, LB_NET6);
 		return 0;
 	}
-	TRY(mkdir_p(LB_DIR, 0755));
-	lock = store_flock(LB_LOCK);
-	if (lock < 0)
+	lock = lb_lock();
+	if (lock < 0) {
+		fprintf(stderr, "ambitctl: LoadBalancer network: %s\n", strerror(-lock));
 		return lock;
+	}
 	for (int k = 1; k <= LB_MAX_INDEX && ret == -ENOSPC; k++) {
 		int fd;
 
@@ -193,7 +223,7 @@ void lbnet_release(const char *name)
 
 	if (access(LB_DIR, F_OK) < 0)
 		return;
-	lock = store_flock(LB_LOCK);
+	lock = lb_lock();
 	if (lock < 0)
 		return;
 	d = opendir(LB_DIR);
@@ -297,7 +327,7 @@ int lbnet_attach(const struct ctl_cluster *c)
 	if (!c->lb_index)
 		return 0;
 	fabric_name(c, fabric, sizeof(fabric));
-	lock = store_flock(LB_LOCK);
+	lock = lb_lock();
 	if (lock < 0)
 		return lock;
 	if (!netns_exists(CTL_LB_NETNS))
@@ -318,7 +348,7 @@ int lbnet_attach(const struct ctl_cluster *c)
 	TRY(RUN("ip", "-n", fabric, "-6", "addr", "add", a6, "dev", "lb0", "nodad"));
 	TRY(RUN("ip", "-n", fabric, "link", "set", "lb0", "up"));
 	TRY(sysctl_in(fabric, fwd));
-	lock = store_flock(LB_LOCK);
+	lock = lb_lock();
 	if (lock >= 0) {
 		neigh_forget(c->lb_index, c->name);
 		close(lock);
