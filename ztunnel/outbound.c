@@ -112,10 +112,36 @@ static void held_release(struct held *hd)
 	loop_defer_free(w->loop, hd, held_free);
 }
 
-/* The peer the CONNECT goes to: the destination pod, or the waypoint taking the traffic. */
+/*
+ * The peer the CONNECT goes to: the destination pod, the waypoint taking the traffic, or (to
+ * another network) the gateway there, for the logs.
+ */
 static const char *route_san(const struct zt_route *r)
 {
-	return r->wp ? r->wp->identity : r->dst_wl->identity;
+	return r->wp ? r->wp->identity : r->remote ? r->gw->identity : r->dst_wl->identity;
+}
+
+/*
+ * What the inner tunnel to another network's endpoint must present: any identity the Service's
+ * endpoints run as there, space-separated (tls_conn_create). Those that do not fit are left
+ * out: the tunnel then fails closed, never opens to an unchecked peer.
+ */
+static const char *remote_sans(const struct snap_remote_service *r, char *buf, size_t len)
+{
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (size_t i = 0; i < r->n_identities; i++) {
+		size_t l = strlen(r->identities[i]);
+
+		if (n + l + 2 > len)
+			break;
+		if (n)
+			buf[n++] = ' ';
+		memcpy(buf + n, r->identities[i], l + 1);
+		n += l;
+	}
+	return buf;
 }
 
 static void held_labels(const struct held *hd, struct metrics_labels *l)
@@ -308,7 +334,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 			   struct guard_slot *slot)
 {
 	char auth[SOCKADDR_INET_STRLEN], client[SOCKADDR_INET_STRLEN + 2], ip[SOCKADDR_INET_STRLEN];
-	char bag[512], tp[64];
+	char bag[512], tp[64], sans[2048], host[300];
 	struct hbone_target t = {
 	    .authority = auth,
 	    .forwarded_for = client,
@@ -346,6 +372,19 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 	/* To a waypoint: TLS to its instance, the CONNECT names what the client addressed. */
 	if (r->wp)
 		t.addr = r->wp_addr;
+	/*
+	 * To another network: TLS to its gateway, CONNECT <hostname>:<port> to it, and inside
+	 * that the inner tunnel to whichever endpoint the gateway picks, CONNECT the same.
+	 */
+	if (r->remote) {
+		t.addr = r->addr;
+		snprintf(host, sizeof(host), "%s:%u", r->svc->hostname, sockaddr_inet_port(dst));
+		t.via_authority = host;
+		t.via_san = r->gw->identity;
+		t.via_slot = r->via_slot;
+		t.expect_san = remote_sans(r->remote, sans, sizeof(sans));
+		t.network = zs->snap->network && *zs->snap->network ? zs->snap->network : NULL;
+	}
 	hd = held_try(w, hd, fd, peer, dst, zs, r, src, slot);
 	if (!hd)
 		return;
@@ -360,7 +399,10 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 	 * client's socket. RFC 3986's authority: "[v6]:port" too.
 	 */
 	snprintf(client, sizeof(client), "\"%s\"", sockaddr_inet_format(peer, ip, sizeof(ip)));
-	sockaddr_inet_format(&r->addr, auth, sizeof(auth));
+	if (r->remote)
+		t.authority = host;
+	else
+		sockaddr_inet_format(&r->addr, auth, sizeof(auth));
 	/* A waypoint takes its source labels from it when the pod backs no Service it knows. */
 	zt_baggage(src, zs->snap->cluster_id, bag, sizeof(bag));
 	traceparent(tp, sizeof(tp));
@@ -411,9 +453,12 @@ static void outbound_route(struct zt_worker *w, int fd, const union sockaddr_ine
 			r.wp ? " (its waypoint has no instance)" : "");
 		goto drop;
 	}
-	/* Through a waypoint the traffic is HBONE whatever the destination, even on this node. */
-	mesh = r.wp || (r.dst_wl && r.dst_wl->enrolled);
-	local_dst = mesh && !r.wp && zt_local_enrolled(s, r.dst_wl);
+	/*
+	 * Through a waypoint the traffic is HBONE whatever the destination, even on this node;
+	 * to another network always, through its gateway.
+	 */
+	mesh = r.wp || r.remote || (r.dst_wl && r.dst_wl->enrolled);
+	local_dst = mesh && !r.wp && !r.remote && zt_local_enrolled(s, r.dst_wl);
 	if (mesh && !src) {
 		/*
 		 * Never plaintext to a mesh destination: wait (bounded) for the snapshot that

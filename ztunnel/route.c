@@ -400,6 +400,88 @@ static int route_endpoints6(const struct snapshot *s, const struct snap_workload
 	return 0;
 }
 
+/* The n-th gateway of @network that has an address to connect to (@v6: an IPv6 one first). */
+static const struct snap_net_gateway *net_gateway(const struct snapshot *s, const char *network,
+						  size_t nth, bool v6)
+{
+	size_t n = 0;
+
+	for (int pass = 0; pass < 2; pass++) {
+		for (size_t i = 0; i < s->n_net_gateways; i++) {
+			const struct snap_net_gateway *g = &s->net_gateways[i];
+			bool has = (v6 == !pass) ? g->ip6.family == AF_INET6 : g->ip != 0;
+
+			if (!strcmp(g->network, network) && has)
+				n++;
+		}
+		if (!n)
+			continue;
+		nth %= n;
+		for (size_t i = 0; i < s->n_net_gateways; i++) {
+			const struct snap_net_gateway *g = &s->net_gateways[i];
+			bool has = (v6 == !pass) ? g->ip6.family == AF_INET6 : g->ip != 0;
+
+			if (!strcmp(g->network, network) && has && !nth--)
+				return g;
+		}
+	}
+	return NULL;
+}
+
+/* The endpoints @r counts when a gateway of its network can be reached, and it has @port. */
+static uint32_t remote_count(const struct snapshot *s, const struct snap_remote_service *r,
+			     uint16_t port)
+{
+	if (!r->endpoints || !r->n_identities || !snapshot_remote_has_port(r, port) ||
+	    (s->network && !strcmp(r->network, s->network)))
+		return 0;
+	return net_gateway(s, r->network, 0, false) ? r->endpoints : 0;
+}
+
+/*
+ * A global Service with shares in other networks: one pick, round robin over its endpoints here
+ * (@local of them) and there, by count. 1: one of here (the caller picks which), 0: routed to
+ * a gateway (@out filled), or -EHOSTUNREACH.
+ */
+static int route_remote(const struct snapshot *s, const struct snap_service *svc,
+			const struct snap_service_port *port, size_t local, bool v6,
+			struct zt_rr *rr, struct zt_route *out)
+{
+	uint64_t total = local;
+	size_t pick;
+
+	for (size_t i = 0; i < svc->n_remote; i++)
+		total += remote_count(s, &svc->remote[i], port->port);
+	if (total == local)
+		return 1;
+	/* Its own cursor: the pick among local endpoints keeps the VIP's. */
+	pick = rr_pick(rr, ~vip_key(svc, v6), port->port, total > SIZE_MAX ? SIZE_MAX : total);
+	if (pick < local)
+		return 1;
+	pick -= local;
+	for (size_t i = 0; i < svc->n_remote; i++) {
+		const struct snap_remote_service *r = &svc->remote[i];
+		uint32_t n = remote_count(s, r, port->port);
+
+		if (pick >= n) {
+			pick -= n;
+			continue;
+		}
+		out->svc = svc;
+		out->remote = r;
+		out->via_slot = (unsigned int)pick;
+		out->gw = net_gateway(s, r->network, pick, v6);
+		if (!out->gw)
+			return -EHOSTUNREACH;
+		if (out->gw->ip && !(v6 && out->gw->ip6.family == AF_INET6))
+			sockaddr_inet_v4(&out->addr, out->gw->ip, out->gw->port);
+		else if (sockaddr_inet_from_ipaddr(&out->addr, &out->gw->ip6, out->gw->port))
+			return -EHOSTUNREACH;
+		return 0;
+	}
+	return -EHOSTUNREACH;
+}
+
 int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 		      const union sockaddr_inet *dst, enum zt_lb lb, struct zt_rr *rr,
 		      unsigned int (*active)(uint32_t ip), struct zt_route *out)
@@ -443,6 +525,14 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 	 * Its IPv6 slices' endpoints take its IPv6 VIP alone, as its IPv4 ones (@endpoints) its
 	 * IPv4 one: the slices pair no endpoint of one family with one of the other.
 	 */
+	if (svc->n_remote) {
+		int r = route_remote(s, svc, port,
+				     v6 && svc->nendpoints6 ? svc->nendpoints6 : svc->nendpoints,
+				     v6, rr, out);
+
+		if (r <= 0)
+			return r;
+	}
 	if (v6 && svc->nendpoints6)
 		return route_endpoints6(s, src, svc, port, lb, active, rr, out);
 	if (!svc->nendpoints)

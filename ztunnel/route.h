@@ -47,6 +47,14 @@ struct zt_route {
 	const struct snap_waypoint *wp;
 	union sockaddr_inet wp_addr;
 	const struct snap_workload *wp_wl;
+	/*
+	 * A global Service's endpoint in another network (Istio's double HBONE): its share there,
+	 * and @gw, a gateway of that network, whose address and port @addr is then; the inner
+	 * connection's pool slot (which of that network's endpoints, as the gateway spreads them).
+	 */
+	const struct snap_remote_service *remote;
+	const struct snap_net_gateway *gw;
+	unsigned int via_slot;
 };
 
 /*
@@ -60,8 +68,10 @@ struct zt_route {
  * workload's ip6 (endpoints without one are passed over), or when the Service has IPv6 slices'
  * endpoints (endpoints6), one of those, round robin; or a ServiceEntry's vip6 (or in its
  * IPv6 CIDRs), whose endpoints are reached by their pod's ip6 or, outside the cluster, over
- * IPv4. 0, or -EHOSTUNREACH for a VIP without a ready endpoint or matching port, or a waypoint
- * without an instance.
+ * IPv4. A global Service's endpoints in other networks (its remote shares) are picked with its
+ * own, round robin over all of them by count, and reached through a gateway of their network
+ * (@remote, @gw). 0, or -EHOSTUNREACH for a VIP without a ready endpoint or matching port, or
+ * a waypoint without an instance.
  */
 int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 		      const union sockaddr_inet *dst, enum zt_lb lb, struct zt_rr *rr,

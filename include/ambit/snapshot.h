@@ -187,6 +187,45 @@ struct snap_service {
 	 */
 	uint64_t serial;
 	size_t borrowed;
+	/*
+	 * A decoded snapshot's remoteServices of this Service's hostname (borrowed from
+	 * snapshot.remote_services, never encoded; 0: none), linked at decode.
+	 */
+	size_t n_remote;
+	const struct snap_remote_service *remote;
+};
+
+/*
+ * Another network's east-west gateway (Istio's network gateway): where a client of this cluster
+ * opens the outer tunnel of double HBONE to reach that network's global Services. JSON
+ * "networkGateways": {"network", "cluster", "name" ("namespace/name" of its Gateway),
+ * "identity", "address", "address6", "port"}.
+ */
+struct snap_net_gateway {
+	char *network;
+	char *cluster;
+	char *name;
+	char *identity; /* spiffe://<td>/ns/<ns>/sa/<its service account> */
+	uint32_t ip;	/* its LoadBalancer address (0: none of the family) */
+	struct ipaddr ip6;
+	uint16_t port; /* 15008 */
+};
+
+/*
+ * A remote cluster's share of a global Service (Istio's split horizon): no pods, only how many
+ * ready endpoints stand behind the gateways of its network, the ports the Service has there and
+ * the identities its endpoints run as (what the inner tunnel's TLS must present). JSON
+ * "remoteServices", sorted by hostname then cluster: {"hostname", "cluster", "network",
+ * "endpoints", "ports": [80, ...], "identities": [...]}.
+ */
+struct snap_remote_service {
+	char *hostname;
+	char *cluster;
+	char *network;
+	uint32_t endpoints;
+	size_t n_ports, n_identities;
+	uint16_t *ports;
+	char **identities;
 };
 
 /* A workload certificate for one identity running on this node, with its private key. */
@@ -251,6 +290,10 @@ struct snapshot {
 	 * answers cross the node's tc (ztunnel/route.h, zt_passthrough_as_client).
 	 */
 	enum snap_capture capture;
+	/* Multicluster: other networks' gateways and the remote shares of global Services. */
+	size_t n_net_gateways, n_remote_services;
+	struct snap_net_gateway *net_gateways;
+	struct snap_remote_service *remote_services;
 };
 
 /* Returns a malloc'd NUL-terminated JSON document (caller frees), or NULL with errno set. */
@@ -331,5 +374,7 @@ const struct snap_service *snapshot_entry_by_addr6(const struct snapshot *s,
 						   const struct ipaddr *ip6, uint16_t port,
 						   const char *ns);
 const struct snap_cert *snapshot_cert_by_identity(const struct snapshot *s, const char *id);
+/* Whether @svc's remote share @r has port @port. */
+bool snapshot_remote_has_port(const struct snap_remote_service *r, uint16_t port);
 
 #endif

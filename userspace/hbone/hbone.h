@@ -239,6 +239,20 @@ struct hbone_target {
 	const struct sock_ns *ns;
 	const struct hbone_open_ops *ops; /* borrowed, may be NULL: see hbone_pool_open */
 	void *ops_arg;			  /* borrowed: must stay valid until one of @ops has run */
+	/*
+	 * Istio's double HBONE, to a global Service's endpoints in another network: @addr is that
+	 * network's east-west gateway, reached by an outer CONNECT @via_authority ("<Service
+	 * hostname>:<port>") checked against @via_san (the gateway's identity); this target's TLS,
+	 * checked against @expect_san (which may list the endpoints' identities, space-separated),
+	 * and its CONNECT run inside that stream. Inner connections are pooled like any other,
+	 * keyed also by @via_authority and @via_slot: the gateway picks an endpoint per outer
+	 * stream, so each inner connection reaches one endpoint and the caller spreads its
+	 * connections over as many slots as the network has endpoints. NULL: direct.
+	 */
+	const char *via_authority;
+	const char *via_san;
+	unsigned int via_slot;
+	const char *network; /* `x-forwarded-network`: the client's network, or NULL */
 };
 
 /* A new client connection must complete its TCP handshake within this (the peer is down). */

@@ -156,9 +156,10 @@ void hbone_pool_key(const struct hbone_target *t, char *key, size_t len)
 {
 	char addr[SOCKADDR_INET_STRLEN];
 
-	snprintf(key, len, "%s|%s|%s|%llu", t->identity,
+	snprintf(key, len, "%s|%s|%s|%llu|%s|%u", t->identity,
 		 sockaddr_inet_format(&t->addr, addr, sizeof(addr)), t->expect_san,
-		 (unsigned long long)(t->ns ? t->ns->ino : 0));
+		 (unsigned long long)(t->ns ? t->ns->ino : 0),
+		 t->via_authority ? t->via_authority : "", t->via_slot);
 }
 
 /*
@@ -235,10 +236,73 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 	return c;
 }
 
+/* The outer stream of a double-HBONE connection: it carries the inner one's bytes, no record. */
+static struct connrec *via_established(void *arg, struct guard_slot *slot,
+				       const struct hbone_peer_baggage *peer)
+{
+	(void)arg;
+	(void)slot;
+	(void)peer;
+	return NULL;
+}
+
+/* The gateway refused or failed: the inner connection sees its socket close and fails too. */
+static void via_failed(void *arg, int fd, int status, const char *reason, bool retryable)
+{
+	(void)arg;
+	(void)retryable;
+	pr_debug("hbone: east-west gateway tunnel failed (status %d): %s", status,
+		 reason ? reason : "?");
+	close(fd);
+}
+
+static const struct hbone_open_ops via_ops = {
+    .established = via_established,
+    .failed = via_failed,
+};
+
+/*
+ * A new inner connection of double HBONE (hbone_target.via_authority): a socket pair whose one
+ * end is the outer stream's client socket, spliced once the gateway answers 200, and whose other
+ * end carries this connection's TLS (its ClientHello waits in the pair until then).
+ */
+static struct hbone_conn *pool_connect_via(struct hbone_pool *p, const struct hbone_target *t)
+{
+	struct hbone_target outer = {
+	    .addr = t->addr,
+	    .authority = t->via_authority,
+	    .baggage = t->baggage,
+	    .traceparent = t->traceparent,
+	    .identity = t->identity,
+	    .expect_san = t->via_san,
+	    .ctx = t->ctx,
+	    .ns = t->ns,
+	    .ops = &via_ops,
+	};
+	struct h2_transport tr = {.kind = H2_TLS, .ctx = t->ctx, .expect_san = t->expect_san};
+	struct hbone_conn *c;
+	int sp[2];
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0)
+		return NULL;
+	tr.fd = sp[1];
+	c = hbone_client_attach(p, t, &tr);
+	if (!c) {
+		close(sp[0]);
+		close(sp[1]);
+		return NULL;
+	}
+	if (hbone_pool_open(p, &outer, sp[0], NULL)) {
+		/* The inner connection fails on its own once its socket's peer is gone. */
+		close(sp[0]);
+	}
+	return c;
+}
+
 /* A CONNECT stream to @t on a pooled (or new) connection, its far end @fd (or -1); or NULL. */
 static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone_target *t, int fd)
 {
-	struct h2_header h[5];
+	struct h2_header h[6];
 	char key[512], fwd[384];
 	struct hbone_conn *c;
 	struct hbone_stream *s;
@@ -250,7 +314,7 @@ static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone
 		    h2_conn_streams(c->h2) < pool_room(c) && strcmp(c->key, key) == 0)
 			break;
 	if (!c)
-		c = pool_connect(p, t);
+		c = t->via_authority ? pool_connect_via(p, t) : pool_connect(p, t);
 	if (!c || !(s = hbone_stream_new(c, fd)))
 		return NULL;
 	if (fd >= 0 && loop_add_rx(p->loop, fd, 0, &s->h)) {
@@ -270,6 +334,8 @@ static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone
 		h[n++] = H2_HDR("baggage", t->baggage);
 	if (t->traceparent)
 		h[n++] = H2_HDR("traceparent", t->traceparent);
+	if (t->network)
+		h[n++] = H2_HDR("x-forwarded-network", t->network);
 	s->h2s = h2_submit_request(c->h2, h, n, true, &hbone_stream_ops, s);
 	if (!s->h2s) {
 		if (fd >= 0)

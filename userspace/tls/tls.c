@@ -1003,6 +1003,25 @@ static int io_result(struct tls_conn *c, int ret, const char *what)
 	}
 }
 
+/*
+ * Whether @id is one of @expect: one SPIFFE ID, or several separated by spaces (the identities
+ * of a remote Service's endpoints, any of which may answer its inner tunnel). IDs hold no space.
+ */
+static bool san_listed(const char *expect, const char *id)
+{
+	size_t n = strlen(id);
+
+	for (const char *p = expect; *p;) {
+		size_t len = strcspn(p, " ");
+
+		if (len == n && !memcmp(p, id, n))
+			return true;
+		p += len;
+		p += *p == ' ';
+	}
+	return false;
+}
+
 int tls_conn_handshake(struct tls_conn *c)
 {
 	const unsigned char *alpn;
@@ -1057,7 +1076,7 @@ int tls_conn_handshake(struct tls_conn *c)
 			 c->peer_id, c->ctx->domains[0]);
 		return -EPROTO;
 	}
-	if (c->expect_san && strcmp(c->expect_san, c->peer_id) != 0) {
+	if (c->expect_san && !san_listed(c->expect_san, c->peer_id)) {
 		snprintf(c->err, sizeof(c->err), "handshake: peer identity %.60s, expected %.60s",
 			 c->peer_id, c->expect_san);
 		return -EPROTO;

@@ -124,7 +124,7 @@ struct tls_ctx *tls_ctx_get(struct tls_ctx *ctx);
 /*
  * Wraps the connected non-blocking socket @fd (borrowed: the caller closes it after destroying
  * the connection). A client connection (@ctx from a client context) accepts the server only if
- * its URI SAN equals @expect_san (copied). NULL + errno.
+ * its URI SAN equals @expect_san (copied), or one of its space-separated IDs. NULL + errno.
  */
 struct tls_conn *tls_conn_create(struct tls_ctx *ctx, int fd, const char *expect_san);
 void tls_conn_destroy(struct tls_conn *c);

@@ -43,6 +43,7 @@
 #include "ambit/policy.h"
 #include "ambit/snapshot.h"
 #include "dec.h"
+#include "snapshot_mc.h"
 
 /* ---- encode ---- */
 
@@ -478,6 +479,7 @@ static char *encode(const struct snapshot *s, bool with_keys, struct json_memo *
 		}
 	}
 	err |= add_str(root, "rootPEM", s->root_pem);
+	err |= snapshot_mc_encode(root, s) ? 1 : 0;
 	for (size_t i = 0; i < s->n_certs; i++)
 		err |= encode_cert(certs, &s->certs[i], with_keys);
 	if (err || !(head = cJSON_PrintUnformatted(root)))
@@ -1115,6 +1117,9 @@ struct snapshot *snapshot_decode(const char *json, size_t len, char *err, size_t
 			goto fail;
 	}
 
+	if (snapshot_mc_decode(&d, root, s))
+		goto fail;
+
 	it = cJSON_GetObjectItemCaseSensitive(root, "policies");
 	if (it && !cJSON_IsNull(it)) {
 		char perr[256];
@@ -1216,6 +1221,7 @@ void snapshot_free(struct snapshot *s)
 			free(s->certs[i].key_pem);
 		}
 	}
+	snapshot_mc_free(s);
 	policy_set_free(s->policies);
 	l7_config_free(s->l7);
 	free(s->workloads);
