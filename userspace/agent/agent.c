@@ -761,6 +761,10 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	s->n_entries = a->cur.n_snap_entries;
 	s->entries = a->cur.snap_entries;
 	s->registry_only = a->cur.registry_only;
+	s->n_net_gateways = a->remote.n_gateways;
+	s->net_gateways = a->remote.gateways;
+	s->n_remote_services = a->remote.n_services;
+	s->remote_services = a->remote.services;
 	s->capture = a->capture == CAPTURE_HOST	   ? SNAP_CAPTURE_HOST
 		     : a->capture == CAPTURE_INPOD ? SNAP_CAPTURE_INPOD
 						   : SNAP_CAPTURE_UNKNOWN;
@@ -1002,6 +1006,20 @@ static void load_dir(struct agent *a)
 	}
 }
 
+/* The remote clusters the remote secrets of @view name, read where they changed. */
+static void agent_remote(struct agent *a, const struct config *view)
+{
+	struct remote_env env = {
+	    .root_namespace = a->opts.root_namespace,
+	    .cluster_id = a->opts.cluster_id ? a->opts.cluster_id : SNAP_CLUSTER_ID,
+	    .trust_domain = a->opts.trust_domain,
+	};
+	bool changed = false;
+
+	if (remote_sync(&a->remote, view, &env, &changed))
+		pr_err("remote clusters: out of memory; keeping what was read before");
+}
+
 /* Monotonic milliseconds, for the phases of a reconcile logged at debug level. */
 static double mono_ms(void)
 {
@@ -1138,6 +1156,7 @@ void agent_reconcile(struct agent *a)
 	}
 	agent_network(a, &view);
 	agent_trust_aliases(a, &view);
+	agent_remote(a, &view);
 	/* The waypoint bindings, for the node's snapshot and the waypoints' alike. */
 	if (!waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain,
 				 a->jwks ? jwks_fetcher_get : NULL, a->jwks))
@@ -1377,6 +1396,7 @@ void agent_cleanup(struct agent *a)
 	policy_sync_free(&a->policy);
 	desired_free(&a->cur);
 	trust_aliases_free(a);
+	remote_free(&a->remote);
 	confstore_free(&a->conf);
 	runtime_free(&a->rt);
 	runtime_cluster_free(&a->cluster);

@@ -20,6 +20,7 @@
 #include "jwks.h"
 #include "ksource.h"
 #include "policy_sync.h"
+#include "remote.h"
 #include "config/runtime.h"
 #include "server.h"
 
@@ -157,6 +158,8 @@ struct agent {
 	char **creds;
 	size_t n_creds;
 	uint64_t creds_pods, creds_refused;
+	/* The remote clusters of the remote secrets in force (remote.h). */
+	struct remote_set remote;
 };
 
 /*

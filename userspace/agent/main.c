@@ -59,6 +59,8 @@
 #define TRIM_GROWTH_PODS 1000 /* and a quarter more pods than at the last trim: trim again */
 /* Safety net: picks up what no inotify event announces (interfaces, cgroups, cluster.json). */
 #define RESYNC_S 15
+/* How often the remote clusters' files are looked at (remote.h): a change shows within it. */
+#define REMOTE_POLL_S 1
 
 #define STATE_MASK                                                                                 \
 	(IN_CLOSE_WRITE | IN_MOVED_TO | IN_MOVED_FROM | IN_DELETE | IN_CREATE | IN_DELETE_SELF |   \
@@ -76,7 +78,7 @@ struct loop {
 	 */
 	bool cni_retry_due;
 	uint64_t cni_retry_ms;
-	struct agent_source sig, ino, debounce, certs, resync, kube, trim, jwks;
+	struct agent_source sig, ino, debounce, certs, resync, kube, trim, jwks, remote;
 	char runtime_dir[PATH_MAX];
 	int runtime_wd;
 	bool stop;
@@ -371,6 +373,14 @@ static void on_resync(struct agent_source *src, uint32_t events)
 	reconcile(the_loop);
 }
 
+/* Remote clusters' files that moved (remote.h): a reconcile reads them. */
+static void on_remote(struct agent_source *src, uint32_t events)
+{
+	drain(src->fd);
+	if (remote_due(&the_loop->agent.remote))
+		reconcile(the_loop);
+}
+
 static int add_source(struct loop *l, struct agent_source *src, int fd,
 		      void (*handle)(struct agent_source *, uint32_t))
 {
@@ -631,6 +641,10 @@ static int startup(struct loop *l)
 	    .it_interval = {.tv_sec = RESYNC_S},
 	    .it_value = {.tv_sec = RESYNC_S},
 	};
+	struct itimerspec remote_every = {
+	    .it_interval = {.tv_sec = REMOTE_POLL_S},
+	    .it_value = {.tv_sec = REMOTE_POLL_S},
+	};
 	static struct server_ops ops;
 	char tmp[PATH_MAX];
 	sigset_t mask;
@@ -730,6 +744,10 @@ static int startup(struct loop *l)
 		err = add_source(l, &l->trim,
 				 timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
 				 on_trim);
+	if (!err)
+		err = add_source(l, &l->remote,
+				 timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC),
+				 on_remote);
 	if (!err && !(a->jwks = jwks_fetcher_new()))
 		err = -errno;
 	if (!err)
@@ -739,6 +757,8 @@ static int startup(struct loop *l)
 		return err;
 	}
 	if (timerfd_settime(l->resync.fd, 0, &every, NULL) < 0)
+		return -errno;
+	if (timerfd_settime(l->remote.fd, 0, &remote_every, NULL) < 0)
 		return -errno;
 	if (a->opts.kube && (err = start_kube(l)))
 		return err;
@@ -797,6 +817,7 @@ int main(int argc, char **argv)
 	    .kube = {.fd = -1},
 	    .trim = {.fd = -1},
 	    .jwks = {.fd = -1},
+	    .remote = {.fd = -1},
 	};
 	enum log_level lvl = LOG_LEVEL_INFO;
 	int err;
@@ -863,6 +884,7 @@ int main(int argc, char **argv)
 	close_fd(l.certs.fd);
 	close_fd(l.resync.fd);
 	close_fd(l.trim.fd);
+	close_fd(l.remote.fd);
 	close_fd(l.epfd);
 	if (err)
 		pr_err("exiting: %s", strerror(-err));

@@ -220,6 +220,15 @@ char *agent_status_json(const struct agent *a)
 	for (size_t i = 0; certs && i < a->certs.n; i++)
 		if (!add_cert(certs, &a->certs.items[i]))
 			certs = NULL;
+	/* As istioctl remote-clusters lists them (remote.h). */
+	if (certs) {
+		cJSON *rem = remote_status(&a->remote);
+
+		if (!rem || !cJSON_AddItemToObject(o, "remoteClusters", rem)) {
+			cJSON_Delete(rem);
+			certs = NULL;
+		}
+	}
 	warn = certs ? cJSON_AddArrayToObject(o, "warnings") : NULL;
 	for (size_t i = 0; warn && i < a->cur.n_warnings; i++) {
 		cJSON *w = cJSON_CreateString(a->cur.warnings[i]);

@@ -450,3 +450,41 @@ int kconn_daemonset_gone(const struct kconn *c, const char *ns_name, char *why, 
 	free(body);
 	return ret;
 }
+
+int kconn_kubeconfig_server(const char *name, const char *text, size_t len, char *server,
+			    size_t slen, char *why, size_t wlen)
+{
+	struct kdoc d = {.path = name, .why = why, .len = wlen};
+	yaml_parser_t p;
+	const char *context, *cl_name, *v;
+	int err = -EINVAL;
+
+	yaml_parser_initialize(&p);
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
+	if (!yaml_parser_load(&p, &d.doc)) {
+		snprintf(why, wlen, "%s:%zu: not YAML: %s", name, p.problem_mark.line + 1,
+			 p.problem ? p.problem : "parse error");
+		yaml_parser_delete(&p);
+		return -EINVAL;
+	}
+	yaml_parser_delete(&p);
+	context = scalar(get(&d, yaml_document_get_root_node(&d.doc), "current-context"));
+	cl_name =
+	    context ? scalar(get(&d, named(&d, "contexts", "context", context), "cluster")) : NULL;
+	v = cl_name ? scalar(get(&d, named(&d, "clusters", "cluster", cl_name), "server")) : NULL;
+	if (!context || !*context)
+		snprintf(why, wlen, "%s: no current-context", name);
+	else if (!cl_name)
+		snprintf(why, wlen, "%s: context \"%s\": not found, or without a cluster", name,
+			 context);
+	else if (!v || !*v)
+		snprintf(why, wlen, "%s: cluster \"%s\": no server", name, cl_name);
+	else if (strlen(v) >= slen)
+		snprintf(why, wlen, "%s: cluster \"%s\": server too long", name, cl_name);
+	else {
+		snprintf(server, slen, "%s", v);
+		err = 0;
+	}
+	yaml_document_delete(&d.doc);
+	return err;
+}

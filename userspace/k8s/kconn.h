@@ -40,6 +40,13 @@ struct kconn {
 int kconn_in_cluster(struct kconn *c, const char *sa_dir, char *why, size_t len);
 /* From kubeconfig @path, context @context (NULL: current-context). 0, or -errno and @why. */
 int kconn_kubeconfig(struct kconn *c, const char *path, const char *context, char *why, size_t len);
+/*
+ * The server URL of the current context of kubeconfig @text (@len bytes; @name names it in
+ * messages), as written: a remote secret's, whose server may also be a file:// directory (a
+ * local cluster without an API server). 0, or -EINVAL with @why.
+ */
+int kconn_kubeconfig_server(const char *name, const char *text, size_t len, char *server,
+			    size_t slen, char *why, size_t wlen);
 /* Reads the token file again when there is one: 0, or -errno (the old token stays). */
 int kconn_refresh_token(struct kconn *c);
 /*

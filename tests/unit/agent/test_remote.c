@@ -1,0 +1,303 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * Remote clusters (remote.c): remote secrets of the local config name local clusters by their
+ * run directory; the summary read there (network, east-west gateways, global Services' shares)
+ * and how it follows the secrets and the remote's files.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+
+#include "agent/remote.h"
+
+static char root[64];
+
+static void put(const char *rel, const char *text)
+{
+	char path[512];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int rm_entry(const char *p, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static int setup(void **state)
+{
+	char sub[512];
+
+	(void)state;
+	snprintf(root, sizeof(root), "/tmp/ambit-test-remote-XXXXXX");
+	if (!mkdtemp(root))
+		return -1;
+	snprintf(sub, sizeof(sub), "%s/state", root);
+	if (mkdir(sub, 0755))
+		return -1;
+	snprintf(sub, sizeof(sub), "%s/runtime", root);
+	return mkdir(sub, 0755);
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	return nftw(root, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* The remote cluster "east": its manifests and pods as `local up` keeps them. */
+static const char *REMOTE_STATE =
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: istio-system\n  labels:\n"
+    "    topology.istio.io/network: network2\n---\n"
+    "apiVersion: v1\nkind: Namespace\nmetadata:\n  name: sample\n  labels:\n"
+    "    istio.io/dataplane-mode: ambient\n---\n"
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: helloworld\n  namespace: sample\n"
+    "  labels: {istio.io/global: \"true\"}\nspec:\n  selector: {app: helloworld}\n"
+    "  ports:\n  - {name: http, port: 5000}\n---\n"
+    "apiVersion: v1\nkind: Service\nmetadata:\n  name: local-only\n  namespace: sample\n"
+    "spec:\n  selector: {app: helloworld}\n  ports:\n  - {port: 80, targetPort: 5000}\n---\n"
+    "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata:\n"
+    "  name: istio-eastwestgateway\n  namespace: istio-system\nspec:\n"
+    "  gatewayClassName: istio-east-west\n  listeners:\n  - name: mesh\n    port: 15008\n"
+    "    protocol: HBONE\n    tls:\n      mode: Terminate\n      options:\n"
+    "        gateway.istio.io/tls-terminate-mode: ISTIO_MUTUAL\n";
+
+static const char *pods_json(int replicas)
+{
+	static char buf[2048];
+	size_t n = 0;
+
+	n += (size_t)snprintf(buf + n, sizeof(buf) - n, "{\"pods\":[");
+	for (int i = 0; i < replicas; i++)
+		n += (size_t)snprintf(buf + n, sizeof(buf) - n,
+				      "%s{\"namespace\":\"sample\",\"name\":\"hw-%d\","
+				      "\"node\":\"node2\",\"ip\":\"10.98.2.%d\","
+				      "\"serviceAccount\":\"hw%d\",\"labels\":{\"app\":"
+				      "\"helloworld\"}}",
+				      i ? "," : "", i, i + 2, i % 2);
+	snprintf(buf + n, sizeof(buf) - n,
+		 "],\"serviceIPs\":{\"sample/helloworld\":\"10.96.0.10\","
+		 "\"sample/local-only\":\"10.96.0.11\"},"
+		 "\"loadBalancerIPs\":{\"istio-system/istio-eastwestgateway\":\"172.30.2.100\"}}");
+	return buf;
+}
+
+/* The local cluster's config: its remote secret for "east" (server @server), and @extra. */
+static void local_config(struct config *cfg, const char *server, const char *extra)
+{
+	char text[4096];
+	struct config_diags diags = {0};
+
+	snprintf(text, sizeof(text),
+		 "apiVersion: v1\nkind: Secret\nmetadata:\n  name: istio-remote-secret-east\n"
+		 "  namespace: istio-system\n  labels:\n    istio/multiCluster: \"true\"\n"
+		 "stringData:\n  east: |\n    apiVersion: v1\n    clusters:\n    - cluster:\n"
+		 "        server: %s\n      name: east\n    contexts:\n    - context:\n"
+		 "        cluster: east\n        user: east\n      name: east\n"
+		 "    current-context: east\n    kind: Config\n    users:\n    - name: east\n"
+		 "      user: {}\n%s",
+		 server, extra ? extra : "");
+	config_init(cfg);
+	assert_int_equal(config_load_buffer(cfg, "local.yaml", text, strlen(text), &diags), 0);
+	assert_int_equal(diags.n, 0);
+	config_diags_free(&diags);
+}
+
+static const struct remote_env ENV = {
+    .root_namespace = "istio-system",
+    .cluster_id = "west",
+    .trust_domain = "cluster.local",
+};
+
+/* Bumps @rel's change time (the poll looks at it). */
+static void touch_later(const char *rel)
+{
+	char path[512];
+	struct timespec ts[2];
+
+	snprintf(path, sizeof(path), "%s/%s", root, rel);
+	clock_gettime(CLOCK_REALTIME, &ts[0]);
+	ts[0].tv_sec += 5;
+	ts[1] = ts[0];
+	assert_int_equal(utimensat(AT_FDCWD, path, ts, 0), 0);
+}
+
+static void test_reads_local_cluster(void **state)
+{
+	struct remote_set rs = {0};
+	struct config cfg;
+	char server[128];
+	bool changed = false;
+	cJSON *st;
+
+	(void)state;
+	put("cluster.json", "{\"name\":\"east\",\"network\":\"ignored-label-wins\"}");
+	put("state/objects.yaml", REMOTE_STATE);
+	put("state/generation", "1\n");
+	put("runtime/pods.json", pods_json(3));
+	snprintf(server, sizeof(server), "file://%s", root);
+	local_config(&cfg, server, NULL);
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.items[0].name, "east");
+	assert_string_equal(rs.items[0].network, "network2");
+	assert_string_equal(rs.items[0].error, "");
+	/* Its east-west gateway, at its balancer address, as its service account. */
+	assert_int_equal(rs.n_gateways, 1);
+	assert_string_equal(rs.gateways[0].network, "network2");
+	assert_string_equal(rs.gateways[0].cluster, "east");
+	assert_string_equal(rs.gateways[0].identity,
+			    "spiffe://cluster.local/ns/istio-system/sa/istio-eastwestgateway");
+	assert_int_equal(rs.gateways[0].ip, inet_addr("172.30.2.100"));
+	assert_int_equal(rs.gateways[0].port, 15008);
+	/* The global Service alone, with its three endpoints' two identities. */
+	assert_int_equal(rs.n_services, 1);
+	assert_string_equal(rs.services[0].hostname, "helloworld.sample.svc.cluster.local");
+	assert_int_equal(rs.services[0].endpoints, 3);
+	assert_int_equal(rs.services[0].n_ports, 1);
+	assert_int_equal(rs.services[0].ports[0], 5000);
+	assert_int_equal(rs.services[0].n_identities, 2);
+	assert_false(remote_due(&rs));
+
+	/* The remote's pods change: due, read again, one endpoint now. */
+	put("runtime/pods.json", pods_json(1));
+	touch_later("runtime/pods.json");
+	assert_true(remote_due(&rs));
+	changed = false;
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(rs.services[0].endpoints, 1);
+	assert_int_equal(rs.services[0].n_identities, 1);
+
+	/* Its status, as remote-clusters reads it. */
+	st = remote_status(&rs);
+	assert_non_null(st);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(st, 0), "status")->valuestring,
+			    "synced");
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(st, 0), "secret")->valuestring,
+			    "istio-system/istio-remote-secret-east");
+	cJSON_Delete(st);
+
+	/* A broken manifest there keeps the last good summary. */
+	put("runtime/pods.json", "{\"pods\": 7}");
+	touch_later("runtime/pods.json");
+	changed = false;
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	assert_int_equal(rs.n_services, 1);
+	assert_int_equal(rs.services[0].endpoints, 1);
+	assert_non_null(strstr(rs.items[0].error, "pods.json"));
+	st = remote_status(&rs);
+	assert_string_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(st, 0), "status")->valuestring,
+			    "failed");
+	cJSON_Delete(st);
+
+	/* The secret deleted: the cluster goes. */
+	config_free(&cfg);
+	config_init(&cfg);
+	changed = false;
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	assert_true(changed);
+	assert_int_equal(rs.n, 0);
+	assert_int_equal(rs.n_services, 0);
+	assert_int_equal(rs.n_gateways, 0);
+	config_free(&cfg);
+	remote_free(&rs);
+}
+
+static void test_local_scope_wins(void **state)
+{
+	struct remote_set rs = {0};
+	struct config cfg;
+	char server[128];
+	bool changed = false;
+
+	(void)state;
+	put("cluster.json", "{\"name\":\"east\"}");
+	put("state/objects.yaml", REMOTE_STATE);
+	put("runtime/pods.json", pods_json(2));
+	snprintf(server, sizeof(server), "file://%s", root);
+	/* This cluster's helloworld is not global: the remote's share is not used here. */
+	local_config(&cfg, server,
+		     "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: helloworld\n"
+		     "  namespace: sample\nspec:\n  selector: {app: helloworld}\n"
+		     "  ports:\n  - {port: 5000}\n");
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	assert_int_equal(rs.items[0].n_services, 1);
+	assert_int_equal(rs.n_services, 0);
+	config_free(&cfg);
+	remote_free(&rs);
+}
+
+static void test_unreadable_servers(void **state)
+{
+	struct remote_set rs = {0};
+	struct config cfg;
+	bool changed = false;
+
+	(void)state;
+	/* An API server: listed, failed, saying what is missing. */
+	local_config(&cfg, "https://172.30.2.1:6443", NULL);
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	assert_int_equal(rs.n, 1);
+	assert_non_null(strstr(rs.items[0].error, "not built"));
+	assert_int_equal(rs.n_services, 0);
+	config_free(&cfg);
+	remote_free(&rs);
+	/* A directory that is no local cluster. */
+	local_config(&cfg, "file:///nonexistent/ambit", NULL);
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	assert_non_null(strstr(rs.items[0].error, "no local cluster"));
+	assert_false(remote_due(&rs)); /* tried once; again when its files move */
+	config_free(&cfg);
+	remote_free(&rs);
+	/* A secret naming this cluster itself is skipped, as Istio's. */
+	config_init(&cfg);
+	{
+		static const char *self =
+		    "apiVersion: v1\nkind: Secret\nmetadata:\n  name: istio-remote-secret-west\n"
+		    "  namespace: istio-system\n  labels:\n    istio/multiCluster: \"true\"\n"
+		    "stringData:\n  west: \"current-context: x\"\n";
+		struct config_diags diags = {0};
+
+		assert_int_equal(config_load_buffer(&cfg, "self.yaml", self, strlen(self), &diags),
+				 0);
+		config_diags_free(&diags);
+	}
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	assert_int_equal(rs.n, 0);
+	config_free(&cfg);
+	remote_free(&rs);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_reads_local_cluster, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_local_scope_wins, setup, teardown),
+	    cmocka_unit_test(test_unreadable_servers),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

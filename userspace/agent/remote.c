@@ -1,0 +1,594 @@
+// SPDX-License-Identifier: Apache-2.0
+/* Remote clusters: their remote secrets, and the summary of each the snapshot carries (remote.h).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <arpa/inet.h>
+#include <cjson/cJSON.h>
+
+#include "ambit/fileutil.h"
+#include "ambit/ipaddr.h"
+#include "ambit/log.h"
+#include "confstore.h"
+#include "k8s/kconn.h"
+#include "l4/desired.h"
+#include "remote.h"
+
+#define FILE_SCHEME "file://"
+/* A gateway's port: HBONE's, on the listener `mesh` of Istio's east-west Gateway. */
+#define EASTWEST_PORT 15008
+
+static void summary_free(struct remote_cluster *rc)
+{
+	struct snapshot s = {
+	    .n_net_gateways = rc->n_gateways,
+	    .net_gateways = rc->gateways,
+	    .n_remote_services = rc->n_services,
+	    .remote_services = rc->services,
+	};
+
+	for (size_t i = 0; i < s.n_net_gateways; i++) {
+		free(s.net_gateways[i].network);
+		free(s.net_gateways[i].cluster);
+		free(s.net_gateways[i].name);
+		free(s.net_gateways[i].identity);
+	}
+	free(s.net_gateways);
+	for (size_t i = 0; i < s.n_remote_services; i++) {
+		struct snap_remote_service *r = &s.remote_services[i];
+
+		free(r->hostname);
+		free(r->cluster);
+		free(r->network);
+		free(r->ports);
+		for (size_t j = 0; j < r->n_identities; j++)
+			free(r->identities[j]);
+		free(r->identities);
+	}
+	free(s.remote_services);
+	rc->gateways = NULL;
+	rc->services = NULL;
+	rc->n_gateways = rc->n_services = 0;
+}
+
+static void cluster_free(struct remote_cluster *rc)
+{
+	summary_free(rc);
+	free(rc->name);
+	free(rc->secret);
+	free(rc->server);
+	free(rc->dir);
+}
+
+void remote_free(struct remote_set *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		cluster_free(&rs->items[i]);
+	free(rs->items);
+	free(rs->gateways);
+	free(rs->services);
+	memset(rs, 0, sizeof(*rs));
+}
+
+/* The change time of @dir/@file (zero when it is not there). */
+static struct timespec mtime_of(const char *dir, const char *file)
+{
+	char path[PATH_MAX];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, file);
+	if (stat(path, &st) < 0)
+		return (struct timespec){0};
+	return st.st_mtim;
+}
+
+static bool same_time(struct timespec a, struct timespec b)
+{
+	return a.tv_sec == b.tv_sec && a.tv_nsec == b.tv_nsec;
+}
+
+static bool cluster_due(const struct remote_cluster *rc)
+{
+	if (!rc->dir)
+		return false;
+	return !rc->read_once || !same_time(rc->gen_mtime, mtime_of(rc->dir, "state/generation")) ||
+	       !same_time(rc->rt_mtime, mtime_of(rc->dir, "runtime/pods.json"));
+}
+
+bool remote_due(const struct remote_set *rs)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (cluster_due(&rs->items[i]))
+			return true;
+	return false;
+}
+
+static const struct config_service *find_service(const struct config *cfg, const char *ns,
+						 const char *name)
+{
+	for (size_t i = 0; i < cfg->n_services; i++)
+		if (!strcmp(cfg->services[i].meta.namespace, ns) &&
+		    !strcmp(cfg->services[i].meta.name, name))
+			return &cfg->services[i];
+	return NULL;
+}
+
+static bool is_global(const struct config_meta *m)
+{
+	const char *v = config_label_get(&m->labels, REMOTE_GLOBAL_LABEL);
+
+	return v && !strcmp(v, "true");
+}
+
+static char *identity_of(const char *td, const char *ns, const char *sa)
+{
+	char *id = NULL;
+
+	if (asprintf(&id, "spiffe://%s/ns/%s/sa/%s", td, ns, sa) < 0)
+		return NULL;
+	return id;
+}
+
+/* The LoadBalancer addresses local up gave Service @key ("ns/name"), from pods.json. */
+static void lb_addresses(const cJSON *pods, const char *key, uint32_t *ip, struct ipaddr *ip6)
+{
+	const cJSON *v4 = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(pods, "loadBalancerIPs"), key);
+	const cJSON *v6 = cJSON_GetObjectItemCaseSensitive(
+	    cJSON_GetObjectItemCaseSensitive(pods, "loadBalancerIPs6"), key);
+	struct in_addr a;
+
+	*ip = 0;
+	memset(ip6, 0, sizeof(*ip6));
+	if (cJSON_IsString(v4) && inet_pton(AF_INET, v4->valuestring, &a) == 1)
+		*ip = a.s_addr;
+	if (cJSON_IsString(v6) &&
+	    (ipaddr_parse_addr(v6->valuestring, ip6) || ip6->family != AF_INET6))
+		memset(ip6, 0, sizeof(*ip6));
+}
+
+/* The east-west gateways of @cfg that have an address, into @rc. */
+static int read_gateways(struct remote_cluster *rc, const struct config *cfg, const cJSON *pods,
+			 const char *td)
+{
+	for (size_t i = 0; i < cfg->n_k8s_gateways; i++) {
+		const struct config_k8s_gateway *g = &cfg->k8s_gateways[i];
+		struct snap_net_gateway *ng;
+		char key[300];
+		uint32_t ip;
+		struct ipaddr ip6;
+		void *grown;
+
+		if (!g->class_name || strcmp(g->class_name, CONFIG_EASTWEST_CLASS))
+			continue;
+		snprintf(key, sizeof(key), "%s/%s", g->meta.namespace, g->meta.name);
+		lb_addresses(pods, key, &ip, &ip6);
+		if (!ip && ip6.family != AF_INET6)
+			continue; /* no balancer address yet: nothing to connect to */
+		grown = realloc(rc->gateways, (rc->n_gateways + 1) * sizeof(*rc->gateways));
+		if (!grown)
+			return -ENOMEM;
+		rc->gateways = grown;
+		ng = &rc->gateways[rc->n_gateways];
+		memset(ng, 0, sizeof(*ng));
+		ng->ip = ip;
+		ng->ip6 = ip6;
+		ng->port = EASTWEST_PORT;
+		ng->network = strdup(rc->network);
+		ng->cluster = strdup(rc->name);
+		ng->name = strdup(key);
+		/* Its controller runs it as the service account of its name (gwdeploy.c). */
+		ng->identity = identity_of(td, g->meta.namespace, g->meta.name);
+		rc->n_gateways++;
+		if (!ng->network || !ng->cluster || !ng->name || !ng->identity)
+			return -ENOMEM;
+	}
+	return 0;
+}
+
+static const struct snap_service *desired_service(const struct desired *d, const char *ns,
+						  const char *name)
+{
+	for (size_t i = 0; i < d->n_snap_services; i++)
+		if (!strcmp(d->snap_services[i].namespace, ns) &&
+		    !strcmp(d->snap_services[i].name, name))
+			return &d->snap_services[i];
+	return NULL;
+}
+
+static const struct snap_workload *desired_workload(const struct desired *d, uint32_t ip,
+						    const struct ipaddr *ip6)
+{
+	for (size_t i = 0; i < d->n_snap_workloads; i++) {
+		const struct snap_workload *w = &d->snap_workloads[i];
+
+		if (ip ? w->ip == ip : ipaddr_equal(&w->ip6, ip6))
+			return w;
+	}
+	return NULL;
+}
+
+/* Adds @id to @r's identities unless it is there. */
+static int add_identity(struct snap_remote_service *r, const char *id)
+{
+	char **grown;
+
+	for (size_t i = 0; i < r->n_identities; i++)
+		if (!strcmp(r->identities[i], id))
+			return 0;
+	grown = realloc(r->identities, (r->n_identities + 1) * sizeof(*grown));
+	if (!grown)
+		return -ENOMEM;
+	r->identities = grown;
+	if (!(r->identities[r->n_identities] = strdup(id)))
+		return -ENOMEM;
+	r->n_identities++;
+	return 0;
+}
+
+/* One global Service of the remote cluster: its share, from the remote's desired state. */
+static int add_service(struct remote_cluster *rc, const struct config_service *cs,
+		       const struct snap_service *ss, const struct desired *d)
+{
+	struct snap_remote_service *r;
+	void *grown = realloc(rc->services, (rc->n_services + 1) * sizeof(*rc->services));
+	size_t n = ss->nendpoints ? ss->nendpoints : ss->nendpoints6;
+
+	if (!grown)
+		return -ENOMEM;
+	rc->services = grown;
+	r = &rc->services[rc->n_services++];
+	memset(r, 0, sizeof(*r));
+	r->hostname = strdup(ss->hostname);
+	r->cluster = strdup(rc->name);
+	r->network = strdup(rc->network);
+	r->ports = calloc(ss->nports + 1, sizeof(*r->ports));
+	if (!r->hostname || !r->cluster || !r->network || !r->ports)
+		return -ENOMEM;
+	for (size_t i = 0; i < ss->nports; i++)
+		r->ports[r->n_ports++] = ss->ports[i].port;
+	for (size_t i = 0; i < n; i++) {
+		const struct snap_workload *w = ss->nendpoints
+						    ? desired_workload(d, ss->endpoints[i], NULL)
+						    : desired_workload(d, 0, &ss->endpoints6[i]);
+
+		/* An endpoint outside the mesh takes no inner tunnel: not counted. */
+		if (!w || !w->enrolled || !w->identity)
+			continue;
+		r->endpoints++;
+		if (add_identity(r, w->identity))
+			return -ENOMEM;
+	}
+	(void)cs;
+	return 0;
+}
+
+static int no_ifindex(const char *name, void *ctx)
+{
+	(void)name;
+	(void)ctx;
+	return 0;
+}
+
+static uint64_t no_cgroup(const char *path, void *ctx)
+{
+	(void)path;
+	(void)ctx;
+	return 0;
+}
+
+/* The global Services of @cfg (with pods @rt) into @rc. */
+static int read_services(struct remote_cluster *rc, const struct config *cfg,
+			 const struct runtime *rt, const char *td)
+{
+	struct desired_env env = {
+	    .node = "", /* no pod of it is this node's */
+	    .trust_domain = td,
+	    .ifindex_of = no_ifindex,
+	    .cgroup_id_of = no_cgroup,
+	};
+	struct desired d;
+	int err = desired_compute(cfg, rt, &env, &d);
+
+	for (size_t i = 0; !err && i < cfg->n_services; i++) {
+		const struct config_service *cs = &cfg->services[i];
+		const struct snap_service *ss;
+
+		if (!is_global(&cs->meta))
+			continue;
+		ss = desired_service(&d, cs->meta.namespace, cs->meta.name);
+		if (ss && ss->hostname)
+			err = add_service(rc, cs, ss, &d);
+	}
+	desired_free(&d);
+	return err;
+}
+
+/* The remote cluster's network: the label on its root namespace, else its cluster.json's. */
+static void read_network(struct remote_cluster *rc, const struct config *cfg, const char *root_ns)
+{
+	const struct config_namespace *ns = config_find_namespace(cfg, root_ns);
+	const char *v = ns ? config_label_get(&ns->meta.labels, CONFIG_LABEL_NETWORK) : NULL;
+	char path[PATH_MAX], *text = NULL;
+	size_t len;
+	cJSON *cl = NULL;
+	const cJSON *n;
+
+	rc->network[0] = '\0';
+	if (v && config_label_value_ok(v)) {
+		snprintf(rc->network, sizeof(rc->network), "%s", v);
+		return;
+	}
+	snprintf(path, sizeof(path), "%s/cluster.json", rc->dir);
+	if (!fileutil_read_file(path, 1u << 20, &text, &len))
+		cl = cJSON_ParseWithLength(text, len);
+	n = cJSON_GetObjectItemCaseSensitive(cl, "network");
+	if (cJSON_IsString(n) && config_label_value_ok(n->valuestring))
+		snprintf(rc->network, sizeof(rc->network), "%s", n->valuestring);
+	cJSON_Delete(cl);
+	free(text);
+}
+
+/* Reads the local cluster at rc->dir: manifests and pod list. 0, or -errno with rc->error. */
+static int read_dir(struct remote_cluster *rc, const struct remote_env *env)
+{
+	struct confstore cs = {0};
+	struct config view;
+	struct runtime rt;
+	char path[PATH_MAX], err[256] = "", *text = NULL;
+	struct timespec gen = mtime_of(rc->dir, "state/generation"),
+			rtm = mtime_of(rc->dir, "runtime/pods.json");
+	cJSON *pods = NULL;
+	size_t len;
+	bool changed;
+	int ret;
+
+	/* Tried at these times: tried again once they move (a failure too). */
+	rc->gen_mtime = gen;
+	rc->rt_mtime = rtm;
+	rc->read_once = true;
+	snprintf(path, sizeof(path), "%s/cluster.json", rc->dir);
+	if (access(path, R_OK)) {
+		snprintf(rc->error, sizeof(rc->error), "%s: no local cluster there (%s)", rc->dir,
+			 strerror(errno));
+		return -ENOENT;
+	}
+	snprintf(path, sizeof(path), "%s/state", rc->dir);
+	ret = confstore_reload(&cs, path, &changed);
+	if (ret) {
+		snprintf(rc->error, sizeof(rc->error), "%.200s: %s", path, strerror(-ret));
+		confstore_free(&cs);
+		return ret;
+	}
+	snprintf(path, sizeof(path), "%s/runtime/pods.json", rc->dir);
+	ret = runtime_load(path, &rt, err, sizeof(err));
+	if (ret) {
+		snprintf(rc->error, sizeof(rc->error), "%.120s: %.170s", path, err);
+		runtime_free(&rt);
+		confstore_free(&cs);
+		return ret;
+	}
+	if (!fileutil_read_file(path, 64u << 20, &text, &len))
+		pods = cJSON_ParseWithLength(text, len);
+	free(text);
+	ret = confstore_view(&cs, &view);
+	if (!ret) {
+		summary_free(rc);
+		read_network(rc, &view, env->root_namespace);
+		ret = read_gateways(rc, &view, pods, env->trust_domain)
+			  ?: read_services(rc, &view, &rt, env->trust_domain);
+		confstore_view_free(&view);
+	}
+	if (ret)
+		snprintf(rc->error, sizeof(rc->error), "%s: %s", rc->dir, strerror(-ret));
+	cJSON_Delete(pods);
+	runtime_free(&rt);
+	confstore_free(&cs);
+	return ret;
+}
+
+/* Reads @rc where its server says, when its files moved; a failure keeps the last summary. */
+static void read_cluster(struct remote_cluster *rc, const struct remote_env *env, bool *changed)
+{
+	char was[sizeof(rc->error)];
+
+	memcpy(was, rc->error, sizeof(was));
+	if (!rc->dir) {
+		if (!strncmp(rc->server, FILE_SCHEME, strlen(FILE_SCHEME)))
+			snprintf(rc->error, sizeof(rc->error),
+				 "server %.120s: not an absolute directory", rc->server);
+		else
+			snprintf(rc->error, sizeof(rc->error),
+				 "server %.120s: reading a cluster through its API server is not "
+				 "built yet (a local cluster is named file:///run/ambit/<name>)",
+				 rc->server);
+	} else if (cluster_due(rc)) {
+		rc->error[0] = '\0';
+		if (!read_dir(rc, env)) {
+			rc->synced = true;
+			*changed = true;
+			pr_info("remote cluster %s: network %s, %zu gateway(s), %zu global "
+				"service(s)",
+				rc->name, *rc->network ? rc->network : "(none)", rc->n_gateways,
+				rc->n_services);
+		}
+	}
+	if (rc->error[0] && strcmp(was, rc->error))
+		pr_warn("remote cluster %s (secret %s): %s; keeping what was read before", rc->name,
+			rc->secret, rc->error);
+}
+
+static struct remote_cluster *find_cluster(struct remote_set *rs, const char *name)
+{
+	for (size_t i = 0; i < rs->n; i++)
+		if (!strcmp(rs->items[i].name, name))
+			return &rs->items[i];
+	return NULL;
+}
+
+/* The cluster @name of secret @sec with kubeconfig @kc: found or added, marked seen. */
+static int take_secret(struct remote_set *rs, const struct config_secret *sec, const char *name,
+		       const char *kc, size_t kc_len, bool *changed)
+{
+	struct remote_cluster *rc = find_cluster(rs, name);
+	char server[1024], why[300], secret[300];
+	const char *dir = NULL;
+	void *grown;
+
+	snprintf(secret, sizeof(secret), "%s/%s", sec->meta.namespace, sec->meta.name);
+	if (kconn_kubeconfig_server(secret, kc, kc_len, server, sizeof(server), why, sizeof(why))) {
+		if (!rc)
+			pr_warn("remote secret %s: cluster %s: %s", secret, name, why);
+		if (rc)
+			rc->seen = true; /* keeps what it had */
+		return 0;
+	}
+	if (!strncmp(server, FILE_SCHEME, strlen(FILE_SCHEME)))
+		dir = server + strlen(FILE_SCHEME);
+	if (rc && (rc->seen || !strcmp(rc->server, server))) {
+		rc->seen = true;
+		return 0;
+	}
+	if (rc) {
+		/* Another server for the same cluster: read anew. */
+		cluster_free(rc);
+	} else {
+		grown = realloc(rs->items, (rs->n + 1) * sizeof(*rs->items));
+		if (!grown)
+			return -ENOMEM;
+		rs->items = grown;
+		rc = &rs->items[rs->n++];
+	}
+	memset(rc, 0, sizeof(*rc));
+	rc->seen = true;
+	rc->name = strdup(name);
+	rc->secret = strdup(secret);
+	rc->server = strdup(server);
+	rc->dir = dir ? strdup(dir) : NULL;
+	*changed = true;
+	if (!rc->name || !rc->secret || !rc->server || (dir && !rc->dir))
+		return -ENOMEM;
+	if (dir && dir[0] != '/') {
+		free(rc->dir);
+		rc->dir = NULL;
+	}
+	pr_info("remote cluster %s: from secret %s, server %s", name, secret, server);
+	return 0;
+}
+
+/* The merged summary: every cluster's, shallow. */
+static int merge(struct remote_set *rs, const struct config *local)
+{
+	size_t ng = 0, nsvc = 0;
+
+	free(rs->gateways);
+	free(rs->services);
+	rs->gateways = NULL;
+	rs->services = NULL;
+	rs->n_gateways = rs->n_services = 0;
+	for (size_t i = 0; i < rs->n; i++) {
+		ng += rs->items[i].n_gateways;
+		nsvc += rs->items[i].n_services;
+	}
+	rs->gateways = calloc(ng + 1, sizeof(*rs->gateways));
+	rs->services = calloc(nsvc + 1, sizeof(*rs->services));
+	if (!rs->gateways || !rs->services)
+		return -ENOMEM;
+	for (size_t i = 0; i < rs->n; i++) {
+		const struct remote_cluster *rc = &rs->items[i];
+
+		for (size_t j = 0; j < rc->n_gateways; j++)
+			rs->gateways[rs->n_gateways++] = rc->gateways[j];
+		for (size_t j = 0; j < rc->n_services; j++) {
+			const struct snap_remote_service *r = &rc->services[j];
+			char ns[254], name[254];
+			const struct config_service *mine;
+
+			/* name.namespace.svc...: this cluster's Service of that name, if any. */
+			if (sscanf(r->hostname, "%253[^.].%253[^.]", name, ns) != 2)
+				continue;
+			mine = find_service(local, ns, name);
+			if (mine && !is_global(&mine->meta))
+				continue; /* local scope here, as Istio's */
+			rs->services[rs->n_services++] = *r;
+		}
+	}
+	return 0;
+}
+
+int remote_sync(struct remote_set *rs, const struct config *local, const struct remote_env *env,
+		bool *changed)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < rs->n; i++)
+		rs->items[i].seen = false;
+	for (size_t i = 0; !err && i < local->n_secrets; i++) {
+		const struct config_secret *sec = &local->secrets[i];
+		const char *v = config_label_get(&sec->meta.labels, REMOTE_SECRET_LABEL);
+
+		if (strcmp(sec->meta.namespace, env->root_namespace) || !v || strcmp(v, "true"))
+			continue;
+		for (size_t j = 0; !err && j < sec->n; j++) {
+			/* Istio skips a secret naming the cluster it runs in. */
+			if (env->cluster_id && !strcmp(sec->items[j].key, env->cluster_id))
+				continue;
+			if (!config_label_value_ok(sec->items[j].key)) {
+				pr_warn("remote secret %s/%s: \"%.80s\" is no cluster name",
+					sec->meta.namespace, sec->meta.name, sec->items[j].key);
+				continue;
+			}
+			err = take_secret(rs, sec, sec->items[j].key, sec->items[j].value,
+					  sec->items[j].len, changed);
+		}
+	}
+	/* Secrets deleted: their clusters go. */
+	for (size_t i = 0; !err && i < rs->n;) {
+		if (rs->items[i].seen) {
+			i++;
+			continue;
+		}
+		pr_info("remote cluster %s: its secret %s is gone", rs->items[i].name,
+			rs->items[i].secret);
+		cluster_free(&rs->items[i]);
+		rs->items[i] = rs->items[--rs->n];
+		*changed = true;
+	}
+	for (size_t i = 0; !err && i < rs->n; i++)
+		read_cluster(&rs->items[i], env, changed);
+	return err ?: merge(rs, local);
+}
+
+cJSON *remote_status(const struct remote_set *rs)
+{
+	cJSON *arr = cJSON_CreateArray();
+
+	for (size_t i = 0; arr && i < rs->n; i++) {
+		const struct remote_cluster *rc = &rs->items[i];
+		cJSON *o = cJSON_CreateObject();
+		const char *st = rc->error[0] ? "failed" : rc->synced ? "synced" : "syncing";
+
+		if (!o || !cJSON_AddItemToArray(arr, o)) {
+			cJSON_Delete(o);
+			cJSON_Delete(arr);
+			return NULL;
+		}
+		if (!cJSON_AddStringToObject(o, "cluster", rc->name) ||
+		    !cJSON_AddStringToObject(o, "secret", rc->secret) ||
+		    !cJSON_AddStringToObject(o, "server", rc->server) ||
+		    !cJSON_AddStringToObject(o, "status", st) ||
+		    (rc->error[0] && !cJSON_AddStringToObject(o, "error", rc->error)) ||
+		    !cJSON_AddStringToObject(o, "network", rc->network) ||
+		    !cJSON_AddNumberToObject(o, "gateways", (double)rc->n_gateways) ||
+		    !cJSON_AddNumberToObject(o, "globalServices", (double)rc->n_services)) {
+			cJSON_Delete(arr);
+			return NULL;
+		}
+	}
+	return arr;
+}

@@ -1,0 +1,82 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Remote clusters (Istio's multi-primary multicluster): the remote secrets in the root namespace
+ * (Secrets labelled istio/multiCluster=true, each key a cluster's name and its value a kubeconfig,
+ * as `istioctl create-remote-secret` makes them) name the clusters whose global Services this
+ * node serves too. Of each remote cluster only a summary is kept, never its pods: its network,
+ * its east-west gateways (Gateways of class istio-east-west, at their Service's LoadBalancer
+ * address) and, per global Service (label istio.io/global=true), how many ready endpoints it
+ * has there, on which ports, running as which identities. That summary is what the snapshot
+ * carries (snapshot.h, net_gateways and remote_services).
+ *
+ * A cluster is read where its kubeconfig's server says: a local cluster without an API server
+ * (`ambitctl local up` without --kube) is named by its run directory, file:///run/ambit/<name>,
+ * of which its manifests (state/) and its pod list (runtime/pods.json) are read, nothing else.
+ * Reading a cluster through an API server (https://) is not built yet: such a cluster is listed
+ * as failed, with that reason.
+ *
+ * A cluster that cannot be read keeps its last good summary (status "failed", the reason kept);
+ * a remote secret deleted takes its cluster away at the next sync.
+ */
+#ifndef AMBIT_AGENT_REMOTE_H
+#define AMBIT_AGENT_REMOTE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+#include "ambit/config.h"
+#include "ambit/snapshot.h"
+
+struct cJSON;
+
+#define REMOTE_SECRET_LABEL "istio/multiCluster"
+#define REMOTE_GLOBAL_LABEL "istio.io/global"
+
+struct remote_cluster {
+	char *name;	 /* the cluster's id: the remote secret's key */
+	char *secret;	 /* "namespace/name" of the remote secret */
+	char *server;	 /* its kubeconfig's server */
+	char *dir;	 /* a file:// server's directory, or NULL */
+	bool synced;	 /* read at least once */
+	char error[300]; /* why the last read failed, "" when it did not */
+	char network[64];
+	/* What was last read: the files' change times (a read is repeated when they move). */
+	struct timespec gen_mtime, rt_mtime;
+	bool read_once;
+	size_t n_gateways, n_services;
+	struct snap_net_gateway *gateways;    /* owned */
+	struct snap_remote_service *services; /* owned */
+	bool seen;			      /* still named by a secret (sync's mark) */
+};
+
+struct remote_set {
+	size_t n;
+	struct remote_cluster *items;
+	/* Every cluster's summary, for the snapshot (shallow copies: borrowed from @items). */
+	size_t n_gateways, n_services;
+	struct snap_net_gateway *gateways;
+	struct snap_remote_service *services;
+};
+
+struct remote_env {
+	const char *root_namespace; /* where remote secrets are read, istio-system */
+	const char *cluster_id;	    /* this cluster's: a secret naming it is skipped */
+	const char *trust_domain;   /* the identities of remote endpoints and gateways */
+};
+
+/*
+ * Brings @rs in line with the remote secrets of @local (this cluster's config view) and reads
+ * every remote cluster whose files changed since its last read. A global Service of a remote
+ * cluster is left out where this cluster has the same Service without the global label (its
+ * scope here is local, as Istio's). *@changed is set when the summary may differ. 0 or -ENOMEM.
+ */
+int remote_sync(struct remote_set *rs, const struct config *local, const struct remote_env *env,
+		bool *changed);
+/* Whether a remote cluster's files moved since it was last read (a sync is due). */
+bool remote_due(const struct remote_set *rs);
+void remote_free(struct remote_set *rs);
+/* The agent status's "remoteClusters": one object per cluster. NULL on ENOMEM. */
+struct cJSON *remote_status(const struct remote_set *rs);
+
+#endif
