@@ -18,7 +18,7 @@ CFLAGS ?= -O2 -g
 LIB_DIRS := lib decode kinds config analyze l4 l7 k8s wire policy
 NET_DIRS := net tls http hbone
 AGENT_DIRS := agent podnet control
-CLI_DIRS := cli local install kubelet dashboard istioctl
+CLI_DIRS := cli local install kubelet dashboard istioctl multicluster
 srcs_in = $(foreach d,$(1),$(wildcard userspace/$(d)/*.c))
 CFLAGS += $(WARN) -std=gnu11 -D_GNU_SOURCE -Iinclude -Iuserspace -I$(O) -I$(O)/proto -MMD -MP
 LDLIBS := -lbpf -lmnl -lelf -lz -lssl -lcrypto -lnghttp2 -lyaml -lcjson -lcjose -lmicrohttpd -lcurl -lpcre2-8 -lxxhash -lm \
@@ -220,6 +220,9 @@ $(O)/tests/k8s/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 $(O)/tests/cli/test_getcols: $(OBJ)/userspace/cli/getcols.o
 # `ambitctl services`' ports and endpoints of both families (no I/O).
 $(O)/tests/cli/test_svcfmt: $(OBJ)/userspace/cli/svcfmt.o
+# The remote secret and `remote-clusters`' rows (no I/O).
+$(O)/tests/multicluster/test_secret: $(OBJ)/userspace/multicluster/secret.o
+$(O)/tests/multicluster/test_clusters: $(OBJ)/userspace/multicluster/clusters.o
 # istioctl's grammar and words (no I/O).
 $(O)/tests/istioctl/test_words: $(OBJ)/userspace/istioctl/words.o
 # ambit-cni's protocol (its main.c aside), run against an agent the test plays.

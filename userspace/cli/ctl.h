@@ -139,4 +139,22 @@ const char *wp_view_programmed(const struct wp_view *v, const struct l7_waypoint
 /* ambitctl nodes ARGS (nodes.c): each node's capture mode from its Lease. 0 or -errno (said). */
 int cmd_nodes(int argc, char **argv);
 
+/*
+ * remote.c: Istio's multicluster commands, ambitctl's and istioctl's. remote_secret_print
+ * prints the remote secret of @o's cluster (remotefmt.h) as cluster @name in the mesh (NULL:
+ * its cluster id) in namespace @ns (NULL: istio-system); a --kube cluster is refused (no reader
+ * token yet). cmd_create_remote_secret reads its flags from @argv (after the command word).
+ * 0 or -errno, told on stderr.
+ */
+int remote_secret_print(const struct ctl_opts *o, const char *name, const char *ns);
+int cmd_create_remote_secret(const struct ctl_opts *o, int argc, char **argv);
+/*
+ * The rows of `remote-clusters` for @o's cluster (its --node's agent alone when given), from
+ * every node's agent's status (remote_clusters_merge): the caller's, or NULL told on stderr
+ * (no agent answers, out of memory). cmd_remote_clusters prints them as istioctl's table, or
+ * as JSON with -o json; 0 or -errno.
+ */
+cJSON *remote_clusters_doc(const struct ctl_opts *o);
+int cmd_remote_clusters(const struct ctl_opts *o);
+
 #endif

@@ -117,6 +117,23 @@ static const struct usage_entry {
      "                                  the mesh in a browser: service graph, workloads,\n"
      "                                  configuration (Prometheus: --with-prometheus's),\n"
      "                                  traces, the Grafana dashboards of DIR\n"},
+    {"multicluster", " create-remote-secret ",
+     "  create-remote-secret [--name N] [-n NS]   Istio's remote secret of the cluster, as\n"
+     "                                  istioctl prints it, for `apply -f -` on another\n"
+     "                                  (--name: the cluster's name in the mesh, default its\n"
+     "                                  cluster id; -n: the Secret's namespace, default\n"
+     "                                  istio-system). Its kubeconfig's server is\n"
+     "                                  file:///run/ambit/C, the cluster's run dir (the\n"
+     "                                  other cluster's agents read its state/ and\n"
+     "                                  runtime/pods.json there, nothing else), with no\n"
+     "                                  credentials (user: {}); --kube clusters are refused\n"
+     "                                  until a reader token is made\n"},
+    {"multicluster", " remote-clusters ",
+     "  remote-clusters [-o json]       as istioctl: NAME SECRET STATUS ISTIOD, the cluster\n"
+     "                                  itself first, then each remote cluster the nodes'\n"
+     "                                  agents read (synced when every agent says so;\n"
+     "                                  ISTIOD: ambit-agent, the node agents; -o json: each\n"
+     "                                  node's view too)\n"},
     {"inspection", " check ",
      "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"
      "                                  (SRC, DST: ns/pod, pod or IP; IPv6 DST as\n"
@@ -126,8 +143,9 @@ static const struct usage_entry {
 };
 
 static const char cluster_note[] =
-    "the cluster: --cluster C on every command (or --name C but for waypoint, whose --name is\n"
-    "the waypoint's), else $AMBIT_CLUSTER, else the one cluster that is up\n"
+    "the cluster: --cluster C on every command (or --name C but for waypoint and\n"
+    "create-remote-secret, whose --name is the waypoint's and the cluster's name in the mesh),\n"
+    "else $AMBIT_CLUSTER, else the one cluster that is up\n"
     "(`local up` makes \"ambit\" by default; with several up, say which)\n";
 
 static void usage(FILE *f)
@@ -441,9 +459,13 @@ static int pick_cluster(int argc, char **argv, struct ctl_opts *o)
 	int n;
 
 	o->cluster = "ambit";
-	/* `waypoint --name` names the waypoint, as istioctl's does. */
+	/*
+	 * `waypoint --name` names the waypoint, `create-remote-secret --name` the cluster in the
+	 * mesh, as istioctl's do.
+	 */
 	if (has_opt(argc, argv, "--cluster", &o->cluster) ||
-	    (strcmp(cmd, "waypoint") && has_opt(argc, argv, "--name", &o->cluster)))
+	    (strcmp(cmd, "waypoint") && strcmp(cmd, "create-remote-secret") &&
+	     has_opt(argc, argv, "--name", &o->cluster)))
 		return 0;
 	if (env && *env) {
 		o->cluster = env;
@@ -500,6 +522,15 @@ static int run(int argc, char **argv)
 		return cmd_waypoint(&a.o, argc - 2, argv + 2);
 	if (!strcmp(cmd, "dashboard"))
 		return cmd_dashboard(&a.o, argc - 2, argv + 2);
+	if (!strcmp(cmd, "create-remote-secret"))
+		return cmd_create_remote_secret(&a.o, argc - 2, argv + 2);
+	if (!strcmp(cmd, "remote-clusters")) {
+		ret = parse(argc, argv, 2, false, &a);
+		ret = ret ?: need(!a.ns, "unknown or incomplete option -n");
+		if (!ret)
+			ret = need(!a.npos, "remote-clusters takes no arguments");
+		return ret ? ret : cmd_remote_clusters(&a.o);
+	}
 	if (!strcmp(cmd, "label")) {
 		int timeout_s = 30;
 

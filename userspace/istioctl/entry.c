@@ -3,8 +3,8 @@
  * The binary's main(): ambitctl, or istioctl when run under that name (build/istioctl, a link).
  * As istioctl it reads istioctl's command lines as cobra does (flags anywhere, --flag=value,
  * -n value, aliases, `help VERB`), refuses what ambit cannot mean with what to do instead, and
- * runs each verb with ambitctl's code (report.c, findings.c, profiles.c, and cli's waypoint and
- * dashboard commands).
+ * runs each verb with ambitctl's code (report.c, findings.c, profiles.c, and cli's waypoint,
+ * dashboard and multicluster commands).
  */
 #include <errno.h>
 #include <limits.h>
@@ -34,6 +34,8 @@
 
 static int ic_waypoint(struct ic *ic);
 static int ic_dashboard(struct ic *ic);
+static int ic_create_remote_secret(struct ic *ic);
+static int ic_remote_clusters(struct ic *ic);
 static int ic_refuse(struct ic *ic);
 static int ic_experimental(struct ic *ic);
 
@@ -55,15 +57,24 @@ static const struct verb {
      "errors (IST0106), references not found (IST0101), Istio's other findings, each as\n"
      "\"Error [IST0101] (Kind ns/name) message\". Exit 79 when one is at or above the\n"
      "failure threshold, 65 when a file cannot be parsed.\n"},
+    {"create-remote-secret", "", IC_FLAG(IC_F_NAME), ic_create_remote_secret,
+     "Create a secret with credentials to allow Istio to access remote Kubernetes apiservers",
+     "create-remote-secret [--name NAME] [--context C] [-i NAMESPACE]",
+     "The remote secret of the cluster --context names, as YAML for `kubectl apply -f -`\n"
+     "(or `ambitctl apply -f -`) on another: Secret istio-remote-secret-NAME, its kubeconfig\n"
+     "naming the cluster by its run dir, file:///run/ambit/C, whose manifests (state/) and\n"
+     "pods (runtime/pods.json) the other cluster's agents read, with no credentials\n"
+     "(user: {}). NAME defaults to the cluster's id. A --kube cluster is refused (exit 1):\n"
+     "a reader token for its API server is not made yet.\n"},
     {"dashboard", " dash d ", IC_FLAG(IC_F_PORT) | IC_FLAG(IC_F_ADDRESS) | IC_FLAG(IC_F_BROWSER),
      ic_dashboard, "Access to Istio web UIs",
      "dashboard kiali|grafana|jaeger [-p PORT] [--address ADDR]",
      "ambit's dashboard at the view the tool is for (the service graph, Grafana's\n"
      "dashboards, the traces), on the tool's port (20001, 3000, 16686), until Ctrl-C.\n"},
     {"experimental", " x exp ", WAYPOINT_FLAGS, ic_experimental, "Experimental commands",
-     "x precheck | x waypoint ...",
-     "precheck: what stops ambit from running on this cluster, as findings; waypoint: as\n"
-     "`istioctl waypoint`.\n"},
+     "x precheck | x waypoint ... | x create-remote-secret ...",
+     "precheck: what stops ambit from running on this cluster, as findings; waypoint and\n"
+     "create-remote-secret: as `istioctl waypoint` and `istioctl create-remote-secret`.\n"},
     {"install", " apply ",
      IC_FLAG(IC_F_SET) | IC_FLAG(IC_F_FILE) | IC_FLAG(IC_F_YES) | IC_FLAG(IC_F_DRY_RUN), ic_install,
      "Applies an Istio manifest, installing or reconfiguring Istio on a cluster",
@@ -91,6 +102,13 @@ static const struct verb {
      "Every node's ztunnel and every waypoint and gateway instance: NAME CLUSTER ISTIOD\n"
      "VERSION SUBSCRIBED TYPES, where ISTIOD is the node agent that feeds it and the types\n"
      "what it holds from it.\n"},
+    {"remote-clusters", "", IC_FLAG(IC_F_OUTPUT), ic_remote_clusters,
+     "Lists the remote clusters each istiod instance is connected to",
+     "remote-clusters [--context C] [-o json|yaml]",
+     "NAME SECRET STATUS ISTIOD: the cluster itself first, then each remote cluster the\n"
+     "nodes' agents read, synced when every agent says so (else the worst they say:\n"
+     "syncing, failed). ISTIOD is ambit-agent, the node agents that do istiod's part;\n"
+     "-o json also gives each node's view.\n"},
     {"uninstall", "",
      IC_FLAG(IC_F_PURGE) | IC_FLAG(IC_F_YES) | IC_FLAG(IC_F_DRY_RUN) | IC_FLAG(IC_F_FORCE) |
 	 IC_FLAG(IC_F_SET) | IC_FLAG(IC_F_FILE),
@@ -118,11 +136,19 @@ static const struct verb {
     {"kube-inject", "", IC_FLAG(IC_F_FILE) | IC_FLAG(IC_F_OUTPUT), ic_refuse,
      "Inject Istio sidecar into Kubernetes pod resources", "kube-inject -f FILE", NULL},
     {"tag", "", 0, ic_refuse, "Command group used to interact with revision tags", "tag ...", NULL},
-    {"create-remote-secret", "", IC_FLAG(IC_F_NAME), ic_refuse,
-     "Create a secret with credentials to allow Istio to access remote Kubernetes apiservers",
-     "create-remote-secret --name NAME", NULL},
-    {"remote-clusters", "", 0, ic_refuse,
-     "Lists the remote clusters each istiod instance is connected to", "remote-clusters", NULL},
+};
+
+/* A flag that means something else to a verb than to the others: its help there. */
+static const struct flag_note {
+	const char *verb;
+	enum ic_flag f;
+	const char *help;
+} flag_notes[] = {
+    {"create-remote-secret", IC_F_NAME,
+     "the cluster's name in the mesh: the Secret's and its key's (default its cluster id)"},
+    {"create-remote-secret", IC_F_ISTIO_NS, "the Secret's namespace (default istio-system)"},
+    {"create-remote-secret", IC_F_NAMESPACE,
+     "the Secret's namespace when -i is not given (as older istioctl releases read it)"},
 };
 
 /* What ambit says instead of doing what istioctl would (a verb's or an experimental's). */
@@ -137,11 +163,6 @@ static const struct refusal {
     {"tag", "ambit has no control plane revisions to tag: one agent per node serves the mesh;\n"
 	    "upgrade it in place (`ambitctl local upgrade ztunnel`, or the DaemonSet's rollout)"},
     {"revision", "ambit has no control plane revisions: one agent per node serves the mesh"},
-    {"create-remote-secret",
-     "ambit addresses one cluster for now: multicluster (remote secrets, east-west\n"
-     "gateways) is not built yet"},
-    {"remote-clusters",
-     "ambit addresses one cluster for now: there are no remote clusters to list"},
 };
 
 void ic_cert_read(const char *pem, struct ic_cert *out)
@@ -313,12 +334,17 @@ static void help_root(FILE *f)
 			verbs[i].run == ic_refuse ? " (not on ambit: says what instead)" : "");
 	fprintf(f, "  %-22s %s\n", "help", "Help about any command");
 	fprintf(f, "\nFlags:\n");
-	ic_print_flags(ROOT_FLAGS);
+	ic_print_flags(ROOT_FLAGS, NULL);
 	fprintf(f, "\nUse \"istioctl [command] --help\" for more information about a command.\n");
 }
 
 static void help_verb(const struct verb *v)
 {
+	const char *help[IC_N_FLAGS] = {0};
+
+	for (size_t i = 0; i < sizeof(flag_notes) / sizeof(flag_notes[0]); i++)
+		if (!strcmp(flag_notes[i].verb, v->name))
+			help[flag_notes[i].f] = flag_notes[i].help;
 	printf("%s\n\n", v->summary);
 	if (v->more)
 		printf("%s\n", v->more);
@@ -327,9 +353,9 @@ static void help_verb(const struct verb *v)
 		printf("\nAliases:\n  %s,%.*s\n", v->name, (int)strlen(v->aliases + 1) - 1,
 		       v->aliases + 1);
 	printf("\nFlags:\n");
-	ic_print_flags(v->flags & ~ROOT_FLAGS);
+	ic_print_flags(v->flags & ~ROOT_FLAGS, help);
 	printf("\nGlobal Flags:\n");
-	ic_print_flags(ROOT_FLAGS);
+	ic_print_flags(ROOT_FLAGS, help);
 }
 
 static int refuse_named(const char *what)
@@ -439,6 +465,48 @@ static int ic_dashboard(struct ic *ic)
 			tool);
 }
 
+/*
+ * Both on the cluster --context names, with ambitctl's code (cli/remote.c). The Secret's
+ * namespace is -i's, or -n's as older istioctl releases read it.
+ */
+static int ic_create_remote_secret(struct ic *ic)
+{
+	const char *ns = ic->val[IC_F_ISTIO_NS] ? ic->val[IC_F_ISTIO_NS] : ic->val[IC_F_NAMESPACE];
+	struct ctl_cluster c;
+	int ret;
+
+	if (ic->args < ic->npos)
+		return ic_error(IC_EXIT_USAGE, "create-remote-secret takes no arguments\nRun "
+					       "'istioctl create-remote-secret --help' for usage.");
+	ret = ic_cluster(ic, &c, false);
+	if (ret)
+		return ret;
+	ic->o.cluster = c.name;
+	return remote_secret_print(&ic->o, ic->val[IC_F_NAME], ns) ? IC_EXIT_ERROR : IC_EXIT_OK;
+}
+
+static int ic_remote_clusters(struct ic *ic)
+{
+	const char *fmt = ic->val[IC_F_OUTPUT];
+	struct ctl_cluster c;
+	cJSON *rows;
+	int ret;
+
+	if (fmt && strcmp(fmt, "json") && strcmp(fmt, "yaml"))
+		return ic_error(IC_EXIT_USAGE, "--output must be 'yaml' or 'json'");
+	if (ic->args < ic->npos)
+		return ic_error(IC_EXIT_USAGE, "remote-clusters takes no arguments\nRun "
+					       "'istioctl remote-clusters --help' for usage.");
+	ret = ic_cluster(ic, &c, false);
+	if (ret)
+		return ret;
+	ic->o.cluster = c.name;
+	if (!fmt)
+		return cmd_remote_clusters(&ic->o) ? IC_EXIT_ERROR : IC_EXIT_OK;
+	rows = remote_clusters_doc(&ic->o);
+	return rows ? ic_print(rows, fmt) : IC_EXIT_ERROR;
+}
+
 static int ic_experimental(struct ic *ic)
 {
 	const char *sub = ic->args < ic->npos ? ic->pos[ic->args] : "";
@@ -448,6 +516,9 @@ static int ic_experimental(struct ic *ic)
 		return ic_precheck(ic);
 	if (!strcmp(sub, "waypoint"))
 		return ic_waypoint(ic);
+	/* Where Istio's multicluster pages had it before it left experimental. */
+	if (!strcmp(sub, "create-remote-secret"))
+		return ic_create_remote_secret(ic);
 	if (!strcmp(sub, "revision"))
 		return refuse_named("revision");
 	if (!*sub)

@@ -98,8 +98,12 @@ struct ic {
  * error said on stderr in cobra's words.
  */
 int ic_parse(int argc, char **argv, struct ic *ic);
-/* The lines of `--help` for the flags of @mask (IC_FLAG bits), on stdout. */
-void ic_print_flags(unsigned long long mask);
+/*
+ * The lines of `--help` for the flags of @mask (IC_FLAG bits), on stdout; a flag's help is
+ * @help's (IC_N_FLAGS entries by flag, or NULL) where it has one, for a flag that means
+ * something else to a verb (create-remote-secret's --name names a cluster, not a waypoint).
+ */
+void ic_print_flags(unsigned long long mask, const char *const *help);
 /* Whether a boolean flag @f was given and is not "=false". */
 bool ic_flag_on(const struct ic *ic, enum ic_flag f);
 /* -n's namespace, else "default" (istioctl's without a kubeconfig context namespace). */

@@ -171,7 +171,7 @@ int ic_parse(int argc, char **argv, struct ic *ic)
 	return 0;
 }
 
-void ic_print_flags(unsigned long long mask)
+void ic_print_flags(unsigned long long mask, const char *const *help)
 {
 	for (size_t i = 0; i < ic_n_flags; i++) {
 		char head[64];
@@ -184,7 +184,8 @@ void ic_print_flags(unsigned long long mask)
 		else
 			str_fmt(head, sizeof(head), "    --%s%s", ic_flags[i].lng,
 				ic_flags[i].value ? " string" : "");
-		printf("  %-34s %s\n", head, ic_flags[i].help);
+		printf("  %-34s %s\n", head,
+		       help && help[ic_flags[i].f] ? help[ic_flags[i].f] : ic_flags[i].help);
 	}
 }
 
