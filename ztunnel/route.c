@@ -450,6 +450,9 @@ static int route_remote(const struct snapshot *s, const struct snap_service *svc
 	uint64_t total = local;
 	size_t pick;
 
+	/* PreferClose: this network's endpoints while it has any, the others' after. */
+	if (svc->prefer_close && local)
+		return 1;
 	for (size_t i = 0; i < svc->n_remote; i++)
 		total += remote_count(s, &svc->remote[i], port->port);
 	if (total == local)

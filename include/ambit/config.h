@@ -176,6 +176,11 @@ struct config_service {
 	/* spec.ipFamilies names IPv6 (ipv6_asked), first (ipv6_first: with SingleStack, alone). */
 	bool ipv6_asked, ipv6_first;
 	bool ipv4_asked; /* spec.ipFamilies names IPv4: an IPv6 cluster refuses it unless second */
+	/*
+	 * spec.trafficDistribution PreferClose (or PreferSameZone, PreferSameNode), or Istio's
+	 * annotation networking.istio.io/traffic-distribution: endpoints close by first.
+	 */
+	bool prefer_close;
 	/* spec.type LoadBalancer; spec.loadBalancerClass set (another controller's to serve). */
 	bool load_balancer, lb_class;
 	/*

@@ -193,6 +193,11 @@ struct snap_service {
 	 */
 	size_t n_remote;
 	const struct snap_remote_service *remote;
+	/*
+	 * Traffic distribution PreferClose (the Service's spec or Istio's annotation), JSON
+	 * "preferClose": endpoints in this network first, other networks' only when it has none.
+	 */
+	bool prefer_close;
 };
 
 /*

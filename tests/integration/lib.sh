@@ -394,7 +394,14 @@ plugged_ca() {
 			openssl req -x509 -newkey rsa:2048 -nodes -keyout root-key.pem -out root-cert.pem \
 				-days 2 -subj "/O=Istio/CN=Root CA" \
 				-addext "basicConstraints=critical,CA:TRUE" \
-				-addext "keyUsage=critical,keyCertSign,cRLSign" &&
+				-addext "keyUsage=critical,keyCertSign,cRLSign"
+	) >/dev/null 2>&1 && intermediate_ca "$1" "$2"
+}
+
+# intermediate_ca DIR CLUSTER: the intermediate of the root in DIR, for CLUSTER, into DIR.
+intermediate_ca() {
+	(
+		cd "$1" &&
 			openssl req -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.csr \
 				-subj "/O=Istio/CN=Intermediate CA/L=$2" &&
 			printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >ext.cnf &&
@@ -402,6 +409,12 @@ plugged_ca() {
 				-days 2 -out ca-cert.pem -extfile ext.cnf &&
 			cat ca-cert.pem root-cert.pem >cert-chain.pem
 	) >/dev/null 2>&1
+}
+
+# plugged_intermediate DIR ROOTDIR CLUSTER: another intermediate of plugged_ca's root (in ROOTDIR)
+# into DIR, as Istio's tools/certs make one per cluster (`make cluster2-cacerts`).
+plugged_intermediate() {
+	cp "$2/root-cert.pem" "$2/root-key.pem" "$1/" && intermediate_ca "$1" "$3"
 }
 
 # cacerts_secret DIR OUT: the Secret istio-system/cacerts of plugged_ca's files in DIR, as

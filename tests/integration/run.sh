@@ -92,7 +92,7 @@ bridge_tests=${AMBIT_IT_BRIDGE-t_10 t_30 t_50 t_56 t_63 t_70_policy_authz t_70_p
 # checks what the mesh carries over IPv6 itself). The hitless upgrade (t_95) is left to the first
 # pass and the bridge CNI's, for time: its IPv4 is that of the first pass, and t_56 upgrades a
 # ztunnel under IPv6 load in the IPv6 passes. AMBIT_IT_DUAL lists them; "" leaves it out.
-dual_tests=${AMBIT_IT_DUAL-t_10 t_50 t_58 t_63 t_70_policy_authz t_70_policy_mtls t_79_gateway_client_ip t_83_waypoint_l7}
+dual_tests=${AMBIT_IT_DUAL-t_10 t_50 t_58 t_59_multicluster t_63 t_70_policy_authz t_70_policy_mtls t_79_gateway_client_ip t_83_waypoint_l7}
 # And in IPv6-only clusters (`local up --ip-family ipv6`: pods and Services of IPv6 alone):
 # t_56 checks there what the mesh carries over IPv6 (connectivity over HBONE, STRICT, L4 and L7
 # policy by IPv6 blocks, the waypoint, the gateway from the host, AAAA from the proxy and the
@@ -100,7 +100,7 @@ dual_tests=${AMBIT_IT_DUAL-t_10 t_50 t_58 t_63 t_70_policy_authz t_70_policy_mtl
 # IPv6 names, the others what they check in any cluster (t_63 the DNS proxy's AAAA at the pods'
 # IPv6 nameserver, the t_70_policy ones STRICT and DENY ipBlocks by the pods' IPv6).
 # AMBIT_IT_IPV6 lists them; "" leaves it out.
-ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_58 t_59 t_63 t_65 t_70_policy_authz t_70_policy_mtls t_73 t_79_gateway_client_ip t_83_waypoint_l7 t_99}
+ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_58 t_59 t_59_multicluster t_63 t_65 t_70_policy_authz t_70_policy_mtls t_73 t_79_gateway_client_ip t_83_waypoint_l7 t_99}
 # And t_56 once more in an IPv6-only cluster on the Kubernetes lookalike (`--kube`): the
 # DaemonSet's agents take the nodes' IPv6 alone from status.hostIPs, and find their uplink by it.
 # AMBIT_IT_IPV6_KUBE lists them; "" leaves it out.

@@ -697,6 +697,16 @@ static int service_ip_families(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
 	return 0;
 }
 ENUM_FIELD(service_traffic_policy, "Cluster", "Local")
+/* Kubernetes' values (1.31 PreferClose, 1.34 its two finer ones): all "close by first" here. */
+static int service_traffic_distribution(struct cfg_ctx *ctx, yaml_node_t *v, void *obj)
+{
+	static const char *const ok[] = {"PreferClose", "PreferSameZone", "PreferSameNode", NULL};
+	int err = cfg_check_enum(ctx, v, ok, NULL);
+
+	if (!err)
+		((struct config_service *)obj)->prefer_close = true;
+	return err;
+}
 
 static const struct cfg_field service_spec_fields[] = {
     {"ports", CFG_T_SEQ, service_ports, 0},
@@ -718,7 +728,7 @@ static const struct cfg_field service_spec_fields[] = {
     {"publishNotReadyAddresses", CFG_T_BOOL, NULL, 0},
     {"ipFamilies", CFG_T_SEQ, service_ip_families, 0},
     {"ipFamilyPolicy", CFG_T_STR, service_family_policy, 0},
-    {"trafficDistribution", CFG_T_STR, NULL, 0},
+    {"trafficDistribution", CFG_T_STR, service_traffic_distribution, 0},
     {NULL, 0, NULL, 0},
 };
 

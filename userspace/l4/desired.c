@@ -779,6 +779,16 @@ static int slice_ep_ports(const struct config *cfg, const struct config_service 
 	return err;
 }
 
+/* Istio's annotation for a Service's traffic distribution (its value as the field's). */
+static bool service_prefers_close(const struct config_service *svc)
+{
+	const char *v =
+	    config_label_get(&svc->meta.annotations, "networking.istio.io/traffic-distribution");
+
+	return v && (!strcmp(v, "PreferClose") || !strcmp(v, "PreferSameZone") ||
+		     !strcmp(v, "PreferSameNode"));
+}
+
 /*
  * @ss's strings (name, namespace, hostname, its ports' names): borrowed from the service in
  * force made from the same Service object (they come from it alone), else made. 0 or -ENOMEM.
@@ -883,6 +893,7 @@ static int add_service(struct builder *b, const struct config *cfg, const struct
 	ss->serial = svc->meta.serial;
 	ss->vip = vip;
 	ss->vip6 = b->vip6;
+	ss->prefer_close = svc->prefer_close || service_prefers_close(svc);
 	err = same_service(b, svc, ss);
 	if (!err && svc->nports && !(ss->ports = calloc(svc->nports, sizeof(*ss->ports))))
 		err = -ENOMEM;

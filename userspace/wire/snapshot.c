@@ -237,6 +237,7 @@ static uint64_t hash_service(const void *p)
 	json_hasher_mem(&x, svc->ep_ports, svc->n_ep_ports * sizeof(*svc->ep_ports));
 	json_hasher_u64(&x, svc->n_ep_ports6);
 	json_hasher_mem(&x, svc->ep_ports6, svc->n_ep_ports6 * sizeof(*svc->ep_ports6));
+	json_hasher_u64(&x, svc->prefer_close);
 	return json_hasher_end(&x);
 }
 
@@ -405,6 +406,8 @@ static int service_fill(cJSON *o, const struct snap_service *svc)
 		err = encode_ep_ports(o, svc);
 	if (!err && svc->kind != SNAP_SVC_SERVICE)
 		err = entry_fill(o, svc);
+	if (!err && svc->prefer_close && !cJSON_AddTrueToObject(o, "preferClose"))
+		err = -ENOMEM;
 	return err ? -ENOMEM : 0;
 }
 
@@ -940,6 +943,7 @@ static void decode_service(struct wire_dec *d, const cJSON *o, const char *what,
 	decode_endpoints6(d, o, path, svc);
 	decode_ep_ports(d, o, path, false, svc);
 	decode_ep_ports(d, o, path, true, svc);
+	svc->prefer_close = wire_bool(d, o, "preferClose", path);
 	if (!strcmp(what, "serviceEntries"))
 		decode_entry(d, o, path, svc);
 }

@@ -91,9 +91,12 @@ static void test_codec_and_link(void **state)
 	assert_true(snapshot_remote_has_port(&s->services[0].remote[0], 5000));
 	assert_false(snapshot_remote_has_port(&s->services[0].remote[0], 5001));
 	assert_int_equal(s->net_gateways[1].ip6.family, AF_INET6);
+	assert_false(s->services[0].prefer_close);
+	s->services[1].prefer_close = true;
 	enc = snapshot_encode(s);
 	assert_non_null(enc);
 	again = decode(enc);
+	assert_true(again->services[1].prefer_close);
 	assert_int_equal(again->n_remote_services, 4);
 	assert_int_equal(again->services[0].n_remote, 3);
 	assert_string_equal(again->net_gateways[0].identity,
@@ -178,11 +181,27 @@ static void test_pick_by_count(void **state)
 static void test_pick_edges(void **state)
 {
 	struct snapshot *s = decode(SNAP);
-	union sockaddr_inet admin = sa("10.96.0.10", 5001), other = sa("10.96.0.11", 80);
+	union sockaddr_inet admin = sa("10.96.0.10", 5001), other = sa("10.96.0.11", 80),
+			    vip = sa("10.96.0.10", 5000);
 	struct zt_rr rr = {0};
 	struct zt_route r;
 
 	(void)state;
+	/* PreferClose: this network's endpoint while there is one, then the others'. */
+	s->services[0].prefer_close = true;
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		assert_null(r.remote);
+	}
+	s->services[0].nendpoints = 0;
+	for (int i = 0; i < 4; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		assert_non_null(r.remote);
+	}
+	s->services[0].nendpoints = 1;
+	s->services[0].prefer_close = false;
 	/* A port the remote Service has not: here alone. */
 	for (int i = 0; i < 4; i++) {
 		assert_int_equal(

@@ -1,0 +1,169 @@
+#!/usr/bin/env bash
+# Istio's multicluster verify and failover tasks (multi-primary, multi-network, ambient) on two
+# local clusters whose only path to each other is their LoadBalancer addresses: one root with
+# an intermediate per cluster (cacerts), network1 and network2, each with the east-west gateway
+# of `gen-eastwest-gateway.sh --network N --ambient` applied unchanged, remote secrets made by
+# `ambitctl create-remote-secret` and applied to the other cluster, and `remote-clusters`
+# listing each synced. helloworld v1 runs in cluster 1 and v2 in cluster 2, the Service labelled
+# istio.io/global=true in both; `curl helloworld.sample:5000/hello` from each cluster is answered
+# by both versions: the other's through double HBONE (the client's ztunnel, the other network's
+# gateway, the destination's ztunnel), whose inner tunnel carries the client's identity to the
+# destination's policy. A Service not yet labelled global stays local; with PreferClose
+# (networking.istio.io/traffic-distribution) cluster 1 stays in its network until, in the
+# failover task, v1 is scaled to 0 and it gets v2 alone; a remote secret deleted takes the
+# remote endpoints away.
+. "$(dirname "$0")/lib.sh"
+need_root; need_bins; need_cmd openssl jq
+SAMPLES=${ISTIO_SAMPLES:-/work/shared/istio/samples/samples}
+GEN=$SAMPLES/multicluster/gen-eastwest-gateway.sh
+[ -f "$GEN" ] || fail "no Istio multicluster samples at $SAMPLES"
+tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
+B=${CLUSTER}b
+b_down() { "$AMBITCTL" local down --name "$B" >/dev/null 2>&1 || true; }
+trap 'b_down; rm -rf "$tmp"; on_exit' EXIT
+
+mkdir "$tmp/c1" "$tmp/c2"
+plugged_ca "$tmp/c1" cluster1 || fail "openssl: the root and cluster 1's intermediate"
+plugged_intermediate "$tmp/c2" "$tmp/c1" cluster2 || fail "openssl: cluster 2's intermediate"
+# hello_deployment VERSION REPLICAS: the sample's helloworld-VERSION (its image's server here).
+hello_deployment() {
+	cat <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: helloworld-$1
+  namespace: sample
+  labels:
+    app: helloworld
+    version: $1
+spec:
+  replicas: $2
+  selector:
+    matchLabels:
+      app: helloworld
+      version: $1
+  template:
+    metadata:
+      labels:
+        app: helloworld
+        version: $1
+    spec:
+      nodeName: node2
+      containers:
+      - name: helloworld
+        image: registry.istio.io/release/examples-helloworld-$1:1.0
+        command: ["pods/helloworld.py", "$1"]
+        ports:
+        - containerPort: 5000
+EOF
+}
+for k in 1 2; do
+	cp -r "$LIB_DIR/manifests-mc" "$tmp/m$k"
+	cacerts_secret "$tmp/c$k" "$tmp/m$k/cacerts.yaml" || fail "create secret generic cacerts"
+	bash "$GEN" --network "network$k" --ambient >"$tmp/m$k/eastwest.yaml" ||
+		fail "gen-eastwest-gateway.sh"
+	hello_deployment "v$k" 1 >"$tmp/m$k/helloworld.yaml"
+done
+
+cluster_up "$tmp/m1" 2 --network network1
+trap 'b_down; rm -rf "$tmp"; on_exit' EXIT # cluster_up set its own
+"$AMBITCTL" local up -f "$tmp/m2" --name "$B" --nodes 2 --no-ingress --network network2 >&2 ||
+	fail "local up of the second cluster"
+A=$CLUSTER
+on() { local c=$1; shift; AMBIT_CLUSTER=$c "$AMBITCTL" "$@"; }
+hello() { "$AMBITCTL" local exec --name "$1" sample/curl-0 -- curl -sS --max-time 5 helloworld.sample:5000/hello; }
+wait_for 30 hello "$A" || fail "helloworld in cluster 1 never answered"
+wait_for 30 hello "$B" || fail "helloworld in cluster 2 never answered"
+
+# --- Remote secrets, as istioctl create-remote-secret makes them, each applied to the other.
+on "$B" create-remote-secret --name "$B" >"$tmp/secret-b.yaml" || fail "create-remote-secret of cluster 2"
+grep -q 'istio/multiCluster: "true"' "$tmp/secret-b.yaml" ||
+	fail "the remote secret's label: $(cat "$tmp/secret-b.yaml")"
+on "$B" create-remote-secret --name "$B" | on "$A" apply -f - >/dev/null ||
+	fail "apply cluster 2's remote secret to cluster 1"
+on "$A" create-remote-secret --name "$A" | on "$B" apply -f - >/dev/null ||
+	fail "apply cluster 1's remote secret to cluster 2"
+synced() { on "$1" remote-clusters | grep -Eq "^$2 +istio-system/istio-remote-secret-$2 +synced "; }
+wait_for 20 synced "$A" "$B" || fail "cluster 1's remote-clusters: $(on "$A" remote-clusters)"
+wait_for 20 synced "$B" "$A" || fail "cluster 2's remote-clusters: $(on "$B" remote-clusters)"
+row=$(on "$A" remote-clusters | head -1)
+grep -Eq '^NAME +SECRET +STATUS +ISTIOD' <<<"$row" || fail "remote-clusters' header: $row"
+
+# versions CLUSTER N: the versions N calls from CLUSTER were answered by, sorted, unique
+# ("error" for a call that failed).
+versions() {
+	local i out
+	for i in $(seq 1 "$2"); do
+		out=$(hello "$1" 2>&1) || out="error: $out"
+		sed -n 's/^Hello version: \(v[0-9]*\), instance: .*/\1/p; s/^error: .*/error/p' <<<"$out"
+	done | sort -u | tr '\n' ' '
+}
+
+# --- Not global yet: each cluster answers with its own version alone (LOCAL scope).
+expect_eq "$(versions "$A" 6)" "v1 " "cluster 1 before the Service is global"
+
+# --- The verify task: the Service global in both clusters.
+for c in "$A" "$B"; do
+	on "$c" label svc helloworld -n sample istio.io/global=true >/dev/null 2>&1 || {
+		# Without kubectl's label on a Service: the same Service with the label, applied.
+		sed 's/^    service: helloworld$/    service: helloworld\n    istio.io\/global: "true"/' \
+			"$LIB_DIR/manifests-mc/sample.yaml" | on "$c" apply -f - >/dev/null ||
+			fail "label the Service global in $c"
+	}
+done
+both() { [ "$(versions "$1" 8)" = "v1 v2 " ]; }
+wait_for 30 both "$A" || fail "cluster 1's calls: $(versions "$A" 8)"
+wait_for 30 both "$B" || fail "cluster 2's calls: $(versions "$B" 8)"
+log "verify: both versions answer from each cluster"
+
+# The remote answer came through the other network's gateway, encrypted on the way: the
+# destination's ztunnel saw the client's own identity (its access log names it).
+on "$B" local logs sample/helloworld-v2-0 >/dev/null 2>&1 || true
+grep -h 'spiffe://cluster.local/ns/sample/sa/curl' /run/ambit/"$B"/logs/*ztunnel*.log >/dev/null ||
+	fail "cluster 2's ztunnel never saw cluster 1's client identity"
+
+# The destination's policy decides on that identity: a DENY of it in cluster 2 refuses cluster
+# 1's calls there (v1 still answers at home), never lets them through.
+cat >"$tmp/deny.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-curl
+  namespace: sample
+spec:
+  selector:
+    matchLabels:
+      app: helloworld
+  action: DENY
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/sample/sa/curl"]
+YAML
+on "$B" apply -f "$tmp/deny.yaml" >/dev/null || fail "apply the DENY in cluster 2"
+denied() { [ "$(versions "$A" 8)" = "error v1 " ]; }
+wait_for 30 denied || fail "cluster 1's calls with cluster 2's DENY: $(versions "$A" 8)"
+on "$B" delete -f "$tmp/deny.yaml" >/dev/null || fail "delete the DENY"
+wait_for 30 both "$A" || fail "cluster 1's calls after the DENY went: $(versions "$A" 8)"
+
+# --- Traffic distribution PreferClose (Istio's annotation, as its failover task sets it):
+# cluster 1's calls stay in its network while it has an endpoint...
+sed 's/^  name: helloworld$/  name: helloworld\n  annotations:\n    networking.istio.io\/traffic-distribution: PreferClose/; s/^    service: helloworld$/    service: helloworld\n    istio.io\/global: "true"/' \
+	"$LIB_DIR/manifests-mc/sample.yaml" | on "$A" apply -f - >/dev/null || fail "PreferClose"
+only() { [ "$(versions "$1" 6)" = "$2 " ]; }
+wait_for 30 only "$A" v1 || fail "cluster 1 with PreferClose: $(versions "$A" 6)"
+expect_eq "$(versions "$B" 8)" "v1 v2 " "cluster 2 (its Service without PreferClose)"
+
+# --- ... and the failover task: v1 scaled to 0 in cluster 1, which then gets v2 alone.
+hello_deployment v1 0 | on "$A" apply -f - >/dev/null || fail "scale helloworld-v1 to 0"
+wait_for 30 only "$A" v2 || fail "cluster 1 after v1 scaled to 0: $(versions "$A" 6)"
+wait_for 30 only "$B" v2 || fail "cluster 2 after v1 scaled to 0: $(versions "$B" 6)"
+log "PreferClose keeps cluster 1 home; failover: with v1 gone both get v2 alone"
+
+# --- A remote secret deleted: its cluster's endpoints are gone within seconds.
+on "$A" delete -f "$tmp/secret-b.yaml" >/dev/null || fail "delete cluster 2's remote secret"
+gone() { ! hello "$A"; }
+wait_for 15 gone || fail "cluster 1 still reaches cluster 2 without its remote secret"
+on "$A" remote-clusters | grep -q "istio-remote-secret-$B" &&
+	fail "remote-clusters still lists cluster 2: $(on "$A" remote-clusters)"
+log "ok: verify and failover across two networks; a deleted remote secret takes its endpoints"
