@@ -18,6 +18,7 @@
 #include "k8s/kconn.h"
 #include "l4/desired.h"
 #include "remote.h"
+#include "remote_priv.h"
 
 #define FILE_SCHEME "file://"
 /* A gateway's port: HBONE's, on the listener `mesh` of Istio's east-west Gateway. */
@@ -58,6 +59,8 @@ static void summary_free(struct remote_cluster *rc)
 
 static void cluster_free(struct remote_cluster *rc)
 {
+	remote_api_stop(rc->api);
+	rc->api = NULL;
 	summary_free(rc);
 	free(rc->name);
 	free(rc->secret);
@@ -94,6 +97,8 @@ static bool same_time(struct timespec a, struct timespec b)
 
 static bool cluster_due(const struct remote_cluster *rc)
 {
+	if (rc->api)
+		return remote_api_pending(rc->api);
 	if (!rc->dir)
 		return false;
 	return !rc->read_once || !same_time(rc->gen_mtime, mtime_of(rc->dir, "state/generation")) ||
@@ -324,6 +329,8 @@ static void read_network(struct remote_cluster *rc, const struct config *cfg, co
 		snprintf(rc->network, sizeof(rc->network), "%s", v);
 		return;
 	}
+	if (!rc->dir)
+		return; /* an API server's cluster: the label alone */
 	snprintf(path, sizeof(path), "%s/cluster.json", rc->dir);
 	if (!fileutil_read_file(path, 1u << 20, &text, &len))
 		cl = cJSON_ParseWithLength(text, len);
@@ -334,11 +341,27 @@ static void read_network(struct remote_cluster *rc, const struct config *cfg, co
 	free(text);
 }
 
+/* The summary of config @cs and pods @rt (@pods: the same as JSON, for balancer addresses). */
+static int summarize(struct remote_cluster *rc, const struct remote_env *env, struct confstore *cs,
+		     const struct runtime *rt, const cJSON *pods)
+{
+	struct config view;
+	int ret = confstore_view(cs, &view);
+
+	if (ret)
+		return ret;
+	summary_free(rc);
+	read_network(rc, &view, env->root_namespace);
+	ret = read_gateways(rc, &view, pods, env->trust_domain)
+		  ?: read_services(rc, &view, rt, env->trust_domain);
+	confstore_view_free(&view);
+	return ret;
+}
+
 /* Reads the local cluster at rc->dir: manifests and pod list. 0, or -errno with rc->error. */
 static int read_dir(struct remote_cluster *rc, const struct remote_env *env)
 {
 	struct confstore cs = {0};
-	struct config view;
 	struct runtime rt;
 	char path[PATH_MAX], err[256] = "", *text = NULL;
 	struct timespec gen = mtime_of(rc->dir, "state/generation"),
@@ -376,17 +399,37 @@ static int read_dir(struct remote_cluster *rc, const struct remote_env *env)
 	if (!fileutil_read_file(path, 64u << 20, &text, &len))
 		pods = cJSON_ParseWithLength(text, len);
 	free(text);
-	ret = confstore_view(&cs, &view);
-	if (!ret) {
-		summary_free(rc);
-		read_network(rc, &view, env->root_namespace);
-		ret = read_gateways(rc, &view, pods, env->trust_domain)
-			  ?: read_services(rc, &view, &rt, env->trust_domain);
-		confstore_view_free(&view);
-	}
+	ret = summarize(rc, env, &cs, &rt, pods);
 	if (ret)
 		snprintf(rc->error, sizeof(rc->error), "%s: %s", rc->dir, strerror(-ret));
 	cJSON_Delete(pods);
+	runtime_free(&rt);
+	confstore_free(&cs);
+	return ret;
+}
+
+/* The lists an API server's reader took (remote_api.c), read as a directory is. */
+static int read_lists(struct remote_cluster *rc, const struct remote_env *env, const char *lists)
+{
+	struct confstore cs = {0};
+	struct runtime rt = {0};
+	char err[256] = "", *pods_text = NULL;
+	cJSON *pods = NULL;
+	int ret = remote_api_convert(lists, &cs, &pods_text, err, sizeof(err));
+
+	if (!ret)
+		ret = runtime_parse(pods_text, strlen(pods_text), &rt, err, sizeof(err));
+	if (!ret)
+		pods = cJSON_Parse(pods_text);
+	if (!ret) {
+		ret = summarize(rc, env, &cs, &rt, pods);
+		if (ret)
+			snprintf(err, sizeof(err), "%s", strerror(-ret));
+	}
+	if (ret)
+		snprintf(rc->error, sizeof(rc->error), "%.120s: %.170s", rc->server, err);
+	cJSON_Delete(pods);
+	free(pods_text);
 	runtime_free(&rt);
 	confstore_free(&cs);
 	return ret;
@@ -398,14 +441,31 @@ static void read_cluster(struct remote_cluster *rc, const struct remote_env *env
 	char was[sizeof(rc->error)];
 
 	memcpy(was, rc->error, sizeof(was));
-	if (!rc->dir) {
+	if (rc->api) {
+		char err[300] = "", *lists = NULL;
+
+		if (remote_api_pending(rc->api))
+			lists = remote_api_take(rc->api, err, sizeof(err));
+		if (err[0])
+			snprintf(rc->error, sizeof(rc->error), "%.120s: %.170s", rc->server, err);
+		if (lists && !read_lists(rc, env, lists)) {
+			rc->error[0] = '\0';
+			rc->synced = true;
+			*changed = true;
+			pr_info("remote cluster %s: network %s, %zu gateway(s), %zu global "
+				"service(s)",
+				rc->name, *rc->network ? rc->network : "(none)", rc->n_gateways,
+				rc->n_services);
+		}
+		free(lists);
+	} else if (!rc->dir) {
 		if (!strncmp(rc->server, FILE_SCHEME, strlen(FILE_SCHEME)))
 			snprintf(rc->error, sizeof(rc->error),
 				 "server %.120s: not an absolute directory", rc->server);
-		else
+		else if (!rc->error[0])
 			snprintf(rc->error, sizeof(rc->error),
-				 "server %.120s: reading a cluster through its API server is not "
-				 "built yet (a local cluster is named file:///run/ambit/<name>)",
+				 "server %.120s: neither a directory (file://) nor an API server "
+				 "(https://)",
 				 rc->server);
 	} else if (cluster_due(rc)) {
 		rc->error[0] = '\0';
@@ -477,6 +537,9 @@ static int take_secret(struct remote_set *rs, const struct config_secret *sec, c
 		free(rc->dir);
 		rc->dir = NULL;
 	}
+	if ((!strncmp(server, "https://", 8) || !strncmp(server, "http://", 7)) &&
+	    !(rc->api = remote_api_start(name, kc, kc_len, why, sizeof(why))))
+		snprintf(rc->error, sizeof(rc->error), "%.280s", why);
 	pr_info("remote cluster %s: from secret %s, server %s", name, secret, server);
 	return 0;
 }

@@ -12,8 +12,9 @@
  * A cluster is read where its kubeconfig's server says: a local cluster without an API server
  * (`ambitctl local up` without --kube) is named by its run directory, file:///run/ambit/<name>,
  * of which its manifests (state/) and its pod list (runtime/pods.json) are read, nothing else.
- * Reading a cluster through an API server (https://) is not built yet: such a cluster is listed
- * as failed, with that reason.
+ * A cluster with an API server (https://, a Kubernetes cluster or a `local up --kube` one) is
+ * read through it with the secret's credentials, read-only (remote_api.c: a thread LISTs its
+ * namespaces, Services, Pods and Gateways every few seconds).
  *
  * A cluster that cannot be read keeps its last good summary (status "failed", the reason kept);
  * a remote secret deleted takes its cluster away at the next sync.
@@ -48,6 +49,7 @@ struct remote_cluster {
 	struct snap_net_gateway *gateways;    /* owned */
 	struct snap_remote_service *services; /* owned */
 	bool seen;			      /* still named by a secret (sync's mark) */
+	struct remote_api *api;		      /* an https server's reader, or NULL */
 };
 
 struct remote_set {

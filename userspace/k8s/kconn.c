@@ -222,33 +222,31 @@ static int pem_field(struct kdoc *d, yaml_node_t *m, const char *where, const ch
 	return err;
 }
 
-int kconn_kubeconfig(struct kconn *c, const char *path, const char *context, char *why, size_t len)
+/*
+ * Kubeconfig @text (@tlen bytes; @path names it in messages, and its directory resolves relative
+ * file fields when @files) into @c. Without @files, a field naming a file is refused: a remote
+ * secret's kubeconfig names no file of this machine.
+ */
+static int kubeconfig_parse(struct kconn *c, const char *path, const char *text, size_t tlen,
+			    const char *context, bool files, char *why, size_t len)
 {
 	struct kdoc d = {.path = path, .why = why, .len = len};
 	yaml_parser_t p;
 	yaml_node_t *ctx, *cluster, *user;
-	const char *cl_name, *user_name, *server, *v, *slash = strrchr(path, '/');
-	FILE *f = fopen(path, "re");
+	const char *cl_name, *user_name, *server, *v, *slash = files ? strrchr(path, '/') : NULL;
 	int err = -EINVAL;
 
 	memset(c, 0, sizeof(*c));
-	if (!f) {
-		err = -errno;
-		snprintf(why, len, "%s: %s", path, strerror(errno));
-		return err;
-	}
 	snprintf(d.dir, sizeof(d.dir), "%.*s", slash ? (int)(slash - path + 1) : 0, path);
 	yaml_parser_initialize(&p);
-	yaml_parser_set_input_file(&p, f);
+	yaml_parser_set_input_string(&p, (const unsigned char *)text, tlen);
 	if (!yaml_parser_load(&p, &d.doc)) {
 		snprintf(why, len, "%s:%zu: not YAML: %s", path, p.problem_mark.line + 1,
 			 p.problem ? p.problem : "parse error");
 		yaml_parser_delete(&p);
-		fclose(f);
 		return -EINVAL;
 	}
 	yaml_parser_delete(&p);
-	fclose(f);
 	if (!context)
 		context = scalar(get(&d, yaml_document_get_root_node(&d.doc), "current-context"));
 	if (!context || !*context) {
@@ -270,6 +268,14 @@ int kconn_kubeconfig(struct kconn *c, const char *path, const char *context, cha
 		snprintf(why, len, "%s: cluster \"%s\": no server URL", path, cl_name);
 		goto out;
 	}
+	user = user_name ? named(&d, "users", "user", user_name) : NULL;
+	if (!files && (scalar(get(&d, cluster, "certificate-authority")) ||
+		       scalar(get(&d, user, "client-certificate")) ||
+		       scalar(get(&d, user, "client-key")) || scalar(get(&d, user, "tokenFile")))) {
+		snprintf(why, len, "%s: a field naming a file of this machine is not taken here",
+			 path);
+		goto out;
+	}
 	c->server = strndup(server, strlen(server) - (server[strlen(server) - 1] == '/'));
 	v = scalar(get(&d, cluster, "insecure-skip-tls-verify"));
 	c->insecure = v && !strcmp(v, "true");
@@ -281,7 +287,6 @@ int kconn_kubeconfig(struct kconn *c, const char *path, const char *context, cha
 	}
 	err = pem_field(&d, cluster, "cluster", "certificate-authority-data",
 			"certificate-authority", &c->ca_pem);
-	user = user_name ? named(&d, "users", "user", user_name) : NULL;
 	if (user_name && !user && !err) {
 		snprintf(why, len, "%s: user \"%s\": not found", path, user_name);
 		err = -EINVAL;
@@ -315,6 +320,27 @@ out:
 	if (err)
 		kconn_free(c);
 	return err;
+}
+
+int kconn_kubeconfig(struct kconn *c, const char *path, const char *context, char *why, size_t len)
+{
+	char *text = NULL;
+	int err = slurp(path, &text, false);
+
+	if (err) {
+		memset(c, 0, sizeof(*c));
+		snprintf(why, len, "%s: %s", path, strerror(-err));
+		return err;
+	}
+	err = kubeconfig_parse(c, path, text, strlen(text), context, true, why, len);
+	free(text);
+	return err;
+}
+
+int kconn_kubeconfig_text(struct kconn *c, const char *name, const char *text, size_t tlen,
+			  char *why, size_t len)
+{
+	return kubeconfig_parse(c, name, text, tlen, NULL, false, why, len);
 }
 
 int kconn_curl_setup(const struct kconn *c, CURL *h, struct curl_slist **hdrs)

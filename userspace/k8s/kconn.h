@@ -41,6 +41,13 @@ int kconn_in_cluster(struct kconn *c, const char *sa_dir, char *why, size_t len)
 /* From kubeconfig @path, context @context (NULL: current-context). 0, or -errno and @why. */
 int kconn_kubeconfig(struct kconn *c, const char *path, const char *context, char *why, size_t len);
 /*
+ * The same from kubeconfig text @text (@tlen bytes, its current-context; @name names it in
+ * messages) that may name no file of this machine (a remote secret's): a certificate-authority,
+ * client-certificate, client-key or tokenFile field is refused. 0, or -errno and @why.
+ */
+int kconn_kubeconfig_text(struct kconn *c, const char *name, const char *text, size_t tlen,
+			  char *why, size_t len);
+/*
  * The server URL of the current context of kubeconfig @text (@len bytes; @name names it in
  * messages), as written: a remote secret's, whose server may also be a file:// directory (a
  * local cluster without an API server). 0, or -EINVAL with @why.

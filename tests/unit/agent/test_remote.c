@@ -22,6 +22,7 @@
 #include <cjson/cJSON.h>
 
 #include "agent/remote.h"
+#include "../../lib/fake_api.h"
 
 static char root[64];
 
@@ -257,12 +258,22 @@ static void test_unreadable_servers(void **state)
 	bool changed = false;
 
 	(void)state;
-	/* An API server: listed, failed, saying what is missing. */
-	local_config(&cfg, "https://172.30.2.1:6443", NULL);
+	/* An API server that does not answer (nothing listens there): failed, saying why. */
+	local_config(&cfg, "https://127.0.0.1:9", NULL);
 	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
 	assert_int_equal(rs.n, 1);
-	assert_non_null(strstr(rs.items[0].error, "not built"));
+	for (int i = 0; i < 100 && !remote_due(&rs); i++)
+		usleep(50 * 1000);
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	assert_non_null(strstr(rs.items[0].error, "/api/v1/namespaces"));
 	assert_int_equal(rs.n_services, 0);
+	config_free(&cfg);
+	remote_free(&rs);
+	/* Neither a directory nor an API server. */
+	local_config(&cfg, "ftp://example", NULL);
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	assert_int_equal(rs.n, 1);
+	assert_non_null(strstr(rs.items[0].error, "neither a directory"));
 	config_free(&cfg);
 	remote_free(&rs);
 	/* A directory that is no local cluster. */
@@ -291,12 +302,103 @@ static void test_unreadable_servers(void **state)
 	remote_free(&rs);
 }
 
+/* A remote cluster with an API server: the test API server, read as Kubernetes is. */
+static void test_reads_api_server(void **state)
+{
+	static const char *const objs[][2] = {
+	    {"/api/v1/namespaces",
+	     "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+	     "\"istio-system\",\"labels\":{\"topology.istio.io/network\":\"network2\"}}}"},
+	    {"/api/v1/namespaces",
+	     "{\"apiVersion\":\"v1\",\"kind\":\"Namespace\",\"metadata\":{\"name\":"
+	     "\"sample\",\"labels\":{\"istio.io/dataplane-mode\":\"ambient\"}}}"},
+	    {"/api/v1/namespaces/sample/services",
+	     "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+	     "\"helloworld\",\"namespace\":\"sample\",\"labels\":{\"istio.io/global\":"
+	     "\"true\"}},\"spec\":{\"clusterIP\":\"10.96.0.10\",\"clusterIPs\":"
+	     "[\"10.96.0.10\"],\"selector\":{\"app\":\"hw\"},\"ports\":[{\"port\":5000}]}}"},
+	    {"/api/v1/namespaces/istio-system/services",
+	     "{\"apiVersion\":\"v1\",\"kind\":\"Service\",\"metadata\":{\"name\":"
+	     "\"ew\",\"namespace\":\"istio-system\"},\"spec\":{\"type\":\"LoadBalancer\","
+	     "\"clusterIP\":\"10.96.0.11\",\"clusterIPs\":[\"10.96.0.11\"],\"selector\":"
+	     "{\"app\":\"ew\"},\"ports\":[{\"name\":\"mesh\",\"port\":15008}]},"
+	     "\"status\":{\"loadBalancer\":{\"ingress\":[{\"ip\":\"172.30.2.100\"}]}}}"},
+	    {"/api/v1/namespaces/sample/pods",
+	     "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"hw-0\","
+	     "\"namespace\":\"sample\",\"labels\":{\"app\":\"hw\"}},\"spec\":{\"nodeName\":"
+	     "\"node2\",\"serviceAccountName\":\"hw\",\"containers\":[{\"name\":\"c\","
+	     "\"image\":\"i\"}]},\"status\":{\"phase\":\"Running\",\"podIP\":\"10.98.2.2\","
+	     "\"podIPs\":[{\"ip\":\"10.98.2.2\"}]}}"},
+	    {"/api/v1/namespaces/sample/pods",
+	     "{\"apiVersion\":\"v1\",\"kind\":\"Pod\",\"metadata\":{\"name\":\"hw-1\","
+	     "\"namespace\":\"sample\",\"labels\":{\"app\":\"hw\"}},\"spec\":{\"nodeName\":"
+	     "\"node2\",\"containers\":[{\"name\":\"c\",\"image\":\"i\"}]},\"status\":"
+	     "{\"phase\":\"Pending\"}}"},
+	    {"/apis/gateway.networking.k8s.io/v1/namespaces/istio-system/gateways",
+	     "{\"apiVersion\":\"gateway.networking.k8s.io/v1\",\"kind\":\"Gateway\","
+	     "\"metadata\":{\"name\":\"ew\",\"namespace\":\"istio-system\"},\"spec\":"
+	     "{\"gatewayClassName\":\"istio-east-west\",\"listeners\":[{\"name\":\"mesh\","
+	     "\"port\":15008,\"protocol\":\"HBONE\"}]}}"},
+	};
+	struct fake_api fa;
+	struct remote_set rs = {0};
+	struct config cfg;
+	char server[128];
+	bool changed = false;
+
+	(void)state;
+	if (fake_api_start(&fa, 30000 + (int)(getpid() % 20000), "r34d3r"))
+		fail_msg("the test API server did not start");
+	for (size_t i = 0; i < sizeof(objs) / sizeof(objs[0]); i++) {
+		int st = fake_api_call(&fa, "POST", objs[i][0], objs[i][1], NULL);
+
+		if (st != 201 && st != 200)
+			fail_msg("POST %s: %d", objs[i][0], st);
+	}
+	snprintf(server, sizeof(server), "%s", fa.base);
+	local_config(&cfg, server, NULL);
+	{
+		/* local_config's user has no credentials: give it the token. */
+		struct config_secret *sec = &cfg.secrets[0];
+		char *kc = NULL;
+
+		assert_true(asprintf(&kc, "%s", sec->items[0].value) > 0);
+		kc = realloc(kc, strlen(kc) + 64);
+		strcpy(strstr(kc, "user: {}"), "user: {token: r34d3r}\n");
+		free(sec->items[0].value);
+		sec->items[0].value = kc;
+		sec->items[0].len = strlen(kc);
+	}
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	for (int i = 0; i < 200 && (!rs.n || !rs.items[0].synced); i++) {
+		usleep(50 * 1000);
+		if (remote_due(&rs))
+			assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	}
+	fake_api_stop(&fa);
+	assert_int_equal(rs.n, 1);
+	assert_string_equal(rs.items[0].error, "");
+	assert_true(rs.items[0].synced);
+	assert_string_equal(rs.items[0].network, "network2");
+	assert_int_equal(rs.n_gateways, 1);
+	assert_int_equal(rs.gateways[0].ip, inet_addr("172.30.2.100"));
+	assert_string_equal(rs.gateways[0].identity,
+			    "spiffe://cluster.local/ns/istio-system/sa/ew");
+	/* The running pod alone: the pending one has no address. */
+	assert_int_equal(rs.n_services, 1);
+	assert_int_equal(rs.services[0].endpoints, 1);
+	assert_string_equal(rs.services[0].identities[0], "spiffe://cluster.local/ns/sample/sa/hw");
+	config_free(&cfg);
+	remote_free(&rs);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_reads_local_cluster, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_local_scope_wins, setup, teardown),
 	    cmocka_unit_test(test_unreadable_servers),
+	    cmocka_unit_test(test_reads_api_server),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
