@@ -64,6 +64,22 @@ for k in 1 2; do
 		fail "gen-eastwest-gateway.sh"
 	hello_deployment "v$k" 1 >"$tmp/m$k/helloworld.yaml"
 done
+# A global Service of cluster 2 alone (Istio needs it defined in the calling cluster too).
+cat >"$tmp/m2/only-here.yaml" <<'EOF'
+apiVersion: v1
+kind: Service
+metadata:
+  name: hello-east
+  namespace: sample
+  labels:
+    istio.io/global: "true"
+spec:
+  ports:
+  - port: 5000
+    name: http
+  selector:
+    app: helloworld
+EOF
 
 cluster_up "$tmp/m1" 2 --network network1
 trap 'b_down; rm -rf "$tmp"; on_exit' EXIT # cluster_up set its own
@@ -115,6 +131,15 @@ both() { [ "$(versions "$1" 8)" = "v1 v2 " ]; }
 wait_for 30 both "$A" || fail "cluster 1's calls: $(versions "$A" 8)"
 wait_for 30 both "$B" || fail "cluster 2's calls: $(versions "$B" 8)"
 log "verify: both versions answer from each cluster"
+
+# A global Service cluster 1 does not have is still reached by name from there (its address
+# made there); cluster 2 answers it as any Service of its own.
+east() { "$AMBITCTL" local exec --name "$1" sample/curl-0 -- curl -sS --max-time 5 hello-east.sample:5000/hello; }
+wait_for 30 east "$A" || fail "hello-east from cluster 1: $(east "$A" 2>&1)"
+expect_contains "$(east "$A")" "Hello version: v2" "hello-east from cluster 1"
+expect_contains "$(east "$B")" "Hello version: v2" "hello-east in cluster 2"
+ip=$(pod_exec sample/curl-0 getent hosts hello-east.sample.svc.cluster.local | awk '{print $1; exit}')
+case $ip in 240.241.*|2001:2::f1f1:*) ;; *) fail "hello-east's address in cluster 1: '$ip'" ;; esac
 
 # The remote answer came through the other network's gateway, encrypted on the way: the
 # destination's ztunnel saw the client's own identity (its access log names it).

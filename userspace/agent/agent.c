@@ -740,7 +740,18 @@ static void log_changes(const struct agent *a, const struct desired *next)
 	}
 }
 
-/* Fills @s borrowing everything from the agent; never snapshot_free it. */
+/* What snapshot_view allocated. */
+static void snapshot_view_free(const struct agent *a, struct snapshot *s)
+{
+	free(s->certs);
+	if (s->services != a->cur.snap_services)
+		free(s->services);
+}
+
+/*
+ * Fills @s borrowing everything from the agent; never snapshot_free it: free its certs, and its
+ * services when they are not the agent's (remote-only global Services are added after them).
+ */
 static int snapshot_view(const struct agent *a, struct snapshot *s)
 {
 	memset(s, 0, sizeof(*s));
@@ -757,6 +768,16 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	s->workloads = a->cur.snap_workloads;
 	s->n_services = a->cur.n_snap_services;
 	s->services = a->cur.snap_services;
+	if (a->remote.n_made) {
+		s->n_services += a->remote.n_made;
+		s->services = malloc(s->n_services * sizeof(*s->services));
+		if (!s->services)
+			return -ENOMEM;
+		memcpy(s->services, a->cur.snap_services,
+		       a->cur.n_snap_services * sizeof(*s->services));
+		memcpy(s->services + a->cur.n_snap_services, a->remote.made,
+		       a->remote.n_made * sizeof(*s->services));
+	}
 	s->policies = a->policy.set;
 	s->n_entries = a->cur.n_snap_entries;
 	s->entries = a->cur.snap_entries;
@@ -772,8 +793,10 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 	if (!a->certs.n)
 		return 0;
 	s->certs = calloc(a->certs.n, sizeof(*s->certs));
-	if (!s->certs)
+	if (!s->certs) {
+		snapshot_view_free(a, s);
 		return -ENOMEM;
+	}
 	for (size_t i = 0; i < a->certs.n; i++) {
 		const struct cert_entry *e = &a->certs.items[i];
 
@@ -867,7 +890,7 @@ static void publish(struct agent *a)
 	/* Encoded as the next version, which it becomes only if anything else changed. */
 	s.version = a->version + 1;
 	json = snapshot_encode_memo(&s, a->memo);
-	free(s.certs);
+	snapshot_view_free(a, &s);
 	if (!json)
 		goto nomem;
 	/*
@@ -1315,7 +1338,7 @@ char *agent_get(void *ctx, const char *what, char *err, size_t errlen)
 		return NULL;
 	}
 	json = snapshot_encode_public(&s);
-	free(s.certs);
+	snapshot_view_free(a, &s);
 	if (!json)
 		snprintf(err, errlen, "snapshot: cannot encode");
 	return json;

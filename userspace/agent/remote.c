@@ -68,6 +68,15 @@ static void cluster_free(struct remote_cluster *rc)
 	free(rc->dir);
 }
 
+static void made_free(struct remote_set *rs)
+{
+	for (size_t i = 0; i < rs->n_made; i++)
+		snapshot_service_clear(&rs->made[i]);
+	free(rs->made);
+	rs->made = NULL;
+	rs->n_made = 0;
+}
+
 void remote_free(struct remote_set *rs)
 {
 	for (size_t i = 0; i < rs->n; i++)
@@ -75,6 +84,7 @@ void remote_free(struct remote_set *rs)
 	free(rs->items);
 	free(rs->gateways);
 	free(rs->services);
+	made_free(rs);
 	memset(rs, 0, sizeof(*rs));
 }
 
@@ -544,6 +554,85 @@ static int take_secret(struct remote_set *rs, const struct config_secret *sec, c
 	return 0;
 }
 
+static bool vip_taken(const struct remote_set *rs, uint32_t vip)
+{
+	for (size_t i = 0; i < rs->n_made; i++)
+		if (rs->made[i].vip == vip)
+			return true;
+	return false;
+}
+
+/* A VIP of REMOTE_VIP_NET for @host: by its hash, then the next free one (never .0, .255). */
+static uint32_t made_vip(const struct remote_set *rs, const char *host)
+{
+	uint32_t h = 2166136261u;
+
+	for (const char *p = host; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	for (uint32_t i = 0; i < 65536; i++) {
+		uint32_t ip = REMOTE_VIP_NET | ((h + i) & 0xffff);
+
+		if ((ip & 0xff) == 0 || (ip & 0xff) == 0xff)
+			continue;
+		if (!vip_taken(rs, htonl(ip)))
+			return htonl(ip);
+	}
+	return 0;
+}
+
+/* The Service of remote share @r made here (or its ports added to the one made already). */
+static int make_service(struct remote_set *rs, const struct snap_remote_service *r, const char *ns,
+			const char *name)
+{
+	struct snap_service *ss = NULL;
+	void *grown;
+	uint32_t vip;
+
+	for (size_t i = 0; i < rs->n_made; i++)
+		if (!strcmp(rs->made[i].hostname, r->hostname))
+			ss = &rs->made[i];
+	if (!ss) {
+		vip = made_vip(rs, r->hostname);
+		if (!vip)
+			return 0; /* 65,536 of them: no more */
+		grown = realloc(rs->made, (rs->n_made + 1) * sizeof(*rs->made));
+		if (!grown)
+			return -ENOMEM;
+		rs->made = grown;
+		ss = &rs->made[rs->n_made++];
+		memset(ss, 0, sizeof(*ss));
+		ss->vip = vip;
+		ss->vip6 =
+		    (struct ipaddr){.family = AF_INET6, .len = 128, .a = {0x20, 0x01, 0, 0x02}};
+		ss->vip6.a[12] = 0xf1;
+		ss->vip6.a[13] = 0xf1;
+		memcpy(&ss->vip6.a[14], (const uint8_t *)&vip + 2, 2);
+		ss->name = strdup(name);
+		ss->namespace = strdup(ns);
+		ss->hostname = strdup(r->hostname);
+		if (!ss->name || !ss->namespace || !ss->hostname)
+			return -ENOMEM;
+	}
+	for (size_t i = 0; i < r->n_ports; i++) {
+		bool have = false;
+
+		for (size_t j = 0; j < ss->nports; j++)
+			have |= ss->ports[j].port == r->ports[i];
+		if (have)
+			continue;
+		grown = realloc(ss->ports, (ss->nports + 1) * sizeof(*ss->ports));
+		if (!grown)
+			return -ENOMEM;
+		ss->ports = grown;
+		ss->ports[ss->nports] = (struct snap_service_port){.port = r->ports[i]};
+		ss->ports[ss->nports].target_port = r->ports[i];
+		if (!(ss->ports[ss->nports].name = strdup("")))
+			return -ENOMEM;
+		ss->nports++;
+	}
+	return 0;
+}
+
 /* The merged summary: every cluster's, shallow. */
 static int merge(struct remote_set *rs, const struct config *local)
 {
@@ -551,6 +640,7 @@ static int merge(struct remote_set *rs, const struct config *local)
 
 	free(rs->gateways);
 	free(rs->services);
+	made_free(rs);
 	rs->gateways = NULL;
 	rs->services = NULL;
 	rs->n_gateways = rs->n_services = 0;
@@ -578,6 +668,8 @@ static int merge(struct remote_set *rs, const struct config *local)
 			mine = find_service(local, ns, name);
 			if (mine && !is_global(&mine->meta))
 				continue; /* local scope here, as Istio's */
+			if (!mine && make_service(rs, r, ns, name))
+				return -ENOMEM;
 			rs->services[rs->n_services++] = *r;
 		}
 	}

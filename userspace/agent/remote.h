@@ -59,7 +59,20 @@ struct remote_set {
 	size_t n_gateways, n_services;
 	struct snap_net_gateway *gateways;
 	struct snap_remote_service *services;
+	/*
+	 * Global Services this cluster does not have (owned): made here so that a client reaches
+	 * them by name (beyond Istio, where a global Service must exist in the calling cluster
+	 * too): the Service's name, namespace, hostname and ports (the union of the clusters'),
+	 * no endpoint of its own, and a VIP of REMOTE_VIP_NET (IPv4) and its IPv6 pair, chosen by
+	 * a hash of the hostname, so a client keeps it as long as the Service is there.
+	 */
+	size_t n_made;
+	struct snap_service *made;
 };
+
+/* The VIPs of remote-only global Services: 240.241.0.0/16 (Istio's ServiceEntry range is
+ * 240.240.0.0/16), and 2001:2::f1f1:XXYY beside 240.241.XX.YY. */
+#define REMOTE_VIP_NET 0xf0f10000u
 
 struct remote_env {
 	const char *root_namespace; /* where remote secrets are read, istio-system */

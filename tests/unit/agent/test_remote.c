@@ -181,6 +181,16 @@ static void test_reads_local_cluster(void **state)
 	assert_int_equal(rs.services[0].ports[0], 5000);
 	assert_int_equal(rs.services[0].n_identities, 2);
 	assert_false(remote_due(&rs));
+	/* This cluster has no helloworld: made here, by name, at a VIP of its own. */
+	assert_int_equal(rs.n_made, 1);
+	assert_string_equal(rs.made[0].hostname, "helloworld.sample.svc.cluster.local");
+	assert_string_equal(rs.made[0].name, "helloworld");
+	assert_string_equal(rs.made[0].namespace, "sample");
+	assert_int_equal(ntohl(rs.made[0].vip) >> 16, 0xf0f1);
+	assert_int_equal(rs.made[0].vip6.family, AF_INET6);
+	assert_int_equal(rs.made[0].nports, 1);
+	assert_int_equal(rs.made[0].ports[0].port, 5000);
+	assert_int_equal(rs.made[0].nendpoints, 0);
 
 	/* The remote's pods change: due, read again, one endpoint now. */
 	put("runtime/pods.json", pods_json(1));
@@ -247,6 +257,7 @@ static void test_local_scope_wins(void **state)
 	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
 	assert_int_equal(rs.items[0].n_services, 1);
 	assert_int_equal(rs.n_services, 0);
+	assert_int_equal(rs.n_made, 0);
 	config_free(&cfg);
 	remote_free(&rs);
 }
