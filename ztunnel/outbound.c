@@ -325,6 +325,25 @@ static void traceparent(char *out, size_t len)
 }
 
 /*
+ * A gateway of another network answered an outer CONNECT, or did not: one that did not is
+ * passed over for a while (zt_gateway_failed), the other gateways of its network take its
+ * share, and the connection's retry goes to one of them.
+ */
+static void gateway_health(void *arg, const union sockaddr_inet *gateway, bool up)
+{
+	struct zt_worker *w = arg;
+	char a[SOCKADDR_INET_STRLEN];
+
+	if (up) {
+		zt_gateway_ok(&w->rr, gateway);
+		return;
+	}
+	pr_info("outbound: gateway %s did not answer; passed over for a while",
+		sockaddr_inet_format(gateway, a, sizeof(a)));
+	zt_gateway_failed(&w->rr, gateway, loop_now_ms(w->loop));
+}
+
+/*
  * Starts an HBONE try for @fd (taken); @zs (taken) is the snapshot @r and @src come from and
  * replaces the previous try's in @hd.
  */
@@ -384,6 +403,8 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 		t.via_slot = r->via_slot;
 		t.expect_san = remote_sans(r->remote, sans, sizeof(sans));
 		t.network = zs->snap->network && *zs->snap->network ? zs->snap->network : NULL;
+		t.via_health = gateway_health;
+		t.via_health_arg = w;
 	}
 	hd = held_try(w, hd, fd, peer, dst, zs, r, src, slot);
 	if (!hd)
@@ -447,6 +468,7 @@ static void outbound_route(struct zt_worker *w, int fd, const union sockaddr_ine
 	 */
 	if (!zt_local_enrolled(s, src))
 		src = NULL;
+	w->rr.now_ms = loop_now_ms(w->loop);
 	if (zt_route_outbound(s, src, dst, w->o.lb, &w->rr, zt_lc_active, &r)) {
 		pr_info("outbound: %s has no ready endpoint%s",
 			sockaddr_inet_format(dst, a, sizeof(a)),

@@ -400,9 +400,75 @@ static int route_endpoints6(const struct snapshot *s, const struct snap_workload
 	return 0;
 }
 
-/* The n-th gateway of @network that has an address to connect to (@v6: an IPv6 one first). */
+static struct zt_gw_down *gw_slot(struct zt_rr *rr, const struct ipaddr *a, bool insert)
+{
+	struct zt_gw_down *free_slot = NULL, *oldest = &rr->gw_down[0];
+
+	for (size_t i = 0; i < ZT_GW_DOWN; i++) {
+		struct zt_gw_down *d = &rr->gw_down[i];
+
+		if (d->addr.family && ipaddr_equal(&d->addr, a))
+			return d;
+		if (!d->addr.family && !free_slot)
+			free_slot = d;
+		if (d->until_ms < oldest->until_ms)
+			oldest = d;
+	}
+	if (!insert)
+		return NULL;
+	free_slot = free_slot ?: oldest;
+	*free_slot = (struct zt_gw_down){.addr = *a};
+	return free_slot;
+}
+
+void zt_gateway_failed(struct zt_rr *rr, const union sockaddr_inet *addr, uint64_t now_ms)
+{
+	struct ipaddr a;
+	struct zt_gw_down *d;
+	uint64_t ms = ZT_GW_DOWN_MS;
+
+	if (sockaddr_inet_to_ipaddr(addr, &a) || !(d = gw_slot(rr, &a, true)))
+		return;
+	for (unsigned int i = 0; i < d->fails && ms < ZT_GW_DOWN_MAX_MS; i++)
+		ms *= 2;
+	d->fails++;
+	d->until_ms = now_ms + (ms < ZT_GW_DOWN_MAX_MS ? ms : ZT_GW_DOWN_MAX_MS);
+}
+
+void zt_gateway_ok(struct zt_rr *rr, const union sockaddr_inet *addr)
+{
+	struct ipaddr a;
+	struct zt_gw_down *d;
+
+	if (!sockaddr_inet_to_ipaddr(addr, &a) && (d = gw_slot(rr, &a, false)))
+		memset(d, 0, sizeof(*d));
+}
+
+/* Whether gateway @g is out (either of its addresses failed lately). */
+static bool gw_out(const struct zt_rr *rr, const struct snap_net_gateway *g)
+{
+	if (!rr || !rr->now_ms)
+		return false;
+	for (size_t i = 0; i < ZT_GW_DOWN; i++) {
+		const struct zt_gw_down *d = &rr->gw_down[i];
+		struct ipaddr v4 = {.family = AF_INET, .len = 32};
+
+		if (!d->addr.family || d->until_ms <= rr->now_ms)
+			continue;
+		memcpy(v4.a, &g->ip, 4);
+		if ((g->ip && ipaddr_equal(&d->addr, &v4)) ||
+		    (g->ip6.family == AF_INET6 && ipaddr_equal(&d->addr, &g->ip6)))
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The n-th gateway of @network that has an address to connect to (@v6: an IPv6 one first) and
+ * is not out (@rr, may be NULL).
+ */
 static const struct snap_net_gateway *net_gateway(const struct snapshot *s, const char *network,
-						  size_t nth, bool v6)
+						  size_t nth, bool v6, const struct zt_rr *rr)
 {
 	size_t n = 0;
 
@@ -411,7 +477,7 @@ static const struct snap_net_gateway *net_gateway(const struct snapshot *s, cons
 			const struct snap_net_gateway *g = &s->net_gateways[i];
 			bool has = (v6 == !pass) ? g->ip6.family == AF_INET6 : g->ip != 0;
 
-			if (!strcmp(g->network, network) && has)
+			if (!strcmp(g->network, network) && has && !gw_out(rr, g))
 				n++;
 		}
 		if (!n)
@@ -421,7 +487,7 @@ static const struct snap_net_gateway *net_gateway(const struct snapshot *s, cons
 			const struct snap_net_gateway *g = &s->net_gateways[i];
 			bool has = (v6 == !pass) ? g->ip6.family == AF_INET6 : g->ip != 0;
 
-			if (!strcmp(g->network, network) && has && !nth--)
+			if (!strcmp(g->network, network) && has && !gw_out(rr, g) && !nth--)
 				return g;
 		}
 	}
@@ -430,12 +496,24 @@ static const struct snap_net_gateway *net_gateway(const struct snapshot *s, cons
 
 /* The endpoints @r counts when a gateway of its network can be reached, and it has @port. */
 static uint32_t remote_count(const struct snapshot *s, const struct snap_remote_service *r,
-			     uint16_t port)
+			     uint16_t port, const struct zt_rr *rr)
 {
 	if (!r->endpoints || !r->n_identities || !snapshot_remote_has_port(r, port) ||
 	    (s->network && !strcmp(r->network, s->network)))
 		return 0;
-	return net_gateway(s, r->network, 0, false) ? r->endpoints : 0;
+	return net_gateway(s, r->network, 0, false, rr) ? r->endpoints : 0;
+}
+
+/* The round-robin cursor of @network's gateways (0 without @rr). */
+static size_t gw_cursor(struct zt_rr *rr, const char *network)
+{
+	uint32_t h = 2166136261u;
+
+	if (!rr)
+		return 0;
+	for (const char *p = network; *p; p++)
+		h = (h ^ (uint8_t)*p) * 16777619u;
+	return rr_pick(rr, h, 15008, SIZE_MAX);
 }
 
 /*
@@ -454,7 +532,7 @@ static int route_remote(const struct snapshot *s, const struct snap_service *svc
 	if (svc->prefer_close && local)
 		return 1;
 	for (size_t i = 0; i < svc->n_remote; i++)
-		total += remote_count(s, &svc->remote[i], port->port);
+		total += remote_count(s, &svc->remote[i], port->port, rr);
 	if (total == local)
 		return 1;
 	/* Its own cursor: the pick among local endpoints keeps the VIP's. */
@@ -464,7 +542,7 @@ static int route_remote(const struct snapshot *s, const struct snap_service *svc
 	pick -= local;
 	for (size_t i = 0; i < svc->n_remote; i++) {
 		const struct snap_remote_service *r = &svc->remote[i];
-		uint32_t n = remote_count(s, r, port->port);
+		uint32_t n = remote_count(s, r, port->port, rr);
 
 		if (pick >= n) {
 			pick -= n;
@@ -473,7 +551,8 @@ static int route_remote(const struct snapshot *s, const struct snap_service *svc
 		out->svc = svc;
 		out->remote = r;
 		out->via_slot = (unsigned int)pick;
-		out->gw = net_gateway(s, r->network, pick, v6);
+		/* The network's gateways in turn, whichever endpoint: all of them share it. */
+		out->gw = net_gateway(s, r->network, gw_cursor(rr, r->network), v6, rr);
 		if (!out->gw)
 			return -EHOSTUNREACH;
 		if (out->gw->ip && !(v6 && out->gw->ip6.family == AF_INET6))

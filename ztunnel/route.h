@@ -26,9 +26,29 @@ enum zt_lb {
  * details, then reviews) always landed on the same endpoint of each.
  */
 #define ZT_RR_SLOTS 64
+/*
+ * Other networks' gateways that failed a connection (zt_gateway_failed) are passed over for
+ * ZT_GW_DOWN_MS, doubled for each failure in a row up to ZT_GW_DOWN_MAX_MS, then tried again;
+ * a network whose gateways are all out has no endpoint reachable, for the time being.
+ */
+#define ZT_GW_DOWN 16
+#define ZT_GW_DOWN_MS 5000
+#define ZT_GW_DOWN_MAX_MS 30000
+struct zt_gw_down {
+	struct ipaddr addr;
+	uint64_t until_ms;
+	unsigned int fails;
+};
 struct zt_rr {
 	unsigned int next[ZT_RR_SLOTS];
+	uint64_t now_ms; /* the worker's clock at the routing (0: no gateway is ever out) */
+	struct zt_gw_down gw_down[ZT_GW_DOWN];
 };
+
+/* Gateway @addr failed a connection at @now_ms: out for a while (struct zt_rr). */
+void zt_gateway_failed(struct zt_rr *rr, const union sockaddr_inet *addr, uint64_t now_ms);
+/* Gateway @addr answered: its count of failures in a row starts again. */
+void zt_gateway_ok(struct zt_rr *rr, const union sockaddr_inet *addr);
 
 struct zt_route {
 	const struct snap_workload *dst_wl; /* NULL: not a known workload */

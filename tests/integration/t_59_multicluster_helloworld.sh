@@ -64,6 +64,9 @@ for k in 1 2; do
 		fail "gen-eastwest-gateway.sh"
 	hello_deployment "v$k" 1 >"$tmp/m$k/helloworld.yaml"
 done
+# Cluster 2's network has a second east-west gateway: the two share its load.
+sed 's/name: istio-eastwestgateway$/name: istio-eastwestgateway-2/' "$tmp/m2/eastwest.yaml" \
+	>"$tmp/m2/eastwest-2.yaml"
 # A global Service of cluster 2 alone (Istio needs it defined in the calling cluster too).
 cat >"$tmp/m2/only-here.yaml" <<'EOF'
 apiVersion: v1
@@ -170,6 +173,38 @@ denied() { [ "$(versions "$A" 8)" = "error v1 " ]; }
 wait_for 30 denied || fail "cluster 1's calls with cluster 2's DENY: $(versions "$A" 8)"
 on "$B" delete -f "$tmp/deny.yaml" >/dev/null || fail "delete the DENY"
 wait_for 30 both "$A" || fail "cluster 1's calls after the DENY went: $(versions "$A" 8)"
+
+# --- Both gateways of network2 carry cluster 1's calls; one that stops answering (its
+# address refused in cluster 2's fabric, the gateway's pod left as it is: no control plane
+# knows) is passed over and the other takes all, no call failing for long.
+gw_ip() { on "$B" get svc "$1" -n istio-system -o json | jq -r '.status.loadBalancer.ingress[0].ip'; }
+g1=$(gw_ip istio-eastwestgateway)
+g2=$(gw_ip istio-eastwestgateway-2)
+[ -n "$g1" ] && [ -n "$g2" ] && [ "$g1" != "$g2" ] || fail "the two gateways' addresses: '$g1' '$g2'"
+zlog=/run/ambit/$A/logs/node1-ztunnel.log
+for i in $(seq 1 12); do hello "$A" >/dev/null 2>&1 || true; done
+for g in "$g1" "$g2"; do
+	grep -F "dst.addr=$(url_host "$g"):15008 " "$zlog" | grep -q "dst.workload=helloworld-v2" ||
+		fail "no call of cluster 1 went through gateway $g"
+done
+fam=ip
+[[ $g2 == *:* ]] && fam=ip6
+nsenter --net=/run/netns/ambit-"$B"-fabric nft -f - <<NFT || fail "nft: refuse gateway 2"
+table inet t59_gw {
+	chain pre {
+		type filter hook prerouting priority -300; policy accept;
+		$fam daddr $g2 tcp dport 15008 reject with tcp reset
+	}
+}
+NFT
+refused() { grep -cF "gateway $(url_host "$g2"):15008 did not answer" "$zlog"; }
+n_before=$(refused)
+all_ok() { [ "$(versions "$A" 8)" = "v1 v2 " ]; }
+wait_for 20 all_ok || fail "cluster 1's calls with gateway 2 refusing: $(versions "$A" 8)"
+expect_eq "$(versions "$A" 12)" "v1 v2 " "cluster 1's calls once gateway 2 is passed over"
+[ "$(refused)" -gt "$n_before" ] || fail "cluster 1's ztunnel never said gateway 2 did not answer"
+nsenter --net=/run/netns/ambit-"$B"-fabric nft delete table inet t59_gw || fail "nft: delete"
+log "gateways: both carry the load; one refusing is passed over, no call lost"
 
 # --- Traffic distribution PreferClose (Istio's annotation, as its failover task sets it):
 # cluster 1's calls stay in its network while it has an endpoint...

@@ -252,6 +252,13 @@ struct hbone_target {
 	const char *via_authority;
 	const char *via_san;
 	unsigned int via_slot;
+	/*
+	 * Told how the gateway answered a new inner connection's outer CONNECT (may be NULL):
+	 * @up when it did (any status: it is there), not when it did not (no TCP connection,
+	 * TLS failed, no answer). Runs on the pool's loop; @via_health_arg must outlive the pool.
+	 */
+	void (*via_health)(void *arg, const union sockaddr_inet *gateway, bool up);
+	void *via_health_arg;
 	const char *network; /* `x-forwarded-network`: the client's network, or NULL */
 };
 

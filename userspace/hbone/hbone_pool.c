@@ -236,23 +236,38 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 	return c;
 }
 
+/* Who hears how a gateway answered an outer CONNECT (hbone_target.via_health). */
+struct via_watch {
+	void (*health)(void *arg, const union sockaddr_inet *gateway, bool up);
+	void *arg;
+	union sockaddr_inet gateway;
+};
+
+static void via_told(struct via_watch *v, bool up)
+{
+	if (v && v->health)
+		v->health(v->arg, &v->gateway, up);
+	free(v);
+}
+
 /* The outer stream of a double-HBONE connection: it carries the inner one's bytes, no record. */
 static struct connrec *via_established(void *arg, struct guard_slot *slot,
 				       const struct hbone_peer_baggage *peer)
 {
-	(void)arg;
 	(void)slot;
 	(void)peer;
+	via_told(arg, true);
 	return NULL;
 }
 
 /* The gateway refused or failed: the inner connection sees its socket close and fails too. */
 static void via_failed(void *arg, int fd, int status, const char *reason, bool retryable)
 {
-	(void)arg;
 	(void)retryable;
 	pr_debug("hbone: east-west gateway tunnel failed (status %d): %s", status,
 		 reason ? reason : "?");
+	/* A status is an answer: the gateway is there (the Service or its endpoint is not). */
+	via_told(arg, status != 0);
 	close(fd);
 }
 
@@ -285,15 +300,28 @@ static struct hbone_conn *pool_connect_via(struct hbone_pool *p, const struct hb
 
 	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0)
 		return NULL;
+	if (t->via_health) {
+		struct via_watch *v = calloc(1, sizeof(*v));
+
+		if (!v) {
+			close(sp[0]);
+			close(sp[1]);
+			return NULL;
+		}
+		*v = (struct via_watch){t->via_health, t->via_health_arg, t->addr};
+		outer.ops_arg = v;
+	}
 	tr.fd = sp[1];
 	c = hbone_client_attach(p, t, &tr);
 	if (!c) {
+		free(outer.ops_arg);
 		close(sp[0]);
 		close(sp[1]);
 		return NULL;
 	}
 	if (hbone_pool_open(p, &outer, sp[0], NULL)) {
 		/* The inner connection fails on its own once its socket's peer is gone. */
+		free(outer.ops_arg);
 		close(sp[0]);
 	}
 	return c;

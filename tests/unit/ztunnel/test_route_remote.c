@@ -228,13 +228,54 @@ static void test_pick_edges(void **state)
 	snapshot_free(s);
 }
 
+/* A gateway that did not answer is passed over for a while; its network's others take over. */
+static void test_gateway_out(void **state)
+{
+	struct snapshot *s = decode(SNAP);
+	union sockaddr_inet other = sa("10.96.0.11", 80), ew = sa("172.30.2.100", 15008), ew2;
+	struct zt_rr rr = {.now_ms = 1000};
+	struct zt_route r;
+
+	(void)state;
+	memset(&ew2, 0, sizeof(ew2));
+	ew2.v6.sin6_family = AF_INET6;
+	inet_pton(AF_INET6, "fd00:30::2:101", &ew2.v6.sin6_addr);
+	assert_int_equal(zt_route_outbound(s, NULL, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_string_equal(r.gw->name, "istio-system/ew");
+	zt_gateway_failed(&rr, &ew, rr.now_ms);
+	/* The other gateway of network2 (IPv6 alone: an IPv4 client's last resort). */
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(
+		    zt_route_outbound(s, NULL, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+		assert_string_equal(r.gw->name, "istio-system/ew2");
+		assert_int_equal(r.addr.sa.sa_family, AF_INET6);
+	}
+	/* Both out: nothing of network2 to reach, nothing here either. */
+	zt_gateway_failed(&rr, &ew2, rr.now_ms);
+	assert_int_equal(zt_route_outbound(s, NULL, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	/* Back after ZT_GW_DOWN_MS; a second failure in a row keeps it out twice as long. */
+	rr.now_ms += ZT_GW_DOWN_MS + 1;
+	assert_int_equal(zt_route_outbound(s, NULL, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_string_equal(r.gw->name, "istio-system/ew");
+	zt_gateway_failed(&rr, &ew, rr.now_ms);
+	zt_gateway_failed(&rr, &ew2, rr.now_ms);
+	rr.now_ms += ZT_GW_DOWN_MS + 1;
+	assert_int_equal(zt_route_outbound(s, NULL, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	/* An answer clears the count: ew2's next failure is a first again. */
+	zt_gateway_ok(&rr, &ew2);
+	assert_int_equal(zt_route_outbound(s, NULL, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_string_equal(r.gw->name, "istio-system/ew2");
+	snapshot_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_codec_and_link),
-	    cmocka_unit_test(test_codec_refuses),
-	    cmocka_unit_test(test_pick_by_count),
-	    cmocka_unit_test(test_pick_edges),
+	    cmocka_unit_test(test_codec_and_link), cmocka_unit_test(test_codec_refuses),
+	    cmocka_unit_test(test_pick_by_count),  cmocka_unit_test(test_pick_edges),
+	    cmocka_unit_test(test_gateway_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
