@@ -220,8 +220,10 @@ $(O)/tests/k8s/test_klease: $(OBJ)/userspace/cli/nodes_fmt.o
 $(O)/tests/cli/test_getcols: $(OBJ)/userspace/cli/getcols.o
 # `ambitctl services`' ports and endpoints of both families (no I/O).
 $(O)/tests/cli/test_svcfmt: $(OBJ)/userspace/cli/svcfmt.o
-# The remote secret and `remote-clusters`' rows (no I/O).
-$(O)/tests/multicluster/test_secret: $(OBJ)/userspace/multicluster/secret.o
+# The remote secret and `remote-clusters`' rows (no I/O), with the fabric's LoadBalancer address
+# (cluster.c).
+$(O)/tests/multicluster/test_secret: $(addprefix $(OBJ)/userspace/,multicluster/secret.o \
+	local/cluster.o local/util.o)
 $(O)/tests/multicluster/test_clusters: $(OBJ)/userspace/multicluster/clusters.o
 # istioctl's grammar and words (no I/O).
 $(O)/tests/istioctl/test_words: $(OBJ)/userspace/istioctl/words.o
@@ -373,6 +375,7 @@ bench: deps
 	@# (t_75 draws the same page in Chromium).
 	@[ -n "$(SMOKE)" ] || QUICK=$(QUICK) bash tools/bench/dashboard.sh
 	@QUICK=$(QUICK) bash tools/bench/dns.sh
+	@QUICK=$(QUICK) bash tools/bench/multicluster.sh
 	@[ -n "$(SMOKE)" ] || QUICK=$(QUICK) bash tools/bench/conns.sh
 	@[ -n "$(SMOKE)" ] || QUICK=$(QUICK) bash tools/bench/soak.sh
 	@if [ -z "$(QUICK)" ]; then bash tools/bench/chain.sh; fi

@@ -90,7 +90,31 @@ EOF
 out=$(/usr/bin/python3 "$REPO/tests/k8s/check_rbac.py" "$tmp/wide.yaml" ambit-system ambit-ca-root) &&
 	fail "check_rbac.py passed a cluster-wide grant on Secrets"
 expect_contains "$out" "ClusterRoleBinding ambit-waypoints gives ServiceAccount ambit-system/ambit-waypoints ['get', 'list', 'watch'] on secrets in every namespace: the root key ambit-system/ambit-ca-root among them"
-log "RBAC: the root key is the CA's alone; the agents read istio-system's Secrets, the controller none"
+# Istio's reader (its token goes to other clusters in remote secrets) is there, reads no Secret
+# and writes nothing; the check catches a reader that would.
+/usr/bin/python3 - "$tmp/default.yaml" >"$tmp/reader" <<'EOF' || fail "no Istio reader in the manifests"
+import sys, yaml
+for d in yaml.safe_load_all(open(sys.argv[1])):
+    m = (d or {}).get("metadata", {})
+    if "istio-reader" in m.get("name", ""):
+        print(d["kind"], m.get("namespace", "-"), m["name"])
+EOF
+expect_eq "$(cat "$tmp/reader")" "ServiceAccount istio-system istio-reader-service-account
+ClusterRole - istio-reader-clusterrole-istio-system
+ClusterRoleBinding - istio-reader-clusterrole-istio-system" "Istio's reader identity, as its base chart names it"
+/usr/bin/python3 - "$tmp/default.yaml" >"$tmp/reader.yaml" <<'EOF' || fail "the widened reader"
+import sys, yaml
+docs = [d for d in yaml.safe_load_all(open(sys.argv[1])) if d]
+for d in docs:
+    if d["kind"] == "ClusterRole" and d["metadata"]["name"] == "istio-reader-clusterrole-istio-system":
+        d["rules"].append({"apiGroups": [""], "resources": ["secrets", "pods"], "verbs": ["list", "delete"]})
+print(yaml.safe_dump_all(docs))
+EOF
+out=$(/usr/bin/python3 "$REPO/tests/k8s/check_rbac.py" "$tmp/reader.yaml" ambit-system ambit-ca-root) &&
+	fail "check_rbac.py passed a reader of Secrets"
+expect_contains "$out" "ClusterRoleBinding istio-reader-clusterrole-istio-system gives ServiceAccount istio-system/istio-reader-service-account ['list'] on secrets in every namespace: it reads none"
+expect_contains "$out" "ServiceAccount istio-system/istio-reader-service-account ['delete'] on ['secrets', 'pods'] in every namespace: it only reads"
+log "RBAC: the root key is the CA's alone; the agents read istio-system's Secrets, the controller and Istio's reader none"
 
 # ---- every container's flags are its binary's ----
 /usr/bin/python3 - "$tmp/default.yaml" >"$tmp/cmds" <<'EOF' || fail "no containers found"

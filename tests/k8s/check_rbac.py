@@ -10,14 +10,17 @@ identity of the mesh. What must hold (issue 55):
   - no subject but the CA's service account (NAMESPACE/ambit-ca) has a rule, through any binding,
     covering that Secret for get, list or watch;
   - the node agents (ambit-node) read Secrets in istio-system only, and the waypoint controller
-    (ambit-waypoints) none at all.
-Each violation is printed as "<binding> gives <subject> <verbs> on secrets in <where>".
+    (ambit-waypoints) none at all;
+  - Istio's reader (istio-system/istio-reader-service-account), whose token leaves the cluster
+    in remote secrets, reads no Secret and may do nothing but get, list and watch.
+Each violation is printed as "<binding> gives <subject> <verbs> on <resources> in <where>".
 """
 import sys
 
 import yaml
 
 READ = {"get", "list", "watch"}
+READER = "ServiceAccount istio-system/istio-reader-service-account"
 
 
 def covers(rule, verbs, name):
@@ -76,6 +79,13 @@ def check(docs, namespace, ca_secret):
             if who == node and some and scope != "istio-system":
                 bad.append("%s gives %s %s on secrets in %s: istio-system's only"
                            % (binding, who, sorted(some), where))
+            if who == READER and some:
+                bad.append("%s gives %s %s on secrets in %s: it reads none"
+                           % (binding, who, sorted(some), where))
+            writes = set(r.get("verbs") or []) - READ
+            if who == READER and writes:
+                bad.append("%s gives %s %s on %s in %s: it only reads"
+                           % (binding, who, sorted(writes), r.get("resources"), where))
     return bad
 
 

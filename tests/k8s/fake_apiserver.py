@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""A fake Kubernetes API server for tests: discovery, GET/LIST/WATCH, writes, TokenReview, RBAC.
+"""A fake Kubernetes API server for tests: discovery, GET/LIST/WATCH, writes, TokenReview,
+TokenRequest, RBAC.
 
 It speaks the wire protocol and JSON shapes of the real kube-apiserver closely enough for kubectl
 and a list/watch client to run against it (one global resourceVersion, chunked lists with continue
@@ -101,6 +102,10 @@ for _r in RESOURCES:
 
 def api_version(group, version):
     return f"{group}/{version}" if group else version
+
+
+# The API server's own audience and service account token issuer: a bound token must be for it.
+API_AUDIENCE = "https://kubernetes.default.svc"
 
 
 def now_rfc3339():
@@ -318,6 +323,8 @@ class Store:
         self.events = []
         self.last_state = {}  # (group, plural, namespace, name) -> object at its last event
         self.tokens = {}  # bearer token -> TokenReview status.user
+        # TokenRequest's tokens -> what binds them: a bearer token while this holds (bound_ok)
+        self.bound = {}
         self.watch_epoch = 0  # bumped by close-watches
         self.watch_sockets = set()
         self.loading = False  # --load: fixtures may come before their namespace
@@ -354,6 +361,39 @@ class Store:
             if obj is None:
                 raise not_found(res, name)
             return copy.deepcopy(obj)
+
+    def issue_token(self, token, user, binding):
+        """Registers a TokenRequest's token: `user` its table entry, `binding` bound_ok's."""
+        with self.lock:
+            self.tokens[token] = user
+            self.bound[token] = binding
+
+    def token_user(self, token, audiences=None):
+        """The table entry bearer token `token` names, or None. A TokenRequest's only while
+        bound_ok holds and, for `audiences` (the API server's when None), while it was
+        issued for one of them, as the real server's service account authenticator checks a
+        bound token's claims."""
+        with self.lock:
+            user = self.tokens.get(token)
+            binding = self.bound.get(token)
+            if user is None or binding is None:
+                return user
+            if not set(audiences or [API_AUDIENCE]) & set(binding["audiences"]):
+                return None
+            return user if self.bound_ok(binding) else None
+
+    def bound_ok(self, binding):
+        """Whether a bound token is good still: not expired, its service account (and the
+        object it is bound to, if any) the same objects, by uid, as when it was issued: a
+        service account deleted and made again does not take its old tokens back. The
+        caller holds the lock."""
+        if time.time() >= binding["exp"]:
+            return False
+        for key, uid in binding["objects"]:
+            obj = self.objects.get(key)
+            if obj is None or obj["metadata"].get("uid") != uid:
+                return False
+        return True
 
     def list(self, res, ns):
         with self.lock:
@@ -628,6 +668,8 @@ SUBRESOURCE_DISCOVERY = {
                               ("scale", "Scale", ("autoscaling", "v1"), ["get", "patch",
                                                                           "update"])],
     ("apps", "daemonsets"): [("status", "DaemonSet", None, ["get", "patch", "update"])],
+    ("", "serviceaccounts"): [("token", "TokenRequest", ("authentication.k8s.io", "v1"),
+                               ["create"])],
     ("apps", "replicasets"): [("status", "ReplicaSet", None, ["get", "patch", "update"]),
                               ("scale", "Scale", ("autoscaling", "v1"), ["get", "patch",
                                                                           "update"])],
@@ -839,8 +881,9 @@ class Handler(BaseHTTPRequestHandler):
         if got is not None and got == token:
             return fake_rbac.user_info({"username": "kubernetes-admin",
                                         "groups": [fake_rbac.SUPERUSER_GROUP]})
-        if got is not None and table and got in self.store.tokens:
-            return fake_rbac.user_info(self.store.tokens[got])
+        user = self.store.token_user(got) if got is not None and table else None
+        if user is not None:
+            return fake_rbac.user_info(user)
         raise ApiError(401, "Unauthorized", "Unauthorized")
 
     def authorize(self, user, a):
@@ -1086,6 +1129,91 @@ class Handler(BaseHTTPRequestHandler):
             except ApiError as e:
                 if e.code != 409 or rv:
                     raise
+
+    def sub_token(self, res, av, ns, name):
+        """serviceaccounts/NAME/token: a TokenRequest (authentication.k8s.io/v1), as `kubectl
+        create token` and istioctl send it. The token is a new random bearer token (shaped as
+        the real server's JWT, its claims readable, its signature random: nothing checks it
+        but this table) for system:serviceaccount:NS:NAME in system:serviceaccounts and
+        system:serviceaccounts:NS, authorized by RBAC as every other token. It is good until
+        spec.expirationSeconds (3600 when unset; 600 at least, 2^32 at most) pass, while the
+        service account (and spec.boundObjectRef's Pod or Secret, when given) is the object it
+        was issued for, and for spec.audiences (the API server's when unset). Issued tokens
+        live as long as this server: none is written to the token table's file."""
+        if res[2] != "serviceaccounts":
+            raise ApiError(404, "NotFound", "the server could not find the requested resource")
+        if self.command != "POST":
+            raise method_not_allowed()
+        doc = self.body_json()
+        if not isinstance(doc, dict) or doc.get("kind", "TokenRequest") != "TokenRequest":
+            raise ApiError(400, "BadRequest", "the body of the request must be a TokenRequest")
+        spec = doc.get("spec") if isinstance(doc.get("spec"), dict) else {}
+
+        def invalid(field, value, why, what="Invalid value", reason="FieldValueInvalid"):
+            msg = f"{what}: {json.dumps(value)}: {why}"
+            raise ApiError(422, "Invalid", f'TokenRequest.authentication.k8s.io "{name}" is '
+                           f"invalid: {field}: {msg}",
+                           {"name": name, "group": "authentication.k8s.io",
+                            "kind": "TokenRequest",
+                            "causes": [{"reason": reason, "message": msg, "field": field}]})
+        seconds = spec.get("expirationSeconds", 3600)
+        if not isinstance(seconds, int) or isinstance(seconds, bool):
+            raise ApiError(400, "BadRequest", "json: cannot unmarshal into Go struct field "
+                           "TokenRequestSpec.spec.expirationSeconds of type int64")
+        if seconds < 600:
+            invalid("spec.expirationSeconds", seconds,
+                    "may not specify a duration less than 10 minutes")
+        if seconds > 1 << 32:
+            invalid("spec.expirationSeconds", seconds,
+                    "may not specify a duration larger than 2^32 seconds")
+        audiences = spec.get("audiences") or [API_AUDIENCE]
+        if not isinstance(audiences, list) or not all(isinstance(a, str) for a in audiences):
+            raise ApiError(400, "BadRequest", "spec.audiences must be a list of strings")
+        sa = self.store.get(res, ns, name)
+        objects = [(("", "serviceaccounts", ns, name), sa["metadata"]["uid"])]
+        ref = spec.get("boundObjectRef")
+        if ref is not None:
+            kinds = {"Pod": "pods", "Secret": "secrets"}
+            kind = ref.get("kind") if isinstance(ref, dict) else None
+            if kind not in kinds or ref.get("apiVersion", "v1") != "v1":
+                invalid("spec.boundObjectRef.kind", kind, 'supported values: "Pod", "Secret"',
+                        "Unsupported value", "FieldValueNotSupported")
+            bound = self.store.get(BY_PATH[("", "v1", kinds[ref["kind"]])], ns,
+                                   ref.get("name", ""))
+            if ref.get("uid") and ref["uid"] != bound["metadata"]["uid"]:
+                raise ApiError(409, "Conflict", f'the UID in the bound object reference '
+                               f'({ref["uid"]}) does not match the UID in record. The object '
+                               f"might have been deleted and then recreated")
+            objects.append((("", kinds[ref["kind"]], ns, bound["metadata"]["name"]),
+                            bound["metadata"]["uid"]))
+        now = int(time.time())
+        jti = str(uuid.uuid4())
+        claims = {"aud": audiences, "exp": now + seconds, "iat": now, "iss": API_AUDIENCE,
+                  "jti": jti, "kubernetes.io": {
+                      "namespace": ns, "serviceaccount": {"name": name,
+                                                          "uid": sa["metadata"]["uid"]}},
+                  "nbf": now, "sub": f"system:serviceaccount:{ns}:{name}"}
+
+        def b64(raw):
+            return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
+        compact = (",", ":")
+        token = ".".join([b64(json.dumps({"alg": "RS256", "kid": "fake"},
+                                         separators=compact).encode()),
+                          b64(json.dumps(claims, separators=compact).encode()),
+                          b64(os.urandom(64))])
+        user = {"username": claims["sub"], "uid": sa["metadata"]["uid"],
+                "groups": ["system:serviceaccounts", f"system:serviceaccounts:{ns}",
+                           fake_rbac.AUTHENTICATED],
+                "extra": {"authentication.kubernetes.io/credential-id": [f"JTI={jti}"]}}
+        self.store.issue_token(token, user, {"exp": now + seconds, "audiences": audiences,
+                                             "objects": objects})
+        exp = datetime.datetime.fromtimestamp(now + seconds, datetime.timezone.utc)
+        return self.reply(201, {
+            "kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1",
+            "metadata": {"name": name, "namespace": ns, "creationTimestamp": None},
+            "spec": {"audiences": audiences, "expirationSeconds": seconds,
+                     "boundObjectRef": ref},
+            "status": {"token": token, "expirationTimestamp": exp.strftime("%Y-%m-%dT%H:%M:%SZ")}})
 
     def apply_patch(self, res, cur):
         """`cur` with the request's patch applied, by its Content-Type: merge (RFC 7386),
@@ -1385,15 +1513,16 @@ class Handler(BaseHTTPRequestHandler):
         if not isinstance(doc, dict) or doc.get("kind") != "TokenReview":
             raise ApiError(400, "BadRequest", "the body of the request must be a TokenReview")
         spec = doc.get("spec") or {}
-        user = self.store.tokens.get(spec.get("token", ""))
+        user = self.store.token_user(spec.get("token", ""), spec.get("audiences"))
         status = {"authenticated": True, "user": user,
-                  "audiences": spec.get("audiences") or ["https://kubernetes.default.svc"]} \
+                  "audiences": spec.get("audiences") or [API_AUDIENCE]} \
             if user else {"user": {}, "error": "[invalid bearer token, token lookup failed]"}
         return {"kind": "TokenReview", "apiVersion": av,
                 "metadata": {"creationTimestamp": None}, "spec": spec, "status": status}
 
 
-Handler.subresources = {"status": Handler.sub_status, "scale": Handler.sub_scale}
+Handler.subresources = {"status": Handler.sub_status, "scale": Handler.sub_scale,
+                        "token": Handler.sub_token}
 
 
 def serve_fd(srv, fd):

@@ -670,6 +670,11 @@ class FakeApiServerTest(unittest.TestCase):
         self.assertEqual(core["services"]["categories"], ["all"])
         self.assertNotIn("categories", core["secrets"])
         self.assertEqual(core["pods"]["singularName"], "pod")
+        # `kubectl create token` looks for it before it sends a TokenRequest.
+        self.assertEqual((core["serviceaccounts/token"]["kind"],
+                          core["serviceaccounts/token"]["group"],
+                          core["serviceaccounts/token"]["verbs"]),
+                         ("TokenRequest", "authentication.k8s.io", ["create"]))
         apps = {r["name"]: r for r in self.get("/apis/apps/v1")["resources"]}
         self.assertEqual(apps["deployments"]["categories"], ["all"])
         self.assertEqual(apps["deployments/scale"]["kind"], "Scale")

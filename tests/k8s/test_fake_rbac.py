@@ -164,6 +164,96 @@ class FakeRbacTest(unittest.TestCase):
         self.bind("wrong-ns", "ClusterRole", "pod-reader", self.sa(ns="shop"))
         self.assertEqual(self.code("GET", "/api/v1/pods", "alice-token"), 403)
 
+    def token_request(self, ns, name, spec=None, token=ADMIN):
+        return self.request("POST", f"/api/v1/namespaces/{ns}/serviceaccounts/{name}/token",
+                            {"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                             "spec": spec or {}}, token=token)
+
+    def test_token_request(self):
+        """A TokenRequest's token is its service account's, RBAC says what it may do, and it
+        is good while that account is there (the reader role of Istio's remote secrets)."""
+        self.admin("POST", "/api/v1/namespaces/ambit-system/serviceaccounts",
+                   {"metadata": {"name": "reader"}})
+        self.role("ClusterRole", "reader", [{"apiGroups": [""], "resources": ["pods"],
+                                             "verbs": ["get", "list", "watch"]}])
+        self.bind("reader", "ClusterRole", "reader", self.sa(name="reader"))
+        status, doc = self.token_request("ambit-system", "reader",
+                                         {"expirationSeconds": 365 * 24 * 3600})
+        self.assertEqual(status, 201, doc)
+        self.assertEqual((doc["kind"], doc["apiVersion"]),
+                         ("TokenRequest", "authentication.k8s.io/v1"))
+        self.assertEqual(doc["metadata"], {"name": "reader", "namespace": "ambit-system",
+                                           "creationTimestamp": None})
+        self.assertEqual(doc["spec"]["expirationSeconds"], 365 * 24 * 3600)
+        self.assertEqual(doc["spec"]["audiences"], ["https://kubernetes.default.svc"])
+        self.assertRegex(doc["status"]["expirationTimestamp"], r"^\d{4}-\d\d-\d\dT.*Z$")
+        tok = doc["status"]["token"]
+        self.assertEqual(len(tok.split(".")), 3)  # a JWT's shape
+        # Its own user, authorized as every other token: pods yes, secrets and writes no.
+        self.assertEqual(self.code("GET", "/api/v1/pods", tok), 200)
+        status, doc = self.request("GET", "/api/v1/secrets", token=tok)
+        self.assertEqual(status, 403)
+        self.assertEqual(doc["message"], 'secrets is forbidden: User "system:serviceaccount:'
+                         'ambit-system:reader" cannot list resource "secrets" in API group "" '
+                         'at the cluster scope')
+        self.assertEqual(self.code("POST", "/api/v1/namespaces/shop/pods", tok,
+                                   {"metadata": {"name": "p"}}), 403)
+        # A token may not make tokens unless RBAC says so (create serviceaccounts/token).
+        self.assertEqual(self.token_request("ambit-system", "reader", token=tok)[0], 403)
+        status, doc = self.request("POST", "/apis/authentication.k8s.io/v1/tokenreviews",
+                                   {"apiVersion": "authentication.k8s.io/v1",
+                                    "kind": "TokenReview", "spec": {"token": tok}})
+        user = doc["status"]["user"]
+        self.assertEqual(user["username"], "system:serviceaccount:ambit-system:reader")
+        self.assertEqual(user["groups"], ["system:serviceaccounts",
+                                          "system:serviceaccounts:ambit-system",
+                                          "system:authenticated"])
+        # Each request a new token; each good on its own.
+        other = self.token_request("ambit-system", "reader")[1]["status"]["token"]
+        self.assertNotEqual(other, tok)
+        self.assertEqual(self.code("GET", "/api/v1/pods", other), 200)
+        # For another audience: not the API server's to take.
+        aud = self.token_request("ambit-system", "reader",
+                                 {"audiences": ["vault"]})[1]["status"]["token"]
+        self.assertEqual(self.code("GET", "/api/v1/pods", aud), 401)
+        # The account deleted (and made again: another uid), its tokens are no more.
+        self.admin("DELETE", "/api/v1/namespaces/ambit-system/serviceaccounts/reader")
+        self.admin("POST", "/api/v1/namespaces/ambit-system/serviceaccounts",
+                   {"metadata": {"name": "reader"}})
+        self.assertEqual(self.code("GET", "/api/v1/pods", tok), 401)
+        # What the real server refuses.
+        status, doc = self.token_request("ambit-system", "nobody")
+        self.assertEqual((status, doc["message"]),
+                         (404, 'serviceaccounts "nobody" not found'))
+        status, doc = self.token_request("ambit-system", "reader", {"expirationSeconds": 60})
+        self.assertEqual(status, 422)
+        self.assertEqual(doc["message"], 'TokenRequest.authentication.k8s.io "reader" is '
+                         'invalid: spec.expirationSeconds: Invalid value: 60: may not specify '
+                         'a duration less than 10 minutes')
+        self.assertEqual(self.code("GET", "/api/v1/namespaces/ambit-system/serviceaccounts/"
+                                   "reader/token", ADMIN), 405)
+        self.assertEqual(self.code("POST", "/api/v1/namespaces/shop/configmaps/istio/token",
+                                   ADMIN, {}), 404)
+
+    def test_token_request_bound_to_a_pod(self):
+        """boundObjectRef: the token goes with the Pod it is bound to."""
+        self.admin("POST", "/api/v1/namespaces/shop/serviceaccounts", {"metadata": {"name": "a"}})
+        self.bind("a", "ClusterRole", "cluster-admin", self.sa(ns="shop", name="a"))
+        self.admin("POST", "/api/v1/namespaces/shop/pods",
+                   {"metadata": {"name": "p"},
+                    "spec": {"containers": [{"name": "c", "image": "i"}]}})
+        status, doc = self.token_request("shop", "a", {"boundObjectRef": {
+            "apiVersion": "v1", "kind": "Pod", "name": "p"}})
+        self.assertEqual(status, 201, doc)
+        tok = doc["status"]["token"]
+        self.assertEqual(self.code("GET", "/api/v1/pods", tok), 200)
+        self.admin("DELETE", "/api/v1/namespaces/shop/pods/p")
+        self.assertEqual(self.code("GET", "/api/v1/pods", tok), 401)
+        status, doc = self.token_request("shop", "a", {"boundObjectRef": {"kind": "ConfigMap",
+                                                                          "name": "istio"}})
+        self.assertEqual(status, 422)
+        self.assertIn('spec.boundObjectRef.kind: Unsupported value: "ConfigMap"', doc["message"])
+
     def test_role_binding_grants_in_its_namespace_only(self):
         self.role("Role", "cm", [{"apiGroups": [""], "resources": ["configmaps"],
                                   "verbs": ["get"]}], ns="shop")

@@ -141,10 +141,12 @@ int cmd_nodes(int argc, char **argv);
 
 /*
  * remote.c: Istio's multicluster commands, ambitctl's and istioctl's. remote_secret_print
- * prints the remote secret of @o's cluster (remotefmt.h) as cluster @name in the mesh (NULL:
- * its cluster id) in namespace @ns (NULL: istio-system); a --kube cluster is refused (no reader
- * token yet). cmd_create_remote_secret reads its flags from @argv (after the command word).
- * 0 or -errno, told on stderr.
+ * prints the remote secret of @o's cluster (multicluster/multicluster.h) as cluster @name in
+ * the mesh (NULL: its cluster id) in namespace @ns (NULL: istio-system); a --kube cluster's
+ * with its API server's CA and a token of Istio's reader, asked of that server (refused when
+ * the cluster has no place on the LoadBalancer network, ambit is not installed there, or the
+ * server refuses). cmd_create_remote_secret reads its flags from @argv (after the command
+ * word). 0 or -errno, told on stderr.
  */
 int remote_secret_print(const struct ctl_opts *o, const char *name, const char *ns);
 int cmd_create_remote_secret(const struct ctl_opts *o, int argc, char **argv);

@@ -126,8 +126,10 @@ static const struct usage_entry {
      "                                  file:///run/ambit/C, the cluster's run dir (the\n"
      "                                  other cluster's agents read its state/ and\n"
      "                                  runtime/pods.json there, nothing else), with no\n"
-     "                                  credentials (user: {}); --kube clusters are refused\n"
-     "                                  until a reader token is made\n"},
+     "                                  credentials (user: {}); on --kube, its API server\n"
+     "                                  on the LoadBalancer network (https://172.30.K.1:6443)\n"
+     "                                  with its CA and a year's token of Istio's read-only\n"
+     "                                  istio-system/istio-reader-service-account\n"},
     {"multicluster", " remote-clusters ",
      "  remote-clusters [-o json]       as istioctl: NAME SECRET STATUS ISTIOD, the cluster\n"
      "                                  itself first, then each remote cluster the nodes'\n"

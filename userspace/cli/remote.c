@@ -3,7 +3,8 @@
  * `create-remote-secret` and `remote-clusters`, ambitctl's and istioctl's (userspace/istioctl
  * runs these same functions): Istio's remote secret of the local cluster, and the clusters the
  * nodes' agents read (docs/multicluster.md, "Remote secrets"). What they print is
- * userspace/multicluster's, without I/O; this reads the cluster and asks its agents.
+ * userspace/multicluster's, without I/O; this reads the cluster, asks a --kube cluster's API
+ * server for a reader token, and asks the agents.
  */
 #include <errno.h>
 #include <stdarg.h>
@@ -14,6 +15,9 @@
 #include "ambit/policy.h"
 #include "ctl.h"
 #include "getcols.h"
+#include "k8s/kconn.h"
+#include "k8s/kmanifest.h"
+#include "k8s/kubeapi.h"
 #include "multicluster/multicluster.h"
 
 /* As istioctl's cobra says an error, under either name: scripts grep the same words. */
@@ -28,27 +32,109 @@ static void __attribute__((format(printf, 1, 2))) rs_error(const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
+/* What a refusal of the API server says: its Status's message, else the body as it came. */
+static const char *status_message(const char *resp)
+{
+	static char msg[512];
+	cJSON *st = resp ? cJSON_Parse(resp) : NULL;
+	const char *m = kjson_str(st, "message", NULL);
+
+	snprintf(msg, sizeof(msg), "%s", m ? m : resp ? resp : "");
+	cJSON_Delete(st);
+	return msg;
+}
+
+/*
+ * A token of Istio's reader service account (REMOTE_READER_NS/REMOTE_READER_SA, which `ambitctl
+ * install` makes) of --kube cluster @c, into *@token (malloc'd, the caller's): asked of its API
+ * server with the admin's kubeconfig (kube/kubeconfig, on the host's loopback) by the
+ * TokenRequest API, as `kubectl create token` asks, for REMOTE_READER_TOKEN_SECONDS. What it
+ * may read is what the account's ClusterRole grants, nothing here. 0 or -errno, told.
+ */
+static int reader_token(const struct ctl_cluster *c, char **token)
+{
+	static const char sa_path[] =
+	    "/api/v1/namespaces/" REMOTE_READER_NS "/serviceaccounts/" REMOTE_READER_SA;
+	char path[PATH_MAX], why[512];
+	cJSON *req = cJSON_CreateObject(), *spec, *doc = NULL;
+	struct kconn k = {0};
+	const char *tok;
+	char *resp = NULL;
+	long code;
+	int ret = -ENOMEM;
+
+	*token = NULL;
+	cluster_path(c, path, sizeof(path), "kube/kubeconfig");
+	if (!req || !cJSON_AddStringToObject(req, "apiVersion", "authentication.k8s.io/v1") ||
+	    !cJSON_AddStringToObject(req, "kind", "TokenRequest") ||
+	    !(spec = cJSON_AddObjectToObject(req, "spec")) ||
+	    !cJSON_AddNumberToObject(spec, "expirationSeconds", REMOTE_READER_TOKEN_SECONDS)) {
+		rs_error("%s", strerror(ENOMEM));
+		goto out_req;
+	}
+	if (kconn_kubeconfig(&k, path, NULL, why, sizeof(why))) {
+		rs_error("cluster %s: %s", c->name, why);
+		ret = -EINVAL;
+		goto out_req;
+	}
+	/* Asked first, as istioctl does: a missing account means ambit is not installed there. */
+	code = kube_call(&k, "GET", sa_path, NULL, &resp);
+	ret = -EIO;
+	if (!code) {
+		rs_error("cluster %s: its API server (%s) does not answer", c->name, k.server);
+		goto out;
+	}
+	if (code == 404) {
+		rs_error("cluster %s has no ServiceAccount %s/%s: ambit is not installed there "
+			 "(ambitctl install makes it)",
+			 c->name, REMOTE_READER_NS, REMOTE_READER_SA);
+		ret = -ENOENT;
+		goto out;
+	}
+	if (code != 200) {
+		rs_error("cluster %s: ServiceAccount %s/%s: HTTP %ld: %s", c->name,
+			 REMOTE_READER_NS, REMOTE_READER_SA, code, status_message(resp));
+		goto out;
+	}
+	free(resp);
+	resp = NULL;
+	str_fmt(path, sizeof(path), "%s/token", sa_path);
+	code = kube_call(&k, "POST", path, req, &resp);
+	if (code != 201 && code != 200) {
+		rs_error("cluster %s refused a token for ServiceAccount %s/%s: HTTP %ld: %s",
+			 c->name, REMOTE_READER_NS, REMOTE_READER_SA, code,
+			 code ? status_message(resp) : "no answer");
+		goto out;
+	}
+	doc = cJSON_Parse(resp);
+	tok = kjson_str(doc, "status", "token");
+	if (!tok || !*tok) {
+		rs_error("cluster %s: its API server's TokenRequest holds no token", c->name);
+		goto out;
+	}
+	*token = strdup(tok);
+	ret = *token ? 0 : -ENOMEM;
+	if (ret)
+		rs_error("%s", strerror(ENOMEM));
+out:
+	cJSON_Delete(doc);
+	free(resp);
+	kconn_free(&k);
+out_req:
+	cJSON_Delete(req);
+	return ret;
+}
+
 int remote_secret_print(const struct ctl_opts *o, const char *name, const char *ns)
 {
-	char server[PATH_MAX + 64];
+	char server[PATH_MAX + 64], path[PATH_MAX];
+	char *yaml = NULL, *ca = NULL, *token = NULL;
 	struct ctl_cluster c;
-	char *yaml = NULL;
 	bool by_id = !name;
 	int ret = cluster_open(&c, o);
 
 	if (ret)
 		return ret;
-	/*
-	 * The other cluster's agents would need a token of this one's API server that may read
-	 * what they watch (Istio's istio-reader-service-account): kubeup.c makes none yet, and a
-	 * Secret without one would only fail at the other end.
-	 */
-	if (c.kube) {
-		rs_error("cluster %s runs a Kubernetes API server (--kube); a reader token for it "
-			 "is not made yet",
-			 c.name);
-		return -EOPNOTSUPP;
-	}
 	if (!ns)
 		ns = POLICY_ROOT_NAMESPACE_DEFAULT;
 	if (!name)
@@ -71,7 +157,33 @@ int remote_secret_print(const struct ctl_opts *o, const char *name, const char *
 		return -EINVAL;
 	}
 	ret = remote_secret_server(&c, server, sizeof(server));
-	ret = ret ?: remote_secret_render(name, ns, server, NULL, &yaml);
+	/*
+	 * --kube: its API server where the other cluster's agents reach it, the LoadBalancer
+	 * network (kubeup.c listens there), its CA and a reader token, as istioctl's Secret.
+	 */
+	if (ret == -ENOENT) {
+		rs_error("cluster %s has no place on the LoadBalancer network, where another "
+			 "cluster would reach its API server",
+			 c.name);
+		return ret;
+	}
+	if (!ret && c.kube) {
+		cluster_path(&c, path, sizeof(path), "kube/ca.crt");
+		ca = read_file(path, NULL);
+		if (!ca) {
+			ret = -errno;
+			rs_error("%s: %s", path, strerror(-ret));
+			return ret;
+		}
+		ret = reader_token(&c, &token);
+		if (ret) {
+			free(ca);
+			return ret;
+		}
+	}
+	ret = ret ?: remote_secret_render(name, ns, server, ca, token, &yaml);
+	free(ca);
+	free(token);
 	if (ret) {
 		rs_error("%s", strerror(-ret));
 		return ret;

@@ -64,8 +64,9 @@ static const struct verb {
      "(or `ambitctl apply -f -`) on another: Secret istio-remote-secret-NAME, its kubeconfig\n"
      "naming the cluster by its run dir, file:///run/ambit/C, whose manifests (state/) and\n"
      "pods (runtime/pods.json) the other cluster's agents read, with no credentials\n"
-     "(user: {}). NAME defaults to the cluster's id. A --kube cluster is refused (exit 1):\n"
-     "a reader token for its API server is not made yet.\n"},
+     "(user: {}). NAME defaults to the cluster's id. A --kube cluster's names its API server\n"
+     "on the LoadBalancer network (https://172.30.K.1:6443) with its CA and a token of\n"
+     "istio-system/istio-reader-service-account (read-only; valid a year).\n"},
     {"dashboard", " dash d ", IC_FLAG(IC_F_PORT) | IC_FLAG(IC_F_ADDRESS) | IC_FLAG(IC_F_BROWSER),
      ic_dashboard, "Access to Istio web UIs",
      "dashboard kiali|grafana|jaeger [-p PORT] [--address ADDR]",

@@ -302,6 +302,15 @@ const char *cluster_fabric_host(const struct ctl_cluster *c)
 	return c->ip_family == CTL_IP_IPV6 ? "[" CTL_FABRIC_IP6 "]" : CTL_FABRIC_IP;
 }
 
+int cluster_lb_ip(const struct ctl_cluster *c, bool url, char *buf, size_t len)
+{
+	if (!c->lb_index)
+		return -ENOENT;
+	if (c->ip_family == CTL_IP_IPV6)
+		return str_fmt(buf, len, url ? "[fd00:30::%d:1]" : "fd00:30::%d:1", c->lb_index);
+	return str_fmt(buf, len, "172.30.%d.1", c->lb_index);
+}
+
 int cluster_ip6(const char *v4, char *out, size_t len)
 {
 	unsigned int a, b, x, y;

@@ -13,9 +13,18 @@
  * token never goes further than this machine (10.99.0.1 from the host is no address of the
  * host's: a packet to it would leave by the default route).
  *
+ * And other clusters' node agents on the fabric's own address on the LoadBalancer network,
+ * https://172.30.K.1:6443 ([fd00:30::K:1]:6443 in an IPv6 cluster; lbnet.c), the server a
+ * remote secret of this cluster names (create-remote-secret, with a token of Istio's reader
+ * service account): each cluster's 10.99.0.1 is its own, the LoadBalancer network is what
+ * clusters share, as a kind cluster's API server is reached on its docker network. Bound in
+ * the fabric netns and handed down the same way: `local up` reserves K before anything is made
+ * and lbnet_attach gives lb0 the address before kube_up, so the socket and the certificate's
+ * name are there from the start.
+ *
  * <run>/kube/ holds:
  *   pki/            the API server's own CA (not the mesh root: install makes that one)
- *   apiserver.crt/.key, ca.crt
+ *   apiserver.crt/.key, ca.crt  (its names: kube_credentials)
  *   tokens.json     the token table: the admin's (ambitctl; system:masters), each kubelet's
  *                   (system:node:<node>), and one service-account token per pod (the node
  *                   agents' bound to their node, as projected tokens are). The API server
@@ -132,11 +141,6 @@ static int write_kubeconfig(const struct ctl_cluster *c, const char *file, const
 }
 
 /*
- * Certificates, tokens and the kubeconfigs; the user's names the host's loopback at @host_port.
- * The server's certificate names every address and name a client uses: the fabric's and the
- * kubernetes.default names (pods, agents), 127.0.0.1 (the host's kubectl).
- */
-/*
  * ambit-cni's kubeconfig on node @n (cni.c names it in the conflist): the token of the node's
  * DaemonSet pod and the API server's address in the fabric, as install-cni writes one on a
  * node from its pod's service account.
@@ -183,23 +187,33 @@ static int kubelet_credentials(const struct ctl_cluster *c, const struct ctl_nod
 	return write_kubeconfig(c, file, cluster_fabric_host(c), CTL_KUBE_API_PORT, ca_pem, tok);
 }
 
+/*
+ * Certificates, tokens and the kubeconfigs; the user's names the host's loopback at @host_port.
+ * The server's certificate names every address and name a client uses: the fabric's and the
+ * kubernetes.default names (pods, agents), 127.0.0.1 (the host's kubectl), and the fabric's
+ * address on the LoadBalancer network when it has one (other clusters' agents).
+ */
 static int kube_credentials(const struct ctl_cluster *c, int host_port)
 {
-	const char *const names[] = {
+	const char *names[] = {
 	    cluster_fabric_ip(c),
 	    "127.0.0.1",
 	    "kubernetes",
 	    "kubernetes.default",
 	    "kubernetes.default.svc",
 	    "kubernetes.default.svc.cluster.local",
+	    NULL, /* the LoadBalancer network's, when the cluster has a place there */
 	};
-	char dir[PATH_MAX], path[PATH_MAX], admin[65];
+	char dir[PATH_MAX], path[PATH_MAX], admin[65], lb[64];
+	size_t nnames = sizeof(names) / sizeof(names[0]) - 1;
 	struct ca_issued srv = {0};
 	struct ambit_ca *ca;
 	cJSON *doc = cJSON_CreateObject(), *table, *u, *groups;
 	char *text = NULL;
 	int ret;
 
+	if (!cluster_lb_ip(c, false, lb, sizeof(lb)))
+		names[nnames++] = lb;
 	cluster_path(c, dir, sizeof(dir), "kube/pki");
 	ret = mkdir_p(dir, 0700);
 	ca = ret ? NULL : ca_open(dir);
@@ -207,7 +221,7 @@ static int kube_credentials(const struct ctl_cluster *c, int host_port)
 		cJSON_Delete(doc);
 		return ret ?: -errno;
 	}
-	ret = ca_issue_names(ca, names, sizeof(names) / sizeof(names[0]), 365L * 24 * 3600, &srv);
+	ret = ca_issue_names(ca, names, nnames, 365L * 24 * 3600, &srv);
 	cluster_path(c, path, sizeof(path), "kube/apiserver.crt");
 	ret = ret ?: write_file_atomic(path, srv.cert_pem);
 	cluster_path(c, path, sizeof(path), "kube/apiserver.key");
@@ -299,14 +313,54 @@ static int host_listen(int *port)
 }
 
 /*
- * Starts the API server on 10.99.0.1:6443 ([fd00:99::1]:6443 in an IPv6 cluster, whose nodes
- * have no IPv4) in the fabric netns and on @host_fd.
+ * A listening TCP socket at the fabric's address on the LoadBalancer network, port
+ * CTL_KUBE_API_PORT, made in the fabric netns (a socket stays in the netns it was made in).
+ * Inherited across exec, as host_listen's. The fd, -ENOENT when the cluster has no place on
+ * that network, or -errno.
  */
-static int start_apiserver(const struct ctl_cluster *c, int host_fd)
+static int lb_listen(const struct ctl_cluster *c)
+{
+	struct sockaddr_in6 a6 = {.sin6_family = AF_INET6, .sin6_port = htons(CTL_KUBE_API_PORT)};
+	struct sockaddr_in a4 = {.sin_family = AF_INET, .sin_port = htons(CTL_KUBE_API_PORT)};
+	bool six = c->ip_family == CTL_IP_IPV6;
+	struct sockaddr *a = six ? (struct sockaddr *)&a6 : (struct sockaddr *)&a4;
+	socklen_t alen = six ? sizeof(a6) : sizeof(a4);
+	char ip[64], fabric[CTL_NAME_MAX * 2];
+	int ret = cluster_lb_ip(c, false, ip, sizeof(ip)), fd = -1, saved;
+
+	if (ret)
+		return ret;
+	if (inet_pton(six ? AF_INET6 : AF_INET, ip,
+		      six ? (void *)&a6.sin6_addr : (void *)&a4.sin_addr) != 1)
+		return -EINVAL;
+	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
+	ret = netns_enter(fabric, &saved);
+	if (ret)
+		return ret;
+	fd = socket(a->sa_family, SOCK_STREAM, 0);
+	if (fd < 0)
+		ret = -errno;
+	netns_leave(saved);
+	if (ret)
+		return ret;
+	/* The fabric netns is new with the cluster: no other socket may hold the port. */
+	if (bind(fd, a, alen) < 0 || listen(fd, 128) < 0) {
+		ret = -errno;
+		close(fd);
+		return ret;
+	}
+	return fd;
+}
+
+/*
+ * Starts the API server on 10.99.0.1:6443 ([fd00:99::1]:6443 in an IPv6 cluster, whose nodes
+ * have no IPv4) in the fabric netns, on @host_fd, and on @lb_fd unless it is negative.
+ */
+static int start_apiserver(const struct ctl_cluster *c, int host_fd, int lb_fd)
 {
 	char script[PATH_MAX], cert[PATH_MAX], key[PATH_MAX], tokens[PATH_MAX], log[PATH_MAX];
 	char cg[PATH_MAX + 16], listen[64], pidf[PATH_MAX], fabric[CTL_NAME_MAX * 2], why[512];
-	char txt[32], fd[16], self[PATH_MAX], name[CTL_NAME_MAX];
+	char txt[32], fd[16], fd2[16], self[PATH_MAX], name[CTL_NAME_MAX];
 	/*
 	 * Bookmarks each second: `ambitctl apply` waits until every agent's every watch passed the
 	 * server's version, and an idle kind gets there by its bookmarks (a real server: ~1/min).
@@ -332,7 +386,10 @@ static int start_apiserver(const struct ctl_cluster *c, int host_fd)
 			name,
 			"--ambitctl",
 			self,
+			NULL, /* --listen-fd @lb_fd */
+			NULL,
 			NULL};
+	size_t last = sizeof(argv) / sizeof(argv[0]) - 1;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
 	struct spawn_req r = {.argv = argv, .cgroup = cg, .netns = fabric, .log = log};
 	int ret = apiserver_script(script, sizeof(script)), pid;
@@ -349,6 +406,11 @@ static int start_apiserver(const struct ctl_cluster *c, int host_fd)
 	}
 	str_fmt(listen, sizeof(listen), "%s:%d", cluster_fabric_host(c), CTL_KUBE_API_PORT);
 	str_fmt(fd, sizeof(fd), "%d", host_fd);
+	if (lb_fd >= 0) {
+		str_fmt(fd2, sizeof(fd2), "%d", lb_fd);
+		argv[last - 2] = "--listen-fd";
+		argv[last - 1] = fd2;
+	}
 	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", c->name);
 	str_fmt(cg, sizeof(cg), "%s/control/apiserver", c->cg_root);
 	cluster_path(c, cert, sizeof(cert), "kube/apiserver.crt");
@@ -463,12 +525,19 @@ int kube_up(const struct ctl_cluster *c, const struct config_secret *cacerts)
 	char *argv[] = {"--kubeconfig", path, "--set", "ingressGateway=false", "--set", id,
 			"--set",	net,  NULL};
 	struct kconn k = {0};
-	int ret, saved, port = 0, fd = host_listen(&port);
+	int ret, saved, port = 0, fd = host_listen(&port), lb_fd;
 
 	if (fd < 0) {
 		fprintf(stderr, "ambitctl: the API server's port on 127.0.0.1: %s\n",
 			strerror(-fd));
 		return fd;
+	}
+	lb_fd = lb_listen(c);
+	if (lb_fd < 0 && lb_fd != -ENOENT) {
+		fprintf(stderr, "ambitctl: the API server's port on the LoadBalancer network: %s\n",
+			strerror(-lb_fd));
+		close(fd);
+		return lb_fd;
 	}
 	str_fmt(id, sizeof(id), "clusterName=%s", c->cluster_id);
 	str_fmt(net, sizeof(net), "network=%s", c->network);
@@ -476,8 +545,10 @@ int kube_up(const struct ctl_cluster *c, const struct config_secret *cacerts)
 	ret = mkdir_p(path, 0755);
 	ret = ret ?: kube_credentials(c, port);
 	ret = ret ?: node_hosts(c);
-	ret = ret ?: start_apiserver(c, fd);
+	ret = ret ?: start_apiserver(c, fd, lb_fd);
 	close(fd); /* the API server's now */
+	if (lb_fd >= 0)
+		close(lb_fd);
 	if (ret)
 		return ret;
 	/* ambit goes in as a user installs it: the same manifests, the same code. */

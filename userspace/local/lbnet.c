@@ -560,7 +560,12 @@ static char *ruleset(const struct ctl_plan *p, const struct config *cfg)
 	fprintf(o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; "
 		   "policy accept;\n\t\toifname \"lb0\" masquerade\n"
 		   "\t\tiifname != \"lb0\" ct status dnat masquerade\n\t}\n");
-	/* What is for a balancer's address and was not sent on has no pod: refused. */
+	/*
+	 * What is for a balancer's address and was not sent on has no pod: refused. The fabric's
+	 * own address (lb0's .1) is no balancer's and passes: a --kube cluster's API server
+	 * answers other clusters there (kubeup.c), and what the fabric masqueraded comes back to
+	 * it.
+	 */
 	fprintf(o, "\tchain input {\n\t\ttype filter hook input priority filter; policy accept;\n");
 	for (int six = 0; six < 2; six++) {
 		const char *fam = six ? "ip6" : "ip";

@@ -327,6 +327,13 @@ const char *node_host_ips(const struct ctl_node *n, char *buf, size_t len);
 const char *cluster_fabric_ip(const struct ctl_cluster *c);
 const char *cluster_dns_ip(const struct ctl_cluster *c);
 const char *cluster_fabric_host(const struct ctl_cluster *c);
+/*
+ * The fabric's own address on the machine's LoadBalancer network (lbnet.c), where other
+ * clusters reach this one's API server (--kube): 172.30.K.1, fd00:30::K:1 in an IPv6 cluster (a
+ * dual-stack one's is the IPv4, as its fabric's); bracketed when @url and IPv6. Into @buf: 0,
+ * -ENOENT when the cluster has no place on that network (c->lb_index 0), or -ENAMETOOLONG.
+ */
+int cluster_lb_ip(const struct ctl_cluster *c, bool url, char *buf, size_t len);
 /* Borrowed node by name, or NULL. */
 const struct ctl_node *cluster_node(const struct ctl_cluster *c, const char *name);
 /*

@@ -26,13 +26,25 @@
  * prints it: Secret istio-remote-secret-@name in namespace @ns, labelled
  * istio/multiCluster=true, annotated networking.istio.io/cluster=@name, whose stringData key
  * @name holds a kubeconfig naming @server and, unless @ca_pem is NULL, that CA (base64, as
- * certificate-authority-data), with a user without credentials; then "---". *@out is malloc'd
- * (the caller's). 0, -EINVAL when @name is no RFC 1123 label (istioctl's rule: it names the
- * Secret and is the key of its data), @ns no RFC 1123 label, or @server empty or holding a
- * control character; or -ENOMEM. Borrows every argument.
+ * certificate-authority-data), with a user whose credential is bearer token @token (`user:
+ * {}`, none, when NULL); then "---". *@out is malloc'd (the caller's). 0, -EINVAL when @name
+ * is no RFC 1123 label (istioctl's rule: it names the Secret and is the key of its data), @ns
+ * no RFC 1123 label, @server empty or holding a control character, or @token so; or -ENOMEM.
+ * Borrows every argument.
  */
 int remote_secret_render(const char *name, const char *ns, const char *server, const char *ca_pem,
-			 char **out);
+			 const char *token, char **out);
+
+/*
+ * Where a remote secret's token comes from on a cluster with an API server: Istio's reader
+ * service account, as istioctl takes it (its --service-account default), in the namespace
+ * `ambitctl install` puts it in (deploy/ambit.yaml.tmpl), whatever namespace the Secret is for.
+ * Its token is asked for this long (a year): the Secret is applied once and read until then,
+ * and the API server's TokenRequest takes no "never".
+ */
+#define REMOTE_READER_NS "istio-system"
+#define REMOTE_READER_SA "istio-reader-service-account"
+#define REMOTE_READER_TOKEN_SECONDS (365L * 24 * 3600)
 
 /*
  * The server a remote secret of local cluster @c names, into @buf: without --kube its run dir

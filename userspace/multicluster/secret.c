@@ -18,7 +18,8 @@
 /*
  * Whether @s reads back as the same string when written plain. YAML 1.1 readers (libyaml's,
  * Go's) take digits, booleans (yes, on, ...) and null as other types, and a ':' at the end as a
- * key; a cluster named "1" or "on" would come back as a number or a boolean.
+ * key; a cluster named "1" or "on" would come back as a number or a boolean. A JWT (a reader
+ * token: base64url parts joined by dots) is plain, as Go writes it.
  */
 static bool plain_ok(const char *s)
 {
@@ -28,7 +29,7 @@ static bool plain_ok(const char *s)
 
 	if (!n || !strchr("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ", s[0]) ||
 	    s[n - 1] == ':' ||
-	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/:@[]-") !=
+	    strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._/:@[]-_") !=
 		n)
 		return false;
 	for (size_t i = 0; i < sizeof(words) / sizeof(words[0]); i++)
@@ -62,7 +63,7 @@ static bool has_control(const char *s)
 }
 
 int remote_secret_render(const char *name, const char *ns, const char *server, const char *ca_pem,
-			 char **out)
+			 const char *token, char **out)
 {
 	char secret[300], *text = NULL, *ca = NULL;
 	size_t len = 0;
@@ -72,7 +73,8 @@ int remote_secret_render(const char *name, const char *ns, const char *server, c
 	*out = NULL;
 	if (str_fmt(secret, sizeof(secret), "istio-remote-secret-%s", name) ||
 	    !config_dns_subdomain_ok(secret) || !config_dns_label_ok(name) ||
-	    !config_dns_label_ok(ns) || !*server || has_control(server))
+	    !config_dns_label_ok(ns) || !*server || has_control(server) ||
+	    (token && (!*token || has_control(token))))
 		return -EINVAL;
 	if (ca_pem && !(ca = crypto_base64_encode(ca_pem, strlen(ca_pem))))
 		return -ENOMEM;
@@ -125,8 +127,14 @@ int remote_secret_render(const char *name, const char *ns, const char *server, c
 	      "    - name: ",
 	      f);
 	scalar(f, name);
-	/* No credentials: the file:// server needs none; a reader token is not made yet. */
-	fputs("\n      user: {}\n---\n", f);
+	/* Without a token, no credentials: a file:// server needs none. */
+	if (token) {
+		fputs("\n      user:\n        token: ", f);
+		scalar(f, token);
+		fputs("\n---\n", f);
+	} else {
+		fputs("\n      user: {}\n---\n", f);
+	}
 	ok = !ferror(f);
 	ok = !fclose(f) && ok;
 	free(ca);
@@ -140,13 +148,12 @@ int remote_secret_render(const char *name, const char *ns, const char *server, c
 
 int remote_secret_server(const struct ctl_cluster *c, char *buf, size_t len)
 {
+	char host[64];
+	int ret;
+
 	if (!c->kube)
 		return str_fmt(buf, len, "file://%s", c->run_dir);
-	if (!c->lb_index)
-		return -ENOENT;
 	/* Another cluster's agents reach this one's fabric on the LoadBalancer network alone. */
-	if (c->ip_family == CTL_IP_IPV6)
-		return str_fmt(buf, len, "https://[fd00:30::%d:1]:%d", c->lb_index,
-			       CTL_KUBE_API_PORT);
-	return str_fmt(buf, len, "https://172.30.%d.1:%d", c->lb_index, CTL_KUBE_API_PORT);
+	ret = cluster_lb_ip(c, true, host, sizeof(host));
+	return ret ?: str_fmt(buf, len, "https://%s:%d", host, CTL_KUBE_API_PORT);
 }

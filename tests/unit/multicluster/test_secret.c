@@ -2,8 +2,8 @@
 /*
  * The remote secret (userspace/multicluster/secret.c): as istioctl prints it, read back by the
  * loader `apply -f -` uses without a diagnostic, its data's key the cluster's name and its value
- * the kubeconfig; names YAML would read as other types quoted; istioctl's rule for the name; the
- * server a local cluster's secret names.
+ * the kubeconfig; the --kube form's CA and reader token; names and tokens YAML would read as
+ * other types quoted; istioctl's rule for the name; the server a local cluster's secret names.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -112,7 +112,7 @@ static void test_istioctl_shape(void **state)
 	char *y = NULL;
 
 	assert_int_equal(remote_secret_render("cluster2", "istio-system",
-					      "file:///run/ambit/cluster2", NULL, &y),
+					      "file:///run/ambit/cluster2", NULL, NULL, &y),
 			 0);
 	assert_string_equal(y, WANT);
 	free(y);
@@ -150,7 +150,8 @@ static void test_namespace_and_ca(void **state)
 	char *y = NULL;
 
 	assert_int_equal(
-	    remote_secret_render("east", "mesh-admin", "https://[fd00:30::3:1]:6443", CA, &y), 0);
+	    remote_secret_render("east", "mesh-admin", "https://[fd00:30::3:1]:6443", CA, NULL, &y),
+	    0);
 	assert_non_null(strstr(y, "  namespace: mesh-admin\n"));
 	assert_non_null(
 	    strstr(y, "    - cluster:\n"
@@ -166,6 +167,48 @@ static void test_namespace_and_ca(void **state)
 	free(y);
 }
 
+/* The --kube form: its API server, its CA and a reader token, as istioctl writes the user. */
+static void test_token(void **state)
+{
+	/* A JWT's shape: base64url (with '_' and '-') parts joined by dots. */
+	static const char jwt[] = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln_-Zm9v";
+	const struct config_secret *sec;
+	struct config cfg;
+	struct seen s;
+	char *y = NULL;
+
+	assert_int_equal(
+	    remote_secret_render("east", "istio-system", "https://172.30.3.1:6443", CA, jwt, &y),
+	    0);
+	assert_non_null(
+	    strstr(y, "    - cluster:\n"
+		      "        certificate-authority-data: LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0t"
+		      "LS0tCk1JSUIKLS0tLS1FTkQgQ0VSVElGSUNBVEUtLS0tLQo=\n"
+		      "        server: https://172.30.3.1:6443\n"));
+	assert_non_null(strstr(y, "    users:\n"
+				  "    - name: east\n"
+				  "      user:\n"
+				  "        token: eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2ln_-Zm9v\n"
+				  "---\n"));
+	assert_null(strstr(y, "user: {}"));
+	sec = load(&cfg, y, &s);
+	assert_string_equal(sec->items[0].key, "east");
+	assert_non_null(strstr(sec->items[0].value,
+			       "users:\n"
+			       "- name: east\n"
+			       "  user:\n"
+			       "    token: eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0."
+			       "c2ln_-Zm9v\n"));
+	config_free(&cfg);
+	free(y);
+	/* Hex that begins with a digit could read as a number: quoted, the same string back. */
+	assert_int_equal(
+	    remote_secret_render("east", "istio-system", "https://172.30.3.1:6443", CA, "1234", &y),
+	    0);
+	assert_non_null(strstr(y, "        token: \"1234\"\n"));
+	free(y);
+}
+
 /* A name YAML would read as a number or a boolean is quoted, and still the key. */
 static void test_quoted_names(void **state)
 {
@@ -175,7 +218,7 @@ static void test_quoted_names(void **state)
 	char *y = NULL;
 
 	assert_int_equal(
-	    remote_secret_render("123", "istio-system", "file:///run/ambit/x", NULL, &y), 0);
+	    remote_secret_render("123", "istio-system", "file:///run/ambit/x", NULL, NULL, &y), 0);
 	assert_non_null(strstr(y, "    networking.istio.io/cluster: \"123\"\n"));
 	assert_non_null(strstr(y, "  \"123\": |\n"));
 	assert_non_null(strstr(y, "    current-context: \"123\"\n"));
@@ -186,7 +229,7 @@ static void test_quoted_names(void **state)
 	config_free(&cfg);
 	free(y);
 	assert_int_equal(
-	    remote_secret_render("on", "istio-system", "file:///run/ambit/x", NULL, &y), 0);
+	    remote_secret_render("on", "istio-system", "file:///run/ambit/x", NULL, NULL, &y), 0);
 	assert_non_null(strstr(y, "  \"on\": |\n"));
 	free(y);
 }
@@ -196,15 +239,21 @@ static void test_invalid(void **state)
 {
 	char *y = (char *)"x";
 
-	assert_int_equal(remote_secret_render("Kubernetes", "istio-system", "file:///r", NULL, &y),
-			 -EINVAL);
+	assert_int_equal(
+	    remote_secret_render("Kubernetes", "istio-system", "file:///r", NULL, NULL, &y),
+	    -EINVAL);
 	assert_null(y);
-	assert_int_equal(remote_secret_render("a.b", "istio-system", "file:///r", NULL, &y),
+	assert_int_equal(remote_secret_render("a.b", "istio-system", "file:///r", NULL, NULL, &y),
 			 -EINVAL);
-	assert_int_equal(remote_secret_render("c2", "Istio", "file:///r", NULL, &y), -EINVAL);
-	assert_int_equal(remote_secret_render("c2", "istio-system", "", NULL, &y), -EINVAL);
-	assert_int_equal(remote_secret_render("c2", "istio-system", "file:///r\n", NULL, &y),
+	assert_int_equal(remote_secret_render("c2", "Istio", "file:///r", NULL, NULL, &y), -EINVAL);
+	assert_int_equal(remote_secret_render("c2", "istio-system", "", NULL, NULL, &y), -EINVAL);
+	assert_int_equal(remote_secret_render("c2", "istio-system", "file:///r\n", NULL, NULL, &y),
 			 -EINVAL);
+	assert_int_equal(remote_secret_render("c2", "istio-system", "https://h", NULL, "", &y),
+			 -EINVAL);
+	assert_int_equal(
+	    remote_secret_render("c2", "istio-system", "https://h", NULL, "a\nuser: x", &y),
+	    -EINVAL);
 }
 
 static void test_server(void **state)
@@ -231,9 +280,13 @@ static void test_server(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_istioctl_shape),   cmocka_unit_test(test_applies),
-	    cmocka_unit_test(test_namespace_and_ca), cmocka_unit_test(test_quoted_names),
-	    cmocka_unit_test(test_invalid),	     cmocka_unit_test(test_server),
+	    cmocka_unit_test(test_istioctl_shape),
+	    cmocka_unit_test(test_applies),
+	    cmocka_unit_test(test_namespace_and_ca),
+	    cmocka_unit_test(test_quoted_names),
+	    cmocka_unit_test(test_invalid),
+	    cmocka_unit_test(test_server),
+	    cmocka_unit_test(test_token),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
