@@ -18,7 +18,6 @@
 #include "k8s/kconn.h"
 #include "l4/desired.h"
 #include "remote.h"
-#include "remote_priv.h"
 
 #define FILE_SCHEME "file://"
 /* A gateway's port: HBONE's, on the listener `mesh` of Istio's east-west Gateway. */
@@ -62,6 +61,7 @@ static void cluster_free(struct remote_cluster *rc)
 	remote_api_stop(rc->api);
 	rc->api = NULL;
 	summary_free(rc);
+	confstore_free(&rc->conf);
 	free(rc->name);
 	free(rc->secret);
 	free(rc->server);
@@ -371,13 +371,12 @@ static int summarize(struct remote_cluster *rc, const struct remote_env *env, st
 /* Reads the local cluster at rc->dir: manifests and pod list. 0, or -errno with rc->error. */
 static int read_dir(struct remote_cluster *rc, const struct remote_env *env)
 {
-	struct confstore cs = {0};
-	struct runtime rt;
+	struct runtime rt = {0};
 	char path[PATH_MAX], err[256] = "", *text = NULL;
 	struct timespec gen = mtime_of(rc->dir, "state/generation"),
 			rtm = mtime_of(rc->dir, "runtime/pods.json");
 	cJSON *pods = NULL;
-	size_t len;
+	size_t len = 0;
 	bool changed;
 	int ret;
 
@@ -391,30 +390,36 @@ static int read_dir(struct remote_cluster *rc, const struct remote_env *env)
 			 strerror(errno));
 		return -ENOENT;
 	}
+	/* Kept from one read to the next: a file that did not change is not parsed again. */
 	snprintf(path, sizeof(path), "%s/state", rc->dir);
-	ret = confstore_reload(&cs, path, &changed);
+	ret = confstore_reload(&rc->conf, path, &changed);
 	if (ret) {
 		snprintf(rc->error, sizeof(rc->error), "%.200s: %s", path, strerror(-ret));
-		confstore_free(&cs);
 		return ret;
 	}
+	/* Once, for the pods (runtime_parse) and the balancer addresses (cJSON) alike. */
 	snprintf(path, sizeof(path), "%s/runtime/pods.json", rc->dir);
-	ret = runtime_load(path, &rt, err, sizeof(err));
+	ret = fileutil_read_file(path, 64u << 20, &text, &len);
+	if (ret == -ENOENT)
+		ret = 0; /* no pod started yet */
+	else if (ret)
+		snprintf(err, sizeof(err), "%s", strerror(-ret));
+	else
+		ret = runtime_parse(text, len, &rt, err, sizeof(err));
 	if (ret) {
 		snprintf(rc->error, sizeof(rc->error), "%.120s: %.170s", path, err);
 		runtime_free(&rt);
-		confstore_free(&cs);
+		free(text);
 		return ret;
 	}
-	if (!fileutil_read_file(path, 64u << 20, &text, &len))
+	if (text)
 		pods = cJSON_ParseWithLength(text, len);
 	free(text);
-	ret = summarize(rc, env, &cs, &rt, pods);
+	ret = summarize(rc, env, &rc->conf, &rt, pods);
 	if (ret)
 		snprintf(rc->error, sizeof(rc->error), "%s: %s", rc->dir, strerror(-ret));
 	cJSON_Delete(pods);
 	runtime_free(&rt);
-	confstore_free(&cs);
 	return ret;
 }
 

@@ -28,8 +28,10 @@
 
 #include "ambit/config.h"
 #include "ambit/snapshot.h"
+#include "confstore.h"
 
 struct cJSON;
+struct remote_api;
 
 #define REMOTE_SECRET_LABEL "istio/multiCluster"
 #define REMOTE_GLOBAL_LABEL "istio.io/global"
@@ -50,6 +52,7 @@ struct remote_cluster {
 	struct snap_remote_service *services; /* owned */
 	bool seen;			      /* still named by a secret (sync's mark) */
 	struct remote_api *api;		      /* an https server's reader, or NULL */
+	struct confstore conf;		      /* a directory's objects, kept between reads */
 };
 
 struct remote_set {
@@ -93,5 +96,30 @@ bool remote_due(const struct remote_set *rs);
 void remote_free(struct remote_set *rs);
 /* The agent status's "remoteClusters": one object per cluster. NULL on ENOMEM. */
 struct cJSON *remote_status(const struct remote_set *rs);
+
+/* ---- the reader of a remote cluster's API server (remote_api.c), for remote.c ---- */
+
+/*
+ * Starts reading the cluster kubeconfig @kubeconfig (@len bytes, a remote secret's: it may name
+ * no file here) names, as @name, on a thread of its own. NULL with @why.
+ */
+struct remote_api *remote_api_start(const char *name, const char *kubeconfig, size_t len, char *why,
+				    size_t wlen);
+/* Whether new lists, or a failed round not told yet, wait for remote_api_take. */
+bool remote_api_pending(struct remote_api *ra);
+/*
+ * The newest lists not taken yet (malloc'd; NULL: none new), and into @err the last round's
+ * failure ("" when it succeeded).
+ */
+char *remote_api_take(struct remote_api *ra, char *err, size_t errlen);
+/* Lets the reader go: its thread ends and frees it. Accepts NULL. */
+void remote_api_stop(struct remote_api *ra);
+/*
+ * Lists @text (remote_api_take's) into @cs (an entry per object, validated as every object) and
+ * *@pods_json, the pods, Service and balancer addresses in pods.json's shape (malloc'd). 0, or
+ * -EINVAL with @err.
+ */
+int remote_api_convert(const char *text, struct confstore *cs, char **pods_json, char *err,
+		       size_t errlen);
 
 #endif

@@ -16,7 +16,7 @@
 
 #include "ambit/log.h"
 #include "k8s/kconn.h"
-#include "remote_priv.h"
+#include "remote.h"
 
 /* How often the lists are taken: a remote change shows within it (and the loop's second). */
 #define REMOTE_LIST_S 2
