@@ -82,7 +82,7 @@ fi
 # again on the bridge CNI's in-pod mode) also pass there but are left to the first pass for time,
 # as are t_15 (inspect) and t_40 (peer identity), whose paths every test here also takes.
 # AMBIT_IT_KUBE="" leaves the pass out.
-kube_tests=${AMBIT_IT_KUBE-t_10 t_30 t_50 t_53 t_56 t_57 t_58 t_59 t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_94_istioctl t_99}
+kube_tests=${AMBIT_IT_KUBE-t_10 t_30 t_50 t_53 t_56 t_57 t_58 t_59 t_59_multicluster t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_94_istioctl t_99}
 # The mesh's tests again on the bridge CNI's pod network (`local up --cni bridge`: cni0, VXLAN
 # between nodes, as flannel), where the agents take the in-pod capture mode. AMBIT_IT_BRIDGE
 # lists them; "" leaves the pass out.

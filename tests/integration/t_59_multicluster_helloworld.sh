@@ -105,6 +105,16 @@ on "$A" create-remote-secret --name "$A" | on "$B" apply -f - >/dev/null ||
 synced() { on "$1" remote-clusters | grep -Eq "^$2 +istio-system/istio-remote-secret-$2 +synced "; }
 wait_for 20 synced "$A" "$B" || fail "cluster 1's remote-clusters: $(on "$A" remote-clusters)"
 wait_for 20 synced "$B" "$A" || fail "cluster 2's remote-clusters: $(on "$B" remote-clusters)"
+# Where the other side reads it: a local cluster's directory, or on --kube its API server at
+# its fabric's address on the LoadBalancer network, with Istio's reader's token.
+if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
+	grep -Eq 'server: https://(172\.30\.|\[fd00:30::)' "$tmp/secret-b.yaml" ||
+		fail "cluster 2's remote secret names no API server: $(cat "$tmp/secret-b.yaml")"
+	grep -q ' token: ' "$tmp/secret-b.yaml" || fail "cluster 2's remote secret has no token"
+else
+	grep -q "server: file:///run/ambit/$B\$" "$tmp/secret-b.yaml" ||
+		fail "cluster 2's remote secret: $(cat "$tmp/secret-b.yaml")"
+fi
 row=$(on "$A" remote-clusters | head -1)
 grep -Eq '^NAME +SECRET +STATUS +ISTIOD' <<<"$row" || fail "remote-clusters' header: $row"
 
@@ -219,6 +229,16 @@ hello_deployment v1 0 | on "$A" apply -f - >/dev/null || fail "scale helloworld-
 wait_for 30 only "$A" v2 || fail "cluster 1 after v1 scaled to 0: $(versions "$A" 6)"
 wait_for 30 only "$B" v2 || fail "cluster 2 after v1 scaled to 0: $(versions "$B" 6)"
 log "PreferClose keeps cluster 1 home; failover: with v1 gone both get v2 alone"
+
+# --- On --kube, cluster 2's API server gone: cluster 1 says so and keeps serving with what it
+# knew (cluster 2's data path needs none of it).
+if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
+	kill "$(cat "/run/ambit/$B/kube/apiserver.pid")" || fail "stop cluster 2's API server"
+	failed() { on "$A" remote-clusters 2>/dev/null | grep -Eq "^$B +istio-system/istio-remote-secret-$B +failed "; }
+	wait_for 20 failed || fail "cluster 1's remote-clusters with cluster 2's API server down: $(on "$A" remote-clusters 2>&1)"
+	expect_eq "$(versions "$A" 6)" "v2 " "cluster 1's calls with cluster 2's API server down"
+	log "cluster 2's API server down: cluster 1 says failed and keeps serving"
+fi
 
 # --- A remote secret deleted: its cluster's endpoints are gone within seconds.
 on "$A" delete -f "$tmp/secret-b.yaml" >/dev/null || fail "delete cluster 2's remote secret"
