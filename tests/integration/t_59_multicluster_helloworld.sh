@@ -4,7 +4,9 @@
 # an intermediate per cluster (cacerts), network1 and network2, each with the east-west gateway
 # of `gen-eastwest-gateway.sh --network N --ambient` applied unchanged, remote secrets made by
 # `ambitctl create-remote-secret` and applied to the other cluster, and `remote-clusters`
-# listing each synced. helloworld v1 runs in cluster 1 and v2 in cluster 2, the Service labelled
+# listing each synced; on --kube, Istio's commands as its pages type them (istioctl and kubectl
+# with a context per cluster: create-remote-secret | kubectl apply, remote-clusters, kubectl
+# label, annotate, scale). helloworld v1 runs in cluster 1 and v2 in cluster 2, the Service labelled
 # istio.io/global=true in both; `curl helloworld.sample:5000/hello` from each cluster is answered
 # by both versions: the other's through double HBONE (the client's ztunnel, the other network's
 # gateway, the destination's ztunnel), whose inner tunnel carries the client's identity to the
@@ -94,17 +96,33 @@ hello() { "$AMBITCTL" local exec --name "$1" sample/curl-0 -- curl -sS --max-tim
 wait_for 30 hello "$A" || fail "helloworld in cluster 1 never answered"
 wait_for 30 hello "$B" || fail "helloworld in cluster 2 never answered"
 
+# What Istio's pages type: on --kube, istioctl (ambit's CLI under its name) and the machine's
+# kubectl, each cluster a context of one kubeconfig (a --kube cluster's context is its name);
+# else ambitctl's own commands, and a changed object applied where kubectl would patch it.
+KUBE=${AMBIT_LOCAL_KUBE:-}
+ISTIOCTL=$REPO/build/istioctl
+export KUBECONFIG=/run/ambit/$A/kube/kubeconfig:/run/ambit/$B/kube/kubeconfig
+remote_secret() { # FROM TO: FROM's remote secret applied to TO
+	if [ "$KUBE" = 1 ]; then
+		"$ISTIOCTL" create-remote-secret --context="$1" --name="$1" |
+			kubectl apply -f - --context="$2"
+	else
+		on "$1" create-remote-secret --name "$1" | on "$2" apply -f -
+	fi
+}
+remote_clusters() {
+	if [ "$KUBE" = 1 ]; then "$ISTIOCTL" remote-clusters --context="$1"; else on "$1" remote-clusters; fi
+}
+
 # --- Remote secrets, as istioctl create-remote-secret makes them, each applied to the other.
 on "$B" create-remote-secret --name "$B" >"$tmp/secret-b.yaml" || fail "create-remote-secret of cluster 2"
 grep -q 'istio/multiCluster: "true"' "$tmp/secret-b.yaml" ||
 	fail "the remote secret's label: $(cat "$tmp/secret-b.yaml")"
-on "$B" create-remote-secret --name "$B" | on "$A" apply -f - >/dev/null ||
-	fail "apply cluster 2's remote secret to cluster 1"
-on "$A" create-remote-secret --name "$A" | on "$B" apply -f - >/dev/null ||
-	fail "apply cluster 1's remote secret to cluster 2"
-synced() { on "$1" remote-clusters | grep -Eq "^$2 +istio-system/istio-remote-secret-$2 +synced "; }
-wait_for 20 synced "$A" "$B" || fail "cluster 1's remote-clusters: $(on "$A" remote-clusters)"
-wait_for 20 synced "$B" "$A" || fail "cluster 2's remote-clusters: $(on "$B" remote-clusters)"
+remote_secret "$B" "$A" >/dev/null || fail "apply cluster 2's remote secret to cluster 1"
+remote_secret "$A" "$B" >/dev/null || fail "apply cluster 1's remote secret to cluster 2"
+synced() { remote_clusters "$1" | grep -Eq "^$2 +istio-system/istio-remote-secret-$2 +synced "; }
+wait_for 20 synced "$A" "$B" || fail "cluster 1's remote-clusters: $(remote_clusters "$A")"
+wait_for 20 synced "$B" "$A" || fail "cluster 2's remote-clusters: $(remote_clusters "$B")"
 # Where the other side reads it: a local cluster's directory, or on --kube its API server at
 # its fabric's address on the LoadBalancer network, with Istio's reader's token.
 if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
@@ -115,7 +133,7 @@ else
 	grep -q "server: file:///run/ambit/$B\$" "$tmp/secret-b.yaml" ||
 		fail "cluster 2's remote secret: $(cat "$tmp/secret-b.yaml")"
 fi
-row=$(on "$A" remote-clusters | head -1)
+row=$(remote_clusters "$A" | head -1)
 grep -Eq '^NAME +SECRET +STATUS +ISTIOD' <<<"$row" || fail "remote-clusters' header: $row"
 
 # versions CLUSTER N: the versions N calls from CLUSTER were answered by, sorted, unique
@@ -133,6 +151,11 @@ expect_eq "$(versions "$A" 6)" "v1 " "cluster 1 before the Service is global"
 
 # --- The verify task: the Service global in both clusters.
 for c in "$A" "$B"; do
+	if [ "$KUBE" = 1 ]; then
+		kubectl label svc helloworld -n sample istio.io/global=true --context="$c" >/dev/null ||
+			fail "kubectl label svc helloworld in $c"
+		continue
+	fi
 	on "$c" label svc helloworld -n sample istio.io/global=true >/dev/null 2>&1 || {
 		# Without kubectl's label on a Service: the same Service with the label, applied.
 		sed 's/^    service: helloworld$/    service: helloworld\n    istio.io\/global: "true"/' \
@@ -218,14 +241,24 @@ log "gateways: both carry the load; one refusing is passed over, no call lost"
 
 # --- Traffic distribution PreferClose (Istio's annotation, as its failover task sets it):
 # cluster 1's calls stay in its network while it has an endpoint...
-sed 's/^  name: helloworld$/  name: helloworld\n  annotations:\n    networking.istio.io\/traffic-distribution: PreferClose/; s/^    service: helloworld$/    service: helloworld\n    istio.io\/global: "true"/' \
-	"$LIB_DIR/manifests-mc/sample.yaml" | on "$A" apply -f - >/dev/null || fail "PreferClose"
+if [ "$KUBE" = 1 ]; then
+	kubectl annotate svc helloworld -n sample networking.istio.io/traffic-distribution=PreferClose \
+		--context="$A" >/dev/null || fail "kubectl annotate PreferClose"
+else
+	sed 's/^  name: helloworld$/  name: helloworld\n  annotations:\n    networking.istio.io\/traffic-distribution: PreferClose/; s/^    service: helloworld$/    service: helloworld\n    istio.io\/global: "true"/' \
+		"$LIB_DIR/manifests-mc/sample.yaml" | on "$A" apply -f - >/dev/null || fail "PreferClose"
+fi
 only() { [ "$(versions "$1" 6)" = "$2 " ]; }
 wait_for 30 only "$A" v1 || fail "cluster 1 with PreferClose: $(versions "$A" 6)"
 expect_eq "$(versions "$B" 8)" "v1 v2 " "cluster 2 (its Service without PreferClose)"
 
 # --- ... and the failover task: v1 scaled to 0 in cluster 1, which then gets v2 alone.
-hello_deployment v1 0 | on "$A" apply -f - >/dev/null || fail "scale helloworld-v1 to 0"
+if [ "$KUBE" = 1 ]; then
+	kubectl scale deployment helloworld-v1 -n sample --replicas=0 --context="$A" >/dev/null ||
+		fail "kubectl scale helloworld-v1 to 0"
+else
+	hello_deployment v1 0 | on "$A" apply -f - >/dev/null || fail "scale helloworld-v1 to 0"
+fi
 wait_for 30 only "$A" v2 || fail "cluster 1 after v1 scaled to 0: $(versions "$A" 6)"
 wait_for 30 only "$B" v2 || fail "cluster 2 after v1 scaled to 0: $(versions "$B" 6)"
 log "PreferClose keeps cluster 1 home; failover: with v1 gone both get v2 alone"
@@ -234,16 +267,21 @@ log "PreferClose keeps cluster 1 home; failover: with v1 gone both get v2 alone"
 # knew (cluster 2's data path needs none of it).
 if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
 	kill "$(cat "/run/ambit/$B/kube/apiserver.pid")" || fail "stop cluster 2's API server"
-	failed() { on "$A" remote-clusters 2>/dev/null | grep -Eq "^$B +istio-system/istio-remote-secret-$B +failed "; }
-	wait_for 20 failed || fail "cluster 1's remote-clusters with cluster 2's API server down: $(on "$A" remote-clusters 2>&1)"
+	failed() { remote_clusters "$A" 2>/dev/null | grep -Eq "^$B +istio-system/istio-remote-secret-$B +failed "; }
+	wait_for 20 failed || fail "cluster 1's remote-clusters with cluster 2's API server down: $(remote_clusters "$A" 2>&1)"
 	expect_eq "$(versions "$A" 6)" "v2 " "cluster 1's calls with cluster 2's API server down"
 	log "cluster 2's API server down: cluster 1 says failed and keeps serving"
 fi
 
 # --- A remote secret deleted: its cluster's endpoints are gone within seconds.
-on "$A" delete -f "$tmp/secret-b.yaml" >/dev/null || fail "delete cluster 2's remote secret"
+if [ "$KUBE" = 1 ]; then
+	kubectl delete secret "istio-remote-secret-$B" -n istio-system --context="$A" >/dev/null ||
+		fail "kubectl delete cluster 2's remote secret"
+else
+	on "$A" delete -f "$tmp/secret-b.yaml" >/dev/null || fail "delete cluster 2's remote secret"
+fi
 gone() { ! hello "$A"; }
 wait_for 15 gone || fail "cluster 1 still reaches cluster 2 without its remote secret"
-on "$A" remote-clusters | grep -q "istio-remote-secret-$B" &&
-	fail "remote-clusters still lists cluster 2: $(on "$A" remote-clusters)"
+remote_clusters "$A" | grep -q "istio-remote-secret-$B" &&
+	fail "remote-clusters still lists cluster 2: $(remote_clusters "$A")"
 log "ok: verify and failover across two networks; a deleted remote secret takes its endpoints"

@@ -109,7 +109,9 @@ static int sa_token(const struct ctl_cluster *c, const struct ctl_node *n, const
 
 /*
  * A kubeconfig at @file (under <run>/) for the admin's token @tok and server @host:@port (a
- * URL's host: an IPv6 address bracketed).
+ * URL's host: an IPv6 address bracketed). Its cluster and context are the cluster's name, its
+ * user <name>-admin: two clusters' files merge into one (KUBECONFIG=a:b, a context each, as
+ * Istio's multicluster pages use them) with no name shared, as kind names its entries.
  */
 static int write_kubeconfig(const struct ctl_cluster *c, const char *file, const char *host,
 			    int port, const char *ca_pem, const char *tok)
@@ -126,9 +128,9 @@ static int write_kubeconfig(const struct ctl_cluster *c, const char *file, const
 	fprintf(f,
 		"apiVersion: v1\nkind: Config\nclusters:\n- name: %s\n  cluster:\n"
 		"    server: https://%s:%d\n    certificate-authority-data: %s\n"
-		"users:\n- name: admin\n  user:\n    token: %s\ncontexts:\n- name: %s\n"
-		"  context:\n    cluster: %s\n    user: admin\ncurrent-context: %s\n",
-		c->name, host, port, b64, tok, c->name, c->name, c->name);
+		"users:\n- name: %s-admin\n  user:\n    token: %s\ncontexts:\n- name: %s\n"
+		"  context:\n    cluster: %s\n    user: %s-admin\ncurrent-context: %s\n",
+		c->name, host, port, b64, c->name, tok, c->name, c->name, c->name, c->name);
 	free(b64);
 	if (fclose(f)) {
 		free(text);
