@@ -169,6 +169,47 @@ expect_not_contains "$(out inst2)" "Ingress gateways" "the ambient profile has n
 run inst3 ictl install --set profile=openshift -y
 expect_eq "$(rc inst3)" 1 "an unknown profile"
 expect_contains "$(err inst3)" "ambient, default, demo and minimal"
+# The IstioOperator of Istio's ambient multicluster install page (istioctl install -f
+# cluster1.yaml): its profile and values as the --set paths they stand for, istiod's
+# AMBIENT_ENABLE_MULTI_NETWORK said to be ambit's way always; a field ambit cannot mean refused.
+cat >"$tmp/cluster1.yaml" <<'IOP'
+apiVersion: install.istio.io/v1alpha1
+kind: IstioOperator
+spec:
+  profile: ambient
+  components:
+    pilot:
+      k8s:
+        env:
+          - name: AMBIENT_ENABLE_MULTI_NETWORK
+            value: "true"
+  values:
+    global:
+      meshID: mesh1
+      multiCluster:
+        clusterName: cluster1
+      network: network1
+IOP
+run iop ictl install -f "$tmp/cluster1.yaml" -y
+expect_eq "$(rc iop)" 0 "install -f cluster1.yaml: $(out iop) $(err iop)"
+expect_contains "$(out iop)" "AMBIENT_ENABLE_MULTI_NETWORK: ambit's agents do so always" "install -f"
+expect_contains "$(out iop)" "values.global.meshID=mesh1: the clusters of one mesh" "install -f"
+expect_contains "$(out iop)" "✔ Installation complete" "install -f"
+expect_not_contains "$(out iop)" "Ingress gateways" "install -f: the ambient profile"
+run iopg ictl manifest generate -f "$tmp/cluster1.yaml"
+expect_eq "$(rc iopg)" 0 "manifest generate -f: $(err iopg)"
+grep -A1 -E 'name: CLUSTER_ID$' <<<"$(out iopg)" | grep -q 'value: "cluster1"' ||
+	fail "manifest generate -f: no cluster1 in the agents' environment"
+grep -A1 -E 'name: NETWORK$' <<<"$(out iopg)" | grep -q 'value: "network1"' ||
+	fail "manifest generate -f: no network1 in the agents' environment"
+sed 's/^  profile: ambient$/  profile: ambient\n  revision: canary/' "$tmp/cluster1.yaml" >"$tmp/iop-rev.yaml"
+run iopr ictl install -f "$tmp/iop-rev.yaml" -y
+expect_eq "$(rc iopr)" 1 "install -f with spec.revision"
+expect_contains "$(err iopr)" "iop-rev.yaml: spec.revision: ambit has no revisions" "install -f revision"
+sed 's/^  profile: ambient$/  profile: ambient\n  unifiedGateway: {}/' "$tmp/cluster1.yaml" >"$tmp/iop-bad.yaml"
+run iopb ictl manifest generate -f "$tmp/iop-bad.yaml"
+expect_eq "$(rc iopb)" 1 "manifest generate -f with an unknown field"
+expect_contains "$(err iopb)" "iop-bad.yaml: spec.unifiedGateway: not a field" "an unknown field"
 run prof ictl profile list
 expect_eq "$(out prof | tr -s ' \n' ' ')" "Istio configuration profiles: ambient default demo minimal "
 run dump ictl profile dump demo

@@ -123,6 +123,15 @@ const char *ic_split_code(const char *msg, const char *def, char code[8]);
 struct config_diag;
 void ic_finding_format(const struct config_diag *d, bool with_file, char *buf, size_t len);
 
+/* iop.c: an IstioOperator file (-f) */
+/*
+ * The --set paths IstioOperator @file ("-" for stdin) stands for (profile=, values.*,
+ * meshConfig.*, components.*), malloc'd into *@sets (@n of them), and into *@said the lines
+ * saying what it sets that ambit does otherwise (NULL: none). 0, or istioctl's exit code with
+ * the error said (the file and the field).
+ */
+int ic_operator_sets(const char *file, char ***sets, size_t *n, char **said);
+
 /* entry.c: main(), the verbs, and what they share */
 /*
  * Loads the local cluster @ic names (--context, --cluster, --kubeconfig of a local cluster,

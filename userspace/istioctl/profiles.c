@@ -100,6 +100,14 @@ static int read_sets(const struct ic *ic, struct install_args *a)
 				kv);
 			continue;
 		}
+		if (klen == strlen("values.global.meshID") &&
+		    !strncmp(kv, "values.global.meshID", klen)) {
+			str_fmt(a->said[a->n_said++], sizeof(a->said[0]),
+				"  %s: the clusters of one mesh are those sharing its root "
+				"(cacerts) on ambit; its name is not used.\n",
+				kv);
+			continue;
+		}
 		for (size_t k = 0; k < sizeof(set_paths) / sizeof(set_paths[0]); k++) {
 			if (strlen(set_paths[k].istio) != klen ||
 			    strncmp(set_paths[k].istio, kv, klen))
@@ -114,6 +122,70 @@ static int read_sets(const struct ic *ic, struct install_args *a)
 		a->argv[a->argc++] = "--set";
 		a->argv[a->argc++] = a->store[i];
 	}
+	return 0;
+}
+
+/* The -f IstioOperators' settings (iop.c), held for the command's length. */
+struct operators {
+	char **sets;
+	size_t n;
+	char *said; /* what they set that ambit does otherwise, lines */
+};
+
+static void operators_free(struct operators *op)
+{
+	for (size_t i = 0; i < op->n; i++)
+		free(op->sets[i]);
+	free(op->sets);
+	free(op->said);
+}
+
+/*
+ * @ic with its -f IstioOperators' settings before its own --set values, as istioctl overlays
+ * them, into @out (@op holds their strings). 0, or istioctl's exit code with the error said.
+ */
+static int with_operators(const struct ic *ic, struct ic *out, struct operators *op)
+{
+	*out = *ic;
+	out->n_sets = 0;
+	out->n_files = 0;
+	for (size_t f = 0; f < ic->n_files; f++) {
+		char **sets, *said;
+		size_t n, len = op->said ? strlen(op->said) : 0;
+		int ret = ic_operator_sets(ic->files[f], &sets, &n, &said);
+		void *grown;
+
+		if (ret)
+			return ret;
+		grown = realloc(op->sets, (op->n + n) * sizeof(*op->sets));
+		if (!grown) {
+			for (size_t i = 0; i < n; i++)
+				free(sets[i]);
+			free(sets);
+			free(said);
+			return ic_error(IC_EXIT_ERROR, "out of memory");
+		}
+		op->sets = grown;
+		memcpy(op->sets + op->n, sets, n * sizeof(*sets));
+		op->n += n;
+		free(sets);
+		if (said) {
+			char *all = realloc(op->said, len + strlen(said) + 1);
+
+			if (all) {
+				memcpy(all + len, said, strlen(said) + 1);
+				op->said = all;
+			}
+			free(said);
+		}
+	}
+	if (op->n + ic->n_sets > IC_MAX_REPEAT)
+		return ic_error(IC_EXIT_ERROR, "more than %d settings in -f and --set together",
+				IC_MAX_REPEAT);
+	for (size_t i = 0; i < op->n; i++)
+		out->sets[out->n_sets++] = op->sets[i];
+	for (size_t i = 0; i < ic->n_sets; i++)
+		out->sets[out->n_sets++] = ic->sets[i];
 	return 0;
 }
 
@@ -236,7 +308,22 @@ static int install_local(const struct ic *ic, const struct install_args *a)
 	return 0;
 }
 
+static int install(struct ic *ic, const char *op_said);
+
 int ic_install(struct ic *ic)
+{
+	struct operators op = {0};
+	struct ic all;
+	int ret = with_operators(ic, &all, &op);
+
+	if (!ret)
+		ret = install(&all, op.said);
+	operators_free(&op);
+	return ret;
+}
+
+/* @op_said: what the -f files set that ambit does otherwise (NULL: nothing). */
+static int install(struct ic *ic, const char *op_said)
 {
 	struct install_args a = {0};
 	char q[256];
@@ -244,10 +331,8 @@ int ic_install(struct ic *ic)
 
 	if (ret)
 		return ret;
-	if (ic->n_files)
-		return ic_error(IC_EXIT_ERROR,
-				"-f: ambit reads no IstioOperator; say each option by "
-				"--set (istioctl install --help)");
+	if (op_said)
+		fputs(op_said, stdout);
 	struct ctl_cluster c;
 
 	/* A local cluster (its own kubeconfig too): ambit came with `local up`. */
@@ -329,16 +414,19 @@ int ic_manifest(struct ic *ic)
 	if (strcmp(sub, "generate"))
 		return ic_error(IC_EXIT_USAGE, "manifest: one of generate, install\nRun 'istioctl "
 					       "manifest --help' for usage.");
-	if (ic->n_files)
-		return ic_error(IC_EXIT_ERROR,
-				"-f: ambit reads no IstioOperator; say each option by "
-				"--set (istioctl manifest --help)");
-	ret = read_sets(ic, &a);
-	if (ret)
-		return ret;
-	a.argv[a.argc++] = "--dry-run";
-	a.argv[a.argc] = NULL;
-	return cmd_install(a.argc, a.argv, false) ? IC_EXIT_ERROR : 0;
+	struct operators op = {0};
+	struct ic all;
+
+	ret = with_operators(ic, &all, &op);
+	if (!ret)
+		ret = read_sets(&all, &a);
+	if (!ret) {
+		a.argv[a.argc++] = "--dry-run";
+		a.argv[a.argc] = NULL;
+		ret = cmd_install(a.argc, a.argv, false) ? IC_EXIT_ERROR : 0;
+	}
+	operators_free(&op);
+	return ret;
 }
 
 int ic_profile(struct ic *ic)
