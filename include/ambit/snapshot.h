@@ -379,6 +379,10 @@ const struct snap_service *snapshot_entry_by_addr6(const struct snapshot *s,
 						   const struct ipaddr *ip6, uint16_t port,
 						   const char *ns);
 const struct snap_cert *snapshot_cert_by_identity(const struct snapshot *s, const char *id);
+/* Frees @n gateways' strings and then the array @g (NULL is fine). */
+void snapshot_net_gateways_free(struct snap_net_gateway *g, size_t n);
+/* Frees @n remote shares' strings and arrays and then the array @r (NULL is fine). */
+void snapshot_remote_services_free(struct snap_remote_service *r, size_t n);
 /* Whether @svc's remote share @r has port @port. */
 bool snapshot_remote_has_port(const struct snap_remote_service *r, uint16_t port);
 

@@ -123,6 +123,15 @@ on_exit() {
 	cluster_down
 }
 
+# trap_exit CMDS: at exit CMDS (the test's own cleanup: a second cluster, its temporary files)
+# run, then on_exit, which sees the test's exit status (a failure dumps the cluster's state);
+# cluster_up keeps them (a test that sets its own trap otherwise has it replaced there).
+EXIT_CLEANUP=
+trap_exit() {
+	EXIT_CLEANUP=$1
+	trap 'LIB_RC=$?; eval "$EXIT_CLEANUP"; on_exit' EXIT
+}
+
 # cluster_up DIR [NODES [ARG...]]: brings the cluster up from manifests DIR (relative to this
 # directory or absolute), with more `local up` arguments if given (--cni bridge), and arms the
 # teardown trap first, so a half-made cluster is removed too. Without the ingress gateway
@@ -132,7 +141,7 @@ cluster_up() {
 	shift $(($# < 2 ? $# : 2))
 	case $dir in /*) ;; *) dir=$LIB_DIR/$dir ;; esac
 	[ "${CLUSTER_INGRESS:-0}" = 1 ] && ingress=
-	trap on_exit EXIT
+	trap 'LIB_RC=$?; eval "$EXIT_CLEANUP"; on_exit' EXIT
 	trap 'exit 130' INT TERM
 	CLUSTER_IS_UP=1
 	"$AMBITCTL" local up -f "$dir" --name "$CLUSTER" --nodes "$nodes" $ingress "$@" >&2 ||

@@ -10,7 +10,7 @@
 need_root; need_bins; need_cmd curl jq openssl
 ISTIOCTL=$REPO/build/istioctl
 tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
-trap 'rm -rf "$tmp"; on_exit' EXIT
+trap_exit 'rm -rf "$tmp"'
 
 # Istio's plug-in CA, as its multicluster pages make one per cluster (tools/certs' Makefile: a
 # root, an intermediate of it per cluster, `kubectl create secret generic cacerts -n
@@ -36,7 +36,6 @@ cp -r "$LIB_DIR/manifests" "$tmp/m"
 	[ ! -d "/run/ambit/${CLUSTER}b" ] || fail "a refused local up left /run/ambit/${CLUSTER}b"
 }
 cluster_up "$tmp/m" 2 --network network1
-trap 'rm -rf "$tmp"; on_exit' EXIT # cluster_up set its own
 
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ || fail "server never answered"
 

@@ -13,7 +13,7 @@ need_root; need_bins; need_cmd curl jq nft
 tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
 B=${CLUSTER}b
 b_down() { "$AMBITCTL" local down --name "$B" >/dev/null 2>&1 || true; }
-trap 'b_down; rm -rf "$tmp"; on_exit' EXIT
+trap_exit 'b_down; rm -rf "$tmp"'
 
 cp -r "$LIB_DIR/manifests" "$tmp/m"
 cat >"$tmp/m/lb.yaml" <<'EOF'
@@ -34,7 +34,6 @@ spec:
 EOF
 
 cluster_up "$tmp/m" 2 --network network1
-trap 'b_down; rm -rf "$tmp"; on_exit' EXIT # cluster_up set its own
 "$AMBITCTL" local up -f "$tmp/m" --name "$B" --nodes 2 --no-ingress --network network2 >&2 ||
 	fail "local up of the second cluster"
 

@@ -19,7 +19,7 @@ SAMPLES=${ISTIO_SAMPLES:-/work/shared/istio/samples/samples}
 GEN=$SAMPLES/multicluster/gen-eastwest-gateway.sh
 [ -f "$GEN" ] || fail "no Istio multicluster samples at $SAMPLES"
 tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
-trap 'rm -rf "$tmp"; on_exit' EXIT
+trap_exit 'rm -rf "$tmp"'
 
 # The shared root and this cluster's intermediate, as Istio's tools/certs make them.
 cp -r "$LIB_DIR/manifests" "$tmp/m"
@@ -31,7 +31,6 @@ grep -q 'gatewayClassName: "istio-east-west"' "$tmp/m/eastwest.yaml" ||
 	fail "gen-eastwest-gateway.sh printed no istio-east-west Gateway: $(cat "$tmp/m/eastwest.yaml")"
 
 cluster_up "$tmp/m" 2 --network network2
-trap 'rm -rf "$tmp"; on_exit' EXIT # cluster_up set its own
 GW=istio-eastwestgateway
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server/ || fail "server never answered"
 

@@ -22,7 +22,7 @@ GEN=$SAMPLES/multicluster/gen-eastwest-gateway.sh
 tmp=$(mktemp -d /tmp/ambit-it-XXXXXX)
 B=${CLUSTER}b
 b_down() { "$AMBITCTL" local down --name "$B" >/dev/null 2>&1 || true; }
-trap 'b_down; rm -rf "$tmp"; on_exit' EXIT
+trap_exit 'b_down; rm -rf "$tmp"'
 
 mkdir "$tmp/c1" "$tmp/c2"
 plugged_ca "$tmp/c1" cluster1 || fail "openssl: the root and cluster 1's intermediate"
@@ -87,7 +87,6 @@ spec:
 EOF
 
 cluster_up "$tmp/m1" 2 --network network1
-trap 'b_down; rm -rf "$tmp"; on_exit' EXIT # cluster_up set its own
 "$AMBITCTL" local up -f "$tmp/m2" --name "$B" --nodes 2 --no-ingress --network network2 >&2 ||
 	fail "local up of the second cluster"
 A=$CLUSTER

@@ -25,32 +25,8 @@
 
 static void summary_free(struct remote_cluster *rc)
 {
-	struct snapshot s = {
-	    .n_net_gateways = rc->n_gateways,
-	    .net_gateways = rc->gateways,
-	    .n_remote_services = rc->n_services,
-	    .remote_services = rc->services,
-	};
-
-	for (size_t i = 0; i < s.n_net_gateways; i++) {
-		free(s.net_gateways[i].network);
-		free(s.net_gateways[i].cluster);
-		free(s.net_gateways[i].name);
-		free(s.net_gateways[i].identity);
-	}
-	free(s.net_gateways);
-	for (size_t i = 0; i < s.n_remote_services; i++) {
-		struct snap_remote_service *r = &s.remote_services[i];
-
-		free(r->hostname);
-		free(r->cluster);
-		free(r->network);
-		free(r->ports);
-		for (size_t j = 0; j < r->n_identities; j++)
-			free(r->identities[j]);
-		free(r->identities);
-	}
-	free(s.remote_services);
+	snapshot_net_gateways_free(rc->gateways, rc->n_gateways);
+	snapshot_remote_services_free(rc->services, rc->n_services);
 	rc->gateways = NULL;
 	rc->services = NULL;
 	rc->n_gateways = rc->n_services = 0;

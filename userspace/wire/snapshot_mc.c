@@ -250,29 +250,35 @@ int snapshot_mc_decode(struct wire_dec *d, const cJSON *root, struct snapshot *s
 	return 0;
 }
 
+void snapshot_net_gateways_free(struct snap_net_gateway *g, size_t n)
+{
+	for (size_t i = 0; g && i < n; i++) {
+		free(g[i].network);
+		free(g[i].cluster);
+		free(g[i].name);
+		free(g[i].identity);
+	}
+	free(g);
+}
+
+void snapshot_remote_services_free(struct snap_remote_service *r, size_t n)
+{
+	for (size_t i = 0; r && i < n; i++) {
+		free(r[i].hostname);
+		free(r[i].cluster);
+		free(r[i].network);
+		free(r[i].ports);
+		for (size_t j = 0; j < r[i].n_identities; j++)
+			free(r[i].identities[j]);
+		free(r[i].identities);
+	}
+	free(r);
+}
+
 void snapshot_mc_free(struct snapshot *s)
 {
-	for (size_t i = 0; s->net_gateways && i < s->n_net_gateways; i++) {
-		struct snap_net_gateway *g = &s->net_gateways[i];
-
-		free(g->network);
-		free(g->cluster);
-		free(g->name);
-		free(g->identity);
-	}
-	free(s->net_gateways);
-	for (size_t i = 0; s->remote_services && i < s->n_remote_services; i++) {
-		struct snap_remote_service *r = &s->remote_services[i];
-
-		free(r->hostname);
-		free(r->cluster);
-		free(r->network);
-		free(r->ports);
-		for (size_t j = 0; j < r->n_identities; j++)
-			free(r->identities[j]);
-		free(r->identities);
-	}
-	free(s->remote_services);
+	snapshot_net_gateways_free(s->net_gateways, s->n_net_gateways);
+	snapshot_remote_services_free(s->remote_services, s->n_remote_services);
 }
 
 bool snapshot_remote_has_port(const struct snap_remote_service *r, uint16_t port)
