@@ -195,6 +195,8 @@ static struct connrec *held_established(void *arg, struct guard_slot *slot,
 	connrec_set_traceparent(rec, hd->traceparent);
 	if (hd->r.svc && lc_key(&hd->r))
 		zt_lc_acquire(rec, lc_key(&hd->r));
+	if (hd->r.remote)
+		zt_share_ok(&hd->w->rr, hd->r.remote);
 	guard_slot_move(slot, &hd->slot);
 	held_release(hd);
 	return rec;
@@ -210,6 +212,21 @@ static void held_failed(void *arg, int fd, int status, const char *reason, bool 
 	char flow[128];
 
 	hd->fd = fd;
+	/*
+	 * Through another network's gateway, anything but a refusal by policy: that cluster's
+	 * share is passed over for a while (the gateway's own failure is told apart: via_health),
+	 * so the retry, and the next connections, go to endpoints that answer.
+	 */
+	if (hd->r.remote && status != 401 &&
+	    !zt_gateway_out(&w->rr, hd->r.gw, loop_now_ms(w->loop))) {
+		char a[SOCKADDR_INET_STRLEN];
+
+		pr_info("outbound: %s of cluster %s through gateway %s failed (%s); its endpoints "
+			"there passed over for a while",
+			hd->r.remote->hostname, hd->r.remote->cluster,
+			sockaddr_inet_format(&hd->r.addr, a, sizeof(a)), reason ? reason : "?");
+		zt_share_failed(&w->rr, hd->r.remote, loop_now_ms(w->loop));
+	}
 	if (!retryable || w->stopping || !pause) {
 		held_fail(hd, reason ? reason : "failed");
 		return;

@@ -400,6 +400,16 @@ static int route_endpoints6(const struct snapshot *s, const struct snap_workload
 	return 0;
 }
 
+/* The time out of a slot that failed @fails times in a row before (5 s, doubled, 30 s). */
+static uint64_t down_ms(unsigned int fails)
+{
+	uint64_t ms = ZT_GW_DOWN_MS;
+
+	for (unsigned int i = 0; i < fails && ms < ZT_GW_DOWN_MAX_MS; i++)
+		ms *= 2;
+	return ms < ZT_GW_DOWN_MAX_MS ? ms : ZT_GW_DOWN_MAX_MS;
+}
+
 static struct zt_gw_down *gw_slot(struct zt_rr *rr, const struct ipaddr *a, bool insert)
 {
 	struct zt_gw_down *free_slot = NULL, *oldest = &rr->gw_down[0];
@@ -425,14 +435,11 @@ void zt_gateway_failed(struct zt_rr *rr, const union sockaddr_inet *addr, uint64
 {
 	struct ipaddr a;
 	struct zt_gw_down *d;
-	uint64_t ms = ZT_GW_DOWN_MS;
 
 	if (sockaddr_inet_to_ipaddr(addr, &a) || !(d = gw_slot(rr, &a, true)))
 		return;
-	for (unsigned int i = 0; i < d->fails && ms < ZT_GW_DOWN_MAX_MS; i++)
-		ms *= 2;
+	d->until_ms = now_ms + down_ms(d->fails);
 	d->fails++;
-	d->until_ms = now_ms + (ms < ZT_GW_DOWN_MAX_MS ? ms : ZT_GW_DOWN_MAX_MS);
 }
 
 void zt_gateway_ok(struct zt_rr *rr, const union sockaddr_inet *addr)
@@ -442,6 +449,68 @@ void zt_gateway_ok(struct zt_rr *rr, const union sockaddr_inet *addr)
 
 	if (!sockaddr_inet_to_ipaddr(addr, &a) && (d = gw_slot(rr, &a, false)))
 		memset(d, 0, sizeof(*d));
+}
+
+static uint64_t share_key(const struct snap_remote_service *r)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (const char *p = r->hostname; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	h = (h ^ '|') * 1099511628211ull;
+	for (const char *p = r->cluster; *p; p++)
+		h = (h ^ (uint8_t)*p) * 1099511628211ull;
+	return h | 1; /* 0 is a free slot */
+}
+
+static struct zt_share_down *share_slot(struct zt_rr *rr, uint64_t key, bool insert)
+{
+	struct zt_share_down *free_slot = NULL, *oldest = &rr->share_down[0];
+
+	for (size_t i = 0; i < ZT_GW_DOWN; i++) {
+		struct zt_share_down *d = &rr->share_down[i];
+
+		if (d->key == key)
+			return d;
+		if (!d->key && !free_slot)
+			free_slot = d;
+		if (d->until_ms < oldest->until_ms)
+			oldest = d;
+	}
+	if (!insert)
+		return NULL;
+	free_slot = free_slot ?: oldest;
+	*free_slot = (struct zt_share_down){.key = key};
+	return free_slot;
+}
+
+void zt_share_failed(struct zt_rr *rr, const struct snap_remote_service *r, uint64_t now_ms)
+{
+	struct zt_share_down *d = share_slot(rr, share_key(r), true);
+
+	d->until_ms = now_ms + down_ms(d->fails);
+	d->fails++;
+}
+
+void zt_share_ok(struct zt_rr *rr, const struct snap_remote_service *r)
+{
+	struct zt_share_down *d = share_slot(rr, share_key(r), false);
+
+	if (d)
+		memset(d, 0, sizeof(*d));
+}
+
+static bool share_out(const struct zt_rr *rr, const struct snap_remote_service *r)
+{
+	uint64_t key;
+
+	if (!rr || !rr->now_ms)
+		return false;
+	key = share_key(r);
+	for (size_t i = 0; i < ZT_GW_DOWN; i++)
+		if (rr->share_down[i].key == key)
+			return rr->share_down[i].until_ms > rr->now_ms;
+	return false;
 }
 
 /* Whether gateway @g is out (either of its addresses failed lately). */
@@ -461,6 +530,12 @@ static bool gw_out(const struct zt_rr *rr, const struct snap_net_gateway *g)
 			return true;
 	}
 	return false;
+}
+
+bool zt_gateway_out(struct zt_rr *rr, const struct snap_net_gateway *g, uint64_t now_ms)
+{
+	rr->now_ms = now_ms;
+	return gw_out(rr, g);
 }
 
 /*
@@ -499,7 +574,7 @@ static uint32_t remote_count(const struct snapshot *s, const struct snap_remote_
 			     uint16_t port, const struct zt_rr *rr)
 {
 	if (!r->endpoints || !r->n_identities || !snapshot_remote_has_port(r, port) ||
-	    (s->network && !strcmp(r->network, s->network)))
+	    (s->network && !strcmp(r->network, s->network)) || share_out(rr, r))
 		return 0;
 	return net_gateway(s, r->network, 0, false, rr) ? r->endpoints : 0;
 }

@@ -39,16 +39,33 @@ struct zt_gw_down {
 	uint64_t until_ms;
 	unsigned int fails;
 };
+/*
+ * The same for a remote cluster's share of a Service whose connection failed behind a gateway
+ * that answered (the cluster's endpoints stopped answering, its control plane not telling):
+ * the share is passed over (its endpoints elsewhere, or here, take its connections) for the
+ * same times, by the hash of its hostname and cluster.
+ */
+struct zt_share_down {
+	uint64_t key;
+	uint64_t until_ms;
+	unsigned int fails;
+};
 struct zt_rr {
 	unsigned int next[ZT_RR_SLOTS];
-	uint64_t now_ms; /* the worker's clock at the routing (0: no gateway is ever out) */
+	uint64_t now_ms; /* the worker's clock at the routing (0: nothing is ever out) */
 	struct zt_gw_down gw_down[ZT_GW_DOWN];
+	struct zt_share_down share_down[ZT_GW_DOWN];
 };
 
 /* Gateway @addr failed a connection at @now_ms: out for a while (struct zt_rr). */
 void zt_gateway_failed(struct zt_rr *rr, const union sockaddr_inet *addr, uint64_t now_ms);
 /* Gateway @addr answered: its count of failures in a row starts again. */
 void zt_gateway_ok(struct zt_rr *rr, const union sockaddr_inet *addr);
+/* Remote share @r failed a connection at @now_ms / carried one: out for a while, or back. */
+void zt_share_failed(struct zt_rr *rr, const struct snap_remote_service *r, uint64_t now_ms);
+void zt_share_ok(struct zt_rr *rr, const struct snap_remote_service *r);
+/* Whether gateway @g is passed over at @now_ms (it failed lately). */
+bool zt_gateway_out(struct zt_rr *rr, const struct snap_net_gateway *g, uint64_t now_ms);
 
 struct zt_route {
 	const struct snap_workload *dst_wl; /* NULL: not a known workload */

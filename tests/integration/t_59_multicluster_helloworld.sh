@@ -238,6 +238,27 @@ expect_eq "$(versions "$A" 12)" "v1 v2 " "cluster 1's calls once gateway 2 is pa
 nsenter --net=/run/netns/ambit-"$B"-fabric nft delete table inet t59_gw || fail "nft: delete"
 log "gateways: both carry the load; one refusing is passed over, no call lost"
 
+# --- Cluster 2's endpoint stops answering behind a gateway that still does (HBONE into its
+# node refused there; no control plane knows): cluster 1 passes that cluster's share over after
+# the first failure, its calls answered by v1, and uses it again once it answers.
+node_nft() { nsenter --net=/run/netns/ambit-"$B"-node2 nft "$@"; }
+node_nft -f - <<NFT || fail "nft: refuse HBONE into cluster 2's node2"
+table inet t59_ep {
+	chain in {
+		type filter hook input priority -300; policy accept;
+		tcp dport 15008 reject with tcp reset
+	}
+}
+NFT
+only_v1() { [ "$(versions "$A" 8)" = "v1 " ]; }
+wait_for 20 only_v1 || fail "cluster 1 with cluster 2's endpoint not answering: $(versions "$A" 8)"
+expect_eq "$(versions "$A" 12)" "v1 " "cluster 1's calls while cluster 2's share is passed over"
+grep -qF "helloworld.sample.svc.cluster.local of cluster $B through gateway" "$zlog" ||
+	fail "cluster 1's ztunnel never said cluster 2's share failed"
+node_nft delete table inet t59_ep || fail "nft: delete"
+wait_for 40 both "$A" || fail "cluster 2's share never came back: $(versions "$A" 8)"
+log "a remote share that stopped answering is passed over, and taken back once it answers"
+
 # --- Traffic distribution PreferClose (Istio's annotation, as its failover task sets it):
 # cluster 1's calls stay in its network while it has an endpoint...
 if [ "$KUBE" = 1 ]; then

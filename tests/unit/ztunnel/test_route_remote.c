@@ -270,12 +270,46 @@ static void test_gateway_out(void **state)
 	snapshot_free(s);
 }
 
+/* A remote share whose connection failed behind an answering gateway is passed over a while. */
+static void test_share_out(void **state)
+{
+	struct snapshot *s = decode(SNAP);
+	union sockaddr_inet vip = sa("10.96.0.10", 5000), other = sa("10.96.0.11", 80);
+	struct zt_rr rr = {.now_ms = 1000};
+	struct zt_route r;
+
+	(void)state;
+	zt_share_failed(&rr, &s->remote_services[0], rr.now_ms); /* east's helloworld */
+	assert_string_equal(s->remote_services[0].cluster, "east");
+	for (int i = 0; i < 6; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		assert_null(r.remote); /* its endpoint here alone */
+	}
+	/* Another Service of the same cluster is not concerned. */
+	assert_int_equal(zt_route_outbound(s, NULL, &other, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+	assert_non_null(r.remote);
+	/* Back after the time out; an answer clears its count. */
+	rr.now_ms += ZT_GW_DOWN_MS + 1;
+	for (int i = 0, remote = 0; i < 3; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		remote += r.remote != NULL;
+		if (i == 2)
+			assert_int_equal(remote, 2);
+	}
+	zt_share_failed(&rr, &s->remote_services[0], rr.now_ms);
+	zt_share_ok(&rr, &s->remote_services[0]);
+	assert_int_equal(rr.share_down[0].key, 0);
+	snapshot_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_codec_and_link), cmocka_unit_test(test_codec_refuses),
 	    cmocka_unit_test(test_pick_by_count),  cmocka_unit_test(test_pick_edges),
-	    cmocka_unit_test(test_gateway_out),
+	    cmocka_unit_test(test_gateway_out),	   cmocka_unit_test(test_share_out),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
