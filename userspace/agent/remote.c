@@ -474,6 +474,16 @@ static void read_cluster(struct remote_cluster *rc, const struct remote_env *env
 			rc->secret, rc->error);
 }
 
+/* FNV-1a of a remote secret's kubeconfig: whether it changed (its credentials). */
+static uint64_t text_hash(const char *t, size_t len)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (uint8_t)t[i]) * 1099511628211ull;
+	return h;
+}
+
 static struct remote_cluster *find_cluster(struct remote_set *rs, const char *name)
 {
 	for (size_t i = 0; i < rs->n; i++)
@@ -501,8 +511,25 @@ static int take_secret(struct remote_set *rs, const struct config_secret *sec, c
 	}
 	if (!strncmp(server, FILE_SCHEME, strlen(FILE_SCHEME)))
 		dir = server + strlen(FILE_SCHEME);
-	if (rc && (rc->seen || !strcmp(rc->server, server))) {
+	if (rc && rc->seen)
+		return 0; /* a second secret naming the cluster: the first one's */
+	if (rc && !strcmp(rc->server, server)) {
 		rc->seen = true;
+		if (rc->kc_hash == text_hash(kc, kc_len))
+			return 0;
+		/*
+		 * The same server with other credentials (a token rotated): a new reader with them,
+		 * the summary kept meanwhile.
+		 */
+		rc->kc_hash = text_hash(kc, kc_len);
+		if (rc->api) {
+			remote_api_stop(rc->api);
+			if (!(rc->api = remote_api_start(name, kc, kc_len, why, sizeof(why))))
+				snprintf(rc->error, sizeof(rc->error), "%.280s", why);
+			pr_info("remote cluster %s: secret %s changed: read with its new "
+				"credentials",
+				name, secret);
+		}
 		return 0;
 	}
 	if (rc) {
@@ -517,6 +544,7 @@ static int take_secret(struct remote_set *rs, const struct config_secret *sec, c
 	}
 	memset(rc, 0, sizeof(*rc));
 	rc->seen = true;
+	rc->kc_hash = text_hash(kc, kc_len);
 	rc->name = strdup(name);
 	rc->secret = strdup(secret);
 	rc->server = strdup(server);

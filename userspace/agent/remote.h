@@ -24,6 +24,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 
 #include "ambit/config.h"
@@ -52,6 +53,7 @@ struct remote_cluster {
 	struct snap_remote_service *services; /* owned */
 	bool seen;			      /* still named by a secret (sync's mark) */
 	struct remote_api *api;		      /* an https server's reader, or NULL */
+	uint64_t kc_hash;		      /* of the kubeconfig it was read with */
 	struct confstore conf;		      /* a directory's objects, kept between reads */
 };
 

@@ -386,9 +386,25 @@ static void test_reads_api_server(void **state)
 		if (remote_due(&rs))
 			assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
 	}
-	fake_api_stop(&fa);
 	assert_int_equal(rs.n, 1);
 	assert_string_equal(rs.items[0].error, "");
+	/* Other credentials in the secret (a token rotated, here a wrong one): read with them,
+	 * the summary kept while they fail. */
+	{
+		struct config_secret *sec = &cfg.secrets[0];
+
+		strcpy(strstr(sec->items[0].value, "r34d3r"), "wrong0}\n");
+		sec->items[0].len = strlen(sec->items[0].value);
+	}
+	assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	for (int i = 0; i < 200 && !rs.items[0].error[0]; i++) {
+		usleep(50 * 1000);
+		if (remote_due(&rs))
+			assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	}
+	assert_non_null(strstr(rs.items[0].error, "HTTP 401"));
+	assert_int_equal(rs.n_services, 1);
+	fake_api_stop(&fa);
 	assert_true(rs.items[0].synced);
 	assert_string_equal(rs.items[0].network, "network2");
 	assert_int_equal(rs.n_gateways, 1);
