@@ -56,6 +56,8 @@ struct held {
 	const struct snap_workload *src;
 	struct guard_slot slot; /* the client's share of 15001, until a stream or splice takes it */
 	char traceparent[64];	/* the try's CONNECT's */
+	bool fresh_via; /* to another network, the try opened a new inner tunnel (not a pooled one)
+			 */
 };
 
 unsigned int zt_retry_pause(unsigned int step, unsigned long elapsed_ms)
@@ -196,7 +198,7 @@ static struct connrec *held_established(void *arg, struct guard_slot *slot,
 	if (hd->r.svc && lc_key(&hd->r))
 		zt_lc_acquire(rec, lc_key(&hd->r));
 	if (hd->r.remote)
-		zt_share_ok(&hd->w->rr, hd->r.remote);
+		zt_share_ok(&hd->w->rr, zt_share_key(hd->r.remote));
 	guard_slot_move(slot, &hd->slot);
 	held_release(hd);
 	return rec;
@@ -213,19 +215,18 @@ static void held_failed(void *arg, int fd, int status, const char *reason, bool 
 
 	hd->fd = fd;
 	/*
-	 * Through another network's gateway, anything but a refusal by policy: that cluster's
-	 * share is passed over for a while (the gateway's own failure is told apart: via_health),
-	 * so the retry, and the next connections, go to endpoints that answer.
+	 * A new inner tunnel through another network's gateway that failed while the gateway
+	 * answered (its own failure is told apart: gateway_health), for anything but a refusal by
+	 * policy: what is behind the gateway, that cluster's endpoints of the Service, does not
+	 * answer. Its share is passed over for a while; the retry and the next connections go to
+	 * endpoints that answer. (A pooled tunnel that died says nothing of which it was.)
 	 */
-	if (hd->r.remote && status != 401 &&
+	if (hd->r.remote && hd->fresh_via && status != 401 &&
 	    !zt_gateway_out(&w->rr, hd->r.gw, loop_now_ms(w->loop))) {
-		char a[SOCKADDR_INET_STRLEN];
-
-		pr_info("outbound: %s of cluster %s through gateway %s failed (%s); its endpoints "
-			"there passed over for a while",
-			hd->r.remote->hostname, hd->r.remote->cluster,
-			sockaddr_inet_format(&hd->r.addr, a, sizeof(a)), reason ? reason : "?");
-		zt_share_failed(&w->rr, hd->r.remote, loop_now_ms(w->loop));
+		pr_info("outbound: %s of cluster %s failed behind its gateway (%s); that cluster's "
+			"share passed over for a while",
+			hd->r.remote->hostname, hd->r.remote->cluster, reason ? reason : "?");
+		zt_share_failed(&w->rr, zt_share_key(hd->r.remote), loop_now_ms(w->loop));
 	}
 	if (!retryable || w->stopping || !pause) {
 		held_fail(hd, reason ? reason : "failed");
@@ -346,18 +347,30 @@ static void traceparent(char *out, size_t len)
  * passed over for a while (zt_gateway_failed), the other gateways of its network take its
  * share, and the connection's retry goes to one of them.
  */
-static void gateway_health(void *arg, const union sockaddr_inet *gateway, bool up)
+static void gateway_health(void *arg, const union sockaddr_inet *gateway, int status,
+			   uint64_t share)
 {
 	struct zt_worker *w = arg;
 	char a[SOCKADDR_INET_STRLEN];
 
-	if (up) {
-		zt_gateway_ok(&w->rr, gateway);
+	sockaddr_inet_format(gateway, a, sizeof(a));
+	if (!status) {
+		pr_info("outbound: gateway %s did not answer; passed over for a while", a);
+		zt_gateway_failed(&w->rr, gateway, loop_now_ms(w->loop));
 		return;
 	}
-	pr_info("outbound: gateway %s did not answer; passed over for a while",
-		sockaddr_inet_format(gateway, a, sizeof(a)));
-	zt_gateway_failed(&w->rr, gateway, loop_now_ms(w->loop));
+	zt_gateway_ok(&w->rr, gateway);
+	/*
+	 * It answered but could not take the stream (the Service's endpoint there does not
+	 * answer, or the Service is gone there): that cluster's share is passed over for a while,
+	 * the retry and the next connections go to endpoints that answer.
+	 */
+	if (status != 200) {
+		pr_info("outbound: gateway %s answered %d: that cluster's share passed over for a "
+			"while",
+			a, status);
+		zt_share_failed(&w->rr, share, loop_now_ms(w->loop));
+	}
 }
 
 /*
@@ -422,6 +435,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 		t.network = zs->snap->network && *zs->snap->network ? zs->snap->network : NULL;
 		t.via_health = gateway_health;
 		t.via_health_arg = w;
+		t.via_key = zt_share_key(r->remote);
 	}
 	hd = held_try(w, hd, fd, peer, dst, zs, r, src, slot);
 	if (!hd)
@@ -448,6 +462,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 		t.traceparent = NULL;
 	memcpy(hd->traceparent, tp, sizeof(hd->traceparent));
 	hd->fd = -1;
+	hd->fresh_via = r->remote && !hbone_pool_reuses(w->pool, &t);
 	if (hbone_pool_open(w->pool, &t, fd, NULL) == 0)
 		return;
 	/* Could not even start (no memory, no route to the peer): the socket is still ours. */

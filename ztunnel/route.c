@@ -451,7 +451,7 @@ void zt_gateway_ok(struct zt_rr *rr, const union sockaddr_inet *addr)
 		memset(d, 0, sizeof(*d));
 }
 
-static uint64_t share_key(const struct snap_remote_service *r)
+uint64_t zt_share_key(const struct snap_remote_service *r)
 {
 	uint64_t h = 14695981039346656037ull;
 
@@ -484,17 +484,17 @@ static struct zt_share_down *share_slot(struct zt_rr *rr, uint64_t key, bool ins
 	return free_slot;
 }
 
-void zt_share_failed(struct zt_rr *rr, const struct snap_remote_service *r, uint64_t now_ms)
+void zt_share_failed(struct zt_rr *rr, uint64_t key, uint64_t now_ms)
 {
-	struct zt_share_down *d = share_slot(rr, share_key(r), true);
+	struct zt_share_down *d = share_slot(rr, key, true);
 
 	d->until_ms = now_ms + down_ms(d->fails);
 	d->fails++;
 }
 
-void zt_share_ok(struct zt_rr *rr, const struct snap_remote_service *r)
+void zt_share_ok(struct zt_rr *rr, uint64_t key)
 {
-	struct zt_share_down *d = share_slot(rr, share_key(r), false);
+	struct zt_share_down *d = share_slot(rr, key, false);
 
 	if (d)
 		memset(d, 0, sizeof(*d));
@@ -506,7 +506,7 @@ static bool share_out(const struct zt_rr *rr, const struct snap_remote_service *
 
 	if (!rr || !rr->now_ms)
 		return false;
-	key = share_key(r);
+	key = zt_share_key(r);
 	for (size_t i = 0; i < ZT_GW_DOWN; i++)
 		if (rr->share_down[i].key == key)
 			return rr->share_down[i].until_ms > rr->now_ms;

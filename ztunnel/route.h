@@ -61,9 +61,13 @@ struct zt_rr {
 void zt_gateway_failed(struct zt_rr *rr, const union sockaddr_inet *addr, uint64_t now_ms);
 /* Gateway @addr answered: its count of failures in a row starts again. */
 void zt_gateway_ok(struct zt_rr *rr, const union sockaddr_inet *addr);
-/* Remote share @r failed a connection at @now_ms / carried one: out for a while, or back. */
-void zt_share_failed(struct zt_rr *rr, const struct snap_remote_service *r, uint64_t now_ms);
-void zt_share_ok(struct zt_rr *rr, const struct snap_remote_service *r);
+/*
+ * A remote share's key (its hostname and cluster), what zt_share_failed and zt_share_ok take:
+ * the share failed a connection at @now_ms (out for a while) or carried one (back).
+ */
+uint64_t zt_share_key(const struct snap_remote_service *r);
+void zt_share_failed(struct zt_rr *rr, uint64_t key, uint64_t now_ms);
+void zt_share_ok(struct zt_rr *rr, uint64_t key);
 /* Whether gateway @g is passed over at @now_ms (it failed lately). */
 bool zt_gateway_out(struct zt_rr *rr, const struct snap_net_gateway *g, uint64_t now_ms);
 

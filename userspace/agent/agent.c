@@ -1241,6 +1241,20 @@ void agent_reconcile(struct agent *a)
 			a->apply_errors);
 }
 
+void agent_remote_refresh(struct agent *a)
+{
+	struct config view;
+
+	/* Before a first reconcile there is nothing to publish the remote clusters with. */
+	if (!a->have_cur || confstore_view(&a->conf, &view)) {
+		agent_reconcile(a);
+		return;
+	}
+	agent_remote(a, &view);
+	confstore_view_free(&view);
+	publish(a);
+}
+
 void agent_renew_certs(struct agent *a)
 {
 	struct config view;

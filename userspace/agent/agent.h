@@ -178,6 +178,11 @@ uint64_t agent_next_version(struct agent *a);
 void agent_restore_version(struct agent *a);
 /* Full reconcile; never fails the process: problems are logged and retried next time. */
 void agent_reconcile(struct agent *a);
+/*
+ * Reads the remote clusters whose files or lists changed and publishes the snapshot: what a
+ * remote change needs, without the node's own reconcile (its maps, its pods, its waypoints).
+ */
+void agent_remote_refresh(struct agent *a);
 /* The next reconcile diffs against the maps as the kernel holds them (a periodic resync). */
 void agent_reread_maps(struct agent *a);
 /* Certificate renewal only (timer); republishes the snapshot when a certificate changed. */

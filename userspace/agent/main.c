@@ -378,7 +378,7 @@ static void on_remote(struct agent_source *src, uint32_t events)
 {
 	drain(src->fd);
 	if (remote_due(&the_loop->agent.remote))
-		reconcile(the_loop);
+		agent_remote_refresh(&the_loop->agent);
 }
 
 static int add_source(struct loop *l, struct agent_source *src, int fd,

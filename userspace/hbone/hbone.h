@@ -254,11 +254,14 @@ struct hbone_target {
 	unsigned int via_slot;
 	/*
 	 * Told how the gateway answered a new inner connection's outer CONNECT (may be NULL):
-	 * @up when it did (any status: it is there), not when it did not (no TCP connection,
-	 * TLS failed, no answer). Runs on the pool's loop; @via_health_arg must outlive the pool.
+	 * @status 200, another status (it is there, but could not take the stream: the Service or
+	 * its endpoint there), or 0 (no TCP connection, TLS failed, no answer), with @via_key as
+	 * given (the caller's name for what it asked for). Runs on the pool's loop;
+	 * @via_health_arg must outlive the pool.
 	 */
-	void (*via_health)(void *arg, const union sockaddr_inet *gateway, bool up);
+	void (*via_health)(void *arg, const union sockaddr_inet *gateway, int status, uint64_t key);
 	void *via_health_arg;
+	uint64_t via_key;
 	const char *network; /* `x-forwarded-network`: the client's network, or NULL */
 };
 
@@ -281,6 +284,8 @@ struct hbone_target {
  */
 int hbone_pool_open(struct hbone_pool *p, const struct hbone_target *t, int fd,
 		    struct connrec *rec);
+/* Whether a stream to @t would go on a pooled connection (else a new one would be opened). */
+bool hbone_pool_reuses(struct hbone_pool *p, const struct hbone_target *t);
 
 /*
  * The same with an in-process client end (@end/@arg borrowed, until its closed): it writes once

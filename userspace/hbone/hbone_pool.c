@@ -238,15 +238,16 @@ static struct hbone_conn *pool_connect(struct hbone_pool *p, const struct hbone_
 
 /* Who hears how a gateway answered an outer CONNECT (hbone_target.via_health). */
 struct via_watch {
-	void (*health)(void *arg, const union sockaddr_inet *gateway, bool up);
+	void (*health)(void *arg, const union sockaddr_inet *gateway, int status, uint64_t key);
 	void *arg;
 	union sockaddr_inet gateway;
+	uint64_t key;
 };
 
-static void via_told(struct via_watch *v, bool up)
+static void via_told(struct via_watch *v, int status)
 {
 	if (v && v->health)
-		v->health(v->arg, &v->gateway, up);
+		v->health(v->arg, &v->gateway, status, v->key);
 	free(v);
 }
 
@@ -256,7 +257,7 @@ static struct connrec *via_established(void *arg, struct guard_slot *slot,
 {
 	(void)slot;
 	(void)peer;
-	via_told(arg, true);
+	via_told(arg, 200);
 	return NULL;
 }
 
@@ -267,7 +268,7 @@ static void via_failed(void *arg, int fd, int status, const char *reason, bool r
 	pr_debug("hbone: east-west gateway tunnel failed (status %d): %s", status,
 		 reason ? reason : "?");
 	/* A status is an answer: the gateway is there (the Service or its endpoint is not). */
-	via_told(arg, status != 0);
+	via_told(arg, status);
 	close(fd);
 }
 
@@ -308,7 +309,7 @@ static struct hbone_conn *pool_connect_via(struct hbone_pool *p, const struct hb
 			close(sp[1]);
 			return NULL;
 		}
-		*v = (struct via_watch){t->via_health, t->via_health_arg, t->addr};
+		*v = (struct via_watch){t->via_health, t->via_health_arg, t->addr, t->via_key};
 		outer.ops_arg = v;
 	}
 	tr.fd = sp[1];
@@ -327,20 +328,34 @@ static struct hbone_conn *pool_connect_via(struct hbone_pool *p, const struct hb
 	return c;
 }
 
-/* A CONNECT stream to @t on a pooled (or new) connection, its far end @fd (or -1); or NULL. */
-static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone_target *t, int fd)
+/* The pooled connection a stream to @t would go on, or NULL: a new one would be opened. */
+static struct hbone_conn *pool_find(struct hbone_pool *p, const struct hbone_target *t)
 {
-	struct h2_header h[6];
-	char key[512], fwd[384];
 	struct hbone_conn *c;
-	struct hbone_stream *s;
-	size_t n = 2;
+	char key[512];
 
 	hbone_pool_key(t, key, sizeof(key));
 	for (c = LIST_FIRST(&p->conns); c; c = LIST_NEXT(c, link))
 		if (c->client && !c->dead && h2_conn_usable(c->h2) &&
 		    h2_conn_streams(c->h2) < pool_room(c) && strcmp(c->key, key) == 0)
-			break;
+			return c;
+	return NULL;
+}
+
+bool hbone_pool_reuses(struct hbone_pool *p, const struct hbone_target *t)
+{
+	return pool_find(p, t) != NULL;
+}
+
+/* A CONNECT stream to @t on a pooled (or new) connection, its far end @fd (or -1); or NULL. */
+static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone_target *t, int fd)
+{
+	struct h2_header h[6];
+	char fwd[384];
+	struct hbone_conn *c = pool_find(p, t);
+	struct hbone_stream *s;
+	size_t n = 2;
+
 	if (!c)
 		c = t->via_authority ? pool_connect_via(p, t) : pool_connect(p, t);
 	if (!c || !(s = hbone_stream_new(c, fd)))

@@ -279,7 +279,7 @@ static void test_share_out(void **state)
 	struct zt_route r;
 
 	(void)state;
-	zt_share_failed(&rr, &s->remote_services[0], rr.now_ms); /* east's helloworld */
+	zt_share_failed(&rr, zt_share_key(&s->remote_services[0]), rr.now_ms); /* east's */
 	assert_string_equal(s->remote_services[0].cluster, "east");
 	for (int i = 0; i < 6; i++) {
 		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
@@ -298,8 +298,8 @@ static void test_share_out(void **state)
 		if (i == 2)
 			assert_int_equal(remote, 2);
 	}
-	zt_share_failed(&rr, &s->remote_services[0], rr.now_ms);
-	zt_share_ok(&rr, &s->remote_services[0]);
+	zt_share_failed(&rr, zt_share_key(&s->remote_services[0]), rr.now_ms);
+	zt_share_ok(&rr, zt_share_key(&s->remote_services[0]));
 	assert_int_equal(rr.share_down[0].key, 0);
 	snapshot_free(s);
 }
