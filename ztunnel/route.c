@@ -410,126 +410,115 @@ static uint64_t down_ms(unsigned int fails)
 	return ms < ZT_GW_DOWN_MAX_MS ? ms : ZT_GW_DOWN_MAX_MS;
 }
 
-static struct zt_gw_down *gw_slot(struct zt_rr *rr, const struct ipaddr *a, bool insert)
+/* FNV-1a of @len bytes, on @h; never 0 (a free slot). */
+static uint64_t fnv(uint64_t h, const void *p, size_t len)
 {
-	struct zt_gw_down *free_slot = NULL, *oldest = &rr->gw_down[0];
-
-	for (size_t i = 0; i < ZT_GW_DOWN; i++) {
-		struct zt_gw_down *d = &rr->gw_down[i];
-
-		if (d->addr.family && ipaddr_equal(&d->addr, a))
-			return d;
-		if (!d->addr.family && !free_slot)
-			free_slot = d;
-		if (d->until_ms < oldest->until_ms)
-			oldest = d;
-	}
-	if (!insert)
-		return NULL;
-	free_slot = free_slot ?: oldest;
-	*free_slot = (struct zt_gw_down){.addr = *a};
-	return free_slot;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ ((const uint8_t *)p)[i]) * 1099511628211ull;
+	return h | 1;
 }
 
-void zt_gateway_failed(struct zt_rr *rr, const union sockaddr_inet *addr, uint64_t now_ms)
+#define FNV_BASIS 14695981039346656037ull
+
+/* A gateway's address as a key of zt_rr.gw_down. */
+static uint64_t addr_key(const struct ipaddr *a)
 {
-	struct ipaddr a;
-	struct zt_gw_down *d;
-
-	if (sockaddr_inet_to_ipaddr(addr, &a) || !(d = gw_slot(rr, &a, true)))
-		return;
-	d->until_ms = now_ms + down_ms(d->fails);
-	d->fails++;
-}
-
-void zt_gateway_ok(struct zt_rr *rr, const union sockaddr_inet *addr)
-{
-	struct ipaddr a;
-	struct zt_gw_down *d;
-
-	if (!sockaddr_inet_to_ipaddr(addr, &a) && (d = gw_slot(rr, &a, false)))
-		memset(d, 0, sizeof(*d));
+	return fnv(FNV_BASIS, a->a, a->family == AF_INET6 ? 16 : 4) ^ a->family;
 }
 
 uint64_t zt_share_key(const struct snap_remote_service *r)
 {
-	uint64_t h = 14695981039346656037ull;
-
-	for (const char *p = r->hostname; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	h = (h ^ '|') * 1099511628211ull;
-	for (const char *p = r->cluster; *p; p++)
-		h = (h ^ (uint8_t)*p) * 1099511628211ull;
-	return h | 1; /* 0 is a free slot */
+	return fnv(fnv(FNV_BASIS, r->hostname, strlen(r->hostname)), r->cluster,
+		   strlen(r->cluster) + 1);
 }
 
-static struct zt_share_down *share_slot(struct zt_rr *rr, uint64_t key, bool insert)
+/* @key's slot of table @t (ZT_GW_DOWN of them); with @insert a free, else the oldest, one. */
+static struct zt_down *down_slot(struct zt_down *t, uint64_t key, bool insert)
 {
-	struct zt_share_down *free_slot = NULL, *oldest = &rr->share_down[0];
+	struct zt_down *free_slot = NULL, *oldest = &t[0];
 
 	for (size_t i = 0; i < ZT_GW_DOWN; i++) {
-		struct zt_share_down *d = &rr->share_down[i];
-
-		if (d->key == key)
-			return d;
-		if (!d->key && !free_slot)
-			free_slot = d;
-		if (d->until_ms < oldest->until_ms)
-			oldest = d;
+		if (t[i].key == key)
+			return &t[i];
+		if (!t[i].key && !free_slot)
+			free_slot = &t[i];
+		if (t[i].until_ms < oldest->until_ms)
+			oldest = &t[i];
 	}
 	if (!insert)
 		return NULL;
 	free_slot = free_slot ?: oldest;
-	*free_slot = (struct zt_share_down){.key = key};
+	*free_slot = (struct zt_down){.key = key};
 	return free_slot;
 }
 
-void zt_share_failed(struct zt_rr *rr, uint64_t key, uint64_t now_ms)
+static void down_failed(struct zt_down *t, uint64_t key, uint64_t now_ms)
 {
-	struct zt_share_down *d = share_slot(rr, key, true);
+	struct zt_down *d = down_slot(t, key, true);
 
 	d->until_ms = now_ms + down_ms(d->fails);
 	d->fails++;
 }
 
-void zt_share_ok(struct zt_rr *rr, uint64_t key)
+static void down_ok(struct zt_down *t, uint64_t key)
 {
-	struct zt_share_down *d = share_slot(rr, key, false);
+	struct zt_down *d = down_slot(t, key, false);
 
 	if (d)
 		memset(d, 0, sizeof(*d));
 }
 
-static bool share_out(const struct zt_rr *rr, const struct snap_remote_service *r)
+static bool down_now(const struct zt_rr *rr, const struct zt_down *t, uint64_t key)
 {
-	uint64_t key;
-
 	if (!rr || !rr->now_ms)
 		return false;
-	key = zt_share_key(r);
 	for (size_t i = 0; i < ZT_GW_DOWN; i++)
-		if (rr->share_down[i].key == key)
-			return rr->share_down[i].until_ms > rr->now_ms;
+		if (t[i].key == key)
+			return t[i].until_ms > rr->now_ms;
 	return false;
+}
+
+void zt_gateway_failed(struct zt_rr *rr, const union sockaddr_inet *addr, uint64_t now_ms)
+{
+	struct ipaddr a;
+
+	if (!sockaddr_inet_to_ipaddr(addr, &a))
+		down_failed(rr->gw_down, addr_key(&a), now_ms);
+}
+
+void zt_gateway_ok(struct zt_rr *rr, const union sockaddr_inet *addr)
+{
+	struct ipaddr a;
+
+	if (!sockaddr_inet_to_ipaddr(addr, &a))
+		down_ok(rr->gw_down, addr_key(&a));
+}
+
+void zt_share_failed(struct zt_rr *rr, uint64_t key, uint64_t now_ms)
+{
+	down_failed(rr->share_down, key, now_ms);
+}
+
+void zt_share_ok(struct zt_rr *rr, uint64_t key)
+{
+	down_ok(rr->share_down, key);
+}
+
+static bool share_out(const struct zt_rr *rr, const struct snap_remote_service *r)
+{
+	return rr && down_now(rr, rr->share_down, zt_share_key(r));
 }
 
 /* Whether gateway @g is out (either of its addresses failed lately). */
 static bool gw_out(const struct zt_rr *rr, const struct snap_net_gateway *g)
 {
-	if (!rr || !rr->now_ms)
-		return false;
-	for (size_t i = 0; i < ZT_GW_DOWN; i++) {
-		const struct zt_gw_down *d = &rr->gw_down[i];
-		struct ipaddr v4 = {.family = AF_INET, .len = 32};
+	struct ipaddr v4 = {.family = AF_INET, .len = 32};
 
-		if (!d->addr.family || d->until_ms <= rr->now_ms)
-			continue;
-		memcpy(v4.a, &g->ip, 4);
-		if ((g->ip && ipaddr_equal(&d->addr, &v4)) ||
-		    (g->ip6.family == AF_INET6 && ipaddr_equal(&d->addr, &g->ip6)))
-			return true;
-	}
-	return false;
+	if (!rr)
+		return false;
+	memcpy(v4.a, &g->ip, 4);
+	return (g->ip && down_now(rr, rr->gw_down, addr_key(&v4))) ||
+	       (g->ip6.family == AF_INET6 && down_now(rr, rr->gw_down, addr_key(&g->ip6)));
 }
 
 bool zt_gateway_out(struct zt_rr *rr, const struct snap_net_gateway *g, uint64_t now_ms)

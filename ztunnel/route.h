@@ -34,27 +34,21 @@ enum zt_lb {
 #define ZT_GW_DOWN 16
 #define ZT_GW_DOWN_MS 5000
 #define ZT_GW_DOWN_MAX_MS 30000
-struct zt_gw_down {
-	struct ipaddr addr;
-	uint64_t until_ms;
-	unsigned int fails;
-};
 /*
- * The same for a remote cluster's share of a Service whose connection failed behind a gateway
- * that answered (the cluster's endpoints stopped answering, its control plane not telling):
- * the share is passed over (its endpoints elsewhere, or here, take its connections) for the
- * same times, by the hash of its hostname and cluster.
+ * The same for a remote cluster's share of a Service whose new inner tunnel failed behind a
+ * gateway that answered (the cluster's endpoints stopped answering, its control plane not
+ * telling): the share is passed over (its endpoints elsewhere, or here, take its connections)
+ * for the same times. Both tables by key: a gateway's address hashed, a share's zt_share_key.
  */
-struct zt_share_down {
-	uint64_t key;
+struct zt_down {
+	uint64_t key; /* 0: a free slot */
 	uint64_t until_ms;
 	unsigned int fails;
 };
 struct zt_rr {
 	unsigned int next[ZT_RR_SLOTS];
 	uint64_t now_ms; /* the worker's clock at the routing (0: nothing is ever out) */
-	struct zt_gw_down gw_down[ZT_GW_DOWN];
-	struct zt_share_down share_down[ZT_GW_DOWN];
+	struct zt_down gw_down[ZT_GW_DOWN], share_down[ZT_GW_DOWN];
 };
 
 /* Gateway @addr failed a connection at @now_ms: out for a while (struct zt_rr). */
