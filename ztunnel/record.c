@@ -84,6 +84,8 @@ void zt_labels_from_peer(struct metrics_labels *l, const struct hbone_peer_bagga
 	/* Istio's derived destination: app is the workload's name, version its revision. */
 	l->destination_app = gap(l->destination_app, peer->workload);
 	l->destination_version = gap(l->destination_version, peer->version);
+	/* Its identity as its TLS proved it (behind another network's gateway, no other word). */
+	l->destination_principal = gap(l->destination_principal, peer->identity);
 }
 
 bool zt_addr_of(int fd, bool peer, union sockaddr_inet *out)

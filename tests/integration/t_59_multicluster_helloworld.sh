@@ -181,6 +181,10 @@ case $ip in 240.241.*|2001:2::f1f1:*) ;; *) fail "hello-east's address in cluste
 on "$B" local logs sample/helloworld-v2-0 >/dev/null 2>&1 || true
 grep -h 'spiffe://cluster.local/ns/sample/sa/curl' /run/ambit/"$B"/logs/*ztunnel*.log >/dev/null ||
 	fail "cluster 2's ztunnel never saw cluster 1's client identity"
+# ... and cluster 1's names the destination's, which its inner tunnel's TLS proved.
+grep -h 'direction=outbound .*dst.identity=spiffe://cluster.local/ns/sample/sa/default dst.workload=helloworld-v2' \
+	/run/ambit/"$A"/logs/*ztunnel*.log >/dev/null ||
+	fail "cluster 1's ztunnel did not name the remote destination's identity: $(grep -h 'helloworld-v2' /run/ambit/"$A"/logs/*ztunnel*.log | tail -2)"
 
 # The destination's policy decides on that identity: a DENY of it in cluster 2 refuses cluster
 # 1's calls there (v1 still answers at home), never lets them through.

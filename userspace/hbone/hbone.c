@@ -454,6 +454,8 @@ static void on_headers(void *arg, struct h2_stream *h2s, const struct h2_header 
 		struct hbone_peer_baggage peer;
 
 		hbone_baggage_parse(h2_header_get(h, n, "baggage"), &peer);
+		snprintf(peer.identity, sizeof(peer.identity), "%s",
+			 h2_conn_peer_identity(s->conn->h2) ?: "");
 		s->rec = s->ops->established(s->ops_arg, &s->slot, &peer);
 		s->ops = NULL;
 	}

@@ -88,6 +88,12 @@ struct hbone_baggage {
 struct hbone_peer_baggage {
 	char cluster[64], ns[64], kind[16], workload[254], service[64], version[64];
 	char region[64], zone[64];
+	/*
+	 * Not baggage: the identity the answering end's TLS proved (a client stream's, once
+	 * established; "" for none), which the caller may not know otherwise (an endpoint in
+	 * another network, behind its gateway).
+	 */
+	char identity[256];
 };
 
 /*
