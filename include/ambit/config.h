@@ -1184,6 +1184,11 @@ struct config {
 	/* @namespaces are sorted by name, one each (config_sort_namespaces): looked up in halves.
 	 */
 	bool namespaces_sorted;
+	/*
+	 * ambit is uninstalled from the cluster (a local cluster's agent, --uninstalled-file): no
+	 * pod is in the mesh, whatever its namespace says (config_enrolled).
+	 */
+	bool mesh_off;
 };
 
 /* One problem found while loading: "file:line:col: kind/ns/name: field: reason". */

@@ -409,9 +409,6 @@ run kbad ictl version --kubeconfig /dev/null --remote=false
 expect_eq "$(rc kbad)" 0 "a client version needs no cluster"
 run kbad2 env -u AMBIT_CLUSTER "$ISTIOCTL" zc workloads --kubeconfig /dev/null
 expect_eq "$(rc kbad2)" 1 "a kubeconfig that is no local cluster's"
-run un ictl uninstall --purge -y
-expect_eq "$(rc un)" 1 "uninstall --purge -y on a local cluster"
-expect_contains "$(err un)" "ambitctl local down"
 run un2 ictl uninstall
 expect_eq "$(rc un2)" 1 "uninstall without --purge"
 expect_contains "$(err un2)" "--purge flags must be set"
@@ -428,5 +425,68 @@ run wpd2 ictl waypoint delete -n bookinfo wp2
 expect_eq "$(out wpd2)" "waypoint bookinfo/wp2 deleted"
 run wpd ictl waypoint delete -n bookinfo --all
 expect_eq "$(out wpd)" "waypoint bookinfo/waypoint deleted"
-log "istioctl: every tutorial line as typed, words, columns and exit codes checked; waypoint, proxy-status, proxy-config, ztunnel-config, analyze, dashboard"
+
+# them: the cluster stays up, its pods leave the mesh and keep their Services (the agents stay
+# as the nodes' Service proxies), Istio's objects go (--kube: with the CRDs ambit made, none
+# here), a rebooted node keeps it so, and `istioctl install` puts the mesh back.
+pp() { pod_exec bookinfo/ratings-v1-0 curl -s -o /dev/null -w '%{http_code}' --max-time 5 \
+	http://productpage:9080/productpage; }
+# NODE's agent and ztunnel as `local status` says them ("ready Stopped").
+parts() { actl local status | awk -v n="$1" '$1 == n && $2 ~ /^[0-9a-f.:]+$/' | sed 's/([^)]*)//g' | awk '{print $4 " " $5}'; }
+kube=$(jq -r '.kube' "/run/ambit/$CLUSTER/cluster.json")
+actl apply -f - >&2 <<'YAML' || fail "apply a PeerAuthentication"
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: t94-purge, namespace: bookinfo}
+spec: {mtls: {mode: PERMISSIVE}}
+YAML
+run un ictl uninstall --purge -y
+expect_eq "$(rc un)" 1 "uninstall with bookinfo in the mesh"
+expect_contains "$(err un)" "still in the mesh" "uninstall with bookinfo in the mesh"
+expect_eq "$(parts node1)" "ready ready" "node1 after a refused uninstall"
+run und ictl uninstall --purge --dry-run --force
+expect_eq "$(rc und)" 0 "uninstall --dry-run"
+expect_eq "$(parts node1)" "ready ready" "node1 after --dry-run"
+run un ictl uninstall --purge -y --force
+expect_eq "$(rc un)" 0 "uninstall --purge -y --force: $(err un)"
+expect_contains "$(out un)" "✔ Uninstall complete"
+for n in node1 node2; do
+	expect_eq "$(parts $n)" "ready Stopped" "$n's agent and ztunnel after uninstall"
+done
+expect_contains "$(actl local status)" "node1 ztunnel: Stopped: uninstalled by istioctl uninstall (istioctl install brings it back)"
+expect_contains "$(actl workloads)" "no (ambit is uninstalled from the cluster: istioctl install)"
+expect_eq "$(ictl zc workloads -n bookinfo | awk '$1 == "bookinfo" && $2 == "productpage-v1-0" {print $NF}')" TCP "productpage's protocol after uninstall"
+expect_eq "$(pp)" 200 "productpage from ratings, out of the mesh, through its Service"
+if [ "$kube" = true ]; then
+	expect_contains "$(kubectl --kubeconfig "$(actl local kubeconfig)" get ds -A 2>&1)" "No resources found" "DaemonSets after uninstall"
+else
+	expect_contains "$(actl get peerauthentication -A 2>&1)" "No resources found" "Istio's objects after --purge"
+	# A node rebooted meanwhile: its ztunnel stays down, its agent proxies its Services.
+	actl local reboot node2 >&2 || fail "reboot node2 while uninstalled"
+	expect_eq "$(parts node2)" "ready Stopped" "node2 after its reboot"
+	expect_eq "$(pp)" 200 "productpage after node2's reboot, out of the mesh"
+fi
+run in ictl install -y
+expect_eq "$(rc in)" 0 "install -y after uninstall: $(err in)"
+expect_contains "$(out in)" "✔ Installation complete"
+for n in node1 node2; do
+	expect_eq "$(parts $n)" "ready ready" "$n's agent and ztunnel after install"
+done
+hbone() { [ "$(ictl zc workloads -n bookinfo | awk '$1 == "bookinfo" && $2 == "productpage-v1-0" {print $NF}')" = HBONE ]; }
+wait_for 30 hbone || fail "productpage not in the mesh again after install"
+pp200() { [ "$(pp)" = 200 ]; }
+wait_for 30 pp200 || fail "productpage from ratings after install: $(pp)"
+[ -e "/run/ambit/$CLUSTER/uninstalled" ] && fail "the uninstalled marker outlived install"
+if [ "$kube" = true ]; then
+	# ambitctl's own, with the cluster's kubeconfig: the nodes follow the DaemonSet too.
+	kc=$(actl local kubeconfig)
+	actl uninstall --kubeconfig "$kc" --force >"$tmp/aun.out" 2>&1 || fail "ambitctl uninstall: $(cat "$tmp/aun.out")"
+	expect_eq "$(parts node1)" "ready Stopped" "node1 after ambitctl uninstall"
+	expect_eq "$(pp)" 200 "productpage after ambitctl uninstall"
+	actl install --kubeconfig "$kc" >"$tmp/ain.out" 2>&1 || fail "ambitctl install: $(cat "$tmp/ain.out")"
+	expect_eq "$(parts node1)" "ready ready" "node1 after ambitctl install"
+	wait_for 30 hbone || fail "productpage not in the mesh again after ambitctl install"
+fi
+log "uninstall --purge (refused with a namespace in the mesh, --dry-run, --force), reboot, install again"
+log "istioctl: every tutorial line as typed, words, columns and exit codes checked; waypoint, proxy-status, proxy-config, ztunnel-config, analyze, dashboard, uninstall, install"
 pass

@@ -1004,6 +1004,7 @@ static void load_dir(struct agent *a)
 	 * of generation G is in the scan that follows once G is read.
 	 */
 	a->generation_seen = read_u64_file(a->opts.generation_path);
+	agent_mesh_off(a);
 	ret = confstore_reload(&a->conf, a->opts.state_dir, &changed);
 	if (ret)
 		pr_err("state directory %s: %s; keeping the last good config", a->opts.state_dir,
@@ -1358,6 +1359,18 @@ char *agent_get(void *ctx, const char *what, char *err, size_t errlen)
 	return json;
 }
 
+void agent_mesh_off(struct agent *a)
+{
+	bool off = a->opts.uninstalled_file && access(a->opts.uninstalled_file, F_OK) == 0;
+
+	if (off != a->conf.mesh_off)
+		pr_info("%s: %s", a->opts.uninstalled_file,
+			off ? "ambit is uninstalled from the cluster: no pod is in the mesh; this "
+			      "node keeps its Service load balancing"
+			    : "gone: pods are in the mesh as their namespaces say");
+	a->conf.mesh_off = off;
+}
+
 int agent_kconn(const struct agent_opts *o, struct kconn *c, char *why, size_t len)
 {
 	return o->kubeconfig ? kconn_kubeconfig(c, o->kubeconfig, NULL, why, len)
@@ -1387,10 +1400,14 @@ void agent_uninstall_if_gone(struct agent *a)
 {
 	int err;
 
-	if (!a->opts.owner_daemonset || !daemonset_gone(a, a->opts.owner_daemonset))
+	if (a->opts.uninstalled_file && access(a->opts.uninstalled_file, F_OK) == 0)
+		pr_info("%s is there: removing this node's data path (an uninstall)",
+			a->opts.uninstalled_file);
+	else if (a->opts.owner_daemonset && daemonset_gone(a, a->opts.owner_daemonset))
+		pr_info("DaemonSet %s is gone: removing this node's data path (an uninstall)",
+			a->opts.owner_daemonset);
+	else
 		return;
-	pr_info("DaemonSet %s is gone: removing this node's data path (an uninstall)",
-		a->opts.owner_daemonset);
 	/* The in-pod pods' programs and routes, in their netns. */
 	if (a->inpod_open) {
 		inpod_close(&a->inpod, true);

@@ -59,6 +59,12 @@ struct agent_opts {
 	 * (ambitctl uninstall), the agent removes the node's state (agent_uninstall_if_gone).
 	 */
 	const char *owner_daemonset;
+	/*
+	 * --uninstalled-file: a file whose presence at exit means the same, where no DaemonSet
+	 * runs the agent (a local cluster's `istioctl uninstall` writes it first); while it is
+	 * there, no pod is in the mesh (agent_mesh_off): the node keeps its Service proxy.
+	 */
+	const char *uninstalled_file;
 	/* The CA server (https://host:port) and the root file to verify it, instead of --ca-dir. */
 	const char *ca_url, *ca_root;
 	/* --capture-mode: host (routed CNIs), inpod (bridge CNIs) or auto (inpod.h). */
@@ -230,6 +236,8 @@ int agent_kconn(const struct agent_opts *o, struct kconn *c, char *why, size_t l
  * on). Best effort, each failure logged.
  */
 void agent_uninstall_if_gone(struct agent *a);
+/* Whether --uninstalled-file is there, into the config store (config.mesh_off). */
+void agent_mesh_off(struct agent *a);
 
 /* Status document (JSON text, malloc'd) of the agent view. NULL+errno. */
 char *agent_status_json(const struct agent *a);

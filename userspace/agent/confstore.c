@@ -668,6 +668,7 @@ int confstore_view(struct confstore *cs, struct config *view)
 	AGENT_KIND_##agent(COPY_KIND, arr)
 #include "config/kinds.def"
 	}
+	view->mesh_off = cs->mesh_off;
 	if (dedupe_view(cs, view))
 		goto nomem;
 	/* One per name now: every pod's namespace is looked up in halves. */

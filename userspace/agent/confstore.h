@@ -28,6 +28,7 @@ struct confstore_file {
 };
 
 struct confstore {
+	bool mesh_off; /* given to each view (config.mesh_off) */
 	size_t n_files, n_dirs;
 	struct confstore_file *files; /* files sorted by path, then other sources' entries */
 	char **dirs;		      /* the directory and every subdirectory, for inotify */

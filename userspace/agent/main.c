@@ -147,6 +147,7 @@ static void usage(FILE *f)
 	    "                   [--kube-sa-dir DIR] [--pod-cgroup-root DIR] [--log-level info]\n"
 	    "                   [--owner-daemonset NS/NAME: at exit, the node's state goes with "
 	    "it]\n"
+	    "                   [--uninstalled-file F: at exit, if F is there, the same]\n"
 	    "                   [--capture-mode auto|host|inpod] [--kubelet-cgroup auto|none|CG]\n"
 	    "  --kube: the Kubernetes API in-cluster (KUBERNETES_SERVICE_HOST/PORT and the\n"
 	    "          service-account directory, " KCONN_SA_DIR ")\n"
@@ -482,6 +483,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {"ca-url", required_argument, NULL, 'C'},
 	    {"ca-root", required_argument, NULL, 'O'},
 	    {"owner-daemonset", required_argument, NULL, 'D'},
+	    {"uninstalled-file", required_argument, NULL, 'U'},
 	    {"capture-mode", required_argument, NULL, 'M'},
 	    {"kubelet-cgroup", required_argument, NULL, 'B'},
 	    {"help", no_argument, NULL, 'h'},
@@ -545,6 +547,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 			}
 			break;
 		case 'D': o->owner_daemonset = optarg; break;
+		case 'U': o->uninstalled_file = optarg; break;
 		case 'B': o->kubelet_cgroup = optarg; break;
 		case 'V': printf("ambit-agent %s\n", ambit_version()); exit(0);
 		case 'l':
@@ -874,7 +877,7 @@ int main(int argc, char **argv)
 	klease_stop(l.lease); /* the Lease stays: it goes stale, as this node's agent is gone */
 	if (l.agent.srv)
 		unlink(l.agent.opts.socket);
-	if (!err && l.agent.opts.owner_daemonset)
+	if (!err && (l.agent.opts.owner_daemonset || l.agent.opts.uninstalled_file))
 		agent_uninstall_if_gone(&l.agent);
 	agent_cleanup(&l.agent);
 	jwks_fetcher_free(l.agent.jwks); /* closes l.jwks.fd */

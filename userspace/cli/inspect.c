@@ -96,6 +96,8 @@ static void why_not(const struct config *cfg, const struct snap_workload *w, cha
 	else if (!nv || strcmp(nv, AMBIT_DATAPLANE_AMBIENT))
 		str_fmt(buf, len, "no (namespace not labelled %s=ambient)",
 			AMBIT_LABEL_DATAPLANE_MODE);
+	else if (cfg->mesh_off)
+		str_fmt(buf, len, "no (ambit is uninstalled from the cluster: istioctl install)");
 	else
 		str_fmt(buf, len, "no (pending on the agent)");
 }
@@ -117,6 +119,7 @@ int cmd_workloads(const struct ctl_opts *o)
 	config_init(&cfg);
 	cluster_path(&c, state, sizeof(state), "state");
 	load_manifests(&cfg, state); /* best effort: only explains "why not" */
+	cfg.mesh_off = cluster_uninstalled(&c, NULL, 0);
 	/* Every agent knows every workload; a pod's own node is the authority on it. */
 	for (int i = 0; i < c.nnodes; i++) {
 		snaps[i] = agent_snapshot(&c.nodes[i], NULL);

@@ -429,6 +429,49 @@ static int run_local(int argc, char **argv, struct args *a)
 	return -EINVAL;
 }
 
+/*
+ * ambitctl install|uninstall: on Kubernetes; a local --kube cluster's kubeconfig too, whose
+ * nodes' kubelets are this machine's (their components stop once the DaemonSet goes, and an
+ * install there puts back what an uninstall took off: kube_ambit, local_mesh_up).
+ */
+static int cmd_install_any(int argc, char **argv, bool uninstall)
+{
+	static const char why[] =
+	    "uninstalled by ambitctl uninstall (ambitctl install brings it back)";
+	const char *kc = NULL;
+	struct ctl_cluster c;
+	bool dry = false;
+	int ret;
+
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--kubeconfig") && i + 1 < argc)
+			kc = argv[i + 1];
+		dry |= !strcmp(argv[i], "--dry-run");
+	}
+	if (dry || !kc || !cluster_by_kubeconfig(kc, &c))
+		return cmd_install(argc, argv, uninstall);
+	if (uninstall) {
+		struct local_mesh_down m = {&c, why};
+
+		return cmd_install_local(argc, argv, true, local_mesh_down_hook, &m);
+	}
+	/* As `local up` installed it (its cluster, network and ingress), then the user's --set. */
+	char *extra[32];
+	int n = 0;
+
+	for (int i = 0; i < argc && n < 31; i++) {
+		if (!strcmp(argv[i], "--kubeconfig"))
+			i++;
+		else
+			extra[n++] = argv[i];
+	}
+	extra[n] = NULL;
+	ret = kube_ambit(&c, NULL, false, extra, NULL);
+	if (!ret && cluster_uninstalled(&c, NULL, 0))
+		ret = local_mesh_up(&c);
+	return ret;
+}
+
 /* Whether @opt is among argv[2..] before "--" (its value, when it takes one, into *val). */
 static bool has_opt(int argc, char **argv, const char *opt, const char **val)
 {
@@ -607,7 +650,7 @@ int ambitctl_main(int argc, char **argv)
 		return 0;
 	/* Kubernetes, not a local cluster: no cluster to pick. */
 	if (!strcmp(argv[1], "install") || !strcmp(argv[1], "uninstall"))
-		return cmd_install(argc - 2, argv + 2, !strcmp(argv[1], "uninstall")) ? 1 : 0;
+		return cmd_install_any(argc - 2, argv + 2, !strcmp(argv[1], "uninstall")) ? 1 : 0;
 	if (!strcmp(argv[1], "nodes"))
 		return cmd_nodes(argc - 2, argv + 2) ? 1 : 0;
 	return run(argc, argv) ? 1 : 0;

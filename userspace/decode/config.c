@@ -273,7 +273,7 @@ bool config_enrolled(const struct config *cfg, const char *namespace,
 	const struct config_namespace *ns = config_find_namespace(cfg, namespace);
 	const char *mode;
 
-	if (!ns)
+	if (!ns || cfg->mesh_off)
 		return false;
 	mode = config_label_get(&ns->meta.labels, AMBIT_LABEL_DATAPLANE_MODE);
 	if (!mode || strcmp(mode, AMBIT_DATAPLANE_AMBIENT) != 0)

@@ -943,6 +943,12 @@ static int uninstall_check_enrolled(const struct kconn *k, bool force)
 
 int cmd_install(int argc, char **argv, bool uninstall)
 {
+	return cmd_install_local(argc, argv, uninstall, NULL, NULL);
+}
+
+int cmd_install_local(int argc, char **argv, bool uninstall, int (*pods_deleted)(void *arg),
+		      void *arg)
+{
 	struct render_opts ro = {{0}};
 	const char *kubeconfig = NULL;
 	bool dry = false, purge = false, force = false;
@@ -1075,8 +1081,11 @@ int cmd_install(int argc, char **argv, bool uninstall)
 		else if (code != 404)
 			ret = -EIO;
 		if ((code == 200 || code == 202) &&
-		    !strcmp(kjson_str(o, "kind", NULL), "DaemonSet"))
+		    !strcmp(kjson_str(o, "kind", NULL), "DaemonSet")) {
+			if (pods_deleted)
+				ret = pods_deleted(arg);
 			wait_node_pods(&k, kjson_str(o, "metadata", "namespace"));
+		}
 	}
 	if (!ret && uninstall && purge)
 		ret = purge_crds(&k, false);

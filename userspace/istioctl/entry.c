@@ -185,23 +185,6 @@ void ic_cert_read(const char *pem, struct ic_cert *out)
 	strftime(out->not_before, sizeof(out->not_before), "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-bool ic_local_kubeconfig(const char *path, struct ctl_cluster *c)
-{
-	char first[NAME_MAX + 1], list[1024], want[PATH_MAX], have[PATH_MAX], kc[PATH_MAX];
-	char *save = NULL;
-
-	if (!realpath(path, want) || cluster_list_up(first, sizeof(first), list, sizeof(list)) < 1)
-		return false;
-	for (char *n = strtok_r(list, ", ", &save); n; n = strtok_r(NULL, ", ", &save)) {
-		if (cluster_load(c, n) || !c->kube)
-			continue;
-		cluster_path(c, kc, sizeof(kc), "kube/kubeconfig");
-		if (realpath(kc, have) && !strcmp(have, want))
-			return true;
-	}
-	return false;
-}
-
 int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet)
 {
 	static char first[NAME_MAX + 1];
@@ -212,7 +195,7 @@ int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet)
 
 	/* A kubeconfig is a local cluster's (`ambitctl local kubeconfig`), or no cluster here. */
 	if (!name && ic->val[IC_F_KUBECONFIG]) {
-		if (ic_local_kubeconfig(ic->val[IC_F_KUBECONFIG], c))
+		if (cluster_by_kubeconfig(ic->val[IC_F_KUBECONFIG], c))
 			return 0;
 		return ic_error(IC_EXIT_ERROR,
 				"--kubeconfig %s is no local cluster's: this command reads the "

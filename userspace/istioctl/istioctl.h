@@ -139,8 +139,6 @@ int ic_operator_sets(const char *file, char ***sets, size_t *n, char **said);
  * istioctl tells a cluster without Istio, and returns non-zero.
  */
 int ic_cluster(const struct ic *ic, struct ctl_cluster *c, bool quiet);
-/* Whether @path is the kubeconfig of a local --kube cluster that is up (loaded into @c). */
-bool ic_local_kubeconfig(const char *path, struct ctl_cluster *c);
 /* A certificate as istioctl's tables show one: its serial and validity (RFC 3339, UTC). */
 struct ic_cert {
 	bool ok;    /* a certificate could be read from the PEM */

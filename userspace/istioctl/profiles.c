@@ -16,6 +16,7 @@
 #include "istioctl.h"
 #include "k8s/kmanifest.h"
 #include "install/install.h"
+#include "local/objstore.h"
 
 static const struct profile {
 	const char *name;
@@ -259,11 +260,15 @@ static bool nodes_ready(const cJSON *st, const char *part, char *buf, size_t len
 	return all;
 }
 
-/* A local cluster: ambit came with `local up`; each of its components checked. */
+/*
+ * A local cluster: ambit came with `local up`; each of its components checked. Uninstalled
+ * since (local_mesh_down), it is put back first: into the API server with --kube, as `local up`
+ * put it, and the nodes' components started again.
+ */
 static int install_local(const struct ic *ic, const struct install_args *a)
 {
 	struct ctl_cluster c;
-	char agents[256], zts[256];
+	char agents[256], zts[256], q[256];
 	const cJSON *p;
 	bool gw = false, ok;
 	int ret = ic_cluster(ic, &c, false);
@@ -271,6 +276,18 @@ static int install_local(const struct ic *ic, const struct install_args *a)
 
 	if (ret)
 		return ret;
+	if (cluster_uninstalled(&c, NULL, 0)) {
+		str_fmt(q, sizeof(q),
+			"This will install ambit with the Istio profile \"%s\" into cluster %s.",
+			a->p->name, c.name);
+		if (!confirm(ic, q))
+			return IC_EXIT_ERROR;
+		ret = c.kube ? kube_ambit(&c, NULL, false, NULL, NULL) : 0;
+		ret = ret ?: local_mesh_up(&c);
+		if (ret)
+			return ic_error(IC_EXIT_ERROR, "installing ambit on cluster %s: %s", c.name,
+					strerror(-ret));
+	}
 	st = wait_ready(&c, a->p->ingress, 120);
 	if (!st)
 		return ic_error(IC_EXIT_ERROR, "out of memory");
@@ -336,7 +353,7 @@ static int install(struct ic *ic, const char *op_said)
 	struct ctl_cluster c;
 
 	/* A local cluster (its own kubeconfig too): ambit came with `local up`. */
-	if (!ic->val[IC_F_KUBECONFIG] || ic_local_kubeconfig(ic->val[IC_F_KUBECONFIG], &c))
+	if (!ic->val[IC_F_KUBECONFIG] || cluster_by_kubeconfig(ic->val[IC_F_KUBECONFIG], &c))
 		return install_local(ic, &a);
 	if (ic_flag_on(ic, IC_F_DRY_RUN)) {
 		a.argv[a.argc++] = "--dry-run";
@@ -359,6 +376,138 @@ static int install(struct ic *ic, const char *op_said)
 	return 0;
 }
 
+/* The Istio API groups: their kinds go with --purge, as with istioctl's CRDs. */
+static bool istio_group(const char *group)
+{
+	static const char *const groups[] = {"networking.istio.io", "security.istio.io",
+					     "telemetry.istio.io", "extensions.istio.io"};
+
+	for (size_t i = 0; i < sizeof(groups) / sizeof(groups[0]); i++)
+		if (!strcmp(group, groups[i]))
+			return true;
+	return false;
+}
+
+/* The namespaces of @c in the mesh, ", "-joined into @buf; how many. */
+static int enrolled(const struct ctl_cluster *c, char *buf, size_t len)
+{
+	struct config cfg;
+	char state[PATH_MAX];
+	size_t l = 0;
+	int n = 0;
+
+	buf[0] = '\0';
+	cluster_path(c, state, sizeof(state), "state");
+	config_init(&cfg);
+	if (load_state_quiet(&cfg, state)) {
+		config_free(&cfg);
+		return -EIO;
+	}
+	for (size_t i = 0; i < cfg.n_namespaces; i++) {
+		const struct config_meta *m = &cfg.namespaces[i].meta;
+
+		for (size_t j = 0; j < m->labels.n; j++) {
+			if (strcmp(m->labels.items[j].key, AMBIT_LABEL_DATAPLANE_MODE) ||
+			    strcmp(m->labels.items[j].value, AMBIT_DATAPLANE_AMBIENT))
+				continue;
+			if (l < len)
+				l += (size_t)snprintf(buf + l, len - l, "%s%s", n ? ", " : "",
+						      m->name);
+			n++;
+		}
+	}
+	config_free(&cfg);
+	return n;
+}
+
+/* --purge without --kube: the objects of Istio's kinds, deleted as `kubectl delete` would. */
+static int purge_local(struct ic *ic, const struct ctl_cluster *c, bool dry)
+{
+	struct store_objs objs = {0};
+	struct config_diags diags = {0};
+	char state[PATH_MAX], *text = NULL;
+	size_t len = 0, n = 0;
+	FILE *f = open_memstream(&text, &len);
+	int ret;
+
+	cluster_path(c, state, sizeof(state), "state");
+	ret = f ? store_load(state, &objs, &diags) : -ENOMEM;
+	for (size_t i = 0; !ret && i < objs.n; i++) {
+		char name[512];
+
+		if (!istio_group(objs.items[i].group))
+			continue;
+		store_obj_display(&objs.items[i], name, sizeof(name));
+		if (dry)
+			printf("%s/%s would be deleted\n", objs.items[i].namespace ?: "", name);
+		fprintf(f, "---\n%s\n", objs.items[i].yaml);
+		n++;
+	}
+	if (f)
+		fclose(f);
+	if (!ret && n && !dry) {
+		char *argv[] = {"--wait=false", NULL};
+		struct ctl_opts o = ic->o;
+
+		o.cluster = c->name;
+		ret = apply_manifest(&o, "the Istio objects of the cluster", text, 1, argv, true);
+	}
+	store_objs_free(&objs);
+	config_diags_free(&diags);
+	free(text);
+	return ret;
+}
+
+/*
+ * A local cluster stays up without ambit (local_mesh_down): its pods keep running, out of the
+ * mesh. With --kube, ambit's objects leave its API server as on any cluster, the nodes'
+ * components stopping once the DaemonSet is deleted.
+ */
+static int uninstall_local(struct ic *ic, const struct ctl_cluster *c)
+{
+	static const char why[] =
+	    "uninstalled by istioctl uninstall (istioctl install brings it back)";
+	bool dry = ic_flag_on(ic, IC_F_DRY_RUN), purge = ic_flag_on(ic, IC_F_PURGE);
+	char list[512];
+	int n = c->kube ? 0 : enrolled(c, list, sizeof(list)), ret = 0;
+
+	if (n < 0)
+		return ic_error(IC_EXIT_ERROR, "cluster %s: its namespaces cannot be read",
+				c->name);
+	if (n && !ic_flag_on(ic, IC_F_FORCE))
+		return ic_error(IC_EXIT_ERROR,
+				"%d namespace%s still in the mesh (%s=%s): %s; their pods would "
+				"talk in plaintext. Take them out first (`kubectl label namespace "
+				"NS %s-`), or pass --force",
+				n, n > 1 ? "s" : "", AMBIT_LABEL_DATAPLANE_MODE,
+				AMBIT_DATAPLANE_AMBIENT, list, AMBIT_LABEL_DATAPLANE_MODE);
+	if (dry) {
+		for (int i = 0; i < c->nnodes; i++)
+			printf("%s: agent and ztunnel would be stopped and the node's data path "
+			       "removed\n",
+			       c->nodes[i].name);
+		return purge && !c->kube && purge_local(ic, c, true) ? IC_EXIT_ERROR : 0;
+	}
+	if (!confirm(ic, "All ambit resources will be pruned from the cluster."))
+		return IC_EXIT_ERROR;
+	if (c->kube) {
+		char *extra[] = {"-y", purge ? "--purge" : NULL, NULL, NULL};
+
+		if (ic_flag_on(ic, IC_F_FORCE))
+			extra[purge ? 2 : 1] = "--force";
+		ret = kube_ambit(c, NULL, true, extra, why);
+	} else {
+		ret = local_mesh_down(c, why);
+		if (!ret && purge)
+			ret = purge_local(ic, c, false);
+	}
+	if (ret)
+		return ic_error(IC_EXIT_ERROR, "uninstalling ambit from cluster %s: %s", c->name,
+				strerror(-ret));
+	printf("\u2714 Uninstall complete\n");
+	return 0;
+}
+
 int ic_uninstall(struct ic *ic)
 {
 	char *argv[8];
@@ -370,18 +519,10 @@ int ic_uninstall(struct ic *ic)
 				"--filename or --purge flags must be set");
 	struct ctl_cluster c;
 
-	if (!ic->val[IC_F_KUBECONFIG] || ic_local_kubeconfig(ic->val[IC_F_KUBECONFIG], &c)) {
+	if (!ic->val[IC_F_KUBECONFIG] || cluster_by_kubeconfig(ic->val[IC_F_KUBECONFIG], &c)) {
 		int ret = ic_cluster(ic, &c, false);
 
-		if (ret)
-			return ret;
-		return ic_error(
-		    IC_EXIT_ERROR,
-		    "cluster %s is a local cluster: ambit runs on its nodes for as long as "
-		    "it is up; `ambitctl local down` removes it, and to take workloads "
-		    "out of the mesh, `kubectl label namespace NS "
-		    "istio.io/dataplane-mode-`",
-		    c.name);
+		return ret ? ret : uninstall_local(ic, &c);
 	}
 	argv[argc++] = "--kubeconfig";
 	argv[argc++] = (char *)ic->val[IC_F_KUBECONFIG];

@@ -8,7 +8,9 @@
  * CrashLoopBackOff, Failed with the reason, Completed) and answers ambitctl on
  * <run>/<node>/kubelet.sock (ipc.h framing):
  *   {"op":"status"}                      every process: state, pid, restarts, last exit
- *   {"op":"start"|"stop","what":"agent"|"ztunnel"}   stop means stopped until started
+ *   {"op":"start"|"stop","what":"agent"|"ztunnel"|"ambit-ca"}   stopped until started;
+ *                                        "graceful":true stops with SIGTERM (reaped later,
+ *                                        as a pod deleted), "reason" says why in the status
  *   {"op":"surge","what":"ztunnel"}      a new ztunnel beside the running one, which it takes
  *                                        the listeners from (`local upgrade`, ztunnel/main.c)
  *   {"op":"retire","what":"ztunnel"}     SIGTERM to the one it replaced: it drains and exits,
@@ -226,7 +228,8 @@ static int kl_spawn(struct kubelet *k, struct kl_proc *p)
 				       .cwd = p->pod.cwd,
 				       .log = log,
 				       .pod = &p->pod};
-	} else if (k->c.kube) {
+	} else if (k->c.kube && !(p->kind == KL_AGENT && cluster_uninstalled(&k->c, NULL, 0))) {
+		/* Uninstalled, the agent is the node's Service proxy of a local cluster (below). */
 		ret = kl_kube_sandbox(k, p, &kube, why, sizeof(why));
 		cluster_path(&k->c, log, sizeof(log), "logs/%s-%s.log", k->n->name, p->name);
 		r = (struct spawn_req){.argv = kube.argv,
@@ -495,11 +498,16 @@ static void kl_reap(struct kubelet *k)
 		}
 		if (!p)
 			continue; /* a helper (hosts refresh) or a process already forgotten */
-		kl_record_exit(p, status);
 		if (p->state == KL_STOPPED) {
+			char why[sizeof(p->reason)];
+
+			memcpy(why, p->reason, sizeof(why));
+			kl_record_exit(p, status);
+			memcpy(p->reason, why, sizeof(why));
 			p->pid = 0;
 			continue;
 		}
+		kl_record_exit(p, status);
 		kl_finished(k, p, WIFEXITED(status) && WEXITSTATUS(status) == 0,
 			    clock_mono_ms() - p->started_ms);
 	}
@@ -869,9 +877,10 @@ static cJSON *kl_surge(struct kubelet *k, struct kl_proc *p, const char *op, cha
 }
 
 /* start / stop of the agent or the ztunnel; a start's @env (may be NULL) replaces its variables. */
-static cJSON *kl_component(struct kubelet *k, const char *op, const char *what, const cJSON *env,
+static cJSON *kl_component(struct kubelet *k, const char *op, const char *what, const cJSON *req,
 			   char *err, size_t len)
 {
+	const cJSON *env = cJSON_GetObjectItemCaseSensitive(req, "env");
 	struct kl_proc *p = kl_find(k, what);
 	cJSON *res;
 
@@ -882,14 +891,21 @@ static cJSON *kl_component(struct kubelet *k, const char *op, const char *what, 
 	if (!strcmp(op, "surge") || !strcmp(op, "retire"))
 		return kl_surge(k, p, op, err, len);
 	if (!strcmp(op, "stop")) {
+		const char *why =
+		    cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(req, "reason"));
 		int pid = p->pid;
 		char pidf[PATH_MAX];
 
 		p->state = KL_STOPPED;
-		kl_kill(p);
+		/* graceful: a pod deleted, its process given SIGTERM and reaped by kl_reap. */
+		if (cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(req, "graceful")) && pid > 0)
+			kill(pid, SIGTERM);
+		else
+			kl_kill(p);
 		if (p->old_pid > 0)
 			kill(p->old_pid, SIGKILL); /* reaped by kl_reap */
-		str_fmt(p->reason, sizeof(p->reason), "stopped by ambitctl local stop");
+		str_fmt(p->reason, sizeof(p->reason), "%s",
+			why ? why : "stopped by ambitctl local stop");
 		kl_pidfile(k, p, pidf, sizeof(pidf));
 		unlink(pidf);
 		pr_info("%s: stopped (pid %d) until started", p->name, pid);
@@ -991,8 +1007,7 @@ static void kl_serve(struct kubelet *k)
 	else if ((!strcmp(op, "start") || !strcmp(op, "stop") || !strcmp(op, "surge") ||
 		  !strcmp(op, "retire")) &&
 		 what)
-		res = kl_component(k, op, what, cJSON_GetObjectItemCaseSensitive(root, "env"), err,
-				   sizeof(err));
+		res = kl_component(k, op, what, root, err, sizeof(err));
 	else
 		str_fmt(err, sizeof(err), "unknown op %s", op);
 	if (res && !strcmp(op, "sync") && kl_wait_add(k, fd, res))
@@ -1038,7 +1053,16 @@ static int kl_setup(struct kubelet *k)
 
 		if (!ca)
 			return -ENOMEM;
-		kl_start(k, ca);
+		if (!cluster_uninstalled(&k->c, NULL, 0))
+			kl_start(k, ca);
+	}
+	/* Uninstalled (and the node rebooted since): the mesh's components stay down. */
+	for (size_t i = 0; cluster_uninstalled(&k->c, NULL, 0) && i < k->nprocs; i++) {
+		if (k->procs[i]->kind == KL_AGENT)
+			continue; /* the node's Service proxy (local/mesh.c) */
+		k->procs[i]->state = KL_STOPPED;
+		str_fmt(k->procs[i]->reason, sizeof(k->procs[i]->reason),
+			"ambit is uninstalled from the cluster (istioctl install brings it back)");
 	}
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGCHLD);

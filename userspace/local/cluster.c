@@ -632,7 +632,7 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 			  char *store, size_t len, char **argv, size_t max)
 {
 	char bin[PATH_MAX], state[PATH_MAX], runtime[PATH_MAX], ca[PATH_MAX], ho[PATH_MAX];
-	char resolv[PATH_MAX];
+	char resolv[PATH_MAX], gone[PATH_MAX];
 	size_t used = 0, cnt = 0;
 	int ret;
 
@@ -644,6 +644,7 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 	cluster_path(c, ca, sizeof(ca), "ca");
 	cluster_path(c, ho, sizeof(ho), "%s/ztunnel.sock", n->name);
 	cluster_path(c, resolv, sizeof(resolv), "resolv.conf");
+	cluster_path(c, gone, sizeof(gone), CTL_UNINSTALLED);
 	char node_ips[CTL_NODE_IPS_MAX];
 	/* The addresses the node's kubelet reports (status.hostIPs), as the DaemonSet passes them.
 	 */
@@ -652,11 +653,13 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 	 * The cluster id and network always: the agent would take CLUSTER_ID and NETWORK from the
 	 * environment of the shell that ran `local up` otherwise (--network "": none).
 	 */
-	const char *agent_args[] = {
-	    bin,	 "--node",	 n->name,	"--node-ip", node_ips,	 "--state",
-	    state,	 "--runtime",	 runtime,	"--ca-dir",  ca,	 "--pin-root",
-	    n->pin_root, "--cgroup",	 n->cgroup,	"--socket",  n->socket,	 "--uplink",
-	    "eth0",	 "--cluster-id", c->cluster_id, "--network", c->network, NULL};
+	const char *agent_args[] = {bin,	   "--node",	n->name,    "--node-ip",
+				    node_ips,	   "--state",	state,	    "--runtime",
+				    runtime,	   "--ca-dir",	ca,	    "--pin-root",
+				    n->pin_root,   "--cgroup",	n->cgroup,  "--socket",
+				    n->socket,	   "--uplink",	"eth0",	    "--cluster-id",
+				    c->cluster_id, "--network", c->network, "--uninstalled-file",
+				    gone,	   NULL};
 	/* --handover: `local upgrade` starts the new ztunnel beside the old (ztunnel/main.c). */
 	const char *zt_args[] = {bin,	    "--node",	     n->name,	  "--agent-socket",
 				 n->socket, "--pin-root",    n->pin_root, "--handover",

@@ -516,7 +516,8 @@ out:
 	return ret;
 }
 
-int kube_up(const struct ctl_cluster *c, const struct config_secret *cacerts)
+int kube_ambit(const struct ctl_cluster *c, const struct config_secret *cacerts, bool uninstall,
+	       char *const *extra, const char *reason)
 {
 	char path[PATH_MAX], id[16 + CTL_LABEL_VALUE_MAX], net[16 + CTL_LABEL_VALUE_MAX];
 	/*
@@ -524,10 +525,39 @@ int kube_up(const struct ctl_cluster *c, const struct config_secret *cacerts)
 	 * DaemonSet's agents are in its cluster and network (local up --network), as Istio's
 	 * install values put them.
 	 */
-	char *argv[] = {"--kubeconfig", path, "--set", "ingressGateway=false", "--set", id,
-			"--set",	net,  NULL};
+	char *argv[48] = {"--kubeconfig", path, "--set", "ingressGateway=false", "--set", id,
+			  "--set",	  net,	NULL};
+	struct local_mesh_down m = {c, reason};
 	struct kconn k = {0};
-	int ret, saved, port = 0, fd = host_listen(&port), lb_fd;
+	int ret, saved, argc = 8;
+
+	for (size_t i = 0; extra && extra[i] && argc < 47; i++)
+		argv[argc++] = extra[i];
+	argv[argc] = NULL;
+	str_fmt(id, sizeof(id), "clusterName=%s", c->cluster_id);
+	str_fmt(net, sizeof(net), "network=%s", c->network);
+	cluster_path(c, path, sizeof(path), "kube/fabric.kubeconfig");
+	ret = cluster_kube_enter(c, &k, &saved);
+	if (ret)
+		return ret;
+	fflush(stdout);
+	if (cacerts && !uninstall)
+		ret = kube_cacerts(&k, cacerts);
+	if (uninstall)
+		ret = ret ?: cmd_install_local(argc, argv, true, local_mesh_down_hook, &m);
+	else
+		ret = ret ?: cmd_install(argc, argv, false);
+	/* Its waypoint controller is the local cluster's (kworkload.c). */
+	if (!uninstall)
+		ret = ret ?: kube_waypoint_controller_off(&k);
+	cluster_kube_leave(&k, saved);
+	return ret;
+}
+
+int kube_up(const struct ctl_cluster *c, const struct config_secret *cacerts)
+{
+	char path[PATH_MAX];
+	int ret, port = 0, fd = host_listen(&port), lb_fd;
 
 	if (fd < 0) {
 		fprintf(stderr, "ambitctl: the API server's port on 127.0.0.1: %s\n",
@@ -541,8 +571,6 @@ int kube_up(const struct ctl_cluster *c, const struct config_secret *cacerts)
 		close(fd);
 		return lb_fd;
 	}
-	str_fmt(id, sizeof(id), "clusterName=%s", c->cluster_id);
-	str_fmt(net, sizeof(net), "network=%s", c->network);
 	cluster_path(c, path, sizeof(path), "kube/sa");
 	ret = mkdir_p(path, 0755);
 	ret = ret ?: kube_credentials(c, port);
@@ -554,18 +582,7 @@ int kube_up(const struct ctl_cluster *c, const struct config_secret *cacerts)
 	if (ret)
 		return ret;
 	/* ambit goes in as a user installs it: the same manifests, the same code. */
-	cluster_path(c, path, sizeof(path), "kube/fabric.kubeconfig");
-	ret = cluster_kube_enter(c, &k, &saved);
-	if (!ret) {
-		fflush(stdout);
-		if (cacerts)
-			ret = kube_cacerts(&k, cacerts);
-		ret = ret ?: cmd_install(8, argv, false);
-		/* Its waypoint controller is the local cluster's (kworkload.c). */
-		ret = ret ?: kube_waypoint_controller_off(&k);
-		cluster_kube_leave(&k, saved);
-	}
-	return ret;
+	return kube_ambit(c, cacerts, false, NULL, NULL);
 }
 
 int kube_host_server(const struct ctl_cluster *c, char *buf, size_t len)

@@ -45,6 +45,12 @@
  */
 #define CTL_KUBE_API_PORT 6443
 #define CTL_KUBE_NS "ambit-system"
+/*
+ * <run>/CTL_UNINSTALLED: ambit was uninstalled from the cluster (`istioctl uninstall`), which
+ * stays up: its text says so; the kubelets keep the node components down, and each agent removes
+ * its node's data path as it exits (--uninstalled-file). `istioctl install` removes it.
+ */
+#define CTL_UNINSTALLED "uninstalled"
 /* --cni bridge: the bridge in each node netns that holds .1 of the node's pod CIDR. */
 #define CTL_CNI_BRIDGE_IFACE "cni0"
 #define CTL_CNI_VXLAN_IFACE "flannel.1"		  /* --cni bridge: the nodes' VXLAN tunnel */
@@ -507,6 +513,13 @@ int local_up(const struct ctl_opts *o, const struct local_up_opts *u);
 /* kubeup.c: --kube's API server, credentials and `ambitctl install` into it. 0 or -errno. */
 int kube_up(const struct ctl_cluster *c, const struct config_secret *cacerts);
 /*
+ * ambit installed into the cluster's API server as kube_up does it, or uninstalled from it
+ * (@extra: more of `ambitctl uninstall`'s flags, NULL-ended; @reason: what the kubelets say of
+ * the node components it stops, local_mesh_down). 0 or -errno.
+ */
+int kube_ambit(const struct ctl_cluster *c, const struct config_secret *cacerts, bool uninstall,
+	       char *const *extra, const char *reason);
+/*
  * The server the user's kubeconfig (<run>/kube/kubeconfig) names, https://127.0.0.1:PORT, into
  * @buf. 0, or -errno (@c is no --kube cluster, or its kubeconfig is gone).
  */
@@ -684,6 +697,24 @@ int kubelet_spawn(const struct ctl_cluster *c, const struct ctl_node *n);
 /* One request; the reply's "result" (caller deletes), or NULL with the error told on stderr
  * (unless @quiet) and in *err. */
 cJSON *kubelet_call(const struct ctl_node *n, const char *req, bool quiet, int *err);
+
+/*
+ * mesh.c: ambit off a local cluster that stays up, and back (CTL_UNINSTALLED). Whether it is
+ * off (@why: the text it was taken off with; may be NULL); down: the marker, then every node's
+ * agent, ztunnel and CA stopped as deleted pods are, awaited; up: the marker gone, each started
+ * and awaited ready. 0 or -errno, said on stderr.
+ */
+bool cluster_uninstalled(const struct ctl_cluster *c, char *why, size_t len);
+int local_mesh_down(const struct ctl_cluster *c, const char *reason);
+int local_mesh_up(const struct ctl_cluster *c);
+/* local_mesh_down as cmd_install_local's hook (install/install.h), @arg one of these. */
+struct local_mesh_down {
+	const struct ctl_cluster *c;
+	const char *reason;
+};
+int local_mesh_down_hook(void *arg);
+/* The up local cluster whose kube/kubeconfig @path is (`local up --kube`), into @c. */
+bool cluster_by_kubeconfig(const char *path, struct ctl_cluster *c);
 /*
  * Starts (or stops, for good until started) @n's agent or ztunnel; *pid gets the new pid. A
  * start hands on the caller's ZTUNNEL_* (ztunnel) or AMBIT_AGENT_* (agent) variables: the

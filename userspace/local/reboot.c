@@ -180,7 +180,12 @@ int local_reboot(const struct ctl_opts *o, const char *node, double agent_delay)
 	fflush(stdout);
 	if (agent_delay > 0)
 		usleep((useconds_t)(agent_delay * 1e6));
-	for (int agent = 1; agent >= 0; agent--) {
+	if (cluster_uninstalled(&c, NULL, 0))
+		printf(
+		    "%s: ambit is uninstalled from the cluster: its ztunnel stays down, its agent "
+		    "is the node's Service proxy\n",
+		    n->name);
+	for (int agent = 1; agent >= !!cluster_uninstalled(&c, NULL, 0); agent--) {
 		ret = kubelet_component(n, true, agent, &pid);
 		if (!ret)
 			ret = proc_wait_ready(&c, n, agent, pid);
