@@ -238,6 +238,7 @@ $(O)/tests/dashboard/test_traces: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
 $(O)/tests/dashboard/test_guard: $(patsubst %.c,$(OBJ)/%.o,$(DASH_TRACE_SRCS))
 # Grafana's dashboards listed and the Prometheus calls of their panels checked (no network).
 $(O)/tests/dashboard/test_grafana: $(OBJ)/userspace/dashboard/grafana.o
+$(O)/tests/dashboard/test_provision: $(addprefix $(OBJ)/userspace/dashboard/,provision.o grafana.o)
 
 unit: $(UNIT_BINS)
 	@bash tests/run-unit.sh $(UNIT_BINS)
@@ -324,6 +325,7 @@ $(FUZZ_O)/%: $(FUZZ_O)/obj/tests/fuzz/%.o $(FUZZ_ARCHIVES)
 .SECONDARY: $(patsubst %,$(FUZZ_O)/obj/tests/fuzz/%.o,$(FUZZ_TARGETS))
 $(FUZZ_O)/fuzz_trace_ingest: $(call fobj,$(DASH_TRACE_SRCS))
 $(FUZZ_O)/fuzz_prom_args: $(call fobj,userspace/dashboard/grafana.c)
+$(FUZZ_O)/fuzz_grafana_provision: $(call fobj,userspace/dashboard/provision.c userspace/dashboard/grafana.c userspace/local/objstore.c)
 $(FUZZ_O)/fuzz_cni: $(call fobj,userspace/cni/cni.c userspace/cni/apijudge.c)
 
 # The binary seeds (tests/fuzz/gen_seeds.c), regenerated on request only: they are committed.

@@ -1,15 +1,19 @@
 /*
- * ambitctl dashboard: Grafana's dashboards (the JSON files of --grafana-dashboards, Istio's five),
- * drawn as Grafana draws them, from the Prometheus the rest of the page reads (through
- * /api/prom/*, which passes on only the calls Grafana's Prometheus data source makes). Only what
- * those dashboards use: the 24-column grid, rows, template variables (datasource, custom, query
- * with query_result() and label_values()), the time picker and refresh; timeseries, stat, gauge,
- * table and text panels (grafana_panels.js draws them). Any other panel type says so in its
- * place.
+ * ambitctl dashboard: Grafana's dashboards (those the cluster provisions for Grafana, as Istio's
+ * addon does, or the JSON files of --grafana-dashboards), listed by folder as Grafana's dashboard
+ * browser lists them and drawn as Grafana draws them, from the Prometheus the rest of the page
+ * reads (through /api/prom/*, which passes on only the calls Grafana's Prometheus data source
+ * makes). Only what those dashboards use: the 24-column grid, rows, template variables
+ * (datasource, custom, query with query_result() and label_values()), the time picker and
+ * refresh; timeseries, stat, gauge, table and text panels (grafana_panels.js draws them). Any
+ * other panel type says so in its place.
  *
  * app.js routes #/dashboards here (window.ambitGrafana.enter/leave). Test hooks (read by
  * tests/integration/bin/grafana_probe.js):
- *   window.grafanaList     the list as the API gave it, once loaded
+ *   window.grafanaList     the list as the API gave it, once loaded (rows with an error are
+ *                          what is not a dashboard)
+ *   .gf-folder             data-folder: a folder of the list, its dashboards' rows (data-file,
+ *                          data-ref) below
  *   window.grafanaLoaded   incremented each time every panel of the shown dashboard has settled
  *   .gf-panel              data-title, data-type and data-state: loading | data | nodata | error |
  *                          unsupported | text; data-detail: series drawn, the value shown or rows
@@ -567,6 +571,45 @@ window.ambitGrafana = (function () {
 		await drawDashboard();
 	}
 
+	/* Where a row came from: its file, or its ConfigMap and key. */
+	function sourceOf(r) {
+		return r.configmap ? r.configmap + ' · ' + r.key : r.file;
+	}
+
+	/* Folders as Grafana's dashboard browser lists them: by name, General (the root) last. */
+	function byFolder(rows) {
+		const groups = new Map();
+		for (const r of rows) {
+			const f = r.folder || 'General';
+			if (!groups.has(f))
+				groups.set(f, []);
+			groups.get(f).push(r);
+		}
+		const names = [...groups.keys()].sort((a, b) =>
+			(a === 'General') - (b === 'General') || a.localeCompare(b));
+		const title = (r) => r.title || r.file;
+		return names.map((name) => [name, groups.get(name).sort((a, b) => title(a).localeCompare(title(b)))]);
+	}
+
+	/* What to do when there is nothing to draw: where the dashboards come from. */
+	async function howTo() {
+		let dir = false;
+		try {
+			dir = (await getJSON('api/health')).grafanaSource === 'directory';
+		} catch (e) {
+			/* said as for the cluster's */
+		}
+		if (dir)
+			return el('div', { class: 'gf-howto' },
+				el('p', { text: 'The directory given by --grafana-dashboards holds no Grafana dashboards (*.json files of dashboards, with their panels).' }));
+		return el('div', { class: 'gf-howto' },
+			el('p', { text: "The cluster provisions no Grafana dashboards. Istio's come with its Grafana addon, whose ConfigMaps hold them; apply it from an Istio release:" }),
+			el('pre', { text: 'ambitctl apply -f samples/addons/grafana.yaml' }),
+			el('p', { text: "They are listed here as soon as they are applied, in Grafana's folders; so are the ConfigMaps labelled grafana_dashboard (Grafana's sidecar's). Or start the dashboard with a directory of dashboard files:" }),
+			el('pre', { text: 'ambitctl dashboard grafana --grafana-dashboards DIR' }),
+			el('p', { text: "Istio's dashboards (mesh, service, workload, ztunnel, performance) are in its release, under manifests/addons/dashboards." }));
+	}
+
 	async function showList() {
 		clearInterval(st.timer);
 		st.timer = null;
@@ -582,21 +625,27 @@ window.ambitGrafana = (function () {
 			list.replaceChildren(el('div', { class: 'alert', text: 'Dashboards: ' + e.message }));
 			return;
 		}
+		const boards = rows.filter((r) => !r.error), skipped = rows.filter((r) => r.error);
+		const parts = byFolder(boards).map(([folder, rs]) => el('section', { class: 'gf-folder', dataset: { folder } },
+			el('h3', { class: 'gf-folder-name', text: folder }),
+			el('table', { class: 'grid' },
+				el('thead', null, el('tr', null, el('th', { text: 'Dashboard' }), el('th', { text: 'Tags' }), el('th', { text: 'Source' }))),
+				el('tbody', null, rs.map((r) => el('tr', { dataset: { file: r.file, ref: r.ref || r.file } },
+					el('td', null, el('a', { href: '#/dashboards?d=' + encodeURIComponent(r.ref || r.file), text: r.title || r.file })),
+					el('td', null, (r.tags || []).map((t) => el('span', { class: 'gf-tag', text: t }))),
+					el('td', { class: 'mono', text: sourceOf(r) })))))));
+		if (!boards.length)
+			parts.push(await howTo());
+		if (skipped.length)
+			parts.push(el('section', { class: 'gf-skipped' },
+				el('h3', { class: 'gf-folder-name', text: 'Not drawn: not Grafana dashboards' }),
+				el('table', { class: 'grid' },
+					el('thead', null, el('tr', null, el('th', { text: 'Source' }), el('th', { text: 'Why' }))),
+					el('tbody', null, skipped.map((r) => el('tr', { dataset: { file: r.file, ref: r.ref || r.file } },
+						el('td', { class: 'mono', text: sourceOf(r) }),
+						el('td', null, el('span', { class: 'err', text: '⚠ ' + r.error }))))))));
+		list.replaceChildren(...parts);
 		window.grafanaList = rows;
-		if (!rows.length) {
-			list.replaceChildren(el('div', { class: 'gf-howto' },
-				el('p', { text: 'No Grafana dashboards were given. Start the dashboard with the directory of their JSON files:' }),
-				el('pre', { text: 'ambitctl dashboard --grafana-dashboards DIR' }),
-				el('p', { text: "Istio's dashboards (mesh, service, workload, ztunnel, performance) are in its release, under manifests/addons/dashboards." })));
-			return;
-		}
-		list.replaceChildren(el('table', { class: 'grid' },
-			el('thead', null, el('tr', null, el('th', { text: 'Dashboard' }), el('th', { text: 'Tags' }), el('th', { text: 'File' }))),
-			el('tbody', null, rows.map((r) => el('tr', { dataset: { file: r.file } },
-				el('td', null, r.error ? el('span', { class: 'err', text: '⚠ ' + r.error })
-					: el('a', { href: '#/dashboards?d=' + encodeURIComponent(r.file), text: r.title || r.file })),
-				el('td', null, (r.tags || []).map((t) => el('span', { class: 'gf-tag', text: t }))),
-				el('td', { class: 'mono', text: r.file }))))));
 	}
 
 	function init() {

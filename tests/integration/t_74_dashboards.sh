@@ -5,13 +5,18 @@
 # and to a service outside the mesh), scraped by `local up --with-prometheus`. Every PromQL
 # expression of every dashboard is evaluated with its template variables set as Grafana offers
 # them (tests/integration/bin/dashboards_eval.py): each must parse, and return series unless
-# deploy/observability/istio-dashboards-exempt.tsv says why it cannot on ambit. Then
-# `ambitctl dashboard --grafana-dashboards` draws them in Debian's headless Chromium
-# (tests/integration/bin/grafana_probe.js): every panel whose queries, as the page sent them,
-# return series in Prometheus shows them; a panel type ambit does not draw says so; screenshots
-# of each dashboard are kept in $AMBIT_IT_ARTIFACTS/t_74_dashboards (run.sh: build/it-artifacts).
+# deploy/observability/istio-dashboards-exempt.tsv says why it cannot on ambit. Then the
+# dashboard lists them from `ambitctl dashboard --grafana-dashboards DIR`, and from the cluster as
+# Istio's tutorials provision them (Istio's Grafana addon applied, `istioctl dashboard grafana`,
+# folder "istio"; a ConfigMap in the form Grafana's sidecar takes), and draws the latter in
+# Debian's headless Chromium (tests/integration/bin/grafana_probe.js): every panel whose queries,
+# as the page sent them, return series in Prometheus shows them; a panel type ambit does not draw
+# says so; screenshots of each dashboard are kept in $AMBIT_IT_ARTIFACTS/t_74_dashboards
+# (run.sh: build/it-artifacts).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl python3 node
+ISTIOCTL=$REPO/build/istioctl
+[ -L "$ISTIOCTL" ] || fail "build/istioctl is not built (make)"
 CHROMIUM=${CHROMIUM:-/usr/bin/chromium}
 [ -x "$CHROMIUM" ] || fail "no headless Chromium at $CHROMIUM (Debian's chromium; make deps)"
 [ -d "$REPO/dashboard/node_modules/playwright-core" ] ||
@@ -126,8 +131,8 @@ out=$(python3 "$REPO/tests/integration/bin/dashboards_eval.py" "$prom" \
 printf '%s\n' "$out" | grep -E '^(==|exempt|dashboards:)' >&2
 expect_contains "$out" "0 failed"
 
-# The same dashboards drawn by `ambitctl dashboard`, beside a file that is not a dashboard and one
-# with a panel type ambit does not draw.
+# The same dashboards drawn by the dashboard, beside a file that is not a dashboard and one with
+# panel types ambit does not draw: first the files of `ambitctl dashboard --grafana-dashboards`.
 gdir=$WORK/grafana
 mkdir -p "$gdir"
 cp "$DASHBOARDS"/*.json "$gdir/"
@@ -145,23 +150,312 @@ cat >"$gdir/zz-ambit-probe.json" <<'JSON'
   "options": {"mode": "markdown", "content": "## Runbook\n\n| service | owner |\n|---|---|\n| reviews | ~~team-a~~ team-b |\n\nSee <b>raw</b> HTML<script>document.title = 'ran'</script><img src=x onerror=\"document.title = 'ran'\">."}}
 ]}
 JSON
+n_istio=$(ls "$DASHBOARDS"/*.json | wc -l)
 dport=$(free_port)
+api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
+stop_dash() {
+	kill "$dash_pid" 2>/dev/null
+	wait "$dash_pid" 2>/dev/null
+	dash_pid=
+}
 # As istioctl's users type it (`istioctl dashboard grafana`): the URL said is the Dashboards view's.
 "$AMBITCTL" dashboard grafana --name "$CLUSTER" --port "$dport" --grafana-dashboards "$gdir" \
 	>"$WORK/dash.out" 2>&1 &
 dash_pid=$!
-api() { curl -sS --max-time 20 "http://127.0.0.1:$dport/api/$1"; }
 wait_for 10 api health || fail "the dashboard never answered: $(cat "$WORK/dash.out")"
 # It says so right after it listens: the health check above may answer first.
 wait_for 10 grep -q "http://127.0.0.1:$dport/#/dashboards " "$WORK/dash.out" ||
 	fail "dashboard grafana's URL is not the Dashboards view's: $(cat "$WORK/dash.out")"
 list=$(api grafana/dashboards) || fail "GET /api/grafana/dashboards"
-[ "$(jq length <<<"$list")" = $(($(ls "$DASHBOARDS"/*.json | wc -l) + 2)) ] || fail "the list: $list"
+[ "$(jq length <<<"$list")" = $((n_istio + 2)) ] || fail "the directory's list: $list"
+jq -e 'all(.[]; .folder == "General" and .ref == .file)' <<<"$list" >/dev/null ||
+	fail "a directory's files are not in folder General by their names: $list"
 jq -e '.[] | select(.file == "not-a-dashboard.json") | .error | test("no \"panels\"")' <<<"$list" >/dev/null ||
 	fail "a file that is not a dashboard is not listed with its error: $list"
+[ "$(api grafana/dashboards/ambit-probe | jq -r .title)" = "ambit probe" ] || fail "a file's dashboard by its uid"
+stop_dash
+
+# Then as Istio's tutorials have them: `kubectl apply -f samples/addons` (here Grafana's part of
+# it, samples/addons/grafana.yaml: its ServiceAccount, ConfigMap, Service and Deployment as Istio
+# ships them, and its two ConfigMaps of dashboards made from the files), then `istioctl dashboard
+# grafana`, folder "istio". The probe's dashboards come as Grafana's sidecar takes them
+# (kube-prometheus-stack): a ConfigMap labelled grafana_dashboard, its folder by annotation.
+# Started before the addon is applied: it says how to get dashboards, then lists them as they come.
+"$ISTIOCTL" dashboard grafana -p "$dport" >"$WORK/dash.out" 2>"$WORK/dash.err" &
+dash_pid=$!
+wait_for 10 api health || fail "istioctl dashboard grafana never answered: $(cat "$WORK/dash.err")"
+said() { [ -s "$WORK/dash.out" ]; }
+wait_for 10 said || fail "istioctl dashboard grafana said nothing: $(cat "$WORK/dash.err")"
+expect_eq "$(head -1 "$WORK/dash.out")" "http://localhost:$dport" "istioctl dashboard grafana's URL"
+wait_for 10 grep -q "samples/addons/grafana.yaml" "$WORK/dash.err" ||
+	fail "no Grafana dashboards provisioned, and not said how to get them: $(cat "$WORK/dash.err")"
+expect_eq "$(api grafana/dashboards)" "[]" "the list before Grafana's addon is applied"
+cat >"$WORK/grafana-addon.yaml" <<'YAML'
+---
+# Source: grafana/templates/serviceaccount.yaml
+apiVersion: v1
+kind: ServiceAccount
+automountServiceAccountToken: false
+metadata:
+  labels:
+    helm.sh/chart: grafana-8.6.3
+    app.kubernetes.io/name: grafana
+    app.kubernetes.io/instance: grafana
+    app.kubernetes.io/version: "11.3.1"
+  name: grafana
+  namespace: istio-system
+---
+# Source: grafana/templates/configmap.yaml
+apiVersion: v1
+kind: ConfigMap
+metadata:
+  name: grafana
+  namespace: istio-system
+  labels:
+    helm.sh/chart: grafana-8.6.3
+    app.kubernetes.io/name: grafana
+    app.kubernetes.io/instance: grafana
+    app.kubernetes.io/version: "11.3.1"
+data:
+  
+  grafana.ini: |
+    [analytics]
+    check_for_updates = true
+    [grafana_net]
+    url = https://grafana.net
+    [log]
+    mode = console
+    [paths]
+    data = /var/lib/grafana/
+    logs = /var/log/grafana
+    plugins = /var/lib/grafana/plugins
+    provisioning = /etc/grafana/provisioning
+    [server]
+    domain = ''
+  datasources.yaml: |
+    apiVersion: 1
+    datasources:
+    - access: proxy
+      editable: true
+      isDefault: true
+      jsonData:
+        timeInterval: 15s
+      name: Prometheus
+      orgId: 1
+      type: prometheus
+      url: http://prometheus:9090
+    - access: proxy
+      editable: true
+      isDefault: false
+      jsonData:
+        timeInterval: 5s
+      name: Loki
+      orgId: 1
+      type: loki
+      url: http://loki:3100
+  dashboardproviders.yaml: |
+    apiVersion: 1
+    providers:
+    - disableDeletion: false
+      folder: istio
+      name: istio
+      options:
+        path: /var/lib/grafana/dashboards/istio
+      orgId: 1
+      type: file
+    - disableDeletion: false
+      folder: istio
+      name: istio-services
+      options:
+        path: /var/lib/grafana/dashboards/istio-services
+      orgId: 1
+      type: file
+---
+# Source: grafana/templates/service.yaml
+apiVersion: v1
+kind: Service
+metadata:
+  name: grafana
+  namespace: istio-system
+  labels:
+    helm.sh/chart: grafana-8.6.3
+    app.kubernetes.io/name: grafana
+    app.kubernetes.io/instance: grafana
+    app.kubernetes.io/version: "11.3.1"
+spec:
+  type: ClusterIP
+  ports:
+    - name: service
+      port: 3000
+      protocol: TCP
+      targetPort: 3000
+  selector:
+    app.kubernetes.io/name: grafana
+    app.kubernetes.io/instance: grafana
+---
+# Source: grafana/templates/deployment.yaml
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: grafana
+  namespace: istio-system
+  labels:
+    helm.sh/chart: grafana-8.6.3
+    app.kubernetes.io/name: grafana
+    app.kubernetes.io/instance: grafana
+    app.kubernetes.io/version: "11.3.1"
+spec:
+  replicas: 1
+  revisionHistoryLimit: 10
+  selector:
+    matchLabels:
+      app.kubernetes.io/name: grafana
+      app.kubernetes.io/instance: grafana
+  strategy:
+    type: RollingUpdate
+  template:
+    metadata:
+      labels:
+        helm.sh/chart: grafana-8.6.3
+        app.kubernetes.io/name: grafana
+        app.kubernetes.io/instance: grafana
+        app.kubernetes.io/version: "11.3.1"
+        sidecar.istio.io/inject: "false"
+      annotations:
+        checksum/config: 68c00ea91b7ba5c04efc55555ef2307f52aaf738b04e9665e91bb756c8f32b22
+        checksum/sc-dashboard-provider-config: e70bf6a851099d385178a76de9757bb0bef8299da6d8443602590e44f05fdf24
+        kubectl.kubernetes.io/default-container: grafana
+    spec:
+      
+      serviceAccountName: grafana
+      automountServiceAccountToken: true
+      enableServiceLinks: true
+      containers:
+        - name: grafana
+          image: "docker.io/grafana/grafana:11.3.1"
+          imagePullPolicy: IfNotPresent
+          securityContext:
+            allowPrivilegeEscalation: false
+            capabilities:
+              drop:
+              - ALL
+            seccompProfile:
+              type: RuntimeDefault
+          volumeMounts:
+            - name: config
+              mountPath: "/etc/grafana/grafana.ini"
+              subPath: grafana.ini
+            - name: storage
+              mountPath: "/var/lib/grafana"
+            - name: dashboards-istio
+              mountPath: "/var/lib/grafana/dashboards/istio"
+            - name: dashboards-istio-services
+              mountPath: "/var/lib/grafana/dashboards/istio-services"
+            - name: config
+              mountPath: "/etc/grafana/provisioning/datasources/datasources.yaml"
+              subPath: "datasources.yaml"
+            - name: config
+              mountPath: "/etc/grafana/provisioning/dashboards/dashboardproviders.yaml"
+              subPath: "dashboardproviders.yaml"
+          ports:
+            - name: grafana
+              containerPort: 3000
+              protocol: TCP
+            - name: gossip-tcp
+              containerPort: 9094
+              protocol: TCP
+            - name: gossip-udp
+              containerPort: 9094
+              protocol: UDP
+          env:
+            - name: POD_IP
+              valueFrom:
+                fieldRef:
+                  fieldPath: status.podIP
+            - name: GF_PATHS_DATA
+              value: /var/lib/grafana/
+            - name: GF_PATHS_LOGS
+              value: /var/log/grafana
+            - name: GF_PATHS_PLUGINS
+              value: /var/lib/grafana/plugins
+            - name: GF_PATHS_PROVISIONING
+              value: /etc/grafana/provisioning
+            - name: "GF_AUTH_ANONYMOUS_ENABLED"
+              value: "true"
+            - name: "GF_AUTH_ANONYMOUS_ORG_ROLE"
+              value: "Admin"
+            - name: "GF_AUTH_BASIC_ENABLED"
+              value: "false"
+            - name: "GF_SECURITY_ADMIN_PASSWORD"
+              value: "admin"
+            - name: "GF_SECURITY_ADMIN_USER"
+              value: "admin"
+          livenessProbe:
+            failureThreshold: 10
+            httpGet:
+              path: /api/health
+              port: 3000
+            initialDelaySeconds: 60
+            timeoutSeconds: 30
+          readinessProbe:
+            httpGet:
+              path: /api/health
+              port: 3000
+      volumes:
+        - name: config
+          configMap:
+            name: grafana
+        - name: dashboards-istio
+          configMap:
+            name: istio-grafana-dashboards
+        - name: dashboards-istio-services
+          configMap:
+            name: istio-services-grafana-dashboards
+        - name: storage
+          emptyDir: {}
+YAML
+# The ConfigMaps of dashboards as Istio's release makes them: each file a key (its name without
+# .gen), the service, workload, mesh and extension dashboards in istio-services-grafana-dashboards.
+python3 - "$DASHBOARDS" "$gdir" >>"$WORK/grafana-addon.yaml" <<'PY' || fail "the addon's ConfigMaps"
+import glob, os, sys
+
+def block(text):
+    return "|\n" + "".join("    " + line + "\n" for line in text.splitlines())
+
+def configmap(name, ns, files, meta=""):
+    out = "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: %s\n  namespace: %s\n%sdata:\n" % (name, ns, meta)
+    for key, path in sorted(files.items()):
+        out += "  %s: %s" % (key, block(open(path, encoding="utf-8").read()))
+    return out
+
+services = {"istio-mesh-dashboard.json", "istio-service-dashboard.json",
+            "istio-workload-dashboard.json", "istio-extension-dashboard.json"}
+cms = {"istio-grafana-dashboards": {}, "istio-services-grafana-dashboards": {}}
+for path in glob.glob(os.path.join(sys.argv[1], "*.json")):
+    key = os.path.basename(path).replace(".gen.json", ".json")
+    cms["istio-services-grafana-dashboards" if key in services else "istio-grafana-dashboards"][key] = path
+for name, files in cms.items():
+    sys.stdout.write(configmap(name, "istio-system", files))
+probe = {k: os.path.join(sys.argv[2], k) for k in ("zz-ambit-probe.json", "not-a-dashboard.json")}
+sys.stdout.write(configmap("ambit-probe-dashboards", "default", probe,
+                           "  labels: {grafana_dashboard: \"1\"}\n  annotations: {grafana_folder: ambit}\n"))
+PY
+actl apply -f "$WORK/grafana-addon.yaml" >&2 || fail "apply Istio's Grafana addon"
+list=$(api grafana/dashboards) || fail "GET /api/grafana/dashboards"
+expect_eq "$(jq -c '[.[] | select(.folder == "istio" and (.error | not)) | .file] | sort' <<<"$list")" \
+	"$(ls "$DASHBOARDS"/*.json | xargs -n1 basename | sed 's/\.gen\.json$/.json/' | jq -Rsc 'split("\n")[:-1] | sort')" \
+	"Istio's dashboards in folder istio"
+[ "$(jq length <<<"$list")" = $((n_istio + 2)) ] || fail "the list: $list"
+jq -e '.[] | select(.file == "not-a-dashboard.json") | .configmap == "default/ambit-probe-dashboards" and
+	.key == "not-a-dashboard.json" and (.error | test("no \"panels\""))' <<<"$list" >/dev/null ||
+	fail "a ConfigMap key that is not a dashboard is not listed with its error: $list"
 jq -e '[.[] | select(.title == "Istio Mesh Dashboard" and .uid == "1a9a8ea49444aae205c7737573e894f9")] | length == 1' \
 	<<<"$list" >/dev/null || fail "the mesh dashboard's title and uid: $list"
+jq -e '.[] | select(.file == "zz-ambit-probe.json") | .folder == "ambit"' <<<"$list" >/dev/null ||
+	fail "the sidecar's ConfigMap is not in its grafana_folder: $list"
 [ "$(api grafana/dashboards/ambit-probe | jq -r .title)" = "ambit probe" ] || fail "a dashboard by its uid"
+[ "$(api grafana/dashboards/istio-system/istio-services-grafana-dashboards/istio-service-dashboard.json |
+	jq -r .title)" = "Istio Service Dashboard" ] || fail "a dashboard by its ConfigMap and key"
 # The Prometheus calls, checked before they are forwarded; Prometheus's own errors passed on.
 code() { curl -s -o "$WORK/body" -w '%{http_code}' --max-time 10 "http://127.0.0.1:$dport$1"; }
 [ "$(code '/api/prom/query?query=up&bogus=1')" = 400 ] && grep -q 'no argument bogus' "$WORK/body" ||

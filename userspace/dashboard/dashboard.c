@@ -13,9 +13,10 @@
  * and gateways export, OTLP/HTTP at POST /v1/traces and Zipkin v2 at POST /api/v2/spans, on its
  * own port and, for the proxies inside the local cluster, where Istio's collectors would listen:
  * 10.99.0.1:4318 and :9411 in the cluster's fabric netns (an IPv6 cluster's [fd00:99::1], its
- * nodes having no IPv4: cluster_fabric_ip), which every node routes to. With
- * --grafana-dashboards, it draws the Grafana dashboards of DIR (Istio's five) from the same
- * Prometheus (Grafana's role). Runs until interrupted.
+ * nodes having no IPv4: cluster_fabric_ip), which every node routes to. It draws, from the same
+ * Prometheus, the Grafana dashboards the cluster provisions for Grafana (Istio's addon's
+ * ConfigMaps, those labelled grafana_dashboard: provision.c), or with --grafana-dashboards those
+ * of DIR (Grafana's role). Runs until interrupted.
  */
 #include <errno.h>
 #include <pthread.h>
@@ -31,6 +32,7 @@
 
 #include "dashboard.h"
 #include "http/httpd.h"
+#include "local/objstore.h"
 #include "net/sock.h"
 
 #define DASH_DEFAULT_PORT 20001 /* Kiali's */
@@ -229,22 +231,71 @@ static enum MHD_Result traces_api(const struct dash *d, struct MHD_Connection *c
 	return reply_json(conn, 200, doc);
 }
 
-/* GET /api/grafana/dashboards[/<uid or file>]: the list, or one dashboard's JSON as it is. */
+/*
+ * The dashboards of the Dashboards view into @b: those of --grafana-dashboards, else those the
+ * cluster provisions for Grafana, from its store as it is now (a ConfigMap applied since shows).
+ * 0, or -errno with @err (-ENOMEM, or the directory or the store unreadable).
+ */
+static int grafana_boards(const struct dash *d, struct dash_boards *b, char *err, size_t errlen)
+{
+	struct config_diags ignored = {0};
+	struct store_objs objs = {0};
+	char state[PATH_MAX];
+	int ret;
+
+	if (d->grafana_dir)
+		return dash_boards_from_dir(d->grafana_dir, b, err, errlen);
+	cluster_path(&d->c, state, sizeof(state), "state");
+	ret = store_load(state, &objs, &ignored);
+	if (ret == -ENOENT) /* nothing applied yet */
+		ret = 0;
+	if (ret)
+		snprintf(err, errlen, "the cluster's state cannot be read (is it up?): %s",
+			 strerror(-ret));
+	else if ((ret = dash_boards_provisioned(&objs, b)))
+		snprintf(err, errlen, "out of memory");
+	store_objs_free(&objs);
+	config_diags_free(&ignored);
+	return ret;
+}
+
+/* GET /api/grafana/dashboards[/<ref, uid or file>]: the list, or one dashboard's JSON as it is. */
 static enum MHD_Result grafana_api(const struct dash *d, struct MHD_Connection *conn,
 				   const char *rest)
 {
+	struct dash_boards b = {0};
 	char err[512] = "", *text;
-	int status;
+	int status, ret = grafana_boards(d, &b, err, sizeof(err));
 
-	if (!*rest || !strcmp(rest, "/")) {
-		cJSON *list = dash_grafana_list(d->grafana_dir, err, sizeof(err));
-
-		return list ? reply_json(conn, 200, list) : reply_error(conn, 500, err);
+	if (ret) {
+		dash_boards_free(&b);
+		return reply_error(conn, ret == -ENOMEM ? 500 : 503, err);
 	}
-	text = dash_grafana_get(d->grafana_dir, rest + 1, &status, err, sizeof(err));
+	if (!*rest || !strcmp(rest, "/")) {
+		cJSON *list = dash_boards_list(&b);
+
+		dash_boards_free(&b);
+		return reply_json(conn, 200, list);
+	}
+	text = dash_boards_get(&b, rest + 1, &status, err, sizeof(err));
+	dash_boards_free(&b);
 	if (!text)
 		return reply_error(conn, (unsigned int)status, err);
 	return httpd_reply(conn, 200, text, "application/json");
+}
+
+/* The number of dashboards the Dashboards view would list now (0 when they cannot be read). */
+static size_t grafana_count(const struct dash *d)
+{
+	struct dash_boards b = {0};
+	char err[512];
+	size_t n = 0;
+
+	if (!grafana_boards(d, &b, err, sizeof(err)))
+		for (size_t i = 0; i < b.n; i++)
+			n += b.v[i].text != NULL;
+	dash_boards_free(&b);
+	return n;
 }
 
 /* A request's GET arguments, in the order sent (match[] repeats). */
@@ -343,7 +394,9 @@ static enum MHD_Result api(const struct dash *d, struct MHD_Connection *conn, co
 		    (!cJSON_AddBoolToObject(doc, "ok", true) ||
 		     !cJSON_AddStringToObject(doc, "cluster", d->c.name) ||
 		     !cJSON_AddStringToObject(doc, "prometheus", d->prom) ||
-		     !cJSON_AddBoolToObject(doc, "grafanaDashboards", d->grafana_dir != NULL))) {
+		     !cJSON_AddBoolToObject(doc, "grafanaDashboards", d->grafana_dir != NULL) ||
+		     !cJSON_AddStringToObject(doc, "grafanaSource",
+					      d->grafana_dir ? "directory" : "cluster"))) {
 			cJSON_Delete(doc);
 			doc = NULL;
 		}
@@ -859,14 +912,15 @@ int cmd_dashboard_as(const struct ctl_opts *o, int argc, char **argv, const char
 		return -EINVAL;
 	}
 	if (d.grafana_dir) {
+		struct dash_boards b = {0};
 		char err[512] = "";
-		cJSON *list = dash_grafana_list(d.grafana_dir, err, sizeof(err));
 
-		if (!list) {
+		ret = dash_boards_from_dir(d.grafana_dir, &b, err, sizeof(err));
+		dash_boards_free(&b);
+		if (ret) {
 			fprintf(stderr, "ambitctl: %s\n", err);
 			return -EINVAL;
 		}
-		cJSON_Delete(list);
 	}
 	if (istioctl_path && !*istioctl_path && tool) {
 		static char home[32];
@@ -910,11 +964,16 @@ int cmd_dashboard_as(const struct ctl_opts *o, int argc, char **argv, const char
 		printf("dashboard of cluster %s: http://%s:%ld/%s (Prometheus: %s; Ctrl-C to "
 		       "stop)\n",
 		       d.c.name, address, port, view, d.prom);
-	if (!strcmp(view, "#/dashboards") && !d.grafana_dir && !istioctl_path)
-		fprintf(stdout,
-			"no Grafana dashboards to draw: give their directory by "
-			"--grafana-dashboards DIR "
-			"(Istio's are manifests/addons/dashboards/*.json in its release)\n");
+	/* istioctl's first line is its URL alone: what follows is said on stderr. */
+	if (!strcmp(view, "#/dashboards") && !d.grafana_dir && !grafana_count(&d))
+		fprintf(istioctl_path ? stderr : stdout,
+			"no Grafana dashboards to draw: cluster %s provisions none. Apply Istio's "
+			"Grafana addon (samples/addons/grafana.yaml of its release: its ConfigMaps "
+			"hold Istio's dashboards) or ConfigMaps of dashboards labelled "
+			"grafana_dashboard, and they are listed as they come; or run `ambitctl "
+			"dashboard grafana --grafana-dashboards DIR` with a directory of dashboard "
+			"files (Istio's are manifests/addons/dashboards/*.json)\n",
+			d.c.name);
 	fflush(stdout); /* it serves already: say so before the fabric's routes are made */
 	fabric_open(&d, &fabric_site, fabric, 2);
 	fflush(stdout);

@@ -6,8 +6,9 @@
  * info.c tells workloads, Services and the configuration from the cluster's state;
  * traces.c (OTLP protobuf) and traces_json.c (OTLP JSON, Zipkin v2) decode
  * the spans waypoints and gateways export, trace_store.c keeps them and answers the
- * trace queries (Jaeger's role); grafana.c lists and serves Grafana's dashboard JSON
- * files and checks the Prometheus calls their panels make (Grafana's role).
+ * trace queries (Jaeger's role); grafana.c lists and serves Grafana's dashboards and checks
+ * the Prometheus calls their panels make (Grafana's role), provision.c finds the dashboards the
+ * cluster provisions for Grafana in its ConfigMaps.
  */
 #ifndef AMBIT_CLI_DASHBOARD_H
 #define AMBIT_CLI_DASHBOARD_H
@@ -21,6 +22,7 @@
 
 struct dash_traces;
 struct dash_sender;
+struct store_objs;
 
 #define DASH_ALLOW_HOSTS_MAX 16
 
@@ -93,17 +95,72 @@ cJSON *dash_workload(struct dash_view *v, const char *ns, const char *name, int 
 cJSON *dash_service(struct dash_view *v, const char *ns, const char *name, int *status);
 cJSON *dash_config(struct dash_view *v);
 
+/* Grafana's folder of a dashboard no provider or annotation puts in one. */
+#define DASH_GRAFANA_GENERAL "General"
+
+/* One dashboard of the Dashboards view, or a file or ConfigMap key that is not one (grafana.c). */
+struct dash_board {
+	char *ref;  /* unique: the file's name, or "<namespace>/<configmap>/<key>" */
+	char *file; /* the file's name, as Grafana reads it (a ConfigMap's: its key, or items' path)
+		     */
+	char *folder; /* Grafana's folder: a provider's, grafana_folder's, or "General" */
+	char *uid;    /* the dashboard's uid, or NULL */
+	char *text;   /* its JSON as given, or NULL when it is not a dashboard */
+	cJSON *row;   /* its row of GET /api/grafana/dashboards */
+	size_t seq;   /* the order it was added in: of two with one ref, the first is kept */
+};
+
+struct dash_boards {
+	struct dash_board *v;
+	size_t n, cap;
+	size_t added; /* ever, for each one's seq */
+};
+
+/* Where a dashboard's text came from (all borrowed): what its row says. */
+struct dash_board_src {
+	const char *ref, *file, *folder;
+	const char *configmap; /* "<namespace>/<name>", or NULL: a file of --grafana-dashboards */
+	const char *key;       /* the ConfigMap's data key, or NULL */
+};
+
 /*
- * grafana.c: GET /api/grafana/dashboards, the *.json files of @dir (NULL or "": none)
- * by name, each {file, uid, title, tags} or {file, error} when it is not a dashboard (caller
- * deletes); NULL with @err when @dir cannot be read.
+ * Adds what @text (@len bytes, borrowed; untrusted) is, as from @src: a dashboard (Grafana's JSON
+ * model, or the {"dashboard": {...}} its HTTP API exports) or, with its reason, not one; or, when
+ * @text is NULL, not one because of @error. 0 or -ENOMEM.
  */
-cJSON *dash_grafana_list(const char *dir, char *err, size_t errlen);
+int dash_boards_add(struct dash_boards *b, const struct dash_board_src *src, const char *text,
+		    size_t len, const char *error);
+/* Sorts @b by folder, then file, then ref (the list's order), keeping the first added of a ref. */
+void dash_boards_sort(struct dash_boards *b);
+/* Frees what @b holds (NULL-safe); @b is empty after. */
+void dash_boards_free(struct dash_boards *b);
 /*
- * GET /api/grafana/dashboards/<@key>: the text of the file named @key, else of the one whose uid
- * is @key, as it is (caller frees); NULL with *@status 404, 422 (not a dashboard) or 500 and @err.
+ * The *.json files of @dir (--grafana-dashboards) into @b, in folder "General", sorted; 0, or
+ * -errno with @err when @dir cannot be read.
  */
-char *dash_grafana_get(const char *dir, const char *key, int *status, char *err, size_t errlen);
+int dash_boards_from_dir(const char *dir, struct dash_boards *b, char *err, size_t errlen);
+/*
+ * GET /api/grafana/dashboards: the rows of @b, in its order (caller deletes; NULL: no memory):
+ * {ref, file, folder, uid, title, tags} for a dashboard, {ref, file, folder, error} for what is
+ * not one, both with {configmap, key} when a ConfigMap holds it.
+ */
+cJSON *dash_boards_list(const struct dash_boards *b);
+/*
+ * GET /api/grafana/dashboards/<@want>: the text of the dashboard whose ref is @want, else whose
+ * uid is, else the first whose file is (caller frees); NULL with *@status 404, or 422 (not a
+ * dashboard), or 500 (no memory) and @err.
+ */
+char *dash_boards_get(const struct dash_boards *b, const char *want, int *status, char *err,
+		      size_t errlen);
+
+/*
+ * provision.c: the dashboards the objects of @objs (the cluster's store; borrowed, untrusted)
+ * provision for Grafana, appended to @b, sorted: those of the dashboard providers of a Deployment
+ * running Grafana's image, mounted from ConfigMaps as Istio's addon does, and those of the
+ * ConfigMaps labelled grafana_dashboard (Grafana's sidecar); what is not a dashboard, and a
+ * providers file that does not parse, as rows with their error. 0 or -ENOMEM.
+ */
+int dash_boards_provisioned(const struct store_objs *objs, struct dash_boards *b);
 
 /* One argument of a request's query string (both borrowed). */
 struct dash_arg {

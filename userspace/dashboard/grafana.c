@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * Grafana's part of the dashboard (no I/O beyond reading the dashboards' directory): the
- * dashboard JSON files of `--grafana-dashboards DIR` (Istio's five, from its release's
- * manifests/addons/dashboards), listed and served as they are for the page to draw, and the
+ * dashboards of the view, those the cluster provisions (provision.c) or the JSON files of
+ * `--grafana-dashboards DIR` (Istio's five, from its release's manifests/addons/dashboards),
+ * each told a dashboard or not, listed and served as they are for the page to draw; and the
  * Prometheus API calls their panels and template variables make, checked argument by argument
  * before they are forwarded (prom.c): the page can ask Prometheus only what Grafana's
  * Prometheus data source asks it, nothing of its admin or write API.
@@ -70,7 +71,7 @@ nomem:
 }
 
 /*
- * The dashboard a file holds: Grafana's own JSON model, or the {"dashboard": {...}} its HTTP API
+ * The dashboard a text holds: Grafana's own JSON model, or the {"dashboard": {...}} its HTTP API
  * exports. Borrowed from @doc; NULL with @err when it is not one.
  */
 static const cJSON *dashboard_of(const cJSON *doc, char *err, size_t errlen)
@@ -90,163 +91,236 @@ static const cJSON *dashboard_of(const cJSON *doc, char *err, size_t errlen)
 	return dash;
 }
 
-/* @file of @dir read and parsed (caller deletes), or NULL with @err. */
-static cJSON *load(const char *dir, const char *file, char **text, char *err, size_t errlen)
-{
-	char path[4096];
-	size_t len;
-	cJSON *doc;
-	int ret;
-
-	*text = NULL;
-	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, file) >= sizeof(path)) {
-		snprintf(err, errlen, "path too long");
-		return NULL;
-	}
-	ret = fileutil_read_file(path, GRAFANA_MAX_FILE, text, &len);
-	if (ret) {
-		snprintf(err, errlen, "cannot read: %s", strerror(-ret));
-		return NULL;
-	}
-	doc = cJSON_ParseWithLength(*text, len);
-	if (!doc) {
-		const char *at = cJSON_GetErrorPtr();
-
-		snprintf(err, errlen, "not JSON (at byte %ld)",
-			 at && at >= *text && at <= *text + len ? (long)(at - *text) : 0L);
-		free(*text);
-		*text = NULL;
-	}
-	return doc;
-}
-
 static bool add_str(cJSON *o, const char *key, const char *v)
 {
 	return v ? cJSON_AddStringToObject(o, key, v) != NULL
 		 : cJSON_AddNullToObject(o, key) != NULL;
 }
 
-/* One row of the list: the file and what it is, or why it is not a dashboard. */
-static cJSON *list_entry(const char *dir, const char *file)
+/* @dash's uid, title and tags into @row (uid also into *@uid, malloc'd). */
+static bool describe(cJSON *row, const cJSON *dash, char **uid)
 {
-	cJSON *e = cJSON_CreateObject(), *doc = NULL, *tags;
-	const cJSON *dash, *t;
-	char err[256] = "", *text;
+	const char *u = cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(dash, "uid"));
+	cJSON *tags = cJSON_AddArrayToObject(row, "tags");
+	const cJSON *t;
 
-	if (!e || !cJSON_AddStringToObject(e, "file", file))
-		goto nomem;
-	doc = load(dir, file, &text, err, sizeof(err));
-	dash = doc ? dashboard_of(doc, err, sizeof(err)) : NULL;
-	free(text);
-	if (!dash) {
-		if (!cJSON_AddStringToObject(e, "error", err))
-			goto nomem;
-		cJSON_Delete(doc);
-		return e;
-	}
-	tags = cJSON_AddArrayToObject(e, "tags");
-	if (!tags || !add_str(e, "uid", cJSON_GetStringValue(cJSON_GetObjectItem(dash, "uid"))) ||
-	    !add_str(e, "title", cJSON_GetStringValue(cJSON_GetObjectItem(dash, "title"))))
-		goto nomem;
+	if (!tags || !add_str(row, "uid", u) ||
+	    !add_str(row, "title",
+		     cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(dash, "title"))))
+		return false;
 	cJSON_ArrayForEach(t, cJSON_GetObjectItemCaseSensitive(dash, "tags"))
 	{
 		if (cJSON_IsString(t) &&
 		    !cJSON_AddItemToArray(tags, cJSON_CreateString(t->valuestring)))
-			goto nomem;
+			return false;
 	}
-	cJSON_Delete(doc);
-	return e;
-nomem:
-	cJSON_Delete(doc);
-	cJSON_Delete(e);
-	return NULL;
+	*uid = u ? strdup(u) : NULL;
+	return !u || *uid;
 }
 
-cJSON *dash_grafana_list(const char *dir, char *err, size_t errlen)
+int dash_boards_add(struct dash_boards *b, const struct dash_board_src *src, const char *text,
+		    size_t len, const char *error)
 {
-	cJSON *list = cJSON_CreateArray();
+	struct dash_board e = {0};
+	char why[256] = "";
+	const cJSON *dash = NULL;
+	cJSON *doc = NULL;
+
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? b->cap * 2 : 16;
+		struct dash_board *v = realloc(b->v, cap * sizeof(*v));
+
+		if (!v)
+			return -ENOMEM;
+		b->v = v;
+		b->cap = cap;
+	}
+	if (text) {
+		doc = cJSON_ParseWithLength(text, len);
+		if (doc) {
+			dash = dashboard_of(doc, why, sizeof(why));
+		} else {
+			const char *at = cJSON_GetErrorPtr();
+
+			snprintf(why, sizeof(why), "not JSON (at byte %ld)",
+				 at && at >= text && at <= text + len ? (long)(at - text) : 0L);
+		}
+	} else {
+		snprintf(why, sizeof(why), "%s", error ? error : "no text");
+	}
+	e.ref = strdup(src->ref);
+	e.file = strdup(src->file);
+	e.folder = strdup(src->folder);
+	e.row = cJSON_CreateObject();
+	if (!e.ref || !e.file || !e.folder || !e.row || !add_str(e.row, "ref", src->ref) ||
+	    !add_str(e.row, "file", src->file) || !add_str(e.row, "folder", src->folder) ||
+	    (src->configmap &&
+	     (!add_str(e.row, "configmap", src->configmap) || !add_str(e.row, "key", src->key))))
+		goto nomem;
+	if (dash) {
+		e.text = strndup(text, len);
+		if (!e.text || !describe(e.row, dash, &e.uid))
+			goto nomem;
+	} else if (!add_str(e.row, "error", why)) {
+		goto nomem;
+	}
+	cJSON_Delete(doc);
+	e.seq = b->added++;
+	b->v[b->n++] = e;
+	return 0;
+nomem:
+	cJSON_Delete(doc);
+	free(e.ref);
+	free(e.file);
+	free(e.folder);
+	free(e.uid);
+	free(e.text);
+	cJSON_Delete(e.row);
+	return -ENOMEM;
+}
+
+static void board_free(struct dash_board *e)
+{
+	free(e->ref);
+	free(e->file);
+	free(e->folder);
+	free(e->uid);
+	free(e->text);
+	cJSON_Delete(e->row);
+}
+
+static int by_ref(const void *a, const void *b)
+{
+	const struct dash_board *x = a, *y = b;
+	int c = strcmp(x->ref, y->ref);
+
+	return c ? c : (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+static int by_folder(const void *a, const void *b)
+{
+	const struct dash_board *x = a, *y = b;
+	int c = strcmp(x->folder, y->folder);
+
+	if (!c)
+		c = strcmp(x->file, y->file);
+	return c ? c : strcmp(x->ref, y->ref);
+}
+
+/* Sorted by ref first, so that a ref added again (one ConfigMap mounted twice) goes in n log n. */
+void dash_boards_sort(struct dash_boards *b)
+{
+	size_t kept = 0;
+
+	if (b->n < 2)
+		return;
+	qsort(b->v, b->n, sizeof(*b->v), by_ref);
+	for (size_t i = 0; i < b->n; i++) {
+		if (kept && !strcmp(b->v[kept - 1].ref, b->v[i].ref))
+			board_free(&b->v[i]);
+		else
+			b->v[kept++] = b->v[i];
+	}
+	b->n = kept;
+	qsort(b->v, b->n, sizeof(*b->v), by_folder);
+}
+
+void dash_boards_free(struct dash_boards *b)
+{
+	if (!b)
+		return;
+	for (size_t i = 0; i < b->n; i++)
+		board_free(&b->v[i]);
+	free(b->v);
+	memset(b, 0, sizeof(*b));
+}
+
+int dash_boards_from_dir(const char *dir, struct dash_boards *b, char *err, size_t errlen)
+{
 	char **files = NULL;
 	size_t n = 0;
-	int ret;
+	int ret = json_files(dir, &files, &n);
 
-	if (!list || !dir || !*dir)
-		return list;
-	ret = json_files(dir, &files, &n);
 	if (ret) {
 		snprintf(err, errlen, "--grafana-dashboards %s: %s", dir, strerror(-ret));
-		cJSON_Delete(list);
-		return NULL;
+		return ret;
 	}
 	for (size_t i = 0; i < n; i++) {
-		cJSON *e = list ? list_entry(dir, files[i]) : NULL;
+		struct dash_board_src src = {files[i], files[i], DASH_GRAFANA_GENERAL, NULL, NULL};
+		char path[4096], why[256] = "", *text = NULL;
+		size_t len = 0;
+		int r = 0;
 
-		if (list && (!e || !cJSON_AddItemToArray(list, e))) {
-			cJSON_Delete(e);
-			cJSON_Delete(list);
-			list = NULL;
-			snprintf(err, errlen, "out of memory");
-		}
+		if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, files[i]) >= sizeof(path))
+			snprintf(why, sizeof(why), "path too long");
+		else if ((r = fileutil_read_file(path, GRAFANA_MAX_FILE, &text, &len)))
+			snprintf(why, sizeof(why), "cannot read: %s", strerror(-r));
+		if (!ret)
+			ret = dash_boards_add(b, &src, text, len, why);
+		free(text);
 		free(files[i]);
 	}
 	free(files);
+	if (ret)
+		snprintf(err, errlen, "out of memory");
+	dash_boards_sort(b);
+	return ret;
+}
+
+cJSON *dash_boards_list(const struct dash_boards *b)
+{
+	cJSON *list = cJSON_CreateArray();
+
+	for (size_t i = 0; list && i < b->n; i++) {
+		cJSON *row = cJSON_Duplicate(b->v[i].row, true);
+
+		if (!row || !cJSON_AddItemToArray(list, row)) {
+			cJSON_Delete(row);
+			cJSON_Delete(list);
+			list = NULL;
+		}
+	}
 	return list;
 }
 
-char *dash_grafana_get(const char *dir, const char *key, int *status, char *err, size_t errlen)
+/* The dashboard @e is, as text (@status 200), or why not (422, 500). */
+static char *board_text(const struct dash_board *e, int *status, char *err, size_t errlen)
 {
-	char **files = NULL, *found = NULL;
-	size_t n = 0;
-	int ret;
+	char *text;
 
+	if (!e->text) {
+		*status = 422;
+		snprintf(err, errlen, "%s: %s", e->ref,
+			 cJSON_GetStringValue(cJSON_GetObjectItemCaseSensitive(e->row, "error")));
+		return NULL;
+	}
+	text = strdup(e->text);
+	*status = text ? 200 : 500;
+	if (!text)
+		snprintf(err, errlen, "out of memory");
+	return text;
+}
+
+char *dash_boards_get(const struct dash_boards *b, const char *want, int *status, char *err,
+		      size_t errlen)
+{
+	const struct dash_board *by_file = NULL;
+
+	/* By ref first: a uid is the dashboard's own word and two files may share one. */
+	for (size_t i = 0; i < b->n; i++)
+		if (!strcmp(b->v[i].ref, want))
+			return board_text(&b->v[i], status, err, errlen);
+	for (size_t i = 0; i < b->n; i++)
+		if (b->v[i].uid && !strcmp(b->v[i].uid, want))
+			return board_text(&b->v[i], status, err, errlen);
+	for (size_t i = 0; i < b->n; i++)
+		if (!strcmp(b->v[i].file, want) && (!by_file || (!by_file->text && b->v[i].text)))
+			by_file = &b->v[i];
+	if (by_file)
+		return board_text(by_file, status, err, errlen);
 	*status = 404;
-	snprintf(err, errlen, "no dashboard %s in --grafana-dashboards", key);
-	if (!dir || !*dir) {
-		snprintf(err, errlen, "no --grafana-dashboards directory was given");
-		return NULL;
-	}
-	ret = json_files(dir, &files, &n);
-	if (ret) {
-		*status = 500;
-		snprintf(err, errlen, "--grafana-dashboards %s: %s", dir, strerror(-ret));
-		return NULL;
-	}
-	/* By file name first: a uid is the dashboard's own word and two files may share one. */
-	for (size_t i = 0; i < n && !found; i++) {
-		char *text, why[256];
-		cJSON *doc;
-		const cJSON *dash;
-
-		if (strcmp(files[i], key))
-			continue;
-		doc = load(dir, files[i], &text, why, sizeof(why));
-		dash = doc ? dashboard_of(doc, why, sizeof(why)) : NULL;
-		if (dash) {
-			found = text;
-		} else {
-			free(text);
-			*status = 422;
-			snprintf(err, errlen, "%s: %s", key, why);
-		}
-		cJSON_Delete(doc);
-	}
-	for (size_t i = 0; i < n && !found && *status == 404; i++) {
-		char *text, why[256];
-		cJSON *doc = load(dir, files[i], &text, why, sizeof(why));
-		const cJSON *dash = doc ? dashboard_of(doc, why, sizeof(why)) : NULL;
-		const char *uid = cJSON_GetStringValue(cJSON_GetObjectItem(dash, "uid"));
-
-		if (uid && !strcmp(uid, key))
-			found = text;
-		else
-			free(text);
-		cJSON_Delete(doc);
-	}
-	for (size_t i = 0; i < n; i++)
-		free(files[i]);
-	free(files);
-	if (found)
-		*status = 200;
-	return found;
+	snprintf(err, errlen, "no dashboard %s", want);
+	return NULL;
 }
 
 /* ---- the Prometheus API calls the panels make ---- */

@@ -1,11 +1,12 @@
 // SPDX-License-Identifier: Apache-2.0
 /*
  * The dashboard's Grafana part (userspace/dashboard/grafana.c): a directory of
- * dashboard files listed by name, with what is not a dashboard (not JSON, no panels) listed with
- * its error and the others' uid, title and tags; a dashboard found by file name or uid, a file
- * that is not one refused; and the Prometheus calls of the panels: each known argument passed
- * on escaped, an unknown call, an unknown or repeated argument, a missing one and malformed
- * times and steps refused with a message naming them.
+ * dashboard files listed by name in folder General, with what is not a dashboard (not JSON, no
+ * panels) listed with its error and the others' uid, title and tags; a dashboard found by ref,
+ * uid or file name, one that is not a dashboard refused; texts added as the cluster's are (the
+ * first of a ref kept, sorted by folder); and the Prometheus calls of the panels: each known
+ * argument passed on escaped, an unknown call, an unknown or repeated argument, a missing one
+ * and malformed times and steps refused with a message naming them.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -72,15 +73,21 @@ static const char *field(const cJSON *o, const char *key)
 
 static void test_list(void **state)
 {
+	struct dash_boards b = {0};
 	char err[256] = "";
-	cJSON *l = dash_grafana_list(dir, err, sizeof(err)), *e;
+	cJSON *l, *e;
 
 	(void)state;
+	assert_int_equal(dash_boards_from_dir(dir, &b, err, sizeof(err)), 0);
+	l = dash_boards_list(&b);
 	assert_non_null(l);
 	assert_int_equal(cJSON_GetArraySize(l), 4);
 	e = cJSON_GetArrayItem(l, 0);
 	assert_string_equal(field(e, "file"), "a-broken.json");
+	assert_string_equal(field(e, "ref"), "a-broken.json");
+	assert_string_equal(field(e, "folder"), "General");
 	assert_non_null(strstr(field(e, "error"), "not JSON"));
+	assert_null(cJSON_GetObjectItem(e, "configmap"));
 	e = cJSON_GetArrayItem(l, 1);
 	assert_string_equal(field(e, "file"), "b-mesh.json");
 	assert_null(field(e, "error"));
@@ -95,39 +102,89 @@ static void test_list(void **state)
 	assert_string_equal(field(e, "title"), "Exported");
 	assert_true(cJSON_IsNull(cJSON_GetObjectItem(e, "uid")));
 	cJSON_Delete(l);
+	dash_boards_free(&b);
 
-	/* No directory given: nothing listed, no error. */
-	l = dash_grafana_list(NULL, err, sizeof(err));
+	assert_int_equal(dash_boards_from_dir("/nonexistent-ambit-dir", &b, err, sizeof(err)),
+			 -ENOENT);
+	assert_non_null(strstr(err, "No such file"));
+	assert_non_null(strstr(err, "--grafana-dashboards"));
+	l = dash_boards_list(&b);
 	assert_int_equal(cJSON_GetArraySize(l), 0);
 	cJSON_Delete(l);
-	assert_null(dash_grafana_list("/nonexistent-ambit-dir", err, sizeof(err)));
-	assert_non_null(strstr(err, "No such file"));
+	dash_boards_free(&b);
+	dash_boards_free(NULL);
 }
 
 static void test_get(void **state)
 {
+	struct dash_boards b = {0};
 	char err[256];
 	int status;
 	char *t;
 
 	(void)state;
-	t = dash_grafana_get(dir, "b-mesh.json", &status, err, sizeof(err));
+	assert_int_equal(dash_boards_from_dir(dir, &b, err, sizeof(err)), 0);
+	t = dash_boards_get(&b, "b-mesh.json", &status, err, sizeof(err));
 	assert_int_equal(status, 200);
 	assert_non_null(strstr(t, "\"uid\": \"mesh1\""));
 	free(t);
-	t = dash_grafana_get(dir, "mesh1", &status, err, sizeof(err));
+	t = dash_boards_get(&b, "mesh1", &status, err, sizeof(err));
 	assert_int_equal(status, 200);
 	assert_non_null(strstr(t, "\"title\": \"Mesh\""));
 	free(t);
-	assert_null(dash_grafana_get(dir, "c-other.json", &status, err, sizeof(err)));
+	assert_null(dash_boards_get(&b, "c-other.json", &status, err, sizeof(err)));
 	assert_int_equal(status, 422);
-	assert_null(dash_grafana_get(dir, "../etc/passwd", &status, err, sizeof(err)));
+	assert_non_null(strstr(err, "no \"panels\""));
+	assert_null(dash_boards_get(&b, "../etc/passwd", &status, err, sizeof(err)));
 	assert_int_equal(status, 404);
-	assert_null(dash_grafana_get(dir, "notes.txt", &status, err, sizeof(err)));
+	assert_null(dash_boards_get(&b, "notes.txt", &status, err, sizeof(err)));
 	assert_int_equal(status, 404);
-	assert_null(dash_grafana_get(NULL, "mesh1", &status, err, sizeof(err)));
-	assert_int_equal(status, 404);
-	assert_non_null(strstr(err, "--grafana-dashboards"));
+	dash_boards_free(&b);
+}
+
+/*
+ * Texts added by hand: a ref added twice keeps the first; by file, the first that is a
+ * dashboard; a text that is not JSON, or none, is a row with its error.
+ */
+static void test_add(void **state)
+{
+	static const char good[] = "{\"uid\": \"u1\", \"title\": \"One\", \"panels\": []}";
+	struct dash_board_src a = {"ns/cm/x.json", "x.json", "istio", "ns/cm", "x.json"};
+	struct dash_board_src a2 = {"ns/cm/x.json", "x.json", "other", "ns/cm", "x.json"};
+	struct dash_board_src c = {"ns/bad/x.json", "x.json", "General", "ns/bad", "x.json"};
+	struct dash_board_src d = {"ns/none/y.json", "y.json", "General", "ns/none", "y.json"};
+	struct dash_boards b = {0};
+	char err[256];
+	int status;
+	char *t;
+	cJSON *l;
+
+	(void)state;
+	assert_int_equal(dash_boards_add(&b, &c, "{\"panels\"", 9, NULL), 0);
+	assert_int_equal(dash_boards_add(&b, &a, good, strlen(good), NULL), 0);
+	assert_int_equal(dash_boards_add(&b, &a2, "{}", 2, NULL), 0);
+	assert_int_equal(dash_boards_add(&b, &d, NULL, 0, "not a string"), 0);
+	assert_int_equal(b.n, 4);
+	dash_boards_sort(&b);
+	assert_int_equal(b.n, 3);
+	l = dash_boards_list(&b);
+	assert_string_equal(field(cJSON_GetArrayItem(l, 0), "folder"), "General");
+	assert_string_equal(field(cJSON_GetArrayItem(l, 2), "folder"), "istio");
+	assert_string_equal(field(cJSON_GetArrayItem(l, 2), "configmap"), "ns/cm");
+	assert_string_equal(field(cJSON_GetArrayItem(l, 2), "key"), "x.json");
+	assert_string_equal(field(cJSON_GetArrayItem(l, 1), "error"), "not a string");
+	cJSON_Delete(l);
+	t = dash_boards_get(&b, "x.json", &status, err, sizeof(err));
+	assert_int_equal(status, 200);
+	assert_string_equal(t, good);
+	free(t);
+	assert_null(dash_boards_get(&b, "ns/bad/x.json", &status, err, sizeof(err)));
+	assert_int_equal(status, 422);
+	assert_non_null(strstr(err, "not JSON"));
+	t = dash_boards_get(&b, "u1", &status, err, sizeof(err));
+	assert_int_equal(status, 200);
+	free(t);
+	dash_boards_free(&b);
 }
 
 static int path(const char *api, const struct dash_arg *a, size_t n, char **out, char *err)
@@ -214,6 +271,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_list),
 	    cmocka_unit_test(test_get),
+	    cmocka_unit_test(test_add),
 	    cmocka_unit_test(test_prom_path),
 	};
 
