@@ -287,14 +287,28 @@ wait_for 30 only "$A" v2 || fail "cluster 1 after v1 scaled to 0: $(versions "$A
 wait_for 30 only "$B" v2 || fail "cluster 2 after v1 scaled to 0: $(versions "$B" 6)"
 log "PreferClose keeps cluster 1 home; failover: with v1 gone both get v2 alone"
 
-# --- On --kube, cluster 2's API server gone: cluster 1 says so and keeps serving with what it
-# knew (cluster 2's data path needs none of it).
+# --- On --kube, cluster 2's API server gone (stopped: it answers nothing, as one partitioned
+# away): cluster 1 says so and keeps serving with what it knew (cluster 2's data path needs none
+# of it). Back: cluster 1 says synced again and follows what cluster 2 changes after.
 if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
-	kill "$(cat "/run/ambit/$B/kube/apiserver.pid")" || fail "stop cluster 2's API server"
+	api=$(cat "/run/ambit/$B/kube/apiserver.pid")
+	# Never left stopped: `local down` would wait on it.
+	trap_exit "kill -CONT $api 2>/dev/null; $EXIT_CLEANUP"
+	kill -STOP "$api" || fail "stop cluster 2's API server"
 	failed() { remote_clusters "$A" 2>/dev/null | grep -Eq "^$B +istio-system/istio-remote-secret-$B +failed "; }
 	wait_for 20 failed || fail "cluster 1's remote-clusters with cluster 2's API server down: $(remote_clusters "$A" 2>&1)"
 	expect_eq "$(versions "$A" 6)" "v2 " "cluster 1's calls with cluster 2's API server down"
-	log "cluster 2's API server down: cluster 1 says failed and keeps serving"
+	kill -CONT "$api" || fail "resume cluster 2's API server"
+	synced() { remote_clusters "$A" 2>/dev/null | grep -Eq "^$B +istio-system/istio-remote-secret-$B +synced "; }
+	wait_for 30 synced || fail "cluster 1's remote-clusters with cluster 2's API server back: $(remote_clusters "$A" 2>&1)"
+	kubectl scale deployment helloworld-v2 -n sample --replicas=0 --context="$B" >/dev/null ||
+		fail "kubectl scale helloworld-v2 to 0 in cluster 2"
+	none() { ! hello "$A" >/dev/null 2>&1; }
+	wait_for 30 none || fail "cluster 1 still reaches v2 after cluster 2 scaled it to 0: $(versions "$A" 6)"
+	kubectl scale deployment helloworld-v2 -n sample --replicas=1 --context="$B" >/dev/null ||
+		fail "kubectl scale helloworld-v2 to 1 in cluster 2"
+	wait_for 30 only "$A" v2 || fail "cluster 1 after cluster 2 scaled v2 back: $(versions "$A" 6)"
+	log "cluster 2's API server down: cluster 1 says failed and keeps serving; back: synced, and follows cluster 2's scaling"
 fi
 
 # --- A remote secret deleted: its cluster's endpoints are gone within seconds.

@@ -118,9 +118,14 @@ static void *api_thread(void *arg)
 			free(text);
 			break;
 		}
+		/*
+		 * Only what changed goes to the loop (a LIST's order is stable), and the first
+		 * answer after a failure, changed or not: the loop clears the failure with it.
+		 */
+		bool recovered = text && ra->error[0];
+
 		snprintf(ra->error, sizeof(ra->error), "%s", err);
-		/* Only what changed goes to the loop (a LIST's order is stable). */
-		if (text && (!last || strcmp(last, text))) {
+		if (text && (!last || strcmp(last, text) || recovered)) {
 			free(ra->lists);
 			ra->lists = strdup(text);
 			free(last);

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -388,6 +389,25 @@ static void test_reads_api_server(void **state)
 	}
 	assert_int_equal(rs.n, 1);
 	assert_string_equal(rs.items[0].error, "");
+	/*
+	 * The server stops answering (partitioned away), then answers again what it held: failed
+	 * meanwhile, synced again after, though nothing it lists changed.
+	 */
+	kill(fa.pid, SIGSTOP);
+	for (int i = 0; i < 400 && !rs.items[0].error[0]; i++) {
+		usleep(50 * 1000);
+		if (remote_due(&rs))
+			assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	}
+	kill(fa.pid, SIGCONT);
+	assert_non_null(strstr(rs.items[0].error, "Timeout"));
+	for (int i = 0; i < 200 && rs.items[0].error[0]; i++) {
+		usleep(50 * 1000);
+		if (remote_due(&rs))
+			assert_int_equal(remote_sync(&rs, &cfg, &ENV, &changed), 0);
+	}
+	assert_string_equal(rs.items[0].error, "");
+	assert_true(rs.items[0].synced);
 	/* Other credentials in the secret (a token rotated, here a wrong one): read with them,
 	 * the summary kept while they fail. */
 	{
