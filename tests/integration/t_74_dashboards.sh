@@ -176,8 +176,8 @@ jq -e '.[] | select(.file == "not-a-dashboard.json") | .error | test("no \"panel
 stop_dash
 
 # Then as Istio's tutorials have them: `kubectl apply -f samples/addons` (here Grafana's part of
-# it, samples/addons/grafana.yaml: its ServiceAccount, ConfigMap, Service and Deployment as Istio
-# ships them, and its two ConfigMaps of dashboards made from the files), then `istioctl dashboard
+# it in the form of samples/addons/grafana.yaml: its ServiceAccount, ConfigMap, Service and
+# Deployment, and its two ConfigMaps of dashboards made from the files), then `istioctl dashboard
 # grafana`, folder "istio". The probe's dashboards come as Grafana's sidecar takes them
 # (kube-prometheus-stack): a ConfigMap labelled grafana_dashboard, its folder by annotation.
 # Started before the addon is applied: it says how to get dashboards, then lists them as they come.
@@ -190,229 +190,56 @@ expect_eq "$(head -1 "$WORK/dash.out")" "http://localhost:$dport" "istioctl dash
 wait_for 10 grep -q "samples/addons/grafana.yaml" "$WORK/dash.err" ||
 	fail "no Grafana dashboards provisioned, and not said how to get them: $(cat "$WORK/dash.err")"
 expect_eq "$(api grafana/dashboards)" "[]" "the list before Grafana's addon is applied"
+# Grafana as Istio's addon deploys it, written here in its form (not a copy of the file): the
+# dashboards providers in ConfigMap grafana, mounted by subPath into the provisioning directory,
+# and one ConfigMap of dashboards mounted at each provider's path.
 cat >"$WORK/grafana-addon.yaml" <<'YAML'
----
-# Source: grafana/templates/serviceaccount.yaml
 apiVersion: v1
 kind: ServiceAccount
-automountServiceAccountToken: false
-metadata:
-  labels:
-    helm.sh/chart: grafana-8.6.3
-    app.kubernetes.io/name: grafana
-    app.kubernetes.io/instance: grafana
-    app.kubernetes.io/version: "11.3.1"
-  name: grafana
-  namespace: istio-system
+metadata: {name: grafana, namespace: istio-system}
 ---
-# Source: grafana/templates/configmap.yaml
 apiVersion: v1
 kind: ConfigMap
-metadata:
-  name: grafana
-  namespace: istio-system
-  labels:
-    helm.sh/chart: grafana-8.6.3
-    app.kubernetes.io/name: grafana
-    app.kubernetes.io/instance: grafana
-    app.kubernetes.io/version: "11.3.1"
+metadata: {name: grafana, namespace: istio-system}
 data:
-  
-  grafana.ini: |
-    [analytics]
-    check_for_updates = true
-    [grafana_net]
-    url = https://grafana.net
-    [log]
-    mode = console
-    [paths]
-    data = /var/lib/grafana/
-    logs = /var/log/grafana
-    plugins = /var/lib/grafana/plugins
-    provisioning = /etc/grafana/provisioning
-    [server]
-    domain = ''
-  datasources.yaml: |
-    apiVersion: 1
-    datasources:
-    - access: proxy
-      editable: true
-      isDefault: true
-      jsonData:
-        timeInterval: 15s
-      name: Prometheus
-      orgId: 1
-      type: prometheus
-      url: http://prometheus:9090
-    - access: proxy
-      editable: true
-      isDefault: false
-      jsonData:
-        timeInterval: 5s
-      name: Loki
-      orgId: 1
-      type: loki
-      url: http://loki:3100
   dashboardproviders.yaml: |
     apiVersion: 1
     providers:
-    - disableDeletion: false
-      folder: istio
-      name: istio
-      options:
-        path: /var/lib/grafana/dashboards/istio
-      orgId: 1
-      type: file
-    - disableDeletion: false
-      folder: istio
-      name: istio-services
-      options:
-        path: /var/lib/grafana/dashboards/istio-services
-      orgId: 1
-      type: file
+    - {name: istio, folder: istio, type: file, orgId: 1,
+       options: {path: /var/lib/grafana/dashboards/istio}}
+    - {name: istio-services, folder: istio, type: file, orgId: 1,
+       options: {path: /var/lib/grafana/dashboards/istio-services}}
 ---
-# Source: grafana/templates/service.yaml
 apiVersion: v1
 kind: Service
-metadata:
-  name: grafana
-  namespace: istio-system
-  labels:
-    helm.sh/chart: grafana-8.6.3
-    app.kubernetes.io/name: grafana
-    app.kubernetes.io/instance: grafana
-    app.kubernetes.io/version: "11.3.1"
+metadata: {name: grafana, namespace: istio-system}
 spec:
-  type: ClusterIP
-  ports:
-    - name: service
-      port: 3000
-      protocol: TCP
-      targetPort: 3000
-  selector:
-    app.kubernetes.io/name: grafana
-    app.kubernetes.io/instance: grafana
+  selector: {app: grafana}
+  ports: [{name: service, port: 3000, targetPort: 3000}]
 ---
-# Source: grafana/templates/deployment.yaml
 apiVersion: apps/v1
 kind: Deployment
-metadata:
-  name: grafana
-  namespace: istio-system
-  labels:
-    helm.sh/chart: grafana-8.6.3
-    app.kubernetes.io/name: grafana
-    app.kubernetes.io/instance: grafana
-    app.kubernetes.io/version: "11.3.1"
+metadata: {name: grafana, namespace: istio-system}
 spec:
   replicas: 1
-  revisionHistoryLimit: 10
-  selector:
-    matchLabels:
-      app.kubernetes.io/name: grafana
-      app.kubernetes.io/instance: grafana
-  strategy:
-    type: RollingUpdate
+  selector: {matchLabels: {app: grafana}}
   template:
-    metadata:
-      labels:
-        helm.sh/chart: grafana-8.6.3
-        app.kubernetes.io/name: grafana
-        app.kubernetes.io/instance: grafana
-        app.kubernetes.io/version: "11.3.1"
-        sidecar.istio.io/inject: "false"
-      annotations:
-        checksum/config: 68c00ea91b7ba5c04efc55555ef2307f52aaf738b04e9665e91bb756c8f32b22
-        checksum/sc-dashboard-provider-config: e70bf6a851099d385178a76de9757bb0bef8299da6d8443602590e44f05fdf24
-        kubectl.kubernetes.io/default-container: grafana
+    metadata: {labels: {app: grafana}}
     spec:
-      
       serviceAccountName: grafana
-      automountServiceAccountToken: true
-      enableServiceLinks: true
       containers:
-        - name: grafana
-          image: "docker.io/grafana/grafana:11.3.1"
-          imagePullPolicy: IfNotPresent
-          securityContext:
-            allowPrivilegeEscalation: false
-            capabilities:
-              drop:
-              - ALL
-            seccompProfile:
-              type: RuntimeDefault
-          volumeMounts:
-            - name: config
-              mountPath: "/etc/grafana/grafana.ini"
-              subPath: grafana.ini
-            - name: storage
-              mountPath: "/var/lib/grafana"
-            - name: dashboards-istio
-              mountPath: "/var/lib/grafana/dashboards/istio"
-            - name: dashboards-istio-services
-              mountPath: "/var/lib/grafana/dashboards/istio-services"
-            - name: config
-              mountPath: "/etc/grafana/provisioning/datasources/datasources.yaml"
-              subPath: "datasources.yaml"
-            - name: config
-              mountPath: "/etc/grafana/provisioning/dashboards/dashboardproviders.yaml"
-              subPath: "dashboardproviders.yaml"
-          ports:
-            - name: grafana
-              containerPort: 3000
-              protocol: TCP
-            - name: gossip-tcp
-              containerPort: 9094
-              protocol: TCP
-            - name: gossip-udp
-              containerPort: 9094
-              protocol: UDP
-          env:
-            - name: POD_IP
-              valueFrom:
-                fieldRef:
-                  fieldPath: status.podIP
-            - name: GF_PATHS_DATA
-              value: /var/lib/grafana/
-            - name: GF_PATHS_LOGS
-              value: /var/log/grafana
-            - name: GF_PATHS_PLUGINS
-              value: /var/lib/grafana/plugins
-            - name: GF_PATHS_PROVISIONING
-              value: /etc/grafana/provisioning
-            - name: "GF_AUTH_ANONYMOUS_ENABLED"
-              value: "true"
-            - name: "GF_AUTH_ANONYMOUS_ORG_ROLE"
-              value: "Admin"
-            - name: "GF_AUTH_BASIC_ENABLED"
-              value: "false"
-            - name: "GF_SECURITY_ADMIN_PASSWORD"
-              value: "admin"
-            - name: "GF_SECURITY_ADMIN_USER"
-              value: "admin"
-          livenessProbe:
-            failureThreshold: 10
-            httpGet:
-              path: /api/health
-              port: 3000
-            initialDelaySeconds: 60
-            timeoutSeconds: 30
-          readinessProbe:
-            httpGet:
-              path: /api/health
-              port: 3000
+      - name: grafana
+        image: docker.io/grafana/grafana:11.3.1
+        ports: [{name: grafana, containerPort: 3000}]
+        volumeMounts:
+        - {name: config, mountPath: /etc/grafana/provisioning/dashboards/dashboardproviders.yaml,
+           subPath: dashboardproviders.yaml}
+        - {name: dashboards-istio, mountPath: /var/lib/grafana/dashboards/istio}
+        - {name: dashboards-istio-services, mountPath: /var/lib/grafana/dashboards/istio-services}
       volumes:
-        - name: config
-          configMap:
-            name: grafana
-        - name: dashboards-istio
-          configMap:
-            name: istio-grafana-dashboards
-        - name: dashboards-istio-services
-          configMap:
-            name: istio-services-grafana-dashboards
-        - name: storage
-          emptyDir: {}
+      - {name: config, configMap: {name: grafana}}
+      - {name: dashboards-istio, configMap: {name: istio-grafana-dashboards}}
+      - {name: dashboards-istio-services, configMap: {name: istio-services-grafana-dashboards}}
 YAML
 # The ConfigMaps of dashboards as Istio's release makes them: each file a key (its name without
 # .gen), the service, workload, mesh and extension dashboards in istio-services-grafana-dashboards.

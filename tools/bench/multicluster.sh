@@ -29,6 +29,8 @@
 set -u
 HERE=$(cd "$(dirname "$0")" && pwd)
 REPO=$(cd "$HERE/../.." && pwd)
+# plugged_ca, plugged_intermediate: the tests' own.
+. "$REPO/tests/integration/cacerts_lib.sh"
 AMBITCTL=${AMBITCTL:-$REPO/build/ambitctl}
 QUICK=${QUICK:-}
 [ "$QUICK" = 0 ] && QUICK=
@@ -78,25 +80,6 @@ pexec() {
 }
 
 # --- One root, an intermediate per cluster (Istio's tools/certs, as t_57 and t_59 make them).
-ca() { # DIR CLUSTER [ROOTDIR]
-	(
-		cd "$1" || exit 1
-		if [ -n "${3:-}" ]; then
-			cp "$3/root-cert.pem" "$3/root-key.pem" .
-		else
-			openssl req -x509 -newkey rsa:2048 -nodes -keyout root-key.pem -out root-cert.pem \
-				-days 2 -subj "/O=Istio/CN=Root CA" \
-				-addext "basicConstraints=critical,CA:TRUE" \
-				-addext "keyUsage=critical,keyCertSign,cRLSign"
-		fi
-		openssl req -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.csr \
-			-subj "/O=Istio/CN=Intermediate CA/L=$2" &&
-			printf 'basicConstraints=critical,CA:TRUE,pathlen:0\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n' >ext.cnf &&
-			openssl x509 -req -in ca.csr -CA root-cert.pem -CAkey root-key.pem -CAcreateserial \
-				-days 2 -out ca-cert.pem -extfile ext.cnf &&
-			cat ca-cert.pem root-cert.pem >cert-chain.pem
-	) >/dev/null 2>&1
-}
 server() { # NAME NODE: a Deployment and its Service (global when $3)
 	cat <<EOF
 ---
@@ -138,8 +121,8 @@ EOF
 for k in 1 2; do
 	mkdir -p "$WORK/c$k" "$WORK/m$k"
 done
-ca "$WORK/c1" cluster1 || die "openssl: cluster 1's CA"
-ca "$WORK/c2" cluster2 "$WORK/c1" || die "openssl: cluster 2's CA"
+plugged_ca "$WORK/c1" cluster1 || die "openssl: cluster 1's CA"
+plugged_intermediate "$WORK/c2" "$WORK/c1" cluster2 || die "openssl: cluster 2's CA"
 for k in 1 2; do
 	d=$WORK/m$k
 	AMBIT_CLUSTER=$A "$AMBITCTL" create secret generic cacerts -n istio-system \

@@ -223,8 +223,8 @@ static int add_identity(struct snap_remote_service *r, const char *id)
 }
 
 /* One global Service of the remote cluster: its share, from the remote's desired state. */
-static int add_service(struct remote_cluster *rc, const struct config_service *cs,
-		       const struct snap_service *ss, const struct desired *d)
+static int add_service(struct remote_cluster *rc, const struct snap_service *ss,
+		       const struct desired *d)
 {
 	struct snap_remote_service *r;
 	void *grown = realloc(rc->services, (rc->n_services + 1) * sizeof(*rc->services));
@@ -255,7 +255,6 @@ static int add_service(struct remote_cluster *rc, const struct config_service *c
 		if (add_identity(r, w->identity))
 			return -ENOMEM;
 	}
-	(void)cs;
 	return 0;
 }
 
@@ -294,7 +293,7 @@ static int read_services(struct remote_cluster *rc, const struct config *cfg,
 			continue;
 		ss = desired_service(&d, cs->meta.namespace, cs->meta.name);
 		if (ss && ss->hostname)
-			err = add_service(rc, cs, ss, &d);
+			err = add_service(rc, ss, &d);
 	}
 	desired_free(&d);
 	return err;
