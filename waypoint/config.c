@@ -14,6 +14,7 @@
 #include "ambit/snapshot.h"
 #include "authz.h"
 #include "config.h"
+#include "remote.h"
 #include "dnsres.h"
 #include "jwt.h"
 #include "net/loop.h"
@@ -23,6 +24,7 @@ static void gen_free(struct wp_gen *g)
 {
 	if (!g)
 		return;
+	wp_remotes_free(g->remotes);
 	for (size_t i = 0; i < g->n_clusters; i++)
 		wp_cluster_destroy(&g->clusters[i]);
 	if (g->routes && g->l7)

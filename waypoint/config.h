@@ -19,6 +19,8 @@
 #include "route.h"
 #include "net/transport.h"
 
+struct wp_remotes;
+
 struct wp_gen {
 	struct l7_config *l7;
 	struct wp_route_table **routes; /* per service */
@@ -56,7 +58,9 @@ struct wp_gen {
 	uint64_t seq;	      /* this generation's number in the process: what names it in caches */
 	uint64_t dns_changes; /* wp_dns_changes() when its DNS endpoints were expanded */
 	struct l7_config *dns_source; /* the model before (wp_dns_expand), when it has DNS ones */
-	int refs;		      /* atomic */
+	/* Its hosts in other networks (remote.h), or NULL: none. */
+	struct wp_remotes *remotes;
+	int refs; /* atomic */
 };
 
 /*

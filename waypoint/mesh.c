@@ -8,6 +8,7 @@
 
 #include "ambit/log.h"
 #include "mesh.h"
+#include "remote.h"
 
 /*
  * ISTIO_MUTUAL listeners of @l7: the proxy's own certificate (@id's in @s) and the mesh root,
@@ -94,6 +95,7 @@ struct wp_gen *wp_mesh_gen(struct wp_mesh *m)
 {
 	struct mesh_snap *zs = mesh_state_get(m->st);
 	struct wp_gen *g = NULL;
+	struct wp_remotes *rm = NULL;
 	struct l7_config *l7;
 	char err[512];
 
@@ -113,8 +115,27 @@ struct wp_gen *wp_mesh_gen(struct wp_mesh *m)
 		l7 = NULL;
 		snprintf(err, sizeof(err), "out of memory");
 	}
+	/*
+	 * A global Service's endpoints in other networks, as hosts of its clusters: a waypoint's
+	 * (an east-west gateway passes to its own network alone; an ingress gateway stays in its).
+	 */
+	if (l7 && zs->snap->n_remote_services && !l7->gateway && !l7->east_west) {
+		int rerr;
+
+		rm = wp_remotes_add(l7, zs->snap, &rerr);
+		if (rerr) {
+			l7_config_free(l7);
+			l7 = NULL;
+			snprintf(err, sizeof(err), "remote endpoints: %s", strerror(-rerr));
+		}
+	}
 	if (l7)
 		g = wp_gen_new(l7, zs->snap->version, err, sizeof(err));
+	if (g) {
+		g->remotes = rm;
+		rm = NULL;
+	}
+	wp_remotes_free(rm);
 	if (g && (wp_gen_set_cluster_id(g, zs->snap->cluster_id) ||
 		  wp_gen_set_trust_domains(g, zs->snap->trust_domain,
 					   (const char *const *)zs->snap->trust_domain_aliases,

@@ -210,6 +210,28 @@ wait_for 30 denied || fail "cluster 1's calls with cluster 2's DENY: $(versions 
 on "$B" delete -f "$tmp/deny.yaml" >/dev/null || fail "delete the DENY"
 wait_for 30 both "$A" || fail "cluster 1's calls after the DENY went: $(versions "$A" 8)"
 
+# --- A waypoint in cluster 1 for sample balances each request, not each connection, over the
+# endpoints of both clusters (cluster 2's through network2's gateways, double HBONE from the
+# waypoint): one client connection's requests get both versions, where Istio's waypoint pins
+# them to one remote backend (istio/istio#58039).
+on "$A" waypoint apply -n sample --enroll-namespace --wait >/dev/null || fail "waypoint apply in cluster 1"
+urls=$(for i in $(seq 1 16); do printf 'helloworld.sample:5000/hello '; done)
+# One curl, one connection: its 16 requests, the versions that answered them.
+keepalive() {
+	"$AMBITCTL" local exec --name "$A" sample/curl-0 -- curl -sS --max-time 10 $urls 2>&1 |
+		sed -n 's/^Hello version: \(v[0-9]*\), instance: .*/\1/p' | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' '
+}
+mixed() { case $(keepalive) in "v1="*" v2="*) return 0 ;; esac; return 1; }
+wait_for 30 mixed || fail "one connection through cluster 1's waypoint: $(keepalive)"
+grep -qh 'inbound-vip|5000|http|helloworld.sample.svc.cluster.local' /run/ambit/"$A"/logs/sample_waypoint-*.log ||
+	fail "cluster 1's waypoint did not serve helloworld: $(tail -3 /run/ambit/"$A"/logs/sample_waypoint-*.log)"
+grep -qhE '"(240\.244\.[0-9.]+|\[fdff:a3b1:7e00::[0-9a-f]+\]):5000"' /run/ambit/"$A"/logs/sample_waypoint-*.log ||
+	fail "cluster 1's waypoint logged no remote host: $(grep -h helloworld /run/ambit/"$A"/logs/sample_waypoint-*.log | tail -2)"
+log "a waypoint balances one connection's requests over both clusters: $(keepalive)"
+on "$A" label namespace sample istio.io/use-waypoint- >/dev/null || fail "unlabel sample in cluster 1"
+on "$A" waypoint delete -n sample --all >/dev/null || fail "waypoint delete in cluster 1"
+wait_for 30 both "$A" || fail "cluster 1's calls after its waypoint went: $(versions "$A" 8)"
+
 # --- Both gateways of network2 carry cluster 1's calls; one that stops answering (its
 # address refused in cluster 2's fabric, the gateway's pod left as it is: no control plane
 # knows) is passed over and the other takes all, no call failing for long.

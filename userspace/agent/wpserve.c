@@ -292,6 +292,11 @@ static char *inst_encode(const struct agent *a, const struct wpserve *ws,
 	s.workloads = a->cur.snap_workloads;
 	s.n_services = a->cur.n_snap_services;
 	s.services = a->cur.snap_services;
+	/* Other networks: what the waypoint balances a global Service's requests over too. */
+	s.n_net_gateways = a->remote.n_gateways;
+	s.net_gateways = a->remote.gateways;
+	s.n_remote_services = a->remote.n_services;
+	s.remote_services = a->remote.services;
 	if (ce) {
 		cert = (struct snap_cert){.identity = ce->identity,
 					  .cert_pem = ce->issued.cert_pem,

@@ -363,6 +363,8 @@ struct hbc {
 	char *self6; /* the same to IPv6 destinations ("\"[v6]\""), or NULL */
 	hbone_via_fn via;
 	void *via_arg;
+	hbone_remote_fn remote;
+	void *remote_arg;
 	char *baggage;		 /* sent with every CONNECT: the client workload, or NULL */
 	struct connector *plain; /* to destinations outside the mesh (no identity) */
 };
@@ -381,21 +383,28 @@ static struct transport *hbc_open(struct connector *c, const union sockaddr_inet
 				  const struct transport_cbs *cbs, void *arg)
 {
 	struct hbc *hc = (struct hbc *)c;
-	char authority[SOCKADDR_INET_STRLEN];
+	char authority[300];
 	struct hbone_target t = {0};
+	struct hbone_remote rm;
 	const char *src = NULL;
 	struct hbt *h;
-	int r = 1;
+	int r = 1, far = 1;
 
 	/* Outside the mesh: no identity to check, no ztunnel to take HBONE; plaintext. */
 	if (!identity)
 		return connector_open(hc->plain, dst, NULL, timeout_ms, cbs, arg);
 	t.addr = *dst;
-	if (hc->via && (r = hc->via(hc->via_arg, dst, &t.addr)) < 0) {
+	if (hc->remote && (far = hc->remote(hc->remote_arg, dst, &rm)) < 0) {
+		errno = -far;
+		return NULL;
+	}
+	if (!far)
+		t.addr = rm.gateway;
+	else if (hc->via && (r = hc->via(hc->via_arg, dst, &t.addr)) < 0) {
 		errno = -r;
 		return NULL;
 	}
-	if (r)
+	if (far && r)
 		t.addr = *dst; /* reached directly */
 	h = hbt_new(hc->loop, NULL, true);
 	if (!h)
@@ -407,6 +416,16 @@ static struct transport *hbc_open(struct connector *c, const union sockaddr_inet
 	t.forwarded_for = dst->sa.sa_family == AF_INET6 ? hc->self6 : hc->self;
 	t.baggage = hc->baggage;
 	t.expect_san = identity;
+	if (!far) {
+		/* Both CONNECTs name the Service, as Istio's; the gateway picks the endpoint. */
+		snprintf(authority, sizeof(authority), "%s:%u", rm.hostname,
+			 sockaddr_inet_port(dst));
+		t.via_authority = authority;
+		t.via_san = rm.gateway_san;
+		t.via_slot = rm.slot;
+		t.expect_san = rm.sans;
+		t.network = rm.network;
+	}
 	if (hc->creds(hc->creds_arg, &src, &t.ctx) || !src || !t.ctx) {
 		tls_ctx_put(t.ctx);
 		hbt_free(h);
@@ -444,6 +463,14 @@ void connector_hbone_set_via(struct connector *c, hbone_via_fn fn, void *arg)
 
 	hc->via = fn;
 	hc->via_arg = arg;
+}
+
+void connector_hbone_set_remote(struct connector *c, hbone_remote_fn fn, void *arg)
+{
+	struct hbc *hc = (struct hbc *)c;
+
+	hc->remote = fn;
+	hc->remote_arg = arg;
 }
 
 int connector_hbone_set_baggage(struct connector *c, const char *baggage)

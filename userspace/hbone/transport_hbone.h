@@ -54,6 +54,23 @@ typedef int (*hbone_via_fn)(void *arg, const union sockaddr_inet *dst, union soc
 /* Sets @c's (a connector_hbone_new one) via hook; NULL: every destination directly. */
 void connector_hbone_set_via(struct connector *c, hbone_via_fn fn, void *arg);
 /*
+ * A destination in another network (a global Service's endpoint behind that network's east-west
+ * gateway): Istio's double HBONE. TLS to @gateway (its port is the connector's) checked against
+ * @gateway_san, CONNECT <@hostname>:<destination port> to it; inside that stream the inner TLS
+ * checked against @sans (space-separated) and the same CONNECT, with `x-forwarded-network:
+ * @network` (may be NULL). Inner tunnels are pooled by @slot (hbone_target.via_slot). The
+ * strings are borrowed for the call.
+ */
+struct hbone_remote {
+	union sockaddr_inet gateway;
+	const char *gateway_san, *hostname, *sans, *network;
+	unsigned int slot;
+};
+/* 0 with *@out filled when @dst is such a destination, 1 when not, -errno: the open fails. */
+typedef int (*hbone_remote_fn)(void *arg, const union sockaddr_inet *dst, struct hbone_remote *out);
+/* Sets @c's remote hook (asked before the via hook); NULL: none. */
+void connector_hbone_set_remote(struct connector *c, hbone_remote_fn fn, void *arg);
+/*
  * The W3C baggage @c's CONNECTs carry from now on (copied; NULL: none): the client workload as
  * Istio's ztunnel describes it, for the far end's telemetry. 0 or -ENOMEM.
  */

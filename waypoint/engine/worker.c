@@ -25,6 +25,7 @@
 #include "net/sock.h"
 #include "hbone/transport_hbone.h"
 #include "worker.h"
+#include "../remote.h"
 
 #define ACCEPT_PAUSE_MS 100
 /* Idle connections closed at once when accept() runs out of descriptors. */
@@ -398,6 +399,31 @@ static int via_tunnel(void *arg, const union sockaddr_inet *dst, union sockaddr_
 	return 0;
 }
 
+/*
+ * The connector's remote hook: a host of another network (remote.h) is reached through one of
+ * its network's gateways, taken at random per open, as the via hook takes a tunnel's address.
+ */
+static int via_remote(void *arg, const union sockaddr_inet *dst, struct hbone_remote *out)
+{
+	struct wp_worker *w = arg;
+	const struct wp_gen *g = w->e ? wp_engine_gen(w->e) : NULL;
+	const struct wp_remote_host *h = g ? wp_remote_find(g->remotes, dst) : NULL;
+	const struct wp_remote_gateway *gw;
+
+	if (!h)
+		return 1;
+	if (!h->n_gateways)
+		return -EHOSTUNREACH;
+	gw = &g->remotes->gateways[h->first_gateway + wp_random() % h->n_gateways];
+	out->gateway = gw->addr;
+	out->gateway_san = gw->identity;
+	out->hostname = h->hostname;
+	out->sans = h->sans;
+	out->network = *g->remotes->network ? g->remotes->network : NULL;
+	out->slot = h->slot;
+	return 0;
+}
+
 int wp_listen_any6(uint16_t port)
 {
 	union sockaddr_inet a = {.v6 = {.sin6_family = AF_INET6, .sin6_port = htons(port)}};
@@ -494,8 +520,10 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 		w->cn = w->pool ? connector_hbone_new(w->loop, w->pool, L7_HBONE_PORT, self4,
 						      wp_mesh_creds, w->mesh)
 				: NULL;
-		if (w->cn)
+		if (w->cn) {
 			connector_hbone_set_via(w->cn, via_tunnel, w);
+			connector_hbone_set_remote(w->cn, via_remote, w);
+		}
 		/* A dual-stack pod, or one of IPv6 alone: what IPv6 destinations see. */
 		if (w->cn && has6 == 0 && connector_hbone_set_self6(w->cn, self6)) {
 			connector_destroy(w->cn);
