@@ -298,8 +298,58 @@ uint64_t wp_cluster_tcp_idle_ms(const struct wp_cluster *c)
 	return (c->policy ? &c->policy->pool : &dflt)->tcp_idle_timeout_ms;
 }
 
+/*
+ * The proxy's own value of failoverPriority label @key: "key=value" names it; the topology labels
+ * of its cluster and network are its own; NULL: not known here (no endpoint matches it).
+ */
+static const char *self_value(const char *key, size_t *klen, const char *cluster,
+			      const char *network)
+{
+	const char *eq = strchr(key, '=');
+
+	*klen = eq ? (size_t)(eq - key) : strlen(key);
+	if (eq)
+		return eq + 1;
+	if (!strcmp(key, "topology.istio.io/cluster"))
+		return cluster;
+	if (!strcmp(key, "topology.istio.io/network"))
+		return network;
+	return NULL;
+}
+
+/*
+ * Envoy's priority of an endpoint under Istio's failoverPriority: how many of the labels, in
+ * order, it shares with the proxy before the first it does not (all: 0, the first already not:
+ * n). An endpoint without a topology label is in the proxy's own cluster and network (the
+ * remote ones carry theirs, remote.h). Only with outlierDetection, as Istio applies it.
+ */
+static uint8_t host_priority(const struct wp_cluster *c, const struct l7_endpoint *ep,
+			     const char *cluster, const char *network)
+{
+	const struct config_load_balancer *lb = c->policy ? &c->policy->lb : NULL;
+	size_t n = ep && lb && !lb->locality_off && c->policy->outlier.present
+		       ? lb->failover_priority.n
+		       : 0;
+
+	for (size_t k = 0; k < n && k < UINT8_MAX; k++) {
+		char key[256];
+		size_t klen;
+		const char *mine =
+		    self_value(lb->failover_priority.items[k], &klen, cluster, network);
+		const char *theirs;
+
+		snprintf(key, sizeof(key), "%.*s", (int)klen, lb->failover_priority.items[k]);
+		theirs = config_label_get(&ep->labels, key);
+		if (!theirs && !strncmp(key, "topology.istio.io/", 18))
+			theirs = self_value(key, &klen, cluster, network);
+		if (!mine || !theirs || strcmp(mine, theirs))
+			return (uint8_t)(n - k);
+	}
+	return 0;
+}
+
 int wp_upstream_init(struct wp_upstream *u, struct wp_cluster *c, struct loop *l,
-		     struct connector *cn)
+		     struct connector *cn, const char *self_cluster, const char *self_network)
 {
 	static const struct config_load_balancer dflt_lb = {0};
 	struct h1_pool_limits lim;
@@ -312,6 +362,7 @@ int wp_upstream_init(struct wp_upstream *u, struct wp_cluster *c, struct loop *l
 	for (size_t i = 0; i < c->n_hosts; i++) {
 		u->hosts[i].addr = c->addr[i];
 		u->hosts[i].weight = 1;
+		u->hosts[i].priority = host_priority(c, c->ep[i], self_cluster, self_network);
 	}
 	wp_cluster_limits(c, &lim);
 	u->cn = cn;

@@ -112,9 +112,13 @@ struct wp_upstream {
 	bool ready;
 };
 
-/* Sets @u up over @c (borrowed) on @l, connecting through @cn (borrowed). 0 or -errno. */
+/*
+ * Sets @u up over @c (borrowed) on @l, connecting through @cn (borrowed), its hosts' priorities
+ * by @c's failoverPriority against the proxy's own cluster and network (@self_cluster,
+ * @self_network; either may be NULL). 0 or -errno.
+ */
 int wp_upstream_init(struct wp_upstream *u, struct wp_cluster *c, struct loop *l,
-		     struct connector *cn);
+		     struct connector *cn, const char *self_cluster, const char *self_network);
 void wp_upstream_destroy(struct wp_upstream *u);
 /*
  * Picks a host for a request (its hash when @has_hash), skipping ejected hosts and, while

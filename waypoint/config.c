@@ -25,6 +25,7 @@ static void gen_free(struct wp_gen *g)
 	if (!g)
 		return;
 	wp_remotes_free(g->remotes);
+	free(g->network);
 	for (size_t i = 0; i < g->n_clusters; i++)
 		wp_cluster_destroy(&g->clusters[i]);
 	if (g->routes && g->l7)

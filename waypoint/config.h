@@ -60,6 +60,8 @@ struct wp_gen {
 	struct l7_config *dns_source; /* the model before (wp_dns_expand), when it has DNS ones */
 	/* Its hosts in other networks (remote.h), or NULL: none. */
 	struct wp_remotes *remotes;
+	/* The network its workloads are in (the snapshot's; owned), or NULL: none said. */
+	char *network;
 	int refs; /* atomic */
 };
 

@@ -69,13 +69,19 @@ static int build_ring(struct wp_lb *lb, uint64_t min)
 	return 0;
 }
 
+/* Whether host @i may be picked: in the level under way, and healthy unless in panic (@all). */
+static bool usable(const struct wp_lb *lb, size_t i, bool all)
+{
+	return lb->hosts[i].priority == lb->level && (all || !lb->hosts[i].ejected);
+}
+
 /* The usable hosts as a fingerprint, to tell when a Maglev table must be rebuilt. */
 static uint64_t usable_key(const struct wp_lb *lb, bool all)
 {
 	uint64_t k = 1469598103934665603ull;
 
 	for (size_t i = 0; i < lb->n_hosts; i++)
-		k = (k ^ (all || !lb->hosts[i].ejected)) * 1099511628211ull;
+		k = (k ^ usable(lb, i, all)) * 1099511628211ull;
 	return k;
 }
 
@@ -96,13 +102,13 @@ static int build_maglev(struct wp_lb *lb, bool all)
 	if (!e)
 		return -ENOMEM;
 	for (size_t i = 0; i < lb->n_hosts; i++)
-		if (all || !lb->hosts[i].ejected)
+		if (usable(lb, i, all))
 			total += lb->hosts[i].weight ? lb->hosts[i].weight : 1;
 	for (size_t i = 0; i < lb->n_hosts; i++) {
 		char key[SOCKADDR_INET_STRLEN];
 		int kl;
 
-		if (!all && lb->hosts[i].ejected)
+		if (!usable(lb, i, all))
 			continue;
 		kl = (int)strlen(sockaddr_inet_format(&lb->hosts[i].addr, key, sizeof(key)));
 		e[n].host = (uint32_t)i;
@@ -163,15 +169,26 @@ void wp_lb_destroy(struct wp_lb *lb)
 	lb->n_ring = 0;
 }
 
-/* Panic mode: under the threshold, ejected hosts are used too. */
-static bool use_all(const struct wp_lb *lb, size_t healthy)
+/* Panic mode: under the threshold (of the @total hosts of the level), ejected hosts are used too.
+ */
+static bool use_all(const struct wp_lb *lb, size_t healthy, size_t total)
 {
-	return lb->panic_percent && healthy * 100 < (size_t)lb->panic_percent * lb->n_hosts;
+	return lb->panic_percent && healthy * 100 < (size_t)lb->panic_percent * total;
 }
 
-static bool usable(const struct wp_lb *lb, size_t i, bool all)
+/* The level a pick is among: the best with a healthy host, else the best of all. */
+static uint8_t pick_level(const struct wp_lb *lb)
 {
-	return all || !lb->hosts[i].ejected;
+	int best = -1, any = -1;
+
+	for (size_t i = 0; i < lb->n_hosts; i++) {
+		int p = lb->hosts[i].priority;
+
+		any = any < 0 || p < any ? p : any;
+		if (!lb->hosts[i].ejected && (best < 0 || p < best))
+			best = p;
+	}
+	return (uint8_t)(best >= 0 ? best : any >= 0 ? any : 0);
 }
 
 /* The @k-th usable host (0-based). */
@@ -185,14 +202,17 @@ static int nth_usable(const struct wp_lb *lb, size_t k, bool all)
 
 int wp_lb_pick(struct wp_lb *lb, bool has_hash, uint64_t hash, uint64_t rnd, uint64_t rnd2)
 {
-	size_t healthy = 0, n;
+	size_t healthy = 0, total = 0, n;
 	bool all;
 	int a, b;
 
-	for (size_t i = 0; i < lb->n_hosts; i++)
-		healthy += !lb->hosts[i].ejected;
-	all = use_all(lb, healthy);
-	n = all ? lb->n_hosts : healthy;
+	lb->level = pick_level(lb);
+	for (size_t i = 0; i < lb->n_hosts; i++) {
+		total += lb->hosts[i].priority == lb->level;
+		healthy += lb->hosts[i].priority == lb->level && !lb->hosts[i].ejected;
+	}
+	all = use_all(lb, healthy, total);
+	n = all ? total : healthy;
 	if (!n || lb->simple == CONFIG_LB_PASSTHROUGH)
 		return -1;
 	if (lb->maglev && has_hash) {

@@ -10,8 +10,10 @@
  * looked up at hash modulo the prime table size, rebuilt from the usable hosts when the ejected set
  * changes). A hash policy that finds no value (header absent) falls back to a random host. Hosts
  * ejected by outlier detection are skipped unless the healthy share falls under the panic threshold
- * (minHealthPercent; Istio's default 0 disables panic). The caller injects randomness: every choice
- * is deterministic given its inputs.
+ * (minHealthPercent; Istio's default 0 disables panic). Hosts have priorities (localityLbSetting's
+ * failoverPriority: 0 first): a pick is among the best level that has a healthy host, the panic
+ * threshold counted in that level; none healthy anywhere, the best level. The caller injects
+ * randomness: every choice is deterministic given its inputs.
  */
 #ifndef AMBIT_WAYPOINT_LB_H
 #define AMBIT_WAYPOINT_LB_H
@@ -28,7 +30,8 @@ struct wp_host {
 	union sockaddr_inet addr; /* the endpoint's address and target port, of either family */
 	uint32_t weight;	  /* 1 when unweighted */
 	uint32_t active_requests;
-	bool ejected; /* by outlier detection */
+	bool ejected;	  /* by outlier detection */
+	uint8_t priority; /* 0 first; a pick is among the best level with a healthy host */
 };
 
 struct wp_ring_entry {
@@ -49,6 +52,7 @@ struct wp_lb {
 	uint64_t table_size;
 	uint32_t *table;    /* Maglev: host index per slot */
 	uint64_t table_key; /* which hosts were usable when the table was built */
+	uint8_t level;	    /* the priority of the pick under way (wp_lb_pick) */
 };
 
 /*

@@ -134,6 +134,12 @@ struct wp_gen *wp_mesh_gen(struct wp_mesh *m)
 	if (g) {
 		g->remotes = rm;
 		rm = NULL;
+		if (zs->snap->network && *zs->snap->network &&
+		    !(g->network = strdup(zs->snap->network))) {
+			wp_gen_put(g);
+			g = NULL;
+			snprintf(err, sizeof(err), "out of memory");
+		}
 	}
 	wp_remotes_free(rm);
 	if (g && (wp_gen_set_cluster_id(g, zs->snap->cluster_id) ||

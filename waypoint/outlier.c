@@ -32,8 +32,11 @@ bool wp_outlier_ejected(const struct wp_outlier *o, size_t i)
 
 static bool eject(struct wp_outlier *o, struct wp_outlier_host *h, uint64_t now_ms)
 {
-	/* Envoy: eject only while (ejected + 1) / hosts stays within maxEjectionPercent. */
-	if ((o->n_ejected + 1) * 100 > (size_t)o->cfg.max_ejection_percent * o->n_hosts)
+	/*
+	 * Envoy: eject only while the share already ejected is under maxEjectionPercent, so one
+	 * host at least is ejected whatever the value (two hosts and Istio's default 10% included).
+	 */
+	if (o->n_ejected * 100 >= (size_t)o->cfg.max_ejection_percent * o->n_hosts)
 		return false;
 	h->ejected = true;
 	h->ejected_this_interval = true;

@@ -2,9 +2,9 @@
 /*
  * Passive outlier detection, Envoy's as Istio configures it (API_SEMANTICS.md §2): a host is
  * ejected the moment it reaches consecutive5xxErrors 5xx answers (or consecutiveGatewayErrors
- * 502/503/504 answers; with outlierDetectionHttpErrorCodes, those codes instead of 5xx), unless
- * that would take the ejected share above maxEjectionPercent (Envoy ejects only while
- * (ejected + 1) / hosts <= max). Failures to reach the host (connect failure, reset, timeout)
+ * 502/503/504 answers; with outlierDetectionHttpErrorCodes, those codes instead of 5xx), while
+ * the share already ejected is under maxEjectionPercent (Envoy's rule: one host at least is
+ * ejected, whatever the value). Failures to reach the host (connect failure, reset, timeout)
  * count as a 503 unless splitExternalLocalOriginErrors, which counts them separately against
  * consecutiveLocalOriginFailures. Each interval a sweep returns hosts whose ejection time,
  * baseEjectionTime x times ejected (capped at Envoy's 300 s max_ejection_time, or the base

@@ -672,6 +672,13 @@ struct config_load_balancer {
 	uint64_t cookie_ttl_ms; /* 0: no ttl (the proxy does not generate the cookie) */
 	bool maglev;
 	uint64_t table_size; /* ring hash minimumRingSize (1024) or maglev tableSize (65537) */
+	/*
+	 * localityLbSetting: turned off (enabled: false), and its failoverPriority, in order: a
+	 * label key, or "key=value" naming the value to prefer. Applied with outlierDetection only,
+	 * as Istio's.
+	 */
+	bool locality_off;
+	struct config_strings failover_priority;
 };
 
 enum config_h2_upgrade {

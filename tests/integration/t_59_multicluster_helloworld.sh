@@ -228,6 +228,58 @@ grep -qh 'inbound-vip|5000|http|helloworld.sample.svc.cluster.local' /run/ambit/
 grep -qhE '"(240\.244\.[0-9.]+|\[fdff:a3b1:7e00::[0-9a-f]+\]):5000"' /run/ambit/"$A"/logs/sample_waypoint-*.log ||
 	fail "cluster 1's waypoint logged no remote host: $(grep -h helloworld /run/ambit/"$A"/logs/sample_waypoint-*.log | tail -2)"
 log "a waypoint balances one connection's requests over both clusters: $(keepalive)"
+
+# Istio's failover task through the waypoint: outlierDetection and failoverPriority by cluster.
+# Cluster 1's requests stay home while its v1 answers; v1 stopped (its pod serving nothing: each
+# request to it a 5xx), the waypoint ejects it and sends them to cluster 2.
+cat >"$tmp/failover.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: helloworld
+  namespace: sample
+spec:
+  host: helloworld.sample.svc.cluster.local
+  trafficPolicy:
+    outlierDetection:
+      consecutive5xxErrors: 1
+      interval: 1s
+      baseEjectionTime: 1m
+    loadBalancer:
+      simple: ROUND_ROBIN
+      localityLbSetting:
+        enabled: true
+        failoverPriority:
+        - topology.istio.io/cluster
+YAML
+# In cluster 1 as its users apply there: kubectl on --kube.
+in_a() { if [ "$KUBE" = 1 ]; then kubectl --context="$A" "$@"; else on "$A" "$@"; fi; }
+in_a apply -f "$tmp/failover.yaml" >/dev/null || fail "apply the failover DestinationRule in cluster 1"
+home() { [ "$(keepalive)" = "v1=16 " ]; }
+wait_for 30 home || fail "cluster 1's waypoint with failoverPriority: $(keepalive)"
+hello_deployment v1 1 | sed 's|command: \["pods/helloworld.py", "v1"\]|command: ["sleep", "infinity"]|' |
+	in_a apply -f - >/dev/null || fail "stop v1 serving in cluster 1"
+# The local kubelet keeps a running pod's process through a changed spec: its next start takes it
+# (SIGKILL: the process is its pid namespace's first, which ignores what it has no handler for).
+# On --kube the change reaches the node through the API server: ended once the node has it.
+v1pid() { cat "/run/ambit/$A/pods/sample_helloworld-v1-0.pid" 2>/dev/null; }
+planned() {
+	[ "$(jq -c '.pods[] | select(.namespace == "sample" and .name == "helloworld-v1-0") | .command[0]' \
+		"/run/ambit/$A/runtime/pods.json")" = "\"$1\"" ]
+}
+restart_v1() { # COMMAND
+	wait_for 30 planned "$1" || fail "cluster 1's node never had v1's command $1"
+	kill -KILL "$(v1pid)" || fail "end v1's process in cluster 1"
+	runs() { tr '\0' ' ' <"/proc/$(v1pid)/cmdline" 2>/dev/null | grep -q -- "$1"; }
+	wait_for 30 runs "$1" || fail "v1 in cluster 1 does not run $1"
+}
+restart_v1 sleep
+away() { case $(keepalive) in "v2=1"[5-6]" ") return 0 ;; esac; return 1; }
+wait_for 30 away || fail "cluster 1's waypoint with v1 failing: $(keepalive)"
+log "failoverPriority: cluster 1's requests stay home, and fail over to cluster 2 when v1 fails: $(keepalive)"
+in_a delete -f "$tmp/failover.yaml" >/dev/null || fail "delete the failover DestinationRule"
+hello_deployment v1 1 | in_a apply -f - >/dev/null || fail "restore v1 in cluster 1"
+restart_v1 pods/helloworld.py
 on "$A" label namespace sample istio.io/use-waypoint- >/dev/null || fail "unlabel sample in cluster 1"
 on "$A" waypoint delete -n sample --all >/dev/null || fail "waypoint delete in cluster 1"
 wait_for 30 both "$A" || fail "cluster 1's calls after its waypoint went: $(versions "$A" 8)"

@@ -292,10 +292,54 @@ static int lb_warmup(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
 	return cfg_walk_map(ctx, v, warmup_fields, o);
 }
 
+static int loc_enabled(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	bool on;
+
+	if (cfg_get_bool(ctx, v, &on))
+		return -EINVAL;
+	((LB *)o)->locality_off = !on;
+	return 0;
+}
+
+static int loc_failover_priority(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	return cfg_get_strings(ctx, v, CFG_S_NONEMPTY, &((LB *)o)->failover_priority);
+}
+
+/* Regions and zones: the local clusters have none, and ambit does not weigh by them. */
+static int loc_by_region(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	cfg_diag(ctx, v, false,
+		 "not applied: ambit balances by failoverPriority, not by region or zone");
+	return 0;
+}
+
+static const struct cfg_field locality_fields[] = {
+    {"enabled", CFG_T_BOOL, loc_enabled, 0},
+    {"failoverPriority", CFG_T_SEQ, loc_failover_priority, 0},
+    {"failover", CFG_T_SEQ, loc_by_region, 0},
+    {"distribute", CFG_T_SEQ, loc_by_region, 0},
+    {NULL, 0, NULL, 0},
+};
+
+static int lb_locality(struct cfg_ctx *ctx, yaml_node_t *v, void *o)
+{
+	LB *lb = &((TP *)o)->lb;
+
+	if (cfg_walk_map(ctx, v, locality_fields, lb))
+		return -EINVAL;
+	if (cfg_map_get(ctx, v, "failover") && cfg_map_get(ctx, v, "distribute")) {
+		cfg_error(ctx, v, "can not simultaneously specify 'failover' and 'distribute'");
+		return -EINVAL;
+	}
+	return 0;
+}
+
 static const struct cfg_field lb_fields[] = {
     {"simple", CFG_T_STR, lb_simple, 0},
     {"consistentHash", CFG_T_MAP, lb_consistent_hash, 0},
-    {"localityLbSetting", CFG_T_MAP, NULL, 0},
+    {"localityLbSetting", CFG_T_MAP, lb_locality, 0},
     {"zoneAwareLbSetting", CFG_T_MAP, NULL, 0},
     {"warmupDurationSecs", CFG_T_STR, dur, 0},
     {"warmup", CFG_T_MAP, lb_warmup, 0},

@@ -104,6 +104,7 @@ void config_load_balancer_free(struct config_load_balancer *lb)
 {
 	free(lb->hash_name);
 	free(lb->cookie_path);
+	config_strings_free(&lb->failover_priority);
 }
 
 void config_client_tls_free(struct config_client_tls *t)

@@ -373,6 +373,9 @@ static int copy_lb(struct config_load_balancer *d, const struct config_load_bala
 	*d = *s;
 	d->hash_name = l7_strdup(s->hash_name);
 	d->cookie_path = l7_strdup(s->cookie_path);
+	memset(&d->failover_priority, 0, sizeof(d->failover_priority));
+	if (l7_copy_strings(&d->failover_priority, &s->failover_priority))
+		return -ENOMEM;
 	return (s->hash_name && !d->hash_name) || (s->cookie_path && !d->cookie_path) ? -ENOMEM : 0;
 }
 

@@ -381,6 +381,10 @@ static void policy(struct enc *e, cJSON *p, const struct l7_policy *x)
 		flag(e, m, "maglev", x->lb.maglev);
 		num(e, m, "tableSize", (double)x->lb.table_size);
 	}
+	if (x->lb.locality_off)
+		flag(e, m, "localityOff", true);
+	if (x->lb.failover_priority.n)
+		strings(e, m, "failoverPriority", &x->lb.failover_priority);
 	m = obj(e, p, "connectionPool");
 	flag(e, m, "present", x->pool.present);
 	num(e, m, "maxConnections", x->pool.max_connections);

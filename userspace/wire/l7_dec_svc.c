@@ -143,9 +143,9 @@ static void dpolicy(struct wire_dec *d, const cJSON *o, const char *path, struct
 {
 	static const char *const k[] = {
 	    "subset", "port", "loadBalancer", "connectionPool", "outlierDetection", "tls", NULL};
-	static const char *const lbk[] = {"present",  "simple",	    "hashKey",
-					  "hashName", "cookiePath", "cookieTtlMs",
-					  "maglev",   "tableSize",  NULL};
+	static const char *const lbk[] = {"present",	 "simple",	     "hashKey", "hashName",
+					  "cookiePath",	 "cookieTtlMs",	     "maglev",	"tableSize",
+					  "localityOff", "failoverPriority", NULL};
 	static const char *const pk[] = {"present",
 					 "maxConnections",
 					 "connectTimeoutMs",
@@ -212,6 +212,8 @@ static void dpolicy(struct wire_dec *d, const cJSON *o, const char *path, struct
 	x->lb.maglev = wire_bool(d, m, "maglev", p);
 	x->lb.table_size = (uint64_t)wire_num(d, m, "tableSize", p, x->lb.hash_key ? 1 : 0, 8388608,
 					      x->lb.hash_key != CONFIG_HASH_NONE);
+	x->lb.locality_off = wire_bool(d, m, "localityOff", p);
+	wire_strings(d, m, "failoverPriority", p, &x->lb.failover_priority);
 	snprintf(p, sizeof(p), "%.200s.connectionPool", path);
 	m = cJSON_GetObjectItemCaseSensitive(o, "connectionPool");
 	if (!m || !wire_keys(d, m, p, pk)) {

@@ -70,7 +70,8 @@ struct wp_upstream *wp_view_upstream(struct wp_engine *e, struct wp_view *v, str
 {
 	struct wp_upstream *u = &v->ups[wp_gen_cluster_index(v->gen, c)];
 
-	if (!u->ready && wp_upstream_init(u, c, e->loop, e->o.cn))
+	if (!u->ready &&
+	    wp_upstream_init(u, c, e->loop, e->o.cn, v->gen->cluster_id, v->gen->network))
 		return NULL;
 	return u;
 }

@@ -455,6 +455,55 @@ static void test_rejected(void **state)
 	}
 }
 
+/* localityLbSetting: failoverPriority kept in order, enabled: false, regions said and not applied.
+ */
+static void test_dr_locality(void **state)
+{
+	static const char yaml[] =
+	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	    "metadata: {name: h, namespace: sample}\n"
+	    "spec:\n  host: helloworld\n  trafficPolicy:\n"
+	    "    outlierDetection: {consecutive5xxErrors: 1, interval: 1s, baseEjectionTime: 1m}\n"
+	    "    loadBalancer:\n"
+	    "      simple: ROUND_ROBIN\n"
+	    "      localityLbSetting:\n"
+	    "        enabled: true\n"
+	    "        failoverPriority: [topology.istio.io/network, topology.istio.io/cluster]\n"
+	    "        failover: [{from: us-east, to: us-west}]\n"
+	    "  subsets:\n"
+	    "  - name: v1\n    labels: {version: v1}\n"
+	    "    trafficPolicy: {loadBalancer: {localityLbSetting: {enabled: false}}}\n";
+	static const char both[] =
+	    "apiVersion: networking.istio.io/v1\nkind: DestinationRule\n"
+	    "metadata: {name: h, namespace: sample}\n"
+	    "spec:\n  host: helloworld\n  trafficPolicy:\n    loadBalancer:\n"
+	    "      localityLbSetting:\n"
+	    "        failover: [{from: a, to: b}]\n"
+	    "        distribute: [{from: a, to: {b: 100}}]\n";
+	struct config_diags d = {0};
+	struct config cfg;
+	const struct config_load_balancer *lb;
+	bool said = false;
+
+	config_init(&cfg);
+	assert_int_equal(load(&cfg, yaml, &d), 0);
+	for (size_t i = 0; i < d.n; i++)
+		said |= !d.items[i].error && strstr(d.items[i].message, "not applied") != NULL;
+	assert_true(said);
+	lb = &cfg.destination_rules[0].policy.lb;
+	assert_false(lb->locality_off);
+	assert_int_equal(lb->failover_priority.n, 2);
+	assert_string_equal(lb->failover_priority.items[0], "topology.istio.io/network");
+	assert_string_equal(lb->failover_priority.items[1], "topology.istio.io/cluster");
+	assert_true(cfg.destination_rules[0].subsets[0].policy.lb.locality_off);
+	config_diags_free(&d);
+	config_free(&cfg);
+	config_init(&cfg);
+	assert_int_equal(load(&cfg, both, &d), -EINVAL);
+	config_diags_free(&d);
+	config_free(&cfg);
+}
+
 /* Analyze: each finding once, at its object and field. */
 static void analyze(const char *yaml, struct config *cfg, struct config_diags *d)
 {
@@ -617,8 +666,9 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_vs_http_model),     cmocka_unit_test(test_dr_model),
-	    cmocka_unit_test(test_gateway_api_model), cmocka_unit_test(test_rejected),
-	    cmocka_unit_test(test_analyze_routes),    cmocka_unit_test(test_analyze_waypoints),
+	    cmocka_unit_test(test_dr_locality),	      cmocka_unit_test(test_gateway_api_model),
+	    cmocka_unit_test(test_rejected),	      cmocka_unit_test(test_analyze_routes),
+	    cmocka_unit_test(test_analyze_waypoints),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -235,6 +235,38 @@ static void test_panic_threshold(void **state)
 	wp_lb_destroy(&lb);
 }
 
+static void test_priorities(void **state)
+{
+	struct config_load_balancer p = {.simple = CONFIG_LB_ROUND_ROBIN};
+	struct wp_host h[4];
+	struct wp_lb lb;
+
+	hosts_init(h, 4);
+	/* failoverPriority's ranks: 0 and 1 at home, 2 the next, 3 the last resort. */
+	h[2].priority = 1;
+	h[3].priority = 2;
+	assert_int_equal(wp_lb_init(&lb, &p, NULL, h, 4), 0);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(wp_lb_pick(&lb, false, 0, 0, 0), i % 2);
+	/* Home ejected: the next rank alone, then the last. */
+	h[0].ejected = h[1].ejected = true;
+	assert_int_equal(wp_lb_pick(&lb, false, 0, 0, 0), 2);
+	assert_int_equal(wp_lb_pick(&lb, false, 0, 0, 0), 2);
+	h[2].ejected = true;
+	assert_int_equal(wp_lb_pick(&lb, false, 0, 0, 0), 3);
+	/* None healthy anywhere: the best rank, as no panic mode is set (UH). */
+	h[3].ejected = true;
+	assert_int_equal(wp_lb_pick(&lb, false, 0, 0, 0), -1);
+	/* One back home: home again, for every policy. */
+	h[1].ejected = false;
+	p.simple = CONFIG_LB_LEAST_REQUEST;
+	wp_lb_destroy(&lb);
+	assert_int_equal(wp_lb_init(&lb, &p, NULL, h, 4), 0);
+	for (uint64_t r = 0; r < 8; r++)
+		assert_int_equal(wp_lb_pick(&lb, false, 0, r, r * 7 + 3), 1);
+	wp_lb_destroy(&lb);
+}
+
 static void test_hash_keys(void **state)
 {
 	const struct http_field hdr[] = {HF("X-User", "jason"), HF("Cookie", "a=1; user=42; b=2")};
@@ -275,7 +307,7 @@ int main(void)
 	    cmocka_unit_test(test_round_robin), cmocka_unit_test(test_least_request),
 	    cmocka_unit_test(test_random),	cmocka_unit_test(test_ring_hash),
 	    cmocka_unit_test(test_maglev),	cmocka_unit_test(test_panic_threshold),
-	    cmocka_unit_test(test_hash_keys),
+	    cmocka_unit_test(test_hash_keys),	cmocka_unit_test(test_priorities),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -2,10 +2,11 @@
 /*
  * The outlier detection state machine (waypoint/outlier.c) on an injected clock: ejection at the
  * consecutive threshold and not before, successes resetting the count, gateway errors, the
- * maxEjectionPercent cap (Envoy's (ejected + 1) / hosts rule), return after base x times
- * ejected at the interval sweep, the decay of that multiplier, local-origin failures counted
- * as 503 or apart, and outlierDetectionHttpErrorCodes. Also the clusters of ServiceEntries
- * (cluster.c): the original destination of resolution NONE and TLS origination's state.
+ * maxEjectionPercent cap (Envoy's: the share already ejected under it, one host at least), return
+ * after base x times ejected at the interval sweep, the decay of that multiplier, local-origin
+ * failures counted as 503 or apart, and outlierDetectionHttpErrorCodes. Also the clusters of
+ * ServiceEntries (cluster.c): the original destination of resolution NONE and TLS origination's
+ * state.
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -79,9 +80,11 @@ static void test_max_ejection_percent(void **state)
 	c.consecutive_5xx = 1;
 	c.max_ejection_percent = 10; /* Envoy's default */
 	assert_int_equal(wp_outlier_init(&o, &c, 3, 0), 0);
-	/* 1 of 3 is 33% > 10%: even the first ejection is refused. */
-	assert_false(wp_outlier_record(&o, 0, WP_OUTCOME_RESPONSE, 500, 1));
-	assert_false(wp_outlier_ejected(&o, 0));
+	/* One host at least, whatever the percentage (Envoy's); then 1 of 3 is over 10%. */
+	assert_true(wp_outlier_record(&o, 0, WP_OUTCOME_RESPONSE, 500, 1));
+	assert_true(wp_outlier_ejected(&o, 0));
+	assert_false(wp_outlier_record(&o, 1, WP_OUTCOME_RESPONSE, 500, 1));
+	assert_false(wp_outlier_ejected(&o, 1));
 	wp_outlier_destroy(&o);
 	c.max_ejection_percent = 50;
 	assert_int_equal(wp_outlier_init(&o, &c, 4, 0), 0);
