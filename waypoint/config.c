@@ -444,6 +444,20 @@ int wp_gen_service(const struct wp_gen *g, const char *host, const struct ipaddr
 	return -1;
 }
 
+struct wp_cluster *wp_gen_east_west(const struct wp_gen *g, int s, uint16_t port, bool v6,
+				    bool from_waypoint)
+{
+	const char *wp = g->l7->services[s].waypoint_host;
+	int w;
+
+	if (!wp || from_waypoint)
+		return wp_gen_cluster(g, s, NULL, port, v6);
+	w = wp_gen_service(g, wp, NULL);
+	if (w < 0 || !wp_gen_cluster(g, s, NULL, port, v6))
+		return NULL;
+	return wp_gen_cluster(g, w, NULL, L7_HBONE_PORT, v6);
+}
+
 struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *subset, uint16_t port,
 				  bool v6)
 {

@@ -120,6 +120,14 @@ const struct l7_endpoint *wp_gen_endpoint(const struct wp_gen *g, const struct i
  */
 struct wp_cluster *wp_gen_cluster(const struct wp_gen *g, int s, const char *subset, uint16_t port,
 				  bool v6);
+/*
+ * An east-west gateway's cluster for a stream to service @s (index) at service @port: its
+ * endpoints', or when the Service is bound to a waypoint (l7_service.waypoint_host) and the
+ * stream is not @from_waypoint, that waypoint Service's at 15008. NULL: the Service has no such
+ * port, or its waypoint is not known here (never around it).
+ */
+struct wp_cluster *wp_gen_east_west(const struct wp_gen *g, int s, uint16_t port, bool v6,
+				    bool from_waypoint);
 /* Whether requests of @p go to IPv6 endpoints: its client addressed an IPv6 destination. */
 static inline bool wp_peer_v6(const struct transport_peer *p)
 {

@@ -125,14 +125,17 @@ static const char *route_san(const struct zt_route *r)
 
 /*
  * What the inner tunnel to another network's endpoint must present: any identity the Service's
- * endpoints run as there, space-separated (tls_conn_create). Those that do not fit are left
- * out: the tunnel then fails closed, never opens to an unchecked peer.
+ * endpoints run as there, space-separated (tls_conn_create), or its waypoint's there (the
+ * gateway sends a ztunnel's stream to it). Those that do not fit are left out: the tunnel then
+ * fails closed, never opens to an unchecked peer.
  */
 static const char *remote_sans(const struct snap_remote_service *r, char *buf, size_t len)
 {
 	size_t n = 0;
 
 	buf[0] = '\0';
+	if (r->waypoint_identity)
+		return r->waypoint_identity;
 	for (size_t i = 0; i < r->n_identities; i++) {
 		size_t l = strlen(r->identities[i]);
 

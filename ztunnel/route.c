@@ -558,12 +558,16 @@ static const struct snap_net_gateway *net_gateway(const struct snapshot *s, cons
 	return NULL;
 }
 
-/* The endpoints @r counts when a gateway of its network can be reached, and it has @port. */
+/*
+ * The endpoints @r counts when a gateway of its network can be reached, and it has @port (and,
+ * with @wp, is bound to waypoint @wp there).
+ */
 static uint32_t remote_count(const struct snapshot *s, const struct snap_remote_service *r,
-			     uint16_t port, const struct zt_rr *rr)
+			     uint16_t port, const char *wp, const struct zt_rr *rr)
 {
 	if (!r->endpoints || !r->n_identities || !snapshot_remote_has_port(r, port) ||
-	    (s->network && !strcmp(r->network, s->network)) || share_out(rr, r))
+	    (s->network && !strcmp(r->network, s->network)) || share_out(rr, r) ||
+	    (wp && (!r->waypoint || strcmp(r->waypoint, wp))))
 		return 0;
 	return net_gateway(s, r->network, 0, false, rr) ? r->endpoints : 0;
 }
@@ -582,11 +586,12 @@ static size_t gw_cursor(struct zt_rr *rr, const char *network)
 
 /*
  * A global Service with shares in other networks: one pick, round robin over its endpoints here
- * (@local of them) and there, by count. 1: one of here (the caller picks which), 0: routed to
- * a gateway (@out filled), or -EHOSTUNREACH.
+ * (@local of them) and there, by count (with @wp, the shares of clusters where waypoint @wp
+ * serves it alone). 1: one of here (the caller picks which), 0: routed to a gateway (@out
+ * filled), or -EHOSTUNREACH.
  */
 static int route_remote(const struct snapshot *s, const struct snap_service *svc,
-			const struct snap_service_port *port, size_t local, bool v6,
+			const struct snap_service_port *port, size_t local, const char *wp, bool v6,
 			struct zt_rr *rr, struct zt_route *out)
 {
 	uint64_t total = local;
@@ -596,9 +601,9 @@ static int route_remote(const struct snapshot *s, const struct snap_service *svc
 	if (svc->prefer_close && local)
 		return 1;
 	for (size_t i = 0; i < svc->n_remote; i++)
-		total += remote_count(s, &svc->remote[i], port->port, rr);
+		total += remote_count(s, &svc->remote[i], port->port, wp, rr);
 	if (total == local)
-		return 1;
+		return local ? 1 : -EHOSTUNREACH;
 	/* Its own cursor: the pick among local endpoints keeps the VIP's. */
 	pick = rr_pick(rr, ~vip_key(svc, v6), port->port, total > SIZE_MAX ? SIZE_MAX : total);
 	if (pick < local)
@@ -606,7 +611,7 @@ static int route_remote(const struct snapshot *s, const struct snap_service *svc
 	pick -= local;
 	for (size_t i = 0; i < svc->n_remote; i++) {
 		const struct snap_remote_service *r = &svc->remote[i];
-		uint32_t n = remote_count(s, r, port->port, rr);
+		uint32_t n = remote_count(s, r, port->port, wp, rr);
 
 		if (pick >= n) {
 			pick -= n;
@@ -626,6 +631,16 @@ static int route_remote(const struct snapshot *s, const struct snap_service *svc
 		return 0;
 	}
 	return -EHOSTUNREACH;
+}
+
+/* Whether a share of @svc is bound to the waypoint its label wants. */
+static bool remote_waypoint(const struct snap_service *svc)
+{
+	for (size_t i = 0; i < svc->n_remote; i++)
+		if (svc->remote[i].waypoint &&
+		    !strcmp(svc->remote[i].waypoint, svc->waypoint_wanted))
+			return true;
+	return false;
 }
 
 int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
@@ -671,10 +686,16 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 	 * Its IPv6 slices' endpoints take its IPv6 VIP alone, as its IPv4 ones (@endpoints) its
 	 * IPv4 one: the slices pair no endpoint of one family with one of the other.
 	 */
+	/*
+	 * Its label names a waypoint another cluster has (a global Service's waypoint is global
+	 * with it): every connection goes there, through that network's gateway, or fails.
+	 */
+	if (svc->waypoint_wanted && remote_waypoint(svc))
+		return route_remote(s, svc, port, 0, svc->waypoint_wanted, v6, rr, out);
 	if (svc->n_remote) {
 		int r = route_remote(s, svc, port,
 				     v6 && svc->nendpoints6 ? svc->nendpoints6 : svc->nendpoints,
-				     v6, rr, out);
+				     NULL, v6, rr, out);
 
 		if (r <= 0)
 			return r;

@@ -162,6 +162,9 @@ bool l7_waypoint_admits(const struct config_k8s_gateway *gw, const char *ns,
 /* The waypoint of ServiceEntry @se (one of the config's), or NULL. Borrowed. */
 const struct l7_waypoint *l7_bindings_entry(const struct l7_bindings *b, const struct config *cfg,
 					    const struct config_service_entry *se);
+/* The binding of Service @ns/@name (or pod, with @pod), or NULL when unknown. Borrowed. */
+const struct l7_binding *l7_binding_of(const struct l7_bindings *b, bool pod, const char *ns,
+				       const char *name);
 /* The waypoint of Service @ns/@name (or pod, with @pod), or NULL. Borrowed. */
 const struct l7_waypoint *l7_bindings_find(const struct l7_bindings *b, bool pod, const char *ns,
 					   const char *name);
@@ -488,6 +491,13 @@ struct l7_service {
 	 * instance; every subset is that endpoint (the waypoint routes by its own config).
 	 */
 	char *via_waypoint;
+	/*
+	 * An east-west gateway's Service bound to a waypoint: the hostname of the waypoint's own
+	 * Service, JSON "waypointHost" (NULL: none). The gateway sends a stream for the Service
+	 * to that Service's instances at 15008 (the inner tunnel ends at the waypoint), unless
+	 * it comes from a waypoint (`x-istio-source: waypoint`: L7 ran there).
+	 */
+	char *waypoint_host;
 };
 
 /*

@@ -198,6 +198,14 @@ struct snap_service {
 	 * "preferClose": endpoints in this network first, other networks' only when it has none.
 	 */
 	bool prefer_close;
+	/*
+	 * The waypoint its istio.io/use-waypoint label names ("namespace/name") when this cluster
+	 * has none of that name, JSON "waypointWanted" (NULL: none wanted, or it is here, in
+	 * @waypoint). A global Service's waypoint is global with it: when another cluster's share
+	 * has a waypoint of that name (snap_remote_service.waypoint), every connection goes
+	 * through it, this cluster's endpoints included.
+	 */
+	char *waypoint_wanted;
 };
 
 /*
@@ -221,7 +229,7 @@ struct snap_net_gateway {
  * ready endpoints stand behind the gateways of its network, the ports the Service has there and
  * the identities its endpoints run as (what the inner tunnel's TLS must present). JSON
  * "remoteServices", sorted by hostname then cluster: {"hostname", "cluster", "network",
- * "endpoints", "ports": [80, ...], "identities": [...]}.
+ * "endpoints", "ports": [80, ...], "identities": [...], "waypoint", "waypointIdentity"}.
  */
 struct snap_remote_service {
 	char *hostname;
@@ -231,6 +239,15 @@ struct snap_remote_service {
 	size_t n_ports, n_identities;
 	uint16_t *ports;
 	char **identities;
+	/*
+	 * The waypoint the Service is bound to there ("namespace/name") and its identity, JSON
+	 * "waypoint" and "waypointIdentity" (both or neither; NULL: none). That network's gateway
+	 * sends a stream for the Service to it unless the stream comes from a waypoint (Istio's
+	 * `x-istio-source: waypoint`), so a ztunnel's inner tunnel ends there and must present
+	 * @waypoint_identity; a waypoint's, which says it is one, reaches the endpoints.
+	 */
+	char *waypoint;
+	char *waypoint_identity;
 };
 
 /* A workload certificate for one identity running on this node, with its private key. */

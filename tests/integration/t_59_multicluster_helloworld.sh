@@ -280,6 +280,55 @@ log "failoverPriority: cluster 1's requests stay home, and fail over to cluster 
 in_a delete -f "$tmp/failover.yaml" >/dev/null || fail "delete the failover DestinationRule"
 hello_deployment v1 1 | in_a apply -f - >/dev/null || fail "restore v1 in cluster 1"
 restart_v1 pods/helloworld.py
+
+# --- A global Service's waypoint is global with it (Istio needs the waypoint's own Service
+# labelled global by hand, istio/istio#58064). Cluster 1's gateway sends a stream for helloworld
+# to the waypoint it is bound to there, unless the stream comes from a waypoint, so L7 runs in
+# cluster 1's waypoint for cluster 2's calls too: its DENY of `x-deny: yes` refuses those that go
+# to cluster 1, while cluster 2's own v2, with no waypoint in cluster 2, answers.
+cat >"$tmp/deny-header.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-header
+  namespace: sample
+spec:
+  targetRefs:
+  - {kind: Service, group: "", name: helloworld}
+  action: DENY
+  rules:
+  - when:
+    - key: request.headers[x-deny]
+      values: ["yes"]
+YAML
+in_a apply -f "$tmp/deny-header.yaml" >/dev/null || fail "apply the header DENY in cluster 1"
+# answers CLUSTER N [CURL ARGS...]: what N calls from CLUSTER got, sorted, unique: the version
+# that answered, "denied" (the waypoint's 403), or "error".
+answers() {
+	local c=$1 n=$2 i out
+	shift 2
+	for i in $(seq 1 "$n"); do
+		out=$("$AMBITCTL" local exec --name "$c" sample/curl-0 -- curl -sS --max-time 5 "$@" \
+			helloworld.sample:5000/hello 2>&1) || out="error: $out"
+		sed -n 's/^Hello version: \(v[0-9]*\), instance: .*/\1/p; s/^RBAC: access denied.*/denied/p
+			s/^error: .*/error/p' <<<"$out"
+	done | sort -u | tr '\n' ' '
+}
+half() { [ "$(answers "$B" 8 -H 'x-deny: yes')" = "denied v2 " ]; }
+wait_for 30 half || fail "cluster 2's calls with cluster 1's waypoint DENY: $(answers "$B" 8 -H 'x-deny: yes')"
+# (The waypoint picks the least busy of two hosts at random: a try's few calls may all get one.)
+b_both() { [ "$(answers "$B" 8)" = "v1 v2 " ]; }
+wait_for 30 b_both || fail "cluster 2's calls without the header: $(answers "$B" 8)"
+# Cluster 2's namespace asks for the waypoint, which only cluster 1 has: every call of cluster 2
+# goes through it (to cluster 1's gateway, then its waypoint, which balances over both).
+in_b() { if [ "$KUBE" = 1 ]; then kubectl --context="$B" "$@"; else on "$B" "$@"; fi; }
+in_b label namespace sample istio.io/use-waypoint=waypoint >/dev/null || fail "label sample in cluster 2"
+all_denied() { [ "$(answers "$B" 8 -H 'x-deny: yes')" = "denied " ]; }
+wait_for 30 all_denied || fail "cluster 2 through cluster 1's waypoint: $(answers "$B" 8 -H 'x-deny: yes')"
+wait_for 30 b_both || fail "cluster 2's calls through cluster 1's waypoint: $(answers "$B" 8)"
+log "a global Service's waypoint is global with it: cluster 2's calls go through cluster 1's waypoint"
+in_b label namespace sample istio.io/use-waypoint- >/dev/null || fail "unlabel sample in cluster 2"
+in_a delete -f "$tmp/deny-header.yaml" >/dev/null || fail "delete the header DENY"
 on "$A" label namespace sample istio.io/use-waypoint- >/dev/null || fail "unlabel sample in cluster 1"
 on "$A" waypoint delete -n sample --all >/dev/null || fail "waypoint delete in cluster 1"
 wait_for 30 both "$A" || fail "cluster 1's calls after its waypoint went: $(versions "$A" 8)"

@@ -243,6 +243,10 @@ static int add_service(struct remote_cluster *rc, const struct snap_service *ss,
 		return -ENOMEM;
 	for (size_t i = 0; i < ss->nports; i++)
 		r->ports[r->n_ports++] = ss->ports[i].port;
+	/* Bound to a waypoint there: its gateway sends the Service's streams to it. */
+	if (ss->waypoint && (!(r->waypoint = strdup(ss->waypoint->name)) ||
+			     !(r->waypoint_identity = strdup(ss->waypoint->identity))))
+		return -ENOMEM;
 	for (size_t i = 0; i < n; i++) {
 		const struct snap_workload *w = ss->nendpoints
 						    ? desired_workload(d, ss->endpoints[i], NULL)

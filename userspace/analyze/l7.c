@@ -349,11 +349,13 @@ static void check_use_waypoint(struct cfg_an *a, const struct config_meta *m, co
 	snprintf(field, sizeof(field), "%smetadata.labels." CONFIG_LABEL_USE_WAYPOINT, prefix);
 	gw = find_gateway(a, ns, name);
 	if (!gw || !gw->class_name || strcmp(gw->class_name, CONFIG_WAYPOINT_CLASS)) {
-		cfg_an_add(a, m, kind, 0, true, field,
-			   "IST0101 referenced waypoint not found: %s/%s is no Gateway of "
-			   "class " CONFIG_WAYPOINT_CLASS
-			   "; traffic for it goes without a waypoint",
-			   ns, name);
+		cfg_an_add(
+		    a, m, kind, 0, true, field,
+		    "IST0101 referenced waypoint not found: %s/%s is no Gateway of "
+		    "class " CONFIG_WAYPOINT_CLASS
+		    "; traffic for it goes without a waypoint (for a global Service, through "
+		    "another cluster's of that name when one has it)",
+		    ns, name);
 		return;
 	}
 	if (!l7_waypoint_admits(gw, own, find_namespace(a, own), why, sizeof(why))) {

@@ -269,6 +269,12 @@ struct hbone_target {
 	void *via_health_arg;
 	uint64_t via_key;
 	const char *network; /* `x-forwarded-network`: the client's network, or NULL */
+	/*
+	 * `x-istio-source` on the outer CONNECT of double HBONE ("waypoint" from a waypoint), or
+	 * NULL: the gateway then sends the stream to the endpoint rather than to the Service's
+	 * waypoint there, as Istio's does, so L7 runs once.
+	 */
+	const char *source;
 };
 
 /* A new client connection must complete its TCP handshake within this (the peer is down). */

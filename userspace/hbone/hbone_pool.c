@@ -289,6 +289,7 @@ static struct hbone_conn *pool_connect_via(struct hbone_pool *p, const struct hb
 	    .authority = t->via_authority,
 	    .baggage = t->baggage,
 	    .traceparent = t->traceparent,
+	    .source = t->source,
 	    .identity = t->identity,
 	    .expect_san = t->via_san,
 	    .ctx = t->ctx,
@@ -350,7 +351,7 @@ bool hbone_pool_reuses(struct hbone_pool *p, const struct hbone_target *t)
 /* A CONNECT stream to @t on a pooled (or new) connection, its far end @fd (or -1); or NULL. */
 static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone_target *t, int fd)
 {
-	struct h2_header h[6];
+	struct h2_header h[7];
 	char fwd[384];
 	struct hbone_conn *c = pool_find(p, t);
 	struct hbone_stream *s;
@@ -379,6 +380,8 @@ static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone
 		h[n++] = H2_HDR("traceparent", t->traceparent);
 	if (t->network)
 		h[n++] = H2_HDR("x-forwarded-network", t->network);
+	if (t->source)
+		h[n++] = H2_HDR("x-istio-source", t->source);
 	s->h2s = h2_submit_request(c->h2, h, n, true, &hbone_stream_ops, s);
 	if (!s->h2s) {
 		if (fd >= 0)

@@ -425,6 +425,8 @@ static struct transport *hbc_open(struct connector *c, const union sockaddr_inet
 		t.via_slot = rm.slot;
 		t.expect_san = rm.sans;
 		t.network = rm.network;
+		/* To the endpoint there, not to a waypoint of the Service: L7 ran here. */
+		t.source = "waypoint";
 	}
 	if (hc->creds(hc->creds_arg, &src, &t.ctx) || !src || !t.ctx) {
 		tls_ctx_put(t.ctx);

@@ -1262,6 +1262,7 @@ void desired_adopt(struct desired *next, struct desired *prev)
 static void service_clear_own(struct snap_service *s)
 {
 	snapshot_waypoint_free(s->waypoint);
+	free(s->waypoint_wanted);
 	free(s->ports);
 	free(s->endpoints);
 	free(s->endpoints6);

@@ -148,10 +148,21 @@ int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 		v = &own;
 	for (size_t i = 0; !err && i < d->n_snap_services; i++) {
 		struct snap_service *s = &d->snap_services[i];
-		const struct l7_waypoint *w = l7_bindings_find(&v->b, false, s->namespace, s->name);
+		const struct l7_binding *bd = l7_binding_of(&v->b, false, s->namespace, s->name);
 
-		if (w && !(s->waypoint = binding(w, d)))
+		if (bd && bd->waypoint >= 0 &&
+		    !(s->waypoint = binding(&v->b.waypoints[bd->waypoint], d)))
 			err = -ENOMEM;
+		/*
+		 * Its label names a waypoint this cluster does not have: another cluster's may
+		 * serve it (the ztunnel looks among the Service's remote shares).
+		 */
+		if (bd && bd->waypoint < 0 && bd->reason &&
+		    !strcmp(bd->reason, "WaypointIsNotReady") &&
+		    asprintf(&s->waypoint_wanted, "%s/%s", bd->want_namespace, bd->want_name) < 0) {
+			s->waypoint_wanted = NULL;
+			err = -ENOMEM;
+		}
 	}
 	/* A ServiceEntry's hosts go to its waypoint (egress), as a Service's VIP does. */
 	for (size_t i = 0; !err && i < d->n_snap_entries; i++) {

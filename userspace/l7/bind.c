@@ -723,8 +723,8 @@ void l7_bindings_free(struct l7_bindings *b)
 	memset(b, 0, sizeof(*b));
 }
 
-const struct l7_waypoint *l7_bindings_find(const struct l7_bindings *b, bool pod, const char *ns,
-					   const char *name)
+const struct l7_binding *l7_binding_of(const struct l7_bindings *b, bool pod, const char *ns,
+				       const char *name)
 {
 	const struct l7_binding **arr = pod ? b->workloads_by_name : b->services_by_name;
 	size_t n = pod ? b->n_workloads : b->n_services;
@@ -735,7 +735,15 @@ const struct l7_waypoint *l7_bindings_find(const struct l7_bindings *b, bool pod
 	found = arr ? bsearch(&kp, arr, n, sizeof(*arr), cmp_binding) : NULL;
 	while (found && found > arr && !cmp_binding(found - 1, &kp))
 		found--;
-	return found && (*found)->waypoint >= 0 ? &b->waypoints[(*found)->waypoint] : NULL;
+	return found ? *found : NULL;
+}
+
+const struct l7_waypoint *l7_bindings_find(const struct l7_bindings *b, bool pod, const char *ns,
+					   const char *name)
+{
+	const struct l7_binding *bd = l7_binding_of(b, pod, ns, name);
+
+	return bd && bd->waypoint >= 0 ? &b->waypoints[bd->waypoint] : NULL;
 }
 
 const struct l7_waypoint *l7_bindings_entry(const struct l7_bindings *b, const struct config *cfg,

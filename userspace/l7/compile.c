@@ -783,6 +783,48 @@ static int compile_workload(const struct l7_inputs *in, const struct l7_waypoint
 	return add_endpoint(in, p, out) ? -ENOMEM : l7_compile_routes(&ctx);
 }
 
+/*
+ * An east-west gateway's way to the waypoints its Services are bound to: each one's Service
+ * (by its hostname) at 15008, its instances (the pods of its gateway-name label) the endpoints,
+ * made here when the config has no such Service with a selector (a local cluster's waypoint,
+ * whose address is the runtime's alone). @c->services has room for every waypoint.
+ */
+static int east_west_waypoints(const struct l7_inputs *in, const struct l7_bindings *b,
+			       const struct l7_waypoint *gw, struct l7_config *c)
+{
+	for (size_t k = 0; k < b->n_waypoints; k++) {
+		const struct l7_waypoint *w = &b->waypoints[k];
+		struct config_label sel = {.key = (char *)CONFIG_LABEL_GATEWAY_NAME,
+					   .value = w->name};
+		struct config_service_port port = {.name = (char *)"mesh",
+						   .port = L7_HBONE_PORT,
+						   .target_port = L7_HBONE_PORT,
+						   .protocol = (char *)"TCP"};
+		struct config_service ws = {.meta = {.name = w->name, .namespace = w->namespace},
+					    .selector = {.n = 1, .items = &sel},
+					    .nports = 1,
+					    .ports = &port};
+		bool need = false;
+		int err;
+
+		for (size_t i = 0; i < c->n_services && !need; i++)
+			need = c->services[i].waypoint_host &&
+			       !strcmp(c->services[i].waypoint_host, w->hostname);
+		/* Its Service already in (a selector of its own): nothing to make. */
+		for (size_t i = 0; i < c->n_services && need; i++)
+			need = strcmp(c->services[i].hostname, w->hostname) != 0;
+		if (!need)
+			continue;
+		err = l7_compile_service(in, gw, &ws, &c->services[c->n_services]);
+		c->n_services++;
+		if (!err && strcmp(c->services[c->n_services - 1].hostname, w->hostname))
+			err = -EINVAL; /* not where the Services point: they would go nowhere */
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
 struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_bindings *b,
 			     const struct l7_waypoint *wp)
 {
@@ -807,21 +849,34 @@ struct l7_config *l7_compile(const struct l7_inputs *in, const struct l7_binding
 	c->identity = strdup(wp->identity);
 	for (size_t i = 0; i < in->cfg->n_service_entries; i++)
 		n_hosts += in->cfg->service_entries[i].hosts.n;
-	c->services = calloc(b->n_services + b->n_workloads + n_hosts + 2, sizeof(*c->services));
+	c->services = calloc(b->n_services + b->n_workloads + b->n_waypoints + n_hosts + 2,
+			     sizeof(*c->services));
 	if (!c->waypoint_namespace || !c->waypoint_name || !c->identity || !c->services)
 		goto fail;
-	/* An east-west gateway: every Service with a selector, for its endpoints and ports. */
+	/*
+	 * An east-west gateway: every Service with a selector, for its endpoints and ports, and
+	 * the waypoint's Service of one bound to a waypoint.
+	 */
 	if (wp->east_west) {
 		c->east_west = true;
 		for (size_t i = 0; i < in->cfg->n_services; i++) {
 			const struct config_service *s = &in->cfg->services[i];
+			struct l7_service *out = &c->services[c->n_services];
 
 			if (!s->selector.n)
 				continue;
-			err = l7_compile_service(in, wp, s, &c->services[c->n_services++]);
+			c->n_services++;
+			err = l7_compile_service(in, wp, s, out);
+			if (!err && i < b->n_services && b->services[i].waypoint >= 0 &&
+			    !(out->waypoint_host =
+				  strdup(b->waypoints[b->services[i].waypoint].hostname)))
+				err = -ENOMEM;
 			if (err)
 				goto fail;
 		}
+		err = east_west_waypoints(in, b, wp, c);
+		if (err)
+			goto fail;
 		return c;
 	}
 	if (wp->gateway) {

@@ -526,6 +526,7 @@ static void service(struct enc *e, cJSON *s, const struct l7_service *x)
 		dests(e, t, x->tcp[i].dests, x->tcp[i].n_dests);
 	}
 	str(e, s, "viaWaypoint", x->via_waypoint);
+	str(e, s, "waypointHost", x->waypoint_host);
 	if (x->telemetry)
 		num(e, s, "telemetry", x->telemetry);
 	if (s && (l7j_service_authz_to_json(x, s) || l7j_service_ratelimits_to_json(x, s)))

@@ -508,10 +508,10 @@ static void dservice(struct wire_dec *d, const cJSON *o, const char *path,
 		     const struct l7_config *c, struct l7_service *s)
 {
 	static const char *const k[] = {
-	    "hostname",	    "name",	  "namespace", "workload",   "vip",	    "ports",
-	    "endpoints",    "subsets",	  "policies",  "routesKind", "routes",	    "tcp",
-	    "authz",	    "jwt",	  "aux",       "rateLimits", "viaWaypoint", "telemetry",
-	    "serviceEntry", "resolution", "addresses", "vip6",	     NULL};
+	    "hostname",	    "name",	  "namespace", "workload",   "vip",	     "ports",
+	    "endpoints",    "subsets",	  "policies",  "routesKind", "routes",	     "tcp",
+	    "authz",	    "jwt",	  "aux",       "rateLimits", "viaWaypoint",  "telemetry",
+	    "serviceEntry", "resolution", "addresses", "vip6",	     "waypointHost", NULL};
 
 	if (!wire_keys(d, o, path, k))
 		return;
@@ -526,6 +526,7 @@ static void dservice(struct wire_dec *d, const cJSON *o, const char *path,
 	s->vip = wire_ip(d, o, "vip", path, true);
 	s->vip6 = wire_ip6(d, o, "vip6", path);
 	s->via_waypoint = wire_str(d, o, "viaWaypoint", path, false);
+	s->waypoint_host = wire_str(d, o, "waypointHost", path, false);
 	s->telemetry = (uint32_t)wire_num(d, o, "telemetry", path, 0, WIRE_MAX_LIST, false);
 	s->routes_kind = wire_enum(d, o, "routesKind", path, l7_routes_kind_names, true);
 	l7j_ports(d, o, path, s);

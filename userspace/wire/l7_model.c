@@ -214,6 +214,7 @@ void l7_service_clear(struct l7_service *s)
 	free(s->jwt);
 	free(s->ratelimit);
 	free(s->via_waypoint);
+	free(s->waypoint_host);
 	memset(s, 0, sizeof(*s));
 }
 

@@ -238,6 +238,7 @@ static uint64_t hash_service(const void *p)
 	json_hasher_u64(&x, svc->n_ep_ports6);
 	json_hasher_mem(&x, svc->ep_ports6, svc->n_ep_ports6 * sizeof(*svc->ep_ports6));
 	json_hasher_u64(&x, svc->prefer_close);
+	json_hasher_str(&x, svc->waypoint_wanted);
 	return json_hasher_end(&x);
 }
 
@@ -407,6 +408,9 @@ static int service_fill(cJSON *o, const struct snap_service *svc)
 	if (!err && svc->kind != SNAP_SVC_SERVICE)
 		err = entry_fill(o, svc);
 	if (!err && svc->prefer_close && !cJSON_AddTrueToObject(o, "preferClose"))
+		err = -ENOMEM;
+	if (!err && svc->waypoint_wanted &&
+	    !cJSON_AddStringToObject(o, "waypointWanted", svc->waypoint_wanted))
 		err = -ENOMEM;
 	return err ? -ENOMEM : 0;
 }
@@ -944,6 +948,10 @@ static void decode_service(struct wire_dec *d, const cJSON *o, const char *what,
 	decode_ep_ports(d, o, path, false, svc);
 	decode_ep_ports(d, o, path, true, svc);
 	svc->prefer_close = wire_bool(d, o, "preferClose", path);
+	svc->waypoint_wanted = wire_str(d, o, "waypointWanted", path, false);
+	if (svc->waypoint_wanted && !strchr(svc->waypoint_wanted, '/'))
+		wire_fail(d, "%s.waypointWanted: \"%.80s\" is not namespace/name", path,
+			  svc->waypoint_wanted);
 	if (!strcmp(what, "serviceEntries"))
 		decode_entry(d, o, path, svc);
 }
@@ -1186,6 +1194,7 @@ void snapshot_workload_clear(struct snap_workload *w)
 void snapshot_service_clear(struct snap_service *svc)
 {
 	snapshot_waypoint_free(svc->waypoint);
+	free(svc->waypoint_wanted);
 	free(svc->name);
 	free(svc->namespace);
 	free(svc->hostname);

@@ -71,6 +71,9 @@ static bool encode_remote(cJSON *arr, const struct snap_remote_service *r)
 			ids = NULL;
 		}
 	}
+	if (ids && r->waypoint && r->waypoint_identity)
+		return put_str(o, "waypoint", r->waypoint) &&
+		       put_str(o, "waypointIdentity", r->waypoint_identity);
 	return ids != NULL;
 }
 
@@ -131,8 +134,9 @@ static void decode_gateway(struct wire_dec *d, const cJSON *o, const char *path,
 static void decode_remote(struct wire_dec *d, const cJSON *o, const char *path,
 			  struct snap_remote_service *r)
 {
-	static const char *const keys[] = {"hostname", "cluster",    "network", "endpoints",
-					   "ports",    "identities", NULL};
+	static const char *const keys[] = {"hostname", "cluster",    "network",	 "endpoints",
+					   "ports",    "identities", "waypoint", "waypointIdentity",
+					   NULL};
 	const cJSON *arr, *it;
 	char sub[96];
 	size_t n, j = 0;
@@ -177,6 +181,17 @@ static void decode_remote(struct wire_dec *d, const cJSON *o, const char *path,
 		r->n_identities++;
 		j++;
 	}
+	r->waypoint = wire_str(d, o, "waypoint", path, false);
+	r->waypoint_identity = wire_str(d, o, "waypointIdentity", path, false);
+	if (d->failed)
+		return;
+	if (!r->waypoint != !r->waypoint_identity)
+		wire_fail(d, "%s: \"waypoint\" and \"waypointIdentity\" go together", path);
+	else if (r->waypoint && (!strchr(r->waypoint, '/') || strchr(r->waypoint, ' ')))
+		wire_fail(d, "%s.waypoint: \"%.80s\" is not namespace/name", path, r->waypoint);
+	else if (r->waypoint_identity && (strncmp(r->waypoint_identity, "spiffe://", 9) ||
+					  strpbrk(r->waypoint_identity, " \t\r\n")))
+		wire_fail(d, "%s.waypointIdentity: expected a SPIFFE ID", path);
 }
 
 static int cmp_remote(const void *a, const void *b)
@@ -271,6 +286,8 @@ void snapshot_remote_services_free(struct snap_remote_service *r, size_t n)
 		for (size_t j = 0; j < r[i].n_identities; j++)
 			free(r[i].identities[j]);
 		free(r[i].identities);
+		free(r[i].waypoint);
+		free(r[i].waypoint_identity);
 	}
 	free(r);
 }

@@ -64,9 +64,11 @@ int wp_engine_serve(struct wp_engine *e, struct transport *t);
 /*
  * An east-west gateway's stream @t (taken), its peer's dest_host and dest_port the CONNECT's
  * `<Service hostname>:<port>`: its bytes (the inner tunnel of Istio's double HBONE) go on as
- * they are to one of that Service's endpoints, at its port 15008. 0 or -errno (@t closed).
+ * they are to one of that Service's endpoints, at its port 15008, or to its waypoint's
+ * (l7_service.waypoint_host) unless @from_waypoint (the stream said `x-istio-source:
+ * waypoint`). 0 or -errno (@t closed).
  */
-int wp_engine_serve_east_west(struct wp_engine *e, struct transport *t);
+int wp_engine_serve_east_west(struct wp_engine *e, struct transport *t, bool from_waypoint);
 /* Idle connections close now, busy ones after their current exchange. */
 void wp_engine_drain(struct wp_engine *e);
 /*

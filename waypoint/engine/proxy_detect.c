@@ -342,9 +342,9 @@ static enum l7_protocol declared(struct wp_engine *e, const struct transport_pee
 	return L7_PROTO_UNKNOWN;
 }
 
-int wp_engine_serve_east_west(struct wp_engine *e, struct transport *t)
+int wp_engine_serve_east_west(struct wp_engine *e, struct transport *t, bool from_waypoint)
 {
-	return wp_tcp_serve_east_west(e, t);
+	return wp_tcp_serve_east_west(e, t, from_waypoint);
 }
 
 int wp_engine_serve(struct wp_engine *e, struct transport *t)

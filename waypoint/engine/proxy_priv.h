@@ -347,8 +347,11 @@ void wp_h2up_close_all(struct wp_engine *e);
  * or NULL) the server name its ClientHello asked for, for a gateway's tls routes. */
 int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof,
 		 const char *sni);
-/* The same for an east-west gateway's stream: to an endpoint's 15008 over plain TCP. */
-int wp_tcp_serve_east_west(struct wp_engine *e, struct transport *t);
+/*
+ * The same for an east-west gateway's stream: to an endpoint's 15008 over plain TCP, or its
+ * Service's waypoint's unless @from_waypoint (wp_gen_east_west).
+ */
+int wp_tcp_serve_east_west(struct wp_engine *e, struct transport *t, bool from_waypoint);
 /* proxy_sni.c: a gateway's TLS PASSTHROUGH connection: its ClientHello's SNI, then TCP. */
 int wp_sni_serve(struct wp_engine *e, struct transport *t);
 void wp_tcp_close_all(struct wp_engine *e);

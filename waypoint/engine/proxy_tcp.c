@@ -279,13 +279,17 @@ static struct wp_cluster *route(struct wp_tcp *x)
 	return ds < 0 ? NULL : wp_gen_cluster(g, ds, d->subset, d->port ? d->port : port, v6);
 }
 
+/* What a TCP connection is: a proxied one, or an east-west gateway's stream (of a waypoint). */
+enum tcp_kind { TCP_PROXIED, TCP_EAST_WEST, TCP_EAST_WEST_FROM_WAYPOINT };
+
 /*
  * @ew: an east-west gateway's stream, whose bytes go as they are to the endpoint's port 15008
- * (the destination's ztunnel), over plain TCP: no route of its own (Istio's east-west gateway
- * forwards by the Service alone), the endpoint's family the stream's.
+ * (the destination's ztunnel) or its Service's waypoint's (wp_gen_east_west), over plain TCP:
+ * no route of its own (Istio's east-west gateway forwards by the Service alone), the
+ * endpoint's family the stream's.
  */
 static int tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len,
-		     bool eof, const char *sni, bool ew)
+		     bool eof, const char *sni, enum tcp_kind ew)
 {
 	struct wp_tcp *x = calloc(1, sizeof(*x));
 	struct h1_pool_limits lim;
@@ -318,8 +322,8 @@ static int tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, 
 	if (x->svc < 0)
 		c = NULL;
 	else if (ew)
-		c = wp_gen_cluster(e->view->gen, x->svc, NULL, x->peer.dest_port,
-				   wp_peer_v6(&x->peer));
+		c = wp_gen_east_west(e->view->gen, x->svc, x->peer.dest_port, wp_peer_v6(&x->peer),
+				     ew == TCP_EAST_WEST_FROM_WAYPOINT);
 	else
 		c = route(x);
 	x->u = c ? wp_view_upstream(e, x->view, c) : NULL;
@@ -366,12 +370,13 @@ fail:
 int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size_t len, bool eof,
 		 const char *sni)
 {
-	return tcp_serve(e, t, pre, len, eof, sni, false);
+	return tcp_serve(e, t, pre, len, eof, sni, TCP_PROXIED);
 }
 
-int wp_tcp_serve_east_west(struct wp_engine *e, struct transport *t)
+int wp_tcp_serve_east_west(struct wp_engine *e, struct transport *t, bool from_waypoint)
 {
-	return tcp_serve(e, t, NULL, 0, false, NULL, true);
+	return tcp_serve(e, t, NULL, 0, false, NULL,
+			 from_waypoint ? TCP_EAST_WEST_FROM_WAYPOINT : TCP_EAST_WEST);
 }
 
 /* Swept once a second rather than timed: a connection costs no timer. */

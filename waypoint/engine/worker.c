@@ -115,16 +115,19 @@ static int host_authority(const char *authority, char *host, size_t len, uint16_
 /*
  * A CONNECT to an east-west gateway (Istio's double HBONE, the outer tunnel): its :authority is
  * `<Service hostname>:<port>`; what it carries, the inner tunnel (TLS from the client's ztunnel
- * to the destination's), goes on as it is to one of that Service's endpoints at 15008. The
- * gateway sees no plaintext, and only mesh identities reach here (the HBONE server's mTLS).
+ * to the destination's), goes on as it is to one of that Service's endpoints at 15008, or to
+ * its waypoint's unless the stream comes from a waypoint (Istio's `x-istio-source: waypoint`:
+ * L7 ran there, once). The gateway sees no plaintext, and only mesh identities reach here (the
+ * HBONE server's mTLS).
  */
 static int on_connect_east_west(struct wp_worker *w, const struct hbone_request *req,
 				struct hbone_upstream *up, struct transport_peer *peer)
 {
+	const char *src = h2_header_get(req->headers, req->nheaders, "x-istio-source");
+	bool from_wp = src && !strcmp(src, "waypoint");
+	const struct wp_gen *g = wp_engine_gen(w->e);
 	struct transport *t;
 	char host[256];
-
-	const struct wp_gen *g = wp_engine_gen(w->e);
 	int svc;
 
 	if (host_authority(req->authority, host, sizeof(host), &peer->dest_port))
@@ -134,12 +137,12 @@ static int on_connect_east_west(struct wp_worker *w, const struct hbone_request 
 	peer->dest_ip.family = req->local.sa.sa_family == AF_INET6 ? AF_INET6 : AF_INET;
 	/* A Service or port this cluster does not have: no route (Envoy's NR), before a 200. */
 	svc = wp_gen_service(g, host, NULL);
-	if (svc < 0 || !wp_gen_cluster(g, svc, NULL, peer->dest_port, wp_peer_v6(peer)))
+	if (svc < 0 || !wp_gen_east_west(g, svc, peer->dest_port, wp_peer_v6(peer), from_wp))
 		return 404;
 	t = transport_hbone_accepted(w->loop, peer, up);
 	if (!t)
 		return 503;
-	if (wp_engine_serve_east_west(w->e, t)) {
+	if (wp_engine_serve_east_west(w->e, t, from_wp)) {
 		up->end = NULL;
 		up->end_arg = NULL;
 		transport_hbone_refused(t);
@@ -151,7 +154,9 @@ static int on_connect_east_west(struct wp_worker *w, const struct hbone_request 
 /*
  * A CONNECT to the waypoint: its :authority is the original destination (a Service VIP:port,
  * or a pod's address), forwarded host= the Service the client addressed, for= the client. It
- * becomes a downstream connection of the engine, which routes it (no service: 404 NR).
+ * becomes a downstream connection of the engine, which routes it (no service: 404 NR). From
+ * another network, through its gateway (Istio's double HBONE, the inner CONNECT), the authority
+ * is `<Service hostname>:<port>` and for= an address of that network, which names nobody here.
  */
 static int on_connect(void *user, const struct hbone_request *req, struct hbone_upstream *up)
 {
@@ -160,9 +165,12 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 				      .mtls = true,
 				      .local = req->local,
 				      .client = req->peer};
+	const char *net = h2_header_get(req->headers, req->nheaders, "x-forwarded-network");
+	const struct wp_gen *g = wp_engine_gen(w->e);
 	union sockaddr_inet dst, client;
 	struct transport *t;
 	char host[256];
+	bool foreign;
 
 	/*
 	 * Draining: a CONNECT refused before it is established is one the client's ztunnel tries
@@ -172,17 +180,26 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	if (__atomic_load_n(&w->drain, __ATOMIC_ACQUIRE))
 		return 503;
 	peer.baggage = (char *)h2_header_get(req->headers, req->nheaders, "baggage");
-	if (wp_engine_gen(w->e)->l7->east_west)
+	if (g->l7->east_west)
 		return on_connect_east_west(w, req, up, &peer);
+	foreign = net && *net && strcmp(net, g->network ? g->network : "");
 	/* "ip:port" or "[v6]:port": a Service VIP of either family, or a pod's address. */
-	if (sock_parse_authority(req->authority, &dst) ||
-	    sockaddr_inet_to_ipaddr(&dst, &peer.dest_ip))
-		return 400;
-	peer.dest_port = sockaddr_inet_port(&dst);
-	if (req->forwarded && sock_parse_forwarded_host(req->forwarded, host, sizeof(host)) == 0)
+	if (!sock_parse_authority(req->authority, &dst) &&
+	    !sockaddr_inet_to_ipaddr(&dst, &peer.dest_ip)) {
+		peer.dest_port = sockaddr_inet_port(&dst);
+		if (req->forwarded &&
+		    sock_parse_forwarded_host(req->forwarded, host, sizeof(host)) == 0)
+			peer.dest_host = host;
+	} else if (foreign &&
+		   !host_authority(req->authority, host, sizeof(host), &peer.dest_port)) {
+		/* The Service by name; the endpoints of the stream's own family. */
 		peer.dest_host = host;
+		peer.dest_ip.family = req->local.sa.sa_family == AF_INET6 ? AF_INET6 : AF_INET;
+	} else {
+		return 400;
+	}
 	/* for= of either family: the client's ztunnel sends for="[v6]:port" for an IPv6 one. */
-	if (req->forwarded && sock_parse_forwarded_for(req->forwarded, &client) == 0)
+	if (!foreign && req->forwarded && sock_parse_forwarded_for(req->forwarded, &client) == 0)
 		peer.client = client;
 	t = transport_hbone_accepted(w->loop, &peer, up);
 	if (!t)

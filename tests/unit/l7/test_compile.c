@@ -835,8 +835,8 @@ static void test_json_strict(void **state)
 /*
  * An east-west gateway (class istio-east-west, as gen-eastwest-gateway.sh --ambient makes it):
  * bound apart from the waypoints, a waypoint's identity (its name as service account), and a
- * model of every Service with a selector, its endpoints and ports, that the snapshot's JSON
- * keeps as such; nothing binds to it.
+ * model of every Service with a selector, its endpoints and ports and the hostname of the
+ * waypoint it is bound to, that the snapshot's JSON keeps as such; nothing binds to it.
  */
 static void test_east_west(void **state)
 {
@@ -866,16 +866,25 @@ static void test_east_west(void **state)
 	l7 = l7_compile(&w.bw.in, &w.bw.b, &w.bw.b.east_west[0]);
 	assert_non_null(l7);
 	assert_true(l7->east_west);
-	assert_int_equal(l7->n_services, 1); /* reviews; ext has no selector */
+	/* reviews, and wp's Service (which the manifests lack) at 15008; ext has no selector. */
+	assert_int_equal(l7->n_services, 2);
+	svc = l7_config_service(l7, "wp.shop.svc.cluster.local");
+	assert_non_null(svc);
+	assert_int_equal(svc->n_ports, 1);
+	assert_int_equal(svc->ports[0].port, 15008);
 	svc = l7_config_service(l7, "reviews.shop.svc.cluster.local");
 	assert_non_null(svc);
 	assert_int_equal(svc->n_endpoints, 2);
+	/* reviews is bound to waypoint wp: the gateway sends its streams to wp's Service. */
+	assert_string_equal(svc->waypoint_host, "wp.shop.svc.cluster.local");
 	j = l7_to_json(l7);
 	back = j ? l7_from_json(j, err, sizeof(err)) : NULL;
 	if (!back)
 		fail_msg("%s", err);
 	assert_true(back->east_west);
-	assert_non_null(l7_config_service(back, "reviews.shop.svc.cluster.local"));
+	svc = l7_config_service(back, "reviews.shop.svc.cluster.local");
+	assert_non_null(svc);
+	assert_string_equal(svc->waypoint_host, "wp.shop.svc.cluster.local");
 	l7_config_free(back);
 	cJSON_Delete(j);
 	l7_config_free(l7);

@@ -304,12 +304,87 @@ static void test_share_out(void **state)
 	snapshot_free(s);
 }
 
+/*
+ * A global Service's waypoint is global with it: a share bound to a waypoint there is checked
+ * against that waypoint's identity (its gateway sends a ztunnel's stream to it), and a Service
+ * whose label wants a waypoint this cluster lacks goes to the shares where it is, alone.
+ */
+static void test_waypoint_elsewhere(void **state)
+{
+	struct snapshot *s = decode(SNAP), *again;
+	union sockaddr_inet vip = sa("10.96.0.10", 5000);
+	struct zt_rr rr = {0};
+	struct zt_route r;
+	char *enc, err[256];
+	static const char *const bad[] = {
+	    /* one without the other, a name that is no namespace/name, no SPIFFE ID */
+	    "{\"remoteServices\":[{\"hostname\":\"a\",\"cluster\":\"c\",\"network\":\"n\","
+	    "\"endpoints\":1,\"ports\":[1],\"identities\":[],\"waypoint\":\"a/w\"}]}",
+	    "{\"remoteServices\":[{\"hostname\":\"a\",\"cluster\":\"c\",\"network\":\"n\","
+	    "\"endpoints\":1,\"ports\":[1],\"identities\":[],\"waypoint\":\"w\","
+	    "\"waypointIdentity\":\"spiffe://x/ns/a/sa/w\"}]}",
+	    "{\"remoteServices\":[{\"hostname\":\"a\",\"cluster\":\"c\",\"network\":\"n\","
+	    "\"endpoints\":1,\"ports\":[1],\"identities\":[],\"waypoint\":\"a/w\","
+	    "\"waypointIdentity\":\"w\"}]}",
+	    "{\"services\":[{\"name\":\"a\",\"namespace\":\"b\",\"vip\":\"10.0.0.1\","
+	    "\"ports\":[],\"waypointWanted\":\"w\"}]}",
+	};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct snapshot *x = snapshot_decode(bad[i], strlen(bad[i]), err, sizeof(err));
+
+		if (x)
+			fail_msg("accepted %s", bad[i]);
+	}
+	/* east's share of helloworld is bound to sample/waypoint there. */
+	s->remote_services[0].waypoint = strdup("sample/waypoint");
+	s->remote_services[0].waypoint_identity =
+	    strdup("spiffe://cluster.local/ns/sample/sa/waypoint");
+	s->services[0].waypoint_wanted = strdup("sample/waypoint");
+	enc = snapshot_encode(s);
+	assert_non_null(enc);
+	snapshot_free(s);
+	s = again = decode(enc);
+	free(enc);
+	assert_string_equal(s->services[0].waypoint_wanted, "sample/waypoint");
+	assert_string_equal(s->services[0].remote[0].waypoint, "sample/waypoint");
+	assert_string_equal(s->services[0].remote[0].waypoint_identity,
+			    "spiffe://cluster.local/ns/sample/sa/waypoint");
+	assert_null(s->services[0].remote[1].waypoint);
+	/* Every connection to east's waypoint, the endpoint here included, over both slots. */
+	for (int i = 0; i < 8; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		assert_non_null(r.remote);
+		assert_string_equal(r.remote->cluster, "east");
+		assert_true(r.via_slot < 2);
+	}
+	/* Its network's gateways out: no way to the waypoint, and never around it. */
+	s->n_net_gateways = 0;
+	assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+			 -EHOSTUNREACH);
+	s->n_net_gateways = 2;
+	/* Another waypoint wanted than the one there: no share has it; as before, by count. */
+	free(s->services[0].waypoint_wanted);
+	s->services[0].waypoint_wanted = strdup("sample/other");
+	for (int i = 0, here = 0; i < 3; i++) {
+		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 0);
+		here += r.remote == NULL;
+		if (i == 2)
+			assert_int_equal(here, 1);
+	}
+	snapshot_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_codec_and_link), cmocka_unit_test(test_codec_refuses),
-	    cmocka_unit_test(test_pick_by_count),  cmocka_unit_test(test_pick_edges),
-	    cmocka_unit_test(test_gateway_out),	   cmocka_unit_test(test_share_out),
+	    cmocka_unit_test(test_codec_and_link),     cmocka_unit_test(test_codec_refuses),
+	    cmocka_unit_test(test_pick_by_count),      cmocka_unit_test(test_pick_edges),
+	    cmocka_unit_test(test_gateway_out),	       cmocka_unit_test(test_share_out),
+	    cmocka_unit_test(test_waypoint_elsewhere),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
