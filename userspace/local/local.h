@@ -469,11 +469,10 @@ bool state_ns_known(const struct config *cfg, const char *ns);
 /* kubectl's words for it: Error from server (NotFound): namespaces "NS" not found. */
 void tell_ns_not_found(const char *ns);
 /*
- * gwdeploy.c, Istio's gateway deployment controller for the local cluster: the Services of
- * @cfg's Gateways of class istio as YAML (*@out, NULL when none; 0 or -ENOMEM), and the store
- * brought in line with them under its lock (0 or -errno, said on stderr).
+ * gwdeploy.c, Istio's gateway deployment controller for the local cluster: the store brought in
+ * line with the Services of its Gateways (control/gwservices.h) under its lock (0 or -errno,
+ * said on stderr).
  */
-int gwdeploy_services(const struct config *cfg, char **out);
 int gwdeploy_sync(const char *state);
 /* Directory of the running ambitctl binary (where ambit-agent and ztunnel are built). */
 int self_dir(char *buf, size_t len);

@@ -22,6 +22,7 @@
 #include "ambit/fileutil.h"
 #include "ambit/ipc.h"
 #include "ambit/policy.h"
+#include "control/gwservices.h"
 #include "local.h"
 
 int sysctl_in(const char *netns, const char *const *kv)
@@ -546,7 +547,7 @@ static int gwdeploy_load(struct config *cfg)
 {
 	struct config_diags d = {0};
 	char *text = NULL;
-	int ret = gwdeploy_services(cfg, &text);
+	int ret = gwservices_render(cfg, &text);
 
 	if (!ret && text)
 		ret = config_load_buffer(cfg, "gateway-deployments", text, strlen(text), &d);
