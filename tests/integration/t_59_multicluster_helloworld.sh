@@ -15,6 +15,7 @@
 # failover task, v1 is scaled to 0 and it gets v2 alone; a remote secret deleted takes the
 # remote endpoints away.
 . "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/multicluster_lib.sh"
 need_root; need_bins; need_cmd openssl jq
 SAMPLES=${ISTIO_SAMPLES:-/work/shared/istio/samples/samples}
 GEN=$SAMPLES/multicluster/gen-eastwest-gateway.sh
@@ -27,38 +28,6 @@ trap_exit 'b_down; rm -rf "$tmp"'
 mkdir "$tmp/c1" "$tmp/c2"
 plugged_ca "$tmp/c1" cluster1 || fail "openssl: the root and cluster 1's intermediate"
 plugged_intermediate "$tmp/c2" "$tmp/c1" cluster2 || fail "openssl: cluster 2's intermediate"
-# hello_deployment VERSION REPLICAS: the sample's helloworld-VERSION (its image's server here).
-hello_deployment() {
-	cat <<EOF
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: helloworld-$1
-  namespace: sample
-  labels:
-    app: helloworld
-    version: $1
-spec:
-  replicas: $2
-  selector:
-    matchLabels:
-      app: helloworld
-      version: $1
-  template:
-    metadata:
-      labels:
-        app: helloworld
-        version: $1
-    spec:
-      nodeName: node2
-      containers:
-      - name: helloworld
-        image: registry.istio.io/release/examples-helloworld-$1:1.0
-        command: ["pods/helloworld.py", "$1"]
-        ports:
-        - containerPort: 5000
-EOF
-}
 for k in 1 2; do
 	cp -r "$LIB_DIR/manifests-mc" "$tmp/m$k"
 	cacerts_secret "$tmp/c$k" "$tmp/m$k/cacerts.yaml" || fail "create secret generic cacerts"
@@ -91,7 +60,6 @@ cluster_up "$tmp/m1" 2 --network network1
 	fail "local up of the second cluster"
 A=$CLUSTER
 on() { local c=$1; shift; AMBIT_CLUSTER=$c "$AMBITCTL" "$@"; }
-hello() { "$AMBITCTL" local exec --name "$1" sample/curl-0 -- curl -sS --max-time 5 helloworld.sample:5000/hello; }
 wait_for 30 hello "$A" || fail "helloworld in cluster 1 never answered"
 wait_for 30 hello "$B" || fail "helloworld in cluster 2 never answered"
 
@@ -135,15 +103,6 @@ fi
 row=$(remote_clusters "$A" | head -1)
 grep -Eq '^NAME +SECRET +STATUS +ISTIOD' <<<"$row" || fail "remote-clusters' header: $row"
 
-# versions CLUSTER N: the versions N calls from CLUSTER were answered by, sorted, unique
-# ("error" for a call that failed).
-versions() {
-	local i out
-	for i in $(seq 1 "$2"); do
-		out=$(hello "$1" 2>&1) || out="error: $out"
-		sed -n 's/^Hello version: \(v[0-9]*\), instance: .*/\1/p; s/^error: .*/error/p' <<<"$out"
-	done | sort -u | tr '\n' ' '
-}
 
 # --- Not global yet: each cluster answers with its own version alone (LOCAL scope).
 expect_eq "$(versions "$A" 6)" "v1 " "cluster 1 before the Service is global"
@@ -188,22 +147,7 @@ grep -h 'direction=outbound .*dst.identity=spiffe://cluster.local/ns/sample/sa/d
 
 # The destination's policy decides on that identity: a DENY of it in cluster 2 refuses cluster
 # 1's calls there (v1 still answers at home), never lets them through.
-cat >"$tmp/deny.yaml" <<'YAML'
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: deny-curl
-  namespace: sample
-spec:
-  selector:
-    matchLabels:
-      app: helloworld
-  action: DENY
-  rules:
-  - from:
-    - source:
-        principals: ["cluster.local/ns/sample/sa/curl"]
-YAML
+deny_curl >"$tmp/deny.yaml"
 on "$B" apply -f "$tmp/deny.yaml" >/dev/null || fail "apply the DENY in cluster 2"
 denied() { [ "$(versions "$A" 8)" = "error v1 " ]; }
 wait_for 30 denied || fail "cluster 1's calls with cluster 2's DENY: $(versions "$A" 8)"

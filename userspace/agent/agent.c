@@ -744,8 +744,47 @@ static void log_changes(const struct agent *a, const struct desired *next)
 static void snapshot_view_free(const struct agent *a, struct snapshot *s)
 {
 	free(s->certs);
+	if (s->workloads != a->cur.snap_workloads)
+		free(s->workloads);
+	for (size_t i = 0; s->services != a->cur.snap_services && i < s->n_services; i++)
+		remote_peer_endpoints_free(&s->services[i],
+					   i < a->cur.n_snap_services
+					       ? &a->cur.snap_services[i]
+					       : &a->remote.made[i - a->cur.n_snap_services]);
 	if (s->services != a->cur.snap_services)
 		free(s->services);
+}
+
+/*
+ * One network with other clusters: their mesh workloads after this node's, and their
+ * endpoints in the Services of the same hostname (remote.h).
+ */
+static int snapshot_view_peers(const struct agent *a, struct snapshot *s)
+{
+	const struct remote_set *rs = &a->remote;
+
+	if (rs->n_peer_workloads) {
+		s->workloads =
+		    malloc((s->n_workloads + rs->n_peer_workloads) * sizeof(*s->workloads));
+		if (!s->workloads)
+			return -ENOMEM;
+		memcpy(s->workloads, a->cur.snap_workloads, s->n_workloads * sizeof(*s->workloads));
+		memcpy(s->workloads + s->n_workloads, rs->peer_workloads,
+		       rs->n_peer_workloads * sizeof(*s->workloads));
+		s->n_workloads += rs->n_peer_workloads;
+	}
+	if (!rs->n_peer_services)
+		return 0;
+	if (s->services == a->cur.snap_services) {
+		s->services = malloc((s->n_services + 1) * sizeof(*s->services));
+		if (!s->services)
+			return -ENOMEM;
+		memcpy(s->services, a->cur.snap_services, s->n_services * sizeof(*s->services));
+	}
+	for (size_t i = 0; i < s->n_services; i++)
+		if (remote_peer_endpoints(rs, &s->services[i]))
+			return -ENOMEM;
+	return 0;
 }
 
 /*
@@ -777,6 +816,10 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 		       a->cur.n_snap_services * sizeof(*s->services));
 		memcpy(s->services + a->cur.n_snap_services, a->remote.made,
 		       a->remote.n_made * sizeof(*s->services));
+	}
+	if (snapshot_view_peers(a, s)) {
+		snapshot_view_free(a, s);
+		return -ENOMEM;
 	}
 	s->policies = a->policy.set;
 	s->n_entries = a->cur.n_snap_entries;
@@ -1037,6 +1080,7 @@ static void agent_remote(struct agent *a, const struct config *view)
 	    .root_namespace = a->opts.root_namespace,
 	    .cluster_id = a->opts.cluster_id ? a->opts.cluster_id : SNAP_CLUSTER_ID,
 	    .trust_domain = a->opts.trust_domain,
+	    .network = a->network,
 	};
 	bool changed = false;
 

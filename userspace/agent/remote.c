@@ -27,9 +27,17 @@ static void summary_free(struct remote_cluster *rc)
 {
 	snapshot_net_gateways_free(rc->gateways, rc->n_gateways);
 	snapshot_remote_services_free(rc->services, rc->n_services);
+	for (size_t i = 0; i < rc->n_peer_workloads; i++)
+		snapshot_workload_clear(&rc->peer_workloads[i]);
+	for (size_t i = 0; i < rc->n_peer_services; i++)
+		snapshot_service_clear(&rc->peer_services[i]);
+	free(rc->peer_workloads);
+	free(rc->peer_services);
 	rc->gateways = NULL;
 	rc->services = NULL;
-	rc->n_gateways = rc->n_services = 0;
+	rc->peer_workloads = NULL;
+	rc->peer_services = NULL;
+	rc->n_gateways = rc->n_services = rc->n_peer_workloads = rc->n_peer_services = 0;
 }
 
 static void cluster_free(struct remote_cluster *rc)
@@ -60,6 +68,8 @@ void remote_free(struct remote_set *rs)
 	free(rs->items);
 	free(rs->gateways);
 	free(rs->services);
+	free(rs->peer_workloads);
+	free(rs->peer_services);
 	made_free(rs);
 	memset(rs, 0, sizeof(*rs));
 }
@@ -262,6 +272,101 @@ static int add_service(struct remote_cluster *rc, const struct snap_service *ss,
 	return 0;
 }
 
+/* One network: a copy of remote workload @w, named apart from this cluster's (remote.h). */
+static int add_peer_workload(struct remote_cluster *rc, const struct snap_workload *w)
+{
+	struct snap_workload *c = &rc->peer_workloads[rc->n_peer_workloads++];
+
+	memset(c, 0, sizeof(*c));
+	if (asprintf(&c->uid, "%s/%s/%s", rc->name, w->namespace, w->name) < 0 ||
+	    asprintf(&c->node, "%s/%s", rc->name, w->node ? w->node : "") < 0) {
+		c->uid = c->node = NULL;
+		return -ENOMEM;
+	}
+	c->name = strdup(w->name);
+	c->namespace = strdup(w->namespace);
+	c->service_account = strdup(w->service_account ? w->service_account : "default");
+	c->identity = strdup(w->identity);
+	c->workload_name = strdup(w->workload_name ? w->workload_name : w->name);
+	c->app = strdup(w->app ? w->app : w->name);
+	c->version = strdup(w->version ? w->version : "latest");
+	c->canonical_service = strdup(w->canonical_service ? w->canonical_service : w->name);
+	c->canonical_revision = strdup(w->canonical_revision ? w->canonical_revision : "latest");
+	c->ip = w->ip;
+	c->ip6 = w->ip6;
+	c->enrolled = true;
+	return c->name && c->namespace && c->service_account && c->identity && c->workload_name &&
+		       c->app && c->version && c->canonical_service && c->canonical_revision
+		   ? 0
+		   : -ENOMEM;
+}
+
+/*
+ * One network: global Service @ss of the remote cluster as this cluster's pods reach it, its
+ * hostname, ports and endpoints, and each endpoint's own port for every port (ep_ports).
+ */
+static int add_peer_service(struct remote_cluster *rc, const struct snap_service *ss)
+{
+	struct snap_service *c = &rc->peer_services[rc->n_peer_services++];
+	size_t n4 = ss->nendpoints * ss->nports, n6 = ss->nendpoints6 * ss->nports;
+
+	memset(c, 0, sizeof(*c));
+	c->hostname = strdup(ss->hostname);
+	c->endpoints = calloc(ss->nendpoints + 1, sizeof(*c->endpoints));
+	c->endpoints6 = calloc(ss->nendpoints6 + 1, sizeof(*c->endpoints6));
+	c->ep_ports = calloc(n4 + 1, sizeof(*c->ep_ports));
+	c->ep_ports6 = calloc(n6 + 1, sizeof(*c->ep_ports6));
+	if (!c->hostname || !c->endpoints || !c->endpoints6 || !c->ep_ports || !c->ep_ports6)
+		return -ENOMEM;
+	memcpy(c->endpoints, ss->endpoints, ss->nendpoints * sizeof(*c->endpoints));
+	memcpy(c->endpoints6, ss->endpoints6, ss->nendpoints6 * sizeof(*c->endpoints6));
+	c->nendpoints = ss->nendpoints;
+	c->nendpoints6 = ss->nendpoints6;
+	for (size_t p = 0; p < ss->nports; p++) {
+		const struct snap_service_port *sp = &ss->ports[p];
+
+		for (size_t e = 0; e < ss->nendpoints; e++)
+			c->ep_ports[c->n_ep_ports++] =
+			    (struct snap_ep_port){ss->endpoints[e], sp->port,
+						  snapshot_endpoint_port(ss, sp, ss->endpoints[e])};
+		for (size_t e = 0; e < ss->nendpoints6; e++)
+			c->ep_ports6[c->n_ep_ports6++] = (struct snap_ep_port6){
+			    ss->endpoints6[e], sp->port,
+			    snapshot_endpoint_port6(ss, sp, &ss->endpoints6[e])};
+	}
+	return 0;
+}
+
+/*
+ * One network: the remote's mesh workloads (their IPv6 too, which dual-stack endpoints of
+ * @endpoints reach) and its global Services (add_peer_service), from its desired state @d.
+ */
+static int read_peer(struct remote_cluster *rc, const struct config *cfg, const struct desired *d)
+{
+	int err = 0;
+
+	rc->peer_workloads = calloc(d->n_snap_workloads + 1, sizeof(*rc->peer_workloads));
+	rc->peer_services = calloc(cfg->n_services + 1, sizeof(*rc->peer_services));
+	if (!rc->peer_workloads || !rc->peer_services)
+		return -ENOMEM;
+	for (size_t i = 0; !err && i < d->n_snap_workloads; i++) {
+		const struct snap_workload *w = &d->snap_workloads[i];
+
+		if (w->enrolled && w->identity && (w->ip || w->ip6.family == AF_INET6))
+			err = add_peer_workload(rc, w);
+	}
+	for (size_t i = 0; !err && i < cfg->n_services; i++) {
+		const struct config_service *cs = &cfg->services[i];
+		const struct snap_service *ss =
+		    is_global(&cs->meta) ? desired_service(d, cs->meta.namespace, cs->meta.name)
+					 : NULL;
+
+		if (ss && ss->hostname)
+			err = add_peer_service(rc, ss);
+	}
+	return err;
+}
+
 static int no_ifindex(const char *name, void *ctx)
 {
 	(void)name;
@@ -276,9 +381,9 @@ static uint64_t no_cgroup(const char *path, void *ctx)
 	return 0;
 }
 
-/* The global Services of @cfg (with pods @rt) into @rc. */
+/* The global Services of @cfg (with pods @rt) into @rc; with @peer, its pods too (read_peer). */
 static int read_services(struct remote_cluster *rc, const struct config *cfg,
-			 const struct runtime *rt, const char *td)
+			 const struct runtime *rt, const char *td, bool peer)
 {
 	struct desired_env env = {
 	    .node = "", /* no pod of it is this node's */
@@ -299,6 +404,8 @@ static int read_services(struct remote_cluster *rc, const struct config *cfg,
 		if (ss && ss->hostname)
 			err = add_service(rc, ss, &d);
 	}
+	if (!err && peer)
+		err = read_peer(rc, cfg, &d);
 	desired_free(&d);
 	return err;
 }
@@ -342,7 +449,9 @@ static int summarize(struct remote_cluster *rc, const struct remote_env *env, st
 	summary_free(rc);
 	read_network(rc, &view, env->root_namespace);
 	ret = read_gateways(rc, &view, pods, env->trust_domain)
-		  ?: read_services(rc, &view, rt, env->trust_domain);
+		  ?: read_services(rc, &view, rt, env->trust_domain,
+				   env->network && *env->network &&
+				       !strcmp(rc->network, env->network));
 	confstore_view_free(&view);
 	return ret;
 }
@@ -645,24 +754,47 @@ static int make_service(struct remote_set *rs, const struct snap_remote_service 
 	return 0;
 }
 
+/*
+ * Whether a remote global Service @hostname stays out here: this cluster has the Service without
+ * the global label (local scope, as Istio's), or the name is no Service's. Else its name and
+ * namespace into @name and @ns, and *@mine this cluster's Service of them (NULL: none).
+ */
+static bool scoped_out(const struct config *local, const char *hostname, char *name, char *ns,
+		       const struct config_service **mine)
+{
+	/* name.namespace.svc...: this cluster's Service of that name, if any. */
+	if (sscanf(hostname, "%253[^.].%253[^.]", name, ns) != 2)
+		return true;
+	*mine = find_service(local, ns, name);
+	return *mine && !is_global(&(*mine)->meta);
+}
+
 /* The merged summary: every cluster's, shallow. */
 static int merge(struct remote_set *rs, const struct config *local)
 {
-	size_t ng = 0, nsvc = 0;
+	size_t ng = 0, nsvc = 0, nw = 0, np = 0;
 
 	free(rs->gateways);
 	free(rs->services);
+	free(rs->peer_workloads);
+	free(rs->peer_services);
 	made_free(rs);
 	rs->gateways = NULL;
 	rs->services = NULL;
-	rs->n_gateways = rs->n_services = 0;
+	rs->peer_workloads = NULL;
+	rs->peer_services = NULL;
+	rs->n_gateways = rs->n_services = rs->n_peer_workloads = rs->n_peer_services = 0;
 	for (size_t i = 0; i < rs->n; i++) {
 		ng += rs->items[i].n_gateways;
 		nsvc += rs->items[i].n_services;
+		nw += rs->items[i].n_peer_workloads;
+		np += rs->items[i].n_peer_services;
 	}
 	rs->gateways = calloc(ng + 1, sizeof(*rs->gateways));
 	rs->services = calloc(nsvc + 1, sizeof(*rs->services));
-	if (!rs->gateways || !rs->services)
+	rs->peer_workloads = calloc(nw + 1, sizeof(*rs->peer_workloads));
+	rs->peer_services = calloc(np + 1, sizeof(*rs->peer_services));
+	if (!rs->gateways || !rs->services || !rs->peer_workloads || !rs->peer_services)
 		return -ENOMEM;
 	for (size_t i = 0; i < rs->n; i++) {
 		const struct remote_cluster *rc = &rs->items[i];
@@ -672,20 +804,89 @@ static int merge(struct remote_set *rs, const struct config *local)
 		for (size_t j = 0; j < rc->n_services; j++) {
 			const struct snap_remote_service *r = &rc->services[j];
 			char ns[254], name[254];
-			const struct config_service *mine;
+			const struct config_service *mine = NULL;
 
-			/* name.namespace.svc...: this cluster's Service of that name, if any. */
-			if (sscanf(r->hostname, "%253[^.].%253[^.]", name, ns) != 2)
+			if (scoped_out(local, r->hostname, name, ns, &mine))
 				continue;
-			mine = find_service(local, ns, name);
-			if (mine && !is_global(&mine->meta))
-				continue; /* local scope here, as Istio's */
 			if (!mine && make_service(rs, r, ns, name))
 				return -ENOMEM;
 			rs->services[rs->n_services++] = *r;
 		}
+		for (size_t j = 0; j < rc->n_peer_workloads; j++)
+			rs->peer_workloads[rs->n_peer_workloads++] = rc->peer_workloads[j];
+		for (size_t j = 0; j < rc->n_peer_services; j++) {
+			char ns[254], name[254];
+			const struct config_service *mine;
+
+			if (!scoped_out(local, rc->peer_services[j].hostname, name, ns, &mine))
+				rs->peer_services[rs->n_peer_services++] = &rc->peer_services[j];
+		}
 	}
 	return 0;
+}
+
+int remote_peer_endpoints(const struct remote_set *rs, struct snap_service *svc)
+{
+	size_t n4 = svc->nendpoints, n6 = svc->nendpoints6, q4 = svc->n_ep_ports,
+	       q6 = svc->n_ep_ports6;
+	struct snap_service out = *svc;
+	bool any = false;
+
+	for (size_t i = 0; svc->hostname && i < rs->n_peer_services; i++) {
+		const struct snap_service *p = rs->peer_services[i];
+
+		if (strcmp(p->hostname, svc->hostname))
+			continue;
+		any = true;
+		n4 += p->nendpoints;
+		n6 += p->nendpoints6;
+		q4 += p->n_ep_ports;
+		q6 += p->n_ep_ports6;
+	}
+	if (!any)
+		return 0;
+	out.endpoints = malloc((n4 + 1) * sizeof(*out.endpoints));
+	out.endpoints6 = malloc((n6 + 1) * sizeof(*out.endpoints6));
+	out.ep_ports = malloc((q4 + 1) * sizeof(*out.ep_ports));
+	out.ep_ports6 = malloc((q6 + 1) * sizeof(*out.ep_ports6));
+	if (!out.endpoints || !out.endpoints6 || !out.ep_ports || !out.ep_ports6) {
+		remote_peer_endpoints_free(&out, svc);
+		return -ENOMEM;
+	}
+	out.nendpoints = out.nendpoints6 = out.n_ep_ports = out.n_ep_ports6 = 0;
+	for (size_t i = 0; i <= rs->n_peer_services; i++) {
+		const struct snap_service *p = i ? rs->peer_services[i - 1] : svc;
+
+		if (i && strcmp(p->hostname, svc->hostname))
+			continue;
+		/* This cluster's first, then each cluster's of its network. */
+		memcpy(out.endpoints + out.nendpoints, p->endpoints,
+		       p->nendpoints * sizeof(*p->endpoints));
+		memcpy(out.endpoints6 + out.nendpoints6, p->endpoints6,
+		       p->nendpoints6 * sizeof(*p->endpoints6));
+		memcpy(out.ep_ports + out.n_ep_ports, p->ep_ports,
+		       p->n_ep_ports * sizeof(*p->ep_ports));
+		memcpy(out.ep_ports6 + out.n_ep_ports6, p->ep_ports6,
+		       p->n_ep_ports6 * sizeof(*p->ep_ports6));
+		out.nendpoints += p->nendpoints;
+		out.nendpoints6 += p->nendpoints6;
+		out.n_ep_ports += p->n_ep_ports;
+		out.n_ep_ports6 += p->n_ep_ports6;
+	}
+	*svc = out;
+	return 0;
+}
+
+void remote_peer_endpoints_free(struct snap_service *svc, const struct snap_service *orig)
+{
+	if (svc->endpoints != orig->endpoints)
+		free(svc->endpoints);
+	if (svc->endpoints6 != orig->endpoints6)
+		free(svc->endpoints6);
+	if (svc->ep_ports != orig->ep_ports)
+		free(svc->ep_ports);
+	if (svc->ep_ports6 != orig->ep_ports6)
+		free(svc->ep_ports6);
 }
 
 int remote_sync(struct remote_set *rs, const struct config *local, const struct remote_env *env,

@@ -9,6 +9,12 @@
  * has there, on which ports, running as which identities. That summary is what the snapshot
  * carries (snapshot.h, net_gateways and remote_services).
  *
+ * A remote cluster of this cluster's own network (Istio's single network: pods routed between
+ * the clusters, no gateway hop) is known further, as a flat network needs: its mesh workloads
+ * (what the destination's ztunnel checks a client's claimed address against, and the source
+ * a client's ztunnel opens HBONE to) and its global Services' endpoints, which the snapshot
+ * adds to this cluster's Service of the same hostname (or the one made for it).
+ *
  * A cluster is read where its kubeconfig's server says: a local cluster without an API server
  * (`ambitctl local up` without --kube) is named by its run directory, file:///run/ambit/<name>,
  * of which its manifests (state/) and its pod list (runtime/pods.json) are read, nothing else.
@@ -51,10 +57,19 @@ struct remote_cluster {
 	size_t n_gateways, n_services;
 	struct snap_net_gateway *gateways;    /* owned */
 	struct snap_remote_service *services; /* owned */
-	bool seen;			      /* still named by a secret (sync's mark) */
-	struct remote_api *api;		      /* an https server's reader, or NULL */
-	uint64_t kc_hash;		      /* of the kubeconfig it was read with */
-	struct confstore conf;		      /* a directory's objects, kept between reads */
+	/*
+	 * Of this cluster's network alone (none otherwise; owned): its workloads in the mesh
+	 * (uid "<cluster>/<namespace>/<name>", node "<cluster>/<node>", no node IP: they are no
+	 * node's of here) and its global Services with their endpoints, both families, and each
+	 * endpoint's port (ep_ports, for every port: a name resolves there).
+	 */
+	size_t n_peer_workloads, n_peer_services;
+	struct snap_workload *peer_workloads;
+	struct snap_service *peer_services;
+	bool seen;		/* still named by a secret (sync's mark) */
+	struct remote_api *api; /* an https server's reader, or NULL */
+	uint64_t kc_hash;	/* of the kubeconfig it was read with */
+	struct confstore conf;	/* a directory's objects, kept between reads */
 };
 
 struct remote_set {
@@ -73,6 +88,15 @@ struct remote_set {
 	 */
 	size_t n_made;
 	struct snap_service *made;
+	/*
+	 * Of the clusters of this network (shallow, borrowed from @items): their mesh workloads,
+	 * and their global Services whose endpoints a Service of here takes (not one this cluster
+	 * has without the global label): a snapshot's workloads after its own, and
+	 * remote_peer_endpoints.
+	 */
+	size_t n_peer_workloads, n_peer_services;
+	struct snap_workload *peer_workloads;
+	const struct snap_service **peer_services;
 };
 
 /* The VIPs of remote-only global Services: 240.241.0.0/16 (Istio's ServiceEntry range is
@@ -83,6 +107,7 @@ struct remote_env {
 	const char *root_namespace; /* where remote secrets are read, istio-system */
 	const char *cluster_id;	    /* this cluster's: a secret naming it is skipped */
 	const char *trust_domain;   /* the identities of remote endpoints and gateways */
+	const char *network;	    /* this cluster's, or NULL: none (then no cluster shares it) */
 };
 
 /*
@@ -96,6 +121,15 @@ int remote_sync(struct remote_set *rs, const struct config *local, const struct 
 /* Whether a remote cluster's files moved since it was last read (a sync is due). */
 bool remote_due(const struct remote_set *rs);
 void remote_free(struct remote_set *rs);
+/*
+ * Service @svc (a shallow copy of a snapshot's) with the endpoints of the Services of its
+ * hostname in the clusters of this network added after its own: its endpoints, endpoints6,
+ * ep_ports and ep_ports6 become new arrays when there are any (else @svc is unchanged). 0 or
+ * -ENOMEM (then @svc is unchanged). remote_peer_endpoints_free frees the arrays of @svc that
+ * are not @orig's (what it was copied from).
+ */
+int remote_peer_endpoints(const struct remote_set *rs, struct snap_service *svc);
+void remote_peer_endpoints_free(struct snap_service *svc, const struct snap_service *orig);
 /* The agent status's "remoteClusters": one object per cluster. NULL on ENOMEM. */
 struct cJSON *remote_status(const struct remote_set *rs);
 

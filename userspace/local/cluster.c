@@ -61,11 +61,11 @@ int cluster_init(struct ctl_cluster *c, const char *name, int nnodes)
 	for (int i = 0; i < nnodes; i++) {
 		struct ctl_node *n = &c->nodes[i];
 
-		n->index = i + 1;
+		n->index = n->pod_net = i + 1;
 		str_fmt(n->name, sizeof(n->name), "node%d", n->index);
 		str_fmt(n->ip, sizeof(n->ip), "10.99.0.%d", 10 + n->index);
-		str_fmt(n->pod_cidr, sizeof(n->pod_cidr), "10.98.%d.0/24", n->index);
-		str_fmt(n->pod_gw, sizeof(n->pod_gw), "10.98.%d.1", n->index);
+		str_fmt(n->pod_cidr, sizeof(n->pod_cidr), "10.98.%d.0/24", n->pod_net);
+		str_fmt(n->pod_gw, sizeof(n->pod_gw), "10.98.%d.1", n->pod_net);
 		str_fmt(n->netns, sizeof(n->netns), "ambit-%s-%s", name, n->name);
 		str_fmt(n->cgroup, sizeof(n->cgroup), "%s/%s/pods", c->cg_root, n->name);
 		str_fmt(n->system_cg, sizeof(n->system_cg), "%s/%s/system", c->cg_root, n->name);
@@ -115,6 +115,7 @@ cJSON *cluster_json(const struct ctl_cluster *c)
 	     !cJSON_AddStringToObject(root, "clusterId", c->cluster_id)) ||
 	    (c->network[0] && !cJSON_AddStringToObject(root, "network", c->network)) ||
 	    (c->lb_index && !cJSON_AddNumberToObject(root, "lbIndex", c->lb_index)) ||
+	    (c->pod_base && !cJSON_AddNumberToObject(root, "podBase", c->pod_base)) ||
 	    !(nodes = cJSON_AddArrayToObject(root, "nodes")))
 		goto fail;
 	for (int i = 0; i < c->nnodes; i++) {
@@ -225,6 +226,18 @@ int cluster_from_json(struct ctl_cluster *c, const char *name, const cJSON *root
 			return -EINVAL;
 		}
 		c->lb_index = (int)lb->valuedouble;
+	}
+	lb = cJSON_GetObjectItemCaseSensitive(root, "podBase");
+	if (!ret && lb) {
+		if (!cJSON_IsNumber(lb) || lb->valuedouble < 0 ||
+		    lb->valuedouble > 255 - CTL_POD_BASE_STEP ||
+		    (int)lb->valuedouble % CTL_POD_BASE_STEP ||
+		    lb->valuedouble != (int)lb->valuedouble) {
+			fprintf(stderr, "ambitctl: %s: podBase: not a multiple of %d below %d\n",
+				what, CTL_POD_BASE_STEP, 256 - CTL_POD_BASE_STEP);
+			return -EINVAL;
+		}
+		cluster_set_pod_base(c, (int)lb->valuedouble);
 	}
 	return ret;
 }
@@ -370,8 +383,21 @@ void cluster_set_ip_family(struct ctl_cluster *c, enum ctl_ip_family f)
 			continue;
 		cluster_ip6(n->ip, n->ip6, sizeof(n->ip6));
 		cluster_ip6(n->pod_gw, n->pod_gw6, sizeof(n->pod_gw6));
-		str_fmt(n->pod_cidr6, sizeof(n->pod_cidr6), "fd00:98:%d::/64", n->index);
+		str_fmt(n->pod_cidr6, sizeof(n->pod_cidr6), "fd00:98:%d::/64", n->pod_net);
 	}
+}
+
+void cluster_set_pod_base(struct ctl_cluster *c, int base)
+{
+	c->pod_base = base;
+	for (int i = 0; i < c->nnodes; i++) {
+		struct ctl_node *n = &c->nodes[i];
+
+		n->pod_net = base + n->index;
+		str_fmt(n->pod_cidr, sizeof(n->pod_cidr), "10.98.%d.0/24", n->pod_net);
+		str_fmt(n->pod_gw, sizeof(n->pod_gw), "10.98.%d.1", n->pod_net);
+	}
+	cluster_set_ip_family(c, c->ip_family);
 }
 
 static const char *const cni_names[] = {

@@ -142,6 +142,93 @@ static int lb_lock(void)
 	return -EAGAIN;
 }
 
+/* Calls @fn with the name of each cluster on the network but @self (under the lock). */
+static void each_other(const char *self, void (*fn)(const char *name, void *arg), void *arg)
+{
+	struct dirent *e;
+	DIR *d = opendir(LB_DIR);
+
+	while (d && (e = readdir(d))) {
+		char path[PATH_MAX], *name;
+
+		if (e->d_name[0] < '1' || e->d_name[0] > '9')
+			continue;
+		str_fmt(path, sizeof(path), LB_DIR "/%s", e->d_name);
+		name = read_file(path, NULL);
+		if (name && strchr(name, '\n'))
+			*strchr(name, '\n') = '\0';
+		if (name && *name && strcmp(name, self))
+			fn(name, arg);
+		free(name);
+	}
+	if (d)
+		closedir(d);
+}
+
+/* ---- one network: pods routed between clusters ---- */
+
+/* The pod bases of the clusters of network @arg's (a struct pod_bases) network. */
+struct pod_bases {
+	const char *network;
+	bool used[256 / CTL_POD_BASE_STEP];
+};
+
+static void base_of(const char *name, void *arg)
+{
+	struct pod_bases *b = arg;
+	struct ctl_cluster o;
+
+	if (!cluster_load(&o, name) && !strcmp(o.network, b->network))
+		b->used[o.pod_base / CTL_POD_BASE_STEP] = true;
+}
+
+/*
+ * In @from's fabric and nodes, routes to @to's pods: the nodes through their fabric, the fabric
+ * through @to's on the network (lb0), as a flat network's routers would. Without masquerade
+ * (ruleset), so each side sees the other's pod addresses.
+ */
+static void routes_to(const struct ctl_cluster *from, const struct ctl_cluster *to)
+{
+	char fabric[CTL_NAME_MAX * 2], via4[32], via6[48];
+
+	fabric_name(from, fabric, sizeof(fabric));
+	if (!netns_exists(fabric))
+		return;
+	str_fmt(via4, sizeof(via4), "172.30.%d.1", to->lb_index);
+	str_fmt(via6, sizeof(via6), "fd00:30::%d:1", to->lb_index);
+	for (int i = 0; i < to->nnodes; i++) {
+		const struct ctl_node *o = &to->nodes[i];
+
+		if (!o->pods_v6only)
+			RUN("ip", "-n", fabric, "route", "replace", (char *)o->pod_cidr, "via",
+			    via4);
+		if (o->pod_cidr6[0])
+			RUN("ip", "-n", fabric, "-6", "route", "replace", (char *)o->pod_cidr6,
+			    "via", via6);
+		for (int k = 0; k < from->nnodes; k++) {
+			const struct ctl_node *n = &from->nodes[k];
+
+			if (!o->pods_v6only && node_ip4(n)[0])
+				RUN("ip", "-n", (char *)n->netns, "route", "replace",
+				    (char *)o->pod_cidr, "via", CTL_FABRIC_IP);
+			if (o->pod_cidr6[0] && n->ip6[0])
+				RUN("ip", "-n", (char *)n->netns, "-6", "route", "replace",
+				    (char *)o->pod_cidr6, "via", CTL_FABRIC_IP6);
+		}
+	}
+}
+
+static void route_peer(const char *name, void *arg)
+{
+	const struct ctl_cluster *c = arg;
+	struct ctl_cluster o;
+
+	if (cluster_load(&o, name) || strcmp(o.network, c->network) || !o.lb_index)
+		return;
+	routes_to(c, &o);
+	routes_to(&o, c);
+}
+
 int lbnet_reserve(struct ctl_cluster *c)
 {
 	char who[128], path[PATH_MAX];
@@ -174,6 +261,20 @@ int lbnet_reserve(struct ctl_cluster *c)
 		close(fd);
 		if (!ret)
 			c->lb_index = k;
+	}
+	/* One network with another cluster: pods numbered apart from its. */
+	if (!ret && c->network[0]) {
+		struct pod_bases b = {.network = c->network};
+		size_t i = 0;
+
+		each_other(c->name, base_of, &b);
+		while (i < sizeof(b.used) / sizeof(b.used[0]) && b.used[i])
+			i++;
+		if (i == sizeof(b.used) / sizeof(b.used[0]))
+			fprintf(stderr, "ambitctl: network %s: no pod range left (%zu clusters)\n",
+				c->network, i);
+		else
+			cluster_set_pod_base(c, (int)i * CTL_POD_BASE_STEP);
 	}
 	close(lock);
 	if (ret)
@@ -280,6 +381,18 @@ static int make_network(void)
 	return 0;
 }
 
+static void flush_in(const char *name, void *arg)
+{
+	char fabric[CTL_NAME_MAX * 2];
+	char *const *to = arg;
+
+	str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", name);
+	if (netns_exists(fabric)) {
+		RUN("ip", "-n", fabric, "neigh", "flush", "to", to[0]);
+		RUN("ip", "-n", fabric, "-6", "neigh", "flush", "to", to[1]);
+	}
+}
+
 /*
  * Forgets, on the host and in every other cluster's fabric, the link addresses of place @k's
  * addresses: they were another fabric's when a cluster held @k before (what a balancer's
@@ -287,35 +400,13 @@ static int make_network(void)
  */
 static void neigh_forget(int k, const char *self)
 {
-	char v4[32], v6[48], fabric[CTL_NAME_MAX * 2];
-	struct dirent *e;
-	DIR *d;
+	char v4[32], v6[48], *to[2] = {v4, v6};
 
 	str_fmt(v4, sizeof(v4), "172.30.%d.0/24", k);
 	str_fmt(v6, sizeof(v6), "fd00:30::%d:0/112", k);
 	RUN("ip", "neigh", "flush", "to", v4);
 	RUN("ip", "-6", "neigh", "flush", "to", v6);
-	d = opendir(LB_DIR);
-	while (d && (e = readdir(d))) {
-		char path[PATH_MAX], *name;
-
-		if (e->d_name[0] < '1' || e->d_name[0] > '9')
-			continue;
-		str_fmt(path, sizeof(path), LB_DIR "/%s", e->d_name);
-		name = read_file(path, NULL);
-		if (name && strchr(name, '\n'))
-			*strchr(name, '\n') = '\0';
-		if (name && *name && strcmp(name, self)) {
-			str_fmt(fabric, sizeof(fabric), "ambit-%s-fabric", name);
-			if (netns_exists(fabric)) {
-				RUN("ip", "-n", fabric, "neigh", "flush", "to", v4);
-				RUN("ip", "-n", fabric, "-6", "neigh", "flush", "to", v6);
-			}
-		}
-		free(name);
-	}
-	if (d)
-		closedir(d);
+	each_other(self, flush_in, to);
 }
 
 int lbnet_attach(const struct ctl_cluster *c)
@@ -363,6 +454,12 @@ int lbnet_attach(const struct ctl_cluster *c)
 		if (n->ip6[0])
 			TRY(RUN("ip", "-n", (char *)n->netns, "-6", "route", "replace", LB_NET6,
 				"via", CTL_FABRIC_IP6));
+	}
+	/* The clusters of its network and it reach each other's pods. */
+	lock = c->network[0] ? lb_lock() : -1;
+	if (lock >= 0) {
+		each_other(c->name, route_peer, (void *)c);
+		close(lock);
 	}
 	return 0;
 }
@@ -558,7 +655,14 @@ static char *ruleset(const struct ctl_plan *p, const struct config *cfg)
 	 * or not the bridge's frames pass netfilter).
 	 */
 	fprintf(o, "\tchain postrouting {\n\t\ttype nat hook postrouting priority srcnat; "
-		   "policy accept;\n\t\toifname \"lb0\" masquerade\n"
+		   "policy accept;\n"
+		   /*
+		    * A pod to another cluster's pods (one network, routed): as it is. A node's
+		    * own address is one every cluster has: masqueraded as the rest.
+		    */
+		   "\t\toifname \"lb0\" ip saddr 10.98.0.0/16 ip daddr 10.98.0.0/16 accept\n"
+		   "\t\toifname \"lb0\" ip6 saddr fd00:98::/32 ip6 daddr fd00:98::/32 accept\n"
+		   "\t\toifname \"lb0\" masquerade\n"
 		   "\t\tiifname != \"lb0\" ct status dnat masquerade\n\t}\n");
 	/*
 	 * What is for a balancer's address and was not sent on has no pod: refused. The fabric's

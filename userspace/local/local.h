@@ -97,10 +97,11 @@ enum ctl_ip_family {
 struct ctl_node {
 	char name[16];	   /* node1, node2, ... */
 	int index;	   /* 1-based */
+	int pod_net;	   /* the cluster's pod_base + index: its pods' third octet */
 	char ip[16];	   /* 10.99.0.(10+index); IPv6: its slot alone (node_ip4) */
-	char pod_cidr[24]; /* 10.98.<index>.0/24 */
-	char pod_gw[16];   /* 10.98.<index>.1: cni0's address with --cni bridge; else unused */
-	/* Dual stack and IPv6 ("" otherwise): fd00:99::<10+index>, fd00:98:<index>::/64, ::1. */
+	char pod_cidr[24]; /* 10.98.<pod_net>.0/24 */
+	char pod_gw[16];   /* 10.98.<pod_net>.1: cni0's address with --cni bridge; else unused */
+	/* Dual stack and IPv6 ("" otherwise): fd00:99::<10+index>, fd00:98:<pod_net>::/64, ::1. */
 	char ip6[40], pod_cidr6[40], pod_gw6[40];
 	/* IPv6: its pods have no IPv4 (pod_cidr and pod_gw number them, route nothing of theirs).
 	 */
@@ -146,6 +147,12 @@ struct ctl_cluster {
 	 * stay <pending>.
 	 */
 	int lb_index;
+	/*
+	 * Added to each node's index for its pods' range (cluster.json "podBase", 0 when absent):
+	 * a cluster joining another's network (`--network` the same) takes a multiple of 16 no
+	 * cluster of that network has, so that their pods' addresses differ (lbnet_reserve).
+	 */
+	int pod_base;
 	int nnodes;
 	struct ctl_node nodes[CTL_MAX_NODES];
 	bool quiet; /* not saved: a reconcile says no pod's start or removal (ctl_opts.quiet) */
@@ -236,6 +243,9 @@ struct ctl_opts {
 /* Takes the lowest free index for @c (c->lb_index; 0 with a warning when the host has the
  * range). 0 or -errno. */
 int lbnet_reserve(struct ctl_cluster *c);
+/* Sets c->pod_base to @base and the nodes' pod ranges with it (both families as it has them). */
+void cluster_set_pod_base(struct ctl_cluster *c, int base);
+#define CTL_POD_BASE_STEP 16
 /* Gives cluster @name's index back; the network goes with the last one. */
 void lbnet_release(const char *name);
 /* Joins @c's fabric to the network (made when it is not there) and routes its nodes to it. */

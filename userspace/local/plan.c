@@ -171,7 +171,7 @@ static int plan_assign(struct ctl_plan *p, const struct ctl_cluster *c, struct p
 				node->pod_cidr);
 			return -ENOSPC;
 		}
-		str_fmt(pod->ip_str, sizeof(pod->ip_str), "10.98.%d.%d", node->index, h);
+		str_fmt(pod->ip_str, sizeof(pod->ip_str), "10.98.%d.%d", node->pod_net, h);
 		if (!taken(p, a, "ip", pod->ip_str))
 			break;
 	}

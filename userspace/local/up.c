@@ -206,7 +206,7 @@ static int up_node_vxlan(const struct ctl_cluster *c, const struct ctl_node *n)
 	char *ns = (char *)n->netns, mac[18], addr[32];
 
 	vtep_mac(n, mac, sizeof(mac));
-	str_fmt(addr, sizeof(addr), "10.98.%d.0/32", n->index);
+	str_fmt(addr, sizeof(addr), "10.98.%d.0/32", n->pod_net);
 	/* IPv6: the tunnel runs over the nodes' IPv6, as flannel's does on an IPv6-only cluster. */
 	TRY(RUN("ip", "-n", ns, "link", "add", CTL_CNI_VXLAN_IFACE, "address", mac, "type", "vxlan",
 		"id", "1", "local", (char *)node_host_ip(n), "dev", "eth0", "dstport", "8472",
@@ -223,7 +223,7 @@ static int up_node_vxlan(const struct ctl_cluster *c, const struct ctl_node *n)
 		vtep_mac(o, omac, sizeof(omac));
 		TRY(RUN("bridge", "-n", ns, "fdb", "append", omac, "dev", CTL_CNI_VXLAN_IFACE,
 			"dst", (char *)node_host_ip(o)));
-		str_fmt(gw, sizeof(gw), "10.98.%d.0", o->index);
+		str_fmt(gw, sizeof(gw), "10.98.%d.0", o->pod_net);
 		if (!n->pods_v6only) {
 			TRY(RUN("ip", "-n", ns, "neigh", "add", gw, "lladdr", omac, "dev",
 				CTL_CNI_VXLAN_IFACE, "nud", "permanent"));
@@ -233,7 +233,7 @@ static int up_node_vxlan(const struct ctl_cluster *c, const struct ctl_node *n)
 		if (!o->pod_cidr6[0])
 			continue;
 		/* IPv6 through the same tunnel (the frames are Ethernet): via fd00:98:<o>::. */
-		str_fmt(gw, sizeof(gw), "fd00:98:%d::", o->index);
+		str_fmt(gw, sizeof(gw), "fd00:98:%d::", o->pod_net);
 		TRY(RUN("ip", "-n", ns, "-6", "neigh", "add", gw, "lladdr", omac, "dev",
 			CTL_CNI_VXLAN_IFACE, "nud", "permanent"));
 		TRY(RUN("ip", "-n", ns, "-6", "route", "add", (char *)o->pod_cidr6, "via", gw,

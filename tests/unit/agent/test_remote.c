@@ -263,6 +263,88 @@ static void test_local_scope_wins(void **state)
 	remote_free(&rs);
 }
 
+/*
+ * A remote cluster of this cluster's network (one network, pods routed): its mesh workloads and
+ * its global Services' endpoints are kept, and a Service of here of that hostname takes them
+ * after its own (remote_peer_endpoints); one of another network's keeps none of them.
+ */
+static void test_one_network(void **state)
+{
+	struct remote_env env = ENV;
+	struct remote_set rs = {0};
+	struct snap_service mine = {0}, merged;
+	uint32_t here = inet_addr("10.98.1.7");
+	struct snap_ep_port here_port = {here, 5000, 8080};
+	struct config cfg;
+	char server[128];
+	bool changed = false;
+
+	(void)state;
+	put("cluster.json", "{\"name\":\"east\"}");
+	put("state/objects.yaml", REMOTE_STATE);
+	put("runtime/pods.json", pods_json(2));
+	snprintf(server, sizeof(server), "file://%s", root);
+	local_config(&cfg, server, NULL);
+	env.network = "network1"; /* not east's */
+	assert_int_equal(remote_sync(&rs, &cfg, &env, &changed), 0);
+	assert_int_equal(rs.n_peer_workloads, 0);
+	assert_int_equal(rs.n_peer_services, 0);
+	remote_free(&rs);
+
+	env.network = "network2";
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(remote_sync(&rs, &cfg, &env, &changed), 0);
+	/* Its two pods, named apart from this cluster's (a node "node2" of here is not theirs). */
+	assert_int_equal(rs.n_peer_workloads, 2);
+	assert_string_equal(rs.peer_workloads[0].uid, "east/sample/hw-0");
+	assert_string_equal(rs.peer_workloads[0].node, "east/node2");
+	assert_string_equal(rs.peer_workloads[0].identity,
+			    "spiffe://cluster.local/ns/sample/sa/hw0");
+	assert_int_equal(rs.peer_workloads[1].ip, inet_addr("10.98.2.3"));
+	assert_true(rs.peer_workloads[1].enrolled);
+	assert_int_equal(rs.peer_workloads[1].node_ip, 0);
+	/* helloworld alone (local-only is not global), both endpoints with their port. */
+	assert_int_equal(rs.n_peer_services, 1);
+	assert_int_equal(rs.peer_services[0]->nendpoints, 2);
+	assert_int_equal(rs.peer_services[0]->n_ep_ports, 2);
+	assert_int_equal(rs.peer_services[0]->ep_ports[1].target_port, 5000);
+
+	/* This cluster's helloworld: its endpoint first, then east's. */
+	mine.hostname = (char *)"helloworld.sample.svc.cluster.local";
+	mine.endpoints = &here;
+	mine.nendpoints = 1;
+	mine.ep_ports = &here_port;
+	mine.n_ep_ports = 1;
+	merged = mine;
+	assert_int_equal(remote_peer_endpoints(&rs, &merged), 0);
+	assert_int_equal(merged.nendpoints, 3);
+	assert_int_equal(merged.endpoints[0], here);
+	assert_int_equal(merged.endpoints[2], inet_addr("10.98.2.3"));
+	assert_int_equal(merged.n_ep_ports, 3);
+	assert_int_equal(merged.ep_ports[0].target_port, 8080);
+	assert_int_equal(merged.ep_ports[1].port, 5000);
+	remote_peer_endpoints_free(&merged, &mine);
+	/* Another hostname: unchanged. */
+	mine.hostname = (char *)"other.sample.svc.cluster.local";
+	merged = mine;
+	assert_int_equal(remote_peer_endpoints(&rs, &merged), 0);
+	assert_ptr_equal(merged.endpoints, &here);
+	remote_free(&rs);
+
+	/* helloworld not global here: local scope, none of east's endpoints taken. */
+	config_free(&cfg);
+	local_config(&cfg, server,
+		     "---\napiVersion: v1\nkind: Service\nmetadata:\n  name: helloworld\n"
+		     "  namespace: sample\nspec:\n  selector: {app: helloworld}\n"
+		     "  ports:\n  - {port: 5000}\n");
+	memset(&rs, 0, sizeof(rs));
+	assert_int_equal(remote_sync(&rs, &cfg, &env, &changed), 0);
+	assert_int_equal(rs.n_peer_workloads, 2);
+	assert_int_equal(rs.n_peer_services, 0);
+	config_free(&cfg);
+	remote_free(&rs);
+}
+
 static void test_unreadable_servers(void **state)
 {
 	struct remote_set rs = {0};
@@ -444,6 +526,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_reads_local_cluster, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_local_scope_wins, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_one_network, setup, teardown),
 	    cmocka_unit_test(test_unreadable_servers),
 	    cmocka_unit_test(test_reads_api_server),
 	};

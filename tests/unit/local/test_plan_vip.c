@@ -246,7 +246,7 @@ static void test_family(void **state)
 	memset(&c, 0, sizeof(c));
 	c.nnodes = 2;
 	for (int i = 0; i < 2; i++) {
-		c.nodes[i].index = i + 1;
+		c.nodes[i].index = c.nodes[i].pod_net = i + 1;
 		snprintf(c.nodes[i].ip, sizeof(c.nodes[i].ip), "10.99.0.%d", 11 + i);
 		snprintf(c.nodes[i].pod_gw, sizeof(c.nodes[i].pod_gw), "10.98.%d.1", i + 1);
 	}
@@ -259,6 +259,13 @@ static void test_family(void **state)
 	assert_string_equal(c.nodes[1].ip6, "fd00:99::12");
 	assert_string_equal(c.nodes[1].pod_cidr6, "fd00:98:2::/64");
 	assert_string_equal(c.nodes[1].pod_gw6, "fd00:98:2::1");
+	/* A second cluster of one network: its pods a range apart, both families. */
+	cluster_set_pod_base(&c, CTL_POD_BASE_STEP);
+	assert_string_equal(c.nodes[1].pod_cidr, "10.98.18.0/24");
+	assert_string_equal(c.nodes[1].pod_cidr6, "fd00:98:18::/64");
+	assert_string_equal(c.nodes[0].pod_gw6, "fd00:98:17::1");
+	cluster_set_pod_base(&c, 0);
+	assert_string_equal(c.nodes[1].pod_cidr6, "fd00:98:2::/64");
 	assert_true(c.nodes[0].pods_v6only && c.nodes[1].pods_v6only);
 	assert_string_equal(node_ip4(&c.nodes[1]), "");
 	assert_string_equal(node_host_ips(&c.nodes[1], ips, sizeof(ips)), "fd00:99::12");

@@ -1,0 +1,69 @@
+# shellcheck shell=bash
+# Istio's multicluster samples as the t_59 tests run them on two local clusters: sourced after
+# lib.sh, defines functions only.
+
+# hello_deployment VERSION REPLICAS: the sample's helloworld-VERSION (its image's server here).
+hello_deployment() {
+	cat <<EOF
+apiVersion: apps/v1
+kind: Deployment
+metadata:
+  name: helloworld-$1
+  namespace: sample
+  labels:
+    app: helloworld
+    version: $1
+spec:
+  replicas: $2
+  selector:
+    matchLabels:
+      app: helloworld
+      version: $1
+  template:
+    metadata:
+      labels:
+        app: helloworld
+        version: $1
+    spec:
+      nodeName: node2
+      containers:
+      - name: helloworld
+        image: registry.istio.io/release/examples-helloworld-$1:1.0
+        command: ["pods/helloworld.py", "$1"]
+        ports:
+        - containerPort: 5000
+EOF
+}
+
+# hello CLUSTER: `curl helloworld.sample:5000/hello` from CLUSTER's sample/curl-0.
+hello() { "$AMBITCTL" local exec --name "$1" sample/curl-0 -- curl -sS --max-time 5 helloworld.sample:5000/hello; }
+
+# versions CLUSTER N: the versions N calls from CLUSTER were answered by, sorted, unique
+# ("error" for a call that failed).
+versions() {
+	local i out
+	for i in $(seq 1 "$2"); do
+		out=$(hello "$1" 2>&1) || out="error: $out"
+		sed -n 's/^Hello version: \(v[0-9]*\), instance: .*/\1/p; s/^error: .*/error/p' <<<"$out"
+	done | sort -u | tr '\n' ' '
+}
+
+# deny_curl: an AuthorizationPolicy denying helloworld to sample/curl's identity.
+deny_curl() {
+	cat <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata:
+  name: deny-curl
+  namespace: sample
+spec:
+  selector:
+    matchLabels:
+      app: helloworld
+  action: DENY
+  rules:
+  - from:
+    - source:
+        principals: ["cluster.local/ns/sample/sa/curl"]
+YAML
+}
