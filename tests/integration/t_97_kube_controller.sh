@@ -8,7 +8,7 @@
 #    serve through the mesh, and kubectl reads them as a real cluster's (get pods READY 1/1,
 #    wait --for=condition=ready, rollout status, get deploy READY);
 #  - `kubectl scale` (or a patch of spec.replicas): 3 pods; `kubectl rollout restart`: new Pods;
-#    `kubectl delete deployment`: gone;
+#    `kubectl apply` of a changed template: the pods run it; `kubectl delete deployment`: gone;
 #  - `kubectl label namespace` on a namespace ambitctl applied: in the store, and kept by the
 #    next `ambitctl apply` of something else;
 #  - `ambitctl apply -f` of an object kubectl created first: no 409, applied;
@@ -145,6 +145,23 @@ kc rollout status deployment/web -n mesh --timeout=60s >&2 || fail "rollout stat
 wait_for 30 pods_are mesh web- "web-0 web-1 web-2" || fail "after the restart: $(pods_of mesh web-)"
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://web/ ||
 	fail "web does not answer after the restart"
+
+# --- kubectl apply of a changed template: the pods run the new one (replaced) ----------------------
+web_runs() { # web-0's process runs $1
+	tr '\0' ' ' <"/proc/$(cat "$run/pods/mesh_web-0.pid" 2>/dev/null)/cmdline" 2>/dev/null | grep -q -- "$1"
+}
+sed 's|command: \["'"$echo_server"'"\]|command: ["sleep", "infinity"]|' "$run/web.yaml" >"$run/web-sleep.yaml"
+grep -q '"sleep", "infinity"' "$run/web-sleep.yaml" || fail "no changed template: $(grep command "$run/web-sleep.yaml")"
+kc apply --validate=false -f "$run/web-sleep.yaml" >&2 || fail "kubectl apply of the changed template"
+wait_for 60 web_runs sleep || fail "web-0 still runs its old template after kubectl apply"
+kc apply --validate=false -f "$run/web.yaml" >&2 || fail "kubectl apply of the template back"
+not_sleeping() { [ -s "$run/pods/mesh_web-0.pid" ] && ! web_runs sleep; }
+wait_for 60 not_sleeping || fail "web-0 does not run the template applied back"
+# The file's replicas: 1 is applied too (kubectl's three-way merge sends every field the file
+# has that the live object differs in), as on any cluster: the scale is undone.
+wait_for 30 pods_are mesh web- web-0 || fail "after the template changes: $(pods_of mesh web-)"
+wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://web/ ||
+	fail "web does not answer with its template back"
 
 # --- a label kubectl sets on a namespace ambitctl applied, kept by ambitctl's next apply ---------
 kc label namespace plain istio.io/dataplane-mode=ambient >&2 || fail "kubectl label namespace"

@@ -747,6 +747,58 @@ static void sync_fill(struct kubelet *k, cJSON *res)
 	}
 }
 
+/* Whether NULL-ended string lists @a and @b are the same (NULL as empty). */
+static bool kl_same_strings(char *const *a, char *const *b)
+{
+	size_t i = 0;
+
+	for (; a && b && a[i] && b[i]; i++)
+		if (strcmp(a[i], b[i]))
+			return false;
+	return !(a && a[i]) && !(b && b[i]);
+}
+
+/*
+ * Whether pods @a and @b run the same process: command, variables, identity, privileges and
+ * volumes (what a pod template says of its container). The sandbox's own (address, netns) are
+ * the pod's and do not change with the template.
+ */
+static bool kl_same_spec(const struct sandbox *a, const struct sandbox *b)
+{
+	if (!kl_same_strings(a->argv, b->argv) || !kl_same_strings(a->env, b->env) ||
+	    a->uid != b->uid || a->gid != b->gid || a->run_as_non_root != b->run_as_non_root ||
+	    a->privileged != b->privileged || a->read_only_root != b->read_only_root ||
+	    a->no_new_privs != b->no_new_privs || a->caps != b->caps ||
+	    a->host_pid != b->host_pid || a->nvols != b->nvols)
+		return false;
+	for (size_t i = 0; i < a->nvols; i++)
+		if (strcmp(a->vols[i].host, b->vols[i].host) ||
+		    strcmp(a->vols[i].path, b->vols[i].path) || a->vols[i].ro != b->vols[i].ro)
+			return false;
+	return true;
+}
+
+/*
+ * Pod @p's template changed (a Deployment applied with another command, say): a real cluster
+ * replaces the pod; here the pod keeps its name, address and sandbox, and its process is
+ * replaced as the pod's deletion would end it (killed at once), then started from the new
+ * template with a fresh restart count. A pod stopped, or whose sandbox is still being made,
+ * takes the new template when it starts.
+ */
+static bool kl_replace(struct kubelet *k, struct kl_proc *p)
+{
+	if (p->state == KL_STOPPED || !p->net_ready || p->sandbox_pid > 0)
+		return false;
+	kl_kill(p);
+	pr_info("%s: its pod template changed: replaced", p->name);
+	p->restarts = 0;
+	p->backoff_ms = 0;
+	p->started_at = 0;
+	p->state = KL_PENDING;
+	kl_start(k, p);
+	return true;
+}
+
 /* The pods.json pods of this node: new ones start, gone ones die, running ones get new hosts. */
 static cJSON *kl_sync(struct kubelet *k, char *err, size_t len)
 {
@@ -782,11 +834,13 @@ static cJSON *kl_sync(struct kubelet *k, char *err, size_t len)
 		str_fmt(uid, sizeof(uid), "%s/%s", s.namespace, s.name);
 		p = kl_find(k, uid);
 		if (p) {
-			/* A changed spec takes effect at the next restart, as the process is
-			 * kept. */
+			bool same = kl_same_spec(&p->pod, &s);
+
 			sandbox_free(&p->pod);
 			p->pod = s;
 			p->seen = true;
+			if (!same && kl_replace(k, p))
+				sync_result(started, p);
 			continue;
 		}
 		p = kl_add(k, uid, KL_POD);
