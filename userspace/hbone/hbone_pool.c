@@ -58,6 +58,8 @@ static void conn_free(void *p)
 	free(c);
 }
 
+static void via_inner_gone(struct hbone_conn *c);
+
 void hbone_conn_closed(void *arg, struct h2_conn *h2, const char *reason)
 {
 	struct hbone_conn *c = arg;
@@ -66,6 +68,8 @@ void hbone_conn_closed(void *arg, struct h2_conn *h2, const char *reason)
 	c->dead = true;
 	if (reason)
 		pr_debug("hbone: connection %s closed: %s", c->key ? c->key : "(server)", reason);
+	if (c->via)
+		via_inner_gone(c);
 	/* The HTTP/2 layer closed every stream before: each finished with it. */
 	while (!LIST_EMPTY(&c->streams))
 		hbone_stream_finish(LIST_FIRST(&c->streams), reason ? reason : "connection closed",
@@ -251,37 +255,159 @@ static void via_told(struct via_watch *v, int status)
 	free(v);
 }
 
-/* The outer stream of a double-HBONE connection: it carries the inner one's bytes, no record. */
-static struct connrec *via_established(void *arg, struct guard_slot *slot,
-				       const struct hbone_peer_baggage *peer)
-{
-	(void)slot;
-	(void)peer;
-	via_told(arg, 200);
-	return NULL;
-}
-
-/* The gateway refused or failed: the inner connection sees its socket close and fails too. */
-static void via_failed(void *arg, int fd, int status, const char *reason, bool retryable)
-{
-	(void)retryable;
-	pr_debug("hbone: east-west gateway tunnel failed (status %d): %s", status,
-		 reason ? reason : "?");
-	/* A status is an answer: the gateway is there (the Service or its endpoint is not). */
-	via_told(arg, status);
-	close(fd);
-}
-
-static const struct hbone_open_ops via_ops = {
-    .established = via_established,
-    .failed = via_failed,
+/*
+ * A new inner connection of double HBONE (hbone_target.via_authority) and the outer stream that
+ * carries it, tied: the inner connection's TLS records go into the outer stream as its bytes
+ * (H2_TLS_PIPE), and the outer stream's bytes into the inner connection, without a socket in
+ * between (two system calls and a wake-up a message each way). Either's end ends the other:
+ * an inner connection that closes aborts its outer stream (from a task, never from inside the
+ * outer stream's own callbacks), an outer stream that ends closes its inner connection.
+ */
+struct hbone_via {
+	struct hbone_conn *inner;   /* NULL once it closed */
+	struct hbone_stream *outer; /* NULL once it ended */
+	struct via_watch *watch;    /* told once: 200 at the first writable, else how it ended */
+	bool established;
+	/*
+	 * What the outer stream did not take yet (a handshake flight before the gateway's 200, a
+	 * full window), up to VIA_HELD: TLS's flushes are never short.
+	 */
+	struct buf held;
+	struct loop_task task; /* the outer stream's abort after the inner connection closed */
 };
 
-/*
- * A new inner connection of double HBONE (hbone_target.via_authority): a socket pair whose one
- * end is the outer stream's client socket, spliced once the gateway answers 200, and whose other
- * end carries this connection's TLS (its ClientHello waits in the pair until then).
- */
+#define VIA_HELD (64u << 10)
+
+static void via_free(struct hbone_via *v)
+{
+	buf_free(&v->held);
+	free(v);
+}
+
+static void via_done(struct hbone_via *v, int status)
+{
+	if (v->watch)
+		via_told(v->watch, status);
+	v->watch = NULL;
+}
+
+static ssize_t via_pipe_write(void *arg, const uint8_t *data, size_t len)
+{
+	struct hbone_via *v = arg;
+
+	size_t taken = 0, room;
+	char *p;
+
+	if (!v->outer)
+		return -EPIPE;
+	if (!v->held.len) {
+		ssize_t n = hbone_stream_write(v->outer, data, len);
+
+		if (n < 0)
+			return n;
+		taken = (size_t)n;
+	}
+	room = VIA_HELD - v->held.len;
+	if (len - taken < room)
+		room = len - taken;
+	if (!room)
+		return (ssize_t)taken;
+	p = buf_reserve(&v->held, room, VIA_HELD);
+	if (!p)
+		return taken ? (ssize_t)taken : -ENOMEM;
+	memcpy(p, data + taken, room);
+	v->held.len += room;
+	return (ssize_t)(taken + room);
+}
+
+static const struct h2_pipe_ops via_pipe = {.write = via_pipe_write};
+
+static size_t via_data(void *arg, struct hbone_stream *s, const uint8_t *p, size_t len)
+{
+	struct hbone_via *v = arg;
+
+	(void)s;
+	if (v->inner)
+		(void)h2_conn_input(v->inner->h2, p, len);
+	return len;
+}
+
+static void via_eof(void *arg, struct hbone_stream *s)
+{
+	struct hbone_via *v = arg;
+
+	(void)s;
+	if (v->inner)
+		h2_conn_close(v->inner->h2, "the gateway ended the tunnel");
+}
+
+/* The gateway's 200 (open_end's first writable), then room again in the outer stream. */
+static void via_writable(void *arg, struct hbone_stream *s)
+{
+	struct hbone_via *v = arg;
+
+	(void)s;
+	if (!v->established) {
+		v->established = true;
+		via_done(v, 200);
+	}
+	while (v->held.len && v->outer) {
+		ssize_t n = hbone_stream_write(v->outer, buf_head(&v->held), v->held.len);
+
+		if (n <= 0)
+			return; /* its next writable, or its end */
+		buf_consume(&v->held, (size_t)n);
+	}
+	if (v->inner)
+		h2_conn_pipe_writable(v->inner->h2);
+}
+
+static void via_closed(void *arg, struct hbone_stream *s, const char *reason, bool reset)
+{
+	struct hbone_via *v = arg;
+
+	(void)reset;
+	v->outer = NULL;
+	if (!v->established) {
+		pr_debug("hbone: east-west gateway tunnel failed (status %d): %s",
+			 hbone_stream_status(s), reason ? reason : "?");
+		/* A status is an answer: the gateway is there (the Service or its endpoint is not).
+		 */
+		via_done(v, hbone_stream_status(s));
+	}
+	if (v->inner)
+		h2_conn_close(v->inner->h2, reason ? reason : "the tunnel closed"); /* frees @v */
+	else if (!v->task.queued)
+		via_free(v);
+}
+
+static const struct hbone_end_ops via_end = {
+    .data = via_data,
+    .eof = via_eof,
+    .writable = via_writable,
+    .closed = via_closed,
+};
+
+static void via_task(struct loop_task *t)
+{
+	struct hbone_via *v = container_of(t, struct hbone_via, task);
+
+	if (v->outer)
+		hbone_stream_abort(v->outer, "the inner tunnel closed"); /* via_closed frees @v */
+	else
+		via_free(v);
+}
+
+/* Inner connection @c of a via closed (hbone_conn_closed). */
+static void via_inner_gone(struct hbone_conn *c)
+{
+	struct hbone_via *v = c->via;
+
+	c->via = NULL;
+	v->inner = NULL;
+	loop_queue(c->loop, &v->task);
+}
+
 static struct hbone_conn *pool_connect_via(struct hbone_pool *p, const struct hbone_target *t)
 {
 	struct hbone_target outer = {
@@ -294,38 +420,42 @@ static struct hbone_conn *pool_connect_via(struct hbone_pool *p, const struct hb
 	    .expect_san = t->via_san,
 	    .ctx = t->ctx,
 	    .ns = t->ns,
-	    .ops = &via_ops,
 	};
-	struct h2_transport tr = {.kind = H2_TLS, .ctx = t->ctx, .expect_san = t->expect_san};
+	struct h2_transport tr = {.kind = H2_TLS_PIPE,
+				  .fd = -1,
+				  .ctx = t->ctx,
+				  .expect_san = t->expect_san,
+				  .pipe = &via_pipe};
+	struct hbone_via *v = calloc(1, sizeof(*v));
 	struct hbone_conn *c;
-	int sp[2];
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sp) < 0)
+	if (!v)
 		return NULL;
-	if (t->via_health) {
-		struct via_watch *v = calloc(1, sizeof(*v));
-
-		if (!v) {
-			close(sp[0]);
-			close(sp[1]);
-			return NULL;
-		}
-		*v = (struct via_watch){t->via_health, t->via_health_arg, t->addr, t->via_key};
-		outer.ops_arg = v;
+	v->task.fn = via_task;
+	if (t->via_health && !(v->watch = calloc(1, sizeof(*v->watch)))) {
+		free(v);
+		return NULL;
 	}
-	tr.fd = sp[1];
+	if (v->watch)
+		*v->watch =
+		    (struct via_watch){t->via_health, t->via_health_arg, t->addr, t->via_key};
+	v->outer = hbone_pool_open_end(p, &outer, &via_end, v, NULL);
+	if (!v->outer) {
+		free(v->watch);
+		free(v);
+		return NULL;
+	}
+	tr.pipe_arg = v;
 	c = hbone_client_attach(p, t, &tr);
 	if (!c) {
-		free(outer.ops_arg);
-		close(sp[0]);
-		close(sp[1]);
+		/* No answer told: the caller fails this try itself. */
+		free(v->watch);
+		v->watch = NULL;
+		hbone_stream_abort(v->outer, "out of memory"); /* via_closed frees @v */
 		return NULL;
 	}
-	if (hbone_pool_open(p, &outer, sp[0], NULL)) {
-		/* The inner connection fails on its own once its socket's peer is gone. */
-		free(outer.ops_arg);
-		close(sp[0]);
-	}
+	v->inner = c;
+	c->via = v;
 	return c;
 }
 

@@ -68,6 +68,7 @@ struct hbone_conn {
 	hbone_accept_fn on_accept;
 	void *user;
 	union sockaddr_inet local, peer;
+	struct hbone_via *via; /* client: the outer stream carrying it (double HBONE), or NULL */
 };
 
 struct hbone_pool {

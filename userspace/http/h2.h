@@ -181,6 +181,11 @@ enum h2_transport_kind {
 	H2_TLS = 0, /* TLS on a socket (ALPN h2) */
 	H2_PLAIN,   /* a plain socket: h2c with prior knowledge */
 	H2_PIPE,    /* bytes handed over in memory (struct h2_pipe_ops) */
+	/*
+	 * TLS whose records go through the pipe (a client): the inner tunnel of double HBONE,
+	 * carried by another connection's stream, without a socket between the two.
+	 */
+	H2_TLS_PIPE,
 };
 
 struct h2_transport {
@@ -191,7 +196,8 @@ struct h2_transport {
 	const char *expect_san; /* H2_TLS client: the server's URI SAN (copied) */
 	/* Without TLS: the peer's identity as something else verified it (copied), or NULL. */
 	const char *peer_identity;
-	const struct h2_pipe_ops *pipe; /* H2_PIPE (borrowed: must outlive the connection) */
+	/* H2_PIPE and H2_TLS_PIPE (borrowed: must outlive the connection) */
+	const struct h2_pipe_ops *pipe;
 	void *pipe_arg;
 };
 

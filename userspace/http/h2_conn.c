@@ -47,7 +47,8 @@ static ssize_t tx_write(struct h2_conn *c, const uint8_t *data, size_t len)
 	ssize_t n;
 
 	switch (c->kind) {
-	case H2_TLS: return tls_conn_write(c->tls, data, len);
+	case H2_TLS:
+	case H2_TLS_PIPE: return tls_conn_write(c->tls, data, len);
 	case H2_PLAIN:
 		do
 			n = send(c->fd, data, len, MSG_NOSIGNAL);
@@ -67,7 +68,7 @@ static ssize_t tx_read(struct h2_conn *c, uint8_t *buf, size_t len)
 {
 	ssize_t n;
 
-	if (c->kind == H2_TLS)
+	if (c->tls)
 		return tls_conn_read(c->tls, buf, len);
 	n = loop_recv(c->loop, &c->h, c->fd, buf, len, &c->rx_drained);
 	return n;
@@ -75,7 +76,7 @@ static ssize_t tx_read(struct h2_conn *c, uint8_t *buf, size_t len)
 
 static const char *tx_error(struct h2_conn *c, ssize_t err)
 {
-	return c->kind == H2_TLS ? tls_conn_error(c->tls) : strerror((int)-err);
+	return c->tls ? tls_conn_error(c->tls) : strerror((int)-err);
 }
 
 /* ---- session ---- */
@@ -208,6 +209,7 @@ static void conn_free(void *p)
 	tls_conn_destroy(c->tls);
 	tls_ctx_put(c->ctx);
 	buf_free(&c->out);
+	buf_free(&c->pin);
 	free(c->expect_san);
 	free(c->identity);
 	free(c);
@@ -295,7 +297,7 @@ static void update_events(struct h2_conn *c)
 {
 	uint32_t ev = EPOLLIN;
 
-	if (c->dead || c->kind == H2_PIPE)
+	if (c->dead || c->kind == H2_PIPE || c->kind == H2_TLS_PIPE)
 		return;
 	/* Told to calm down: what it sends is not read any more (GOAWAY goes out, then close). */
 	if (c->calm)
@@ -400,7 +402,7 @@ static void conn_flush(struct h2_conn *c)
 			break;
 	}
 	/* The records of this round leave together (tls.c buffers them), after the batch. */
-	if (c->kind == H2_TLS && tls_conn_flush(c->tls) == -EPIPE) {
+	if (c->tls && tls_conn_flush(c->tls) == -EPIPE) {
 		h2_conn_close(c, tls_conn_error(c->tls));
 		return;
 	}
@@ -447,16 +449,70 @@ static ssize_t records_read(void *arg, void *buf, size_t len, bool *drained)
 	return loop_recv(c->loop, &c->h, c->fd, buf, len, drained);
 }
 
+/*
+ * H2_TLS_PIPE: the records of a batch (or a handshake flight) go to the pipe now, as much as it
+ * takes; what it leaves waits for h2_conn_pipe_writable.
+ */
+static void pipe_records_kick(void *arg)
+{
+	struct h2_conn *c = arg;
+	size_t len;
+	const void *data = tls_conn_pending(c->tls, &len);
+	ssize_t n;
+
+	if (!len || c->dead)
+		return;
+	n = c->pipe->write(c->pipe_arg, data, len);
+	if (n < 0) {
+		h2_conn_close(c, strerror((int)-n));
+		return;
+	}
+	tls_conn_sent(c->tls, (size_t)n);
+	if ((size_t)n < len)
+		c->pipe_full = true;
+}
+
+/* H2_TLS_PIPE: the records come from what the pipe handed over (h2_conn_input). */
+static ssize_t pipe_records_read(void *arg, void *buf, size_t len, bool *drained)
+{
+	struct h2_conn *c = arg;
+
+	if (!c->pin.len) {
+		*drained = true;
+		return -EAGAIN;
+	}
+	if (len > c->pin.len)
+		len = c->pin.len;
+	memcpy(buf, buf_head(&c->pin), len);
+	buf_consume(&c->pin, len);
+	*drained = !c->pin.len;
+	if (!c->pin.len)
+		buf_free(&c->pin);
+	return (ssize_t)len;
+}
+
 static void tls_made(struct h2_conn *c)
 {
+	if (c->kind == H2_TLS_PIPE) {
+		tls_conn_defer_sends(c->tls, pipe_records_kick, c);
+		tls_conn_set_reader(c->tls, pipe_records_read, c);
+		return;
+	}
 	c->quiet_release = tls_conn_keep_buffers(c->tls);
 	tls_conn_defer_sends(c->tls, records_kick, c);
 	tls_conn_set_reader(c->tls, records_read, c);
 }
 
+static bool conn_handshake(struct h2_conn *c);
+
 static void flush_task(struct loop_task *t)
 {
-	conn_flush(container_of(t, struct h2_conn, flush));
+	struct h2_conn *c = container_of(t, struct h2_conn, flush);
+
+	/* H2_TLS_PIPE: no socket says when to go on with the handshake; its flushes do. */
+	if (c->kind == H2_TLS_PIPE && !c->handshaken && !c->dead && !conn_handshake(c))
+		return;
+	conn_flush(c);
 }
 
 static void conn_read(struct h2_conn *c)
@@ -475,7 +531,7 @@ static void conn_read(struct h2_conn *c)
 		if (h2c_recv(c, in, (size_t)n) || c->calm)
 			return;
 		/* Nothing buffered and the socket drained: skip the read that would say EAGAIN. */
-		if (c->kind == H2_TLS ? tls_conn_read_drained(c->tls) : c->rx_drained)
+		if (c->tls ? tls_conn_read_drained(c->tls) : c->rx_drained)
 			break;
 	}
 }
@@ -562,7 +618,7 @@ static int timer_start(struct h2_conn *c)
 {
 	unsigned int ms = c->connecting ? c->connect_ms : c->handshake_ms;
 
-	if (!ms || (!c->connecting && c->kind != H2_TLS))
+	if (!ms || (!c->connecting && c->kind != H2_TLS && c->kind != H2_TLS_PIPE))
 		return 0;
 	return loop_timer_arm(c->loop, &c->deadline, ms);
 }
@@ -571,6 +627,22 @@ static int conn_setup(struct h2_conn *c, const struct h2_transport *t)
 {
 	if (t->peer_identity && !(c->identity = strdup(t->peer_identity)))
 		return -ENOMEM;
+	if (c->kind == H2_TLS_PIPE) {
+		/* A client alone: its handshake starts now, its records wait in the pipe. */
+		if (!t->pipe || !t->ctx || c->server)
+			return -EINVAL;
+		c->pipe = t->pipe;
+		c->pipe_arg = t->pipe_arg;
+		c->ctx = tls_ctx_get(t->ctx);
+		if ((t->expect_san && !(c->expect_san = strdup(t->expect_san))) ||
+		    !(c->tls = tls_conn_create(c->ctx, -1, c->expect_san)) || h2c_session_init(c))
+			return -ENOMEM;
+		tls_made(c);
+		if (timer_start(c))
+			return -ENOMEM;
+		loop_queue(c->loop, &c->flush);
+		return 0;
+	}
 	if (c->kind == H2_PIPE) {
 		if (!t->pipe)
 			return -EINVAL;
@@ -669,12 +741,35 @@ struct h2_conn *h2_conn_create(struct loop *l, const struct h2_transport *t,
 	return c;
 }
 
+/* H2_TLS_PIPE: the peer's records @data, kept until TLS reads them. */
+static int tls_pipe_input(struct h2_conn *c, const uint8_t *data, size_t len)
+{
+	char *p = buf_reserve(&c->pin, len, SIZE_MAX);
+
+	if (!p) {
+		h2_conn_close(c, "out of memory");
+		return -EPIPE;
+	}
+	memcpy(p, data, len);
+	c->pin.len += len;
+	c->last_rx = loop_now(c->loop);
+	if (!c->handshaken && !conn_handshake(c))
+		return c->dead ? -EPIPE : 0;
+	conn_read(c);
+	if (c->dead)
+		return -EPIPE;
+	h2c_kick(c);
+	return 0;
+}
+
 int h2_conn_input(struct h2_conn *c, const uint8_t *data, size_t len)
 {
 	if (c->dead)
 		return -EPIPE;
 	if (c->calm || !len)
 		return 0;
+	if (c->kind == H2_TLS_PIPE)
+		return tls_pipe_input(c, data, len);
 	if (h2c_recv(c, data, len))
 		return -EPIPE;
 	/* What it answers leaves at the end of the round (a socket's flushes after its read). */
@@ -685,6 +780,11 @@ int h2_conn_input(struct h2_conn *c, const uint8_t *data, size_t len)
 void h2_conn_pipe_writable(struct h2_conn *c)
 {
 	c->pipe_full = false;
+	if (c->kind == H2_TLS_PIPE && !c->dead) {
+		pipe_records_kick(c);
+		if (!c->handshaken && !c->pipe_full && !conn_handshake(c))
+			return;
+	}
 	h2c_kick(c);
 }
 

@@ -92,7 +92,9 @@ struct h2_conn {
 	uint64_t drain_since_ms; /* loop_now_ms when the drain (a server's: its notice) began */
 	bool ever_stream;	 /* server: a request came (first-request deadline met) */
 	bool to_decide;		 /* server: this read completed a request (h2_server_dispatch) */
-	bool pipe_full;		 /* H2_PIPE: the pipe took less than offered */
+	bool pipe_full;		 /* H2_PIPE, H2_TLS_PIPE: the pipe took less than offered */
+	bool pin_drained;	 /* H2_TLS_PIPE: @pin was emptied by the last read */
+	struct buf pin;		 /* H2_TLS_PIPE: the peer's records, not read yet */
 	bool rx_drained;	 /* H2_PLAIN: the last read took all there was */
 	int64_t peer_goaway;	 /* the error code of the peer's GOAWAY, or -1 */
 	uint32_t events;

@@ -640,6 +640,12 @@ static void set_err(struct tls_conn *c, const char *what)
 /* Sends what @c's buffer holds: 0 when empty, -EAGAIN when the socket is full, else -errno. */
 static int out_send(struct tls_conn *c)
 {
+	/* No socket (the owner's pipe, tls_conn_defer_sends): the owner sends, now. */
+	if (c->fd < 0) {
+		if (c->kick && c->out.len)
+			c->kick(c->kick_arg);
+		return c->out.len ? -EAGAIN : 0;
+	}
 	while (c->out.len) {
 		ssize_t n = send(c->fd, buf_head(&c->out), c->out.len, MSG_NOSIGNAL);
 
@@ -722,6 +728,15 @@ static long sock_bio_ctrl(BIO *b, int cmd, long num, void *ptr)
 	case BIO_CTRL_FLUSH:
 		/* OpenSSL flushes its handshake flights and alerts itself. */
 		BIO_clear_retry_flags(b);
+		/*
+		 * No socket: the records are the owner's to send (its pipe may take them later),
+		 * and held here they are flushed as far as TLS goes. (A retry here would not reach
+		 * SSL_get_error: the handshake's buffering BIO does not copy it after a flush.)
+		 */
+		if (c->fd < 0) {
+			(void)out_send(c);
+			return 1;
+		}
 		err = out_send(c);
 		if (err == -EAGAIN)
 			BIO_set_retry_write(b);

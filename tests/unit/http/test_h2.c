@@ -2,7 +2,8 @@
 /*
  * The HTTP/2 layer (userspace/http/h2.h) serving a user that is not HBONE: plain requests and
  * responses with bodies and trailers, client and server on one loop in this thread, over a
- * socketpair with h2c prior knowledge, over TLS on a socketpair, and over the in-memory pipe.
+ * socketpair with h2c prior knowledge, over TLS on a socketpair, over the in-memory pipe, and TLS
+ * through the pipe (H2_TLS_PIPE).
  * Bodies of 1 MB go both ways; a stream reset by the client reaches the server's consumer; a
  * consumer that does not consume stops the sender at the stream window and consuming resumes
  * it; a server holding its max of streams refuses the next; and a client that resets unanswered
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -704,6 +706,101 @@ static void test_pipe(void **state)
 	env_stop();
 }
 
+/*
+ * ---- TLS records through the pipe (H2_TLS_PIPE): the inner tunnel of double HBONE ----
+ *
+ * The server is TLS on a socket; the client's records go into the socket's other end, which
+ * another stream would carry: closed at first (the gateway has not answered: the pipe takes
+ * nothing, the handshake waits), then taking what the socket takes, writable again when it
+ * drains. What the socket brings back is handed to the client.
+ */
+static struct {
+	int fd;
+	bool open, short_write;
+	struct loop_handler h;
+} tp;
+
+static ssize_t tls_pipe_write(void *arg, const uint8_t *data, size_t len)
+{
+	ssize_t n;
+
+	(void)arg;
+	if (!tp.open)
+		return 0;
+	n = send(tp.fd, data, len, MSG_NOSIGNAL);
+	if (n < 0 && errno != EAGAIN)
+		return -errno;
+	if (n < (ssize_t)len && !tp.short_write) {
+		tp.short_write = true;
+		loop_mod(env.loop, tp.fd, EPOLLIN | EPOLLOUT, &tp.h);
+	}
+	return n < 0 ? 0 : n;
+}
+
+static void tls_pipe_io(struct loop_handler *h, uint32_t events)
+{
+	uint8_t in[16384];
+	ssize_t n;
+
+	(void)h;
+	if ((events & EPOLLOUT) && tp.short_write) {
+		tp.short_write = false;
+		loop_mod(env.loop, tp.fd, EPOLLIN, &tp.h);
+		if (env.cli)
+			h2_conn_pipe_writable(env.cli);
+	}
+	while ((n = recv(tp.fd, in, sizeof(in), 0)) > 0)
+		if (env.cli)
+			h2_conn_input(env.cli, in, (size_t)n);
+}
+
+static void test_tls_pipe(void **state)
+{
+	static const struct h2_pipe_ops to_srv = {.write = tls_pipe_write};
+	struct h2_transport ts = {.kind = H2_TLS, .ctx = srv_ctx};
+	struct h2_transport tc = {
+	    .kind = H2_TLS_PIPE, .ctx = cli_ctx, .expect_san = ID_SERVER, .pipe = &to_srv};
+	struct h2_config cs = {.server = true, .ops = &srv_ops},
+			 cc = {.ops = &cli_ops, .handshake_timeout_ms = 10000};
+	int sv[2];
+	struct xfer *x;
+
+	(void)state;
+	memset(&env, 0, sizeof(env));
+	memset(&tp, 0, sizeof(tp));
+	env.cli_goaway = -1;
+	env.loop = loop_create();
+	assert_non_null(env.loop);
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+	ts.fd = sv[0];
+	tp.fd = sv[1];
+	tp.h.fn = tls_pipe_io;
+	assert_int_equal(loop_add(env.loop, tp.fd, EPOLLIN, &tp.h), 0);
+	env.srv = h2_conn_create(env.loop, &ts, &cs);
+	env.cli = h2_conn_create(env.loop, &tc, &cc);
+	assert_non_null(env.srv);
+	assert_non_null(env.cli);
+	/* The pipe closed: the ClientHello waits, nothing is lost, nothing fails. */
+	x = request("POST", "/post", BODY);
+	run_quiet();
+	assert_false(h2_conn_ready(env.cli));
+	assert_false(xfer_done(x));
+	tp.open = true;
+	h2_conn_pipe_writable(env.cli);
+	/* 1 MB each way through a socket that takes what it can: short writes, then writable. */
+	assert_true(run_until(xfer_done, x));
+	assert_int_equal(x->status, 200);
+	assert_int_equal(x->got_len, BODY);
+	assert_memory_equal(x->got, pattern, BODY);
+	assert_true(h2_conn_ready(env.cli));
+	assert_string_equal(h2_conn_peer_identity(env.cli), ID_SERVER);
+	assert_string_equal(h2_conn_peer_identity(env.srv), ID_CLIENT);
+	/* The pipe's end: the client's connection ends with it. */
+	loop_del(env.loop, tp.fd);
+	close(tp.fd);
+	env_stop();
+}
+
 /* ---- a client written by hand: what an nghttp2 client would never send ---- */
 
 static struct h2f_seen seen; /* what the server sent the hand-made client */
@@ -1020,6 +1117,7 @@ int main(void)
 	    cmocka_unit_test(test_max_streams),
 	    cmocka_unit_test(test_rapid_reset),
 	    cmocka_unit_test(test_pipe),
+	    cmocka_unit_test(test_tls_pipe),
 	    cmocka_unit_test(test_handshake_deadline),
 	    cmocka_unit_test(test_settings_header_list),
 	    cmocka_unit_test(test_stream_id_backwards),
