@@ -177,16 +177,35 @@ print(json.dumps({"p50": p(0.50), "p90": p(0.90), "p99": p(0.99)}))' "$1" "$2"
 }
 RAW=$WORK/raw.jsonl
 : >"$RAW"
+# ticks PIDFILE...: the CPU (user + system clock ticks, every thread) the processes of PIDFILEs used.
+ticks() {
+	local t=0 f pid
+	for f in "$@"; do
+		pid=$(cat "$f" 2>/dev/null) || continue
+		[ -r "/proc/$pid/stat" ] || continue
+		t=$((t + $(awk '{print $14 + $15}' "/proc/$pid/stat")))
+	done
+	echo "$t"
+}
+# Who carries the bytes: the client's ztunnel (cluster 1, node1), the near server's (node2), the
+# far one's (cluster 2, node2), cluster 2's east-west gateway.
+ZC=/run/ambit/$A/node1/ztunnel.pid
+ZN=/run/ambit/$A/node2/ztunnel.pid
+ZF=/run/ambit/$B/node2/ztunnel.pid
+GW=(/run/ambit/"$B"/pods/istio-system_istio-eastwestgateway*.pid)
 for r in $(seq 1 "$REPS"); do
 	for h in near far; do
 		c=$(pexec "$A" bmc/client-0 python3 "$REPO/tools/bench/mc_probe.py" conn "$h" "$CONNS") ||
 			die "conn $h"
 		p=$(pexec "$A" bmc/client-0 python3 "$REPO/tools/bench/mc_probe.py" pingpong "$h" "$PINGS") ||
 			die "pingpong $h"
+		c0=($(ticks "$ZC") $(ticks "$ZN") $(ticks "$ZF") $(ticks "${GW[@]}"))
 		t=$(pexec "$A" bmc/client-0 iperf3 -c "$h" -t "$SECS" -J 2>/dev/null |
 			jq '.end.sum_received.bits_per_second // 0') || t=0
-		printf '{"rep":%d,"to":"%s","conn":%s,"pingpong":%s,"tput_bps":%s}\n' "$r" "$h" \
-			"$(pct "$c" 0.05)" "$(pct "$p" 0)" "${t:-0}" >>"$RAW"
+		c1=($(ticks "$ZC") $(ticks "$ZN") $(ticks "$ZF") $(ticks "${GW[@]}"))
+		printf '{"rep":%d,"to":"%s","conn":%s,"pingpong":%s,"tput_bps":%s,"cpu_ticks":[%d,%d,%d,%d]}\n' \
+			"$r" "$h" "$(pct "$c" 0.05)" "$(pct "$p" 0)" "${t:-0}" $((c1[0] - c0[0])) \
+			$((c1[1] - c0[1])) $((c1[2] - c0[2])) $((c1[3] - c0[3])) >>"$RAW"
 		log "rep $r $h: conn $(pct "$c" 0.05) pingpong $(pct "$p" 0) tput $t"
 	done
 done
@@ -300,6 +319,14 @@ added_conn = res["conn_p50_us"]["far"] - res["conn_p50_us"]["near"]
 added_p99 = res["pingpong_p99_us"]["far"] - res["pingpong_p99_us"]["near"]
 tput_ratio = res["tput_gbps"]["far"] / res["tput_gbps"]["near"] if res["tput_gbps"]["near"] else 0
 added_mb = (max(rss1, rss2) - rss0) / 1024
+# CPU seconds per GB carried, of each process on the path (ticks over the bytes of the run).
+def cpu_gb(to, i):
+    return statistics.median(r["cpu_ticks"][i] / hz / (r["tput_bps"] * secs / 8 / 1e9)
+                             for r in rows if r["to"] == to and r["tput_bps"] > 0)
+names = ["client's ztunnel", "near server's ztunnel", "far server's ztunnel",
+         "cluster 2's east-west gateway"]
+res["cpu_s_per_gb"] = {n: {"near": cpu_gb("near", i), "far": cpu_gb("far", i)}
+                       for i, n in enumerate(names)}
 res.update({"added_conn_p50_us": added_conn, "added_pingpong_p99_us": added_p99,
             "tput_ratio": tput_ratio, "agent_added_mb": added_mb})
 ok = lambda b: "met" if b else "**not met**"
@@ -322,6 +349,10 @@ md = ["# Across networks against within one (%s)" % datetime.date.today(), "",
           res["pingpong_p99_us"]["near"], res["pingpong_p99_us"]["far"], added_p99, ok(added_p99 <= 130)),
       "| throughput (Gbit/s) | %.2f | %.2f | %.2fx | >= 0.9x | %s |" % (
           res["tput_gbps"]["near"], res["tput_gbps"]["far"], tput_ratio, ok(tput_ratio >= 0.9)),
+      "", "Where the throughput runs' CPU went: seconds of CPU per GB carried, each process on "
+      "the path (user and system, every thread; medians of the repetitions):", "",
+      "| process | near | far |", "|---|---|---|"] + [
+      "| %s | %.2f | %.2f |" % (n, v["near"], v["far"]) for n, v in res["cpu_s_per_gb"].items()] + [
       "", "A node agent given a remote cluster of %d global Services and %d pods (its directory; "
       "a pod's address changed every second for %ds):" % (nsvc, nep, churn), "",
       "| row | figure | target | |", "|---|---|---|---|",
