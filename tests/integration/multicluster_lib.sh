@@ -35,6 +35,21 @@ spec:
 EOF
 }
 
+# mc_manifests DIR: in DIR, one root with an intermediate per cluster (c1, c2, Istio's plug-in CA)
+# and each cluster's manifests (m1, m2): the sample namespace with curl, the cacerts Secret,
+# helloworld v1 in cluster 1 and v2 in cluster 2.
+mc_manifests() {
+	local k
+	mkdir "$1/c1" "$1/c2" || fail "mkdir in $1"
+	plugged_ca "$1/c1" cluster1 || fail "openssl: the root and cluster 1's intermediate"
+	plugged_intermediate "$1/c2" "$1/c1" cluster2 || fail "openssl: cluster 2's intermediate"
+	for k in 1 2; do
+		cp -r "$LIB_DIR/manifests-mc" "$1/m$k"
+		cacerts_secret "$1/c$k" "$1/m$k/cacerts.yaml" || fail "create secret generic cacerts"
+		hello_deployment "v$k" 1 >"$1/m$k/helloworld.yaml"
+	done
+}
+
 # hello CLUSTER: `curl helloworld.sample:5000/hello` from CLUSTER's sample/curl-0.
 hello() { "$AMBITCTL" local exec --name "$1" sample/curl-0 -- curl -sS --max-time 5 helloworld.sample:5000/hello; }
 

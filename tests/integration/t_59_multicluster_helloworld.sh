@@ -25,15 +25,10 @@ B=${CLUSTER}b
 b_down() { "$AMBITCTL" local down --name "$B" >/dev/null 2>&1 || true; }
 trap_exit 'b_down; rm -rf "$tmp"'
 
-mkdir "$tmp/c1" "$tmp/c2"
-plugged_ca "$tmp/c1" cluster1 || fail "openssl: the root and cluster 1's intermediate"
-plugged_intermediate "$tmp/c2" "$tmp/c1" cluster2 || fail "openssl: cluster 2's intermediate"
+mc_manifests "$tmp"
 for k in 1 2; do
-	cp -r "$LIB_DIR/manifests-mc" "$tmp/m$k"
-	cacerts_secret "$tmp/c$k" "$tmp/m$k/cacerts.yaml" || fail "create secret generic cacerts"
 	bash "$GEN" --network "network$k" --ambient >"$tmp/m$k/eastwest.yaml" ||
 		fail "gen-eastwest-gateway.sh"
-	hello_deployment "v$k" 1 >"$tmp/m$k/helloworld.yaml"
 done
 # Cluster 2's network has a second east-west gateway: the two share its load.
 sed 's/name: istio-eastwestgateway$/name: istio-eastwestgateway-2/' "$tmp/m2/eastwest.yaml" \

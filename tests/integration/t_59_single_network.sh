@@ -16,36 +16,7 @@ B=${CLUSTER}b
 b_down() { "$AMBITCTL" local down --name "$B" >/dev/null 2>&1 || true; }
 trap_exit 'b_down; rm -rf "$tmp"'
 
-mkdir "$tmp/c1" "$tmp/c2"
-plugged_ca "$tmp/c1" cluster1 || fail "openssl: the root and cluster 1's intermediate"
-plugged_intermediate "$tmp/c2" "$tmp/c1" cluster2 || fail "openssl: cluster 2's intermediate"
-for k in 1 2; do
-	cp -r "$LIB_DIR/manifests-mc" "$tmp/m$k"
-	cacerts_secret "$tmp/c$k" "$tmp/m$k/cacerts.yaml" || fail "create secret generic cacerts"
-	hello_deployment "v$k" 1 >"$tmp/m$k/helloworld.yaml"
-apiVersion: apps/v1
-kind: Deployment
-metadata:
-  name: helloworld-v$k
-  namespace: sample
-  labels: {app: helloworld, version: v$k}
-spec:
-  replicas: 1
-  selector:
-    matchLabels: {app: helloworld, version: v$k}
-  template:
-    metadata:
-      labels: {app: helloworld, version: v$k}
-    spec:
-      nodeName: node2
-      containers:
-      - name: helloworld
-        image: registry.istio.io/release/examples-helloworld-v$k:1.0
-        command: ["pods/helloworld.py", "v$k"]
-        ports:
-        - containerPort: 5000
-EOF
-done
+mc_manifests "$tmp"
 
 # A network of this test's own: the test's passes run side by side on the machine.
 NET=net-$CLUSTER
