@@ -18,12 +18,13 @@ for port in 18080 18081 18082 18083; do fabric_http "$port" "ext-$port"; done
 
 # get URL: the body from mesh/client-0 (curl's exit status on failure).
 get() { pod_exec mesh/client-0 curl -sS --max-time 5 "$1"; }
-# refused URL WHY: a reset (curl 7: refused at connect, 56: reset after), never a timeout.
+# refused URL WHY: a reset (curl 7: refused at connect, 55: reset while it still sends the
+# request, 56: reset after), never a timeout.
 refused() {
 	local out rc
 	out=$(get "$1" 2>&1)
 	rc=$?
-	case $rc in 7 | 56) ;; *) fail "$2: $1: want a reset (curl 7/56), got exit $rc: $out" ;; esac
+	case $rc in 7 | 55 | 56) ;; *) fail "$2: $1: want a reset (curl 7/55/56), got exit $rc: $out" ;; esac
 }
 # opened LABEL=VALUE...: node1's (the client's ztunnel's) source-reported connections with them.
 opened() {
