@@ -294,7 +294,7 @@ static int add_peer_workload(struct remote_cluster *rc, const struct snap_worklo
 	c->canonical_revision = strdup(w->canonical_revision ? w->canonical_revision : "latest");
 	c->ip = w->ip;
 	c->ip6 = w->ip6;
-	c->enrolled = true;
+	c->enrolled = w->enrolled;
 	return c->name && c->namespace && c->service_account && c->identity && c->workload_name &&
 		       c->app && c->version && c->canonical_service && c->canonical_revision
 		   ? 0
@@ -338,10 +338,12 @@ static int add_peer_service(struct remote_cluster *rc, const struct snap_service
 }
 
 /*
- * One network: the remote's mesh workloads (their IPv6 too, which dual-stack endpoints of
- * @endpoints reach) and its global Services (add_peer_service), from its desired state @d.
+ * One network: room for the remote's peer copies (read_services fills its global Services, one
+ * per Service of @cfg at most), and its workloads, their IPv6 too (which dual-stack endpoints
+ * reach), from its desired state @d.
  */
-static int read_peer(struct remote_cluster *rc, const struct config *cfg, const struct desired *d)
+static int read_peer_workloads(struct remote_cluster *rc, const struct config *cfg,
+			       const struct desired *d)
 {
 	int err = 0;
 
@@ -352,17 +354,12 @@ static int read_peer(struct remote_cluster *rc, const struct config *cfg, const 
 	for (size_t i = 0; !err && i < d->n_snap_workloads; i++) {
 		const struct snap_workload *w = &d->snap_workloads[i];
 
-		if (w->enrolled && w->identity && (w->ip || w->ip6.family == AF_INET6))
+		/*
+		 * Those outside the mesh too, as a cluster's own snapshot has them: a waypoint's or
+		 * a gateway's pod is a client of HBONE whose address the destination must know.
+		 */
+		if (w->identity && (w->ip || w->ip6.family == AF_INET6))
 			err = add_peer_workload(rc, w);
-	}
-	for (size_t i = 0; !err && i < cfg->n_services; i++) {
-		const struct config_service *cs = &cfg->services[i];
-		const struct snap_service *ss =
-		    is_global(&cs->meta) ? desired_service(d, cs->meta.namespace, cs->meta.name)
-					 : NULL;
-
-		if (ss && ss->hostname)
-			err = add_peer_service(rc, ss);
 	}
 	return err;
 }
@@ -381,7 +378,8 @@ static uint64_t no_cgroup(const char *path, void *ctx)
 	return 0;
 }
 
-/* The global Services of @cfg (with pods @rt) into @rc; with @peer, its pods too (read_peer). */
+/* The global Services of @cfg (with pods @rt) into @rc; with @peer, their and its pods' peer
+ * copies too (one network: read_peer_workloads, add_peer_service). */
 static int read_services(struct remote_cluster *rc, const struct config *cfg,
 			 const struct runtime *rt, const char *td, bool peer)
 {
@@ -394,6 +392,8 @@ static int read_services(struct remote_cluster *rc, const struct config *cfg,
 	struct desired d;
 	int err = desired_compute(cfg, rt, &env, &d);
 
+	if (!err && peer)
+		err = read_peer_workloads(rc, cfg, &d);
 	for (size_t i = 0; !err && i < cfg->n_services; i++) {
 		const struct config_service *cs = &cfg->services[i];
 		const struct snap_service *ss;
@@ -402,10 +402,8 @@ static int read_services(struct remote_cluster *rc, const struct config *cfg,
 			continue;
 		ss = desired_service(&d, cs->meta.namespace, cs->meta.name);
 		if (ss && ss->hostname)
-			err = add_service(rc, ss, &d);
+			err = add_service(rc, ss, &d) ?: (peer ? add_peer_service(rc, ss) : 0);
 	}
-	if (!err && peer)
-		err = read_peer(rc, cfg, &d);
 	desired_free(&d);
 	return err;
 }
