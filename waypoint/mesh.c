@@ -116,6 +116,15 @@ struct wp_gen *wp_mesh_gen(struct wp_mesh *m)
 		snprintf(err, sizeof(err), "out of memory");
 	}
 	/*
+	 * Clusters of this one's network: their pods among a Service's endpoints, reached
+	 * directly (a waypoint's and an ingress gateway's; an east-west gateway has no use).
+	 */
+	if (l7 && !l7->east_west && wp_peers_add(l7, zs->snap)) {
+		l7_config_free(l7);
+		l7 = NULL;
+		snprintf(err, sizeof(err), "other clusters' endpoints: out of memory");
+	}
+	/*
 	 * A global Service's endpoints in other networks, as hosts of its clusters: a waypoint's
 	 * (an east-west gateway passes to its own network alone; an ingress gateway stays in its).
 	 */

@@ -289,3 +289,137 @@ void wp_remotes_free(struct wp_remotes *r)
 	free(r->network);
 	free(r);
 }
+
+/* ---- one network: other clusters' pods, reached as this cluster's are ---- */
+
+/* The cluster of a peer workload (its uid "<cluster>/<ns>/<name>"), into @out; false: a local one.
+ */
+static bool peer_cluster(const struct snap_workload *w, char *out, size_t len)
+{
+	const char *a = w->uid ? strchr(w->uid, '/') : NULL;
+
+	if (!a || !strchr(a + 1, '/') || (size_t)(a - w->uid) >= len)
+		return false;
+	memcpy(out, w->uid, (size_t)(a - w->uid));
+	out[a - w->uid] = '\0';
+	return true;
+}
+
+static bool has_endpoint(const struct l7_service *svc, uint32_t ip, const struct ipaddr *ip6)
+{
+	for (size_t i = 0; i < svc->n_endpoints; i++)
+		if (ip ? svc->endpoints[i].ip == ip : ipaddr_equal(&svc->endpoints[i].ip6, ip6))
+			return true;
+	return false;
+}
+
+static const struct snap_workload *workload_at(const struct snapshot *s, uint32_t ip,
+					       const struct ipaddr *ip6)
+{
+	for (size_t i = 0; i < s->n_workloads; i++) {
+		const struct snap_workload *w = &s->workloads[i];
+
+		if (ip ? w->ip == ip : ipaddr_equal(&w->ip6, ip6))
+			return w;
+	}
+	return NULL;
+}
+
+/* Where peer @w (at @ip, else @ip6) takes each of @svc's ports that @ss has (0: not one). */
+static void peer_ports(uint16_t *ports, const struct l7_service *svc, const struct snap_service *ss,
+		       uint32_t ip, const struct ipaddr *ip6)
+{
+	for (size_t p = 0; p < svc->n_ports; p++)
+		for (size_t q = 0; q < ss->nports; q++)
+			if (ss->ports[q].port == svc->ports[p].port)
+				ports[p] = ip ? snapshot_endpoint_port(ss, &ss->ports[q], ip)
+					      : snapshot_endpoint_port6(ss, &ss->ports[q], ip6);
+}
+
+/*
+ * Peer workload @w of @cluster as an endpoint of @svc (its identity when in the mesh there), in
+ * each subset its labels select.
+ */
+static int add_peer(struct l7_service *svc, const struct snap_service *ss,
+		    const struct snap_workload *w, const char *cluster, const char *network)
+{
+	struct l7_endpoint *grown =
+	    realloc(svc->endpoints, (svc->n_endpoints + 1) * sizeof(*grown));
+	struct l7_endpoint *e;
+	uint32_t at = (uint32_t)svc->n_endpoints;
+
+	if (!grown)
+		return -ENOMEM;
+	svc->endpoints = grown;
+	e = &grown[svc->n_endpoints];
+	memset(e, 0, sizeof(*e));
+	e->ip = w->ip;
+	e->ip6 = w->ip6;
+	e->pod = strdup(w->uid);
+	e->workload = strdup(w->workload_name ? w->workload_name : w->name);
+	e->node = strdup(w->node ? w->node : "");
+	/* Outside the mesh there: plaintext, as to such a pod here. */
+	e->identity = w->enrolled ? strdup(w->identity) : NULL;
+	e->ports = calloc(svc->n_ports + 1, sizeof(*e->ports));
+	if (!e->pod || !e->workload || !e->node || (w->enrolled && !e->identity) || !e->ports ||
+	    config_labels_add(&e->labels, "app", w->app ? w->app : w->name) ||
+	    config_labels_add(&e->labels, "version", w->version ? w->version : "latest") ||
+	    config_labels_add(&e->labels, "topology.istio.io/cluster", cluster) ||
+	    config_labels_add(&e->labels, "topology.istio.io/network", network)) {
+		free(e->pod);
+		free(e->workload);
+		free(e->node);
+		free(e->identity);
+		free(e->ports);
+		config_labels_free(&e->labels);
+		return -ENOMEM;
+	}
+	peer_ports(e->ports, svc, ss, w->ip, &w->ip6);
+	svc->n_endpoints++;
+	/* A subset by version (or app, cluster, network) takes the other cluster's pods too. */
+	for (size_t i = 0; i < svc->n_subsets; i++) {
+		struct l7_subset *sub = &svc->subsets[i];
+		uint32_t *idx;
+
+		if (!config_labels_match(&sub->labels, &e->labels))
+			continue;
+		idx = realloc(sub->endpoints, (sub->n_endpoints + 1) * sizeof(*idx));
+		if (!idx)
+			return -ENOMEM;
+		sub->endpoints = idx;
+		idx[sub->n_endpoints++] = at;
+	}
+	return 0;
+}
+
+int wp_peers_add(struct l7_config *l7, const struct snapshot *s)
+{
+	const char *network = s->network ? s->network : "";
+	char cluster[256];
+	int err = 0;
+
+	for (size_t i = 0; !err && i < l7->n_services; i++) {
+		struct l7_service *svc = &l7->services[i];
+		const struct snap_service *ss = NULL;
+
+		if (svc->aux || svc->entry || svc->via_waypoint || !svc->hostname)
+			continue;
+		for (size_t k = 0; k < s->n_services && !ss; k++)
+			if (s->services[k].hostname &&
+			    !strcmp(s->services[k].hostname, svc->hostname))
+				ss = &s->services[k];
+		for (size_t k = 0; !err && ss && k < ss->nendpoints + ss->nendpoints6; k++) {
+			bool v4 = k < ss->nendpoints;
+			uint32_t ip = v4 ? ss->endpoints[k] : 0;
+			const struct ipaddr *ip6 = v4 ? NULL : &ss->endpoints6[k - ss->nendpoints];
+			const struct snap_workload *w = workload_at(s, ip, ip6);
+
+			/* A dual-stack peer is one endpoint: its IPv4 address found it first. */
+			if (!w || !w->identity || !peer_cluster(w, cluster, sizeof(cluster)) ||
+			    has_endpoint(svc, w->ip, &w->ip6))
+				continue;
+			err = add_peer(svc, ss, w, cluster, network);
+		}
+	}
+	return err;
+}

@@ -61,4 +61,13 @@ const struct wp_remote_host *wp_remote_find(const struct wp_remotes *r,
 					    const union sockaddr_inet *dst);
 void wp_remotes_free(struct wp_remotes *r);
 
+/*
+ * One network (clusters of the same network, pods routable between them): adds to each Service
+ * of @l7 the other clusters' pods among its endpoints in @s (the agent lists them after its own,
+ * their workloads named <cluster>/<ns>/<name>), reached as this cluster's are (HBONE to a mesh
+ * pod, its identity checked; plaintext to one outside the mesh there), labelled with app, version,
+ * cluster and network, and in each subset those labels select. 0 or -ENOMEM.
+ */
+int wp_peers_add(struct l7_config *l7, const struct snapshot *s);
+
 #endif

@@ -82,3 +82,16 @@ spec:
         principals: ["cluster.local/ns/sample/sa/curl"]
 YAML
 }
+
+# keepalive CLUSTER: one curl from CLUSTER's sample/curl-0, one connection, 16 requests to
+# helloworld: how many each version answered ("v1=9 v2=7 ").
+keepalive() {
+	local urls
+	urls=$(for i in $(seq 1 16); do printf 'helloworld.sample:5000/hello '; done)
+	# shellcheck disable=SC2086 # the 16 URLs, one word each
+	"$AMBITCTL" local exec --name "$1" sample/curl-0 -- curl -sS --max-time 10 $urls 2>&1 |
+		sed -n 's/^Hello version: \(v[0-9]*\), instance: .*/\1/p' | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' '
+}
+
+# mixed CLUSTER: one connection's requests from CLUSTER answered by both versions.
+mixed() { case $(keepalive "$1") in "v1="*" v2="*) return 0 ;; esac; return 1; }

@@ -154,19 +154,12 @@ wait_for 30 both "$A" || fail "cluster 1's calls after the DENY went: $(versions
 # waypoint): one client connection's requests get both versions, where Istio's waypoint pins
 # them to one remote backend (istio/istio#58039).
 on "$A" waypoint apply -n sample --enroll-namespace --wait >/dev/null || fail "waypoint apply in cluster 1"
-urls=$(for i in $(seq 1 16); do printf 'helloworld.sample:5000/hello '; done)
-# One curl, one connection: its 16 requests, the versions that answered them.
-keepalive() {
-	"$AMBITCTL" local exec --name "$A" sample/curl-0 -- curl -sS --max-time 10 $urls 2>&1 |
-		sed -n 's/^Hello version: \(v[0-9]*\), instance: .*/\1/p' | sort | uniq -c | awk '{print $2 "=" $1}' | tr '\n' ' '
-}
-mixed() { case $(keepalive) in "v1="*" v2="*) return 0 ;; esac; return 1; }
-wait_for 30 mixed || fail "one connection through cluster 1's waypoint: $(keepalive)"
+wait_for 30 mixed "$A" || fail "one connection through cluster 1's waypoint: $(keepalive "$A")"
 grep -qh 'inbound-vip|5000|http|helloworld.sample.svc.cluster.local' /run/ambit/"$A"/logs/sample_waypoint-*.log ||
 	fail "cluster 1's waypoint did not serve helloworld: $(tail -3 /run/ambit/"$A"/logs/sample_waypoint-*.log)"
 grep -qhE '"(240\.244\.[0-9.]+|\[fdff:a3b1:7e00::[0-9a-f]+\]):5000"' /run/ambit/"$A"/logs/sample_waypoint-*.log ||
 	fail "cluster 1's waypoint logged no remote host: $(grep -h helloworld /run/ambit/"$A"/logs/sample_waypoint-*.log | tail -2)"
-log "a waypoint balances one connection's requests over both clusters: $(keepalive)"
+log "a waypoint balances one connection's requests over both clusters: $(keepalive "$A")"
 
 # Istio's failover task through the waypoint: outlierDetection and failoverPriority by cluster.
 # Cluster 1's requests stay home while its v1 answers; v1 stopped (its pod serving nothing: each
@@ -194,8 +187,8 @@ YAML
 # In cluster 1 as its users apply there: kubectl on --kube.
 in_a() { if [ "$KUBE" = 1 ]; then kubectl --context="$A" "$@"; else on "$A" "$@"; fi; }
 in_a apply -f "$tmp/failover.yaml" >/dev/null || fail "apply the failover DestinationRule in cluster 1"
-home() { [ "$(keepalive)" = "v1=16 " ]; }
-wait_for 30 home || fail "cluster 1's waypoint with failoverPriority: $(keepalive)"
+home() { [ "$(keepalive "$A")" = "v1=16 " ]; }
+wait_for 30 home || fail "cluster 1's waypoint with failoverPriority: $(keepalive "$A")"
 hello_deployment v1 1 | sed 's|command: \["pods/helloworld.py", "v1"\]|command: ["sleep", "infinity"]|' |
 	in_a apply -f - >/dev/null || fail "stop v1 serving in cluster 1"
 # The pod's template changed: its node replaces it (the process the new command), as a
@@ -206,9 +199,9 @@ restart_v1() { # COMMAND
 	wait_for 30 runs "$1" || fail "v1 in cluster 1 was not replaced to run $1"
 }
 restart_v1 sleep
-away() { case $(keepalive) in "v2=1"[5-6]" ") return 0 ;; esac; return 1; }
-wait_for 30 away || fail "cluster 1's waypoint with v1 failing: $(keepalive)"
-log "failoverPriority: cluster 1's requests stay home, and fail over to cluster 2 when v1 fails: $(keepalive)"
+away() { case $(keepalive "$A") in "v2=1"[5-6]" ") return 0 ;; esac; return 1; }
+wait_for 30 away || fail "cluster 1's waypoint with v1 failing: $(keepalive "$A")"
+log "failoverPriority: cluster 1's requests stay home, and fail over to cluster 2 when v1 fails: $(keepalive "$A")"
 in_a delete -f "$tmp/failover.yaml" >/dev/null || fail "delete the failover DestinationRule"
 hello_deployment v1 1 | in_a apply -f - >/dev/null || fail "restore v1 in cluster 1"
 restart_v1 pods/helloworld.py

@@ -6,8 +6,9 @@
 # secrets each way; helloworld v1 in cluster 1 and v2 in cluster 2, the Service labelled
 # istio.io/global=true in both. A client's ztunnel opens HBONE straight to the other cluster's
 # pod (as to one of its own), whose ztunnel checks the client's claimed address against the
-# workloads it knows of that network, and whose policy sees the client's identity; a remote
-# secret deleted takes the other cluster's endpoints and workloads away.
+# workloads it knows of that network, and whose policy sees the client's identity; a waypoint
+# reaches the other cluster's pods the same way; a remote secret deleted takes the other
+# cluster's endpoints and workloads away.
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/multicluster_lib.sh"
 need_root; need_bins; need_cmd openssl jq
@@ -73,6 +74,45 @@ wait_for 30 denied || fail "cluster 1's calls with cluster 2's DENY: $(versions 
 on "$B" delete -f "$tmp/deny.yaml" >/dev/null || fail "delete the DENY"
 wait_for 30 both "$A" || fail "cluster 1's calls after the DENY went: $(versions "$A" 8)"
 log "cluster 2's policy sees cluster 1's client identity"
+
+# --- A waypoint in cluster 1 balances each request over both clusters' pods, cluster 2's
+# reached directly (HBONE to the pod, checked against its identity, as one of its own), and a
+# DestinationRule's subset by version takes cluster 2's v2 pod: every request routed to it.
+on "$A" waypoint apply -n sample --enroll-namespace --wait >/dev/null || fail "waypoint apply in cluster 1"
+wait_for 30 mixed "$A" || fail "one connection through cluster 1's waypoint: $(keepalive "$A")"
+grep -qhF "\"$(url_host "$v2ip"):5000\"" /run/ambit/"$A"/logs/sample_waypoint-*.log ||
+	fail "cluster 1's waypoint never sent to v2's pod: $(grep -h helloworld /run/ambit/"$A"/logs/sample_waypoint-*.log | tail -2)"
+cat >"$tmp/v2.yaml" <<'YAML'
+apiVersion: networking.istio.io/v1
+kind: DestinationRule
+metadata:
+  name: helloworld
+  namespace: sample
+spec:
+  host: helloworld.sample.svc.cluster.local
+  subsets:
+  - {name: v1, labels: {version: v1}}
+  - {name: v2, labels: {version: v2}}
+---
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata:
+  name: helloworld
+  namespace: sample
+spec:
+  hosts: [helloworld.sample.svc.cluster.local]
+  http:
+  - route:
+    - destination: {host: helloworld.sample.svc.cluster.local, subset: v2}
+YAML
+on "$A" apply -f "$tmp/v2.yaml" >/dev/null || fail "apply the v2 route in cluster 1"
+only_v2() { [ "$(keepalive "$A")" = "v2=16 " ]; }
+wait_for 30 only_v2 || fail "cluster 1's waypoint with subset v2: $(keepalive "$A")"
+on "$A" delete -f "$tmp/v2.yaml" >/dev/null || fail "delete the v2 route"
+on "$A" label namespace sample istio.io/use-waypoint- >/dev/null || fail "unlabel sample in cluster 1"
+on "$A" waypoint delete -n sample --all >/dev/null || fail "waypoint delete in cluster 1"
+wait_for 30 both "$A" || fail "cluster 1's calls after its waypoint went: $(versions "$A" 8)"
+log "a waypoint reaches the other cluster's pods of its network, subsets by version too"
 
 # --- A remote secret deleted: that cluster's endpoints are gone within seconds.
 on "$A" delete -f "$tmp/secret-b.yaml" >/dev/null || fail "delete cluster 2's remote secret"

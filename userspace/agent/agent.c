@@ -740,10 +740,8 @@ static void log_changes(const struct agent *a, const struct desired *next)
 	}
 }
 
-/* What snapshot_view allocated. */
-static void snapshot_view_free(const struct agent *a, struct snapshot *s)
+void agent_view_peers_free(const struct agent *a, struct snapshot *s)
 {
-	free(s->certs);
 	if (s->workloads != a->cur.snap_workloads)
 		free(s->workloads);
 	for (size_t i = 0; s->services != a->cur.snap_services && i < s->n_services; i++)
@@ -755,11 +753,14 @@ static void snapshot_view_free(const struct agent *a, struct snapshot *s)
 		free(s->services);
 }
 
-/*
- * One network with other clusters: their mesh workloads after this node's, and their
- * endpoints in the Services of the same hostname (remote.h).
- */
-static int snapshot_view_peers(const struct agent *a, struct snapshot *s)
+/* What snapshot_view allocated. */
+static void snapshot_view_free(const struct agent *a, struct snapshot *s)
+{
+	free(s->certs);
+	agent_view_peers_free(a, s);
+}
+
+int agent_view_peers(const struct agent *a, struct snapshot *s)
 {
 	const struct remote_set *rs = &a->remote;
 
@@ -817,7 +818,7 @@ static int snapshot_view(const struct agent *a, struct snapshot *s)
 		memcpy(s->services + a->cur.n_snap_services, a->remote.made,
 		       a->remote.n_made * sizeof(*s->services));
 	}
-	if (snapshot_view_peers(a, s)) {
+	if (agent_view_peers(a, s)) {
 		snapshot_view_free(a, s);
 		return -ENOMEM;
 	}

@@ -176,6 +176,13 @@ struct agent {
 int agent_issue(void *ctx, const char *id, long lifetime_s, struct ca_issued *out);
 /* The mesh root the workloads trust (the embedded CA's, or --ca-root's). */
 const char *agent_root_pem(const struct agent *a);
+/*
+ * One network with other clusters: @s, borrowing the agent's workloads and services, gets
+ * their mesh workloads after this node's and their endpoints in the Services of the same
+ * hostname (remote.h). 0 or -ENOMEM; agent_view_peers_free undoes it either way.
+ */
+int agent_view_peers(const struct agent *a, struct snapshot *s);
+void agent_view_peers_free(const struct agent *a, struct snapshot *s);
 
 /* Takes the next snapshot version (any snapshot the agent publishes), saved before use. */
 uint64_t agent_next_version(struct agent *a);

@@ -311,7 +311,9 @@ static char *inst_encode(const struct agent *a, const struct wpserve *ws,
 		pr_err("waypoint %s: cannot compile its L7 config: %s", in->wp, strerror(errno));
 		return NULL;
 	}
-	json = snapshot_encode_memo(&s, ws->memo);
+	/* The same network's other clusters: their pods, which the waypoint reaches directly. */
+	json = agent_view_peers(a, &s) ? NULL : snapshot_encode_memo(&s, ws->memo);
+	agent_view_peers_free(a, &s);
 	l7_config_free(s.l7);
 	return json;
 }

@@ -4,6 +4,7 @@
  * host per slot (at most WP_REMOTE_SLOTS_MAX), labelled with its cluster and network, at the
  * Service ports the share has; found by either address; the same (Service, cluster, slot) keeps
  * its address in the next table; no gateway of its network, no host; none at all, no table.
+ * One network: the other clusters' pods as endpoints of their own (wp_peers_add).
  */
 #include <errno.h>
 #include <setjmp.h>
@@ -173,12 +174,101 @@ static void test_no_gateway_no_host(void **state)
 	l7_config_free(l7);
 }
 
+/*
+ * One network: the Service's endpoints in the snapshot after this cluster's are another
+ * cluster's pods (workloads named <cluster>/<ns>/<name>): each becomes an endpoint of its own,
+ * its pod address and identity, its own target port, labelled with its version, cluster and
+ * network, in the subset of its version and not in the other; one outside the mesh there
+ * without an identity (plaintext); a dual-stack pod once; a local
+ * workload, an endpoint the model has, and one no workload stands for add nothing.
+ */
+static void test_peers(void **state)
+{
+	struct l7_config *l7 = model();
+	struct l7_service *svc = &l7->services[0];
+	struct snap_workload wl[3] = {
+	    {.uid = "sample/helloworld-v1-0", .name = "helloworld-v1-0", .identity = ids[0]},
+	    {.uid = "cluster2/sample/helloworld-v2-0",
+	     .name = "helloworld-v2-0",
+	     .workload_name = "helloworld-v2",
+	     .node = "cluster2/node1",
+	     .identity = ids[1],
+	     .app = "helloworld",
+	     .version = "v2",
+	     .enrolled = true},
+	    {.uid = "cluster2/sample/helloworld-v3-0",
+	     .name = "helloworld-v3-0",
+	     .identity = ids[1],
+	     .version = "v3"},
+	};
+	uint32_t eps[4];
+	struct ipaddr v6 = {.family = AF_INET6, .len = 128};
+	struct snap_ep_port epp = {.port = 5000, .target_port = 5050};
+	struct snap_service_port sp[2] = {{.port = 5000, .target_port = 5000},
+					  {.port = 7000, .target_port = 7070}};
+	struct snap_service ss = {
+	    .hostname = "helloworld.sample.svc.cluster.local", .nports = 2, .ports = sp};
+	struct snapshot s = {.network = "network1", .n_services = 1, .services = &ss};
+	struct l7_endpoint *e;
+
+	(void)state;
+	wl[0].ip = inet_addr("10.98.1.2");
+	wl[1].ip = inet_addr("10.98.18.2");
+	inet_pton(AF_INET6, "fd00:98:18::2", v6.a);
+	wl[1].ip6 = v6;
+	wl[2].ip = inet_addr("10.98.18.3");
+	eps[0] = wl[0].ip;
+	eps[1] = wl[1].ip;
+	eps[2] = wl[2].ip;
+	eps[3] = inet_addr("10.98.18.9"); /* no workload: not a mesh pod of the view */
+	ss.nendpoints = 4;
+	ss.endpoints = eps;
+	ss.nendpoints6 = 1;
+	ss.endpoints6 = &v6;
+	epp.ip = wl[1].ip;
+	ss.n_ep_ports = 1;
+	ss.ep_ports = &epp;
+	s.n_workloads = 3;
+	s.workloads = wl;
+	svc->n_subsets = 2;
+	svc->subsets = calloc(2, sizeof(*svc->subsets));
+	svc->subsets[0].name = strdup("v1");
+	svc->subsets[1].name = strdup("v2");
+	assert_int_equal(config_labels_add(&svc->subsets[0].labels, "version", "v1"), 0);
+	assert_int_equal(config_labels_add(&svc->subsets[1].labels, "version", "v2"), 0);
+
+	assert_int_equal(wp_peers_add(l7, &s), 0);
+	assert_int_equal(svc->n_endpoints, 3);
+	e = &svc->endpoints[1];
+	assert_int_equal(e->ip, wl[1].ip);
+	assert_true(ipaddr_equal(&e->ip6, &v6));
+	assert_string_equal(e->pod, "cluster2/sample/helloworld-v2-0");
+	assert_string_equal(e->workload, "helloworld-v2");
+	assert_string_equal(e->identity, ids[1]);
+	assert_int_equal(e->ports[0], 5050);
+	assert_int_equal(e->ports[1], 0); /* 6000: the snapshot's Service lacks it */
+	assert_string_equal(config_label_get(&e->labels, "topology.istio.io/cluster"), "cluster2");
+	assert_string_equal(config_label_get(&e->labels, "topology.istio.io/network"), "network1");
+	assert_string_equal(config_label_get(&e->labels, "version"), "v2");
+	assert_string_equal(config_label_get(&e->labels, "app"), "helloworld");
+	/* The third: the Service's targetPort where no endpoint port of its own says otherwise. */
+	assert_string_equal(svc->endpoints[2].pod, "cluster2/sample/helloworld-v3-0");
+	assert_int_equal(svc->endpoints[2].ports[0], 5000);
+	assert_null(svc->endpoints[2].identity); /* outside the mesh there: plaintext */
+	assert_string_equal(config_label_get(&svc->endpoints[2].labels, "app"), "helloworld-v3-0");
+	assert_int_equal(svc->subsets[0].n_endpoints, 0);
+	assert_int_equal(svc->subsets[1].n_endpoints, 1);
+	assert_int_equal(svc->subsets[1].endpoints[0], 1);
+	l7_config_free(l7);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_hosts_per_slot),
 	    cmocka_unit_test(test_stable_and_capped),
 	    cmocka_unit_test(test_no_gateway_no_host),
+	    cmocka_unit_test(test_peers),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
