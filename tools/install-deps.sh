@@ -36,8 +36,9 @@ pkgs=(
 	python3-h2
 	# tests: `promtool check metrics` on the ztunnel's exposition (t_71)
 	prometheus
-	# bench (tools/bench): load generators, reference mTLS tunnels, report
-	sockperf wrk stunnel4 nginx-light libnginx-mod-stream jq
+	# bench (tools/bench): load generators, reference mTLS tunnels, report; system calls
+	# counted per message (multicluster.sh, permsg.sh, l7-syscalls.sh)
+	sockperf wrk stunnel4 nginx-light libnginx-mod-stream jq strace
 	# bench (tools/bench/l7.sh): the reference L7 router; gateway.sh: nginx's JWT check (njs)
 	haproxy libnginx-mod-http-js
 	# `make image` and its test: podman build FROM scratch without a registry, run with runc (t_92)

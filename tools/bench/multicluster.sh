@@ -13,6 +13,9 @@
 #   pingpong  one connection, N round trips of 64 bytes: the p99 added on an existing
 #             connection. Target: <= Istio's +0.13 ms
 #   tput      iperf3, one stream, SECS: throughput across networks against within. Target >= 0.9x
+#   counts    once more PINGS round trips each way with `strace -c -f` on every process of the
+#             path: system calls and wake-ups (epoll_wait returns) per round trip, each process:
+#             what the far path's extra hop costs, counted rather than timed
 #   agent     cluster 1's node1 agent given a remote cluster of SERVICES global Services and
 #             ENDPOINTS pods (a local cluster's directory, made here: its manifests and pods.json
 #             as `local up` keeps them): its resident memory before and after, once quiet (the
@@ -55,7 +58,7 @@ die() {
 	exit 1
 }
 [ "$(id -u)" -eq 0 ] || die "needs root (sudo make bench)"
-for c in jq iperf3 openssl python3; do
+for c in jq iperf3 openssl python3 strace; do
 	command -v "$c" >/dev/null || die "needs $c (make deps)"
 done
 [ -f "$GEN" ] || die "no Istio multicluster samples at $SAMPLES"
@@ -210,6 +213,32 @@ for r in $(seq 1 "$REPS"); do
 	done
 done
 
+# --- System calls per round trip, each process on the path: strace -c on all four (the one
+# not on a path counts nothing), attached before the probe's connection and detached after it.
+COUNTS=$WORK/counts.jsonl
+: >"$COUNTS"
+PATHPIDS=("$ZC" "$ZN" "$ZF" "${GW[0]}")
+for h in near far; do
+	spids=()
+	for i in 0 1 2 3; do
+		strace -c -f -o "$WORK/strace.$h.$i" -p "$(cat "${PATHPIDS[$i]}")" 2>/dev/null &
+		spids+=($!)
+	done
+	sleep 1
+	pexec "$A" bmc/client-0 python3 "$REPO/tools/bench/mc_probe.py" pingpong "$h" "$PINGS" \
+		>/dev/null || die "pingpong $h under strace"
+	kill -INT "${spids[@]}" 2>/dev/null
+	wait "${spids[@]}" 2>/dev/null
+	for i in 0 1 2 3; do
+		# strace -c's rows: % time, seconds, usecs/call, calls, [errors,] name.
+		awk -v to="$h" -v i="$i" -v n="$PINGS" '
+			$NF == "total" { total = $4 }
+			$NF == "epoll_wait" { ew = $4 }
+			END { printf "{\"to\":\"%s\",\"i\":%d,\"syscalls\":%.3f,\"wakeups\":%.3f}\n", to, i, total / n, ew / n }' \
+			"$WORK/strace.$h.$i" >>"$COUNTS"
+	done
+done
+
 # --- A node agent's memory and CPU per remote cluster: a local cluster's directory of SERVICES
 # global Services and ENDPOINTS pods, made here, named by a remote secret.
 F=/run/ambit-bench-mc-$$
@@ -296,12 +325,13 @@ done
 c1=$(cpu)
 rss2=$(quiet_rss)
 
-python3 - "$RAW" "$OUT" "$rss0" "$rss1" "$rss2" "$c0" "$c1" "$hz" "$CHURN_S" "$SERVICES" \
-	"$ENDPOINTS" "$REPS" "$CONNS" "$PINGS" "$SECS" <<'PY'
+python3 - "$RAW" "$OUT" "$COUNTS" "$rss0" "$rss1" "$rss2" "$c0" "$c1" "$hz" "$CHURN_S" \
+	"$SERVICES" "$ENDPOINTS" "$REPS" "$CONNS" "$PINGS" "$SECS" <<'PY'
 import json, statistics, sys, datetime
-raw, out = sys.argv[1], sys.argv[2]
-rss0, rss1, rss2, c0, c1, hz, churn, nsvc, nep, reps, conns, pings, secs = map(float, sys.argv[3:])
+raw, out, counts = sys.argv[1], sys.argv[2], sys.argv[3]
+rss0, rss1, rss2, c0, c1, hz, churn, nsvc, nep, reps, conns, pings, secs = map(float, sys.argv[4:])
 rows = [json.loads(l) for l in open(raw)]
+crows = [json.loads(l) for l in open(counts)]
 def med(to, k, p):
     return statistics.median(r[k][p] for r in rows if r["to"] == to)
 def medt(to):
@@ -327,6 +357,11 @@ names = ["client's ztunnel", "near server's ztunnel", "far server's ztunnel",
          "cluster 2's east-west gateway"]
 res["cpu_s_per_gb"] = {n: {"near": cpu_gb("near", i), "far": cpu_gb("far", i)}
                        for i, n in enumerate(names)}
+def count(to, i, k):
+    return next((r[k] for r in crows if r["to"] == to and r["i"] == i), 0)
+res["per_round_trip"] = {n: {to: {"syscalls": count(to, i, "syscalls"),
+                                  "wakeups": count(to, i, "wakeups")} for to in ("near", "far")}
+                         for i, n in enumerate(names)}
 res.update({"added_conn_p50_us": added_conn, "added_pingpong_p99_us": added_p99,
             "tput_ratio": tput_ratio, "agent_added_mb": added_mb})
 ok = lambda b: "met" if b else "**not met**"
@@ -353,6 +388,15 @@ md = ["# Across networks against within one (%s)" % datetime.date.today(), "",
       "the path (user and system, every thread; medians of the repetitions):", "",
       "| process | near | far |", "|---|---|---|"] + [
       "| %s | %.2f | %.2f |" % (n, v["near"], v["far"]) for n, v in res["cpu_s_per_gb"].items()] + [
+      "", "What one round trip of 64 bytes (a ping and its answer) costs each process on the "
+      "path, counted (`strace -c -f` over %d round trips on one connection; wake-ups are "
+      "`epoll_wait` returns). Six system calls and two wake-ups are the floor of a proxy that "
+      "waits for its sockets (a read and a write each way):" % pings, "",
+      "| process | near: system calls | near: wake-ups | far: system calls | far: wake-ups |",
+      "|---|---|---|---|---|"] + [
+      "| %s | %.2f | %.2f | %.2f | %.2f |" % (n, v["near"]["syscalls"], v["near"]["wakeups"],
+                                           v["far"]["syscalls"], v["far"]["wakeups"])
+      for n, v in res["per_round_trip"].items()] + [
       "", "A node agent given a remote cluster of %d global Services and %d pods (its directory; "
       "a pod's address changed every second for %ds):" % (nsvc, nep, churn), "",
       "| row | figure | target | |", "|---|---|---|---|",
