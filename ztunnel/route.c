@@ -633,12 +633,11 @@ static int route_remote(const struct snapshot *s, const struct snap_service *svc
 	return -EHOSTUNREACH;
 }
 
-/* Whether a share of @svc is bound to the waypoint its label wants. */
-static bool remote_waypoint(const struct snap_service *svc)
+/* Whether a share of @svc is bound to waypoint @wp ("namespace/name") there. */
+static bool remote_waypoint(const struct snap_service *svc, const char *wp)
 {
 	for (size_t i = 0; i < svc->n_remote; i++)
-		if (svc->remote[i].waypoint &&
-		    !strcmp(svc->remote[i].waypoint, svc->waypoint_wanted))
+		if (svc->remote[i].waypoint && !strcmp(svc->remote[i].waypoint, wp))
 			return true;
 	return false;
 }
@@ -678,9 +677,21 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 		return -EHOSTUNREACH;
 	/* Addressed to the Service: its waypoint picks the endpoint (and applies L7). */
 	if (svc->waypoint && !is_waypoint(svc->waypoint, src)) {
+		int r;
+
 		out->svc = svc;
 		out->addr = *dst;
-		return route_waypoint(s, svc->waypoint, rr, out);
+		r = route_waypoint(s, svc->waypoint, rr, out);
+		/*
+		 * No instance of it here (its pods down): another cluster's waypoint of that name,
+		 * through that network's gateway, as Istio's ztunnel reaches one when the
+		 * waypoint's Service is global; never around the waypoint.
+		 */
+		if (r == -EHOSTUNREACH && remote_waypoint(svc, svc->waypoint->name)) {
+			memset(out, 0, sizeof(*out));
+			return route_remote(s, svc, port, 0, svc->waypoint->name, v6, rr, out);
+		}
+		return r;
 	}
 	/*
 	 * Its IPv6 slices' endpoints take its IPv6 VIP alone, as its IPv4 ones (@endpoints) its
@@ -690,7 +701,7 @@ int zt_route_outbound(const struct snapshot *s, const struct snap_workload *src,
 	 * Its label names a waypoint another cluster has (a global Service's waypoint is global
 	 * with it): every connection goes there, through that network's gateway, or fails.
 	 */
-	if (svc->waypoint_wanted && remote_waypoint(svc))
+	if (svc->waypoint_wanted && remote_waypoint(svc, svc->waypoint_wanted))
 		return route_remote(s, svc, port, 0, svc->waypoint_wanted, v6, rr, out);
 	if (svc->n_remote) {
 		int r = route_remote(s, svc, port,

@@ -375,6 +375,44 @@ static void test_waypoint_elsewhere(void **state)
 		if (i == 2)
 			assert_int_equal(here, 1);
 	}
+	/*
+	 * Bound to sample/waypoint here too: its instance takes every connection; with none (its
+	 * pods down) east's waypoint of that name does, through the gateway; a waypoint of
+	 * another name there is no stand-in (no route, never around the waypoint).
+	 */
+	free(s->services[0].waypoint_wanted);
+	s->services[0].waypoint_wanted = NULL;
+	{
+		uint32_t inst = inet_addr("10.98.1.9");
+		struct snap_waypoint wp = {.name = "sample/waypoint",
+					   .identity =
+					       "spiffe://cluster.local/ns/sample/sa/waypoint",
+					   .n_addresses = 1,
+					   .addresses = &inst,
+					   .port = 15008};
+
+		s->services[0].waypoint = &wp;
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(
+			    zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+			assert_ptr_equal(r.wp, &wp);
+			assert_null(r.remote);
+			assert_int_equal(r.wp_addr.v4.sin_addr.s_addr, inst);
+		}
+		wp.n_addresses = 0;
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(
+			    zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r), 0);
+			assert_non_null(r.remote);
+			assert_string_equal(r.remote->cluster, "east");
+			assert_null(r.wp);
+			assert_non_null(r.gw);
+		}
+		wp.name = "sample/other";
+		assert_int_equal(zt_route_outbound(s, NULL, &vip, ZT_LB_ROUND_ROBIN, &rr, NULL, &r),
+				 -EHOSTUNREACH);
+		s->services[0].waypoint = NULL;
+	}
 	snapshot_free(s);
 }
 
