@@ -313,18 +313,6 @@ static bool has_endpoint(const struct l7_service *svc, uint32_t ip, const struct
 	return false;
 }
 
-static const struct snap_workload *workload_at(const struct snapshot *s, uint32_t ip,
-					       const struct ipaddr *ip6)
-{
-	for (size_t i = 0; i < s->n_workloads; i++) {
-		const struct snap_workload *w = &s->workloads[i];
-
-		if (ip ? w->ip == ip : ipaddr_equal(&w->ip6, ip6))
-			return w;
-	}
-	return NULL;
-}
-
 /* Where peer @w (at @ip, else @ip6) takes each of @svc's ports that @ss has (0: not one). */
 static void peer_ports(uint16_t *ports, const struct l7_service *svc, const struct snap_service *ss,
 		       uint32_t ip, const struct ipaddr *ip6)
@@ -412,7 +400,8 @@ int wp_peers_add(struct l7_config *l7, const struct snapshot *s)
 			bool v4 = k < ss->nendpoints;
 			uint32_t ip = v4 ? ss->endpoints[k] : 0;
 			const struct ipaddr *ip6 = v4 ? NULL : &ss->endpoints6[k - ss->nendpoints];
-			const struct snap_workload *w = workload_at(s, ip, ip6);
+			const struct snap_workload *w =
+			    v4 ? snapshot_workload_by_ip(s, ip) : snapshot_workload_by_ip6(s, ip6);
 
 			/* A dual-stack peer is one endpoint: its IPv4 address found it first. */
 			if (!w || !w->identity || !peer_cluster(w, cluster, sizeof(cluster)) ||
