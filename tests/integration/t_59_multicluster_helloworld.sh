@@ -54,37 +54,18 @@ cluster_up "$tmp/m1" 2 --network network1
 "$AMBITCTL" local up -f "$tmp/m2" --name "$B" --nodes 2 --no-ingress --network network2 >&2 ||
 	fail "local up of the second cluster"
 A=$CLUSTER
-on() { local c=$1; shift; AMBIT_CLUSTER=$c "$AMBITCTL" "$@"; }
 wait_for 30 hello "$A" || fail "helloworld in cluster 1 never answered"
 wait_for 30 hello "$B" || fail "helloworld in cluster 2 never answered"
 
-# What Istio's pages type: on --kube, istioctl (ambit's CLI under its name) and the machine's
-# kubectl, each cluster a context of one kubeconfig (a --kube cluster's context is its name);
-# else ambitctl's own commands, and a changed object applied where kubectl would patch it.
+# What Istio's pages type (multicluster_lib.sh: mc_kube, remote_secret, remote_clusters).
 KUBE=${AMBIT_LOCAL_KUBE:-}
 ISTIOCTL=$REPO/build/istioctl
-export KUBECONFIG=/run/ambit/$A/kube/kubeconfig:/run/ambit/$B/kube/kubeconfig
-remote_secret() { # FROM TO: FROM's remote secret applied to TO
-	if [ "$KUBE" = 1 ]; then
-		"$ISTIOCTL" create-remote-secret --context="$1" --name="$1" |
-			kubectl apply -f - --context="$2"
-	else
-		on "$1" create-remote-secret --name "$1" | on "$2" apply -f -
-	fi
-}
-remote_clusters() {
-	if [ "$KUBE" = 1 ]; then "$ISTIOCTL" remote-clusters --context="$1"; else on "$1" remote-clusters; fi
-}
 
 # --- Remote secrets, as istioctl create-remote-secret makes them, each applied to the other.
 on "$B" create-remote-secret --name "$B" >"$tmp/secret-b.yaml" || fail "create-remote-secret of cluster 2"
 grep -q 'istio/multiCluster: "true"' "$tmp/secret-b.yaml" ||
 	fail "the remote secret's label: $(cat "$tmp/secret-b.yaml")"
-remote_secret "$B" "$A" >/dev/null || fail "apply cluster 2's remote secret to cluster 1"
-remote_secret "$A" "$B" >/dev/null || fail "apply cluster 1's remote secret to cluster 2"
-synced() { remote_clusters "$1" | grep -Eq "^$2 +istio-system/istio-remote-secret-$2 +synced "; }
-wait_for 20 synced "$A" "$B" || fail "cluster 1's remote-clusters: $(remote_clusters "$A")"
-wait_for 20 synced "$B" "$A" || fail "cluster 2's remote-clusters: $(remote_clusters "$B")"
+mc_link "$A" "$B"
 # Where the other side reads it: a local cluster's directory, or on --kube its API server at
 # its fabric's address on the LoadBalancer network, with Istio's reader's token.
 if [ "${AMBIT_LOCAL_KUBE:-}" = 1 ]; then
@@ -103,19 +84,7 @@ grep -Eq '^NAME +SECRET +STATUS +ISTIOD' <<<"$row" || fail "remote-clusters' hea
 expect_eq "$(versions "$A" 6)" "v1 " "cluster 1 before the Service is global"
 
 # --- The verify task: the Service global in both clusters.
-for c in "$A" "$B"; do
-	if [ "$KUBE" = 1 ]; then
-		kubectl label svc helloworld -n sample istio.io/global=true --context="$c" >/dev/null ||
-			fail "kubectl label svc helloworld in $c"
-		continue
-	fi
-	on "$c" label svc helloworld -n sample istio.io/global=true >/dev/null 2>&1 || {
-		# Without kubectl's label on a Service: the same Service with the label, applied.
-		sed 's/^    service: helloworld$/    service: helloworld\n    istio.io\/global: "true"/' \
-			"$LIB_DIR/manifests-mc/sample.yaml" | on "$c" apply -f - >/dev/null ||
-			fail "label the Service global in $c"
-	}
-done
+mc_global "$A" "$B"
 both() { [ "$(versions "$1" 8)" = "v1 v2 " ]; }
 wait_for 30 both "$A" || fail "cluster 1's calls: $(versions "$A" 8)"
 wait_for 30 both "$B" || fail "cluster 2's calls: $(versions "$B" 8)"

@@ -25,7 +25,6 @@ cluster_up "$tmp/m1" 2 --network "$NET"
 "$AMBITCTL" local up -f "$tmp/m2" --name "$B" --nodes 2 --no-ingress --network "$NET" >&2 ||
 	fail "local up of the second cluster on the same network"
 A=$CLUSTER
-on() { local c=$1; shift; AMBIT_CLUSTER=$c "$AMBITCTL" "$@"; }
 wait_for 30 hello "$A" || fail "helloworld in cluster 1 never answered"
 wait_for 30 hello "$B" || fail "helloworld in cluster 2 never answered"
 
@@ -37,21 +36,11 @@ case $v2ip in 10.98.18.*|fd00:98:18::*) ;; *) fail "cluster 2's v2 address: '$v2
 
 # --- Remote secrets each way.
 on "$B" create-remote-secret --name "$B" >"$tmp/secret-b.yaml" || fail "create-remote-secret of cluster 2"
-on "$B" create-remote-secret --name "$B" | on "$A" apply -f - >/dev/null || fail "cluster 2's secret in cluster 1"
-on "$A" create-remote-secret --name "$A" | on "$B" apply -f - >/dev/null || fail "cluster 1's secret in cluster 2"
-synced() { on "$1" remote-clusters | grep -Eq "^$2 +istio-system/istio-remote-secret-$2 +synced "; }
-wait_for 20 synced "$A" "$B" || fail "cluster 1's remote-clusters: $(on "$A" remote-clusters)"
-wait_for 20 synced "$B" "$A" || fail "cluster 2's remote-clusters: $(on "$B" remote-clusters)"
+mc_link "$A" "$B"
 
 # Not global yet: each cluster its own version.
 expect_eq "$(versions "$A" 4)" "v1 " "cluster 1 before the Service is global"
-for c in "$A" "$B"; do
-	on "$c" label svc helloworld -n sample istio.io/global=true >/dev/null 2>&1 || {
-		sed 's/^    service: helloworld$/    service: helloworld\n    istio.io\/global: "true"/' \
-			"$LIB_DIR/manifests-mc/sample.yaml" | on "$c" apply -f - >/dev/null ||
-			fail "label the Service global in $c"
-	}
-done
+mc_global "$A" "$B"
 both() { [ "$(versions "$1" 8)" = "v1 v2 " ]; }
 wait_for 30 both "$A" || fail "cluster 1's calls: $(versions "$A" 8)"
 wait_for 30 both "$B" || fail "cluster 2's calls: $(versions "$B" 8)"
