@@ -1297,6 +1297,8 @@ void agent_remote_refresh(struct agent *a)
 		return;
 	}
 	agent_remote(a, &view);
+	/* The waypoints balance over other clusters' endpoints too: theirs before the ztunnels'. */
+	wpserve_sync(a, &view, NULL);
 	confstore_view_free(&view);
 	publish(a);
 }
