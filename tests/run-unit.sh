@@ -51,7 +51,15 @@ for t in "$@"; do
 		fi
 		printf '%s\n' "$reasons" | sed 's/^/    skipped: /'
 		;;
-	*) fail=$((fail + 1)); echo "FAIL $t (exit $rc)"; printf '%s\n' "$out" | tail -40 ;;
+	*)
+		fail=$((fail + 1))
+		echo "FAIL $t (exit $rc)"
+		# Every failed case with its reason (a long run's first ones fall out of the tail),
+		# then the end of what the binary printed.
+		printf '%s\n' "$out" | grep -E -B1 -A1 '^\[   LINE   \]' | grep -v '^--$' | head -60 |
+			sed 's/^/    /'
+		printf '%s\n' "$out" | tail -40
+		;;
 	esac
 done
 echo "unit: $pass passed, $fail failed, $skip skipped"
