@@ -209,14 +209,11 @@ struct wp_remotes *wp_remotes_add(struct l7_config *l7, const struct snapshot *s
 
 	for (size_t i = 0; !ret && i < l7->n_services; i++) {
 		struct l7_service *svc = &l7->services[i];
-		const struct snap_service *ss = NULL;
+		const struct snap_service *ss;
 
 		if (svc->aux || svc->entry || !svc->hostname)
 			continue;
-		for (size_t k = 0; k < s->n_services && !ss; k++)
-			if (s->services[k].hostname &&
-			    !strcmp(s->services[k].hostname, svc->hostname))
-				ss = &s->services[k];
+		ss = snapshot_service_by_hostname(s, svc->hostname);
 		for (size_t k = 0; !ret && ss && k < ss->n_remote; k++) {
 			const struct snap_remote_service *r = &ss->remote[k];
 			size_t first, n, slots = r->endpoints;
@@ -305,10 +302,89 @@ static bool peer_cluster(const struct snap_workload *w, char *out, size_t len)
 	return true;
 }
 
-static bool has_endpoint(const struct l7_service *svc, uint32_t ip, const struct ipaddr *ip6)
+/* An address of either family, ordered (IPv4 first) for the look-ups below. */
+static int addr_cmp(const void *a, const void *b)
 {
+	const struct ipaddr *x = a, *y = b;
+
+	if (x->family != y->family)
+		return x->family == AF_INET ? -1 : 1;
+	return memcmp(x->a, y->a, sizeof(x->a));
+}
+
+/* Workload @w's addresses (one or two) appended to @out at *@n. */
+static void addrs_of(struct ipaddr *out, size_t *n, uint32_t ip, const struct ipaddr *ip6)
+{
+	if (ip)
+		ipaddr_from_v4(&out[(*n)++], ip);
+	if (ip6 && ip6->family == AF_INET6)
+		out[(*n)++] = *ip6;
+}
+
+/* The peer workloads by address: each workload of another cluster under each of its addresses. */
+struct peer_key {
+	struct ipaddr a; /* first: addr_cmp compares keys */
+	const struct snap_workload *w;
+	size_t *added; /* the last Service it joined, plus one: shared by its keys */
+};
+
+struct peer_index {
+	struct peer_key *keys;
+	size_t n;
+	size_t *added;
+};
+
+static int peer_index_build(struct peer_index *ix, const struct snapshot *s)
+{
+	char cluster[256];
+
+	memset(ix, 0, sizeof(*ix));
+	ix->keys = calloc(2 * s->n_workloads + 1, sizeof(*ix->keys));
+	ix->added = calloc(s->n_workloads + 1, sizeof(*ix->added));
+	if (!ix->keys || !ix->added)
+		return -ENOMEM;
+	for (size_t i = 0; i < s->n_workloads; i++) {
+		const struct snap_workload *w = &s->workloads[i];
+		struct ipaddr a[2];
+		size_t n = 0;
+
+		if (!w->identity || !peer_cluster(w, cluster, sizeof(cluster)))
+			continue;
+		addrs_of(a, &n, w->ip, &w->ip6);
+		for (size_t k = 0; k < n; k++)
+			ix->keys[ix->n++] = (struct peer_key){a[k], w, &ix->added[i]};
+	}
+	qsort(ix->keys, ix->n, sizeof(*ix->keys), addr_cmp);
+	return 0;
+}
+
+static const struct peer_key *peer_find(const struct peer_index *ix, const struct ipaddr *a)
+{
+	return bsearch(a, ix->keys, ix->n, sizeof(*ix->keys), addr_cmp);
+}
+
+/* @svc's own endpoints' addresses, sorted: a peer the model already has is not added again. */
+static struct ipaddr *own_addrs(const struct l7_service *svc, size_t *n)
+{
+	struct ipaddr *a = calloc(2 * svc->n_endpoints + 1, sizeof(*a));
+
+	*n = 0;
+	if (!a)
+		return NULL;
 	for (size_t i = 0; i < svc->n_endpoints; i++)
-		if (ip ? svc->endpoints[i].ip == ip : ipaddr_equal(&svc->endpoints[i].ip6, ip6))
+		addrs_of(a, n, svc->endpoints[i].ip, &svc->endpoints[i].ip6);
+	qsort(a, *n, sizeof(*a), addr_cmp);
+	return a;
+}
+
+static bool has_addr(const struct ipaddr *own, size_t n, const struct snap_workload *w)
+{
+	struct ipaddr a[2];
+	size_t k = 0;
+
+	addrs_of(a, &k, w->ip, &w->ip6);
+	for (size_t i = 0; i < k; i++)
+		if (bsearch(&a[i], own, n, sizeof(*own), addr_cmp))
 			return true;
 	return false;
 }
@@ -383,32 +459,46 @@ static int add_peer(struct l7_service *svc, const struct snap_service *ss,
 int wp_peers_add(struct l7_config *l7, const struct snapshot *s)
 {
 	const char *network = s->network ? s->network : "";
+	struct peer_index ix;
 	char cluster[256];
-	int err = 0;
+	int err = peer_index_build(&ix, s);
 
-	for (size_t i = 0; !err && i < l7->n_services; i++) {
+	for (size_t i = 0; !err && ix.n && i < l7->n_services; i++) {
 		struct l7_service *svc = &l7->services[i];
-		const struct snap_service *ss = NULL;
+		const struct snap_service *ss;
+		struct ipaddr *own;
+		size_t n_own;
 
 		if (svc->aux || svc->entry || svc->via_waypoint || !svc->hostname)
 			continue;
-		for (size_t k = 0; k < s->n_services && !ss; k++)
-			if (s->services[k].hostname &&
-			    !strcmp(s->services[k].hostname, svc->hostname))
-				ss = &s->services[k];
-		for (size_t k = 0; !err && ss && k < ss->nendpoints + ss->nendpoints6; k++) {
-			bool v4 = k < ss->nendpoints;
-			uint32_t ip = v4 ? ss->endpoints[k] : 0;
-			const struct ipaddr *ip6 = v4 ? NULL : &ss->endpoints6[k - ss->nendpoints];
-			const struct snap_workload *w =
-			    v4 ? snapshot_workload_by_ip(s, ip) : snapshot_workload_by_ip6(s, ip6);
-
-			/* A dual-stack peer is one endpoint: its IPv4 address found it first. */
-			if (!w || !w->identity || !peer_cluster(w, cluster, sizeof(cluster)) ||
-			    has_endpoint(svc, w->ip, &w->ip6))
-				continue;
-			err = add_peer(svc, ss, w, cluster, network);
+		ss = snapshot_service_by_hostname(s, svc->hostname);
+		if (!ss || !(ss->nendpoints + ss->nendpoints6))
+			continue;
+		own = own_addrs(svc, &n_own);
+		if (!own) {
+			err = -ENOMEM;
+			break;
 		}
+		for (size_t k = 0; !err && k < ss->nendpoints + ss->nendpoints6; k++) {
+			struct ipaddr a;
+			const struct peer_key *p;
+
+			if (k < ss->nendpoints)
+				ipaddr_from_v4(&a, ss->endpoints[k]);
+			else
+				a = ss->endpoints6[k - ss->nendpoints];
+			p = peer_find(&ix, &a);
+			/* A dual-stack peer is one endpoint, whichever of its addresses came first.
+			 */
+			if (!p || *p->added == i + 1 || has_addr(own, n_own, p->w) ||
+			    !peer_cluster(p->w, cluster, sizeof(cluster)))
+				continue;
+			*p->added = i + 1;
+			err = add_peer(svc, ss, p->w, cluster, network);
+		}
+		free(own);
 	}
+	free(ix.keys);
+	free(ix.added);
 	return err;
 }

@@ -346,6 +346,9 @@ void snapshot_waypoint_free(struct snap_waypoint *w);
 /* Look-ups; borrowed pointers or NULL. */
 const struct snap_workload *snapshot_workload_by_ip(const struct snapshot *s, uint32_t ip);
 const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uint32_t vip);
+/* The first Service (or ServiceEntry host) named @hostname. */
+const struct snap_service *snapshot_service_by_hostname(const struct snapshot *s,
+							const char *hostname);
 /* By the workload's IPv6 address (@ip6 a single IPv6 address, else NULL). */
 const struct snap_workload *snapshot_workload_by_ip6(const struct snapshot *s,
 						     const struct ipaddr *ip6);

@@ -1269,6 +1269,15 @@ const struct snap_service *snapshot_service_by_vip(const struct snapshot *s, uin
 	return NULL;
 }
 
+const struct snap_service *snapshot_service_by_hostname(const struct snapshot *s,
+							const char *hostname)
+{
+	for (size_t i = 0; s && hostname && i < s->n_services; i++)
+		if (s->services[i].hostname && !strcmp(s->services[i].hostname, hostname))
+			return &s->services[i];
+	return NULL;
+}
+
 uint16_t snapshot_endpoint_port_of(const struct snap_service *svc, uint16_t port, uint32_t ip,
 				   const struct ipaddr *ip6, uint16_t dflt)
 {

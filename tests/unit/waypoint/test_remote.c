@@ -259,6 +259,20 @@ static void test_peers(void **state)
 	assert_int_equal(svc->subsets[0].n_endpoints, 0);
 	assert_int_equal(svc->subsets[1].n_endpoints, 1);
 	assert_int_equal(svc->subsets[1].endpoints[0], 1);
+	/* Again: the model has them all now, by either address. */
+	assert_int_equal(wp_peers_add(l7, &s), 0);
+	assert_int_equal(svc->n_endpoints, 3);
+	assert_int_equal(svc->subsets[1].n_endpoints, 1);
+	l7_config_free(l7);
+
+	/* A dual-stack peer the Service lists by its IPv6 address alone: one endpoint, both. */
+	l7 = model();
+	svc = &l7->services[0];
+	ss.nendpoints = 0;
+	assert_int_equal(wp_peers_add(l7, &s), 0);
+	assert_int_equal(svc->n_endpoints, 2);
+	assert_int_equal(svc->endpoints[1].ip, wl[1].ip);
+	assert_true(ipaddr_equal(&svc->endpoints[1].ip6, &v6));
 	l7_config_free(l7);
 }
 
