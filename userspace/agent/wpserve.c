@@ -26,9 +26,10 @@ struct wp_inst {
 	bool gateway;	/* of an ingress gateway proxy (wp names it), not a waypoint */
 	struct server *srv;
 	struct server_ops ops;
-	char *unversioned; /* last published encoding with version 0: what changed is compared */
-	uint64_t version;  /* of the last snapshot published to it, 0 before the first */
-	bool seen;	   /* wanted by the sync in progress */
+	char
+	    *published; /* the last snapshot published: what changed is compared, but its version */
+	uint64_t version; /* of the last snapshot published to it, 0 before the first */
+	bool seen;	  /* wanted by the sync in progress */
 };
 
 struct wpserve {
@@ -157,7 +158,7 @@ static void inst_retire(struct wpserve *ws, struct wp_inst *in)
 	free(in->identity);
 	free(in->dir);
 	free(in->cgroup);
-	free(in->unversioned);
+	free(in->published);
 	free(in);
 }
 
@@ -321,37 +322,33 @@ static char *inst_encode(const struct agent *a, const struct wpserve *ws,
 static void inst_publish(struct agent *a, struct wpserve *ws, const struct waypoint_view *v,
 			 struct wp_inst *in)
 {
-	char *flat = inst_encode(a, ws, v, in, 0), *json;
-	uint64_t version;
+	/* Encoded once, as the next version, which it becomes only if anything else changed. */
+	char *json = inst_encode(a, ws, v, in, a->version + 1);
 	int err;
 
-	if (!flat)
+	if (!json)
 		return;
-	if (in->unversioned && !strcmp(flat, in->unversioned) && in->srv) {
-		free(flat);
+	if (in->published && in->srv && snapshot_same_but_version(json, in->published)) {
+		free(json);
 		return;
 	}
 	err = inst_listen(a, in);
 	if (err) {
 		pr_err("waypoint %s: cannot serve %s/%s: %s", in->key, in->dir, WPSERVE_SOCKET,
 		       strerror(-err));
-		free(flat);
+		free(json);
 		return;
 	}
-	version = agent_next_version(a);
-	json = inst_encode(a, ws, v, in, version);
-	if (!json || server_publish(in->srv, json, strlen(json))) {
+	if (server_publish(in->srv, json, strlen(json))) {
 		pr_err("waypoint %s: cannot publish its snapshot", in->key);
 		free(json);
-		free(flat);
 		return;
 	}
+	in->version = agent_next_version(a);
 	pr_info("waypoint %s (%s): snapshot version %llu", in->key, in->wp,
-		(unsigned long long)version);
-	in->version = version;
-	free(json);
-	free(in->unversioned);
-	in->unversioned = flat;
+		(unsigned long long)in->version);
+	free(in->published);
+	in->published = json;
 }
 
 bool wpserve_instance(const struct agent *a, size_t i, const char **pod, uint64_t *version)
