@@ -39,12 +39,14 @@ int getpeer6(struct bpf_sock_addr *ctx)
 	return 1;
 }
 
-/* UDP: DNS to the ztunnel's proxy, and its answers shown from the server asked. */
+/*
+ * UDP: DNS to the ztunnel's proxy, and its answers shown from the server asked; Service VIPs to
+ * a backend, and its answers shown from the VIP.
+ */
 SEC("cgroup/sendmsg4")
 int sendmsg4(struct bpf_sock_addr *ctx)
 {
-	capture_sendmsg4(ctx);
-	return 1;
+	return capture_sendmsg4(ctx);
 }
 
 SEC("cgroup/sendmsg6")

@@ -112,22 +112,33 @@ static __always_inline int capture_redirect(struct bpf_sock_addr *ctx, bool v6, 
 	return CONNECT_ALLOW;
 }
 
-/* A backend of @svc from @map: backends (struct ambit_backend) or backends6 (ambit_addr6). */
-static __always_inline void *capture_pick_backend(void *map, const struct ambit_service *svc)
+/*
+ * A backend of @svc from @map, backends (struct ambit_backend) or backends6 (ambit_addr6), at a
+ * random index, which goes to @key->index.
+ */
+static __always_inline void *capture_pick_at(void *map, const struct ambit_service *svc,
+					     struct ambit_backend_key *key)
 {
-	struct ambit_backend_key key = {.service_id = svc->id};
 	void *be;
 
-	key.index = bpf_get_prandom_u32() % svc->backend_count;
-	be = bpf_map_lookup_elem(map, &key);
+	key->service_id = svc->id;
+	key->index = bpf_get_prandom_u32() % svc->backend_count;
+	be = bpf_map_lookup_elem(map, key);
 	if (be)
 		return be;
 	/*
 	 * The agent shrinks a service by writing the new count before deleting stale indexes, so
 	 * a count read just before a shrink may point past the end: index 0 is always valid then.
 	 */
-	key.index = 0;
-	return bpf_map_lookup_elem(map, &key);
+	key->index = 0;
+	return bpf_map_lookup_elem(map, key);
+}
+
+static __always_inline void *capture_pick_backend(void *map, const struct ambit_service *svc)
+{
+	struct ambit_backend_key key = {};
+
+	return capture_pick_at(map, svc, &key);
 }
 
 static __always_inline int capture_service_lb(struct bpf_sock_addr *ctx, bool v6, __u32 ip,
@@ -227,6 +238,98 @@ static __always_inline int capture_dns_udp(struct bpf_sock_addr *ctx, bool v6, _
 	return CONNECT_ALLOW;
 }
 
+/*
+ * UDP to a Service's UDP port (a connect, or a sendmsg with an address), from any pod, as
+ * kube-proxy balances it: the socket's pin for that VIP and port if its backend is still the
+ * Service's, else a backend picked at random and pinned (struct ambit_udp_lb). A socket with no
+ * storage (none could be made) is balanced per datagram. A Service port without a backend
+ * refuses (EPERM), where kube-proxy answers with ICMP unreachable.
+ */
+static __always_inline int capture_udp_lb(struct bpf_sock_addr *ctx, bool v6, __u32 ip)
+{
+	struct ambit_addr key = {.ip = ip, .port = (__u16)ctx->user_port, .proto = IPPROTO_UDP};
+	struct ambit_backend_key bk = {};
+	struct ambit_backend *be = NULL;
+	struct ambit_service *svc;
+	struct ambit_udp_lb *lb;
+	__u32 slot = AMBIT_UDP_LB_SLOTS;
+
+	svc = bpf_map_lookup_elem(&services, &key);
+	if (!svc)
+		return CONNECT_ALLOW;
+	if (!svc->backend_count) {
+		counter_inc(AMBIT_DROP_NO_BACKEND);
+		return CONNECT_REJECT;
+	}
+	bk.service_id = svc->id;
+	lb = bpf_sk_storage_get(&udp_lb, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	for (__u32 i = 0; lb && i < AMBIT_UDP_LB_SLOTS; i++) {
+		struct ambit_udp_flow *f = &lb->f[i];
+
+		if (f->vip != ip || f->vport != key.port)
+			continue;
+		slot = i;
+		if (f->service_id != svc->id || f->index >= svc->backend_count)
+			break;
+		bk.index = f->index;
+		be = bpf_map_lookup_elem(&backends, &bk);
+		if (be && be->ip == f->bip && be->port == f->bport) {
+			capture_set_dst(ctx, v6, be->ip, be->port);
+			return CONNECT_ALLOW;
+		}
+		be = NULL;
+		break;
+	}
+	be = capture_pick_at(&backends, svc, &bk);
+	if (!be) {
+		counter_inc(AMBIT_DROP_NO_BACKEND);
+		return CONNECT_REJECT;
+	}
+	if (lb) {
+		if (slot >= AMBIT_UDP_LB_SLOTS)
+			slot = lb->next++ % AMBIT_UDP_LB_SLOTS;
+		if (slot < AMBIT_UDP_LB_SLOTS) {
+			struct ambit_udp_flow *f = &lb->f[slot];
+
+			f->vip = ip;
+			f->vport = key.port;
+			f->bip = be->ip;
+			f->bport = be->port;
+			f->service_id = svc->id;
+			f->index = bk.index;
+		}
+	}
+	capture_set_dst(ctx, v6, be->ip, be->port);
+	/* A flow, not a datagram: counted when its backend is picked. */
+	counter_inc(AMBIT_SERVICE_LB);
+	return CONNECT_ALLOW;
+}
+
+/* The VIP and port whose flow went to backend *@ip:*@port on this socket, in their place. */
+static __always_inline bool capture_udp_lb_rev(struct bpf_sock_addr *ctx, __u32 *ip, __u32 *port)
+{
+	struct ambit_udp_lb *lb = bpf_sk_storage_get(&udp_lb, ctx->sk, 0, 0);
+
+	for (__u32 i = 0; lb && i < AMBIT_UDP_LB_SLOTS; i++) {
+		struct ambit_udp_flow *f = &lb->f[i];
+
+		if (f->vip && f->bip == *ip && f->bport == (__u16)*port) {
+			*ip = f->vip;
+			*port = f->vport;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* UDP from a connect or a sendmsg: DNS of an enrolled pod to the proxy, else Service VIPs. */
+static __always_inline int capture_udp(struct bpf_sock_addr *ctx, bool v6, __u32 ip)
+{
+	if (capture_dns_wanted(ctx, ip))
+		return capture_dns_udp(ctx, v6, ip);
+	return capture_udp_lb(ctx, v6, ip);
+}
+
 /* TCP: as a redirected connect, with sock_orig for getpeername (no orig_dst: not 15001's). */
 static __always_inline int capture_dns_tcp(struct bpf_sock_addr *ctx, bool v6, __u32 ip,
 					   __u64 cgroup)
@@ -255,7 +358,7 @@ static __always_inline int capture_connect(struct bpf_sock_addr *ctx, bool v6, _
 	__u64 cgroup;
 
 	if (ctx->type == SOCK_DGRAM)
-		return capture_dns_udp(ctx, v6, ip);
+		return capture_udp(ctx, v6, ip);
 	if (ctx->type != SOCK_STREAM)
 		return CONNECT_ALLOW;
 	if (capture_dns_wanted(ctx, ip))
@@ -314,15 +417,27 @@ static __always_inline bool capture_is_dns_proxy6(const struct bpf_sock_addr *ct
 	       capture_is_ztunnel6(ctx);
 }
 
-/* Every IPv6 socket address a hook sets: a native one, or an IPv4 one as v4-mapped. */
+/*
+ * Every IPv6 socket address a hook sets (a native one, or an IPv4 one as v4-mapped) is stored
+ * here, a function of its own (a BPF-to-BPF call) so that its stores stay at fixed offsets of
+ * the context: inlined at several places, the compiler may hoist one pointer into the context
+ * for all of them, which the verifier refuses ("dereference of modified ctx ptr").
+ */
+static __noinline void capture_put_addr6(struct bpf_sock_addr *ctx, const __u32 *ip6, __u32 port)
+{
+	ctx->user_ip6[0] = ip6[0];
+	ctx->user_ip6[1] = ip6[1];
+	ctx->user_ip6[2] = ip6[2];
+	ctx->user_ip6[3] = ip6[3];
+	ctx->user_port = port;
+}
+
 static __always_inline void capture_set_ip6(struct bpf_sock_addr *ctx, __u32 w0, __u32 w1, __u32 w2,
 					    __u32 w3, __u32 port)
 {
-	ctx->user_ip6[0] = w0;
-	ctx->user_ip6[1] = w1;
-	ctx->user_ip6[2] = w2;
-	ctx->user_ip6[3] = w3;
-	ctx->user_port = port;
+	__u32 a[4] = {w0, w1, w2, w3};
+
+	capture_put_addr6(ctx, a, port);
 }
 
 /* An IPv4 address as the v4-mapped one of a dual-stack socket. */
@@ -334,7 +449,7 @@ static __always_inline void capture_set_mapped(struct bpf_sock_addr *ctx, __u32 
 static __always_inline void capture_set_addr6(struct bpf_sock_addr *ctx, const __u32 *ip6,
 					      __u32 port)
 {
-	capture_set_ip6(ctx, ip6[0], ip6[1], ip6[2], ip6[3], port);
+	capture_put_addr6(ctx, ip6, port);
 }
 
 static __always_inline void capture_set_ztunnel6(struct bpf_sock_addr *ctx, __u32 port)
@@ -423,6 +538,94 @@ static __always_inline int capture_dns6_udp(struct bpf_sock_addr *ctx,
 	return CONNECT_ALLOW;
 }
 
+static __always_inline bool capture_same6(const __u32 *a, const __u32 *b)
+{
+	return a[0] == b[0] && a[1] == b[1] && a[2] == b[2] && a[3] == b[3];
+}
+
+/* As capture_udp_lb, for a native IPv6 destination (services6, udp_lb6). */
+static __always_inline int capture_udp_lb6(struct bpf_sock_addr *ctx)
+{
+	struct ambit_addr6 key = {.proto = IPPROTO_UDP};
+	struct ambit_backend_key bk = {};
+	struct ambit_addr6 *be = NULL;
+	struct ambit_service *svc;
+	struct ambit_udp_lb6 *lb;
+	__u32 slot = AMBIT_UDP_LB_SLOTS;
+
+	capture_get_addr6(ctx, key.ip6, &key.port);
+	svc = bpf_map_lookup_elem(&services6, &key);
+	if (!svc)
+		return CONNECT_ALLOW;
+	if (!svc->backend_count) {
+		counter_inc(AMBIT_DROP_NO_BACKEND);
+		return CONNECT_REJECT;
+	}
+	bk.service_id = svc->id;
+	lb = bpf_sk_storage_get(&udp_lb6, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
+	for (__u32 i = 0; lb && i < AMBIT_UDP_LB_SLOTS; i++) {
+		struct ambit_udp_flow6 *f = &lb->f[i];
+
+		if (!capture_same6(f->vip, key.ip6) || f->vport != key.port)
+			continue;
+		slot = i;
+		if (f->service_id != svc->id || f->index >= svc->backend_count)
+			break;
+		bk.index = f->index;
+		be = bpf_map_lookup_elem(&backends6, &bk);
+		if (be && capture_same6(be->ip6, f->bip) && be->port == f->bport) {
+			capture_set_addr6(ctx, be->ip6, be->port);
+			return CONNECT_ALLOW;
+		}
+		be = NULL;
+		break;
+	}
+	be = capture_pick_at(&backends6, svc, &bk);
+	if (!be) {
+		counter_inc(AMBIT_DROP_NO_BACKEND);
+		return CONNECT_REJECT;
+	}
+	if (lb) {
+		if (slot >= AMBIT_UDP_LB_SLOTS)
+			slot = lb->next++ % AMBIT_UDP_LB_SLOTS;
+		if (slot < AMBIT_UDP_LB_SLOTS) {
+			struct ambit_udp_flow6 *f = &lb->f[slot];
+
+			__builtin_memcpy(f->vip, key.ip6, sizeof(f->vip));
+			__builtin_memcpy(f->bip, be->ip6, sizeof(f->bip));
+			f->vport = key.port;
+			f->bport = be->port;
+			f->service_id = svc->id;
+			f->index = bk.index;
+		}
+	}
+	capture_set_addr6(ctx, be->ip6, be->port);
+	counter_inc(AMBIT_SERVICE_LB);
+	return CONNECT_ALLOW;
+}
+
+/* As capture_udp_lb_rev: the IPv6 VIP and port the flow to the peer (a backend) was sent to. */
+static __always_inline bool capture_udp_lb6_rev(struct bpf_sock_addr *ctx, __u32 *vip, __u16 *vport)
+{
+	struct ambit_udp_lb6 *lb = bpf_sk_storage_get(&udp_lb6, ctx->sk, 0, 0);
+	__u32 peer[4];
+	__u16 port;
+
+	if (!lb)
+		return false;
+	capture_get_addr6(ctx, peer, &port);
+	for (__u32 i = 0; i < AMBIT_UDP_LB_SLOTS; i++) {
+		struct ambit_udp_flow6 *f = &lb->f[i];
+
+		if (f->vport && capture_same6(f->bip, peer) && f->bport == port) {
+			__builtin_memcpy(vip, f->vip, sizeof(f->vip));
+			*vport = f->vport;
+			return true;
+		}
+	}
+	return false;
+}
+
 /* A pod not enrolled: an IPv6 Service VIP is balanced in the kernel, as capture_service_lb. */
 static __always_inline int capture_service6(struct bpf_sock_addr *ctx)
 {
@@ -474,12 +677,15 @@ static __always_inline int capture_native6(struct bpf_sock_addr *ctx)
 	if (ctx->protocol == IPPROTO_ICMPV6 || capture_v6_loopback(ctx) || capture_is_ztunnel6(ctx))
 		return CONNECT_ALLOW;
 	cgroup = capture_enrolled_cgroup(&en);
-	if (!cgroup || !en)
+	if (!cgroup || !en) {
+		if (ctx->type == SOCK_DGRAM)
+			return capture_udp_lb6(ctx);
 		return ctx->type == SOCK_STREAM ? capture_service6(ctx) : CONNECT_ALLOW;
+	}
 	if (capture_v6_refused(en, cgroup, &own))
 		return CONNECT_REJECT;
 	if (ctx->type == SOCK_DGRAM)
-		return capture_dns6_udp(ctx, en);
+		return capture_dns_of(ctx, en) ? capture_dns6_udp(ctx, en) : capture_udp_lb6(ctx);
 	if (ctx->type != SOCK_STREAM)
 		return CONNECT_ALLOW;
 	if (capture_dns_of(ctx, en))
@@ -595,7 +801,8 @@ static __always_inline bool capture_orig_mptcp(struct bpf_sock_addr *ctx, __u32 
 
 /*
  * The original destination of a steered socket: TCP's sock_orig, an MPTCP socket's storage,
- * else UDP DNS's dns_orig.
+ * else UDP DNS's dns_orig, else the Service a UDP socket's peer *@ip:*@port (on entry: the
+ * backend it is connected to) is a backend of.
  */
 static __always_inline bool capture_orig_of(struct bpf_sock_addr *ctx, __u32 *ip, __u32 *port)
 {
@@ -614,7 +821,7 @@ static __always_inline bool capture_orig_of(struct bpf_sock_addr *ctx, __u32 *ip
 		return false;
 	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
 	if (!o)
-		return false;
+		return capture_udp_lb_rev(ctx, ip, port);
 	*ip = o->ip;
 	*port = o->port;
 	return true;
@@ -622,7 +829,7 @@ static __always_inline bool capture_orig_of(struct bpf_sock_addr *ctx, __u32 *ip
 
 static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)
 {
-	__u32 ip, port;
+	__u32 ip = ctx->user_ip4, port = ctx->user_port;
 
 	if (!capture_orig_of(ctx, &ip, &port))
 		return;
@@ -630,16 +837,26 @@ static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)
 	ctx->user_port = port;
 }
 
-/* The server a UDP socket's answers from the DNS proxy are shown from. */
+/*
+ * The server a UDP socket's answers from the DNS proxy are shown from; a Service backend's, its
+ * VIP. (One store into the context: the verifier refuses the pointer the compiler makes of two.)
+ */
 static __always_inline void capture_dns_peer6(struct bpf_sock_addr *ctx)
 {
-	struct ambit_addr6 *o;
+	__u32 ip6[4];
+	__u16 port;
 
-	if (!capture_is_dns_proxy6(ctx))
+	if (capture_is_dns_proxy6(ctx)) {
+		struct ambit_addr6 *o = bpf_sk_storage_get(&dns_orig6, ctx->sk, 0, 0);
+
+		if (!o)
+			return;
+		__builtin_memcpy(ip6, o->ip6, sizeof(ip6));
+		port = o->port;
+	} else if (!capture_udp_lb6_rev(ctx, ip6, &port)) {
 		return;
-	o = bpf_sk_storage_get(&dns_orig6, ctx->sk, 0, 0);
-	if (o)
-		capture_set_addr6(ctx, o->ip6, o->port);
+	}
+	capture_set_addr6(ctx, ip6, port);
 }
 
 /*
@@ -661,7 +878,7 @@ static __always_inline void capture_getpeername_native6(struct bpf_sock_addr *ct
 
 static __always_inline void capture_getpeername6(struct bpf_sock_addr *ctx)
 {
-	__u32 ip, port;
+	__u32 ip = ctx->user_ip6[3], port = ctx->user_port;
 
 	if (!capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]))
 		capture_getpeername_native6(ctx);
@@ -669,29 +886,36 @@ static __always_inline void capture_getpeername6(struct bpf_sock_addr *ctx)
 		capture_set_mapped(ctx, ip, port);
 }
 
-/* sendmsg with an address (UDP): DNS to the proxy. */
-static __always_inline void capture_sendmsg4(struct bpf_sock_addr *ctx)
+/* sendmsg with an address (UDP): DNS to the proxy, Service VIPs to a backend. 0: EPERM. */
+static __always_inline int capture_sendmsg4(struct bpf_sock_addr *ctx)
 {
-	capture_dns_udp(ctx, false, ctx->user_ip4);
+	return capture_udp(ctx, false, ctx->user_ip4);
 }
 
 /* sendmsg6's verdict: 0 makes sendmsg() fail with EPERM. */
 static __always_inline int capture_sendmsg6(struct bpf_sock_addr *ctx)
 {
-	if (capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2])) {
-		capture_dns_udp(ctx, true, ctx->user_ip6[3]);
-		return CONNECT_ALLOW;
-	}
+	if (capture_v4_mapped(ctx->user_ip6[0], ctx->user_ip6[1], ctx->user_ip6[2]))
+		return capture_udp(ctx, true, ctx->user_ip6[3]);
 	return capture_native6(ctx);
 }
 
-/* recvmsg (UDP): the proxy's answers show as from the server the pod asked. */
+/*
+ * recvmsg (UDP): the proxy's answers show as from the server the pod asked, a Service backend's
+ * as from the Service.
+ */
 static __always_inline void capture_recvmsg4(struct bpf_sock_addr *ctx)
 {
+	__u32 ip = ctx->user_ip4, port = ctx->user_port;
 	struct ambit_addr *o;
 
-	if (ctx->user_ip4 != ztunnel_ip || ctx->user_port != bpf_htons(AMBIT_PORT_DNS))
+	if (ip != ztunnel_ip || port != bpf_htons(AMBIT_PORT_DNS)) {
+		if (capture_udp_lb_rev(ctx, &ip, &port)) {
+			ctx->user_ip4 = ip;
+			ctx->user_port = port;
+		}
 		return;
+	}
 	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
 	if (!o)
 		return;
@@ -707,8 +931,13 @@ static __always_inline void capture_recvmsg6(struct bpf_sock_addr *ctx)
 		capture_dns_peer6(ctx);
 		return;
 	}
-	if (ctx->user_ip6[3] != ztunnel_ip || ctx->user_port != bpf_htons(AMBIT_PORT_DNS))
+	if (ctx->user_ip6[3] != ztunnel_ip || ctx->user_port != bpf_htons(AMBIT_PORT_DNS)) {
+		__u32 ip = ctx->user_ip6[3], port = ctx->user_port;
+
+		if (capture_udp_lb_rev(ctx, &ip, &port))
+			capture_set_mapped(ctx, ip, port);
 		return;
+	}
 	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, 0);
 	if (o)
 		capture_set_mapped(ctx, o->ip, o->port);

@@ -65,6 +65,9 @@ AMBIT_MAP(sock_orig, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_TRACKED_SOCKS, __u64, stru
  * Lives and dies with the socket.
  */
 AMBIT_MAP_STORAGE(dns_orig, struct ambit_addr);
+/* A UDP socket's flows to Service VIPs and the backend each was given (bpf_abi.h). */
+AMBIT_MAP_STORAGE(udp_lb, struct ambit_udp_lb);
+AMBIT_MAP_STORAGE(udp_lb6, struct ambit_udp_lb6);
 /* orig_dst: key: pod socket's local address. */
 AMBIT_MAP(orig_dst, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_TRACKED_SOCKS, struct ambit_addr,
 	  struct ambit_orig_dst);

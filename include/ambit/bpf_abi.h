@@ -85,9 +85,59 @@ _Static_assert(sizeof(struct ambit_iface) == 8, "ambit_iface ABI");
 struct ambit_addr {
 	__u32 ip;
 	__u16 port;
-	__u16 pad;
+	/*
+	 * services: IPPROTO_UDP for a Service's UDP port, 0 for its TCP port (the only kind older
+	 * agents wrote, so their entries stay TCP's); 0 in every other map.
+	 */
+	__u16 proto;
 };
 _Static_assert(sizeof(struct ambit_addr) == 8, "ambit_addr ABI");
+
+/*
+ * udp_lb, a UDP socket's storage: its Service flows, kept on one backend each as kube-proxy's
+ * conntrack keeps a UDP flow on one endpoint. Up to AMBIT_UDP_LB_SLOTS (VIP, port) pairs, each
+ * with the backend picked for it; every send to the VIP checks that backend is still the
+ * Service's at that index (an endpoint gone is replaced at the next send), and recvmsg and
+ * getpeername show the backend's answers as from the VIP. A socket sending to more Services
+ * than there are slots replaces its oldest pin. IPv4 (and v4-mapped) only; udp_lb6 is IPv6's.
+ */
+#define AMBIT_UDP_LB_SLOTS 4
+struct ambit_udp_flow {
+	__u32 vip;   /* network order; 0: a free slot */
+	__u16 vport; /* network order */
+	__u16 bport; /* the backend's, network order */
+	__u32 bip;
+	__u32 service_id;
+	__u32 index; /* of the backend in backends */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ambit_udp_flow) == 24, "ambit_udp_flow ABI");
+
+struct ambit_udp_lb {
+	struct ambit_udp_flow f[AMBIT_UDP_LB_SLOTS];
+	__u32 next; /* the slot the next new flow takes (modulo AMBIT_UDP_LB_SLOTS) */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ambit_udp_lb) == 104, "ambit_udp_lb ABI");
+
+/* udp_lb6, the same for a socket's flows to IPv6 Service VIPs (services6, backends6). */
+struct ambit_udp_flow6 {
+	__u32 vip[4]; /* network order; all zero: a free slot */
+	__u32 bip[4];
+	__u16 vport;
+	__u16 bport;
+	__u32 service_id;
+	__u32 index;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ambit_udp_flow6) == 48, "ambit_udp_flow6 ABI");
+
+struct ambit_udp_lb6 {
+	struct ambit_udp_flow6 f[AMBIT_UDP_LB_SLOTS];
+	__u32 next;
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ambit_udp_lb6) == 200, "ambit_udp_lb6 ABI");
 
 /* Value of sock_orig (by socket cookie) and orig_dst (by the pod socket's local address). */
 #define AMBIT_ORIG_REDIRECTED (1u << 0) /* steered to the ztunnel */
@@ -226,7 +276,7 @@ _Static_assert(sizeof(struct ambit_ip6) == 16, "ambit_ip6 ABI");
 struct ambit_addr6 {
 	__u32 ip6[4];
 	__u16 port;
-	__u16 pad;
+	__u16 proto; /* as ambit_addr's: services6 keys a UDP port by IPPROTO_UDP, else 0 */
 };
 _Static_assert(sizeof(struct ambit_addr6) == 20, "ambit_addr6 ABI");
 

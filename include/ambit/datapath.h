@@ -76,10 +76,13 @@ int datapath_set_iface(struct datapath *dp, int ifindex, uint32_t pod_ip);
 /* The cgroup v2 id of the kubelet's sockets, whose probes pass (node_cfg); 0: none known. */
 int datapath_set_kubelet_cgroup(struct datapath *dp, uint64_t cgroup_id);
 int datapath_del_iface(struct datapath *dp, int ifindex);
-/* Replaces the backends of (vip, port); @n == 0 keeps the VIP with no backend (connect fails). */
-int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
+/*
+ * Replaces the backends of (vip, port) for @proto (0: TCP, IPPROTO_UDP); @n == 0 keeps the VIP
+ * with no backend (connect fails).
+ */
+int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port, uint8_t proto,
 			 const struct ambit_backend *backends, uint32_t n);
-int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port);
+int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port, uint8_t proto);
 /*
  * Kernel fast drops (bpf_abi.h): @port host order, 0 = the pod's default; @mode
  * AMBIT_PLAINTEXT_*. Writing an entry that is already there keeps its drop count.
@@ -102,8 +105,9 @@ int datapath_set_enrolled_ip6(struct datapath *dp, uint64_t cgroup_id,
 int datapath_del_enrolled_ip6(struct datapath *dp, uint64_t cgroup_id);
 int datapath_del_iface6(struct datapath *dp, int ifindex);
 int datapath_set_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port,
-			  const struct ambit_addr6 *backends, uint32_t n);
-int datapath_del_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port);
+			  uint8_t proto, const struct ambit_addr6 *backends, uint32_t n);
+int datapath_del_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port,
+			  uint8_t proto);
 int datapath_set_strict_port6(struct datapath *dp, const struct in6_addr *ip, uint16_t port,
 			      uint32_t mode);
 int datapath_del_strict_port6(struct datapath *dp, const struct in6_addr *ip, uint16_t port);

@@ -460,7 +460,7 @@ static void test_service_vip_load_balanced(void **state)
 	struct child_result r;
 	int i;
 
-	assert_int_equal(datapath_set_service(cf.dp, vip.ip, 80, be, 1), 0);
+	assert_int_equal(datapath_set_service(cf.dp, vip.ip, 80, 0, be, 1), 0);
 	run_child(cf.cg_plain, "10.200.0.50", 80, &r);
 	expect_backend(&r, "10.200.0.50", 80);
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 1);
@@ -473,7 +473,7 @@ static void test_service_vip_load_balanced(void **state)
 	before++;
 
 	/* Grow to two backends: every connect lands on one of them. */
-	assert_int_equal(datapath_set_service(cf.dp, vip.ip, 80, be, 2), 0);
+	assert_int_equal(datapath_set_service(cf.dp, vip.ip, 80, 0, be, 2), 0);
 	for (i = 0; i < 6; i++) {
 		run_child(cf.cg_plain, "10.200.0.50", 80, &r);
 		expect_backend(&r, "10.200.0.50", 80);
@@ -483,7 +483,7 @@ static void test_service_vip_load_balanced(void **state)
 	/* Shrink: same id, count 1, the stale index gone. */
 	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(cf.dp, "services"), &vip, &svc), 0);
 	assert_int_equal(svc.backend_count, 2);
-	assert_int_equal(datapath_set_service(cf.dp, vip.ip, 80, &be[1], 1), 0);
+	assert_int_equal(datapath_set_service(cf.dp, vip.ip, 80, 0, &be[1], 1), 0);
 	key.service_id = svc.id;
 	assert_int_equal(bpf_map_lookup_elem(datapath_map_fd(cf.dp, "services"), &vip, &svc), 0);
 	assert_int_equal(svc.id, key.service_id);
@@ -504,7 +504,7 @@ static void test_service_vip_load_balanced(void **state)
 	run_child(cf.cg_enrolled, "10.200.0.50", 80, &r);
 	expect_redirected(&r, "10.200.0.50", 80);
 
-	assert_int_equal(datapath_del_service(cf.dp, vip.ip, 80), 0);
+	assert_int_equal(datapath_del_service(cf.dp, vip.ip, 80, 0), 0);
 	key.index = 0;
 	assert_int_not_equal(bpf_map_lookup_elem(datapath_map_fd(cf.dp, "backends"), &key, &got),
 			     0);
@@ -517,13 +517,179 @@ static void test_service_without_backends_refused(void **state)
 	uint64_t before = counter(AMBIT_DROP_NO_BACKEND);
 	struct child_result r;
 
-	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.51"), 80, NULL, 0), 0);
+	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.51"), 80, 0, NULL, 0), 0);
 	run_child(cf.cg_plain, "10.200.0.51", 80, &r);
 	assert_int_equal(r.connect_errno, EPERM);
 	assert_int_equal(counter(AMBIT_DROP_NO_BACKEND), before + 1);
-	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.51"), 80, NULL, 1), -EINVAL);
-	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.51"), 80), 0);
-	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.51"), 80), 0);
+	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.51"), 80, 0, NULL, 1), -EINVAL);
+	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.51"), 80, 0), 0);
+	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.51"), 80, 0), 0);
+}
+
+/* ---- UDP Services, as kube-proxy balances them (capture_udp_lb) ---- */
+
+#define UDP_PORT 9053
+#define UDP_VIP "10.200.0.60"
+
+/* A UDP socket bound to @ip:UDP_PORT (nonblocking). */
+static int udp_bound(const char *ip)
+{
+	struct sockaddr_in a = {
+	    .sin_family = AF_INET, .sin_port = htons(UDP_PORT), .sin_addr.s_addr = ip4(ip)};
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+
+	if (fd < 0 || bind(fd, (struct sockaddr *)&a, sizeof(a)))
+		return -1;
+	return fd;
+}
+
+/*
+ * Which of backends @be[2] got the datagram the client sent (0 or 1; -1: none within 2 s), and
+ * its answer sent back to where it came from.
+ */
+static int udp_serve(const int be[2])
+{
+	struct pollfd p[2] = {{.fd = be[0], .events = POLLIN}, {.fd = be[1], .events = POLLIN}};
+	struct sockaddr_in from;
+	socklen_t len = sizeof(from);
+	char buf[64];
+	ssize_t n;
+
+	if (poll(p, 2, 2000) < 1)
+		return -1;
+	for (int i = 0; i < 2; i++) {
+		if (!(p[i].revents & POLLIN))
+			continue;
+		n = recvfrom(be[i], buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
+		if (n <= 0 || sendto(be[i], buf, (size_t)n, 0, (struct sockaddr *)&from, len) != n)
+			return -1;
+		return i;
+	}
+	return -1;
+}
+
+/* The answer on @fd (within 2 s): 0 with where it came from into @from (@len bytes), or -1. */
+static int udp_answer(int fd, void *from, socklen_t len)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	char buf[64];
+
+	if (poll(&p, 1, 2000) != 1)
+		return -1;
+	return recvfrom(fd, buf, sizeof(buf), 0, from, &len) > 0 ? 0 : -1;
+}
+
+static bool is_vip(const struct sockaddr_in *a)
+{
+	return a->sin_addr.s_addr == ip4(UDP_VIP) && a->sin_port == htons(UDP_PORT);
+}
+
+/*
+ * The client's side, in a child in @cgroup: what each step saw, or the step that failed as the
+ * exit code. The backends are its own sockets, made before it joined the pods' cgroup (so their
+ * answers are not the hook's), and it edits the Service itself (the maps' fds are inherited).
+ */
+static int udp_client(const char *cgroup, bool plain)
+{
+	struct sockaddr_in vip = {.sin_family = AF_INET, .sin_port = htons(UDP_PORT)}, from;
+	struct sockaddr_in6 vip6 = {.sin6_family = AF_INET6, .sin6_port = htons(UDP_PORT)}, from6;
+	struct ambit_backend one;
+	int be[2], fd, first, k;
+	socklen_t len;
+
+	vip.sin_addr.s_addr = ip4(UDP_VIP);
+	be[0] = udp_bound(BACKEND1_IP);
+	be[1] = udp_bound(BACKEND2_IP);
+	if (be[0] < 0 || be[1] < 0 || capture_fixture_join(cgroup))
+		return 2;
+	/* Unconnected: each sendto names the VIP; its flow stays on one backend. */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sendto(fd, "a", 1, 0, (struct sockaddr *)&vip, sizeof(vip)) != 1)
+		return 3;
+	first = udp_serve(be);
+	if (first < 0 || udp_answer(fd, &from, sizeof(from)) || !is_vip(&from))
+		return 4;
+	for (int i = 0; i < 8; i++)
+		if (sendto(fd, "b", 1, 0, (struct sockaddr *)&vip, sizeof(vip)) != 1 ||
+		    udp_serve(be) != first || udp_answer(fd, &from, sizeof(from)) || !is_vip(&from))
+			return 5;
+	/* Its backend gone from the Service: the next datagram goes to the other. */
+	one = (struct ambit_backend){.ip = ip4(first ? BACKEND1_IP : BACKEND2_IP),
+				     .port = htons(UDP_PORT)};
+	if (datapath_set_service(cf.dp, ip4(UDP_VIP), UDP_PORT, IPPROTO_UDP, &one, 1) ||
+	    sendto(fd, "c", 1, 0, (struct sockaddr *)&vip, sizeof(vip)) != 1 ||
+	    udp_serve(be) != !first || udp_answer(fd, &from, sizeof(from)) || !is_vip(&from))
+		return 6;
+	close(fd);
+	/* Connected: the peer is the VIP (getpeername), and so is every answer's source. */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	len = sizeof(from);
+	if (connect(fd, (struct sockaddr *)&vip, sizeof(vip)) ||
+	    getpeername(fd, (struct sockaddr *)&from, &len) || !is_vip(&from))
+		return 7;
+	if (send(fd, "d", 1, 0) != 1 || udp_serve(be) != !first ||
+	    udp_answer(fd, &from, sizeof(from)) || !is_vip(&from))
+		return 8;
+	close(fd);
+	/* A dual-stack socket naming ::ffff:VIP, as for TCP. */
+	vip6.sin6_addr.s6_addr[10] = vip6.sin6_addr.s6_addr[11] = 0xff;
+	memcpy(&vip6.sin6_addr.s6_addr[12], &vip.sin_addr, 4);
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sendto(fd, "e", 1, 0, (struct sockaddr *)&vip6, sizeof(vip6)) != 1 ||
+	    udp_serve(be) != !first || udp_answer(fd, &from6, sizeof(from6)))
+		return 9;
+	if (memcmp(&from6.sin6_addr, &vip6.sin6_addr, 16) || from6.sin6_port != vip6.sin6_port)
+		return 10;
+	close(fd);
+	/* No backend: refused (EPERM) rather than sent to the VIP. */
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (datapath_set_service(cf.dp, ip4(UDP_VIP), UDP_PORT, IPPROTO_UDP, NULL, 0) ||
+	    sendto(fd, "f", 1, 0, (struct sockaddr *)&vip, sizeof(vip)) != -1 || errno != EPERM)
+		return 11;
+	close(fd);
+	/*
+	 * The TCP port of the same number is not the UDP one's: a TCP connect is not balanced
+	 * (from a pod outside the mesh: an enrolled one's goes to the ztunnel, as any).
+	 */
+	if (!plain)
+		return 0;
+	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	k = connect(fd, (struct sockaddr *)&vip, sizeof(vip));
+	if (k == 0 || errno != ECONNREFUSED)
+		return 12;
+	return 0;
+}
+
+static void udp_case(const char *cgroup, bool plain)
+{
+	struct ambit_backend be[2] = {
+	    {.ip = ip4(BACKEND1_IP), .port = htons(UDP_PORT)},
+	    {.ip = ip4(BACKEND2_IP), .port = htons(UDP_PORT)},
+	};
+	uint64_t before = counter(AMBIT_SERVICE_LB);
+	int status;
+	pid_t pid;
+
+	assert_int_equal(datapath_set_service(cf.dp, ip4(UDP_VIP), UDP_PORT, IPPROTO_UDP, be, 2),
+			 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(udp_client(cgroup, plain));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status))
+		fail_msg("UDP client in %s: step %d failed", cgroup, WEXITSTATUS(status));
+	/* Flows, not datagrams: the first pin, its re-pick, the connected socket's, the mapped. */
+	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 4);
+	assert_int_equal(datapath_del_service(cf.dp, ip4(UDP_VIP), UDP_PORT, IPPROTO_UDP), 0);
+}
+
+/* A pod outside the mesh and an enrolled one alike: the mesh does not carry UDP yet. */
+static void test_udp_service_load_balanced(void **state)
+{
+	udp_case(cf.cg_plain, true);
+	udp_case(cf.cg_enrolled, false);
 }
 
 /* sock_orig entries made from @cgroup (0: any). */
@@ -602,7 +768,7 @@ static void test_sock_orig_freed_on_close(void **state)
 	pid_t pid[2];
 	char c;
 
-	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.52"), 80, &be, 1), 0);
+	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.52"), 80, 0, &be, 1), 0);
 	pid[0] = hold_connections(cf.cg_enrolled, "10.200.0.97", 80, N_REDIR, fx.ztunnel_fd,
 				  acc_redir, &ready[0], &go[0]);
 	pid[1] = hold_connections(cf.cg_plain, "10.200.0.52", 80, N_LB, fx.backend1_fd, acc_lb,
@@ -632,7 +798,7 @@ static void test_sock_orig_freed_on_close(void **state)
 			usleep(50 * 1000);
 	}
 	assert_int_equal(left, 0);
-	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.52"), 80), 0);
+	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.52"), 80, 0), 0);
 }
 
 static uint32_t link_id(const char *name)
@@ -731,6 +897,7 @@ int main(void)
 	    cmocka_unit_test(test_not_enrolled_untouched),
 	    cmocka_unit_test(test_service_vip_load_balanced),
 	    cmocka_unit_test(test_service_without_backends_refused),
+	    cmocka_unit_test(test_udp_service_load_balanced),
 	    cmocka_unit_test(test_sock_orig_freed_on_close),
 	    cmocka_unit_test(test_reopen_updates_links_in_place),
 	    cmocka_unit_test(test_pinned_handle),

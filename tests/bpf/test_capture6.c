@@ -495,12 +495,12 @@ static void test_service6_load_balanced(void **state)
 
 	assert_int_equal(inet_pton(AF_INET6, BACKEND1_IP6, be[0].ip6), 1);
 	assert_int_equal(inet_pton(AF_INET6, BACKEND2_IP6, be[1].ip6), 1);
-	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, be, 1), 0);
+	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, 0, be, 1), 0);
 	child_run(cf.cg_plain, &op, &o);
 	expect_backend6(&o);
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 1);
 
-	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, be, 2), 0);
+	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, 0, be, 2), 0);
 	for (int i = 0; i < 6; i++) {
 		child_run(cf.cg_plain, &op, &o);
 		expect_backend6(&o);
@@ -513,9 +513,128 @@ static void test_service6_load_balanced(void **state)
 
 	/* Another port of the VIP is no Service, nor is the VIP once deleted. */
 	assert_int_equal(child_err(cf.cg_plain, OP_TCP, VIP6, 81), ENETUNREACH);
-	assert_int_equal(datapath_del_service6(cf.dp, &vip, 80), 0);
+	assert_int_equal(datapath_del_service6(cf.dp, &vip, 80, 0), 0);
 	assert_int_equal(child_err(cf.cg_plain, OP_TCP, VIP6, 80), ENETUNREACH);
 	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 7);
+}
+
+/* ---- UDP Services at an IPv6 VIP (capture_udp_lb6), as test_capture's over IPv4 ---- */
+
+#define UDP_PORT 9053
+
+static bool is_vip6(const struct sockaddr_in6 *a)
+{
+	struct sockaddr_in6 want = sa6(VIP6, UDP_PORT);
+
+	return !memcmp(&a->sin6_addr, &want.sin6_addr, 16) && a->sin6_port == want.sin6_port;
+}
+
+/* Which backend got the client's datagram (0 or 1; -1: none in 2 s), answered where it came from.
+ */
+static int udp6_serve(const int be[2])
+{
+	struct sockaddr_in6 from;
+	socklen_t len = sizeof(from);
+	char buf[64];
+	int i = ready_of(be, 2);
+	ssize_t n;
+
+	if (i < 0)
+		return -1;
+	n = recvfrom(be[i], buf, sizeof(buf), 0, (struct sockaddr *)&from, &len);
+	if (n <= 0 || sendto(be[i], buf, (size_t)n, 0, (struct sockaddr *)&from, len) != n)
+		return -1;
+	return i;
+}
+
+/* The answer on @fd within 2 s came from the VIP. */
+static bool udp6_answer_from_vip(int fd)
+{
+	struct sockaddr_in6 from;
+	socklen_t len = sizeof(from);
+	char buf[64];
+
+	return ready_of(&fd, 1) == 0 &&
+	       recvfrom(fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &len) > 0 &&
+	       is_vip6(&from);
+}
+
+/* The client, in a child in @cgroup (the step that failed as its exit code; 0: none). */
+static int udp6_client(const char *cgroup)
+{
+	struct sockaddr_in6 vip = sa6(VIP6, UDP_PORT), peer;
+	struct in6_addr vaddr = vip.sin6_addr;
+	struct ambit_addr6 one = {.port = htons(UDP_PORT)};
+	int be[2], fd, first;
+	socklen_t len = sizeof(peer);
+
+	/* Its backends are its own, bound before it joined the pods' cgroup. */
+	be[0] = listen6(BACKEND1_IP6, UDP_PORT, SOCK_DGRAM);
+	be[1] = listen6(BACKEND2_IP6, UDP_PORT, SOCK_DGRAM);
+	if (be[0] < 0 || be[1] < 0 || capture_fixture_join(cgroup))
+		return 2;
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (sendto(fd, "a", 1, 0, (struct sockaddr *)&vip, sizeof(vip)) != 1)
+		return 3;
+	first = udp6_serve(be);
+	if (first < 0 || !udp6_answer_from_vip(fd))
+		return 4;
+	for (int i = 0; i < 8; i++)
+		if (sendto(fd, "b", 1, 0, (struct sockaddr *)&vip, sizeof(vip)) != 1 ||
+		    udp6_serve(be) != first || !udp6_answer_from_vip(fd))
+			return 5;
+	/* Its backend gone from the Service: the next datagram goes to the other. */
+	if (inet_pton(AF_INET6, first ? BACKEND1_IP6 : BACKEND2_IP6, one.ip6) != 1 ||
+	    datapath_set_service6(cf.dp, &vaddr, UDP_PORT, IPPROTO_UDP, &one, 1) ||
+	    sendto(fd, "c", 1, 0, (struct sockaddr *)&vip, sizeof(vip)) != 1 ||
+	    udp6_serve(be) != !first || !udp6_answer_from_vip(fd))
+		return 6;
+	close(fd);
+	/* Connected: its peer is the VIP, and so is the answer's source. */
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (connect(fd, (struct sockaddr *)&vip, sizeof(vip)) ||
+	    getpeername(fd, (struct sockaddr *)&peer, &len) || !is_vip6(&peer))
+		return 7;
+	if (send(fd, "d", 1, 0) != 1 || udp6_serve(be) != !first || !udp6_answer_from_vip(fd))
+		return 8;
+	close(fd);
+	/* No backend: refused. */
+	fd = socket(AF_INET6, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (datapath_set_service6(cf.dp, &vaddr, UDP_PORT, IPPROTO_UDP, NULL, 0) ||
+	    sendto(fd, "e", 1, 0, (struct sockaddr *)&vip, sizeof(vip)) != -1 || errno != EPERM)
+		return 9;
+	return 0;
+}
+
+static void udp6_case(const char *cgroup)
+{
+	struct ambit_addr6 be[2] = {{.port = htons(UDP_PORT)}, {.port = htons(UDP_PORT)}};
+	struct in6_addr vip = sa6(VIP6, 0).sin6_addr;
+	uint64_t before = counter(AMBIT_SERVICE_LB);
+	int status;
+	pid_t pid;
+
+	assert_int_equal(inet_pton(AF_INET6, BACKEND1_IP6, be[0].ip6), 1);
+	assert_int_equal(inet_pton(AF_INET6, BACKEND2_IP6, be[1].ip6), 1);
+	assert_int_equal(datapath_set_service6(cf.dp, &vip, UDP_PORT, IPPROTO_UDP, be, 2), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0)
+		_exit(udp6_client(cgroup));
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	if (WEXITSTATUS(status))
+		fail_msg("UDP client in %s: step %d failed", cgroup, WEXITSTATUS(status));
+	/* Flows: the first pin, its re-pick, the connected socket's. */
+	assert_int_equal(counter(AMBIT_SERVICE_LB), before + 3);
+	assert_int_equal(datapath_del_service6(cf.dp, &vip, UDP_PORT, IPPROTO_UDP), 0);
+}
+
+/* From a pod outside the mesh and from an enrolled one alike. */
+static void test_udp_service6_load_balanced(void **state)
+{
+	udp6_case(cf.cg_plain);
+	udp6_case(cf.cg_enrolled);
 }
 
 /*
@@ -533,11 +652,11 @@ static void test_mptcp6(void **state)
 	child_run(cf.cg_enrolled, &op, &o);
 	expect_steered6(fx.ztunnel_fd, &o, NOWHERE6_IP, 8443);
 	assert_int_equal(inet_pton(AF_INET6, BACKEND1_IP6, be.ip6), 1);
-	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, &be, 1), 0);
+	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, 0, &be, 1), 0);
 	op = (struct op){.kind = OP_MPTCP, .ip = VIP6, .port = 80};
 	child_run(cf.cg_plain, &op, &o);
 	expect_backend6(&o);
-	assert_int_equal(datapath_del_service6(cf.dp, &vip, 80), 0);
+	assert_int_equal(datapath_del_service6(cf.dp, &vip, 80, 0), 0);
 }
 
 static void test_service6_without_backends_refused(void **state)
@@ -545,11 +664,11 @@ static void test_service6_without_backends_refused(void **state)
 	struct in6_addr vip = sa6(VIP6, 0).sin6_addr;
 	uint64_t before = counter(AMBIT_DROP_NO_BACKEND);
 
-	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, NULL, 0), 0);
+	assert_int_equal(datapath_set_service6(cf.dp, &vip, 80, 0, NULL, 0), 0);
 	assert_int_equal(child_err(cf.cg_plain, OP_TCP, VIP6, 80), EPERM);
 	assert_int_equal(counter(AMBIT_DROP_NO_BACKEND), before + 1);
 	assert_string_equal(ambit_reason_name(AMBIT_DROP_NO_BACKEND), "drop_no_backend");
-	assert_int_equal(datapath_del_service6(cf.dp, &vip, 80), 0);
+	assert_int_equal(datapath_del_service6(cf.dp, &vip, 80, 0), 0);
 }
 
 /* ---- DNS ---- */
@@ -800,6 +919,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_loopback_and_ztunnel6_untouched, case_teardown),
 	    cmocka_unit_test_teardown(test_service6_load_balanced, case_teardown),
 	    cmocka_unit_test_teardown(test_service6_without_backends_refused, case_teardown),
+	    cmocka_unit_test_teardown(test_udp_service6_load_balanced, case_teardown),
 	    cmocka_unit_test_teardown(test_dns6_udp_steered, case_teardown),
 	    cmocka_unit_test_teardown(test_dns6_tcp_steered, case_teardown),
 	    cmocka_unit_test_teardown(test_dns6_left_alone, case_teardown),

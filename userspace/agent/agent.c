@@ -150,13 +150,10 @@ static int read_map(struct agent *a, const char *name, size_t ksz, struct dp_ent
 
 /* The services map's keys, with the backends we know we wrote for them. */
 /* The order desired_compute sorts services in (VIP, then port, host order). */
-static int cmp_vip_port(const void *a, const void *b)
+/* How a service port's protocol is logged: nothing for TCP, as before UDP was balanced. */
+static const char *proto_suffix(uint8_t proto)
 {
-	const struct dp_service *x = a, *y = b;
-	uint64_t kx = ((uint64_t)ntohl(x->vip) << 16) | x->port;
-	uint64_t ky = ((uint64_t)ntohl(y->vip) << 16) | y->port;
-
-	return (kx > ky) - (kx < ky);
+	return proto == IPPROTO_UDP ? "/udp" : "";
 }
 
 static int read_services(struct agent *a, struct dp_service **out, size_t *n)
@@ -182,9 +179,10 @@ static int read_services(struct agent *a, struct dp_service **out, size_t *n)
 		struct dp_service s;
 
 		memcpy(&key, (char *)keys + i * sizeof(key), sizeof(key));
-		s = (struct dp_service){.vip = key.ip, .port = ntohs(key.port)};
+		s = (struct dp_service){
+		    .vip = key.ip, .port = ntohs(key.port), .proto = (uint8_t)key.proto};
 		k = a->n_applied_svcs ? bsearch(&s, a->applied_svcs, a->n_applied_svcs,
-						sizeof(*a->applied_svcs), cmp_vip_port)
+						sizeof(*a->applied_svcs), dp_service_cmp)
 				      : NULL;
 		if (k && k->known) {
 			/* Borrowed: this array is freed shallowly. */
@@ -271,29 +269,30 @@ static bool apply_services(struct agent *a, const struct desired *next)
 				be[j].ip = s->backends[j].ip;
 				be[j].port = htons(s->backends[j].port);
 			}
-			err = datapath_set_service(a->dp, s->vip, s->port, be, s->n);
+			err = datapath_set_service(a->dp, s->vip, s->port, s->proto, be, s->n);
 			free(be);
 		}
 		if (!err) {
-			pr_info("service %s:%u -> %u backend(s)", ipaddr_v4_str(s->vip, ip),
-				s->port, s->n);
+			pr_info("service %s:%u%s -> %u backend(s)", ipaddr_v4_str(s->vip, ip),
+				s->port, proto_suffix(s->proto), s->n);
 			continue;
 		}
 		apply_failed(a, "set service port", s->port, err);
 		/* Forget what we believed about it so the next reconcile writes it again. */
 		for (size_t j = 0; applied && j < next->n_services; j++)
-			if (applied[j].vip == s->vip && applied[j].port == s->port)
+			if (applied[j].vip == s->vip && applied[j].port == s->port &&
+			    applied[j].proto == s->proto)
 				applied[j].known = false;
 	}
 	for (size_t i = 0; i < sd.n_del; i++) {
 		char ip[INET_ADDRSTRLEN];
 
-		err = datapath_del_service(a->dp, sd.del[i].vip, sd.del[i].port);
+		err = datapath_del_service(a->dp, sd.del[i].vip, sd.del[i].port, sd.del[i].proto);
 		if (err && err != -ENOENT)
 			apply_failed(a, "delete service port", sd.del[i].port, err);
 		else
-			pr_info("service %s:%u removed", ipaddr_v4_str(sd.del[i].vip, ip),
-				sd.del[i].port);
+			pr_info("service %s:%u%s removed", ipaddr_v4_str(sd.del[i].vip, ip),
+				sd.del[i].port, proto_suffix(sd.del[i].proto));
 	}
 	dp_service_diff_free(&sd);
 	dp_services_free(a->applied_svcs, a->n_applied_svcs);
@@ -350,6 +349,7 @@ static int read_services6(struct agent *a, struct dp_service6 **out, size_t *n)
 	for (size_t i = 0; *out && i < *n; i++) {
 		memcpy(&(*out)[i].vip, keys[i].ip6, sizeof((*out)[i].vip));
 		(*out)[i].port = ntohs(keys[i].port);
+		(*out)[i].proto = (uint8_t)keys[i].proto;
 		(*out)[i].n = UINT32_MAX; /* never equal to a wanted one */
 	}
 	free(keys);
@@ -383,12 +383,13 @@ static bool apply_services6(struct agent *a, const struct desired *next)
 
 		if (c && same_service6(c, w))
 			continue;
-		err = datapath_set_service6(a->dp, &w->vip, w->port, w->backends, w->n);
+		err = datapath_set_service6(a->dp, &w->vip, w->port, w->proto, w->backends, w->n);
 		if (err)
 			apply_failed(a, "set IPv6 service port", w->port, err);
 		else
-			pr_info("service [%s]:%u -> %u backend(s)",
-				inet_ntop(AF_INET6, &w->vip, txt, sizeof(txt)), w->port, w->n);
+			pr_info("service [%s]:%u%s -> %u backend(s)",
+				inet_ntop(AF_INET6, &w->vip, txt, sizeof(txt)), w->port,
+				proto_suffix(w->proto), w->n);
 	}
 	for (size_t i = 0; i < ncur; i++) {
 		const struct dp_service6 *c = &cur[i];
@@ -396,12 +397,13 @@ static bool apply_services6(struct agent *a, const struct desired *next)
 		if (next->n_services6 &&
 		    bsearch(c, next->services6, next->n_services6, sizeof(*c), dp_service6_cmp))
 			continue;
-		err = datapath_del_service6(a->dp, &c->vip, c->port);
+		err = datapath_del_service6(a->dp, &c->vip, c->port, c->proto);
 		if (err && err != -ENOENT)
 			apply_failed(a, "delete IPv6 service port", c->port, err);
 		else
-			pr_info("service [%s]:%u removed",
-				inet_ntop(AF_INET6, &c->vip, txt, sizeof(txt)), c->port);
+			pr_info("service [%s]:%u%s removed",
+				inet_ntop(AF_INET6, &c->vip, txt, sizeof(txt)), c->port,
+				proto_suffix(c->proto));
 	}
 	if (cur != a->applied_svcs6)
 		dp_services6_free(cur, ncur);

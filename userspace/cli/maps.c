@@ -306,9 +306,10 @@ static cJSON *ip_key_json(int af, const void *ip)
  */
 struct sockaddr_view {
 	int af;
-	const void *ip; /* 4 or 16 bytes, network order */
-	uint16_t port;	/* network order */
-	uint16_t pad;
+	const void *ip;	  /* 4 or 16 bytes, network order */
+	uint16_t port;	  /* network order */
+	uint16_t last;	  /* the last field: proto (an address), pad (an IPv4 backend) */
+	const char *name; /* its name, as bpftool names it from the BTF */
 };
 
 static struct sockaddr_view addr_view(int af, const void *p)
@@ -316,11 +317,11 @@ static struct sockaddr_view addr_view(int af, const void *p)
 	if (af == AF_INET6) {
 		const struct ambit_addr6 *a = p;
 
-		return (struct sockaddr_view){af, a->ip6, a->port, a->pad};
+		return (struct sockaddr_view){af, a->ip6, a->port, a->proto, "proto"};
 	}
 	const struct ambit_addr *a = p;
 
-	return (struct sockaddr_view){af, &a->ip, a->port, a->pad};
+	return (struct sockaddr_view){af, &a->ip, a->port, a->proto, "proto"};
 }
 
 static cJSON *addr_json(const struct sockaddr_view *a)
@@ -330,7 +331,7 @@ static cJSON *addr_json(const struct sockaddr_view *a)
 	add_ip(o, "ip", a->af, a->ip);
 	if (o) {
 		cJSON_AddNumberToObject(o, "port", a->port);
-		cJSON_AddNumberToObject(o, "pad", a->pad);
+		cJSON_AddNumberToObject(o, a->name, a->last);
 	}
 	return o;
 }
@@ -424,8 +425,8 @@ static void dump_service(const void *k, const void *v, void *arg)
 		add_entry(d, addr_json(&a), obj(f, vals, 2));
 		return;
 	}
-	printf("  %s:%-5u -> %-20s ", host_str(a.af, a.ip, host), ntohs(a.port),
-	       or_dash(svc_by_vip(d->r, a.af, a.ip)));
+	printf("  %s:%-5u%-4s -> %-20s ", host_str(a.af, a.ip, host), ntohs(a.port),
+	       a.last == IPPROTO_UDP ? "/udp" : "", or_dash(svc_by_vip(d->r, a.af, a.ip)));
 	printf("id %u, %u backend(s)\n", s->id, s->backend_count);
 }
 
@@ -435,9 +436,9 @@ static void dump_backend(const void *k, const void *v, void *arg)
 	struct dump_ctx *d = arg;
 	const struct ambit_backend_key *bk = k;
 	const struct ambit_backend *b4 = v;
-	struct sockaddr_view b = d->af == AF_INET
-				     ? (struct sockaddr_view){AF_INET, &b4->ip, b4->port, b4->pad}
-				     : addr_view(d->af, v);
+	struct sockaddr_view b =
+	    d->af == AF_INET ? (struct sockaddr_view){AF_INET, &b4->ip, b4->port, b4->pad, "pad"}
+			     : addr_view(d->af, v);
 	char host[HOST_STRLEN];
 
 	if (d->json) {

@@ -437,14 +437,16 @@ static int service_set(struct datapath *dp, const struct svc_maps *m, const void
 	}
 	bkey.service_id = svc.id;
 	for (i = 0; i < n; i++) {
-		/* Both families' backends end in their 2-byte pad: stored cleared. */
+		/* Both families' backends end in 2 bytes of no meaning to a backend (pad, proto):
+		 * stored cleared. */
 		char be[sizeof(struct ambit_addr6)];
 
 		_Static_assert(offsetof(struct ambit_backend, pad) + 2 ==
 				   sizeof(struct ambit_backend),
 			       "pad last");
-		_Static_assert(offsetof(struct ambit_addr6, pad) + 2 == sizeof(struct ambit_addr6),
-			       "pad last");
+		_Static_assert(offsetof(struct ambit_addr6, proto) + 2 ==
+				   sizeof(struct ambit_addr6),
+			       "proto last");
 		memcpy(be, (const char *)backends + i * m->be_size, m->be_size);
 		memset(be + m->be_size - 2, 0, 2);
 		bkey.index = i;
@@ -480,43 +482,44 @@ static int service_del(struct datapath *dp, const struct svc_maps *m, const void
 }
 
 /* Borrows @backends (ip and port in network order, as stored; pad is cleared). */
-int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port,
+int datapath_set_service(struct datapath *dp, uint32_t vip, uint16_t port, uint8_t proto,
 			 const struct ambit_backend *backends, uint32_t n)
 {
-	struct ambit_addr key = {.ip = vip, .port = htons(port)};
+	struct ambit_addr key = {.ip = vip, .port = htons(port), .proto = proto};
 	struct svc_maps m = svc_maps_of(dp, false);
 
 	return service_set(dp, &m, &key, backends, n);
 }
 
-int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port)
+int datapath_del_service(struct datapath *dp, uint32_t vip, uint16_t port, uint8_t proto)
 {
-	struct ambit_addr key = {.ip = vip, .port = htons(port)};
+	struct ambit_addr key = {.ip = vip, .port = htons(port), .proto = proto};
 	struct svc_maps m = svc_maps_of(dp, false);
 
 	return service_del(dp, &m, &key);
 }
 
-static struct ambit_addr6 addr6_key(const struct in6_addr *ip, uint16_t port)
+static struct ambit_addr6 addr6_key(const struct in6_addr *ip, uint16_t port, uint8_t proto)
 {
-	struct ambit_addr6 key = {.port = htons(port)};
+	struct ambit_addr6 key = {.port = htons(port), .proto = proto};
 
 	memcpy(key.ip6, ip, sizeof(key.ip6));
 	return key;
 }
 
 int datapath_set_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port,
-			  const struct ambit_addr6 *backends, uint32_t n)
+			  uint8_t proto, const struct ambit_addr6 *backends, uint32_t n)
 {
-	struct ambit_addr6 key = addr6_key(vip, port);
+	struct ambit_addr6 key = addr6_key(vip, port, proto);
 	struct svc_maps m = svc_maps_of(dp, true);
 
 	return service_set(dp, &m, &key, backends, n);
 }
 
-int datapath_del_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port)
+int datapath_del_service6(struct datapath *dp, const struct in6_addr *vip, uint16_t port,
+			  uint8_t proto)
 {
-	struct ambit_addr6 key = addr6_key(vip, port);
+	struct ambit_addr6 key = addr6_key(vip, port, proto);
 	struct svc_maps m = svc_maps_of(dp, true);
 
 	return service_del(dp, &m, &key);
@@ -590,14 +593,14 @@ int datapath_del_strict_port(struct datapath *dp, uint32_t ip, uint16_t port)
 int datapath_set_strict_port6(struct datapath *dp, const struct in6_addr *ip, uint16_t port,
 			      uint32_t mode)
 {
-	struct ambit_addr6 key = addr6_key(ip, port);
+	struct ambit_addr6 key = addr6_key(ip, port, 0);
 
 	return strict_port_set(dp, DP_MAP_STRICT_PORTS6, &key, mode);
 }
 
 int datapath_del_strict_port6(struct datapath *dp, const struct in6_addr *ip, uint16_t port)
 {
-	struct ambit_addr6 key = addr6_key(ip, port);
+	struct ambit_addr6 key = addr6_key(ip, port, 0);
 
 	return map_delete(dp, DP_MAP_STRICT_PORTS6, &key);
 }
@@ -889,7 +892,7 @@ int orig_dst_take(int orig_dst_fd, uint32_t ip, uint16_t port, struct ambit_orig
 int orig_dst6_take(int orig_dst6_fd, const struct in6_addr *ip, uint16_t port,
 		   struct ambit_orig_dst6 *out)
 {
-	struct ambit_addr6 key = addr6_key(ip, port);
+	struct ambit_addr6 key = addr6_key(ip, port, 0);
 
 	return take(orig_dst6_fd, &key, out);
 }

@@ -944,6 +944,7 @@ static int service6_port(struct builder *b, const struct config *cfg,
 	memset(ds, 0, sizeof(*ds));
 	memcpy(&ds->vip, b->vip6.a, sizeof(ds->vip));
 	ds->port = sp->port;
+	ds->proto = (uint8_t)dp_service_proto(sp->protocol);
 	for (size_t j = 0; !sliced && !err && j < n_sel; j++) {
 		uint16_t tp = sel[j]->ip6.family == AF_INET6 ? target_port(b->ix, sel[j], sp) : 0;
 
@@ -991,6 +992,7 @@ static int service_ports(struct builder *b, const struct config *cfg,
 		memset(ds, 0, sizeof(*ds));
 		ds->vip = vip;
 		ds->port = sp->port;
+		ds->proto = (uint8_t)dp_service_proto(sp->protocol);
 		ds->known = true;
 		if (n_backends) {
 			ds->backends = calloc(n_backends, sizeof(*ds->backends));
@@ -1031,12 +1033,15 @@ static int service_ports(struct builder *b, const struct config *cfg,
 		}
 		if (!pp->target_port && !sp->target_port_name)
 			pp->target_port = sp->target_port ? sp->target_port : sp->port;
-		/* Headless or IPv6 alone: nothing for the kernel to balance at an IPv4 VIP. */
-		if (!vip) {
+		/*
+		 * Headless or IPv6 alone: nothing for the kernel to balance at an IPv4 VIP; nor
+		 * for a protocol it does not balance (SCTP).
+		 */
+		if (!vip || dp_service_proto(sp->protocol) < 0) {
 			free(ds->backends);
 			d->n_services--;
 		}
-		if (b->vip6.family == AF_INET6 &&
+		if (b->vip6.family == AF_INET6 && dp_service_proto(sp->protocol) >= 0 &&
 		    (err = service6_port(b, cfg, svc, sp, sel, n_sel, sliced)))
 			return err;
 	}
@@ -1050,18 +1055,6 @@ static int cmp_entry(const void *a, const void *b)
 	if (x->key != y->key)
 		return x->key < y->key ? -1 : 1;
 	return x->key2 < y->key2 ? -1 : x->key2 > y->key2;
-}
-
-static uint64_t svc_key(const struct dp_service *s)
-{
-	return ((uint64_t)ntohl(s->vip) << 16) | s->port;
-}
-
-static int cmp_service(const void *a, const void *b)
-{
-	uint64_t x = svc_key(a), y = svc_key(b);
-
-	return x < y ? -1 : x > y;
 }
 
 static int cmp_str(const void *a, const void *b)
@@ -1139,7 +1132,7 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 	if (out->n_ifaces6)
 		qsort(out->ifaces6, out->n_ifaces6, sizeof(*out->ifaces6), cmp_entry);
 	if (out->n_services)
-		qsort(out->services, out->n_services, sizeof(*out->services), cmp_service);
+		qsort(out->services, out->n_services, sizeof(*out->services), dp_service_cmp);
 	if (out->n_services6)
 		qsort(out->services6, out->n_services6, sizeof(*out->services6), dp_service6_cmp);
 	if (out->n_identities)

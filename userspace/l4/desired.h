@@ -34,10 +34,11 @@ struct dp_entry {
 /* @e's key as the 16-byte map key it stands for (an IPv6 address), into @out. */
 void dp_entry_key16(const struct dp_entry *e, void *out);
 
-/* One (VIP, port) of the services map with its backends (owned). */
+/* One (VIP, port, protocol) of the services map with its backends (owned). */
 struct dp_service {
 	uint32_t vip;
 	uint16_t port;
+	uint8_t proto; /* 0: TCP; IPPROTO_UDP: a UDP port (struct ambit_addr's proto) */
 	uint32_t n;
 	struct ambit_backend *backends;
 	bool known; /* false: read back from the map without its backends; always rewritten */
@@ -50,6 +51,7 @@ struct dp_service {
 struct dp_service6 {
 	struct in6_addr vip;
 	uint16_t port; /* host order */
+	uint8_t proto; /* as dp_service's */
 	uint32_t n;
 	struct ambit_addr6 *backends;
 };
@@ -237,10 +239,18 @@ void dp_diff_free(struct dp_diff *d);
 struct dp_service_diff {
 	size_t n_set, n_del;
 	const struct dp_service **set; /* borrowed from @want */
-	struct dp_service *del;	       /* vip and port only */
+	struct dp_service *del;	       /* vip, port and proto only */
 };
 
-/* Same for services: a (vip, port) is rewritten when its backends differ or are unknown. */
+/*
+ * The order of services: by VIP, port, then protocol (qsort and bsearch), and the key it
+ * compares.
+ */
+uint64_t dp_service_key(const struct dp_service *s);
+int dp_service_cmp(const void *a, const void *b);
+/* The protocol a Service port is balanced as (0: TCP, IPPROTO_UDP), or -1: not (SCTP). */
+int dp_service_proto(const char *protocol);
+/* Same for services: a (vip, port, proto) is rewritten when its backends differ or are unknown. */
 int dp_service_diff_compute(const struct dp_service *cur, size_t ncur,
 			    const struct dp_service *want, size_t nwant,
 			    struct dp_service_diff *out);
@@ -249,7 +259,7 @@ void dp_service_diff_free(struct dp_service_diff *d);
 /* Deep copy of a services array (for remembering what was applied). NULL+errno on failure. */
 struct dp_service *dp_services_dup(const struct dp_service *s, size_t n);
 void dp_services_free(struct dp_service *s, size_t n);
-/* For services6: by VIP, then port (qsort and bsearch). */
+/* For services6: by VIP, port, then protocol (qsort and bsearch). */
 int dp_service6_cmp(const void *a, const void *b);
 void dp_services6_free(struct dp_service6 *s, size_t n);
 

@@ -109,17 +109,29 @@ void dp_diff_free(struct dp_diff *d)
 	memset(d, 0, sizeof(*d));
 }
 
-static uint64_t diff_svc_key(const struct dp_service *s)
+uint64_t dp_service_key(const struct dp_service *s)
 {
-	return ((uint64_t)ntohl(s->vip) << 16) | s->port;
+	return ((uint64_t)ntohl(s->vip) << 24) | (uint64_t)s->port << 8 | s->proto;
+}
+
+int dp_service_cmp(const void *a, const void *b)
+{
+	uint64_t x = dp_service_key(a), y = dp_service_key(b);
+
+	return x < y ? -1 : x > y;
+}
+
+int dp_service_proto(const char *protocol)
+{
+	if (!protocol || !strcasecmp(protocol, "TCP"))
+		return 0;
+	return strcasecmp(protocol, "UDP") ? -1 : IPPROTO_UDP;
 }
 
 static int cmp_svc_ptr(const void *a, const void *b)
 {
-	uint64_t x = diff_svc_key(*(const struct dp_service *const *)a);
-	uint64_t y = diff_svc_key(*(const struct dp_service *const *)b);
-
-	return x < y ? -1 : x > y;
+	return dp_service_cmp(*(const struct dp_service *const *)a,
+			      *(const struct dp_service *const *)b);
 }
 
 static const struct dp_service **sorted_ptrs(const struct dp_service *s, size_t n)
@@ -162,11 +174,12 @@ int dp_service_diff_compute(const struct dp_service *cur, size_t ncur,
 	if (!c || !w || !out->set || !out->del)
 		goto out;
 	while (i < ncur || j < nwant) {
-		int side = merge_side(i < ncur, i < ncur ? diff_svc_key(c[i]) : 0, j < nwant,
-				      j < nwant ? diff_svc_key(w[j]) : 0);
+		int side = merge_side(i < ncur, i < ncur ? dp_service_key(c[i]) : 0, j < nwant,
+				      j < nwant ? dp_service_key(w[j]) : 0);
 
 		if (side < 0) {
 			out->del[out->n_del].vip = c[i]->vip;
+			out->del[out->n_del].proto = c[i]->proto;
 			out->del[out->n_del++].port = c[i++]->port;
 		} else if (side > 0) {
 			out->set[out->n_set++] = w[j++];
@@ -231,7 +244,9 @@ int dp_service6_cmp(const void *a, const void *b)
 
 	if (c)
 		return c;
-	return x->port < y->port ? -1 : x->port > y->port;
+	if (x->port != y->port)
+		return x->port < y->port ? -1 : 1;
+	return x->proto < y->proto ? -1 : x->proto > y->proto;
 }
 
 void dp_services6_free(struct dp_service6 *s, size_t n)

@@ -676,6 +676,78 @@ static void test_ipv6_only_service(void **state)
 }
 
 /*
+ * A Service's ports by protocol, as kube-proxy balances them: TCP and UDP port 53 are two
+ * entries of one VIP (keyed apart, each with its own target port), dual stack too; an SCTP port
+ * is not balanced in the kernel at all; the diff tells the two 53s apart.
+ */
+static void test_service_protocols(void **state)
+{
+	struct fixture *f = *state;
+	static const char pods[] =
+	    "{\"pods\":["
+	    "{\"namespace\":\"demo\",\"name\":\"dns-0\",\"node\":\"node1\",\"ip\":\"10.98.1.7\","
+	    " \"ip6\":\"fd00:98:1::7\",\"labels\":{\"app\":\"dns\"}}]}";
+	static const char svc[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: dns, namespace: demo}\n"
+	    "spec: {clusterIP: 10.96.0.53, clusterIPs: [10.96.0.53, 'fd00:96::53'],"
+	    " ipFamilies: [IPv4, IPv6], selector: {app: dns},"
+	    " ports: [{name: dns-tcp, port: 53, targetPort: 5353},"
+	    " {name: dns, port: 53, protocol: UDP, targetPort: 5354},"
+	    " {name: sctp, port: 9999, protocol: SCTP}]}\n";
+	struct config_diags diags = {0};
+	const struct dp_service *tcp = NULL, *udp = NULL;
+	struct dp_service_diff d;
+	size_t n6 = 0;
+	char err[256];
+
+	runtime_free(&f->rt);
+	assert_int_equal(runtime_parse(pods, strlen(pods), &f->rt, err, sizeof(err)), 0);
+	config_free(&f->cfg);
+	config_init(&f->cfg);
+	assert_int_equal(config_load_buffer(&f->cfg, "dns.yaml", svc, strlen(svc), &diags), 0);
+	config_diags_free(&diags);
+	compute(f);
+	assert_int_equal(dp_service_proto(NULL), 0);
+	assert_int_equal(dp_service_proto("udp"), IPPROTO_UDP);
+	assert_int_equal(dp_service_proto("SCTP"), -1);
+	for (size_t i = 0; i < f->d.n_services; i++) {
+		const struct dp_service *s = &f->d.services[i];
+
+		assert_int_equal(s->vip, ip("10.96.0.53"));
+		assert_int_equal(s->port, 53); /* 9999 (SCTP) is not there */
+		if (s->proto == IPPROTO_UDP)
+			udp = s;
+		else if (s->proto == 0)
+			tcp = s;
+	}
+	assert_int_equal(f->d.n_services, 2);
+	assert_non_null(tcp);
+	assert_non_null(udp);
+	assert_int_equal(tcp->n, 1);
+	assert_int_equal(tcp->backends[0].port, 5353);
+	assert_int_equal(udp->n, 1);
+	assert_int_equal(udp->backends[0].port, 5354);
+	/* The order the diff and the agent's look-ups go by: TCP before UDP at one port. */
+	assert_true(dp_service_cmp(tcp, udp) < 0);
+	assert_true(dp_service_key(tcp) != dp_service_key(udp));
+	for (size_t i = 0; i < f->d.n_services6; i++) {
+		const struct dp_service6 *s6 = &f->d.services6[i];
+
+		assert_int_equal(s6->port, 53);
+		assert_int_equal(s6->backends[0].port,
+				 htons(s6->proto == IPPROTO_UDP ? 5354 : 5353));
+		n6++;
+	}
+	assert_int_equal(n6, 2);
+	/* UDP's 53 gone: only it is deleted, TCP's stays as it is. */
+	assert_int_equal(dp_service_diff_compute(f->d.services, 2, tcp, 1, &d), 0);
+	assert_int_equal(d.n_set, 0);
+	assert_int_equal(d.n_del, 1);
+	assert_int_equal(d.del[0].proto, IPPROTO_UDP);
+	dp_service_diff_free(&d);
+}
+
+/*
  * Selectorless Services' IPv6 EndpointSlices in the snapshot, for the ztunnel: a dual-stack
  * one's IPv4 slice's ready endpoints in endpoints, its IPv6 slices' (once each, ready ones) in
  * endpoints6; an IPv6-only one (its IPv6 slice alone) is not left out: vip6, endpoints6 and
@@ -1738,6 +1810,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_dual_stack, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_only_pods, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_ipv6_only_service, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_service_protocols, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_selectorless_ipv6_slices, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_slice_port_per_endpoint, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_unchanged_workloads_borrowed, setup, teardown),
