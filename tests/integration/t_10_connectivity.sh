@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Enrolled pods reach Services and pods, cross-node and same-node, through the ztunnels; the
 # fabric carries TLS and never the payload; the server sees the client pod's IP; metrics count it.
+# A UDP Service answers pods in and out of the mesh from its VIPs (balanced in the kernel).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd tcpdump jq curl
 cluster_up manifests
@@ -81,6 +82,56 @@ port=${out#*src.addr="$client_h":}
 port=${port%% *}
 actl local logs node1-ztunnel | grep -qF "access direction=outbound src.addr=$client_h:$port " ||
 	fail "inbound port $port is not the client's port in node1's outbound log"
+
+# UDP Services as kube-proxy makes them, in the kernel (cgroup connect/sendmsg/recvmsg): a
+# ClusterIP's UDP port, with a named targetPort, reaches one of its endpoints from pods in and
+# out of the mesh, at each of its VIPs (both families in a dual-stack cluster); a socket's flow
+# stays on one endpoint, and its answers (recvfrom, getpeername) come from the VIP. The mesh
+# does not carry UDP yet: this is plain UDP (docs/udp.md).
+actl apply -f - >&2 <<YAML || fail "the UDP echo Service not applied"
+apiVersion: v1
+kind: Service
+metadata: {name: udp-echo, namespace: mesh}
+spec:
+  ipFamilyPolicy: PreferDualStack
+  selector: {app: udp-echo}
+  ports: [{name: echo, port: 7, protocol: UDP, targetPort: echo}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: udp-echo, namespace: mesh}
+spec:
+  replicas: 2
+  selector: {matchLabels: {app: udp-echo}}
+  template:
+    metadata: {labels: {app: udp-echo}}
+    spec:
+      containers:
+      - name: echo
+        command: ["pods/udp-echo.py", "serve", "7007"]
+        ports: [{name: echo, containerPort: 7007, protocol: UDP}]
+YAML
+udp_vips=$(actl services | awk '$1 == "mesh" && $2 == "udp-echo" { print $3; exit }' | tr , ' ')
+[ -n "$udp_vips" ] || fail "no VIP for mesh/udp-echo"
+udp_ask() { pod_exec "$1" pods/udp-echo.py ask "$2" 7 "${3:-1}" 2>&1; }
+udp_up() { case $(udp_ask mesh/client-0 "${udp_vips%% *}") in *pod=mesh/udp-echo-*) ;; *) return 1 ;; esac; }
+wait_for 60 udp_up || fail "the UDP Service never answered: $(udp_ask mesh/client-0 "${udp_vips%% *}")"
+for vip in $udp_vips; do
+	vip_h=$(url_host "$vip")
+	for client in mesh/client-0 plain/client-0; do
+		out=$(udp_ask "$client" "$vip" 3)
+		[ "$(grep -cF "src=$vip_h:7 pod=mesh/udp-echo-" <<<"$out")" = 3 ] ||
+			fail "$client to $vip_h:7/udp: want 3 answers from the VIP: $out"
+		[ "$(grep -o 'pod=mesh/udp-echo-[01]' <<<"$out" | sort -u | wc -l)" = 1 ] ||
+			fail "$client to $vip_h:7/udp: one socket's datagrams went to two pods: $out"
+		out=$(pod_exec "$client" pods/udp-echo.py connected "$vip" 7 2>&1)
+		expect_contains "$out" "peer=$vip_h:7" "$client: a connected UDP socket's peer"
+		expect_contains "$out" "src=$vip_h:7 pod=mesh/udp-echo-" "$client: connected to $vip_h:7/udp"
+	done
+done
+# By name, through the enrolled pod's DNS proxy.
+expect_contains "$(udp_ask mesh/client-0 udp-echo)" "pod=mesh/udp-echo-" "udp-echo:7/udp by name"
+log "UDP Service udp-echo:7 ($udp_vips) answered pods in and out of the mesh from its VIPs"
 
 # A flood makes the ztunnel's 15006 listener answer with SYN cookies (forced here with
 # tcp_syncookies=2 in the netns it listens in: the node's, or the pod's in-pod). The ACK ending
