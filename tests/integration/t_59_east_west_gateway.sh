@@ -45,11 +45,16 @@ expect_eq "$(jq -r '.metadata.labels["topology.istio.io/network"]' <<<"$svc")" n
 	"its Service's network label"
 ip=$(jq -r '.status.loadBalancer.ingress[0].ip // empty' <<<"$svc")
 [ -n "$ip" ] || fail "its Service has no EXTERNAL-IP: $svc"
+# Programmed once it serves, as `kubectl wait --for=condition=programmed` waits for it: on --kube
+# the status is written by the cluster's controller at its next status round, not at once.
+programmed() {
+	actl get gateway "$GW" -n istio-system -o json |
+		jq -e '.status.conditions[] | select(.type == "Programmed" and .status == "True")' >/dev/null
+}
+wait_for 30 programmed || fail "the Gateway never Programmed: $(actl get gateway "$GW" -n istio-system -o json | jq -c .status)"
 gw=$(actl get gateway "$GW" -n istio-system -o json) || fail "get gateway: $gw"
 expect_eq "$(jq -r '.status.addresses[0].type + " " + .status.addresses[0].value' <<<"$gw")" \
 	"IPAddress $ip" "the Gateway's status address"
-expect_eq "$(jq -r '.status.conditions[] | select(.type == "Programmed") | .status' <<<"$gw")" True \
-	"the Gateway Programmed"
 pod=$(actl get pod -n istio-system -l "gateway.networking.k8s.io/gateway-name=$GW" -o json |
 	jq -r '.items[0] | "\(.metadata.name) \(.spec.serviceAccountName)"')
 expect_eq "$pod" "$GW-0 $GW" "its pod and service account"
