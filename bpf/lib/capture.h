@@ -220,13 +220,14 @@ static __always_inline bool capture_dns_wanted(struct bpf_sock_addr *ctx, __u32 
 	return capture_dns_of(ctx, en);
 }
 
-/* UDP (a sendmsg with an address, or a connect): the server is kept with the socket. */
+/*
+ * UDP DNS that capture_dns_wanted took (a sendmsg with an address, or a connect): to the proxy,
+ * the server kept with the socket.
+ */
 static __always_inline int capture_dns_udp(struct bpf_sock_addr *ctx, bool v6, __u32 ip)
 {
 	struct ambit_addr *o;
 
-	if (!capture_dns_wanted(ctx, ip))
-		return CONNECT_ALLOW;
 	o = bpf_sk_storage_get(&dns_orig, ctx->sk, 0, BPF_SK_STORAGE_GET_F_CREATE);
 	/* Without a place to keep the server the answer could not be shown from it: as is. */
 	if (!o)
@@ -249,7 +250,7 @@ static __always_inline int capture_udp_lb(struct bpf_sock_addr *ctx, bool v6, __
 {
 	struct ambit_addr key = {.ip = ip, .port = (__u16)ctx->user_port, .proto = IPPROTO_UDP};
 	struct ambit_backend_key bk = {};
-	struct ambit_backend *be = NULL;
+	struct ambit_backend *be;
 	struct ambit_service *svc;
 	struct ambit_udp_lb *lb;
 	__u32 slot = AMBIT_UDP_LB_SLOTS;
@@ -277,7 +278,6 @@ static __always_inline int capture_udp_lb(struct bpf_sock_addr *ctx, bool v6, __
 			capture_set_dst(ctx, v6, be->ip, be->port);
 			return CONNECT_ALLOW;
 		}
-		be = NULL;
 		break;
 	}
 	be = capture_pick_at(&backends, svc, &bk);
@@ -548,7 +548,7 @@ static __always_inline int capture_udp_lb6(struct bpf_sock_addr *ctx)
 {
 	struct ambit_addr6 key = {.proto = IPPROTO_UDP};
 	struct ambit_backend_key bk = {};
-	struct ambit_addr6 *be = NULL;
+	struct ambit_addr6 *be;
 	struct ambit_service *svc;
 	struct ambit_udp_lb6 *lb;
 	__u32 slot = AMBIT_UDP_LB_SLOTS;
@@ -577,7 +577,6 @@ static __always_inline int capture_udp_lb6(struct bpf_sock_addr *ctx)
 			capture_set_addr6(ctx, be->ip6, be->port);
 			return CONNECT_ALLOW;
 		}
-		be = NULL;
 		break;
 	}
 	be = capture_pick_at(&backends6, svc, &bk);
@@ -837,10 +836,8 @@ static __always_inline void capture_getpeername4(struct bpf_sock_addr *ctx)
 	ctx->user_port = port;
 }
 
-/*
- * The server a UDP socket's answers from the DNS proxy are shown from; a Service backend's, its
- * VIP. (One store into the context: the verifier refuses the pointer the compiler makes of two.)
- */
+/* The server a UDP socket's answers from the DNS proxy are shown from; a Service backend's, its
+ * VIP. */
 static __always_inline void capture_dns_peer6(struct bpf_sock_addr *ctx)
 {
 	__u32 ip6[4];

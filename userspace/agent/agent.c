@@ -148,14 +148,13 @@ static int read_map(struct agent *a, const char *name, size_t ksz, struct dp_ent
 	return 0;
 }
 
-/* The services map's keys, with the backends we know we wrote for them. */
-/* The order desired_compute sorts services in (VIP, then port, host order). */
 /* How a service port's protocol is logged: nothing for TCP, as before UDP was balanced. */
 static const char *proto_suffix(uint8_t proto)
 {
 	return proto == IPPROTO_UDP ? "/udp" : "";
 }
 
+/* The services map's keys, with the backends we know we wrote for them. */
 static int read_services(struct agent *a, struct dp_service **out, size_t *n)
 {
 	const struct dp_service *k;
@@ -280,8 +279,7 @@ static bool apply_services(struct agent *a, const struct desired *next)
 		apply_failed(a, "set service port", s->port, err);
 		/* Forget what we believed about it so the next reconcile writes it again. */
 		for (size_t j = 0; applied && j < next->n_services; j++)
-			if (applied[j].vip == s->vip && applied[j].port == s->port &&
-			    applied[j].proto == s->proto)
+			if (!dp_service_cmp(&applied[j], s))
 				applied[j].known = false;
 	}
 	for (size_t i = 0; i < sd.n_del; i++) {

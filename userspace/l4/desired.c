@@ -925,13 +925,13 @@ static int add_backend6(struct dp_service6 *ds, size_t *cap, const uint8_t *ip6,
 }
 
 /*
- * Port @sp of a dual-stack Service at its IPv6 VIP (b->vip6): the selected pods' IPv6
- * addresses at the IPv4 entry's target ports, or its IPv6 slices' endpoints at their ports.
- * Pods without an IPv6 address are not its backends. 0 or -ENOMEM.
+ * Port @sp (balanced as @proto) of a dual-stack Service at its IPv6 VIP (b->vip6): the selected
+ * pods' IPv6 addresses at the IPv4 entry's target ports, or its IPv6 slices' endpoints at their
+ * ports. Pods without an IPv6 address are not its backends. 0 or -ENOMEM.
  */
 static int service6_port(struct builder *b, const struct config *cfg,
 			 const struct config_service *svc, const struct config_service_port *sp,
-			 const struct rt_pod **sel, size_t n_sel, bool sliced)
+			 uint8_t proto, const struct rt_pod **sel, size_t n_sel, bool sliced)
 {
 	struct desired *d = b->d;
 	struct dp_service6 *ds;
@@ -944,7 +944,7 @@ static int service6_port(struct builder *b, const struct config *cfg,
 	memset(ds, 0, sizeof(*ds));
 	memcpy(&ds->vip, b->vip6.a, sizeof(ds->vip));
 	ds->port = sp->port;
-	ds->proto = (uint8_t)dp_service_proto(sp->protocol);
+	ds->proto = proto;
 	for (size_t j = 0; !sliced && !err && j < n_sel; j++) {
 		uint16_t tp = sel[j]->ip6.family == AF_INET6 ? target_port(b->ix, sel[j], sp) : 0;
 
@@ -979,6 +979,7 @@ static int service_ports(struct builder *b, const struct config *cfg,
 	for (size_t i = 0; i < svc->nports; i++) {
 		const struct config_service_port *sp = &svc->ports[i];
 		struct snap_service_port *pp = &ss->ports[ss->nports++];
+		int proto = dp_service_proto(sp->protocol); /* < 0: not balanced in the kernel */
 		struct dp_service *ds;
 
 		pp->name = ss->borrowed ? b->prev->snap_services[ss->borrowed - 1].ports[i].name
@@ -992,7 +993,7 @@ static int service_ports(struct builder *b, const struct config *cfg,
 		memset(ds, 0, sizeof(*ds));
 		ds->vip = vip;
 		ds->port = sp->port;
-		ds->proto = (uint8_t)dp_service_proto(sp->protocol);
+		ds->proto = (uint8_t)proto;
 		ds->known = true;
 		if (n_backends) {
 			ds->backends = calloc(n_backends, sizeof(*ds->backends));
@@ -1037,12 +1038,12 @@ static int service_ports(struct builder *b, const struct config *cfg,
 		 * Headless or IPv6 alone: nothing for the kernel to balance at an IPv4 VIP; nor
 		 * for a protocol it does not balance (SCTP).
 		 */
-		if (!vip || dp_service_proto(sp->protocol) < 0) {
+		if (!vip || proto < 0) {
 			free(ds->backends);
 			d->n_services--;
 		}
-		if (b->vip6.family == AF_INET6 && dp_service_proto(sp->protocol) >= 0 &&
-		    (err = service6_port(b, cfg, svc, sp, sel, n_sel, sliced)))
+		if (b->vip6.family == AF_INET6 && proto >= 0 &&
+		    (err = service6_port(b, cfg, svc, sp, (uint8_t)proto, sel, n_sel, sliced)))
 			return err;
 	}
 	return 0;
