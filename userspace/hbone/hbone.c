@@ -633,3 +633,8 @@ int hbone_stream_status(const struct hbone_stream *s)
 {
 	return s->status;
 }
+
+size_t hbone_stream_queued(const struct hbone_stream *s)
+{
+	return s->to_h2.len;
+}

@@ -64,6 +64,12 @@ struct hbone_limits {
 	 */
 	unsigned int ping_interval_s;
 	unsigned int ping_timeout_s;
+	/*
+	 * server: takes CONNECT-UDP (hbone_udp.h), which the accept function then decides
+	 * (hbone_request.udp): announced in SETTINGS as extended CONNECT (RFC 8441). Off (the
+	 * default), HTTP/2 refuses any `:protocol` as a malformed request.
+	 */
+	bool udp;
 };
 
 /* The defaults above. */
@@ -118,6 +124,11 @@ struct hbone_request {
 	union sockaddr_inet peer;	 /* the TCP peer (the client's node) */
 	const struct h2_header *headers; /* the whole header block (baggage, traceparent, ...) */
 	size_t nheaders;
+	/*
+	 * CONNECT-UDP (RFC 9298): `:protocol connect-udp`, whose path names the same target as
+	 * @authority (else it was answered 400). Taken with an in-process end (hbone_udp_accept).
+	 */
+	bool udp;
 };
 
 /*
@@ -138,6 +149,11 @@ struct hbone_end_ops {
 	void (*writable)(void *arg, struct hbone_stream *s);
 	/* The stream ended, @reset when abnormally (@reason borrowed): the last call. */
 	void (*closed)(void *arg, struct hbone_stream *s, const char *reason, bool reset);
+	/*
+	 * May be NULL. Server: the stream this end was given to, before its 200 is sent and any
+	 * other call (an end that may have to abort it before its first byte keeps it).
+	 */
+	void (*attached)(void *arg, struct hbone_stream *s);
 };
 
 /* Room for a workload's `baggage` (cluster, namespace, workload, service, version...). */
@@ -178,6 +194,8 @@ void hbone_stream_ready(struct hbone_stream *s);
 void hbone_stream_abort(struct hbone_stream *s, const char *reason);
 /* A client stream's CONNECT answer (200, 401, 503...), 0 before one came. */
 int hbone_stream_status(const struct hbone_stream *s);
+/* Bytes an in-process end wrote that HTTP/2 has not taken yet (what waits behind the window). */
+size_t hbone_stream_queued(const struct hbone_stream *s);
 
 /*
  * Per-worker set of HBONE connections: client connections keyed by (source identity,
@@ -275,6 +293,11 @@ struct hbone_target {
 	 * waypoint there, as Istio's does, so L7 runs once.
 	 */
 	const char *source;
+	/*
+	 * CONNECT-UDP (hbone_udp.h): the path of an extended CONNECT `:protocol connect-udp`
+	 * naming the same target as @authority, or NULL: a TCP CONNECT.
+	 */
+	const char *udp_path;
 };
 
 /* A new client connection must complete its TCP handshake within this (the peer is down). */

@@ -481,7 +481,7 @@ bool hbone_pool_reuses(struct hbone_pool *p, const struct hbone_target *t)
 /* A CONNECT stream to @t on a pooled (or new) connection, its far end @fd (or -1); or NULL. */
 static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone_target *t, int fd)
 {
-	struct h2_header h[7];
+	struct h2_header h[11];
 	char fwd[384];
 	struct hbone_conn *c = pool_find(p, t);
 	struct hbone_stream *s;
@@ -489,6 +489,11 @@ static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone
 
 	if (!c)
 		c = t->via_authority ? pool_connect_via(p, t) : pool_connect(p, t);
+	/* A server that said it takes no extended CONNECT would reset the stream: say why now. */
+	if (c && t->udp_path && !h2_conn_peer_extended_connect(c->h2)) {
+		errno = EPROTONOSUPPORT;
+		return NULL;
+	}
 	if (!c || !(s = hbone_stream_new(c, fd)))
 		return NULL;
 	if (fd >= 0 && loop_add_rx(p->loop, fd, 0, &s->h)) {
@@ -497,6 +502,13 @@ static struct hbone_stream *pool_stream(struct hbone_pool *p, const struct hbone
 	}
 	h[0] = H2_HDR(":method", "CONNECT");
 	h[1] = H2_HDR(":authority", t->authority);
+	if (t->udp_path) {
+		/* RFC 9298 §3.4 over RFC 8441; RFC 9297 §3.4's header: capsules follow. */
+		h[n++] = H2_HDR(":protocol", "connect-udp");
+		h[n++] = H2_HDR(":scheme", "https");
+		h[n++] = H2_HDR(":path", t->udp_path);
+		h[n++] = H2_HDR("capsule-protocol", "?1");
+	}
 	if (t->forwarded_for) {
 		/* As Istio's ztunnel: the destination reports the Service the client asked for. */
 		snprintf(fwd, sizeof(fwd), "for=%s%s%s", t->forwarded_for,
@@ -546,11 +558,16 @@ struct hbone_stream *hbone_pool_open_end(struct hbone_pool *p, const struct hbon
 					 const struct hbone_end_ops *end, void *arg,
 					 struct connrec *rec)
 {
-	struct hbone_stream *s = pool_stream(p, t, -1);
+	struct hbone_stream *s;
 
+	errno = 0;
+	s = pool_stream(p, t, -1);
 	if (!s) {
+		/* EPROTONOSUPPORT: the server takes no CONNECT-UDP; else what failed, or ENOMEM. */
+		int e = errno ? errno : ENOMEM;
+
 		connrec_close(rec, "hbone connect failed");
-		errno = ENOMEM;
+		errno = e;
 		return NULL;
 	}
 	s->rec = rec;

@@ -42,6 +42,7 @@ struct hbone_stream {
 	bool far_shut;	  /* the far end was told EOF (shutdown(SHUT_WR) / end->eof) */
 	bool end_full;	  /* an in-process end found the buffer full (owes it writable) */
 	bool h2_eof_rcvd, h2_closed, finished;
+	bool udp;   /* server: a CONNECT-UDP, whose 200 says `capsule-protocol` */
 	int status; /* client: :status of the response */
 	uint32_t events;
 	struct buf to_h2, to_far;
@@ -130,5 +131,12 @@ void hbone_pool_key(const struct hbone_target *t, char *key, size_t len);
  */
 struct hbone_conn *hbone_client_attach(struct hbone_pool *p, const struct hbone_target *t,
 				       const struct h2_transport *tr);
+
+/*
+ * hbone_udp.c: whether the extended CONNECT @h (@n fields, its :protocol present) to
+ * @authority is a CONNECT-UDP HBONE carries: 0, or the status to refuse it with (501: another
+ * protocol; 400: no https, a path not of the template or naming another target).
+ */
+int hbone_udp_request(const struct h2_header *h, size_t n, const char *authority);
 
 #endif

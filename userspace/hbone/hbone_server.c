@@ -36,11 +36,21 @@ static void respond(struct h2_stream *h2s, int status)
 	h2_submit_response(h2s, status, NULL, 0, false);
 }
 
-/* The 200 that opens @s's tunnel, with the destination's baggage when the accept gave one. */
+/*
+ * The 200 that opens @s's tunnel, with the destination's baggage when the accept gave one, and
+ * for CONNECT-UDP the `capsule-protocol` RFC 9297 §3.4 asks of both ends.
+ */
 static int respond_ok(struct hbone_stream *s)
 {
-	struct h2_header h = H2_HDR("baggage", s->baggage ? s->baggage : "");
-	int rv = h2_submit_response(s->h2s, 200, &h, s->baggage ? 1 : 0, true);
+	struct h2_header h[2];
+	size_t n = 0;
+	int rv;
+
+	if (s->baggage)
+		h[n++] = H2_HDR("baggage", s->baggage);
+	if (s->udp)
+		h[n++] = H2_HDR("capsule-protocol", "?1");
+	rv = h2_submit_response(s->h2s, 200, h, n, true);
 
 	free(s->baggage);
 	s->baggage = NULL;
@@ -61,6 +71,8 @@ static int start_upstream(struct hbone_stream *s, struct hbone_upstream *up)
 			return 503;
 		s->end = up->end;
 		s->end_arg = up->end_arg;
+		if (s->end->attached)
+			s->end->attached(s->end_arg, s);
 		if (respond_ok(s))
 			return 503;
 		connrec_set_abort(s->rec, stream_revoke, s);
@@ -105,6 +117,15 @@ static void on_request(void *arg, struct h2_stream *h2s, const struct h2_header 
 		respond(h2s, 400);
 		return;
 	}
+	/* HTTP/2 let a `:protocol` through only if this pool takes CONNECT-UDP (hbone_limits). */
+	if (h2_header_get(h, n, ":protocol")) {
+		status = hbone_udp_request(h, n, req.authority);
+		if (status) {
+			respond(h2s, status);
+			return;
+		}
+		req.udp = true;
+	}
 	if (!req.peer_identity) {
 		respond(h2s, 401);
 		return;
@@ -122,6 +143,7 @@ static void on_request(void *arg, struct h2_stream *h2s, const struct h2_header 
 	}
 	s->gs = gs;
 	s->h2s = h2s;
+	s->udp = req.udp;
 	s->authority = strdup(req.authority); /* for the logs only: NULL is fine */
 	h2_stream_bind(h2s, &hbone_stream_ops, s);
 	status = c->on_accept(c->user, &req, &up);
@@ -224,6 +246,7 @@ struct hbone_conn *hbone_server_attach(struct hbone_pool *p, const struct h2_tra
 	    .conn_window = HBONE_CONN_WINDOW,
 	    .ping_interval_s = p->lim.ping_interval_s,
 	    .ping_timeout_s = p->lim.ping_timeout_s,
+	    .extended_connect = p->lim.udp,
 	};
 	struct h2_config cfg = {
 	    .server = true,

@@ -117,6 +117,12 @@ struct h2_limits {
 	 */
 	unsigned int ping_interval_s;
 	unsigned int ping_timeout_s;
+	/*
+	 * Server: announces SETTINGS_ENABLE_CONNECT_PROTOCOL (RFC 8441), so a client may send
+	 * extended CONNECTs (`:protocol`, with `:scheme` and `:path`), which come to on_request
+	 * like any request. Off, a `:protocol` is a malformed request (the stream is reset).
+	 */
+	bool extended_connect;
 };
 
 /* Received on a stream; @arg is the one given with the ops. */
@@ -267,6 +273,11 @@ size_t h2_conn_streams(const struct h2_conn *c);
 time_t h2_conn_idle_since(const struct h2_conn *c);
 /* Client: streams the server lets us open at once (its SETTINGS; 100 until they come). */
 size_t h2_conn_peer_max_streams(const struct h2_conn *c);
+/*
+ * Client: the server said it takes extended CONNECTs (RFC 8441), or has not said yet (its
+ * SETTINGS not come): false only once its SETTINGS came without them.
+ */
+bool h2_conn_peer_extended_connect(const struct h2_conn *c);
 /* Keep-alive PINGs sent, and connections closed for an unanswered one (all connections). */
 uint64_t h2_pings_sent(void);
 uint64_t h2_ping_timeouts(void);

@@ -94,6 +94,7 @@ int h2c_session_init(struct h2_conn *c)
 	    {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, c->lim.headers.header_bytes},
 	    {NGHTTP2_SETTINGS_ENABLE_PUSH, 0},
 	};
+	nghttp2_settings_entry ext = {NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL, 1};
 	nghttp2_session_callbacks *cbs = h2s_callbacks_new();
 	nghttp2_option *opt = NULL;
 	int rv = -ENOMEM;
@@ -117,7 +118,12 @@ int h2c_session_init(struct h2_conn *c)
 		goto out;
 	}
 	rv = -ENOMEM;
-	if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv, c->server ? 3 : 4) ||
+	/* A server's last entry says whether it takes extended CONNECTs; a client's refuses pushes.
+	 */
+	if (c->server && c->lim.extended_connect)
+		iv[3] = ext;
+	if (nghttp2_submit_settings(c->h2, NGHTTP2_FLAG_NONE, iv,
+				    c->server && !c->lim.extended_connect ? 3 : 4) ||
 	    nghttp2_session_set_local_window_size(c->h2, NGHTTP2_FLAG_NONE, 0,
 						  (int32_t)c->lim.conn_window))
 		goto out;
@@ -813,6 +819,14 @@ size_t h2_conn_peer_max_streams(const struct h2_conn *c)
 	return c->h2 ? nghttp2_session_get_remote_settings(c->h2,
 							   NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS)
 		     : 0;
+}
+
+bool h2_conn_peer_extended_connect(const struct h2_conn *c)
+{
+	if (!c->h2)
+		return false;
+	return !c->peer_settings ||
+	       nghttp2_session_get_remote_settings(c->h2, NGHTTP2_SETTINGS_ENABLE_CONNECT_PROTOCOL);
 }
 
 int64_t h2_conn_peer_goaway(const struct h2_conn *c)

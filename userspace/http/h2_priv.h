@@ -97,6 +97,7 @@ struct h2_conn {
 	struct buf pin;		 /* H2_TLS_PIPE: the peer's records, not read yet */
 	bool rx_drained;	 /* H2_PLAIN: the last read took all there was */
 	int64_t peer_goaway;	 /* the error code of the peer's GOAWAY, or -1 */
+	bool peer_settings;	 /* the peer's first SETTINGS came */
 	uint32_t events;
 	struct tls_conn *tls;
 	struct tls_ctx *ctx;

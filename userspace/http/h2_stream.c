@@ -340,6 +340,8 @@ static int on_frame_recv(nghttp2_session *session, const nghttp2_frame *frame, v
 		c->peer_goaway = frame->goaway.error_code;
 		return 0;
 	}
+	if (frame->hd.type == NGHTTP2_SETTINGS && !(frame->hd.flags & NGHTTP2_FLAG_ACK))
+		c->peer_settings = true;
 	s = frame->hd.stream_id ? stream_of(session, frame->hd.stream_id) : NULL;
 	if (!s || s->closed)
 		return 0;
