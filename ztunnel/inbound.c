@@ -20,6 +20,7 @@
 #include "proxy_priv.h"
 #include "net/sock.h"
 #include "net/splice.h"
+#include "udp.h"
 
 /*
  * A plaintext connection tc handed over for a pod this snapshot does not enroll: the agent
@@ -261,18 +262,28 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 		rv = 401;
 		goto out;
 	}
-	up = zt_connect_to_pod(&dst, claimed ? &src : NULL);
-	if (up < 0) {
-		rv = 503;
-		goto out;
+	if (req->udp) {
+		/* A flow: its socket to the pod, and the stream's in-process end. */
+		rv = zt_udp_inbound(w, req, &dst, claimed ? &src : NULL, out);
+		if (rv) {
+			pr_info("hbone: CONNECT-UDP %s: %s", req->authority, strerror(-rv));
+			rv = 503;
+			goto out;
+		}
+	} else {
+		up = zt_connect_to_pod(&dst, claimed ? &src : NULL);
+		if (up < 0) {
+			rv = 503;
+			goto out;
+		}
+		out->fd = up;
 	}
-	out->rec = connrec_open(&labels, from, &dst, "inbound");
+	out->rec = connrec_open(&labels, from, &dst, req->udp ? "inbound udp" : "inbound");
 	connrec_set_decision(out->rec, "allow", ar.name);
 	connrec_set_traceparent(out->rec,
 				h2_header_get(req->headers, req->nheaders, "traceparent"));
 	authz_track(w->tracker, out->rec, &dst_ip, sockaddr_inet_port(&dst), &src_ip,
 		    req->peer_identity);
-	out->fd = up;
 	/* As Istio's ztunnel answers: the client fills the labels it lacks from it. */
 	zt_baggage(dst_wl, zs->snap->cluster_id, out->baggage, sizeof(out->baggage));
 out:

@@ -861,6 +861,15 @@ int zt_connect_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet 
 	return sock_connect_mark(NULL, dst, src, AMBIT_PROXY_MARK);
 }
 
+int zt_udp_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet *src)
+{
+	struct sock_ns ns;
+
+	if (inpod_ns_of(dst, &ns))
+		return sock_connect_udp(&ns, dst, src, AMBIT_PROXY_MARK);
+	return sock_connect_udp(NULL, dst, src, AMBIT_PROXY_MARK);
+}
+
 int zt_connect_from_pod(const union sockaddr_inet *from, const union sockaddr_inet *dst,
 			bool as_pod)
 {

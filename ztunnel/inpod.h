@@ -75,6 +75,8 @@ bool zt_inpod_routable(uint32_t ip, const struct ipaddr *ip6, const struct ipadd
  * inside the pod's netns when the pod is captured in-pod; else from here.
  */
 int zt_connect_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet *src);
+/* The same for UDP (sock_connect_udp): the socket a flow's datagrams go to the pod by. */
+int zt_udp_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet *src);
 /*
  * Connects to @dst for local pod @from (its address, of @dst's family; the port is not used):
  * from its netns when it is in-pod (so from its address); else from here, from @from

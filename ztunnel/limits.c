@@ -13,7 +13,7 @@
 /* The fd limit asked for by default: room for the caps below and then some. */
 #define NOFILE_DEFAULT 1048576UL
 
-enum where { W_GUARD, W_HBONE, W_SPLICE, W_NOFILE };
+enum where { W_GUARD, W_HBONE, W_SPLICE, W_UDP, W_NOFILE };
 
 /* One user-settable limit: its flag, what it sets, and what it means (usage). */
 struct knob {
@@ -26,6 +26,7 @@ struct knob {
 #define G(f) W_GUARD, offsetof(struct guard_config, f)
 #define H(f) W_HBONE, offsetof(struct hbone_limits, f)
 #define S(f) W_SPLICE, offsetof(struct splice_limits, f)
+#define U(f) W_UDP, offsetof(struct zt_udp_limits, f)
 
 static const struct knob knobs[] = {
     {"max-conns", G(max_conns), "open connections per listener (nofile/8)"},
@@ -51,6 +52,8 @@ static const struct knob knobs[] = {
     {"connect-timeout", S(connect_s), "upstream TCP connect (plaintext and HBONE), seconds (10)"},
     {"first-byte-timeout", S(first_byte_s), "plaintext leg with no byte yet, seconds (60)"},
     {"idle-timeout", S(idle_s), "plaintext leg without traffic, seconds (3600)"},
+    {"udp-timeout", U(idle_s), "UDP flow the pod has not answered, idle seconds (30)"},
+    {"udp-timeout-stream", U(stream_idle_s), "UDP flow the pod answered, idle seconds (120)"},
     {"nofile", W_NOFILE, 0, "RLIMIT_NOFILE to raise to (1048576)"},
 };
 
@@ -61,6 +64,9 @@ void zt_limits_init(struct zt_limits *z)
 	memset(z, 0, sizeof(*z));
 	hbone_limits_default(&z->hbone);
 	splice_limits_default(&z->splice);
+	zt_udp_limits_default(&z->udp);
+	/* 15008 takes CONNECT-UDP (udp.h). */
+	z->hbone.udp = true;
 	z->nofile = NOFILE_DEFAULT;
 }
 
@@ -117,6 +123,7 @@ static int knob_set(struct zt_limits *z, size_t k, const char *arg, const char *
 		if (knobs[k].off == offsetof(struct splice_limits, connect_s))
 			z->hbone.connect_s = (unsigned int)v;
 		break;
+	case W_UDP: *(unsigned int *)((char *)&z->udp + knobs[k].off) = (unsigned int)v; break;
 	case W_NOFILE:
 		if (v < 1024) {
 			pr_err("%s: %lu is below 1024 file descriptors", what, v);

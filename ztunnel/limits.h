@@ -13,11 +13,13 @@
 #include "net/guard.h"
 #include "hbone/hbone.h"
 #include "net/splice.h"
+#include "udp.h"
 
 struct zt_limits {
 	struct guard_config guard;
 	struct hbone_limits hbone;
 	struct splice_limits splice;
+	struct zt_udp_limits udp;
 	unsigned long nofile; /* the fd limit wanted (--nofile), then the one obtained */
 	unsigned int set;     /* which guard caps were given (the others follow nofile) */
 };

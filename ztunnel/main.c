@@ -233,7 +233,8 @@ int main(int argc, char **argv)
 	struct zt_limits lim;
 	const char *node = NULL, *sock_path = NULL, *pin_root = NULL, *ho_path = NULL;
 	struct zt_proxy_opts popts = {
-	    .orig_dst_fd = -1, .orig_dst6_fd = -1, .hbone_port = AMBIT_PORT_HBONE};
+	    .orig_dst_fd = -1, .orig_dst6_fd = -1, .hbone_port = AMBIT_PORT_HBONE, .udp_fd = -1};
+	int udp_fd = -1;
 	struct zt_admin_opts aopts = {
 	    .metrics_ip = htonl(INADDR_ANY),
 	    .metrics_port = AMBIT_PORT_METRICS,
@@ -332,6 +333,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	popts.hbone = &lim.hbone;
+	popts.udp = &lim.udp;
 	popts.splice = &lim.splice;
 	/* Signals are taken synchronously by main; workers and HTTP threads inherit the mask. */
 	sigemptyset(&sigs);
@@ -423,6 +425,15 @@ int main(int argc, char **argv)
 				goto out;
 			}
 		}
+		/*
+		 * tc hands the pods' UDP flows here (docs/udp.md); without it they are refused
+		 * in the kernel (drop_no_udp_proxy), never let out in plaintext.
+		 */
+		udp_fd = zt_udp_listen();
+		if (udp_fd < 0)
+			pr_warn("cannot listen on 15001/udp: %s (the pods' UDP to the mesh is "
+				"refused)",
+				strerror(-udp_fd));
 	} else {
 		pr_warn("no --pin-root: outbound capture and inbound steering are unavailable");
 	}
@@ -462,6 +473,7 @@ int main(int argc, char **argv)
 	fds[HO_READY6] = aopts.ready6_fd;
 	m.admin = admin;
 	for (int i = 0; i < nworkers; i++) {
+		popts.udp_fd = i == 0 ? udp_fd : -1;
 		workers[i] = zt_worker_start(st, &popts);
 		if (!workers[i]) {
 			pr_err("cannot start worker %d: %s", i, strerror(errno));
@@ -536,5 +548,7 @@ out:
 		close(inpod_fd);
 	if (inpod6_fd >= 0)
 		close(inpod6_fd);
+	if (udp_fd >= 0)
+		close(udp_fd);
 	return rc;
 }

@@ -99,6 +99,12 @@ struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_o
 	w->o = *opts;
 	w->o.hbone = NULL; /* borrowed for the start only: the pool and the set keep copies */
 	w->o.splice = NULL;
+	w->o.udp = NULL;
+	if (opts->udp)
+		w->udp_lim = *opts->udp;
+	else
+		zt_udp_limits_default(&w->udp_lim);
+	LIST_INIT(&w->udp_in);
 	w->policy_efd = -1;
 	w->reserve_fd = -1;
 	w->loop = loop_create();
@@ -118,6 +124,8 @@ struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_o
 	if (err)
 		goto fail;
 	err = -zt_listeners_start(w, fds, fds6);
+	if (!err)
+		err = -zt_udp_start(w, opts->udp_fd);
 	if (err)
 		goto fail;
 	err = -mesh_state_subscribe(st, worker_wake, w);
@@ -132,8 +140,10 @@ struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_o
 	}
 	return w;
 fail:
-	if (w->loop)
+	if (w->loop) {
+		zt_udp_stop(w);
 		zt_listeners_stop(w);
+	}
 	hbone_pool_destroy(w->pool);
 	splice_set_destroy(w->splices);
 	authz_tracker_destroy(w->tracker);
@@ -170,6 +180,7 @@ void zt_worker_stop(struct zt_worker *w)
 	/* The pool's connections close through the tracker's hooks: destroy it after them. */
 	hbone_pool_destroy(w->pool);
 	splice_set_destroy(w->splices);
+	zt_udp_stop(w);
 	zt_outbound_stop(w);
 	zt_inbound_stop(w);
 	authz_tracker_destroy(w->tracker);

@@ -14,6 +14,7 @@
 #include "route.h"
 #include "net/splice.h"
 #include "net/meshstate.h"
+#include "udp.h"
 
 struct zt_proxy_opts {
 	int outbound_fd; /* listening sockets, borrowed; -1 to skip */
@@ -29,6 +30,10 @@ struct zt_proxy_opts {
 	/* Deadlines and caps (borrowed, copied at start); NULL: the modules' defaults. */
 	const struct hbone_limits *hbone;
 	const struct splice_limits *splice;
+	const struct zt_udp_limits *udp;
+	/* 15001/udp (zt_udp_listen), borrowed, for this worker alone; 0 or -1: none (a zeroed
+	 * struct carries none: the listener is never stdin) */
+	int udp_fd;
 };
 
 struct zt_worker;

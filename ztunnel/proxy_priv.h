@@ -19,6 +19,8 @@
 #include "metrics.h"
 #include "proxy.h"
 #include "record.h"
+#include "udp.h"
+#include <sys/queue.h>
 
 /* The listeners; guard.h counts them by the same index. */
 enum { L_OUTBOUND = GUARD_OUTBOUND, L_INBOUND = GUARD_INBOUND, L_HBONE = GUARD_HBONE, L__COUNT };
@@ -56,6 +58,9 @@ struct zt_worker {
 	struct held *held;	 /* outbound connections waiting for their upstream */
 	struct held_in *held_in; /* plaintext inbound waiting for their pod's snapshot */
 	struct wk_inpod **inpod; /* in-pod pods' listeners on this loop (inpod.c) */
+	LIST_HEAD(zt_udp_flows, zt_udp_flow) udp_in; /* CONNECT-UDP flows to pods (udp.c) */
+	struct zt_udp_out *udp_out; /* the pods' flows out, by pod and destination (udp.c) */
+	struct zt_udp_limits udp_lim;
 	size_t n_inpod, cap_inpod;
 	bool stopping;	       /* failures are final: no retry is scheduled */
 	atomic_bool drain_req; /* zt_worker_drain asked (any thread), with a wake-up */

@@ -110,6 +110,114 @@ static __always_inline int steer_established(struct __sk_buff *skb, const struct
 }
 
 /*
+ * A pod's UDP that answers one of the ztunnel's flows into it (ztunnel/udp.h): the socket of
+ * this netns connected to exactly the packet's source and bound to its destination (the client's
+ * address, with IP_TRANSPARENT), referenced; or NULL. A socket only bound to the port, not
+ * connected back to the sender, must not take a pod's datagrams meant for another host. The
+ * first piece of a fragmented datagram is looked up as a whole one; the later pieces carry no
+ * ports and go on unmatched (docs/udp.md).
+ */
+static __always_inline struct bpf_sock *steer_udp_owner(struct __sk_buff *skb, const struct pkt *p,
+							bool v6)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct bpf_sock *sk;
+	struct udphdr udp;
+	__u32 len;
+
+	if (p->proto != IPPROTO_UDP ||
+	    bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + p->l3_len, &udp, sizeof(udp)))
+		return NULL;
+	if (v6) {
+		__builtin_memcpy(tuple.ipv6.saddr, &p->ip6->saddr, sizeof(tuple.ipv6.saddr));
+		__builtin_memcpy(tuple.ipv6.daddr, &p->ip6->daddr, sizeof(tuple.ipv6.daddr));
+		tuple.ipv6.sport = udp.source;
+		tuple.ipv6.dport = udp.dest;
+		len = sizeof(tuple.ipv6);
+	} else {
+		tuple.ipv4.saddr = p->ip->saddr;
+		tuple.ipv4.daddr = p->ip->daddr;
+		tuple.ipv4.sport = udp.source;
+		tuple.ipv4.dport = udp.dest;
+		len = sizeof(tuple.ipv4);
+	}
+	sk = bpf_sk_lookup_udp(skb, &tuple, len, BPF_F_CURRENT_NETNS, 0);
+	if (!sk)
+		return NULL;
+	if (sk->dst_port != udp.source ||
+	    (v6 ? sk->dst_ip6[0] != tuple.ipv6.saddr[0] || sk->dst_ip6[1] != tuple.ipv6.saddr[1] ||
+		      sk->dst_ip6[2] != tuple.ipv6.saddr[2] || sk->dst_ip6[3] != tuple.ipv6.saddr[3]
+		: sk->dst_ip4 != tuple.ipv4.saddr)) {
+		bpf_sk_release(sk);
+		return NULL;
+	}
+	return sk;
+}
+
+/* A pod's answer to a ztunnel UDP flow: to its socket (steer_udp_owner), or -1 to go on. */
+static __always_inline int steer_udp_return(struct __sk_buff *skb, const struct pkt *p, bool v6)
+{
+	struct bpf_sock *sk = steer_udp_owner(skb, p, v6);
+	int ret;
+
+	if (!sk)
+		return -1;
+	ret = steer_assign(skb, sk, AMBIT_ASSIGN_ESTABLISHED);
+	bpf_sk_release(sk);
+	return ret;
+}
+
+/*
+ * UDP capture (ztunnel/udp.h): an enrolled pod of this node (captured on the node, not in-pod)
+ * sending to an enrolled workload goes to the ztunnel, DNS excepted (its proxy has it, by the
+ * cgroup hooks). A datagram of a flow the ztunnel holds was already handed to that flow's socket
+ * by steer_udp_return; a new flow's goes to the ztunnel's UDP listener on the node's
+ * 15001/udp, found by a lookup of that address (it is bound to every address, not connected),
+ * which reads the pod's destination with IP_RECVORIGDSTADDR. The later pieces of a fragmented
+ * datagram carry no ports: they are only marked, so the node reassembles the datagram and
+ * delivers it to the flow's socket. -1: not captured, go on.
+ */
+static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct ambit_workload *src, *dst;
+	struct bpf_sock *sk;
+	struct udphdr udp;
+	int ret;
+
+	src = bpf_map_lookup_elem(&workloads, &p->ip->saddr);
+	if (!src || (src->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) !=
+			(AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL))
+		return -1;
+	dst = bpf_map_lookup_elem(&workloads, &p->ip->daddr);
+	if (!dst || !(dst->flags & AMBIT_WL_ENROLLED) || !dns_proxy_ip)
+		return -1;
+	if (p->ip->frag_off & bpf_htons(0x1fff)) {
+		skb->mark = AMBIT_SKB_MARK;
+		return steer_verdict(AMBIT_ASSIGN_ESTABLISHED, TC_ACT_OK);
+	}
+	if (bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + p->l3_len, &udp, sizeof(udp)))
+		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	if (udp.dest == bpf_htons(53))
+		return -1;
+	tuple.ipv4.saddr = p->ip->saddr;
+	tuple.ipv4.sport = udp.source;
+	tuple.ipv4.daddr = dns_proxy_ip;
+	tuple.ipv4.dport = bpf_htons(AMBIT_PORT_OUTBOUND);
+	sk = bpf_sk_lookup_udp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	if (sk && sk->dst_port) {
+		/* A connected socket is no listener. */
+		bpf_sk_release(sk);
+		sk = NULL;
+	}
+	if (!sk)
+		return steer_verdict(AMBIT_DROP_NO_UDP_PROXY, TC_ACT_SHOT);
+	ret = steer_assign(skb, sk, AMBIT_ASSIGN_UDP_OUTBOUND);
+	bpf_sk_release(sk);
+	return ret;
+}
+
+/*
  * A new flow policy refuses in the kernel: counted by @reason, and a SYN is answered with a reset
  * (a segment with RST set never is, RFC 9293 §3.10.7.1); the packet never goes further.
  */
@@ -407,6 +515,12 @@ static __always_inline int steer_ingress_v6(struct __sk_buff *skb)
 		if (ret >= 0)
 			return ret;
 	}
+	/* A pod's answer to a ztunnel UDP flow (ztunnel/udp.h): to that flow's socket. */
+	if (from_pod && p.proto == IPPROTO_UDP) {
+		ret = steer_udp_return(skb, &p, true);
+		if (ret >= 0)
+			return ret;
+	}
 	unknown = !from_pod && steer_iface_enrolled(ifindex);
 	if (unknown && steer_v6_unknown_pod(&p, &ret))
 		return ret;
@@ -440,6 +554,15 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 	/* A DNS query the proxy answered before: answered here (lib/dnsfast.h). */
 	if (from_pod && p.ip->protocol == IPPROTO_UDP && !p.fragment) {
 		ret = dnsfast_answer(skb, &p, false, false);
+		if (ret >= 0)
+			return ret;
+	}
+	/* A pod's answer to a ztunnel UDP flow, or its next datagram: to that flow's socket. */
+	if (from_pod && p.ip->protocol == IPPROTO_UDP) {
+		ret = steer_udp_return(skb, &p, false);
+		if (ret >= 0)
+			return ret;
+		ret = steer_udp_capture(skb, &p);
 		if (ret >= 0)
 			return ret;
 	}
@@ -563,9 +686,11 @@ static __always_inline int steer_pod_return(struct __sk_buff *skb, const struct 
 	static const __u8 zero_macs[2 * ETH_ALEN] = {};
 	struct bpf_sock *sk;
 
-	if (!p->tcp)
-		return TC_ACT_OK;
-	sk = steer_owner(skb, p, v6);
+	/* A TCP connection's socket, or a UDP flow's (steer_udp_owner). */
+	if (p->tcp)
+		sk = steer_owner(skb, p, v6);
+	else
+		sk = steer_udp_owner(skb, p, v6);
 	if (!sk)
 		return TC_ACT_OK;
 	bpf_sk_release(sk);
@@ -586,7 +711,8 @@ static __always_inline int steer_pod_egress_v6(struct __sk_buff *skb, const stru
 		if (ret >= 0)
 			return ret;
 	}
-	return p->proto == IPPROTO_TCP ? steer_pod_return(skb, p, true) : TC_ACT_OK;
+	return p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP ? steer_pod_return(skb, p, true)
+								  : TC_ACT_OK;
 }
 
 /*
@@ -614,7 +740,9 @@ static __always_inline int steer_pod_v6(struct __sk_buff *skb, bool ingress)
 		if (steer_left(wl)) {
 			if (ingress)
 				return steer_verdict(AMBIT_PASS, TC_ACT_OK);
-			return p.proto == IPPROTO_TCP ? steer_pod_return(skb, &p, true) : TC_ACT_OK;
+			return p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP
+				   ? steer_pod_return(skb, &p, true)
+				   : TC_ACT_OK;
 		}
 		if (!steer_inpod(wl))
 			break;

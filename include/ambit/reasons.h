@@ -30,7 +30,9 @@
 	X(DROP_IPV6_UNSUPPORTED, "drop_ipv6_unsupported") /* enrolled pod's IPv6 (not ICMPv6) */   \
 	X(DROP_NO_FLOW, "drop_no_flow") /* non-SYN to a captured pod, of no socket or preflow */   \
 	X(DROP_POD_ND, "drop_pod_nd")	/* a pod's RA, Redirect, or NA for another's address */    \
-	X(PASS_PROBE, "pass_probe")	/* the kubelet's probe to an enrolled pod, let by */
+	X(PASS_PROBE, "pass_probe")	/* the kubelet's probe to an enrolled pod, let by */       \
+	X(ASSIGN_UDP_OUTBOUND, "assign_udp_outbound") /* new UDP flow of a pod to 15001/udp */     \
+	X(DROP_NO_UDP_PROXY, "drop_no_udp_proxy") /* that flow, without the ztunnel's listener */
 
 enum ambit_reason {
 #define AMBIT_REASON_ENUM(n, s) AMBIT_##n,

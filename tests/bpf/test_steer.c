@@ -384,6 +384,65 @@ static void test_established_socket_wins(void **state)
 	close(lfd);
 }
 
+/* A UDP socket bound to @ip:@port, connected to @peer:@peer_port when @peer: its fd. */
+static int udp_sock(const char *ip, uint16_t *port, const char *peer, uint16_t peer_port)
+{
+	struct sockaddr_in a = harness_sin(ip, 0), p;
+	socklen_t alen = sizeof(a);
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&a, &alen), 0);
+	*port = ntohs(a.sin_port);
+	if (peer) {
+		p = harness_sin(peer, peer_port);
+		assert_int_equal(connect(fd, (struct sockaddr *)&p, sizeof(p)), 0);
+	}
+	return fd;
+}
+
+/*
+ * A pod's UDP answer to one of the ztunnel's flows into it (ztunnel/udp.h): the socket connected
+ * back to exactly the pod's address and port takes it (the assignment tried: refused outside tc
+ * ingress). A socket merely bound to the port, another source port, or the same from the uplink
+ * is left alone.
+ */
+static void test_udp_answer_to_flow(void **state)
+{
+	struct steer_pkt s = steer_fixture_flow("10.1.0.5", "10.9.0.1");
+	uint16_t port, any_port;
+	int flow, any;
+
+	/* The pod and the client are addresses of this netns, so a socket can stand for a flow. */
+	assert_int_equal(harness_sh("ip addr add 10.1.0.5/32 dev lo && "
+				    "ip addr add 10.9.0.1/32 dev lo"),
+			 0);
+	flow = udp_sock("10.9.0.1", &port, "10.1.0.5", 5353);
+	any = udp_sock("0.0.0.0", &any_port, NULL, 0);
+	s.protocol = IPPROTO_UDP;
+	s.sport = 5353;
+	s.dport = port;
+	steer_fixture_expect(&s, POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_ASSIGN_FAILED);
+	/* Not from a pod's veth: not looked up. */
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* Another source port is another flow: the connected socket is not its. */
+	s.sport = 5354;
+	steer_fixture_expect(&s, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* A socket only bound to the port does not take a pod's datagram to another host. */
+	s.daddr = "10.3.0.1";
+	s.dport = any_port;
+	steer_fixture_expect(&s, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* Nor to this host: what is local is the kernel's to deliver as it would. */
+	s.daddr = "10.9.0.1";
+	steer_fixture_expect(&s, POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	close(flow);
+	close(any);
+	assert_int_equal(harness_sh("ip addr del 10.1.0.5/32 dev lo && "
+				    "ip addr del 10.9.0.1/32 dev lo"),
+			 0);
+}
+
 static void test_strict_plaintext_dropped(void **state)
 {
 	struct steer_pkt s = steer_fixture_flow("10.9.0.1", "10.1.0.9");
@@ -1131,6 +1190,7 @@ int main(void)
 	    cmocka_unit_test(test_fragments),
 	    cmocka_unit_test(test_listener_slot_selected),
 	    cmocka_unit_test(test_established_socket_wins),
+	    cmocka_unit_test(test_udp_answer_to_flow),
 	    cmocka_unit_test(test_strict_plaintext_dropped),
 	    cmocka_unit_test(test_deny_source_dropped),
 	    cmocka_unit_test(test_refused_syn_answered_with_reset),

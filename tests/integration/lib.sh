@@ -291,15 +291,16 @@ metric_sum() {
 # fabric_capture_start PCAP: records every TCP packet crossing the fabric bridge (between the
 # nodes) into PCAP until fabric_capture_stop (on_exit stops it too).
 FABRIC_CAP_PID=
+# fabric_capture_start PCAP [FILTER]: what crosses the fabric (FILTER: tcpdump's, tcp by default).
 fabric_capture_start() {
-	local pcap=$1 errf ns=ambit-$CLUSTER-fabric dev=br0
+	local pcap=$1 filter=${2:-tcp} errf ns=ambit-$CLUSTER-fabric dev=br0
 	errf=$(mktemp /tmp/ambit-it-XXXXXX)
 	# --cni bridge carries pods' packets across nodes inside VXLAN: they are seen decapsulated on
 	# node2's tunnel end (in a two-node cluster, all that crosses the fabric passes there).
 	if [ "$(jq -r '.cni // "routed"' "/run/ambit/$CLUSTER/cluster.json" 2>/dev/null)" = bridge ]; then
 		ns=ambit-$CLUSTER-node2 dev=flannel.1
 	fi
-	ip netns exec "$ns" tcpdump -i "$dev" -nn -s 0 -U --immediate-mode -w "$pcap" tcp 2>"$errf" &
+	ip netns exec "$ns" tcpdump -i "$dev" -nn -s 0 -U --immediate-mode -w "$pcap" $filter 2>"$errf" &
 	FABRIC_CAP_PID=$!
 	# tcpdump says "listening on" once the capture is armed.
 	wait_for 5 grep -q 'listening on' "$errf" || { rm -f "$errf"; fail "tcpdump did not start"; }

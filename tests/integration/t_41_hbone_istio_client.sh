@@ -93,6 +93,56 @@ actl local logs node2-ztunnel | grep -E "access .* dst.addr=$server_ip:150(01|06
 actl local logs node2-ztunnel | grep -q "refused CONNECT $server_ip:15020 " &&
 	fail "15020 is not one of the ports Istio refuses"
 
+# CONNECT-UDP (RFC 9298 over RFC 8441's extended CONNECT) into a UDP echo pod of node2, from the
+# same independent client: the server's SETTINGS enable extended CONNECT, the 200 says
+# `capsule-protocol`, each datagram comes back alone and whole, the pod sees the forwarded
+# client's address (its answers reach the ztunnel's socket through tc, not the fabric), a
+# second flow shares the connection, and the server ends its side after ours.
+actl apply -f - >&2 <<YAML || fail "the UDP echo pod not applied"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: udp-echo, namespace: mesh}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: udp-echo}}
+  template:
+    metadata: {labels: {app: udp-echo}}
+    spec:
+      serviceAccountName: server
+      nodeName: node2
+      containers:
+      - name: echo
+        command: ["pods/udp-echo.py", "serve", "7007"]
+YAML
+udp_pod() { actl local status | awk '$1 ~ /^mesh\/udp-echo-/ { print $1; exit }'; }
+udp_running() { [ -n "$(udp_pod)" ]; }
+wait_for 30 udp_running || fail "the UDP echo pod never ran"
+udp_ip=$(pod_ip "$(udp_pod)")
+udp_up() { pod_exec mesh/client-0 pods/udp-echo.py ask "$udp_ip" 7007 1 | grep -q "got="; }
+wait_for 30 udp_up || fail "the UDP echo pod never answered"
+hbu() {
+	node_exec node1 /usr/bin/python3 "$REPO/tests/integration/bin/hbone_client.py" --udp \
+		--connect "$udp_ip:15008" --cert "$tmp/good.pem" --key "$tmp/good.key" \
+		--ca "$ca/root-cert.pem" --expect-san spiffe://cluster.local/ns/mesh/sa/server \
+		--forwarded "for=\"$client_ip:40000\"" "$@"
+}
+out=$(hbu "$udp_ip:7007=one|two|three" "$udp_ip:7007=again") || fail "CONNECT-UDP: $out"
+expect_eq "$(field "$out" 1 status) $(field "$out" 2 status)" "200 200" "CONNECT-UDP answered"
+expect_eq "$(field "$out" 1 capsule_protocol)" "?1" "the 200's capsule-protocol"
+replies=$(jq -rs '[.[] | select(.stream)][0].replies | join("\n")' <<<"$out")
+expect_eq "$(wc -l <<<"$replies")" 3 "three datagrams, three answers: $out"
+for g in one two three; do
+	expect_contains "$replies" "from=$client_ip:" "the pod sees the forwarded client"
+	grep -q " got=$g\$" <<<"$replies" || fail "datagram '$g' not echoed whole and alone: $out"
+done
+expect_contains "$(field "$out" 2 replies)" "got=again" "a second flow on the connection"
+expect_eq "$(field "$out" 1 ended) $(field "$out" 1 stream) $(field "$out" 2 stream)" \
+	"true 1 3" "flows end cleanly, two streams on one connection"
+# The path names the same target as :authority, or it is 400.
+out=$(hbu "$udp_ip:7008=x") || fail "CONNECT-UDP to a closed port: $out"
+expect_eq "$(field "$out" 1 status)" 200 "a port without a listener is still a flow (UDP)"
+expect_eq "$(field "$out" 1 replies)" "[]" "no answer from a closed port"
+
 # A DENY AuthorizationPolicy for this identity: 401. The proxy's ports are refused first.
 cat >"$tmp/deny.yaml" <<'YAML'
 apiVersion: security.istio.io/v1
@@ -115,6 +165,22 @@ denied() { [ "$(field "$(hb good "$server_ip:8080=$GET")" 1 status)" = 401 ]; }
 wait_for 10 denied || fail "DENY policy: want 401"
 out=$(hb good "$server_ip:8080=$GET" "$server_ip:15008") || fail "denied: $out"
 expect_eq "$(field "$out" 1 status) $(field "$out" 2 status)" "401 503" "DENY, then a proxy port"
+# The same L4 policy decides a UDP flow: a DENY of the client on the echo's port.
+actl apply -f - >&2 <<'YAML' || fail "apply the UDP DENY policy"
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-udp, namespace: mesh}
+spec:
+  selector: {matchLabels: {app: udp-echo}}
+  action: DENY
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/mesh/sa/client"]}}]
+    to: [{operation: {ports: ["7007"]}}]
+YAML
+udp_denied() { [ "$(field "$(hbu "$udp_ip:7007=x")" 1 status)" = 401 ]; }
+wait_for 10 udp_denied || fail "UDP DENY policy: want 401: $(hbu "$udp_ip:7007=x")"
+out=$(hbu "$udp_ip:7009=x") || fail "another port: $out"
+expect_eq "$(field "$out" 1 status)" 200 "the DENY names port 7007 only"
 
 # A certificate from a CA the mesh does not know: the handshake is refused (TLS 1.3 tells
 # the client after its side of the handshake finished), no CONNECT is answered.

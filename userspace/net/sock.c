@@ -343,16 +343,23 @@ int sock_listen_in(const struct sock_ns *ns, const union sockaddr_inet *addr, bo
 	return sock_in_ns(ns, listen_fn, &a);
 }
 
+struct socket_args {
+	int family, type;
+};
+
 static int socket_fn(void *arg)
 {
-	int fd = socket(*(const int *)arg, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	const struct socket_args *a = arg;
+	int fd = socket(a->family, a->type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	return fd < 0 ? -errno : fd;
 }
 
 int sock_tcp_in(const struct sock_ns *ns, int family)
 {
-	return sock_in_ns(ns, socket_fn, &family);
+	struct socket_args a = {family, SOCK_STREAM};
+
+	return sock_in_ns(ns, socket_fn, &a);
 }
 
 int sock_connect(const union sockaddr_inet *dst, const union sockaddr_inet *src)
@@ -366,19 +373,22 @@ int sock_connect_in(const struct sock_ns *ns, const union sockaddr_inet *dst,
 	return sock_connect_mark(ns, dst, src, 0);
 }
 
-int sock_connect_mark(const struct sock_ns *ns, const union sockaddr_inet *dst,
-		      const union sockaddr_inet *src, uint32_t mark)
+/* sock_connect_mark and sock_connect_udp: a socket of @type (SOCK_STREAM, SOCK_DGRAM). */
+static int connect_typed(const struct sock_ns *ns, const union sockaddr_inet *dst,
+			 const union sockaddr_inet *src, uint32_t mark, int type)
 {
 	int fd, one = 1, err, family = dst->sa.sa_family;
 	bool v6 = family == AF_INET6;
+	struct socket_args sa = {family, type};
 
 	if ((family != AF_INET && !v6) || (src && src->sa.sa_family != family))
 		return -EAFNOSUPPORT;
 	/* Only the socket is made in @ns: bind and connect act on it from anywhere. */
-	fd = sock_tcp_in(ns, family);
+	fd = sock_in_ns(ns, socket_fn, &sa);
 	if (fd < 0)
 		return fd;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+	if (type == SOCK_STREAM)
+		setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
 	if (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)))
 		goto fail;
 	if (src) {
@@ -387,9 +397,10 @@ int sock_connect_mark(const struct sock_ns *ns, const union sockaddr_inet *dst,
 		sockaddr_inet_set_port(&b, 0);
 		/*
 		 * Let connect() pick the port so the 4-tuple, not the bind, decides uniqueness
-		 * (an IPv6 socket takes the SOL_IP option too).
+		 * (an IPv6 socket takes the SOL_IP option too). UDP binds a port of its own.
 		 */
-		setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
+		if (type == SOCK_STREAM)
+			setsockopt(fd, SOL_IP, IP_BIND_ADDRESS_NO_PORT, &one, sizeof(one));
 		if (setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT,
 			       &one, sizeof(one)) ||
 		    bind(fd, &b.sa, sockaddr_inet_len(&b)))
@@ -402,6 +413,18 @@ fail:
 	err = -errno;
 	close(fd);
 	return err;
+}
+
+int sock_connect_mark(const struct sock_ns *ns, const union sockaddr_inet *dst,
+		      const union sockaddr_inet *src, uint32_t mark)
+{
+	return connect_typed(ns, dst, src, mark, SOCK_STREAM);
+}
+
+int sock_connect_udp(const struct sock_ns *ns, const union sockaddr_inet *dst,
+		     const union sockaddr_inet *src, uint32_t mark)
+{
+	return connect_typed(ns, dst, src, mark, SOCK_DGRAM);
 }
 
 void sock_close_reset(int fd)

@@ -104,6 +104,12 @@ int sock_connect_in(const struct sock_ns *ns, const union sockaddr_inet *dst,
 /* sock_connect_in with SO_MARK @mark first (0: none; CAP_NET_ADMIN or CAP_NET_RAW). */
 int sock_connect_mark(const struct sock_ns *ns, const union sockaddr_inet *dst,
 		      const union sockaddr_inet *src, uint32_t mark);
+/*
+ * The same for UDP: a non-blocking datagram socket in @ns, bound with IP_TRANSPARENT to @src's
+ * address (a port of its own) when given, connected to @dst (so it takes only @dst's answers).
+ */
+int sock_connect_udp(const struct sock_ns *ns, const union sockaddr_inet *dst,
+		     const union sockaddr_inet *src, uint32_t mark);
 /* At most this many descriptors travel in one sock_send_fds message. */
 #define SOCK_MAX_FDS 16
 /*

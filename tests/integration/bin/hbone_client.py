@@ -32,6 +32,14 @@
 # failed (its handshake, the peer not --inner-san, or the peer refusing our certificate, which
 # TLS 1.3 tells after the handshake; the next stream is still opened on the same outer
 # connection), and "outer_reset" when the gateway reset the outer stream after its 200.
+#
+# --udp: each AUTHORITY is a CONNECT-UDP flow (RFC 9298) as an extended CONNECT (RFC 8441:
+# :protocol connect-udp, :scheme https, :path the well-known template naming AUTHORITY, and
+# capsule-protocol), sent only once the server's SETTINGS enabled extended CONNECT (else the
+# stream's line says "no_extended_connect"). PAYLOAD is datagrams separated by '|', each sent as
+# a DATAGRAM capsule (RFC 9297, context ID 0); the line's "replies" are the payloads of the
+# DATAGRAM capsules that came back (as many as were sent, or what came before --timeout),
+# "capsule_protocol" the 200's header, and "ended" whether the server ended its side after ours.
 # Exit 0, 2 when TLS or HTTP/2 could not be set up (refused handshake, wrong peer), 1 on usage.
 import argparse
 import json
@@ -46,6 +54,7 @@ import h2.connection
 import h2.errors
 import h2.events
 import h2.exceptions
+import h2.settings
 
 # What Istio's ztunnel sends about its client pod (src/baggage.rs), and a W3C traceparent.
 BAGGAGE = ("k8s.cluster.name=Kubernetes,k8s.namespace.name=mesh,"
@@ -311,6 +320,97 @@ class Inner:
         self.sock.sendall(self.conn.data_to_send())
 
 
+def varint(n):
+    """A QUIC variable-length integer (RFC 9000 §16), its shortest form."""
+    for size, prefix in ((1, 0), (2, 0x4000), (4, 0x80000000), (8, 0xC000000000000000)):
+        if n < 1 << (8 * size - 2):
+            return (prefix | n).to_bytes(size, "big")
+    raise ValueError(n)
+
+
+def read_varint(b, i):
+    """The varint at b[i:]: (value, next index), or None when b is cut inside it."""
+    if i >= len(b):
+        return None
+    size = 1 << (b[i] >> 6)
+    if i + size > len(b):
+        return None
+    return int.from_bytes(bytes([b[i] & 0x3F]) + b[i + 1:i + size], "big"), i + size
+
+
+def capsules(buf):
+    """The complete DATAGRAM payloads (context ID 0) in buf, and what is left of it."""
+    out = []
+    while True:
+        t = read_varint(buf, 0)
+        n = t and read_varint(buf, t[1])
+        if not n or n[1] + n[0] > len(buf):
+            return out, buf
+        value, buf = buf[n[1]:n[1] + n[0]], buf[n[1] + n[0]:]
+        ctx = read_varint(value, 0)
+        if t[0] == 0 and ctx and ctx[0] == 0:
+            out.append(value[ctx[1]:])
+
+
+def udp_path(authority):
+    host, port = authority.rsplit(":", 1)
+    host = host[1:-1] if host.startswith("[") else host
+    return "/.well-known/masque/udp/%s/%s/" % (host.replace(":", "%3A"), port)
+
+
+def udp_tunnel(sock, conn, authority, payload, a):
+    """A CONNECT-UDP flow: its datagrams out as capsules, the capsules back as datagrams."""
+    sid = conn.get_next_available_stream_id()
+    out = {"stream": sid, "authority": authority, "status": None, "capsule_protocol": None,
+           "replies": [], "ended": False}
+    # RFC 8441 §3: only once the server said so in its SETTINGS.
+    ext = h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL
+    if not conn.remote_settings.get(ext):  # not yet: the first SETTINGS may still be coming
+        pump(sock, conn, lambda ev: isinstance(ev, h2.events.RemoteSettingsChanged),
+             min(a.timeout, 2))
+    if not conn.remote_settings.get(ext):
+        out["no_extended_connect"] = True
+        print(json.dumps(out), flush=True)
+        return
+    tp = "00-%s-%s-00" % (os.urandom(16).hex(), os.urandom(8).hex())
+    conn.send_headers(sid, [(":method", "CONNECT"), (":protocol", "connect-udp"),
+                            (":scheme", "https"), (":authority", authority),
+                            (":path", udp_path(authority)), ("capsule-protocol", "?1"),
+                            ("baggage", BAGGAGE), ("forwarded", a.forwarded),
+                            ("traceparent", tp)])
+    ends = (h2.events.StreamEnded, h2.events.StreamReset)
+    events = pump(sock, conn, lambda ev: on(sid, ev, h2.events.ResponseReceived, *ends),
+                  a.timeout)
+    for ev in events:
+        if on(sid, ev, h2.events.ResponseReceived):
+            h = dict(ev.headers)
+            out["status"] = int(h[":status"])
+            out["capsule_protocol"] = h.get("capsule-protocol")
+        if on(sid, ev, h2.events.StreamReset):
+            out["reset"] = ev.error_code
+    if out["status"] == 200 and not any(on(sid, ev, *ends) for ev in events):
+        grams = payload.split("|") if payload else []
+        for g in grams:
+            conn.send_data(sid, b"\x00" + varint(len(g.encode()) + 1) + b"\x00" + g.encode())
+        buf = b""
+
+        def until(ev):
+            nonlocal buf
+            if on(sid, ev, h2.events.DataReceived):
+                buf += ev.data
+                got, buf = capsules(buf)
+                out["replies"] += [r.decode(errors="replace") for r in got]
+            return len(out["replies"]) >= len(grams) or on(sid, ev, *ends)
+        pump(sock, conn, until, a.timeout)
+        conn.end_stream(sid)
+        for ev in pump(sock, conn, lambda ev: on(sid, ev, *ends), a.timeout):
+            if on(sid, ev, h2.events.StreamEnded):
+                out["ended"] = True
+            if on(sid, ev, h2.events.StreamReset):
+                out["reset"] = ev.error_code
+    print(json.dumps(out), flush=True)
+
+
 def double_tunnel(sock, conn, authority, payload, a):
     """Istio's double HBONE: the outer CONNECT to the gateway, inner TLS and HTTP/2 inside it."""
     sid, outer, is_open = connect(sock, conn, authority, None, a)
@@ -366,10 +466,13 @@ def main():
     p.add_argument("--via-gateway", action="store_true")
     p.add_argument("--inner-san")
     p.add_argument("--inner-ca")
+    p.add_argument("--udp", action="store_true")
     p.add_argument("streams", nargs="+", metavar="AUTHORITY[=PAYLOAD]")
     a = p.parse_args()
     if (a.inner_san or a.inner_ca) and not a.via_gateway:
         p.error("--inner-san and --inner-ca go with --via-gateway")
+    if a.udp and a.via_gateway:
+        p.error("--udp does not go with --via-gateway")
     try:
         sock = tls_connect(a)
         conn = h2_client(sock)
@@ -379,6 +482,9 @@ def main():
     try:
         for s in a.streams:
             authority, _, payload = s.partition("=")
+            if a.udp:
+                udp_tunnel(sock, conn, authority, payload, a)
+                continue
             (double_tunnel if a.via_gateway else tunnel)(
                 sock, conn, authority, payload.replace("\\r\\n", "\r\n"), a)
     except (OSError, ssl.SSLError) as e:

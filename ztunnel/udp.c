@@ -1,0 +1,593 @@
+// SPDX-License-Identifier: Apache-2.0
+/*
+ * UDP flows through the ztunnel (udp.h). Either way a flow is a socket connected to the pod,
+ * spliced datagram by datagram to a CONNECT-UDP stream (hbone_udp.h): inbound, the pod's end of
+ * a stream 15008 accepted; outbound, a stream this node opens for a pod's datagrams, whose socket
+ * is bound to the pod's destination so the pod's next datagrams and the answers it is sent
+ * belong to it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/queue.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <bpf/bpf.h>
+
+#include "ambit/bpf_abi.h"
+#include "ambit/log.h"
+#include "authz.h"
+#include "hbone/hbone.h"
+#include "hbone/hbone_udp.h"
+#include "inpod.h"
+#include "proxy_priv.h"
+#include "udp.h"
+
+#ifndef container_of
+#define container_of(p, T, m) ((T *)((char *)(p)-offsetof(T, m)))
+#endif
+
+/* Datagrams read from a socket per wake-up before the others' turn. */
+#define RX_BATCH 64
+/* Buckets of a worker's outbound flows, by pod address and destination. */
+#define OUT_BUCKETS 1024
+
+struct zt_udp_flow {
+	struct loop_handler h;
+	struct loop_timer idle;
+	LIST_ENTRY(zt_udp_flow) link; /* in the worker's inbound list or an outbound bucket */
+	struct zt_worker *w;
+	struct hbone_udp *f;	       /* the far side, or none for a flow within the node: */
+	struct loop_handler h2;	       /* ... its destination pod's socket */
+	int fd2;		       /* bound to the client, connected to that pod; or -1 */
+	int fd;			       /* connected to the pod */
+	bool outbound;		       /* opened for the pod (else accepted for it) */
+	bool replied;		       /* the far side answered: the longer idle time */
+	uint64_t last_ms;	       /* a datagram either way */
+	union sockaddr_inet pod, peer; /* outbound: the pod's address and where it sent */
+	char name[2 * SOCKADDR_INET_STRLEN + 4];
+};
+
+LIST_HEAD(zt_udp_bucket, zt_udp_flow);
+
+struct zt_udp_out {
+	struct loop_handler h; /* the 15001/udp listener */
+	struct zt_worker *w;
+	int fd; /* borrowed */
+	struct zt_udp_bucket buckets[OUT_BUCKETS];
+};
+
+static struct {
+	atomic_uint_fast64_t flows_opened, flows_closed, flows_idle, flows_refused;
+	atomic_uint_fast64_t to_pod, to_pod_dropped, from_pod, from_pod_dropped;
+} counts;
+
+void zt_udp_limits_default(struct zt_udp_limits *l)
+{
+	*l = (struct zt_udp_limits){.idle_s = 30, .stream_idle_s = 120};
+}
+
+void zt_udp_counts(struct zt_udp_counts *out)
+{
+	*out = (struct zt_udp_counts){
+	    .flows_opened = atomic_load(&counts.flows_opened),
+	    .flows_closed = atomic_load(&counts.flows_closed),
+	    .flows_idle = atomic_load(&counts.flows_idle),
+	    .flows_refused = atomic_load(&counts.flows_refused),
+	    .to_pod = atomic_load(&counts.to_pod),
+	    .to_pod_dropped = atomic_load(&counts.to_pod_dropped),
+	    .from_pod = atomic_load(&counts.from_pod),
+	    .from_pod_dropped = atomic_load(&counts.from_pod_dropped),
+	};
+}
+
+static void flow_free(void *p)
+{
+	free(p);
+}
+
+/* Ends @fl: its socket closed, its stream reset if still up (@why for the log). */
+static void flow_end(struct zt_udp_flow *fl, const char *why)
+{
+	struct loop *l = fl->w->loop;
+
+	pr_debug("udp: flow %s ended: %s", fl->name, why);
+	LIST_REMOVE(fl, link);
+	loop_timer_cancel(l, &fl->idle);
+	fl->h.dead = true;
+	loop_del(l, fl->fd);
+	close(fl->fd);
+	if (fl->fd2 >= 0) {
+		fl->h2.dead = true;
+		loop_del(l, fl->fd2);
+		close(fl->fd2);
+	}
+	hbone_udp_free(fl->f);
+	atomic_fetch_add(&counts.flows_closed, 1);
+	loop_defer_free(l, fl, flow_free);
+}
+
+/* The far side's datagram, to the pod: what its socket does not take is UDP's loss. */
+static void on_datagram(void *arg, struct hbone_udp *f, const uint8_t *p, size_t len)
+{
+	struct zt_udp_flow *fl = arg;
+
+	fl->last_ms = loop_now_ms(fl->w->loop);
+	if (fl->outbound)
+		fl->replied = true;
+	if (send(fl->fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		atomic_fetch_add(&counts.to_pod_dropped, 1);
+	else
+		atomic_fetch_add(&counts.to_pod, 1);
+}
+
+static void on_closed(void *arg, struct hbone_udp *f, const char *reason)
+{
+	struct zt_udp_flow *fl = arg;
+
+	/* A refused flow says so once; the pod's next datagram tries again. */
+	if (fl->outbound && !hbone_udp_established(f) && hbone_udp_status(f) != 200)
+		pr_info("udp: flow %s refused: %s", fl->name, reason);
+	flow_end(fl, reason);
+}
+
+static const struct hbone_udp_ops flow_ops = {.datagram = on_datagram, .closed = on_closed};
+
+/* The pod's datagrams, to the far side, a batch at a time. */
+static void on_pod(struct loop_handler *h, uint32_t events)
+{
+	static __thread uint8_t rx[65536];
+	struct zt_udp_flow *fl = container_of(h, struct zt_udp_flow, h);
+
+	for (int i = 0; i < RX_BATCH && !fl->h.dead; i++) {
+		ssize_t n = recv(fl->fd, rx, sizeof(rx), MSG_DONTWAIT);
+
+		if (n < 0) {
+			/* A port the pod does not listen on (ICMP): the client's retries say so. */
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			continue;
+		}
+		if (!fl->outbound)
+			fl->replied = true;
+		fl->last_ms = loop_now_ms(fl->w->loop);
+		/* Within the node: straight to the destination pod's socket. */
+		if (fl->fd2 >= 0 ? send(fl->fd2, rx, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0
+				 : hbone_udp_send(fl->f, rx, (size_t)n) != 0)
+			atomic_fetch_add(&counts.from_pod_dropped, 1);
+		else
+			atomic_fetch_add(&counts.from_pod, 1);
+	}
+}
+
+/* A flow within the node: its destination pod's answers, to the client pod. */
+static void on_local_answer(struct loop_handler *h, uint32_t events)
+{
+	static __thread uint8_t rx[65536];
+	struct zt_udp_flow *fl = container_of(h, struct zt_udp_flow, h2);
+
+	for (int i = 0; i < RX_BATCH && !fl->h2.dead; i++) {
+		ssize_t n = recv(fl->fd2, rx, sizeof(rx), MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			continue;
+		}
+		fl->replied = true;
+		fl->last_ms = loop_now_ms(fl->w->loop);
+		if (send(fl->fd, rx, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+			atomic_fetch_add(&counts.to_pod_dropped, 1);
+		else
+			atomic_fetch_add(&counts.to_pod, 1);
+	}
+}
+
+static unsigned int idle_ms(const struct zt_udp_flow *fl)
+{
+	const struct zt_udp_limits *lim = &fl->w->udp_lim;
+
+	return (fl->replied ? lim->stream_idle_s : lim->idle_s) * 1000u;
+}
+
+static void on_idle(struct loop_timer *t)
+{
+	struct zt_udp_flow *fl = container_of(t, struct zt_udp_flow, idle);
+	uint64_t quiet = loop_now_ms(fl->w->loop) - fl->last_ms;
+	unsigned int limit = idle_ms(fl);
+
+	if (limit && quiet < limit) {
+		/* Traffic since it was armed: the rest of the time from the last datagram. */
+		if (!loop_timer_arm(fl->w->loop, &fl->idle, (unsigned int)(limit - quiet)))
+			return;
+	}
+	atomic_fetch_add(&counts.flows_idle, 1);
+	flow_end(fl, "idle");
+}
+
+/* A flow around the pod's socket @fd (taken), its stream still to come; NULL: @fd closed. */
+static struct zt_udp_flow *flow_new(struct zt_worker *w, int fd, bool outbound)
+{
+	struct zt_udp_flow *fl = calloc(1, sizeof(*fl));
+
+	if (!fl) {
+		close(fd);
+		return NULL;
+	}
+	fl->w = w;
+	fl->fd = fd;
+	fl->fd2 = -1;
+	fl->outbound = outbound;
+	fl->h.fn = on_pod;
+	fl->idle.fn = on_idle;
+	fl->last_ms = loop_now_ms(w->loop);
+	if (loop_add(w->loop, fd, EPOLLIN, &fl->h) ||
+	    (idle_ms(fl) && loop_timer_arm(w->loop, &fl->idle, idle_ms(fl)))) {
+		loop_timer_cancel(w->loop, &fl->idle);
+		loop_del(w->loop, fd);
+		close(fd);
+		free(fl);
+		return NULL;
+	}
+	return fl;
+}
+
+/* Undoes flow_new for a flow that never got its stream. */
+static void flow_discard(struct zt_udp_flow *fl)
+{
+	if (fl->fd2 >= 0) {
+		loop_del(fl->w->loop, fl->fd2);
+		close(fl->fd2);
+	}
+	loop_timer_cancel(fl->w->loop, &fl->idle);
+	loop_del(fl->w->loop, fl->fd);
+	close(fl->fd);
+	free(fl);
+}
+
+int zt_udp_inbound(struct zt_worker *w, const struct hbone_request *req,
+		   const union sockaddr_inet *dst, const union sockaddr_inet *src,
+		   struct hbone_upstream *up)
+{
+	struct zt_udp_flow *fl;
+	int fd = zt_udp_to_pod(dst, src);
+
+	if (fd < 0)
+		return fd;
+	fl = flow_new(w, fd, false);
+	if (!fl)
+		return -ENOMEM;
+	sockaddr_inet_format(dst, fl->name, sizeof(fl->name));
+	fl->f = hbone_udp_accept(req, up, &flow_ops, fl);
+	if (!fl->f) {
+		flow_discard(fl);
+		return -ENOMEM;
+	}
+	LIST_INSERT_HEAD(&w->udp_in, fl, link);
+	atomic_fetch_add(&counts.flows_opened, 1);
+	return 0;
+}
+
+/* ---- outbound: the pods' datagrams tc handed to 15001/udp ---- */
+
+static size_t bucket_of(const union sockaddr_inet *pod, const union sockaddr_inet *dst)
+{
+	uint64_t h = 1469598103934665603ULL;
+	const unsigned char *p[2] = {(const void *)pod, (const void *)dst};
+
+	for (int k = 0; k < 2; k++)
+		for (size_t i = 0; i < sizeof(struct sockaddr_in); i++)
+			h = (h ^ p[k][i]) * 1099511628211ULL;
+	return (size_t)(h % OUT_BUCKETS);
+}
+
+static bool same_addr(const union sockaddr_inet *a, const union sockaddr_inet *b)
+{
+	return a->sa.sa_family == AF_INET && b->sa.sa_family == AF_INET &&
+	       a->v4.sin_addr.s_addr == b->v4.sin_addr.s_addr && a->v4.sin_port == b->v4.sin_port;
+}
+
+static struct zt_udp_flow *out_find(struct zt_udp_out *o, const union sockaddr_inet *pod,
+				    const union sockaddr_inet *dst)
+{
+	struct zt_udp_flow *fl;
+
+	LIST_FOREACH(fl, &o->buckets[bucket_of(pod, dst)], link)
+	if (same_addr(&fl->pod, pod) && same_addr(&fl->peer, dst))
+		return fl;
+	return NULL;
+}
+
+/*
+ * The socket a pod's flow to @dst lives on: bound (IP_TRANSPARENT) to @dst, so tc hands the
+ * pod's next datagrams of the flow to it and what it sends the pod comes from @dst, and
+ * connected to the pod. Other pods' flows to @dst bind the same address (SO_REUSEADDR): each is
+ * told apart by the pod it is connected to. fd or -errno.
+ */
+static int out_socket(const union sockaddr_inet *pod, const union sockaddr_inet *dst)
+{
+	int one = 1, mark = AMBIT_PROXY_MARK, err;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) ||
+	    bind(fd, &dst->sa, sizeof(dst->v4)) || connect(fd, &pod->sa, sizeof(pod->v4))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+/* Why a pod's datagram to @dst opens no flow, logged once per that many refusals. */
+static void out_refused(const union sockaddr_inet *pod, const union sockaddr_inet *dst,
+			const char *why)
+{
+	char a[SOCKADDR_INET_STRLEN], b[SOCKADDR_INET_STRLEN];
+
+	atomic_fetch_add(&counts.flows_refused, 1);
+	pr_info("udp: %s to %s: %s", sockaddr_inet_format(pod, a, sizeof(a)),
+		sockaddr_inet_format(dst, b, sizeof(b)), why);
+}
+
+/*
+ * A flow to a pod of this node: this ztunnel is the destination's too, so it decides the flow
+ * with the destination's policy, as the destination's ztunnel would over HBONE, and carries it
+ * between two sockets of its own: the flow's, and one bound to the client's address and
+ * connected to the destination pod.
+ */
+static void out_local(struct zt_worker *w, const struct snapshot *s,
+		      const struct snap_workload *src, const union sockaddr_inet *pod,
+		      const union sockaddr_inet *dst, const struct zt_route *r, const uint8_t *p,
+		      size_t len)
+{
+	struct ipaddr src_ip = zt_ip_of(pod), dst_ip = zt_ip_of(&r->addr);
+	union sockaddr_inet from = *pod;
+	struct zt_udp_flow *fl;
+	struct authz_result ar;
+	char a[SOCKADDR_INET_STRLEN], b[SOCKADDR_INET_STRLEN];
+	int fd, fd2;
+
+	if (!authz_decide(s, r->dst_wl, &dst_ip, sockaddr_inet_port(&r->addr), &src_ip,
+			  src->identity, &ar)) {
+		out_refused(pod, dst, "denied by policy");
+		return;
+	}
+	sockaddr_inet_set_port(&from, 0);
+	fd2 = zt_udp_to_pod(&r->addr, &from);
+	if (fd2 < 0) {
+		out_refused(pod, dst, strerror(-fd2));
+		return;
+	}
+	fd = out_socket(pod, dst);
+	if (fd < 0) {
+		close(fd2);
+		out_refused(pod, dst, strerror(-fd));
+		return;
+	}
+	fl = flow_new(w, fd, true);
+	if (!fl) {
+		close(fd2);
+		return;
+	}
+	fl->h2.fn = on_local_answer;
+	if (loop_add(w->loop, fd2, EPOLLIN, &fl->h2)) {
+		close(fd2);
+		flow_discard(fl);
+		return;
+	}
+	fl->fd2 = fd2;
+	fl->pod = *pod;
+	fl->peer = *dst;
+	snprintf(fl->name, sizeof(fl->name), "%s>%s", sockaddr_inet_format(pod, a, sizeof(a)),
+		 sockaddr_inet_format(&r->addr, b, sizeof(b)));
+	LIST_INSERT_HEAD(&w->udp_out->buckets[bucket_of(pod, dst)], fl, link);
+	atomic_fetch_add(&counts.flows_opened, 1);
+	if (send(fd2, p, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		atomic_fetch_add(&counts.from_pod_dropped, 1);
+	else
+		atomic_fetch_add(&counts.from_pod, 1);
+}
+
+/* A new flow of the pod at @pod to @dst, its first datagram @p: opened, or refused. */
+static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
+		     const union sockaddr_inet *dst, const uint8_t *p, size_t len)
+{
+	char auth[SOCKADDR_INET_STRLEN], client[SOCKADDR_INET_STRLEN + 2], ip[INET_ADDRSTRLEN];
+	char path[HBONE_UDP_PATH_MAX], bag[512], a[SOCKADDR_INET_STRLEN];
+	struct mesh_snap *zs = mesh_state_get(w->st);
+	const struct snap_workload *src;
+	struct zt_udp_flow *fl;
+	struct hbone_target t;
+	struct zt_route r;
+	struct ipaddr src_ip;
+	int fd;
+
+	if (!zs) {
+		out_refused(pod, dst, "no snapshot yet");
+		return;
+	}
+	src_ip = zt_ip_of(pod);
+	src = snapshot_workload_by_addr(zs->snap, &src_ip);
+	if (!zt_local_enrolled(zs->snap, src)) {
+		out_refused(pod, dst, "not an enrolled pod of this node");
+		goto out;
+	}
+	if (zt_route_outbound(zs->snap, src, dst, w->o.lb, &w->rr, NULL, &r) || !r.dst_wl) {
+		out_refused(pod, dst, "not a workload of the mesh");
+		goto out;
+	}
+	if (r.wp || r.remote) {
+		/* docs/udp.md: not carried through waypoints or to other networks yet. */
+		out_refused(pod, dst,
+			    r.wp ? "bound to a waypoint (UDP is not carried through one yet)"
+				 : "in another network (UDP is not carried there yet)");
+		goto out;
+	}
+	if (zt_local_enrolled(zs->snap, r.dst_wl)) {
+		out_local(w, zs->snap, src, pod, dst, &r, p, len);
+		goto out;
+	}
+	inet_ntop(AF_INET, &r.addr.v4.sin_addr, ip, sizeof(ip));
+	t = (struct hbone_target){
+	    .authority = sockaddr_inet_format(&r.addr, auth, sizeof(auth)),
+	    .forwarded_for = client,
+	    .baggage = bag,
+	    .identity = src->identity,
+	    .expect_san = r.dst_wl->identity,
+	    .ctx = mesh_snap_ctx(zs, src->identity, false),
+	    .udp_path = path,
+	};
+	if (!t.ctx || hbone_udp_path(path, sizeof(path), ip, sockaddr_inet_port(&r.addr)) < 0) {
+		out_refused(pod, dst, t.ctx ? "no path for it" : "no certificate for the pod yet");
+		goto out;
+	}
+	sockaddr_inet_v4(&t.addr, r.dst_wl->ip, w->o.hbone_port);
+	snprintf(client, sizeof(client), "\"%s\"", sockaddr_inet_format(pod, a, sizeof(a)));
+	zt_baggage(src, zs->snap->cluster_id, bag, sizeof(bag));
+	fd = out_socket(pod, dst);
+	if (fd < 0) {
+		out_refused(pod, dst, strerror(-fd));
+		goto out;
+	}
+	fl = flow_new(w, fd, true);
+	if (!fl)
+		goto out;
+	fl->pod = *pod;
+	fl->peer = *dst;
+	snprintf(fl->name, sizeof(fl->name), "%s>%s", a, auth);
+	fl->f = hbone_udp_open(w->pool, &t, &flow_ops, fl);
+	if (!fl->f) {
+		out_refused(pod, dst, strerror(errno));
+		flow_discard(fl);
+		goto out;
+	}
+	LIST_INSERT_HEAD(&w->udp_out->buckets[bucket_of(pod, dst)], fl, link);
+	atomic_fetch_add(&counts.flows_opened, 1);
+	if (hbone_udp_send(fl->f, p, len))
+		atomic_fetch_add(&counts.from_pod_dropped, 1);
+	else
+		atomic_fetch_add(&counts.from_pod, 1);
+out:
+	mesh_snap_put(zs);
+}
+
+/* The pod's destination, from IP_RECVORIGDSTADDR: true when found. */
+static bool orig_dst(struct msghdr *mh, union sockaddr_inet *dst)
+{
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
+		if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_ORIGDSTADDR &&
+		    c->cmsg_len >= CMSG_LEN(sizeof(struct sockaddr_in))) {
+			memset(dst, 0, sizeof(*dst));
+			memcpy(&dst->v4, CMSG_DATA(c), sizeof(dst->v4));
+			return dst->v4.sin_family == AF_INET;
+		}
+	return false;
+}
+
+static void on_listener(struct loop_handler *h, uint32_t events)
+{
+	static __thread uint8_t rx[65536];
+	struct zt_udp_out *o = container_of(h, struct zt_udp_out, h);
+	struct zt_worker *w = o->w;
+	char cbuf[CMSG_SPACE(sizeof(struct sockaddr_in))];
+
+	for (int i = 0; i < RX_BATCH; i++) {
+		union sockaddr_inet pod = {0}, dst;
+		struct iovec iov = {rx, sizeof(rx)};
+		struct msghdr mh = {.msg_name = &pod.v4,
+				    .msg_namelen = sizeof(pod.v4),
+				    .msg_iov = &iov,
+				    .msg_iovlen = 1,
+				    .msg_control = cbuf,
+				    .msg_controllen = sizeof(cbuf)};
+		struct zt_udp_flow *fl;
+		ssize_t n = recvmsg(o->fd, &mh, MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno == EAGAIN || errno == EINTR)
+				break;
+			continue;
+		}
+		if (pod.v4.sin_family != AF_INET || !orig_dst(&mh, &dst))
+			continue;
+		/* Datagrams that came before the flow's socket took its 4-tuple. */
+		fl = out_find(o, &pod, &dst);
+		if (fl) {
+			fl->last_ms = loop_now_ms(w->loop);
+			if (fl->fd2 >= 0
+				? send(fl->fd2, rx, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0
+				: hbone_udp_send(fl->f, rx, (size_t)n) != 0)
+				atomic_fetch_add(&counts.from_pod_dropped, 1);
+			else
+				atomic_fetch_add(&counts.from_pod, 1);
+			continue;
+		}
+		out_open(w, &pod, &dst, rx, (size_t)n);
+	}
+}
+
+int zt_udp_listen(void)
+{
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(AMBIT_PORT_OUTBOUND)};
+	int one = 1, err;
+	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0)
+		return -errno;
+	/* tc hands it datagrams to any address: it must take them, and say where they went. */
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) ||
+	    setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)) ||
+	    bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
+int zt_udp_start(struct zt_worker *w, int fd)
+{
+	struct zt_udp_out *o;
+
+	if (fd <= 0)
+		return 0;
+	o = calloc(1, sizeof(*o));
+	if (!o)
+		return -ENOMEM;
+	o->w = w;
+	for (size_t i = 0; i < OUT_BUCKETS; i++)
+		LIST_INIT(&o->buckets[i]);
+	o->fd = fd;
+	o->h.fn = on_listener;
+	if (loop_add(w->loop, fd, EPOLLIN, &o->h)) {
+		free(o);
+		return -errno;
+	}
+	w->udp_out = o;
+	return 0;
+}
+
+void zt_udp_stop(struct zt_worker *w)
+{
+	while (!LIST_EMPTY(&w->udp_in))
+		flow_end(LIST_FIRST(&w->udp_in), "ztunnel stopping");
+	if (!w->udp_out)
+		return;
+	for (size_t i = 0; i < OUT_BUCKETS; i++)
+		while (!LIST_EMPTY(&w->udp_out->buckets[i]))
+			flow_end(LIST_FIRST(&w->udp_out->buckets[i]), "ztunnel stopping");
+	loop_del(w->loop, w->udp_out->fd);
+	free(w->udp_out);
+	w->udp_out = NULL;
+}

@@ -1,0 +1,65 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * UDP flows through the ztunnel (docs/udp.md). Inbound, a CONNECT-UDP on 15008 that
+ * zt_hbone_accept let through becomes a flow to the destination pod: its datagrams go to the pod
+ * from a socket bound (IP_TRANSPARENT) to the client's address and connected to the pod's port,
+ * so the pod sees the client, and the pod's answers, which tc hands back to that socket
+ * (steer_udp_return in bpf/lib/steer.h), go back on the flow's stream. A flow ends when either
+ * side ends its stream, or after an idle time as the kernel's conntrack counts UDP: 30 s while
+ * only the client has sent, 120 s once the pod answered (nf_conntrack_udp_timeout and
+ * _timeout_stream), each settable.
+ */
+#ifndef ZT_UDP_H
+#define ZT_UDP_H
+
+#include <stdint.h>
+
+#include "net/sock.h"
+
+struct zt_worker;
+struct hbone_request;
+struct hbone_upstream;
+
+struct zt_udp_limits {
+	unsigned int idle_s; /* a flow the pod has not answered: no datagram either way (30) */
+	unsigned int stream_idle_s; /* ... once it answered (120) */
+};
+
+/* The defaults above. */
+void zt_udp_limits_default(struct zt_udp_limits *l);
+
+/* Counted over all workers since the start (for ambitctl and the metrics). */
+struct zt_udp_counts {
+	uint64_t flows_opened, flows_closed, flows_idle; /* idle: ended by the idle time */
+	uint64_t flows_refused; /* a pod's datagram that opened no flow (no route, no cert...) */
+	uint64_t to_pod, to_pod_dropped;     /* datagrams to pods, and not taken */
+	uint64_t from_pod, from_pod_dropped; /* answers, and dropped (flow full) */
+};
+void zt_udp_counts(struct zt_udp_counts *out);
+
+/*
+ * The pod's end of an accepted CONNECT-UDP to @dst (a pod of this node, in-pod or not), from
+ * @src (the client's verified address, NULL: the ztunnel's own): its socket opened and the
+ * flow's in-process end set in @up. 0 or -errno (the accept answers 503).
+ */
+int zt_udp_inbound(struct zt_worker *w, const struct hbone_request *req,
+		   const union sockaddr_inet *dst, const union sockaddr_inet *src,
+		   struct hbone_upstream *up);
+
+/*
+ * Outbound: the listener tc hands a pod's new flows to (bpf/lib/steer.h, steer_udp_capture),
+ * 0.0.0.0:15001/udp with IP_TRANSPARENT and IP_RECVORIGDSTADDR: fd or -errno.
+ */
+int zt_udp_listen(void);
+/*
+ * Worker @w reads @fd (borrowed; 0 or -1: none): each datagram of a pod's new flow opens a
+ * CONNECT-UDP stream to its destination's ztunnel, as the pod's identity, and a socket bound to
+ * the destination and connected to the pod, which carries the rest of the flow both ways. Flows
+ * through waypoints and to other networks are not carried yet (refused, counted, logged).
+ * One worker reads it: a flow's first datagrams meet one flow table. 0 or -errno.
+ */
+int zt_udp_start(struct zt_worker *w, int fd);
+/* At shutdown, after the HBONE pool is gone: frees what flows are left, and the listener's. */
+void zt_udp_stop(struct zt_worker *w);
+
+#endif
