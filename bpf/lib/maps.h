@@ -136,5 +136,7 @@ AMBIT_MAP(preflows6, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PREFLOWS, struct ambit_flo
 AMBIT_MAP(node_cfg, BPF_MAP_TYPE_ARRAY, 1, __u32, struct ambit_node_cfg);
 AMBIT_MAP(probe_flows, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PROBE_FLOWS, struct ambit_probe_flow,
 	  __u32);
+/* An enrolled pod's UDP past the mesh, keyed as its answer comes (AMBIT_MAX_UDP_REPLIES). */
+AMBIT_MAP(udp_replies, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_REPLIES, struct ambit_flow, __u32);
 
 #endif

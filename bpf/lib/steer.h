@@ -218,6 +218,58 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 }
 
 /*
+ * An enrolled pod's UDP that no rule above took (to a destination outside the mesh, DNS): its
+ * answer, keyed as it will come, so steer_udp_plaintext lets it by a STRICT port (conntrack's
+ * "reply" direction). Not for fragments' later pieces: they carry no ports.
+ */
+static __always_inline void steer_udp_note(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct ambit_workload *src = bpf_map_lookup_elem(&workloads, &p->ip->saddr);
+	struct ambit_flow reply = {.saddr = p->ip->daddr, .daddr = p->ip->saddr};
+	struct udphdr udp;
+	__u32 one = 1;
+
+	if (!src || !(src->flags & AMBIT_WL_ENROLLED) || (p->ip->frag_off & bpf_htons(0x1fff)) ||
+	    bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + p->l3_len, &udp, sizeof(udp)))
+		return;
+	reply.sport = udp.dest;
+	reply.dport = udp.source;
+	bpf_map_update_elem(&udp_replies, &reply, &one, BPF_ANY);
+}
+
+/*
+ * Plaintext UDP to an enrolled pod of this node (captured on the node): what PeerAuthentication
+ * STRICT or a DENY ipBlocks policy refuses is dropped here, counted by why, as for TCP's first
+ * segment (lib/fastdrop.h); an answer to the pod's own UDP past the mesh (udp_replies) is not
+ * new traffic and passes. The mesh's own UDP never comes here: it reaches the pod from the
+ * ztunnel's sockets. -1: go on.
+ */
+static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const struct pkt *p)
+{
+	struct ambit_workload *dst = bpf_map_lookup_elem(&workloads, &p->ip->daddr);
+	struct ambit_flow flow = {.saddr = p->ip->saddr, .daddr = p->ip->daddr};
+	struct udphdr udp;
+
+	if (!dst || (dst->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) !=
+			(AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL))
+		return -1;
+	/* A later piece of a datagram: without its first, which is judged, it is nothing. */
+	if (p->ip->frag_off & bpf_htons(0x1fff))
+		return -1;
+	if (bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + p->l3_len, &udp, sizeof(udp)))
+		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	flow.sport = udp.source;
+	flow.dport = udp.dest;
+	if (bpf_map_lookup_elem(&udp_replies, &flow))
+		return -1;
+	if (fastdrop_denied_source(p->ip->saddr, p->ip->daddr))
+		return steer_verdict(AMBIT_DROP_DENY_SOURCE, TC_ACT_SHOT);
+	if (fastdrop_strict(p->ip->daddr, udp.dest))
+		return steer_verdict(AMBIT_DROP_STRICT_PLAINTEXT, TC_ACT_SHOT);
+	return -1;
+}
+
+/*
  * A new flow policy refuses in the kernel: counted by @reason, and a SYN is answered with a reset
  * (a segment with RST set never is, RFC 9293 §3.10.7.1); the packet never goes further.
  */
@@ -557,12 +609,21 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 		if (ret >= 0)
 			return ret;
 	}
-	/* A pod's answer to a ztunnel UDP flow, or its next datagram: to that flow's socket. */
-	if (from_pod && p.ip->protocol == IPPROTO_UDP) {
-		ret = steer_udp_return(skb, &p, false);
-		if (ret >= 0)
-			return ret;
-		ret = steer_udp_capture(skb, &p);
+	/*
+	 * UDP: a pod's answer to a ztunnel flow, or its next datagram, to that flow's socket; a
+	 * new flow into the mesh to the ztunnel; plaintext to an enrolled pod judged.
+	 */
+	if (p.ip->protocol == IPPROTO_UDP) {
+		if (from_pod) {
+			ret = steer_udp_return(skb, &p, false);
+			if (ret >= 0)
+				return ret;
+			ret = steer_udp_capture(skb, &p);
+			if (ret >= 0)
+				return ret;
+			steer_udp_note(skb, &p);
+		}
+		ret = steer_udp_plaintext(skb, &p);
 		if (ret >= 0)
 			return ret;
 	}

@@ -365,5 +365,11 @@ _Static_assert(sizeof(struct ambit_probe_flow) == 40, "ambit_probe_flow ABI");
 #define AMBIT_MAX_PREFLOWS 65536
 /* A probe's SYN waits in probe_flows only from the node's veth to the pod's eth0. */
 #define AMBIT_MAX_PROBE_FLOWS 4096
+/*
+ * udp_replies: the UDP an enrolled pod of the node sent past the mesh (to a destination outside
+ * it), keyed as its answer comes (struct ambit_flow: the peer, the pod, their ports), so the
+ * answer passes a STRICT port as conntrack would let it; the least recently used goes first.
+ */
+#define AMBIT_MAX_UDP_REPLIES 65536
 
 #endif

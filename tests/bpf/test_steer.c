@@ -485,6 +485,48 @@ static void test_strict_plaintext_dropped(void **state)
 	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 8080), 0); /* absent: fine */
 }
 
+/*
+ * Plaintext UDP to an enrolled pod (the mesh's own reaches it from the ztunnel's sockets, never
+ * through here): STRICT drops it as it does TCP's first segment, a port-level exception lets it
+ * by, and so does the answer to the pod's own UDP past the mesh (udp_replies), for that peer and
+ * port alone. A datagram's later pieces carry no ports: without the first they are nothing.
+ */
+static void test_udp_strict_plaintext(void **state)
+{
+	struct steer_pkt s = steer_fixture_flow("10.9.0.1", "10.1.0.9");
+	struct steer_pkt out = steer_fixture_flow("10.1.0.9", "10.9.0.1");
+	struct ambit_flow reply = {.saddr = harness_ip4("10.9.0.1"),
+				   .daddr = harness_ip4("10.1.0.9"),
+				   .sport = htons(5353),
+				   .dport = htons(7007)};
+	uint32_t pod = harness_ip4("10.1.0.9");
+	int replies = datapath_map_fd(steer_fx.dp, "udp_replies");
+
+	assert_true(replies >= 0);
+	s.protocol = out.protocol = IPPROTO_UDP;
+	s.sport = out.dport = 5353;
+	s.dport = out.sport = 7007;
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS); /* PERMISSIVE */
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	steer_fixture_expect(&s, POD_IFINDEX - 1, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(steer_fixture_strict_drops(pod, 0), 2);
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 7007, AMBIT_PLAINTEXT_ALLOW),
+			 0);
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 7007), 0);
+	s.frag_off = 185;
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	s.frag_off = 0;
+	/* The pod asks 10.9.0.1 (outside the mesh) from 7007: the answer is no new traffic. */
+	steer_fixture_expect(&out, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	s.sport = 5354;
+	steer_fixture_expect(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(bpf_map_delete_elem(replies, &reply), 0);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 0), 0);
+}
+
 static void test_deny_source_dropped(void **state)
 {
 	struct steer_pkt s = steer_fixture_flow("10.9.3.4", "10.1.0.9");
@@ -1191,6 +1233,7 @@ int main(void)
 	    cmocka_unit_test(test_listener_slot_selected),
 	    cmocka_unit_test(test_established_socket_wins),
 	    cmocka_unit_test(test_udp_answer_to_flow),
+	    cmocka_unit_test(test_udp_strict_plaintext),
 	    cmocka_unit_test(test_strict_plaintext_dropped),
 	    cmocka_unit_test(test_deny_source_dropped),
 	    cmocka_unit_test(test_refused_syn_answered_with_reset),

@@ -181,6 +181,36 @@ udp_denied() { [ "$(field "$(hbu "$udp_ip:7007=x")" 1 status)" = 401 ]; }
 wait_for 10 udp_denied || fail "UDP DENY policy: want 401: $(hbu "$udp_ip:7007=x")"
 out=$(hbu "$udp_ip:7009=x") || fail "another port: $out"
 expect_eq "$(field "$out" 1 status)" 200 "the DENY names port 7007 only"
+actl delete -f - >&2 <<'YAML' || fail "delete the UDP DENY policy"
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-udp, namespace: mesh}
+YAML
+
+# PeerAuthentication STRICT and UDP: plaintext UDP from outside the mesh into the echo pod is
+# dropped in the kernel (drop_strict_plaintext), while the mesh's UDP (client-0's, carried as
+# CONNECT-UDP) still reaches it, and the answer to the STRICT pod's own UDP to a server outside
+# the mesh still comes back. Before it (PERMISSIVE), the plaintext passed.
+strict_drops() { actl maps --node node2 | awk '$1 == "drop_strict_plaintext" { print $2 }'; }
+plain_ask() { pod_exec plain/client-0 pods/udp-echo.py ask "$udp_ip" 7007 1 2>&1; }
+expect_contains "$(plain_ask)" "got=d0" "plaintext UDP under PERMISSIVE"
+before=$(strict_drops)
+actl apply -f - >&2 <<'YAML' || fail "apply STRICT"
+apiVersion: security.istio.io/v1
+kind: PeerAuthentication
+metadata: {name: default, namespace: mesh}
+spec: {mtls: {mode: STRICT}}
+YAML
+plain_dropped() { [ "$(plain_ask)" = timeout ]; }
+wait_for 15 plain_dropped || fail "plaintext UDP to a STRICT pod: $(plain_ask)"
+after=$(strict_drops)
+[ "${after:-0}" -gt "${before:-0}" ] || fail "drop_strict_plaintext on node2 did not move ($before -> $after)"
+expect_contains "$(pod_exec mesh/client-0 pods/udp-echo.py ask "$udp_ip" 7007 1 2>&1)" \
+	"from=$client_ip:" "the mesh's UDP to a STRICT pod"
+fabric_bg /usr/bin/python3 "$REPO/tests/integration/manifests/pods/udp-echo.py" serve 7100
+outside() { pod_exec "$(udp_pod)" pods/udp-echo.py ask "$FABRIC_IP" 7100 1 2>&1 | grep -q "got=d0"; }
+wait_for 10 outside || fail "a STRICT pod's UDP past the mesh got no answer: $(pod_exec "$(udp_pod)" pods/udp-echo.py ask "$FABRIC_IP" 7100 1 2>&1)"
+fabric_bg_stop
 
 # A certificate from a CA the mesh does not know: the handshake is refused (TLS 1.3 tells
 # the client after its side of the handshake finished), no CONNECT is answered.

@@ -604,6 +604,30 @@ static void dump_preflow(const void *k, const void *v, void *arg)
 	       (unsigned long long)f->packets);
 }
 
+/* A udp_replies key: the answer an enrolled pod's UDP past the mesh may get. */
+static void dump_udp_reply(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_flow *f = k;
+	char dsts[INET6_ADDRSTRLEN], srcs[INET6_ADDRSTRLEN];
+
+	if (d->json) {
+		cJSON *ko = cJSON_CreateObject();
+
+		add_ip(ko, "saddr", AF_INET, &f->saddr);
+		add_ip(ko, "daddr", AF_INET, &f->daddr);
+		if (ko) {
+			cJSON_AddNumberToObject(ko, "sport", ntohs(f->sport));
+			cJSON_AddNumberToObject(ko, "dport", ntohs(f->dport));
+		}
+		add_entry(d, ko, cJSON_CreateNumber(*(const uint32_t *)v));
+		return;
+	}
+	printf("  from %s port %u to %s port %u %s\n", addr_str(AF_INET, &f->saddr, srcs),
+	       ntohs(f->sport), addr_str(AF_INET, &f->daddr, dsts), ntohs(f->dport),
+	       or_dash(pod_by_addr(d->r, AF_INET, &f->daddr)));
+}
+
 /* node_cfg[0]: the cgroup the kubelet's probes are known by (0: none found). */
 static void dump_node_cfg(const void *k, const void *v, void *arg)
 {
@@ -853,6 +877,8 @@ static const struct {
      "the node: the kubelet's cgroup (its probes pass the mesh)"},
     {"probe_flows", AF_INET, sizeof(struct ambit_probe_flow), 4, dump_probe_flow,
      "in-pod capture: the kubelet's probe SYN -> let by to the pod"},
+    {"udp_replies", AF_INET, sizeof(struct ambit_flow), 4, dump_udp_reply,
+     "answer to an enrolled pod's UDP past the mesh -> passes STRICT"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)

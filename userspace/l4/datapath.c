@@ -42,7 +42,7 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_ENROLLED_IP6] = "enrolled_ip6",   [DP_MAP_INPOD_SOCKS6] = "inpod_socks6",
     [DP_MAP_DNS_ANSWERS6] = "dns_answers6",   [DP_MAP_PREFLOWS] = "preflows",
     [DP_MAP_PREFLOWS6] = "preflows6",	      [DP_MAP_NODE_CFG] = "node_cfg",
-    [DP_MAP_PROBE_FLOWS] = "probe_flows",
+    [DP_MAP_PROBE_FLOWS] = "probe_flows",     [DP_MAP_UDP_REPLIES] = "udp_replies",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {

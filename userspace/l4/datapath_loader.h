@@ -43,6 +43,7 @@ enum datapath_map {
 	DP_MAP_PREFLOWS6,
 	DP_MAP_NODE_CFG,
 	DP_MAP_PROBE_FLOWS,
+	DP_MAP_UDP_REPLIES,
 	DP_MAP__COUNT,
 };
 
