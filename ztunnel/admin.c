@@ -10,6 +10,7 @@
 
 #include "ambit/version.h"
 #include "admin.h"
+#include "udp.h"
 #include "dns_stats.h"
 #include "http/httpd.h"
 #include "authz.h"
@@ -92,10 +93,12 @@ static char *render_metrics(struct zt_admin *za)
 {
 	char *a = metrics_render(), *b = authz_metrics_render(), *k = kdrops_render(za->pin_root);
 	char *g = guard_metrics_render(), *p = render_self(za->st, za->node), *out = NULL;
-	char *d = dns_stats_render();
+	char *d = dns_stats_render(), *u = zt_udp_render();
 
-	if (a && b && k && g && p && d && asprintf(&out, "%s%s%s%s%s%s", a, d, b, k, g, p) < 0)
+	if (a && b && k && g && p && d && u &&
+	    asprintf(&out, "%s%s%s%s%s%s%s", a, d, u, b, k, g, p) < 0)
 		out = NULL;
+	free(u);
 	free(d);
 	free(a);
 	free(b);

@@ -54,6 +54,9 @@ static const struct knob knobs[] = {
     {"idle-timeout", S(idle_s), "plaintext leg without traffic, seconds (3600)"},
     {"udp-timeout", U(idle_s), "UDP flow the pod has not answered, idle seconds (30)"},
     {"udp-timeout-stream", U(stream_idle_s), "UDP flow the pod answered, idle seconds (120)"},
+    {"udp-max-flows", U(max_flows), "UDP flows out of the node's pods (16384)"},
+    {"udp-max-flows-per-identity", U(max_flows_per_identity),
+     "the same per pod identity (2048): the least recently active is reclaimed"},
     {"nofile", W_NOFILE, 0, "RLIMIT_NOFILE to raise to (1048576)"},
 };
 

@@ -51,26 +51,41 @@ struct zt_udp_flow {
 	bool replied;		       /* the far side answered: the longer idle time */
 	uint64_t last_ms;	       /* a datagram either way */
 	union sockaddr_inet pod, peer; /* outbound: the pod's address and where it sent */
+	TAILQ_ENTRY(zt_udp_flow) lru;  /* outbound: least recently active first */
+	uint64_t lru_ms;	       /* when it last moved to the tail */
+	struct id_count *id;	       /* outbound: its pod's identity's count */
 	char name[2 * SOCKADDR_INET_STRLEN + 4];
 };
 
 LIST_HEAD(zt_udp_bucket, zt_udp_flow);
+
+/* The outbound flows of one identity (the pods of a service account on the node). */
+struct id_count {
+	LIST_ENTRY(id_count) link;
+	unsigned int n;
+	char id[];
+};
 
 struct zt_udp_out {
 	struct loop_handler h; /* the 15001/udp listener */
 	struct zt_worker *w;
 	int fd; /* borrowed */
 	struct zt_udp_bucket buckets[OUT_BUCKETS];
+	TAILQ_HEAD(zt_udp_lru, zt_udp_flow) lru;
+	size_t n;				     /* outbound flows */
+	LIST_HEAD(, id_count) ids[OUT_BUCKETS / 16]; /* by identity */
+	uint64_t reclaim_log_ms;		     /* a reclaim is logged once a second */
 };
 
 static struct {
-	atomic_uint_fast64_t flows_opened, flows_closed, flows_idle, flows_refused;
+	atomic_uint_fast64_t flows_opened, flows_closed, flows_idle, flows_refused, flows_reclaimed;
 	atomic_uint_fast64_t to_pod, to_pod_dropped, from_pod, from_pod_dropped;
 } counts;
 
 void zt_udp_limits_default(struct zt_udp_limits *l)
 {
-	*l = (struct zt_udp_limits){.idle_s = 30, .stream_idle_s = 120};
+	*l = (struct zt_udp_limits){
+	    .idle_s = 30, .stream_idle_s = 120, .max_flows = 16384, .max_flows_per_identity = 2048};
 }
 
 void zt_udp_counts(struct zt_udp_counts *out)
@@ -80,6 +95,7 @@ void zt_udp_counts(struct zt_udp_counts *out)
 	    .flows_closed = atomic_load(&counts.flows_closed),
 	    .flows_idle = atomic_load(&counts.flows_idle),
 	    .flows_refused = atomic_load(&counts.flows_refused),
+	    .flows_reclaimed = atomic_load(&counts.flows_reclaimed),
 	    .to_pod = atomic_load(&counts.to_pod),
 	    .to_pod_dropped = atomic_load(&counts.to_pod_dropped),
 	    .from_pod = atomic_load(&counts.from_pod),
@@ -87,9 +103,56 @@ void zt_udp_counts(struct zt_udp_counts *out)
 	};
 }
 
+char *zt_udp_render(void)
+{
+	struct zt_udp_counts c;
+	char *out = NULL;
+
+	zt_udp_counts(&c);
+	if (asprintf(&out,
+		     "# HELP ambit_udp_flows_total UDP flows through the ztunnel (docs/udp.md): "
+		     "opened, closed, closed for idling, refused (no flow opened), reclaimed at a "
+		     "cap.\n"
+		     "# TYPE ambit_udp_flows_total counter\n"
+		     "ambit_udp_flows_total{event=\"opened\"} %llu\n"
+		     "ambit_udp_flows_total{event=\"closed\"} %llu\n"
+		     "ambit_udp_flows_total{event=\"idle\"} %llu\n"
+		     "ambit_udp_flows_total{event=\"refused\"} %llu\n"
+		     "ambit_udp_flows_total{event=\"reclaimed\"} %llu\n"
+		     "# HELP ambit_udp_datagrams_total UDP datagrams the ztunnel's flows carried, "
+		     "by way (to a pod, from a pod) and whether they were dropped (a full flow or "
+		     "socket).\n"
+		     "# TYPE ambit_udp_datagrams_total counter\n"
+		     "ambit_udp_datagrams_total{way=\"to_pod\",dropped=\"false\"} %llu\n"
+		     "ambit_udp_datagrams_total{way=\"to_pod\",dropped=\"true\"} %llu\n"
+		     "ambit_udp_datagrams_total{way=\"from_pod\",dropped=\"false\"} %llu\n"
+		     "ambit_udp_datagrams_total{way=\"from_pod\",dropped=\"true\"} %llu\n",
+		     (unsigned long long)c.flows_opened, (unsigned long long)c.flows_closed,
+		     (unsigned long long)c.flows_idle, (unsigned long long)c.flows_refused,
+		     (unsigned long long)c.flows_reclaimed, (unsigned long long)c.to_pod,
+		     (unsigned long long)c.to_pod_dropped, (unsigned long long)c.from_pod,
+		     (unsigned long long)c.from_pod_dropped) < 0)
+		return NULL;
+	return out;
+}
+
 static void flow_free(void *p)
 {
 	free(p);
+}
+
+/* A datagram moved: the flow's idle time starts again, and it is no longer the oldest. */
+static void touch(struct zt_udp_flow *fl)
+{
+	struct zt_udp_out *o = fl->w->udp_out;
+
+	fl->last_ms = loop_now_ms(fl->w->loop);
+	/* At most once a second: the order is that of activity to the second. */
+	if (fl->id && o && fl->last_ms - fl->lru_ms >= 1000) {
+		TAILQ_REMOVE(&o->lru, fl, lru);
+		TAILQ_INSERT_TAIL(&o->lru, fl, lru);
+		fl->lru_ms = fl->last_ms;
+	}
 }
 
 /* Ends @fl: its socket closed, its stream reset if still up (@why for the log). */
@@ -99,6 +162,15 @@ static void flow_end(struct zt_udp_flow *fl, const char *why)
 
 	pr_debug("udp: flow %s ended: %s", fl->name, why);
 	LIST_REMOVE(fl, link);
+	if (fl->id) {
+		TAILQ_REMOVE(&fl->w->udp_out->lru, fl, lru);
+		fl->w->udp_out->n--;
+		if (!--fl->id->n) {
+			LIST_REMOVE(fl->id, link);
+			free(fl->id);
+		}
+		fl->id = NULL;
+	}
 	loop_timer_cancel(l, &fl->idle);
 	fl->h.dead = true;
 	loop_del(l, fl->fd);
@@ -113,18 +185,12 @@ static void flow_end(struct zt_udp_flow *fl, const char *why)
 	loop_defer_free(l, fl, flow_free);
 }
 
-/* The far side's datagram, to the pod: what its socket does not take is UDP's loss. */
+static void to_pod(struct zt_udp_flow *fl, const uint8_t *p, size_t n);
+
+/* The far side's datagram, to the pod. */
 static void on_datagram(void *arg, struct hbone_udp *f, const uint8_t *p, size_t len)
 {
-	struct zt_udp_flow *fl = arg;
-
-	fl->last_ms = loop_now_ms(fl->w->loop);
-	if (fl->outbound)
-		fl->replied = true;
-	if (send(fl->fd, p, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		atomic_fetch_add(&counts.to_pod_dropped, 1);
-	else
-		atomic_fetch_add(&counts.to_pod, 1);
+	to_pod(arg, p, len);
 }
 
 static void on_closed(void *arg, struct hbone_udp *f, const char *reason)
@@ -139,14 +205,39 @@ static void on_closed(void *arg, struct hbone_udp *f, const char *reason)
 
 static const struct hbone_udp_ops flow_ops = {.datagram = on_datagram, .closed = on_closed};
 
-/* The pod's datagrams, to the far side, a batch at a time. */
-static void on_pod(struct loop_handler *h, uint32_t events)
+/* A datagram the pod sent, to the far side: the other pod's socket within the node, or HBONE. */
+static void from_pod(struct zt_udp_flow *fl, const uint8_t *p, size_t n)
+{
+	if (!fl->outbound)
+		fl->replied = true;
+	touch(fl);
+	if (fl->fd2 >= 0 ? send(fl->fd2, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0
+			 : hbone_udp_send(fl->f, p, n) != 0)
+		atomic_fetch_add(&counts.from_pod_dropped, 1);
+	else
+		atomic_fetch_add(&counts.from_pod, 1);
+}
+
+/* A datagram for the pod: what its socket does not take is UDP's loss. */
+static void to_pod(struct zt_udp_flow *fl, const uint8_t *p, size_t n)
+{
+	if (fl->outbound)
+		fl->replied = true;
+	touch(fl);
+	if (send(fl->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		atomic_fetch_add(&counts.to_pod_dropped, 1);
+	else
+		atomic_fetch_add(&counts.to_pod, 1);
+}
+
+/* Up to RX_BATCH datagrams of @fd, each to @fn, until none is left or @h's flow ended. */
+static void read_batch(struct zt_udp_flow *fl, int fd, const struct loop_handler *h,
+		       void (*fn)(struct zt_udp_flow *fl, const uint8_t *p, size_t n))
 {
 	static __thread uint8_t rx[65536];
-	struct zt_udp_flow *fl = container_of(h, struct zt_udp_flow, h);
 
-	for (int i = 0; i < RX_BATCH && !fl->h.dead; i++) {
-		ssize_t n = recv(fl->fd, rx, sizeof(rx), MSG_DONTWAIT);
+	for (int i = 0; i < RX_BATCH && !h->dead; i++) {
+		ssize_t n = recv(fd, rx, sizeof(rx), MSG_DONTWAIT);
 
 		if (n < 0) {
 			/* A port the pod does not listen on (ICMP): the client's retries say so. */
@@ -154,39 +245,23 @@ static void on_pod(struct loop_handler *h, uint32_t events)
 				break;
 			continue;
 		}
-		if (!fl->outbound)
-			fl->replied = true;
-		fl->last_ms = loop_now_ms(fl->w->loop);
-		/* Within the node: straight to the destination pod's socket. */
-		if (fl->fd2 >= 0 ? send(fl->fd2, rx, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0
-				 : hbone_udp_send(fl->f, rx, (size_t)n) != 0)
-			atomic_fetch_add(&counts.from_pod_dropped, 1);
-		else
-			atomic_fetch_add(&counts.from_pod, 1);
+		fn(fl, rx, (size_t)n);
 	}
+}
+
+static void on_pod(struct loop_handler *h, uint32_t events)
+{
+	struct zt_udp_flow *fl = container_of(h, struct zt_udp_flow, h);
+
+	read_batch(fl, fl->fd, &fl->h, from_pod);
 }
 
 /* A flow within the node: its destination pod's answers, to the client pod. */
 static void on_local_answer(struct loop_handler *h, uint32_t events)
 {
-	static __thread uint8_t rx[65536];
 	struct zt_udp_flow *fl = container_of(h, struct zt_udp_flow, h2);
 
-	for (int i = 0; i < RX_BATCH && !fl->h2.dead; i++) {
-		ssize_t n = recv(fl->fd2, rx, sizeof(rx), MSG_DONTWAIT);
-
-		if (n < 0) {
-			if (errno == EAGAIN || errno == EINTR)
-				break;
-			continue;
-		}
-		fl->replied = true;
-		fl->last_ms = loop_now_ms(fl->w->loop);
-		if (send(fl->fd, rx, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-			atomic_fetch_add(&counts.to_pod_dropped, 1);
-		else
-			atomic_fetch_add(&counts.to_pod, 1);
-	}
+	read_batch(fl, fl->fd2, &fl->h2, to_pod);
 }
 
 static unsigned int idle_ms(const struct zt_udp_flow *fl)
@@ -299,8 +374,10 @@ static struct zt_udp_flow *out_find(struct zt_udp_out *o, const union sockaddr_i
 	struct zt_udp_flow *fl;
 
 	LIST_FOREACH(fl, &o->buckets[bucket_of(pod, dst)], link)
-	if (same_addr(&fl->pod, pod) && same_addr(&fl->peer, dst))
-		return fl;
+	{
+		if (same_addr(&fl->pod, pod) && same_addr(&fl->peer, dst))
+			return fl;
+	}
 	return NULL;
 }
 
@@ -337,6 +414,86 @@ static void out_refused(const union sockaddr_inet *pod, const union sockaddr_ine
 	atomic_fetch_add(&counts.flows_refused, 1);
 	pr_info("udp: %s to %s: %s", sockaddr_inet_format(pod, a, sizeof(a)),
 		sockaddr_inet_format(dst, b, sizeof(b)), why);
+}
+
+static size_t id_bucket(const char *id)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	for (; *id; id++)
+		h = (h ^ (unsigned char)*id) * 1099511628211ULL;
+	return (size_t)(h % (OUT_BUCKETS / 16));
+}
+
+/* The count of @id's outbound flows (made at 0 when absent), or NULL without memory. */
+static struct id_count *id_get(struct zt_udp_out *o, const char *id, bool make)
+{
+	struct id_count *c;
+	size_t b = id_bucket(id), len = strlen(id);
+
+	LIST_FOREACH(c, &o->ids[b], link)
+	{
+		if (!strcmp(c->id, id))
+			return c;
+	}
+	if (!make || !(c = calloc(1, sizeof(*c) + len + 1)))
+		return NULL;
+	memcpy(c->id, id, len + 1);
+	LIST_INSERT_HEAD(&o->ids[b], c, link);
+	return c;
+}
+
+/*
+ * Room for one more flow of identity @id: at the node's cap (--udp-max-flows) the least
+ * recently active flow goes, at the identity's (--udp-max-flows-per-identity) its own least
+ * recently active one, so a pod spraying ports or destinations reclaims its own old flows,
+ * not others'. Counted (ambit_udp_flows_total), and logged at most once a second.
+ */
+static void make_room(struct zt_worker *w, const char *id)
+{
+	const struct zt_udp_limits *lim = &w->udp_lim;
+	struct zt_udp_out *o = w->udp_out;
+	struct id_count *c = id_get(o, id, false);
+	uint64_t now = loop_now_ms(w->loop);
+	struct zt_udp_flow *fl = NULL;
+
+	if (c && lim->max_flows_per_identity && c->n >= lim->max_flows_per_identity) {
+		/* The oldest of its own: the head's side of the list holds the least active. */
+		for (fl = TAILQ_FIRST(&o->lru); fl && fl->id != c; fl = TAILQ_NEXT(fl, lru))
+			;
+	} else if (lim->max_flows && o->n >= lim->max_flows) {
+		fl = TAILQ_FIRST(&o->lru);
+	}
+	if (!fl)
+		return;
+	atomic_fetch_add(&counts.flows_reclaimed, 1);
+	if (now - o->reclaim_log_ms >= 1000) {
+		o->reclaim_log_ms = now;
+		if (fl->id == c)
+			pr_info("udp: %s is at its cap of flows (--udp-max-flows-per-identity): "
+				"reclaiming %s, idle %llu ms",
+				id, fl->name, (unsigned long long)(now - fl->last_ms));
+		else
+			pr_info("udp: the node is at its cap of flows (--udp-max-flows): "
+				"reclaiming %s, idle %llu ms",
+				fl->name, (unsigned long long)(now - fl->last_ms));
+	}
+	flow_end(fl, "reclaimed");
+}
+
+/* @fl, new, is @id's: counted, and the newest in the order of activity. */
+static bool flow_own(struct zt_worker *w, struct zt_udp_flow *fl, const char *id)
+{
+	struct zt_udp_out *o = w->udp_out;
+
+	fl->id = id_get(o, id, true);
+	if (!fl->id)
+		return false;
+	fl->id->n++;
+	o->n++;
+	fl->lru_ms = loop_now_ms(w->loop);
+	TAILQ_INSERT_TAIL(&o->lru, fl, lru);
+	return true;
 }
 
 /*
@@ -391,11 +548,12 @@ static void out_local(struct zt_worker *w, const struct snapshot *s,
 	snprintf(fl->name, sizeof(fl->name), "%s>%s", sockaddr_inet_format(pod, a, sizeof(a)),
 		 sockaddr_inet_format(&r->addr, b, sizeof(b)));
 	LIST_INSERT_HEAD(&w->udp_out->buckets[bucket_of(pod, dst)], fl, link);
+	if (!flow_own(w, fl, src->identity)) {
+		flow_end(fl, "out of memory");
+		return;
+	}
 	atomic_fetch_add(&counts.flows_opened, 1);
-	if (send(fd2, p, len, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
-		atomic_fetch_add(&counts.from_pod_dropped, 1);
-	else
-		atomic_fetch_add(&counts.from_pod, 1);
+	from_pod(fl, p, len);
 }
 
 /* A new flow of the pod at @pod to @dst, its first datagram @p: opened, or refused. */
@@ -433,6 +591,7 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 				 : "in another network (UDP is not carried there yet)");
 		goto out;
 	}
+	make_room(w, src->identity);
 	if (zt_local_enrolled(zs->snap, r.dst_wl)) {
 		out_local(w, zs->snap, src, pod, dst, &r, p, len);
 		goto out;
@@ -472,11 +631,12 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		goto out;
 	}
 	LIST_INSERT_HEAD(&w->udp_out->buckets[bucket_of(pod, dst)], fl, link);
+	if (!flow_own(w, fl, src->identity)) {
+		flow_end(fl, "out of memory");
+		goto out;
+	}
 	atomic_fetch_add(&counts.flows_opened, 1);
-	if (hbone_udp_send(fl->f, p, len))
-		atomic_fetch_add(&counts.from_pod_dropped, 1);
-	else
-		atomic_fetch_add(&counts.from_pod, 1);
+	from_pod(fl, p, len);
 out:
 	mesh_snap_put(zs);
 }
@@ -523,13 +683,7 @@ static void on_listener(struct loop_handler *h, uint32_t events)
 		/* Datagrams that came before the flow's socket took its 4-tuple. */
 		fl = out_find(o, &pod, &dst);
 		if (fl) {
-			fl->last_ms = loop_now_ms(w->loop);
-			if (fl->fd2 >= 0
-				? send(fl->fd2, rx, (size_t)n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0
-				: hbone_udp_send(fl->f, rx, (size_t)n) != 0)
-				atomic_fetch_add(&counts.from_pod_dropped, 1);
-			else
-				atomic_fetch_add(&counts.from_pod, 1);
+			from_pod(fl, rx, (size_t)n);
 			continue;
 		}
 		out_open(w, &pod, &dst, rx, (size_t)n);
@@ -568,6 +722,9 @@ int zt_udp_start(struct zt_worker *w, int fd)
 	o->w = w;
 	for (size_t i = 0; i < OUT_BUCKETS; i++)
 		LIST_INIT(&o->buckets[i]);
+	for (size_t i = 0; i < OUT_BUCKETS / 16; i++)
+		LIST_INIT(&o->ids[i]);
+	TAILQ_INIT(&o->lru);
 	o->fd = fd;
 	o->h.fn = on_listener;
 	if (loop_add(w->loop, fd, EPOLLIN, &o->h)) {

@@ -23,6 +23,13 @@ struct hbone_upstream;
 struct zt_udp_limits {
 	unsigned int idle_s; /* a flow the pod has not answered: no datagram either way (30) */
 	unsigned int stream_idle_s; /* ... once it answered (120) */
+	/*
+	 * The pods' flows out of the node (16384), and of one identity (2048): at the cap the
+	 * least recently active flow (of that identity) is reclaimed for the new one. 0: none.
+	 * Flows in are HBONE streams, capped as such (--max-streams-per-identity).
+	 */
+	unsigned int max_flows;
+	unsigned int max_flows_per_identity;
 };
 
 /* The defaults above. */
@@ -31,11 +38,14 @@ void zt_udp_limits_default(struct zt_udp_limits *l);
 /* Counted over all workers since the start (for ambitctl and the metrics). */
 struct zt_udp_counts {
 	uint64_t flows_opened, flows_closed, flows_idle; /* idle: ended by the idle time */
-	uint64_t flows_refused; /* a pod's datagram that opened no flow (no route, no cert...) */
+	uint64_t flows_refused;	  /* a pod's datagram that opened no flow (no route, no cert...) */
+	uint64_t flows_reclaimed; /* ended for a new one at a cap (max_flows...) */
 	uint64_t to_pod, to_pod_dropped;     /* datagrams to pods, and not taken */
 	uint64_t from_pod, from_pod_dropped; /* answers, and dropped (flow full) */
 };
 void zt_udp_counts(struct zt_udp_counts *out);
+/* Those counts in Prometheus' text format (ambit_udp_*), malloc'd; NULL without memory. */
+char *zt_udp_render(void);
 
 /*
  * The pod's end of an accepted CONNECT-UDP to @dst (a pod of this node, in-pod or not), from

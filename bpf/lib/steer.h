@@ -62,27 +62,32 @@ static __always_inline int steer_assign(struct __sk_buff *skb, struct bpf_sock *
  * a program calls in, so each family's copy keeps only its own branches.
  */
 
+/* @p's addresses and the ports @sport, @dport into @t, for a socket look-up: its length. */
+static __always_inline __u32 steer_tuple(const struct pkt *p, bool v6, __be16 sport, __be16 dport,
+					 struct bpf_sock_tuple *t)
+{
+	if (v6) {
+		__builtin_memcpy(t->ipv6.saddr, &p->ip6->saddr, sizeof(t->ipv6.saddr));
+		__builtin_memcpy(t->ipv6.daddr, &p->ip6->daddr, sizeof(t->ipv6.daddr));
+		t->ipv6.sport = sport;
+		t->ipv6.dport = dport;
+		return sizeof(t->ipv6);
+	}
+	t->ipv4.saddr = p->ip->saddr;
+	t->ipv4.daddr = p->ip->daddr;
+	t->ipv4.sport = sport;
+	t->ipv4.dport = dport;
+	return sizeof(t->ipv4);
+}
+
 /* The socket of this netns that owns @p's 4-tuple (referenced), or NULL; never a listener. */
 static __always_inline struct bpf_sock *steer_owner(struct __sk_buff *skb, const struct pkt *p,
 						    bool v6)
 {
 	struct bpf_sock_tuple tuple = {};
+	__u32 len = steer_tuple(p, v6, p->tcp->source, p->tcp->dest, &tuple);
 	struct bpf_sock *sk;
-	__u32 len;
 
-	if (v6) {
-		__builtin_memcpy(tuple.ipv6.saddr, &p->ip6->saddr, sizeof(tuple.ipv6.saddr));
-		__builtin_memcpy(tuple.ipv6.daddr, &p->ip6->daddr, sizeof(tuple.ipv6.daddr));
-		tuple.ipv6.sport = p->tcp->source;
-		tuple.ipv6.dport = p->tcp->dest;
-		len = sizeof(tuple.ipv6);
-	} else {
-		tuple.ipv4.saddr = p->ip->saddr;
-		tuple.ipv4.daddr = p->ip->daddr;
-		tuple.ipv4.sport = p->tcp->source;
-		tuple.ipv4.dport = p->tcp->dest;
-		len = sizeof(tuple.ipv4);
-	}
 	sk = bpf_skc_lookup_tcp(skb, &tuple, len, BPF_F_CURRENT_NETNS, 0);
 	/* Listeners only take new flows, and only the ztunnel's (via proxy_socks) may. */
 	if (sk && sk->state == BPF_TCP_LISTEN) {
@@ -92,14 +97,9 @@ static __always_inline struct bpf_sock *steer_owner(struct __sk_buff *skb, const
 	return sk;
 }
 
-/*
- * A socket of this netns already owns the 4-tuple (an accepted proxied flow, a request socket
- * mid-handshake, or the ztunnel's own spoofed-source connection): hand the packet to it. Returns
- * -1 when there is no such socket and the caller must continue.
- */
-static __always_inline int steer_established(struct __sk_buff *skb, const struct pkt *p, bool v6)
+/* @sk (referenced, released here; may be NULL) takes the packet as its flow's: -1 for NULL. */
+static __always_inline int steer_to_owner(struct __sk_buff *skb, struct bpf_sock *sk)
 {
-	struct bpf_sock *sk = steer_owner(skb, p, v6);
 	int ret;
 
 	if (!sk)
@@ -107,6 +107,16 @@ static __always_inline int steer_established(struct __sk_buff *skb, const struct
 	ret = steer_assign(skb, sk, AMBIT_ASSIGN_ESTABLISHED);
 	bpf_sk_release(sk);
 	return ret;
+}
+
+/*
+ * A socket of this netns already owns the 4-tuple (an accepted proxied flow, a request socket
+ * mid-handshake, or the ztunnel's own spoofed-source connection): hand the packet to it. Returns
+ * -1 when there is no such socket and the caller must continue.
+ */
+static __always_inline int steer_established(struct __sk_buff *skb, const struct pkt *p, bool v6)
+{
+	return steer_to_owner(skb, steer_owner(skb, p, v6));
 }
 
 /*
@@ -128,19 +138,7 @@ static __always_inline struct bpf_sock *steer_udp_owner(struct __sk_buff *skb, c
 	if (p->proto != IPPROTO_UDP ||
 	    bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + p->l3_len, &udp, sizeof(udp)))
 		return NULL;
-	if (v6) {
-		__builtin_memcpy(tuple.ipv6.saddr, &p->ip6->saddr, sizeof(tuple.ipv6.saddr));
-		__builtin_memcpy(tuple.ipv6.daddr, &p->ip6->daddr, sizeof(tuple.ipv6.daddr));
-		tuple.ipv6.sport = udp.source;
-		tuple.ipv6.dport = udp.dest;
-		len = sizeof(tuple.ipv6);
-	} else {
-		tuple.ipv4.saddr = p->ip->saddr;
-		tuple.ipv4.daddr = p->ip->daddr;
-		tuple.ipv4.sport = udp.source;
-		tuple.ipv4.dport = udp.dest;
-		len = sizeof(tuple.ipv4);
-	}
+	len = steer_tuple(p, v6, udp.source, udp.dest, &tuple);
 	sk = bpf_sk_lookup_udp(skb, &tuple, len, BPF_F_CURRENT_NETNS, 0);
 	if (!sk)
 		return NULL;
@@ -157,14 +155,7 @@ static __always_inline struct bpf_sock *steer_udp_owner(struct __sk_buff *skb, c
 /* A pod's answer to a ztunnel UDP flow: to its socket (steer_udp_owner), or -1 to go on. */
 static __always_inline int steer_udp_return(struct __sk_buff *skb, const struct pkt *p, bool v6)
 {
-	struct bpf_sock *sk = steer_udp_owner(skb, p, v6);
-	int ret;
-
-	if (!sk)
-		return -1;
-	ret = steer_assign(skb, sk, AMBIT_ASSIGN_ESTABLISHED);
-	bpf_sk_release(sk);
-	return ret;
+	return steer_to_owner(skb, steer_udp_owner(skb, p, v6));
 }
 
 /*

@@ -401,8 +401,15 @@ def udp_tunnel(sock, conn, authority, payload, a):
                 got, buf = capsules(buf)
                 out["replies"] += [r.decode(errors="replace") for r in got]
             return len(out["replies"]) >= len(grams) or on(sid, ev, *ends)
-        pump(sock, conn, until, a.timeout)
-        conn.end_stream(sid)
+        for ev in pump(sock, conn, until, a.timeout):
+            if on(sid, ev, h2.events.StreamReset):
+                out["reset"] = ev.error_code
+        try:
+            conn.end_stream(sid)
+        except h2.exceptions.StreamClosedError:
+            # The server ended the flow first (its idle time): nothing to end.
+            print(json.dumps(out), flush=True)
+            return
         for ev in pump(sock, conn, lambda ev: on(sid, ev, *ends), a.timeout):
             if on(sid, ev, h2.events.StreamEnded):
                 out["ended"] = True

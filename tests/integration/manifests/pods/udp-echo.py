@@ -6,6 +6,9 @@
 #   udp-echo.py ask HOST PORT N  sends N datagrams from one unconnected socket, each with
 #                                sendto(HOST), and prints per answer "src=IP:PORT LINE" (the
 #                                source recvfrom() gives) or "timeout"
+#   udp-echo.py spray HOST PORT N
+#                                N sockets (N source ports), one datagram each, one after the
+#                                other; prints "answered=K" (those that got an answer)
 #   udp-echo.py connected HOST PORT
 #                                connect()s, prints "peer=IP:PORT" (getpeername), sends one and
 #                                prints its answer as ask does
@@ -58,6 +61,22 @@ def ask(host, port, n):
         answer(s)
 
 
+def spray(host, port, n):
+    fam, _, _, _, sa = target(host, port)
+    answered = 0
+    for i in range(n):
+        s = socket.socket(fam, socket.SOCK_DGRAM)
+        s.settimeout(2)
+        s.sendto(("s%d" % i).encode(), sa)
+        try:
+            s.recvfrom(65535)
+            answered += 1
+        except socket.timeout:
+            pass
+        s.close()
+    print("answered=%d" % answered)
+
+
 def connected(host, port):
     fam, _, _, _, sa = target(host, port)
     s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -74,5 +93,7 @@ if __name__ == "__main__":
         serve(int(sys.argv[2]))
     elif cmd == "ask":
         ask(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif cmd == "spray":
+        spray(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
         connected(sys.argv[2], int(sys.argv[3]))
