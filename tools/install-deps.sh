@@ -34,6 +34,9 @@ pkgs=(
 	python3-hpack
 	# tests: an HBONE client written from Istio ztunnel's wire, not from ours (t_41)
 	python3-h2
+	# tests: HTTP/3 over QUIC through the mesh's UDP (t_41): ngtcp2's example client and
+	# server (gtlsclient, gtlsserver; Debian has no python3-aioquic in this release)
+	ngtcp2-client ngtcp2-server
 	# tests: `promtool check metrics` on the ztunnel's exposition (t_71)
 	prometheus
 	# bench (tools/bench): load generators, reference mTLS tunnels, report; system calls

@@ -232,9 +232,12 @@ int main(int argc, char **argv)
 	struct option longopts[sizeof(base_opts) / sizeof(base_opts[0]) + 32];
 	struct zt_limits lim;
 	const char *node = NULL, *sock_path = NULL, *pin_root = NULL, *ho_path = NULL;
-	struct zt_proxy_opts popts = {
-	    .orig_dst_fd = -1, .orig_dst6_fd = -1, .hbone_port = AMBIT_PORT_HBONE, .udp_fd = -1};
-	int udp_fd = -1;
+	struct zt_proxy_opts popts = {.orig_dst_fd = -1,
+				      .orig_dst6_fd = -1,
+				      .hbone_port = AMBIT_PORT_HBONE,
+				      .udp_fd = -1,
+				      .udp6_fd = -1};
+	int udp_fd = -1, udp6_fd = -1;
 	struct zt_admin_opts aopts = {
 	    .metrics_ip = htonl(INADDR_ANY),
 	    .metrics_port = AMBIT_PORT_METRICS,
@@ -429,11 +432,20 @@ int main(int argc, char **argv)
 		 * tc hands the pods' UDP flows here (docs/udp.md); without it they are refused
 		 * in the kernel (drop_no_udp_proxy), never let out in plaintext.
 		 */
-		udp_fd = zt_udp_listen();
+		udp_fd = zt_udp_listen(AF_INET);
 		if (udp_fd < 0)
 			pr_warn("cannot listen on 15001/udp: %s (the pods' UDP to the mesh is "
 				"refused)",
 				strerror(-udp_fd));
+		/* A host without IPv6 has no [::] listeners: the pods' IPv4 alone then. */
+		if (popts.inbound6_fd >= 0) {
+			udp6_fd = zt_udp_listen(AF_INET6);
+			if (udp6_fd < 0)
+				pr_warn(
+				    "cannot listen on [::]:15001/udp: %s (the pods' IPv6 UDP to "
+				    "the mesh is refused)",
+				    strerror(-udp6_fd));
+		}
 	} else {
 		pr_warn("no --pin-root: outbound capture and inbound steering are unavailable");
 	}
@@ -474,6 +486,7 @@ int main(int argc, char **argv)
 	m.admin = admin;
 	for (int i = 0; i < nworkers; i++) {
 		popts.udp_fd = i == 0 ? udp_fd : -1;
+		popts.udp6_fd = i == 0 ? udp6_fd : -1;
 		workers[i] = zt_worker_start(st, &popts);
 		if (!workers[i]) {
 			pr_err("cannot start worker %d: %s", i, strerror(errno));
@@ -550,5 +563,7 @@ out:
 		close(inpod6_fd);
 	if (udp_fd >= 0)
 		close(udp_fd);
+	if (udp6_fd >= 0)
+		close(udp6_fd);
 	return rc;
 }

@@ -125,7 +125,7 @@ struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_o
 		goto fail;
 	err = -zt_listeners_start(w, fds, fds6);
 	if (!err)
-		err = -zt_udp_start(w, opts->udp_fd);
+		err = -zt_udp_start(w, opts->udp_fd, opts->udp6_fd);
 	if (err)
 		goto fail;
 	err = -mesh_state_subscribe(st, worker_wake, w);

@@ -34,6 +34,7 @@ struct zt_proxy_opts {
 	/* 15001/udp (zt_udp_listen), borrowed, for this worker alone; 0 or -1: none (a zeroed
 	 * struct carries none: the listener is never stdin) */
 	int udp_fd;
+	int udp6_fd; /* the same on [::] */
 };
 
 struct zt_worker;

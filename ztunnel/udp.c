@@ -66,10 +66,18 @@ struct id_count {
 	char id[];
 };
 
+struct zt_udp_out;
+
+/* A 15001/udp listener: IPv4's, or IPv6's. */
+struct zt_udp_listener {
+	struct loop_handler h;
+	struct zt_udp_out *o;
+	int fd; /* borrowed; 0 or -1: none */
+};
+
 struct zt_udp_out {
-	struct loop_handler h; /* the 15001/udp listener */
+	struct zt_udp_listener ls[2]; /* IPv4, IPv6 */
 	struct zt_worker *w;
-	int fd; /* borrowed */
 	struct zt_udp_bucket buckets[OUT_BUCKETS];
 	TAILQ_HEAD(zt_udp_lru, zt_udp_flow) lru;
 	size_t n;				     /* outbound flows */
@@ -351,21 +359,24 @@ int zt_udp_inbound(struct zt_worker *w, const struct hbone_request *req,
 
 /* ---- outbound: the pods' datagrams tc handed to 15001/udp ---- */
 
+/* By both addresses and ports (the kernel zeroes what a sockaddr leaves unused). */
 static size_t bucket_of(const union sockaddr_inet *pod, const union sockaddr_inet *dst)
 {
 	uint64_t h = 1469598103934665603ULL;
-	const unsigned char *p[2] = {(const void *)pod, (const void *)dst};
+	const union sockaddr_inet *a[2] = {pod, dst};
 
-	for (int k = 0; k < 2; k++)
-		for (size_t i = 0; i < sizeof(struct sockaddr_in); i++)
-			h = (h ^ p[k][i]) * 1099511628211ULL;
+	for (int k = 0; k < 2; k++) {
+		const unsigned char *p = (const void *)a[k];
+
+		for (socklen_t i = 0; i < sockaddr_inet_len(a[k]); i++)
+			h = (h ^ p[i]) * 1099511628211ULL;
+	}
 	return (size_t)(h % OUT_BUCKETS);
 }
 
 static bool same_addr(const union sockaddr_inet *a, const union sockaddr_inet *b)
 {
-	return a->sa.sa_family == AF_INET && b->sa.sa_family == AF_INET &&
-	       a->v4.sin_addr.s_addr == b->v4.sin_addr.s_addr && a->v4.sin_port == b->v4.sin_port;
+	return sockaddr_inet_equal(a, b);
 }
 
 static struct zt_udp_flow *out_find(struct zt_udp_out *o, const union sockaddr_inet *pod,
@@ -390,14 +401,17 @@ static struct zt_udp_flow *out_find(struct zt_udp_out *o, const union sockaddr_i
 static int out_socket(const union sockaddr_inet *pod, const union sockaddr_inet *dst)
 {
 	int one = 1, mark = AMBIT_PROXY_MARK, err;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	bool v6 = dst->sa.sa_family == AF_INET6;
+	int fd = socket(dst->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) ||
+	    setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
+		       sizeof(one)) ||
 	    setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark)) ||
-	    bind(fd, &dst->sa, sizeof(dst->v4)) || connect(fd, &pod->sa, sizeof(pod->v4))) {
+	    bind(fd, &dst->sa, sockaddr_inet_len(dst)) ||
+	    connect(fd, &pod->sa, sockaddr_inet_len(pod))) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -560,7 +574,7 @@ static void out_local(struct zt_worker *w, const struct snapshot *s,
 static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		     const union sockaddr_inet *dst, const uint8_t *p, size_t len)
 {
-	char auth[SOCKADDR_INET_STRLEN], client[SOCKADDR_INET_STRLEN + 2], ip[INET_ADDRSTRLEN];
+	char auth[SOCKADDR_INET_STRLEN], client[SOCKADDR_INET_STRLEN + 2], ip[INET6_ADDRSTRLEN];
 	char path[HBONE_UDP_PATH_MAX], bag[512], a[SOCKADDR_INET_STRLEN];
 	struct mesh_snap *zs = mesh_state_get(w->st);
 	const struct snap_workload *src;
@@ -596,7 +610,7 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		out_local(w, zs->snap, src, pod, dst, &r, p, len);
 		goto out;
 	}
-	inet_ntop(AF_INET, &r.addr.v4.sin_addr, ip, sizeof(ip));
+	sockaddr_inet_ntop(&r.addr, ip, sizeof(ip));
 	t = (struct hbone_target){
 	    .authority = sockaddr_inet_format(&r.addr, auth, sizeof(auth)),
 	    .forwarded_for = client,
@@ -610,7 +624,16 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		out_refused(pod, dst, t.ctx ? "no path for it" : "no certificate for the pod yet");
 		goto out;
 	}
-	sockaddr_inet_v4(&t.addr, r.dst_wl->ip, w->o.hbone_port);
+	/*
+	 * TLS to the destination pod's address on 15008 (its IPv4 when it has one, as TCP's
+	 * HBONE does between dual-stack nodes; the CONNECT names the IPv6 address).
+	 */
+	if (r.addr.sa.sa_family == AF_INET6 && r.dst_wl->ip)
+		sockaddr_inet_v4(&t.addr, r.dst_wl->ip, w->o.hbone_port);
+	else {
+		t.addr = r.addr;
+		sockaddr_inet_set_port(&t.addr, w->o.hbone_port);
+	}
 	snprintf(client, sizeof(client), "\"%s\"", sockaddr_inet_format(pod, a, sizeof(a)));
 	zt_baggage(src, zs->snap->cluster_id, bag, sizeof(bag));
 	fd = out_socket(pod, dst);
@@ -641,44 +664,48 @@ out:
 	mesh_snap_put(zs);
 }
 
-/* The pod's destination, from IP_RECVORIGDSTADDR: true when found. */
+/* The pod's destination, from IP(V6)_RECVORIGDSTADDR: true when found. */
 static bool orig_dst(struct msghdr *mh, union sockaddr_inet *dst)
 {
-	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c))
-		if (c->cmsg_level == SOL_IP && c->cmsg_type == IP_ORIGDSTADDR &&
-		    c->cmsg_len >= CMSG_LEN(sizeof(struct sockaddr_in))) {
+	for (struct cmsghdr *c = CMSG_FIRSTHDR(mh); c; c = CMSG_NXTHDR(mh, c)) {
+		bool v4 = c->cmsg_level == SOL_IP && c->cmsg_type == IP_ORIGDSTADDR;
+		bool v6 = c->cmsg_level == SOL_IPV6 && c->cmsg_type == IPV6_ORIGDSTADDR;
+		size_t len = v6 ? sizeof(dst->v6) : sizeof(dst->v4);
+
+		if ((v4 || v6) && c->cmsg_len >= CMSG_LEN(len)) {
 			memset(dst, 0, sizeof(*dst));
-			memcpy(&dst->v4, CMSG_DATA(c), sizeof(dst->v4));
-			return dst->v4.sin_family == AF_INET;
+			memcpy(dst, CMSG_DATA(c), len);
+			return dst->sa.sa_family == (v6 ? AF_INET6 : AF_INET);
 		}
+	}
 	return false;
 }
 
 static void on_listener(struct loop_handler *h, uint32_t events)
 {
 	static __thread uint8_t rx[65536];
-	struct zt_udp_out *o = container_of(h, struct zt_udp_out, h);
-	struct zt_worker *w = o->w;
-	char cbuf[CMSG_SPACE(sizeof(struct sockaddr_in))];
+	struct zt_udp_listener *l = container_of(h, struct zt_udp_listener, h);
+	struct zt_udp_out *o = l->o;
+	char cbuf[CMSG_SPACE(sizeof(struct sockaddr_in6))];
 
 	for (int i = 0; i < RX_BATCH; i++) {
 		union sockaddr_inet pod = {0}, dst;
 		struct iovec iov = {rx, sizeof(rx)};
-		struct msghdr mh = {.msg_name = &pod.v4,
-				    .msg_namelen = sizeof(pod.v4),
+		struct msghdr mh = {.msg_name = &pod,
+				    .msg_namelen = sizeof(pod),
 				    .msg_iov = &iov,
 				    .msg_iovlen = 1,
 				    .msg_control = cbuf,
 				    .msg_controllen = sizeof(cbuf)};
 		struct zt_udp_flow *fl;
-		ssize_t n = recvmsg(o->fd, &mh, MSG_DONTWAIT);
+		ssize_t n = recvmsg(l->fd, &mh, MSG_DONTWAIT);
 
 		if (n < 0) {
 			if (errno == EAGAIN || errno == EINTR)
 				break;
 			continue;
 		}
-		if (pod.v4.sin_family != AF_INET || !orig_dst(&mh, &dst))
+		if (!orig_dst(&mh, &dst) || pod.sa.sa_family != dst.sa.sa_family)
 			continue;
 		/* Datagrams that came before the flow's socket took its 4-tuple. */
 		fl = out_find(o, &pod, &dst);
@@ -686,23 +713,34 @@ static void on_listener(struct loop_handler *h, uint32_t events)
 			from_pod(fl, rx, (size_t)n);
 			continue;
 		}
-		out_open(w, &pod, &dst, rx, (size_t)n);
+		out_open(o->w, &pod, &dst, rx, (size_t)n);
 	}
 }
 
-int zt_udp_listen(void)
+int zt_udp_listen(int family)
 {
-	struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons(AMBIT_PORT_OUTBOUND)};
+	union sockaddr_inet a = {0};
+	bool v6 = family == AF_INET6;
 	int one = 1, err;
-	int fd = socket(AF_INET, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 
 	if (fd < 0)
 		return -errno;
+	if (v6) {
+		a.v6.sin6_family = AF_INET6;
+		a.v6.sin6_addr = in6addr_any;
+		a.v6.sin6_port = htons(AMBIT_PORT_OUTBOUND);
+	} else {
+		sockaddr_inet_v4(&a, htonl(INADDR_ANY), AMBIT_PORT_OUTBOUND);
+	}
 	/* tc hands it datagrams to any address: it must take them, and say where they went. */
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    setsockopt(fd, SOL_IP, IP_TRANSPARENT, &one, sizeof(one)) ||
-	    setsockopt(fd, SOL_IP, IP_RECVORIGDSTADDR, &one, sizeof(one)) ||
-	    bind(fd, (struct sockaddr *)&a, sizeof(a))) {
+	    (v6 && setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
+		       sizeof(one)) ||
+	    setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_RECVORIGDSTADDR : IP_RECVORIGDSTADDR,
+		       &one, sizeof(one)) ||
+	    bind(fd, &a.sa, sockaddr_inet_len(&a))) {
 		err = -errno;
 		close(fd);
 		return err;
@@ -710,11 +748,11 @@ int zt_udp_listen(void)
 	return fd;
 }
 
-int zt_udp_start(struct zt_worker *w, int fd)
+int zt_udp_start(struct zt_worker *w, int fd, int fd6)
 {
 	struct zt_udp_out *o;
 
-	if (fd <= 0)
+	if (fd <= 0 && fd6 <= 0)
 		return 0;
 	o = calloc(1, sizeof(*o));
 	if (!o)
@@ -725,11 +763,18 @@ int zt_udp_start(struct zt_worker *w, int fd)
 	for (size_t i = 0; i < OUT_BUCKETS / 16; i++)
 		LIST_INIT(&o->ids[i]);
 	TAILQ_INIT(&o->lru);
-	o->fd = fd;
-	o->h.fn = on_listener;
-	if (loop_add(w->loop, fd, EPOLLIN, &o->h)) {
-		free(o);
-		return -errno;
+	for (int k = 0; k < 2; k++) {
+		struct zt_udp_listener *l = &o->ls[k];
+
+		l->o = o;
+		l->fd = k ? fd6 : fd;
+		l->h.fn = on_listener;
+		if (l->fd > 0 && loop_add(w->loop, l->fd, EPOLLIN, &l->h)) {
+			if (k && o->ls[0].fd > 0)
+				loop_del(w->loop, o->ls[0].fd);
+			free(o);
+			return -errno;
+		}
 	}
 	w->udp_out = o;
 	return 0;
@@ -744,7 +789,9 @@ void zt_udp_stop(struct zt_worker *w)
 	for (size_t i = 0; i < OUT_BUCKETS; i++)
 		while (!LIST_EMPTY(&w->udp_out->buckets[i]))
 			flow_end(LIST_FIRST(&w->udp_out->buckets[i]), "ztunnel stopping");
-	loop_del(w->loop, w->udp_out->fd);
+	for (int k = 0; k < 2; k++)
+		if (w->udp_out->ls[k].fd > 0)
+			loop_del(w->loop, w->udp_out->ls[k].fd);
 	free(w->udp_out);
 	w->udp_out = NULL;
 }

@@ -58,17 +58,19 @@ int zt_udp_inbound(struct zt_worker *w, const struct hbone_request *req,
 
 /*
  * Outbound: the listener tc hands a pod's new flows to (bpf/lib/steer.h, steer_udp_capture),
- * 0.0.0.0:15001/udp with IP_TRANSPARENT and IP_RECVORIGDSTADDR: fd or -errno.
+ * 0.0.0.0:15001/udp (AF_INET) or [::]:15001/udp (AF_INET6, IPv6 only) with IP_TRANSPARENT and
+ * IP_RECVORIGDSTADDR (their IPv6 twins): fd or -errno.
  */
-int zt_udp_listen(void);
+int zt_udp_listen(int family);
 /*
- * Worker @w reads @fd (borrowed; 0 or -1: none): each datagram of a pod's new flow opens a
- * CONNECT-UDP stream to its destination's ztunnel, as the pod's identity, and a socket bound to
- * the destination and connected to the pod, which carries the rest of the flow both ways. Flows
- * through waypoints and to other networks are not carried yet (refused, counted, logged).
- * One worker reads it: a flow's first datagrams meet one flow table. 0 or -errno.
+ * Worker @w reads @fd and @fd6 (IPv4's and IPv6's listener, borrowed; 0 or -1: none): each datagram
+ * of a pod's new flow opens a CONNECT-UDP stream to its destination's ztunnel, as the pod's
+ * identity, and a socket bound to the destination and connected to the pod, which carries the rest
+ * of the flow both ways. Flows through waypoints and to other networks are not carried yet
+ * (refused, counted, logged). One worker reads it: a flow's first datagrams meet one flow table. 0
+ * or -errno.
  */
-int zt_udp_start(struct zt_worker *w, int fd);
+int zt_udp_start(struct zt_worker *w, int fd, int fd6);
 /* At shutdown, after the HBONE pool is gone: frees what flows are left, and the listener's. */
 void zt_udp_stop(struct zt_worker *w);
 

@@ -138,5 +138,6 @@ AMBIT_MAP(probe_flows, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PROBE_FLOWS, struct ambi
 	  __u32);
 /* An enrolled pod's UDP past the mesh, keyed as its answer comes (AMBIT_MAX_UDP_REPLIES). */
 AMBIT_MAP(udp_replies, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_REPLIES, struct ambit_flow, __u32);
+AMBIT_MAP(udp_replies6, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_REPLIES, struct ambit_flow6, __u32);
 
 #endif

@@ -42,6 +42,7 @@ struct pkt {
 	__u16 l3_len;	    /* bytes from the IP header to the transport header */
 	__u8 proto;	    /* the transport: IPv4's protocol, IPv6's last Next Header */
 	bool fragment;	    /* MF set or non-zero offset */
+	bool tail;	    /* a fragment but the first: data, no transport header */
 };
 
 /* The IP packet's length by its header (what Ethernet padding follows is not in it). */
@@ -93,6 +94,7 @@ static __always_inline enum parse_result parse_ipv4_tcp(struct __sk_buff *skb, s
 	p->l3_len = ihl_bytes;
 	p->proto = ip->protocol;
 	p->fragment = (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) != 0;
+	p->tail = (ip->frag_off & bpf_htons(IP_OFFSET)) != 0;
 	if (ip->protocol != IPPROTO_TCP)
 		return PARSE_OK;
 	/* A non-first fragment carries no TCP header: the caller decides what that means. */
@@ -152,6 +154,7 @@ static __always_inline enum parse_result parse_ipv6(struct __sk_buff *skb, struc
 	p->ip6 = h;
 	p->tcp = NULL;
 	p->fragment = false;
+	p->tail = false;
 	nh = h->nexthdr;
 	for (int i = 0; i < PARSE_IPV6_MAX_EXT && parse_ipv6_is_ext(nh); i++) {
 		/* At most 2 KiB a header: the verifier bounds @off by the loop's count. */
@@ -165,6 +168,7 @@ static __always_inline enum parse_result parse_ipv6(struct __sk_buff *skb, struc
 				return PARSE_MALFORMED;
 			p->fragment |= (frag->frag_off & bpf_htons(IP6_MF | IP6_OFFSET)) != 0;
 			if (frag->frag_off & bpf_htons(IP6_OFFSET)) {
+				p->tail = true;
 				p->l3_len = off + sizeof(*frag);
 				p->proto = frag->nexthdr;
 				return PARSE_OK;

@@ -158,44 +158,70 @@ static __always_inline int steer_udp_return(struct __sk_buff *skb, const struct 
 	return steer_to_owner(skb, steer_udp_owner(skb, p, v6));
 }
 
+/* @p's source (@src) or destination workload, of its family (@v6: a constant at each call). */
+static __always_inline struct ambit_workload *steer_udp_wl(const struct pkt *p, bool v6, bool src)
+{
+	if (v6)
+		return bpf_map_lookup_elem(&workloads6, src ? &p->ip6->saddr : &p->ip6->daddr);
+	return bpf_map_lookup_elem(&workloads, src ? &p->ip->saddr : &p->ip->daddr);
+}
+
+/* @p's UDP header into @udp: 0, or -1 when cut short. */
+static __always_inline int steer_udp_hdr(struct __sk_buff *skb, const struct pkt *p,
+					 struct udphdr *udp)
+{
+	return bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + p->l3_len, udp, sizeof(*udp)) ? -1
+											     : 0;
+}
+
+static __always_inline bool steer_node_ip6_set(void)
+{
+	return dns_proxy_ip6[0] | dns_proxy_ip6[1] | dns_proxy_ip6[2] | dns_proxy_ip6[3];
+}
+
 /*
  * UDP capture (ztunnel/udp.h): an enrolled pod of this node (captured on the node, not in-pod)
  * sending to an enrolled workload goes to the ztunnel, DNS excepted (its proxy has it, by the
- * cgroup hooks). A datagram of a flow the ztunnel holds was already handed to that flow's socket
- * by steer_udp_return; a new flow's goes to the ztunnel's UDP listener on the node's
- * 15001/udp, found by a lookup of that address (it is bound to every address, not connected),
- * which reads the pod's destination with IP_RECVORIGDSTADDR. The later pieces of a fragmented
- * datagram carry no ports: they are only marked, so the node reassembles the datagram and
- * delivers it to the flow's socket. -1: not captured, go on.
+ * cgroup hooks), over either family. A datagram of a flow the ztunnel holds was already handed to
+ * that flow's socket by steer_udp_return; a new flow's goes to the ztunnel's UDP listener on the
+ * node's 15001/udp (its IPv4, or its IPv6 for IPv6), found by a lookup of that address (it is
+ * bound to every address, not connected), which reads the pod's destination with
+ * IP(V6)_RECVORIGDSTADDR. The later pieces of a fragmented datagram carry no ports: they are
+ * only marked, so the node reassembles the datagram and delivers it to the flow's socket. -1:
+ * not captured, go on.
  */
-static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct pkt *p)
+static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct pkt *p, bool v6)
 {
 	struct bpf_sock_tuple tuple = {};
 	struct ambit_workload *src, *dst;
 	struct bpf_sock *sk;
 	struct udphdr udp;
+	__u32 len;
 	int ret;
 
-	src = bpf_map_lookup_elem(&workloads, &p->ip->saddr);
+	src = steer_udp_wl(p, v6, true);
 	if (!src || (src->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) !=
 			(AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL))
 		return -1;
-	dst = bpf_map_lookup_elem(&workloads, &p->ip->daddr);
-	if (!dst || !(dst->flags & AMBIT_WL_ENROLLED) || !dns_proxy_ip)
+	dst = steer_udp_wl(p, v6, false);
+	if (!dst || !(dst->flags & AMBIT_WL_ENROLLED) ||
+	    (v6 ? !steer_node_ip6_set() : !dns_proxy_ip))
 		return -1;
-	if (p->ip->frag_off & bpf_htons(0x1fff)) {
+	if (p->tail) {
 		skb->mark = AMBIT_SKB_MARK;
 		return steer_verdict(AMBIT_ASSIGN_ESTABLISHED, TC_ACT_OK);
 	}
-	if (bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + p->l3_len, &udp, sizeof(udp)))
+	if (steer_udp_hdr(skb, p, &udp))
 		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
 	if (udp.dest == bpf_htons(53))
 		return -1;
-	tuple.ipv4.saddr = p->ip->saddr;
-	tuple.ipv4.sport = udp.source;
-	tuple.ipv4.daddr = dns_proxy_ip;
-	tuple.ipv4.dport = bpf_htons(AMBIT_PORT_OUTBOUND);
-	sk = bpf_sk_lookup_udp(skb, &tuple, sizeof(tuple.ipv4), BPF_F_CURRENT_NETNS, 0);
+	len = steer_tuple(p, v6, udp.source, bpf_htons(AMBIT_PORT_OUTBOUND), &tuple);
+	if (v6)
+		__builtin_memcpy(tuple.ipv6.daddr, (const void *)dns_proxy_ip6,
+				 sizeof(tuple.ipv6.daddr));
+	else
+		tuple.ipv4.daddr = dns_proxy_ip;
+	sk = bpf_sk_lookup_udp(skb, &tuple, len, BPF_F_CURRENT_NETNS, 0);
 	if (sk && sk->dst_port) {
 		/* A connected socket is no listener. */
 		bpf_sk_release(sk);
@@ -210,45 +236,71 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 
 /*
  * An enrolled pod's UDP that no rule above took (to a destination outside the mesh, DNS): its
- * answer, keyed as it will come, so steer_udp_plaintext lets it by a STRICT port (conntrack's
- * "reply" direction). Not for fragments' later pieces: they carry no ports.
+ * answer, keyed as it will come (udp_replies, udp_replies6), so steer_udp_plaintext lets it by a
+ * STRICT port (conntrack's "reply" direction). Not for fragments' later pieces: no ports.
  */
-static __always_inline void steer_udp_note(struct __sk_buff *skb, const struct pkt *p)
+static __always_inline void steer_udp_note(struct __sk_buff *skb, const struct pkt *p, bool v6)
 {
-	struct ambit_workload *src = bpf_map_lookup_elem(&workloads, &p->ip->saddr);
-	struct ambit_flow reply = {.saddr = p->ip->daddr, .daddr = p->ip->saddr};
+	struct ambit_workload *src = steer_udp_wl(p, v6, true);
+	struct ambit_flow6 reply6 = {};
+	struct ambit_flow reply = {};
 	struct udphdr udp;
 	__u32 one = 1;
 
-	if (!src || !(src->flags & AMBIT_WL_ENROLLED) || (p->ip->frag_off & bpf_htons(0x1fff)) ||
-	    bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + p->l3_len, &udp, sizeof(udp)))
+	if (!src || !(src->flags & AMBIT_WL_ENROLLED) || p->tail || steer_udp_hdr(skb, p, &udp))
 		return;
+	if (v6) {
+		__builtin_memcpy(reply6.saddr, &p->ip6->daddr, sizeof(reply6.saddr));
+		__builtin_memcpy(reply6.daddr, &p->ip6->saddr, sizeof(reply6.daddr));
+		reply6.sport = udp.dest;
+		reply6.dport = udp.source;
+		bpf_map_update_elem(&udp_replies6, &reply6, &one, BPF_ANY);
+		return;
+	}
+	reply.saddr = p->ip->daddr;
+	reply.daddr = p->ip->saddr;
 	reply.sport = udp.dest;
 	reply.dport = udp.source;
 	bpf_map_update_elem(&udp_replies, &reply, &one, BPF_ANY);
 }
 
 /*
- * Plaintext UDP to an enrolled pod of this node (captured on the node): what PeerAuthentication
- * STRICT or a DENY ipBlocks policy refuses is dropped here, counted by why, as for TCP's first
- * segment (lib/fastdrop.h); an answer to the pod's own UDP past the mesh (udp_replies) is not
- * new traffic and passes. The mesh's own UDP never comes here: it reaches the pod from the
- * ztunnel's sockets. -1: go on.
+ * Plaintext UDP to an enrolled pod of this node (captured on the node), of either family: what
+ * PeerAuthentication STRICT or a DENY ipBlocks policy refuses is dropped here, counted by why,
+ * as for TCP's first segment (lib/fastdrop.h); an answer to the pod's own UDP past the mesh
+ * (udp_replies) is not new traffic and passes. The mesh's own UDP never comes here: it reaches
+ * the pod from the ztunnel's sockets. -1: go on.
  */
-static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const struct pkt *p)
+static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const struct pkt *p, bool v6)
 {
-	struct ambit_workload *dst = bpf_map_lookup_elem(&workloads, &p->ip->daddr);
-	struct ambit_flow flow = {.saddr = p->ip->saddr, .daddr = p->ip->daddr};
+	struct ambit_workload *dst = steer_udp_wl(p, v6, false);
+	struct ambit_flow6 flow6 = {};
+	struct ambit_flow flow = {};
 	struct udphdr udp;
 
 	if (!dst || (dst->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) !=
 			(AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL))
 		return -1;
 	/* A later piece of a datagram: without its first, which is judged, it is nothing. */
-	if (p->ip->frag_off & bpf_htons(0x1fff))
+	if (p->tail)
 		return -1;
-	if (bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + p->l3_len, &udp, sizeof(udp)))
+	if (steer_udp_hdr(skb, p, &udp))
 		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+	if (v6) {
+		__builtin_memcpy(flow6.saddr, &p->ip6->saddr, sizeof(flow6.saddr));
+		__builtin_memcpy(flow6.daddr, &p->ip6->daddr, sizeof(flow6.daddr));
+		flow6.sport = udp.source;
+		flow6.dport = udp.dest;
+		if (bpf_map_lookup_elem(&udp_replies6, &flow6))
+			return -1;
+		if (fastdrop_denied_source6(&p->ip6->saddr, &p->ip6->daddr))
+			return steer_verdict(AMBIT_DROP_DENY_SOURCE, TC_ACT_SHOT);
+		if (fastdrop_strict6(&p->ip6->daddr, udp.dest))
+			return steer_verdict(AMBIT_DROP_STRICT_PLAINTEXT, TC_ACT_SHOT);
+		return -1;
+	}
+	flow.saddr = p->ip->saddr;
+	flow.daddr = p->ip->daddr;
 	flow.sport = udp.source;
 	flow.dport = udp.dest;
 	if (bpf_map_lookup_elem(&udp_replies, &flow))
@@ -258,6 +310,50 @@ static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const stru
 	if (fastdrop_strict(p->ip->daddr, udp.dest))
 		return steer_verdict(AMBIT_DROP_STRICT_PLAINTEXT, TC_ACT_SHOT);
 	return -1;
+}
+
+/*
+ * UDP at tc_ingress, of either family: a pod's answer to a ztunnel flow or its next datagram to
+ * that flow's socket, a new flow into the mesh to the ztunnel, the rest of an enrolled pod's
+ * written down for its answers; plaintext to an enrolled pod judged. -1: go on.
+ */
+static __always_inline int steer_udp(struct __sk_buff *skb, const struct pkt *p, bool from_pod,
+				     bool v6)
+{
+	int ret;
+
+	if (from_pod) {
+		ret = steer_udp_return(skb, p, v6);
+		if (ret >= 0)
+			return ret;
+		ret = steer_udp_capture(skb, p, v6);
+		if (ret >= 0)
+			return ret;
+		steer_udp_note(skb, p, v6);
+	}
+	return steer_udp_plaintext(skb, p, v6);
+}
+
+#define STEER_UDP_FROM_POD 1u
+#define STEER_UDP_V6 2u
+
+/*
+ * steer_udp for tc_ingress, verified on its own (a global function, as nodeguard_ingress: inlined,
+ * both families' UDP paths took the ingress program past the verifier's budget); the packet is
+ * parsed again here. @flags: STEER_UDP_FROM_POD, STEER_UDP_V6.
+ */
+__noinline int steer_udp_ingress(struct __sk_buff *skb, __u32 flags)
+{
+	struct pkt p = {};
+
+	if (flags & STEER_UDP_V6) {
+		if (parse_ipv6(skb, &p) != PARSE_OK || p.proto != IPPROTO_UDP)
+			return -1;
+		return steer_udp(skb, &p, flags & STEER_UDP_FROM_POD, true);
+	}
+	if (parse_ipv4_tcp(skb, &p) != PARSE_OK || p.ip->protocol != IPPROTO_UDP)
+		return -1;
+	return steer_udp(skb, &p, flags & STEER_UDP_FROM_POD, false);
 }
 
 /*
@@ -558,9 +654,8 @@ static __always_inline int steer_ingress_v6(struct __sk_buff *skb)
 		if (ret >= 0)
 			return ret;
 	}
-	/* A pod's answer to a ztunnel UDP flow (ztunnel/udp.h): to that flow's socket. */
-	if (from_pod && p.proto == IPPROTO_UDP) {
-		ret = steer_udp_return(skb, &p, true);
+	if (p.proto == IPPROTO_UDP) {
+		ret = steer_udp_ingress(skb, STEER_UDP_V6 | (from_pod ? STEER_UDP_FROM_POD : 0));
 		if (ret >= 0)
 			return ret;
 	}
@@ -600,21 +695,8 @@ static __always_inline int steer_ingress(struct __sk_buff *skb)
 		if (ret >= 0)
 			return ret;
 	}
-	/*
-	 * UDP: a pod's answer to a ztunnel flow, or its next datagram, to that flow's socket; a
-	 * new flow into the mesh to the ztunnel; plaintext to an enrolled pod judged.
-	 */
 	if (p.ip->protocol == IPPROTO_UDP) {
-		if (from_pod) {
-			ret = steer_udp_return(skb, &p, false);
-			if (ret >= 0)
-				return ret;
-			ret = steer_udp_capture(skb, &p);
-			if (ret >= 0)
-				return ret;
-			steer_udp_note(skb, &p);
-		}
-		ret = steer_udp_plaintext(skb, &p);
+		ret = steer_udp_ingress(skb, from_pod ? STEER_UDP_FROM_POD : 0);
 		if (ret >= 0)
 			return ret;
 	}

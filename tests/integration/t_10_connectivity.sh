@@ -133,23 +133,31 @@ done
 expect_contains "$(udp_ask mesh/client-0 udp-echo)" "pod=mesh/udp-echo-" "udp-echo:7/udp by name"
 log "UDP Service udp-echo:7 ($udp_vips) answered pods in and out of the mesh from its VIPs"
 
-# The mesh carries an enrolled pod's UDP to an enrolled pod (docs/udp.md), with host capture and
-# over IPv4: tc hands the client's datagrams to its ztunnel (assign_udp_outbound), they cross the
-# fabric inside HBONE as CONNECT-UDP, never as UDP, and the pod still sees the client's address
-# and answers it from its own. (In-pod capture and IPv6 are not carried yet: plain UDP as above.)
-if [ "$(jq -r '.cni // "routed"' "/run/ambit/$CLUSTER/cluster.json")" != bridge ] &&
-	[ "$(cluster_ip_family)" != ipv6 ]; then
+# The mesh carries an enrolled pod's UDP to an enrolled pod (docs/udp.md), with host capture, over
+# each family the cluster has: tc hands the client's datagrams to its ztunnel
+# (assign_udp_outbound), they cross the fabric inside HBONE as CONNECT-UDP, never as UDP, and the
+# pod still sees the client's address and answers it from its own. (In-pod capture is not
+# carried yet: plain UDP as above.)
+# pod_ips NS/POD: the pod's addresses, IPv4 first, each with a family of its own.
+pod_ips() {
+	actl get pod "${1#*/}" -n "${1%/*}" -o json | jq -r '.status.podIPs[].ip'
+}
+if [ "$(jq -r '.cni // "routed"' "/run/ambit/$CLUSTER/cluster.json")" != bridge ]; then
 	before=$(actl maps --node node1 | awk '$1 == "assign_udp_outbound" { print $2 }')
 	udp_pcap=$(mktemp /tmp/ambit-it-XXXXXX.pcap)
 	fabric_capture_start "$udp_pcap" udp
 	for pod in $(actl local status | awk '$1 ~ /^mesh\/udp-echo-/ { print $1 }'); do
-		ip=$(pod_ip "$pod")
-		out=$(pod_exec mesh/client-0 pods/udp-echo.py ask "$ip" 7007 3 2>&1)
-		[ "$(grep -cF "src=$ip:7007 pod=$pod from=$client_ip:" <<<"$out")" = 3 ] ||
-			fail "client-0 to $pod over the mesh: want 3 answers from $ip:7007: $out"
-		out=$(pod_exec mesh/client-0 pods/udp-echo.py connected "$ip" 7007 2>&1)
-		expect_contains "$out" "src=$ip:7007 pod=$pod from=$client_ip:" \
-			"client-0 connected to $pod over the mesh"
+		for ip in $(pod_ips "$pod"); do
+			from=$(pod_ips mesh/client-0 | grep -m1 -F "$(case $ip in *:*) echo : ;; *) echo . ;; esac)")
+			h=$(url_host "$ip")
+			f=$(url_host "$from")
+			out=$(pod_exec mesh/client-0 pods/udp-echo.py ask "$ip" 7007 3 2>&1)
+			[ "$(grep -cF "src=$h:7007 pod=$pod from=$f:" <<<"$out")" = 3 ] ||
+				fail "client-0 to $pod over the mesh: want 3 answers from $h:7007: $out"
+			out=$(pod_exec mesh/client-0 pods/udp-echo.py connected "$ip" 7007 2>&1)
+			expect_contains "$out" "src=$h:7007 pod=$pod from=$f:" \
+				"client-0 connected to $pod at $h over the mesh"
+		done
 	done
 	fabric_capture_stop
 	if grep -aq "pod=mesh/udp-echo-" "$udp_pcap"; then

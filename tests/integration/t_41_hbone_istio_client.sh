@@ -6,7 +6,7 @@
 # does, 401 for a DENY policy, 400 for an authority not served there, 503 without a try for
 # the proxy's own ports (Istio's illegal_ports), and a certificate of an unknown CA refused.
 . "$(dirname "$0")/lib.sh"
-need_root; need_bins; need_cmd openssl jq
+need_root; need_bins; need_cmd openssl jq iperf3 gtlsclient gtlsserver
 # The UDP flow limits, small enough to meet here (docs/udp.md), passed on by `local up`.
 export ZTUNNEL_UDP_MAX_FLOWS_PER_IDENTITY=8 ZTUNNEL_UDP_TIMEOUT=3 ZTUNNEL_UDP_TIMEOUT_STREAM=3
 /usr/bin/python3 -c 'import h2' 2>/dev/null || skip "needs python3-h2 (tools/install-deps.sh)"
@@ -233,6 +233,47 @@ sleep 4
 idle_after=$(udp_metric idle)
 [ "${idle_after:-0}" -gt "${idle_before:-0}" ] ||
 	fail "no flow ended idle after --udp-timeout ($idle_before -> $idle_after)"
+
+# Real UDP applications between enrolled pods, through the mesh: iperf3 -u both ways (its
+# control connection over HBONE, its datagrams as CONNECT-UDP), and HTTP/3 over QUIC (ngtcp2's
+# example client and server). Their servers run in the echo pod, for at most 30 s.
+echo_pod=$(udp_pod)
+pod_exec "$echo_pod" timeout 30 iperf3 -s -p 5201 >/dev/null 2>&1 &
+iperf_srv=$!
+for dir in "" -R; do
+	for try in 1 2 3 4 5; do
+		out=$(pod_exec mesh/client-0 timeout 15 iperf3 -c "$udp_ip" -p 5201 -u -b 20M \
+			-l 1200 -t 2 $dir -J 2>&1) && break
+		sleep 0.5
+	done
+	got=$(jq -r '.end.sum | "\(.packets) \(.lost_packets) \(.lost_percent)"' <<<"$out" 2>&1)
+	read -r packets lost percent <<<"$got"
+	[ "${packets:-0}" -gt 100 ] 2>/dev/null && [ "$((packets - lost))" -gt 0 ] ||
+		fail "iperf3 -u $dir through the mesh: $got: $out"
+	log "iperf3 -u $dir through the mesh: $packets datagrams, $lost lost ($percent%)"
+done
+pod_exec "$echo_pod" pkill -f "iperf3 -s -p 5201"
+wait "$iperf_srv" 2>/dev/null
+# A pod sees the host's files read-only and its own /tmp: the server's files go in its scratch
+# directory ($AMBIT_POD_DIR, which the host sees), and so does what the client downloads.
+srv_dir=$(pod_exec "$echo_pod" sh -c 'echo $AMBIT_POD_DIR')/h3
+cli_dir=$(pod_exec mesh/client-0 sh -c 'echo $AMBIT_POD_DIR')/h3
+mkdir -p "$srv_dir/www" "$cli_dir" || fail "the pods' scratch directories"
+echo "HTTP/3 through the mesh" >"$srv_dir/www/index.html"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -keyout "$srv_dir/k.pem" \
+	-out "$srv_dir/c.pem" -days 1 -subj /CN=h3 2>/dev/null || fail "a QUIC certificate"
+pod_exec "$echo_pod" timeout 30 /usr/sbin/gtlsserver -q -d "$srv_dir/www" "$udp_ip" 4433 \
+	"$srv_dir/k.pem" "$srv_dir/c.pem" >/dev/null 2>&1 &
+h3_srv=$!
+h3_get() {
+	pod_exec mesh/client-0 timeout 5 /usr/bin/gtlsclient -q --exit-on-all-streams-close \
+		--download="$cli_dir" "$udp_ip" 4433 "https://$udp_ip:4433/index.html" &&
+		grep -q "HTTP/3 through the mesh" "$cli_dir/index.html"
+}
+wait_for 15 h3_get || fail "HTTP/3 over QUIC through the mesh"
+pod_exec "$echo_pod" pkill -f "gtlsserver -q -d $srv_dir/www"
+wait "$h3_srv" 2>/dev/null
+log "HTTP/3 over QUIC through the mesh: $(cat "$cli_dir/index.html")"
 
 # A certificate from a CA the mesh does not know: the handshake is refused (TLS 1.3 tells
 # the client after its side of the handshake finished), no CONNECT is answered.

@@ -604,28 +604,32 @@ static void dump_preflow(const void *k, const void *v, void *arg)
 	       (unsigned long long)f->packets);
 }
 
-/* A udp_replies key: the answer an enrolled pod's UDP past the mesh may get. */
+/* A udp_replies (udp_replies6) key: the answer an enrolled pod's UDP past the mesh may get. */
 static void dump_udp_reply(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	const struct ambit_flow *f = k;
+	const struct ambit_flow *k4 = k;
+	const struct ambit_flow6 *k6 = k;
+	const void *src = d->af == AF_INET ? (const void *)&k4->saddr : k6->saddr;
+	const void *dst = d->af == AF_INET ? (const void *)&k4->daddr : k6->daddr;
+	uint16_t sport = ntohs(d->af == AF_INET ? k4->sport : k6->sport);
+	uint16_t dport = ntohs(d->af == AF_INET ? k4->dport : k6->dport);
 	char dsts[INET6_ADDRSTRLEN], srcs[INET6_ADDRSTRLEN];
 
 	if (d->json) {
 		cJSON *ko = cJSON_CreateObject();
 
-		add_ip(ko, "saddr", AF_INET, &f->saddr);
-		add_ip(ko, "daddr", AF_INET, &f->daddr);
+		add_ip(ko, "saddr", d->af, src);
+		add_ip(ko, "daddr", d->af, dst);
 		if (ko) {
-			cJSON_AddNumberToObject(ko, "sport", ntohs(f->sport));
-			cJSON_AddNumberToObject(ko, "dport", ntohs(f->dport));
+			cJSON_AddNumberToObject(ko, "sport", sport);
+			cJSON_AddNumberToObject(ko, "dport", dport);
 		}
 		add_entry(d, ko, cJSON_CreateNumber(*(const uint32_t *)v));
 		return;
 	}
-	printf("  from %s port %u to %s port %u %s\n", addr_str(AF_INET, &f->saddr, srcs),
-	       ntohs(f->sport), addr_str(AF_INET, &f->daddr, dsts), ntohs(f->dport),
-	       or_dash(pod_by_addr(d->r, AF_INET, &f->daddr)));
+	printf("  from %s port %u to %s port %u %s\n", addr_str(d->af, src, srcs), sport,
+	       addr_str(d->af, dst, dsts), dport, or_dash(pod_by_addr(d->r, d->af, dst)));
 }
 
 /* node_cfg[0]: the cgroup the kubelet's probes are known by (0: none found). */
@@ -879,6 +883,8 @@ static const struct {
      "in-pod capture: the kubelet's probe SYN -> let by to the pod"},
     {"udp_replies", AF_INET, sizeof(struct ambit_flow), 4, dump_udp_reply,
      "answer to an enrolled pod's UDP past the mesh -> passes STRICT"},
+    {"udp_replies6", AF_INET6, sizeof(struct ambit_flow6), 4, dump_udp_reply,
+     "answer to an enrolled pod's IPv6 UDP past the mesh -> passes STRICT"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)

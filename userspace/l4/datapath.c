@@ -43,6 +43,7 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_DNS_ANSWERS6] = "dns_answers6",   [DP_MAP_PREFLOWS] = "preflows",
     [DP_MAP_PREFLOWS6] = "preflows6",	      [DP_MAP_NODE_CFG] = "node_cfg",
     [DP_MAP_PROBE_FLOWS] = "probe_flows",     [DP_MAP_UDP_REPLIES] = "udp_replies",
+    [DP_MAP_UDP_REPLIES6] = "udp_replies6",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
