@@ -181,6 +181,12 @@ spec:
 YAML
 udp_denied() { [ "$(field "$(hbu "$udp_ip:7007=x")" 1 status)" = 401 ]; }
 wait_for 10 udp_denied || fail "UDP DENY policy: want 401: $(hbu "$udp_ip:7007=x")"
+# ambitctl check explains the flow as the data path decides it.
+out=$(actl check mesh/client-0 "$udp_ip:7007" --udp 2>&1) || fail "check --udp: $out"
+expect_contains "$out" "port 7007/udp" "check --udp: the flow's port"
+expect_contains "$out" "carried:     CONNECT-UDP over HBONE, as the source's identity" \
+	"check --udp: how the flow is carried"
+expect_contains "$out" "deny-udp" "check --udp: the DENY that decides it"
 out=$(hbu "$udp_ip:7009=x") || fail "another port: $out"
 expect_eq "$(field "$out" 1 status)" 200 "the DENY names port 7007 only"
 actl delete -f - >&2 <<'YAML' || fail "delete the UDP DENY policy"

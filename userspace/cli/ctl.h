@@ -71,6 +71,7 @@ struct check_l7 {
 	const char *method, *path, *jwt_file;
 	const char *headers[16];
 	size_t n_headers;
+	bool udp; /* --udp: a UDP flow (docs/udp.md), not a TCP connection */
 };
 int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const struct check_l7 *q);
 /* dashboard.c: `ambitctl dashboard`, until interrupted. */

@@ -137,7 +137,8 @@ static const struct usage_entry {
      "                                  ISTIOD: ambit-agent, the node agents; -o json: each\n"
      "                                  node's view too)\n"},
     {"inspection", " check ",
-     "  check SRC DST:PORT [-o json]    which policy decides SRC -> DST and why\n"
+     "  check SRC DST:PORT [--udp] [-o json]\n"
+     "                                  which policy decides SRC -> DST and why (--udp: a flow)\n"
      "                                  (SRC, DST: ns/pod, pod or IP; IPv6 DST as\n"
      "                                  [ADDR]:PORT)\n"
      "        [--method M] [--path P] [--header K=V] [--jwt FILE]\n"
@@ -274,6 +275,8 @@ static int parse(int argc, char **argv, int start, bool file_is_path, struct arg
 			a->l7.path = argv[++i];
 		} else if (!strcmp(s, "--jwt") && has_next) {
 			a->l7.jwt_file = argv[++i];
+		} else if (!strcmp(s, "--udp")) {
+			a->l7.udp = true;
 		} else if (!strcmp(s, "--header") && has_next) {
 			if (a->l7.n_headers == 16) {
 				fprintf(stderr, "ambitctl: at most 16 --header\n");
@@ -605,8 +608,14 @@ static int run(int argc, char **argv)
 		ret = parse(argc, argv, 2, false, &a);
 		ret = ret ?: need(!a.ns, "unknown or incomplete option -n");
 		if (!ret)
-			ret = need(a.npos == 2, "usage: ambitctl check SRC DST:PORT [--method M] "
-						"[--path P] [--header K=V] [--jwt FILE]");
+			ret = need(a.npos == 2,
+				   "usage: ambitctl check SRC DST:PORT [--udp] [--method M] "
+				   "[--path P] [--header K=V] [--jwt FILE]");
+		ret = ret
+			  ?: need(!a.l7.udp || (!a.l7.method && !a.l7.path && !a.l7.jwt_file &&
+						!a.l7.n_headers),
+				  "check --udp: a UDP flow has no HTTP request (--method, --path, "
+				  "--header, --jwt)");
 		return ret ? ret : cmd_check(&a.o, a.pos[0], a.pos[1], &a.l7);
 	}
 	static const struct {

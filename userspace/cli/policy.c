@@ -469,7 +469,7 @@ static const struct snap_service *find_service(const struct snapshot *s, const c
 static void check_one(const struct ctl_opts *o, const struct snapshot *s,
 		      const struct snap_workload *sw, const struct ipaddr *src_ip,
 		      const struct snap_workload *dw, uint16_t port,
-		      const struct snap_waypoint *via, cJSON *out)
+		      const struct snap_waypoint *via, bool udp, cJSON *out)
 {
 	char name[300], why[1024], ipb[IPADDR_STRLEN], dipb[IPADDR_STRLEN];
 	const char *tds[17];
@@ -508,6 +508,7 @@ static void check_one(const struct ctl_opts *o, const struct snapshot *s,
 		cJSON_AddStringToObject(j, "identity", conn.src_identity ? conn.src_identity : "");
 		cJSON_AddStringToObject(j, "destination", dw->uid);
 		cJSON_AddNumberToObject(j, "port", port);
+		cJSON_AddStringToObject(j, "protocol", udp ? "UDP" : "TCP");
 		cJSON_AddStringToObject(j, "mtls", policy_mtls_str(d.mtls));
 		cJSON_AddStringToObject(j, "decision", policy_verdict_str(d.verdict));
 		cJSON_AddStringToObject(j, "reason", policy_reason_str(d.reason));
@@ -517,8 +518,16 @@ static void check_one(const struct ctl_opts *o, const struct snapshot *s,
 	}
 	printf("source:      %s (%s) %s\n", sw ? sw->uid : "outside the mesh", ipb,
 	       conn.src_identity ? conn.src_identity : "plaintext, no identity");
-	printf("destination: %s (%s) port %u%s\n", dw->uid, dipb, port,
+	printf("destination: %s (%s) port %u%s%s\n", dw->uid, dipb, port, udp ? "/udp" : "",
 	       dw->enrolled ? "" : " (not enrolled: the mesh enforces nothing)");
+	/* docs/udp.md: what carries a flow, as the data path decides it. */
+	if (udp)
+		printf("carried:     %s\n",
+		       !dw->enrolled ? "plain UDP"
+		       : conn.src_identity && sw->node && dw->node && !strcmp(sw->node, dw->node)
+			   ? "by the node's ztunnel between two sockets of its own (same node)"
+		       : conn.src_identity ? "CONNECT-UDP over HBONE, as the source's identity"
+					   : "plain UDP (the source is outside the mesh)");
 	printf("mTLS:        %s (%s)\n", policy_mtls_str(d.mtls),
 	       d.mtls_source ? d.mtls_source : "mesh default");
 	print_applicable(s->policies, dw);
@@ -581,7 +590,8 @@ static int check_at_gateway(const struct ctl_opts *o, const struct ctl_cluster *
 
 		ipaddr_from_v4(&gip, gw->ip);
 		check_one(o, s, gw, &gip, ep, dtport,
-			  &(struct snap_waypoint){.name = what + 8, .identity = gw->identity}, out);
+			  &(struct snap_waypoint){.name = what + 8, .identity = gw->identity},
+			  false, out);
 	}
 	return 0;
 }
@@ -677,7 +687,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 		goto out;
 	}
 	if (dw) {
-		check_one(o, s, sw, &a, dw, (uint16_t)port, NULL, out);
+		check_one(o, s, sw, &a, dw, (uint16_t)port, NULL, q->udp, out);
 	} else {
 		/* Policy ports are workload ports: translate the Service port, then each endpoint.
 		 */
@@ -701,8 +711,24 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 		 * A Service a waypoint serves: the waypoint judges the request (L7), then each
 		 * endpoint's ztunnel the connection from the waypoint (its identity, not SRC's).
 		 */
-		if (!svc->waypoint && (ret = check_at_gateway(o, &c, s, svc, src4, (uint16_t)port,
-							      tport, q, out)) <= 0) {
+		/*
+		 * UDP: no waypoint carries it yet (the source's ztunnel refuses the flow), and a
+		 * gateway is no UDP proxy: the flow goes to the endpoint the kernel picks.
+		 */
+		if (q->udp && svc->waypoint) {
+			fprintf(
+			    stderr,
+			    "ambitctl: check: %s/%s is served by waypoint %s: a UDP flow to it is "
+			    "refused by the source's ztunnel (UDP is not carried through a "
+			    "waypoint "
+			    "yet, docs/udp.md)\n",
+			    svc->namespace, svc->name, svc->waypoint->identity);
+			ret = 0;
+			goto out;
+		}
+		if (!q->udp && !svc->waypoint &&
+		    (ret = check_at_gateway(o, &c, s, svc, src4, (uint16_t)port, tport, q, out)) <=
+			0) {
 			if (ret)
 				goto out;
 			goto print;
@@ -728,7 +754,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 				continue;
 			if (!o->json)
 				printf("\n");
-			check_one(o, s, sw, &a, ep, tport, svc->waypoint, out);
+			check_one(o, s, sw, &a, ep, tport, svc->waypoint, q->udp, out);
 		}
 	}
 print:
