@@ -17,6 +17,7 @@
 
 #include "lib/maps.h"
 #include "lib/counters.h"
+#include "lib/excl.h"
 #include <bpf/bpf_endian.h>
 
 #define AF_INET 2
@@ -350,11 +351,23 @@ static __always_inline int capture_dns_tcp(struct bpf_sock_addr *ctx, bool v6, _
 	return CONNECT_ALLOW;
 }
 
+/*
+ * Whether enrolled pod @en (cgroup @cgroup) leaves @ctx's destination port out of capture (Istio's
+ * excludeOutboundPorts, lib/excl.h): its TCP there goes as a pod's out of the mesh would.
+ */
+static __always_inline bool capture_excluded(const struct bpf_sock_addr *ctx, __u64 cgroup,
+					     const struct ambit_enrolled *en)
+{
+	return (en->flags & AMBIT_ENROLLED_EXCL_OUT) &&
+	       excl_port(cgroup, (__be16)ctx->user_port, IPPROTO_TCP, AMBIT_EXCL_OUT);
+}
+
 static __always_inline int capture_connect(struct bpf_sock_addr *ctx, bool v6, __u32 ip)
 {
 	struct ambit_addr key = {};
 	struct ambit_enrolled *en = NULL;
 	struct ambit_service *svc;
+	bool excluded = false;
 	__u64 cgroup;
 
 	if (ctx->type == SOCK_DGRAM)
@@ -370,12 +383,15 @@ static __always_inline int capture_connect(struct bpf_sock_addr *ctx, bool v6, _
 		return CONNECT_ALLOW;
 
 	cgroup = capture_enrolled_cgroup(&en);
-	if (cgroup && en)
-		return capture_redirect(ctx, v6, ip, cgroup, en);
+	if (cgroup && en) {
+		excluded = capture_excluded(ctx, cgroup, en);
+		if (!excluded)
+			return capture_redirect(ctx, v6, ip, cgroup, en);
+	}
 	svc = bpf_map_lookup_elem(&services, &key);
 	if (svc)
 		return capture_service_lb(ctx, v6, ip, svc, bpf_get_current_cgroup_id());
-	counter_inc(AMBIT_PASS);
+	counter_inc(excluded ? AMBIT_PASS_EXCLUDED : AMBIT_PASS);
 	return CONNECT_ALLOW;
 }
 
@@ -690,6 +706,8 @@ static __always_inline int capture_native6(struct bpf_sock_addr *ctx)
 	if (capture_dns_of(ctx, en))
 		return capture_steer6(ctx, cgroup, AMBIT_ORIG_DNS, NULL, AMBIT_PORT_DNS,
 				      AMBIT_REDIRECT_DNS);
+	if (capture_excluded(ctx, cgroup, en))
+		return capture_service6(ctx);
 	return capture_steer6(ctx, cgroup, AMBIT_ORIG_REDIRECTED, own, AMBIT_PORT_OUTBOUND,
 			      AMBIT_REDIRECT_OUTBOUND);
 }

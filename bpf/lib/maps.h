@@ -139,5 +139,11 @@ AMBIT_MAP(probe_flows, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PROBE_FLOWS, struct ambi
 /* An enrolled pod's UDP past the mesh, keyed as its answer comes (AMBIT_MAX_UDP_REPLIES). */
 AMBIT_MAP(udp_replies, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_REPLIES, struct ambit_flow, __u32);
 AMBIT_MAP(udp_replies6, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_REPLIES, struct ambit_flow6, __u32);
+/* Ports a pod leaves out of capture (bpf_abi.h); written by the agent only. */
+AMBIT_MAP_F(excl_ports, BPF_MAP_TYPE_HASH, AMBIT_MAX_EXCL_PORTS, BPF_F_NO_PREALLOC,
+	    struct ambit_excl_key, __u32);
+/* Answers to a pod's TCP on such a port, written at its SYN (AMBIT_MAX_EXCL_REPLIES). */
+AMBIT_MAP(excl_replies, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_EXCL_REPLIES, struct ambit_flow, __u32);
+AMBIT_MAP(excl_replies6, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_EXCL_REPLIES, struct ambit_flow6, __u32);
 
 #endif

@@ -21,10 +21,14 @@
 
 #include "lib/maps.h"
 #include "lib/counters.h"
+#include "lib/excl.h"
 #include "lib/parse.h"
 #include "lib/reset.h"
 
-/* Whether @p's flow (peer to pod) is one the pod had open when it was enrolled. */
+/*
+ * Whether @p's flow (peer to pod) is one the pod had open when it was enrolled, or one it opened
+ * past the mesh since, to a port it leaves out of capture (excl_reply).
+ */
 static __always_inline bool preflow_known(const struct pkt *p, bool v6)
 {
 	struct ambit_preflow *f;
@@ -44,7 +48,7 @@ static __always_inline bool preflow_known(const struct pkt *p, bool v6)
 		f = bpf_map_lookup_elem(&preflows, &k);
 	}
 	if (!f)
-		return false;
+		return excl_reply(p, v6);
 	__sync_fetch_and_add(&f->packets, 1);
 	return true;
 }

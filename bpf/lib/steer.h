@@ -10,6 +10,7 @@
 #include "lib/maps.h"
 #include "lib/counters.h"
 #include "lib/dnsfast.h"
+#include "lib/excl.h"
 #include "lib/fastdrop.h"
 #include "lib/ndguard.h"
 #include "lib/parse.h"
@@ -180,6 +181,35 @@ static __always_inline bool steer_node_ip6_set(void)
 }
 
 /*
+ * udp_replies (udp_replies6) at @p's flow, @udp's ports: keyed as it goes, or as its answer
+ * comes back (@rev); written (@write) or looked up. Whether the entry is there (or was written).
+ */
+static __always_inline bool steer_udp_replies(const struct pkt *p, bool v6,
+					      const struct udphdr *udp, bool rev, bool write)
+{
+	void *map = v6 ? (void *)&udp_replies6 : (void *)&udp_replies;
+	struct ambit_flow6 f6 = {};
+	struct ambit_flow f = {};
+	void *key = v6 ? (void *)&f6 : (void *)&f;
+	__u32 one = 1;
+
+	if (v6) {
+		__builtin_memcpy(f6.saddr, rev ? &p->ip6->daddr : &p->ip6->saddr, sizeof(f6.saddr));
+		__builtin_memcpy(f6.daddr, rev ? &p->ip6->saddr : &p->ip6->daddr, sizeof(f6.daddr));
+		f6.sport = rev ? udp->dest : udp->source;
+		f6.dport = rev ? udp->source : udp->dest;
+	} else {
+		f.saddr = rev ? p->ip->daddr : p->ip->saddr;
+		f.daddr = rev ? p->ip->saddr : p->ip->daddr;
+		f.sport = rev ? udp->dest : udp->source;
+		f.dport = rev ? udp->source : udp->dest;
+	}
+	if (write)
+		return bpf_map_update_elem(map, key, &one, BPF_ANY) == 0;
+	return bpf_map_lookup_elem(map, key) != NULL;
+}
+
+/*
  * UDP capture (ztunnel/udp.h): an enrolled pod of this node (captured on the node, not in-pod)
  * sending to an enrolled workload goes to the ztunnel, DNS excepted (its proxy has it, by the
  * cgroup hooks), over either family. A datagram of a flow the ztunnel holds was already handed to
@@ -188,9 +218,10 @@ static __always_inline bool steer_node_ip6_set(void)
  * bound to every address, not connected), which reads the pod's destination with
  * IP(V6)_RECVORIGDSTADDR. The later pieces of a fragmented datagram carry no ports: they are
  * only marked, so the node reassembles the datagram and delivers it to the flow's socket. -1:
- * not captured, go on.
+ * not captured, go on (*@excluded set when the pod leaves the port out of capture, lib/excl.h).
  */
-static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct pkt *p, bool v6)
+static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct pkt *p, bool v6,
+					     bool *excluded)
 {
 	struct bpf_sock_tuple tuple = {};
 	struct ambit_workload *src, *dst;
@@ -213,8 +244,13 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 	}
 	if (steer_udp_hdr(skb, p, &udp))
 		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
-	if (udp.dest == bpf_htons(53))
+	/* DNS is the proxy's; an answer to plaintext the pod took goes back as it came. */
+	if (udp.dest == bpf_htons(53) || steer_udp_replies(p, v6, &udp, false, false))
 		return -1;
+	if (excl_wl_port(src, udp.dest, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE)) {
+		*excluded = true;
+		return -1;
+	}
 	len = steer_tuple(p, v6, udp.source, bpf_htons(AMBIT_PORT_OUTBOUND), &tuple);
 	if (v6)
 		__builtin_memcpy(tuple.ipv6.daddr, (const void *)dns_proxy_ip6,
@@ -242,40 +278,25 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 static __always_inline void steer_udp_note(struct __sk_buff *skb, const struct pkt *p, bool v6)
 {
 	struct ambit_workload *src = steer_udp_wl(p, v6, true);
-	struct ambit_flow6 reply6 = {};
-	struct ambit_flow reply = {};
 	struct udphdr udp;
-	__u32 one = 1;
 
 	if (!src || !(src->flags & AMBIT_WL_ENROLLED) || p->tail || steer_udp_hdr(skb, p, &udp))
 		return;
-	if (v6) {
-		__builtin_memcpy(reply6.saddr, &p->ip6->daddr, sizeof(reply6.saddr));
-		__builtin_memcpy(reply6.daddr, &p->ip6->saddr, sizeof(reply6.daddr));
-		reply6.sport = udp.dest;
-		reply6.dport = udp.source;
-		bpf_map_update_elem(&udp_replies6, &reply6, &one, BPF_ANY);
-		return;
-	}
-	reply.saddr = p->ip->daddr;
-	reply.daddr = p->ip->saddr;
-	reply.sport = udp.dest;
-	reply.dport = udp.source;
-	bpf_map_update_elem(&udp_replies, &reply, &one, BPF_ANY);
+	steer_udp_replies(p, v6, &udp, true, true);
 }
 
 /*
  * Plaintext UDP to an enrolled pod of this node (captured on the node), of either family: what
  * PeerAuthentication STRICT or a DENY ipBlocks policy refuses is dropped here, counted by why,
  * as for TCP's first segment (lib/fastdrop.h); an answer to the pod's own UDP past the mesh
- * (udp_replies) is not new traffic and passes. The mesh's own UDP never comes here: it reaches
- * the pod from the ztunnel's sockets. -1: go on.
+ * (udp_replies) is not new traffic and passes, as does a port the pod leaves out of capture
+ * (*@excluded set). The mesh's own UDP never comes here: it reaches the pod from the ztunnel's
+ * sockets. -1: go on.
  */
-static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const struct pkt *p, bool v6)
+static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const struct pkt *p, bool v6,
+					       bool *excluded)
 {
-	struct ambit_workload *dst = steer_udp_wl(p, v6, false);
-	struct ambit_flow6 flow6 = {};
-	struct ambit_flow flow = {};
+	struct ambit_workload *dst = steer_udp_wl(p, v6, false), *src;
 	struct udphdr udp;
 
 	if (!dst || (dst->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) !=
@@ -286,29 +307,26 @@ static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const stru
 		return -1;
 	if (steer_udp_hdr(skb, p, &udp))
 		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
-	if (v6) {
-		__builtin_memcpy(flow6.saddr, &p->ip6->saddr, sizeof(flow6.saddr));
-		__builtin_memcpy(flow6.daddr, &p->ip6->daddr, sizeof(flow6.daddr));
-		flow6.sport = udp.source;
-		flow6.dport = udp.dest;
-		if (bpf_map_lookup_elem(&udp_replies6, &flow6))
-			return -1;
-		if (fastdrop_denied_source6(&p->ip6->saddr, &p->ip6->daddr))
+	if (steer_udp_replies(p, v6, &udp, false, false))
+		return -1;
+	/* A port the pod leaves out of capture: the mesh's policy is not asked (lib/excl.h). */
+	*excluded = excl_wl_port(dst, udp.dest, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE);
+	if (!*excluded) {
+		if (v6 ? fastdrop_denied_source6(&p->ip6->saddr, &p->ip6->daddr)
+		       : fastdrop_denied_source(p->ip->saddr, p->ip->daddr))
 			return steer_verdict(AMBIT_DROP_DENY_SOURCE, TC_ACT_SHOT);
-		if (fastdrop_strict6(&p->ip6->daddr, udp.dest))
+		if (v6 ? fastdrop_strict6(&p->ip6->daddr, udp.dest)
+		       : fastdrop_strict(p->ip->daddr, udp.dest))
 			return steer_verdict(AMBIT_DROP_STRICT_PLAINTEXT, TC_ACT_SHOT);
-		return -1;
 	}
-	flow.saddr = p->ip->saddr;
-	flow.daddr = p->ip->daddr;
-	flow.sport = udp.source;
-	flow.dport = udp.dest;
-	if (bpf_map_lookup_elem(&udp_replies, &flow))
-		return -1;
-	if (fastdrop_denied_source(p->ip->saddr, p->ip->daddr))
-		return steer_verdict(AMBIT_DROP_DENY_SOURCE, TC_ACT_SHOT);
-	if (fastdrop_strict(p->ip->daddr, udp.dest))
-		return steer_verdict(AMBIT_DROP_STRICT_PLAINTEXT, TC_ACT_SHOT);
+	/*
+	 * Taken in plaintext from an enrolled workload (one that leaves this port out of
+	 * capture): the pod's answer goes back as the datagram came, not into the mesh as a flow
+	 * of the pod's own (steer_udp_capture), which the sender's policy might refuse.
+	 */
+	src = steer_udp_wl(p, v6, true);
+	if (src && (src->flags & AMBIT_WL_ENROLLED))
+		steer_udp_replies(p, v6, &udp, true, true);
 	return -1;
 }
 
@@ -320,18 +338,22 @@ static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const stru
 static __always_inline int steer_udp(struct __sk_buff *skb, const struct pkt *p, bool from_pod,
 				     bool v6)
 {
+	bool excluded = false;
 	int ret;
 
 	if (from_pod) {
 		ret = steer_udp_return(skb, p, v6);
 		if (ret >= 0)
 			return ret;
-		ret = steer_udp_capture(skb, p, v6);
+		ret = steer_udp_capture(skb, p, v6, &excluded);
 		if (ret >= 0)
 			return ret;
 		steer_udp_note(skb, p, v6);
 	}
-	return steer_udp_plaintext(skb, p, v6);
+	ret = steer_udp_plaintext(skb, p, v6, &excluded);
+	if (ret >= 0 || !excluded)
+		return ret;
+	return steer_verdict(AMBIT_PASS_EXCLUDED, TC_ACT_OK);
 }
 
 #define STEER_UDP_FROM_POD 1u
@@ -497,6 +519,9 @@ static __always_inline int steer_tcp(struct __sk_buff *skb, const struct pkt *p,
 		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
 	if (!p->tcp)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	/* A pod's SYN to a port it leaves out of capture: its answers are let back (lib/excl.h). */
+	if (from_pod && p->tcp->syn && !p->tcp->ack)
+		excl_note_syn(p, v6);
 	/*
 	 * Packets from a pod veth are also looked up when the destination is no workload: they may
 	 * be replies to a ztunnel connection whose spoofed source is a client outside the mesh.
@@ -508,6 +533,9 @@ static __always_inline int steer_tcp(struct __sk_buff *skb, const struct pkt *p,
 	}
 	if (!captured)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	/* To a port the pod leaves out of capture: the pod's, plaintext, past the mesh. */
+	if (excl_wl_port(wl, p->tcp->dest, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE))
+		return steer_verdict(AMBIT_PASS_EXCLUDED, TC_ACT_OK);
 	/*
 	 * Only a SYN opens a flow the proxy can take. Any other segment with no socket here is the
 	 * ACK of a cookie of the ztunnel's, or of a connection the pod had before it was enrolled

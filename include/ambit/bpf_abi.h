@@ -50,6 +50,8 @@ enum ambit_proxy_sock {
  * tc program on the pod's own eth0 steers to it; the node-side programs leave the pod alone.
  */
 #define AMBIT_WL_INPOD (1u << 2)
+/* A local pod leaving ports out of capture: excl_ports holds them, by its veth's ifindex. */
+#define AMBIT_WL_EXCL (1u << 3)
 
 struct ambit_workload {
 	__u32 flags;   /* AMBIT_WL_* */
@@ -67,6 +69,8 @@ _Static_assert(sizeof(struct ambit_workload) == 16, "ambit_workload ABI");
 #define AMBIT_ENROLLED_INPOD (1u << 0)
 /* Annotated ambient.istio.io/dns-capture: "false": its DNS is not sent to the ztunnel's proxy. */
 #define AMBIT_ENROLLED_NO_DNS (1u << 1)
+/* Leaves outbound ports out of capture: excl_ports holds them, by this cgroup id. */
+#define AMBIT_ENROLLED_EXCL_OUT (1u << 2)
 
 struct ambit_enrolled {
 	__u32 pod_ip;
@@ -366,10 +370,45 @@ _Static_assert(sizeof(struct ambit_probe_flow) == 40, "ambit_probe_flow ABI");
 /* A probe's SYN waits in probe_flows only from the node's veth to the pod's eth0. */
 #define AMBIT_MAX_PROBE_FLOWS 4096
 /*
- * udp_replies: the UDP an enrolled pod of the node sent past the mesh (to a destination outside
- * it), keyed as its answer comes (struct ambit_flow: the peer, the pod, their ports), so the
- * answer passes a STRICT port as conntrack would let it; the least recently used goes first.
+ * udp_replies: UDP flows that went past the mesh, each keyed as its answer comes (struct
+ * ambit_flow: the answer's source, its destination, their ports), conntrack's "reply"
+ * direction: what an enrolled pod of the node sent past it (to a destination outside the mesh,
+ * or from a port it leaves out of capture), whose answer passes a STRICT port; and what such a
+ * pod took in plaintext from an enrolled workload (one leaving the port out), whose answer goes
+ * back as it came rather than into the mesh. The least recently used goes first.
  */
 #define AMBIT_MAX_UDP_REPLIES 65536
+
+/*
+ * excl_ports: the ports an enrolled pod of the node leaves out of capture, as Istio's annotations
+ * traffic.sidecar.istio.io/excludeOutboundPorts and excludeInboundPorts say (docs/capture.md).
+ * The socket layer knows a pod by its cgroup, tc by its veth, so one port is written once for
+ * each place that asks: an outbound TCP port by the pod's cgroup id for connect (AMBIT_EXCL_OUT,
+ * with AMBIT_ENROLLED_EXCL_OUT in its enrolled_cgrp entry), and every port by its host-side
+ * veth's ifindex for tc (AMBIT_EXCL_OUT_IFACE: UDP leaving the pod, and its own TCP's answers
+ * let back; AMBIT_EXCL_IN_IFACE: TCP and UDP to the pod, plaintext, past STRICT), with
+ * AMBIT_WL_EXCL in its workloads entries. The value is unused (1).
+ */
+#define AMBIT_EXCL_OUT 1
+#define AMBIT_EXCL_OUT_IFACE 2
+#define AMBIT_EXCL_IN_IFACE 3
+#define AMBIT_MAX_EXCL_PORTS 65536
+
+struct ambit_excl_key {
+	__u64 id;   /* cgroup v2 id (AMBIT_EXCL_OUT) or host-side veth ifindex */
+	__u16 port; /* network order: the destination port */
+	__u8 proto; /* IPPROTO_TCP or IPPROTO_UDP */
+	__u8 dir;   /* AMBIT_EXCL_* */
+	__u32 pad;
+};
+_Static_assert(sizeof(struct ambit_excl_key) == 16, "ambit_excl_key ABI");
+
+/*
+ * excl_replies, excl_replies6: the TCP an enrolled pod sends past the mesh on a port it leaves
+ * out of capture, keyed as its answers come (struct ambit_flow: the peer, the pod, their ports),
+ * written at its SYN, so those answers reach the pod where a captured pod's segments without a
+ * SYN or a socket of the node's are refused (lib/preflow.h); the least recently used goes first.
+ */
+#define AMBIT_MAX_EXCL_REPLIES 65536
 
 #endif

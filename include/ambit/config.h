@@ -1469,6 +1469,12 @@ int config_diags_add(struct config_diags *diags, const struct config_origin *whe
 #define AMBIT_LABEL_DATAPLANE_MODE "istio.io/dataplane-mode"
 /* Pod annotation: "false" keeps the pod's DNS away from the ztunnel's proxy (Istio's). */
 #define AMBIT_ANNOTATION_DNS_CAPTURE "ambient.istio.io/dns-capture"
+/*
+ * Pod annotations of Istio's sidecars that leave ports out of capture (docs/capture.md): a
+ * comma-separated list of ports whose TCP and UDP go as the pod's own, plaintext, past the mesh.
+ */
+#define AMBIT_ANNOTATION_EXCLUDE_OUTBOUND "traffic.sidecar.istio.io/excludeOutboundPorts"
+#define AMBIT_ANNOTATION_EXCLUDE_INBOUND "traffic.sidecar.istio.io/excludeInboundPorts"
 #define AMBIT_DATAPLANE_AMBIENT "ambient"
 #define AMBIT_DATAPLANE_NONE "none"
 /* Pod annotations written by the local cluster (or by the agent's Kubernetes source). */

@@ -99,6 +99,9 @@ int datapath_set_workload6(struct datapath *dp, const struct in6_addr *ip,
 			   const struct ambit_workload *wl);
 int datapath_del_workload6(struct datapath *dp, const struct in6_addr *ip);
 int datapath_set_iface6(struct datapath *dp, int ifindex, const struct in6_addr *pod_ip6);
+/* A port a pod leaves out of capture (excl_ports, struct ambit_excl_key of bpf_abi.h). */
+int datapath_set_excl(struct datapath *dp, const struct ambit_excl_key *key);
+int datapath_del_excl(struct datapath *dp, const struct ambit_excl_key *key);
 /* In-pod capture: the IPv6 of the in-pod pod enrolled by @cgroup_id (enrolled_ip6). */
 int datapath_set_enrolled_ip6(struct datapath *dp, uint64_t cgroup_id,
 			      const struct in6_addr *pod_ip6);

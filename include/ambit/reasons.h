@@ -32,7 +32,8 @@
 	X(DROP_POD_ND, "drop_pod_nd")	/* a pod's RA, Redirect, or NA for another's address */    \
 	X(PASS_PROBE, "pass_probe")	/* the kubelet's probe to an enrolled pod, let by */       \
 	X(ASSIGN_UDP_OUTBOUND, "assign_udp_outbound") /* new UDP flow of a pod to 15001/udp */     \
-	X(DROP_NO_UDP_PROXY, "drop_no_udp_proxy") /* that flow, without the ztunnel's listener */
+	X(DROP_NO_UDP_PROXY, "drop_no_udp_proxy") /* that flow, without the ztunnel's listener */  \
+	X(PASS_EXCLUDED, "pass_excluded") /* a port the pod leaves out of capture (excl_ports) */
 
 enum ambit_reason {
 #define AMBIT_REASON_ENUM(n, s) AMBIT_##n,

@@ -430,6 +430,44 @@ static void test_not_enrolled_untouched(void **state)
 	assert_true(capture_fixture_idle(fx.ztunnel_fd));
 }
 
+/*
+ * A port the pod leaves out of capture (Istio's excludeOutboundPorts, lib/excl.h): its TCP there
+ * goes as a pod's out of the mesh would, to the address it named; its other ports stay captured.
+ */
+static void test_enrolled_excluded_port_untouched(void **state)
+{
+	struct ambit_excl_key k = {
+	    .id = cf.enrolled_id, .port = htons(5432), .proto = IPPROTO_TCP, .dir = AMBIT_EXCL_OUT};
+	struct ambit_enrolled en = {.pod_ip = ip4(POD_IP), .flags = AMBIT_ENROLLED_EXCL_OUT};
+	uint64_t before = counter(AMBIT_PASS_EXCLUDED);
+	struct child_result r;
+
+	assert_int_equal(datapath_set_excl(cf.dp, &k), 0);
+	/* Without its entry's flag the port is not looked up: captured. */
+	run_child(cf.cg_enrolled, "10.200.0.99", 5432, &r);
+	expect_redirected(&r, "10.200.0.99", 5432);
+	assert_int_equal(datapath_set_enrolled_entry(cf.dp, cf.enrolled_id, &en), 0);
+	/* Nothing listens on 10.200.0.99:5432: refused there, never at the ztunnel. */
+	run_child(cf.cg_enrolled, "10.200.0.99", 5432, &r);
+	assert_int_equal(r.connect_errno, ECONNREFUSED);
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
+	assert_int_equal(counter(AMBIT_PASS_EXCLUDED), before + 1);
+	/* From a container of the pod alike; another port still the ztunnel's. */
+	run_child(cf.cg_container, "10.200.0.99", 5432, &r);
+	assert_int_equal(r.connect_errno, ECONNREFUSED);
+	run_child(cf.cg_enrolled, "10.200.0.99", 80, &r);
+	expect_redirected(&r, "10.200.0.99", 80);
+	/* By a dual-stack socket (::ffff:a.b.c.d) alike. */
+	child_v6 = true;
+	run_child(cf.cg_enrolled, "10.200.0.99", 5432, &r);
+	child_v6 = false;
+	assert_int_equal(r.connect_errno, ECONNREFUSED);
+	assert_true(capture_fixture_idle(fx.ztunnel_fd));
+	en.flags = 0;
+	assert_int_equal(datapath_set_enrolled_entry(cf.dp, cf.enrolled_id, &en), 0);
+	assert_int_equal(datapath_del_excl(cf.dp, &k), 0);
+}
+
 static void expect_backend(const struct child_result *r, const char *vip, uint16_t port)
 {
 	struct sockaddr_in peer;
@@ -895,6 +933,7 @@ int main(void)
 					    inpod_teardown),
 	    cmocka_unit_test(test_enrolled_loopback_untouched),
 	    cmocka_unit_test(test_not_enrolled_untouched),
+	    cmocka_unit_test(test_enrolled_excluded_port_untouched),
 	    cmocka_unit_test(test_service_vip_load_balanced),
 	    cmocka_unit_test(test_service_without_backends_refused),
 	    cmocka_unit_test(test_udp_service_load_balanced),

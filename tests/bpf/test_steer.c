@@ -1092,6 +1092,158 @@ static void test_no_flow(void **state)
 	assert_true(ambit_reason_is_drop(AMBIT_DROP_NO_FLOW));
 }
 
+/*
+ * ---- Ports a pod leaves out of capture (lib/excl.h) ----
+ * 10.1.0.9 leaves out inbound 8081 (TCP and UDP) and outbound TCP 5432 and UDP 5353, as the
+ * agent writes Istio's exclude annotations: to its veth, by ifindex, under AMBIT_WL_EXCL.
+ */
+static void excl_set(uint16_t port, uint8_t proto, uint8_t dir, bool on)
+{
+	struct ambit_excl_key k = {
+	    .id = ENROLLED_POD_IFINDEX, .port = htons(port), .proto = proto, .dir = dir};
+
+	assert_int_equal(
+	    on ? datapath_set_excl(steer_fx.dp, &k) : datapath_del_excl(steer_fx.dp, &k), 0);
+}
+
+static void test_excluded_ports(void **state)
+{
+	struct steer_seg in = {.saddr = "10.9.0.1",
+			       .daddr = "10.1.0.9",
+			       .sport = 40000,
+			       .dport = 8081,
+			       .seq = 1,
+			       .flags = TH_SYN};
+	struct steer_seg out = {.saddr = "10.1.0.9",
+				.daddr = "10.9.0.1",
+				.sport = 41000,
+				.dport = 5432,
+				.seq = 1,
+				.flags = TH_SYN};
+	struct steer_seg back = {.saddr = "10.9.0.1",
+				 .daddr = "10.1.0.9",
+				 .sport = 5432,
+				 .dport = 41000,
+				 .seq = 7,
+				 .ack_seq = 2,
+				 .flags = TH_SYN | TH_ACK};
+	struct steer_pkt u = steer_fixture_flow("10.9.0.1", "10.1.0.9");
+	struct steer_pkt uo = steer_fixture_flow("10.1.0.9", "10.2.0.9");
+	struct ambit_flow reply = {.saddr = harness_ip4("10.9.0.1"),
+				   .daddr = harness_ip4("10.1.0.9"),
+				   .sport = htons(5432),
+				   .dport = htons(41000)};
+	uint32_t pod = harness_ip4("10.1.0.9");
+	int wl_fd = datapath_map_fd(steer_fx.dp, "workloads");
+	int replies = datapath_map_fd(steer_fx.dp, "excl_replies");
+	struct ambit_workload wl, saved;
+	uint32_t one;
+
+	assert_true(wl_fd >= 0 && replies >= 0);
+	assert_int_equal(bpf_map_lookup_elem(wl_fd, &pod, &saved), 0);
+	excl_set(8081, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE, true);
+	excl_set(8081, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE, true);
+	excl_set(5432, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE, true);
+	excl_set(5353, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE, true);
+	u.protocol = uo.protocol = IPPROTO_UDP;
+	u.dport = 8081;
+	uo.sport = 7007;
+	uo.dport = 5353;
+
+	/* Entries alone change nothing: the pod's workload flag says to look. */
+	steer_fixture_expect_seg(steer_fx.prog_fd, &in, UPLINK_IFINDEX, TC_ACT_SHOT,
+				 AMBIT_DROP_NO_PROXY);
+	wl = saved;
+	wl.flags |= AMBIT_WL_EXCL;
+	assert_int_equal(datapath_set_workload(steer_fx.dp, pod, &wl), 0);
+
+	/* Inbound TCP to 8081, every segment: the pod's own, past the proxy. */
+	steer_fixture_expect_seg(steer_fx.prog_fd, &in, UPLINK_IFINDEX, TC_ACT_OK,
+				 AMBIT_PASS_EXCLUDED);
+	in.flags = TH_ACK | TH_PUSH;
+	in.payload = 10;
+	steer_fixture_expect_seg(steer_fx.prog_fd, &in, UPLINK_IFINDEX, TC_ACT_OK,
+				 AMBIT_PASS_EXCLUDED);
+	in.saddr = "10.1.0.5"; /* from a pod of the node alike */
+	steer_fixture_expect_seg(steer_fx.prog_fd, &in, POD_IFINDEX, TC_ACT_OK,
+				 AMBIT_PASS_EXCLUDED);
+	/* Another port of the pod stays captured: its SYN the proxy's, an ACK refused. */
+	in.dport = 8082;
+	in.flags = TH_SYN;
+	in.payload = 0;
+	steer_fixture_expect_seg(steer_fx.prog_fd, &in, POD_IFINDEX, TC_ACT_SHOT,
+				 AMBIT_DROP_NO_PROXY);
+	in.flags = TH_ACK;
+	expect_no_flow(&in, POD_IFINDEX);
+
+	/* Its own TCP to 5432: the SYN passes and its answers are let back. */
+	steer_fixture_expect_seg(steer_fx.prog_fd, &out, ENROLLED_POD_IFINDEX, TC_ACT_OK,
+				 AMBIT_PASS);
+	assert_int_equal(bpf_map_lookup_elem(replies, &reply, &one), 0);
+	steer_fixture_expect_seg(steer_fx.prog_fd, &back, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	back.flags = TH_ACK | TH_PUSH;
+	back.payload = 10;
+	steer_fixture_expect_seg(steer_fx.prog_fd, &back, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* Not to another of its ports, nor from another peer port. */
+	back.dport = 41001;
+	expect_no_flow(&back, UPLINK_IFINDEX);
+	back.dport = 41000;
+	back.sport = 5433;
+	expect_no_flow(&back, UPLINK_IFINDEX);
+	/* A SYN to a port it does not leave out writes nothing down. */
+	out.sport = 41002;
+	out.dport = 5433;
+	steer_fixture_expect_seg(steer_fx.prog_fd, &out, ENROLLED_POD_IFINDEX, TC_ACT_OK,
+				 AMBIT_PASS);
+	reply.sport = htons(5433);
+	reply.dport = htons(41002);
+	assert_int_equal(bpf_map_lookup_elem(replies, &reply, &one), -ENOENT);
+
+	/* UDP: to 8081 past STRICT; from it to 5353 of an enrolled pod, not to the ztunnel. */
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	steer_fixture_expect(&u, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS_EXCLUDED);
+	u.dport = 8082;
+	steer_fixture_expect(&u, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(datapath_del_strict_port(steer_fx.dp, pod, 0), 0);
+	steer_fixture_expect(&uo, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS_EXCLUDED);
+	uo.dport = 5354;
+	steer_fixture_expect(&uo, ENROLLED_POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_UDP_PROXY);
+
+	/*
+	 * Plaintext the pod takes from an enrolled workload (which left its port out): the pod's
+	 * answer goes back as the datagram came, not to the ztunnel as a flow of its own.
+	 */
+	struct steer_pkt from_mesh = steer_fixture_flow("10.2.0.9", "10.1.0.9");
+	struct steer_pkt answer = steer_fixture_flow("10.1.0.9", "10.2.0.9");
+	struct ambit_flow ak = {.saddr = harness_ip4("10.1.0.9"),
+				.daddr = harness_ip4("10.2.0.9"),
+				.sport = htons(7010),
+				.dport = htons(6000)};
+	int udp_replies = datapath_map_fd(steer_fx.dp, "udp_replies");
+
+	from_mesh.protocol = answer.protocol = IPPROTO_UDP;
+	from_mesh.sport = answer.dport = 6000;
+	from_mesh.dport = answer.sport = 7010;
+	steer_fixture_expect(&answer, ENROLLED_POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_UDP_PROXY);
+	steer_fixture_expect(&from_mesh, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	steer_fixture_expect(&answer, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	assert_int_equal(bpf_map_delete_elem(udp_replies, &ak), 0);
+	/* And what the pod's own datagrams past the mesh wrote down, for the cases after this. */
+	while (bpf_map_get_next_key(udp_replies, NULL, &ak) == 0)
+		assert_int_equal(bpf_map_delete_elem(udp_replies, &ak), 0);
+
+	assert_int_equal(datapath_set_workload(steer_fx.dp, pod, &saved), 0);
+	excl_set(8081, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE, false);
+	excl_set(8081, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE, false);
+	excl_set(5432, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE, false);
+	excl_set(5353, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE, false);
+	reply.sport = htons(5432);
+	reply.dport = htons(41000);
+	assert_int_equal(bpf_map_delete_elem(replies, &reply), 0);
+	assert_string_equal(ambit_reason_name(AMBIT_PASS_EXCLUDED), "pass_excluded");
+	assert_false(ambit_reason_is_drop(AMBIT_PASS_EXCLUDED));
+}
+
 static void test_reason_names(void **state)
 {
 	assert_string_equal(ambit_reason_name(AMBIT_PASS), "pass");
@@ -1228,6 +1380,7 @@ int main(void)
 	    cmocka_unit_test(test_legit_source_passes),
 	    cmocka_unit_test(test_enrolled_without_proxy_fails_closed),
 	    cmocka_unit_test(test_no_flow),
+	    cmocka_unit_test(test_excluded_ports),
 	    cmocka_unit_test(test_not_captured_passes),
 	    cmocka_unit_test(test_fragments),
 	    cmocka_unit_test(test_listener_slot_selected),

@@ -195,6 +195,60 @@ kind: AuthorizationPolicy
 metadata: {name: deny-udp, namespace: mesh}
 YAML
 
+# Ports a pod leaves out of capture, by Istio's sidecar annotations (docs/capture.md): the excl
+# pod (node1, enrolled) leaves out outbound 7007 and 8080 and inbound 7008 and 8080. Its UDP to
+# the echo pod's 7007 and its TCP to server-0's 8080 cross the fabric as they are (plaintext,
+# between the pods' own addresses: not as HBONE on 15008); its port 9000 stays captured.
+actl apply -f - >&2 <<'YAML' || fail "the excl pod not applied"
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: excl, namespace: mesh}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: excl}}
+  template:
+    metadata:
+      labels: {app: excl}
+      annotations:
+        traffic.sidecar.istio.io/excludeOutboundPorts: "7007, 8080"
+        traffic.sidecar.istio.io/excludeInboundPorts: "7008,8080"
+    spec:
+      serviceAccountName: client
+      nodeName: node1
+      containers:
+      - name: excl
+        image: debian-nginx
+        command: ["sh", "-c", "pods/udp-echo.py serve 7008 & exec pods/echo-server.sh"]
+YAML
+excl_pod() { actl local status | awk '$1 ~ /^mesh\/excl-/ { print $1; exit }'; }
+excl_running() { [ -n "$(excl_pod)" ]; }
+wait_for 30 excl_running || fail "the excl pod never ran"
+excl=$(excl_pod)
+excl_ip=$(pod_ip "$excl")
+excl_http() { pod_exec plain/client-0 curl -sf --max-time 2 "http://$excl_ip:8080/"; }
+wait_for 30 excl_http || fail "the excl pod never served"
+pcap=$tmp/excl.pcap
+fabric_capture_start "$pcap" "udp port 7007 or tcp port 8080 or tcp port 15008"
+out=$(pod_exec "$excl" pods/udp-echo.py ask "$udp_ip" 7007 2 2>&1)
+[ "$(grep -c "from=$excl_ip:" <<<"$out")" = 2 ] || fail "the excl pod's UDP to 7007: $out"
+out=$(pod_exec "$excl" curl -sf --max-time 5 "http://$server_ip:8080/") ||
+	fail "the excl pod's TCP to 8080: $out"
+expect_contains "$out" "from=$excl_ip " "the server sees the excl pod's own address"
+fabric_capture_stop
+plain=$(tcpdump -nn -r "$pcap" 2>/dev/null)
+grep -q "$excl_ip\.[0-9]* > $udp_ip\.7007: " <<<"$plain" ||
+	fail "the excl pod's UDP to 7007 did not cross as itself: $(head -5 <<<"$plain")"
+grep -q "$excl_ip\.[0-9]* > $server_ip\.8080: Flags \[S\]" <<<"$plain" ||
+	fail "the excl pod's TCP to 8080 did not cross as itself: $(head -5 <<<"$plain")"
+grep -q "$server_ip\.8080 > $excl_ip\.[0-9]*: Flags \[S\.\]" <<<"$plain" ||
+	fail "server-0's answer to the excl pod did not come back as itself"
+grep -q "\.15008" <<<"$plain" && fail "an excluded port went as HBONE: $(grep 15008 <<<"$plain" | head -3)"
+out=$(actl maps --node node1)
+expect_contains "$out" "outbound (connect) tcp 8080" "ambitctl maps: the cgroup's excluded TCP port"
+expect_contains "$out" "inbound udp 7008" "ambitctl maps: the veth's excluded inbound port"
+[ "$(awk '$1 == "pass_excluded" { print $2 }' <<<"$out")" -gt 0 ] ||
+	fail "pass_excluded did not count on node1"
+
 # PeerAuthentication STRICT and UDP: plaintext UDP from outside the mesh into the echo pod is
 # dropped in the kernel (drop_strict_plaintext), while the mesh's UDP (client-0's, carried as
 # CONNECT-UDP) still reaches it, and the answer to the STRICT pod's own UDP to a server outside
@@ -215,6 +269,16 @@ after=$(strict_drops)
 [ "${after:-0}" -gt "${before:-0}" ] || fail "drop_strict_plaintext on node2 did not move ($before -> $after)"
 expect_contains "$(pod_exec mesh/client-0 pods/udp-echo.py ask "$udp_ip" 7007 1 2>&1)" \
 	"from=$client_ip:" "the mesh's UDP to a STRICT pod"
+# Under STRICT, a port the excl pod leaves out of capture takes plaintext (UDP 7008, TCP
+# 8080) while its captured port 9000 refuses it; its own UDP to the STRICT echo pod's 7007 is
+# plaintext, as from outside the mesh, and dropped there.
+expect_contains "$(pod_exec plain/client-0 pods/udp-echo.py ask "$excl_ip" 7008 1 2>&1)" \
+	"pod=$excl from=" "plaintext UDP to an excluded port under STRICT"
+excl_http >/dev/null || fail "plaintext TCP to an excluded port under STRICT"
+pod_exec plain/client-0 timeout 3 bash -c "exec 3<>/dev/tcp/$excl_ip/9000" 2>/dev/null &&
+	fail "plaintext TCP to the excl pod's captured port 9000 under STRICT was let through"
+expect_eq "$(pod_exec "$excl" pods/udp-echo.py ask "$udp_ip" 7007 1 2>&1)" timeout \
+	"the excl pod's plaintext UDP to a STRICT pod"
 fabric_bg /usr/bin/python3 "$REPO/tests/integration/manifests/pods/udp-echo.py" serve 7100
 outside() { pod_exec "$(udp_pod)" pods/udp-echo.py ask "$FABRIC_IP" 7100 1 2>&1 | grep -q "got=d0"; }
 wait_for 10 outside || fail "a STRICT pod's UDP past the mesh got no answer: $(pod_exec "$(udp_pod)" pods/udp-echo.py ask "$FABRIC_IP" 7100 1 2>&1)"

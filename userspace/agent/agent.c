@@ -437,7 +437,7 @@ static void apply_maps(struct agent *a, const struct desired *next)
 {
 	unsigned int errors = a->apply_errors;
 	bool known = a->maps_known && a->have_cur, ok;
-	struct dp_diff wl, en, ifc, wl6, ifc6, en6;
+	struct dp_diff wl, en, ifc, wl6, ifc6, en6, ex;
 	int err;
 
 	/* Values are at most 16 bytes (struct dp_entry.val); keys 4, 8 or 16 (bpf/lib/maps.h). */
@@ -454,8 +454,28 @@ static void apply_maps(struct agent *a, const struct desired *next)
 			 next->ifaces6, next->n_ifaces6, &ifc6);
 	ok &= !diff_from(a, known, "enrolled_ip6", 8, a->cur.enrolled6, a->cur.n_enrolled6,
 			 next->enrolled6, next->n_enrolled6, &en6);
+	ok &= !diff_from(a, known, "excl_ports", 16, a->cur.excl, a->cur.n_excl, next->excl,
+			 next->n_excl, &ex);
 	a->maps_known = known;
 
+	/*
+	 * A pod's ports left out of capture count only under its entries' flags (AMBIT_WL_EXCL,
+	 * AMBIT_ENROLLED_EXCL_OUT); either way round, a port missing from excl_ports is captured.
+	 */
+	for (size_t i = 0; i < ex.n_set; i++) {
+		struct ambit_excl_key k;
+
+		dp_entry_key16(&ex.set[i], &k);
+		if ((err = datapath_set_excl(a->dp, &k)))
+			apply_failed(a, "set excluded port of", k.id, err);
+	}
+	for (size_t i = 0; i < ex.n_del; i++) {
+		struct ambit_excl_key k;
+
+		dp_entry_key16(&ex.del[i], &k);
+		if ((err = datapath_del_excl(a->dp, &k)) && err != -ENOENT)
+			apply_failed(a, "delete excluded port of", k.id, err);
+	}
 	/* Unenroll first and delete workloads last: capture never points at a missing entry. */
 	for (size_t i = 0; i < en.n_del; i++)
 		if ((err = datapath_del_enrolled(a->dp, en.del[i].key)) && err != -ENOENT)
@@ -533,15 +553,17 @@ static void apply_maps(struct agent *a, const struct desired *next)
 	/* next becomes cur: the maps hold it if nothing failed. */
 	a->maps_known = ok && a->apply_errors == errors;
 	pr_debug("datapath diff: workloads +%zu -%zu (IPv6 +%zu -%zu), enrolled +%zu -%zu (in-pod "
-		 "IPv6 +%zu -%zu), ifaces +%zu -%zu (IPv6 +%zu -%zu)%s",
+		 "IPv6 +%zu -%zu), ifaces +%zu -%zu (IPv6 +%zu -%zu), excluded ports +%zu -%zu%s",
 		 wl.n_set, wl.n_del, wl6.n_set, wl6.n_del, en.n_set, en.n_del, en6.n_set, en6.n_del,
-		 ifc.n_set, ifc.n_del, ifc6.n_set, ifc6.n_del, known ? "" : " (maps read back)");
+		 ifc.n_set, ifc.n_del, ifc6.n_set, ifc6.n_del, ex.n_set, ex.n_del,
+		 known ? "" : " (maps read back)");
 	dp_diff_free(&wl);
 	dp_diff_free(&en);
 	dp_diff_free(&ifc);
 	dp_diff_free(&wl6);
 	dp_diff_free(&ifc6);
 	dp_diff_free(&en6);
+	dp_diff_free(&ex);
 }
 
 static bool tc_has(const struct agent *a, int ifindex)

@@ -358,9 +358,10 @@ static void dump_workload(const void *k, const void *v, void *arg)
 	} else {
 		printf("  %-24s %-26s ", addr_str(d->af, k, a), or_dash(pod_by_ip6(d->r, k)));
 	}
-	printf("%s%s%s node %s", w->flags & AMBIT_WL_ENROLLED ? "enrolled" : "not-enrolled",
+	printf("%s%s%s%s node %s", w->flags & AMBIT_WL_ENROLLED ? "enrolled" : "not-enrolled",
 	       w->flags & AMBIT_WL_LOCAL ? ",local" : "",
-	       w->flags & AMBIT_WL_INPOD ? ",in-pod" : "", ipaddr_v4_str(w->node_ip, b));
+	       w->flags & AMBIT_WL_INPOD ? ",in-pod" : "",
+	       w->flags & AMBIT_WL_EXCL ? ",ports-excluded" : "", ipaddr_v4_str(w->node_ip, b));
 	if (d->af == AF_INET && w->ifindex)
 		printf(" iface %s (%u)", iface_name(d->r, w->ifindex, ifn), w->ifindex);
 	printf("\n");
@@ -385,8 +386,10 @@ static void dump_enrolled(const void *k, const void *v, void *arg)
 	printf("  cgroup %-12llu -> %-26s ", (unsigned long long)id,
 	       or_dash(pod_by_cgroup(d->r, id)));
 	if (d->af == AF_INET)
-		printf("%s%s\n", ipaddr_v4_str(e->pod_ip, a),
-		       e->flags & AMBIT_ENROLLED_INPOD ? " in-pod" : "");
+		printf("%s%s%s%s\n", ipaddr_v4_str(e->pod_ip, a),
+		       e->flags & AMBIT_ENROLLED_INPOD ? " in-pod" : "",
+		       e->flags & AMBIT_ENROLLED_NO_DNS ? " no-dns-capture" : "",
+		       e->flags & AMBIT_ENROLLED_EXCL_OUT ? " outbound-ports-excluded" : "");
 	else
 		printf("in-pod at [%s]\n", addr_str(d->af, v, a));
 }
@@ -630,6 +633,40 @@ static void dump_udp_reply(const void *k, const void *v, void *arg)
 	}
 	printf("  from %s port %u to %s port %u %s\n", addr_str(d->af, src, srcs), sport,
 	       addr_str(d->af, dst, dsts), dport, or_dash(pod_by_addr(d->r, d->af, dst)));
+}
+
+/* An excl_ports key: a port a pod leaves out of capture, by the pod's cgroup or veth. */
+static void dump_excl_port(const void *k, const void *v, void *arg)
+{
+	static const char *const dirs[] = {[AMBIT_EXCL_OUT] = "outbound (connect)",
+					   [AMBIT_EXCL_OUT_IFACE] = "outbound",
+					   [AMBIT_EXCL_IN_IFACE] = "inbound"};
+	struct dump_ctx *d = arg;
+	const struct ambit_excl_key *e = k;
+	const char *dir = e->dir < sizeof(dirs) / sizeof(dirs[0]) ? dirs[e->dir] : NULL;
+	const char *proto = e->proto == IPPROTO_TCP ? "tcp" : e->proto == IPPROTO_UDP ? "udp" : "?";
+	char ifn[IF_NAMESIZE];
+
+	(void)v;
+	if (d->json) {
+		cJSON *ko = cJSON_CreateObject();
+
+		if (ko) {
+			cJSON_AddNumberToObject(ko, "id", (double)e->id);
+			cJSON_AddNumberToObject(ko, "port", ntohs(e->port));
+			cJSON_AddStringToObject(ko, "proto", proto);
+			cJSON_AddNumberToObject(ko, "dir", e->dir);
+		}
+		add_entry(d, ko, cJSON_CreateNumber(1));
+		return;
+	}
+	if (e->dir == AMBIT_EXCL_OUT)
+		printf("  cgroup %-12llu %-26s", (unsigned long long)e->id,
+		       or_dash(pod_by_cgroup(d->r, e->id)));
+	else
+		printf("  iface %-12s (%3llu)%-21s", iface_name(d->r, (uint32_t)e->id, ifn),
+		       (unsigned long long)e->id, "");
+	printf(" %s %s %u\n", dir ? dir : "?", proto, ntohs(e->port));
 }
 
 /* node_cfg[0]: the cgroup the kubelet's probes are known by (0: none found). */
@@ -882,9 +919,15 @@ static const struct {
     {"probe_flows", AF_INET, sizeof(struct ambit_probe_flow), 4, dump_probe_flow,
      "in-pod capture: the kubelet's probe SYN -> let by to the pod"},
     {"udp_replies", AF_INET, sizeof(struct ambit_flow), 4, dump_udp_reply,
-     "answer to an enrolled pod's UDP past the mesh -> passes STRICT"},
+     "answer of a UDP flow past the mesh -> passes STRICT, is not captured"},
     {"udp_replies6", AF_INET6, sizeof(struct ambit_flow6), 4, dump_udp_reply,
-     "answer to an enrolled pod's IPv6 UDP past the mesh -> passes STRICT"},
+     "answer of an IPv6 UDP flow past the mesh -> passes STRICT, is not captured"},
+    {"excl_ports", AF_INET, sizeof(struct ambit_excl_key), 4, dump_excl_port,
+     "port a pod leaves out of capture (traffic.sidecar.istio.io/exclude*Ports)"},
+    {"excl_replies", AF_INET, sizeof(struct ambit_flow), 4, dump_udp_reply,
+     "answer to an enrolled pod's TCP on a port it leaves out -> passes"},
+    {"excl_replies6", AF_INET6, sizeof(struct ambit_flow6), 4, dump_udp_reply,
+     "answer to an enrolled pod's IPv6 TCP on a port it leaves out -> passes"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)

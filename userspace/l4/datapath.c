@@ -43,7 +43,8 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_DNS_ANSWERS6] = "dns_answers6",   [DP_MAP_PREFLOWS] = "preflows",
     [DP_MAP_PREFLOWS6] = "preflows6",	      [DP_MAP_NODE_CFG] = "node_cfg",
     [DP_MAP_PROBE_FLOWS] = "probe_flows",     [DP_MAP_UDP_REPLIES] = "udp_replies",
-    [DP_MAP_UDP_REPLIES6] = "udp_replies6",
+    [DP_MAP_UDP_REPLIES6] = "udp_replies6",   [DP_MAP_EXCL_PORTS] = "excl_ports",
+    [DP_MAP_EXCL_REPLIES] = "excl_replies",   [DP_MAP_EXCL_REPLIES6] = "excl_replies6",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -535,6 +536,18 @@ int datapath_set_workload6(struct datapath *dp, const struct in6_addr *ip,
 int datapath_del_workload6(struct datapath *dp, const struct in6_addr *ip)
 {
 	return map_delete(dp, DP_MAP_WORKLOADS6, ip);
+}
+
+int datapath_set_excl(struct datapath *dp, const struct ambit_excl_key *key)
+{
+	uint32_t one = 1;
+
+	return map_update(dp, DP_MAP_EXCL_PORTS, key, &one);
+}
+
+int datapath_del_excl(struct datapath *dp, const struct ambit_excl_key *key)
+{
+	return map_delete(dp, DP_MAP_EXCL_PORTS, key);
 }
 
 int datapath_set_enrolled_ip6(struct datapath *dp, uint64_t cgroup_id,

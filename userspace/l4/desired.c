@@ -252,6 +252,16 @@ static int add_identity(struct builder *b, const char *id)
 }
 
 static bool dns_opted_out(struct desired_index *ix, const struct rt_pod *p);
+/* Ports a pod may leave out of capture, each way (Istio's annotations name a few). */
+#define EXCL_MAX_PORTS 256
+/* The ports a pod leaves out of capture, by Istio's annotations (parse_port_list). */
+struct pod_excl {
+	uint16_t out[EXCL_MAX_PORTS], in[EXCL_MAX_PORTS];
+	size_t n_out, n_in;
+};
+static int pod_exclusions(struct builder *b, const struct rt_pod *p, struct pod_excl *ex);
+static int add_exclusions(struct builder *b, const struct desired_local_pod *lp,
+			  const struct pod_excl *ex);
 
 static int add_pod(struct builder *b, const struct config *cfg, const struct rt_pod *p,
 		   const struct desired_env *env)
@@ -260,6 +270,7 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	struct config_pod view = {0};
 	struct ambit_workload wl = {0};
 	struct desired_local_pod *lp;
+	struct pod_excl ex;
 	char identity[512];
 	const struct rt_node *node;
 	bool local, enrolled;
@@ -292,6 +303,11 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 	wl.node_ip = node_ip;
 	if (local && p->host_iface && env->ifindex_of)
 		wl.ifindex = (__u32)env->ifindex_of(p->host_iface, env->ctx);
+	ex.n_out = ex.n_in = 0;
+	if (local && enrolled && (err = pod_exclusions(b, p, &ex)))
+		return err;
+	if (wl.ifindex && (ex.n_out || ex.n_in))
+		wl.flags |= AMBIT_WL_EXCL;
 	/*
 	 * A dual-stack pod: the same entry by its IPv6 (one workload, both addresses). An
 	 * IPv6-only one (ip 0) has its IPv6 entries alone: 0 is no pod's key.
@@ -353,6 +369,8 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 
 		if (dns_opted_out(b->ix, p))
 			v.flags |= AMBIT_ENROLLED_NO_DNS;
+		if (ex.n_out)
+			v.flags |= AMBIT_ENROLLED_EXCL_OUT;
 		err = add_entry(&d->enrolled, &d->n_enrolled, &b->cap_en, lp->cgroup_id, &v,
 				sizeof(v));
 		if (err)
@@ -363,7 +381,8 @@ static int add_pod(struct builder *b, const struct config *cfg, const struct rt_
 			       p->uid))) {
 		return err;
 	}
-	return add_identity(b, identity);
+	err = add_exclusions(b, lp, &ex);
+	return err ? err : add_identity(b, identity);
 }
 
 static int cmp_cfg_pod(const void *a, const void *b)
@@ -474,17 +493,137 @@ const struct config_pod_spec *desired_pod_spec(struct desired_index *ix, const s
 	return pod ? &pod->spec : dep ? &dep->template : NULL;
 }
 
-/* Istio's per-pod opt-out of DNS capture: annotation ambient.istio.io/dns-capture: "false". */
-static bool dns_opted_out(struct desired_index *ix, const struct rt_pod *p)
+/* @p's annotation @key, from its Pod object or its Deployment's template; NULL when unset. */
+static const char *pod_annotation(struct desired_index *ix, const struct rt_pod *p, const char *key)
 {
 	const struct config_deployment *dep;
 	const struct config_pod *pod = pod_object(ix, p, &dep);
-	const char *v =
-	    pod	  ? config_label_get(&pod->meta.annotations, AMBIT_ANNOTATION_DNS_CAPTURE)
-	    : dep ? config_label_get(&dep->template_annotations, AMBIT_ANNOTATION_DNS_CAPTURE)
-		  : NULL;
+
+	return pod   ? config_label_get(&pod->meta.annotations, key)
+	       : dep ? config_label_get(&dep->template_annotations, key)
+		     : NULL;
+}
+
+/* Istio's per-pod opt-out of DNS capture: annotation ambient.istio.io/dns-capture: "false". */
+static bool dns_opted_out(struct desired_index *ix, const struct rt_pod *p)
+{
+	const char *v = pod_annotation(ix, p, AMBIT_ANNOTATION_DNS_CAPTURE);
 
 	return v && !strcmp(v, "false");
+}
+
+/*
+ * @v, a comma-separated list of ports as Istio's exclude annotations take them ("5432, 6379";
+ * blanks around each; "" none), into @ports (network order, at most EXCL_MAX_PORTS). 0,
+ * or -EINVAL with what is wrong in @why.
+ */
+static int parse_port_list(const char *v, uint16_t *ports, size_t *n, char *why, size_t len)
+{
+	const char *s = v;
+
+	*n = 0;
+	while (*s == ' ' || *s == '\t')
+		s++;
+	if (!*s)
+		return 0;
+	for (;;) {
+		char *end;
+		unsigned long port;
+
+		while (*s == ' ' || *s == '\t')
+			s++;
+		if (*s < '0' || *s > '9') {
+			snprintf(why, len, "\"%.*s\" is not a port", (int)strcspn(s, ","), s);
+			return -EINVAL;
+		}
+		port = strtoul(s, &end, 10);
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if ((*end && *end != ',') || port < 1 || port > 65535) {
+			snprintf(why, len, "\"%.*s\" is not a port (1-65535)", (int)strcspn(s, ","),
+				 s);
+			return -EINVAL;
+		}
+		if (*n == EXCL_MAX_PORTS) {
+			snprintf(why, len, "more than %d ports", EXCL_MAX_PORTS);
+			return -EINVAL;
+		}
+		ports[(*n)++] = htons((uint16_t)port);
+		if (!*end)
+			return 0;
+		s = end + 1;
+	}
+}
+
+/*
+ * @p's exclusions into @ex. A value that is no port list is told (a warning naming the pod, the
+ * annotation and why) and left out whole: the pod's ports stay captured, the safe side.
+ */
+static int pod_exclusions(struct builder *b, const struct rt_pod *p, struct pod_excl *ex)
+{
+	static const char *const keys[2] = {AMBIT_ANNOTATION_EXCLUDE_OUTBOUND,
+					    AMBIT_ANNOTATION_EXCLUDE_INBOUND};
+	char why[128];
+	int err;
+
+	ex->n_out = ex->n_in = 0;
+	for (int i = 0; i < 2; i++) {
+		const char *v = pod_annotation(b->ix, p, keys[i]);
+		uint16_t *ports = i ? ex->in : ex->out;
+		size_t *n = i ? &ex->n_in : &ex->n_out;
+
+		if (!v || !parse_port_list(v, ports, n, why, sizeof(why)))
+			continue;
+		*n = 0;
+		err = warn(b, "pod %s: annotation %s: \"%s\": %s; its ports stay captured", p->uid,
+			   keys[i], v, why);
+		if (err)
+			return err;
+	}
+	return 0;
+}
+
+/* One excl_ports entry (struct ambit_excl_key, as a 16-byte dp_entry key). */
+static int add_excl(struct builder *b, uint64_t id, uint16_t port, uint8_t proto, uint8_t dir)
+{
+	struct ambit_excl_key k = {.id = id, .port = port, .proto = proto, .dir = dir};
+	struct desired *d = b->d;
+	struct dp_entry *e;
+	uint32_t one = 1;
+
+	_Static_assert(sizeof(k) == sizeof(e->key) + sizeof(e->key2), "excl key");
+	if (array_grow((void **)&d->excl, &d->cap_excl, d->n_excl, sizeof(*d->excl)))
+		return -ENOMEM;
+	e = &d->excl[d->n_excl++];
+	memset(e, 0, sizeof(*e));
+	memcpy(&e->key, &k, sizeof(e->key));
+	memcpy(&e->key2, (const char *)&k + sizeof(e->key), sizeof(e->key2));
+	memcpy(e->val, &one, sizeof(one));
+	return 0;
+}
+
+/*
+ * Pod @lp's exclusions @ex as excl_ports entries: each outbound port by its cgroup for connect
+ * (TCP), each port by its veth for tc (TCP and UDP, each way).
+ */
+static int add_exclusions(struct builder *b, const struct desired_local_pod *lp,
+			  const struct pod_excl *ex)
+{
+	static const uint8_t protos[2] = {IPPROTO_TCP, IPPROTO_UDP};
+	int err = 0;
+
+	for (size_t i = 0; !err && i < ex->n_out; i++) {
+		if (lp->cgroup_id)
+			err = add_excl(b, lp->cgroup_id, ex->out[i], IPPROTO_TCP, AMBIT_EXCL_OUT);
+		for (int j = 0; !err && lp->ifindex && j < 2; j++)
+			err = add_excl(b, (uint64_t)lp->ifindex, ex->out[i], protos[j],
+				       AMBIT_EXCL_OUT_IFACE);
+	}
+	for (size_t i = 0; !err && lp->ifindex && i < ex->n_in; i++)
+		for (int j = 0; !err && j < 2; j++)
+			err = add_excl(b, (uint64_t)lp->ifindex, ex->in[i], protos[j],
+				       AMBIT_EXCL_IN_IFACE);
+	return err;
 }
 
 size_t desired_ns_pods(struct desired_index *ix, const char *ns, const struct rt_pod *const **first)
@@ -1132,6 +1271,8 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		return err;
 	if (out->n_ifaces6)
 		qsort(out->ifaces6, out->n_ifaces6, sizeof(*out->ifaces6), cmp_entry);
+	if (out->n_excl)
+		qsort(out->excl, out->n_excl, sizeof(*out->excl), cmp_entry);
 	if (out->n_services)
 		qsort(out->services, out->n_services, sizeof(*out->services), dp_service_cmp);
 	if (out->n_services6)
@@ -1301,6 +1442,7 @@ void desired_free(struct desired *d)
 	free(d->workloads6);
 	free(d->ifaces6);
 	free(d->enrolled6);
+	free(d->excl);
 	free(d->local);
 	free(d->identities);
 	free(d->snap_workloads);

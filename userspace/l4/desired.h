@@ -82,6 +82,9 @@ struct desired {
 	/* In-pod pods with an IPv6 address (desired_mark_inpod): enrolled_ip6. */
 	size_t n_enrolled6, cap_enrolled6;
 	struct dp_entry *enrolled6; /* key: cgroup id; val: struct ambit_ip6 */
+	/* Ports local enrolled pods leave out of capture (bpf_abi.h): excl_ports. */
+	size_t n_excl, cap_excl;
+	struct dp_entry *excl; /* key: struct ambit_excl_key (dp_entry_key16); val: unused */
 	size_t n_services6;
 	struct dp_service6 *services6; /* sorted by VIP, then port */
 	struct dp_service *services;

@@ -1005,6 +1005,105 @@ static void test_dual_stack(void **state)
 }
 
 /* The snapshot's workload @name (namespace demo) of @d, or NULL. */
+/* Whether @d's excl_ports has (@id, @port, @proto, @dir). */
+static bool has_excl(const struct desired *d, uint64_t id, uint16_t port, uint8_t proto,
+		     uint8_t dir)
+{
+	for (size_t i = 0; i < d->n_excl; i++) {
+		struct ambit_excl_key k;
+
+		dp_entry_key16(&d->excl[i], &k);
+		if (k.id == id && k.port == htons(port) && k.proto == proto && k.dir == dir)
+			return true;
+	}
+	return false;
+}
+
+static const struct ambit_enrolled *enrolled_of(const struct desired *d, uint64_t cgroup)
+{
+	for (size_t i = 0; i < d->n_enrolled; i++)
+		if (d->enrolled[i].key == cgroup)
+			return (const struct ambit_enrolled *)d->enrolled[i].val;
+	return NULL;
+}
+
+/* web-1 as a Pod object of its own, with Istio's exclude annotations @out and @in. */
+static void load_excluding_pod(struct fixture *f, const char *out, const char *in)
+{
+	struct config_diags diags = {0};
+	char yaml[1024];
+	int n = snprintf(yaml, sizeof(yaml),
+			 "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web-1\n  namespace: demo\n"
+			 "  labels: {app: web}\n  annotations:\n"
+			 "    traffic.sidecar.istio.io/excludeOutboundPorts: '%s'\n"
+			 "    traffic.sidecar.istio.io/excludeInboundPorts: '%s'\n"
+			 "spec:\n  containers:\n  - name: web\n    image: x\n",
+			 out, in);
+
+	config_free(&f->cfg);
+	config_init(&f->cfg);
+	assert_int_equal(
+	    config_load_buffer(&f->cfg, "m.yaml", MANIFESTS, strlen(MANIFESTS), &diags), 0);
+	assert_int_equal(config_load_buffer(&f->cfg, "p.yaml", yaml, (size_t)n, &diags), 0);
+	config_diags_free(&diags);
+}
+
+/*
+ * Istio's traffic.sidecar.istio.io/excludeOutboundPorts and excludeInboundPorts: each outbound
+ * port by the pod's cgroup (connect, TCP) and by its veth (tc, TCP and UDP), each inbound port
+ * by its veth, under the flags of its entries; a value that is no port list is told and left
+ * out whole (its ports stay captured).
+ */
+static void test_excluded_ports(void **state)
+{
+	struct fixture *f = *state;
+	uint64_t cg = fake_cgroup("/cg/demo_web-1", NULL);
+	const struct ambit_enrolled *en;
+	bool warned = false;
+
+	load_excluding_pod(f, "5432, 6379", "8081");
+	compute(f);
+	assert_true(wl_of(&f->d, "10.98.1.2")->flags & AMBIT_WL_EXCL);
+	assert_false(wl_of(&f->d, "10.98.2.2")->flags & AMBIT_WL_EXCL); /* another node's */
+	en = enrolled_of(&f->d, cg);
+	assert_non_null(en);
+	assert_true(en->flags & AMBIT_ENROLLED_EXCL_OUT);
+	assert_int_equal(f->d.n_excl, 8);
+	assert_true(has_excl(&f->d, cg, 5432, IPPROTO_TCP, AMBIT_EXCL_OUT));
+	assert_true(has_excl(&f->d, cg, 6379, IPPROTO_TCP, AMBIT_EXCL_OUT));
+	assert_true(has_excl(&f->d, 101, 5432, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE));
+	assert_true(has_excl(&f->d, 101, 5432, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE));
+	assert_true(has_excl(&f->d, 101, 6379, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE));
+	assert_true(has_excl(&f->d, 101, 8081, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE));
+	assert_true(has_excl(&f->d, 101, 8081, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE));
+	assert_false(has_excl(&f->d, 101, 8081, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE));
+
+	/* A bad list: told, and that annotation left out; the other one holds. */
+	load_excluding_pod(f, "5432,x", "8081");
+	compute(f);
+	for (size_t i = 0; i < f->d.n_warnings; i++)
+		warned |= strstr(f->d.warnings[i], "pod demo/web-1: annotation "
+						   "traffic.sidecar.istio.io/excludeOutboundPorts: "
+						   "\"5432,x\": \"x\" is not a port") != NULL;
+	assert_true(warned);
+	assert_false(enrolled_of(&f->d, cg)->flags & AMBIT_ENROLLED_EXCL_OUT);
+	assert_true(wl_of(&f->d, "10.98.1.2")->flags & AMBIT_WL_EXCL);
+	assert_int_equal(f->d.n_excl, 2);
+	static const char *const bad[] = {"0", "65536", "80,", ",80", "80 81", "-1", "http"};
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		load_excluding_pod(f, bad[i], "");
+		compute(f);
+		assert_int_equal(f->d.n_excl, 0);
+		assert_false(wl_of(&f->d, "10.98.1.2")->flags & AMBIT_WL_EXCL);
+	}
+	/* Blanks around ports, and an empty value (none). */
+	load_excluding_pod(f, " 53 ,5353 ", " ");
+	compute(f);
+	assert_int_equal(f->d.n_excl, 6);
+	assert_true(has_excl(&f->d, 101, 5353, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE));
+}
+
 static const struct snap_workload *snap_wl_of(const struct desired *d, const char *name)
 {
 	for (size_t i = 0; i < d->n_snap_workloads; i++)
@@ -1820,6 +1919,7 @@ int main(void)
 	    cmocka_unit_test(test_runtime_good),
 	    cmocka_unit_test(test_cluster_json),
 	    cmocka_unit_test(test_cluster_json_ipv6),
+	    cmocka_unit_test_setup_teardown(test_excluded_ports, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

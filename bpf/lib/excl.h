@@ -1,0 +1,80 @@
+/* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
+/*
+ * Ports a pod leaves out of capture (excl_ports, bpf_abi.h), as Istio's sidecar annotations
+ * traffic.sidecar.istio.io/excludeOutboundPorts and excludeInboundPorts leave them out of its
+ * iptables: what goes there is the pod's own, plaintext, as if it were not in the mesh. connect
+ * asks by the pod's cgroup (its TCP is not steered to the ztunnel), tc by its veth (its UDP is
+ * not; plaintext to such a port of the pod passes STRICT and the mesh's policy; and the answers
+ * to its own TCP, which no socket of the node owns, reach it: excl_replies, written at its SYN).
+ */
+#ifndef AMBIT_BPF_EXCL_H
+#define AMBIT_BPF_EXCL_H
+
+#include "lib/maps.h"
+#include "lib/parse.h"
+
+/* Whether the pod @id (a cgroup id or a veth's ifindex, as @dir says) leaves out @port/@proto. */
+static __always_inline bool excl_port(__u64 id, __be16 port, __u8 proto, __u8 dir)
+{
+	struct ambit_excl_key k = {.id = id, .port = port, .proto = proto, .dir = dir};
+
+	return bpf_map_lookup_elem(&excl_ports, &k) != NULL;
+}
+
+/* Whether @wl, a workload captured on this node, leaves out @port/@proto going @dir. */
+static __always_inline bool excl_wl_port(const struct ambit_workload *wl, __be16 port,
+					 __u8 proto, __u8 dir)
+{
+	return wl &&
+	       (wl->flags & (AMBIT_WL_EXCL | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) ==
+		   (AMBIT_WL_EXCL | AMBIT_WL_LOCAL) &&
+	       excl_port(wl->ifindex, port, proto, dir);
+}
+
+/*
+ * @p, a SYN leaving a pod by its veth: when the pod leaves its destination port out of capture,
+ * its answers are written down, keyed as they will come (the peer, the pod, their ports).
+ */
+static __always_inline void excl_note_syn(const struct pkt *p, bool v6)
+{
+	struct ambit_workload *src;
+	struct ambit_flow6 r6 = {};
+	struct ambit_flow r = {};
+	__u32 one = 1;
+
+	src = v6 ? bpf_map_lookup_elem(&workloads6, &p->ip6->saddr)
+		 : bpf_map_lookup_elem(&workloads, &p->ip->saddr);
+	if (!excl_wl_port(src, p->tcp->dest, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE))
+		return;
+	if (v6) {
+		__builtin_memcpy(r6.saddr, &p->ip6->daddr, sizeof(r6.saddr));
+		__builtin_memcpy(r6.daddr, &p->ip6->saddr, sizeof(r6.daddr));
+		r6.sport = p->tcp->dest;
+		r6.dport = p->tcp->source;
+		bpf_map_update_elem(&excl_replies6, &r6, &one, BPF_ANY);
+		return;
+	}
+	r.saddr = p->ip->daddr;
+	r.daddr = p->ip->saddr;
+	r.sport = p->tcp->dest;
+	r.dport = p->tcp->source;
+	bpf_map_update_elem(&excl_replies, &r, &one, BPF_ANY);
+}
+
+/* Whether @p, TCP to a captured pod, answers a connection the pod opened past the mesh. */
+static __always_inline bool excl_reply(const struct pkt *p, bool v6)
+{
+	struct ambit_flow6 k6 = {.sport = p->tcp->source, .dport = p->tcp->dest};
+	struct ambit_flow k = {.sport = p->tcp->source, .dport = p->tcp->dest};
+
+	if (v6) {
+		__builtin_memcpy(k6.saddr, &p->ip6->saddr, sizeof(k6.saddr));
+		__builtin_memcpy(k6.daddr, &p->ip6->daddr, sizeof(k6.daddr));
+		return bpf_map_lookup_elem(&excl_replies6, &k6) != NULL;
+	}
+	k.saddr = p->ip->saddr;
+	k.daddr = p->ip->daddr;
+	return bpf_map_lookup_elem(&excl_replies, &k) != NULL;
+}
+
+#endif
