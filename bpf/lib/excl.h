@@ -22,8 +22,8 @@ static __always_inline bool excl_port(__u64 id, __be16 port, __u8 proto, __u8 di
 }
 
 /* Whether @wl, a workload captured on this node, leaves out @port/@proto going @dir. */
-static __always_inline bool excl_wl_port(const struct ambit_workload *wl, __be16 port,
-					 __u8 proto, __u8 dir)
+static __always_inline bool excl_wl_port(const struct ambit_workload *wl, __be16 port, __u8 proto,
+					 __u8 dir)
 {
 	return wl &&
 	       (wl->flags & (AMBIT_WL_EXCL | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) ==
