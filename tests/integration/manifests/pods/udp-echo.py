@@ -9,6 +9,10 @@
 #   udp-echo.py spray HOST PORT N
 #                                N sockets (N source ports), one datagram each, one after the
 #                                other; prints "answered=K" (those that got an answer)
+#   udp-echo.py big HOST PORT SIZE
+#                                one datagram of SIZE bytes; prints "src=IP:PORT from=IP:PORT
+#                                size=N intact=True|False" of its answer (N: the payload echoed)
+#                                or "timeout"
 #   udp-echo.py connected HOST PORT
 #                                connect()s, prints "peer=IP:PORT" (getpeername), sends one and
 #                                prints its answer as ask does
@@ -77,6 +81,30 @@ def spray(host, port, n):
     print("answered=%d" % answered)
 
 
+def big(host, port, size):
+    fam, _, _, _, sa = target(host, port)
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    payload = b"b" + b"x" * (size - 1)
+    # The flow's first datagram fits the path: tc hands the flow's first to the ztunnel's
+    # listener, which a datagram the node reassembles no longer reaches (docs/udp.md).
+    s.sendto(b"p", sa)
+    try:
+        s.recvfrom(65535)
+    except socket.timeout:
+        print("timeout")
+        return
+    s.sendto(payload, sa)
+    try:
+        data, src = s.recvfrom(65535)
+    except socket.timeout:
+        print("timeout")
+        return
+    head, _, got = data.partition(b" got=")
+    frm = head.split(b" from=", 1)[-1].decode(errors="replace")
+    print("src=%s from=%s size=%d intact=%s" % (addr(src), frm, len(got), got == payload))
+
+
 def connected(host, port):
     fam, _, _, _, sa = target(host, port)
     s = socket.socket(fam, socket.SOCK_DGRAM)
@@ -93,6 +121,8 @@ if __name__ == "__main__":
         serve(int(sys.argv[2]))
     elif cmd == "ask":
         ask(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+    elif cmd == "big":
+        big(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "spray":
         spray(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
