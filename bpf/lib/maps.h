@@ -139,6 +139,8 @@ AMBIT_MAP(probe_flows, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PROBE_FLOWS, struct ambi
 /* An enrolled pod's UDP past the mesh, keyed as its answer comes (AMBIT_MAX_UDP_REPLIES). */
 AMBIT_MAP(udp_replies, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_REPLIES, struct ambit_flow, __u32);
 AMBIT_MAP(udp_replies6, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_REPLIES, struct ambit_flow6, __u32);
+/* Fragmented datagrams whose first piece went to the ztunnel (AMBIT_MAX_UDP_FRAGS). */
+AMBIT_MAP(udp_frags, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_FRAGS, struct ambit_frag_key, __u32);
 /* Ports a pod leaves out of capture (bpf_abi.h); written by the agent only. */
 AMBIT_MAP_F(excl_ports, BPF_MAP_TYPE_HASH, AMBIT_MAX_EXCL_PORTS, BPF_F_NO_PREALLOC,
 	    struct ambit_excl_key, __u32);

@@ -45,6 +45,7 @@ struct pkt {
 	__u8 proto;	    /* the transport: IPv4's protocol, IPv6's last Next Header */
 	bool fragment;	    /* MF set or non-zero offset */
 	bool tail;	    /* a fragment but the first: data, no transport header */
+	__u32 frag_id;	    /* a fragment's Identification (IPv4's 16 bits, IPv6's 32) */
 };
 
 /* The IP packet's length by its header (what Ethernet padding follows is not in it). */
@@ -97,6 +98,7 @@ static __always_inline enum parse_result parse_ipv4_tcp(struct __sk_buff *skb, s
 	p->proto = ip->protocol;
 	p->fragment = (ip->frag_off & bpf_htons(IP_MF | IP_OFFSET)) != 0;
 	p->tail = (ip->frag_off & bpf_htons(IP_OFFSET)) != 0;
+	p->frag_id = ip->id;
 	if (ip->protocol != IPPROTO_TCP)
 		return PARSE_OK;
 	/* A non-first fragment carries no TCP header: the caller decides what that means. */
@@ -169,6 +171,7 @@ static __always_inline enum parse_result parse_ipv6(struct __sk_buff *skb, struc
 			if ((void *)(frag + 1) > data_end)
 				return PARSE_MALFORMED;
 			p->fragment |= (frag->frag_off & bpf_htons(IP6_MF | IP6_OFFSET)) != 0;
+			p->frag_id = frag->identification;
 			if (frag->frag_off & bpf_htons(IP6_OFFSET)) {
 				p->tail = true;
 				p->l3_len = off + sizeof(*frag);

@@ -136,7 +136,7 @@ static __always_inline struct bpf_sock *steer_udp_owner(struct __sk_buff *skb, c
 	struct udphdr udp;
 	__u32 len;
 
-	if (p->proto != IPPROTO_UDP ||
+	if (p->proto != IPPROTO_UDP || p->tail ||
 	    bpf_skb_load_bytes(skb, sizeof(struct ethhdr) + p->l3_len, &udp, sizeof(udp)))
 		return NULL;
 	len = steer_tuple(p, v6, udp.source, udp.dest, &tuple);
@@ -181,6 +181,27 @@ static __always_inline bool steer_node_ip6_set(void)
 }
 
 /*
+ * udp_frags at @p's datagram (a fragment): written (@write) when its first piece went to a
+ * socket of the ztunnel's, else looked up for a later piece. Whether the entry is there.
+ */
+static __always_inline bool steer_udp_frag(const struct pkt *p, bool v6, bool write)
+{
+	struct ambit_frag_key k = {.id = p->frag_id};
+	__u32 one = 1;
+
+	if (v6) {
+		__builtin_memcpy(k.saddr, &p->ip6->saddr, sizeof(k.saddr));
+		__builtin_memcpy(k.daddr, &p->ip6->daddr, sizeof(k.daddr));
+	} else {
+		k.saddr[0] = p->ip->saddr;
+		k.daddr[0] = p->ip->daddr;
+	}
+	if (write)
+		return bpf_map_update_elem(&udp_frags, &k, &one, BPF_ANY) == 0;
+	return bpf_map_lookup_elem(&udp_frags, &k) != NULL;
+}
+
+/*
  * udp_replies (udp_replies6) at @p's flow, @udp's ports: keyed as it goes, or as its answer
  * comes back (@rev); written (@write) or looked up. Whether the entry is there (or was written).
  */
@@ -216,9 +237,10 @@ static __always_inline bool steer_udp_replies(const struct pkt *p, bool v6,
  * that flow's socket by steer_udp_return; a new flow's goes to the ztunnel's UDP listener on the
  * node's 15001/udp (its IPv4, or its IPv6 for IPv6), found by a lookup of that address (it is
  * bound to every address, not connected), which reads the pod's destination with
- * IP(V6)_RECVORIGDSTADDR. The later pieces of a fragmented datagram carry no ports: they are
- * only marked, so the node reassembles the datagram and delivers it to the flow's socket. -1:
- * not captured, go on (*@excluded set when the pod leaves the port out of capture, lib/excl.h).
+ * IP(V6)_RECVORIGDSTADDR. The later pieces of a fragmented datagram carry no ports: those whose
+ * first piece went to the ztunnel (udp_frags) are only marked, so the node reassembles the
+ * datagram for the flow's socket; the others go on as they came. -1: not captured, go on
+ * (*@excluded set when the pod leaves the port out of capture, lib/excl.h).
  */
 static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct pkt *p, bool v6,
 					     bool *excluded)
@@ -238,7 +260,10 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 	if (!dst || !(dst->flags & AMBIT_WL_ENROLLED) ||
 	    (v6 ? !steer_node_ip6_set() : !dns_proxy_ip))
 		return -1;
+	/* A later piece follows its first (udp_frags), or goes on as it came. */
 	if (p->tail) {
+		if (!steer_udp_frag(p, v6, false))
+			return -1;
 		skb->mark = AMBIT_SKB_MARK;
 		return steer_verdict(AMBIT_ASSIGN_ESTABLISHED, TC_ACT_OK);
 	}
@@ -343,11 +368,14 @@ static __always_inline int steer_udp(struct __sk_buff *skb, const struct pkt *p,
 
 	if (from_pod) {
 		ret = steer_udp_return(skb, p, v6);
-		if (ret >= 0)
+		if (ret < 0)
+			ret = steer_udp_capture(skb, p, v6, &excluded);
+		if (ret >= 0) {
+			/* A first piece handed to the ztunnel: its later pieces will follow it. */
+			if (ret == TC_ACT_OK && p->fragment && !p->tail)
+				steer_udp_frag(p, v6, true);
 			return ret;
-		ret = steer_udp_capture(skb, p, v6, &excluded);
-		if (ret >= 0)
-			return ret;
+		}
 		steer_udp_note(skb, p, v6);
 	}
 	ret = steer_udp_plaintext(skb, p, v6, &excluded);

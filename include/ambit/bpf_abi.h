@@ -411,4 +411,20 @@ _Static_assert(sizeof(struct ambit_excl_key) == 16, "ambit_excl_key ABI");
  */
 #define AMBIT_MAX_EXCL_REPLIES 65536
 
+/*
+ * udp_frags: the fragmented datagrams whose first piece tc handed to a socket of the ztunnel's
+ * (a flow's, or the UDP listener), by their addresses and Identification (an IPv4 address in
+ * [0]), so the later pieces, which carry no ports, follow it: marked for the node to reassemble
+ * for that socket. Any other datagram's pieces go on as they came (one a pod sends to a port it
+ * leaves out of capture, DNS to the proxy's port, to a destination outside the mesh).
+ */
+#define AMBIT_MAX_UDP_FRAGS 16384
+
+struct ambit_frag_key {
+	__u32 saddr[4];
+	__u32 daddr[4];
+	__u32 id; /* network order, as the header carries it */
+};
+_Static_assert(sizeof(struct ambit_frag_key) == 36, "ambit_frag_key ABI");
+
 #endif

@@ -231,6 +231,11 @@ pcap=$tmp/excl.pcap
 fabric_capture_start "$pcap" "udp port 7007 or tcp port 8080 or tcp port 15008"
 out=$(pod_exec "$excl" pods/udp-echo.py ask "$udp_ip" 7007 2 2>&1)
 [ "$(grep -c "from=$excl_ip:" <<<"$out")" = 2 ] || fail "the excl pod's UDP to 7007: $out"
+# A datagram past the path MTU alike: its pieces go as they came (tc follows into the
+# ztunnel only the later pieces of a datagram whose first went there), both ways.
+out=$(pod_exec "$excl" pods/udp-echo.py big "$udp_ip" 7007 3000 2>&1)
+expect_contains "$out" "from=$excl_ip:" "the excl pod's 3000-byte datagram, as itself"
+expect_contains "$out" "size=3000 intact=True" "the excl pod's 3000-byte datagram, whole"
 out=$(pod_exec "$excl" curl -sf --max-time 5 "http://$server_ip:8080/") ||
 	fail "the excl pod's TCP to 8080: $out"
 expect_contains "$out" "from=$excl_ip " "the server sees the excl pod's own address"

@@ -669,6 +669,33 @@ static void dump_excl_port(const void *k, const void *v, void *arg)
 	printf(" %s %s %u\n", dir ? dir : "?", proto, ntohs(e->port));
 }
 
+/* A udp_frags key: a datagram whose first piece went to the ztunnel (IPv4 in [0] alone). */
+static void dump_udp_frag(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	const struct ambit_frag_key *f = k;
+	int af = !f->saddr[1] && !f->saddr[2] && !f->saddr[3] && !f->daddr[1] && !f->daddr[2] &&
+			 !f->daddr[3]
+		     ? AF_INET
+		     : AF_INET6;
+	char srcs[INET6_ADDRSTRLEN], dsts[INET6_ADDRSTRLEN];
+
+	(void)v;
+	if (d->json) {
+		cJSON *ko = cJSON_CreateObject();
+
+		add_ip(ko, "saddr", af, f->saddr);
+		add_ip(ko, "daddr", af, f->daddr);
+		if (ko)
+			cJSON_AddNumberToObject(
+			    ko, "id", af == AF_INET ? ntohs((uint16_t)f->id) : ntohl(f->id));
+		add_entry(d, ko, cJSON_CreateNumber(1));
+		return;
+	}
+	printf("  from %s to %s id %u\n", addr_str(af, f->saddr, srcs),
+	       addr_str(af, f->daddr, dsts), af == AF_INET ? ntohs((uint16_t)f->id) : ntohl(f->id));
+}
+
 /* node_cfg[0]: the cgroup the kubelet's probes are known by (0: none found). */
 static void dump_node_cfg(const void *k, const void *v, void *arg)
 {
@@ -922,6 +949,8 @@ static const struct {
      "answer of a UDP flow past the mesh -> passes STRICT, is not captured"},
     {"udp_replies6", AF_INET6, sizeof(struct ambit_flow6), 4, dump_udp_reply,
      "answer of an IPv6 UDP flow past the mesh -> passes STRICT, is not captured"},
+    {"udp_frags", AF_INET, sizeof(struct ambit_frag_key), 4, dump_udp_frag,
+     "fragmented datagram whose first piece went to the ztunnel -> its later pieces follow"},
     {"excl_ports", AF_INET, sizeof(struct ambit_excl_key), 4, dump_excl_port,
      "port a pod leaves out of capture (traffic.sidecar.istio.io/exclude*Ports)"},
     {"excl_replies", AF_INET, sizeof(struct ambit_flow), 4, dump_udp_reply,

@@ -45,6 +45,7 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_PROBE_FLOWS] = "probe_flows",     [DP_MAP_UDP_REPLIES] = "udp_replies",
     [DP_MAP_UDP_REPLIES6] = "udp_replies6",   [DP_MAP_EXCL_PORTS] = "excl_ports",
     [DP_MAP_EXCL_REPLIES] = "excl_replies",   [DP_MAP_EXCL_REPLIES6] = "excl_replies6",
+    [DP_MAP_UDP_FRAGS] = "udp_frags",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
