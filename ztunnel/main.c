@@ -212,6 +212,28 @@ static void run(struct zt_main *m)
 	}
 }
 
+/*
+ * The UDP listeners into udp_socks, where sk_lookup hands them a new flow's first datagram that
+ * came in pieces (docs/udp.md). Absent under an older agent's pins: such a datagram is lost then,
+ * as before, and the rest works.
+ */
+static void udp_publish(const char *pin_root, int udp_fd, int udp6_fd)
+{
+	int fd = pinned_map_open(pin_root, "udp_socks");
+
+	if (fd < 0) {
+		pr_info("no udp_socks under %s (an older agent): a new UDP flow's first datagram "
+			"must fit the path MTU",
+			pin_root);
+		return;
+	}
+	if ((udp_fd >= 0 && udp_sock_publish(fd, false, udp_fd)) ||
+	    (udp6_fd >= 0 && udp_sock_publish(fd, true, udp6_fd)))
+		pr_warn("cannot publish the UDP listeners in %s/udp_socks: %s", pin_root,
+			strerror(errno));
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option base_opts[] = {
@@ -446,6 +468,7 @@ int main(int argc, char **argv)
 				    "the mesh is refused)",
 				    strerror(-udp6_fd));
 		}
+		udp_publish(pin_root, udp_fd, udp6_fd);
 	} else {
 		pr_warn("no --pin-root: outbound capture and inbound steering are unavailable");
 	}

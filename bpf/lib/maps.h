@@ -139,6 +139,11 @@ AMBIT_MAP(probe_flows, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PROBE_FLOWS, struct ambi
 /* An enrolled pod's UDP past the mesh, keyed as its answer comes (AMBIT_MAX_UDP_REPLIES). */
 AMBIT_MAP(udp_replies, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_REPLIES, struct ambit_flow, __u32);
 AMBIT_MAP(udp_replies6, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_REPLIES, struct ambit_flow6, __u32);
+/* New UDP flows whose first datagram came in pieces, and the listeners (bpf_abi.h). */
+AMBIT_MAP(udp_pending, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_PENDING, struct ambit_flow, __u32);
+AMBIT_MAP(udp_pending6, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_PENDING, struct ambit_flow6, __u32);
+/* udp_socks: value: fd on update, socket cookie on lookup. */
+AMBIT_MAP(udp_socks, BPF_MAP_TYPE_SOCKMAP, 2, __u32, __u64);
 /* Fragmented datagrams whose first piece went to the ztunnel (AMBIT_MAX_UDP_FRAGS). */
 AMBIT_MAP(udp_frags, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_UDP_FRAGS, struct ambit_frag_key, __u32);
 /* Ports a pod leaves out of capture (bpf_abi.h); written by the agent only. */

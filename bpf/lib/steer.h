@@ -201,6 +201,25 @@ static __always_inline bool steer_udp_frag(const struct pkt *p, bool v6, bool wr
 	return bpf_map_lookup_elem(&udp_frags, &k) != NULL;
 }
 
+/* @p, the first piece of a new flow's first datagram (@udp's ports): udp_pending, as it goes. */
+static __always_inline void steer_udp_pending(const struct pkt *p, bool v6,
+					      const struct udphdr *udp)
+{
+	struct ambit_flow6 f6 = {.sport = udp->source, .dport = udp->dest};
+	struct ambit_flow f = {.sport = udp->source, .dport = udp->dest};
+	__u32 one = 1;
+
+	if (v6) {
+		__builtin_memcpy(f6.saddr, &p->ip6->saddr, sizeof(f6.saddr));
+		__builtin_memcpy(f6.daddr, &p->ip6->daddr, sizeof(f6.daddr));
+		bpf_map_update_elem(&udp_pending6, &f6, &one, BPF_ANY);
+		return;
+	}
+	f.saddr = p->ip->saddr;
+	f.daddr = p->ip->daddr;
+	bpf_map_update_elem(&udp_pending, &f, &one, BPF_ANY);
+}
+
 /*
  * udp_replies (udp_replies6) at @p's flow, @udp's ports: keyed as it goes, or as its answer
  * comes back (@rev); written (@write) or looked up. Whether the entry is there (or was written).
@@ -292,6 +311,9 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 		return steer_verdict(AMBIT_DROP_NO_UDP_PROXY, TC_ACT_SHOT);
 	ret = steer_assign(skb, sk, AMBIT_ASSIGN_UDP_OUTBOUND);
 	bpf_sk_release(sk);
+	/* A first piece: the whole datagram reaches the listener by sk_lookup_udp instead. */
+	if (ret == TC_ACT_OK && p->fragment)
+		steer_udp_pending(p, v6, &udp);
 	return ret;
 }
 
@@ -985,6 +1007,49 @@ static __always_inline int steer_pod_egress(struct __sk_buff *skb)
 			return ret;
 	}
 	return steer_pod_return(skb, &p, false);
+}
+
+/*
+ * sk_lookup in the node's netns (SEC("sk_lookup") in steer.bpf.c): the socket look-up of a new
+ * UDP flow's first datagram that came in pieces (udp_pending), once the node reassembled it,
+ * goes to the ztunnel's UDP listener of its family (udp_socks), which reads the destination with
+ * IP(V6)_RECVORIGDSTADDR as for any first datagram. Every other look-up is the kernel's own.
+ */
+static __always_inline int steer_sk_lookup(struct bpf_sk_lookup *ctx)
+{
+	struct ambit_flow6 f6 = {.sport = (__u16)ctx->remote_port,
+				 .dport = bpf_htons((__u16)ctx->local_port)};
+	struct ambit_flow f = {.saddr = ctx->remote_ip4,
+			       .daddr = ctx->local_ip4,
+			       .sport = (__u16)ctx->remote_port,
+			       .dport = bpf_htons((__u16)ctx->local_port)};
+	bool v6 = ctx->family == AF_INET6;
+	struct bpf_sock *sk;
+	__u32 slot = v6;
+
+	if (ctx->protocol != IPPROTO_UDP)
+		return SK_PASS;
+	if (v6) {
+		/* The context's fields are read one by one, at fixed offsets. */
+		f6.saddr[0] = ctx->remote_ip6[0];
+		f6.saddr[1] = ctx->remote_ip6[1];
+		f6.saddr[2] = ctx->remote_ip6[2];
+		f6.saddr[3] = ctx->remote_ip6[3];
+		f6.daddr[0] = ctx->local_ip6[0];
+		f6.daddr[1] = ctx->local_ip6[1];
+		f6.daddr[2] = ctx->local_ip6[2];
+		f6.daddr[3] = ctx->local_ip6[3];
+		if (bpf_map_delete_elem(&udp_pending6, &f6))
+			return SK_PASS;
+	} else if (bpf_map_delete_elem(&udp_pending, &f)) {
+		return SK_PASS;
+	}
+	sk = bpf_map_lookup_elem(&udp_socks, &slot);
+	if (!sk)
+		return SK_PASS;
+	bpf_sk_assign(ctx, sk, 0);
+	bpf_sk_release(sk);
+	return SK_PASS;
 }
 
 #endif

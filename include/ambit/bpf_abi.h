@@ -419,6 +419,15 @@ _Static_assert(sizeof(struct ambit_excl_key) == 16, "ambit_excl_key ABI");
  * leaves out of capture, DNS to the proxy's port, to a destination outside the mesh).
  */
 #define AMBIT_MAX_UDP_FRAGS 16384
+/*
+ * udp_pending, udp_pending6: a new flow whose first datagram came in pieces, keyed as it goes
+ * (struct ambit_flow: the pod, the destination, their ports). tc hands its first piece to the
+ * ztunnel's listener, but the kernel drops that hand-over when it reassembles the datagram
+ * (ip_defrag orphans each piece): sk_lookup_udp, which the kernel runs for the whole datagram's
+ * socket look-up in the node's netns, gives it to the listener in udp_socks instead (and takes
+ * the entry). udp_socks: the ztunnel's 15001/udp listeners, [0] on 0.0.0.0, [1] on [::].
+ */
+#define AMBIT_MAX_UDP_PENDING 4096
 
 struct ambit_frag_key {
 	__u32 saddr[4];

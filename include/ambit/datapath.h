@@ -11,7 +11,7 @@
  *             in-pod's enrolled_ip6 inpod_socks6
  *   programs: prog_connect4 prog_getpeer4 prog_connect6 prog_getpeer6 prog_sockops prog_tc_ingress
  *   links:    link_connect4 link_getpeer4 link_connect6 link_getpeer6 link_sockops (cgroup
- *             attachments survive the agent)
+ *             attachments survive the agent), link_sk_lookup (the node's netns)
  * Everything below returns 0 or -errno unless it says otherwise.
  */
 #ifndef AMBIT_DATAPATH_H
@@ -167,6 +167,8 @@ int orig_dst_take(int orig_dst_fd, uint32_t ip, uint16_t port, struct ambit_orig
 /* The same in orig_dst6, for a pod socket of IPv6 address @ip. */
 int orig_dst6_take(int orig_dst6_fd, const struct in6_addr *ip, uint16_t port,
 		   struct ambit_orig_dst6 *out);
+/* The ztunnel's UDP listener of its family into udp_socks ([0] IPv4, [1] IPv6), for sk_lookup. */
+int udp_sock_publish(int udp_socks_fd, bool v6, int sock_fd);
 /*
  * Publishes a listening socket in proxy_socks[@slot] (an IPv4 one) or proxy_socks6[@slot] (an
  * IPv6 one: pass that map's fd) for the tc program to assign to.

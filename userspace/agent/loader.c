@@ -65,10 +65,12 @@ static int loader_pin_prog(struct bpf_program *prog, const char *pin_root, const
 }
 
 /*
- * Reuses the pinned link at @path when it still attaches to @cgroup_id with @prog's attach type.
- * Returns 0 when updated, -ESTALE when the pin must be replaced, or another -errno.
+ * Reuses the pinned link at @path when it still attaches @prog's attach type to the cgroup of id
+ * @id (a BPF_LINK_TYPE_CGROUP @type) or the netns of inode @id (BPF_LINK_TYPE_NETNS). Returns 0
+ * when updated, -ESTALE when the pin must be replaced, or another -errno.
  */
-static int loader_update_link(struct bpf_program *prog, const char *path, uint64_t cgroup_id)
+static int loader_update_link(struct bpf_program *prog, const char *path, uint32_t type,
+			      uint64_t id)
 {
 	struct bpf_link_info info;
 	uint32_t len = sizeof(info);
@@ -84,8 +86,12 @@ static int loader_update_link(struct bpf_program *prog, const char *path, uint64
 		return err == ENOENT ? -ENOENT : -ESTALE;
 	memset(&info, 0, sizeof(info));
 	err = bpf_obj_get_info_by_fd(bpf_link__fd(link), &info, &len);
-	if (err || info.type != BPF_LINK_TYPE_CGROUP || info.cgroup.cgroup_id != cgroup_id ||
-	    info.cgroup.attach_type != bpf_program__expected_attach_type(prog)) {
+	if (err || info.type != type ||
+	    (type == BPF_LINK_TYPE_CGROUP
+		 ? info.cgroup.cgroup_id != id ||
+		       info.cgroup.attach_type != bpf_program__expected_attach_type(prog)
+		 : info.netns.netns_ino != id ||
+		       info.netns.attach_type != bpf_program__expected_attach_type(prog))) {
 		err = -ESTALE;
 		goto out;
 	}
@@ -110,7 +116,7 @@ static int loader_attach_cgroup(struct bpf_program *prog, int cgroup_fd, uint64_
 	err = loader_path(path, sizeof(path), pin_root, name);
 	if (err)
 		return err;
-	err = loader_update_link(prog, path, cgroup_id);
+	err = loader_update_link(prog, path, BPF_LINK_TYPE_CGROUP, cgroup_id);
 	if (err == 0) {
 		pr_info("loader: %s updated in place", path);
 		return 0;
@@ -133,6 +139,53 @@ static int loader_attach_cgroup(struct bpf_program *prog, int cgroup_fd, uint64_
 	if (err)
 		pr_err("loader: cannot pin %s: %s", path, strerror(-err));
 	/* Closes our fd: pinned, the link stays; unpinned (error), it detaches as it should. */
+	bpf_link__destroy(link);
+	return err;
+}
+
+/*
+ * @prog (sk_lookup) on the agent's own netns, the node's, as the pinned link @name: updated in
+ * place when that pin attaches it there already (an agent restart), else attached anew.
+ */
+static int loader_attach_netns(struct bpf_program *prog, const char *pin_root, const char *name)
+{
+	struct bpf_link *link;
+	char path[PATH_MAX];
+	struct stat st;
+	int err, fd;
+
+	err = loader_path(path, sizeof(path), pin_root, name);
+	if (err)
+		return err;
+	fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		err = -errno;
+		if (fd >= 0)
+			close(fd);
+		return err;
+	}
+	err = loader_update_link(prog, path, BPF_LINK_TYPE_NETNS, st.st_ino);
+	if (err == 0 || (err != -ESTALE && err != -ENOENT)) {
+		close(fd);
+		if (!err)
+			pr_info("loader: %s updated in place", path);
+		return err;
+	}
+	if (err == -ESTALE && unlink(path) && errno != ENOENT) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	link = bpf_program__attach_netns(prog, fd);
+	err = link ? 0 : -errno;
+	close(fd);
+	if (err) {
+		pr_err("loader: cannot attach %s to the netns: %s", name, strerror(-err));
+		return err;
+	}
+	err = bpf_link__pin(link, path);
+	if (err)
+		pr_err("loader: cannot pin %s: %s", path, strerror(-err));
 	bpf_link__destroy(link);
 	return err;
 }
@@ -265,7 +318,10 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 		  ?: loader_attach_cgroup(c->progs.connect6, cgroup_fd, cgroup_id, opts->pin_root,
 					  "link_connect6");
 	close(cgroup_fd);
-	return err;
+	/* A new UDP flow's first datagram the node reassembled, to the ztunnel (docs/udp.md). */
+	return err
+		   ?: loader_attach_netns(ld->steer->progs.sk_lookup_udp, opts->pin_root,
+					  "link_sk_lookup");
 }
 
 /* Borrows @opts; returns an owned handle (datapath_close) or NULL with errno set. */

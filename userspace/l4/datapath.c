@@ -45,7 +45,8 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_PROBE_FLOWS] = "probe_flows",     [DP_MAP_UDP_REPLIES] = "udp_replies",
     [DP_MAP_UDP_REPLIES6] = "udp_replies6",   [DP_MAP_EXCL_PORTS] = "excl_ports",
     [DP_MAP_EXCL_REPLIES] = "excl_replies",   [DP_MAP_EXCL_REPLIES6] = "excl_replies6",
-    [DP_MAP_UDP_FRAGS] = "udp_frags",
+    [DP_MAP_UDP_FRAGS] = "udp_frags",	      [DP_MAP_UDP_PENDING] = "udp_pending",
+    [DP_MAP_UDP_PENDING6] = "udp_pending6",   [DP_MAP_UDP_SOCKS] = "udp_socks",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -910,6 +911,17 @@ int orig_dst6_take(int orig_dst6_fd, const struct in6_addr *ip, uint16_t port,
 	struct ambit_addr6 key = addr6_key(ip, port, 0);
 
 	return take(orig_dst6_fd, &key, out);
+}
+
+/* Borrows @sock_fd (a UDP listener of @v6's family): udp_socks takes its own reference. */
+int udp_sock_publish(int udp_socks_fd, bool v6, int sock_fd)
+{
+	uint32_t key = v6;
+	uint64_t val = (uint64_t)sock_fd;
+
+	if (sock_fd < 0)
+		return -EINVAL;
+	return bpf_map_update_elem(udp_socks_fd, &key, &val, BPF_ANY) ? -errno : 0;
 }
 
 /* Borrows @sock_fd: the map takes its own reference on the socket. */

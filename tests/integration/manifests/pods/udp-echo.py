@@ -9,10 +9,11 @@
 #   udp-echo.py spray HOST PORT N
 #                                N sockets (N source ports), one datagram each, one after the
 #                                other; prints "answered=K" (those that got an answer)
-#   udp-echo.py big HOST PORT SIZE
-#                                one datagram of SIZE bytes; prints "src=IP:PORT from=IP:PORT
-#                                size=N intact=True|False" of its answer (N: the payload echoed)
-#                                or "timeout"
+#   udp-echo.py big HOST PORT SIZE [first]
+#                                one datagram of SIZE bytes, after a small one on the same socket
+#                                (or as the socket's first: "first"); prints "src=IP:PORT
+#                                from=IP:PORT size=N intact=True|False" of its answer (N: the
+#                                payload echoed) or "timeout"
 #   udp-echo.py connected HOST PORT
 #                                connect()s, prints "peer=IP:PORT" (getpeername), sends one and
 #                                prints its answer as ask does
@@ -81,19 +82,18 @@ def spray(host, port, n):
     print("answered=%d" % answered)
 
 
-def big(host, port, size):
+def big(host, port, size, first=False):
     fam, _, _, _, sa = target(host, port)
     s = socket.socket(fam, socket.SOCK_DGRAM)
     s.settimeout(3)
     payload = b"b" + b"x" * (size - 1)
-    # The flow's first datagram fits the path: tc hands the flow's first to the ztunnel's
-    # listener, which a datagram the node reassembles no longer reaches (docs/udp.md).
-    s.sendto(b"p", sa)
-    try:
-        s.recvfrom(65535)
-    except socket.timeout:
-        print("timeout")
-        return
+    if not first:
+        s.sendto(b"p", sa)
+        try:
+            s.recvfrom(65535)
+        except socket.timeout:
+            print("timeout")
+            return
     s.sendto(payload, sa)
     try:
         data, src = s.recvfrom(65535)
@@ -122,7 +122,7 @@ if __name__ == "__main__":
     elif cmd == "ask":
         ask(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     elif cmd == "big":
-        big(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
+        big(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]), sys.argv[5:] == ["first"])
     elif cmd == "spray":
         spray(sys.argv[2], int(sys.argv[3]), int(sys.argv[4]))
     else:
