@@ -378,6 +378,7 @@ bench: deps
 	@[ -n "$(SMOKE)" ] || QUICK=$(QUICK) bash tools/bench/dashboard.sh
 	@QUICK=$(QUICK) bash tools/bench/dns.sh
 	@QUICK=$(QUICK) bash tools/bench/multicluster.sh
+	@QUICK=$(QUICK) bash tools/bench/udp.sh
 	@[ -n "$(SMOKE)" ] || QUICK=$(QUICK) bash tools/bench/conns.sh
 	@[ -n "$(SMOKE)" ] || QUICK=$(QUICK) bash tools/bench/soak.sh
 	@if [ -z "$(QUICK)" ]; then bash tools/bench/chain.sh; fi

@@ -78,10 +78,11 @@ pin_nodes() {
 # Pids of the processes in proxy NAME's cgroup.
 proxy_pids() { cat "$(proxy_cgroup "$1")/cgroup.procs" 2>/dev/null; }
 
+# proxy_stop_all [NAME...]: kills the proxies NAME... (run.sh's tunnels when none is named).
 proxy_stop_all() {
-	local name cg
+	local name cg names=${*:-stunnel-node1 stunnel-node2 nginx-node1 nginx-node2 relay-node1 relay-node2}
 	[ -n "$CG_ROOT" ] || return 0
-	for name in stunnel-node1 stunnel-node2 nginx-node1 nginx-node2 relay-node1 relay-node2; do
+	for name in $names; do
 		cg=$(proxy_cgroup "$name")
 		[ -d "$cg" ] || continue
 		echo 1 >"$cg/cgroup.kill" 2>/dev/null
@@ -230,11 +231,12 @@ proxies_up() {
 	done
 }
 
-# wait_port NODE IP PORT: up to 10 s for a listener on IP:PORT in NODE's netns.
+# wait_port NODE IP PORT [udp]: up to 10 s for a listener on IP:PORT (TCP, or UDP) in NODE's netns.
 wait_port() {
-	local i
+	local i kind=-Hltn
+	[ "${4:-}" = udp ] && kind=-Hlun
 	for i in $(seq 100); do
-		ip netns exec "ambit-$CLUSTER-$1" ss -Hltn "src $(host_port "$2" "$3")" 2>/dev/null |
+		ip netns exec "ambit-$CLUSTER-$1" ss "$kind" "src $(host_port "$2" "$3")" 2>/dev/null |
 			grep -q . && return 0
 		sleep 0.1
 	done

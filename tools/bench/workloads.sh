@@ -24,14 +24,16 @@ wl_tput() {
 # sockperf ping-pong at a fixed rate over one persistent connection; round-trip percentiles.
 # Debian's sockperf takes IPv4 only: to an IPv6 HOST it runs with bench-sockperf6.so preloaded,
 # which points its socket at [HOST]:PORT and leaves every send, receive and timer to sockperf.
+# PROTO udp (udp.sh): datagrams, sockperf's default mode, instead of a TCP connection.
 wl_lat() {
-	local pod=$1 host=$2 port=$3 mps=$4 out pre=()
+	local pod=$1 host=$2 port=$3 mps=$4 proto=(--tcp) out pre=()
+	[ "${5:-}" = udp ] && proto=()
 	case $host in *:*)
 		pre=(env LD_PRELOAD="$SOCKPERF6" BENCH_SOCKPERF6="$host")
 		host=0.0.0.0
 		;;
 	esac
-	out=$(pod_exec "$pod" "${pre[@]}" sockperf ping-pong --tcp -i "$host" -p "$port" --mps "$mps" \
+	out=$(pod_exec "$pod" "${pre[@]}" sockperf ping-pong "${proto[@]}" -i "$host" -p "$port" --mps "$mps" \
 		-t "$LAT_SECS" -m "$LAT_MSG" --full-rtt 2>&1) || return 1
 	awk '
 		/\[Total Run\]/ { for (i = 1; i <= NF; i++) if ($i ~ /^ReceivedMessages=/) {
