@@ -256,9 +256,10 @@ int zt_hbone_accept(void *user, const struct hbone_request *req, struct hbone_up
 	    snapshot_workload_by_addr(zs->snap, &src_ip), req->peer_identity, dst_wl,
 	    zt_inbound_service(zs->snap, dst_wl, sockaddr_inet_port(&dst), has_host ? host : NULL),
 	    true);
+	labels.request_protocol = req->udp ? "udp" : NULL;
 	if (!authz_decide(zs->snap, dst_wl, &dst_ip, sockaddr_inet_port(&dst), &src_ip,
 			  req->peer_identity, &ar)) {
-		zt_record_denial(&labels, from, &dst, "inbound", &ar);
+		zt_record_denial(&labels, from, &dst, req->udp ? "inbound udp" : "inbound", &ar);
 		rv = 401;
 		goto out;
 	}

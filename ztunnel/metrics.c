@@ -69,7 +69,7 @@ static void render_labels(const struct metrics_labels *l, char *buf, size_t len)
 	    {"destination_app", l->destination_app},
 	    {"destination_version", l->destination_version},
 	    {"destination_cluster", l->destination_cluster},
-	    {"request_protocol", "tcp"},
+	    {"request_protocol", l->request_protocol ? l->request_protocol : "tcp"},
 	    {"response_flags", l->response_flags ? l->response_flags : "-"},
 	    {"connection_security_policy", l->connection_security_policy},
 	};

@@ -26,7 +26,8 @@ struct metrics_labels {
 	const char *destination_principal, *destination_app, *destination_version;
 	const char *destination_cluster;
 	const char *connection_security_policy; /* "mutual_tls" or "none" */
-	const char *response_flags; /* Istio ztunnel's: "DENY" (policy), "CONNECT"; NULL: "-" */
+	const char *response_flags;   /* Istio ztunnel's: "DENY" (policy), "CONNECT"; NULL: "-" */
+	const char *request_protocol; /* "udp" for a UDP flow (docs/udp.md); NULL: "tcp" */
 };
 
 /*

@@ -26,7 +26,9 @@
 #include "hbone/hbone.h"
 #include "hbone/hbone_udp.h"
 #include "inpod.h"
+#include "metrics.h"
 #include "proxy_priv.h"
+#include "record.h"
 #include "udp.h"
 
 #ifndef container_of
@@ -54,6 +56,8 @@ struct zt_udp_flow {
 	TAILQ_ENTRY(zt_udp_flow) lru;  /* outbound: least recently active first */
 	uint64_t lru_ms;	       /* when it last moved to the tail */
 	struct id_count *id;	       /* outbound: its pod's identity's count */
+	struct connrec *rec;	       /* outbound: Istio's source-side record (or NULL) */
+	struct connrec *rec_dst;       /* within the node: the destination's record too */
 	char name[2 * SOCKADDR_INET_STRLEN + 4];
 };
 
@@ -189,6 +193,8 @@ static void flow_end(struct zt_udp_flow *fl, const char *why)
 		close(fl->fd2);
 	}
 	hbone_udp_free(fl->f);
+	connrec_close(fl->rec, why);
+	connrec_close(fl->rec_dst, why);
 	atomic_fetch_add(&counts.flows_closed, 1);
 	loop_defer_free(l, fl, flow_free);
 }
@@ -220,10 +226,13 @@ static void from_pod(struct zt_udp_flow *fl, const uint8_t *p, size_t n)
 		fl->replied = true;
 	touch(fl);
 	if (fl->fd2 >= 0 ? send(fl->fd2, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0
-			 : hbone_udp_send(fl->f, p, n) != 0)
+			 : hbone_udp_send(fl->f, p, n) != 0) {
 		atomic_fetch_add(&counts.from_pod_dropped, 1);
-	else
-		atomic_fetch_add(&counts.from_pod, 1);
+		return;
+	}
+	atomic_fetch_add(&counts.from_pod, 1);
+	connrec_bytes(fl->rec, true, n);
+	connrec_bytes(fl->rec_dst, true, n);
 }
 
 /* A datagram for the pod: what its socket does not take is UDP's loss. */
@@ -232,10 +241,13 @@ static void to_pod(struct zt_udp_flow *fl, const uint8_t *p, size_t n)
 	if (fl->outbound)
 		fl->replied = true;
 	touch(fl);
-	if (send(fl->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+	if (send(fl->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
 		atomic_fetch_add(&counts.to_pod_dropped, 1);
-	else
-		atomic_fetch_add(&counts.to_pod, 1);
+		return;
+	}
+	atomic_fetch_add(&counts.to_pod, 1);
+	connrec_bytes(fl->rec, false, n);
+	connrec_bytes(fl->rec_dst, false, n);
 }
 
 /* Up to RX_BATCH datagrams of @fd, each to @fn, until none is left or @h's flow ended. */
@@ -516,6 +528,17 @@ static bool flow_own(struct zt_worker *w, struct zt_udp_flow *fl, const char *id
  * between two sockets of its own: the flow's, and one bound to the client's address and
  * connected to the destination pod.
  */
+/*
+ * The labels of a flow of @src's along @r, as Istio's reporter="source" counts a connection,
+ * with request_protocol "udp" (docs/udp.md).
+ */
+static void out_labels(struct metrics_labels *l, const struct snapshot *s,
+		       const struct snap_workload *src, const struct zt_route *r)
+{
+	zt_fill_labels(l, "source", s->cluster_id, src, NULL, r->dst_wl, r->svc, true);
+	l->request_protocol = "udp";
+}
+
 static void out_local(struct zt_worker *w, const struct snapshot *s,
 		      const struct snap_workload *src, const union sockaddr_inet *pod,
 		      const union sockaddr_inet *dst, const struct zt_route *r, const uint8_t *p,
@@ -528,8 +551,12 @@ static void out_local(struct zt_worker *w, const struct snapshot *s,
 	char a[SOCKADDR_INET_STRLEN], b[SOCKADDR_INET_STRLEN];
 	int fd, fd2;
 
+	struct metrics_labels labels;
+
+	out_labels(&labels, s, src, r);
 	if (!authz_decide(s, r->dst_wl, &dst_ip, sockaddr_inet_port(&r->addr), &src_ip,
 			  src->identity, &ar)) {
+		zt_record_denial(&labels, pod, &r->addr, "outbound udp", &ar);
 		out_refused(pod, dst, "denied by policy");
 		return;
 	}
@@ -567,6 +594,15 @@ static void out_local(struct zt_worker *w, const struct snapshot *s,
 		return;
 	}
 	atomic_fetch_add(&counts.flows_opened, 1);
+	fl->rec = connrec_open(&labels, pod, &r->addr, "outbound udp");
+	connrec_set_decision(fl->rec, "allow", ar.name);
+	/* This ztunnel is the destination's too: it counts the flow as such (reporter=destination).
+	 */
+	zt_fill_labels(&labels, "destination", s->cluster_id, src, src->identity, r->dst_wl,
+		       zt_inbound_service(s, r->dst_wl, sockaddr_inet_port(&r->addr), NULL), true);
+	labels.request_protocol = "udp";
+	fl->rec_dst = connrec_open(&labels, pod, &r->addr, "inbound udp");
+	connrec_set_decision(fl->rec_dst, "allow", ar.name);
 	from_pod(fl, p, len);
 }
 
@@ -578,6 +614,7 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 	char path[HBONE_UDP_PATH_MAX], bag[512], a[SOCKADDR_INET_STRLEN];
 	struct mesh_snap *zs = mesh_state_get(w->st);
 	const struct snap_workload *src;
+	struct metrics_labels labels;
 	struct zt_udp_flow *fl;
 	struct hbone_target t;
 	struct zt_route r;
@@ -659,6 +696,8 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		goto out;
 	}
 	atomic_fetch_add(&counts.flows_opened, 1);
+	out_labels(&labels, zs->snap, src, &r);
+	fl->rec = connrec_open(&labels, pod, &r.addr, "outbound udp");
 	from_pod(fl, p, len);
 out:
 	mesh_snap_put(zs);

@@ -26,6 +26,10 @@
 		idle: '#B8BBBE',
 	};
 	const TCP_COLOR = '#0066CC';
+	const UDP_COLOR = '#8A4FC3';
+	/* Edges measured in bytes (the ztunnels' L4 flows), not requests. */
+	const byBytes = p => p === 'tcp' || p === 'udp';
+	const l4Color = p => (p === 'udp' ? UDP_COLOR : TCP_COLOR);
 	/* Box borders say nothing about health. */
 	const BOX_COLORS = { namespace: '#6A6E73', app: '#8A8D90' };
 	const DURATIONS = [[60, '1m'], [300, '5m'], [600, '10m'], [1800, '30m'], [3600, '1h']];
@@ -238,7 +242,9 @@
 		const parts = [];
 		if (isNum(d.mtls) && d.mtls > 0)
 			parts.push(d.mtls < 1 ? '🔒 ' + Math.round(d.mtls * 100) + '%' : '🔒');
-		if (d.protocol === 'tcp') {
+		if (byBytes(d.protocol)) {
+			if (d.protocol === 'udp')
+				parts.push('UDP');
 			if (isNum(d.bytesPerSec))
 				parts.push(bytes(d.bytesPerSec, '/s'));
 		} else {
@@ -252,7 +258,7 @@
 
 	/* Logarithmic so one busy edge does not dwarf the rest; TCP counted in KiB/s. */
 	function edgeWidth(d) {
-		const rate = d.protocol === 'tcp' ? (isNum(d.bytesPerSec) ? d.bytesPerSec / 1024 : 0) :
+		const rate = byBytes(d.protocol) ? (isNum(d.bytesPerSec) ? d.bytesPerSec / 1024 : 0) :
 			(isNum(d.rps) ? d.rps : 0);
 		return Math.min(7, 1.5 + Math.log2(1 + Math.max(0, rate)));
 	}
@@ -657,7 +663,7 @@
 						name: end, health: 'none', placeholder: true, color: HEALTH_COLORS.none } });
 				}
 			}
-			d.color = d.protocol === 'tcp' ? TCP_COLOR : healthColor(e.health);
+			d.color = byBytes(d.protocol) ? l4Color(d.protocol) : healthColor(e.health);
 			ids.add(d.id);
 			edges.push({ group: 'edges', data: d,
 				classes: [d.protocol || '', isNum(d.mtls) && d.mtls > 0 ? 'mtls' : ''].join(' ').trim() });
@@ -737,11 +743,11 @@
 			}
 			if (src === dst)
 				continue;
-			const tcp = d.protocol === 'tcp';
-			const key = src + '>' + dst + (tcp ? ':tcp' : ':http');
+			const tcp = byBytes(d.protocol);
+			const key = src + '>' + dst + (tcp ? ':' + d.protocol : ':http');
 			let a = sums.get(key);
 			if (!a) {
-				a = { id: 'sum:' + key, source: src, target: dst, protocol: tcp ? 'tcp' : d.protocol,
+				a = { id: 'sum:' + key, source: src, target: dst, protocol: d.protocol,
 					rps: null, errors: 0, bytesPerSec: null, mtlsWeight: 0, weight: 0, mtlsSum: 0,
 					mtlsCount: 0, health: 'none', codes: {}, edges: 0 };
 				sums.set(key, a);
@@ -771,10 +777,10 @@
 		for (const a of sums.values()) {
 			const d = { id: a.id, source: a.source, target: a.target, protocol: a.protocol, rps: a.rps,
 				errorRate: a.rps > 0 ? a.errors / a.rps : (a.rps === null ? null : 0),
-				bytesPerSec: a.bytesPerSec, codes: a.protocol === 'tcp' ? null : a.codes,
+				bytesPerSec: a.bytesPerSec, codes: byBytes(a.protocol) ? null : a.codes,
 				mtls: !a.mtlsCount ? null : (a.weight > 0 ? a.mtlsWeight / a.weight : a.mtlsSum / a.mtlsCount),
 				health: a.health, edges: a.edges };
-			d.color = d.protocol === 'tcp' ? TCP_COLOR : healthColor(d.health);
+			d.color = byBytes(d.protocol) ? l4Color(d.protocol) : healthColor(d.health);
 			outEdges.push({ group: 'edges', data: d,
 				classes: [d.protocol, isNum(d.mtls) && d.mtls > 0 ? 'mtls' : ''].join(' ').trim() });
 		}

@@ -309,6 +309,21 @@ idle_after=$(udp_metric idle)
 [ "${idle_after:-0}" -gt "${idle_before:-0}" ] ||
 	fail "no flow ended idle after --udp-timeout ($idle_before -> $idle_after)"
 
+# Istio's shape, the protocol labelled: the client's ztunnel counts its flows as reporter="source"
+# and the echo's as reporter="destination", request_protocol="udp", in istio_tcp_* (docs/udp.md),
+# and logs each flow's end (direction=outbound udp).
+udp_series() {
+	node_metrics "$1" | awk -v r="$2" -v m="$3" 'index($0, m "{reporter=\"" r "\"") == 1 &&
+		index($0, "request_protocol=\"udp\"") && index($0, "destination_workload=\"udp-echo\"") { s += $NF }
+		END { print s + 0 }'
+}
+[ "$(udp_series node1 source istio_tcp_sent_bytes_total)" -gt 0 ] ||
+	fail "no reporter=source UDP bytes on node1: $(node_metrics node1 | grep -c 'request_protocol="udp"')"
+[ "$(udp_series node2 destination istio_tcp_received_bytes_total)" -gt 0 ] ||
+	fail "no reporter=destination UDP bytes on node2"
+wait_log 10 node1-ztunnel "access direction=outbound udp src.addr=$client_ip:[0-9]* dst.addr=$udp_ip:7007 " ||
+	fail "no access log line of a UDP flow's end at its source"
+
 # Datagrams larger than the path MTU (1,500 on the pods' veths), each way through the mesh:
 # the pod's datagram leaves its veth in fragments, of which tc captures the first (ports) and
 # marks the rest for the node to reassemble for the flow's socket; the echo's answer, as large,

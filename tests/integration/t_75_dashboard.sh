@@ -73,6 +73,28 @@ spec:
       - name: tcp-echo
         command: ["socat", "TCP-LISTEN:9000,fork,reuseaddr", "EXEC:cat"]
 YAML
+# And a UDP echo beside it: its flows cross the mesh as CONNECT-UDP, an edge of their own.
+actl apply -f - >&2 <<YAML || fail "the UDP service not applied"
+apiVersion: v1
+kind: Service
+metadata: {name: udp-echo, namespace: tcp}
+spec:
+  selector: {app: udp-echo}
+  ports: [{name: udp, port: 7007, protocol: UDP}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: udp-echo, namespace: tcp}
+spec:
+  replicas: 1
+  selector: {matchLabels: {app: udp-echo}}
+  template:
+    metadata: {labels: {app: udp-echo, version: v1}}
+    spec:
+      containers:
+      - name: udp-echo
+        command: ["/usr/bin/python3", "$REPO/tests/integration/manifests/pods/udp-echo.py", "serve", "7007"]
+YAML
 out=$(actl waypoint apply -n default --enroll-namespace 2>&1) || fail "waypoint apply: $out"
 wp_ready() { actl waypoint list -n default | grep -Eq '^default +waypoint +service .* 1 +True$'; }
 wait_for 60 wp_ready || fail "the waypoint never ran: $(actl waypoint list -n default)"
@@ -85,6 +107,7 @@ pod_exec default/curl-0 bash -c 'while :; do
 	curl -s -o /dev/null --max-time 5 http://productpage:9080/productpage
 	curl -s -o /dev/null --max-time 5 http://istio-ingressgateway.istio-system/productpage
 	exec 3<>/dev/tcp/tcp-echo.tcp/9000 && echo hello >&3 && read -r -t 2 _ <&3; exec 3>&-
+	/usr/bin/python3 '"$REPO"'/tests/integration/manifests/pods/udp-echo.py ask udp-echo.tcp 7007 2
 	sleep 0.3
 done' >/dev/null 2>&1 &
 PIDS="$PIDS $!"
@@ -207,7 +230,8 @@ has_edges() {
 	graph && [ -n "$(edge wl:default/productpage-v1 svc:default/reviews http)" ] &&
 		edge wl:istio-system/istio-ingressgateway svc:default/productpage http |
 		jq -se 'length == 1 and .[0].mtls > 0' >/dev/null &&
-		[ -n "$(edge wl:default/curl svc:tcp/tcp-echo tcp)" ]
+		[ -n "$(edge wl:default/curl svc:tcp/tcp-echo tcp)" ] &&
+		[ -n "$(edge wl:default/curl svc:tcp/udp-echo udp)" ]
 }
 wait_for 90 has_edges || fail "the graph never had the traffic's edges: $(jq -c '.prometheus, [.edges[] | [.source, .target, .protocol]]' "$WORK/graph.json")"
 node_role() { jq -r --arg i "$1" '.nodes[] | select(.id == $i) | .role' "${2:-$WORK/graph.json}"; }
@@ -241,6 +265,10 @@ expect_eq "$(jq -r '.mtls' <<<"$e")" 1 "the gateway's requests over HBONE (the z
 e=$(edge wl:default/curl svc:tcp/tcp-echo tcp)
 jq -e '.bytesPerSec > 0 and .mtls == 1 and .rps == null' <<<"$e" >/dev/null ||
 	fail "the TCP edge: $e"
+# UDP's flows (request_protocol "udp" in the ztunnels' istio_tcp_* series) drawn as UDP.
+e=$(edge wl:default/curl svc:tcp/udp-echo udp)
+jq -e '.bytesPerSec > 0 and .mtls == 1 and .rps == null' <<<"$e" >/dev/null ||
+	fail "the UDP edge: $e"
 # No request counted twice: the client's and the gateway's requests into productpage's Service.
 in=$(jq '[.edges[] | select(.target == "svc:default/productpage") | .rps] | add' "$WORK/graph.json")
 out=$(jq '[.edges[] | select(.source == "svc:default/productpage") | .rps] | add' "$WORK/graph.json")
@@ -251,7 +279,8 @@ python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(
 probe() { node "$REPO/tests/integration/bin/dashboard_probe.js" \
 	"http://127.0.0.1:$dport/#/graph?duration=60&refresh=5" "$@"; }
 probe --wait-edge "wl:default/productpage-v1,svc:default/reviews,http,health=healthy,mtls" \
-	--wait-edge "wl:default/curl,svc:tcp/tcp-echo,tcp,mtls" --timeout 60 \
+	--wait-edge "wl:default/curl,svc:tcp/tcp-echo,tcp,mtls" \
+	--wait-edge "wl:default/curl,svc:tcp/udp-echo,udp,mtls" --timeout 60 \
 	--click wl:default/reviews-v2 --screenshot "$WORK/graph.png" >"$WORK/page.json" ||
 	fail "the page did not draw the edges"
 expect_eq "$(jq -c '.consoleErrors' "$WORK/page.json")" "[]" "errors in the page's console"
@@ -259,6 +288,8 @@ pedge() { jq -c --arg s "$1" --arg d "$2" '.edges[] | select(.source == $s and .
 expect_eq "$(pedge wl:default/productpage-v1 svc:default/reviews | jq -r .color)" "#3E8635" \
 	"a healthy HTTP edge's colour"
 expect_eq "$(pedge wl:default/curl svc:tcp/tcp-echo | jq -r .color)" "#0066CC" "a TCP edge's colour"
+expect_eq "$(pedge wl:default/curl svc:tcp/udp-echo | jq -r .color)" "#8A4FC3" "a UDP edge's colour"
+expect_contains "$(pedge wl:default/curl svc:tcp/udp-echo | jq -r .label)" "UDP" "a UDP edge's label"
 expect_contains "$(pedge wl:default/productpage-v1 svc:default/reviews | jq -r .label)" "🔒" \
 	"the lock on a mutual-TLS edge"
 # Drawn by the page's own one-glyph font (0.76 em wide), not an emoji font's glyph or an empty box.

@@ -22,8 +22,8 @@
 #include "dashboard.h"
 #include "lib/array.h"
 
-enum proto { P_HTTP, P_GRPC, P_TCP };
-static const char *const proto_names[] = {"http", "grpc", "tcp"};
+enum proto { P_HTTP, P_GRPC, P_TCP, P_UDP };
+static const char *const proto_names[] = {"http", "grpc", "tcp", "udp"};
 
 struct gnode {
 	char *id;
@@ -503,6 +503,7 @@ static void add_tcp(struct graph *g, const cJSON *m, double v)
 	const char *sns = jstr(m, "source_workload_namespace"), *swl = jstr(m, "source_workload");
 	const char *dns = jstr(m, "destination_workload_namespace");
 	const char *dwl = jstr(m, "destination_workload");
+	bool udp = !strcmp(jstr(m, "request_protocol") ?: "", "udp");
 	char key[1300];
 	struct gedge *hops[3];
 	struct ends x;
@@ -515,7 +516,8 @@ static void add_tcp(struct graph *g, const cJSON *m, double v)
 		return;
 	if (v <= 0 || !ends_of(g, m, &x))
 		return;
-	for (size_t h = 0, n = hop_edges(g, &x, P_TCP, NULL, hops); h < n; h++) {
+	/* A UDP flow the ztunnels carried: an edge of its own (request_protocol "udp"). */
+	for (size_t h = 0, n = hop_edges(g, &x, udp ? P_UDP : P_TCP, NULL, hops); h < n; h++) {
 		hops[h]->bytes += v;
 		note_sec(hops[h], sec, v);
 	}
@@ -647,7 +649,7 @@ static void finish_edges(struct graph *g, cJSON *jedges, const char *list)
 		 * A gateway's requests: their security is what the ztunnels saw of the pair (to a
 		 * Service, of every pair from that source).
 		 */
-		if (e->proto != P_TCP && e->sec_known <= 0 && !strncmp(e->src, "wl:", 3)) {
+		if (e->proto < P_TCP && e->sec_known <= 0 && !strncmp(e->src, "wl:", 3)) {
 			const struct pairsec *ps = NULL;
 			char key[1300];
 
@@ -672,7 +674,7 @@ static void finish_edges(struct graph *g, cJSON *jedges, const char *list)
 		cJSON_AddStringToObject(o, "source", e->src);
 		cJSON_AddStringToObject(o, "target", e->dst);
 		cJSON_AddStringToObject(o, "protocol", proto_names[e->proto]);
-		if (e->proto == P_TCP) {
+		if (e->proto >= P_TCP) {
 			cJSON_AddNullToObject(o, "rps");
 			cJSON_AddNullToObject(o, "errorRate");
 			cJSON_AddNullToObject(o, "codes");
@@ -886,7 +888,8 @@ cJSON *dash_graph(struct dash_view *v, const char *namespaces, bool waypoints)
 		v->duration);
 	query_into(&g, q, add_http, prom);
 	str_fmt(q, sizeof(q),
-		"sum by (" BY_ENDS ", connection_security_policy) (" TCP_BYTES("%lds", "") ")",
+		"sum by (" BY_ENDS
+		", connection_security_policy, request_protocol) (" TCP_BYTES("%lds", "") ")",
 		v->duration, v->duration);
 	query_into(&g, q, add_tcp, prom);
 	str_fmt(q, sizeof(q),
