@@ -882,6 +882,66 @@ static void test_strict_ports6(void **state)
 	assert_int_equal(datapath_del_strict_port(steer_fx.dp, harness_ip4("10.1.0.9"), 0), 0);
 }
 
+/*
+ * Ports the captured pod leaves out (lib/excl.h), over IPv6: inbound TCP to 8081 passes as the
+ * pod's own, behind extension headers too; its own SYN to 5432 has its answers let back.
+ */
+static void test_excluded_ports6(void **state)
+{
+	struct ambit_excl_key in = {.id = ENROLLED_POD_IFINDEX,
+				    .port = htons(8081),
+				    .proto = IPPROTO_TCP,
+				    .dir = AMBIT_EXCL_IN_IFACE};
+	struct ambit_excl_key out = {.id = ENROLLED_POD_IFINDEX,
+				     .port = htons(5432),
+				     .proto = IPPROTO_TCP,
+				     .dir = AMBIT_EXCL_OUT_IFACE};
+	struct pkt6 s = tcp6(CLIENT6, CAPTURED6), o = tcp6(CAPTURED6, CLIENT6);
+
+	assert_int_equal(datapath_set_excl(steer_fx.dp, &in), 0);
+	assert_int_equal(datapath_set_excl(steer_fx.dp, &out), 0);
+	assert_int_equal(steer_fixture_add_pod6(CAPTURED6,
+						AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_EXCL,
+						ENROLLED_POD_IFINDEX),
+			 0);
+	s.dport = 8081;
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS_EXCLUDED);
+	s.n_ext = 2;
+	s.ext[0] = IPPROTO_HOPOPTS;
+	s.ext[1] = IPPROTO_DSTOPTS;
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS_EXCLUDED);
+	s.flags = TH_ACK;
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS_EXCLUDED);
+	s.n_ext = 0;
+	s.flags = 0;
+	s.dport = 80;
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_PROXY);
+	/* Out: the SYN passes and writes its answers down; the SYN-ACK back passes. */
+	o.sport = 41000;
+	o.dport = 5432;
+	expect6(&o, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	s = tcp6(CLIENT6, CAPTURED6);
+	s.sport = 5432;
+	s.dport = 41000;
+	s.flags = TH_SYN | TH_ACK;
+	expect6(&s, UPLINK_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	s.dport = 41001;
+	expect_reset6(&s, UPLINK_IFINDEX, AMBIT_DROP_NO_FLOW);
+	assert_int_equal(steer_fixture_add_pod6(CAPTURED6, AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL,
+						ENROLLED_POD_IFINDEX),
+			 0);
+	assert_int_equal(datapath_del_excl(steer_fx.dp, &in), 0);
+	assert_int_equal(datapath_del_excl(steer_fx.dp, &out), 0);
+	/* What the SYN wrote down, checked and taken: keyed as the answer came. */
+	struct ambit_flow6 r = {.sport = htons(5432), .dport = htons(41000)};
+	struct in6_addr pod = in6(CAPTURED6), client = in6(CLIENT6);
+
+	memcpy(r.saddr, &client, sizeof(r.saddr));
+	memcpy(r.daddr, &pod, sizeof(r.daddr));
+	assert_int_equal(bpf_map_delete_elem(bpf_map__fd(steer_fx.skel->maps.excl_replies6), &r),
+			 0);
+}
+
 static void test_deny_src6(void **state)
 {
 	struct in6_addr pod = in6(CAPTURED6), block = in6("2001:db8:7::"), any = in6("::");
@@ -1260,6 +1320,7 @@ int main(void)
 	    cmocka_unit_test(test_node_traffic_refused6),
 	    cmocka_unit_test(test_node_traffic_to_ztunnel6),
 	    cmocka_unit_test(test_deny_src6),
+	    cmocka_unit_test(test_excluded_ports6),
 	    cmocka_unit_test(test_pod_programs_refuse_unknown),
 	    cmocka_unit_test(test_pod_programs_pass_left_pod),
 	    cmocka_unit_test(test_pod6_capture),
