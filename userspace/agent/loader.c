@@ -106,8 +106,13 @@ out:
 	return err;
 }
 
-static int loader_attach_cgroup(struct bpf_program *prog, int cgroup_fd, uint64_t cgroup_id,
-				const char *pin_root, const char *name)
+/*
+ * @prog as the pinned link @name on the cgroup @target_fd of id @id (a BPF_LINK_TYPE_CGROUP
+ * @type) or on the netns @target_fd of inode @id (BPF_LINK_TYPE_NETNS: sk_lookup): updated in
+ * place when that pin attaches it there already (an agent restart), else attached anew.
+ */
+static int loader_attach_link(struct bpf_program *prog, uint32_t type, int target_fd, uint64_t id,
+			      const char *pin_root, const char *name)
 {
 	struct bpf_link *link;
 	char path[PATH_MAX];
@@ -116,7 +121,7 @@ static int loader_attach_cgroup(struct bpf_program *prog, int cgroup_fd, uint64_
 	err = loader_path(path, sizeof(path), pin_root, name);
 	if (err)
 		return err;
-	err = loader_update_link(prog, path, BPF_LINK_TYPE_CGROUP, cgroup_id);
+	err = loader_update_link(prog, path, type, id);
 	if (err == 0) {
 		pr_info("loader: %s updated in place", path);
 		return 0;
@@ -129,10 +134,12 @@ static int loader_attach_cgroup(struct bpf_program *prog, int cgroup_fd, uint64_
 	} else if (err != -ENOENT) {
 		return err;
 	}
-	link = bpf_program__attach_cgroup(prog, cgroup_fd);
+	link = type == BPF_LINK_TYPE_CGROUP ? bpf_program__attach_cgroup(prog, target_fd)
+					    : bpf_program__attach_netns(prog, target_fd);
 	if (!link) {
 		err = -errno;
-		pr_err("loader: cannot attach %s to the cgroup: %s", name, strerror(-err));
+		pr_err("loader: cannot attach %s to the %s: %s", name,
+		       type == BPF_LINK_TYPE_CGROUP ? "cgroup" : "netns", strerror(-err));
 		return err;
 	}
 	err = bpf_link__pin(link, path);
@@ -143,20 +150,18 @@ static int loader_attach_cgroup(struct bpf_program *prog, int cgroup_fd, uint64_
 	return err;
 }
 
-/*
- * @prog (sk_lookup) on the agent's own netns, the node's, as the pinned link @name: updated in
- * place when that pin attaches it there already (an agent restart), else attached anew.
- */
+static int loader_attach_cgroup(struct bpf_program *prog, int cgroup_fd, uint64_t cgroup_id,
+				const char *pin_root, const char *name)
+{
+	return loader_attach_link(prog, BPF_LINK_TYPE_CGROUP, cgroup_fd, cgroup_id, pin_root, name);
+}
+
+/* @prog (sk_lookup) on the agent's own netns, the node's, as the pinned link @name. */
 static int loader_attach_netns(struct bpf_program *prog, const char *pin_root, const char *name)
 {
-	struct bpf_link *link;
-	char path[PATH_MAX];
 	struct stat st;
 	int err, fd;
 
-	err = loader_path(path, sizeof(path), pin_root, name);
-	if (err)
-		return err;
 	fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		err = -errno;
@@ -164,29 +169,8 @@ static int loader_attach_netns(struct bpf_program *prog, const char *pin_root, c
 			close(fd);
 		return err;
 	}
-	err = loader_update_link(prog, path, BPF_LINK_TYPE_NETNS, st.st_ino);
-	if (err == 0 || (err != -ESTALE && err != -ENOENT)) {
-		close(fd);
-		if (!err)
-			pr_info("loader: %s updated in place", path);
-		return err;
-	}
-	if (err == -ESTALE && unlink(path) && errno != ENOENT) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	link = bpf_program__attach_netns(prog, fd);
-	err = link ? 0 : -errno;
+	err = loader_attach_link(prog, BPF_LINK_TYPE_NETNS, fd, st.st_ino, pin_root, name);
 	close(fd);
-	if (err) {
-		pr_err("loader: cannot attach %s to the netns: %s", name, strerror(-err));
-		return err;
-	}
-	err = bpf_link__pin(link, path);
-	if (err)
-		pr_err("loader: cannot pin %s: %s", path, strerror(-err));
-	bpf_link__destroy(link);
 	return err;
 }
 
