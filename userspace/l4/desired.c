@@ -254,7 +254,7 @@ static int add_identity(struct builder *b, const char *id)
 static bool dns_opted_out(struct desired_index *ix, const struct rt_pod *p);
 /* Ports a pod may leave out of capture, each way (Istio's annotations name a few). */
 #define EXCL_MAX_PORTS 256
-/* The ports a pod leaves out of capture, by Istio's annotations (parse_port_list). */
+/* The ports a pod leaves out of capture, by Istio's annotations (desired_port_list). */
 struct pod_excl {
 	uint16_t out[EXCL_MAX_PORTS], in[EXCL_MAX_PORTS];
 	size_t n_out, n_in;
@@ -512,12 +512,7 @@ static bool dns_opted_out(struct desired_index *ix, const struct rt_pod *p)
 	return v && !strcmp(v, "false");
 }
 
-/*
- * @v, a comma-separated list of ports as Istio's exclude annotations take them ("5432, 6379";
- * blanks around each; "" none), into @ports (network order, at most EXCL_MAX_PORTS). 0,
- * or -EINVAL with what is wrong in @why.
- */
-static int parse_port_list(const char *v, uint16_t *ports, size_t *n, char *why, size_t len)
+int desired_port_list(const char *v, uint16_t *ports, size_t max, size_t *n, char *why, size_t len)
 {
 	const char *s = v;
 
@@ -544,8 +539,8 @@ static int parse_port_list(const char *v, uint16_t *ports, size_t *n, char *why,
 				 s);
 			return -EINVAL;
 		}
-		if (*n == EXCL_MAX_PORTS) {
-			snprintf(why, len, "more than %d ports", EXCL_MAX_PORTS);
+		if (*n == max) {
+			snprintf(why, len, "more than %zu ports", max);
 			return -EINVAL;
 		}
 		ports[(*n)++] = htons((uint16_t)port);
@@ -572,7 +567,7 @@ static int pod_exclusions(struct builder *b, const struct rt_pod *p, struct pod_
 		uint16_t *ports = i ? ex->in : ex->out;
 		size_t *n = i ? &ex->n_in : &ex->n_out;
 
-		if (!v || !parse_port_list(v, ports, n, why, sizeof(why)))
+		if (!v || !desired_port_list(v, ports, EXCL_MAX_PORTS, n, why, sizeof(why)))
 			continue;
 		*n = 0;
 		err = warn(b, "pod %s: annotation %s: \"%s\": %s; its ports stay captured", p->uid,

@@ -266,4 +266,11 @@ void dp_services_free(struct dp_service *s, size_t n);
 int dp_service6_cmp(const void *a, const void *b);
 void dp_services6_free(struct dp_service6 *s, size_t n);
 
+/*
+ * @v, a comma-separated list of ports as Istio's exclude annotations take them ("5432, 6379";
+ * blanks around each; "" or blanks: none), into @ports (network order, at most @max, in the
+ * order given). 0, or -EINVAL with what is wrong in @why (@len bytes, terminated).
+ */
+int desired_port_list(const char *v, uint16_t *ports, size_t max, size_t *n, char *why, size_t len);
+
 #endif
