@@ -255,13 +255,13 @@ int kube_workloads_status(const struct ctl_cluster *c)
 	return ret;
 }
 
-/* One try of kube_waypoint_controller_off: the HTTP status of its PUT, or -errno. */
-static long waypoint_controller_off_once(const struct kconn *k)
+int kube_waypoint_controller_off(const struct kconn *k)
 {
 	const char *path = KW_APPS "/deployments/ambit-waypoints";
 	char *resp = NULL;
 	long code = kube_call(k, "GET", path, NULL, &resp);
 	cJSON *d = code == 200 ? cJSON_Parse(resp) : NULL, *spec, *md, *ann;
+	int ret = 0;
 
 	free(resp);
 	resp = NULL;
@@ -273,6 +273,8 @@ static long waypoint_controller_off_once(const struct kconn *k)
 			code);
 		return -EIO;
 	}
+	/* Unconditional, as `kubectl scale`: a status write in between would make it 409. */
+	cJSON_DeleteItemFromObjectCaseSensitive(md, "resourceVersion");
 	ann = cJSON_GetObjectItemCaseSensitive(md, "annotations");
 	if (!cJSON_IsObject(ann)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(md, "annotations");
@@ -290,25 +292,10 @@ static long waypoint_controller_off_once(const struct kconn *k)
 	code = kube_call(k, "PUT", path, d, &resp);
 	cJSON_Delete(d);
 	free(resp);
-	return code;
-}
-
-int kube_waypoint_controller_off(const struct kconn *k)
-{
-	long code = 409;
-
-	/*
-	 * A PUT carries the resourceVersion read: a write in between (the controller's status)
-	 * answers 409, and the object is read again, as client-go's RetryOnConflict does.
-	 */
-	for (int i = 0; i < 5 && code == 409; i++)
-		code = waypoint_controller_off_once(k);
-	if (code < 0)
-		return (int)code;
 	if (code != 200) {
 		fprintf(stderr, "ambitctl: kube: scaling %s/ambit-waypoints to 0: HTTP %ld\n",
 			CTL_KUBE_NS, code);
-		return -EIO;
+		ret = -EIO;
 	}
-	return 0;
+	return ret;
 }
