@@ -22,6 +22,9 @@
 #include "agent/probes.h"
 #include "../../lib/harness.h"
 
+/* A pid no process can have: past 4,194,304, pid_max's ceiling. */
+#define GHOST 4194305
+
 static char proc[64], cg2[PATH_MAX], own[PATH_MAX];
 static uint64_t own_id;
 
@@ -79,23 +82,27 @@ static void test_auto_finds_the_kubelet(void **state)
 	fake_pid(9, "bash");
 	assert_int_equal(probes_kubelet_cgroup("auto", proc, cg2, &pid), 0);
 	assert_int_equal(pid, 0);
-	/* A kubelet whose cgroup line names no directory there. */
-	assert_int_equal(harness_sh("mkdir -p %s/11 && echo kubelet >%s/11/comm && "
-				    "echo 0::/no-such-ambit-cgroup >%s/11/cgroup",
-				    proc, proc, proc),
+	/*
+	 * A kubelet whose cgroup line names no directory there; its pid is past pid_max's ceiling,
+	 * no process's (a small one may be a kernel thread's of the root cgroup the test may run
+	 * in).
+	 */
+	assert_int_equal(harness_sh("mkdir -p %s/%d && echo kubelet >%s/%d/comm && "
+				    "echo 0::/no-such-ambit-cgroup >%s/%d/cgroup",
+				    proc, GHOST, proc, GHOST, proc, GHOST),
 			 0);
 	assert_int_equal(probes_kubelet_cgroup("auto", proc, cg2, &pid), 0);
 	assert_int_equal(probes_cgroup_of_pid(proc, cg2, 12), 0);
 	/*
 	 * Read from a cgroup namespace of its own, the path climbs out with "/..": taken from the
-	 * mount's root when the process is there (this one is), not otherwise (pid 11 is not).
+	 * mount's root when the process is there (this one is), not otherwise (GHOST is not).
 	 */
 	assert_int_equal(harness_sh("mkdir -p %s/%d && printf '0::/../..%s\\n' >%s/%d/cgroup", proc,
 				    getpid(), own, proc, getpid()),
 			 0);
 	assert_int_equal(probes_cgroup_of_pid(proc, cg2, getpid()), own_id);
-	assert_int_equal(harness_sh("printf '0::/../..%s\\n' >%s/11/cgroup", own, proc), 0);
-	assert_int_equal(probes_cgroup_of_pid(proc, cg2, 11), 0);
+	assert_int_equal(harness_sh("printf '0::/../..%s\\n' >%s/%d/cgroup", own, proc, GHOST), 0);
+	assert_int_equal(probes_cgroup_of_pid(proc, cg2, GHOST), 0);
 }
 
 static void test_none_and_paths(void **state)
