@@ -27,6 +27,7 @@
 #include "hbone/hbone_udp.h"
 #include "inpod.h"
 #include "metrics.h"
+#include "net/sock.h"
 #include "proxy_priv.h"
 #include "record.h"
 #include "udp.h"
@@ -523,22 +524,67 @@ static bool flow_own(struct zt_worker *w, struct zt_udp_flow *fl, const char *id
 }
 
 /*
+ * The labels of a flow of @src's along @r, as Istio's reporter="source" counts a connection,
+ * with request_protocol "udp" (docs/udp.md); @mtls when it is the mesh's.
+ */
+static void out_labels(struct metrics_labels *l, const struct snapshot *s,
+		       const struct snap_workload *src, const struct zt_route *r, bool mtls)
+{
+	zt_fill_labels(l, "source", s->cluster_id, src, NULL, r->dst_wl, r->svc, mtls);
+	l->request_protocol = "udp";
+}
+
+/*
+ * A flow of @pod's to @dst carried between two sockets of this ztunnel's, with no HBONE: the
+ * flow's, and @fd2 (taken; -errno: it could not be made), connected to where the flow goes,
+ * @to; of identity @id's count. NULL when it could not be made (said, or counted as refused).
+ */
+static struct zt_udp_flow *out_direct(struct zt_worker *w, const char *id,
+				      const union sockaddr_inet *pod,
+				      const union sockaddr_inet *dst, const union sockaddr_inet *to,
+				      int fd2)
+{
+	char a[SOCKADDR_INET_STRLEN], b[SOCKADDR_INET_STRLEN];
+	struct zt_udp_flow *fl;
+	int fd = fd2 < 0 ? fd2 : out_socket(pod, dst);
+
+	if (fd < 0) {
+		if (fd2 >= 0)
+			close(fd2);
+		out_refused(pod, dst, strerror(-fd));
+		return NULL;
+	}
+	fl = flow_new(w, fd, true);
+	if (!fl) {
+		close(fd2);
+		return NULL;
+	}
+	fl->h2.fn = on_local_answer;
+	if (loop_add(w->loop, fd2, EPOLLIN, &fl->h2)) {
+		close(fd2);
+		flow_discard(fl);
+		return NULL;
+	}
+	fl->fd2 = fd2;
+	fl->pod = *pod;
+	fl->peer = *dst;
+	snprintf(fl->name, sizeof(fl->name), "%s>%s", sockaddr_inet_format(pod, a, sizeof(a)),
+		 sockaddr_inet_format(to, b, sizeof(b)));
+	LIST_INSERT_HEAD(&w->udp_out->buckets[bucket_of(pod, dst)], fl, link);
+	if (!flow_own(w, fl, id)) {
+		flow_end(fl, "out of memory");
+		return NULL;
+	}
+	atomic_fetch_add(&counts.flows_opened, 1);
+	return fl;
+}
+
+/*
  * A flow to a pod of this node: this ztunnel is the destination's too, so it decides the flow
  * with the destination's policy, as the destination's ztunnel would over HBONE, and carries it
  * between two sockets of its own: the flow's, and one bound to the client's address and
  * connected to the destination pod.
  */
-/*
- * The labels of a flow of @src's along @r, as Istio's reporter="source" counts a connection,
- * with request_protocol "udp" (docs/udp.md).
- */
-static void out_labels(struct metrics_labels *l, const struct snapshot *s,
-		       const struct snap_workload *src, const struct zt_route *r)
-{
-	zt_fill_labels(l, "source", s->cluster_id, src, NULL, r->dst_wl, r->svc, true);
-	l->request_protocol = "udp";
-}
-
 static void out_local(struct zt_worker *w, const struct snapshot *s,
 		      const struct snap_workload *src, const union sockaddr_inet *pod,
 		      const union sockaddr_inet *dst, const struct zt_route *r, const uint8_t *p,
@@ -546,14 +592,11 @@ static void out_local(struct zt_worker *w, const struct snapshot *s,
 {
 	struct ipaddr src_ip = zt_ip_of(pod), dst_ip = zt_ip_of(&r->addr);
 	union sockaddr_inet from = *pod;
+	struct metrics_labels labels;
 	struct zt_udp_flow *fl;
 	struct authz_result ar;
-	char a[SOCKADDR_INET_STRLEN], b[SOCKADDR_INET_STRLEN];
-	int fd, fd2;
 
-	struct metrics_labels labels;
-
-	out_labels(&labels, s, src, r);
+	out_labels(&labels, s, src, r, true);
 	if (!authz_decide(s, r->dst_wl, &dst_ip, sockaddr_inet_port(&r->addr), &src_ip,
 			  src->identity, &ar)) {
 		zt_record_denial(&labels, pod, &r->addr, "outbound udp", &ar);
@@ -561,39 +604,9 @@ static void out_local(struct zt_worker *w, const struct snapshot *s,
 		return;
 	}
 	sockaddr_inet_set_port(&from, 0);
-	fd2 = zt_udp_to_pod(&r->addr, &from);
-	if (fd2 < 0) {
-		out_refused(pod, dst, strerror(-fd2));
+	fl = out_direct(w, src->identity, pod, dst, &r->addr, zt_udp_to_pod(&r->addr, &from));
+	if (!fl)
 		return;
-	}
-	fd = out_socket(pod, dst);
-	if (fd < 0) {
-		close(fd2);
-		out_refused(pod, dst, strerror(-fd));
-		return;
-	}
-	fl = flow_new(w, fd, true);
-	if (!fl) {
-		close(fd2);
-		return;
-	}
-	fl->h2.fn = on_local_answer;
-	if (loop_add(w->loop, fd2, EPOLLIN, &fl->h2)) {
-		close(fd2);
-		flow_discard(fl);
-		return;
-	}
-	fl->fd2 = fd2;
-	fl->pod = *pod;
-	fl->peer = *dst;
-	snprintf(fl->name, sizeof(fl->name), "%s>%s", sockaddr_inet_format(pod, a, sizeof(a)),
-		 sockaddr_inet_format(&r->addr, b, sizeof(b)));
-	LIST_INSERT_HEAD(&w->udp_out->buckets[bucket_of(pod, dst)], fl, link);
-	if (!flow_own(w, fl, src->identity)) {
-		flow_end(fl, "out of memory");
-		return;
-	}
-	atomic_fetch_add(&counts.flows_opened, 1);
 	fl->rec = connrec_open(&labels, pod, &r->addr, "outbound udp");
 	connrec_set_decision(fl->rec, "allow", ar.name);
 	/* This ztunnel is the destination's too: it counts the flow as such (reporter=destination).
@@ -603,6 +616,28 @@ static void out_local(struct zt_worker *w, const struct snapshot *s,
 	labels.request_protocol = "udp";
 	fl->rec_dst = connrec_open(&labels, pod, &r->addr, "inbound udp");
 	connrec_set_decision(fl->rec_dst, "allow", ar.name);
+	from_pod(fl, p, len);
+}
+
+/*
+ * A flow to a ServiceEntry's UDP port whose endpoint is not the mesh's (a resolver outside the
+ * cluster, say): plaintext from the node's own address, as TCP past the mesh goes, between the
+ * flow's socket and one connected to the endpoint; counted under the entry's host.
+ */
+static void out_external(struct zt_worker *w, const struct snapshot *s,
+			 const struct snap_workload *src, const union sockaddr_inet *pod,
+			 const union sockaddr_inet *dst, const struct zt_route *r, const uint8_t *p,
+			 size_t len)
+{
+	struct metrics_labels labels;
+	struct zt_udp_flow *fl =
+	    out_direct(w, src->identity, pod, dst, &r->addr,
+		       sock_connect_udp(NULL, &r->addr, NULL, AMBIT_PROXY_MARK));
+
+	if (!fl)
+		return;
+	out_labels(&labels, s, src, r, false);
+	fl->rec = connrec_open(&labels, pod, &r->addr, "outbound udp");
 	from_pod(fl, p, len);
 }
 
@@ -631,8 +666,8 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		out_refused(pod, dst, "not an enrolled pod of this node");
 		goto out;
 	}
-	if (zt_route_outbound(zs->snap, src, dst, w->o.lb, &w->rr, NULL, &r) || !r.dst_wl) {
-		out_refused(pod, dst, "not a workload of the mesh");
+	if (zt_route_outbound(zs->snap, src, dst, w->o.lb, &w->rr, NULL, &r)) {
+		out_refused(pod, dst, "no ready endpoint or port there");
 		goto out;
 	}
 	if (r.wp || r.remote) {
@@ -640,6 +675,17 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		out_refused(pod, dst,
 			    r.wp ? "bound to a waypoint (UDP is not carried through one yet)"
 				 : "in another network (UDP is not carried there yet)");
+		goto out;
+	}
+	if (!r.dst_wl || !r.dst_wl->enrolled) {
+		/* tc takes only the mesh's workloads and ServiceEntries' UDP ports (docs/udp.md).
+		 */
+		if (!r.svc || r.svc->kind == SNAP_SVC_SERVICE) {
+			out_refused(pod, dst, "not a workload of the mesh");
+			goto out;
+		}
+		make_room(w, src->identity);
+		out_external(w, zs->snap, src, pod, dst, &r, p, len);
 		goto out;
 	}
 	make_room(w, src->identity);
@@ -696,7 +742,7 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		goto out;
 	}
 	atomic_fetch_add(&counts.flows_opened, 1);
-	out_labels(&labels, zs->snap, src, &r);
+	out_labels(&labels, zs->snap, src, &r, true);
 	fl->rec = connrec_open(&labels, pod, &r.addr, "outbound udp");
 	from_pod(fl, p, len);
 out:

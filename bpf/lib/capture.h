@@ -18,6 +18,7 @@
 #include "lib/maps.h"
 #include "lib/counters.h"
 #include "lib/excl.h"
+#include "lib/sentry.h"
 #include <bpf/bpf_endian.h>
 
 #define AF_INET 2
@@ -199,7 +200,8 @@ static __always_inline __u64 capture_enrolled_cgroup(struct ambit_enrolled **en)
 
 /*
  * DNS (DESIGN.md §2): port 53 from an enrolled pod (not opted out with Istio's annotation), to
- * anything but loopback, goes to the node ztunnel's proxy on 15053. A pod captured in-pod (a
+ * anything but loopback, goes to the node ztunnel's proxy on 15053, except to a resolver a
+ * ServiceEntry names (its UDP port 53, lib/sentry.h), which is asked. A pod captured in-pod (a
  * bridge CNI) too: the cgroup hook sees its sockets wherever its netns is, and the node's
  * address is one its pod network routes to (the node's IPv4 for its IPv4, ztunnel_ip6 for its
  * IPv6).
@@ -218,7 +220,12 @@ static __always_inline bool capture_dns_wanted(struct bpf_sock_addr *ctx, __u32 
 		return false;
 	if (!capture_enrolled_cgroup(&en) || !en)
 		return false;
-	return capture_dns_of(ctx, en);
+	/*
+	 * A resolver a ServiceEntry names (lib/sentry.h) is asked itself, through the ztunnel:
+	 * from a pod captured on the node (tc does not take an in-pod pod's UDP).
+	 */
+	return capture_dns_of(ctx, en) &&
+	       ((en->flags & AMBIT_ENROLLED_INPOD) || !sentry_udp(ip, (__u16)ctx->user_port));
 }
 
 /*
@@ -286,6 +293,9 @@ static __always_inline int capture_udp_lb(struct bpf_sock_addr *ctx, bool v6, __
 		counter_inc(AMBIT_DROP_NO_BACKEND);
 		return CONNECT_REJECT;
 	}
+	/* A ServiceEntry's port: as addressed, for tc to take to the ztunnel (lib/sentry.h). */
+	if (sentry_backend(be))
+		return CONNECT_ALLOW;
 	if (lb) {
 		if (slot >= AMBIT_UDP_LB_SLOTS)
 			slot = lb->next++ % AMBIT_UDP_LB_SLOTS;
@@ -478,6 +488,8 @@ static __always_inline void capture_set_ztunnel6(struct bpf_sock_addr *ctx, __u3
 static __always_inline void capture_get_addr6(const struct bpf_sock_addr *ctx, __u32 *ip6,
 					      __u16 *port)
 {
+	/* Each field from ctx itself: a shared ctx + offset is refused ("modified ctx ptr"). */
+	barrier_var(ctx);
 	ip6[0] = ctx->user_ip6[0];
 	ip6[1] = ctx->user_ip6[1];
 	ip6[2] = ctx->user_ip6[2];
@@ -534,6 +546,24 @@ static __always_inline int capture_steer6(struct bpf_sock_addr *ctx, __u64 cgrou
 		capture_set_ztunnel6(ctx, port);
 	counter_inc(reason);
 	return CONNECT_ALLOW;
+}
+
+/* capture_dns_of for a native IPv6 destination: not to a ServiceEntry's resolver. */
+static __always_inline bool capture_dns6_of(const struct bpf_sock_addr *ctx,
+					    const struct ambit_enrolled *en)
+{
+	__u32 ip6[4];
+
+	if (!capture_dns_of(ctx, en))
+		return false;
+	if (en->flags & AMBIT_ENROLLED_INPOD)
+		return true;
+	/* The port is 53 (capture_dns_of): read again, the compiler may share its ctx offset. */
+	ip6[0] = ctx->user_ip6[0];
+	ip6[1] = ctx->user_ip6[1];
+	ip6[2] = ctx->user_ip6[2];
+	ip6[3] = ctx->user_ip6[3];
+	return !sentry_udp6(ip6, bpf_htons(53));
 }
 
 /* UDP DNS of an enrolled pod to the proxy, the server kept with the socket for recvmsg6. */
@@ -600,6 +630,8 @@ static __always_inline int capture_udp_lb6(struct bpf_sock_addr *ctx)
 		counter_inc(AMBIT_DROP_NO_BACKEND);
 		return CONNECT_REJECT;
 	}
+	if (sentry_backend6(be))
+		return CONNECT_ALLOW;
 	if (lb) {
 		if (slot >= AMBIT_UDP_LB_SLOTS)
 			slot = lb->next++ % AMBIT_UDP_LB_SLOTS;
@@ -700,10 +732,10 @@ static __always_inline int capture_native6(struct bpf_sock_addr *ctx)
 	if (capture_v6_refused(en, cgroup, &own))
 		return CONNECT_REJECT;
 	if (ctx->type == SOCK_DGRAM)
-		return capture_dns_of(ctx, en) ? capture_dns6_udp(ctx, en) : capture_udp_lb6(ctx);
+		return capture_dns6_of(ctx, en) ? capture_dns6_udp(ctx, en) : capture_udp_lb6(ctx);
 	if (ctx->type != SOCK_STREAM)
 		return CONNECT_ALLOW;
-	if (capture_dns_of(ctx, en))
+	if (capture_dns6_of(ctx, en))
 		return capture_steer6(ctx, cgroup, AMBIT_ORIG_DNS, NULL, AMBIT_PORT_DNS,
 				      AMBIT_REDIRECT_DNS);
 	if (capture_excluded(ctx, cgroup, en))

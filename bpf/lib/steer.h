@@ -16,6 +16,7 @@
 #include "lib/parse.h"
 #include "lib/preflow.h"
 #include "lib/reset.h"
+#include "lib/sentry.h"
 
 static __always_inline int steer_verdict(enum ambit_reason reason, int action)
 {
@@ -252,10 +253,11 @@ static __always_inline bool steer_udp_replies(const struct pkt *p, bool v6,
 /*
  * UDP capture (ztunnel/udp.h): an enrolled pod of this node (captured on the node, not in-pod)
  * sending to an enrolled workload goes to the ztunnel, DNS excepted (its proxy has it, by the
- * cgroup hooks), over either family. A datagram of a flow the ztunnel holds was already handed to
- * that flow's socket by steer_udp_return; a new flow's goes to the ztunnel's UDP listener on the
- * node's 15001/udp (its IPv4, or its IPv6 for IPv6), found by a lookup of that address (it is
- * bound to every address, not connected), which reads the pod's destination with
+ * cgroup hooks), over either family; so does what it sends to a ServiceEntry's UDP port at the
+ * entry's address (lib/sentry.h), port 53 included. A datagram of a flow the ztunnel holds was
+ * already handed to that flow's socket by steer_udp_return; a new flow's goes to the ztunnel's UDP
+ * listener on the node's 15001/udp (its IPv4, or its IPv6 for IPv6), found by a lookup of that
+ * address (it is bound to every address, not connected), which reads the pod's destination with
  * IP(V6)_RECVORIGDSTADDR. The later pieces of a fragmented datagram carry no ports: those whose
  * first piece went to the ztunnel (udp_frags) are only marked, so the node reassembles the
  * datagram for the flow's socket; the others go on as they came. -1: not captured, go on
@@ -268,6 +270,7 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 	struct ambit_workload *src, *dst;
 	struct bpf_sock *sk;
 	struct udphdr udp;
+	bool mesh;
 	__u32 len;
 	int ret;
 
@@ -275,10 +278,10 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 	if (!src || (src->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) !=
 			(AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL))
 		return -1;
-	dst = steer_udp_wl(p, v6, false);
-	if (!dst || !(dst->flags & AMBIT_WL_ENROLLED) ||
-	    (v6 ? !steer_node_ip6_set() : !dns_proxy_ip))
+	if (v6 ? !steer_node_ip6_set() : !dns_proxy_ip)
 		return -1;
+	dst = steer_udp_wl(p, v6, false);
+	mesh = dst && (dst->flags & AMBIT_WL_ENROLLED);
 	/* A later piece follows its first (udp_frags), or goes on as it came. */
 	if (p->tail) {
 		if (!steer_udp_frag(p, v6, false))
@@ -287,9 +290,12 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 		return steer_verdict(AMBIT_ASSIGN_ESTABLISHED, TC_ACT_OK);
 	}
 	if (steer_udp_hdr(skb, p, &udp))
-		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
+		return mesh ? steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT) : -1;
+	if (!mesh &&
+	    !(v6 ? sentry_udp6(&p->ip6->daddr, udp.dest) : sentry_udp(p->ip->daddr, udp.dest)))
+		return -1;
 	/* DNS is the proxy's; an answer to plaintext the pod took goes back as it came. */
-	if (udp.dest == bpf_htons(53) || steer_udp_replies(p, v6, &udp, false, false))
+	if ((mesh && udp.dest == bpf_htons(53)) || steer_udp_replies(p, v6, &udp, false, false))
 		return -1;
 	if (excl_wl_port(src, udp.dest, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE)) {
 		*excluded = true;

@@ -177,6 +177,15 @@ struct ambit_backend {
 _Static_assert(sizeof(struct ambit_backend) == 8, "ambit_backend ABI");
 
 /*
+ * A ServiceEntry's UDP port at one of its addresses (its own /32 or /128, or the one allocated to
+ * its host): a services (services6) entry whose only backend is all zero, address and port, which
+ * no endpoint can be. The kernel balances nothing there: an enrolled pod's datagrams to it,
+ * port 53's too (the resolver it names is asked, not the DNS proxy), go to its node's ztunnel,
+ * which routes them to the entry's endpoints (docs/udp.md); anyone else's go on as addressed.
+ */
+#define AMBIT_SERVICE_ENTRY_UDP_BACKENDS 1u
+
+/*
  * Kernel fast drops of what L4 policy forbids before any handshake (DESIGN.md §2). The agent
  * writes these from the compiled policy set; the ztunnel still enforces the same policy, so
  * an entry missing here costs a handshake, never a wrong decision.

@@ -102,6 +102,8 @@ static int accept_one(int lfd, struct sockaddr_in *peer)
 static bool child_v6;
 /* The child's socket's protocol: 0 (TCP), or IPPROTO_MPTCP. */
 static int child_proto;
+/* run_child's socket type (IPv4): SOCK_STREAM, or SOCK_DGRAM for a UDP connect. */
+static int child_type = SOCK_STREAM;
 
 /* A v4-mapped IPv6 socket address as the IPv4 one it stands for. */
 static void unmap(const struct sockaddr_in6 *a6, struct sockaddr_in *a)
@@ -164,7 +166,7 @@ static void run_child(const char *cgroup, const char *ip, uint16_t port, struct 
 				_exit(4);
 			_exit(0);
 		}
-		fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, child_proto);
+		fd = socket(AF_INET, child_type | SOCK_CLOEXEC, child_proto);
 		if (fd < 0)
 			_exit(3);
 		if (connect(fd, (struct sockaddr *)&a, sizeof(a))) {
@@ -730,6 +732,47 @@ static void test_udp_service_load_balanced(void **state)
 	udp_case(cf.cg_enrolled, false);
 }
 
+/*
+ * A ServiceEntry's UDP ports (bpf/lib/sentry.h: one all-zero backend): not balanced, the
+ * address left as written for tc to take to the ztunnel, and port 53 there is the resolver the
+ * entry names, not the DNS proxy's; port 53 of another address still is the proxy's.
+ */
+static void test_service_entry_udp_ports(void **state)
+{
+	const struct ambit_backend marker = {0};
+	uint64_t lb = counter(AMBIT_SERVICE_LB), dns = counter(AMBIT_REDIRECT_DNS);
+	struct child_result r;
+
+	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.70"), 53, IPPROTO_UDP, &marker,
+					      AMBIT_SERVICE_ENTRY_UDP_BACKENDS),
+			 0);
+	assert_int_equal(datapath_set_service(cf.dp, ip4("10.200.0.70"), 8125, IPPROTO_UDP, &marker,
+					      AMBIT_SERVICE_ENTRY_UDP_BACKENDS),
+			 0);
+	child_type = SOCK_DGRAM;
+	for (int plain = 0; plain < 2; plain++) {
+		const char *cg = plain ? cf.cg_plain : cf.cg_enrolled;
+
+		run_child(cg, "10.200.0.70", 8125, &r);
+		assert_int_equal(r.connect_errno, 0);
+		assert_addr(&r.peer, "10.200.0.70", 8125);
+		run_child(cg, "10.200.0.70", 53, &r);
+		assert_int_equal(r.connect_errno, 0);
+		assert_addr(&r.peer, "10.200.0.70", 53);
+	}
+	assert_int_equal(counter(AMBIT_SERVICE_LB), lb);
+	assert_int_equal(counter(AMBIT_REDIRECT_DNS), dns);
+	/* Another resolver's port 53, from the enrolled pod: the proxy's. */
+	run_child(cf.cg_enrolled, "10.200.0.71", 53, &r);
+	assert_int_equal(counter(AMBIT_REDIRECT_DNS), dns + 1);
+	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.70"), 53, IPPROTO_UDP), 0);
+	assert_int_equal(datapath_del_service(cf.dp, ip4("10.200.0.70"), 8125, IPPROTO_UDP), 0);
+	/* Without the entry, the enrolled pod's port 53 there is the proxy's again. */
+	run_child(cf.cg_enrolled, "10.200.0.70", 53, &r);
+	assert_int_equal(counter(AMBIT_REDIRECT_DNS), dns + 2);
+	child_type = SOCK_STREAM;
+}
+
 /* sock_orig entries made from @cgroup (0: any). */
 static unsigned int sock_orig_entries(uint64_t cgroup)
 {
@@ -937,6 +980,7 @@ int main(void)
 	    cmocka_unit_test(test_service_vip_load_balanced),
 	    cmocka_unit_test(test_service_without_backends_refused),
 	    cmocka_unit_test(test_udp_service_load_balanced),
+	    cmocka_unit_test(test_service_entry_udp_ports),
 	    cmocka_unit_test(test_sock_orig_freed_on_close),
 	    cmocka_unit_test(test_reopen_updates_links_in_place),
 	    cmocka_unit_test(test_pinned_handle),

@@ -1244,6 +1244,46 @@ static void test_excluded_ports(void **state)
 	assert_false(ambit_reason_is_drop(AMBIT_PASS_EXCLUDED));
 }
 
+/*
+ * A ServiceEntry's UDP port (bpf/lib/sentry.h): an enrolled pod's datagrams to the entry's
+ * address go to the ztunnel (none listens here: dropped as such), port 53's too; another port of
+ * that address, or a Service's port with a real backend there, goes on as addressed.
+ */
+static void test_service_entry_udp(void **state)
+{
+	struct steer_pkt u = steer_fixture_flow("10.1.0.9", "240.240.0.7");
+	const struct ambit_backend marker = {0};
+	const struct ambit_backend real = {.ip = harness_ip4("10.1.0.5"), .port = htons(9125)};
+	uint32_t vip = harness_ip4("240.240.0.7");
+	int udp_replies = datapath_map_fd(steer_fx.dp, "udp_replies");
+	struct ambit_flow k;
+
+	u.protocol = IPPROTO_UDP;
+	u.sport = 7007;
+	u.dport = 53;
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	assert_int_equal(datapath_set_service(steer_fx.dp, vip, 53, IPPROTO_UDP, &marker,
+					      AMBIT_SERVICE_ENTRY_UDP_BACKENDS),
+			 0);
+	assert_int_equal(datapath_set_service(steer_fx.dp, vip, 9125, IPPROTO_UDP, &marker,
+					      AMBIT_SERVICE_ENTRY_UDP_BACKENDS),
+			 0);
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_UDP_PROXY);
+	u.dport = 9125;
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_UDP_PROXY);
+	u.dport = 9126;
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* A Service's port there, balanced at the socket already: tc leaves it. */
+	assert_int_equal(datapath_set_service(steer_fx.dp, vip, 9125, IPPROTO_UDP, &real, 1), 0);
+	u.dport = 9125;
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	assert_int_equal(datapath_del_service(steer_fx.dp, vip, 53, IPPROTO_UDP), 0);
+	assert_int_equal(datapath_del_service(steer_fx.dp, vip, 9125, IPPROTO_UDP), 0);
+	/* What the pod's datagrams past the mesh wrote down, for the cases after this. */
+	while (bpf_map_get_next_key(udp_replies, NULL, &k) == 0)
+		assert_int_equal(bpf_map_delete_elem(udp_replies, &k), 0);
+}
+
 static void test_reason_names(void **state)
 {
 	assert_string_equal(ambit_reason_name(AMBIT_PASS), "pass");
@@ -1395,6 +1435,7 @@ int main(void)
 	    cmocka_unit_test(test_established_flow_not_fast_dropped),
 	    cmocka_unit_test_teardown(test_cookie_ack_to_listener, cookie_case_teardown),
 	    cmocka_unit_test(test_dns_answered_in_kernel),
+	    cmocka_unit_test(test_service_entry_udp),
 	    cmocka_unit_test(test_reason_names),
 	};
 

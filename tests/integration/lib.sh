@@ -225,6 +225,11 @@ url_host() {
 	case $1 in *:*) echo "[$1]" ;; *) echo "$1" ;; esac
 }
 
+# cluster_cni: the running cluster's --cni (routed, or bridge: its pods captured in-pod).
+cluster_cni() {
+	jq -r '.cni // "routed"' "/run/ambit/$CLUSTER/cluster.json" 2>/dev/null || echo routed
+}
+
 # cluster_ip_family: the running cluster's --ip-family (ipv4, dual or ipv6).
 cluster_ip_family() {
 	jq -r '.ipFamily // "ipv4"' "/run/ambit/$CLUSTER/cluster.json" 2>/dev/null || echo ipv4
@@ -297,7 +302,7 @@ fabric_capture_start() {
 	errf=$(mktemp /tmp/ambit-it-XXXXXX)
 	# --cni bridge carries pods' packets across nodes inside VXLAN: they are seen decapsulated on
 	# node2's tunnel end (in a two-node cluster, all that crosses the fabric passes there).
-	if [ "$(jq -r '.cni // "routed"' "/run/ambit/$CLUSTER/cluster.json" 2>/dev/null)" = bridge ]; then
+	if [ "$(cluster_cni)" = bridge ]; then
 		ns=ambit-$CLUSTER-node2 dev=flannel.1
 	fi
 	ip netns exec "$ns" tcpdump -i "$dev" -nn -s 0 -U --immediate-mode -w "$pcap" $filter 2>"$errf" &

@@ -287,6 +287,30 @@ expect_eq "$(pod_exec "$excl" pods/udp-echo.py ask "$udp_ip" 7007 1 2>&1)" timeo
 fabric_bg /usr/bin/python3 "$REPO/tests/integration/manifests/pods/udp-echo.py" serve 7100
 outside() { pod_exec "$(udp_pod)" pods/udp-echo.py ask "$FABRIC_IP" 7100 1 2>&1 | grep -q "got=d0"; }
 wait_for 10 outside || fail "a STRICT pod's UDP past the mesh got no answer: $(pod_exec "$(udp_pod)" pods/udp-echo.py ask "$FABRIC_IP" 7100 1 2>&1)"
+# A ServiceEntry's UDP port (docs/udp.md): an enrolled pod's datagrams to the entry's host, by
+# its name, go to its ztunnel, which sends them on to the entry's endpoint outside the mesh (its
+# targetPort) from the node's own address; the answers come back from the entry's address and
+# port, a 65,000-byte one whole.
+actl apply -f - >&2 <<EOF || fail "apply the UDP ServiceEntry"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: echo-ext, namespace: mesh}
+spec:
+  hosts: [echo.ext.test]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 7200, name: echo, protocol: UDP, targetPort: 7100}]
+  endpoints: [{address: $FABRIC_IP}]
+EOF
+se_echo() { pod_exec mesh/client-0 pods/udp-echo.py ask echo.ext.test 7200 1 2>&1; }
+se_echoed() { se_echo | grep -q "got=d0"; }
+wait_for 20 se_echoed || fail "UDP to a ServiceEntry's host got no answer: $(se_echo)"
+se_vip=$(pod_exec mesh/client-0 getent ahostsv4 echo.ext.test | awk '{ print $1; exit }')
+out=$(se_echo)
+expect_contains "$out" "src=$se_vip:7200 " "the answer's source, the entry's address"
+expect_contains "$out" "from=10.99.0.11:" "the endpoint sees the node's address"
+expect_contains "$(pod_exec mesh/client-0 pods/udp-echo.py big echo.ext.test 7200 65000 2>&1)" \
+	"size=65000 intact=True" "65,000 bytes to a ServiceEntry's UDP port"
 fabric_bg_stop
 
 # Flow limits: a pod spraying source ports meets its identity's cap (8 here) and reclaims its

@@ -200,6 +200,52 @@ n=$(metric_sum "$m" istio_dns_upstream_request_duration_seconds_count "${client_
 [ "$n" -ge 3 ] || fail "istio_dns_upstream_request_duration_seconds: $n"
 expect_contains "$m" "# TYPE istio_dns_upstream_request_duration_seconds histogram"
 
+# ---- a resolver a ServiceEntry names: asked itself, through the ztunnel ----
+# Its UDP port 53 at the entry's address is not the proxy's: the query goes to the node's
+# ztunnel, which carries it to the entry's endpoint (the fabric's dnsmasq, which knows ext.test
+# alone and refuses the rest) and counts it under the entry's host. A pod captured in-pod (the
+# bridge CNI) has no UDP captured: its proxy answers it (docs/udp.md).
+actl apply -f - >&2 <<EOF || fail "apply the resolver's ServiceEntry"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: corp-dns, namespace: mesh}
+spec:
+  hosts: [dns.corp.test]
+  location: MESH_EXTERNAL
+  resolution: STATIC
+  ports: [{number: 53, name: dns, protocol: UDP}]
+  endpoints: [{address: $EXT}]
+EOF
+corp=$(se_addr dns.corp.test)
+[ -n "$corp" ] || fail "dns.corp.test has no allocated address: $(actl services)"
+# corp_status NAME: the status of NAME's A (AAAA) answer from the entry's address.
+corp_status() { ask mesh/client-0 "@$corp" "$qtype" "$1" | sed -n 's/.*status: \([A-Z]*\),.*/\1/p'; }
+corp_refuses() { [ "$(corp_status server.mesh.svc.cluster.local)" = REFUSED ]; }
+corp_flows() {
+	metric_sum "$(node_metrics node1)" istio_tcp_connections_opened_total 'reporter="source"' \
+		'destination_service="dns.corp.test"' 'destination_service_namespace="mesh"' \
+		'request_protocol="udp"' 'source_workload="client"'
+}
+if [ "$(cluster_cni)" = bridge ]; then
+	expect_eq "$(corp_status server.mesh.svc.cluster.local)" NOERROR "an in-pod pod's query, its proxy's"
+else
+	before=$(corp_flows)
+	wait_for 20 corp_refuses || fail "a name of the mesh, asked of the entry's resolver: $(ask \
+		mesh/client-0 "@$corp" "$qtype" server.mesh.svc.cluster.local)"
+	expect_eq "$(ask mesh/client-0 "@$corp" +short www.ext.test)" "192.0.2.80" \
+		"a name the entry's resolver knows"
+	# Over TCP (a truncated answer's retry) too: the resolver's, through the ztunnel.
+	expect_contains "$(ask mesh/client-0 "@$corp" +tcp "$qtype" server.mesh.svc.cluster.local)" \
+		"status: REFUSED" "a TCP query to the entry's resolver"
+	expect_contains "$(ask mesh/client-0 "@$corp" direct.ext.test)" "SERVER: $corp#53" \
+		"the answer is the entry's address's"
+	grep -q "query\[A\] direct.ext.test from ${node1_ip%1}" "$DIR/dnsmasq.log" ||
+		fail "the entry's resolver never saw the query from the node: $(tail -5 "$DIR/dnsmasq.log")"
+	n=$(corp_flows)
+	[ "${n:-0}" -gt "${before:-0}" ] ||
+		fail "no UDP flow counted under dns.corp.test: $(node_metrics node1 | grep dns.corp.test)"
+fi
+
 # ---- what the kernel steered ----
 n=$(actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }')
 [ "${n:-0}" -ge 10 ] || fail "the kernel's redirect_dns counter says ${n:-nothing}"

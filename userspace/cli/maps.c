@@ -442,12 +442,19 @@ static void dump_backend(const void *k, const void *v, void *arg)
 	struct sockaddr_view b =
 	    d->af == AF_INET ? (struct sockaddr_view){AF_INET, &b4->ip, b4->port, b4->pad, "pad"}
 			     : addr_view(d->af, v);
+	static const uint8_t zero[16];
 	char host[HOST_STRLEN];
 
 	if (d->json) {
 		static const char *const fk[] = {"service_id", "index"};
 		double kv[] = {bk->service_id, bk->index};
 		add_entry(d, obj(fk, kv, 2), addr_json(&b));
+		return;
+	}
+	/* A ServiceEntry's UDP port: the ztunnel routes it (bpf_abi.h). */
+	if (!b.port && !memcmp(b.ip, zero, b.af == AF_INET ? 4 : 16)) {
+		printf("  service %u #%u -> the ztunnel (a ServiceEntry's UDP port)\n",
+		       bk->service_id, bk->index);
 		return;
 	}
 	printf("  service %u #%u -> %s:%u %s\n", bk->service_id, bk->index,

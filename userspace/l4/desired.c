@@ -1183,6 +1183,68 @@ static int service_ports(struct builder *b, const struct config *cfg,
 	return 0;
 }
 
+/* Whether @p, a dp_service, is a ServiceEntry's UDP port (entries.c: one all-zero backend). */
+static bool entry_port(const void *p)
+{
+	const struct dp_service *s = p;
+
+	return s->n == AMBIT_SERVICE_ENTRY_UDP_BACKENDS && !s->backends[0].ip &&
+	       !s->backends[0].port;
+}
+
+/* The same for a dp_service6. */
+static bool entry_port6(const void *p)
+{
+	static const struct ambit_addr6 zero;
+	const struct dp_service6 *s = p;
+
+	return s->n == AMBIT_SERVICE_ENTRY_UDP_BACKENDS &&
+	       !memcmp(s->backends, &zero, sizeof(zero));
+}
+
+static void clear_service(void *p)
+{
+	free(((struct dp_service *)p)->backends);
+}
+
+static void clear_service6(void *p)
+{
+	free(((struct dp_service6 *)p)->backends);
+}
+
+/*
+ * Sorted @arr, @n items of @size in @cmp's order: of two at one key (a ServiceEntry's address
+ * and UDP port a Service's too), the ServiceEntry's port (@is_entry) goes, @clear'ed, and the
+ * Service's stays. The new count.
+ */
+static size_t drop_twins(void *arr, size_t n, size_t size, int (*cmp)(const void *, const void *),
+			 bool (*is_entry)(const void *), void (*clear)(void *))
+{
+	char *a = arr;
+	size_t out = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char *x = a + i * size;
+
+		if (out && !cmp(a + (out - 1) * size, x)) {
+			char *kept = a + (out - 1) * size;
+
+			/* The earlier one is the entry's: the Service's takes its place. */
+			if (is_entry(kept) && !is_entry(x)) {
+				clear(kept);
+				memcpy(kept, x, size);
+			} else {
+				clear(x);
+			}
+			continue;
+		}
+		if (out != i)
+			memcpy(a + out * size, x, size);
+		out++;
+	}
+	return out;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct dp_entry *x = a, *y = b;
@@ -1243,7 +1305,7 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 	for (size_t i = 0; i < cfg->n_services && !err; i++)
 		err = add_service(&b, cfg, rt, &cfg->services[i]);
 	if (!err)
-		err = desired_entries(cfg, &ix, out);
+		err = desired_entries(cfg, &ix, out, &(struct entry_caps){&b.cap_svc, &b.cap_svc6});
 	if (!err)
 		err = desired_waypoints(cfg, rt, env, out);
 	desired_index_free(&ix);
@@ -1272,6 +1334,10 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		qsort(out->services, out->n_services, sizeof(*out->services), dp_service_cmp);
 	if (out->n_services6)
 		qsort(out->services6, out->n_services6, sizeof(*out->services6), dp_service6_cmp);
+	out->n_services = drop_twins(out->services, out->n_services, sizeof(*out->services),
+				     dp_service_cmp, entry_port, clear_service);
+	out->n_services6 = drop_twins(out->services6, out->n_services6, sizeof(*out->services6),
+				      dp_service6_cmp, entry_port6, clear_service6);
 	if (out->n_identities)
 		qsort(out->identities, out->n_identities, sizeof(char *), cmp_str);
 	if (out->n_snap_workloads)

@@ -171,11 +171,19 @@ size_t desired_ns_pods(struct desired_index *ix, const char *ns,
 int desired_ep_port_add(struct snap_service *ss, uint32_t ip, const struct ipaddr *ip6,
 			uint16_t port, uint16_t tp);
 
+/* The room of @d->services and @d->services6 (array_grow's capacities). */
+struct entry_caps {
+	size_t *svc, *svc6;
+};
+
 /*
  * The ServiceEntries of @cfg as snapshot entries (entries.c), sorted by namespace and host, with
- * allocated addresses, into @d->snap_entries; and @d->registry_only. 0 or -ENOMEM / -ENOSPC.
+ * allocated addresses, into @d->snap_entries; their UDP ports at those addresses into
+ * @d->services and @d->services6 (@caps: their room), unsorted; and @d->registry_only. 0 or
+ * -ENOMEM / -ENOSPC.
  */
-int desired_entries(const struct config *cfg, struct desired_index *ix, struct desired *d);
+int desired_entries(const struct config *cfg, struct desired_index *ix, struct desired *d,
+		    struct entry_caps *caps);
 
 /*
  * Computes the desired state into @out (zeroed first; free with desired_free, also on error).

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "desired.h"
+#include "lib/array.h"
 
 static char *dup0(const char *s)
 {
@@ -238,6 +239,57 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 	return err ? err : endpoints(se, ix, e);
 }
 
+/*
+ * @e's UDP ports (of @se) at its addresses, for the kernel: services (services6) entries whose
+ * one backend is all zero (bpf_abi.h, AMBIT_SERVICE_ENTRY_UDP_BACKENDS), so an enrolled pod's
+ * datagrams there go to the ztunnel, which routes them to @e's endpoints. A Service's own entry
+ * at the same key wins (desired_build drops the twin).
+ */
+static int udp_ports(struct desired *d, struct entry_caps *caps,
+		     const struct config_service_entry *se, const struct snap_service *e)
+{
+	for (size_t i = 0; i < se->n_ports; i++) {
+		uint16_t port = (uint16_t)se->ports[i].number;
+
+		if (dp_service_proto(se->ports[i].protocol) != IPPROTO_UDP)
+			continue;
+		if (e->vip) {
+			struct dp_service *ds;
+
+			if (array_grow((void **)&d->services, caps->svc, d->n_services,
+				       sizeof(*ds)))
+				return -ENOMEM;
+			ds = &d->services[d->n_services];
+			*ds = (struct dp_service){.vip = e->vip,
+						  .port = port,
+						  .proto = IPPROTO_UDP,
+						  .n = AMBIT_SERVICE_ENTRY_UDP_BACKENDS,
+						  .known = true};
+			ds->backends = calloc(1, sizeof(*ds->backends));
+			if (!ds->backends)
+				return -ENOMEM;
+			d->n_services++;
+		}
+		if (e->vip6.family == AF_INET6) {
+			struct dp_service6 *ds;
+
+			if (array_grow((void **)&d->services6, caps->svc6, d->n_services6,
+				       sizeof(*ds)))
+				return -ENOMEM;
+			ds = &d->services6[d->n_services6];
+			*ds = (struct dp_service6){.port = port,
+						   .proto = IPPROTO_UDP,
+						   .n = AMBIT_SERVICE_ENTRY_UDP_BACKENDS};
+			memcpy(&ds->vip, e->vip6.a, sizeof(ds->vip));
+			ds->backends = calloc(1, sizeof(*ds->backends));
+			if (!ds->backends)
+				return -ENOMEM;
+			d->n_services6++;
+		}
+	}
+	return 0;
+}
+
 static int cmp_entry(const void *a, const void *b)
 {
 	const struct snap_service *x = a, *y = b;
@@ -246,7 +298,8 @@ static int cmp_entry(const void *a, const void *b)
 	return c ? c : strcmp(x->hostname, y->hostname);
 }
 
-int desired_entries(const struct config *cfg, struct desired_index *ix, struct desired *d)
+int desired_entries(const struct config *cfg, struct desired_index *ix, struct desired *d,
+		    struct entry_caps *caps)
 {
 	const struct config_mesh *mesh = config_mesh_of(cfg);
 	struct config_se_vip *vips = NULL;
@@ -261,8 +314,12 @@ int desired_entries(const struct config *cfg, struct desired_index *ix, struct d
 	for (size_t i = 0; i < cfg->n_service_entries && !err; i++) {
 		const struct config_service_entry *se = &cfg->service_entries[i];
 
-		for (size_t j = 0; j < se->hosts.n && !err; j++)
+		for (size_t j = 0; j < se->hosts.n && !err; j++) {
 			err = add_host(d, &cap, se, se->hosts.items[j], ix, vips, n_vips);
+			if (!err)
+				err =
+				    udp_ports(d, caps, se, &d->snap_entries[d->n_snap_entries - 1]);
+		}
 	}
 	if (!err)
 		qsort(d->snap_entries, d->n_snap_entries, sizeof(*d->snap_entries), cmp_entry);

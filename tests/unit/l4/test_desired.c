@@ -680,6 +680,21 @@ static void test_ipv6_only_service(void **state)
  * entries of one VIP (keyed apart, each with its own target port), dual stack too; an SCTP port
  * is not balanced in the kernel at all; the diff tells the two 53s apart.
  */
+/* The world anew: @pods (runtime JSON) and @yaml (loaded as @name), computed. */
+static void load_world(struct fixture *f, const char *pods, const char *name, const char *yaml)
+{
+	struct config_diags diags = {0};
+	char err[256];
+
+	runtime_free(&f->rt);
+	assert_int_equal(runtime_parse(pods, strlen(pods), &f->rt, err, sizeof(err)), 0);
+	config_free(&f->cfg);
+	config_init(&f->cfg);
+	assert_int_equal(config_load_buffer(&f->cfg, name, yaml, strlen(yaml), &diags), 0);
+	config_diags_free(&diags);
+	compute(f);
+}
+
 static void test_service_protocols(void **state)
 {
 	struct fixture *f = *state;
@@ -694,19 +709,11 @@ static void test_service_protocols(void **state)
 	    " ports: [{name: dns-tcp, port: 53, targetPort: 5353},"
 	    " {name: dns, port: 53, protocol: UDP, targetPort: 5354},"
 	    " {name: sctp, port: 9999, protocol: SCTP}]}\n";
-	struct config_diags diags = {0};
 	const struct dp_service *tcp = NULL, *udp = NULL;
 	struct dp_service_diff d;
 	size_t n6 = 0;
-	char err[256];
 
-	runtime_free(&f->rt);
-	assert_int_equal(runtime_parse(pods, strlen(pods), &f->rt, err, sizeof(err)), 0);
-	config_free(&f->cfg);
-	config_init(&f->cfg);
-	assert_int_equal(config_load_buffer(&f->cfg, "dns.yaml", svc, strlen(svc), &diags), 0);
-	config_diags_free(&diags);
-	compute(f);
+	load_world(f, pods, "dns.yaml", svc);
 	assert_int_equal(dp_service_proto(NULL), 0);
 	assert_int_equal(dp_service_proto("udp"), IPPROTO_UDP);
 	assert_int_equal(dp_service_proto("SCTP"), -1);
@@ -1353,6 +1360,109 @@ static void test_service_entries(void **state)
 	assert_int_equal(entry_of(&f->d, "www.example.com")->vip, www_vip);
 }
 
+/* The UDP entry of services at @vip:@port (a ServiceEntry's or a Service's), or NULL. */
+static const struct dp_service *udp_of(const struct desired *d, uint32_t vip, uint16_t port)
+{
+	for (size_t i = 0; i < d->n_services; i++)
+		if (d->services[i].vip == vip && d->services[i].port == port &&
+		    d->services[i].proto == IPPROTO_UDP)
+			return &d->services[i];
+	return NULL;
+}
+
+/* Whether @s is a ServiceEntry's UDP port: its one backend all zero (bpf_abi.h). */
+static bool entry_marker(const struct dp_service *s)
+{
+	return s && s->n == AMBIT_SERVICE_ENTRY_UDP_BACKENDS && !s->backends[0].ip &&
+	       !s->backends[0].port;
+}
+
+/*
+ * ServiceEntries' UDP ports for the kernel: at each host's address (allocated, or its own), of
+ * both families, a services entry whose one backend is all zero, so an enrolled pod's datagrams
+ * go to the ztunnel; a TCP or TLS port gets none, nor a host without an address. A Service's UDP
+ * port at the same address and number keeps its own backends.
+ */
+static void test_service_entry_udp_ports(void **state)
+{
+	struct fixture *f = *state;
+	static const char yaml[] =
+	    "apiVersion: networking.istio.io/v1\n"
+	    "kind: ServiceEntry\n"
+	    "metadata: {name: corp-dns, namespace: demo}\n"
+	    "spec:\n"
+	    "  hosts: [dns.corp.internal]\n"
+	    "  location: MESH_EXTERNAL\n"
+	    "  resolution: STATIC\n"
+	    "  ports: [{number: 53, name: dns, protocol: UDP}, {number: 8125, name: statsd,\n"
+	    "           protocol: udp}, {number: 443, name: https, protocol: TLS}]\n"
+	    "  endpoints: [{address: 192.0.2.53}]\n"
+	    "---\n"
+	    "apiVersion: networking.istio.io/v1\n"
+	    "kind: ServiceEntry\n"
+	    "metadata: {name: shadow, namespace: demo}\n"
+	    "spec:\n"
+	    "  hosts: [shadow.internal]\n"
+	    "  addresses: [10.96.0.53]\n"
+	    "  resolution: STATIC\n"
+	    "  ports: [{number: 53, name: dns, protocol: UDP}, {number: 54, name: other,\n"
+	    "           protocol: UDP}]\n"
+	    "  endpoints: [{address: 192.0.2.54}]\n"
+	    "---\n"
+	    "apiVersion: networking.istio.io/v1\n"
+	    "kind: ServiceEntry\n"
+	    "metadata: {name: net, namespace: demo}\n"
+	    "spec:\n"
+	    "  hosts: [net.internal]\n"
+	    "  addresses: [198.51.100.0/24]\n"
+	    "  resolution: NONE\n"
+	    "  ports: [{number: 514, name: syslog, protocol: UDP}]\n"
+	    "---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: dns, namespace: demo}\n"
+	    "spec: {clusterIP: 10.96.0.53, selector: {app: dns},"
+	    " ports: [{name: dns, port: 53, protocol: UDP, targetPort: 5354}]}\n";
+	static const char pods[] =
+	    "{\"pods\":["
+	    "{\"namespace\":\"demo\",\"name\":\"dns-0\",\"node\":\"node1\",\"ip\":\"10.98.1.7\","
+	    " \"labels\":{\"app\":\"dns\"}}]}";
+	static const struct ambit_addr6 zero;
+	const struct snap_service *corp;
+	const struct dp_service *s;
+	size_t n6 = 0;
+
+	f->ipv6 = true;
+	load_world(f, pods, "se.yaml", yaml);
+	corp = entry_of(&f->d, "dns.corp.internal");
+	assert_non_null(corp);
+	assert_int_equal(ntohl(corp->vip) >> 16, 0xf0f0);
+	assert_true(entry_marker(udp_of(&f->d, corp->vip, 53)));
+	assert_true(entry_marker(udp_of(&f->d, corp->vip, 8125)));
+	for (size_t i = 0; i < f->d.n_services; i++)
+		assert_false(f->d.services[i].vip == corp->vip && f->d.services[i].port == 443);
+	/* The Service's own port 53 at that address wins; the entry's 54 is there. */
+	s = udp_of(&f->d, ip("10.96.0.53"), 53);
+	assert_non_null(s);
+	assert_false(entry_marker(s));
+	assert_int_equal(s->backends[0].ip, ip("10.98.1.7"));
+	assert_true(entry_marker(udp_of(&f->d, ip("10.96.0.53"), 54)));
+	/* Sorted and unique: what the agent's diff takes. A CIDR is no address: nothing there. */
+	for (size_t i = 1; i < f->d.n_services; i++)
+		assert_true(dp_service_cmp(&f->d.services[i - 1], &f->d.services[i]) < 0);
+	assert_int_equal(f->d.n_services, 4);
+	/* The allocated IPv6 address's UDP ports alike. */
+	for (size_t i = 0; i < f->d.n_services6; i++) {
+		const struct dp_service6 *s6 = &f->d.services6[i];
+
+		assert_memory_equal(&s6->vip, corp->vip6.a, 16);
+		assert_int_equal(s6->proto, IPPROTO_UDP);
+		assert_true(s6->port == 53 || s6->port == 8125);
+		assert_int_equal(s6->n, AMBIT_SERVICE_ENTRY_UDP_BACKENDS);
+		assert_memory_equal(s6->backends, &zero, sizeof(zero));
+		n6++;
+	}
+	assert_int_equal(n6, 2);
+}
+
 /* Whether @a is 2001:2::f0f0:XXYY for allocated IPv4 @vip = 240.240.XX.YY. */
 static bool paired6(const struct ipaddr *a, uint32_t vip)
 {
@@ -1900,6 +2010,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_unenroll_namespace_is_live, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_services, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_service_entries, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_service_entry_udp_ports, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_service_entries_ipv6, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_selectorless_services, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_named_port_unresolvable, setup, teardown),
