@@ -244,6 +244,14 @@ else
 	n=$(corp_flows)
 	[ "${n:-0}" -gt "${before:-0}" ] ||
 		fail "no UDP flow counted under dns.corp.test: $(node_metrics node1 | grep dns.corp.test)"
+	# ambitctl check says so, by the host's name and by its address.
+	for to in dns.corp.test "$(url_host "$corp")"; do
+		out=$(actl check mesh/client-0 "$to:53" --udp) || fail "check to $to: $out"
+		expect_contains "$out" "ServiceEntry dns.corp.test (mesh, MESH_EXTERNAL) port 53"
+		expect_contains "$out" "by the source's ztunnel, plain UDP from the node's address"
+	done
+	expect_contains "$(actl check plain/client-0 dns.corp.test:53 --udp)" "not carried" \
+		"check from a pod outside the mesh"
 fi
 
 # ---- what the kernel steered ----

@@ -139,8 +139,8 @@ static const struct usage_entry {
     {"inspection", " check ",
      "  check SRC DST:PORT [--udp] [-o json]\n"
      "                                  which policy decides SRC -> DST and why (--udp: a flow)\n"
-     "                                  (SRC, DST: ns/pod, pod or IP; IPv6 DST as\n"
-     "                                  [ADDR]:PORT)\n"
+     "                                  (SRC, DST: ns/pod, pod or IP; DST also a Service or\n"
+     "                                  a ServiceEntry's host; IPv6 DST as [ADDR]:PORT)\n"
      "        [--method M] [--path P] [--header K=V] [--jwt FILE]\n"
      "                                  the request a Service's waypoint judges (L7)\n"},
 };

@@ -535,6 +535,95 @@ static void check_one(const struct ctl_opts *o, const struct snapshot *s,
 	printf("why:         %s\n", why);
 }
 
+/* A ServiceEntry's host by its name or its address (either family); NULL if none. */
+static const struct snap_service *find_entry(const struct snapshot *s, const char *spec)
+{
+	struct ipaddr a;
+	bool by_addr = !ipaddr_parse_addr(spec, &a);
+	uint32_t v4;
+
+	for (size_t i = 0; i < s->n_entries; i++) {
+		const struct snap_service *e = &s->entries[i];
+
+		if (by_addr
+			? (ipaddr_v4(&a, &v4) ? e->vip && e->vip == v4 : ipaddr_equal(&e->vip6, &a))
+			: !strcmp(e->hostname, spec))
+			return e;
+	}
+	return NULL;
+}
+
+/*
+ * A ServiceEntry's host @e at @port: its endpoints that are the mesh's workloads are judged as
+ * any; to the rest, outside the mesh, the source's ztunnel sends the traffic on as it is (TCP,
+ * and a UDP port of the entry's, docs/udp.md), with no policy of the mesh's to ask. 0, or
+ * -ENOENT when the entry lists no such port.
+ */
+static int check_entry(const struct ctl_opts *o, const struct snapshot *s,
+		       const struct snap_workload *sw, const struct ipaddr *src_ip,
+		       const struct snap_service *e, uint16_t port, bool udp, cJSON *out)
+{
+	bool captured = sw && sw->enrolled;
+	const char *how = !captured ? "not carried: the entry's address is the mesh's, and the "
+				      "source is outside it"
+			  : udp	    ? "by the source's ztunnel, plain UDP from the node's address"
+				    : "by the source's ztunnel, plain TCP from the node's address";
+	size_t outside = 0;
+	uint16_t tport = 0;
+
+	for (size_t i = 0; i < e->nports; i++)
+		if (e->ports[i].port == port)
+			tport = e->ports[i].target_port;
+	if (!tport) {
+		fprintf(stderr, "ambitctl: check: ServiceEntry %s (%s) lists no port %u\n",
+			e->hostname, e->namespace, port);
+		return -ENOENT;
+	}
+	if (!o->json)
+		printf("ServiceEntry %s (%s, %s) port %u -> target port %u, %zu endpoint(s)%s\n",
+		       e->hostname, e->namespace,
+		       e->kind == SNAP_SVC_MESH_INTERNAL ? "MESH_INTERNAL" : "MESH_EXTERNAL", port,
+		       tport, e->nendpoints + e->nendpoints6,
+		       e->n_names ? " and the addresses its names resolve to" : "");
+	for (size_t i = 0; i < e->nendpoints + e->nendpoints6; i++) {
+		const struct snap_workload *ep =
+		    i < e->nendpoints
+			? snapshot_workload_by_ip(s, e->endpoints[i])
+			: snapshot_workload_by_ip6(s, &e->endpoints6[i - e->nendpoints]);
+
+		if (!ep || !ep->enrolled) {
+			outside++;
+			continue;
+		}
+		if (!o->json)
+			printf("\n");
+		check_one(o, s, sw, src_ip, ep, tport, NULL, udp, out);
+	}
+	if (!outside && !e->n_names)
+		return 0;
+	if (o->json) {
+		cJSON *j = cJSON_CreateObject();
+
+		if (!j || !cJSON_AddItemToArray(out, j)) {
+			cJSON_Delete(j);
+			return -ENOMEM;
+		}
+		cJSON_AddStringToObject(j, "source", sw ? sw->uid : "");
+		cJSON_AddStringToObject(j, "destination", e->hostname);
+		cJSON_AddNumberToObject(j, "port", port);
+		cJSON_AddStringToObject(j, "protocol", udp ? "UDP" : "TCP");
+		cJSON_AddStringToObject(j, "decision", captured ? "ALLOW" : "NOT_CARRIED");
+		cJSON_AddStringToObject(j, "why", how);
+		return 0;
+	}
+	printf("\noutside the mesh: %zu endpoint(s)%s\n", outside,
+	       e->n_names ? " and its names' addresses" : "");
+	printf("carried:     %s\n", how);
+	printf("decision:    %s\n", captured ? "ALLOW (no policy of the mesh applies outside it)"
+					     : "none (nothing reaches the entry's address)");
+	return 0;
+}
+
 /*
  * A Service whose endpoints are an ingress gateway's pods: the gateway judges the request (its
  * policies, then the route it takes), then the destination's ztunnels the connection from the
@@ -599,7 +688,7 @@ static int check_at_gateway(const struct ctl_opts *o, const struct ctl_cluster *
 int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const struct check_l7 *q)
 {
 	const struct snap_workload *sw, *dw;
-	const struct snap_service *svc = NULL;
+	const struct snap_service *svc = NULL, *entry;
 	char dspec[256], *colon, *end;
 	struct ctl_cluster c;
 	struct snapshot *s;
@@ -667,11 +756,20 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 	dw = svc ? NULL : find_workload(s, dspec);
 	if (!dw && !svc)
 		svc = find_service(s, dspec);
+	if (!dw && !svc && (entry = find_entry(s, dspec))) {
+		if (o->json && !(out = cJSON_CreateArray())) {
+			ret = -ENOMEM;
+			goto out;
+		}
+		if ((ret = check_entry(o, s, sw, &a, entry, (uint16_t)port, q->udp, out)))
+			goto out;
+		goto print;
+	}
 	if (!dw && !svc) {
 		fprintf(
 		    stderr,
-		    "ambitctl: check: no (unique) workload or Service %s: use ns/pod, a pod IP, "
-		    "ns/service or a Service VIP\n",
+		    "ambitctl: check: no (unique) workload, Service or ServiceEntry host %s: use "
+		    "ns/pod, a pod IP, ns/service, a Service VIP or a ServiceEntry's host\n",
 		    dspec);
 		goto out;
 	}
