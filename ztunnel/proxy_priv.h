@@ -60,6 +60,7 @@ struct zt_worker {
 	struct wk_inpod **inpod; /* in-pod pods' listeners on this loop (inpod.c) */
 	LIST_HEAD(zt_udp_flows, zt_udp_flow) udp_in; /* CONNECT-UDP flows to pods (udp.c) */
 	struct zt_udp_out *udp_out; /* the pods' flows out, by pod and destination (udp.c) */
+	struct zt_udp_io *udp_io;   /* the flows' batched reads and writes (udp.c), or NULL */
 	struct zt_udp_limits udp_lim;
 	size_t n_inpod, cap_inpod;
 	bool stopping;	       /* failures are final: no retry is scheduled */

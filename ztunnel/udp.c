@@ -18,6 +18,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 #include <netinet/in.h>
+#include <netinet/udp.h>
 #include <bpf/bpf.h>
 
 #include "ambit/bpf_abi.h"
@@ -38,6 +39,15 @@
 
 /* Datagrams read from a socket per wake-up before the others' turn. */
 #define RX_BATCH 64
+/* Datagrams one recvmmsg takes, and one sendmmsg gives. */
+#define IO_VLEN 16
+/* Datagrams for the pods held in a batch of events, and their bytes, before they go. */
+#define TX_MAX 64
+#define TX_BYTES (256 * 1024)
+#define DGRAM_MAX 65536
+/* Datagrams sent as one offloaded run: each at most a 1,500-byte MTU's, all within 60,000. */
+#define GSO_SEG_MAX 1452
+#define GSO_BYTES_MAX 60000
 /* Buckets of a worker's outbound flows, by pod address and destination. */
 #define OUT_BUCKETS 1024
 
@@ -72,6 +82,24 @@ struct id_count {
 };
 
 struct zt_udp_out;
+
+/*
+ * A worker's room for its flows' datagrams, so a wake-up costs system calls by the batch, not
+ * by the datagram: recvmmsg's buffers, and the datagrams for the pods that a batch of events
+ * brought (a TLS record holds many), sent when it is over (loop_queue), a flow's together by
+ * sendmmsg. Its pages are touched only as datagrams fill them (calloc's are the kernel's zero
+ * pages until then).
+ */
+struct zt_udp_io {
+	uint8_t rx[IO_VLEN][DGRAM_MAX];
+	struct loop_task flush;
+	size_t n, used;
+	struct {
+		struct zt_udp_flow *fl; /* NULL: its flow ended before it went */
+		size_t off, len;
+	} tx[TX_MAX];
+	uint8_t txb[TX_BYTES];
+};
 
 /* A 15001/udp listener: IPv4's, or IPv6's. */
 struct zt_udp_listener {
@@ -154,6 +182,107 @@ static void flow_free(void *p)
 	free(p);
 }
 
+/* What of @fl's @io holds for its pod goes with it, lost as UDP loses it. */
+static void tx_forget(struct zt_udp_io *io, const struct zt_udp_flow *fl)
+{
+	for (size_t i = 0; io && i < io->n; i++) {
+		if (io->tx[i].fl != fl)
+			continue;
+		io->tx[i].fl = NULL;
+		atomic_fetch_add(&counts.to_pod_dropped, 1);
+	}
+}
+
+/*
+ * A run of @k datagrams (@iov) of one size (the last no longer) as one segmentation-offload send
+ * (UDP_SEGMENT): the kernel cuts it into those datagrams, one pass down the stack for all. How
+ * many went (all or none), or -1 when it cannot be so sent (sizes, a path MTU below the size,
+ * no offload): then each goes on its own.
+ */
+static int tx_gso(int fd, struct iovec *iov, unsigned int k)
+{
+	char cbuf[CMSG_SPACE(sizeof(uint16_t))] = {0};
+	struct msghdr mh = {.msg_iov = iov, .msg_iovlen = k};
+	size_t total = 0;
+	struct cmsghdr *c;
+	uint16_t seg;
+
+	if (k < 2 || iov[0].iov_len > GSO_SEG_MAX)
+		return -1;
+	for (unsigned int i = 0; i < k; i++) {
+		if (iov[i].iov_len > iov[0].iov_len ||
+		    (i < k - 1 && iov[i].iov_len != iov[0].iov_len))
+			return -1;
+		total += iov[i].iov_len;
+	}
+	if (total > GSO_BYTES_MAX)
+		return -1;
+	seg = (uint16_t)iov[0].iov_len;
+	mh.msg_control = cbuf;
+	mh.msg_controllen = sizeof(cbuf);
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_UDP;
+	c->cmsg_type = UDP_SEGMENT;
+	c->cmsg_len = CMSG_LEN(sizeof(seg));
+	memcpy(CMSG_DATA(c), &seg, sizeof(seg));
+	if (sendmsg(fd, &mh, MSG_DONTWAIT | MSG_NOSIGNAL) >= 0)
+		return (int)k;
+	/* A full socket is a full socket: the datagrams one by one would fare no better. */
+	return errno == EAGAIN ? 0 : -1;
+}
+
+/*
+ * The datagrams held for the pods go, in order, each flow's run of them together to its socket
+ * (tx_gso, else one sendmmsg); what a full socket does not take is UDP's loss, counted.
+ */
+static void tx_flush(struct zt_udp_io *io)
+{
+	struct mmsghdr mm[IO_VLEN];
+	struct iovec iov[IO_VLEN];
+
+	for (size_t i = 0; i < io->n;) {
+		struct zt_udp_flow *fl = io->tx[i].fl;
+		unsigned int k = 0;
+		int sent;
+
+		if (!fl) {
+			i++;
+			continue;
+		}
+		for (; i + k < io->n && k < IO_VLEN && io->tx[i + k].fl == fl; k++) {
+			iov[k] = (struct iovec){io->txb + io->tx[i + k].off, io->tx[i + k].len};
+			mm[k] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[k], .msg_iovlen = 1}};
+		}
+		sent = tx_gso(fl->fd, iov, k);
+		if (sent < 0)
+			sent = sendmmsg(fl->fd, mm, k, MSG_DONTWAIT | MSG_NOSIGNAL);
+		for (unsigned int j = 0; j < k; j++) {
+			if ((int)j >= sent) {
+				atomic_fetch_add(&counts.to_pod_dropped, 1);
+				continue;
+			}
+			atomic_fetch_add(&counts.to_pod, 1);
+			connrec_bytes(fl->rec, false, io->tx[i + j].len);
+			connrec_bytes(fl->rec_dst, false, io->tx[i + j].len);
+		}
+		i += k;
+	}
+	io->n = io->used = 0;
+}
+
+static void on_flush(struct loop_task *t)
+{
+	tx_flush(container_of(t, struct zt_udp_io, flush));
+}
+
+/* @w's room for datagrams, made when its first flow is: NULL without memory. */
+static struct zt_udp_io *udp_io(struct zt_worker *w)
+{
+	if (!w->udp_io && (w->udp_io = calloc(1, sizeof(*w->udp_io))))
+		w->udp_io->flush.fn = on_flush;
+	return w->udp_io;
+}
+
 /* A datagram moved: the flow's idle time starts again, and it is no longer the oldest. */
 static void touch(struct zt_udp_flow *fl)
 {
@@ -175,6 +304,7 @@ static void flow_end(struct zt_udp_flow *fl, const char *why)
 
 	pr_debug("udp: flow %s ended: %s", fl->name, why);
 	LIST_REMOVE(fl, link);
+	tx_forget(fl->w->udp_io, fl);
 	if (fl->id) {
 		TAILQ_REMOVE(&fl->w->udp_out->lru, fl, lru);
 		fl->w->udp_out->n--;
@@ -236,37 +366,55 @@ static void from_pod(struct zt_udp_flow *fl, const uint8_t *p, size_t n)
 	connrec_bytes(fl->rec_dst, true, n);
 }
 
-/* A datagram for the pod: what its socket does not take is UDP's loss. */
+/* A datagram for the pod, held until the batch of events is over (tx_flush). */
 static void to_pod(struct zt_udp_flow *fl, const uint8_t *p, size_t n)
 {
+	struct zt_udp_io *io = fl->w->udp_io;
+
 	if (fl->outbound)
 		fl->replied = true;
 	touch(fl);
-	if (send(fl->fd, p, n, MSG_DONTWAIT | MSG_NOSIGNAL) < 0) {
-		atomic_fetch_add(&counts.to_pod_dropped, 1);
-		return;
-	}
-	atomic_fetch_add(&counts.to_pod, 1);
-	connrec_bytes(fl->rec, false, n);
-	connrec_bytes(fl->rec_dst, false, n);
+	if (io->n == TX_MAX || io->used + n > TX_BYTES)
+		tx_flush(io);
+	memcpy(io->txb + io->used, p, n);
+	io->tx[io->n].fl = fl;
+	io->tx[io->n].off = io->used;
+	io->tx[io->n++].len = n;
+	io->used += n;
+	loop_queue(fl->w->loop, &io->flush);
 }
 
-/* Up to RX_BATCH datagrams of @fd, each to @fn, until none is left or @h's flow ended. */
+/*
+ * Up to RX_BATCH datagrams of @fd, IO_VLEN a recvmmsg, each to @fn, until none is left (a
+ * recvmmsg short of IO_VLEN: epoll says when more come) or @h's flow ended.
+ */
 static void read_batch(struct zt_udp_flow *fl, int fd, const struct loop_handler *h,
 		       void (*fn)(struct zt_udp_flow *fl, const uint8_t *p, size_t n))
 {
-	static __thread uint8_t rx[65536];
+	struct zt_udp_io *io = fl->w->udp_io;
+	struct mmsghdr mm[IO_VLEN];
+	struct iovec iov[IO_VLEN];
 
-	for (int i = 0; i < RX_BATCH && !h->dead; i++) {
-		ssize_t n = recv(fd, rx, sizeof(rx), MSG_DONTWAIT);
+	for (int done = 0; done < RX_BATCH && !h->dead;) {
+		int n;
 
+		for (int i = 0; i < IO_VLEN; i++) {
+			iov[i] = (struct iovec){io->rx[i], DGRAM_MAX};
+			mm[i] = (struct mmsghdr){.msg_hdr = {.msg_iov = &iov[i], .msg_iovlen = 1}};
+		}
+		n = recvmmsg(fd, mm, IO_VLEN, MSG_DONTWAIT, NULL);
 		if (n < 0) {
 			/* A port the pod does not listen on (ICMP): the client's retries say so. */
 			if (errno == EAGAIN || errno == EINTR)
 				break;
+			done++;
 			continue;
 		}
-		fn(fl, rx, (size_t)n);
+		for (int i = 0; i < n && !h->dead; i++)
+			fn(fl, io->rx[i], mm[i].msg_len);
+		done += n;
+		if (n < IO_VLEN)
+			break;
 	}
 }
 
@@ -310,7 +458,7 @@ static void on_idle(struct loop_timer *t)
 /* A flow around the pod's socket @fd (taken), its stream still to come; NULL: @fd closed. */
 static struct zt_udp_flow *flow_new(struct zt_worker *w, int fd, bool outbound)
 {
-	struct zt_udp_flow *fl = calloc(1, sizeof(*fl));
+	struct zt_udp_flow *fl = udp_io(w) ? calloc(1, sizeof(*fl)) : NULL;
 
 	if (!fl) {
 		close(fd);
@@ -869,14 +1017,17 @@ void zt_udp_stop(struct zt_worker *w)
 {
 	while (!LIST_EMPTY(&w->udp_in))
 		flow_end(LIST_FIRST(&w->udp_in), "ztunnel stopping");
-	if (!w->udp_out)
-		return;
-	for (size_t i = 0; i < OUT_BUCKETS; i++)
-		while (!LIST_EMPTY(&w->udp_out->buckets[i]))
-			flow_end(LIST_FIRST(&w->udp_out->buckets[i]), "ztunnel stopping");
-	for (int k = 0; k < 2; k++)
-		if (w->udp_out->ls[k].fd > 0)
-			loop_del(w->loop, w->udp_out->ls[k].fd);
-	free(w->udp_out);
-	w->udp_out = NULL;
+	if (w->udp_out) {
+		for (size_t i = 0; i < OUT_BUCKETS; i++)
+			while (!LIST_EMPTY(&w->udp_out->buckets[i]))
+				flow_end(LIST_FIRST(&w->udp_out->buckets[i]), "ztunnel stopping");
+		for (int k = 0; k < 2; k++)
+			if (w->udp_out->ls[k].fd > 0)
+				loop_del(w->loop, w->udp_out->ls[k].fd);
+		free(w->udp_out);
+		w->udp_out = NULL;
+	}
+	/* The loop runs no more (its queued flush with it): what is held is lost. */
+	free(w->udp_io);
+	w->udp_io = NULL;
 }
