@@ -371,7 +371,9 @@ RAW=$WORK/raw.jsonl
 ROWS="tput"
 for r in $LAT_RATES; do ROWS="$ROWS lat$r"; done
 ROWS="$ROWS cpu"
-# The machine is shared: what ran outside the cluster's processes during the measurements.
+# The machine is shared: what ran outside the cluster's processes during the measurements (the
+# machine's busy ticks less the cluster's cgroup CPU; two counts of their own rounding, so a
+# quiet machine's difference can come out a hair below 0, which is 0).
 busy0=$(sys_busy_ticks) clu0=$(cluster_cpu_s) wall0=$(date +%s.%N)
 for rep in $(seq "$REPS"); do
 	log "rep $rep/$REPS ($(($(date +%s) - start_s)) s)"
@@ -392,7 +394,7 @@ done
 elapsed=$(($(date +%s) - start_s))
 other=$(awk -v b0="$busy0" -v b1="$(sys_busy_ticks)" -v c0="$clu0" -v c1="$(cluster_cpu_s)" \
 	-v w0="$wall0" -v w1="$(date +%s.%N)" -v h="$CLK_TCK" \
-	'BEGIN { printf "%.2f\n", ((b1 - b0) / h - (c1 - c0)) / (w1 - w0) }')
+	'BEGIN { x = ((b1 - b0) / h - (c1 - c0)) / (w1 - w0); printf "%.2f\n", (x > 0 ? x : 0) }')
 
 # ---- OUT.json and OUT.md: medians (min, max) per row, figure and path; ratios pair by pair
 # (same row, same repetition), as report.sh does for run.sh.
