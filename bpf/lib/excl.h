@@ -13,6 +13,28 @@
 #include "lib/maps.h"
 #include "lib/parse.h"
 
+/*
+ * @p's TCP flow, its addresses and ports as it goes (struct ambit_flow, ambit_flow6), looked up
+ * in @map, or @map6 for IPv6 (@v6 a constant at each call): the value, or NULL.
+ */
+static __always_inline void *excl_tcp_flow(const struct pkt *p, bool v6, void *map, void *map6)
+{
+	if (v6) {
+		struct ambit_flow6 k = {.sport = p->tcp->source, .dport = p->tcp->dest};
+
+		__builtin_memcpy(k.saddr, &p->ip6->saddr, sizeof(k.saddr));
+		__builtin_memcpy(k.daddr, &p->ip6->daddr, sizeof(k.daddr));
+		return bpf_map_lookup_elem(map6, &k);
+	} else {
+		struct ambit_flow k = {.saddr = p->ip->saddr,
+				       .daddr = p->ip->daddr,
+				       .sport = p->tcp->source,
+				       .dport = p->tcp->dest};
+
+		return bpf_map_lookup_elem(map, &k);
+	}
+}
+
 /* Whether the pod @id (a cgroup id or a veth's ifindex, as @dir says) leaves out @port/@proto. */
 static __always_inline bool excl_port(__u64 id, __be16 port, __u8 proto, __u8 dir)
 {
@@ -64,17 +86,7 @@ static __always_inline void excl_note_syn(const struct pkt *p, bool v6)
 /* Whether @p, TCP to a captured pod, answers a connection the pod opened past the mesh. */
 static __always_inline bool excl_reply(const struct pkt *p, bool v6)
 {
-	struct ambit_flow6 k6 = {.sport = p->tcp->source, .dport = p->tcp->dest};
-	struct ambit_flow k = {.sport = p->tcp->source, .dport = p->tcp->dest};
-
-	if (v6) {
-		__builtin_memcpy(k6.saddr, &p->ip6->saddr, sizeof(k6.saddr));
-		__builtin_memcpy(k6.daddr, &p->ip6->daddr, sizeof(k6.daddr));
-		return bpf_map_lookup_elem(&excl_replies6, &k6) != NULL;
-	}
-	k.saddr = p->ip->saddr;
-	k.daddr = p->ip->daddr;
-	return bpf_map_lookup_elem(&excl_replies, &k) != NULL;
+	return excl_tcp_flow(p, v6, &excl_replies, &excl_replies6) != NULL;
 }
 
 #endif

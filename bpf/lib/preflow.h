@@ -31,22 +31,8 @@
  */
 static __always_inline bool preflow_known(const struct pkt *p, bool v6)
 {
-	struct ambit_preflow *f;
+	struct ambit_preflow *f = excl_tcp_flow(p, v6, &preflows, &preflows6);
 
-	if (v6) {
-		struct ambit_flow6 k = {.sport = p->tcp->source, .dport = p->tcp->dest};
-
-		__builtin_memcpy(k.saddr, &p->ip6->saddr, sizeof(k.saddr));
-		__builtin_memcpy(k.daddr, &p->ip6->daddr, sizeof(k.daddr));
-		f = bpf_map_lookup_elem(&preflows6, &k);
-	} else {
-		struct ambit_flow k = {.saddr = p->ip->saddr,
-				       .daddr = p->ip->daddr,
-				       .sport = p->tcp->source,
-				       .dport = p->tcp->dest};
-
-		f = bpf_map_lookup_elem(&preflows, &k);
-	}
 	if (!f)
 		return excl_reply(p, v6);
 	__sync_fetch_and_add(&f->packets, 1);
