@@ -582,64 +582,79 @@ static void dump_strict_port(const void *k, const void *v, void *arg)
 	       sp->mode == AMBIT_PLAINTEXT_DROP ? "drop" : "allow", (unsigned long long)sp->drops);
 }
 
+/* A flow key (struct ambit_flow, or ambit_flow6 for IPv6) as its addresses and ports. */
+struct flow_view {
+	const void *src, *dst; /* 4 or 16 bytes, network order */
+	uint16_t sport, dport; /* host order */
+};
+
+static struct flow_view flow_view(int af, const void *k)
+{
+	const struct ambit_flow *k4 = k;
+	const struct ambit_flow6 *k6 = k;
+
+	if (af == AF_INET)
+		return (struct flow_view){&k4->saddr, &k4->daddr, ntohs(k4->sport),
+					  ntohs(k4->dport)};
+	return (struct flow_view){k6->saddr, k6->daddr, ntohs(k6->sport), ntohs(k6->dport)};
+}
+
+/* @f as JSON: saddr, daddr, sport, dport (NULL without memory). */
+static cJSON *flow_json(int af, const struct flow_view *f)
+{
+	cJSON *ko = cJSON_CreateObject();
+
+	add_ip(ko, "saddr", af, f->src);
+	add_ip(ko, "daddr", af, f->dst);
+	if (ko) {
+		cJSON_AddNumberToObject(ko, "sport", f->sport);
+		cJSON_AddNumberToObject(ko, "dport", f->dport);
+	}
+	return ko;
+}
+
+#define FLOW_STRLEN (2 * INET6_ADDRSTRLEN + 40)
+/* "from A port N to B port M", into @buf of FLOW_STRLEN. */
+static const char *flow_str(int af, const struct flow_view *f, char *buf)
+{
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+
+	snprintf(buf, FLOW_STRLEN, "from %s port %u to %s port %u", addr_str(af, f->src, a),
+		 f->sport, addr_str(af, f->dst, b), f->dport);
+	return buf;
+}
+
 /* A struct ambit_flow or ambit_flow6: a flow to a pod that predates its enrolment. */
 static void dump_preflow(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	const struct ambit_flow *k4 = k;
-	const struct ambit_flow6 *k6 = k;
+	struct flow_view fv = flow_view(d->af, k);
 	const struct ambit_preflow *f = v;
-	const void *src = d->af == AF_INET ? (const void *)&k4->saddr : k6->saddr;
-	const void *dst = d->af == AF_INET ? (const void *)&k4->daddr : k6->daddr;
-	uint16_t sport = ntohs(d->af == AF_INET ? k4->sport : k6->sport);
-	uint16_t dport = ntohs(d->af == AF_INET ? k4->dport : k6->dport);
-	char dsts[INET6_ADDRSTRLEN], srcs[INET6_ADDRSTRLEN];
+	char txt[FLOW_STRLEN];
 
 	if (d->json) {
-		static const char *const fv[] = {"packets"};
+		static const char *const fk[] = {"packets"};
 		double vv[] = {(double)f->packets};
-		cJSON *ko = cJSON_CreateObject();
 
-		add_ip(ko, "saddr", d->af, src);
-		add_ip(ko, "daddr", d->af, dst);
-		if (ko) {
-			cJSON_AddNumberToObject(ko, "sport", sport);
-			cJSON_AddNumberToObject(ko, "dport", dport);
-		}
-		add_entry(d, ko, obj(fv, vv, 1));
+		add_entry(d, flow_json(d->af, &fv), obj(fk, vv, 1));
 		return;
 	}
-	printf("  from %s port %u to %s port %u %-28s packets %llu\n", addr_str(d->af, src, srcs),
-	       sport, addr_str(d->af, dst, dsts), dport, or_dash(pod_by_addr(d->r, d->af, dst)),
-	       (unsigned long long)f->packets);
+	printf("  %s %-28s packets %llu\n", flow_str(d->af, &fv, txt),
+	       or_dash(pod_by_addr(d->r, d->af, fv.dst)), (unsigned long long)f->packets);
 }
 
 /* A udp_replies (udp_replies6) key: the answer an enrolled pod's UDP past the mesh may get. */
 static void dump_udp_reply(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
-	const struct ambit_flow *k4 = k;
-	const struct ambit_flow6 *k6 = k;
-	const void *src = d->af == AF_INET ? (const void *)&k4->saddr : k6->saddr;
-	const void *dst = d->af == AF_INET ? (const void *)&k4->daddr : k6->daddr;
-	uint16_t sport = ntohs(d->af == AF_INET ? k4->sport : k6->sport);
-	uint16_t dport = ntohs(d->af == AF_INET ? k4->dport : k6->dport);
-	char dsts[INET6_ADDRSTRLEN], srcs[INET6_ADDRSTRLEN];
+	struct flow_view fv = flow_view(d->af, k);
+	char txt[FLOW_STRLEN];
 
 	if (d->json) {
-		cJSON *ko = cJSON_CreateObject();
-
-		add_ip(ko, "saddr", d->af, src);
-		add_ip(ko, "daddr", d->af, dst);
-		if (ko) {
-			cJSON_AddNumberToObject(ko, "sport", sport);
-			cJSON_AddNumberToObject(ko, "dport", dport);
-		}
-		add_entry(d, ko, cJSON_CreateNumber(*(const uint32_t *)v));
+		add_entry(d, flow_json(d->af, &fv), cJSON_CreateNumber(*(const uint32_t *)v));
 		return;
 	}
-	printf("  from %s port %u to %s port %u %s\n", addr_str(d->af, src, srcs), sport,
-	       addr_str(d->af, dst, dsts), dport, or_dash(pod_by_addr(d->r, d->af, dst)));
+	printf("  %s %s\n", flow_str(d->af, &fv, txt), or_dash(pod_by_addr(d->r, d->af, fv.dst)));
 }
 
 /* An excl_ports key: a port a pod leaves out of capture, by the pod's cgroup or veth. */
