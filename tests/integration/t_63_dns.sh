@@ -25,6 +25,7 @@ trap 'rc=$?; rm -rf "$DIR"; LIB_RC=$rc on_exit' EXIT
 {
 	echo "192.0.2.80 www.ext.test"
 	echo "$EXT web.ext.test"
+	echo "$EXT ns.ext.test"
 	for i in $(seq 1 120); do echo "10.77.0.$i big.ext.test"; done
 	# And as many AAAA, which an IPv6 cluster's pods ask for (glibc asks no A without an IPv4
 	# address to use it from).
@@ -252,6 +253,23 @@ else
 	done
 	expect_contains "$(actl check plain/client-0 dns.corp.test:53 --udp)" "not carried" \
 		"check from a pod outside the mesh"
+	# resolution DNS: the entry's endpoint is what its host's name resolves to, for the ztunnel
+	# (the node's resolver, the same dnsmasq); the pod names the resolver by that name too.
+	actl apply -f - >&2 <<EOF || fail "apply the resolver's DNS ServiceEntry"
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: ns-by-name, namespace: mesh}
+spec:
+  hosts: [ns.ext.test]
+  location: MESH_EXTERNAL
+  resolution: DNS
+  ports: [{number: 53, name: dns, protocol: UDP}]
+EOF
+	by_name() { ask mesh/client-0 @ns.ext.test "$qtype" server.mesh.svc.cluster.local; }
+	by_name_refused() { by_name | grep -q "status: REFUSED"; }
+	wait_for 20 by_name_refused || fail "a query to a DNS entry's resolver, by its name: $(by_name)"
+	expect_eq "$(ask mesh/client-0 @ns.ext.test +short www.ext.test)" "192.0.2.80" \
+		"a name the DNS entry's resolver knows"
 fi
 
 # ---- what the kernel steered ----
