@@ -121,6 +121,7 @@ on_exit() {
 		dump_cluster_state
 	fi
 	cluster_down
+	rm -f "$FREE_PORTS_FILE"
 }
 
 # trap_exit CMDS: at exit CMDS (the test's own cleanup: a second cluster, its temporary files)
@@ -271,9 +272,29 @@ mesh_via_waypoint() {
 	pod_exec mesh/client-0 curl -sf --max-time 3 http://server/ | grep -q "from=$wp_ip"
 }
 
-# free_port: a TCP port nothing on the host listens on now.
+# free_port: a TCP port free on 127.0.0.1 now, and never one this test was given before: the
+# kernel may hand one free port to two calls in a row (a fresh-clone run once forwarded two of
+# t_79's ports from the same number). The ports given are kept in a file of the test's own.
+FREE_PORTS_FILE=${TMPDIR:-/tmp}/ambit-it-ports.$$
 free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+	python3 - "$FREE_PORTS_FILE" <<'PY'
+import socket, sys
+try:
+    with open(sys.argv[1]) as f:
+        given = set(f.read().split())
+except OSError:
+    given = set()
+while True:
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    if str(port) not in given:
+        break
+with open(sys.argv[1], "a") as f:
+    f.write("%d\n" % port)
+print(port)
+PY
 }
 
 # node_metrics NODE: the Prometheus text of that node's ztunnel.
