@@ -243,7 +243,7 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
  * @e's UDP ports (of @se) at its addresses, for the kernel: services (services6) entries whose
  * one backend is all zero (bpf_abi.h, AMBIT_SERVICE_ENTRY_UDP_BACKENDS), so an enrolled pod's
  * datagrams there go to the ztunnel, which routes them to @e's endpoints. A Service's own entry
- * at the same key wins (desired_build drops the twin).
+ * at the same key wins (desired_compute drops the twin; of two entries, one stays).
  */
 static int udp_ports(struct desired *d, struct entry_caps *caps,
 		     const struct config_service_entry *se, const struct snap_service *e)
