@@ -240,16 +240,21 @@ else
 	pass=$((pass + 1))
 	echo "--- PASS no leftovers on the host"
 fi
+# Each failure again at the end, where a reader of the log's tail looks: the cluster's state
+# dump (lib.sh), its errors and failures alone; then the test's own last lines before it, which
+# end with its FAIL line; and last, a line per failed test with that reason.
+reasons=()
 for f in "${failed[@]}"; do
 	[ -f "$tails/${f//\//_}" ] || continue
-	# The test's own last lines, before the cluster's state dump (lib.sh), whose log tails
-	# would fill them; then the dump's errors and failures alone.
-	echo "=== the last lines of $f before its state dump"
-	sed '/--- cluster .* state at failure/,$d' "$tails/${f//\//_}" | tail -n 30
+	echo "=== the state dump of $f (errors and failures)"
 	sed -n '/--- cluster .* state at failure/,$p' "$tails/${f//\//_}" |
 		grep -E '^--- |[Ee]rror|FAIL|fail|refus|denied|timed? ?out' | grep -v '"GET ' | tail -n 40
+	echo "=== the last lines of $f before its state dump"
+	sed '/--- cluster .* state at failure/,$d' "$tails/${f//\//_}" | tail -n 30
 	echo "=== end of $f"
+	reasons+=("$f: $(grep -E '\] FAIL: ' "$tails/${f//\//_}" | tail -n 1 | cut -c1-400)")
 done
+for r in "${reasons[@]}"; do echo "failed: $r"; done
 [ ${#failed[@]} -gt 0 ] && echo "failed: ${failed[*]}"
 echo "integration: $pass passed, $fail failed, $skip skipped"
 [ $fail -eq 0 ]

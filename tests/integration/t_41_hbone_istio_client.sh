@@ -181,8 +181,12 @@ spec:
 YAML
 udp_denied() { [ "$(field "$(hbu "$udp_ip:7007=x")" 1 status)" = 401 ]; }
 wait_for 10 udp_denied || fail "UDP DENY policy: want 401: $(hbu "$udp_ip:7007=x")"
-# ambitctl check explains the flow as the data path decides it.
-out=$(actl check mesh/client-0 "$udp_ip:7007" --udp 2>&1) || fail "check --udp: $out"
+# ambitctl check explains the flow as the data path decides it. It reads node1's snapshot,
+# which may take the policy a moment after node2's ztunnel (each agent reads it on its own).
+check_udp() { actl check mesh/client-0 "$udp_ip:7007" --udp 2>&1; }
+check_denies() { check_udp | grep -q deny-udp; }
+wait_for 10 check_denies || fail "check --udp never named deny-udp: $(check_udp)"
+out=$(check_udp) || fail "check --udp: $out"
 expect_contains "$out" "port 7007/udp" "check --udp: the flow's port"
 expect_contains "$out" "carried:     CONNECT-UDP over HBONE, as the source's identity" \
 	"check --udp: how the flow is carried"

@@ -395,8 +395,12 @@ YAML
 actl apply -f "$TMP/deny.yaml" >&2 || fail "apply the IPv6 ipBlocks DENY"
 wait_for 20 refused || fail "ipBlocks DENY: plain/client-0 still reaches mesh/server-0 over IPv6"
 [ "$(drops node2 drop_deny_source)" -gt "$d" ] || fail "ipBlocks DENY: node2 counted no drop_deny_source over IPv6 ($d)"
-# What `ambitctl check` says of it, by IPv6 address and by pod name.
-out=$(actl check "$ip6_plain_client_0" "[$ip6_mesh_server_0]:8080") || fail "check by IPv6: $out"
+# What `ambitctl check` says of it, by IPv6 address and by pod name. It reads node1's snapshot,
+# which may take the policy a moment after node2 (each agent reads it on its own).
+check6() { actl check "$ip6_plain_client_0" "[$ip6_mesh_server_0]:8080" 2>&1; }
+check6_denies() { check6 | grep -q "deny by mesh/deny-v6"; }
+wait_for 10 check6_denies || fail "check by IPv6 never named mesh/deny-v6: $(check6)"
+out=$(check6) || fail "check by IPv6: $out"
 expect_contains "$out" "source:      plain/client-0 ($ip6_plain_client_0) plaintext, no identity"
 expect_contains "$out" "destination: mesh/server-0 ($ip6_mesh_server_0) port 8080"
 expect_contains "$out" "decision:    deny by mesh/deny-v6"

@@ -79,6 +79,7 @@ EOT
 	# Its cluster's state dump (lib.sh) comes after, and its log tails must not push the reason out.
 	cat >"$tmp/fails/t_00_fails.sh" <<'EOT'
 echo "why-it-failed: 42 != 43"
+echo "[t_00_fails] FAIL: the reason, 42 != 43" >&2
 echo "--- cluster it-x state at failure"
 echo "--- agent-node1.log (last 20 lines)"
 echo "agent: error: the dump's own error line"
@@ -87,8 +88,9 @@ exit 1
 EOT
 	out=$(AMBIT_IT_DIR=$tmp/fails bash "$root/tests/integration/run.sh" 2>&1)
 	check "integration: a failed script's last lines are printed again with the summary" nonzero \
-		$? "$(printf '%s\n' "$out" | sed -n '/=== the last lines of t_00_fails.sh/,$p')" \
-		"why-it-failed: 42 != 43" "agent: error: the dump's own error line" "failed: t_00_fails.sh"
+		$? "$(printf '%s\n' "$out" | sed -n '/=== the state dump of t_00_fails.sh/,$p')" \
+		"why-it-failed: 42 != 43" "agent: error: the dump's own error line" \
+		"failed: t_00_fails.sh: [t_00_fails] FAIL: the reason, 42 != 43" "failed: t_00_fails.sh"
 fi
 
 # tools/cycle-check.sh (which make test runs on the tree itself first) on one copy of the sources
