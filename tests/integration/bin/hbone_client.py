@@ -367,7 +367,7 @@ def udp_tunnel(sock, conn, authority, payload, a):
     ext = h2.settings.SettingCodes.ENABLE_CONNECT_PROTOCOL
     if not conn.remote_settings.get(ext):  # not yet: the first SETTINGS may still be coming
         pump(sock, conn, lambda ev: isinstance(ev, h2.events.RemoteSettingsChanged),
-             min(a.timeout, 2))
+             a.timeout)
     if not conn.remote_settings.get(ext):
         out["no_extended_connect"] = True
         print(json.dumps(out), flush=True)
