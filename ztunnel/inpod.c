@@ -40,6 +40,7 @@ struct ipod {
 	struct sock_ns ns;  /* fd owned */
 	int lfd[L__COUNT];  /* owned: 15001, 15006, 15008 in the pod's netns */
 	int lfd6[L__COUNT]; /* owned: the same on [::], or -1 */
+	int ufd, ufd6;	    /* owned: 15001/udp on 0.0.0.0 and [::] (-1: none), never handed over */
 	bool gone;
 	bool readded;		   /* named again since the agent (re)connected */
 	_Atomic uint64_t released; /* bit per worker: it dropped this pod's listeners */
@@ -50,6 +51,7 @@ struct wk_inpod {
 	struct ipod *pod;
 	struct listener ls[L__COUNT];
 	struct listener ls6[L__COUNT]; /* fd -1: none */
+	void *uls[2]; /* 15001/udp: IPv4's, IPv6's (ops->udp_add's handles; NULL: none) */
 };
 
 static struct {
@@ -120,6 +122,10 @@ static void pod_free(struct ipod *p)
 		if (p->lfd6[i] >= 0)
 			close(p->lfd6[i]);
 	}
+	if (p->ufd >= 0)
+		close(p->ufd);
+	if (p->ufd6 >= 0)
+		close(p->ufd6);
 	close(p->ns.fd);
 	free(p);
 }
@@ -319,6 +325,20 @@ static int pod_listen(struct ipod *p, bool v6, char *why, size_t len)
 			return err;
 		}
 	}
+	/*
+	 * 15001/udp, where tc_pod_lo hands the pod's new UDP flows into the mesh. Made anew by
+	 * each ztunnel (SO_REUSEADDR: beside a predecessor's, which the kernel's look-up then
+	 * passes over for the newer).
+	 */
+	*(v6 ? &p->ufd6 : &p->ufd) = sock_udp_listen_orig(&p->ns, v6 ? AF_INET6 : AF_INET,
+							  AMBIT_PORT_OUTBOUND, AMBIT_PROXY_MARK);
+	if ((v6 ? p->ufd6 : p->ufd) < 0) {
+		int err = v6 ? p->ufd6 : p->ufd;
+
+		snprintf(why, len, "listen on %s%u/udp in its netns: %s", v6 ? "[::]:" : "",
+			 AMBIT_PORT_OUTBOUND, strerror(-err));
+		return err;
+	}
 	return 0;
 }
 
@@ -403,6 +423,7 @@ static int pod_add(uint32_t ip, const struct in6_addr *ip6, const char *uid, int
 	p->ns.ino = (uint64_t)st.st_ino;
 	for (int i = 0; i < L__COUNT; i++)
 		p->lfd[i] = p->lfd6[i] = -1;
+	p->ufd = p->ufd6 = -1;
 	/* A pod restarted in a new netns with the same address: the old one goes first. */
 	if (old) {
 		pthread_rwlock_wrlock(&g.lock);
@@ -749,6 +770,12 @@ static void hold(struct zt_worker *w, struct ipod *p, const struct zt_inpod_list
 			pr_warn("in-pod: pod %s: IPv6 listener %d not taken by a worker", p->uid,
 				k);
 	}
+	for (int k = 0; k < 2; k++) {
+		h->uls[k] = ops->udp_add(w, k ? p->ufd6 : p->ufd);
+		if (!h->uls[k] && errno)
+			pr_warn("in-pod: pod %s: its %s UDP listener not taken: %s", p->uid,
+				k ? "IPv6" : "IPv4", strerror(errno));
+	}
 	w->inpod[w->n_inpod++] = h;
 	return;
 nomem:
@@ -764,6 +791,8 @@ static void let_go(struct zt_worker *w, struct wk_inpod *h, const struct zt_inpo
 		ops->remove(w, &h->ls6[j]);
 		h->ls6[j].h.dead = true;
 	}
+	ops->udp_remove(w, h->uls[0]);
+	ops->udp_remove(w, h->uls[1]);
 	loop_defer_free(w->loop, h, free);
 }
 
@@ -797,8 +826,11 @@ void zt_inpod_worker_sync(struct zt_worker *w, bool drop, const struct zt_inpod_
 
 void zt_inpod_worker_free(struct zt_worker *w)
 {
-	for (size_t i = 0; i < w->n_inpod; i++)
+	for (size_t i = 0; i < w->n_inpod; i++) {
+		free(w->inpod[i]->uls[0]);
+		free(w->inpod[i]->uls[1]);
 		free(w->inpod[i]);
+	}
 	free(w->inpod);
 	w->inpod = NULL;
 	w->n_inpod = w->cap_inpod = 0;
@@ -839,8 +871,7 @@ bool zt_inpod_routable(uint32_t ip, const struct ipaddr *ip6, const struct ipadd
 	return a->family == AF_INET || sock_routable6(a);
 }
 
-/* The netns of the in-pod pod at @a's address, of either family. */
-static bool inpod_ns_of(const union sockaddr_inet *a, struct sock_ns *out)
+bool zt_inpod_ns_of(const union sockaddr_inet *a, struct sock_ns *out)
 {
 	if (a->sa.sa_family == AF_INET)
 		return zt_inpod_ns(a->v4.sin_addr.s_addr, out);
@@ -856,7 +887,7 @@ int zt_connect_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet 
 {
 	struct sock_ns ns;
 
-	if (inpod_ns_of(dst, &ns))
+	if (zt_inpod_ns_of(dst, &ns))
 		return sock_connect_mark(&ns, dst, src, AMBIT_PROXY_MARK);
 	return sock_connect_mark(NULL, dst, src, AMBIT_PROXY_MARK);
 }
@@ -865,7 +896,7 @@ int zt_udp_to_pod(const union sockaddr_inet *dst, const union sockaddr_inet *src
 {
 	struct sock_ns ns;
 
-	if (inpod_ns_of(dst, &ns))
+	if (zt_inpod_ns_of(dst, &ns))
 		return sock_connect_udp(&ns, dst, src, AMBIT_PROXY_MARK);
 	return sock_connect_udp(NULL, dst, src, AMBIT_PROXY_MARK);
 }
@@ -876,7 +907,7 @@ int zt_connect_from_pod(const union sockaddr_inet *from, const union sockaddr_in
 	union sockaddr_inet src = *from;
 	struct sock_ns ns;
 
-	if (inpod_ns_of(from, &ns))
+	if (zt_inpod_ns_of(from, &ns))
 		return sock_connect_mark(&ns, dst, NULL, AMBIT_PROXY_MARK);
 	sockaddr_inet_set_port(&src, 0);
 	return sock_connect_mark(NULL, dst, as_pod ? &src : NULL, AMBIT_PROXY_MARK);

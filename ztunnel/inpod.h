@@ -51,6 +51,9 @@ struct listener;
 struct zt_inpod_listen_ops {
 	int (*add)(struct zt_worker *w, struct listener *li, int kind, int fd);
 	void (*remove)(struct zt_worker *w, struct listener *li);
+	/* A pod's 15001/udp listener: udp.c's zt_udp_listener_add and _remove. */
+	void *(*udp_add)(struct zt_worker *w, int fd);
+	void (*udp_remove)(struct zt_worker *w, void *handle);
 };
 /*
  * On @w's thread: takes new pods' listeners on its loop and lets go of removed ones' (all of them
@@ -63,6 +66,8 @@ void zt_inpod_worker_free(struct zt_worker *w);
 bool zt_inpod_ns(uint32_t ip, struct sock_ns *out);
 /* The same by a dual-stack in-pod pod's IPv6 address. */
 bool zt_inpod_ns6(const struct in6_addr *ip6, struct sock_ns *out);
+/* The same by an address of either family (its port aside). */
+bool zt_inpod_ns_of(const union sockaddr_inet *a, struct sock_ns *out);
 /*
  * Whether a plain connection of the pod at @ip (network order; 0: none) or @ip6 (NULL or family
  * 0: none) can reach @a from where zt_connect_from_pod makes it: the pod's own routes when it

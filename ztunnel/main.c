@@ -510,6 +510,7 @@ int main(int argc, char **argv)
 	for (int i = 0; i < nworkers; i++) {
 		popts.udp_fd = i == 0 ? udp_fd : -1;
 		popts.udp6_fd = i == 0 ? udp6_fd : -1;
+		popts.udp_worker = i == 0;
 		workers[i] = zt_worker_start(st, &popts);
 		if (!workers[i]) {
 			pr_err("cannot start worker %d: %s", i, strerror(errno));

@@ -23,6 +23,8 @@
 static const struct zt_inpod_listen_ops listen_ops = {
     .add = zt_listener_add,
     .remove = zt_listener_remove,
+    .udp_add = zt_udp_listener_add,
+    .udp_remove = zt_udp_listener_remove,
 };
 
 /* Snapshot installed (agent watcher thread): wake the worker, which owns its connections. */
@@ -125,7 +127,7 @@ struct zt_worker *zt_worker_start(struct mesh_state *st, const struct zt_proxy_o
 		goto fail;
 	err = -zt_listeners_start(w, fds, fds6);
 	if (!err)
-		err = -zt_udp_start(w, opts->udp_fd, opts->udp6_fd);
+		err = opts->udp_worker ? -zt_udp_start(w, opts->udp_fd, opts->udp6_fd) : 0;
 	if (err)
 		goto fail;
 	err = -mesh_state_subscribe(st, worker_wake, w);

@@ -35,6 +35,8 @@ struct zt_proxy_opts {
 	 * struct carries none: the listener is never stdin) */
 	int udp_fd;
 	int udp6_fd; /* the same on [::] */
+	/* This worker reads the pods' UDP: the node's listeners, and the in-pod pods'. */
+	bool udp_worker;
 };
 
 struct zt_worker;

@@ -51,6 +51,13 @@
 /* Buckets of a worker's outbound flows, by pod address and destination. */
 #define OUT_BUCKETS 1024
 
+/* A 15001/udp listener: the node's (IPv4's, or IPv6's), or an in-pod pod's. */
+struct zt_udp_listener {
+	struct loop_handler h;
+	struct zt_udp_out *o;
+	int fd; /* borrowed; 0 or -1: none */
+};
+
 struct zt_udp_flow {
 	struct loop_handler h;
 	struct loop_timer idle;
@@ -99,13 +106,6 @@ struct zt_udp_io {
 		size_t off, len;
 	} tx[TX_MAX];
 	uint8_t txb[TX_BYTES];
-};
-
-/* A 15001/udp listener: IPv4's, or IPv6's. */
-struct zt_udp_listener {
-	struct loop_handler h;
-	struct zt_udp_out *o;
-	int fd; /* borrowed; 0 or -1: none */
 };
 
 struct zt_udp_out {
@@ -563,10 +563,12 @@ static int out_socket(const union sockaddr_inet *pod, const union sockaddr_inet 
 {
 	int one = 1, mark = AMBIT_PROXY_MARK, err;
 	bool v6 = dst->sa.sa_family == AF_INET6;
-	int fd = socket(dst->sa.sa_family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct sock_ns ns;
+	/* An in-pod pod's flow: its socket in the pod's netns, where tc_pod_egress turns to lo. */
+	int fd = sock_udp_in(zt_inpod_ns_of(pod, &ns) ? &ns : NULL, dst->sa.sa_family);
 
 	if (fd < 0)
-		return -errno;
+		return fd;
 	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
 	    setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
 		       sizeof(one)) ||
@@ -952,42 +954,14 @@ static void on_listener(struct loop_handler *h, uint32_t events)
 
 int zt_udp_listen(int family)
 {
-	union sockaddr_inet a = {0};
-	bool v6 = family == AF_INET6;
-	int one = 1, err;
-	int fd = socket(family, SOCK_DGRAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-
-	if (fd < 0)
-		return -errno;
-	if (v6) {
-		a.v6.sin6_family = AF_INET6;
-		a.v6.sin6_addr = in6addr_any;
-		a.v6.sin6_port = htons(AMBIT_PORT_OUTBOUND);
-	} else {
-		sockaddr_inet_v4(&a, htonl(INADDR_ANY), AMBIT_PORT_OUTBOUND);
-	}
-	/* tc hands it datagrams to any address: it must take them, and say where they went. */
-	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-	    (v6 && setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
-	    setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
-		       sizeof(one)) ||
-	    setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_RECVORIGDSTADDR : IP_RECVORIGDSTADDR,
-		       &one, sizeof(one)) ||
-	    bind(fd, &a.sa, sockaddr_inet_len(&a))) {
-		err = -errno;
-		close(fd);
-		return err;
-	}
-	return fd;
+	return sock_udp_listen_orig(NULL, family, AMBIT_PORT_OUTBOUND, AMBIT_PROXY_MARK);
 }
 
 int zt_udp_start(struct zt_worker *w, int fd, int fd6)
 {
-	struct zt_udp_out *o;
+	/* Made without the node's listeners too: the in-pod pods' have their own. */
+	struct zt_udp_out *o = calloc(1, sizeof(*o));
 
-	if (fd <= 0 && fd6 <= 0)
-		return 0;
-	o = calloc(1, sizeof(*o));
 	if (!o)
 		return -ENOMEM;
 	o->w = w;
@@ -1011,6 +985,35 @@ int zt_udp_start(struct zt_worker *w, int fd, int fd6)
 	}
 	w->udp_out = o;
 	return 0;
+}
+
+void *zt_udp_listener_add(struct zt_worker *w, int fd)
+{
+	struct zt_udp_listener *l;
+
+	errno = 0;
+	if (fd <= 0 || !w->udp_out)
+		return NULL;
+	l = calloc(1, sizeof(*l));
+	if (!l)
+		return NULL;
+	*l = (struct zt_udp_listener){.h.fn = on_listener, .o = w->udp_out, .fd = fd};
+	if (loop_add(w->loop, fd, EPOLLIN, &l->h)) {
+		free(l);
+		return NULL;
+	}
+	return l;
+}
+
+void zt_udp_listener_remove(struct zt_worker *w, void *handle)
+{
+	struct zt_udp_listener *l = handle;
+
+	if (!l)
+		return;
+	loop_del(w->loop, l->fd);
+	l->h.dead = true;
+	loop_defer_free(w->loop, l, free);
 }
 
 void zt_udp_stop(struct zt_worker *w)

@@ -57,9 +57,10 @@ int zt_udp_inbound(struct zt_worker *w, const struct hbone_request *req,
 		   struct hbone_upstream *up);
 
 /*
- * Outbound: the listener tc hands a pod's new flows to (bpf/lib/steer.h, steer_udp_capture),
- * 0.0.0.0:15001/udp (AF_INET) or [::]:15001/udp (AF_INET6, IPv6 only) with IP_TRANSPARENT and
- * IP_RECVORIGDSTADDR (their IPv6 twins): fd or -errno.
+ * Outbound: the listener tc hands a pod's new flows to (bpf/lib/steer.h, steer_udp_capture; an
+ * in-pod pod's is made in its netns by inpod.c, for steer_pod_lo_udp), 0.0.0.0:15001/udp
+ * (AF_INET) or [::]:15001/udp (AF_INET6, IPv6 only), by sock_udp_listen_orig with
+ * AMBIT_PROXY_MARK: fd or -errno.
  */
 int zt_udp_listen(int family);
 /*
@@ -67,10 +68,19 @@ int zt_udp_listen(int family);
  * of a pod's new flow opens a CONNECT-UDP stream to its destination's ztunnel, as the pod's
  * identity, and a socket bound to the destination and connected to the pod, which carries the rest
  * of the flow both ways. Flows through waypoints and to other networks are not carried yet
- * (refused, counted, logged). One worker reads it: a flow's first datagrams meet one flow table. 0
- * or -errno.
+ * (refused, counted, logged). One worker reads it, and the in-pod pods' listeners too
+ * (zt_udp_listener_add): a flow's first datagrams meet one flow table. 0 or -errno.
  */
 int zt_udp_start(struct zt_worker *w, int fd, int fd6);
+
+/*
+ * An in-pod pod's listener @fd (sock_udp_listen_orig) on @w's loop when @w is the UDP worker
+ * (zt_udp_start): its handle; NULL when @fd is none (-1), @w is another worker, or it failed
+ * (errno set, else 0). The in-pod module takes it through zt_inpod_listen_ops.
+ */
+void *zt_udp_listener_add(struct zt_worker *w, int fd);
+/* Off @w's loop, its pending events dropped, freed after the batch. NULL: nothing. */
+void zt_udp_listener_remove(struct zt_worker *w, void *handle);
 /* At shutdown, after the HBONE pool is gone: frees what flows are left, and the listener's. */
 void zt_udp_stop(struct zt_worker *w);
 

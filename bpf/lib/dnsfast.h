@@ -40,6 +40,20 @@ static __always_inline bool dnsfast_to_proxy(const struct pkt *p, bool v6)
 	       d[3] == dns_proxy_ip6[3];
 }
 
+/* Whether @p (IPv6 when @v6) comes from the DNS proxy's address of its family. */
+static __always_inline bool dnsfast_from_proxy(const struct pkt *p, bool v6)
+{
+	const __u32 *s;
+
+	if (!v6)
+		return dns_proxy_ip && p->ip->saddr == dns_proxy_ip;
+	if (!(dns_proxy_ip6[0] | dns_proxy_ip6[1] | dns_proxy_ip6[2] | dns_proxy_ip6[3]))
+		return false;
+	s = p->ip6->saddr.in6_u.u6_addr32;
+	return s[0] == dns_proxy_ip6[0] && s[1] == dns_proxy_ip6[1] && s[2] == dns_proxy_ip6[2] &&
+	       s[3] == dns_proxy_ip6[3];
+}
+
 /*
  * The answer published for @p's source and its query's @qlen bytes after the id (10..QMAX, at
  * @off of @skb), from its family's map; NULL when there is none or the bytes cannot be read.

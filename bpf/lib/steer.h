@@ -181,14 +181,10 @@ static __always_inline bool steer_node_ip6_set(void)
 	return dns_proxy_ip6[0] | dns_proxy_ip6[1] | dns_proxy_ip6[2] | dns_proxy_ip6[3];
 }
 
-/*
- * udp_frags at @p's datagram (a fragment): written (@write) when its first piece went to a
- * socket of the ztunnel's, else looked up for a later piece. Whether the entry is there.
- */
-static __always_inline bool steer_udp_frag(const struct pkt *p, bool v6, bool write)
+/* udp_frags at @p's datagram (a fragment), for steer_udp_frag and steer_udp_frag_of. */
+static __always_inline struct ambit_frag_key steer_frag_key(const struct pkt *p, bool v6)
 {
 	struct ambit_frag_key k = {.id = p->frag_id};
-	__u32 one = 1;
 
 	if (v6) {
 		__builtin_memcpy(k.saddr, &p->ip6->saddr, sizeof(k.saddr));
@@ -197,9 +193,30 @@ static __always_inline bool steer_udp_frag(const struct pkt *p, bool v6, bool wr
 		k.saddr[0] = p->ip->saddr;
 		k.daddr[0] = p->ip->daddr;
 	}
+	return k;
+}
+
+/*
+ * udp_frags at @p's datagram (a fragment): written (@write) when its first piece went to a
+ * socket of the ztunnel's, else looked up for a later piece. Whether the entry is there.
+ */
+static __always_inline bool steer_udp_frag(const struct pkt *p, bool v6, bool write)
+{
+	struct ambit_frag_key k = steer_frag_key(p, v6);
+	__u32 one = AMBIT_FRAG_FOLLOW;
+
 	if (write)
 		return bpf_map_update_elem(&udp_frags, &k, &one, BPF_ANY) == 0;
 	return bpf_map_lookup_elem(&udp_frags, &k) != NULL;
+}
+
+/* What udp_frags says of @p's datagram: AMBIT_FRAG_FOLLOW, AMBIT_FRAG_DROP, or 0 (nothing). */
+static __always_inline __u32 steer_udp_frag_of(const struct pkt *p, bool v6)
+{
+	struct ambit_frag_key k = steer_frag_key(p, v6);
+	__u32 *v = bpf_map_lookup_elem(&udp_frags, &k);
+
+	return v ? *v : 0;
 }
 
 /* @p, the first piece of a new flow's first datagram (@udp's ports): udp_pending, as it goes. */
@@ -339,7 +356,8 @@ static __always_inline void steer_udp_note(struct __sk_buff *skb, const struct p
 }
 
 /*
- * Plaintext UDP to an enrolled pod of this node (captured on the node), of either family: what
+ * Plaintext UDP to an enrolled pod of this node (captured on the node; or with @inpod, captured
+ * in-pod, at its own eth0, where the mesh's UDP never comes either), of either family: what
  * PeerAuthentication STRICT or a DENY ipBlocks policy refuses is dropped here, counted by why,
  * as for TCP's first segment (lib/fastdrop.h); an answer to the pod's own UDP past the mesh
  * (udp_replies) is not new traffic and passes, as does a port the pod leaves out of capture
@@ -347,13 +365,13 @@ static __always_inline void steer_udp_note(struct __sk_buff *skb, const struct p
  * sockets. -1: go on.
  */
 static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const struct pkt *p, bool v6,
-					       bool *excluded)
+					       bool inpod, bool *excluded)
 {
 	struct ambit_workload *dst = steer_udp_wl(p, v6, false), *src;
+	const __u32 all = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD;
 	struct udphdr udp;
 
-	if (!dst || (dst->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) !=
-			(AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL))
+	if (!dst || (dst->flags & all) != (inpod ? all : AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL))
 		return -1;
 	/* A later piece of a datagram: without its first, which is judged, it is nothing. */
 	if (p->tail)
@@ -406,7 +424,7 @@ static __always_inline int steer_udp(struct __sk_buff *skb, const struct pkt *p,
 		}
 		steer_udp_note(skb, p, v6);
 	}
-	ret = steer_udp_plaintext(skb, p, v6, &excluded);
+	ret = steer_udp_plaintext(skb, p, v6, false, &excluded);
 	if (ret >= 0 || !excluded)
 		return ret;
 	return steer_verdict(AMBIT_PASS_EXCLUDED, TC_ACT_OK);
@@ -899,24 +917,176 @@ static __always_inline int steer_pod_tcp(struct __sk_buff *skb, const struct pkt
  * that socket. Everything else leaves (TC_ACT_OK, uncounted). As Istio's in-pod rules do with a
  * connmark, without iptables and without a sysctl.
  */
-static __always_inline int steer_pod_return(struct __sk_buff *skb, const struct pkt *p, bool v6)
+/* @p, marked for the fwmark route, into lo's ingress (its MACs zeroed, lo's own); counted. */
+static __always_inline int steer_pod_to_lo(struct __sk_buff *skb, enum ambit_reason reason)
 {
 	static const __u8 zero_macs[2 * ETH_ALEN] = {};
-	struct bpf_sock *sk;
 
-	/* A TCP connection's socket, or a UDP flow's (steer_udp_owner). */
-	if (p->tcp)
-		sk = steer_owner(skb, p, v6);
-	else
-		sk = steer_udp_owner(skb, p, v6);
-	if (!sk)
-		return TC_ACT_OK;
-	bpf_sk_release(sk);
 	if (bpf_skb_store_bytes(skb, 0, zero_macs, sizeof(zero_macs), 0))
 		return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
 	skb->mark = AMBIT_SKB_MARK;
-	counter_inc(AMBIT_RETURN_TO_PROXY);
+	counter_inc(reason);
 	return bpf_redirect(LOOPBACK_IFINDEX, BPF_F_INGRESS);
+}
+
+static __always_inline int steer_pod_return(struct __sk_buff *skb, const struct pkt *p, bool v6)
+{
+	struct bpf_sock *sk = p->tcp ? steer_owner(skb, p, v6) : NULL;
+
+	if (!sk)
+		return TC_ACT_OK;
+	bpf_sk_release(sk);
+	return steer_pod_to_lo(skb, AMBIT_RETURN_TO_PROXY);
+}
+
+/*
+ * UDP leaving an in-pod pod's eth0 (tc_pod_egress), of either family. An answer to one of the
+ * ztunnel's flows into the pod, or the pod's next datagram of a flow the ztunnel holds for it,
+ * belongs to a socket of this netns (steer_udp_owner): turned back to lo as steer_pod_return
+ * does with TCP. A new flow of an enrolled in-pod pod into the mesh (to an enrolled workload,
+ * DNS excepted, or to a ServiceEntry's UDP port, as steer_udp_capture takes a host-captured
+ * pod's) goes to lo too, where tc_pod_lo hands it to the ztunnel's UDP listener in the pod
+ * (15001/udp). A datagram in pieces of a flow a socket owns: its first piece goes there, and its
+ * later pieces follow it (udp_frags), for the pod's netns to reassemble; a new flow's is dropped.
+ * The rest leaves as it came (a port the pod leaves out of capture counted as such).
+ */
+static __always_inline int steer_pod_udp(struct __sk_buff *skb, const struct pkt *p, bool v6)
+{
+	struct ambit_workload *src, *dst;
+	struct bpf_sock *sk;
+	struct udphdr udp;
+	bool mesh;
+
+	if (p->tail) {
+		__u32 was = steer_udp_frag_of(p, v6);
+
+		if (was == AMBIT_FRAG_DROP)
+			return steer_verdict(AMBIT_DROP_UDP_INPOD_FRAG, TC_ACT_SHOT);
+		return was ? steer_pod_to_lo(skb, AMBIT_RETURN_TO_PROXY) : TC_ACT_OK;
+	}
+	sk = steer_udp_owner(skb, p, v6);
+	if (sk) {
+		bpf_sk_release(sk);
+		if (p->fragment)
+			steer_udp_frag(p, v6, true);
+		return steer_pod_to_lo(skb, AMBIT_RETURN_TO_PROXY);
+	}
+	src = steer_udp_wl(p, v6, true);
+	if (!steer_inpod(src) || steer_udp_hdr(skb, p, &udp))
+		return TC_ACT_OK;
+	dst = steer_udp_wl(p, v6, false);
+	mesh = dst && (dst->flags & AMBIT_WL_ENROLLED);
+	if (steer_udp_replies(p, v6, &udp, false, false))
+		return TC_ACT_OK;
+	if ((!mesh &&
+	     !(v6 ? sentry_udp6(&p->ip6->daddr, udp.dest) : sentry_udp(p->ip->daddr, udp.dest))) ||
+	    (mesh && udp.dest == bpf_htons(53))) {
+		/* Past the mesh: its answer is written down, to pass STRICT (tc_pod). */
+		steer_udp_replies(p, v6, &udp, true, true);
+		return TC_ACT_OK;
+	}
+	if (excl_wl_port(src, udp.dest, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE)) {
+		steer_udp_replies(p, v6, &udp, true, true);
+		return steer_verdict(AMBIT_PASS_EXCLUDED, TC_ACT_OK);
+	}
+	/*
+	 * A new flow's first datagram in pieces: the pod's netns would reassemble it past every
+	 * program, and no socket there would take it. Dropped with its later pieces, counted, never
+	 * let out in plaintext (docs/udp.md).
+	 */
+	if (p->fragment) {
+		struct ambit_frag_key k = steer_frag_key(p, v6);
+		__u32 drop = AMBIT_FRAG_DROP;
+
+		bpf_map_update_elem(&udp_frags, &k, &drop, BPF_ANY);
+		return steer_verdict(AMBIT_DROP_UDP_INPOD_FRAG, TC_ACT_SHOT);
+	}
+	return steer_pod_to_lo(skb, AMBIT_REDIRECT_UDP_INPOD);
+}
+
+/*
+ * tc ingress on an in-pod pod's lo (tc_pod_lo), of either family: what tc_pod_egress turned back
+ * (marked). A new UDP flow of the pod's, which no socket of the netns owns, goes to the ztunnel's
+ * UDP listener in the pod (bound to 15001/udp on every address, carrying AMBIT_PROXY_MARK, found
+ * by a look-up of the pod's own address), which reads the destination with
+ * IP(V6)_RECVORIGDSTADDR as the node's listener does; without that listener it is dropped,
+ * never let out in plaintext. Everything else (the answers and next datagrams a socket owns, the
+ * pieces of a datagram, which the netns reassembles for the flow's socket, lo's own traffic)
+ * goes on as it came.
+ */
+static __always_inline int steer_pod_lo_udp(struct __sk_buff *skb, const struct pkt *p, bool v6)
+{
+	struct bpf_sock_tuple tuple = {};
+	struct bpf_sock *sk;
+	struct udphdr udp;
+	__u32 len;
+	int ret;
+
+	if (p->proto != IPPROTO_UDP || p->fragment || !steer_inpod(steer_udp_wl(p, v6, true)) ||
+	    steer_udp_hdr(skb, p, &udp))
+		return TC_ACT_OK;
+	sk = steer_udp_owner(skb, p, v6);
+	if (sk) {
+		bpf_sk_release(sk);
+		return TC_ACT_OK;
+	}
+	len = steer_tuple(p, v6, udp.source, bpf_htons(AMBIT_PORT_OUTBOUND), &tuple);
+	if (v6)
+		__builtin_memcpy(tuple.ipv6.daddr, &p->ip6->saddr, sizeof(tuple.ipv6.daddr));
+	else
+		tuple.ipv4.daddr = p->ip->saddr;
+	sk = bpf_sk_lookup_udp(skb, &tuple, len, BPF_F_CURRENT_NETNS, 0);
+	if (sk && (sk->dst_port || sk->mark != AMBIT_PROXY_MARK)) {
+		/* A connected socket is no listener; one of the pod's own is not the ztunnel's. */
+		bpf_sk_release(sk);
+		sk = NULL;
+	}
+	if (!sk)
+		return steer_verdict(AMBIT_DROP_NO_UDP_PROXY, TC_ACT_SHOT);
+	ret = steer_assign(skb, sk, AMBIT_ASSIGN_UDP_OUTBOUND);
+	bpf_sk_release(sk);
+	return ret;
+}
+
+static __always_inline int steer_pod_lo(struct __sk_buff *skb)
+{
+	struct pkt p = {};
+
+	if (skb->mark != AMBIT_SKB_MARK)
+		return TC_ACT_OK;
+	switch (parse_ipv4_tcp(skb, &p)) {
+	case PARSE_OK:
+		return p.ip->protocol == IPPROTO_UDP ? steer_pod_lo_udp(skb, &p, false) : TC_ACT_OK;
+	case PARSE_NOT_IPV4: break;
+	default: return TC_ACT_OK;
+	}
+	p = (struct pkt){};
+	if (parse_ipv6(skb, &p) != PARSE_OK)
+		return TC_ACT_OK;
+	return steer_pod_lo_udp(skb, &p, true);
+}
+
+/*
+ * UDP into an enrolled in-pod pod at its eth0 (tc_pod), of either family: plaintext, as the mesh's
+ * UDP reaches the pod from the ztunnel's sockets in its netns; refused by STRICT or a DENY
+ * ipBlocks policy (steer_udp_plaintext), else it passes (an answer to the pod's own UDP past the
+ * mesh, a port it leaves out of capture, PERMISSIVE). The DNS proxy's answers pass first, those
+ * tc_pod_egress writes from the kernel's table (lib/dnsfast.h) among them.
+ */
+static __always_inline int steer_pod_udp_in(struct __sk_buff *skb, const struct pkt *p, bool v6)
+{
+	bool excluded = false;
+	struct udphdr udp;
+	int ret;
+
+	if (!p->tail && dnsfast_from_proxy(p, v6) && !steer_udp_hdr(skb, p, &udp) &&
+	    udp.source == bpf_htons(AMBIT_PORT_DNS))
+		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	ret = steer_udp_plaintext(skb, p, v6, true, &excluded);
+
+	if (ret >= 0)
+		return ret;
+	return steer_verdict(excluded ? AMBIT_PASS_EXCLUDED : AMBIT_PASS, TC_ACT_OK);
 }
 
 /* IPv6 leaving an in-pod pod's eth0 from its own address (steer_pod_v6 below). */
@@ -929,8 +1099,9 @@ static __always_inline int steer_pod_egress_v6(struct __sk_buff *skb, const stru
 		if (ret >= 0)
 			return ret;
 	}
-	return p->proto == IPPROTO_TCP || p->proto == IPPROTO_UDP ? steer_pod_return(skb, p, true)
-								  : TC_ACT_OK;
+	if (p->proto == IPPROTO_UDP)
+		return steer_pod_udp(skb, p, true);
+	return p->proto == IPPROTO_TCP ? steer_pod_return(skb, p, true) : TC_ACT_OK;
 }
 
 /*
@@ -958,14 +1129,16 @@ static __always_inline int steer_pod_v6(struct __sk_buff *skb, bool ingress)
 		if (steer_left(wl)) {
 			if (ingress)
 				return steer_verdict(AMBIT_PASS, TC_ACT_OK);
-			return p.proto == IPPROTO_TCP || p.proto == IPPROTO_UDP
-				   ? steer_pod_return(skb, &p, true)
-				   : TC_ACT_OK;
+			if (p.proto == IPPROTO_UDP)
+				return steer_pod_udp(skb, &p, true);
+			return p.proto == IPPROTO_TCP ? steer_pod_return(skb, &p, true) : TC_ACT_OK;
 		}
 		if (!steer_inpod(wl))
 			break;
 		if (!ingress)
 			return steer_pod_egress_v6(skb, &p);
+		if (p.proto == IPPROTO_UDP)
+			return steer_pod_udp_in(skb, &p, true);
 		if (p.proto != IPPROTO_TCP)
 			return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 		return steer_pod_tcp(skb, &p, true);
@@ -989,10 +1162,12 @@ static __always_inline int steer_pod_ingress(struct __sk_buff *skb)
 	case PARSE_NOT_IPV4: return steer_pod_v6(skb, true);
 	default: return steer_verdict(AMBIT_DROP_MALFORMED, TC_ACT_SHOT);
 	}
-	if (p.ip->protocol != IPPROTO_TCP)
+	if (p.ip->protocol != IPPROTO_TCP && p.ip->protocol != IPPROTO_UDP)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	if (!steer_inpod(bpf_map_lookup_elem(&workloads, &p.ip->daddr)))
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
+	if (p.ip->protocol == IPPROTO_UDP)
+		return steer_pod_udp_in(skb, &p, false);
 	return steer_pod_tcp(skb, &p, false);
 }
 
@@ -1012,7 +1187,9 @@ static __always_inline int steer_pod_egress(struct __sk_buff *skb)
 		if (ret >= 0)
 			return ret;
 	}
-	return steer_pod_return(skb, &p, false);
+	if (p.ip->protocol == IPPROTO_UDP)
+		return steer_pod_udp(skb, &p, false);
+	return p.ip->protocol == IPPROTO_TCP ? steer_pod_return(skb, &p, false) : TC_ACT_OK;
 }
 
 /*

@@ -425,9 +425,13 @@ _Static_assert(sizeof(struct ambit_excl_key) == 16, "ambit_excl_key ABI");
  * (a flow's, or the UDP listener), by their addresses and Identification (an IPv4 address in
  * [0]), so the later pieces, which carry no ports, follow it: marked for the node to reassemble
  * for that socket. Any other datagram's pieces go on as they came (one a pod sends to a port it
- * leaves out of capture, DNS to the proxy's port, to a destination outside the mesh).
+ * leaves out of capture, DNS to the proxy's port, to a destination outside the mesh). The value
+ * says which: AMBIT_FRAG_FOLLOW; or AMBIT_FRAG_DROP, an in-pod pod's new flow whose first
+ * datagram came in pieces, dropped with them (its netns would reassemble it for no socket).
  */
 #define AMBIT_MAX_UDP_FRAGS 16384
+#define AMBIT_FRAG_FOLLOW 1
+#define AMBIT_FRAG_DROP 2
 /*
  * udp_pending, udp_pending6: a new flow whose first datagram came in pieces, keyed as it goes
  * (struct ambit_flow: the pod, the destination, their ports). tc hands its first piece to the

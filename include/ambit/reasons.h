@@ -33,7 +33,9 @@
 	X(PASS_PROBE, "pass_probe")	/* the kubelet's probe to an enrolled pod, let by */       \
 	X(ASSIGN_UDP_OUTBOUND, "assign_udp_outbound") /* new UDP flow of a pod to 15001/udp */     \
 	X(DROP_NO_UDP_PROXY, "drop_no_udp_proxy") /* that flow, without the ztunnel's listener */  \
-	X(PASS_EXCLUDED, "pass_excluded") /* a port the pod leaves out of capture (excl_ports) */
+	X(PASS_EXCLUDED, "pass_excluded") /* a port the pod leaves out of capture (excl_ports) */  \
+	X(REDIRECT_UDP_INPOD, "redirect_udp_inpod") /* in-pod: a new UDP flow of the pod, to lo */ \
+	X(DROP_UDP_INPOD_FRAG, "drop_udp_inpod_frag") /* in-pod: that, in pieces */
 
 enum ambit_reason {
 #define AMBIT_REASON_ENUM(n, s) AMBIT_##n,

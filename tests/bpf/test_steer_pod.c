@@ -1289,12 +1289,18 @@ static int egress_net_setup(void **state)
 	return 0;
 }
 
-/* Undoes what the agent set (with its own functions) and the veth, with its routes and tc. */
+/*
+ * Undoes what the agent set (with its own functions) and the veth, with its routes and tc, and
+ * lo's clsact, where datapath_attach_tc_pod put tc_pod_lo.
+ */
 static int egress_net_teardown(void **state)
 {
+	LIBBPF_OPTS(bpf_tc_hook, lo_hook, .ifindex = (int)if_nametoindex("lo"),
+		    .attach_point = BPF_TC_INGRESS | BPF_TC_EGRESS);
 	int err = 0;
 
 	egress_case_teardown(state);
+	bpf_tc_hook_destroy(&lo_hook);
 	if (fx.veth_made && harness_sh("ip link del %s", ETH0))
 		err = -1;
 	fx.veth_made = false;

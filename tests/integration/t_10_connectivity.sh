@@ -86,8 +86,8 @@ actl local logs node1-ztunnel | grep -qF "access direction=outbound src.addr=$cl
 # UDP Services as kube-proxy makes them, in the kernel (cgroup connect/sendmsg/recvmsg): a
 # ClusterIP's UDP port, with a named targetPort, reaches one of its endpoints from pods in and
 # out of the mesh, at each of its VIPs (both families in a dual-stack cluster); a socket's flow
-# stays on one endpoint, and its answers (recvfrom, getpeername) come from the VIP. The mesh
-# does not carry UDP yet: this is plain UDP (docs/udp.md).
+# stays on one endpoint, and its answers (recvfrom, getpeername) come from the VIP. Balanced
+# before any capture: from the mesh's pods the mesh then carries it to the endpoint (below).
 actl apply -f - >&2 <<YAML || fail "the UDP echo Service not applied"
 apiVersion: v1
 kind: Service
@@ -133,43 +133,42 @@ done
 expect_contains "$(udp_ask mesh/client-0 udp-echo)" "pod=mesh/udp-echo-" "udp-echo:7/udp by name"
 log "UDP Service udp-echo:7 ($udp_vips) answered pods in and out of the mesh from its VIPs"
 
-# The mesh carries an enrolled pod's UDP to an enrolled pod (docs/udp.md), with host capture, over
-# each family the cluster has: tc hands the client's datagrams to its ztunnel
-# (assign_udp_outbound), they cross the fabric inside HBONE as CONNECT-UDP, never as UDP, and the
-# pod still sees the client's address and answers it from its own. (In-pod capture is not
-# carried yet: plain UDP as above.)
+# The mesh carries an enrolled pod's UDP to an enrolled pod (docs/udp.md), captured on the node or
+# in-pod (the [bridge] pass, where the fabric carries VXLAN and a plaintext datagram would be in
+# it), over each family the cluster has: tc hands the client's datagrams to its ztunnel
+# (assign_udp_outbound; in-pod, by way of the pod's lo), they cross the fabric inside HBONE as
+# CONNECT-UDP, never as UDP, and the pod still sees the client's address and answers it from its
+# own.
 # pod_ips NS/POD: the pod's addresses, IPv4 first, each with a family of its own.
 pod_ips() {
 	actl get pod "${1#*/}" -n "${1%/*}" -o json | jq -r '.status.podIPs[].ip'
 }
-if [ "$(jq -r '.cni // "routed"' "/run/ambit/$CLUSTER/cluster.json")" != bridge ]; then
-	before=$(actl maps --node node1 | awk '$1 == "assign_udp_outbound" { print $2 }')
-	udp_pcap=$(mktemp /tmp/ambit-it-XXXXXX.pcap)
-	fabric_capture_start "$udp_pcap" udp
-	for pod in $(actl local status | awk '$1 ~ /^mesh\/udp-echo-/ { print $1 }'); do
-		for ip in $(pod_ips "$pod"); do
-			from=$(pod_ips mesh/client-0 | grep -m1 -F "$(case $ip in *:*) echo : ;; *) echo . ;; esac)")
-			h=$(url_host "$ip")
-			f=$(url_host "$from")
-			out=$(pod_exec mesh/client-0 pods/udp-echo.py ask "$ip" 7007 3 2>&1)
-			[ "$(grep -cF "src=$h:7007 pod=$pod from=$f:" <<<"$out")" = 3 ] ||
-				fail "client-0 to $pod over the mesh: want 3 answers from $h:7007: $out"
-			out=$(pod_exec mesh/client-0 pods/udp-echo.py connected "$ip" 7007 2>&1)
-			expect_contains "$out" "src=$h:7007 pod=$pod from=$f:" \
-				"client-0 connected to $pod at $h over the mesh"
-		done
+before=$(actl maps --node node1 | awk '$1 == "assign_udp_outbound" { print $2 }')
+udp_pcap=$(mktemp /tmp/ambit-it-XXXXXX.pcap)
+fabric_capture_start "$udp_pcap" udp
+for pod in $(actl local status | awk '$1 ~ /^mesh\/udp-echo-/ { print $1 }'); do
+	for ip in $(pod_ips "$pod"); do
+		from=$(pod_ips mesh/client-0 | grep -m1 -F "$(case $ip in *:*) echo : ;; *) echo . ;; esac)")
+		h=$(url_host "$ip")
+		f=$(url_host "$from")
+		out=$(pod_exec mesh/client-0 pods/udp-echo.py ask "$ip" 7007 3 2>&1)
+		[ "$(grep -cF "src=$h:7007 pod=$pod from=$f:" <<<"$out")" = 3 ] ||
+			fail "client-0 to $pod over the mesh: want 3 answers from $h:7007: $out"
+		out=$(pod_exec mesh/client-0 pods/udp-echo.py connected "$ip" 7007 2>&1)
+		expect_contains "$out" "src=$h:7007 pod=$pod from=$f:" \
+			"client-0 connected to $pod at $h over the mesh"
 	done
-	fabric_capture_stop
-	if grep -aq "pod=mesh/udp-echo-" "$udp_pcap"; then
-		rm -f "$udp_pcap"
-		fail "an enrolled pod's UDP crossed the fabric in plaintext"
-	fi
+done
+fabric_capture_stop
+if grep -aq "pod=mesh/udp-echo-" "$udp_pcap"; then
 	rm -f "$udp_pcap"
-	after=$(actl maps --node node1 | awk '$1 == "assign_udp_outbound" { print $2 }')
-	[ "${after:-0}" -gt "${before:-0}" ] ||
-		fail "assign_udp_outbound on node1 did not move ($before -> $after)"
-	log "an enrolled pod's UDP to enrolled pods crossed the fabric in HBONE only"
+	fail "an enrolled pod's UDP crossed the fabric in plaintext"
 fi
+rm -f "$udp_pcap"
+after=$(actl maps --node node1 | awk '$1 == "assign_udp_outbound" { print $2 }')
+[ "${after:-0}" -gt "${before:-0}" ] ||
+	fail "assign_udp_outbound on node1 did not move ($before -> $after)"
+log "an enrolled pod's UDP to enrolled pods crossed the fabric in HBONE only"
 
 # A flood makes the ztunnel's 15006 listener answer with SYN cookies (forced here with
 # tcp_syncookies=2 in the netns it listens in: the node's, or the pod's in-pod). The ACK ending

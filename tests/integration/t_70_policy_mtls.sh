@@ -88,6 +88,24 @@ out=$(node_exec node1 curl -s --max-time 5 "http://$(url_host "$ratings_ip"):908
 after=$(drops node1 drop_strict_plaintext)
 [ "$after" -gt "$before" ] || fail "node1's own plaintext not counted as drop_strict_plaintext ($before -> $after)"
 
+# UDP alike (docs/udp.md), in either capture mode: legacy's plaintext UDP to the STRICT ratings
+# pod of its node is dropped in the kernel and counted (in-pod, by tc_pod at the pod's eth0),
+# while productpage's UDP to it, which the mesh carries (in-pod, by way of the client's lo and
+# the ztunnel's listener in the pod), is answered, as its own address.
+udp_echo=$REPO/tests/integration/manifests/pods/udp-echo.py
+pod_exec bookinfo/ratings-0 timeout 30 "$udp_echo" serve 7300 >/dev/null 2>&1 &
+udp_srv=$!
+pp_ip=$(pod_ip bookinfo/productpage-0)
+udp_ask() { pod_exec "$1" "$udp_echo" ask "$ratings_ip" 7300 1 2>&1; }
+mesh_udp() { udp_ask bookinfo/productpage-0 | grep -q "from=$(url_host "$pp_ip"):.* got=d0"; }
+wait_for 15 mesh_udp || fail "productpage's UDP to STRICT ratings: $(udp_ask bookinfo/productpage-0)"
+before=$after
+expect_eq "$(udp_ask legacy/client-0)" timeout "legacy's plaintext UDP to STRICT ratings"
+after=$(drops node1 drop_strict_plaintext)
+[ "$after" -gt "$before" ] || fail "legacy's plaintext UDP not counted as drop_strict_plaintext ($before -> $after)"
+pod_exec bookinfo/ratings-0 pkill -f "udp-echo.py serve 7300"
+wait "$udp_srv" 2>/dev/null
+
 # The SYN-cookie ACK (issue 55). A pod mints, in a netns of its own holding its address and its
 # victim's, the cookie the victim's listener would answer its SYN with (the secret is the
 # kernel's, not the netns'), then sends the ACK that ends that handshake, carrying a request,

@@ -27,7 +27,8 @@
 #include "steer.skel.h"
 #include "steer_fixture.h"
 
-struct steer_fixture steer_fx = {.prog_fd = -1, .pod_prog_fd = -1, .pod_egress_prog_fd = -1};
+struct steer_fixture steer_fx = {
+    .prog_fd = -1, .pod_prog_fd = -1, .pod_egress_prog_fd = -1, .pod_lo_prog_fd = -1};
 
 /* As the agent's loader pins them: datapath_open_pinned picks them up for datapath_attach_tc_pod.
  */
@@ -66,9 +67,11 @@ int steer_fixture_setup(const char *tag)
 	steer_fx.prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_ingress);
 	steer_fx.pod_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_pod);
 	steer_fx.pod_egress_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_pod_egress);
+	steer_fx.pod_lo_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_pod_lo);
 	steer_fx.veth_egress_prog_fd = bpf_program__fd(steer_fx.skel->progs.tc_veth_egress);
 	if (pin_prog(steer_fx.skel->progs.tc_pod, "prog_tc_pod") ||
-	    pin_prog(steer_fx.skel->progs.tc_pod_egress, "prog_tc_pod_egress"))
+	    pin_prog(steer_fx.skel->progs.tc_pod_egress, "prog_tc_pod_egress") ||
+	    pin_prog(steer_fx.skel->progs.tc_pod_lo, "prog_tc_pod_lo"))
 		return -1;
 	steer_fx.dp = datapath_open_pinned(steer_fx.pin_root);
 	if (!steer_fx.dp)
@@ -106,6 +109,7 @@ int steer_fixture_teardown(void)
 	steer_bpf__destroy(steer_fx.skel);
 	steer_fx.skel = NULL;
 	steer_fx.prog_fd = steer_fx.pod_prog_fd = steer_fx.pod_egress_prog_fd = -1;
+	steer_fx.pod_lo_prog_fd = -1;
 	return steer_fx.pin_root[0] && datapath_remove_pins(steer_fx.pin_root) ? -1 : 0;
 }
 

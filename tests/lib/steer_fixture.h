@@ -52,6 +52,7 @@ struct steer_fixture {
 	int prog_fd;		 /* tc_ingress */
 	int pod_prog_fd;	 /* tc_pod */
 	int pod_egress_prog_fd;	 /* tc_pod_egress */
+	int pod_lo_prog_fd;	 /* tc_pod_lo */
 	int veth_egress_prog_fd; /* tc_veth_egress */
 };
 

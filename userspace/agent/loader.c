@@ -23,6 +23,8 @@
 /* Fixed so that a restarted agent replaces its own filter rather than stacking a second one. */
 #define LOADER_TC_HANDLE 0xa3b1
 #define LOADER_TC_PRIORITY 1
+/* lo, in every netns. */
+#define LOADER_LO_IFINDEX 1
 
 struct loader {
 	struct capture_bpf *capture;
@@ -261,6 +263,7 @@ static int loader_attach(struct loader *ld, const struct datapath_opts *opts)
 	err = err
 		  ?: loader_pin_prog(ld->steer->progs.tc_pod_egress, opts->pin_root,
 				     "prog_tc_pod_egress");
+	err = err ?: loader_pin_prog(ld->steer->progs.tc_pod_lo, opts->pin_root, "prog_tc_pod_lo");
 	err = err
 		  ?: loader_pin_prog(ld->steer->progs.tc_veth_egress, opts->pin_root,
 				     "prog_tc_veth_egress");
@@ -397,14 +400,19 @@ int datapath_attach_tc_veth(struct datapath *dp, int ifindex)
 	return err ?: attach_tc(dp->tc_veth_egress_prog_fd, ifindex, BPF_TC_EGRESS);
 }
 
-/* The in-pod programs, for a pod's own eth0 (the calling thread in its netns). */
+/*
+ * The in-pod programs, for a pod's own eth0 and its lo, where tc_pod_egress turns what is the
+ * ztunnel's (the calling thread in the pod's netns).
+ */
 int datapath_attach_tc_pod(struct datapath *dp, int ifindex)
 {
 	/* One clsact for both directions, created once. */
 	int err = ifindex > 0 ? tc_hook_create(ifindex) : -EINVAL;
 
 	err = err ?: attach_tc(dp->tc_pod_prog_fd, ifindex, BPF_TC_INGRESS);
-	return err ?: attach_tc(dp->tc_pod_egress_prog_fd, ifindex, BPF_TC_EGRESS);
+	err = err ?: attach_tc(dp->tc_pod_egress_prog_fd, ifindex, BPF_TC_EGRESS);
+	err = err ?: tc_hook_create(LOADER_LO_IFINDEX);
+	return err ?: attach_tc(dp->tc_pod_lo_prog_fd, LOADER_LO_IFINDEX, BPF_TC_INGRESS);
 }
 
 static int detach_tc(int ifindex, enum bpf_tc_attach_point where)
@@ -420,9 +428,11 @@ static int detach_tc(int ifindex, enum bpf_tc_attach_point where)
 int datapath_detach_tc_pod(struct datapath *dp, int ifindex)
 {
 	int err = detach_tc(ifindex, BPF_TC_INGRESS), err2 = detach_tc(ifindex, BPF_TC_EGRESS);
+	/* A pod set up before tc_pod_lo existed has none there. */
+	int err3 = detach_tc(LOADER_LO_IFINDEX, BPF_TC_INGRESS);
 
 	(void)dp;
-	return err ?: err2;
+	return err ?: err2 ?: (err3 == -ENOENT ? 0 : err3);
 }
 
 /* Removes only our filter: the clsact qdisc may carry other users' filters. */

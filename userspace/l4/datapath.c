@@ -86,11 +86,18 @@ int pinned_map_open(const char *pin_root, const char *name)
 	return fd < 0 ? -errno : fd;
 }
 
+/* A pinned program's owned fd, or -1 when it is not pinned (only the agent's loader pins them). */
+static int pinned_prog_open(const char *pin_root, const char *name)
+{
+	int fd = pinned_map_open(pin_root, name);
+
+	return fd < 0 ? -1 : fd;
+}
+
 /* Returns a handle owning one fd per pinned map (and the tc program if pinned); NULL + errno. */
 struct datapath *datapath_open_pinned(const char *pin_root)
 {
 	struct datapath *dp;
-	char path[PATH_MAX];
 	int err = 0;
 	int i;
 
@@ -102,6 +109,7 @@ struct datapath *datapath_open_pinned(const char *pin_root)
 	dp->tc_prog_fd = -1;
 	dp->tc_pod_prog_fd = -1;
 	dp->tc_pod_egress_prog_fd = -1;
+	dp->tc_pod_lo_prog_fd = -1;
 	dp->tc_veth_egress_prog_fd = -1;
 	if (snprintf(dp->pin_root, sizeof(dp->pin_root), "%s", pin_root) >=
 	    (int)sizeof(dp->pin_root)) {
@@ -118,22 +126,11 @@ struct datapath *datapath_open_pinned(const char *pin_root)
 		}
 	}
 	/* Optional: only the agent's loader pins programs, and only it attaches tc. */
-	if (pin_path(path, sizeof(path), pin_root, "prog_tc_ingress") == 0)
-		dp->tc_prog_fd = bpf_obj_get(path);
-	if (dp->tc_prog_fd < 0)
-		dp->tc_prog_fd = -1;
-	if (pin_path(path, sizeof(path), pin_root, "prog_tc_pod") == 0)
-		dp->tc_pod_prog_fd = bpf_obj_get(path);
-	if (dp->tc_pod_prog_fd < 0)
-		dp->tc_pod_prog_fd = -1;
-	if (pin_path(path, sizeof(path), pin_root, "prog_tc_pod_egress") == 0)
-		dp->tc_pod_egress_prog_fd = bpf_obj_get(path);
-	if (dp->tc_pod_egress_prog_fd < 0)
-		dp->tc_pod_egress_prog_fd = -1;
-	if (pin_path(path, sizeof(path), pin_root, "prog_tc_veth_egress") == 0)
-		dp->tc_veth_egress_prog_fd = bpf_obj_get(path);
-	if (dp->tc_veth_egress_prog_fd < 0)
-		dp->tc_veth_egress_prog_fd = -1;
+	dp->tc_prog_fd = pinned_prog_open(pin_root, "prog_tc_ingress");
+	dp->tc_pod_prog_fd = pinned_prog_open(pin_root, "prog_tc_pod");
+	dp->tc_pod_egress_prog_fd = pinned_prog_open(pin_root, "prog_tc_pod_egress");
+	dp->tc_pod_lo_prog_fd = pinned_prog_open(pin_root, "prog_tc_pod_lo");
+	dp->tc_veth_egress_prog_fd = pinned_prog_open(pin_root, "prog_tc_veth_egress");
 	return dp;
 fail:
 	datapath_close(dp);
@@ -160,6 +157,8 @@ void datapath_close(struct datapath *dp)
 		close(dp->tc_pod_prog_fd);
 	if (dp->tc_pod_egress_prog_fd >= 0)
 		close(dp->tc_pod_egress_prog_fd);
+	if (dp->tc_pod_lo_prog_fd >= 0)
+		close(dp->tc_pod_lo_prog_fd);
 	if (dp->tc_veth_egress_prog_fd >= 0)
 		close(dp->tc_veth_egress_prog_fd);
 	free(dp);

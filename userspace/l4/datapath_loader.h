@@ -64,6 +64,7 @@ struct datapath {
 	int tc_prog_fd;		    /* owned; -1 when prog_tc_ingress is not pinned */
 	int tc_pod_prog_fd;	    /* owned; -1 when prog_tc_pod is not pinned */
 	int tc_pod_egress_prog_fd;  /* owned; -1 when prog_tc_pod_egress is not pinned */
+	int tc_pod_lo_prog_fd;	    /* owned; -1 when prog_tc_pod_lo is not pinned */
 	int tc_veth_egress_prog_fd; /* owned; -1 when prog_tc_veth_egress is not pinned */
 	uint32_t next_service_id;   /* 0 until the services map was scanned once */
 	uint32_t next_service6_id;  /* the same for services6 */

@@ -362,6 +362,44 @@ int sock_tcp_in(const struct sock_ns *ns, int family)
 	return sock_in_ns(ns, socket_fn, &a);
 }
 
+int sock_udp_in(const struct sock_ns *ns, int family)
+{
+	struct socket_args a = {family, SOCK_DGRAM};
+
+	return sock_in_ns(ns, socket_fn, &a);
+}
+
+int sock_udp_listen_orig(const struct sock_ns *ns, int family, uint16_t port, uint32_t mark)
+{
+	union sockaddr_inet a = {0};
+	bool v6 = family == AF_INET6;
+	int one = 1, err;
+	int fd = sock_udp_in(ns, family);
+
+	if (fd < 0)
+		return fd;
+	if (v6) {
+		a.v6.sin6_family = AF_INET6;
+		a.v6.sin6_addr = in6addr_any;
+		a.v6.sin6_port = htons(port);
+	} else {
+		sockaddr_inet_v4(&a, htonl(INADDR_ANY), port);
+	}
+	if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    (mark && setsockopt(fd, SOL_SOCKET, SO_MARK, &mark, sizeof(mark))) ||
+	    (v6 && setsockopt(fd, SOL_IPV6, IPV6_V6ONLY, &one, sizeof(one))) ||
+	    setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_TRANSPARENT : IP_TRANSPARENT, &one,
+		       sizeof(one)) ||
+	    setsockopt(fd, v6 ? SOL_IPV6 : SOL_IP, v6 ? IPV6_RECVORIGDSTADDR : IP_RECVORIGDSTADDR,
+		       &one, sizeof(one)) ||
+	    bind(fd, &a.sa, sockaddr_inet_len(&a))) {
+		err = -errno;
+		close(fd);
+		return err;
+	}
+	return fd;
+}
+
 int sock_connect(const union sockaddr_inet *dst, const union sockaddr_inet *src)
 {
 	return sock_connect_in(NULL, dst, src);

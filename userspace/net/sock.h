@@ -90,6 +90,15 @@ int sock_in_ns(const struct sock_ns *ns, int (*fn)(void *arg), void *arg);
 bool sock_routable_in(const struct sock_ns *ns, const struct ipaddr *a);
 /* A non-blocking TCP socket of @family (AF_INET, AF_INET6) in @ns (NULL: here): fd or -errno. */
 int sock_tcp_in(const struct sock_ns *ns, int family);
+/* The same for a datagram socket. */
+int sock_udp_in(const struct sock_ns *ns, int family);
+/*
+ * A non-blocking datagram socket in @ns bound to every address of @family (IPv6: IPv6 only) at
+ * @port, with IP_TRANSPARENT and IP_RECVORIGDSTADDR (their IPv6 twins), SO_REUSEADDR and SO_MARK
+ * @mark (0: none): what tc hands datagrams to any destination to, each read with where it went.
+ * fd or -errno.
+ */
+int sock_udp_listen_orig(const struct sock_ns *ns, int family, uint16_t port, uint32_t mark);
 /* sock_listen_at in @ns (NULL: here). */
 int sock_listen_in(const struct sock_ns *ns, const union sockaddr_inet *addr, bool transparent);
 /*
