@@ -221,11 +221,10 @@ static __always_inline bool capture_dns_wanted(struct bpf_sock_addr *ctx, __u32 
 	if (!capture_enrolled_cgroup(&en) || !en)
 		return false;
 	/*
-	 * A resolver a ServiceEntry names (lib/sentry.h) is asked itself, through the ztunnel:
-	 * from a pod captured on the node (tc does not take an in-pod pod's UDP).
+	 * A resolver a ServiceEntry names (lib/sentry.h) is asked itself, through the ztunnel (tc
+	 * takes the datagrams: on the node, or in-pod at the pod's eth0).
 	 */
-	return capture_dns_of(ctx, en) &&
-	       ((en->flags & AMBIT_ENROLLED_INPOD) || !sentry_udp(ip, (__u16)ctx->user_port));
+	return capture_dns_of(ctx, en) && !sentry_udp(ip, (__u16)ctx->user_port);
 }
 
 /*
@@ -556,8 +555,6 @@ static __always_inline bool capture_dns6_of(const struct bpf_sock_addr *ctx,
 
 	if (!capture_dns_of(ctx, en))
 		return false;
-	if (en->flags & AMBIT_ENROLLED_INPOD)
-		return true;
 	/* The port is 53 (capture_dns_of): read again, the compiler may share its ctx offset. */
 	ip6[0] = ctx->user_ip6[0];
 	ip6[1] = ctx->user_ip6[1];

@@ -209,8 +209,8 @@ expect_contains "$m" "# TYPE istio_dns_upstream_request_duration_seconds histogr
 # ---- a resolver a ServiceEntry names: asked itself, through the ztunnel ----
 # Its UDP port 53 at the entry's address is not the proxy's: the query goes to the node's
 # ztunnel, which carries it to the entry's endpoint (the fabric's dnsmasq, which knows ext.test
-# alone and refuses the rest) and counts it under the entry's host. A pod captured in-pod (the
-# bridge CNI) has no UDP captured: its proxy answers it (docs/udp.md).
+# alone and refuses the rest) and counts it under the entry's host; from a pod captured in-pod
+# (the bridge CNI) alike, tc at its eth0 taking the datagrams (docs/udp.md).
 actl apply -f - >&2 <<EOF || fail "apply the resolver's ServiceEntry"
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
@@ -232,35 +232,32 @@ corp_flows() {
 		'destination_service="dns.corp.test"' 'destination_service_namespace="mesh"' \
 		'request_protocol="udp"' 'source_workload="client"'
 }
-if [ "$(cluster_cni)" = bridge ]; then
-	expect_eq "$(corp_status server.mesh.svc.cluster.local)" NOERROR "an in-pod pod's query, its proxy's"
-else
-	before=$(corp_flows)
-	wait_for 20 corp_refuses || fail "a name of the mesh, asked of the entry's resolver: $(ask \
-		mesh/client-0 "@$corp" "$qtype" server.mesh.svc.cluster.local)"
-	expect_eq "$(ask mesh/client-0 "@$corp" +short www.ext.test)" "192.0.2.80" \
-		"a name the entry's resolver knows"
-	# Over TCP (a truncated answer's retry) too: the resolver's, through the ztunnel.
-	expect_contains "$(ask mesh/client-0 "@$corp" +tcp "$qtype" server.mesh.svc.cluster.local)" \
-		"status: REFUSED" "a TCP query to the entry's resolver"
-	expect_contains "$(ask mesh/client-0 "@$corp" direct.ext.test)" "SERVER: $corp#53" \
-		"the answer is the entry's address's"
-	grep -q "query\[A\] direct.ext.test from ${node1_ip%1}" "$DIR/dnsmasq.log" ||
-		fail "the entry's resolver never saw the query from the node: $(tail -5 "$DIR/dnsmasq.log")"
-	n=$(corp_flows)
-	[ "${n:-0}" -gt "${before:-0}" ] ||
-		fail "no UDP flow counted under dns.corp.test: $(node_metrics node1 | grep dns.corp.test)"
-	# ambitctl check says so, by the host's name and by its address.
-	for to in dns.corp.test "$(url_host "$corp")"; do
-		out=$(actl check mesh/client-0 "$to:53" --udp) || fail "check to $to: $out"
-		expect_contains "$out" "ServiceEntry dns.corp.test (mesh, MESH_EXTERNAL) port 53"
-		expect_contains "$out" "by the source's ztunnel, plain UDP from the node's address"
-	done
-	expect_contains "$(actl check plain/client-0 dns.corp.test:53 --udp)" "not carried" \
-		"check from a pod outside the mesh"
-	# resolution DNS: the entry's endpoint is what its host's name resolves to, for the ztunnel
-	# (the node's resolver, the same dnsmasq); the pod names the resolver by that name too.
-	actl apply -f - >&2 <<EOF || fail "apply the resolver's DNS ServiceEntry"
+before=$(corp_flows)
+wait_for 20 corp_refuses || fail "a name of the mesh, asked of the entry's resolver: $(ask \
+	mesh/client-0 "@$corp" "$qtype" server.mesh.svc.cluster.local)"
+expect_eq "$(ask mesh/client-0 "@$corp" +short www.ext.test)" "192.0.2.80" \
+	"a name the entry's resolver knows"
+# Over TCP (a truncated answer's retry) too: the resolver's, through the ztunnel.
+expect_contains "$(ask mesh/client-0 "@$corp" +tcp "$qtype" server.mesh.svc.cluster.local)" \
+	"status: REFUSED" "a TCP query to the entry's resolver"
+expect_contains "$(ask mesh/client-0 "@$corp" direct.ext.test)" "SERVER: $corp#53" \
+	"the answer is the entry's address's"
+grep -q "query\[A\] direct.ext.test from ${node1_ip%1}" "$DIR/dnsmasq.log" ||
+	fail "the entry's resolver never saw the query from the node: $(tail -5 "$DIR/dnsmasq.log")"
+n=$(corp_flows)
+[ "${n:-0}" -gt "${before:-0}" ] ||
+	fail "no UDP flow counted under dns.corp.test: $(node_metrics node1 | grep dns.corp.test)"
+# ambitctl check says so, by the host's name and by its address.
+for to in dns.corp.test "$(url_host "$corp")"; do
+	out=$(actl check mesh/client-0 "$to:53" --udp) || fail "check to $to: $out"
+	expect_contains "$out" "ServiceEntry dns.corp.test (mesh, MESH_EXTERNAL) port 53"
+	expect_contains "$out" "by the source's ztunnel, plain UDP from the node's address"
+done
+expect_contains "$(actl check plain/client-0 dns.corp.test:53 --udp)" "not carried" \
+	"check from a pod outside the mesh"
+# resolution DNS: the entry's endpoint is what its host's name resolves to, for the ztunnel
+# (the node's resolver, the same dnsmasq); the pod names the resolver by that name too.
+actl apply -f - >&2 <<EOF || fail "apply the resolver's DNS ServiceEntry"
 apiVersion: networking.istio.io/v1
 kind: ServiceEntry
 metadata: {name: ns-by-name, namespace: mesh}
@@ -270,12 +267,11 @@ spec:
   resolution: DNS
   ports: [{number: 53, name: dns, protocol: UDP}]
 EOF
-	by_name() { ask mesh/client-0 @ns.ext.test "$qtype" server.mesh.svc.cluster.local; }
-	by_name_refused() { by_name | grep -q "status: REFUSED"; }
-	wait_for 20 by_name_refused || fail "a query to a DNS entry's resolver, by its name: $(by_name)"
-	expect_eq "$(ask mesh/client-0 @ns.ext.test +short www.ext.test)" "192.0.2.80" \
-		"a name the DNS entry's resolver knows"
-fi
+by_name() { ask mesh/client-0 @ns.ext.test "$qtype" server.mesh.svc.cluster.local; }
+by_name_refused() { by_name | grep -q "status: REFUSED"; }
+wait_for 20 by_name_refused || fail "a query to a DNS entry's resolver, by its name: $(by_name)"
+expect_eq "$(ask mesh/client-0 @ns.ext.test +short www.ext.test)" "192.0.2.80" \
+	"a name the DNS entry's resolver knows"
 
 # ---- what the kernel steered ----
 n=$(actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }')
