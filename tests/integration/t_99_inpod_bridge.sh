@@ -29,11 +29,15 @@ in_pod() { # POD CMD...: CMD in the pod's netns only (not its cgroup: not captur
 	ip netns exec "$(podns "$p")" "$@"
 }
 listens() { in_pod "$1" ss -Hltn "sport = :$2" | grep -q LISTEN; }
-captured() { # POD: its three listeners and tc_pod on its eth0
-	listens "$1" 15001 && listens "$1" 15006 && listens "$1" 15008 &&
-		in_pod "$1" tc filter show dev eth0 ingress | grep -q tc_pod
+listens_udp() { in_pod "$1" ss -Hlun "sport = :15001" | grep -q .; }
+captured() { # POD: its three listeners, 15001/udp, tc_pod on its eth0 and tc_pod_lo on its lo
+	listens "$1" 15001 && listens "$1" 15006 && listens "$1" 15008 && listens_udp "$1" &&
+		in_pod "$1" tc filter show dev eth0 ingress | grep -q tc_pod &&
+		in_pod "$1" tc filter show dev lo ingress | grep -q tc_pod_lo
 }
-released() { ! listens "$1" 15001 && ! listens "$1" 15006 && ! listens "$1" 15008; }
+released() {
+	! listens "$1" 15001 && ! listens "$1" 15006 && ! listens "$1" 15008 && ! listens_udp "$1"
+}
 counter() { # NODE REASON
 	actl maps --node "$1" | awk -v r="$2" '$1 == r { print $2; found = 1 } END { if (!found) print 0 }'
 }
@@ -66,7 +70,7 @@ in_pod plain/client-0 tc filter show dev eth0 ingress | grep -q tc_pod &&
 	fail "plain/client-0 has tc_pod"
 actl maps --node node1 | grep -q "$local_ip .*in-pod 15006 listener" ||
 	fail "inpod_socks has no entry for server-local: $(actl maps --node node1 | grep -A3 inpod_socks)"
-log "in-pod on both nodes: three listeners and tc_pod in each enrolled pod, none outside"
+log "in-pod on both nodes: three listeners, 15001/udp, tc_pod and tc_pod_lo in each enrolled pod, none outside"
 
 # Mesh traffic, same node (the two pods share cni0) and across nodes.
 wait_for 30 pod_exec mesh/client-0 curl -sf --max-time 2 http://server-local/ ||
