@@ -268,6 +268,28 @@ static __always_inline bool steer_udp_replies(const struct pkt *p, bool v6,
 }
 
 /*
+ * A new UDP flow's datagram to the ztunnel's 15001/udp listener that @tuple (@len bytes) finds:
+ * assigned to it, else dropped, counted either way. A connected socket is no listener; with
+ * @marked, neither is one without AMBIT_PROXY_MARK (in a pod's netns, a socket of the pod's own).
+ */
+static __always_inline int
+steer_udp_to_listener(struct __sk_buff *skb, struct bpf_sock_tuple *tuple, __u32 len, bool marked)
+{
+	struct bpf_sock *sk = bpf_sk_lookup_udp(skb, tuple, len, BPF_F_CURRENT_NETNS, 0);
+	int ret;
+
+	if (sk && (sk->dst_port || (marked && sk->mark != AMBIT_PROXY_MARK))) {
+		bpf_sk_release(sk);
+		sk = NULL;
+	}
+	if (!sk)
+		return steer_verdict(AMBIT_DROP_NO_UDP_PROXY, TC_ACT_SHOT);
+	ret = steer_assign(skb, sk, AMBIT_ASSIGN_UDP_OUTBOUND);
+	bpf_sk_release(sk);
+	return ret;
+}
+
+/*
  * UDP capture (ztunnel/udp.h): an enrolled pod of this node (captured on the node, not in-pod)
  * sending to an enrolled workload goes to the ztunnel, DNS excepted (its proxy has it, by the
  * cgroup hooks), over either family; so does what it sends to a ServiceEntry's UDP port at the
@@ -285,7 +307,6 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 {
 	struct bpf_sock_tuple tuple = {};
 	struct ambit_workload *src, *dst;
-	struct bpf_sock *sk;
 	struct udphdr udp;
 	bool mesh;
 	__u32 len;
@@ -324,16 +345,7 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 				 sizeof(tuple.ipv6.daddr));
 	else
 		tuple.ipv4.daddr = dns_proxy_ip;
-	sk = bpf_sk_lookup_udp(skb, &tuple, len, BPF_F_CURRENT_NETNS, 0);
-	if (sk && sk->dst_port) {
-		/* A connected socket is no listener. */
-		bpf_sk_release(sk);
-		sk = NULL;
-	}
-	if (!sk)
-		return steer_verdict(AMBIT_DROP_NO_UDP_PROXY, TC_ACT_SHOT);
-	ret = steer_assign(skb, sk, AMBIT_ASSIGN_UDP_OUTBOUND);
-	bpf_sk_release(sk);
+	ret = steer_udp_to_listener(skb, &tuple, len, false);
 	/* A first piece: the whole datagram reaches the listener by sk_lookup_udp instead. */
 	if (ret == TC_ACT_OK && p->fragment)
 		steer_udp_pending(p, v6, &udp);
@@ -1020,7 +1032,6 @@ static __always_inline int steer_pod_lo_udp(struct __sk_buff *skb, const struct 
 	struct bpf_sock *sk;
 	struct udphdr udp;
 	__u32 len;
-	int ret;
 
 	if (p->proto != IPPROTO_UDP || p->fragment || !steer_inpod(steer_udp_wl(p, v6, true)) ||
 	    steer_udp_hdr(skb, p, &udp))
@@ -1035,17 +1046,7 @@ static __always_inline int steer_pod_lo_udp(struct __sk_buff *skb, const struct 
 		__builtin_memcpy(tuple.ipv6.daddr, &p->ip6->saddr, sizeof(tuple.ipv6.daddr));
 	else
 		tuple.ipv4.daddr = p->ip->saddr;
-	sk = bpf_sk_lookup_udp(skb, &tuple, len, BPF_F_CURRENT_NETNS, 0);
-	if (sk && (sk->dst_port || sk->mark != AMBIT_PROXY_MARK)) {
-		/* A connected socket is no listener; one of the pod's own is not the ztunnel's. */
-		bpf_sk_release(sk);
-		sk = NULL;
-	}
-	if (!sk)
-		return steer_verdict(AMBIT_DROP_NO_UDP_PROXY, TC_ACT_SHOT);
-	ret = steer_assign(skb, sk, AMBIT_ASSIGN_UDP_OUTBOUND);
-	bpf_sk_release(sk);
-	return ret;
+	return steer_udp_to_listener(skb, &tuple, len, true);
 }
 
 static __always_inline int steer_pod_lo(struct __sk_buff *skb)
