@@ -97,7 +97,11 @@ pod_exec bookinfo/ratings-0 timeout 30 "$udp_echo" serve 7300 >/dev/null 2>&1 &
 udp_srv=$!
 pp_ip=$(pod_ip bookinfo/productpage-0)
 udp_ask() { pod_exec "$1" "$udp_echo" ask "$ratings_ip" 7300 1 2>&1; }
-mesh_udp() { udp_ask bookinfo/productpage-0 | grep -q "from=$(url_host "$pp_ip"):.* got=d0"; }
+mesh_udp() { # answered, to productpage's own address (an IPv6 one in brackets: no regex)
+	local out
+	out=$(udp_ask bookinfo/productpage-0)
+	grep -qF "from=$(url_host "$pp_ip"):" <<<"$out" && grep -q " got=d0$" <<<"$out"
+}
 wait_for 15 mesh_udp || fail "productpage's UDP to STRICT ratings: $(udp_ask bookinfo/productpage-0)"
 before=$after
 expect_eq "$(udp_ask legacy/client-0)" timeout "legacy's plaintext UDP to STRICT ratings"
