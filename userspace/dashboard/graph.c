@@ -431,6 +431,9 @@ static void add_http(struct graph *g, const cJSON *m, double v)
 	*strchr(key, '>') = '\0';
 	set_add(g, "hs", key, g);
 	set_add(g, "hd", key + strlen(key) + 1, g);
+	svc_pair_key(m, key, sizeof(key));
+	if (known(jstr(m, "destination_service_name")))
+		set_add(g, "hv", strchr(key, '>') + 1, g);
 	for (size_t h = 0, n = hop_edges(g, &x, p, nwp ? wpid : NULL, hops); h < n; h++) {
 		hops[h]->rps += v;
 		hops[h]->codes[cls] += v;
@@ -461,6 +464,17 @@ static bool is_waypoint_wl(struct graph *g, const char *ns, const char *wl)
 	str_fmt(key, sizeof(key), "%s/%s", ns ?: "", wl ?: "");
 	role = set_get(g, "role", key);
 	return role && !strcmp(role, "waypoint");
+}
+
+/* Whether any HTTP pair ends at the Service sample @m's destination is of. */
+static bool http_to_service(struct graph *g, const cJSON *m)
+{
+	char key[1300];
+
+	if (!known(jstr(m, "destination_service_name")))
+		return false;
+	svc_pair_key(m, key, sizeof(key));
+	return set_get(g, "hv", strchr(key, '>') + 1) != NULL;
 }
 
 /* Whether any HTTP pair starts at (@side 's') or ends at (@side 'd') workload @ns/@wl. */
@@ -509,10 +523,16 @@ static void add_tcp(struct graph *g, const cJSON *m, double v)
 	struct ends x;
 
 	pair_key(m, key, sizeof(key));
-	/* Requests an L7 proxy reports are shown as such: not their connections too. */
+	/*
+	 * Requests an L7 proxy reports are shown as such: not their connections too. A waypoint's
+	 * connections to a Service it reports requests to are those requests' too, to any of the
+	 * Service's workloads: bytes the destination's ztunnel counted before the waypoint's first
+	 * answer from that workload was counted (or scraped) are not an edge of their own.
+	 */
 	if (set_get(g, "hp", key) ||
 	    (is_waypoint_wl(g, dns, dwl) && http_touches(g, sns, swl, 's')) ||
-	    (is_waypoint_wl(g, sns, swl) && http_touches(g, dns, dwl, 'd')))
+	    (is_waypoint_wl(g, sns, swl) &&
+	     (http_touches(g, dns, dwl, 'd') || http_to_service(g, m))))
 		return;
 	if (v <= 0 || !ends_of(g, m, &x))
 		return;
