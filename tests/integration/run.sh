@@ -1,16 +1,16 @@
 #!/usr/bin/env bash
 # Runs every integration test (t_*.sh) against the local cluster, two at a time (two lines, each
-# taking the next test from one queue, the longest first), then checks the host is left as it was. Each test brings its own cluster up and down (lib.sh), so one failing
-# test cannot poison the next. Exit 77 from a test means skipped, with the reason its skip line
-# gave; where nothing may be missing (tests/lib/skip-policy.sh: root on a supported kernel) a skip
-# is a failure. A test that runs longer than AMBIT_IT_TIMEOUT seconds (600) is stopped with
-# SIGTERM (its EXIT trap tears its cluster down; SIGKILL 30 s later: limited) and fails: one hung test must
-# not eat the whole CI budget. AMBIT_IT_DIR runs the t_*.sh of another directory (the runners'
-# self-test). A set of the data path's tests then runs again with `local up --kube`
-# (AMBIT_IT_KUBE lists them), and beside it another with `local up --cni bridge`
-# (AMBIT_IT_BRIDGE), then one with `local up --ip-family dual` (AMBIT_IT_DUAL), one with
-# `--ip-family ipv6` (AMBIT_IT_IPV6) and one with both `--kube --ip-family ipv6`
-# (AMBIT_IT_IPV6_KUBE).
+# taking the next test from one queue, the longest first), then checks the host is left as it
+# was. Each test brings its own cluster up and down (lib.sh), so one failing test cannot poison
+# the next. Exit 77 from a test means skipped, with the reason its skip line gave; where nothing
+# may be missing (tests/lib/skip-policy.sh: root on a supported kernel) a skip is a failure. A
+# test that runs longer than AMBIT_IT_TIMEOUT seconds (600) is stopped with SIGTERM (its EXIT
+# trap tears its cluster down; SIGKILL 30 s later: limited) and fails: one hung test must not
+# eat the whole CI budget. AMBIT_IT_DIR runs the t_*.sh of another directory (the runners'
+# self-test). Sets of the data path's tests then run again, in the same queue, each in clusters
+# of another kind: `local up --kube` (AMBIT_IT_KUBE lists them), `--cni bridge`
+# (AMBIT_IT_BRIDGE), `--ip-family dual` (AMBIT_IT_DUAL), `--ip-family ipv6` (AMBIT_IT_IPV6) and
+# both `--kube --ip-family ipv6` (AMBIT_IT_IPV6_KUBE).
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 . "$here/../lib/skip-policy.sh"
@@ -65,16 +65,21 @@ limited() {
 	rm -f "$fired"
 	return $rc
 }
-# run_one T [LABEL]: runs test T, counts and reports it (as LABEL: T with its mode).
+# run_one T [LABEL [VAR=VALUE...]]: runs test T (with those variables in its environment), counts
+# and reports it (as LABEL: T with its mode).
 run_one() {
 	local t=$1 label=${2:-$1} start rc dur why
+	shift 2 2>/dev/null || shift
 	echo "=== $label"
 	start=$(date +%s)
 	# lib.sh's skip() leaves its reason there.
 	: >"$out"
 	# To a file, not through a pipe: a daemon a test leaves holding its output must not hold
 	# the suite.
-	AMBIT_SKIP_REASON_FILE=$out limited "$limit" bash "$t" >"$tails/${label//\//_}" 2>&1
+	(
+		for v in "$@"; do export "${v?}"; done
+		AMBIT_SKIP_REASON_FILE=$out limited "$limit" bash "$t"
+	) >"$tails/${label//\//_}" 2>&1
 	rc=$?
 	cat "$tails/${label//\//_}"
 	dur=$(($(date +%s) - start))
@@ -137,32 +142,35 @@ ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_58 t_59 t_59_multicluster t_63 t_65 
 # DaemonSet's agents take the nodes' IPv6 alone from status.hostIPs, and find their uplink by it.
 # AMBIT_IT_IPV6_KUBE lists them; "" leaves it out.
 ipv6_kube_tests=${AMBIT_IT_IPV6_KUBE-t_56}
-# run_pass MODE "VAR=VALUE..." TESTS...: one pass in its own environment; its counts and failures
-# end in $passdir/MODE.res, its output in $passdir/MODE.log.
-# A first pass's tests come from the queue file @QUEUE instead, shared by the two lines
-# (next_test takes one at a time); they keep their plain names.
-run_pass() {
-	local mode=$1 env=$2 t
-	shift 2
-	for v in $env; do export "${v?}"; done
-	out=$passdir/$mode.skip
+# The environment of each pass's clusters.
+mode_env() {
+	case $1 in
+	kube) echo AMBIT_LOCAL_KUBE=1 ;;
+	bridge) echo AMBIT_LOCAL_CNI=bridge ;;
+	dual) echo AMBIT_LOCAL_IP_FAMILY=dual ;;
+	ipv6) echo AMBIT_LOCAL_IP_FAMILY=ipv6 ;;
+	ipv6-kube) echo AMBIT_LOCAL_IP_FAMILY=ipv6 AMBIT_LOCAL_KUBE=1 ;;
+	esac
+}
+# run_lane NAME QUEUE: takes "MODE TEST" lines off QUEUE (next_test) until it is empty, running
+# each test in its pass's environment (a first pass's test keeps its plain name, the others
+# "TEST [MODE]"); its counts and failures end in $passdir/NAME.res.
+run_lane() {
+	local name=$1 queue=$2 mode t
+	out=$passdir/$name.skip
 	pass=0 fail=0 skip=0 failed=()
-	if [[ "${1:-}" == @* ]]; then
-		while t=$(next_test "${1#@}") && [ -n "$t" ]; do
+	while read -r mode t < <(next_test "$queue") && [ -n "$t" ]; do
+		if [ "$mode" = main ]; then
 			run_one "$t"
-		done
-		shift
-	fi
-	for t in "$@"; do
-		t=$(ls "$t"*.sh 2>/dev/null | head -1)
-		[ -n "$t" ] || continue
-		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue
-		run_one "$t" "$t [$mode]"
+		else
+			# shellcheck disable=SC2046 # the variables are words
+			run_one "$t" "$t [$mode]" $(mode_env "$mode")
+		fi
 	done
 	{
 		echo "$pass $fail $skip"
 		[ ${#failed[@]} -gt 0 ] && printf '%s\n' "${failed[@]}"
-	} >"$passdir/$mode.res"
+	} >"$passdir/$name.res"
 }
 # next_test QUEUE: QUEUE's first line, taken out of it under a lock ("" once it is empty).
 next_test() {
@@ -173,53 +181,61 @@ next_test() {
 	sed -i 1d "$1"
 	exec {fd}>&-
 }
-# The passes run in two lines beside each other, each test its own cluster (as two people's on
-# one host): the first pass's tests taken by whichever line is free, then the other passes. The
-# output is printed a pass at a time once all are done.
+# pass_queue MODE TESTS...: "MODE TEST" lines, each name prefix resolved to its script (ONLY
+# filters them).
+pass_queue() {
+	local mode=$1 t
+	shift
+	for t in "$@"; do
+		t=$(ls "$t"*.sh 2>/dev/null | head -1)
+		[ -n "$t" ] || continue
+		[ -n "$only" ] && ! [[ "$t" =~ $only ]] && continue
+		echo "$mode $t"
+	done
+}
+# Two lines run beside each other, each test its own cluster (as two people's on one host),
+# taking the next test of one queue for every pass: the first pass's tests, then the other
+# passes' (each pass its own environment). Whichever line is free takes the next, so the two end
+# within one test of each other. The output is printed a line at a time once both are done.
 if [ -z "${AMBIT_IT_DIR:-}" ]; then
 	passdir=$(mktemp -d)
 	trap 'rm -f "$out"; rm -rf "$passdir" "$tails"' EXIT
-	# shellcheck disable=SC2086 # the lists are words
-	# Two lines of passes of about the same length (here: kube 260 s, dual 150, ipv6-kube 50;
-	# bridge 210, ipv6 280): the dual-stack and the IPv6 --kube passes after the kube one, the
-	# IPv6-only pass after the bridge one.
-	# The longest first (a run on this machine kind: 60-135 s each), so the two lines end
-	# together; then the rest in name order.
+	# The longest first (a run on this machine kind: 60-135 s each); then the rest of the first
+	# pass in name order; then the other passes, those of the Kubernetes lookalike (the longest,
+	# 35 s a test on average) first; the shortest tests end the queue.
 	long="t_79_gateway_conformance t_75_dashboard t_86_bookinfo_waypoint t_85_dos_flood \
 t_95_ztunnel_upgrade t_21_hbone_soak t_17_demo_guard t_74_dashboards t_56_dual_stack"
 	# Those that must have the machine to themselves run first, one after the other: t_87's
 	# waypoint restart under load fails a keep-alive request when another cluster shares the
 	# two cores (the timing it depends on is not yet understood).
 	alone="t_87_waypoint_resilience"
+	# shellcheck disable=SC2086 # the lists are words
 	{
-		for l in $long; do printf '%s\n' "${main_tests[@]}" | grep -x "$l.sh"; done
-		printf '%s\n' "${main_tests[@]}" | grep -vxF -f <(printf '%s.sh\n' $long $alone)
+		for l in $long; do printf '%s\n' "${main_tests[@]}" | grep -x "$l.sh"; done |
+			sed 's/^/main /'
+		printf '%s\n' "${main_tests[@]}" | grep -vxF -f <(printf '%s.sh\n' $long $alone) |
+			sed 's/^/main /'
+		pass_queue kube $kube_tests
+		pass_queue ipv6-kube $ipv6_kube_tests
+		pass_queue bridge $bridge_tests
+		pass_queue ipv6 $ipv6_tests
+		pass_queue dual $dual_tests
 	} >"$passdir/queue"
-	printf '%s\n' "${main_tests[@]}" | grep -xF -f <(printf '%s.sh\n' $alone) >"$passdir/alone"
-	(run_pass alone "" "@$passdir/alone") >"$passdir/alone.log" 2>&1
-	(
-		(run_pass main-1 "" "@$passdir/queue") >"$passdir/main-1.log" 2>&1
-		(run_pass kube AMBIT_LOCAL_KUBE=1 $kube_tests) >"$passdir/kube.log" 2>&1
-		(run_pass dual AMBIT_LOCAL_IP_FAMILY=dual $dual_tests) >"$passdir/dual.log" 2>&1
-		(run_pass ipv6-kube "AMBIT_LOCAL_IP_FAMILY=ipv6 AMBIT_LOCAL_KUBE=1" $ipv6_kube_tests) \
-			>"$passdir/ipv6-kube.log" 2>&1
-	) &
+	printf '%s\n' "${main_tests[@]}" | grep -xF -f <(printf '%s.sh\n' $alone) |
+		sed 's/^/main /' >"$passdir/alone"
+	(run_lane alone "$passdir/alone") >"$passdir/alone.log" 2>&1
+	(run_lane line-1 "$passdir/queue") >"$passdir/line-1.log" 2>&1 &
 	kpid=$!
-	# shellcheck disable=SC2086
-	(
-		(run_pass main-2 "" "@$passdir/queue") >"$passdir/main-2.log" 2>&1
-		(run_pass bridge AMBIT_LOCAL_CNI=bridge $bridge_tests) >"$passdir/bridge.log" 2>&1
-		(run_pass ipv6 AMBIT_LOCAL_IP_FAMILY=ipv6 $ipv6_tests) >"$passdir/ipv6.log" 2>&1
-	) &
+	(run_lane line-2 "$passdir/queue") >"$passdir/line-2.log" 2>&1 &
 	bpid=$!
 	wait "$kpid" "$bpid"
-	for mode in alone main-1 main-2 kube bridge dual ipv6 ipv6-kube; do
-		cat "$passdir/$mode.log"
+	for name in alone line-1 line-2; do
+		cat "$passdir/$name.log"
 		res=()
-		[ -f "$passdir/$mode.res" ] && mapfile -t res <"$passdir/$mode.res"
+		[ -f "$passdir/$name.res" ] && mapfile -t res <"$passdir/$name.res"
 		if [ ${#res[@]} -eq 0 ]; then
-			echo "--- FAIL the $mode pass left no result"
-			fail=$((fail + 1)); failed+=("$mode pass")
+			echo "--- FAIL the $name line left no result"
+			fail=$((fail + 1)); failed+=("$name line")
 			continue
 		fi
 		read -r p f s <<<"${res[0]}"
