@@ -75,7 +75,7 @@ cp "$FLOOD" "$pod_flood" || fail "cannot copy connflood into the pod's dir"
 FLOOD=$pod_flood
 # Two processes of 10,000: one cannot hold 20,000 fds where the hard limit is 20,000.
 for i in 1 2; do
-	pod_exec plain/client-0 "$FLOOD" "$server_ip:15008" 10000 45 --reconnect >"$TMP/flood$i.json" &
+	pod_exec plain/client-0 "$FLOOD" "$server_ip:15008" 10000 30 --reconnect >"$TMP/flood$i.json" &
 	FLOOD_PID="$FLOOD_PID $!"
 done
 # Under way once the ztunnel refuses the source or holds its handshakes.
