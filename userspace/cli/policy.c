@@ -466,11 +466,46 @@ static const struct snap_service *find_service(const struct snapshot *s, const c
  * @src_ip: the source's address (either family); the destination is addressed by its IPv6
  * when @src_ip is IPv6 (a dual-stack pod; a flow keeps its family), else by its IPv4.
  */
-static void check_one(const struct ctl_opts *o, const struct snapshot *s,
-		      const struct snap_workload *sw, const struct ipaddr *src_ip,
-		      const struct snap_workload *dw, uint16_t port,
+/*
+ * Which agent's snapshot a destination's policies are read from: the destination's ztunnel
+ * decides by its own node's agent, and each agent reads the policies on its own (one may lag
+ * another). @first is the one the workloads are looked up in; @per_node (c->nnodes slots) keeps
+ * the other nodes' once fetched.
+ */
+struct deciders {
+	const struct ctl_opts *o;
+	const struct ctl_cluster *c;
+	const struct snapshot *first;
+	struct snapshot **per_node;
+};
+
+/* The snapshot of @dw's node's agent; @d->first under --node, or when that agent has none. */
+static const struct snapshot *decider_of(struct deciders *d, const struct snap_workload *dw)
+{
+	if (d->o->node || !dw->node || !d->per_node)
+		return d->first;
+	for (int i = 0; i < d->c->nnodes; i++) {
+		struct snapshot **s = &d->per_node[i];
+
+		if (strcmp(d->c->nodes[i].name, dw->node))
+			continue;
+		if (!*s) {
+			*s = agent_snapshot(&d->c->nodes[i], NULL);
+			if (*s && !(*s)->policies) {
+				snapshot_free(*s);
+				*s = NULL;
+			}
+		}
+		return *s ? *s : d->first;
+	}
+	return d->first;
+}
+
+static void check_one(const struct ctl_opts *o, struct deciders *dz, const struct snap_workload *sw,
+		      const struct ipaddr *src_ip, const struct snap_workload *dw, uint16_t port,
 		      const struct snap_waypoint *via, bool udp, cJSON *out)
 {
+	const struct snapshot *s = decider_of(dz, dw);
 	char name[300], why[1024], ipb[IPADDR_STRLEN], dipb[IPADDR_STRLEN];
 	const char *tds[17];
 	struct policy_conn conn = {
@@ -559,10 +594,11 @@ static const struct snap_service *find_entry(const struct snapshot *s, const cha
  * and a UDP port of the entry's, docs/udp.md), with no policy of the mesh's to ask. 0, or
  * -ENOENT when the entry lists no such port.
  */
-static int check_entry(const struct ctl_opts *o, const struct snapshot *s,
+static int check_entry(const struct ctl_opts *o, struct deciders *dz,
 		       const struct snap_workload *sw, const struct ipaddr *src_ip,
 		       const struct snap_service *e, uint16_t port, bool udp, cJSON *out)
 {
+	const struct snapshot *s = dz->first;
 	bool captured = sw && sw->enrolled;
 	const char *how = !captured ? "not carried: the entry's address is the mesh's, and the "
 				      "source is outside it"
@@ -597,7 +633,7 @@ static int check_entry(const struct ctl_opts *o, const struct snapshot *s,
 		}
 		if (!o->json)
 			printf("\n");
-		check_one(o, s, sw, src_ip, ep, tport, NULL, udp, out);
+		check_one(o, dz, sw, src_ip, ep, tport, NULL, udp, out);
 	}
 	if (!outside && !e->n_names)
 		return 0;
@@ -630,10 +666,10 @@ static int check_entry(const struct ctl_opts *o, const struct snapshot *s,
  * gateway's identity. 1 when @svc is no gateway's, 0 when told, -errno.
  */
 static int check_at_gateway(const struct ctl_opts *o, const struct ctl_cluster *c,
-			    const struct snapshot *s, const struct snap_service *svc,
-			    uint32_t src_ip, uint16_t port, uint16_t tport,
-			    const struct check_l7 *q, cJSON *out)
+			    struct deciders *dz, const struct snap_service *svc, uint32_t src_ip,
+			    uint16_t port, uint16_t tport, const struct check_l7 *q, cJSON *out)
 {
+	const struct snapshot *s = dz->first;
 	const struct snap_workload *gw = NULL;
 	const struct snap_service *to;
 	const struct ctl_node *n;
@@ -678,7 +714,7 @@ static int check_at_gateway(const struct ctl_opts *o, const struct ctl_cluster *
 		struct ipaddr gip;
 
 		ipaddr_from_v4(&gip, gw->ip);
-		check_one(o, s, gw, &gip, ep, dtport,
+		check_one(o, dz, gw, &gip, ep, dtport,
 			  &(struct snap_waypoint){.name = what + 8, .identity = gw->identity},
 			  false, out);
 	}
@@ -692,6 +728,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 	char dspec[256], *colon, *end;
 	struct ctl_cluster c;
 	struct snapshot *s;
+	struct deciders dz = {.o = o, .c = &c};
 	cJSON *out = NULL;
 	struct ipaddr a;
 	bool by_name = false;
@@ -728,6 +765,9 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 	s = cluster_snapshot(o, &c);
 	if (!s)
 		return -EIO;
+	dz.first = s;
+	/* (none: each destination's policies then come from the first snapshot) */
+	dz.per_node = c.nnodes > 0 ? calloc((size_t)c.nnodes, sizeof(*dz.per_node)) : NULL;
 	ret = -ENOENT;
 	sw = find_workload(s, src);
 	if (!sw && ipaddr_parse_addr(src, &a)) {
@@ -761,7 +801,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 			ret = -ENOMEM;
 			goto out;
 		}
-		if ((ret = check_entry(o, s, sw, &a, entry, (uint16_t)port, q->udp, out)))
+		if ((ret = check_entry(o, &dz, sw, &a, entry, (uint16_t)port, q->udp, out)))
 			goto out;
 		goto print;
 	}
@@ -785,7 +825,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 		goto out;
 	}
 	if (dw) {
-		check_one(o, s, sw, &a, dw, (uint16_t)port, NULL, q->udp, out);
+		check_one(o, &dz, sw, &a, dw, (uint16_t)port, NULL, q->udp, out);
 	} else {
 		/* Policy ports are workload ports: translate the Service port, then each endpoint.
 		 */
@@ -825,8 +865,8 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 			goto out;
 		}
 		if (!q->udp && !svc->waypoint &&
-		    (ret = check_at_gateway(o, &c, s, svc, src4, (uint16_t)port, tport, q, out)) <=
-			0) {
+		    (ret = check_at_gateway(o, &c, &dz, svc, src4, (uint16_t)port, tport, q,
+					    out)) <= 0) {
 			if (ret)
 				goto out;
 			goto print;
@@ -852,7 +892,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 				continue;
 			if (!o->json)
 				printf("\n");
-			check_one(o, s, sw, &a, ep, tport, svc->waypoint, q->udp, out);
+			check_one(o, &dz, sw, &a, ep, tport, svc->waypoint, q->udp, out);
 		}
 	}
 print:
@@ -866,6 +906,9 @@ print:
 	ret = 0;
 out:
 	cJSON_Delete(out);
+	for (int i = 0; dz.per_node && i < c.nnodes; i++)
+		snapshot_free(dz.per_node[i]);
+	free(dz.per_node);
 	snapshot_free(s);
 	return ret;
 }
