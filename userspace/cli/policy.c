@@ -459,14 +459,6 @@ static const struct snap_service *find_service(const struct snapshot *s, const c
 }
 
 /*
- * Decides and prints one source -> destination workload connection; @via (may be NULL) is the
- * waypoint it comes through, whose identity the destination sees.
- */
-/*
- * @src_ip: the source's address (either family); the destination is addressed by its IPv6
- * when @src_ip is IPv6 (a dual-stack pod; a flow keeps its family), else by its IPv4.
- */
-/*
  * Which agent's snapshot a destination's policies are read from: the destination's ztunnel
  * decides by its own node's agent, and each agent reads the policies on its own (one may lag
  * another). @first is the one the workloads are looked up in; @per_node (c->nnodes slots) keeps
@@ -482,25 +474,31 @@ struct deciders {
 /* The snapshot of @dw's node's agent; @d->first under --node, or when that agent has none. */
 static const struct snapshot *decider_of(struct deciders *d, const struct snap_workload *dw)
 {
-	if (d->o->node || !dw->node || !d->per_node)
-		return d->first;
-	for (int i = 0; i < d->c->nnodes; i++) {
-		struct snapshot **s = &d->per_node[i];
+	const struct ctl_node *n =
+	    d->o->node || !dw->node || !d->per_node ? NULL : cluster_node(d->c, dw->node);
+	struct snapshot **s;
 
-		if (strcmp(d->c->nodes[i].name, dw->node))
-			continue;
-		if (!*s) {
-			*s = agent_snapshot(&d->c->nodes[i], NULL);
-			if (*s && !(*s)->policies) {
-				snapshot_free(*s);
-				*s = NULL;
-			}
+	if (!n)
+		return d->first;
+	s = &d->per_node[n - d->c->nodes];
+	if (!*s) {
+		*s = agent_snapshot(n, NULL);
+		if (*s && !(*s)->policies) {
+			snapshot_free(*s);
+			*s = NULL;
 		}
-		return *s ? *s : d->first;
 	}
-	return d->first;
+	return *s ? *s : d->first;
 }
 
+/*
+ * Decides and prints one source -> destination workload connection; @via (may be NULL) is the
+ * waypoint it comes through, whose identity the destination sees.
+ */
+/*
+ * @src_ip: the source's address (either family); the destination is addressed by its IPv6
+ * when @src_ip is IPv6 (a dual-stack pod; a flow keeps its family), else by its IPv4.
+ */
 static void check_one(const struct ctl_opts *o, struct deciders *dz, const struct snap_workload *sw,
 		      const struct ipaddr *src_ip, const struct snap_workload *dw, uint16_t port,
 		      const struct snap_waypoint *via, bool udp, cJSON *out)
