@@ -272,29 +272,15 @@ mesh_via_waypoint() {
 	pod_exec mesh/client-0 curl -sf --max-time 3 http://server/ | grep -q "from=$wp_ip"
 }
 
-# free_port: a TCP port free on 127.0.0.1 now, and never one this test was given before: the
-# kernel may hand one free port to two calls in a row (a fresh-clone run once forwarded two of
-# t_79's ports from the same number). The ports given are kept in a file of the test's own.
+# free_port: a TCP port free now, below the kernel's ephemeral range (no outgoing connection
+# takes it before the server binds it), and never one this test was given before: the kernel
+# may hand one free port to two calls in a row (a fresh-clone run once forwarded two of t_79's
+# ports from the same number). The ports given are kept in a file of the test's own.
 FREE_PORTS_FILE=${TMPDIR:-/tmp}/ambit-it-ports.$$
-free_port() {
-	python3 - "$FREE_PORTS_FILE" <<'PY'
-import socket, sys
-try:
-    with open(sys.argv[1]) as f:
-        given = set(f.read().split())
-except OSError:
-    given = set()
-while True:
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    if str(port) not in given:
-        break
-with open(sys.argv[1], "a") as f:
-    f.write("%d\n" % port)
-print(port)
-PY
+free_port() { free_ports 1; }
+# free_ports N: N such ports on one line.
+free_ports() {
+	/usr/bin/python3 "$REPO/tools/freeports.py" "$1" "$FREE_PORTS_FILE"
 }
 
 # node_metrics NODE: the Prometheus text of that node's ztunnel.

@@ -19,8 +19,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-be=$(port) lp=$(port) ap=$(port)
+FREE_PORTS_FILE=$tmp/ports
+read -r be lp ap < <(free_ports 3)
 
 mkdir -p "$tmp/www"
 echo "hello from the backend" >"$tmp/www/hello.txt"

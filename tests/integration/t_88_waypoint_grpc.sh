@@ -23,8 +23,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port() { "$PY" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-gp=$(port) hp=$(port) ep=$(port) lg=$(port) lh=$(port) lt=$(port) ap=$(port) lr=$(port)
+FREE_PORTS_FILE=$tmp/ports
+read -r gp hp ep lg lh lt ap lr < <(free_ports 8)
 
 # gRPC backends v1 on 127.0.0.1, v2 on 127.0.0.2 (same port); HTTP/1.1 and an echo on .1.
 "$PY" "$PEER" serve "127.0.0.1:$gp" v1 >"$tmp/g1.log" 2>&1 &

@@ -27,8 +27,8 @@ trap cleanup EXIT
 SIZE=$((1 << 30))
 RSS_BOUND_MB=64
 
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-be=$(port) lp=$(port) ap=$(port) tp=$(port)
+FREE_PORTS_FILE=$tmp/ports
+read -r be lp ap tp < <(free_ports 4)
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=files \
 	-addext subjectAltName=DNS:files -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null ||
 	fail "openssl could not make a certificate"

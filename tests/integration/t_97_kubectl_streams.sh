@@ -67,8 +67,7 @@ for k in "${kubectls[@]}"; do
 	expect_not_contains "$out" "job control" "$v exec -it"
 
 	# --- port-forward -------------------------------------------------------------------
-	port=$(here python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0));
-print(s.getsockname()[1])')
+	port=$(here /usr/bin/python3 "$REPO/tools/freeports.py" 1 "$FREE_PORTS_FILE")
 	kc port-forward -n ks svc/web "$port:80" >"$tmp/pf.log" 2>&1 &
 	pf=$!
 	wait_for 30 grep -q "Forwarding from 127.0.0.1:$port" "$tmp/pf.log" ||

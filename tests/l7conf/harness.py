@@ -14,20 +14,20 @@ import struct
 import subprocess
 import tempfile
 import threading
+import sys
 import time
 
 import h1wire
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../tools"))
+from freeports import free_ports  # noqa: E402
 
 # Longest any single wait goes on (a router that never answers fails the case, not the run).
 DEADLINE = 15.0
 
 
 def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
+    return free_ports(1)[0]
 
 
 # ---------------------------------------------------------------------------------------------

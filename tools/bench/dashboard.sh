@@ -80,9 +80,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 mkdir -p "$(dirname "$OUT")"
-free_port() {
-	"$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
+free_port() { "$PY" "$REPO/tools/freeports.py" 1; }
 # child CMD...: runs CMD in the background and waits for it, its status returned: a signal to
 # this script then interrupts the wait and the EXIT trap stops CMD (bash would wait out a
 # foreground command first). No stdin but /dev/null.

@@ -63,12 +63,7 @@ bench_need_tools
 	die "needs nginx's njs module $NJS (libnginx-mod-http-js; make deps)"
 bench_scratch "one for the proxy, one for the client and backend"
 # Free ports: the backend's, then each proxy's.
-read -r be ports < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(4)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+read -r be ports < <(bench_ports 4)
 declare -A tp=()
 for r in $PROXIES; do
 	tp[$r]=${ports%% *}

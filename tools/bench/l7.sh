@@ -67,10 +67,9 @@ ROUTERS="waypoint waypoint-nolog haproxy nginx haproxy+log nginx+log"
 
 bench_need_tools
 bench_scratch "one for the router, one for the client and backends"
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-be=$(port)
+read -r be ports < <(bench_ports $((1 + 2 * $(wc -w <<<"$ROUTERS"))))
 declare -A lp=() tp=()
-for r in $ROUTERS; do lp[$r]=$(port) tp[$r]=$(port); done
+for r in $ROUTERS; do read -r "lp[$r]" "tp[$r]" ports <<<"$ports"; done
 mkdir -p "$tmp/logs"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=web \
 	-addext subjectAltName=DNS:web -keyout "$tmp/key.pem" -out "$tmp/cert.pem" 2>/dev/null ||

@@ -44,6 +44,10 @@ bench_need_tools() {
 	done
 }
 
+# bench_ports N: N distinct TCP ports free now, on one line, below the ephemeral range (none
+# taken as a source port by the runs' own connections before its server binds it).
+bench_ports() { python3 "$REPO/tools/freeports.py" "$1"; }
+
 # bench_scratch WHY: tmp, the configurations' directory: CONFIGS, or (dying without the waypoint
 # built or 2 CPUs, WHY saying what for) a new one removed at exit. The processes in pids are
 # killed at exit.

@@ -116,12 +116,7 @@ declare -A telemetry=([zipkin1]="zipkin 1" [zipkin100]="zipkin 100" [otlp100]="o
 bench_need_tools
 bench_scratch "one for the waypoint, one for the client, backends and collector"
 # Free ports: the backends', then each configuration's listener, admin and collector.
-read -r be ports < <(python3 -c '
-import socket
-ss = [socket.socket() for _ in range(16)]
-for s in ss:
-    s.bind(("127.0.0.1", 0))
-print(" ".join(str(s.getsockname()[1]) for s in ss))')
+read -r be ports < <(bench_ports 16)
 declare -A lp=() ap=() cp=()
 for c in $CONFS; do
 	read -r "lp[$c]" "ap[$c]" "cp[$c]" ports <<<"$ports"

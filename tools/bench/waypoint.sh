@@ -23,8 +23,7 @@ cleanup() {
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
-port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-be=$(port) lp=$(port)
+read -r be lp < <(python3 "$REPO/tools/freeports.py" 2)
 
 mkdir -p "$tmp/logs"
 cat >"$tmp/nginx.conf" <<NGINX

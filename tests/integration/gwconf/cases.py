@@ -21,12 +21,14 @@ import json
 import os
 import re
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.parse
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "../../../tools"))
+from freeports import free_ports  # noqa: E402
 
 INFRA = "gateway-conformance-infra"
 # In a case's objects, a pod's IP address, filled in when the case is applied.
@@ -679,10 +681,7 @@ class Gateways:
         if gw in self.fwd and self.fwd[gw][1].poll() is not None:
             self.drop(gw)
         if gw not in self.fwd:
-            s = socket.socket()
-            s.bind(("127.0.0.1", 0))
-            port = s.getsockname()[1]
-            s.close()
+            port = free_ports(1)[0]
             out = open(os.path.join(self.workdir, "pf-%s.out" % gw), "a")
             name, _, remote = gw.partition(":")
             self.fwd[gw] = (port, subprocess.Popen(
