@@ -128,6 +128,11 @@ AMBIT_MAP_F(enrolled_ip6, BPF_MAP_TYPE_HASH, AMBIT_MAX_WORKLOADS, BPF_F_NO_PREAL
 AMBIT_MAP(inpod_socks6, BPF_MAP_TYPE_SOCKHASH, AMBIT_MAX_WORKLOADS, struct ambit_ip6, __u64);
 AMBIT_MAP_F(deny_src6, BPF_MAP_TYPE_LPM_TRIE, AMBIT_MAX_DENY_SRC, BPF_F_NO_PREALLOC,
 	    struct ambit_deny_src6_key, struct ambit_deny_src);
+/* ServiceEntries' UDP ports over their CIDR blocks (bpf_abi.h, lib/sentry.h); by the agent. */
+AMBIT_MAP_F(sentry_cidrs, BPF_MAP_TYPE_LPM_TRIE, AMBIT_MAX_SENTRY_CIDRS, BPF_F_NO_PREALLOC,
+	    struct ambit_sentry_cidr_key, __u32);
+AMBIT_MAP_F(sentry_cidrs6, BPF_MAP_TYPE_LPM_TRIE, AMBIT_MAX_SENTRY_CIDRS, BPF_F_NO_PREALLOC,
+	    struct ambit_sentry_cidr6_key, __u32);
 /* Flows that predate a host-captured pod's enrolment (bpf_abi.h); written by the agent only. */
 AMBIT_MAP(preflows, BPF_MAP_TYPE_LRU_HASH, AMBIT_MAX_PREFLOWS, struct ambit_flow,
 	  struct ambit_preflow);

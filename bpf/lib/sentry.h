@@ -3,7 +3,8 @@
  * ServiceEntries' UDP ports (bpf_abi.h, AMBIT_SERVICE_ENTRY_UDP_BACKENDS): a services or
  * services6 entry whose one backend is all zero. Not balanced in the kernel (capture.h leaves
  * the address as the pod wrote it, and does not send port 53 there to the DNS proxy); an
- * enrolled pod's datagrams there go to the ztunnel (steer.h).
+ * enrolled pod's datagrams there go to the ztunnel (steer.h). So do those to an address of an
+ * entry's CIDR block on its UDP port (sentry_cidrs, sentry_cidrs6), which no address key holds.
  */
 #ifndef AMBIT_BPF_SENTRY_H
 #define AMBIT_BPF_SENTRY_H
@@ -36,24 +37,31 @@ static __always_inline bool sentry_service(const struct ambit_service *svc, bool
 	return v6 ? sentry_backend6(be) : sentry_backend(be);
 }
 
-/* Whether @ip:@port (network order) is a ServiceEntry's UDP port. */
+/* Whether @ip:@port (network order) is a ServiceEntry's UDP port, at its address or block. */
 static __always_inline bool sentry_udp(__u32 ip, __u16 port)
 {
 	struct ambit_addr key = {.ip = ip, .port = port, .proto = IPPROTO_UDP};
+	struct ambit_sentry_cidr_key ck = {.prefixlen = 64, .port = port, .ip = ip};
 	struct ambit_service *svc = bpf_map_lookup_elem(&services, &key);
 
-	return svc && sentry_service(svc, false);
+	if (svc)
+		return sentry_service(svc, false);
+	return bpf_map_lookup_elem(&sentry_cidrs, &ck) != NULL;
 }
 
-/* Whether [@ip6]:@port (network order) is a ServiceEntry's UDP port. */
+/* The same for [@ip6]:@port. */
 static __always_inline bool sentry_udp6(const void *ip6, __u16 port)
 {
 	struct ambit_addr6 key = {.port = port, .proto = IPPROTO_UDP};
+	struct ambit_sentry_cidr6_key ck = {.prefixlen = 160, .port = port};
 	struct ambit_service *svc;
 
 	__builtin_memcpy(key.ip6, ip6, sizeof(key.ip6));
 	svc = bpf_map_lookup_elem(&services6, &key);
-	return svc && sentry_service(svc, true);
+	if (svc)
+		return sentry_service(svc, true);
+	__builtin_memcpy(ck.ip6, ip6, sizeof(ck.ip6));
+	return bpf_map_lookup_elem(&sentry_cidrs6, &ck) != NULL;
 }
 
 #endif /* AMBIT_BPF_SENTRY_H */

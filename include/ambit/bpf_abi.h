@@ -310,6 +310,30 @@ struct ambit_deny_src6_key {
 _Static_assert(sizeof(struct ambit_deny_src6_key) == 36, "ambit_deny_src6_key ABI");
 
 /*
+ * sentry_cidrs, sentry_cidrs6 (LPM tries): a ServiceEntry's UDP port over each of its CIDR
+ * blocks (`addresses: [198.51.100.0/24]`), as services holds one at an address (above,
+ * AMBIT_SERVICE_ENTRY_UDP_BACKENDS): an enrolled pod's datagrams to an address of the block
+ * there go to the ztunnel, which routes them by the entry (lib/sentry.h). The port (and the
+ * zero pad) is matched whole: prefixlen = 32 + the block's length. Written by the agent only;
+ * the value counts nothing (1).
+ */
+struct ambit_sentry_cidr_key {
+	__u32 prefixlen; /* 32 + the block's prefix length */
+	__u16 port;	 /* network order */
+	__u16 pad;	 /* zero */
+	__u32 ip;	 /* the block's address (host bits zero) */
+};
+_Static_assert(sizeof(struct ambit_sentry_cidr_key) == 12, "ambit_sentry_cidr_key ABI");
+
+struct ambit_sentry_cidr6_key {
+	__u32 prefixlen; /* 32 + the block's prefix length */
+	__u16 port;	 /* network order */
+	__u16 pad;	 /* zero */
+	__u32 ip6[4];	 /* the block's address (host bits zero) */
+};
+_Static_assert(sizeof(struct ambit_sentry_cidr6_key) == 24, "ambit_sentry_cidr6_key ABI");
+
+/*
  * preflows, preflows6: the TCP flows an enrolled pod of this node captured the host way had open
  * when it was enrolled, each as its packets to the pod carry it (source: the peer, destination:
  * the pod). In host capture the node cannot see the pod's own sockets, so a segment to a captured
@@ -372,6 +396,7 @@ _Static_assert(sizeof(struct ambit_probe_flow) == 40, "ambit_probe_flow ABI");
 #define AMBIT_MAX_TRACKED_SOCKS 262144
 #define AMBIT_MAX_STRICT_PORTS 65536
 #define AMBIT_MAX_DENY_SRC 65536
+#define AMBIT_MAX_SENTRY_CIDRS 4096 /* (block, UDP port) pairs of ServiceEntries, per family */
 #define AMBIT_MAX_DNS_ANSWERS 8192
 /* orig_dst6 holds a record from a pod's connect() until the ztunnel accepts it, no longer. */
 #define AMBIT_MAX_PENDING6 65536

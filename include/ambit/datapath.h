@@ -8,7 +8,8 @@
  *             proxy_socks counters strict_ports deny_src inpod_socks dns_answers dns_gen,
  *             and the IPv6 twins workloads6 pod_ifaces6 services6 backends6 sock_orig6
  *             orig_dst6 dns_orig6 proxy_socks6 strict_ports6 deny_src6 dns_answers6, and
- *             in-pod's enrolled_ip6 inpod_socks6
+ *             in-pod's enrolled_ip6 inpod_socks6, ServiceEntries' UDP blocks sentry_cidrs
+ *             sentry_cidrs6
  *   programs: prog_connect4 prog_getpeer4 prog_connect6 prog_getpeer6 prog_sockops prog_tc_ingress
  *   links:    link_connect4 link_getpeer4 link_connect6 link_getpeer6 link_sockops (cgroup
  *             attachments survive the agent), link_sk_lookup (the node's netns)
@@ -119,6 +120,17 @@ int datapath_set_deny_src6(struct datapath *dp, const struct in6_addr *dst,
 			   const struct in6_addr *src, unsigned int prefix);
 int datapath_del_deny_src6(struct datapath *dp, const struct in6_addr *dst,
 			   const struct in6_addr *src, unsigned int prefix);
+/*
+ * A ServiceEntry's UDP @port (host order) over a CIDR block of either family (sentry_cidrs,
+ * sentry_cidrs6; bpf_abi.h): @ip (IPv4: 4 bytes, IPv6: 16, network order) / @prefix. Host bits
+ * are cleared. datapath_sentry_cidr_of reads a key of either map back (@v6: of sentry_cidrs6).
+ */
+int datapath_set_sentry_cidr(struct datapath *dp, bool v6, const void *ip, unsigned int prefix,
+			     uint16_t port);
+int datapath_del_sentry_cidr(struct datapath *dp, bool v6, const void *ip, unsigned int prefix,
+			     uint16_t port);
+void datapath_sentry_cidr_of(const void *key, bool v6, uint8_t ip[16], unsigned int *prefix,
+			     uint16_t *port);
 /*
  * Records flow @f (peer to pod) as predating its pod's enrolment (preflows, preflows6: host
  * capture lets its segments through); one already there is kept. 0 or -errno.

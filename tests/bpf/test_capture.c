@@ -770,6 +770,18 @@ static void test_service_entry_udp_ports(void **state)
 	/* Without the entry, the enrolled pod's port 53 there is the proxy's again. */
 	run_child(cf.cg_enrolled, "10.200.0.70", 53, &r);
 	assert_int_equal(counter(AMBIT_REDIRECT_DNS), dns + 2);
+	/* An entry's block (sentry_cidrs): its port 53 is the resolver the pod named, too. */
+	uint32_t net = ip4("10.200.0.128");
+
+	assert_int_equal(datapath_set_sentry_cidr(cf.dp, false, &net, 25, 53), 0);
+	run_child(cf.cg_enrolled, "10.200.0.129", 53, &r);
+	assert_int_equal(r.connect_errno, 0);
+	assert_addr(&r.peer, "10.200.0.129", 53);
+	assert_int_equal(counter(AMBIT_REDIRECT_DNS), dns + 2);
+	run_child(cf.cg_enrolled, "10.200.0.71", 53, &r);
+	assert_int_equal(counter(AMBIT_REDIRECT_DNS), dns + 3);
+	assert_int_equal(datapath_del_sentry_cidr(cf.dp, false, &net, 25, 53), 0);
+	assert_int_equal(counter(AMBIT_SERVICE_LB), lb);
 	child_type = SOCK_STREAM;
 }
 

@@ -1284,6 +1284,52 @@ static void test_service_entry_udp(void **state)
 		assert_int_equal(bpf_map_delete_elem(udp_replies, &k), 0);
 }
 
+/*
+ * A ServiceEntry's UDP port over a CIDR block (sentry_cidrs): an enrolled pod's datagrams to any
+ * address of the block on that port go to the ztunnel (no listener in the fixture: dropped as
+ * such); another port, an address past the block, or a Service's own port at an address of the
+ * block (services is asked first) go on; nothing once the entry is gone.
+ */
+static void test_service_entry_udp_cidr(void **state)
+{
+	struct steer_pkt u = steer_fixture_flow("10.1.0.9", "198.51.100.77");
+	const struct ambit_backend real = {.ip = harness_ip4("10.1.0.5"), .port = htons(514)};
+	int udp_replies = datapath_map_fd(steer_fx.dp, "udp_replies");
+	uint32_t net = harness_ip4("198.51.100.0"), any = harness_ip4("198.51.100.99");
+	struct ambit_flow k;
+
+	u.protocol = IPPROTO_UDP;
+	u.sport = 7008;
+	u.dport = 514;
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* Host bits set in what is written: cleared (the key is the block's). */
+	assert_int_equal(datapath_set_sentry_cidr(steer_fx.dp, false, &any, 24, 514), 0);
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_UDP_PROXY);
+	u.dport = 515;
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	u = steer_fixture_flow("10.1.0.9", "198.51.101.1");
+	u.protocol = IPPROTO_UDP;
+	u.sport = 7008;
+	u.dport = 514;
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* A Service's UDP port at an address of the block, balanced at the socket: tc leaves it. */
+	u = steer_fixture_flow("10.1.0.9", "198.51.100.77");
+	u.protocol = IPPROTO_UDP;
+	u.sport = 7009;
+	u.dport = 514;
+	assert_int_equal(datapath_set_service(steer_fx.dp, harness_ip4("198.51.100.77"), 514,
+					      IPPROTO_UDP, &real, 1),
+			 0);
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	assert_int_equal(
+	    datapath_del_service(steer_fx.dp, harness_ip4("198.51.100.77"), 514, IPPROTO_UDP), 0);
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_UDP_PROXY);
+	assert_int_equal(datapath_del_sentry_cidr(steer_fx.dp, false, &net, 24, 514), 0);
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	while (bpf_map_get_next_key(udp_replies, NULL, &k) == 0)
+		assert_int_equal(bpf_map_delete_elem(udp_replies, &k), 0);
+}
+
 static void test_reason_names(void **state)
 {
 	assert_string_equal(ambit_reason_name(AMBIT_PASS), "pass");
@@ -1436,6 +1482,7 @@ int main(void)
 	    cmocka_unit_test_teardown(test_cookie_ack_to_listener, cookie_case_teardown),
 	    cmocka_unit_test(test_dns_answered_in_kernel),
 	    cmocka_unit_test(test_service_entry_udp),
+	    cmocka_unit_test(test_service_entry_udp_cidr),
 	    cmocka_unit_test(test_reason_names),
 	};
 

@@ -412,6 +412,85 @@ static bool apply_services6(struct agent *a, const struct desired *next)
 	return a->svcs6_known;
 }
 
+/* One sentry_cidrs(6) change failed: counted, logged with the block and port. */
+static void sentry_cidr_failed(struct agent *a, const char *what, const struct dp_sentry_cidr *c,
+			       int err)
+{
+	char txt[INET6_ADDRSTRLEN + 4];
+
+	a->apply_errors++;
+	pr_err("datapath: %s ServiceEntry UDP block %s port %u: %s", what,
+	       ipaddr_format_prefix(&c->net, txt, sizeof(txt)), c->port, strerror(-err));
+}
+
+/*
+ * ServiceEntries' UDP ports over their CIDR blocks (sentry_cidrs, sentry_cidrs6): what the kernel
+ * holds is read back each time (a few entries, only this agent writes them), what @next does not
+ * want deleted, what it wants and the kernel lacks written. False when a change failed.
+ */
+static bool apply_sentry_cidrs(struct agent *a, const struct desired *next)
+{
+	unsigned int errors = a->apply_errors;
+
+	for (int v6 = 0; v6 <= 1; v6++) {
+		const char *name = v6 ? "sentry_cidrs6" : "sentry_cidrs";
+		int fd = datapath_map_fd(a->dp, name), err = fd < 0 ? fd : 0;
+		struct dp_sentry_cidr *have = NULL;
+		void *keys = NULL, *vals = NULL;
+		char txt[INET6_ADDRSTRLEN + 4];
+		uint32_t ksz = 0, vsz = 0;
+		size_t n = 0;
+
+		if (!err)
+			err = datapath_map_dump(fd, &keys, &vals, &n, &ksz, &vsz);
+		if (!err && n && !(have = calloc(n, sizeof(*have))))
+			err = -ENOMEM;
+		if (err) {
+			pr_err("datapath: reading map %s: %s", name, strerror(-err));
+			a->apply_errors++;
+			free(keys);
+			free(vals);
+			continue;
+		}
+		for (size_t i = 0; i < n; i++) {
+			unsigned int len;
+
+			have[i].net.family = v6 ? AF_INET6 : AF_INET;
+			datapath_sentry_cidr_of((char *)keys + i * ksz, v6, have[i].net.a, &len,
+						&have[i].port);
+			have[i].net.len = (uint8_t)len;
+		}
+		n = dp_sentry_cidrs_sort(have, n);
+		for (size_t i = 0; i < n; i++) {
+			if (next->n_sentry_cidrs &&
+			    bsearch(&have[i], next->sentry_cidrs, next->n_sentry_cidrs,
+				    sizeof(*have), dp_sentry_cidr_cmp))
+				continue;
+			err = datapath_del_sentry_cidr(a->dp, v6, have[i].net.a, have[i].net.len,
+						       have[i].port);
+			if (err)
+				sentry_cidr_failed(a, "delete", &have[i], err);
+		}
+		for (size_t i = 0; i < next->n_sentry_cidrs; i++) {
+			const struct dp_sentry_cidr *w = &next->sentry_cidrs[i];
+
+			if (w->net.family != (v6 ? AF_INET6 : AF_INET) ||
+			    (n && bsearch(w, have, n, sizeof(*have), dp_sentry_cidr_cmp)))
+				continue;
+			err = datapath_set_sentry_cidr(a->dp, v6, w->net.a, w->net.len, w->port);
+			if (err)
+				sentry_cidr_failed(a, "set", w, err);
+			else
+				pr_info("ServiceEntry UDP block %s port %u -> the ztunnel",
+					ipaddr_format_prefix(&w->net, txt, sizeof(txt)), w->port);
+		}
+		free(have);
+		free(keys);
+		free(vals);
+	}
+	return a->apply_errors == errors;
+}
+
 /* From the map as last applied (@known: cur's entries), else as the kernel holds it. */
 static int diff_from(struct agent *a, bool known, const char *name, size_t ksz,
 		     const struct dp_entry *cur, size_t ncur, const struct dp_entry *want,
@@ -534,6 +613,7 @@ static void apply_maps(struct agent *a, const struct desired *next)
 			apply_failed(a, "delete in-pod IPv6 of cgroup", en6.del[i].key, err);
 	ok &= apply_services(a, next);
 	ok &= apply_services6(a, next);
+	ok &= apply_sentry_cidrs(a, next);
 	for (size_t i = 0; i < ifc.n_del; i++)
 		if ((err = datapath_del_iface(a->dp, (int)ifc.del[i].key)) && err != -ENOENT)
 			apply_failed(a, "delete pod iface", ifc.del[i].key, err);

@@ -47,6 +47,7 @@ const char *const datapath_map_names[DP_MAP__COUNT] = {
     [DP_MAP_EXCL_REPLIES] = "excl_replies",   [DP_MAP_EXCL_REPLIES6] = "excl_replies6",
     [DP_MAP_UDP_FRAGS] = "udp_frags",	      [DP_MAP_UDP_PENDING] = "udp_pending",
     [DP_MAP_UDP_PENDING6] = "udp_pending6",   [DP_MAP_UDP_SOCKS] = "udp_socks",
+    [DP_MAP_SENTRY_CIDRS] = "sentry_cidrs",   [DP_MAP_SENTRY_CIDRS6] = "sentry_cidrs6",
 };
 
 static const char *const reason_names[AMBIT_REASON__COUNT] = {
@@ -678,6 +679,17 @@ int datapath_forget_preflows(struct datapath *dp, uint32_t ip, const struct in6_
 	return n4 < 0 ? n4 : n6 < 0 ? n6 : n4 + n6;
 }
 
+/* Clears the bits of @b (@n bytes) past @prefix. */
+static void clear_host_bits(uint8_t *b, size_t n, unsigned int prefix)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned int keep = prefix > i * 8 ? prefix - (unsigned int)i * 8 : 0;
+
+		if (keep < 8)
+			b[i] &= (uint8_t)(0xff00u >> keep);
+	}
+}
+
 static int deny_src_key(struct ambit_deny_src_key *key, uint32_t dst_ip, uint32_t src_ip,
 			unsigned int prefix)
 {
@@ -717,8 +729,6 @@ int datapath_del_deny_src(struct datapath *dp, uint32_t dst_ip, uint32_t src_ip,
 static int deny_src6_key(struct ambit_deny_src6_key *key, const struct in6_addr *dst,
 			 const struct in6_addr *src, unsigned int prefix)
 {
-	uint8_t *b = (uint8_t *)key->src_ip6;
-
 	if (prefix > 128)
 		return -EINVAL;
 	memset(key, 0, sizeof(*key));
@@ -726,12 +736,7 @@ static int deny_src6_key(struct ambit_deny_src6_key *key, const struct in6_addr 
 	memcpy(key->dst_ip6, dst, sizeof(key->dst_ip6));
 	memcpy(key->src_ip6, src, sizeof(key->src_ip6));
 	/* Host bits cleared, as for IPv4: a canonical key. */
-	for (unsigned int i = 0; i < 16; i++) {
-		unsigned int keep = prefix > i * 8 ? prefix - i * 8 : 0;
-
-		if (keep < 8)
-			b[i] &= (uint8_t)(0xff00u >> keep);
-	}
+	clear_host_bits((uint8_t *)key->src_ip6, sizeof(key->src_ip6), prefix);
 	return 0;
 }
 
@@ -757,6 +762,70 @@ int datapath_del_deny_src6(struct datapath *dp, const struct in6_addr *dst,
 	int err = deny_src6_key(&key, dst, src, prefix);
 
 	return err ?: map_delete(dp, DP_MAP_DENY_SRC6, &key);
+}
+
+/* sentry_cidrs(6)'s key into @key (24 bytes room): its size, or -EINVAL. */
+static int sentry_cidr_key(void *key, bool v6, const void *ip, unsigned int prefix, uint16_t port)
+{
+	struct ambit_sentry_cidr6_key *k6 = key;
+	struct ambit_sentry_cidr_key *k4 = key;
+
+	if (prefix > (v6 ? 128u : 32u))
+		return -EINVAL;
+	memset(key, 0, sizeof(*k6));
+	if (v6) {
+		k6->prefixlen = 32 + prefix;
+		k6->port = htons(port);
+		memcpy(k6->ip6, ip, sizeof(k6->ip6));
+		clear_host_bits((uint8_t *)k6->ip6, sizeof(k6->ip6), prefix);
+		return sizeof(*k6);
+	}
+	k4->prefixlen = 32 + prefix;
+	k4->port = htons(port);
+	memcpy(&k4->ip, ip, sizeof(k4->ip));
+	clear_host_bits((uint8_t *)&k4->ip, sizeof(k4->ip), prefix);
+	return sizeof(*k4);
+}
+
+int datapath_set_sentry_cidr(struct datapath *dp, bool v6, const void *ip, unsigned int prefix,
+			     uint16_t port)
+{
+	enum datapath_map m = v6 ? DP_MAP_SENTRY_CIDRS6 : DP_MAP_SENTRY_CIDRS;
+	struct ambit_sentry_cidr6_key key;
+	uint32_t one = 1;
+	int err = sentry_cidr_key(&key, v6, ip, prefix, port);
+
+	return err < 0 ? err : map_update(dp, m, &key, &one);
+}
+
+int datapath_del_sentry_cidr(struct datapath *dp, bool v6, const void *ip, unsigned int prefix,
+			     uint16_t port)
+{
+	enum datapath_map m = v6 ? DP_MAP_SENTRY_CIDRS6 : DP_MAP_SENTRY_CIDRS;
+	struct ambit_sentry_cidr6_key key;
+	int err = sentry_cidr_key(&key, v6, ip, prefix, port);
+
+	return err < 0 ? err : map_delete(dp, m, &key);
+}
+
+void datapath_sentry_cidr_of(const void *key, bool v6, uint8_t ip[16], unsigned int *prefix,
+			     uint16_t *port)
+{
+	struct ambit_sentry_cidr6_key k6;
+	struct ambit_sentry_cidr_key k4;
+
+	memset(ip, 0, 16);
+	if (v6) {
+		memcpy(&k6, key, sizeof(k6));
+		memcpy(ip, k6.ip6, 16);
+		*prefix = k6.prefixlen >= 32 ? k6.prefixlen - 32 : 0;
+		*port = ntohs(k6.port);
+		return;
+	}
+	memcpy(&k4, key, sizeof(k4));
+	memcpy(ip, &k4.ip, 4);
+	*prefix = k4.prefixlen >= 32 ? k4.prefixlen - 32 : 0;
+	*port = ntohs(k4.port);
 }
 
 /* @out has AMBIT_REASON__COUNT slots (borrowed). */

@@ -1330,6 +1330,7 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		qsort(out->ifaces6, out->n_ifaces6, sizeof(*out->ifaces6), cmp_entry);
 	if (out->n_excl)
 		qsort(out->excl, out->n_excl, sizeof(*out->excl), cmp_entry);
+	out->n_sentry_cidrs = dp_sentry_cidrs_sort(out->sentry_cidrs, out->n_sentry_cidrs);
 	if (out->n_services)
 		qsort(out->services, out->n_services, sizeof(*out->services), dp_service_cmp);
 	if (out->n_services6)
@@ -1504,6 +1505,7 @@ void desired_free(struct desired *d)
 	free(d->ifaces6);
 	free(d->enrolled6);
 	free(d->excl);
+	free(d->sentry_cidrs);
 	free(d->local);
 	free(d->identities);
 	free(d->snap_workloads);

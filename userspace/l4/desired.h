@@ -56,6 +56,12 @@ struct dp_service6 {
 	struct ambit_addr6 *backends;
 };
 
+/* A ServiceEntry's UDP port over one of its CIDR blocks (sentry_cidrs, sentry_cidrs6). */
+struct dp_sentry_cidr {
+	struct ipaddr net; /* host bits clear */
+	uint16_t port;	   /* host order */
+};
+
 /* A pod of this node, as the agent sees it (for tc attachment, certificates and status). */
 struct desired_local_pod {
 	char *uid;
@@ -87,6 +93,9 @@ struct desired {
 	struct dp_entry *excl; /* key: struct ambit_excl_key (dp_entry_key16); val: unused */
 	size_t n_services6;
 	struct dp_service6 *services6; /* sorted by VIP, then port */
+	/* ServiceEntries' UDP ports over their CIDR blocks, sorted and unique (both families). */
+	size_t n_sentry_cidrs, cap_sentry_cidrs;
+	struct dp_sentry_cidr *sentry_cidrs;
 	struct dp_service *services;
 	struct desired_local_pod *local;
 	char **identities; /* sorted, unique: identities of local enrolled pods */
@@ -179,8 +188,8 @@ struct entry_caps {
 /*
  * The ServiceEntries of @cfg as snapshot entries (entries.c), sorted by namespace and host, with
  * allocated addresses, into @d->snap_entries; their UDP ports at those addresses into
- * @d->services and @d->services6 (@caps: their room), unsorted; and @d->registry_only. 0 or
- * -ENOMEM / -ENOSPC.
+ * @d->services and @d->services6 (@caps: their room), and over their CIDR blocks into
+ * @d->sentry_cidrs, unsorted; and @d->registry_only. 0 or -ENOMEM / -ENOSPC.
  */
 int desired_entries(const struct config *cfg, struct desired_index *ix, struct desired *d,
 		    struct entry_caps *caps);
@@ -273,6 +282,12 @@ void dp_services_free(struct dp_service *s, size_t n);
 /* For services6: by VIP, port, then protocol (qsort and bsearch). */
 int dp_service6_cmp(const void *a, const void *b);
 void dp_services6_free(struct dp_service6 *s, size_t n);
+/*
+ * The order of sentry_cidrs entries (family, address, length, port; qsort and bsearch), and
+ * @v (@n of them) sorted in it with duplicates dropped: the number left.
+ */
+int dp_sentry_cidr_cmp(const void *a, const void *b);
+size_t dp_sentry_cidrs_sort(struct dp_sentry_cidr *v, size_t n);
 
 /*
  * @v, a comma-separated list of ports as Istio's exclude annotations take them ("5432, 6379";

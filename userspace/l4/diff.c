@@ -255,3 +255,31 @@ void dp_services6_free(struct dp_service6 *s, size_t n)
 		free(s[i].backends);
 	free(s);
 }
+
+int dp_sentry_cidr_cmp(const void *a, const void *b)
+{
+	const struct dp_sentry_cidr *x = a, *y = b;
+	int c;
+
+	if (x->net.family != y->net.family)
+		return x->net.family < y->net.family ? -1 : 1;
+	c = memcmp(x->net.a, y->net.a, sizeof(x->net.a));
+	if (c)
+		return c;
+	if (x->net.len != y->net.len)
+		return x->net.len < y->net.len ? -1 : 1;
+	return x->port < y->port ? -1 : x->port > y->port;
+}
+
+size_t dp_sentry_cidrs_sort(struct dp_sentry_cidr *v, size_t n)
+{
+	size_t k = 0;
+
+	if (!n)
+		return 0;
+	qsort(v, n, sizeof(*v), dp_sentry_cidr_cmp);
+	for (size_t i = 1; i < n; i++)
+		if (dp_sentry_cidr_cmp(&v[k], &v[i]))
+			v[++k] = v[i];
+	return k + 1;
+}

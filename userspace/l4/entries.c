@@ -243,7 +243,10 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
  * @e's UDP ports (of @se) at its addresses, for the kernel: services (services6) entries whose
  * one backend is all zero (bpf_abi.h, AMBIT_SERVICE_ENTRY_UDP_BACKENDS), so an enrolled pod's
  * datagrams there go to the ztunnel, which routes them to @e's endpoints. A Service's own entry
- * at the same key wins (desired_compute drops the twin; of two entries, one stays).
+ * at the same key wins (desired_compute drops the twin; of two entries, one stays). Over each
+ * of @e's CIDR blocks, a sentry_cidrs entry: an address no Service or pod has (the kernel
+ * looks up services first), routed by the ztunnel as TCP there is (resolution NONE: to the
+ * address the pod sent to).
  */
 static int udp_ports(struct desired *d, struct entry_caps *caps,
 		     const struct config_service_entry *se, const struct snap_service *e)
@@ -253,6 +256,13 @@ static int udp_ports(struct desired *d, struct entry_caps *caps,
 
 		if (dp_service_proto(se->ports[i].protocol) != IPPROTO_UDP)
 			continue;
+		for (size_t j = 0; j < e->n_cidrs; j++) {
+			if (array_grow((void **)&d->sentry_cidrs, &d->cap_sentry_cidrs,
+				       d->n_sentry_cidrs, sizeof(*d->sentry_cidrs)))
+				return -ENOMEM;
+			d->sentry_cidrs[d->n_sentry_cidrs++] =
+			    (struct dp_sentry_cidr){.net = e->cidrs[j], .port = port};
+		}
 		if (e->vip) {
 			struct dp_service *ds;
 

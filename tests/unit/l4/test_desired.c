@@ -1413,10 +1413,11 @@ static void test_service_entry_udp_ports(void **state)
 	    "kind: ServiceEntry\n"
 	    "metadata: {name: net, namespace: demo}\n"
 	    "spec:\n"
-	    "  hosts: [net.internal]\n"
-	    "  addresses: [198.51.100.0/24]\n"
+	    "  hosts: [net.internal, net2.internal]\n"
+	    "  addresses: [198.51.100.0/24, 2001:db8:5::/48]\n"
 	    "  resolution: NONE\n"
-	    "  ports: [{number: 514, name: syslog, protocol: UDP}]\n"
+	    "  ports: [{number: 514, name: syslog, protocol: UDP}, {number: 22, name: ssh,\n"
+	    "           protocol: TCP}]\n"
 	    "---\n"
 	    "apiVersion: v1\nkind: Service\nmetadata: {name: dns, namespace: demo}\n"
 	    "spec: {clusterIP: 10.96.0.53, selector: {app: dns},"
@@ -1449,6 +1450,14 @@ static void test_service_entry_udp_ports(void **state)
 	for (size_t i = 1; i < f->d.n_services; i++)
 		assert_true(dp_service_cmp(&f->d.services[i - 1], &f->d.services[i]) < 0);
 	assert_int_equal(f->d.n_services, 4);
+	/* The blocks' UDP port instead (sentry_cidrs), once for the entry's two hosts; not 22. */
+	assert_int_equal(f->d.n_sentry_cidrs, 2);
+	assert_true(ipaddr_equal(&f->d.sentry_cidrs[0].net,
+				 &(struct ipaddr){AF_INET, 24, {198, 51, 100, 0}}));
+	assert_int_equal(f->d.sentry_cidrs[0].port, 514);
+	assert_true(ipaddr_equal(&f->d.sentry_cidrs[1].net,
+				 &(struct ipaddr){AF_INET6, 48, {0x20, 0x01, 0x0d, 0xb8, 0, 5}}));
+	assert_int_equal(f->d.sentry_cidrs[1].port, 514);
 	/* The allocated IPv6 address's UDP ports alike. */
 	for (size_t i = 0; i < f->d.n_services6; i++) {
 		const struct dp_service6 *s6 = &f->d.services6[i];
