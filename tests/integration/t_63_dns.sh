@@ -272,6 +272,49 @@ by_name_refused() { by_name | grep -q "status: REFUSED"; }
 wait_for 20 by_name_refused || fail "a query to a DNS entry's resolver, by its name: $(by_name)"
 expect_eq "$(ask mesh/client-0 @ns.ext.test +short www.ext.test)" "192.0.2.80" \
 	"a name the DNS entry's resolver knows"
+# A block of addresses (resolution NONE, a CIDR in `addresses`): its UDP port 53 is the resolver
+# the pod asks, as at an entry's address, through the ztunnel to where the pod sent it
+# (sentry_cidrs in the kernel); before the entry, and after it, the DNS proxy answers there.
+block=${EXT%.*}.0/30
+[ "$(cluster_ip_family)" = ipv6 ] && block=${EXT%:*}:/126
+fabric_status() {
+	ask mesh/client-0 "@$EXT" "$qtype" server.mesh.svc.cluster.local |
+		sed -n 's/.*status: \([A-Z]*\),.*/\1/p'
+}
+expect_eq "$(fabric_status)" NOERROR "port 53 of the fabric's address, before the block's entry"
+cat >"$DIR/block.yaml" <<EOF
+apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: fabric-block, namespace: mesh}
+spec:
+  hosts: [fabric.corp.test]
+  addresses: ["$block"]
+  location: MESH_EXTERNAL
+  resolution: NONE
+  ports: [{number: 53, name: dns, protocol: UDP}]
+EOF
+actl apply -f "$DIR/block.yaml" >&2 || fail "apply the block's ServiceEntry"
+block_flows() {
+	metric_sum "$(node_metrics node1)" istio_tcp_connections_opened_total 'reporter="source"' \
+		'destination_service="fabric.corp.test"' 'request_protocol="udp"' \
+		'source_workload="client"'
+}
+fabric_refuses() { [ "$(fabric_status)" = REFUSED ]; }
+before=$(block_flows)
+wait_for 20 fabric_refuses || fail "a name of the mesh, asked of the block's resolver:" \
+	"$(fabric_status); $(actl maps --node node1 | grep -A3 sentry_cidrs)"
+expect_eq "$(ask mesh/client-0 "@$EXT" +short www.ext.test)" "192.0.2.80" \
+	"a name the block's resolver knows"
+n=$(block_flows)
+[ "${n:-0}" -gt "${before:-0}" ] ||
+	fail "no UDP flow counted under fabric.corp.test: $(node_metrics node1 | grep fabric.corp)"
+expect_contains "$(actl maps --node node1)" \
+	"port 53/udp -> the ztunnel (a ServiceEntry's UDP port)" "ambitctl maps: the block's entry"
+out=$(actl check mesh/client-0 "$(url_host "$EXT"):53" --udp) || fail "check to the block: $out"
+expect_contains "$out" "ServiceEntry fabric.corp.test (mesh, MESH_EXTERNAL) port 53"
+actl delete -f "$DIR/block.yaml" >&2 || fail "delete the block's ServiceEntry"
+fabric_answers() { [ "$(fabric_status)" = NOERROR ]; }
+wait_for 20 fabric_answers || fail "the proxy's again once the block's entry is gone: $(fabric_status)"
 
 # ---- what the kernel steered ----
 n=$(actl maps --node node1 | awk '$1 == "redirect_dns" { print $2 }')

@@ -796,6 +796,32 @@ static void dump_deny_src(const void *k, const void *v, void *arg)
 	       or_dash(pod_by_addr(d->r, d->af, dst)), (unsigned long long)ds->drops);
 }
 
+/* A sentry_cidrs or sentry_cidrs6 key: a ServiceEntry's UDP port over a block. */
+static void dump_sentry_cidr(const void *k, const void *v, void *arg)
+{
+	struct dump_ctx *d = arg;
+	char txt[INET6_ADDRSTRLEN];
+	unsigned int prefix;
+	uint16_t port;
+	uint8_t ip[16];
+
+	(void)v;
+	datapath_sentry_cidr_of(k, d->af == AF_INET6, ip, &prefix, &port);
+	if (d->json) {
+		cJSON *ko = cJSON_CreateObject();
+
+		add_ip(ko, "ip", d->af, ip);
+		if (ko) {
+			cJSON_AddNumberToObject(ko, "prefix", prefix);
+			cJSON_AddNumberToObject(ko, "port", port);
+		}
+		add_entry(d, ko, cJSON_CreateNumber(1));
+		return;
+	}
+	printf("  %s/%u port %u/udp -> the ztunnel (a ServiceEntry's UDP port)\n",
+	       addr_str(d->af, ip, txt), prefix, port);
+}
+
 static void bytes_array(cJSON *o, const char *name, const uint8_t *b, size_t n)
 {
 	cJSON *arr = cJSON_AddArrayToObject(o, name);
@@ -982,6 +1008,10 @@ static const struct {
      "answer to an enrolled pod's TCP on a port it leaves out -> passes"},
     {"excl_replies6", AF_INET6, sizeof(struct ambit_flow6), 4, dump_udp_reply,
      "answer to an enrolled pod's IPv6 TCP on a port it leaves out -> passes"},
+    {"sentry_cidrs", AF_INET, sizeof(struct ambit_sentry_cidr_key), 4, dump_sentry_cidr,
+     "ServiceEntry's CIDR block + UDP port -> the ztunnel"},
+    {"sentry_cidrs6", AF_INET6, sizeof(struct ambit_sentry_cidr6_key), 4, dump_sentry_cidr,
+     "the same over IPv6"},
 };
 
 static int dump_node(const struct ctl_node *n, struct resolver *r, bool json, cJSON *out)

@@ -569,7 +569,13 @@ static void check_one(const struct ctl_opts *o, struct deciders *dz, const struc
 }
 
 /* A ServiceEntry's host by its name or its address (either family); NULL if none. */
-static const struct snap_service *find_entry(const struct snapshot *s, const char *spec)
+/*
+ * The ServiceEntry host @spec names: by its name, its address, or an address of one of its CIDR
+ * blocks (or an endpoint's) on @port as the source's ztunnel would route it for namespace @ns
+ * (snapshot_entry_by_addr); NULL: none.
+ */
+static const struct snap_service *find_entry(const struct snapshot *s, const char *spec,
+					     uint16_t port, const char *ns)
 {
 	struct ipaddr a;
 	bool by_addr = !ipaddr_parse_addr(spec, &a);
@@ -583,7 +589,10 @@ static const struct snap_service *find_entry(const struct snapshot *s, const cha
 			: !strcmp(e->hostname, spec))
 			return e;
 	}
-	return NULL;
+	if (!by_addr)
+		return NULL;
+	return ipaddr_v4(&a, &v4) ? snapshot_entry_by_addr(s, v4, port, ns)
+				  : snapshot_entry_by_addr6(s, &a, port, ns);
 }
 
 /*
@@ -794,7 +803,8 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 	dw = svc ? NULL : find_workload(s, dspec);
 	if (!dw && !svc)
 		svc = find_service(s, dspec);
-	if (!dw && !svc && (entry = find_entry(s, dspec))) {
+	if (!dw && !svc &&
+	    (entry = find_entry(s, dspec, (uint16_t)port, sw ? sw->namespace : NULL))) {
 		if (o->json && !(out = cJSON_CreateArray())) {
 			ret = -ENOMEM;
 			goto out;
