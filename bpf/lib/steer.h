@@ -181,7 +181,7 @@ static __always_inline bool steer_node_ip6_set(void)
 	return dns_proxy_ip6[0] | dns_proxy_ip6[1] | dns_proxy_ip6[2] | dns_proxy_ip6[3];
 }
 
-/* udp_frags at @p's datagram (a fragment), for steer_udp_frag and steer_udp_frag_of. */
+/* udp_frags at @p's datagram (a fragment), for steer_udp_frag_note and steer_udp_frag_of. */
 static __always_inline struct ambit_frag_key steer_frag_key(const struct pkt *p, bool v6)
 {
 	struct ambit_frag_key k = {.id = p->frag_id};
@@ -197,17 +197,15 @@ static __always_inline struct ambit_frag_key steer_frag_key(const struct pkt *p,
 }
 
 /*
- * udp_frags at @p's datagram (a fragment): written (@write) when its first piece went to a
- * socket of the ztunnel's, else looked up for a later piece. Whether the entry is there.
+ * Writes @p's datagram (a fragment) down in udp_frags as @what: AMBIT_FRAG_FOLLOW when its first
+ * piece went to a socket of the ztunnel's, AMBIT_FRAG_DROP when it was dropped (in-pod), for
+ * its later pieces to do the same (steer_udp_frag_of).
  */
-static __always_inline bool steer_udp_frag(const struct pkt *p, bool v6, bool write)
+static __always_inline void steer_udp_frag_note(const struct pkt *p, bool v6, __u32 what)
 {
 	struct ambit_frag_key k = steer_frag_key(p, v6);
-	__u32 one = AMBIT_FRAG_FOLLOW;
 
-	if (write)
-		return bpf_map_update_elem(&udp_frags, &k, &one, BPF_ANY) == 0;
-	return bpf_map_lookup_elem(&udp_frags, &k) != NULL;
+	bpf_map_update_elem(&udp_frags, &k, &what, BPF_ANY);
 }
 
 /* What udp_frags says of @p's datagram: AMBIT_FRAG_FOLLOW, AMBIT_FRAG_DROP, or 0 (nothing). */
@@ -322,7 +320,7 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 	mesh = dst && (dst->flags & AMBIT_WL_ENROLLED);
 	/* A later piece follows its first (udp_frags), or goes on as it came. */
 	if (p->tail) {
-		if (!steer_udp_frag(p, v6, false))
+		if (!steer_udp_frag_of(p, v6))
 			return -1;
 		skb->mark = AMBIT_SKB_MARK;
 		return steer_verdict(AMBIT_ASSIGN_ESTABLISHED, TC_ACT_OK);
@@ -431,7 +429,7 @@ static __always_inline int steer_udp(struct __sk_buff *skb, const struct pkt *p,
 		if (ret >= 0) {
 			/* A first piece handed to the ztunnel: its later pieces will follow it. */
 			if (ret == TC_ACT_OK && p->fragment && !p->tail)
-				steer_udp_frag(p, v6, true);
+				steer_udp_frag_note(p, v6, AMBIT_FRAG_FOLLOW);
 			return ret;
 		}
 		steer_udp_note(skb, p, v6);
@@ -980,7 +978,7 @@ static __always_inline int steer_pod_udp(struct __sk_buff *skb, const struct pkt
 	if (sk) {
 		bpf_sk_release(sk);
 		if (p->fragment)
-			steer_udp_frag(p, v6, true);
+			steer_udp_frag_note(p, v6, AMBIT_FRAG_FOLLOW);
 		return steer_pod_to_lo(skb, AMBIT_RETURN_TO_PROXY);
 	}
 	src = steer_udp_wl(p, v6, true);
@@ -1007,10 +1005,7 @@ static __always_inline int steer_pod_udp(struct __sk_buff *skb, const struct pkt
 	 * let out in plaintext (docs/udp.md).
 	 */
 	if (p->fragment) {
-		struct ambit_frag_key k = steer_frag_key(p, v6);
-		__u32 drop = AMBIT_FRAG_DROP;
-
-		bpf_map_update_elem(&udp_frags, &k, &drop, BPF_ANY);
+		steer_udp_frag_note(p, v6, AMBIT_FRAG_DROP);
 		return steer_verdict(AMBIT_DROP_UDP_INPOD_FRAG, TC_ACT_SHOT);
 	}
 	return steer_pod_to_lo(skb, AMBIT_REDIRECT_UDP_INPOD);
