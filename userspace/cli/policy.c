@@ -672,9 +672,9 @@ static int check_entry(const struct ctl_opts *o, struct deciders *dz,
  * policies, then the route it takes), then the destination's ztunnels the connection from the
  * gateway's identity. 1 when @svc is no gateway's, 0 when told, -errno.
  */
-static int check_at_gateway(const struct ctl_opts *o, const struct ctl_cluster *c,
-			    struct deciders *dz, const struct snap_service *svc, uint32_t src_ip,
-			    uint16_t port, uint16_t tport, const struct check_l7 *q, cJSON *out)
+static int check_at_gateway(const struct ctl_opts *o, struct deciders *dz,
+			    const struct snap_service *svc, uint32_t src_ip, uint16_t port,
+			    uint16_t tport, const struct check_l7 *q, cJSON *out)
 {
 	const struct snapshot *s = dz->first;
 	const struct snap_workload *gw = NULL;
@@ -687,7 +687,7 @@ static int check_at_gateway(const struct ctl_opts *o, const struct ctl_cluster *
 
 	for (size_t i = 0; i < svc->nendpoints && !gw; i++)
 		gw = snapshot_workload_by_ip(s, svc->endpoints[i]);
-	n = gw && gw->node ? cluster_node(c, gw->node) : NULL;
+	n = gw && gw->node ? cluster_node(dz->c, gw->node) : NULL;
 	if (!n)
 		return 1;
 	snprintf(what, sizeof(what), "gateway %s/%s", gw->namespace, gw->workload_name);
@@ -873,8 +873,8 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 			goto out;
 		}
 		if (!q->udp && !svc->waypoint &&
-		    (ret = check_at_gateway(o, &c, &dz, svc, src4, (uint16_t)port, tport, q,
-					    out)) <= 0) {
+		    (ret = check_at_gateway(o, &dz, svc, src4, (uint16_t)port, tport, q, out)) <=
+			0) {
 			if (ret)
 				goto out;
 			goto print;
