@@ -43,13 +43,17 @@ static __always_inline bool excl_port(__u64 id, __be16 port, __u8 proto, __u8 di
 	return bpf_map_lookup_elem(&excl_ports, &k) != NULL;
 }
 
-/* Whether @wl, a workload captured on this node, leaves out @port/@proto going @dir. */
+/*
+ * Whether @wl, a workload captured on this node, on its veth or (@inpod) in its own netns, leaves
+ * out @port/@proto going @dir. Its entries are keyed by its veth's ifindex either way: an in-pod
+ * pod's eth0 programs (steer_pod_udp, steer_pod_udp_in) ask by the same key.
+ */
 static __always_inline bool excl_wl_port(const struct ambit_workload *wl, __be16 port, __u8 proto,
-					 __u8 dir)
+					 __u8 dir, bool inpod)
 {
-	return wl &&
-	       (wl->flags & (AMBIT_WL_EXCL | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) ==
-		   (AMBIT_WL_EXCL | AMBIT_WL_LOCAL) &&
+	const __u32 want = AMBIT_WL_EXCL | AMBIT_WL_LOCAL | (inpod ? AMBIT_WL_INPOD : 0);
+
+	return wl && (wl->flags & (AMBIT_WL_EXCL | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) == want &&
 	       excl_port(wl->ifindex, port, proto, dir);
 }
 
@@ -66,7 +70,7 @@ static __always_inline void excl_note_syn(const struct pkt *p, bool v6)
 
 	src = v6 ? bpf_map_lookup_elem(&workloads6, &p->ip6->saddr)
 		 : bpf_map_lookup_elem(&workloads, &p->ip->saddr);
-	if (!excl_wl_port(src, p->tcp->dest, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE))
+	if (!excl_wl_port(src, p->tcp->dest, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE, false))
 		return;
 	if (v6) {
 		__builtin_memcpy(r6.saddr, &p->ip6->daddr, sizeof(r6.saddr));

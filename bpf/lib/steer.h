@@ -161,7 +161,7 @@ static __always_inline int steer_udp_return(struct __sk_buff *skb, const struct 
 }
 
 /* @p's source (@src) or destination workload, of its family (@v6: a constant at each call). */
-static __always_inline struct ambit_workload *steer_udp_wl(const struct pkt *p, bool v6, bool src)
+static __always_inline struct ambit_workload *steer_pkt_wl(const struct pkt *p, bool v6, bool src)
 {
 	if (v6)
 		return bpf_map_lookup_elem(&workloads6, src ? &p->ip6->saddr : &p->ip6->daddr);
@@ -310,13 +310,13 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 	__u32 len;
 	int ret;
 
-	src = steer_udp_wl(p, v6, true);
+	src = steer_pkt_wl(p, v6, true);
 	if (!src || (src->flags & (AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD)) !=
 			(AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL))
 		return -1;
 	if (v6 ? !steer_node_ip6_set() : !dns_proxy_ip)
 		return -1;
-	dst = steer_udp_wl(p, v6, false);
+	dst = steer_pkt_wl(p, v6, false);
 	mesh = dst && (dst->flags & AMBIT_WL_ENROLLED);
 	/* A later piece follows its first (udp_frags), or goes on as it came. */
 	if (p->tail) {
@@ -333,7 +333,7 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
 	/* DNS is the proxy's; an answer to plaintext the pod took goes back as it came. */
 	if ((mesh && udp.dest == bpf_htons(53)) || steer_udp_replies(p, v6, &udp, false, false))
 		return -1;
-	if (excl_wl_port(src, udp.dest, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE)) {
+	if (excl_wl_port(src, udp.dest, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE, false)) {
 		*excluded = true;
 		return -1;
 	}
@@ -357,7 +357,7 @@ static __always_inline int steer_udp_capture(struct __sk_buff *skb, const struct
  */
 static __always_inline void steer_udp_note(struct __sk_buff *skb, const struct pkt *p, bool v6)
 {
-	struct ambit_workload *src = steer_udp_wl(p, v6, true);
+	struct ambit_workload *src = steer_pkt_wl(p, v6, true);
 	struct udphdr udp;
 
 	if (!src || !(src->flags & AMBIT_WL_ENROLLED) || p->tail || steer_udp_hdr(skb, p, &udp))
@@ -377,7 +377,7 @@ static __always_inline void steer_udp_note(struct __sk_buff *skb, const struct p
 static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const struct pkt *p, bool v6,
 					       bool inpod, bool *excluded)
 {
-	struct ambit_workload *dst = steer_udp_wl(p, v6, false), *src;
+	struct ambit_workload *dst = steer_pkt_wl(p, v6, false), *src;
 	const __u32 all = AMBIT_WL_ENROLLED | AMBIT_WL_LOCAL | AMBIT_WL_INPOD;
 	struct udphdr udp;
 
@@ -391,7 +391,7 @@ static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const stru
 	if (steer_udp_replies(p, v6, &udp, false, false))
 		return -1;
 	/* A port the pod leaves out of capture: the mesh's policy is not asked (lib/excl.h). */
-	*excluded = excl_wl_port(dst, udp.dest, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE);
+	*excluded = excl_wl_port(dst, udp.dest, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE, inpod);
 	if (!*excluded) {
 		if (v6 ? fastdrop_denied_source6(&p->ip6->saddr, &p->ip6->daddr)
 		       : fastdrop_denied_source(p->ip->saddr, p->ip->daddr))
@@ -405,7 +405,7 @@ static __always_inline int steer_udp_plaintext(struct __sk_buff *skb, const stru
 	 * capture): the pod's answer goes back as the datagram came, not into the mesh as a flow
 	 * of the pod's own (steer_udp_capture), which the sender's policy might refuse.
 	 */
-	src = steer_udp_wl(p, v6, true);
+	src = steer_pkt_wl(p, v6, true);
 	if (src && (src->flags & AMBIT_WL_ENROLLED))
 		steer_udp_replies(p, v6, &udp, true, true);
 	return -1;
@@ -618,7 +618,7 @@ static __always_inline int steer_tcp(struct __sk_buff *skb, const struct pkt *p,
 	if (!captured)
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	/* To a port the pod leaves out of capture: the pod's, plaintext, past the mesh. */
-	if (excl_wl_port(wl, p->tcp->dest, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE))
+	if (excl_wl_port(wl, p->tcp->dest, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE, false))
 		return steer_verdict(AMBIT_PASS_EXCLUDED, TC_ACT_OK);
 	/*
 	 * Only a SYN opens a flow the proxy can take. Any other segment with no socket here is the
@@ -878,6 +878,17 @@ static __always_inline int steer_pod_tcp(struct __sk_buff *skb, const struct pkt
 		return steer_verdict(AMBIT_PASS, TC_ACT_OK);
 	dport = bpf_ntohs(p->tcp->dest);
 	/*
+	 * A port the pod leaves out of capture (lib/excl.h): every segment its own listener's and
+	 * its connections', plaintext, past STRICT and the mesh's policy, as on a host-captured
+	 * pod's veth (a SYN-cookie ACK too: the cookie was the pod's). Not the proxy's ports.
+	 */
+	if (dport != AMBIT_PORT_HBONE && dport != AMBIT_PORT_OUTBOUND &&
+	    dport != AMBIT_PORT_INBOUND &&
+	    excl_wl_port(steer_pkt_wl(p, v6, false), p->tcp->dest, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE,
+			 true))
+		return steer_verdict(p->tcp->syn && !p->tcp->ack ? AMBIT_PASS_EXCLUDED : AMBIT_PASS,
+				     TC_ACT_OK);
+	/*
 	 * Only a SYN opens a flow: the rest must belong to a socket of this netns (the pod's own,
 	 * those it had before it was enrolled among them, or the ztunnel's), or be the ACK ending a
 	 * SYN-cookie handshake of the 15006 listener (no socket holds it yet). Anything else would
@@ -981,10 +992,10 @@ static __always_inline int steer_pod_udp(struct __sk_buff *skb, const struct pkt
 			steer_udp_frag_note(p, v6, AMBIT_FRAG_FOLLOW);
 		return steer_pod_to_lo(skb, AMBIT_RETURN_TO_PROXY);
 	}
-	src = steer_udp_wl(p, v6, true);
+	src = steer_pkt_wl(p, v6, true);
 	if (!steer_inpod(src) || steer_udp_hdr(skb, p, &udp))
 		return TC_ACT_OK;
-	dst = steer_udp_wl(p, v6, false);
+	dst = steer_pkt_wl(p, v6, false);
 	mesh = dst && (dst->flags & AMBIT_WL_ENROLLED);
 	if (steer_udp_replies(p, v6, &udp, false, false))
 		return TC_ACT_OK;
@@ -995,7 +1006,7 @@ static __always_inline int steer_pod_udp(struct __sk_buff *skb, const struct pkt
 		steer_udp_replies(p, v6, &udp, true, true);
 		return TC_ACT_OK;
 	}
-	if (excl_wl_port(src, udp.dest, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE)) {
+	if (excl_wl_port(src, udp.dest, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE, true)) {
 		steer_udp_replies(p, v6, &udp, true, true);
 		return steer_verdict(AMBIT_PASS_EXCLUDED, TC_ACT_OK);
 	}
@@ -1028,7 +1039,7 @@ static __always_inline int steer_pod_lo_udp(struct __sk_buff *skb, const struct 
 	struct udphdr udp;
 	__u32 len;
 
-	if (p->proto != IPPROTO_UDP || p->fragment || !steer_inpod(steer_udp_wl(p, v6, true)) ||
+	if (p->proto != IPPROTO_UDP || p->fragment || !steer_inpod(steer_pkt_wl(p, v6, true)) ||
 	    steer_udp_hdr(skb, p, &udp))
 		return TC_ACT_OK;
 	sk = steer_udp_owner(skb, p, v6);

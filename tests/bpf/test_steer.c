@@ -1097,15 +1097,6 @@ static void test_no_flow(void **state)
  * 10.1.0.9 leaves out inbound 8081 (TCP and UDP) and outbound TCP 5432 and UDP 5353, as the
  * agent writes Istio's exclude annotations: to its veth, by ifindex, under AMBIT_WL_EXCL.
  */
-static void excl_set(uint16_t port, uint8_t proto, uint8_t dir, bool on)
-{
-	struct ambit_excl_key k = {
-	    .id = ENROLLED_POD_IFINDEX, .port = htons(port), .proto = proto, .dir = dir};
-
-	assert_int_equal(
-	    on ? datapath_set_excl(steer_fx.dp, &k) : datapath_del_excl(steer_fx.dp, &k), 0);
-}
-
 static void test_excluded_ports(void **state)
 {
 	struct steer_seg in = {.saddr = "10.9.0.1",
@@ -1141,10 +1132,10 @@ static void test_excluded_ports(void **state)
 
 	assert_true(wl_fd >= 0 && replies >= 0);
 	assert_int_equal(bpf_map_lookup_elem(wl_fd, &pod, &saved), 0);
-	excl_set(8081, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE, true);
-	excl_set(8081, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE, true);
-	excl_set(5432, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE, true);
-	excl_set(5353, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE, true);
+	steer_fixture_excl(8081, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE, true);
+	steer_fixture_excl(8081, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE, true);
+	steer_fixture_excl(5432, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE, true);
+	steer_fixture_excl(5353, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE, true);
 	u.protocol = uo.protocol = IPPROTO_UDP;
 	u.dport = 8081;
 	uo.sport = 7007;
@@ -1233,10 +1224,10 @@ static void test_excluded_ports(void **state)
 		assert_int_equal(bpf_map_delete_elem(udp_replies, &ak), 0);
 
 	assert_int_equal(datapath_set_workload(steer_fx.dp, pod, &saved), 0);
-	excl_set(8081, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE, false);
-	excl_set(8081, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE, false);
-	excl_set(5432, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE, false);
-	excl_set(5353, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE, false);
+	steer_fixture_excl(8081, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE, false);
+	steer_fixture_excl(8081, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE, false);
+	steer_fixture_excl(5432, IPPROTO_TCP, AMBIT_EXCL_OUT_IFACE, false);
+	steer_fixture_excl(5353, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE, false);
 	reply.sport = htons(5432);
 	reply.dport = htons(41000);
 	assert_int_equal(bpf_map_delete_elem(replies, &reply), 0);

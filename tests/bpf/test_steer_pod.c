@@ -1843,6 +1843,58 @@ static void test_pod_udp_strict(void **state)
 }
 
 /*
+ * Ports an in-pod pod leaves out of capture (traffic.sidecar.istio.io/exclude*Ports, lib/excl.h):
+ * its UDP to an outbound one leaves its eth0 as it is (not to lo), counted, and the answers pass
+ * STRICT; plaintext UDP and TCP to an inbound one pass STRICT (a SYN counted, and a segment no
+ * socket holds, which a SYN cookie's ACK would be, not refused), while its other ports are still
+ * the mesh's. Without the pod's excluded flag its entries count for nothing.
+ */
+static void test_pod_excluded_ports(void **state)
+{
+	struct steer_pkt out = udp_flow(INPOD_IP, 40000, "10.2.0.9", 7007);
+	struct steer_pkt back = udp_flow("10.2.0.9", 7007, INPOD_IP, 40000);
+	struct steer_pkt in = udp_flow("10.9.0.1", 5000, INPOD_IP, 8081);
+	struct steer_pkt syn = steer_fixture_flow("10.9.0.1", INPOD_IP);
+	uint32_t pod = harness_ip4(INPOD_IP);
+	int wl_fd = datapath_map_fd(steer_fx.dp, "workloads");
+	struct ambit_workload wl, saved;
+
+	syn.dport = 8081;
+	assert_int_equal(bpf_map_lookup_elem(wl_fd, &pod, &saved), 0);
+	assert_int_equal(saved.ifindex, ENROLLED_POD_IFINDEX);
+	steer_fixture_excl(7007, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE, true);
+	steer_fixture_excl(8081, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE, true);
+	steer_fixture_excl(8081, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE, true);
+	assert_int_equal(datapath_set_strict_port(steer_fx.dp, pod, 0, AMBIT_PLAINTEXT_DROP), 0);
+	/* The entries alone: still captured, still refused (a refused SYN is answered, a RST). */
+	expect_udp_to_lo(&out, AMBIT_REDIRECT_UDP_INPOD);
+	steer_fixture_expect_pod(&in, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	steer_fixture_expect_pod(&syn, TC_ACT_REDIRECT, AMBIT_DROP_STRICT_PLAINTEXT);
+	wl = saved;
+	wl.flags |= AMBIT_WL_EXCL;
+	assert_int_equal(bpf_map_update_elem(wl_fd, &pod, &wl, BPF_ANY), 0);
+	steer_fixture_expect_prog(steer_fx.pod_egress_prog_fd, &out, 0, TC_ACT_OK,
+				  AMBIT_PASS_EXCLUDED, NULL);
+	steer_fixture_expect_pod(&back, TC_ACT_OK, AMBIT_PASS);
+	steer_fixture_expect_pod(&in, TC_ACT_OK, AMBIT_PASS_EXCLUDED);
+	steer_fixture_expect_pod(&syn, TC_ACT_OK, AMBIT_PASS_EXCLUDED);
+	syn.tcp_flags = TH_ACK;
+	steer_fixture_expect_pod(&syn, TC_ACT_OK, AMBIT_PASS);
+	/* Another port, each way: the mesh's. */
+	out.dport = 7008;
+	expect_udp_to_lo(&out, AMBIT_REDIRECT_UDP_INPOD);
+	in.dport = 8082;
+	steer_fixture_expect_pod(&in, TC_ACT_SHOT, AMBIT_DROP_STRICT_PLAINTEXT);
+	syn.tcp_flags = 0;
+	syn.dport = 8082;
+	steer_fixture_expect_pod(&syn, TC_ACT_REDIRECT, AMBIT_DROP_STRICT_PLAINTEXT);
+	assert_int_equal(bpf_map_update_elem(wl_fd, &pod, &saved, BPF_ANY), 0);
+	steer_fixture_excl(7007, IPPROTO_UDP, AMBIT_EXCL_OUT_IFACE, false);
+	steer_fixture_excl(8081, IPPROTO_UDP, AMBIT_EXCL_IN_IFACE, false);
+	steer_fixture_excl(8081, IPPROTO_TCP, AMBIT_EXCL_IN_IFACE, false);
+}
+
+/*
  * tc_pod_lo: what tc_pod_egress turned back (marked) goes to the ztunnel's listener in the pod,
  * found by the pod's address on 15001/udp and known by its mark; a socket of the pod's own there
  * is not it, and without the ztunnel's the datagram is dropped. What is not marked, and a pod
@@ -1914,6 +1966,7 @@ int main(void)
 	    udp_case(test_pod_udp_egress_capture),
 	    udp_case(test_pod_udp_egress_fragments),
 	    udp_case(test_pod_udp_strict),
+	    udp_case(test_pod_excluded_ports),
 	    udp_case(test_pod_lo_udp),
 	};
 

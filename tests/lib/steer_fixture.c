@@ -454,6 +454,15 @@ void steer_fixture_expect_reset(int prog_fd, const uint8_t *syn, size_t len, uin
 	    0xffff);
 }
 
+void steer_fixture_excl(uint16_t port, uint8_t proto, uint8_t dir, bool on)
+{
+	struct ambit_excl_key k = {
+	    .id = ENROLLED_POD_IFINDEX, .port = htons(port), .proto = proto, .dir = dir};
+
+	assert_int_equal(
+	    on ? datapath_set_excl(steer_fx.dp, &k) : datapath_del_excl(steer_fx.dp, &k), 0);
+}
+
 uint64_t steer_fixture_strict_drops(uint32_t ip, uint16_t port)
 {
 	struct ambit_addr key = {.ip = ip, .port = htons(port)};

@@ -198,6 +198,11 @@ uint32_t steer_fixture_csum(uint32_t sum, const void *p, size_t len);
 
 /* The drop counts of a strict_ports entry (@port host order) and of a deny_src one. */
 uint64_t steer_fixture_strict_drops(uint32_t ip, uint16_t port);
+/*
+ * Sets (@on) or deletes the excl_ports entry of the pod on ENROLLED_POD_IFINDEX (10.1.0.9, and
+ * INPOD_IP, whose entry names the same veth): @port (host order), @proto, @dir (AMBIT_EXCL_*).
+ */
+void steer_fixture_excl(uint16_t port, uint8_t proto, uint8_t dir, bool on);
 uint64_t steer_fixture_deny_drops(uint32_t dst, const char *src, unsigned int prefix);
 
 /*
