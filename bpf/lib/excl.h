@@ -46,7 +46,7 @@ static __always_inline bool excl_port(__u64 id, __be16 port, __u8 proto, __u8 di
 /*
  * Whether @wl, a workload captured on this node, on its veth or (@inpod) in its own netns, leaves
  * out @port/@proto going @dir. Its entries are keyed by its veth's ifindex either way: an in-pod
- * pod's eth0 programs (steer_pod_udp, steer_pod_udp_in) ask by the same key.
+ * pod's eth0 programs (steer_pod_udp, steer_pod_udp_in, steer_pod_tcp) ask by the same key.
  */
 static __always_inline bool excl_wl_port(const struct ambit_workload *wl, __be16 port, __u8 proto,
 					 __u8 dir, bool inpod)

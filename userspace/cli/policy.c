@@ -568,7 +568,6 @@ static void check_one(const struct ctl_opts *o, struct deciders *dz, const struc
 	printf("why:         %s\n", why);
 }
 
-/* A ServiceEntry's host by its name or its address (either family); NULL if none. */
 /*
  * The ServiceEntry host @spec names: by its name, its address, or an address of one of its CIDR
  * blocks (or an endpoint's) on @port as the source's ztunnel would route it for namespace @ns
