@@ -358,10 +358,22 @@ static bool any_match(const struct ctx *c, enum attr a, const struct config_stri
 	return false;
 }
 
-/* A field and its not-form: the field (if given) matches and the not-form (if given) does not. */
+/* An attribute only an HTTP request has (wp_authz_request.l4). */
+static bool http_only(enum attr a)
+{
+	return a == A_REQUEST_PRINCIPAL || a == A_HOST || a == A_METHOD || a == A_PATH ||
+	       a == A_HEADER || a == A_CLAIM;
+}
+
+/*
+ * A field and its not-form: the field (if given) matches and the not-form (if given) does not.
+ * On a connection an HTTP-only field is left out (rule_ok keeps such rules from ALLOW).
+ */
 static bool field_ok(const struct ctx *c, enum attr a, const struct config_strings *yes,
 		     const struct config_strings *no, const char *hdr)
 {
+	if (c->rq->l4 && http_only(a))
+		return true;
 	if (yes->n && !any_match(c, a, yes, hdr))
 		return false;
 	if (no->n && any_match(c, a, no, hdr))
@@ -447,9 +459,34 @@ static bool when_ok(const struct ctx *c, const struct config_authz_condition *w)
 	return field_ok(c, a, &w->values, &w->not_values, hdr);
 }
 
+/* Whether @r names an attribute only an HTTP request has. */
+static bool rule_http_only(const struct config_authz_rule *r)
+{
+	char hdr[256];
+
+	for (size_t i = 0; i < r->n_from; i++)
+		if (r->from[i].request_principals.n || r->from[i].not_request_principals.n)
+			return true;
+	for (size_t i = 0; i < r->n_to; i++) {
+		const struct config_authz_operation *o = &r->to[i];
+
+		if (o->hosts.n || o->not_hosts.n || o->methods.n || o->not_methods.n ||
+		    o->paths.n || o->not_paths.n)
+			return true;
+	}
+	for (size_t i = 0; i < r->n_when; i++)
+		if (http_only(when_attr(r->when[i].key ? r->when[i].key : "", hdr, sizeof(hdr))))
+			return true;
+	return false;
+}
+
 static bool rule_ok(const struct ctx *c, const struct config_authz_rule *r)
 {
 	bool ok = !r->n_from;
+
+	if (c->rq->l4 && (c->pol->action == CONFIG_AUTHZ_ALLOW ||
+			  c->pol->action == CONFIG_AUTHZ_AUDIT) && rule_http_only(r))
+		return false;
 
 	for (size_t i = 0; !ok && i < r->n_from; i++)
 		ok = source_ok(c, &r->from[i]);

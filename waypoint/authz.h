@@ -53,6 +53,14 @@ struct wp_authz_request {
 	size_t n_trust_domains;
 	/* The external authorizer allowed the request: CUSTOM policies are passed. */
 	bool custom_allowed;
+	/*
+	 * A connection or flow (TCP passed through, UDP), not an HTTP request: its HTTP-only
+	 * attributes (hosts, methods, paths, requestPrincipals and the request.* when keys, with
+	 * their not-forms) do not exist. As Istio writes Envoy's network RBAC (API_SEMANTICS.md
+	 * §3): an ALLOW or AUDIT rule that names any never matches; a DENY or CUSTOM rule matches
+	 * on the rest (`DENY methods: [GET]` denies every connection).
+	 */
+	bool l4;
 };
 
 enum wp_authz_verdict {

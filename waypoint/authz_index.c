@@ -254,9 +254,10 @@ void wp_authz_cands_init(struct wp_authz_cands *it, const struct wp_authz_index 
 	size_t seg = 0, td;
 
 	memset(it, 0, sizeof(*it));
-	it->x = x;
+	/* A connection's DENY keyed by a path still holds (its paths left out): all are tried. */
+	it->x = rq->l4 ? NULL : x;
 	it->n_all = s->n_authz;
-	if (!x)
+	if (!it->x)
 		return;
 	if (rq->path && rq->path_len && rq->path[0] == '/') {
 		const char *slash = memchr(rq->path + 1, '/', rq->path_len - 1);

@@ -933,6 +933,80 @@ static void test_index_same_decisions(void **state)
 	assert_true(tried < all * 9 / 10);
 }
 
+/* A connection (TCP passed through, UDP): no request, so no HTTP attributes (authz.h l4). */
+static struct wp_authz_request conn_req(const char *principal, uint16_t port)
+{
+	struct wp_authz_request rq = {.principal = principal, .dest_port = port, .l4 = true};
+
+	ipaddr_parse_addr("10.0.0.5", &rq.source_ip);
+	ipaddr_parse_addr("10.96.0.10", &rq.dest_ip);
+	return rq;
+}
+
+/*
+ * Istio's network RBAC on a connection: an ALLOW rule naming an HTTP-only field never matches
+ * (the whole rule, not just its operation); a DENY rule drops them and holds on the rest, so
+ * `DENY methods: [GET]` refuses every connection, and one keyed by a path (the index's fast
+ * look-up) still applies; ports, principals and ipBlocks decide as for a request.
+ */
+static void test_l4_connections(void **state)
+{
+	struct l7_config *c = compile(
+	    WEB_POLICY("l4-allow", "ALLOW",
+		       "  rules:\n"
+		       "  - from: [{source: {principals: [" SLEEP "]}}]\n"
+		       "    to: [{operation: {ports: ['53']}}, {operation: {methods: [GET]}}]\n"
+		       "  - from: [{source: {principals: [" OTHER "]}}]\n"
+		       "    to: [{operation: {ports: ['53']}}]\n"
+		       "  - to: [{operation: {ports: ['54']}}]\n"
+		       "    when: [{key: 'request.headers[x-a]', values: [b]}]\n") "---\n"
+	    WEB_POLICY("l4-deny", "DENY",
+		       "  rules:\n"
+		       "  - from: [{source: {ipBlocks: ['10.0.9.0/24']}}]\n"
+		       "    to: [{operation: {methods: [GET]}}]\n"
+		       "  - to: [{operation: {paths: ['/admin'], ports: ['55']}}]\n"));
+	struct wp_authz_index *x = wp_authz_index_build(c, svc(c, "web"));
+	struct wp_authz_decision d;
+	struct wp_authz_request rq;
+	char name[128];
+
+	assert_non_null(x);
+	/* The first rule names a method: dropped whole, its ports with it. */
+	rq = conn_req(SLEEP, 53);
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	rq = conn_req(OTHER, 53);
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_ALLOW);
+	wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
+	assert_string_equal(name, "ns[shop]-policy[l4-allow]-rule[1]");
+	/* The same as a request: the first rule holds. */
+	rq = req(SLEEP, "GET", "/");
+	rq.dest_port = 53;
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_ALLOW);
+	/* A header condition: no connection has one. */
+	rq = conn_req(OTHER, 54);
+	assert_int_equal(decide(c, "web", &rq, NULL), WP_AUTHZ_DENY);
+	/* DENY methods: [GET] from a block denies every connection from it. */
+	rq = conn_req(OTHER, 53);
+	ipaddr_parse_addr("10.0.9.7", &rq.source_ip);
+	assert_int_equal(decide(c, "web", &rq, &d), WP_AUTHZ_DENY);
+	wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
+	assert_string_equal(name, "ns[shop]-policy[l4-deny]-rule[0]");
+	/* A DENY keyed by a path holds on its port, through the index too. */
+	rq = conn_req(OTHER, 55);
+	wp_authz_decide_indexed(c, svc(c, "web"), x, &rq, &d);
+	assert_int_equal(d.verdict, WP_AUTHZ_DENY);
+	wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
+	assert_string_equal(name, "ns[shop]-policy[l4-deny]-rule[1]");
+	/* ... and a request to another path does not meet it. */
+	rq = req(OTHER, "POST", "/x");
+	rq.dest_port = 55;
+	wp_authz_decide_indexed(c, svc(c, "web"), x, &rq, &d);
+	assert_int_equal(d.verdict, WP_AUTHZ_DENY);
+	assert_null(d.policy); /* no ALLOW for port 55: "none" */
+	wp_authz_index_free(x);
+	l7_config_free(c);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -953,6 +1027,7 @@ int main(void)
 	    cmocka_unit_test(test_audit_custom_dry_run),
 	    cmocka_unit_test(test_trust_domain_aliases),
 	    cmocka_unit_test(test_index_same_decisions),
+	    cmocka_unit_test(test_l4_connections),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
