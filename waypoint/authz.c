@@ -484,8 +484,9 @@ static bool rule_ok(const struct ctx *c, const struct config_authz_rule *r)
 {
 	bool ok = !r->n_from;
 
-	if (c->rq->l4 && (c->pol->action == CONFIG_AUTHZ_ALLOW ||
-			  c->pol->action == CONFIG_AUTHZ_AUDIT) && rule_http_only(r))
+	if (c->rq->l4 &&
+	    (c->pol->action == CONFIG_AUTHZ_ALLOW || c->pol->action == CONFIG_AUTHZ_AUDIT) &&
+	    rule_http_only(r))
 		return false;
 
 	for (size_t i = 0; !ok && i < r->n_from; i++)

@@ -951,20 +951,26 @@ static struct wp_authz_request conn_req(const char *principal, uint16_t port)
  */
 static void test_l4_connections(void **state)
 {
-	struct l7_config *c = compile(
-	    WEB_POLICY("l4-allow", "ALLOW",
-		       "  rules:\n"
-		       "  - from: [{source: {principals: [" SLEEP "]}}]\n"
-		       "    to: [{operation: {ports: ['53']}}, {operation: {methods: [GET]}}]\n"
-		       "  - from: [{source: {principals: [" OTHER "]}}]\n"
-		       "    to: [{operation: {ports: ['53']}}]\n"
-		       "  - to: [{operation: {ports: ['54']}}]\n"
-		       "    when: [{key: 'request.headers[x-a]', values: [b]}]\n") "---\n"
-	    WEB_POLICY("l4-deny", "DENY",
-		       "  rules:\n"
-		       "  - from: [{source: {ipBlocks: ['10.0.9.0/24']}}]\n"
-		       "    to: [{operation: {methods: [GET]}}]\n"
-		       "  - to: [{operation: {paths: ['/admin'], ports: ['55']}}]\n"));
+	struct l7_config *c =
+	    compile(WEB_POLICY("l4-allow", "ALLOW",
+			       "  rules:\n"
+			       "  - from: [{source: {principals: [" SLEEP "]}}]\n"
+			       "    to: [{operation: {ports: ['53']}}, {operation: "
+			       "{methods: [GET]}}]\n"
+			       "  - from: [{source: {principals: [" OTHER "]}}]\n"
+			       "    to: [{operation: {ports: ['53']}}]\n"
+			       "  - to: [{operation: {ports: ['54']}}]\n"
+			       "    when: [{key: 'request.headers[x-a]', values: "
+			       "[b]}]\n") "---\n" WEB_POLICY("l4-deny", "DENY",
+							     "  rules:\n"
+							     "  - from: [{source: "
+							     "{ipBlocks: "
+							     "['10.0.9.0/24']}}]\n"
+							     "    to: [{operation: "
+							     "{methods: [GET]}}]\n"
+							     "  - to: [{operation: "
+							     "{paths: ['/admin'], "
+							     "ports: ['55']}}]\n"));
 	struct wp_authz_index *x = wp_authz_index_build(c, svc(c, "web"));
 	struct wp_authz_decision d;
 	struct wp_authz_request rq;
