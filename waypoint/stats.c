@@ -453,7 +453,7 @@ void wp_stats_count_labels(struct wp_stats *s, const struct wp_series_key *k,
 
 /*
  * Istio's TCP metric labels: the request set without response_code and grpc_response_status,
- * request_protocol "tcp".
+ * request_protocol "tcp" (a UDP flow's record says "udp").
  */
 #define N_TCP_LABELS (N_LABELS - 2)
 
@@ -470,7 +470,9 @@ static void tcp_label_values(const struct wp_record *r, const char *v[N_TCP_LABE
 		    !strcmp(label_names[i], "grpc_response_status"))
 			continue;
 		names[k] = label_names[i];
-		v[k++] = !strcmp(label_names[i], "request_protocol") ? "tcp" : all[i];
+		v[k++] = !strcmp(label_names[i], "request_protocol")
+			     ? (r->protocol ? r->protocol : "tcp")
+			     : all[i];
 	}
 }
 

@@ -675,12 +675,14 @@ static bool flow_own(struct zt_worker *w, struct zt_udp_flow *fl, const char *id
 
 /*
  * The labels of a flow of @src's along @r, as Istio's reporter="source" counts a connection,
- * with request_protocol "udp" (docs/udp.md); @mtls when it is the mesh's.
+ * with request_protocol "udp" (docs/udp.md); @mtls when it is the mesh's. Through a waypoint
+ * the workload it reaches is the waypoint's, as TCP's (outbound.c).
  */
 static void out_labels(struct metrics_labels *l, const struct snapshot *s,
 		       const struct snap_workload *src, const struct zt_route *r, bool mtls)
 {
-	zt_fill_labels(l, "source", s->cluster_id, src, NULL, r->dst_wl, r->svc, mtls);
+	zt_fill_labels(l, "source", s->cluster_id, src, NULL, r->wp ? r->wp_wl : r->dst_wl, r->svc,
+		       mtls);
 	l->request_protocol = "udp";
 }
 
@@ -820,14 +822,12 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		out_refused(pod, dst, "no ready endpoint or port there");
 		goto out;
 	}
-	if (r.wp || r.remote) {
-		/* docs/udp.md: not carried through waypoints or to other networks yet. */
-		out_refused(pod, dst,
-			    r.wp ? "bound to a waypoint (UDP is not carried through one yet)"
-				 : "in another network (UDP is not carried there yet)");
+	if (r.remote) {
+		/* docs/udp.md: not carried to other networks yet. */
+		out_refused(pod, dst, "in another network (UDP is not carried there yet)");
 		goto out;
 	}
-	if (!r.dst_wl || !r.dst_wl->enrolled) {
+	if (!r.wp && (!r.dst_wl || !r.dst_wl->enrolled)) {
 		/* tc takes only the mesh's workloads and ServiceEntries' UDP ports (docs/udp.md).
 		 */
 		if (!r.svc || r.svc->kind == SNAP_SVC_SERVICE) {
@@ -839,7 +839,8 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		goto out;
 	}
 	make_room(w, src->identity);
-	if (zt_local_enrolled(zs->snap, r.dst_wl)) {
+	/* Through a waypoint the flow is HBONE to it, wherever the destination is. */
+	if (!r.wp && zt_local_enrolled(zs->snap, r.dst_wl)) {
 		out_local(w, zs->snap, src, pod, dst, &r, p, len);
 		goto out;
 	}
@@ -849,7 +850,7 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 	    .forwarded_for = client,
 	    .baggage = bag,
 	    .identity = src->identity,
-	    .expect_san = r.dst_wl->identity,
+	    .expect_san = r.wp ? r.wp->identity : r.dst_wl->identity,
 	    .ctx = mesh_snap_ctx(zs, src->identity, false),
 	    .udp_path = path,
 	};
@@ -861,9 +862,16 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 	 * TLS to the destination pod's address on 15008 (its IPv4 when it has one, as TCP's
 	 * HBONE does between dual-stack nodes; the CONNECT names the IPv6 address).
 	 */
-	if (r.addr.sa.sa_family == AF_INET6 && r.dst_wl->ip)
+	if (r.wp) {
+		/*
+		 * To a waypoint: TLS to its instance, the CONNECT names what the pod addressed
+		 * (the Service's VIP:port), host= the Service, as TCP's (outbound.c).
+		 */
+		t.addr = r.wp_addr;
+		t.forwarded_host = r.svc ? r.svc->hostname : NULL;
+	} else if (r.addr.sa.sa_family == AF_INET6 && r.dst_wl->ip) {
 		sockaddr_inet_v4(&t.addr, r.dst_wl->ip, w->o.hbone_port);
-	else {
+	} else {
 		t.addr = r.addr;
 		sockaddr_inet_set_port(&t.addr, w->o.hbone_port);
 	}

@@ -290,7 +290,18 @@ int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
 		ret = -ENOMEM;
 		goto out;
 	}
-	if (an.error) {
+	if (q->udp) {
+		/* A UDP flow: decided as a connection (authz.h l4), no request, no token. */
+		rq.principal = src_identity && !strncmp(src_identity, "spiffe://", 9)
+				   ? src_identity + 9
+				   : src_identity;
+		ipaddr_from_v4(&rq.source_ip, src_ip);
+		rq.remote_ip = rq.source_ip;
+		rq.dest_port = port;
+		rq.l4 = true;
+		wp_authz_decide(g->l7, s, &rq, &d);
+		verdict_of(&d, &verdict, name, sizeof(name), &why);
+	} else if (an.error) {
 		verdict = "DENY (401)";
 		snprintf(name, sizeof(name), "RequestAuthentication: %s", an.error);
 		why = "the token does not verify against the RequestAuthentication of the Service";
@@ -318,8 +329,9 @@ int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
 		if (j && cJSON_AddItemToArray(out, j)) {
 			cJSON_AddStringToObject(j, "proxy", "waypoint");
 			cJSON_AddStringToObject(j, "waypoint", w->name);
-			cJSON_AddStringToObject(j, "request", path);
-			cJSON_AddStringToObject(j, "method", method);
+			cJSON_AddStringToObject(j, "request", q->udp ? "" : path);
+			cJSON_AddStringToObject(j, "method", q->udp ? "" : method);
+			cJSON_AddStringToObject(j, "protocol", q->udp ? "UDP" : "HTTP");
 			cJSON_AddStringToObject(j, "requestPrincipal",
 						an.principal ? an.principal : "");
 			cJSON_AddStringToObject(j, "decision", verdict);
@@ -329,9 +341,15 @@ int check_l7(const struct ctl_cluster *c, const struct snapshot *snap,
 			cJSON_Delete(j);
 		}
 	} else {
-		printf("L7 at waypoint %s (%s): %s %s\n", w->name, w->identity, method, path);
-		printf("  request principal: %s\n",
-		       an.principal ? an.principal : "none (no token)");
+		if (q->udp)
+			printf("L4 at waypoint %s (%s): a UDP flow to port %u\n", w->name,
+			       w->identity, port);
+		else
+			printf("L7 at waypoint %s (%s): %s %s\n", w->name, w->identity, method,
+			       path);
+		if (!q->udp)
+			printf("  request principal: %s\n",
+			       an.principal ? an.principal : "none (no token)");
 		printf("  decision:          %s%s%s\n", verdict, name[0] ? " by " : "", name);
 		printf("  why:               %s\n", why);
 	}

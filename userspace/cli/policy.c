@@ -556,7 +556,8 @@ static void check_one(const struct ctl_opts *o, struct deciders *dz, const struc
 	/* docs/udp.md: what carries a flow, as the data path decides it. */
 	if (udp)
 		printf("carried:     %s\n",
-		       !dw->enrolled ? "plain UDP"
+		       via	       ? "CONNECT-UDP over HBONE from the waypoint, as its identity"
+		       : !dw->enrolled ? "plain UDP"
 		       : conn.src_identity && sw->node && dw->node && !strcmp(sw->node, dw->node)
 			   ? "by the node's ztunnel between two sockets of its own (same node)"
 		       : conn.src_identity ? "CONNECT-UDP over HBONE, as the source's identity"
@@ -856,21 +857,8 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 		 * A Service a waypoint serves: the waypoint judges the request (L7), then each
 		 * endpoint's ztunnel the connection from the waypoint (its identity, not SRC's).
 		 */
-		/*
-		 * UDP: no waypoint carries it yet (the source's ztunnel refuses the flow), and a
-		 * gateway is no UDP proxy: the flow goes to the endpoint the kernel picks.
+		/* UDP: a gateway is no UDP proxy: the flow goes to the endpoint the kernel picks.
 		 */
-		if (q->udp && svc->waypoint) {
-			fprintf(
-			    stderr,
-			    "ambitctl: check: %s/%s is served by waypoint %s: a UDP flow to it is "
-			    "refused by the source's ztunnel (UDP is not carried through a "
-			    "waypoint "
-			    "yet, docs/udp.md)\n",
-			    svc->namespace, svc->name, svc->waypoint->identity);
-			ret = 0;
-			goto out;
-		}
 		if (!q->udp && !svc->waypoint &&
 		    (ret = check_at_gateway(o, &dz, svc, src4, (uint16_t)port, tport, q, out)) <=
 			0) {

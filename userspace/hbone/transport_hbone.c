@@ -17,6 +17,7 @@
 #include "lib/buf.h"
 #include "hbone.h"
 #include "net/transport.h"
+#include "hbone_udp.h"
 #include "transport_hbone.h"
 
 /* A hard cap on queued output: writers stop at TRANSPORT_HIGH_WATER long before this. */
@@ -378,63 +379,80 @@ static void on_open_timer(struct loop_timer *t)
 	fail(h, -ETIMEDOUT);
 }
 
+/*
+ * The CONNECT of an open to @dst checking @identity into @t, its authority written in @authority
+ * (room for 300): 0 with a reference to the client context in t->ctx, or -errno. *@remote: @dst
+ * is in another network, @t the double HBONE through its gateway.
+ */
+static int hbc_target(struct hbc *hc, const union sockaddr_inet *dst, const char *identity,
+		      struct hbone_target *t, char *authority, struct hbone_remote *rm,
+		      bool *remote)
+{
+	const char *src = NULL;
+	int r = 1, far = 1;
+
+	*t = (struct hbone_target){.addr = *dst};
+	if (hc->remote && (far = hc->remote(hc->remote_arg, dst, rm)) < 0)
+		return far;
+	if (!far)
+		t->addr = rm->gateway;
+	else if (hc->via && (r = hc->via(hc->via_arg, dst, &t->addr)) < 0)
+		return r;
+	if (far && r)
+		t->addr = *dst; /* reached directly */
+	*remote = !far;
+	sockaddr_inet_format(dst, authority, 300);
+	sockaddr_inet_set_port(&t->addr, hc->port);
+	t->authority = authority;
+	t->forwarded_for = dst->sa.sa_family == AF_INET6 ? hc->self6 : hc->self;
+	t->baggage = hc->baggage;
+	t->expect_san = identity;
+	if (!far) {
+		/* Both CONNECTs name the Service, as Istio's; the gateway picks the endpoint. */
+		snprintf(authority, 300, "%s:%u", rm->hostname, sockaddr_inet_port(dst));
+		t->via_authority = authority;
+		t->via_san = rm->gateway_san;
+		t->via_slot = rm->slot;
+		t->expect_san = rm->sans;
+		t->network = rm->network;
+		/* To the endpoint there, not to a waypoint of the Service: L7 ran here. */
+		t->source = "waypoint";
+	}
+	if (hc->creds(hc->creds_arg, &src, &t->ctx) || !src || !t->ctx) {
+		tls_ctx_put(t->ctx);
+		t->ctx = NULL;
+		return -ENOKEY;
+	}
+	t->identity = src;
+	return 0;
+}
+
 static struct transport *hbc_open(struct connector *c, const union sockaddr_inet *dst,
 				  const char *identity, unsigned int timeout_ms,
 				  const struct transport_cbs *cbs, void *arg)
 {
 	struct hbc *hc = (struct hbc *)c;
 	char authority[300];
-	struct hbone_target t = {0};
+	struct hbone_target t;
 	struct hbone_remote rm;
-	const char *src = NULL;
 	struct hbt *h;
-	int r = 1, far = 1;
+	bool remote;
+	int r;
 
 	/* Outside the mesh: no identity to check, no ztunnel to take HBONE; plaintext. */
 	if (!identity)
 		return connector_open(hc->plain, dst, NULL, timeout_ms, cbs, arg);
-	t.addr = *dst;
-	if (hc->remote && (far = hc->remote(hc->remote_arg, dst, &rm)) < 0) {
-		errno = -far;
-		return NULL;
-	}
-	if (!far)
-		t.addr = rm.gateway;
-	else if (hc->via && (r = hc->via(hc->via_arg, dst, &t.addr)) < 0) {
+	r = hbc_target(hc, dst, identity, &t, authority, &rm, &remote);
+	if (r < 0) {
 		errno = -r;
 		return NULL;
 	}
-	if (far && r)
-		t.addr = *dst; /* reached directly */
 	h = hbt_new(hc->loop, NULL, true);
-	if (!h)
-		return NULL;
-	transport_set_cbs(&h->t, cbs, arg);
-	sockaddr_inet_format(dst, authority, sizeof(authority));
-	sockaddr_inet_set_port(&t.addr, hc->port);
-	t.authority = authority;
-	t.forwarded_for = dst->sa.sa_family == AF_INET6 ? hc->self6 : hc->self;
-	t.baggage = hc->baggage;
-	t.expect_san = identity;
-	if (!far) {
-		/* Both CONNECTs name the Service, as Istio's; the gateway picks the endpoint. */
-		snprintf(authority, sizeof(authority), "%s:%u", rm.hostname,
-			 sockaddr_inet_port(dst));
-		t.via_authority = authority;
-		t.via_san = rm.gateway_san;
-		t.via_slot = rm.slot;
-		t.expect_san = rm.sans;
-		t.network = rm.network;
-		/* To the endpoint there, not to a waypoint of the Service: L7 ran here. */
-		t.source = "waypoint";
-	}
-	if (hc->creds(hc->creds_arg, &src, &t.ctx) || !src || !t.ctx) {
+	if (!h) {
 		tls_ctx_put(t.ctx);
-		hbt_free(h);
-		errno = ENOKEY;
 		return NULL;
 	}
-	t.identity = src;
+	transport_set_cbs(&h->t, cbs, arg);
 	h->s = hbone_pool_open_end(hc->pool, &t, &hbt_end, h, NULL);
 	tls_ctx_put(t.ctx); /* the pool holds its own */
 	if (!h->s) {
@@ -504,6 +522,41 @@ static const struct connector_impl hbc_impl = {
     .open = hbc_open,
     .destroy = hbc_destroy,
 };
+
+struct hbone_udp *connector_hbone_udp_open(struct connector *c, const union sockaddr_inet *dst,
+					   const char *identity, const struct hbone_udp_ops *ops,
+					   void *arg)
+{
+	struct hbc *hc = (struct hbc *)c;
+	char authority[300], path[HBONE_UDP_PATH_MAX], ip[INET6_ADDRSTRLEN];
+	struct hbone_target t;
+	struct hbone_remote rm;
+	struct hbone_udp *f;
+	bool remote;
+	int r, err;
+
+	if (c->impl != &hbc_impl || !identity) {
+		errno = EPROTONOSUPPORT;
+		return NULL;
+	}
+	r = hbc_target(hc, dst, identity, &t, authority, &rm, &remote);
+	if (!r && remote)
+		r = -ENETUNREACH;
+	if (!r && hbone_udp_path(path, sizeof(path), sockaddr_inet_ntop(dst, ip, sizeof(ip)),
+				 sockaddr_inet_port(dst)) < 0)
+		r = -EINVAL;
+	if (r < 0) {
+		tls_ctx_put(t.ctx);
+		errno = -r;
+		return NULL;
+	}
+	t.udp_path = path;
+	f = hbone_udp_open(hc->pool, &t, ops, arg);
+	err = errno;
+	tls_ctx_put(t.ctx); /* the pool holds its own */
+	errno = err;
+	return f;
+}
 
 struct connector *connector_hbone_new(struct loop *l, struct hbone_pool *p, uint16_t port,
 				      const char *self, hbone_creds_fn creds, void *arg)

@@ -82,4 +82,17 @@ int connector_hbone_set_baggage(struct connector *c, const char *baggage);
  */
 int connector_hbone_set_self6(struct connector *c, const char *self6);
 
+struct hbone_udp;
+struct hbone_udp_ops;
+/*
+ * A UDP flow (hbone_udp.h) on @c's pool to the mesh workload at @dst, checking @identity: the
+ * CONNECT-UDP its CONNECTs would be (`forwarded: for=` its own address, its baggage, by way of
+ * the via hook), its path naming @dst. NULL + errno: EPROTONOSUPPORT (not an HBONE connector,
+ * or no identity: UDP is carried for the mesh's workloads only), ENETUNREACH (in another
+ * network: not carried there), ENOKEY (no certificate), or hbone_udp_open's.
+ */
+struct hbone_udp *connector_hbone_udp_open(struct connector *c, const union sockaddr_inet *dst,
+					   const char *identity, const struct hbone_udp_ops *ops,
+					   void *arg);
+
 #endif

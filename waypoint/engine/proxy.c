@@ -1371,6 +1371,12 @@ const struct wp_gen *wp_engine_gen(const struct wp_engine *e)
 	return e->view->gen;
 }
 
+int wp_engine_serve_udp(struct wp_engine *e, const struct hbone_request *req,
+			struct hbone_upstream *up, const struct transport_peer *peer)
+{
+	return wp_udp_serve(e, req, up, peer);
+}
+
 void wp_engine_drain(struct wp_engine *e)
 {
 	e->draining = true;
@@ -1402,7 +1408,7 @@ size_t wp_engine_reclaim(struct wp_engine *e, size_t n)
 
 size_t wp_engine_active(const struct wp_engine *e)
 {
-	return e->n_conns + e->n_mirrors + e->n_h2downs + e->n_tcps;
+	return e->n_conns + e->n_mirrors + e->n_h2downs + e->n_tcps + e->n_udps;
 }
 
 size_t wp_engine_requests(const struct wp_engine *e)
@@ -1457,6 +1463,7 @@ void wp_engine_sweep(struct wp_engine *e)
 	wp_h2_sweep(e);
 	wp_h2up_sweep(e);
 	wp_tcp_sweep(e);
+	wp_udp_sweep(e);
 	wp_trace_flush(e);
 }
 
@@ -1470,6 +1477,7 @@ void wp_engine_destroy(struct wp_engine *e)
 	}
 	wp_h2_close_all(e);
 	wp_tcp_close_all(e);
+	wp_udp_close_all(e);
 	wp_h2up_close_all(e);
 	/* The connections' on_close runs from loop tasks: run them before the views go. */
 	for (int i = 0; i < 8 && (e->conns || e->h2downs || e->tcps || e->h2ups); i++)

@@ -69,6 +69,16 @@ int wp_engine_serve(struct wp_engine *e, struct transport *t);
  * waypoint`). 0 or -errno (@t closed).
  */
 int wp_engine_serve_east_west(struct wp_engine *e, struct transport *t, bool from_waypoint);
+/*
+ * A CONNECT-UDP @req (hbone_udp.h) to this waypoint, @peer what it named (the Service's
+ * VIP:port, the client): decided, and on its way to an endpoint (proxy_udp.c), @up filled: 0.
+ * Else the status to answer: 403 denied by policy, 404 no such Service, 503 no endpoint or no
+ * flow to it.
+ */
+struct hbone_request;
+struct hbone_upstream;
+int wp_engine_serve_udp(struct wp_engine *e, const struct hbone_request *req,
+			struct hbone_upstream *up, const struct transport_peer *peer);
 /* Idle connections close now, busy ones after their current exchange. */
 void wp_engine_drain(struct wp_engine *e);
 /*

@@ -56,7 +56,10 @@ struct wp_engine {
 	struct wp_h2down *h2downs; /* HTTP/2 downstream connections (proxy_h2.c) */
 	struct wp_h2up *h2ups;	   /* HTTP/2 upstream connections (proxy_h2up.c) */
 	struct wp_tcp *tcps;	   /* TCP passthroughs (proxy_tcp.c) */
-	struct sniff *sniffs;	   /* connections whose protocol is undecided (proxy_detect.c) */
+	struct wp_udp *udps;	   /* UDP flows (proxy_udp.c) */
+	size_t n_udps;
+	uint64_t udp_swept_ms;
+	struct sniff *sniffs; /* connections whose protocol is undecided (proxy_detect.c) */
 	size_t n_h2downs, n_tcps;
 	uint64_t tcp_swept_ms;		/* when wp_tcp_sweep last looked at the TCP ones */
 	struct wp_tracer *tracer;	/* the span queues and exports, made on first use */
@@ -352,6 +355,38 @@ int wp_tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, size
  * Service's waypoint's unless @from_waypoint (wp_gen_east_west).
  */
 int wp_tcp_serve_east_west(struct wp_engine *e, struct transport *t, bool from_waypoint);
+/*
+ * The AuthorizationPolicies of service @svc of @g on the connection or flow of @p (@what names
+ * it in the logs), as a connection is decided (authz.h l4): true when allowed, else false with
+ * Envoy's termination details ("rbac_access_denied_matched_policy[...]") in @details. A dry-run
+ * denial is logged.
+ */
+bool wp_l4_authorize(const struct wp_gen *g, int svc, const struct transport_peer *p,
+		     const char *what, char *details, size_t len);
+/* A connection's or flow's access-log line (Envoy's TCP proxy format, "- - -"). */
+struct wp_l4_rec {
+	const struct wp_gen *gen;
+	const struct transport_peer *peer;
+	const struct l7_service *svc; /* its destination Service, or NULL */
+	const struct wp_upstream *u;  /* where it went (host @host), or NULL */
+	int host;
+	struct timespec start;
+	uint64_t start_ms, bytes_in, bytes_out;
+	const char *flags, *details, *route, *sni; /* NULL: none */
+};
+void wp_l4_record(struct wp_engine *e, const struct wp_l4_rec *r);
+/*
+ * Opens the istio_tcp_* series of a connection or flow of @p to host @host of cluster @c, with
+ * request_protocol @protocol (NULL: "tcp"), counted opened: NULL without a store or series.
+ */
+struct wp_tcp_series *wp_l4_series_open(struct wp_engine *e, const struct wp_gen *g,
+					const struct transport_peer *p, const struct wp_cluster *c,
+					int host, const char *protocol);
+/* proxy_udp.c: wp_engine_serve_udp's flows; idle ones end (periodic); all end (the engine goes). */
+int wp_udp_serve(struct wp_engine *e, const struct hbone_request *req, struct hbone_upstream *up,
+		 const struct transport_peer *peer);
+void wp_udp_sweep(struct wp_engine *e);
+void wp_udp_close_all(struct wp_engine *e);
 /* proxy_sni.c: a gateway's TLS PASSTHROUGH connection: its ClientHello's SNI, then TCP. */
 int wp_sni_serve(struct wp_engine *e, struct transport *t);
 void wp_tcp_close_all(struct wp_engine *e);

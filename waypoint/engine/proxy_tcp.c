@@ -11,6 +11,8 @@
  * "waypoint"): opened once forwarded, its bytes as they pass, closed at its end. A connection
  * with no byte either way for its cluster's DestinationRule connectionPool.tcp.idleTimeout (an
  * hour by default, 0 for none: Envoy's TCP proxy idle_timeout) is closed, both sides with a FIN.
+ * A waypoint's connection is first decided by its Service's AuthorizationPolicies as a
+ * connection (wp_l4_authorize): denied, it is reset before any byte goes on.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -29,8 +31,10 @@ struct wp_tcp {
 	struct wp_upstream *u;
 	struct wp_tcp_series *series; /* in the worker's store, once forwarded */
 	int svc, host;
-	const char *source; /* the tcp route's, or NULL */
-	char *sni;	    /* a gateway's TLS passthrough: the ClientHello's server name */
+	const char *source;  /* the tcp route's, or NULL */
+	const char *details; /* why it ended, for the record (Envoy's termination details) */
+	char denied[360];    /* the details of a denial */
+	char *sni;	     /* a gateway's TLS passthrough: the ClientHello's server name */
 	struct timespec start_wall;
 	uint64_t start_ms, bytes_in, bytes_out;
 	uint64_t active_ms, idle_ms; /* the last byte either way; the idle timeout (0: none) */
@@ -58,35 +62,31 @@ static const struct l7_destination *weighted(const struct l7_destination *d, siz
 	return &d[n - 1];
 }
 
-static void record(struct wp_tcp *x, const char *flag)
+void wp_l4_record(struct wp_engine *e, const struct wp_l4_rec *r)
 {
-	struct wp_engine *e = x->e;
-	const struct l7_service *svc = x->svc >= 0 ? &x->view->gen->l7->services[x->svc] : NULL;
-	struct wp_record rec = {.start = x->start_wall, .grpc_status = -1, .upstream_ms = -1};
-
-	/* A gateway's destination is the Service its route chose, not its own listener's. */
-	if (x->view->gen->l7->gateway)
-		svc = x->u ? x->u->c->svc : NULL;
+	struct wp_record rec = {.start = r->start, .grpc_status = -1, .upstream_ms = -1};
+	const struct l7_service *svc = r->svc;
 	char host[SOCKADDR_INET_STRLEN] = "-";
 
 	if (!e->log)
 		return;
-	rec.flags = flag ? flag : "-";
-	rec.bytes_received = x->bytes_in;
-	rec.bytes_sent = x->bytes_out;
-	rec.duration_ms = loop_now_ms(e->loop) - x->start_ms;
-	if (x->u && x->host >= 0) {
-		wp_addr_text(&x->u->c->addr[x->host], host, sizeof(host));
-		rec.upstream_cluster = x->u->c->name;
+	rec.flags = r->flags ? r->flags : "-";
+	rec.details = r->details;
+	rec.bytes_received = r->bytes_in;
+	rec.bytes_sent = r->bytes_out;
+	rec.duration_ms = loop_now_ms(e->loop) - r->start_ms;
+	if (r->u && r->host >= 0) {
+		wp_addr_text(&r->u->c->addr[r->host], host, sizeof(host));
+		rec.upstream_cluster = r->u->c->name;
 	}
 	rec.upstream_host = host;
-	rec.route_name = x->source;
-	rec.server_name = x->sni;
-	rec.downstream_remote = x->peer.client;
-	rec.downstream_local = x->peer.local;
-	rec.source_principal = x->peer.identity;
-	rec.source_cluster = rec.destination_cluster = x->view->gen->cluster_id;
-	rec.mtls = x->peer.mtls;
+	rec.route_name = r->route;
+	rec.server_name = r->sni;
+	rec.downstream_remote = r->peer->client;
+	rec.downstream_local = r->peer->local;
+	rec.source_principal = r->peer->identity;
+	rec.source_cluster = rec.destination_cluster = r->gen->cluster_id;
+	rec.mtls = r->peer->mtls;
 	if (svc && !svc->workload) {
 		rec.destination_service = svc->hostname;
 		rec.destination_service_name = svc->name;
@@ -96,23 +96,45 @@ static void record(struct wp_tcp *x, const char *flag)
 	wp_stats_record(NULL, &rec, e->log);
 }
 
-/* The connection, forwarded to host @x->host, counts as opened in its label set's series. */
-static void open_series(struct wp_tcp *x)
+static void record(struct wp_tcp *x, const char *flag)
 {
-	const struct wp_cluster *c = x->u->c; /* a tcp route's destination, or the Service */
-	struct wp_record rec = {.grpc_status = -1, .flags = "-"};
+	const struct l7_service *svc = x->svc >= 0 ? &x->view->gen->l7->services[x->svc] : NULL;
+
+	/* A gateway's destination is the Service its route chose, not its own listener's. */
+	if (x->view->gen->l7->gateway)
+		svc = x->u ? x->u->c->svc : NULL;
+	wp_l4_record(x->e, &(struct wp_l4_rec){.gen = x->view->gen,
+					       .peer = &x->peer,
+					       .svc = svc,
+					       .u = x->u,
+					       .host = x->host,
+					       .start = x->start_wall,
+					       .start_ms = x->start_ms,
+					       .bytes_in = x->bytes_in,
+					       .bytes_out = x->bytes_out,
+					       .flags = flag,
+					       .details = x->details,
+					       .route = x->source,
+					       .sni = x->sni});
+}
+
+struct wp_tcp_series *wp_l4_series_open(struct wp_engine *e, const struct wp_gen *g,
+					const struct transport_peer *p, const struct wp_cluster *c,
+					int host, const char *protocol)
+{
+	struct wp_record rec = {.grpc_status = -1, .flags = "-", .protocol = protocol};
 	struct wp_labels_buf lb;
 	struct wp_metric_ops mo;
 	struct wp_tag_op ops[16];
 	char vals[16][WP_TAG_VALUE_MAX];
 
-	if (!x->e->o.stats)
-		return;
-	wp_record_source(x->view->gen, &x->peer, &rec, &lb);
-	wp_record_destination(x->view->gen, c->svc, c->ep[x->host], &rec, &lb);
-	if (wp_svc_metric_ops(x->view->gen, c->svc, &mo, ops, vals, 16))
+	if (!e->o.stats)
+		return NULL;
+	wp_record_source(g, p, &rec, &lb);
+	wp_record_destination(g, c->svc, c->ep[host], &rec, &lb);
+	if (wp_svc_metric_ops(g, c->svc, &mo, ops, vals, 16))
 		rec.mo = &mo;
-	x->series = wp_stats_tcp_open(x->e->o.stats, &rec);
+	return wp_stats_tcp_open(e->o.stats, &rec);
 }
 
 static void tcp_free(void *arg)
@@ -279,6 +301,43 @@ static struct wp_cluster *route(struct wp_tcp *x)
 	return ds < 0 ? NULL : wp_gen_cluster(g, ds, d->subset, d->port ? d->port : port, v6);
 }
 
+bool wp_l4_authorize(const struct wp_gen *g, int svc, const struct transport_peer *p,
+		     const char *what, char *details, size_t len)
+{
+	const struct l7_service *s = &g->l7->services[svc];
+	struct wp_authz_request rq = {.l4 = true,
+				      .sni = p->sni,
+				      .trust_domains = (const char *const *)g->trust_domains,
+				      .n_trust_domains = g->n_trust_domains};
+	struct wp_authz_decision d;
+	char name[320];
+
+	if (!s->n_authz)
+		return true;
+	if (p->identity && !strncmp(p->identity, "spiffe://", 9))
+		rq.principal = p->identity + 9;
+	/* As a request's: the client its ztunnel named; no x-forwarded-for on a connection. */
+	wp_peer_client_ip(p, &rq.source_ip);
+	rq.remote_ip = rq.source_ip;
+	if (p->dest_ip.family)
+		rq.dest_ip = p->dest_ip;
+	else if (!sockaddr_inet_is_any(&p->local))
+		sockaddr_inet_to_ipaddr(&p->local, &rq.dest_ip);
+	rq.dest_port = p->dest_port ? p->dest_port : sockaddr_inet_port(&p->local);
+	wp_authz_decide_indexed(g->l7, s, g->authz[svc], &rq, &d);
+	if (d.shadow_denied) {
+		wp_authz_policy_name(d.shadow, d.shadow_rule, name, sizeof(name));
+		pr_info("dry-run: %s to %s would be denied by %s", what, s->hostname, name);
+	}
+	if (d.verdict == WP_AUTHZ_ALLOW)
+		return true;
+	/* CUSTOM asks over HTTP, which a connection is not: what it matches is denied. */
+	wp_authz_policy_name(d.policy, d.rule, name, sizeof(name));
+	snprintf(details, len, "rbac_access_denied_matched_policy[%s]", name);
+	pr_debug("waypoint: %s to %s denied by %s", what, s->hostname, name);
+	return false;
+}
+
 /* What a TCP connection is: a proxied one, or an east-west gateway's stream (of a waypoint). */
 enum tcp_kind { TCP_PROXIED, TCP_EAST_WEST, TCP_EAST_WEST_FROM_WAYPOINT };
 
@@ -319,6 +378,14 @@ static int tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, 
 	e->n_tcps++;
 	transport_set_cbs(t, &down_cbs, x);
 	x->svc = wp_gen_service(e->view->gen, x->peer.dest_host, &x->peer.dest_ip);
+	/* A waypoint's Service decides the connection (a gateway's listeners are not Services). */
+	if (x->svc >= 0 && !ew && !e->view->gen->l7->gateway &&
+	    !wp_l4_authorize(e->view->gen, x->svc, &x->peer, "a TCP connection", x->denied,
+			     sizeof(x->denied))) {
+		x->details = x->denied;
+		end(x, true, NULL);
+		return 0;
+	}
 	if (x->svc < 0)
 		c = NULL;
 	else if (ew)
@@ -350,7 +417,8 @@ static int tcp_serve(struct wp_engine *e, struct transport *t, const char *pre, 
 		why = "cannot connect";
 		goto fail;
 	}
-	open_series(x);
+	/* A tcp route's destination, or the Service. */
+	x->series = wp_l4_series_open(e, e->view->gen, &x->peer, c, x->host, NULL);
 	x->bytes_in = len;
 	wp_stats_tcp_bytes(e->o.stats, x->series, 0, len);
 	if (len && transport_write(x->up, pre, len)) {

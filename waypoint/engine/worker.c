@@ -201,6 +201,9 @@ static int on_connect(void *user, const struct hbone_request *req, struct hbone_
 	/* for= of either family: the client's ztunnel sends for="[v6]:port" for an IPv6 one. */
 	if (!foreign && req->forwarded && sock_parse_forwarded_for(req->forwarded, &client) == 0)
 		peer.client = client;
+	/* A UDP flow from this cluster's ztunnels (not carried between networks). */
+	if (req->udp)
+		return foreign ? 400 : wp_engine_serve_udp(w->e, req, up, &peer);
 	t = transport_hbone_accepted(w->loop, &peer, up);
 	if (!t)
 		return 503;
@@ -532,6 +535,8 @@ struct wp_worker *wp_worker_start(struct wp_gen *gen, const struct wp_listener *
 		 */
 		hbone_limits_default(&lim);
 		lim.stream_idle_s = 0;
+		/* CONNECT-UDP from the ztunnels: the flows to Services bound here (proxy_udp.c). */
+		lim.udp = !gen->l7->east_west && !gen->l7->gateway;
 		w->pool = hbone_pool_create(w->loop, &lim);
 		/* The destinations see the waypoint's address, as in Istio (its pod IP). */
 		w->cn = w->pool ? connector_hbone_new(w->loop, w->pool, L7_HBONE_PORT, self4,
