@@ -251,11 +251,13 @@ static __always_inline int capture_dns_udp(struct bpf_sock_addr *ctx, bool v6, _
  * kube-proxy balances it: the socket's pin for that VIP and port if its backend is still the
  * Service's, else a backend picked at random and pinned (struct ambit_udp_lb). A socket with no
  * storage (none could be made) is balanced per datagram. A Service port without a backend
- * refuses (EPERM), where kube-proxy answers with ICMP unreachable.
+ * refuses (EPERM), where kube-proxy answers with ICMP unreachable. An enrolled pod's flow to a
+ * Service a waypoint serves is left as addressed: tc takes it to the ztunnel (lib/sentry.h).
  */
 static __always_inline int capture_udp_lb(struct bpf_sock_addr *ctx, bool v6, __u32 ip)
 {
 	struct ambit_addr key = {.ip = ip, .port = (__u16)ctx->user_port, .proto = IPPROTO_UDP};
+	struct ambit_enrolled *en = NULL;
 	struct ambit_backend_key bk = {};
 	struct ambit_backend *be;
 	struct ambit_service *svc;
@@ -264,6 +266,9 @@ static __always_inline int capture_udp_lb(struct bpf_sock_addr *ctx, bool v6, __
 
 	svc = bpf_map_lookup_elem(&services, &key);
 	if (!svc)
+		return CONNECT_ALLOW;
+	/* A waypoint's Service, from an enrolled pod: as addressed, to the ztunnel (sentry.h). */
+	if (sentry_cidr(ip, key.port) && capture_enrolled_cgroup(&en) && en)
 		return CONNECT_ALLOW;
 	if (!svc->backend_count) {
 		counter_inc(AMBIT_DROP_NO_BACKEND);
@@ -590,6 +595,7 @@ static __always_inline bool capture_same6(const __u32 *a, const __u32 *b)
 static __always_inline int capture_udp_lb6(struct bpf_sock_addr *ctx)
 {
 	struct ambit_addr6 key = {.proto = IPPROTO_UDP};
+	struct ambit_enrolled *en = NULL;
 	struct ambit_backend_key bk = {};
 	struct ambit_addr6 *be;
 	struct ambit_service *svc;
@@ -599,6 +605,8 @@ static __always_inline int capture_udp_lb6(struct bpf_sock_addr *ctx)
 	capture_get_addr6(ctx, key.ip6, &key.port);
 	svc = bpf_map_lookup_elem(&services6, &key);
 	if (!svc)
+		return CONNECT_ALLOW;
+	if (sentry_cidr6(key.ip6, key.port) && capture_enrolled_cgroup(&en) && en)
 		return CONNECT_ALLOW;
 	if (!svc->backend_count) {
 		counter_inc(AMBIT_DROP_NO_BACKEND);

@@ -785,6 +785,41 @@ static void test_service_entry_udp_ports(void **state)
 	child_type = SOCK_STREAM;
 }
 
+/*
+ * A Service a waypoint serves (its VIP's /32 on its UDP port in sentry_cidrs): an enrolled pod's
+ * flow is left as addressed, for tc to take to the ztunnel and it to the waypoint; a pod outside
+ * the mesh is balanced as kube-proxy would; another port of the VIP is balanced for both.
+ */
+static void test_waypoint_udp_service(void **state)
+{
+	const struct ambit_backend be = {.ip = ip4(BACKEND1_IP), .port = htons(UDP_PORT)};
+	uint32_t vip = ip4("10.200.0.72");
+	uint64_t lb = counter(AMBIT_SERVICE_LB);
+	struct child_result r;
+
+	assert_int_equal(datapath_set_service(cf.dp, vip, 8125, IPPROTO_UDP, &be, 1), 0);
+	assert_int_equal(datapath_set_service(cf.dp, vip, 8126, IPPROTO_UDP, &be, 1), 0);
+	assert_int_equal(datapath_set_sentry_cidr(cf.dp, false, &vip, 32, 8125), 0);
+	child_type = SOCK_DGRAM;
+	run_child(cf.cg_enrolled, "10.200.0.72", 8125, &r);
+	assert_int_equal(r.connect_errno, 0);
+	assert_addr(&r.peer, "10.200.0.72", 8125);
+	assert_int_equal(counter(AMBIT_SERVICE_LB), lb);
+	run_child(cf.cg_plain, "10.200.0.72", 8125, &r);
+	assert_int_equal(r.connect_errno, 0);
+	assert_int_equal(counter(AMBIT_SERVICE_LB), lb + 1);
+	run_child(cf.cg_enrolled, "10.200.0.72", 8126, &r);
+	assert_int_equal(r.connect_errno, 0);
+	assert_int_equal(counter(AMBIT_SERVICE_LB), lb + 2);
+	/* Without the waypoint, the enrolled pod's flow is balanced too. */
+	assert_int_equal(datapath_del_sentry_cidr(cf.dp, false, &vip, 32, 8125), 0);
+	run_child(cf.cg_enrolled, "10.200.0.72", 8125, &r);
+	assert_int_equal(counter(AMBIT_SERVICE_LB), lb + 3);
+	assert_int_equal(datapath_del_service(cf.dp, vip, 8125, IPPROTO_UDP), 0);
+	assert_int_equal(datapath_del_service(cf.dp, vip, 8126, IPPROTO_UDP), 0);
+	child_type = SOCK_STREAM;
+}
+
 /* sock_orig entries made from @cgroup (0: any). */
 static unsigned int sock_orig_entries(uint64_t cgroup)
 {
@@ -993,6 +1028,7 @@ int main(void)
 	    cmocka_unit_test(test_service_without_backends_refused),
 	    cmocka_unit_test(test_udp_service_load_balanced),
 	    cmocka_unit_test(test_service_entry_udp_ports),
+	    cmocka_unit_test(test_waypoint_udp_service),
 	    cmocka_unit_test(test_sock_orig_freed_on_close),
 	    cmocka_unit_test(test_reopen_updates_links_in_place),
 	    cmocka_unit_test(test_pinned_handle),

@@ -1287,6 +1287,7 @@ static void test_service_entry_udp_cidr(void **state)
 	const struct ambit_backend real = {.ip = harness_ip4("10.1.0.5"), .port = htons(514)};
 	int udp_replies = datapath_map_fd(steer_fx.dp, "udp_replies");
 	uint32_t net = harness_ip4("198.51.100.0"), any = harness_ip4("198.51.100.99");
+	uint32_t vip = harness_ip4("198.51.100.77");
 	struct ambit_flow k;
 
 	u.protocol = IPPROTO_UDP;
@@ -1303,19 +1304,28 @@ static void test_service_entry_udp_cidr(void **state)
 	u.sport = 7008;
 	u.dport = 514;
 	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
-	/* A Service's UDP port at an address of the block, balanced at the socket: tc leaves it. */
+	/*
+	 * A Service's UDP port at an address the trie holds (in a block, or a waypoint's
+	 * Service's VIP, its /32): the cgroup hooks leave an enrolled pod's flow there as
+	 * addressed, and tc takes it to the ztunnel like the block's (lib/sentry.h).
+	 */
 	u = steer_fixture_flow("10.1.0.9", "198.51.100.77");
 	u.protocol = IPPROTO_UDP;
 	u.sport = 7009;
 	u.dport = 514;
-	assert_int_equal(datapath_set_service(steer_fx.dp, harness_ip4("198.51.100.77"), 514,
-					      IPPROTO_UDP, &real, 1),
-			 0);
-	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
-	assert_int_equal(
-	    datapath_del_service(steer_fx.dp, harness_ip4("198.51.100.77"), 514, IPPROTO_UDP), 0);
+	assert_int_equal(datapath_set_service(steer_fx.dp, vip, 514, IPPROTO_UDP, &real, 1), 0);
 	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_UDP_PROXY);
+	/* Out of the trie, the Service's VIP is left to the socket's balancing. */
 	assert_int_equal(datapath_del_sentry_cidr(steer_fx.dp, false, &net, 24, 514), 0);
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	/* Its /32 alone, as the agent writes a waypoint's Service's. */
+	assert_int_equal(datapath_set_sentry_cidr(steer_fx.dp, false, &vip, 32, 514), 0);
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_SHOT, AMBIT_DROP_NO_UDP_PROXY);
+	u.dport = 515;
+	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
+	u.dport = 514;
+	assert_int_equal(datapath_del_service(steer_fx.dp, vip, 514, IPPROTO_UDP), 0);
+	assert_int_equal(datapath_del_sentry_cidr(steer_fx.dp, false, &vip, 32, 514), 0);
 	steer_fixture_expect(&u, ENROLLED_POD_IFINDEX, TC_ACT_OK, AMBIT_PASS);
 	while (bpf_map_get_next_key(udp_replies, NULL, &k) == 0)
 		assert_int_equal(bpf_map_delete_elem(udp_replies, &k), 0);

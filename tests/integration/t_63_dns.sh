@@ -309,7 +309,7 @@ n=$(block_flows)
 [ "${n:-0}" -gt "${before:-0}" ] ||
 	fail "no UDP flow counted under fabric.corp.test: $(node_metrics node1 | grep fabric.corp)"
 expect_contains "$(actl maps --node node1)" \
-	"port 53/udp -> the ztunnel (a ServiceEntry's UDP port)" "ambitctl maps: the block's entry"
+	"port 53/udp -> the ztunnel, as addressed (a ServiceEntry's UDP port)" "ambitctl maps: the block's entry"
 out=$(actl check mesh/client-0 "$(url_host "$EXT"):53" --udp) || fail "check to the block: $out"
 expect_contains "$out" "ServiceEntry fabric.corp.test (mesh, MESH_EXTERNAL) port 53"
 actl delete -f "$DIR/block.yaml" >&2 || fail "delete the block's ServiceEntry"

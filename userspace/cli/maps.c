@@ -796,7 +796,10 @@ static void dump_deny_src(const void *k, const void *v, void *arg)
 	       or_dash(pod_by_addr(d->r, d->af, dst)), (unsigned long long)ds->drops);
 }
 
-/* A sentry_cidrs or sentry_cidrs6 key: a ServiceEntry's UDP port over a block. */
+/*
+ * A sentry_cidrs or sentry_cidrs6 key: a ServiceEntry's UDP port over a block, or a waypoint's
+ * Service's VIP (a full-length prefix) on its UDP port.
+ */
 static void dump_sentry_cidr(const void *k, const void *v, void *arg)
 {
 	struct dump_ctx *d = arg;
@@ -818,8 +821,10 @@ static void dump_sentry_cidr(const void *k, const void *v, void *arg)
 		add_entry(d, ko, cJSON_CreateNumber(1));
 		return;
 	}
-	printf("  %s/%u port %u/udp -> the ztunnel (a ServiceEntry's UDP port)\n",
-	       addr_str(d->af, ip, txt), prefix, port);
+	printf("  %s/%u port %u/udp -> the ztunnel, as addressed (a ServiceEntry's UDP port%s)\n",
+	       addr_str(d->af, ip, txt), prefix, port,
+	       prefix == (d->af == AF_INET6 ? 128u : 32u) ? ", or a Service a waypoint serves"
+							  : "");
 }
 
 static void bytes_array(cJSON *o, const char *name, const uint8_t *b, size_t n)
@@ -1009,7 +1014,7 @@ static const struct {
     {"excl_replies6", AF_INET6, sizeof(struct ambit_flow6), 4, dump_udp_reply,
      "answer to an enrolled pod's IPv6 TCP on a port it leaves out -> passes"},
     {"sentry_cidrs", AF_INET, sizeof(struct ambit_sentry_cidr_key), 4, dump_sentry_cidr,
-     "ServiceEntry's CIDR block + UDP port -> the ztunnel"},
+     "a ServiceEntry's CIDR block or a waypoint's Service's VIP + UDP port -> the ztunnel"},
     {"sentry_cidrs6", AF_INET6, sizeof(struct ambit_sentry_cidr6_key), 4, dump_sentry_cidr,
      "the same over IPv6"},
 };

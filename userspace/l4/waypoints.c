@@ -8,8 +8,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <netinet/in.h>
 
 #include "ambit/l7.h"
+#include "lib/array.h"
 #include "desired.h"
 
 static uint32_t vip_of(void *arg, const char *ns, const char *name)
@@ -137,6 +139,38 @@ void waypoint_view_free(struct waypoint_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
+/* @net's UDP @port into @d's sentry_cidrs. 0 or -ENOMEM. */
+static int udp_as_addressed(struct desired *d, const struct ipaddr *net, uint16_t port)
+{
+	if (array_grow((void **)&d->sentry_cidrs, &d->cap_sentry_cidrs, d->n_sentry_cidrs,
+		       sizeof(*d->sentry_cidrs)))
+		return -ENOMEM;
+	d->sentry_cidrs[d->n_sentry_cidrs++] = (struct dp_sentry_cidr){.net = *net, .port = port};
+	return 0;
+}
+
+/*
+ * The UDP ports of Service @s, which a waypoint serves, at its VIPs (a /32, a /128), into
+ * sentry_cidrs: an enrolled pod's datagrams there are not balanced in the kernel but go to the
+ * ztunnel as addressed (bpf/lib/capture.h), which carries the flow to the waypoint; pods outside
+ * the mesh are balanced as before (Istio's waypoint is the mesh's). 0 or -ENOMEM.
+ */
+static int waypoint_udp(struct desired *d, const struct snap_service *s)
+{
+	struct ipaddr a;
+	int err = 0;
+
+	ipaddr_from_v4(&a, s->vip);
+	for (size_t i = 0; s->vip && !err && i < d->n_services; i++)
+		if (d->services[i].vip == s->vip && d->services[i].proto == IPPROTO_UDP)
+			err = udp_as_addressed(d, &a, d->services[i].port);
+	for (size_t i = 0; s->vip6.family == AF_INET6 && !err && i < d->n_services6; i++)
+		if (d->services6[i].proto == IPPROTO_UDP &&
+		    !memcmp(&d->services6[i].vip, s->vip6.a, sizeof(d->services6[i].vip)))
+			err = udp_as_addressed(d, &s->vip6, d->services6[i].port);
+	return err;
+}
+
 int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 		      const struct desired_env *env, struct desired *d)
 {
@@ -153,6 +187,8 @@ int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 		if (bd && bd->waypoint >= 0 &&
 		    !(s->waypoint = binding(&v->b.waypoints[bd->waypoint], d)))
 			err = -ENOMEM;
+		if (!err && s->waypoint)
+			err = waypoint_udp(d, s);
 		/*
 		 * Its label names a waypoint this cluster does not have: another cluster's may
 		 * serve it (the ztunnel looks among the Service's remote shares).
