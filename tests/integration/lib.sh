@@ -150,6 +150,35 @@ cluster_up() {
 }
 
 # pod_exec POD CMD...: runs CMD inside the pod (its netns and cgroup: captured like the pod).
+# udp_echo_apply REPLICAS [SPEC_LINE]: Service mesh/udp-echo, UDP port 7 to the echo pods'
+# named port 7007 (pods/udp-echo.py), SPEC_LINE (as `ipFamilyPolicy: PreferDualStack`) in its
+# spec, and a Deployment of REPLICAS of them.
+udp_echo_apply() {
+	actl apply -f - >&2 <<YAML
+apiVersion: v1
+kind: Service
+metadata: {name: udp-echo, namespace: mesh}
+spec:
+  ${2:-}
+  selector: {app: udp-echo}
+  ports: [{name: echo, port: 7, protocol: UDP, targetPort: echo}]
+---
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: udp-echo, namespace: mesh}
+spec:
+  replicas: $1
+  selector: {matchLabels: {app: udp-echo}}
+  template:
+    metadata: {labels: {app: udp-echo}}
+    spec:
+      containers:
+      - name: echo
+        command: ["pods/udp-echo.py", "serve", "7007"]
+        ports: [{name: echo, containerPort: 7007, protocol: UDP}]
+YAML
+}
+
 pod_exec() {
 	local pod=$1
 	shift

@@ -137,9 +137,10 @@ dual_tests=${AMBIT_IT_DUAL-t_58 t_59_multicluster t_63 t_70_policy_authz t_70_po
 # policy by IPv6 blocks, the waypoint, the gateway from the host, AAAA from the proxy and the
 # kernel, restarts and the hitless upgrade), t_65 a headless Service's AAAA, SRV and dashed
 # IPv6 names, the others what they check in any cluster (t_63 the DNS proxy's AAAA at the pods'
-# IPv6 nameserver, the t_70_policy ones STRICT and DENY ipBlocks by the pods' IPv6).
+# IPv6 nameserver, the t_70_policy ones STRICT and DENY ipBlocks by the pods' IPv6,
+# t_83_waypoint_authz UDP through the waypoint to a Service's IPv6 VIP).
 # AMBIT_IT_IPV6 lists them; "" leaves it out.
-ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_58 t_59 t_59_multicluster t_63 t_65 t_70_policy_authz t_70_policy_mtls t_73 t_79_gateway_client_ip t_83_waypoint_l7 t_99}
+ipv6_tests=${AMBIT_IT_IPV6-t_10 t_50 t_56 t_58 t_59 t_59_multicluster t_63 t_65 t_70_policy_authz t_70_policy_mtls t_73 t_79_gateway_client_ip t_83_waypoint_l7 t_83_waypoint_authz t_99}
 # And t_56 once more in an IPv6-only cluster on the Kubernetes lookalike (`--kube`): the
 # DaemonSet's agents take the nodes' IPv6 alone from status.hostIPs, and find their uplink by it.
 # AMBIT_IT_IPV6_KUBE lists them; "" leaves it out.

@@ -88,29 +88,7 @@ actl local logs node1-ztunnel | grep -qF "access direction=outbound src.addr=$cl
 # out of the mesh, at each of its VIPs (both families in a dual-stack cluster); a socket's flow
 # stays on one endpoint, and its answers (recvfrom, getpeername) come from the VIP. Balanced
 # before any capture: from the mesh's pods the mesh then carries it to the endpoint (below).
-actl apply -f - >&2 <<YAML || fail "the UDP echo Service not applied"
-apiVersion: v1
-kind: Service
-metadata: {name: udp-echo, namespace: mesh}
-spec:
-  ipFamilyPolicy: PreferDualStack
-  selector: {app: udp-echo}
-  ports: [{name: echo, port: 7, protocol: UDP, targetPort: echo}]
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: udp-echo, namespace: mesh}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: udp-echo}}
-  template:
-    metadata: {labels: {app: udp-echo}}
-    spec:
-      containers:
-      - name: echo
-        command: ["pods/udp-echo.py", "serve", "7007"]
-        ports: [{name: echo, containerPort: 7007, protocol: UDP}]
-YAML
+udp_echo_apply 2 "ipFamilyPolicy: PreferDualStack" || fail "the UDP echo Service not applied"
 udp_vips=$(actl services | awk '$1 == "mesh" && $2 == "udp-echo" { print $3; exit }' | tr , ' ')
 [ -n "$udp_vips" ] || fail "no VIP for mesh/udp-echo"
 udp_ask() { pod_exec "$1" pods/udp-echo.py ask "$2" 7 "${3:-1}" 2>&1; }

@@ -6,7 +6,7 @@
 # inside them, and the normalized path judged and forwarded (a /public/../admin cannot slip
 # past); allow-nothing on the waypoint's Gateway; a CUSTOM policy failing closed until
 # ext_authz is built; and, deleted, every request passing again. The mesh config's
-# pathNormalization applies live.
+# pathNormalization applies live. UDP through the waypoint, decided by its Service's L4 rules.
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -257,4 +257,71 @@ out=$(actl label namespace mesh istio.io/use-waypoint=waypoint 2>&1) || fail "re
 open_again() { [ "$(code GET /)" = 200 ]; }
 wait_for 60 open_again || fail "bound again, GET / is still $(code GET /)"
 expect_code 403 GET /admin
+# UDP through the waypoint (docs/udp.md): an enrolled pod's flow to a UDP Service the waypoint
+# serves is left unbalanced by the kernel, carried by its ztunnel as CONNECT-UDP to the waypoint,
+# decided there by the Service's AuthorizationPolicies as a connection, and sent on to an
+# endpoint as the waypoint's own flow (the echo sees the waypoint). A pod outside the mesh is
+# balanced by the kernel straight to an endpoint, as kube-proxy would.
+udp_echo_apply 1 || fail "the UDP echo Service not applied"
+udp_vip=$(actl services | awk '$1 == "mesh" && $2 == "udp-echo" { print $3; exit }')
+[ -n "$udp_vip" ] || fail "no VIP for mesh/udp-echo"
+# As the echo writes addresses: an IPv6 one bracketed (an IPv6 cluster's pass).
+bracket() { case $1 in *:*) echo "[$1]" ;; *) echo "$1" ;; esac; }
+udp_ask() { pod_exec "$1" pods/udp-echo.py ask "$udp_vip" 7 "${2:-1}" 2>&1; }
+from_wp="src=$(bracket "$udp_vip"):7 pod=mesh/udp-echo-0 from=$(bracket "$wp_ip"):"
+udp_via_wp() { udp_ask mesh/client-0 | grep -qF "$from_wp"; }
+wait_for 60 udp_via_wp || fail "UDP never answered through the waypoint: $(udp_ask mesh/client-0)"
+out=$(udp_ask mesh/client-0 3)
+[ "$(grep -cF "$from_wp" <<<"$out")" = 3 ] ||
+	fail "3 datagrams through the waypoint, each answered from the VIP: $out"
+plain_ip=$(pod_ip plain/client-0)
+out=$(udp_ask plain/client-0)
+expect_contains "$out" "pod=mesh/udp-echo-0 from=$(bracket "$plain_ip"):" \
+	"a pod outside the mesh, balanced by the kernel"
+udp_counted() {
+	wp_metrics | grep '^istio_tcp_connections_opened_total{reporter="waypoint"' |
+		grep 'destination_service="udp-echo.mesh.svc.cluster.local"' |
+		grep 'source_principal="spiffe://cluster.local/ns/mesh/sa/client"' | grep -q 'request_protocol="udp"'
+}
+wait_for 10 udp_counted || fail "the waypoint did not count the UDP flow: $(wp_metrics | grep udp-echo)"
+out=$(actl check mesh/client-0 udp-echo:7 --udp 2>&1) || fail "check --udp: $out"
+expect_contains "$out" "L4 at waypoint mesh/waypoint" "check --udp: the waypoint decides"
+expect_contains "$out" "CONNECT-UDP over HBONE from the waypoint, as its identity" "check --udp: carried"
+# The Service's L4 policy at the waypoint: a DENY of the client on port 7. An ALLOW naming a
+# method is no rule for a flow (Istio's network RBAC): with it alone, every flow is denied too.
+cat >"$WORK/udp-deny.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-udp, namespace: mesh}
+spec:
+  targetRefs: [{kind: Service, group: "", name: udp-echo}]
+  action: DENY
+  rules:
+  - from: [{source: {principals: ["cluster.local/ns/mesh/sa/client"]}}]
+    to: [{operation: {ports: ["7"]}}]
+YAML
+out=$(actl apply -f "$WORK/udp-deny.yaml" 2>&1) || fail "apply deny-udp: $out"
+udp_denied() { udp_ask mesh/client-0 | grep -q timeout; }
+wait_for 30 udp_denied || fail "deny-udp never applied: $(udp_ask mesh/client-0)"
+wait_log 10 mesh/waypoint-0 'rbac_access_denied_matched_policy\[ns\[mesh\]-policy\[deny-udp\]-rule\[0\]\]' ||
+	fail "the access log does not name deny-udp: $(actl local logs mesh/waypoint-0 | tail -2)"
+out=$(actl check mesh/client-0 udp-echo:7 --udp 2>&1)
+expect_contains "$out" "ns[mesh]-policy[deny-udp]-rule[0]" "check --udp names the DENY at the waypoint"
+out=$(actl delete -f "$WORK/udp-deny.yaml" 2>&1) || fail "delete deny-udp: $out"
+cat >"$WORK/udp-allow.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-get, namespace: mesh}
+spec:
+  targetRefs: [{kind: Service, group: "", name: udp-echo}]
+  action: ALLOW
+  rules:
+  - to: [{operation: {methods: ["GET"], ports: ["7"]}}]
+YAML
+out=$(actl apply -f "$WORK/udp-allow.yaml" 2>&1) || fail "apply allow-get: $out"
+none_allowed() { udp_ask mesh/client-0 | grep -q timeout && actl check mesh/client-0 udp-echo:7 --udp 2>&1 | grep -q 'DENY (403) by none'; }
+wait_for 30 none_allowed || fail "an ALLOW naming a method let a UDP flow through: $(udp_ask mesh/client-0)"
+out=$(actl delete -f "$WORK/udp-allow.yaml" 2>&1) || fail "delete allow-get: $out"
+wait_for 30 udp_via_wp || fail "UDP not answered again without the policies: $(udp_ask mesh/client-0)"
+log "UDP through the waypoint: carried, counted, decided by its Service's L4 policies"
 pass
