@@ -6,7 +6,8 @@
 # inside them, and the normalized path judged and forwarded (a /public/../admin cannot slip
 # past); allow-nothing on the waypoint's Gateway; a CUSTOM policy failing closed until
 # ext_authz is built; and, deleted, every request passing again. The mesh config's
-# pathNormalization applies live. UDP through the waypoint, decided by its Service's L4 rules.
+# pathNormalization applies live. UDP through the waypoint, and TCP it passes through, decided
+# by their Service's policies as connections (docs/udp.md).
 . "$(dirname "$0")/lib.sh"
 need_root; need_bins; need_cmd jq curl
 [ -x "$REPO/build/waypoint" ] || fail "build/waypoint is not built"
@@ -324,4 +325,33 @@ wait_for 30 none_allowed || fail "an ALLOW naming a method let a UDP flow throug
 out=$(actl delete -f "$WORK/udp-allow.yaml" 2>&1) || fail "delete allow-get: $out"
 wait_for 30 udp_via_wp || fail "UDP not answered again without the policies: $(udp_ask mesh/client-0)"
 log "UDP through the waypoint: carried, counted, decided by its Service's L4 policies"
+# TCP the waypoint passes through (a port declared tcp) is decided the same way: the client's
+# connection to server-tcp is reset while a DENY of it on the port holds, the log naming it.
+actl apply -f - >&2 <<'YAML' || fail "apply server-tcp"
+apiVersion: v1
+kind: Service
+metadata: {name: server-tcp, namespace: mesh}
+spec:
+  selector: {app: server}
+  ports: [{name: tcp-echo, port: 9000, targetPort: 8080}]
+YAML
+tcp_code() { pod_exec mesh/client-0 curl -s -o /dev/null -w '%{http_code}' --max-time 3 http://server-tcp:9000/; }
+tcp_ok() { [ "$(tcp_code)" = 200 ]; }
+wait_for 30 tcp_ok || fail "server-tcp never answered through the waypoint: $(tcp_code)"
+cat >"$WORK/tcp-deny.yaml" <<'YAML'
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: deny-tcp, namespace: mesh}
+spec:
+  targetRefs: [{kind: Service, group: "", name: server-tcp}]
+  action: DENY
+  rules: [{from: [{source: {principals: ["cluster.local/ns/mesh/sa/client"]}}], to: [{operation: {methods: ["GET"]}}]}]
+YAML
+out=$(actl apply -f "$WORK/tcp-deny.yaml" 2>&1) || fail "apply deny-tcp: $out"
+tcp_denied() { [ "$(tcp_code)" = 000 ]; }
+wait_for 30 tcp_denied || fail "deny-tcp (methods dropped on a connection) never reset it: $(tcp_code)"
+wait_log 10 mesh/waypoint-0 '"- - -" 0 - rbac_access_denied_matched_policy\[ns\[mesh\]-policy\[deny-tcp\]-rule\[0\]\]' ||
+	fail "the access log does not name deny-tcp: $(actl local logs mesh/waypoint-0 | tail -2)"
+out=$(actl delete -f "$WORK/tcp-deny.yaml" 2>&1) || fail "delete deny-tcp: $out"
+wait_for 30 tcp_ok || fail "server-tcp not answered again: $(tcp_code)"
 pass
