@@ -767,10 +767,14 @@ static int compile_workload(const struct l7_inputs *in, const struct l7_waypoint
 		struct l7_port *lp;
 		bool dup = false;
 
-		/* The same port in two containers is one socket; UDP and SCTP are not proxied. */
+		/*
+		 * The same port in two containers (or as TCP and UDP) is one port here; UDP's
+		 * flows come as CONNECT-UDP (docs/udp.md). SCTP is not proxied.
+		 */
 		for (size_t j = 0; j < out->n_ports; j++)
 			dup |= out->ports[j].port == cp->port;
-		if (dup || (cp->protocol && strcasecmp(cp->protocol, "TCP")))
+		if (dup || (cp->protocol && strcasecmp(cp->protocol, "TCP") &&
+			    strcasecmp(cp->protocol, "UDP")))
 			continue;
 		lp = &out->ports[out->n_ports++];
 		lp->port = cp->port;

@@ -157,16 +157,21 @@ static void test_workload_entries(void **state)
 	assert_string_equal(wl->name, "reviews-v1");
 	assert_string_equal(wl->namespace, "shop");
 	assert_int_equal(wl->vip, htonl(0x0a01000b));
-	/* Its declared TCP ports, once each; the protocol from the port's name. */
-	assert_int_equal(wl->n_ports, 2);
+	/*
+	 * Its declared TCP and UDP ports (UDP's flows come as CONNECT-UDP), once each; the
+	 * protocol from the port's name.
+	 */
+	assert_int_equal(wl->n_ports, 3);
 	assert_int_equal(wl->ports[0].port, 8080);
 	assert_int_equal(wl->ports[0].protocol, L7_PROTO_HTTP);
-	assert_int_equal(wl->ports[1].port, 9000);
-	assert_int_equal(wl->ports[1].protocol, L7_PROTO_UNKNOWN);
+	assert_int_equal(wl->ports[1].port, 53);
+	assert_int_equal(wl->ports[2].port, 9000);
+	assert_int_equal(wl->ports[2].protocol, L7_PROTO_UNKNOWN);
 	assert_int_equal(wl->n_endpoints, 1);
 	assert_string_equal(wl->endpoints[0].pod, "shop/reviews-v1");
 	assert_int_equal(wl->endpoints[0].ports[0], 8080);
-	assert_int_equal(wl->endpoints[0].ports[1], 9000);
+	assert_int_equal(wl->endpoints[0].ports[1], 53);
+	assert_int_equal(wl->endpoints[0].ports[2], 9000);
 	/* Routing objects name Services: the pod's own traffic takes the default route. */
 	assert_int_equal(wl->routes_kind, L7_ROUTES_DEFAULT);
 	assert_int_equal(wl->n_routes, 1);
