@@ -698,7 +698,8 @@ static int deny_src_key(struct ambit_deny_src_key *key, uint32_t dst_ip, uint32_
 	key->prefixlen = 32 + prefix;
 	key->dst_ip = dst_ip;
 	/* The trie ignores bits past the prefix, but a canonical key makes the dump readable. */
-	key->src_ip = prefix ? src_ip & htonl(~0u << (32 - prefix)) : 0;
+	key->src_ip = src_ip;
+	clear_host_bits((uint8_t *)&key->src_ip, sizeof(key->src_ip), prefix);
 	return 0;
 }
 
