@@ -369,8 +369,8 @@ BENCH_BINS := $(BINS) $(O)/bench-holdconns $(O)/bench-ratehttp $(O)/bench-l7-pol
 # chain.sh and wire.sh (full runs only).
 BENCH_PARTS := run l7 gateway tracing l7-policy kube dashboard dns multicluster udp conns soak \
 	chain wire
-BENCH_SMOKE_a := run kube tracing
-BENCH_SMOKE_b := udp l7 multicluster dns gateway l7-policy
+BENCH_SMOKE_a := run kube tracing gateway l7-policy
+BENCH_SMOKE_b := udp l7 multicluster dns
 bench_serial = for p in $(1); do $(MAKE) --no-print-directory bench-$$p || exit; done
 bench: deps
 	$(MAKE) $(BENCH_BINS)
@@ -382,9 +382,10 @@ endif
 bench-smoke-a bench-smoke-b: bench-smoke-%:
 	+@$(call bench_serial,$(BENCH_SMOKE_$*))
 .PHONY: bench bench-smoke-a bench-smoke-b $(addprefix bench-,$(BENCH_PARTS))
-# SMOKE=1: lat10k is lat1k's path at ten times the rate, scale what t_21 holds by thousands.
+# SMOKE=1: lat10k is lat1k's path at ten times the rate, tput8 tput1's with more streams, scale
+# what t_21 holds by thousands.
 bench-run:
-	@QUICK=$(QUICK) $(if $(SMOKE),WORKLOADS="tput1 tput8 lat1k http connrate") bash tools/bench/run.sh
+	@QUICK=$(QUICK) $(if $(SMOKE),WORKLOADS="tput1 lat1k http connrate") bash tools/bench/run.sh
 bench-l7 bench-gateway bench-tracing bench-kube bench-dns bench-multicluster bench-udp: bench-%:
 	@QUICK=$(QUICK) bash tools/bench/$*.sh
 bench-dashboard bench-conns bench-soak: bench-%:

@@ -2,7 +2,7 @@
 # Issue 41 (istio/ztunnel#1630: sockets stuck in CLOSE_WAIT, memory growing with long-lived
 # connections; #1346: "h2 ping error"; #55076: a waypoint's concurrent connections): N idle
 # connections (AMBIT_SOAK_N, 10,000) from an enrolled pod on node1 to a TCP Service (`sink`, port
-# tcp-sink 9100) backed by a pod on node2, held for AMBIT_SOAK_S seconds (30) through node1's
+# tcp-sink 9100) backed by a pod on node2, held for AMBIT_SOAK_S seconds (15) through node1's
 # ztunnel, namespace mesh's waypoint and node2's ztunnel, every hop HBONE, with keep-alive PINGs
 # every 2 s (ZTUNNEL_HBONE_PING_INTERVAL, passed on by `local up`). Each ztunnel's and the
 # waypoint's RSS and fd count are sampled every second: flat over the soak (the last sample within
@@ -19,7 +19,7 @@ need_root; need_bins; need_cmd python3 ss jq socat curl
 FLOOD=$REPO/build/connflood
 [ -x "$FLOOD" ] || fail "$FLOOD not built (make)"
 N=${AMBIT_SOAK_N:-10000}
-SOAK_S=${AMBIT_SOAK_S:-30}
+SOAK_S=${AMBIT_SOAK_S:-15}
 # The ztunnel's caps follow its fd limit (docs/internals/limits.md): where the hard limit is
 # 20,000, 2,500 connections a listener and 2,500 streams an identity, below the soak's count, which
 # is one client's. The soak lifts them, as an operator with such a client does.
