@@ -52,7 +52,7 @@ grep -rqs . "$podcg"/*/cgroup.procs || fail "server-0's processes are not in $po
 log "server-0: uid $uid, cgroup kubepods/besteffort/pod$uid, node2"
 
 # --- the DaemonSet's containers, as its template says ----------------------------------------
-declare -A capnum=([NET_ADMIN]=12 [SYS_PTRACE]=19 [SYS_ADMIN]=21 [SYS_RESOURCE]=24 [PERFMON]=38
+declare -A capnum=([NET_BIND_SERVICE]=10 [NET_ADMIN]=12 [SYS_PTRACE]=19 [SYS_ADMIN]=21 [SYS_RESOURCE]=24 [PERFMON]=38
 	[BPF]=39)
 for n in 1 2; do
 	for ctr in agent ztunnel; do
