@@ -376,6 +376,21 @@ static void gateway_health(void *arg, const union sockaddr_inet *gateway, int st
 	}
 }
 
+void zt_outbound_via(struct zt_worker *w, const struct snapshot *s, const struct zt_route *r,
+		     uint16_t port, struct hbone_target *t, char *host, char *sans, size_t sans_len)
+{
+	t->addr = r->addr;
+	snprintf(host, ZT_VIA_HOST_MAX, "%s:%u", r->svc->hostname, port);
+	t->via_authority = host;
+	t->via_san = r->gw->identity;
+	t->via_slot = r->via_slot;
+	t->expect_san = remote_sans(r->remote, sans, sans_len);
+	t->network = s->network && *s->network ? s->network : NULL;
+	t->via_health = gateway_health;
+	t->via_health_arg = w;
+	t->via_key = zt_share_key(r->remote);
+}
+
 /*
  * Starts an HBONE try for @fd (taken); @zs (taken) is the snapshot @r and @src come from and
  * replaces the previous try's in @hd.
@@ -386,7 +401,7 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 			   struct guard_slot *slot)
 {
 	char auth[SOCKADDR_INET_STRLEN], client[SOCKADDR_INET_STRLEN + 2], ip[SOCKADDR_INET_STRLEN];
-	char bag[512], tp[64], sans[2048], host[300];
+	char bag[512], tp[64], sans[2048], host[ZT_VIA_HOST_MAX];
 	struct hbone_target t = {
 	    .authority = auth,
 	    .forwarded_for = client,
@@ -424,22 +439,9 @@ static void outbound_hbone(struct zt_worker *w, int fd, const union sockaddr_ine
 	/* To a waypoint: TLS to its instance, the CONNECT names what the client addressed. */
 	if (r->wp)
 		t.addr = r->wp_addr;
-	/*
-	 * To another network: TLS to its gateway, CONNECT <hostname>:<port> to it, and inside
-	 * that the inner tunnel to whichever endpoint the gateway picks, CONNECT the same.
-	 */
-	if (r->remote) {
-		t.addr = r->addr;
-		snprintf(host, sizeof(host), "%s:%u", r->svc->hostname, sockaddr_inet_port(dst));
-		t.via_authority = host;
-		t.via_san = r->gw->identity;
-		t.via_slot = r->via_slot;
-		t.expect_san = remote_sans(r->remote, sans, sizeof(sans));
-		t.network = zs->snap->network && *zs->snap->network ? zs->snap->network : NULL;
-		t.via_health = gateway_health;
-		t.via_health_arg = w;
-		t.via_key = zt_share_key(r->remote);
-	}
+	if (r->remote)
+		zt_outbound_via(w, zs->snap, r, sockaddr_inet_port(dst), &t, host, sans,
+				sizeof(sans));
 	hd = held_try(w, hd, fd, peer, dst, zs, r, src, slot);
 	if (!hd)
 		return;

@@ -108,6 +108,19 @@ void zt_listeners_drop(struct zt_worker *w);
 /* accept.c: one listener (@fd of @kind, borrowed) on @w's loop, and off it again. */
 int zt_listener_add(struct zt_worker *w, struct listener *li, int kind, int fd);
 void zt_listener_remove(struct zt_worker *w, struct listener *li);
+/*
+ * outbound.c: to another network (@r->remote): @t to that network's gateway, its outer CONNECT
+ * "<hostname>:@port" written in @host (ZT_VIA_HOST_MAX), and inside it the inner tunnel to
+ * whichever endpoint the gateway picks, checked against the Service's identities there (listed
+ * in @sans); the gateway's health told to @w's round robin. TCP's and UDP's alike.
+ */
+#define ZT_VIA_HOST_MAX 300
+struct hbone_target;
+struct snapshot;
+struct zt_route;
+void zt_outbound_via(struct zt_worker *w, const struct snapshot *s, const struct zt_route *r,
+		     uint16_t port, struct hbone_target *t, char *host, char *sans,
+		     size_t sans_len);
 /* outbound.c: @zs (borrowed) was just installed: held connections waiting to retry try now. */
 void zt_outbound_snapshot(struct zt_worker *w, const struct mesh_snap *zs);
 /* outbound.c: at shutdown, after the HBONE pool is gone: ends every held connection. */

@@ -798,7 +798,8 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		     const union sockaddr_inet *dst, const uint8_t *p, size_t len)
 {
 	char auth[SOCKADDR_INET_STRLEN], client[SOCKADDR_INET_STRLEN + 2], ip[INET6_ADDRSTRLEN];
-	char path[HBONE_UDP_PATH_MAX], bag[512], a[SOCKADDR_INET_STRLEN];
+	char path[HBONE_UDP_PATH_MAX], bag[512], a[SOCKADDR_INET_STRLEN], via[ZT_VIA_HOST_MAX];
+	char sans[2048];
 	struct mesh_snap *zs = mesh_state_get(w->st);
 	const struct snap_workload *src;
 	struct metrics_labels labels;
@@ -822,12 +823,7 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		out_refused(pod, dst, "no ready endpoint or port there");
 		goto out;
 	}
-	if (r.remote) {
-		/* docs/udp.md: not carried to other networks yet. */
-		out_refused(pod, dst, "in another network (UDP is not carried there yet)");
-		goto out;
-	}
-	if (!r.wp && (!r.dst_wl || !r.dst_wl->enrolled)) {
+	if (!r.remote && !r.wp && (!r.dst_wl || !r.dst_wl->enrolled)) {
 		/* tc takes only the mesh's workloads and ServiceEntries' UDP ports (docs/udp.md).
 		 */
 		if (!r.svc || r.svc->kind == SNAP_SVC_SERVICE) {
@@ -840,7 +836,7 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 	}
 	make_room(w, src->identity);
 	/* Through a waypoint the flow is HBONE to it, wherever the destination is. */
-	if (!r.wp && zt_local_enrolled(zs->snap, r.dst_wl)) {
+	if (!r.remote && !r.wp && zt_local_enrolled(zs->snap, r.dst_wl)) {
 		out_local(w, zs->snap, src, pod, dst, &r, p, len);
 		goto out;
 	}
@@ -850,19 +846,26 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 	    .forwarded_for = client,
 	    .baggage = bag,
 	    .identity = src->identity,
-	    .expect_san = r.wp ? r.wp->identity : r.dst_wl->identity,
+	    .expect_san = r.remote ? NULL
+			  : r.wp   ? r.wp->identity
+				   : r.dst_wl->identity,
 	    .ctx = mesh_snap_ctx(zs, src->identity, false),
 	    .udp_path = path,
 	};
-	if (!t.ctx || hbone_udp_path(path, sizeof(path), ip, sockaddr_inet_port(&r.addr)) < 0) {
-		out_refused(pod, dst, t.ctx ? "no path for it" : "no certificate for the pod yet");
-		goto out;
-	}
 	/*
 	 * TLS to the destination pod's address on 15008 (its IPv4 when it has one, as TCP's
 	 * HBONE does between dual-stack nodes; the CONNECT names the IPv6 address).
 	 */
-	if (r.wp) {
+	if (r.remote) {
+		/*
+		 * To another network, as TCP's double HBONE (outbound.c): the outer CONNECT to its
+		 * gateway and the inner CONNECT-UDP both name the Service, the gateway picks the
+		 * endpoint and the destination's ztunnel the pod.
+		 */
+		zt_outbound_via(w, zs->snap, &r, sockaddr_inet_port(dst), &t, via, sans,
+				sizeof(sans));
+		t.authority = via;
+	} else if (r.wp) {
 		/*
 		 * To a waypoint: TLS to its instance, the CONNECT names what the pod addressed
 		 * (the Service's VIP:port), host= the Service, as TCP's (outbound.c).
@@ -874,6 +877,11 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 	} else {
 		t.addr = r.addr;
 		sockaddr_inet_set_port(&t.addr, w->o.hbone_port);
+	}
+	if (!t.ctx || hbone_udp_path(path, sizeof(path), r.remote ? r.svc->hostname : ip,
+				     sockaddr_inet_port(r.remote ? dst : &r.addr)) < 0) {
+		out_refused(pod, dst, t.ctx ? "no path for it" : "no certificate for the pod yet");
+		goto out;
 	}
 	snprintf(client, sizeof(client), "\"%s\"", sockaddr_inet_format(pod, a, sizeof(a)));
 	zt_baggage(src, zs->snap->cluster_id, bag, sizeof(bag));
@@ -887,7 +895,8 @@ static void out_open(struct zt_worker *w, const union sockaddr_inet *pod,
 		goto out;
 	fl->pod = *pod;
 	fl->peer = *dst;
-	snprintf(fl->name, sizeof(fl->name), "%s>%s", a, auth);
+	/* Another network's: by the Service's name (its start: a name for the logs). */
+	snprintf(fl->name, sizeof(fl->name), "%s>%.50s", a, r.remote ? via : auth);
 	fl->f = hbone_udp_open(w->pool, &t, &flow_ops, fl);
 	if (!fl->f) {
 		out_refused(pod, dst, strerror(errno));

@@ -150,24 +150,18 @@ cluster_up() {
 }
 
 # pod_exec POD CMD...: runs CMD inside the pod (its netns and cgroup: captured like the pod).
-# udp_echo_apply REPLICAS [SPEC_LINE]: Service mesh/udp-echo, UDP port 7 to the echo pods'
-# named port 7007 (pods/udp-echo.py), SPEC_LINE (as `ipFamilyPolicy: PreferDualStack`) in its
-# spec, and a Deployment of REPLICAS of them.
-udp_echo_apply() {
-	actl apply -f - >&2 <<YAML
-apiVersion: v1
-kind: Service
-metadata: {name: udp-echo, namespace: mesh}
-spec:
-  ${2:-}
-  selector: {app: udp-echo}
-  ports: [{name: echo, port: 7, protocol: UDP, targetPort: echo}]
----
+# udp_echo_yaml NAMESPACE DEPLOYMENT REPLICAS SERVICE [SPEC_LINE] [LABELS]: the echo pods
+# (pods/udp-echo.py, UDP on their named port 7007) as Deployment DEPLOYMENT of REPLICAS (none
+# when ""), and Service SERVICE (none when ""), UDP port 7 to them, SPEC_LINE (as
+# `ipFamilyPolicy: PreferDualStack`) in its spec, LABELS (as `{istio.io/global: "true"}`) its
+# labels.
+udp_echo_yaml() {
+	[ -z "$2" ] || cat <<YAML
 apiVersion: apps/v1
 kind: Deployment
-metadata: {name: udp-echo, namespace: mesh}
+metadata: {name: $2, namespace: $1}
 spec:
-  replicas: $1
+  replicas: $3
   selector: {matchLabels: {app: udp-echo}}
   template:
     metadata: {labels: {app: udp-echo}}
@@ -177,6 +171,23 @@ spec:
         command: ["pods/udp-echo.py", "serve", "7007"]
         ports: [{name: echo, containerPort: 7007, protocol: UDP}]
 YAML
+	[ -n "$4" ] || return 0
+	cat <<YAML
+---
+apiVersion: v1
+kind: Service
+metadata: {name: $4, namespace: $1, labels: ${6:-{\}}}
+spec:
+  ${5:-}
+  selector: {app: udp-echo}
+  ports: [{name: echo, port: 7, protocol: UDP, targetPort: echo}]
+YAML
+}
+
+# udp_echo_apply REPLICAS [SPEC_LINE]: Service mesh/udp-echo and its Deployment of REPLICAS echo
+# pods (udp_echo_yaml).
+udp_echo_apply() {
+	udp_echo_yaml mesh udp-echo "$1" udp-echo "${2:-}" | actl apply -f - >&2
 }
 
 pod_exec() {

@@ -50,6 +50,15 @@ spec:
     app: helloworld
 EOF
 
+# UDP: udp-echo, global in both clusters (a pod of each, named for its cluster), and udp-east,
+# a global Service of cluster 2 alone.
+global='{istio.io/global: "true"}'
+for k in 1 2; do
+	cp "$LIB_DIR/manifests/pods/udp-echo.py" "$tmp/m$k/pods/"
+	udp_echo_yaml sample "udp-echo-c$k" 1 udp-echo "" "$global" >"$tmp/m$k/udp-echo.yaml"
+done
+udp_echo_yaml sample "" 0 udp-east "" "$global" >"$tmp/m2/udp-east.yaml"
+
 cluster_up "$tmp/m1" 2 --network network1
 "$AMBITCTL" local up -f "$tmp/m2" --name "$B" --nodes 2 --no-ingress --network network2 >&2 ||
 	fail "local up of the second cluster"
@@ -98,6 +107,35 @@ expect_contains "$(east "$A")" "Hello version: v2" "hello-east from cluster 1"
 expect_contains "$(east "$B")" "Hello version: v2" "hello-east in cluster 2"
 ip=$(pod_exec sample/curl-0 getent hosts hello-east.sample.svc.cluster.local | awk '{print $1; exit}')
 case $ip in 240.241.*|2001:2::f1f1:*) ;; *) fail "hello-east's address in cluster 1: '$ip'" ;; esac
+
+# UDP across the networks, as TCP goes: CONNECT-UDP inside the double HBONE. The kernel leaves an
+# enrolled pod's datagrams to a global Service's VIP to the ztunnel, which balances the flows over
+# both clusters (each `ask` one socket, one flow) and answers from the VIP.
+udp_pods() {
+	local i
+	for i in $(seq 1 "$3"); do
+		"$AMBITCTL" local exec --name "$1" sample/curl-0 -- pods/udp-echo.py ask "$2" 7 1 2>&1 |
+			sed -n 's/^src=[^ ]* pod=sample\/\(udp-echo-c[0-9]\)-.*/\1/p; s/^timeout$/timeout/p'
+	done | sort -u | tr '\n' ' '
+}
+udp_both() { [ "$(udp_pods "$A" udp-echo.sample 10)" = "udp-echo-c1 udp-echo-c2 " ]; }
+wait_for 30 udp_both || fail "cluster 1's UDP flows to udp-echo: $(udp_pods "$A" udp-echo.sample 10)"
+out=$("$AMBITCTL" local exec --name "$A" sample/curl-0 -- pods/udp-echo.py ask udp-east.sample 7 3 2>&1)
+expect_eq "$(grep -c 'pod=sample/udp-echo-c2-.* got=' <<<"$out")" 3 "udp-east (cluster 2's alone) from cluster 1: $out"
+src=$(sed -n 's/^src=\[\{0,1\}\([^] ]*\)\]\{0,1\}:7 .*/\1/p' <<<"$out" | sort -u)
+pod_exec sample/curl-0 getent ahosts udp-east.sample.svc.cluster.local | awk '{print $1}' |
+	grep -qxF "$src" || fail "udp-east's answers are not from its address ($src): $out"
+# The destination's ztunnel saw the client's identity on the flows (Istio's series, reporter
+# destination); the gateway carried them sealed.
+udp_in() {
+	local n
+	for n in node1 node2; do on "$B" metrics --node "$n"; done |
+		metric_sum "$(cat)" istio_tcp_received_bytes_total 'reporter="destination"' \
+			'request_protocol="udp"' 'source_principal="spiffe://cluster.local/ns/sample/sa/curl"' \
+			'destination_service="udp-east.sample.svc.cluster.local"'
+}
+[ "$(udp_in)" -gt 0 ] || fail "cluster 2's ztunnels counted no UDP of cluster 1's client to udp-east"
+log "UDP: flows balanced over both clusters; a Service of cluster 2 alone answered from its address"
 
 # The remote answer came through the other network's gateway, encrypted on the way: the
 # destination's ztunnel saw the client's own identity (its access log names it).

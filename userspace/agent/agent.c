@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <cjson/cJSON.h>
+#include <xxhash.h>
 
 #include "ambit/fileutil.h"
 #include "ambit/log.h"
@@ -419,14 +420,15 @@ static void sentry_cidr_failed(struct agent *a, const char *what, const struct d
 	char txt[INET6_ADDRSTRLEN + 4];
 
 	a->apply_errors++;
-	pr_err("datapath: %s ServiceEntry UDP block %s port %u: %s", what,
+	pr_err("datapath: %s UDP to %s port %u (as addressed): %s", what,
 	       ipaddr_format_prefix(&c->net, txt, sizeof(txt)), c->port, strerror(-err));
 }
 
 /*
- * ServiceEntries' UDP ports over their CIDR blocks (sentry_cidrs, sentry_cidrs6): what the kernel
- * holds is read back each time (a few entries, only this agent writes them), what @next does not
- * want deleted, what it wants and the kernel lacks written. False when a change failed.
+ * UDP the ztunnel takes as addressed (sentry_cidrs, sentry_cidrs6: ServiceEntries' UDP ports over
+ * their CIDR blocks, the VIPs of Services a waypoint serves or other clusters serve too): what the
+ * kernel holds is read back each time (a few entries, only this agent writes them), what @next does
+ * not want deleted, what it wants and the kernel lacks written. False when a change failed.
  */
 static bool apply_sentry_cidrs(struct agent *a, const struct desired *next)
 {
@@ -481,7 +483,7 @@ static bool apply_sentry_cidrs(struct agent *a, const struct desired *next)
 			if (err)
 				sentry_cidr_failed(a, "set", w, err);
 			else
-				pr_info("ServiceEntry UDP block %s port %u -> the ztunnel",
+				pr_info("UDP to %s port %u -> the ztunnel, as addressed",
 					ipaddr_format_prefix(&w->net, txt, sizeof(txt)), w->port);
 		}
 		free(have);
@@ -1176,6 +1178,35 @@ static void load_dir(struct agent *a)
 	}
 }
 
+/*
+ * A hash of what desired_remote_udp reads of @rs: the remote shares' hostnames and the made
+ * Services' addresses and ports, in order.
+ */
+static uint64_t remote_udp_key(const struct remote_set *rs)
+{
+	XXH3_state_t *st = XXH3_createState();
+	uint64_t h;
+
+	if (!st)
+		return 0; /* out of memory: a reconcile is never skipped on a key it could not make
+			   */
+	XXH3_64bits_reset(st);
+	for (size_t i = 0; i < rs->n_services; i++)
+		XXH3_64bits_update(st, rs->services[i].hostname,
+				   strlen(rs->services[i].hostname) + 1);
+	for (size_t i = 0; i < rs->n_made; i++) {
+		const struct snap_service *m = &rs->made[i];
+
+		XXH3_64bits_update(st, &m->vip, sizeof(m->vip));
+		XXH3_64bits_update(st, &m->vip6, sizeof(m->vip6));
+		for (size_t k = 0; k < m->nports; k++)
+			XXH3_64bits_update(st, &m->ports[k].port, sizeof(m->ports[k].port));
+	}
+	h = XXH3_64bits_digest(st) | 1;
+	XXH3_freeState(st);
+	return h;
+}
+
 /* The remote clusters the remote secrets of @view name, read where they changed. */
 static void agent_remote(struct agent *a, const struct config *view)
 {
@@ -1332,6 +1363,11 @@ void agent_reconcile(struct agent *a)
 	if (!waypoint_view_build(&wv, &view, &a->rt, a->opts.trust_domain,
 				 a->jwks ? jwks_fetcher_get : NULL, a->jwks))
 		env.waypoints = &wv;
+	env.remote = a->remote.services;
+	env.n_remote = a->remote.n_services;
+	env.made = a->remote.made;
+	env.n_made = a->remote.n_made;
+	a->remote_udp = remote_udp_key(&a->remote);
 	t[1] = mono_ms();
 	err = desired_compute(&view, &a->rt, &env, &next);
 	t[2] = mono_ms();
@@ -1399,6 +1435,12 @@ void agent_remote_refresh(struct agent *a)
 		return;
 	}
 	agent_remote(a, &view);
+	/* A global Service came or went: the kernel's UDP capture follows (desired_remote_udp). */
+	if (remote_udp_key(&a->remote) != a->remote_udp) {
+		confstore_view_free(&view);
+		agent_reconcile(a);
+		return;
+	}
 	/* The waypoints balance over other clusters' endpoints too: theirs before the ztunnels'. */
 	wpserve_sync(a, &view, NULL);
 	confstore_view_free(&view);

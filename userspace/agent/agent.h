@@ -166,6 +166,11 @@ struct agent {
 	uint64_t creds_pods, creds_refused;
 	/* The remote clusters of the remote secrets in force (remote.h). */
 	struct remote_set remote;
+	/*
+	 * What of @remote the kernel's maps were last computed with (remote_udp_key): the global
+	 * Services whose UDP the ztunnel balances over the clusters (desired_remote_udp).
+	 */
+	uint64_t remote_udp;
 };
 
 /*

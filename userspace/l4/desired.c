@@ -1308,6 +1308,8 @@ int desired_compute(const struct config *cfg, const struct runtime *rt,
 		err = desired_entries(cfg, &ix, out, &(struct entry_caps){&b.cap_svc, &b.cap_svc6});
 	if (!err)
 		err = desired_waypoints(cfg, rt, env, out);
+	if (!err)
+		err = desired_remote_udp(env, out);
 	desired_index_free(&ix);
 	free(b.ips);
 	serial_map_free(&b.prev_wl);

@@ -138,6 +138,16 @@ struct desired_env {
 	 * copying them; desired_adopt must follow before @prev is freed.
 	 */
 	const struct desired *prev;
+	/*
+	 * Multicluster: the global Services other clusters serve (remote shares, of every
+	 * network), and the Services made here for those this cluster does not define (their
+	 * VIPs), or none. An enrolled pod's UDP to such a Service is balanced by the ztunnel, over
+	 * the clusters (desired_remote_udp).
+	 */
+	const struct snap_remote_service *remote;
+	size_t n_remote;
+	const struct snap_service *made;
+	size_t n_made;
 };
 
 /*
@@ -219,6 +229,16 @@ int desired_mark_inpod(struct desired *d, struct desired_local_pod *lp);
  */
 int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 		      const struct desired_env *env, struct desired *out);
+
+/*
+ * waypoints.c: the UDP ports of the Services with endpoints in another cluster (env->remote)
+ * and of those made for other clusters' global Services (env->made, every port: their
+ * protocols are not known here), at their VIPs, into @d->sentry_cidrs, unsorted: the kernel
+ * leaves an enrolled pod's datagrams there unbalanced, for the ztunnel, which balances them over
+ * the clusters and carries them as TCP goes (to another network, through its gateway).
+ * 0 or -ENOMEM.
+ */
+int desired_remote_udp(const struct desired_env *env, struct desired *d);
 
 /*
  * waypoints.c: the L7 inputs of a config and pod list, and the waypoint bindings computed from

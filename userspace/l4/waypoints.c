@@ -150,12 +150,13 @@ static int udp_as_addressed(struct desired *d, const struct ipaddr *net, uint16_
 }
 
 /*
- * The UDP ports of Service @s, which a waypoint serves, at its VIPs (a /32, a /128), into
- * sentry_cidrs: an enrolled pod's datagrams there are not balanced in the kernel but go to the
- * ztunnel as addressed (bpf/lib/capture.h), which carries the flow to the waypoint; pods outside
- * the mesh are balanced as before (Istio's waypoint is the mesh's). 0 or -ENOMEM.
+ * The UDP ports of Service @s at its VIPs (a /32, a /128), into sentry_cidrs: an enrolled pod's
+ * datagrams there are not balanced in the kernel but go to the ztunnel as addressed
+ * (bpf/lib/capture.h), which carries the flow where the kernel could not (a waypoint, another
+ * network); pods outside the mesh are balanced as before (Istio's waypoint is the mesh's).
+ * 0 or -ENOMEM.
  */
-static int waypoint_udp(struct desired *d, const struct snap_service *s)
+static int udp_at_vips(struct desired *d, const struct snap_service *s)
 {
 	struct ipaddr a;
 	int err = 0;
@@ -188,7 +189,7 @@ int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 		    !(s->waypoint = binding(&v->b.waypoints[bd->waypoint], d)))
 			err = -ENOMEM;
 		if (!err && s->waypoint)
-			err = waypoint_udp(d, s);
+			err = udp_at_vips(d, s);
 		/*
 		 * Its label names a waypoint this cluster does not have: another cluster's may
 		 * serve it (the ztunnel looks among the Service's remote shares).
@@ -223,5 +224,38 @@ int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 			err = -ENOMEM;
 	}
 	waypoint_view_free(&own);
+	return err;
+}
+
+/* @s has endpoints in another cluster: a remote share of its hostname (of any network). */
+static bool served_afar(const struct desired_env *env, const struct snap_service *s)
+{
+	for (size_t i = 0; i < env->n_remote; i++)
+		if (!strcmp(env->remote[i].hostname, s->hostname))
+			return true;
+	return false;
+}
+
+int desired_remote_udp(const struct desired_env *env, struct desired *d)
+{
+	int err = 0;
+
+	for (size_t i = 0; !err && i < d->n_snap_services; i++)
+		if (!d->snap_services[i].waypoint && served_afar(env, &d->snap_services[i]))
+			err = udp_at_vips(d, &d->snap_services[i]);
+	for (size_t i = 0; !err && i < env->n_made; i++) {
+		const struct snap_service *s = &env->made[i];
+
+		for (size_t k = 0; !err && k < s->nports; k++) {
+			if (s->vip) {
+				struct ipaddr a;
+
+				ipaddr_from_v4(&a, s->vip);
+				err = udp_as_addressed(d, &a, s->ports[k].port);
+			}
+			if (!err && s->vip6.family == AF_INET6)
+				err = udp_as_addressed(d, &s->vip6, s->ports[k].port);
+		}
+	}
 	return err;
 }

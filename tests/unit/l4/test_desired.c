@@ -133,6 +133,11 @@ static uint64_t fake_cgroup(const char *path, void *ctx)
 
 struct fixture {
 	bool ipv6; /* the node is dual stack (desired_env.ipv6) */
+	/* desired_env's other clusters' global Services, and those made for them */
+	const struct snap_remote_service *remote;
+	size_t n_remote;
+	const struct snap_service *made;
+	size_t n_made;
 	struct config cfg;
 	struct runtime rt;
 	struct rt_cluster cluster;
@@ -179,6 +184,10 @@ static void compute(struct fixture *f)
 	    .ifindex_of = fake_ifindex,
 	    .cgroup_id_of = fake_cgroup,
 	    .ipv6 = f->ipv6,
+	    .remote = f->remote,
+	    .n_remote = f->n_remote,
+	    .made = f->made,
+	    .n_made = f->n_made,
 	};
 
 	desired_free(&f->d);
@@ -1850,6 +1859,69 @@ static void test_runtime_good(void **state)
 }
 
 /* desired_compute with @prev in force, under trust domain @td. */
+/* Whether @d's sentry_cidrs hold @addr (a whole address: /32, /128) on @port. */
+static bool cidr_has(const struct desired *d, const char *addr, uint16_t port)
+{
+	struct ipaddr a = {0};
+
+	assert_int_equal(ipaddr_parse(addr, &a), 0);
+	for (size_t i = 0; i < d->n_sentry_cidrs; i++)
+		if (d->sentry_cidrs[i].port == port && ipaddr_equal(&d->sentry_cidrs[i].net, &a))
+			return true;
+	return false;
+}
+
+/*
+ * Multicluster UDP: a global Service other clusters serve too, and one made for another
+ * cluster's, are the ztunnel's to balance: their UDP ports at their VIPs are sentry_cidrs
+ * (every port of a made one, whose protocols are not known here), a Service served here alone
+ * and a TCP port are not.
+ */
+static void test_remote_udp(void **state)
+{
+	struct fixture *f = *state;
+	static const char pods[] =
+	    "{\"pods\":["
+	    "{\"namespace\":\"demo\",\"name\":\"echo-0\",\"node\":\"node1\",\"ip\":\"10.98.1.7\","
+	    " \"labels\":{\"app\":\"echo\"}}]}";
+	static const char yaml[] =
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: echo, namespace: demo}\n"
+	    "spec: {clusterIP: 10.96.0.7, selector: {app: echo},"
+	    " ports: [{name: echo, port: 7, protocol: UDP}, {name: http, port: 80}]}\n"
+	    "---\n"
+	    "apiVersion: v1\nkind: Service\nmetadata: {name: home, namespace: demo}\n"
+	    "spec: {clusterIP: 10.96.0.9, selector: {app: echo},"
+	    " ports: [{name: echo, port: 9, protocol: UDP}]}\n";
+	struct snap_remote_service remote = {.hostname = "echo.demo.svc.cluster.local",
+					     .network = "network2"};
+	struct snap_service_port ports[] = {{.port = 7}, {.port = 8}};
+	struct snap_service made = {.hostname = "east.demo.svc.cluster.local",
+				    .vip = ip("240.241.0.5"),
+				    .ports = ports,
+				    .nports = 2};
+
+	load_world(f, pods, "svc.yaml", yaml);
+	assert_int_equal(f->d.n_sentry_cidrs, 0);
+	assert_int_equal(ipaddr_parse("2001:2::f1f1:5", &made.vip6), 0);
+	f->remote = &remote;
+	f->n_remote = 1;
+	f->made = &made;
+	f->n_made = 1;
+	compute(f);
+	assert_true(cidr_has(&f->d, "10.96.0.7", 7));
+	assert_false(cidr_has(&f->d, "10.96.0.7", 80));
+	assert_false(cidr_has(&f->d, "10.96.0.9", 9));
+	assert_true(cidr_has(&f->d, "240.241.0.5", 7));
+	assert_true(cidr_has(&f->d, "240.241.0.5", 8));
+	assert_true(cidr_has(&f->d, "2001:2::f1f1:5", 7));
+	assert_true(cidr_has(&f->d, "2001:2::f1f1:5", 8));
+	assert_int_equal(f->d.n_sentry_cidrs, 5);
+	f->remote = NULL;
+	f->n_remote = 0;
+	f->made = NULL;
+	f->n_made = 0;
+}
+
 static void compute_from(struct fixture *f, const struct desired *prev, const char *td,
 			 struct desired *out)
 {
@@ -2040,6 +2112,7 @@ int main(void)
 	    cmocka_unit_test(test_cluster_json),
 	    cmocka_unit_test(test_cluster_json_ipv6),
 	    cmocka_unit_test_setup_teardown(test_excluded_ports, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_remote_udp, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
