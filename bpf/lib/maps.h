@@ -14,9 +14,12 @@
 
 /*
  * One map a line: pinned by name, with BTF for its key and value. AMBIT_MAP_F adds map_flags (an
- * LPM trie needs BPF_F_NO_PREALLOC; the IPv6 twins take it so that an IPv4-only node allocates
- * nothing for them); AMBIT_MAP_STORAGE is a socket's local storage (no size: it lives with the
- * socket). An IPv4 map and its IPv6 twin read alike.
+ * LPM trie needs BPF_F_NO_PREALLOC; the maps only the agent writes take it, so that a node holds
+ * memory for the pods and Services it has rather than for the most it could have, and the IPv6
+ * twins so that an IPv4-only node allocates nothing for them; an LRU map cannot: the kernel
+ * allocates it whole, and the agent may size it down, datapath_opts.conntrack_max);
+ * AMBIT_MAP_STORAGE is a socket's local storage (no size: it lives with the socket). An IPv4 map
+ * and its IPv6 twin read alike.
  */
 #define AMBIT_MAP_F(_name, _type, _max, _flags, _key, _value)                                      \
 	struct {                                                                                   \
@@ -45,14 +48,18 @@
 	} _name SEC(".maps")
 
 /* workloads: key: pod IPv4, network order. */
-AMBIT_MAP(workloads, BPF_MAP_TYPE_HASH, AMBIT_MAX_WORKLOADS, __u32, struct ambit_workload);
+AMBIT_MAP_F(workloads, BPF_MAP_TYPE_HASH, AMBIT_MAX_WORKLOADS, BPF_F_NO_PREALLOC, __u32,
+	    struct ambit_workload);
 /* enrolled_cgrp: key: cgroup v2 id. */
-AMBIT_MAP(enrolled_cgrp, BPF_MAP_TYPE_HASH, AMBIT_MAX_WORKLOADS, __u64, struct ambit_enrolled);
+AMBIT_MAP_F(enrolled_cgrp, BPF_MAP_TYPE_HASH, AMBIT_MAX_WORKLOADS, BPF_F_NO_PREALLOC, __u64,
+	    struct ambit_enrolled);
 /* pod_ifaces: key: ifindex of the host-side veth. */
-AMBIT_MAP(pod_ifaces, BPF_MAP_TYPE_HASH, AMBIT_MAX_IFACES, __u32, struct ambit_iface);
-AMBIT_MAP(services, BPF_MAP_TYPE_HASH, AMBIT_MAX_SERVICES, struct ambit_addr, struct ambit_service);
-AMBIT_MAP(backends, BPF_MAP_TYPE_HASH, AMBIT_MAX_BACKENDS, struct ambit_backend_key,
-	  struct ambit_backend);
+AMBIT_MAP_F(pod_ifaces, BPF_MAP_TYPE_HASH, AMBIT_MAX_IFACES, BPF_F_NO_PREALLOC, __u32,
+	    struct ambit_iface);
+AMBIT_MAP_F(services, BPF_MAP_TYPE_HASH, AMBIT_MAX_SERVICES, BPF_F_NO_PREALLOC, struct ambit_addr,
+	    struct ambit_service);
+AMBIT_MAP_F(backends, BPF_MAP_TYPE_HASH, AMBIT_MAX_BACKENDS, BPF_F_NO_PREALLOC,
+	    struct ambit_backend_key, struct ambit_backend);
 /*
  * Deleted by sockops when the socket reaches TCP_CLOSE; LRU so that the records of connects that
  * failed before their SYN (no callback ever ran) are reclaimed under pressure, never refused.
@@ -81,8 +88,8 @@ AMBIT_MAP(proxy_socks, BPF_MAP_TYPE_SOCKMAP, AMBIT_SOCK__COUNT, __u32, __u64);
  */
 AMBIT_MAP(inpod_socks, BPF_MAP_TYPE_SOCKHASH, AMBIT_MAX_WORKLOADS, __u32, __u64);
 /* strict_ports: key: pod IPv4, workload port (0: the pod's default). */
-AMBIT_MAP(strict_ports, BPF_MAP_TYPE_HASH, AMBIT_MAX_STRICT_PORTS, struct ambit_addr,
-	  struct ambit_strict_port);
+AMBIT_MAP_F(strict_ports, BPF_MAP_TYPE_HASH, AMBIT_MAX_STRICT_PORTS, BPF_F_NO_PREALLOC,
+	    struct ambit_addr, struct ambit_strict_port);
 AMBIT_MAP_F(deny_src, BPF_MAP_TYPE_LPM_TRIE, AMBIT_MAX_DENY_SRC, BPF_F_NO_PREALLOC,
 	    struct ambit_deny_src_key, struct ambit_deny_src);
 /* The DNS proxy's answers, given again by tc (bpf_abi.h); written by the ztunnel only. */

@@ -35,6 +35,13 @@ struct datapath_opts {
 	uint32_t ztunnel_ip;	 /* network order: where connect4 steers enrolled pods */
 	/* Where connect6 steers them (the node's IPv6); :: on a node without IPv6. */
 	struct in6_addr ztunnel_ip6;
+	/*
+	 * At most this many entries in each of the connection-tracking (LRU) maps, whose memory
+	 * the kernel allocates whole at creation (original destinations, UDP answers, flows that
+	 * predate an enrolment...); 0: their built-in sizes (bpf/lib/maps.h). A local cluster's
+	 * nodes, many on one machine, take fewer.
+	 */
+	uint32_t conntrack_max;
 };
 
 /*

@@ -71,6 +71,8 @@ struct agent_opts {
 	enum capture_mode capture_mode;
 	/* --kubelet-cgroup: "auto" (NULL), "none" or a cgroup v2 directory (probes.h). */
 	const char *kubelet_cgroup;
+	/* --conntrack-max: datapath_opts.conntrack_max (0: the maps' built-in sizes). */
+	uint32_t conntrack_max;
 	char cluster_path[4096];    /* dirname(dirname(runtime))/cluster.json */
 	char cache_dir[4096];	    /* dirname(socket)/lastgood: config files' last good versions */
 	char version_path[4096];    /* dirname(socket)/snapshot.version: survives restarts */

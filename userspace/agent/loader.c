@@ -212,6 +212,19 @@ static void loader_unpin_stale(struct bpf_object *obj, const char *pin_root)
 	}
 }
 
+/* Each LRU map of @obj at most @max entries (datapath_opts.conntrack_max; 0: as built). */
+static void loader_size_maps(struct bpf_object *obj, uint32_t max)
+{
+	struct bpf_map *map;
+
+	bpf_object__for_each_map(map, obj)
+	{
+		if (max && bpf_map__type(map) == BPF_MAP_TYPE_LRU_HASH &&
+		    bpf_map__max_entries(map) > max)
+			bpf_map__set_max_entries(map, max);
+	}
+}
+
 static int loader_load(struct loader *ld, const struct datapath_opts *opts)
 {
 	LIBBPF_OPTS(bpf_object_open_opts, oopts, .pin_root_path = opts->pin_root);
@@ -220,6 +233,7 @@ static int loader_load(struct loader *ld, const struct datapath_opts *opts)
 	ld->capture = capture_bpf__open_opts(&oopts);
 	if (!ld->capture)
 		return -errno;
+	loader_size_maps(ld->capture->obj, opts->conntrack_max);
 	loader_unpin_stale(ld->capture->obj, opts->pin_root);
 	ld->capture->rodata->ztunnel_ip = opts->ztunnel_ip;
 	memcpy((void *)ld->capture->rodata->ztunnel_ip6, &opts->ztunnel_ip6,
@@ -232,6 +246,7 @@ static int loader_load(struct loader *ld, const struct datapath_opts *opts)
 	ld->steer = steer_bpf__open_opts(&oopts);
 	if (!ld->steer)
 		return -errno;
+	loader_size_maps(ld->steer->obj, opts->conntrack_max);
 	ld->steer->rodata->dns_proxy_ip = opts->ztunnel_ip;
 	memcpy((void *)ld->steer->rodata->dns_proxy_ip6, &opts->ztunnel_ip6,
 	       sizeof(ld->steer->rodata->dns_proxy_ip6));

@@ -149,6 +149,7 @@ static void usage(FILE *f)
 	    "it]\n"
 	    "                   [--uninstalled-file F: at exit, if F is there, the same]\n"
 	    "                   [--capture-mode auto|host|inpod] [--kubelet-cgroup auto|none|CG]\n"
+	    "                   [--conntrack-max N]\n"
 	    "  --kube: the Kubernetes API in-cluster (KUBERNETES_SERVICE_HOST/PORT and the\n"
 	    "          service-account directory, " KCONN_SA_DIR ")\n"
 	    "  --kubeconfig F: the Kubernetes API as kubeconfig F's current context says\n"
@@ -161,6 +162,11 @@ static void usage(FILE *f)
 	    "  --kubelet-cgroup: the kubelet's cgroup v2 directory, whose probes of enrolled pods\n"
 	    "          pass (the node's other plaintext to them is judged as any); auto (the\n"
 	    "          default): the cgroup of the process named kubelet; none: no probe passes\n"
+	    "  --conntrack-max: at most N entries (1024..16777216) in each of the kernel's\n"
+	    "          connection-tracking maps, which it allocates whole (default: their "
+	    "built-in\n"
+	    "          sizes, 262144 and 65536 entries); `ambitctl local up` gives its nodes "
+	    "32768\n"
 	    "  --cluster-id, --network: the cluster and network this node is in (Istio's\n"
 	    "          clusterName and network; defaults from ISTIO_META_CLUSTER_ID or\n"
 	    "          CLUSTER_ID and from NETWORK, else Kubernetes and none); the root\n"
@@ -458,6 +464,20 @@ static const char *env_or(const char *name, const char *dflt)
 	return v && *v ? v : dflt;
 }
 
+/* "N" (1024..16777216) into *@out: 0, or -EINVAL. */
+static int conntrack_max_parse(const char *s, uint32_t *out)
+{
+	char *end;
+	unsigned long v;
+
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno || end == s || *end || *s == '-' || v < 1024 || v > 16777216)
+		return -EINVAL;
+	*out = (uint32_t)v;
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_level *lvl)
 {
 	static const struct option longopts[] = {
@@ -486,6 +506,7 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 	    {"uninstalled-file", required_argument, NULL, 'U'},
 	    {"capture-mode", required_argument, NULL, 'M'},
 	    {"kubelet-cgroup", required_argument, NULL, 'B'},
+	    {"conntrack-max", required_argument, NULL, 'X'},
 	    {"help", no_argument, NULL, 'h'},
 	    {"version", no_argument, NULL, 'V'},
 	    {0},
@@ -549,6 +570,16 @@ static int parse_args(int argc, char **argv, struct agent_opts *o, enum log_leve
 		case 'D': o->owner_daemonset = optarg; break;
 		case 'U': o->uninstalled_file = optarg; break;
 		case 'B': o->kubelet_cgroup = optarg; break;
+		case 'X':
+			if (conntrack_max_parse(optarg, &o->conntrack_max)) {
+				fprintf(stderr,
+					"ambit-agent: --conntrack-max: \"%s\" is not a number of "
+					"entries "
+					"from 1024 to 16777216\n",
+					optarg);
+				return -EINVAL;
+			}
+			break;
 		case 'V': printf("ambit-agent %s\n", ambit_version()); exit(0);
 		case 'l':
 			if (log_level_parse(optarg, lvl)) {
@@ -639,6 +670,7 @@ static int startup(struct loop *l)
 	    .cgroup_path = a->opts.cgroup,
 	    .ztunnel_ip = a->opts.node_ip,
 	    .ztunnel_ip6 = a->opts.node_ip6,
+	    .conntrack_max = a->opts.conntrack_max,
 	};
 	struct itimerspec every = {
 	    .it_interval = {.tv_sec = RESYNC_S},
