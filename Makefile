@@ -270,18 +270,27 @@ integration: $(BINS)
 # Everything `make test` runs is built first, over every core (JOBS): serially the build and the
 # fuzz targets' instrumented build took 7.5 of its minutes here, over two cores 4.
 JOBS ?= $(shell nproc)
+# Each phase's start is logged with the time (UTC), so a CI log says where its minutes went.
+phase = @echo "== make test: $(1) at $$(date -u +%T)"
 test: deps
+	$(call phase,checks)
 	@bash tools/format-check.sh
 	@bash tools/seam-check.sh
+	$(call phase,build)
 	$(MAKE) -j$(JOBS) all fuzz-build
 	@bash tools/cycle-check.sh
+	$(call phase,selftest)
 	$(MAKE) selftest
 	@# Two at a time, each one's output whole once it ends: the fuzz targets (one core, 2 s each)
 	@# beside the rest, mostly waits. After selftest, whose runs check for leftovers on the host
 	@# (the unit and bpf tests' network namespaces, while they run), and before the clusters.
+	$(call phase,unit fuzz bpf l7conf)
 	$(MAKE) -j2 --output-sync=target fuzz-smoke unit bpf-test bookinfo-test l7conf
+	$(call phase,integration)
 	$(MAKE) integration
+	$(call phase,smoke bench)
 	$(MAKE) bench QUICK=1 SMOKE=1
+	$(call phase,done)
 
 # ---- fuzzing: libFuzzer targets tests/fuzz/fuzz_*.c, ASan + UBSan (any UB aborts), built with
 # clang; the modules they reach are compiled again, instrumented, into build/fuzz/. Every target
@@ -363,14 +372,15 @@ BENCH_BINS := $(BINS) $(O)/bench-holdconns $(O)/bench-ratehttp $(O)/bench-l7-pol
 	$(O)/bench-dnsload $(O)/bench-sockperf6.so
 # Each script a target of its own (bench-run ... bench-wire), run one after another by `make bench`.
 # make test's smoke (SMOKE=1, QUICK=1) runs them two lines at a time (its numbers are not
-# measurements, only proof that every script still runs; about 170 s of its 340 saved here) and
+# measurements, only proof that every script still runs; about 170 s of its 340 saved here; run.sh
+# on seven of its eleven paths, each program once, 30 s less) and
 # leaves to `make bench` the soaks (conns.sh; soak.sh, whose test t_21 the integration suite runs
 # at 10,000 connections), the dashboard's drawing time (t_75 draws the same page in Chromium), and
 # chain.sh and wire.sh (full runs only).
 BENCH_PARTS := run l7 gateway tracing l7-policy kube dashboard dns multicluster udp conns soak \
 	chain wire
-BENCH_SMOKE_a := run kube tracing gateway l7-policy
-BENCH_SMOKE_b := udp l7 multicluster dns
+BENCH_SMOKE_a := run kube tracing l7
+BENCH_SMOKE_b := udp multicluster dns gateway l7-policy
 bench_serial = for p in $(1); do $(MAKE) --no-print-directory bench-$$p || exit; done
 bench: deps
 	$(MAKE) $(BENCH_BINS)
@@ -385,7 +395,8 @@ bench-smoke-a bench-smoke-b: bench-smoke-%:
 # SMOKE=1: lat10k is lat1k's path at ten times the rate, tput8 tput1's with more streams, scale
 # what t_21 holds by thousands.
 bench-run:
-	@QUICK=$(QUICK) $(if $(SMOKE),WORKLOADS="tput1 lat1k http connrate") bash tools/bench/run.sh
+	@QUICK=$(QUICK) $(if $(SMOKE),WORKLOADS="tput1 lat1k http connrate" \
+		PATHS="nomesh ambit stunnel nginx relay ambit-local ambit6") bash tools/bench/run.sh
 bench-l7 bench-gateway bench-tracing bench-kube bench-dns bench-multicluster bench-udp: bench-%:
 	@QUICK=$(QUICK) bash tools/bench/$*.sh
 bench-dashboard bench-conns bench-soak: bench-%:
