@@ -167,6 +167,18 @@ grep -qh 'inbound-vip|5000|http|helloworld.sample.svc.cluster.local' /run/ambit/
 grep -qhE '"(240\.244\.[0-9.]+|\[fdff:a3b1:7e00::[0-9a-f]+\]):5000"' /run/ambit/"$A"/logs/sample_waypoint-*.log ||
 	fail "cluster 1's waypoint logged no remote host: $(grep -h helloworld /run/ambit/"$A"/logs/sample_waypoint-*.log | tail -2)"
 log "a waypoint balances one connection's requests over both clusters: $(keepalive "$A")"
+# UDP through it too: the waypoint balances the flows over both clusters (cluster 2's in the
+# double HBONE from the waypoint) and counts them.
+wait_for 30 udp_both || fail "cluster 1's UDP flows through its waypoint: $(udp_pods "$A" udp-echo.sample 10)"
+wp_udp() {
+	local pod
+	pod=$(on "$A" get pods -n sample -o name | sed -n 's|^pod/\(waypoint-.*\)|\1|p' | head -1)
+	"$AMBITCTL" local exec --name "$A" "sample/$pod" -- curl -sf --max-time 3 \
+		http://127.0.0.1:15020/metrics | metric_sum "$(cat)" istio_tcp_connections_opened_total \
+		'reporter="waypoint"' 'request_protocol="udp"' \
+		'destination_service="udp-echo.sample.svc.cluster.local"'
+}
+[ "$(wp_udp)" -gt 0 ] || fail "cluster 1's waypoint counted no UDP flow to udp-echo"
 
 # Istio's failover task through the waypoint: outlierDetection and failoverPriority by cluster.
 # Cluster 1's requests stay home while its v1 answers; v1 stopped (its pod serving nothing: each

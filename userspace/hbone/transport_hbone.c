@@ -540,9 +540,9 @@ struct hbone_udp *connector_hbone_udp_open(struct connector *c, const union sock
 		return NULL;
 	}
 	r = hbc_target(hc, dst, identity, &t, authority, &rm, &remote);
-	if (!r && remote)
-		r = -ENETUNREACH;
-	if (!r && hbone_udp_path(path, sizeof(path), sockaddr_inet_ntop(dst, ip, sizeof(ip)),
+	/* Another network's (double HBONE): the path names the Service, as the authority does. */
+	if (!r && hbone_udp_path(path, sizeof(path),
+				 remote ? rm.hostname : sockaddr_inet_ntop(dst, ip, sizeof(ip)),
 				 sockaddr_inet_port(dst)) < 0)
 		r = -EINVAL;
 	if (r < 0) {

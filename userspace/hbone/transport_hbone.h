@@ -87,9 +87,10 @@ struct hbone_udp_ops;
 /*
  * A UDP flow (hbone_udp.h) on @c's pool to the mesh workload at @dst, checking @identity: the
  * CONNECT-UDP its CONNECTs would be (`forwarded: for=` its own address, its baggage, by way of
- * the via hook), its path naming @dst. NULL + errno: EPROTONOSUPPORT (not an HBONE connector,
- * or no identity: UDP is carried for the mesh's workloads only), ENETUNREACH (in another
- * network: not carried there), ENOKEY (no certificate), or hbone_udp_open's.
+ * the via hook; in another network the double HBONE through its gateway, the path and the
+ * authority naming the Service), its path naming @dst. NULL + errno: EPROTONOSUPPORT (not an
+ * HBONE connector, or no identity: UDP is carried for the mesh's workloads only), ENOKEY (no
+ * certificate), or hbone_udp_open's.
  */
 struct hbone_udp *connector_hbone_udp_open(struct connector *c, const union sockaddr_inet *dst,
 					   const char *identity, const struct hbone_udp_ops *ops,

@@ -4,11 +4,12 @@
  * to this waypoint as a CONNECT-UDP (hbone_udp.h) naming the address the pod sent to, its
  * Service's VIP:port. The flow is decided by the Service's AuthorizationPolicies as a connection
  * is (wp_l4_authorize: ports, principals, namespaces, ipBlocks; denied, the CONNECT is answered
- * 403), goes to an endpoint of the Service's own cluster (its DestinationRule's load balancing,
- * ejected hosts passed over; UDP has no routes in Istio's APIs), and is carried there as this
- * waypoint's CONNECT-UDP to that endpoint's ztunnel, as its TCP connections are: the endpoint
- * sees the waypoint, its ztunnel checks the waypoint's identity. Datagrams go between the two
- * flows as they are, boundaries kept; one either flow cannot take is dropped and counted by it
+ * 403), goes to an endpoint of the Service (its DestinationRule's load balancing over every
+ * cluster's, as a request's, ejected hosts passed over; UDP has no routes in Istio's APIs), and
+ * is carried there as this waypoint's CONNECT-UDP to that endpoint's ztunnel, as its TCP
+ * connections are (to another network inside the double HBONE through its gateway): the
+ * endpoint sees the waypoint, its ztunnel checks the waypoint's identity. Datagrams go between the
+ * two flows as they are, boundaries kept; one either flow cannot take is dropped and counted by it
  * (hbone_udp_stats), never queued without bound. The flow ends when either side ends it, or
  * after WP_UDP_IDLE_MS without a datagram either way (a backstop: the ztunnels' own idle times,
  * shorter, end it first). It ends in one access-log line, Envoy's TCP proxy's, and counts in
