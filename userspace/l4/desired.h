@@ -203,6 +203,11 @@ struct entry_caps {
  */
 int desired_entries(const struct config *cfg, struct desired_index *ix, struct desired *d,
 		    struct entry_caps *caps);
+/*
+ * entries.c: UDP to @net (a block, or one address) on @port into @d->sentry_cidrs, unsorted:
+ * the ztunnel's, as addressed. 0 or -ENOMEM.
+ */
+int desired_add_sentry_cidr(struct desired *d, const struct ipaddr *net, uint16_t port);
 
 /*
  * Computes the desired state into @out (zeroed first; free with desired_free, also on error).

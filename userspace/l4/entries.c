@@ -239,6 +239,15 @@ static int add_host(struct desired *d, size_t *cap, const struct config_service_
 	return err ? err : endpoints(se, ix, e);
 }
 
+int desired_add_sentry_cidr(struct desired *d, const struct ipaddr *net, uint16_t port)
+{
+	if (array_grow((void **)&d->sentry_cidrs, &d->cap_sentry_cidrs, d->n_sentry_cidrs,
+		       sizeof(*d->sentry_cidrs)))
+		return -ENOMEM;
+	d->sentry_cidrs[d->n_sentry_cidrs++] = (struct dp_sentry_cidr){.net = *net, .port = port};
+	return 0;
+}
+
 /*
  * @e's UDP ports (of @se) at its addresses, for the kernel: services (services6) entries whose
  * one backend is all zero (bpf_abi.h, AMBIT_SERVICE_ENTRY_UDP_BACKENDS), so an enrolled pod's
@@ -256,13 +265,9 @@ static int udp_ports(struct desired *d, struct entry_caps *caps,
 
 		if (dp_service_proto(se->ports[i].protocol) != IPPROTO_UDP)
 			continue;
-		for (size_t j = 0; j < e->n_cidrs; j++) {
-			if (array_grow((void **)&d->sentry_cidrs, &d->cap_sentry_cidrs,
-				       d->n_sentry_cidrs, sizeof(*d->sentry_cidrs)))
+		for (size_t j = 0; j < e->n_cidrs; j++)
+			if (desired_add_sentry_cidr(d, &e->cidrs[j], port))
 				return -ENOMEM;
-			d->sentry_cidrs[d->n_sentry_cidrs++] =
-			    (struct dp_sentry_cidr){.net = e->cidrs[j], .port = port};
-		}
 		if (e->vip) {
 			struct dp_service *ds;
 

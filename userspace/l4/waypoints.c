@@ -139,16 +139,6 @@ void waypoint_view_free(struct waypoint_view *v)
 	memset(v, 0, sizeof(*v));
 }
 
-/* @net's UDP @port into @d's sentry_cidrs. 0 or -ENOMEM. */
-static int udp_as_addressed(struct desired *d, const struct ipaddr *net, uint16_t port)
-{
-	if (array_grow((void **)&d->sentry_cidrs, &d->cap_sentry_cidrs, d->n_sentry_cidrs,
-		       sizeof(*d->sentry_cidrs)))
-		return -ENOMEM;
-	d->sentry_cidrs[d->n_sentry_cidrs++] = (struct dp_sentry_cidr){.net = *net, .port = port};
-	return 0;
-}
-
 /*
  * The UDP ports of Service @s at its VIPs (a /32, a /128), into sentry_cidrs: an enrolled pod's
  * datagrams there are not balanced in the kernel but go to the ztunnel as addressed
@@ -164,11 +154,11 @@ static int udp_at_vips(struct desired *d, const struct snap_service *s)
 	ipaddr_from_v4(&a, s->vip);
 	for (size_t i = 0; s->vip && !err && i < d->n_services; i++)
 		if (d->services[i].vip == s->vip && d->services[i].proto == IPPROTO_UDP)
-			err = udp_as_addressed(d, &a, d->services[i].port);
+			err = desired_add_sentry_cidr(d, &a, d->services[i].port);
 	for (size_t i = 0; s->vip6.family == AF_INET6 && !err && i < d->n_services6; i++)
 		if (d->services6[i].proto == IPPROTO_UDP &&
 		    !memcmp(&d->services6[i].vip, s->vip6.a, sizeof(d->services6[i].vip)))
-			err = udp_as_addressed(d, &s->vip6, d->services6[i].port);
+			err = desired_add_sentry_cidr(d, &s->vip6, d->services6[i].port);
 	return err;
 }
 
@@ -227,22 +217,31 @@ int desired_waypoints(const struct config *cfg, const struct runtime *rt,
 	return err;
 }
 
-/* @s has endpoints in another cluster: a remote share of its hostname (of any network). */
-static bool served_afar(const struct desired_env *env, const struct snap_service *s)
+static int cmp_str(const void *a, const void *b)
 {
-	for (size_t i = 0; i < env->n_remote; i++)
-		if (!strcmp(env->remote[i].hostname, s->hostname))
-			return true;
-	return false;
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
 int desired_remote_udp(const struct desired_env *env, struct desired *d)
 {
+	const char **hosts = NULL;
 	int err = 0;
 
-	for (size_t i = 0; !err && i < d->n_snap_services; i++)
-		if (!d->snap_services[i].waypoint && served_afar(env, &d->snap_services[i]))
-			err = udp_at_vips(d, &d->snap_services[i]);
+	/* The remote shares' hostnames, sorted: one look-up a Service (5,000 of them, say). */
+	if (env->n_remote && !(hosts = malloc(env->n_remote * sizeof(*hosts))))
+		return -ENOMEM;
+	for (size_t i = 0; i < env->n_remote; i++)
+		hosts[i] = env->remote[i].hostname;
+	if (hosts)
+		qsort(hosts, env->n_remote, sizeof(*hosts), cmp_str);
+	for (size_t i = 0; hosts && !err && i < d->n_snap_services; i++) {
+		const struct snap_service *s = &d->snap_services[i];
+
+		if (!s->waypoint && s->hostname &&
+		    bsearch(&s->hostname, hosts, env->n_remote, sizeof(*hosts), cmp_str))
+			err = udp_at_vips(d, s);
+	}
+	free(hosts);
 	for (size_t i = 0; !err && i < env->n_made; i++) {
 		const struct snap_service *s = &env->made[i];
 
@@ -251,10 +250,10 @@ int desired_remote_udp(const struct desired_env *env, struct desired *d)
 				struct ipaddr a;
 
 				ipaddr_from_v4(&a, s->vip);
-				err = udp_as_addressed(d, &a, s->ports[k].port);
+				err = desired_add_sentry_cidr(d, &a, s->ports[k].port);
 			}
 			if (!err && s->vip6.family == AF_INET6)
-				err = udp_as_addressed(d, &s->vip6, s->ports[k].port);
+				err = desired_add_sentry_cidr(d, &s->vip6, s->ports[k].port);
 		}
 	}
 	return err;
