@@ -656,8 +656,9 @@ int cluster_waypoint_bin(char *bin, size_t len)
 
 /*
  * A local cluster's nodes share one machine: each agent caps its kernel connection-tracking
- * maps at this many entries (--conntrack-max; its defaults are 262,144 and 65,536), about 20 MB
- * a node instead of 135, allocated faster at each start. Ten thousand connections a node fit.
+ * maps at this many entries (--conntrack-max; its defaults are 262,144 and 65,536): about 47 MB
+ * of maps a node instead of 135 (memlock, as bpftool counts it), made faster at each start.
+ * Ten thousand connections a node fit.
  */
 #define LOCAL_CONNTRACK_MAX "32768"
 
