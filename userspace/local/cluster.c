@@ -654,14 +654,6 @@ int cluster_waypoint_bin(char *bin, size_t len)
 	return named_bin("AMBIT_WAYPOINT_BIN", "waypoint", bin, len);
 }
 
-/*
- * A local cluster's nodes share one machine: each agent caps its kernel connection-tracking
- * maps at this many entries (--conntrack-max; its defaults are 262,144 and 65,536): about 47 MB
- * of maps a node instead of 135 (memlock, as bpftool counts it), made faster at each start.
- * Ten thousand connections a node fit.
- */
-#define LOCAL_CONNTRACK_MAX "32768"
-
 static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n, bool agent,
 			  char *store, size_t len, char **argv, size_t max)
 {
@@ -687,34 +679,13 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 	 * The cluster id and network always: the agent would take CLUSTER_ID and NETWORK from the
 	 * environment of the shell that ran `local up` otherwise (--network "": none).
 	 */
-	const char *agent_args[] = {bin,
-				    "--node",
-				    n->name,
-				    "--node-ip",
-				    node_ips,
-				    "--state",
-				    state,
-				    "--runtime",
-				    runtime,
-				    "--ca-dir",
-				    ca,
-				    "--pin-root",
-				    n->pin_root,
-				    "--cgroup",
-				    n->cgroup,
-				    "--socket",
-				    n->socket,
-				    "--uplink",
-				    "eth0",
-				    "--cluster-id",
-				    c->cluster_id,
-				    "--network",
-				    c->network,
-				    "--uninstalled-file",
-				    gone,
-				    "--conntrack-max",
-				    LOCAL_CONNTRACK_MAX,
-				    NULL};
+	const char *agent_args[] = {bin,	   "--node",	n->name,    "--node-ip",
+				    node_ips,	   "--state",	state,	    "--runtime",
+				    runtime,	   "--ca-dir",	ca,	    "--pin-root",
+				    n->pin_root,   "--cgroup",	n->cgroup,  "--socket",
+				    n->socket,	   "--uplink",	"eth0",	    "--cluster-id",
+				    c->cluster_id, "--network", c->network, "--uninstalled-file",
+				    gone,	   NULL};
 	/* --handover: `local upgrade` starts the new ztunnel beside the old (ztunnel/main.c). */
 	const char *zt_args[] = {bin,	    "--node",	     n->name,	  "--agent-socket",
 				 n->socket, "--pin-root",    n->pin_root, "--handover",
@@ -726,7 +697,8 @@ static int component_argv(const struct ctl_cluster *c, const struct ctl_node *n,
 		if (ret)
 			return ret;
 	}
-	return 0;
+	/* Its nodes share one machine: 47 MB of kernel maps a node, not 135 (datapath.md). */
+	return agent ? argv_push(store, len, &used, argv, max, &cnt, "--conntrack-max=32768") : 0;
 }
 
 int cluster_agent_argv(const struct ctl_cluster *c, const struct ctl_node *n, char *store,
