@@ -117,9 +117,12 @@ fi
 # waypoint directories (on Kubernetes they are under the agent's, kube_waypoint_dirs). The longest
 # waypoint runs (t_85, t_86, t_87, t_89, t_83_waypoint_authz) and the ztunnel upgrade (t_95, run
 # again on the bridge CNI's in-pod mode) also pass there but are left to the first pass for time,
-# as are t_15 (inspect) and t_40 (peer identity), whose paths every test here also takes.
+# as are t_15 (inspect) and t_40 (peer identity), whose paths every test here also takes, and
+# t_56 (dual stack: it runs on the lookalike in the IPv6-only pass, ipv6_kube_tests, where the
+# agents read the nodes' addresses from the API server too; what is left to this pass alone is
+# kubectl reading a PreferDualStack Service's clusterIPs in its order, for `make test`'s time).
 # AMBIT_IT_KUBE="" leaves the pass out.
-kube_tests=${AMBIT_IT_KUBE-t_10 t_30 t_50 t_53 t_56 t_57 t_58 t_59 t_59_multicluster t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_94_istioctl t_99}
+kube_tests=${AMBIT_IT_KUBE-t_10 t_30 t_50 t_53 t_57 t_58 t_59 t_59_multicluster t_70_policy_authz t_70_policy_mtls t_71 t_79_gateway_client_ip t_80 t_83_waypoint_l7 t_90 t_94_istioctl t_99}
 # The mesh's tests again on the bridge CNI's pod network (`local up --cni bridge`: cni0, VXLAN
 # between nodes, as flannel), where the agents take the in-pod capture mode. AMBIT_IT_BRIDGE
 # lists them; "" leaves the pass out.
@@ -130,8 +133,11 @@ bridge_tests=${AMBIT_IT_BRIDGE-t_10 t_30 t_50 t_56 t_63 t_70_policy_authz t_70_p
 # pass and the bridge CNI's, for time: its IPv4 is that of the first pass, and t_56 upgrades a
 # ztunnel under IPv6 load in the IPv6 passes. Nor are t_10 and t_50, for time: t_56 of the first
 # pass, in a dual-stack cluster, checks pod-to-pod and Service IPv4 over HBONE beside IPv6, and
-# the ztunnels' restarts and upgrades there. AMBIT_IT_DUAL lists them; "" leaves it out.
-dual_tests=${AMBIT_IT_DUAL-t_58 t_59_multicluster t_63 t_70_policy_authz t_70_policy_mtls t_79_gateway_client_ip t_83_waypoint_l7}
+# the ztunnels' restarts and upgrades there. Nor, for `make test`'s time, are t_59_multicluster
+# (its TCP and UDP across networks run over IPv4 in the first pass and `[kube]`, over IPv6 in
+# the IPv6 pass) and t_63 (the DNS proxy's A answers in the first pass, its AAAA at the pods'
+# IPv6 nameserver in the IPv6 pass). AMBIT_IT_DUAL lists them; "" leaves it out.
+dual_tests=${AMBIT_IT_DUAL-t_58 t_70_policy_authz t_70_policy_mtls t_79_gateway_client_ip t_83_waypoint_l7}
 # And in IPv6-only clusters (`local up --ip-family ipv6`: pods and Services of IPv6 alone):
 # t_56 checks there what the mesh carries over IPv6 (connectivity over HBONE, STRICT, L4 and L7
 # policy by IPv6 blocks, the waypoint, the gateway from the host, AAAA from the proxy and the

@@ -134,7 +134,8 @@ udp_in() {
 			'request_protocol="udp"' 'source_principal="spiffe://cluster.local/ns/sample/sa/curl"' \
 			'destination_service="udp-east.sample.svc.cluster.local"'
 }
-[ "$(udp_in)" -gt 0 ] || fail "cluster 2's ztunnels counted no UDP of cluster 1's client to udp-east"
+udp_counted() { [ "$(udp_in)" -gt 0 ]; }
+wait_for 10 udp_counted || fail "cluster 2's ztunnels counted no UDP of cluster 1's client to udp-east"
 log "UDP: flows balanced over both clusters; a Service of cluster 2 alone answered from its address"
 
 # The remote answer came through the other network's gateway, encrypted on the way: the
@@ -178,7 +179,8 @@ wp_udp() {
 		'reporter="waypoint"' 'request_protocol="udp"' \
 		'destination_service="udp-echo.sample.svc.cluster.local"'
 }
-[ "$(wp_udp)" -gt 0 ] || fail "cluster 1's waypoint counted no UDP flow to udp-echo"
+wp_counted() { [ "$(wp_udp)" -gt 0 ]; }
+wait_for 10 wp_counted || fail "cluster 1's waypoint counted no UDP flow to udp-echo"
 
 # Istio's failover task through the waypoint: outlierDetection and failoverPriority by cluster.
 # Cluster 1's requests stay home while its v1 answers; v1 stopped (its pod serving nothing: each
