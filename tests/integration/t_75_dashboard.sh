@@ -275,14 +275,18 @@ out=$(jq '[.edges[] | select(.source == "svc:default/productpage") | .rps] | add
 python3 -c "import sys; a, b = float(sys.argv[1]), float(sys.argv[2]); sys.exit(abs(a - b) > 0.25 * max(a, b))" \
 	"$in" "$out" || fail "into productpage's Service $in req/s, out of it $out req/s"
 
-# --- The page in headless Chromium.
-probe() { node "$REPO/tests/integration/bin/dashboard_probe.js" \
-	"http://127.0.0.1:$dport/#/graph?duration=60&refresh=5" "$@"; }
-probe --wait-edge "wl:default/productpage-v1,svc:default/reviews,http,health=healthy,mtls" \
+# --- The page in headless Chromium. One browser reads several views (the probe's --then steps,
+# each its own page): a browser's start is seconds on a busy machine.
+probe() { node "$REPO/tests/integration/bin/dashboard_probe.js" "$@"; }
+graph_url="http://127.0.0.1:$dport/#/graph?duration=60&refresh=5"
+# The graph with its edges, a workload's panel; then the graph with the Waypoints box.
+probe "$graph_url" --wait-edge "wl:default/productpage-v1,svc:default/reviews,http,health=healthy,mtls" \
 	--wait-edge "wl:default/curl,svc:tcp/tcp-echo,tcp,mtls" \
 	--wait-edge "wl:default/curl,svc:tcp/udp-echo,udp,mtls" --timeout 60 \
-	--click wl:default/reviews-v2 --screenshot "$WORK/graph.png" >"$WORK/page.json" ||
-	fail "the page did not draw the edges"
+	--click wl:default/reviews-v2 --screenshot "$WORK/graph.png" --out "$WORK/page.json" \
+	--then "$graph_url&waypoints=1" --wait-edge "wl:default/productpage-v1,wl:default/waypoint,http" \
+	--wait-edge "wl:default/waypoint,svc:default/reviews,http,health=healthy" --timeout 60 \
+	--out "$WORK/page-wp.json" || fail "the page did not draw the edges, or the hops through the waypoint"
 expect_eq "$(jq -c '.consoleErrors' "$WORK/page.json")" "[]" "errors in the page's console"
 pedge() { jq -c --arg s "$1" --arg d "$2" '.edges[] | select(.source == $s and .target == $d)' "$WORK/page.json"; }
 expect_eq "$(pedge wl:default/productpage-v1 svc:default/reviews | jq -r .color)" "#3E8635" \
@@ -304,12 +308,7 @@ expect_contains "$panel" "spiffe://cluster.local/ns/default/sa/bookinfo-reviews"
 expect_contains "$panel" "node" "the panel's node"
 expect_contains "$panel" "L7 at waypoint default/waypoint" "the panel's check explanation"
 [ -s "$WORK/graph.png" ] || fail "no screenshot"
-# The Waypoints box: the requests drawn through the waypoint's node.
-node "$REPO/tests/integration/bin/dashboard_probe.js" \
-	"http://127.0.0.1:$dport/#/graph?duration=60&refresh=5&waypoints=1" \
-	--wait-edge "wl:default/productpage-v1,wl:default/waypoint,http" \
-	--wait-edge "wl:default/waypoint,svc:default/reviews,http,health=healthy" --timeout 60 \
-	>"$WORK/page-wp.json" || fail "the page did not draw the hops through the waypoint"
+# The Waypoints box (the probe's second step): the requests drawn through the waypoint's node.
 expect_eq "$(jq -c '.consoleErrors' "$WORK/page-wp.json")" "[]" "errors in the page's console (waypoints)"
 jq -e '.nodes[] | select(.id == "wl:default/waypoint")' "$WORK/page-wp.json" >/dev/null ||
 	fail "the page has no waypoint node with waypoints drawn"
@@ -324,8 +323,16 @@ for _ in $(seq 100); do [ -s "$WORK/mock.out" ] && break; sleep 0.1; done
 murl=$(head -1 "$WORK/mock.out")
 [ -n "$murl" ] || fail "the mock did not start: $(tail -3 "$WORK/mock.log")"
 curl -sf "${murl%/}/api/graph?duration=300" >"$WORK/mock-graph.json" || fail "the mock's graph"
-node "$REPO/tests/integration/bin/dashboard_probe.js" "${murl%/}/#/graph?duration=300&refresh=0" \
-	--timeout 60 >"$WORK/large.json" || fail "the page did not draw the mock's large mesh"
+# The views of it checked below, read by one browser: drawn collapsed; a namespace opened; two
+# opened by the address, one folded again; drawn whole; zoomed into.
+mgraph="${murl%/}/#/graph?duration=300&refresh=0"
+probe "$mgraph" --timeout 60 --out "$WORK/large.json" \
+	--then "$mgraph" --open ns:team-0 --timeout 60 --screenshot "$WORK/graph-large.png" \
+	--out "$WORK/large-open.json" \
+	--then "$mgraph&expanded=team-0,team-3" --collapse ns:team-3 --timeout 60 --out "$WORK/large-fold.json" \
+	--then "$mgraph&collapse=0" --timeout 60 --screenshot "$WORK/graph-whole.png" --out "$WORK/whole.json" \
+	--then "$mgraph&collapse=0" --zoom 0.9 --timeout 60 --out "$WORK/whole-zoom.json" ||
+	fail "the page did not draw the mock's large mesh: collapsed, a namespace opened, one folded again, whole, or zoomed"
 expect_eq "$(jq -c '[.nodes[] | select(.collapsed)] | length' "$WORK/large.json")" "6" \
 	"a large mesh's namespaces collapsed"
 expect_eq "$(jq -c '[.nodes[] | select(.collapsed | not)] | length' "$WORK/large.json")" "0" \
@@ -341,9 +348,6 @@ expect_eq "$(jq '[.edges[] | select(.source == "ns:team-1" and .target == "ns:te
 	"the requests between two collapsed namespaces summed"
 expect_contains "$(jq -r '.nodes[] | select(.id == "ns:team-1") | .label' "$WORK/large.json")" "team-1 (" \
 	"a collapsed namespace's label"
-node "$REPO/tests/integration/bin/dashboard_probe.js" "${murl%/}/#/graph?duration=300&refresh=0" \
-	--open ns:team-0 --timeout 60 --screenshot "$WORK/graph-large.png" >"$WORK/large-open.json" ||
-	fail "the page did not open a collapsed namespace"
 expect_eq "$(jq -c '.consoleErrors' "$WORK/large-open.json")" "[]" "errors in the page's console (large mesh)"
 expect_eq "$(jq '[.nodes[] | select(.namespace == "team-0" and (.kind == "workload" or
 	.kind == "service"))] | length' "$WORK/large-open.json")" \
@@ -355,9 +359,6 @@ expect_contains "$(jq -r '.view.hash' "$WORK/large-open.json")" "expanded=team-0
 	"the opened namespace kept in the page's address"
 # The address opens them again; an open namespace's box folds back into one node from its panel
 # (Kiali's Collapse), and the address forgets it.
-node "$REPO/tests/integration/bin/dashboard_probe.js" \
-	"${murl%/}/#/graph?duration=300&refresh=0&expanded=team-0,team-3" --collapse ns:team-3 \
-	--timeout 60 >"$WORK/large-fold.json" || fail "the page did not collapse an open namespace again"
 expect_eq "$(jq -c '[.nodes[] | select(.collapsed) | .id] | sort' "$WORK/large-fold.json")" \
 	'["ns:team-1","ns:team-2","ns:team-3","ns:team-4","ns:team-5"]' \
 	"team-0 open from the address, team-3 collapsed again"
@@ -368,9 +369,6 @@ expect_not_contains "$(jq -r '.view.hash' "$WORK/large-fold.json")" "team-3" "th
 # The same mesh drawn whole when asked (#/graph?collapse=0): every workload and Service, laid out by
 # boxes (no layout chosen) with no two namespace or app boxes over each other, fitted in the view,
 # no label made at a zoom too small to read one; zoomed in, every label there.
-node "$REPO/tests/integration/bin/dashboard_probe.js" "${murl%/}/#/graph?duration=300&refresh=0&collapse=0" \
-	--timeout 60 --screenshot "$WORK/graph-whole.png" >"$WORK/whole.json" ||
-	fail "the page did not draw the mock's mesh whole"
 expect_eq "$(jq -c '.consoleErrors' "$WORK/whole.json")" "[]" "errors in the page's console (whole mesh)"
 leaves='[.nodes[] | select(.kind == "workload" or .kind == "service")] | length'
 expect_eq "$(jq "$leaves" "$WORK/whole.json")" "$(jq "$leaves" "$WORK/mock-graph.json")" \
@@ -389,17 +387,19 @@ expect_eq "$(jq '.view as $v | [.nodes[] | select(.box.x1 < 0 or .box.y1 < 0 or 
 	.box.y2 > $v.height)] | length' "$WORK/whole.json")" "0" "nodes outside the view fitted"
 expect_eq "$(jq '[.nodes[], .edges[] | select(.label != "")] | length' "$WORK/whole.json")" "0" \
 	"labels made at a zoom too small to read them (zoom $(jq .view.zoom "$WORK/whole.json"))"
-node "$REPO/tests/integration/bin/dashboard_probe.js" "${murl%/}/#/graph?duration=300&refresh=0&collapse=0" \
-	--zoom 0.9 --timeout 60 >"$WORK/whole-zoom.json" || fail "the page did not zoom into the whole mesh"
 expect_eq "$(jq '[.nodes[] | select((.kind == "workload" or .kind == "service") and .label != .name)] |
 	length' "$WORK/whole-zoom.json")" "0" "labels of workloads and Services zoomed in"
 expect_eq "$(jq '[.edges[] | select(.label == "")] | length' "$WORK/whole-zoom.json")" "0" \
 	"edge labels zoomed in"
 
 # --- The Traces view: the trace listed, its waterfall's rows nested and in order, a span's tags.
-node "$REPO/tests/integration/bin/dashboard_probe.js" "http://127.0.0.1:$dport/#/traces?refresh=5" \
+# And (the probe's second step) a workload's panel links to its traces, by the service name its
+# spans carry.
+probe "http://127.0.0.1:$dport/#/traces?refresh=5" \
 	--trace "$TID" --span "details.default.svc.cluster.local:9080/*" --screenshot "$WORK/traces.png" \
-	--timeout 60 >"$WORK/traces.json" || fail "the Traces view did not show the trace"
+	--timeout 60 --out "$WORK/traces.json" \
+	--then "$graph_url" --click wl:default/reviews-v2 --follow-traces --timeout 60 --out "$WORK/follow.json" ||
+	fail "the Traces view did not show the trace, or the reviews-v2 panel's Traces link did not open it"
 expect_eq "$(jq -c '.consoleErrors' "$WORK/traces.json")" "[]" "errors in the Traces view's console"
 jq -e --arg t "$TID" '.traces.list[] | select(.traceID == $t) | .text |
 	test("istio-ingressgateway.istio-system: productpage.default.svc.cluster.local:9080/productpage 40.0ms 4 ● 1")' \
@@ -414,9 +414,7 @@ expect_contains "$(jq -r '.traces.span' "$WORK/traces.json")" "response_flags	UF
 expect_contains "$(jq -r '.traces.span' "$WORK/traces.json")" "Parent
 00000000000000a1" "a span's parent"
 [ -s "$WORK/traces.png" ] || fail "no screenshot of the Traces view"
-# A workload's panel links to its traces, by the service name its spans carry.
-probe --click wl:default/reviews-v2 --follow-traces --timeout 60 >"$WORK/follow.json" ||
-	fail "the reviews-v2 panel's Traces link"
+# The panel's link to the workload's traces.
 expect_contains "$(jq -r '.traces.hash' "$WORK/follow.json")" "#/traces?service=reviews.default" \
 	"the Traces view the link opened"
 jq -e --arg t "$TID" '.traces.list | map(.traceID) | index($t)' "$WORK/follow.json" >/dev/null ||
@@ -445,8 +443,11 @@ failing() {
 		jq -se 'length == 1 and .[0].health == "failure"' >/dev/null
 }
 wait_for 90 failing || fail "the edge into ratings never failed: $(edge wl:default/reviews-v2 svc:default/ratings http)"
-probe --wait-edge "wl:default/reviews-v2,svc:default/ratings,http,health=failure" --timeout 60 \
-	--screenshot "$WORK/graph-fault.png" >"$WORK/page.json" || fail "the page never drew the failing edge"
+# And the configuration view (the probe's second step, checked below).
+probe "$graph_url" --wait-edge "wl:default/reviews-v2,svc:default/ratings,http,health=failure" --timeout 60 \
+	--screenshot "$WORK/graph-fault.png" --out "$WORK/page.json" \
+	--then "http://127.0.0.1:$dport/#/config" --screenshot "$WORK/config.png" --timeout 60 \
+	--out "$WORK/config.json" || fail "the page never drew the failing edge, or the config view did not load"
 expect_eq "$(pedge wl:default/reviews-v2 svc:default/ratings | jq -r .color)" "#C9190B" \
 	"a failing edge's colour"
 keep_artifacts "$WORK/graph.png" "$WORK/graph-large.png" "$WORK/graph-whole.png" "$WORK/traces.png" \
@@ -468,8 +469,7 @@ api config | jq -e '[.objects[] | select(.kind == "Gateway") | [.name, .apiVersi
 	index([["bookinfo-gateway", "networking.istio.io/v1"]]) and
 	index([["waypoint", "gateway.networking.k8s.io/v1"]])' >/dev/null ||
 	fail "the Gateways' API versions: $(api config | jq -c '[.objects[] | select(.kind == "Gateway") | [.name, .apiVersion]]')"
-node "$REPO/tests/integration/bin/dashboard_probe.js" "http://127.0.0.1:$dport/#/config" \
-	--screenshot "$WORK/config.png" --timeout 60 >"$WORK/config.json" || fail "the config view did not load"
+# The config view in the page (read with the failing edge, above).
 expect_eq "$(jq -c '[.config[] | select(.[0] == "Gateway")] | sort' "$WORK/config.json")" \
 	'[["Gateway","default","bookinfo-gateway","networking.istio.io/v1"],["Gateway","default","waypoint","gateway.networking.k8s.io/v1"]]' \
 	"the config view's Gateway rows"

@@ -5,7 +5,8 @@
  *   node dashboard_probe.js URL [--wait-edge SRC_ID,DST_ID,PROTOCOL[,health=H][,mtls]]...
  *                               [--open NS_ID] [--collapse NS_ID] [--click ID [--follow-traces]]
  *                               [--zoom LEVEL]
- *                               [--screenshot FILE] [--timeout SECONDS]
+ *                               [--screenshot FILE] [--timeout SECONDS] [--out FILE]
+ *                               [--then URL [OPTIONS]]...
  *   node dashboard_probe.js URL#/traces?... [--trace ID [--span NAME]] [--screenshot FILE]
  *                               [--timeout SECONDS]
  *   node dashboard_probe.js URL#/config [--screenshot FILE] [--timeout SECONDS]
@@ -24,6 +25,10 @@
  * span name and reads what it shows. With a #/config URL it waits for the configuration's table.
  * One deadline covers it all.
  *
+ * --then starts another step, a URL and options of its own as above, read in the same browser (a
+ * new page for each step: nothing kept from the one before), sparing a test a browser's start for
+ * each view it reads; --out FILE writes a step's record to FILE instead of stdout.
+ *
  * Prints {"nodes", "edges", "view", "lockEm", "panel", "traces", "config", "consoleErrors"} on stdout,
  * also when a wait failed (then as a record of what was seen): nodes and edges are the cytoscape
  * data (the API's fields plus `color`) with the label drawn added as `label` (e.g. "🔒 60% 5.0
@@ -34,19 +39,21 @@
  * (the service menu's entries), list: [{traceID, text}], rows: [{depth, service, name, spanID,
  * error, left, width}] (the waterfall's, in order; left and width of the bar in % of the trace),
  * span: the clicked row's details' text} or null; config is the table's rows as [kind, namespace,
- * name, API version] or null. Exit 0: every wait met; 1: not met by the deadline, or the browser
- * or page failed, with the reason on stderr.
+ * name, API version] or null. Exit 0: every step's waits met; 1: one not met by its deadline, or
+ * the browser or a page failed, with the reason (and the step's number) on stderr. Every step
+ * runs, and writes its record, also after one failed.
  *
  * Environment: CHROMIUM (default /usr/bin/chromium).
  */
 'use strict';
 
+const fs = require('fs');
 const probe = require('./probe_lib.js');
 
 const POLL_MS = probe.POLL_MS;
 const usage = probe.usageOf('dashboard_probe', 'URL [--wait-edge SRC,DST,PROTO[,health=H][,mtls]]... ' +
 	'[--open NS_ID] [--collapse NS_ID] [--click ID [--follow-traces]] [--zoom LEVEL] ' +
-	'[--trace ID [--span NAME]] [--screenshot FILE] [--timeout SECONDS]');
+	'[--trace ID [--span NAME]] [--screenshot FILE] [--timeout SECONDS] [--out FILE] [--then URL [OPTIONS]]...');
 
 function parseEdge(spec) {
 	const parts = spec.split(',');
@@ -66,7 +73,7 @@ function parseEdge(spec) {
 
 function parseArgs(argv) {
 	const opt = { url: null, waits: [], open: null, collapse: null, click: null, follow: false, trace: null, span: null, screenshot: null,
-		zoom: null, timeout: 60 };
+		zoom: null, timeout: 60, out: null };
 	const set = (k) => (v) => { opt[k] = v; };
 	probe.parseArgs(argv, {
 		'--wait-edge': (v) => { opt.waits.push(parseEdge(v)); },
@@ -77,6 +84,7 @@ function parseArgs(argv) {
 		'--trace': set('trace'),
 		'--span': set('span'),
 		'--screenshot': set('screenshot'),
+		'--out': set('out'),
 		'--zoom': (v) => {
 			opt.zoom = Number(v);
 			if (!(opt.zoom > 0))
@@ -230,22 +238,39 @@ async function endView(page, opt) {
 	opt.screenshot = null;
 }
 
-async function main() {
-	const opt = parseArgs(process.argv.slice(2));
+/* The command line's steps: its words split at each --then, each step's options read. */
+function parseSteps(argv) {
+	const steps = [[]];
+	for (const a of argv) {
+		if (a === '--then')
+			steps.push([]);
+		else
+			steps[steps.length - 1].push(a);
+	}
+	const opts = steps.map(parseArgs);
+	if (opts.slice(0, -1).some((o) => !o.out))
+		usage('each step before the last wants --out (one record to stdout at most)');
+	return opts;
+}
+
+const VIEWPORT = { width: 1400, height: 900 };
+
+/*
+ * One step in @browser (its page opened and closed here): its record, and what failed into
+ * @failures.
+ */
+async function runStep(browser, opt, failures) {
 	const deadline = Date.now() + opt.timeout * 1000;
 	const left = () => Math.max(0, deadline - Date.now());
 
 	const consoleErrors = [];
-	const failures = [];
-	let browser = null;
+	let page = null;
 	let graph = { loaded: 0, error: null, nodes: [], edges: [] };
 	let panel = null;
 	let traces = null;
 	let config = null;
 	try {
-		const opened = await probe.openBrowser({ width: 1400, height: 900 }, consoleErrors);
-		browser = opened.browser;
-		const page = opened.page;
+		page = await probe.newPage(browser, VIEWPORT, consoleErrors);
 
 		/* The server may still be starting: retry a refused connection until the deadline. */
 		for (;;) {
@@ -404,15 +429,37 @@ async function main() {
 	} catch (e) {
 		failures.push(String(e && e.message || e));
 	} finally {
+		if (page)
+			await page.close().catch(() => {});
+	}
+	return { nodes: graph.nodes, edges: graph.edges, view: graph.view || null,
+		lockEm: graph.lockEm === undefined ? null : graph.lockEm, panel, traces, config, consoleErrors };
+}
+
+async function main() {
+	const steps = parseSteps(process.argv.slice(2));
+	const failed = [];
+	let browser = null;
+	try {
+		browser = await probe.launch();
+		for (const [i, opt] of steps.entries()) {
+			const failures = [];
+			const record = JSON.stringify(await runStep(browser, opt, failures), null, 1) + '\n';
+			if (opt.out)
+				fs.writeFileSync(opt.out, record);
+			else
+				process.stdout.write(record);
+			const name = steps.length > 1 ? `step ${i + 1} (${opt.url}): ` : '';
+			failed.push(...failures.map((f) => name + f));
+		}
+	} catch (e) {
+		failed.push('the browser: ' + String(e && e.message || e));
+	} finally {
 		if (browser)
 			await browser.close().catch(() => {});
 	}
-
-	process.stdout.write(JSON.stringify({ nodes: graph.nodes, edges: graph.edges, view: graph.view || null,
-		lockEm: graph.lockEm === undefined ? null : graph.lockEm, panel, traces, config, consoleErrors },
-		null, 1) + '\n');
-	if (failures.length) {
-		process.stderr.write('dashboard_probe: ' + failures.join('\n').replace(/\x1b\[[0-9;]*m/g, '') + '\n');
+	if (failed.length) {
+		process.stderr.write('dashboard_probe: ' + failed.join('\n').replace(/\x1b\[[0-9;]*m/g, '') + '\n');
 		return 1;
 	}
 	return 0;

@@ -61,18 +61,31 @@ function seconds(s, usage) {
  * uncaught exceptions are pushed to @consoleErrors as they come: {browser, page}.
  */
 async function openBrowser(viewport, consoleErrors) {
+	const browser = await launch();
+	return { browser, page: await newPage(browser, viewport, consoleErrors) };
+}
+
+/* Debian's Chromium (or $CHROMIUM), headless, without a page. */
+function launch() {
 	const { chromium } = require(path.join(__dirname, '../../../dashboard/node_modules/playwright-core'));
-	const browser = await chromium.launch({
+	return chromium.launch({
 		executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
 		args: ['--no-sandbox'],
 	});
+}
+
+/*
+ * A new page of @browser (a document of its own, nothing kept from another page's) of @viewport,
+ * its console errors and uncaught exceptions pushed to @consoleErrors as they come.
+ */
+async function newPage(browser, viewport, consoleErrors) {
 	const page = await browser.newPage({ viewport });
 	page.on('console', (m) => {
 		if (m.type() === 'error')
 			consoleErrors.push(m.text());
 	});
 	page.on('pageerror', (err) => consoleErrors.push(String(err && err.stack || err)));
-	return { browser, page };
+	return page;
 }
 
 /* The whole page into @file (its folder made). */
@@ -81,4 +94,4 @@ async function screenshot(page, file) {
 	await page.screenshot({ path: file, fullPage: true });
 }
 
-module.exports = { POLL_MS, usageOf, parseArgs, seconds, openBrowser, screenshot };
+module.exports = { POLL_MS, usageOf, parseArgs, seconds, openBrowser, launch, newPage, screenshot };
