@@ -17,12 +17,13 @@ run() {
 }
 apply_quiet() { A apply -f "$@" >/dev/null 2>&1 || { say "demo: apply $* failed"; A apply -f "$@"; exit 1; }; }
 page() { A local exec default/curl-0 -- curl -sS --max-time 30 "$@" http://productpage:9080/productpage 2>/dev/null; }
-# What a page shows of reviews: "v1 (no stars)", "v2 (black stars)", ..., or the error text.
+# What a page shows of reviews: "v1 (no stars)", "v2 (black stars)", ..., or the error text (of
+# the page itself, or of its marks as tally's pod prints them).
 shows() {
-	local html=$1 v
+	local html=$1 v=
 	case $html in *"Sorry, product reviews are currently unavailable"*)
 		echo '"Sorry, product reviews are currently unavailable for this book."'; return ;; esac
-	v=$(printf '%s' "$html" | grep -o 'Reviews served by: reviews-v[123]' | tail -c 3)
+	[[ $html =~ Reviews\ served\ by:\ reviews-(v[123]) ]] && v=${BASH_REMATCH[1]}
 	case $html in *"Ratings service is currently unavailable"*)
 		echo "$v, stars: \"Ratings service is currently unavailable\""; return ;; esac
 	case $v in
@@ -32,11 +33,24 @@ shows() {
 	*) echo "no page" ;;
 	esac
 }
-# N page loads (curl options after N), counted by what they show.
+# N page loads (curl options after N), counted by what they show: one exec runs them in the
+# client pod, which prints each page's marks, one a line, and a line "." after them.
 tally() {
-	local n=$1 i
+	local n=$1 line sig=
 	shift
-	for i in $(seq 1 "$n"); do shows "$(page "$@")"; done | sort | uniq -c | sed 's/^ */    /'
+	A local exec default/curl-0 -- bash -c 'n=$1; shift
+		for i in $(seq 1 "$n"); do
+			curl -sS --max-time 30 "$@" http://productpage:9080/productpage 2>/dev/null |
+				grep -o "Reviews served by: reviews-v[123]\|Ratings service is currently unavailable\|Sorry, product reviews are currently unavailable"
+			echo .
+		done' _ "$n" "$@" | while IFS= read -r line; do
+		if [ "$line" = . ]; then
+			shows "$sig"
+			sig=
+		else
+			sig+="$line "
+		fi
+	done | sort | uniq -c | sed 's/^ */    /'
 }
 timed_page() {
 	local t0 t1 html
