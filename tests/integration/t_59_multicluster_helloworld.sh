@@ -107,6 +107,19 @@ expect_contains "$(east "$A")" "Hello version: v2" "hello-east from cluster 1"
 expect_contains "$(east "$B")" "Hello version: v2" "hello-east in cluster 2"
 ip=$(pod_exec sample/curl-0 getent hosts hello-east.sample.svc.cluster.local | awk '{print $1; exit}')
 case $ip in 240.241.*|2001:2::f1f1:*) ;; *) fail "hello-east's address in cluster 1: '$ip'" ;; esac
+# `ambitctl check` explains the route: cluster 2's share, through network2's gateway, its
+# endpoints' identity, decided there.
+out=$(actl check sample/curl-0 hello-east.sample:5000 2>&1) || fail "check of hello-east: $out"
+log "check sample/curl-0 hello-east.sample:5000: $out"
+expect_contains "$out" "routed share in cluster $B (network network2): 1 endpoint(s)" "check's remote share"
+expect_contains "$out" "outer CONNECT hello-east.sample.svc.cluster.local:5000" "check's gateway line"
+expect_contains "$out" "endpoints: spiffe://cluster.local/ns/sample/sa/" "check's remote identities"
+expect_contains "$out" "decision:  that cluster's ztunnel's, by spiffe://cluster.local/ns/sample/sa/curl" \
+	"check's remote decision"
+j=$(actl check sample/curl-0 udp-echo.sample:7 --udp -o json 2>&1) || fail "check --udp of udp-echo: $j"
+jq -e --arg b "$B" '[.[] | select(.cluster == $b and .network == "network2" and .routed and
+	.protocol == "UDP" and .endpoints == 1)] | length == 1' <<<"$j" >/dev/null ||
+	fail "check --udp -o json: no routed share of cluster 2: $j"
 
 # UDP across the networks, as TCP goes: CONNECT-UDP inside the double HBONE. The kernel leaves an
 # enrolled pod's datagrams to a global Service's VIP to the ztunnel, which balances the flows over

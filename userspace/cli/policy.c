@@ -570,6 +570,100 @@ static void check_one(const struct ctl_opts *o, struct deciders *dz, const struc
 }
 
 /*
+ * Other clusters' shares of a global Service @svc on @port (docs/multicluster.md), as the source's
+ * ztunnel routes to them: a share in another network is reached through that network's east-west
+ * gateways (double HBONE; CONNECT-UDP inside it for @udp), its endpoints' identities checked on
+ * the inner tunnel, and that cluster's ztunnel (or the waypoint bound there) decides by @sw's
+ * identity with its own policies, which this cluster does not hold. A share in this network
+ * (@s->network) has its pods among this snapshot's workloads: listed above, not here.
+ */
+static void check_remote(const struct ctl_opts *o, const struct snapshot *s,
+			 const struct snap_service *svc, uint16_t port, bool local,
+			 const struct snap_workload *sw, bool udp, cJSON *out)
+{
+	const char *id = sw && sw->enrolled && sw->identity[0] ? sw->identity : NULL;
+
+	for (size_t i = 0; i < svc->n_remote; i++) {
+		const struct snap_remote_service *r = &svc->remote[i];
+		const char *why = NULL;
+		cJSON *j, *gws = NULL, *ids = NULL;
+		size_t ngw = 0;
+
+		if (s->network && !strcmp(r->network, s->network))
+			continue;
+		for (size_t g = 0; g < s->n_net_gateways; g++)
+			ngw += !strcmp(s->net_gateways[g].network, r->network);
+		if (!snapshot_remote_has_port(r, port))
+			why = "the Service has not this port there";
+		else if (!r->endpoints || !r->n_identities)
+			why = "no ready endpoint there";
+		else if (!ngw)
+			why = "no east-west gateway of that network is known";
+		else if (!id)
+			why = "the source is outside the mesh: only the mesh's ztunnels reach "
+			      "other networks";
+		else if (svc->prefer_close && local)
+			why = "PreferClose: used only while this network has no endpoint";
+		if (!o->json) {
+			printf("\n%s share in cluster %s (network %s): %u endpoint(s)%s%s\n",
+			       why ? "unused" : "routed", r->cluster, r->network, r->endpoints,
+			       why ? ", " : "", why ? why : "");
+			for (size_t g = 0; g < s->n_net_gateways; g++) {
+				const struct snap_net_gateway *gw = &s->net_gateways[g];
+				char ab[IPADDR_STRLEN] = "";
+				struct ipaddr ga = gw->ip6;
+
+				if (strcmp(gw->network, r->network))
+					continue;
+				if (gw->ip)
+					ipaddr_from_v4(&ga, gw->ip);
+				ipaddr_format(&ga, ab, sizeof(ab));
+				printf("  gateway:   %s/%s %s:%u (%s), outer CONNECT %s:%u%s\n",
+				       gw->cluster, gw->name, ab, gw->port, gw->identity,
+				       svc->hostname, port, udp ? ", CONNECT-UDP inside" : "");
+			}
+			for (size_t k = 0; k < r->n_identities; k++)
+				printf("  %s %s\n",
+				       k ? "           " : "endpoints:", r->identities[k]);
+			if (r->waypoint)
+				printf("  waypoint:  %s (%s): the inner tunnel ends at it\n",
+				       r->waypoint, r->waypoint_identity);
+			printf("  decision:  %s's, by %s and its own policies (not held here)\n",
+			       r->waypoint ? "the waypoint" : "that cluster's ztunnel",
+			       id ? id : "no identity");
+			continue;
+		}
+		j = cJSON_CreateObject();
+		if (!j || !cJSON_AddItemToArray(out, j)) {
+			cJSON_Delete(j);
+			return;
+		}
+		cJSON_AddStringToObject(j, "source", sw ? sw->uid : "");
+		cJSON_AddStringToObject(j, "identity", id ? id : "");
+		cJSON_AddStringToObject(j, "destination", svc->hostname);
+		cJSON_AddNumberToObject(j, "port", port);
+		cJSON_AddStringToObject(j, "protocol", udp ? "UDP" : "TCP");
+		cJSON_AddStringToObject(j, "cluster", r->cluster);
+		cJSON_AddStringToObject(j, "network", r->network);
+		cJSON_AddNumberToObject(j, "endpoints", r->endpoints);
+		cJSON_AddBoolToObject(j, "routed", !why);
+		if (why)
+			cJSON_AddStringToObject(j, "why", why);
+		if ((gws = cJSON_AddArrayToObject(j, "gateways")))
+			for (size_t g = 0; g < s->n_net_gateways; g++)
+				if (!strcmp(s->net_gateways[g].network, r->network))
+					cJSON_AddItemToArray(
+					    gws, cJSON_CreateString(s->net_gateways[g].identity));
+		if ((ids = cJSON_AddArrayToObject(j, "identities")))
+			for (size_t k = 0; k < r->n_identities; k++)
+				cJSON_AddItemToArray(ids, cJSON_CreateString(r->identities[k]));
+		if (r->waypoint)
+			cJSON_AddStringToObject(j, "waypoint", r->waypoint);
+		cJSON_AddStringToObject(j, "decision", "remote");
+	}
+}
+
+/*
  * The ServiceEntry host @spec names: by its name, its address, or an address of one of its CIDR
  * blocks (or an endpoint's) on @port as the source's ztunnel would route it for namespace @ns
  * (snapshot_entry_by_addr); NULL: none.
@@ -889,6 +983,7 @@ int cmd_check(const struct ctl_opts *o, const char *src, const char *dst, const 
 				printf("\n");
 			check_one(o, &dz, sw, &a, ep, tport, svc->waypoint, q->udp, out);
 		}
+		check_remote(o, s, svc, (uint16_t)port, neps > 0, sw, q->udp, out);
 	}
 print:
 	if (out) {
