@@ -181,6 +181,11 @@ grep -qh 'inbound-vip|5000|http|helloworld.sample.svc.cluster.local' /run/ambit/
 grep -qhE '"(240\.244\.[0-9.]+|\[fdff:a3b1:7e00::[0-9a-f]+\]):5000"' /run/ambit/"$A"/logs/sample_waypoint-*.log ||
 	fail "cluster 1's waypoint logged no remote host: $(grep -h helloworld /run/ambit/"$A"/logs/sample_waypoint-*.log | tail -2)"
 log "a waypoint balances one connection's requests over both clusters: $(keepalive "$A")"
+# `ambitctl check` says so: cluster 2's share is reached from the waypoint, by its identity.
+j=$(actl check sample/curl-0 helloworld.sample:5000 -o json 2>&1) || fail "check through the waypoint: $j"
+jq -e --arg b "$B" '[.. | objects | select(.cluster? == $b and .routed and
+	.identity == "spiffe://cluster.local/ns/sample/sa/waypoint")] | length == 1' <<<"$j" >/dev/null ||
+	fail "check: cluster 2's share not reached from cluster 1's waypoint: $j"
 # UDP through it too: the waypoint balances the flows over both clusters (cluster 2's in the
 # double HBONE from the waypoint) and counts them.
 wait_for 30 udp_both || fail "cluster 1's UDP flows through its waypoint: $(udp_pods "$A" udp-echo.sample 10)"

@@ -574,20 +574,30 @@ static void check_one(const struct ctl_opts *o, struct deciders *dz, const struc
  * ztunnel routes to them: a share in another network is reached through that network's east-west
  * gateways (double HBONE; CONNECT-UDP inside it for @udp), its endpoints' identities checked on
  * the inner tunnel, and that cluster's ztunnel (or the waypoint bound there) decides by @sw's
- * identity with its own policies, which this cluster does not hold. A share in this network
- * (@s->network) has its pods among this snapshot's workloads: listed above, not here.
+ * identity with its own policies, which this cluster does not hold. To a Service a waypoint
+ * serves here, that waypoint balances over the shares too, its identity is the one seen there
+ * (as check_one's @via), and its streams reach the endpoints, not a waypoint bound there. A share
+ * in this network (@s->network) has its pods among this snapshot's workloads: listed above, not
+ * here.
  */
 static void check_remote(const struct ctl_opts *o, const struct snapshot *s,
 			 const struct snap_service *svc, uint16_t port, bool local,
 			 const struct snap_workload *sw, bool udp, cJSON *out)
 {
-	const char *id = sw && sw->enrolled && sw->identity[0] ? sw->identity : NULL;
+	const char *id = svc->waypoint				 ? svc->waypoint->identity
+			 : sw && sw->enrolled && sw->identity[0] ? sw->identity
+								 : NULL;
 
 	for (size_t i = 0; i < svc->n_remote; i++) {
 		const struct snap_remote_service *r = &svc->remote[i];
 		const char *why = NULL;
 		cJSON *j, *gws = NULL, *ids = NULL;
 		size_t ngw = 0;
+		/*
+		 * The gateway sends a stream to the waypoint bound there unless a waypoint sent it
+		 * (x-istio-source: waypoint): this cluster's then reaches the endpoints.
+		 */
+		bool rwp = r->waypoint && !svc->waypoint;
 
 		if (s->network && !strcmp(r->network, s->network))
 			continue;
@@ -625,11 +635,12 @@ static void check_remote(const struct ctl_opts *o, const struct snapshot *s,
 			for (size_t k = 0; k < r->n_identities; k++)
 				printf("  %s %s\n",
 				       k ? "           " : "endpoints:", r->identities[k]);
-			if (r->waypoint)
+			if (rwp)
 				printf("  waypoint:  %s (%s): the inner tunnel ends at it\n",
 				       r->waypoint, r->waypoint_identity);
-			printf("  decision:  %s's, by %s and its own policies (not held here)\n",
-			       r->waypoint ? "the waypoint" : "that cluster's ztunnel",
+			printf("  decision:  %s's, by %s%s and its own policies (not held here)\n",
+			       rwp ? "the waypoint" : "that cluster's ztunnel",
+			       svc->waypoint ? "this cluster's waypoint, " : "",
 			       id ? id : "no identity");
 			continue;
 		}
@@ -657,7 +668,7 @@ static void check_remote(const struct ctl_opts *o, const struct snapshot *s,
 		if ((ids = cJSON_AddArrayToObject(j, "identities")))
 			for (size_t k = 0; k < r->n_identities; k++)
 				cJSON_AddItemToArray(ids, cJSON_CreateString(r->identities[k]));
-		if (r->waypoint)
+		if (rwp)
 			cJSON_AddStringToObject(j, "waypoint", r->waypoint);
 		cJSON_AddStringToObject(j, "decision", "remote");
 	}
